@@ -1,0 +1,413 @@
+"""The customer model: hidden traits, and how each response strategy moves them.
+
+This is the one set of rules behind every env. The same functions run on one conversation held in
+Python floats (the single env, where per-call numpy overhead would dominate) and on thousands held in
+numpy arrays (the batched env, the oracle's lookahead): the arithmetic is written once, and the few
+operations that differ (choosing, clipping, table look-ups) come from an ``ops`` object, either
+:data:`SCALAR` or :data:`ARRAY`.
+
+A conversation's hidden state, per customer:
+
+- ``sat``: satisfaction in [0, 1]; the sentiment the agent sees is its fifth (0 angry .. 4 delighted).
+- ``progress``: how far the issue is toward resolution; at 1 it is resolved.
+- ``complexity``, ``savvy`` (technical literacy), ``openness`` (to a sales offer): fixed traits.
+- ``patience``: drains with handle time (faster for urgent customers) and with every disappointment;
+  once it runs low the customer may leave.
+- ``needs_specialist``: 1 when only escalation can solve it (urgent fraud, a furious VIP with a complex
+  issue, ...); frontline strategies then barely move ``progress``.
+
+What the agent can read of them (the context vector, see ``CustomerSupportEnv``): progress so far,
+noisy hints of complexity, savvy and openness (the openness hint sharpens once an offer was made),
+patience left, and how the last turn moved satisfaction and progress.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from cs_env.domain import Outcome, ResponseStrategy
+from cs_env.industries import Catalog
+from cs_env.reward import reward_components
+
+S = ResponseStrategy
+
+#: Share of the handle-time budget each strategy takes (indexed by strategy).
+TIME_COST = (0.06, 0.12, 0.04, 0.07, 0.05, 0.13, 0.05, 0.07)
+#: Chance an offer lands with a fully receptive customer: (base, per tier step), per strategy.
+BUY_BASE = (0.0, 0.0, 0.0, 0.75, 0.0, 0.0, 0.0, 0.45)
+BUY_PER_TIER = (0.0, 0.0, 0.0, 0.10, 0.0, 0.0, 0.0, 0.20)
+#: How much satisfaction empathy can restore (times the gap to 1, halved with each repeat).
+CALMING = (0.22, 0.0, 0.0, 0.0, 0.18, 0.0, 0.0, 0.0)
+TRAIT_SPREAD = 0.3
+#: Uniform draws one turn consumes, and one new customer.
+TURN_DRAWS = 5
+CUSTOMER_DRAWS = 18
+
+
+class _ScalarOps:
+    """Operations on one conversation held in Python numbers."""
+
+    @staticmethod
+    def where(cond: Any, a: Any, b: Any) -> Any:
+        return a if cond else b
+
+    @staticmethod
+    def clip(x: Any, lo: float, hi: float) -> Any:
+        return lo if x < lo else hi if x > hi else x
+
+    minimum = staticmethod(min)
+    maximum = staticmethod(max)
+
+    @staticmethod
+    def choose(index: Any, choices: Any) -> Any:
+        return choices[index]
+
+    @staticmethod
+    def take(table: Any, row: Any, col: Any) -> Any:
+        return table[row][col]
+
+    @staticmethod
+    def categorical(cdf: Any, u: float) -> int:
+        # cdf is one row: the first category whose cumulative share exceeds u
+        return min(bisect.bisect_right(cdf, u), len(cdf) - 1)
+
+    @staticmethod
+    def to_int(x: Any) -> int:
+        return int(x)
+
+
+class _ArrayOps:
+    """The same operations, elementwise over numpy arrays."""
+
+    where = staticmethod(np.where)
+    clip = staticmethod(np.clip)
+    minimum = staticmethod(np.minimum)
+    maximum = staticmethod(np.maximum)
+
+    @staticmethod
+    def choose(index: Any, choices: Any) -> Any:
+        return np.choose(index, [np.asarray(c, dtype=np.float64) for c in choices])
+
+    @staticmethod
+    def take(table: Any, row: Any, col: Any) -> Any:
+        return table[row, col]
+
+    @staticmethod
+    def categorical(cdf: Any, u: Any) -> Any:
+        # one cdf for all elements, or one row per element
+        if cdf.ndim == 1:
+            return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
+        return np.minimum((cdf <= u[:, None]).sum(axis=1), cdf.shape[1] - 1)
+
+    @staticmethod
+    def to_int(x: Any) -> Any:
+        return np.asarray(x).astype(np.int64)
+
+
+SCALAR = _ScalarOps()
+ARRAY = _ArrayOps()
+
+
+@dataclass
+class Tables:
+    """The industry data compiled into lookup tables (arrays, or nested lists for :data:`SCALAR`)."""
+
+    inquiry_cdf: Any  # (n_inquiries,) cumulative chance of each inquiry in this env
+    tier_cdf: Any  # (n_inquiries, 3) per inquiry: its industry's tier shares, cumulative
+    urgency_cdf: Any  # (n_inquiries, 5)
+    sentiment_cdf: Any  # (n_inquiries, 5)
+    complexity: Any  # (n_inquiries,) trait means
+    savvy: Any
+    openness: Any
+    patience: Any
+    specialist: Any
+    sales_fit: Any
+    progress: Any  # (n_inquiries, 8)
+    mood: Any  # (n_inquiries, 8)
+    industry_of: Any  # (n_inquiries,) index into the catalog's industries
+
+    @classmethod
+    def build(cls, catalog: Catalog, industry: str) -> Tables:
+        """Tables for an env of ``industry`` (a catalog name, or ``mixed``: industries equally likely)."""
+        inquiries = catalog.inquiries
+        names = catalog.industry_names
+        chosen = names if industry == "mixed" else (industry,)
+        weight = np.array([i.share / len(chosen) if i.industry in chosen else 0.0 for i in inquiries])
+        tiers = {ind.name: ind.tier_shares for ind in catalog.industries}
+
+        def column(attr: str) -> np.ndarray:
+            return np.array([getattr(i, attr) for i in inquiries], dtype=np.float64)
+
+        return cls(
+            inquiry_cdf=np.cumsum(weight / weight.sum()),
+            tier_cdf=np.cumsum([tiers[i.industry] for i in inquiries], axis=1),
+            urgency_cdf=np.cumsum([i.urgency for i in inquiries], axis=1),
+            sentiment_cdf=np.cumsum([i.sentiment for i in inquiries], axis=1),
+            complexity=column("complexity"),
+            savvy=column("savvy"),
+            openness=column("openness"),
+            patience=column("patience"),
+            specialist=column("specialist"),
+            sales_fit=column("sales_fit"),
+            progress=np.array([i.progress for i in inquiries]),
+            mood=np.array([i.mood for i in inquiries]),
+            industry_of=np.array([names.index(i.industry) for i in inquiries]),
+        )
+
+    def as_lists(self) -> Tables:
+        """The same tables as nested Python lists, for :data:`SCALAR` (fast per-element access)."""
+        return Tables(**{f.name: getattr(self, f.name).tolist() for f in fields(self)})
+
+
+class CustomerState:
+    """One conversation's full state (Python numbers), or many (numpy arrays of equal length)."""
+
+    __slots__ = (
+        "inquiry",
+        "industry",
+        "tier",
+        "urgency",
+        "sat",
+        "best_sat",
+        "progress",
+        "complexity",
+        "savvy",
+        "openness",
+        "patience",
+        "needs_specialist",
+        "handle_time",
+        "turn",
+        "empathy_uses",
+        "solution_uses",
+        "offered_recommend",
+        "offered_upsell",
+        "last_dsat",
+        "last_gain",
+        "complexity_hint",
+        "savvy_hint",
+        "openness_hint",
+        "outcome",
+    )
+    inquiry: Any
+    industry: Any
+    tier: Any
+    urgency: Any
+    sat: Any
+    best_sat: Any
+    progress: Any
+    complexity: Any
+    savvy: Any
+    openness: Any
+    patience: Any
+    needs_specialist: Any
+    handle_time: Any
+    turn: Any
+    empathy_uses: Any
+    solution_uses: Any
+    offered_recommend: Any
+    offered_upsell: Any
+    last_dsat: Any
+    last_gain: Any
+    complexity_hint: Any
+    savvy_hint: Any
+    openness_hint: Any
+    outcome: Any
+
+    def copy(self) -> CustomerState:
+        new = CustomerState.__new__(CustomerState)
+        for name in self.__slots__:
+            value = getattr(self, name)
+            setattr(new, name, value.copy() if isinstance(value, np.ndarray) else value)
+        return new
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def stack(cls, states: list[CustomerState]) -> CustomerState:
+        """Many scalar states as one batched state."""
+        new = cls.__new__(cls)
+        for name in cls.__slots__:
+            setattr(new, name, np.array([getattr(s, name) for s in states]))
+        return new
+
+    def select(self, index: Any) -> CustomerState:
+        """Rows ``index`` of a batched state (an int gives a scalar state)."""
+        new = CustomerState.__new__(CustomerState)
+        for name in self.__slots__:
+            value = getattr(self, name)[index]
+            setattr(new, name, value.item() if isinstance(value, np.generic) else value)
+        return new
+
+    def assign(self, mask: Any, other: CustomerState) -> None:
+        """Overwrite the rows where ``mask`` is true with ``other``'s rows (batched states)."""
+        for name in self.__slots__:
+            getattr(self, name)[mask] = getattr(other, name)
+
+
+def sentiment_of(ops: Any, sat: Any) -> Any:
+    """Sentiment 0..4 from satisfaction: one level per fifth."""
+    return ops.minimum(ops.to_int(sat * 5.0), 4)
+
+
+def new_customers(ops: Any, tables: Tables, u: Any, pins: dict[str, Any] | None = None) -> CustomerState:
+    """Draw customers from ``CUSTOMER_DRAWS`` uniform numbers each (rows of ``u``).
+
+    ``pins`` fixes parts of the starting situation (scenarios): ``inquiry``, ``tier``, ``urgency``,
+    ``sentiment`` (codes) and the traits ``complexity``, ``savvy``, ``openness``, ``patience``,
+    ``needs_specialist``; the rest is drawn as usual, conditioned on what is pinned.
+    """
+    pin = pins or {}
+    s = CustomerState.__new__(CustomerState)
+    inquiry = pin.get("inquiry", ops.categorical(tables.inquiry_cdf, u[0]))
+    tier = pin.get("tier", ops.categorical(tables.tier_cdf[inquiry], u[1]))
+    urgency = pin.get("urgency", ops.categorical(tables.urgency_cdf[inquiry], u[2]))
+    sentiment = pin.get("sentiment", ops.categorical(tables.sentiment_cdf[inquiry], u[3]))
+    s.inquiry, s.tier, s.urgency = inquiry, tier, urgency
+    s.industry = tables.industry_of[inquiry]
+    s.sat = (sentiment + 0.1 + 0.8 * u[4]) / 5.0  # inside its sentiment's fifth
+    s.complexity = pin.get("complexity", ops.clip(tables.complexity[inquiry] + TRAIT_SPREAD * (u[5] - u[6]), 0.0, 1.0))
+    s.savvy = pin.get("savvy", ops.clip(tables.savvy[inquiry] + TRAIT_SPREAD * (u[7] - u[8]), 0.0, 1.0))
+    open_mean = tables.openness[inquiry] + 0.1 * tier - 0.05
+    s.openness = pin.get("openness", ops.clip(open_mean + TRAIT_SPREAD * (u[9] - u[10]), 0.0, 1.0))
+    patience_mean = tables.patience[inquiry] - 0.05 * tier - 0.04 * (urgency - 2)
+    s.patience = pin.get("patience", ops.clip(patience_mean + 0.25 * (u[11] - u[12]), 0.05, 1.0))
+    furious_vip = (tier == 2) * (sentiment == 0) * (s.complexity > 0.55)
+    need = tables.specialist[inquiry] * (1.0 + 0.35 * (urgency - 2))
+    need = need + 0.5 * ops.maximum(s.complexity - 0.7, 0.0) + 0.45 * furious_vip
+    s.needs_specialist = pin.get("needs_specialist", (u[13] < need) * 1.0)
+    s.complexity_hint = ops.clip(s.complexity + 0.3 * (u[14] - 0.5), 0.0, 1.0)
+    s.savvy_hint = ops.clip(s.savvy + 0.4 * (u[15] - 0.5), 0.0, 1.0)
+    s.openness_hint = ops.clip(s.openness + 0.5 * (u[16] - 0.5), 0.0, 1.0)
+    # a fresh zero per field: batched fields are updated in place, so they must not share an array
+    for name in ("progress", "handle_time", "offered_recommend", "offered_upsell", "last_dsat", "last_gain"):
+        setattr(s, name, u[17] * 0.0)
+    for name in ("turn", "empathy_uses", "solution_uses", "outcome"):
+        setattr(s, name, ops.to_int(u[17] * 0.0))
+    s.best_sat = s.sat
+    return s
+
+
+def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max_turns: int) -> tuple[Any, ...]:
+    """Play one agent turn on ``s`` in place, using ``TURN_DRAWS`` uniform numbers (rows of ``u``).
+
+    Returns ``(satisfaction, efficiency, business_impact, escalation_penalty, outcome)``: the reward
+    components of :mod:`cs_env.reward` and the :class:`Outcome` code after the turn.
+    """
+    a = action
+    sat = s.sat
+    inquiry = s.inquiry
+    escalate = a == S.ESCALATE
+    sales = (a == S.PRODUCT_RECOMMEND) | (a == S.UPSELL)
+    empathy = (a == S.EMPATHETIC) | (a == S.APOLOGETIC)
+    time_cost = ops.choose(a, TIME_COST)
+
+    # How well this kind of answer fits this customer, complexity included.
+    harder = 1.25 - s.complexity
+    sales_fit = (0.4 + 0.8 * s.openness) * harder
+    fit = ops.choose(
+        a,
+        (
+            1.0,
+            (0.15 + 1.05 * s.savvy) * harder,
+            0.0,
+            sales_fit,
+            1.0,
+            (1.1 - 0.6 * s.savvy - 0.08 * s.urgency) * harder,
+            1.6 * (1.0 - s.complexity) ** 2,
+            sales_fit,
+        ),
+    )
+    cooperation = ops.minimum(1.0, 0.35 + 1.6 * sat)  # an angry customer does not follow instructions
+    frontline_limit = 1.0 - 0.85 * s.needs_specialist
+    gain = 1.4 * ops.take(tables.progress, inquiry, a) * fit * cooperation * frontline_limit * (0.75 + 0.5 * u[0])
+    progress = ops.minimum(s.progress + gain, 1.0)
+    resolved = progress >= 1.0
+
+    # Sales: an offer is made once; it lands only with a receptive customer and backfires on an upset one.
+    already_offered = ops.choose(a, (0.0, 0.0, 0.0, s.offered_recommend, 0.0, 0.0, 0.0, s.offered_upsell))
+    receptive = s.openness * tables.sales_fit[inquiry] * ops.clip((sat - 0.3) * 2.0, 0.0, 1.0)
+    first_offer = sales * (1.0 - already_offered)
+    buy_chance = receptive * (ops.choose(a, BUY_BASE) + ops.choose(a, BUY_PER_TIER) * s.tier)
+    bought = first_offer * (u[2] < buy_chance)
+    offer_mood = first_offer * 0.25 * (receptive - 0.2) - sales * (already_offered * 0.08 + (sat < 0.4) * 0.18)
+
+    calming = ops.choose(a, CALMING) * (1.0 - sat) * 0.5**s.empathy_uses
+    brush_off = (a == S.QUICK_RESOLUTION) * (gain < 0.15) * 0.1  # a canned answer that misses annoys
+    lecture = (a == S.EDUCATIONAL) * 0.015 * s.urgency  # urgent customers want answers, not lessons
+    jargon = (a == S.TECHNICAL) * 0.08 * (0.5 - s.savvy)  # depth pleases experts, loses novices
+    waiting = 0.04 * s.urgency * time_cost
+    dsat = ops.take(tables.mood, inquiry, a) + calming + 0.45 * gain + offer_mood
+    dsat = dsat - brush_off - lecture - jargon - waiting + 0.06 * (u[1] - 0.5) + 0.2 * resolved
+    # Escalation hands over: a relief when a specialist was needed, an annoyance when not.
+    dsat = ops.where(escalate, ops.where(s.needs_specialist > 0, 0.15 + 0.03 * s.urgency, -0.15), dsat)
+    # Nobody is delighted before their issue is fixed: until resolved, satisfaction is capped by progress.
+    ceiling = ops.where(resolved | escalate, 1.0, ops.maximum(sat, 0.55 + 0.35 * progress))
+    new_sat = ops.clip(sat + dsat, 0.0, ceiling)
+
+    patience = s.patience - time_cost * (0.5 + 0.12 * s.urgency) - 0.5 * ops.maximum(-dsat, 0.0)
+    leave_chance = ops.clip(0.3 - 2.5 * patience, 0.0, 1.0) * (1.3 - new_sat)
+    outcome = ops.where(
+        escalate,
+        Outcome.ESCALATED,
+        ops.where(resolved, Outcome.RESOLVED, ops.where(u[3] < leave_chance, Outcome.ABANDONED, Outcome.ONGOING)),
+    )
+    turn = s.turn + 1
+    outcome = ops.where((outcome == Outcome.ONGOING) & (turn >= max_turns), Outcome.TIMEOUT, outcome)
+    handle_time = ops.minimum(s.handle_time + time_cost, 1.0)
+
+    components = reward_components(
+        ops,
+        sat_before_best=s.best_sat,
+        sat_after=new_sat,
+        handle_time=handle_time,
+        tier=s.tier,
+        action=a,
+        bought=bought,
+        outcome=outcome,
+        needs_specialist=s.needs_specialist,
+    )
+
+    s.sat = new_sat
+    s.best_sat = ops.maximum(s.best_sat, new_sat)
+    s.progress = progress
+    s.patience = patience
+    s.handle_time = handle_time
+    s.turn = turn
+    s.empathy_uses = s.empathy_uses + empathy
+    s.solution_uses = s.solution_uses + ((a == S.TECHNICAL) | (a == S.EDUCATIONAL) | (a == S.QUICK_RESOLUTION))
+    s.offered_recommend = ops.maximum(s.offered_recommend, (a == S.PRODUCT_RECOMMEND) * 1.0)
+    s.offered_upsell = ops.maximum(s.offered_upsell, (a == S.UPSELL) * 1.0)
+    revealed = ops.clip(s.openness + 0.1 * (u[4] - 0.5), 0.0, 1.0)  # how they took the offer shows
+    s.openness_hint = ops.where(sales, revealed, s.openness_hint)
+    s.last_dsat = new_sat - sat
+    s.last_gain = gain
+    s.outcome = outcome
+    return (*components, outcome)
+
+
+def observe(ops: Any, s: CustomerState, max_turns: int) -> list[Any]:
+    """The 17 observed values (see ``CustomerSupportEnv``), in order."""
+    return [
+        s.inquiry,
+        sentiment_of(ops, s.sat),
+        s.urgency,
+        s.turn,
+        s.tier,
+        s.sat,
+        s.handle_time,
+        s.progress,
+        s.complexity_hint,
+        s.savvy_hint,
+        s.openness_hint,
+        ops.clip(s.patience, 0.0, 1.0),
+        ops.clip(0.5 + 2.0 * s.last_dsat, 0.0, 1.0),
+        ops.minimum(s.last_gain, 1.0),
+        ops.minimum(s.empathy_uses, 4) / 4.0,
+        ops.minimum(s.solution_uses, 4) / 4.0,
+        (s.offered_recommend + s.offered_upsell) / 2.0,
+    ]

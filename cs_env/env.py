@@ -1,0 +1,357 @@
+"""The single-conversation Gymnasium environment."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from cs_env.customer import (
+    CUSTOMER_DRAWS,
+    SCALAR,
+    TURN_DRAWS,
+    CustomerState,
+    Tables,
+    advance,
+    new_customers,
+    observe,
+    sentiment_of,
+)
+from cs_env.domain import (
+    N_STRATEGIES,
+    OUTCOME_NAMES,
+    SENTIMENT_NAMES,
+    STRATEGY_NAMES,
+    TIER_NAMES,
+    Outcome,
+)
+from cs_env.industries import Catalog, default_catalog
+from cs_env.reward import COMPONENTS
+
+INDUSTRY_CHOICES_EXTRA = ("mixed",)
+OBS_SIZE = 17
+OBS_NAMES = (
+    "inquiry_type",
+    "sentiment",
+    "urgency",
+    "conversation_length",
+    "tier",
+    "previous_satisfaction",
+    "time_in_conversation",
+    "ctx_progress",
+    "ctx_complexity_hint",
+    "ctx_savvy_hint",
+    "ctx_openness_hint",
+    "ctx_patience_left",
+    "ctx_last_satisfaction_change",
+    "ctx_last_progress",
+    "ctx_empathy_used",
+    "ctx_solutions_tried",
+    "ctx_offers_made",
+)
+PIN_TRAITS = ("complexity", "savvy", "openness", "patience")
+
+
+def valid_industries(catalog: Catalog | None = None) -> tuple[str, ...]:
+    """Industry names an env accepts: every catalog industry, and ``mixed``."""
+    return (*(catalog or default_catalog()).industry_names, *INDUSTRY_CHOICES_EXTRA)
+
+
+def check_industry(industry: object, catalog: Catalog | None = None) -> str:
+    """Return ``industry`` if valid, else raise ``ValueError`` listing the valid ones."""
+    choices = valid_industries(catalog)
+    if industry not in choices:
+        raise ValueError(f"unknown industry {industry!r}; valid industries: {', '.join(choices)}")
+    return str(industry)
+
+
+def check_max_turns(max_turns: object) -> int:
+    """Return ``max_turns`` if it is a positive integer, else raise ``ValueError``."""
+    if isinstance(max_turns, bool) or not isinstance(max_turns, int | np.integer) or max_turns < 1:
+        raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
+    return int(max_turns)
+
+
+def observation_space(catalog: Catalog, max_turns: int) -> spaces.Box:
+    """The 17-value Box shared by the single and the batched env."""
+    high = np.ones(OBS_SIZE, dtype=np.float32)
+    high[:5] = (len(catalog.inquiries) - 1, 4, 4, max_turns, 2)
+    return spaces.Box(np.zeros(OBS_SIZE, dtype=np.float32), high, dtype=np.float32)
+
+
+class CustomerSupportEnv(gym.Env[np.ndarray, int]):
+    """A customer-support conversation, one agent turn per step.
+
+    ## Description
+    A customer arrives with an inquiry (15 types across banking, retail and tech), a sentiment, an
+    urgency and a value tier. Behind them are hidden traits drawn per episode from industry data
+    (`cs_env/industries/*.toml`): how complex the issue is, how technical the customer is, how open to
+    an offer, how patient, and whether only a specialist can solve it. Each turn the agent picks a
+    response strategy; the customer model (`cs_env/customer.py`) moves satisfaction, progress toward
+    resolution and patience accordingly. The best answer depends on the situation: calm an angry
+    customer before instructing them, match technical depth to the customer, make offers only to
+    receptive ones, and escalate exactly when a specialist is needed.
+
+    ## Action Space
+    `Discrete(8)`: 0 empathetic, 1 technical, 2 escalate, 3 product_recommend, 4 apologetic,
+    5 educational, 6 quick_resolution, 7 upsell (`cs_env.ResponseStrategy`).
+
+    ## Observation Space
+    `Box(17,)` float32:
+
+    | index | name | range | meaning |
+    |---|---|---|---|
+    | 0 | inquiry_type | 0-14 | bfsi 0-4, retail 5-9, tech 10-14 (ids from the industry files) |
+    | 1 | sentiment | 0-4 | angry, frustrated, neutral, satisfied, delighted |
+    | 2 | urgency | 0-4 | |
+    | 3 | conversation_length | 0-max_turns | turns so far |
+    | 4 | tier | 0-2 | basic, premium, vip |
+    | 5 | previous_satisfaction | 0-1 | satisfaction after the previous turn (at the start: on arrival) |
+    | 6 | time_in_conversation | 0-1 | simulated handle time used; strategies take different time |
+    | 7 | ctx_progress | 0-1 | how far the issue is toward resolution (the customer confirms steps) |
+    | 8 | ctx_complexity_hint | 0-1 | how complex the issue sounds (noisy view of the hidden complexity) |
+    | 9 | ctx_savvy_hint | 0-1 | how technical the customer's language is (noisy view of savvy) |
+    | 10 | ctx_openness_hint | 0-1 | interest in offers; sharpens once an offer was made |
+    | 11 | ctx_patience_left | 0-1 | signs of remaining patience; near 0 the customer may leave |
+    | 12 | ctx_last_satisfaction_change | 0-1 | 0.5 + 2 x the last turn's satisfaction change |
+    | 13 | ctx_last_progress | 0-1 | progress the last turn made (a solution that barely moved it hints at a specialist's case) |
+    | 14 | ctx_empathy_used | 0-1 | empathetic/apologetic turns so far / 4, capped |
+    | 15 | ctx_solutions_tried | 0-1 | technical/educational/quick turns so far / 4, capped |
+    | 16 | ctx_offers_made | 0-1 | 0.5 per distinct offer made (product recommendation, upsell) |
+
+    ## Starting State
+    Inquiry by the industry's shares (`mixed`: industry uniformly, then its shares), tier by the
+    industry's tier shares, urgency and sentiment by the inquiry's priors, traits around the
+    inquiry's means. `reset(options=...)` can pin any of `inquiry` (name), `tier`, `sentiment`
+    (name or code), `urgency` (0-4), `complexity`, `savvy`, `openness`, `patience` (0-1) and
+    `needs_specialist` (bool), for scenarios.
+
+    ## Rewards
+    The sum of four components, each in `info["reward_components"]` (`cs_env/reward.py`):
+    satisfaction (0 to 2.0, for new highs of satisfaction only, so stalling pays nothing),
+    efficiency (0.1 to 0.5 on resolution, more when faster), business_impact (0 to 1.0: sales, and
+    the customer value kept at the end, by tier), escalation_penalty (-0.3 when escalating).
+    One step's reward lies in [-0.3, 3.5]; an episode's return in [-0.3, 4.3].
+
+    ## Episode End
+    Terminated when the issue is resolved, the customer abandons, or the agent escalates.
+    Truncated after `max_turns` turns (outcome `timeout`).
+
+    ## Information
+    `satisfaction` (0-1), `sentiment`, `tier`, `industry`, `inquiry_type` (names), `outcome`
+    (`resolved` / `escalated` / `abandoned` / `timeout` / None) and `reward_components`.
+
+    ## Arguments
+    `industry`: one of `bfsi`, `retail`, `tech`, `mixed` (default) or any added industry file;
+    `max_turns`: default 10; `render_mode`: None, `"ansi"` (returns the transcript) or `"human"`
+    (prints it).
+
+    ## Version History
+    - v0: first version.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+
+    def __init__(
+        self,
+        industry: str = "mixed",
+        max_turns: int = 10,
+        render_mode: str | None = None,
+        catalog: Catalog | None = None,
+    ) -> None:
+        self.catalog = catalog or default_catalog()
+        self.industry = check_industry(industry, self.catalog)
+        self.max_turns = check_max_turns(max_turns)
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, 'ansi', 'human'")
+        self.render_mode = render_mode
+        self.tables = Tables.build(self.catalog, self.industry)
+        self._py_tables = self.tables.as_lists()
+        self.action_space = spaces.Discrete(N_STRATEGIES)
+        self.observation_space = observation_space(self.catalog, self.max_turns)
+        self._inquiry_names = tuple(i.name for i in self.catalog.inquiries)
+        self._industry_names = self.catalog.industry_names
+        self._state: CustomerState | None = None
+        self._done = False
+        #: Per episode: the opening state, then one record per turn (for render and replay).
+        self.history: list[dict[str, Any]] = []
+
+    # -- the Gymnasium API -------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        pins = self._pins(options) if options else None
+        u = self.np_random.random(CUSTOMER_DRAWS).tolist()
+        self._state = new_customers(SCALAR, self._py_tables, u, pins)
+        self._done = False
+        s = self._state
+        self.history = [{"sentiment": sentiment_of(SCALAR, s.sat), "satisfaction": s.sat}]
+        if self.render_mode == "human":
+            self.render()
+        return self._obs(), self._info(Outcome.ONGOING, (0.0, 0.0, 0.0, 0.0))
+
+    def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        s = self._state
+        if s is None:
+            raise RuntimeError("step() called before reset(): call env.reset() to start a conversation")
+        if self._done:
+            raise RuntimeError("step() called after the conversation ended: call env.reset() to start a new one")
+        a = self._check_action(action)
+        sentiment_before = sentiment_of(SCALAR, s.sat)
+        u = self.np_random.random(TURN_DRAWS).tolist()
+        *components, outcome = advance(SCALAR, self._py_tables, s, a, u, self.max_turns)
+        reward = components[0] + components[1] + components[2] + components[3]
+        terminated = outcome in (Outcome.RESOLVED, Outcome.ESCALATED, Outcome.ABANDONED)
+        truncated = outcome == Outcome.TIMEOUT
+        self._done = terminated or truncated
+        self.history.append(
+            {
+                "action": a,
+                "sentiment_before": sentiment_before,
+                "sentiment": sentiment_of(SCALAR, s.sat),
+                "satisfaction": s.sat,
+                "reward": reward,
+                "components": components,
+                "outcome": outcome,
+            }
+        )
+        if self.render_mode == "human":
+            self.render()
+        return self._obs(), reward, terminated, truncated, self._info(outcome, components)
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called with render_mode=None; pass render_mode='ansi' or 'human'")
+            return None
+        text = self.transcript()
+        if self.render_mode == "ansi":
+            return text
+        sys.stdout.write(text + "\n")
+        return None
+
+    # -- beyond the Gymnasium API ------------------------------------------------------------
+    @property
+    def hidden_state(self) -> CustomerState:
+        """The customer's full state, hidden traits included (for the oracle and the app)."""
+        if self._state is None:
+            raise RuntimeError("no conversation yet: call env.reset() first")
+        return self._state
+
+    def transcript(self) -> str:
+        """The conversation so far as text, with sentiment and tier."""
+        from cs_env.narrate import narrate, opening_line  # words are built only when asked for
+
+        s = self.hidden_state
+        seed = int(self.np_random_seed or 0)
+        inquiry = self._inquiry_names[s.inquiry]
+        opening = self.history[0]
+        header = (
+            f"[{self._industry_names[s.industry]} / {inquiry} | tier {TIER_NAMES[s.tier]} | "
+            f"urgency {s.urgency}/4]"
+        )
+        lines = [header]
+        first = opening_line(
+            inquiry=inquiry, sentiment=opening["sentiment"], urgency=s.urgency, tier=s.tier, seed=seed
+        )
+        lines.append(f"  Customer ({SENTIMENT_NAMES[opening['sentiment']]}): {first.text}")
+        for turn, rec in enumerate(self.history[1:], start=1):
+            outcome_name = OUTCOME_NAMES[rec["outcome"]]
+            agent, customer = narrate(
+                inquiry=inquiry,
+                strategy=rec["action"],
+                sentiment_before=rec["sentiment_before"],
+                sentiment_after=rec["sentiment"],
+                outcome=outcome_name,
+                turn=turn,
+                seed=seed,
+            )
+            lines.append(f"  Agent [{STRATEGY_NAMES[rec['action']]}]: {agent.text}")
+            lines.append(
+                f"  Customer ({SENTIMENT_NAMES[rec['sentiment']]}): {customer.text}   "
+                f"reward {rec['reward']:+.2f}"
+            )
+            if outcome_name is not None:
+                lines.append(f"  -- {outcome_name} after {turn} turns --")
+        return "\n".join(lines)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _obs(self) -> np.ndarray:
+        return np.array(observe(SCALAR, self._state, self.max_turns), dtype=np.float32)  # type: ignore[arg-type]
+
+    def _info(self, outcome: int, components: Any) -> dict[str, Any]:
+        s = self._state
+        assert s is not None
+        return {
+            "satisfaction": s.sat,
+            "sentiment": SENTIMENT_NAMES[sentiment_of(SCALAR, s.sat)],
+            "tier": TIER_NAMES[s.tier],
+            "industry": self._industry_names[s.industry],
+            "inquiry_type": self._inquiry_names[s.inquiry],
+            "outcome": OUTCOME_NAMES[outcome],
+            "reward_components": dict(zip(COMPONENTS, components, strict=True)),
+        }
+
+    @staticmethod
+    def _check_action(action: Any) -> int:
+        if type(action) is int:  # the common case, checked first for speed
+            a = action
+        elif isinstance(action, np.integer) or (
+            isinstance(action, np.ndarray) and action.size == 1 and np.issubdtype(action.dtype, np.integer)
+        ):
+            a = int(action.item())
+        else:
+            raise ValueError(
+                f"invalid action {action!r} of type {type(action).__name__}: "
+                f"expected an integer strategy 0-{N_STRATEGIES - 1} ({', '.join(STRATEGY_NAMES)})"
+            )
+        if not 0 <= a < N_STRATEGIES:
+            raise ValueError(
+                f"invalid action {a}: valid actions are 0-{N_STRATEGIES - 1} ({', '.join(STRATEGY_NAMES)})"
+            )
+        return a
+
+    def _pins(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Validate ``reset`` options that pin the starting situation; return codes for the model."""
+        known = ("inquiry", "tier", "sentiment", "urgency", "needs_specialist", *PIN_TRAITS)
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ValueError(f"unknown reset option {unknown[0]!r}; valid options: {', '.join(known)}")
+        pins: dict[str, Any] = {}
+        if "inquiry" in options:
+            allowed = [
+                i.name for i in self.catalog.inquiries if self.industry == "mixed" or i.industry == self.industry
+            ]
+            if options["inquiry"] not in allowed:
+                raise ValueError(
+                    f"inquiry {options['inquiry']!r} is not one of {self.industry!r}'s: {', '.join(allowed)}"
+                )
+            pins["inquiry"] = self._inquiry_names.index(options["inquiry"])
+        for key, names in (("tier", TIER_NAMES), ("sentiment", SENTIMENT_NAMES)):
+            if key in options:
+                pins[key] = _code(key, options[key], names)
+        if "urgency" in options:
+            pins["urgency"] = _code("urgency", options["urgency"], ("0", "1", "2", "3", "4"))
+        for key in PIN_TRAITS:
+            if key in options:
+                value = options[key]
+                if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+                    raise ValueError(f"reset option {key!r} must be a number in [0, 1], got {value!r}")
+                pins[key] = float(value)
+        if "needs_specialist" in options:
+            if not isinstance(options["needs_specialist"], bool):
+                raise ValueError(f"reset option 'needs_specialist' must be true or false, got {options['needs_specialist']!r}")
+            pins["needs_specialist"] = float(options["needs_specialist"])
+        return pins
+
+
+def _code(key: str, value: Any, names: tuple[str, ...]) -> int:
+    """A code from a name or an in-range integer; a clear error otherwise."""
+    if isinstance(value, str) and value in names:
+        return names.index(value)
+    if isinstance(value, int | np.integer) and not isinstance(value, bool) and 0 <= value < len(names):
+        return int(value)
+    raise ValueError(f"reset option {key!r} must be one of {', '.join(names)} (or 0-{len(names) - 1}), got {value!r}")

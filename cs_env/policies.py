@@ -1,0 +1,179 @@
+"""Baseline policies: random, each fixed strategy, a support lead's rules, and the oracle.
+
+A policy is a plain callable from observations to actions. Given one observation (shape ``(17,)``) it
+returns an ``int``; given a batch (shape ``(n, 17)``) an integer array. The oracle alone also reads the
+true hidden state, passed as ``state=`` (a :class:`~cs_env.customer.CustomerState`); it sets
+``needs_state = True`` so runners know to pass it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from cs_env.customer import ARRAY, TURN_DRAWS, CustomerState, Tables, advance
+from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES, ResponseStrategy
+from cs_env.industries import Catalog, default_catalog
+
+S = ResponseStrategy
+
+
+class Policy(Protocol):
+    def __call__(self, obs: np.ndarray) -> Any: ...
+
+
+def _batched(obs: np.ndarray) -> tuple[np.ndarray, bool]:
+    obs = np.asarray(obs, dtype=np.float64)
+    return (obs[None, :], True) if obs.ndim == 1 else (obs, False)
+
+
+def _unbatched(actions: np.ndarray, single: bool) -> Any:
+    return int(actions[0]) if single else actions.astype(np.int64)
+
+
+class RandomPolicy:
+    """Uniformly random strategies from its own seeded generator."""
+
+    name = "random"
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, obs: np.ndarray) -> Any:
+        batch, single = _batched(obs)
+        return _unbatched(self.rng.integers(0, N_STRATEGIES, len(batch)), single)
+
+
+class FixedPolicy:
+    """The same strategy every turn."""
+
+    def __init__(self, strategy: int) -> None:
+        self.strategy = ResponseStrategy(strategy)
+        self.name = STRATEGY_NAMES[self.strategy]
+
+    def __call__(self, obs: np.ndarray) -> Any:
+        batch, single = _batched(obs)
+        return _unbatched(np.full(len(batch), int(self.strategy)), single)
+
+
+class HeuristicPolicy:
+    """The rules a support lead would write, reading only the observation.
+
+    Escalate urgent fraud, furious VIPs with complex issues, and issues two solution attempts barely
+    moved; calm upset customers first (apologise for disputes); offer a product to happy, interested
+    customers on sales inquiries; otherwise solve: quick fix for simple issues, technical depth for
+    technical customers, a walkthrough for the rest.
+    """
+
+    name = "heuristic"
+    SALES_INQUIRIES = (
+        "loan_application",
+        "investment_advice",
+        "discount_inquiry",
+        "product_recommendation",
+        "feature_request",
+    )
+    DISPUTES = ("transaction_dispute", "product_return", "shipping_issue", "billing_dispute")
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        names = [i.name for i in (catalog or default_catalog()).inquiries]
+        self.fraud = names.index("fraud_report")
+        self.sales_ids = np.array([names.index(n) for n in self.SALES_INQUIRIES])
+        self.dispute_ids = np.array([names.index(n) for n in self.DISPUTES])
+
+    def __call__(self, obs: np.ndarray) -> Any:
+        o, single = _batched(obs)
+        inquiry, sentiment, urgency, tier = o[:, 0], o[:, 1], o[:, 2], o[:, 4]
+        progress, complexity, savvy, openness = o[:, 7], o[:, 8], o[:, 9], o[:, 10]
+        last_progress, empathy_used, solutions, offers = o[:, 13], o[:, 14], o[:, 15], o[:, 16]
+        stuck = (solutions >= 0.5) & (last_progress < 0.05) & (progress < 0.3)
+        escalate = ((inquiry == self.fraud) & (urgency >= 3)) | ((tier == 2) & (sentiment == 0) & (complexity > 0.65))
+        escalate |= stuck
+        upset = (sentiment <= 1) & (empathy_used < 0.5)
+        dispute = np.isin(inquiry, self.dispute_ids)
+        offer = np.isin(inquiry, self.sales_ids) & (sentiment >= 3) & (openness > 0.6) & (offers == 0)
+        solve = np.where(complexity < 0.35, S.QUICK_RESOLUTION, np.where(savvy > 0.55, S.TECHNICAL, S.EDUCATIONAL))
+        action = np.where(offer, S.PRODUCT_RECOMMEND, solve)
+        action = np.where(upset, np.where(dispute, S.APOLOGETIC, S.EMPATHETIC), action)
+        action = np.where(escalate, S.ESCALATE, action)
+        return _unbatched(action, single)
+
+
+def trait_policy(tables: Tables, s: CustomerState) -> np.ndarray:
+    """A greedy policy that sees the hidden traits: the oracle's default for its lookahead."""
+    inquiry = s.inquiry
+    harder = 1.25 - s.complexity
+    expected = np.stack(
+        [
+            tables.progress[inquiry, S.TECHNICAL] * (0.15 + 1.05 * s.savvy) * harder,
+            tables.progress[inquiry, S.EDUCATIONAL] * (1.1 - 0.6 * s.savvy - 0.08 * s.urgency) * harder,
+            tables.progress[inquiry, S.QUICK_RESOLUTION] * 1.6 * (1.0 - s.complexity) ** 2,
+            tables.progress[inquiry, S.PRODUCT_RECOMMEND] * (0.4 + 0.8 * s.openness) * harder,
+        ]
+    )
+    solve = np.array([S.TECHNICAL, S.EDUCATIONAL, S.QUICK_RESOLUTION, S.PRODUCT_RECOMMEND])[expected.argmax(0)]
+    receptive = s.openness * tables.sales_fit[inquiry] * np.clip((s.sat - 0.3) * 2.0, 0.0, 1.0)
+    offer = np.where(s.offered_upsell == 0, S.UPSELL, S.PRODUCT_RECOMMEND)
+    can_offer = (receptive > 0.45) & ((s.offered_upsell == 0) | (s.offered_recommend == 0))
+    action = np.where(can_offer, offer, solve)
+    action = np.where((s.sat < 0.3) & (s.empathy_uses < 2), S.EMPATHETIC, action)
+    return np.where(s.needs_specialist > 0, S.ESCALATE, action)
+
+
+class OraclePolicy:
+    """The ceiling: plans with the simulator's model and the true hidden traits.
+
+    For each strategy it plays the turn and then the rest of the conversation with
+    :func:`trait_policy`, ``rollouts`` times over fresh random draws (never the env's own future
+    draws), with common random numbers across strategies, and picks the best mean return.
+    """
+
+    name = "oracle"
+    needs_state = True
+
+    def __init__(
+        self, industry: str = "mixed", max_turns: int = 10, rollouts: int = 32, seed: int | None = None,
+        catalog: Catalog | None = None,
+    ) -> None:
+        self.tables = Tables.build(catalog or default_catalog(), industry)
+        self.max_turns = max_turns
+        self.rollouts = rollouts
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
+        if state is None:
+            raise ValueError("the oracle needs the true hidden state: call it as oracle(obs, state=...)")
+        single = np.ndim(state.sat) == 0
+        batch = CustomerState.stack([state]) if single else state
+        actions = self.plan(batch)
+        return int(actions[0]) if single else actions
+
+    def plan(self, state: CustomerState) -> np.ndarray:
+        """Best strategy for each conversation in a batched ``state``."""
+        m, k, n_a = len(state.sat), self.rollouts, N_STRATEGIES
+        rows = state.select(np.repeat(np.arange(m), n_a * k))  # ordered (conversation, action, rollout)
+        action = np.tile(np.repeat(np.arange(n_a), k), m)
+        total = np.zeros(m * n_a * k)
+        alive = np.ones(m * n_a * k, dtype=bool)
+        for _ in range(self.max_turns - int(state.turn.min())):
+            # the same draws for every first action: differences come from the action, not luck
+            u = self.rng.random((TURN_DRAWS, m, 1, k))
+            u = np.broadcast_to(u, (TURN_DRAWS, m, n_a, k)).reshape(TURN_DRAWS, -1)
+            *components, outcome = advance(ARRAY, self.tables, rows, action, u, self.max_turns)
+            total += alive * (components[0] + components[1] + components[2] + components[3])
+            alive &= outcome == 0
+            if not alive.any():
+                break
+            action = trait_policy(self.tables, rows)
+        value = total.reshape(m, n_a, k).mean(axis=2)
+        return value.argmax(axis=1)
+
+
+def baselines(industry: str = "mixed", max_turns: int = 10, seed: int = 0) -> dict[str, Any]:
+    """Every baseline by name: random, the eight fixed strategies, heuristic, oracle."""
+    found: dict[str, Any] = {"random": RandomPolicy(seed)}
+    found.update({name: FixedPolicy(i) for i, name in enumerate(STRATEGY_NAMES)})
+    found["heuristic"] = HeuristicPolicy()
+    found["oracle"] = OraclePolicy(industry, max_turns, seed=seed)
+    return found
