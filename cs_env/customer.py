@@ -34,6 +34,11 @@ from cs_env.industries import Catalog
 from cs_env.reward import reward_components
 
 S = ResponseStrategy
+# Plain ints for the hot path: enum member look-ups cost more than the arithmetic around them.
+EMPATHETIC, TECHNICAL, ESCALATE, PRODUCT_RECOMMEND, APOLOGETIC, EDUCATIONAL, QUICK_RESOLUTION, UPSELL = map(
+    int, ResponseStrategy
+)
+ONGOING, RESOLVED, ESCALATED, ABANDONED, TIMEOUT = map(int, Outcome)
 
 #: Share of the handle-time budget each strategy takes (indexed by strategy).
 TIME_COST = (0.06, 0.12, 0.04, 0.07, 0.05, 0.13, 0.05, 0.07)
@@ -63,12 +68,20 @@ class _ScalarOps:
     maximum = staticmethod(max)
 
     @staticmethod
-    def choose(index: Any, choices: Any) -> Any:
-        return choices[index]
-
-    @staticmethod
     def take(table: Any, row: Any, col: Any) -> Any:
         return table[row][col]
+
+    @staticmethod
+    def pick(constants: tuple[float, ...], index: Any) -> Any:
+        return constants[index]
+
+    @staticmethod
+    def pick_row(per_strategy: Any, index: Any) -> Any:
+        return per_strategy[index]
+
+    @staticmethod
+    def per_strategy(values: list[Any], row: Any, factor: Any) -> Any:
+        return [v * r * factor for v, r in zip(values, row, strict=True)]
 
     @staticmethod
     def categorical(cdf: Any, u: float) -> int:
@@ -78,6 +91,10 @@ class _ScalarOps:
     @staticmethod
     def to_int(x: Any) -> int:
         return int(x)
+
+    @staticmethod
+    def fresh(x: Any) -> Any:
+        return x
 
 
 class _ArrayOps:
@@ -89,12 +106,20 @@ class _ArrayOps:
     maximum = staticmethod(np.maximum)
 
     @staticmethod
-    def choose(index: Any, choices: Any) -> Any:
-        return np.choose(index, [np.asarray(c, dtype=np.float64) for c in choices])
-
-    @staticmethod
     def take(table: Any, row: Any, col: Any) -> Any:
         return table[row, col]
+
+    @staticmethod
+    def pick(constants: tuple[float, ...], index: Any) -> Any:
+        return np.asarray(constants)[index]
+
+    @staticmethod
+    def pick_row(per_strategy: Any, index: Any) -> Any:
+        return per_strategy[np.arange(len(index)), index]
+
+    @staticmethod
+    def per_strategy(values: list[Any], row: Any, factor: Any) -> Any:
+        return np.stack(values, axis=1) * row * factor[:, None]
 
     @staticmethod
     def categorical(cdf: Any, u: Any) -> Any:
@@ -106,6 +131,10 @@ class _ArrayOps:
     @staticmethod
     def to_int(x: Any) -> Any:
         return np.asarray(x).astype(np.int64)
+
+    @staticmethod
+    def fresh(x: Any) -> Any:
+        return x.copy()
 
 
 SCALAR = _ScalarOps()
@@ -167,30 +196,31 @@ class CustomerState:
     """One conversation's full state (Python numbers), or many (numpy arrays of equal length)."""
 
     __slots__ = (
-        "inquiry",
-        "industry",
-        "tier",
-        "urgency",
-        "sat",
         "best_sat",
-        "progress",
         "complexity",
-        "savvy",
-        "openness",
-        "patience",
-        "needs_specialist",
-        "handle_time",
-        "turn",
+        "complexity_hint",
         "empathy_uses",
-        "solution_uses",
-        "offered_recommend",
-        "offered_upsell",
+        "handle_time",
+        "industry",
+        "inquiry",
         "last_dsat",
         "last_gain",
-        "complexity_hint",
-        "savvy_hint",
+        "needs_specialist",
+        "offered_recommend",
+        "offered_upsell",
+        "openness",
         "openness_hint",
         "outcome",
+        "patience",
+        "potential",
+        "progress",
+        "sat",
+        "savvy",
+        "savvy_hint",
+        "solution_uses",
+        "tier",
+        "turn",
+        "urgency",
     )
     inquiry: Any
     industry: Any
@@ -216,6 +246,7 @@ class CustomerState:
     savvy_hint: Any
     openness_hint: Any
     outcome: Any
+    potential: Any  # per strategy (n, 8 when batched): see _potential
 
     def copy(self) -> CustomerState:
         new = CustomerState.__new__(CustomerState)
@@ -280,16 +311,41 @@ def new_customers(ops: Any, tables: Tables, u: Any, pins: dict[str, Any] | None 
     need = tables.specialist[inquiry] * (1.0 + 0.35 * (urgency - 2))
     need = need + 0.5 * ops.maximum(s.complexity - 0.7, 0.0) + 0.45 * furious_vip
     s.needs_specialist = pin.get("needs_specialist", (u[13] < need) * 1.0)
+    s.potential = _potential(ops, tables, s)
     s.complexity_hint = ops.clip(s.complexity + 0.3 * (u[14] - 0.5), 0.0, 1.0)
     s.savvy_hint = ops.clip(s.savvy + 0.4 * (u[15] - 0.5), 0.0, 1.0)
     s.openness_hint = ops.clip(s.openness + 0.5 * (u[16] - 0.5), 0.0, 1.0)
-    # a fresh zero per field: batched fields are updated in place, so they must not share an array
-    for name in ("progress", "handle_time", "offered_recommend", "offered_upsell", "last_dsat", "last_gain"):
-        setattr(s, name, u[17] * 0.0)
-    for name in ("turn", "empathy_uses", "solution_uses", "outcome"):
-        setattr(s, name, ops.to_int(u[17] * 0.0))
+    zero = u[17] * 0.0
+    izero = ops.to_int(zero)
+    # batched fields are updated in place, so each needs its own array (fresh is a no-op on floats)
+    s.progress, s.handle_time, s.last_dsat, s.last_gain = zero, ops.fresh(zero), ops.fresh(zero), ops.fresh(zero)
+    s.offered_recommend, s.offered_upsell = ops.fresh(zero), ops.fresh(zero)
+    s.turn, s.empathy_uses, s.solution_uses, s.outcome = izero, ops.fresh(izero), ops.fresh(izero), ops.fresh(izero)
     s.best_sat = s.sat
     return s
+
+
+def _potential(ops: Any, tables: Tables, s: CustomerState) -> Any:
+    """Progress each strategy makes per turn with this customer when they cooperate (before noise).
+
+    The inquiry's base rate times how well the strategy fits the person: technical depth needs a
+    savvy customer, a walkthrough suits novices who are not in a hurry, a canned quick answer only
+    fits simple issues, an offer only an open customer; a specialist's case barely moves at all.
+    """
+    harder = 1.25 - s.complexity
+    offer_fit = (0.4 + 0.8 * s.openness) * harder
+    fit = [
+        s.complexity * 0.0 + 1.0,
+        (0.15 + 1.05 * s.savvy) * harder,
+        s.complexity * 0.0,
+        offer_fit,
+        s.complexity * 0.0 + 1.0,
+        (1.1 - 0.6 * s.savvy - 0.08 * s.urgency) * harder,
+        1.6 * (1.0 - s.complexity) ** 2,
+        offer_fit,
+    ]
+    frontline_limit = 1.4 * (1.0 - 0.85 * s.needs_specialist)
+    return ops.per_strategy(fit, tables.progress[s.inquiry], frontline_limit)
 
 
 def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max_turns: int) -> tuple[Any, ...]:
@@ -301,45 +357,28 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     a = action
     sat = s.sat
     inquiry = s.inquiry
-    escalate = a == S.ESCALATE
-    sales = (a == S.PRODUCT_RECOMMEND) | (a == S.UPSELL)
-    empathy = (a == S.EMPATHETIC) | (a == S.APOLOGETIC)
-    time_cost = ops.choose(a, TIME_COST)
+    escalate = a == ESCALATE
+    sales = (a == PRODUCT_RECOMMEND) | (a == UPSELL)
+    empathy = (a == EMPATHETIC) | (a == APOLOGETIC)
+    time_cost = ops.pick(TIME_COST, a)
 
-    # How well this kind of answer fits this customer, complexity included.
-    harder = 1.25 - s.complexity
-    sales_fit = (0.4 + 0.8 * s.openness) * harder
-    fit = ops.choose(
-        a,
-        (
-            1.0,
-            (0.15 + 1.05 * s.savvy) * harder,
-            0.0,
-            sales_fit,
-            1.0,
-            (1.1 - 0.6 * s.savvy - 0.08 * s.urgency) * harder,
-            1.6 * (1.0 - s.complexity) ** 2,
-            sales_fit,
-        ),
-    )
     cooperation = ops.minimum(1.0, 0.35 + 1.6 * sat)  # an angry customer does not follow instructions
-    frontline_limit = 1.0 - 0.85 * s.needs_specialist
-    gain = 1.4 * ops.take(tables.progress, inquiry, a) * fit * cooperation * frontline_limit * (0.75 + 0.5 * u[0])
+    gain = ops.pick_row(s.potential, a) * cooperation * (0.75 + 0.5 * u[0])
     progress = ops.minimum(s.progress + gain, 1.0)
     resolved = progress >= 1.0
 
     # Sales: an offer is made once; it lands only with a receptive customer and backfires on an upset one.
-    already_offered = ops.choose(a, (0.0, 0.0, 0.0, s.offered_recommend, 0.0, 0.0, 0.0, s.offered_upsell))
+    already_offered = (a == PRODUCT_RECOMMEND) * s.offered_recommend + (a == UPSELL) * s.offered_upsell
     receptive = s.openness * tables.sales_fit[inquiry] * ops.clip((sat - 0.3) * 2.0, 0.0, 1.0)
     first_offer = sales * (1.0 - already_offered)
-    buy_chance = receptive * (ops.choose(a, BUY_BASE) + ops.choose(a, BUY_PER_TIER) * s.tier)
+    buy_chance = receptive * (ops.pick(BUY_BASE, a) + ops.pick(BUY_PER_TIER, a) * s.tier)
     bought = first_offer * (u[2] < buy_chance)
     offer_mood = first_offer * 0.25 * (receptive - 0.2) - sales * (already_offered * 0.08 + (sat < 0.4) * 0.18)
 
-    calming = ops.choose(a, CALMING) * (1.0 - sat) * 0.5**s.empathy_uses
-    brush_off = (a == S.QUICK_RESOLUTION) * (gain < 0.15) * 0.1  # a canned answer that misses annoys
-    lecture = (a == S.EDUCATIONAL) * 0.015 * s.urgency  # urgent customers want answers, not lessons
-    jargon = (a == S.TECHNICAL) * 0.08 * (0.5 - s.savvy)  # depth pleases experts, loses novices
+    calming = ops.pick(CALMING, a) * (1.0 - sat) * 0.5**s.empathy_uses
+    brush_off = (a == QUICK_RESOLUTION) * (gain < 0.15) * 0.1  # a canned answer that misses annoys
+    lecture = (a == EDUCATIONAL) * 0.015 * s.urgency  # urgent customers want answers, not lessons
+    jargon = (a == TECHNICAL) * 0.08 * (0.5 - s.savvy)  # depth pleases experts, loses novices
     waiting = 0.04 * s.urgency * time_cost
     dsat = ops.take(tables.mood, inquiry, a) + calming + 0.45 * gain + offer_mood
     dsat = dsat - brush_off - lecture - jargon - waiting + 0.06 * (u[1] - 0.5) + 0.2 * resolved
@@ -353,24 +392,14 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     leave_chance = ops.clip(0.3 - 2.5 * patience, 0.0, 1.0) * (1.3 - new_sat)
     outcome = ops.where(
         escalate,
-        Outcome.ESCALATED,
-        ops.where(resolved, Outcome.RESOLVED, ops.where(u[3] < leave_chance, Outcome.ABANDONED, Outcome.ONGOING)),
+        ESCALATED,
+        ops.where(resolved, RESOLVED, ops.where(u[3] < leave_chance, ABANDONED, ONGOING)),
     )
     turn = s.turn + 1
-    outcome = ops.where((outcome == Outcome.ONGOING) & (turn >= max_turns), Outcome.TIMEOUT, outcome)
+    outcome = ops.where((outcome == ONGOING) & (turn >= max_turns), TIMEOUT, outcome)
     handle_time = ops.minimum(s.handle_time + time_cost, 1.0)
 
-    components = reward_components(
-        ops,
-        sat_before_best=s.best_sat,
-        sat_after=new_sat,
-        handle_time=handle_time,
-        tier=s.tier,
-        action=a,
-        bought=bought,
-        outcome=outcome,
-        needs_specialist=s.needs_specialist,
-    )
+    components = reward_components(ops, s.best_sat, new_sat, handle_time, s.tier, a, bought, outcome, s.needs_specialist)
 
     s.sat = new_sat
     s.best_sat = ops.maximum(s.best_sat, new_sat)
@@ -379,9 +408,9 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     s.handle_time = handle_time
     s.turn = turn
     s.empathy_uses = s.empathy_uses + empathy
-    s.solution_uses = s.solution_uses + ((a == S.TECHNICAL) | (a == S.EDUCATIONAL) | (a == S.QUICK_RESOLUTION))
-    s.offered_recommend = ops.maximum(s.offered_recommend, (a == S.PRODUCT_RECOMMEND) * 1.0)
-    s.offered_upsell = ops.maximum(s.offered_upsell, (a == S.UPSELL) * 1.0)
+    s.solution_uses = s.solution_uses + ((a == TECHNICAL) | (a == EDUCATIONAL) | (a == QUICK_RESOLUTION))
+    s.offered_recommend = ops.maximum(s.offered_recommend, (a == PRODUCT_RECOMMEND) * 1.0)
+    s.offered_upsell = ops.maximum(s.offered_upsell, (a == UPSELL) * 1.0)
     revealed = ops.clip(s.openness + 0.1 * (u[4] - 0.5), 0.0, 1.0)  # how they took the offer shows
     s.openness_hint = ops.where(sales, revealed, s.openness_hint)
     s.last_dsat = new_sat - sat

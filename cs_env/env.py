@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, SupportsFloat
+from typing import Any, NamedTuple, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -17,7 +17,6 @@ from cs_env.customer import (
     Tables,
     advance,
     new_customers,
-    observe,
     sentiment_of,
 )
 from cs_env.domain import (
@@ -28,8 +27,9 @@ from cs_env.domain import (
     TIER_NAMES,
     Outcome,
 )
+
+ONGOING, RESOLVED, ESCALATED, ABANDONED, TIMEOUT = map(int, Outcome)
 from cs_env.industries import Catalog, default_catalog
-from cs_env.reward import COMPONENTS
 
 INDUSTRY_CHOICES_EXTRA = ("mixed",)
 OBS_SIZE = 17
@@ -53,6 +53,7 @@ OBS_NAMES = (
     "ctx_offers_made",
 )
 PIN_TRAITS = ("complexity", "savvy", "openness", "patience")
+DRAW_BLOCK = 1024
 
 
 def valid_industries(catalog: Catalog | None = None) -> tuple[str, ...]:
@@ -80,6 +81,18 @@ def observation_space(catalog: Catalog, max_turns: int) -> spaces.Box:
     high = np.ones(OBS_SIZE, dtype=np.float32)
     high[:5] = (len(catalog.inquiries) - 1, 4, 4, max_turns, 2)
     return spaces.Box(np.zeros(OBS_SIZE, dtype=np.float32), high, dtype=np.float32)
+
+
+class TurnRecord(NamedTuple):
+    """One turn as it happened, kept for the transcript and for replays."""
+
+    action: int
+    sentiment_before: int
+    sentiment: int
+    satisfaction: float
+    reward: float
+    components: tuple[float, float, float, float]
+    outcome: int
 
 
 class CustomerSupportEnv(gym.Env[np.ndarray, int]):
@@ -176,23 +189,30 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self._industry_names = self.catalog.industry_names
         self._state: CustomerState | None = None
         self._done = False
-        #: Per episode: the opening state, then one record per turn (for render and replay).
-        self.history: list[dict[str, Any]] = []
+        # uniform draws come from np_random in blocks: one call per block instead of one per step
+        self._draws: list[float] = []
+        self._next_draw = 0
+        #: This episode's turns, for render and replay (recording is cheap; words come later).
+        self.history: list[TurnRecord] = []
+        self.opening_sentiment = 0
+        self._sentiment = 0
 
     # -- the Gymnasium API -------------------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
+        if seed is not None:
+            self._draws, self._next_draw = [], 0  # the new seed's stream starts now
         pins = self._pins(options) if options else None
-        u = self.np_random.random(CUSTOMER_DRAWS).tolist()
+        u = self._uniforms(CUSTOMER_DRAWS)
         self._state = new_customers(SCALAR, self._py_tables, u, pins)
         self._done = False
-        s = self._state
-        self.history = [{"sentiment": sentiment_of(SCALAR, s.sat), "satisfaction": s.sat}]
+        self._sentiment = self.opening_sentiment = sentiment_of(SCALAR, self._state.sat)
+        self.history = []
         if self.render_mode == "human":
             self.render()
-        return self._obs(), self._info(Outcome.ONGOING, (0.0, 0.0, 0.0, 0.0))
+        return self._obs(), self._info(ONGOING, (0.0, 0.0, 0.0, 0.0))
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         s = self._state
@@ -201,24 +221,14 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         if self._done:
             raise RuntimeError("step() called after the conversation ended: call env.reset() to start a new one")
         a = self._check_action(action)
-        sentiment_before = sentiment_of(SCALAR, s.sat)
-        u = self.np_random.random(TURN_DRAWS).tolist()
-        *components, outcome = advance(SCALAR, self._py_tables, s, a, u, self.max_turns)
+        sentiment_before = self._sentiment
+        *components, outcome = advance(SCALAR, self._py_tables, s, a, self._uniforms(TURN_DRAWS), self.max_turns)
         reward = components[0] + components[1] + components[2] + components[3]
-        terminated = outcome in (Outcome.RESOLVED, Outcome.ESCALATED, Outcome.ABANDONED)
-        truncated = outcome == Outcome.TIMEOUT
+        terminated = outcome in (RESOLVED, ESCALATED, ABANDONED)
+        truncated = outcome == TIMEOUT
         self._done = terminated or truncated
-        self.history.append(
-            {
-                "action": a,
-                "sentiment_before": sentiment_before,
-                "sentiment": sentiment_of(SCALAR, s.sat),
-                "satisfaction": s.sat,
-                "reward": reward,
-                "components": components,
-                "outcome": outcome,
-            }
-        )
+        self._sentiment = sentiment = min(int(s.sat * 5.0), 4)
+        self.history.append(TurnRecord(a, sentiment_before, sentiment, s.sat, reward, components, outcome))
         if self.render_mode == "human":
             self.render()
         return self._obs(), reward, terminated, truncated, self._info(outcome, components)
@@ -248,51 +258,84 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         s = self.hidden_state
         seed = int(self.np_random_seed or 0)
         inquiry = self._inquiry_names[s.inquiry]
-        opening = self.history[0]
         header = (
             f"[{self._industry_names[s.industry]} / {inquiry} | tier {TIER_NAMES[s.tier]} | "
             f"urgency {s.urgency}/4]"
         )
         lines = [header]
         first = opening_line(
-            inquiry=inquiry, sentiment=opening["sentiment"], urgency=s.urgency, tier=s.tier, seed=seed
+            inquiry=inquiry, sentiment=self.opening_sentiment, urgency=s.urgency, tier=s.tier, seed=seed
         )
-        lines.append(f"  Customer ({SENTIMENT_NAMES[opening['sentiment']]}): {first.text}")
-        for turn, rec in enumerate(self.history[1:], start=1):
-            outcome_name = OUTCOME_NAMES[rec["outcome"]]
+        lines.append(f"  Customer ({SENTIMENT_NAMES[self.opening_sentiment]}): {first.text}")
+        for turn, rec in enumerate(self.history, start=1):
+            outcome_name = OUTCOME_NAMES[rec.outcome]
             agent, customer = narrate(
                 inquiry=inquiry,
-                strategy=rec["action"],
-                sentiment_before=rec["sentiment_before"],
-                sentiment_after=rec["sentiment"],
+                strategy=rec.action,
+                sentiment_before=rec.sentiment_before,
+                sentiment_after=rec.sentiment,
                 outcome=outcome_name,
                 turn=turn,
                 seed=seed,
             )
-            lines.append(f"  Agent [{STRATEGY_NAMES[rec['action']]}]: {agent.text}")
+            lines.append(f"  Agent [{STRATEGY_NAMES[rec.action]}]: {agent.text}")
             lines.append(
-                f"  Customer ({SENTIMENT_NAMES[rec['sentiment']]}): {customer.text}   "
-                f"reward {rec['reward']:+.2f}"
+                f"  Customer ({SENTIMENT_NAMES[rec.sentiment]}): {customer.text}   reward {rec.reward:+.2f}"
             )
             if outcome_name is not None:
                 lines.append(f"  -- {outcome_name} after {turn} turns --")
         return "\n".join(lines)
 
     # -- helpers -----------------------------------------------------------------------------
+    def _uniforms(self, n: int) -> list[float]:
+        i = self._next_draw
+        if i + n > len(self._draws):
+            self._draws, i = self.np_random.random(DRAW_BLOCK).tolist(), 0
+        self._next_draw = i + n
+        return self._draws[i : i + n]
+
     def _obs(self) -> np.ndarray:
-        return np.array(observe(SCALAR, self._state, self.max_turns), dtype=np.float32)  # type: ignore[arg-type]
+        s = self._state
+        assert s is not None
+        return np.array(
+            [
+                s.inquiry,
+                self._sentiment,
+                s.urgency,
+                s.turn,
+                s.tier,
+                s.sat,
+                s.handle_time,
+                s.progress,
+                s.complexity_hint,
+                s.savvy_hint,
+                s.openness_hint,
+                min(max(s.patience, 0.0), 1.0),
+                min(max(0.5 + 2.0 * s.last_dsat, 0.0), 1.0),
+                min(s.last_gain, 1.0),
+                min(s.empathy_uses, 4) / 4.0,
+                min(s.solution_uses, 4) / 4.0,
+                (s.offered_recommend + s.offered_upsell) / 2.0,
+            ],
+            dtype=np.float32,
+        )
 
     def _info(self, outcome: int, components: Any) -> dict[str, Any]:
         s = self._state
         assert s is not None
         return {
             "satisfaction": s.sat,
-            "sentiment": SENTIMENT_NAMES[sentiment_of(SCALAR, s.sat)],
+            "sentiment": SENTIMENT_NAMES[self._sentiment],
             "tier": TIER_NAMES[s.tier],
             "industry": self._industry_names[s.industry],
             "inquiry_type": self._inquiry_names[s.inquiry],
             "outcome": OUTCOME_NAMES[outcome],
-            "reward_components": dict(zip(COMPONENTS, components, strict=True)),
+            "reward_components": {
+                "satisfaction": components[0],
+                "efficiency": components[1],
+                "business_impact": components[2],
+                "escalation_penalty": components[3],
+            },
         }
 
     @staticmethod

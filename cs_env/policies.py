@@ -103,16 +103,8 @@ class HeuristicPolicy:
 def trait_policy(tables: Tables, s: CustomerState) -> np.ndarray:
     """A greedy policy that sees the hidden traits: the oracle's default for its lookahead."""
     inquiry = s.inquiry
-    harder = 1.25 - s.complexity
-    expected = np.stack(
-        [
-            tables.progress[inquiry, S.TECHNICAL] * (0.15 + 1.05 * s.savvy) * harder,
-            tables.progress[inquiry, S.EDUCATIONAL] * (1.1 - 0.6 * s.savvy - 0.08 * s.urgency) * harder,
-            tables.progress[inquiry, S.QUICK_RESOLUTION] * 1.6 * (1.0 - s.complexity) ** 2,
-            tables.progress[inquiry, S.PRODUCT_RECOMMEND] * (0.4 + 0.8 * s.openness) * harder,
-        ]
-    )
-    solve = np.array([S.TECHNICAL, S.EDUCATIONAL, S.QUICK_RESOLUTION, S.PRODUCT_RECOMMEND])[expected.argmax(0)]
+    options = np.array([S.TECHNICAL, S.EDUCATIONAL, S.QUICK_RESOLUTION, S.PRODUCT_RECOMMEND])
+    solve = options[s.potential[:, options].argmax(axis=1)]
     receptive = s.openness * tables.sales_fit[inquiry] * np.clip((s.sat - 0.3) * 2.0, 0.0, 1.0)
     offer = np.where(s.offered_upsell == 0, S.UPSELL, S.PRODUCT_RECOMMEND)
     can_offer = (receptive > 0.45) & ((s.offered_upsell == 0) | (s.offered_recommend == 0))

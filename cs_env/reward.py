@@ -24,6 +24,8 @@ from typing import Any
 
 from cs_env.domain import Outcome, ResponseStrategy
 
+RESOLVED, ESCALATED, ESCALATE = int(Outcome.RESOLVED), int(Outcome.ESCALATED), int(ResponseStrategy.ESCALATE)
+
 COMPONENTS = ("satisfaction", "efficiency", "business_impact", "escalation_penalty")
 TIER_VALUE = (0.4, 0.7, 1.0)
 SALE_VALUE = (0.0, 0.0, 0.0, 0.3, 0.0, 0.0, 0.0, 0.5)  # by strategy
@@ -34,7 +36,6 @@ EPISODE_RETURN_BOUNDS = (-0.3, 4.3)
 
 def reward_components(
     ops: Any,
-    *,
     sat_before_best: Any,
     sat_after: Any,
     handle_time: Any,
@@ -46,12 +47,12 @@ def reward_components(
 ) -> tuple[Any, Any, Any, Any]:
     """``(satisfaction, efficiency, business_impact, escalation_penalty)`` for one turn."""
     satisfaction = 2.0 * ops.maximum(sat_after - sat_before_best, 0.0)
-    resolved = outcome == Outcome.RESOLVED
+    resolved = outcome == RESOLVED
     efficiency = resolved * (0.1 + 0.4 * (1.0 - handle_time))
-    tier_value = ops.choose(tier, TIER_VALUE)
-    kept = resolved + (outcome == Outcome.ESCALATED) * needs_specialist * 0.6
-    business = bought * ops.choose(action, SALE_VALUE) * tier_value + kept * tier_value * sat_after
-    escalated = action == ResponseStrategy.ESCALATE
+    tier_value = ops.pick(TIER_VALUE, tier)
+    kept = resolved + (outcome == ESCALATED) * needs_specialist * 0.6
+    business = bought * ops.pick(SALE_VALUE, action) * tier_value + kept * tier_value * sat_after
+    escalated = action == ESCALATE
     return (
         satisfaction,
         efficiency,
