@@ -309,7 +309,7 @@ def new_customers(ops: Any, tables: Tables, u: Any, pins: dict[str, Any] | None 
     s.patience = pin.get("patience", ops.clip(patience_mean + 0.25 * (u[11] - u[12]), 0.05, 1.0))
     furious_vip = (tier == 2) * (sentiment == 0) * (s.complexity > 0.55)
     need = tables.specialist[inquiry] * (1.0 + 0.35 * (urgency - 2))
-    need = need + 0.5 * ops.maximum(s.complexity - 0.7, 0.0) + 0.45 * furious_vip
+    need = need + 0.5 * ops.maximum(s.complexity - 0.7, 0.0) + 0.6 * furious_vip
     s.needs_specialist = pin.get("needs_specialist", (u[13] < need) * 1.0)
     s.potential = _potential(ops, tables, s)
     s.complexity_hint = ops.clip(s.complexity + 0.3 * (u[14] - 0.5), 0.0, 1.0)
@@ -379,13 +379,19 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     brush_off = (a == QUICK_RESOLUTION) * (gain < 0.15) * 0.1  # a canned answer that misses annoys
     lecture = (a == EDUCATIONAL) * 0.015 * s.urgency  # urgent customers want answers, not lessons
     jargon = (a == TECHNICAL) * 0.08 * (0.5 - s.savvy)  # depth pleases experts, loses novices
-    waiting = 0.04 * s.urgency * time_cost
+    waiting = (0.3 + 0.1 * s.urgency) * time_cost  # every minute unresolved costs some goodwill
+    runaround = s.needs_specialist * 0.04 * (1.0 + s.urgency)  # they sense nobody here can fix it
+    patronizing = empathy * (sat > 0.6) * 0.05  # sympathy a calm customer did not ask for
     dsat = ops.take(tables.mood, inquiry, a) + calming + 0.45 * gain + offer_mood
-    dsat = dsat - brush_off - lecture - jargon - waiting + 0.06 * (u[1] - 0.5) + 0.2 * resolved
+    dsat = (
+        dsat - brush_off - lecture - jargon - waiting - runaround - patronizing + 0.06 * (u[1] - 0.5) + 0.2 * resolved
+    )
     # Escalation hands over: a relief when a specialist was needed, an annoyance when not.
-    dsat = ops.where(escalate, ops.where(s.needs_specialist > 0, 0.15 + 0.03 * s.urgency, -0.15), dsat)
+    # For an urgent case the relief fades with every turn spent before handing over.
+    relief = 0.2 + 0.05 * s.urgency * ops.maximum(1.0 - 0.4 * s.turn, 0.0)
+    dsat = ops.where(escalate, ops.where(s.needs_specialist > 0, relief, -0.15), dsat)
     # Nobody is delighted before their issue is fixed: until resolved, satisfaction is capped by progress.
-    ceiling = ops.where(resolved | escalate, 1.0, ops.maximum(sat, 0.55 + 0.35 * progress))
+    ceiling = ops.where(resolved | escalate, 1.0, ops.maximum(sat, 0.45 + 0.45 * progress))
     new_sat = ops.clip(sat + dsat, 0.0, ceiling)
 
     patience = s.patience - time_cost * (0.5 + 0.12 * s.urgency) - 0.5 * ops.maximum(-dsat, 0.0)
@@ -399,7 +405,9 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     outcome = ops.where((outcome == ONGOING) & (turn >= max_turns), TIMEOUT, outcome)
     handle_time = ops.minimum(s.handle_time + time_cost, 1.0)
 
-    components = reward_components(ops, s.best_sat, new_sat, handle_time, s.tier, a, bought, outcome, s.needs_specialist)
+    components = reward_components(
+        ops, s.best_sat, new_sat, handle_time, s.tier, a, bought, outcome, s.needs_specialist
+    )
 
     s.sat = new_sat
     s.best_sat = ops.maximum(s.best_sat, new_sat)

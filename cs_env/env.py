@@ -258,10 +258,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         s = self.hidden_state
         seed = int(self.np_random_seed or 0)
         inquiry = self._inquiry_names[s.inquiry]
-        header = (
-            f"[{self._industry_names[s.industry]} / {inquiry} | tier {TIER_NAMES[s.tier]} | "
-            f"urgency {s.urgency}/4]"
-        )
+        header = f"[{self._industry_names[s.industry]} / {inquiry} | tier {TIER_NAMES[s.tier]} | urgency {s.urgency}/4]"
         lines = [header]
         first = opening_line(
             inquiry=inquiry, sentiment=self.opening_sentiment, urgency=s.urgency, tier=s.tier, seed=seed
@@ -279,9 +276,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
                 seed=seed,
             )
             lines.append(f"  Agent [{STRATEGY_NAMES[rec.action]}]: {agent.text}")
-            lines.append(
-                f"  Customer ({SENTIMENT_NAMES[rec.sentiment]}): {customer.text}   reward {rec.reward:+.2f}"
-            )
+            lines.append(f"  Customer ({SENTIMENT_NAMES[rec.sentiment]}): {customer.text}   reward {rec.reward:+.2f}")
             if outcome_name is not None:
                 lines.append(f"  -- {outcome_name} after {turn} turns --")
         return "\n".join(lines)
@@ -342,9 +337,9 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     def _check_action(action: Any) -> int:
         if type(action) is int:  # the common case, checked first for speed
             a = action
-        elif isinstance(action, np.integer) or (
-            isinstance(action, np.ndarray) and action.size == 1 and np.issubdtype(action.dtype, np.integer)
-        ):
+        elif (isinstance(action, int) and not isinstance(action, bool)) or isinstance(action, np.integer):
+            a = int(action)
+        elif isinstance(action, np.ndarray) and action.size == 1 and np.issubdtype(action.dtype, np.integer):
             a = int(action.item())
         else:
             raise ValueError(
@@ -386,7 +381,9 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
                 pins[key] = float(value)
         if "needs_specialist" in options:
             if not isinstance(options["needs_specialist"], bool):
-                raise ValueError(f"reset option 'needs_specialist' must be true or false, got {options['needs_specialist']!r}")
+                raise ValueError(
+                    f"reset option 'needs_specialist' must be true or false, got {options['needs_specialist']!r}"
+                )
             pins["needs_specialist"] = float(options["needs_specialist"])
         return pins
 

@@ -125,7 +125,11 @@ class OraclePolicy:
     needs_state = True
 
     def __init__(
-        self, industry: str = "mixed", max_turns: int = 10, rollouts: int = 32, seed: int | None = None,
+        self,
+        industry: str = "mixed",
+        max_turns: int = 10,
+        rollouts: int = 32,
+        seed: int | None = None,
         catalog: Catalog | None = None,
     ) -> None:
         self.tables = Tables.build(catalog or default_catalog(), industry)
