@@ -126,7 +126,11 @@ class _ArrayOps:
         # one cdf for all elements, or one row per element
         if cdf.ndim == 1:
             return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
-        return np.minimum((cdf <= u[:, None]).sum(axis=1), cdf.shape[1] - 1)
+        # column by column: cheaper than an (n, k) comparison matrix
+        count = (cdf[:, 0] <= u).astype(np.int64)
+        for j in range(1, cdf.shape[1] - 1):
+            count += cdf[:, j] <= u
+        return count
 
     @staticmethod
     def to_int(x: Any) -> Any:

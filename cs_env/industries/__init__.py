@@ -109,8 +109,7 @@ class _Reader:
 
     def get(self, table: dict[str, Any], key: str, prefix: str = "") -> Any:
         if key not in table:
-            return_key = f"{prefix}{key}"
-            raise self.fail(return_key, "missing")
+            raise self.fail(prefix + key, "missing")
         return table[key]
 
     def number(self, table: dict[str, Any], key: str, prefix: str, lo: float, hi: float) -> float:
@@ -207,20 +206,24 @@ def load_catalog(directory: Path = INDUSTRY_DIR) -> Catalog:
         raise IndustryDataError(f"{directory}: no industry files (*.toml) found")
     industries = tuple(load_industry(p) for p in paths)
     inquiries = sorted((i for ind in industries for i in ind.inquiries), key=lambda i: i.id)
-    seen: dict[str, str] = {}
-    for position, inq in enumerate(inquiries):
-        if inq.name in seen:
-            raise IndustryDataError(
-                f"{directory / (inq.industry + '.toml')}: key 'inquiries.{inq.name}': "
-                f"name already used in {seen[inq.name]}.toml"
-            )
-        seen[inq.name] = inq.industry
-        if inq.id != position:
-            raise IndustryDataError(
-                f"{directory / (inq.industry + '.toml')}: key 'inquiries.{inq.name}.id': "
-                f"ids across all industry files must be 0..{len(inquiries) - 1} without gaps or repeats "
-                f"(expected {position}, got {inq.id})"
-            )
+    owner: dict[str, str] = {}  # inquiry name -> industry
+    by_id: dict[int, Inquiry] = {}
+    for inq in inquiries:
+        where = f"{directory / (inq.industry + '.toml')}: key 'inquiries.{inq.name}"
+        if inq.name in owner:
+            raise IndustryDataError(f"{where}': name already used in {owner[inq.name]}.toml")
+        if inq.id in by_id:
+            other = by_id[inq.id]
+            raise IndustryDataError(f"{where}.id': id {inq.id} is already used by '{other.name}' ({other.industry}.toml)")
+        owner[inq.name], by_id[inq.id] = inq.industry, inq
+    missing = sorted(set(range(len(inquiries))) - set(by_id))
+    if missing:
+        culprit = inquiries[-1]  # sorted by id: the highest id stands where a missing one should
+        raise IndustryDataError(
+            f"{directory / (culprit.industry + '.toml')}: key 'inquiries.{culprit.name}.id': id {culprit.id} "
+            f"leaves a gap: ids across all industry files must be 0..{len(inquiries) - 1}; "
+            f"missing: {', '.join(map(str, missing))}"
+        )
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
     return Catalog(industries=industries, inquiries=tuple(inquiries), digest=digest)
 

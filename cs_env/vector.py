@@ -1,0 +1,159 @@
+"""Thousands of conversations per numpy call: the batched face of the customer model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from cs_env.customer import ARRAY, CUSTOMER_DRAWS, TURN_DRAWS, CustomerState, Tables, advance, new_customers, observe
+from cs_env.domain import N_STRATEGIES, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES, Outcome
+from cs_env.env import check_industry, check_max_turns, observation_space
+from cs_env.industries import Catalog, default_catalog
+
+_SENTIMENTS = np.array(SENTIMENT_NAMES)
+_TIERS = np.array(TIER_NAMES)
+_OUTCOMES = np.array(OUTCOME_NAMES, dtype=object)
+
+
+class CustomerSupportVectorEnv(VectorEnv):
+    """``num_envs`` conversations advanced together by array operations (no Python loop over envs).
+
+    The rules are those of :class:`~cs_env.env.CustomerSupportEnv` (the same functions of
+    :mod:`cs_env.customer`), so the two are statistically indistinguishable; spaces and info keys
+    match the single env's, batched.
+
+    Autoreset: ``"next_step"`` (Gymnasium's default, as its ``CartPoleVectorEnv``): the step after an
+    episode ends resets that env, ignoring its action and returning reward 0. ``"same_step"``: the
+    ended env is reset within the same step; the last observation and info of the finished episode
+    are in ``info["final_obs"]`` and ``info["final_info"]``, marked by ``info["_final_obs"]``.
+
+    Seeding: ``reset(seed=s)`` seeds one generator for the batch; ``reset(seed=[s0, s1, ...])``
+    draws env i's first customer exactly as ``CustomerSupportEnv().reset(seed=si)`` would.
+    """
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        industry: str = "mixed",
+        max_turns: int = 10,
+        autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        catalog: Catalog | None = None,
+        render_mode: None = None,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if render_mode is not None:
+            raise ValueError("the batched env does not render; use CustomerSupportEnv for transcripts")
+        modes = {m.value: m for m in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)}
+        mode = autoreset_mode.value if isinstance(autoreset_mode, AutoresetMode) else autoreset_mode
+        if mode not in modes:
+            raise ValueError(f"unknown autoreset_mode {autoreset_mode!r}; valid: {', '.join(modes)}")
+        self.metadata = {**self.metadata, "autoreset_mode": modes[mode]}
+        self.catalog = catalog or default_catalog()
+        self.num_envs = int(num_envs)
+        self.industry = check_industry(industry, self.catalog)
+        self.max_turns = check_max_turns(max_turns)
+        self.render_mode = None
+        self.tables = Tables.build(self.catalog, self.industry)
+        self.single_action_space = spaces.Discrete(N_STRATEGIES)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.single_observation_space = observation_space(self.catalog, self.max_turns)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self._inquiries = np.array([i.name for i in self.catalog.inquiries])
+        self._industries = np.array(self.catalog.industry_names)
+        self.state: CustomerState | None = None
+        self._ended = np.zeros(self.num_envs, dtype=bool)
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        if options:
+            raise ValueError("the batched env takes no reset options; pin starts with CustomerSupportEnv")
+        if isinstance(seed, list | tuple | np.ndarray):
+            seeds = [int(s) for s in seed]
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"reset got {len(seeds)} seeds for {self.num_envs} envs")
+            super().reset(seed=seeds)  # one generator for the run, from all the seeds
+            u = np.stack([np.random.default_rng(s).random(CUSTOMER_DRAWS) for s in seeds], axis=1)
+        else:
+            super().reset(seed=seed)
+            u = self.np_random.random((CUSTOMER_DRAWS, self.num_envs))
+        self.state = new_customers(ARRAY, self.tables, u)
+        self._ended[:] = False
+        zeros = np.zeros(self.num_envs)
+        return self._obs(self.state), self._info(self.state, (zeros, zeros, zeros, zeros))
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        s = self.state
+        if s is None:
+            raise RuntimeError("step() called before reset(): call envs.reset() first")
+        a = self._check_actions(actions)
+        *components, outcome = advance(ARRAY, self.tables, s, a, self.np_random.random((TURN_DRAWS, self.num_envs)), self.max_turns)
+        reward = components[0] + components[1] + components[2] + components[3]
+        terminated = (outcome == Outcome.RESOLVED) | (outcome == Outcome.ESCALATED) | (outcome == Outcome.ABANDONED)
+        truncated = outcome == Outcome.TIMEOUT
+        ended = terminated | truncated
+        if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
+            restart = self._ended
+            if restart.any():
+                self._restart(restart)
+                reward[restart] = 0.0
+                terminated[restart] = truncated[restart] = False
+                for c in components:
+                    c[restart] = 0.0
+            self._ended = ended & ~restart
+            return self._obs(s), reward, terminated, truncated, self._info(s, components)
+        # same step: report the finished episodes, then start the next ones at once
+        info = self._info(s, components)
+        if ended.any():
+            info["final_obs"] = self._obs(s)
+            info["final_info"] = dict(info)
+            info["_final_obs"] = info["_final_info"] = ended
+            self._restart(ended)
+            info.update(self._info(s, components))
+        return self._obs(s), reward, terminated, truncated, info
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _restart(self, mask: np.ndarray) -> None:
+        assert self.state is not None
+        fresh = new_customers(ARRAY, self.tables, self.np_random.random((CUSTOMER_DRAWS, int(mask.sum()))))
+        self.state.assign(mask, fresh)
+
+    def _check_actions(self, actions: Any) -> np.ndarray:
+        a = np.asarray(actions)
+        if a.shape != (self.num_envs,):
+            raise ValueError(f"actions must have shape ({self.num_envs},), got {a.shape}")
+        if not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"actions must be integers 0-{N_STRATEGIES - 1}, got dtype {a.dtype}")
+        bad = np.flatnonzero((a < 0) | (a >= N_STRATEGIES))
+        if len(bad):
+            shown = ", ".join(f"env {i}: {a[i]}" for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
+            raise ValueError(
+                f"invalid actions ({shown}): valid actions are 0-{N_STRATEGIES - 1} ({', '.join(STRATEGY_NAMES)})"
+            )
+        return a.astype(np.int64, copy=False)
+
+    def _obs(self, s: CustomerState) -> np.ndarray:
+        return np.stack(observe(ARRAY, s, self.max_turns), axis=1).astype(np.float32)
+
+    def _info(self, s: CustomerState, components: Any) -> dict[str, Any]:
+        return {
+            "satisfaction": s.sat.copy(),
+            "sentiment": _SENTIMENTS[np.minimum((s.sat * 5.0).astype(np.int64), 4)],
+            "tier": _TIERS[s.tier],
+            "industry": self._industries[s.industry],
+            "inquiry_type": self._inquiries[s.inquiry],
+            "outcome": _OUTCOMES[s.outcome],
+            "reward_components": {
+                "satisfaction": components[0],
+                "efficiency": components[1],
+                "business_impact": components[2],
+                "escalation_penalty": components[3],
+            },
+        }
