@@ -45,20 +45,27 @@ class CustomerSupportVectorEnv(VectorEnv):
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         catalog: Catalog | None = None,
         render_mode: None = None,
+        max_episode_steps: int | None = None,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         if render_mode is not None:
             raise ValueError("the batched env does not render; use CustomerSupportEnv for transcripts")
-        modes = {m.value: m for m in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)}
-        mode = autoreset_mode.value if isinstance(autoreset_mode, AutoresetMode) else autoreset_mode
-        if mode not in modes:
+        modes = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}
+        if isinstance(autoreset_mode, AutoresetMode) and autoreset_mode in modes.values():
+            mode = autoreset_mode
+        elif autoreset_mode in modes:
+            mode = modes[str(autoreset_mode)]
+        else:
             raise ValueError(f"unknown autoreset_mode {autoreset_mode!r}; valid: {', '.join(modes)}")
-        self.metadata = {**self.metadata, "autoreset_mode": modes[mode]}
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
         self.catalog = catalog or default_catalog()
         self.num_envs = int(num_envs)
         self.industry = check_industry(industry, self.catalog)
         self.max_turns = check_max_turns(max_turns)
+        # gymnasium.make_vec passes the registered time limit; like TimeLimit on the single env, it
+        # can only shorten a conversation
+        self.time_limit = min(self.max_turns, check_max_turns(max_episode_steps or self.max_turns))
         self.render_mode = None
         self.tables = Tables.build(self.catalog, self.industry)
         self.single_action_space = spaces.Discrete(N_STRATEGIES)
@@ -79,7 +86,7 @@ class CustomerSupportVectorEnv(VectorEnv):
             seeds = [int(s) for s in seed]
             if len(seeds) != self.num_envs:
                 raise ValueError(f"reset got {len(seeds)} seeds for {self.num_envs} envs")
-            super().reset(seed=seeds)  # one generator for the run, from all the seeds
+            self.np_random = np.random.default_rng(seeds)  # one generator for the run, from all the seeds
             u = np.stack([np.random.default_rng(s).random(CUSTOMER_DRAWS) for s in seeds], axis=1)
         else:
             super().reset(seed=seed)
@@ -94,7 +101,9 @@ class CustomerSupportVectorEnv(VectorEnv):
         if s is None:
             raise RuntimeError("step() called before reset(): call envs.reset() first")
         a = self._check_actions(actions)
-        *components, outcome = advance(ARRAY, self.tables, s, a, self.np_random.random((TURN_DRAWS, self.num_envs)), self.max_turns)
+        *components, outcome = advance(
+            ARRAY, self.tables, s, a, self.np_random.random((TURN_DRAWS, self.num_envs)), self.time_limit
+        )
         reward = components[0] + components[1] + components[2] + components[3]
         terminated = (outcome == Outcome.RESOLVED) | (outcome == Outcome.ESCALATED) | (outcome == Outcome.ABANDONED)
         truncated = outcome == Outcome.TIMEOUT

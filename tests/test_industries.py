@@ -91,17 +91,25 @@ def test_adding_an_industry_is_adding_a_file(industry_dir: Path) -> None:
         (("share = 0.30", "share = 0.50"), "inquiries.*.share", "shares sum to 1.2000, not 1"),
         (("complexity = 0.15", "complexity = 1.5"), "inquiries.account_balance.complexity", "1.5 is outside"),
         (("savvy = 0.50", 'savvy = "high"'), "inquiries.account_balance.savvy", "expected a number"),
-        (("urgency = [0.35, 0.35, 0.20, 0.08, 0.02]", "urgency = [0.5, 0.5]"), "inquiries.account_balance.urgency",
-         "expected 5 non-negative probabilities"),
-        (("empathetic = 0.00, technical = 0.30", "empathetic = 0.00, technicl = 0.30"),
-         "inquiries.account_balance.progress.technicl", "unknown strategy; valid: empathetic, technical"),
+        (
+            ("urgency = [0.35, 0.35, 0.20, 0.08, 0.02]", "urgency = [0.5, 0.5]"),
+            "inquiries.account_balance.urgency",
+            "expected 5 non-negative probabilities",
+        ),
+        (
+            ("empathetic = 0.00, technical = 0.30", "empathetic = 0.00, technicl = 0.30"),
+            "inquiries.account_balance.progress.technicl",
+            "unknown strategy; valid: empathetic, technical",
+        ),
         (("id = 0\n", "id = 3\n"), "inquiries.loan_application.id", "id 3 is already used by 'account_balance'"),
         (("id = 4\n", "id = 15\n"), "inquiries.investment_advice.id", "must be 0..14; missing: 4"),
         (('name = "bfsi"', 'name = "bank"'), "name", "'bank' must match the file name 'bfsi'"),
         (("tier_shares = { basic = 0.55,", "tier_shares = { basic = 0.75,"), "tier_shares", "sum to 1.2000"),
     ],
 )
-def test_malformed_file_names_file_key_and_problem(industry_dir: Path, edit: tuple[str, str], key: str, problem: str) -> None:
+def test_malformed_file_names_file_key_and_problem(
+    industry_dir: Path, edit: tuple[str, str], key: str, problem: str
+) -> None:
     path = industry_dir / "bfsi.toml"
     text = path.read_text()
     assert edit[0] in text

@@ -18,8 +18,9 @@ from cs_env.reward import EPISODE_RETURN_BOUNDS, STEP_REWARD_BOUNDS
 EPS = 1e-9
 
 
-def check_step(env: CustomerSupportEnv, obs: np.ndarray, reward: float, terminated: object, truncated: object,
-               info: dict) -> None:
+def check_step(
+    env: CustomerSupportEnv, obs: np.ndarray, reward: float, terminated: object, truncated: object, info: dict
+) -> None:
     assert env.observation_space.contains(obs), obs
     assert type(terminated) is bool and type(truncated) is bool
     assert not (terminated and truncated)

@@ -214,7 +214,9 @@ def load_catalog(directory: Path = INDUSTRY_DIR) -> Catalog:
             raise IndustryDataError(f"{where}': name already used in {owner[inq.name]}.toml")
         if inq.id in by_id:
             other = by_id[inq.id]
-            raise IndustryDataError(f"{where}.id': id {inq.id} is already used by '{other.name}' ({other.industry}.toml)")
+            raise IndustryDataError(
+                f"{where}.id': id {inq.id} is already used by '{other.name}' ({other.industry}.toml)"
+            )
         owner[inq.name], by_id[inq.id] = inq.industry, inq
     missing = sorted(set(range(len(inquiries))) - set(by_id))
     if missing:
