@@ -27,9 +27,9 @@ from cs_env.domain import (
     TIER_NAMES,
     Outcome,
 )
+from cs_env.industries import Catalog, default_catalog
 
 ONGOING, RESOLVED, ESCALATED, ABANDONED, TIMEOUT = map(int, Outcome)
-from cs_env.industries import Catalog, default_catalog
 
 INDUSTRY_CHOICES_EXTRA = ("mixed",)
 OBS_SIZE = 17
@@ -91,7 +91,7 @@ class TurnRecord(NamedTuple):
     sentiment: int
     satisfaction: float
     reward: float
-    components: tuple[float, float, float, float]
+    components: tuple[float, ...]
     outcome: int
 
 
@@ -130,7 +130,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     | 10 | ctx_openness_hint | 0-1 | interest in offers; sharpens once an offer was made |
     | 11 | ctx_patience_left | 0-1 | signs of remaining patience; near 0 the customer may leave |
     | 12 | ctx_last_satisfaction_change | 0-1 | 0.5 + 2 x the last turn's satisfaction change |
-    | 13 | ctx_last_progress | 0-1 | progress the last turn made (a solution that barely moved it hints at a specialist's case) |
+    | 13 | ctx_last_progress | 0-1 | progress the last turn made (barely any after a solution: a specialist's case?) |
     | 14 | ctx_empathy_used | 0-1 | empathetic/apologetic turns so far / 4, capped |
     | 15 | ctx_solutions_tried | 0-1 | technical/educational/quick turns so far / 4, capped |
     | 16 | ctx_offers_made | 0-1 | 0.5 per distinct offer made (product recommendation, upsell) |
@@ -166,7 +166,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     - v0: first version.
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}  # noqa: RUF012  (Gymnasium's convention)
 
     def __init__(
         self,
@@ -183,7 +183,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self.render_mode = render_mode
         self.tables = Tables.build(self.catalog, self.industry)
         self._py_tables = self.tables.as_lists()
-        self.action_space = spaces.Discrete(N_STRATEGIES)
+        self.action_space = spaces.Discrete(N_STRATEGIES)  # type: ignore[assignment]  # gymnasium's stubs: Space[int]
         self.observation_space = observation_space(self.catalog, self.max_turns)
         self._inquiry_names = tuple(i.name for i in self.catalog.inquiries)
         self._industry_names = self.catalog.industry_names
@@ -228,7 +228,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         truncated = outcome == TIMEOUT
         self._done = terminated or truncated
         self._sentiment = sentiment = min(int(s.sat * 5.0), 4)
-        self.history.append(TurnRecord(a, sentiment_before, sentiment, s.sat, reward, components, outcome))
+        self.history.append(TurnRecord(a, sentiment_before, sentiment, s.sat, reward, tuple(components), outcome))
         if self.render_mode == "human":
             self.render()
         return self._obs(), reward, terminated, truncated, self._info(outcome, components)

@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.episodes < 2:
         parser.error("--episodes must be at least 2")
     industries = valid_industries() if args.industry == "all" else (args.industry,)
-    head = f"{'policy':<18}{'return ± 95% CI':>18}{'% oracle':>10}{'resolved':>10}{'escalated':>10}{'abandoned':>10}{'turns':>7}"
+    head = f"{'policy':<18}{'return ± 95% CI':>18}{'% oracle':>10}"
+    head += f"{'resolved':>10}{'escalated':>10}{'abandoned':>10}{'turns':>7}"
     for industry in industries:
         print(f"\n{industry} ({args.episodes} episodes, seed {args.seed})")
         print(head)

@@ -57,8 +57,23 @@ openness = 0.2
 patience = 0.6
 specialist = 0.1
 sales_fit = 0.1
-progress = { empathetic = 0.0, technical = 0.2, product_recommend = 0.0, apologetic = 0.0, educational = 0.3, quick_resolution = 0.6, upsell = 0.0 }
-mood = { empathetic = 0.05, technical = 0.0, product_recommend = -0.05, apologetic = 0.02, educational = 0.0, quick_resolution = 0.02, upsell = -0.05 }
+[inquiries.appointment.progress]
+empathetic = 0.0
+technical = 0.2
+product_recommend = 0.0
+apologetic = 0.0
+educational = 0.3
+quick_resolution = 0.6
+upsell = 0.0
+
+[inquiries.appointment.mood]
+empathetic = 0.05
+technical = 0.0
+product_recommend = -0.05
+apologetic = 0.02
+educational = 0.0
+quick_resolution = 0.02
+upsell = -0.05
 """
 
 
