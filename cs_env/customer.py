@@ -80,8 +80,12 @@ class _ScalarOps:
         return per_strategy[index]
 
     @staticmethod
-    def per_strategy(values: list[Any], row: Any, factor: Any) -> Any:
-        return [v * r * factor for v, r in zip(values, row, strict=True)]
+    def vector(values: list[Any]) -> Any:
+        return values
+
+    @staticmethod
+    def columns(rows: Any) -> Any:
+        return rows
 
     @staticmethod
     def categorical(cdf: Any, u: float) -> int:
@@ -118,8 +122,12 @@ class _ArrayOps:
         return per_strategy[np.arange(len(index)), index]
 
     @staticmethod
-    def per_strategy(values: list[Any], row: Any, factor: Any) -> Any:
-        return np.stack(values, axis=1) * row * factor[:, None]
+    def vector(values: list[Any]) -> Any:
+        return np.stack(np.broadcast_arrays(*values), axis=1)
+
+    @staticmethod
+    def columns(rows: Any) -> Any:
+        return rows.T
 
     @staticmethod
     def categorical(cdf: Any, u: Any) -> Any:
@@ -203,6 +211,7 @@ class CustomerState:
         "best_sat",
         "complexity",
         "complexity_hint",
+        "drain",
         "empathy_uses",
         "handle_time",
         "industry",
@@ -218,6 +227,7 @@ class CustomerState:
         "patience",
         "potential",
         "progress",
+        "reaction",
         "sat",
         "savvy",
         "savvy_hint",
@@ -250,7 +260,10 @@ class CustomerState:
     savvy_hint: Any
     openness_hint: Any
     outcome: Any
-    potential: Any  # per strategy (n, 8 when batched): see _potential
+    # per strategy, fixed per episode (shape (n, 8) when batched): see _profile
+    potential: Any
+    reaction: Any
+    drain: Any
 
     def copy(self) -> CustomerState:
         new = CustomerState.__new__(CustomerState)
@@ -269,6 +282,17 @@ class CustomerState:
         for name in cls.__slots__:
             setattr(new, name, np.array([getattr(s, name) for s in states]))
         return new
+
+    def unstack(self) -> list[CustomerState]:
+        """A batched state as one scalar state per row (Python numbers, lists per strategy)."""
+        columns = [getattr(self, name).tolist() for name in self.__slots__]
+        states = []
+        for row in zip(*columns, strict=True):
+            state = CustomerState.__new__(CustomerState)
+            for name, value in zip(self.__slots__, row, strict=True):
+                setattr(state, name, value)
+            states.append(state)
+        return states
 
     def select(self, index: Any) -> CustomerState:
         """Rows ``index`` of a batched state (an int gives a scalar state)."""
@@ -315,7 +339,7 @@ def new_customers(ops: Any, tables: Tables, u: Any, pins: dict[str, Any] | None 
     need = tables.specialist[inquiry] * (1.0 + 0.35 * (urgency - 2))
     need = need + 0.5 * ops.maximum(s.complexity - 0.7, 0.0) + 0.6 * furious_vip
     s.needs_specialist = pin.get("needs_specialist", (u[13] < need) * 1.0)
-    s.potential = _potential(ops, tables, s)
+    s.potential, s.reaction, s.drain = _profile(ops, tables, s)
     s.complexity_hint = ops.clip(s.complexity + 0.3 * (u[14] - 0.5), 0.0, 1.0)
     s.savvy_hint = ops.clip(s.savvy + 0.4 * (u[15] - 0.5), 0.0, 1.0)
     s.openness_hint = ops.clip(s.openness + 0.5 * (u[16] - 0.5), 0.0, 1.0)
@@ -329,27 +353,40 @@ def new_customers(ops: Any, tables: Tables, u: Any, pins: dict[str, Any] | None 
     return s
 
 
-def _potential(ops: Any, tables: Tables, s: CustomerState) -> Any:
-    """Progress each strategy makes per turn with this customer when they cooperate (before noise).
+def _profile(ops: Any, tables: Tables, s: CustomerState) -> tuple[Any, Any, Any]:
+    """How this customer responds to each strategy, before the mood of the moment: fixed per episode.
 
-    The inquiry's base rate times how well the strategy fits the person: technical depth needs a
-    savvy customer, a walkthrough suits novices who are not in a hurry, a canned quick answer only
-    fits simple issues, an offer only an open customer; a specialist's case barely moves at all.
+    - ``potential``: progress per turn when they cooperate (before noise): the inquiry's base rate
+      times how well the strategy fits the person. Technical depth needs a savvy customer, a
+      walkthrough suits novices not in a hurry, a canned quick answer only fits simple issues, an
+      offer only an open customer; a specialist's case barely moves at all.
+    - ``reaction``: the steady satisfaction change: the inquiry's mood effect, less the goodwill the
+      turn's time costs (more for urgent customers), less the runaround a specialist's case senses,
+      plus jargon that loses novices (pleases experts) and lessons urgent customers did not want.
+    - ``drain``: patience the turn uses up.
     """
     harder = 1.25 - s.complexity
     offer_fit = (0.4 + 0.8 * s.openness) * harder
-    fit = [
-        s.complexity * 0.0 + 1.0,
+    fit = (
+        1.0,
         (0.15 + 1.05 * s.savvy) * harder,
-        s.complexity * 0.0,
+        0.0,
         offer_fit,
-        s.complexity * 0.0 + 1.0,
+        1.0,
         (1.1 - 0.6 * s.savvy - 0.08 * s.urgency) * harder,
         1.6 * (1.0 - s.complexity) ** 2,
         offer_fit,
-    ]
-    frontline_limit = 1.4 * (1.0 - 0.85 * s.needs_specialist)
-    return ops.per_strategy(fit, tables.progress[s.inquiry], frontline_limit)
+    )
+    limit = 1.4 * (1.0 - 0.85 * s.needs_specialist)
+    waiting = 0.3 + 0.1 * s.urgency
+    runaround = s.needs_specialist * 0.04 * (1.0 + s.urgency)
+    style = (0.0, 0.08 * (s.savvy - 0.5), 0.0, 0.0, 0.0, -0.015 * s.urgency, 0.0, 0.0)
+    progress, mood = ops.columns(tables.progress[s.inquiry]), ops.columns(tables.mood[s.inquiry])
+    potential = ops.vector([p * f * limit for p, f in zip(progress, fit, strict=True)])
+    reaction = ops.vector([m + st - waiting * t - runaround for m, st, t in zip(mood, style, TIME_COST, strict=True)])
+    drain_rate = 0.5 + 0.12 * s.urgency
+    drain = ops.vector([t * drain_rate for t in TIME_COST])
+    return potential, reaction, drain
 
 
 def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max_turns: int) -> tuple[Any, ...]:
@@ -381,15 +418,9 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
 
     calming = ops.pick(CALMING, a) * (1.0 - sat) * 0.5**s.empathy_uses
     brush_off = (a == QUICK_RESOLUTION) * (gain < 0.15) * 0.1  # a canned answer that misses annoys
-    lecture = (a == EDUCATIONAL) * 0.015 * s.urgency  # urgent customers want answers, not lessons
-    jargon = (a == TECHNICAL) * 0.08 * (0.5 - s.savvy)  # depth pleases experts, loses novices
-    waiting = (0.3 + 0.1 * s.urgency) * time_cost  # every minute unresolved costs some goodwill
-    runaround = s.needs_specialist * 0.04 * (1.0 + s.urgency)  # they sense nobody here can fix it
     patronizing = empathy * (sat > 0.6) * 0.05  # sympathy a calm customer did not ask for
-    dsat = ops.take(tables.mood, inquiry, a) + calming + 0.45 * gain + offer_mood
-    dsat = (
-        dsat - brush_off - lecture - jargon - waiting - runaround - patronizing + 0.06 * (u[1] - 0.5) + 0.2 * resolved
-    )
+    dsat = ops.pick_row(s.reaction, a) + calming + 0.45 * gain + offer_mood - brush_off - patronizing
+    dsat = dsat + 0.06 * (u[1] - 0.5) + 0.2 * resolved
     # Escalation hands over: a relief when a specialist was needed, an annoyance when not.
     # For an urgent case the relief fades with every turn spent before handing over.
     relief = 0.2 + 0.05 * s.urgency * ops.maximum(1.0 - 0.4 * s.turn, 0.0)
@@ -398,7 +429,7 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     ceiling = ops.where(resolved | escalate, 1.0, ops.maximum(sat, 0.45 + 0.45 * progress))
     new_sat = ops.clip(sat + dsat, 0.0, ceiling)
 
-    patience = s.patience - time_cost * (0.5 + 0.12 * s.urgency) - 0.5 * ops.maximum(-dsat, 0.0)
+    patience = s.patience - ops.pick_row(s.drain, a) - 0.5 * ops.maximum(-dsat, 0.0)
     leave_chance = ops.clip(0.3 - 2.5 * patience, 0.0, 1.0) * (1.3 - new_sat)
     outcome = ops.where(
         escalate,

@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from cs_env.customer import (
+    ARRAY,
     CUSTOMER_DRAWS,
     SCALAR,
     TURN_DRAWS,
@@ -54,6 +55,7 @@ OBS_NAMES = (
 )
 PIN_TRAITS = ("complexity", "savvy", "openness", "patience")
 DRAW_BLOCK = 1024
+ARRIVAL_BLOCK = 256
 
 
 def valid_industries(catalog: Catalog | None = None) -> tuple[str, ...]:
@@ -192,6 +194,8 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         # uniform draws come from np_random in blocks: one call per block instead of one per step
         self._draws: list[float] = []
         self._next_draw = 0
+        # customers are drawn ARRIVAL_BLOCK at a time on the batched path, then served one by one
+        self._arrivals: list[CustomerState] = []
         #: This episode's turns, for render and replay (recording is cheap; words come later).
         self.history: list[TurnRecord] = []
         self.opening_sentiment = 0
@@ -202,11 +206,13 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        if seed is not None:
-            self._draws, self._next_draw = [], 0  # the new seed's stream starts now
-        pins = self._pins(options) if options else None
-        u = self._uniforms(CUSTOMER_DRAWS)
-        self._state = new_customers(SCALAR, self._py_tables, u, pins)
+        if seed is not None:  # the new seed's stream starts now
+            self._draws, self._next_draw = [], 0
+            self._arrivals = []
+        if options:
+            self._state = new_customers(SCALAR, self._py_tables, self._uniforms(CUSTOMER_DRAWS), self._pins(options))
+        else:
+            self._state = self._next_arrival()
         self._done = False
         self._sentiment = self.opening_sentiment = sentiment_of(SCALAR, self._state.sat)
         self.history = []
@@ -282,6 +288,12 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         return "\n".join(lines)
 
     # -- helpers -----------------------------------------------------------------------------
+    def _next_arrival(self) -> CustomerState:
+        if not self._arrivals:
+            u = self.np_random.random((CUSTOMER_DRAWS, ARRIVAL_BLOCK))
+            self._arrivals = new_customers(ARRAY, self.tables, u).unstack()[::-1]
+        return self._arrivals.pop()
+
     def _uniforms(self, n: int) -> list[float]:
         i = self._next_draw
         if i + n > len(self._draws):

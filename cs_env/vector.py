@@ -11,7 +11,7 @@ from gymnasium.vector.utils import batch_space
 
 from cs_env.customer import ARRAY, CUSTOMER_DRAWS, TURN_DRAWS, CustomerState, Tables, advance, new_customers, observe
 from cs_env.domain import N_STRATEGIES, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES, Outcome
-from cs_env.env import check_industry, check_max_turns, observation_space
+from cs_env.env import ARRIVAL_BLOCK, check_industry, check_max_turns, observation_space
 from cs_env.industries import Catalog, default_catalog
 
 _SENTIMENTS = np.array(SENTIMENT_NAMES)
@@ -87,7 +87,10 @@ class CustomerSupportVectorEnv(VectorEnv):
             if len(seeds) != self.num_envs:
                 raise ValueError(f"reset got {len(seeds)} seeds for {self.num_envs} envs")
             self.np_random = np.random.default_rng(seeds)  # one generator for the run, from all the seeds
-            u = np.stack([np.random.default_rng(s).random(CUSTOMER_DRAWS) for s in seeds], axis=1)
+            # the single env draws its arrivals ARRIVAL_BLOCK at a time: its first customer is column 0
+            u = np.stack(
+                [np.random.default_rng(s).random((CUSTOMER_DRAWS, ARRIVAL_BLOCK))[:, 0] for s in seeds], axis=1
+            )
         else:
             super().reset(seed=seed)
             u = self.np_random.random((CUSTOMER_DRAWS, self.num_envs))
