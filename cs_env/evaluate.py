@@ -123,6 +123,18 @@ def normalized_score(mean_return: float, random_return: float, oracle_return: fl
     return (mean_return - random_return) / (oracle_return - random_return)
 
 
+def reference_returns(industry: str, episodes: int = 2000, seed: int = 0, max_turns: int = 10) -> tuple[float, float]:
+    """Mean returns of the random policy and the oracle: the 0 % and 100 % of "% of oracle"."""
+    from cs_env.policies import OraclePolicy, RandomPolicy
+
+    random_r = metrics(
+        rollout(RandomPolicy(seed), industry=industry, episodes=episodes, seed=seed, max_turns=max_turns)
+    )
+    oracle = OraclePolicy(industry, max_turns, seed=seed)
+    oracle_r = metrics(rollout(oracle, industry=industry, episodes=episodes, seed=seed, max_turns=max_turns))
+    return random_r.mean_return, oracle_r.mean_return
+
+
 def baseline_table(industry: str, episodes: int, seed: int, max_turns: int = 10) -> list[dict[str, Any]]:
     """Metrics and % of oracle for every baseline on one industry, all from the same seed."""
     rows = []
@@ -165,4 +177,13 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     raise SystemExit(main())
 
-__all__ = ["OUTCOME_NAMES", "Metrics", "Rollouts", "baseline_table", "metrics", "normalized_score", "rollout"]
+__all__ = [
+    "OUTCOME_NAMES",
+    "Metrics",
+    "Rollouts",
+    "baseline_table",
+    "metrics",
+    "normalized_score",
+    "reference_returns",
+    "rollout",
+]

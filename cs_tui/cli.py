@@ -1,0 +1,52 @@
+"""The command line: ``cs-tui`` opens the app; ``cs-tui train | demo | test | evaluate`` run headless.
+
+Each subcommand lives in ``cs_tui/commands/<name>.py`` with two functions: ``add_parser(subparsers)``
+declares its arguments (argparse only: importing a command module stays light, so ``cs-tui --help``
+never loads torch or stable-baselines3) and ``run(args) -> int`` does the work, importing what it
+needs when it runs. Bad arguments are usage errors (exit status 2) that list the valid values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from types import ModuleType
+
+from cs_tui import __version__
+
+COMMANDS = ("train", "demo", "test", "evaluate")
+
+
+def _command(name: str) -> ModuleType:
+    return importlib.import_module(f"cs_tui.commands.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cs-tui",
+        description="A terminal simulator and trainer for customer-support agents. With no command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"cs-tui {__version__}")
+    parser.add_argument("--saves", metavar="DIR", help="where runs are kept (default: $CS_TUI_SAVES or ./saves)")
+    subparsers = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
+    for name in COMMANDS:
+        _command(name).add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from cs_tui.app import run_app
+
+        return run_app(saves=args.saves)
+    try:
+        return int(_command(args.command).run(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
