@@ -1,0 +1,16 @@
+"""The scenarios pane (placeholder while it is being built)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+
+class ScenariosScreen(Screen[None]):
+    """The scenarios pane."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("The scenarios pane is being built.", id="placeholder")
+        yield Footer()
