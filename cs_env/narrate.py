@@ -1,0 +1,247 @@
+"""Words for a conversation: the customer's and the agent's lines for each turn.
+
+Kept off the ``step()`` path: the env records numbers, and words are made only when someone reads
+them (``render``, the demo, the app). Lines vary by industry, inquiry, strategy, sentiment and
+outcome; which variant is used is a pure function of the episode's seed and the turn, so the same
+episode always reads the same, in any process.
+
+An inquiry without a phrase here (an industry added as a file) is spoken of by its name, so new
+industries get words without code.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from functools import cache
+
+from cs_env.domain import ResponseStrategy
+from cs_env.industries import default_catalog
+
+S = ResponseStrategy
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the conversation."""
+
+    speaker: str  # "customer" or "agent"
+    text: str
+
+
+#: How each inquiry is spoken of: (what the customer calls it, what they add when they open).
+TOPICS: dict[str, tuple[str, str]] = {
+    "account_balance": ("my account balance", "The app shows a different number from my statement."),
+    "transaction_dispute": ("a charge on my card", "I never made that payment."),
+    "fraud_report": ("suspicious activity on my account", "There are payments I did not make, right now."),
+    "loan_application": ("my loan application", "I want to know where it stands and what my options are."),
+    "investment_advice": ("my investments", "I'd like advice on where to put my savings."),
+    "order_status": ("my order", "It was supposed to arrive days ago."),
+    "product_return": ("returning a product", "It isn't what I ordered."),
+    "shipping_issue": ("my delivery", "The parcel was marked delivered but it never came."),
+    "discount_inquiry": ("a discount", "The promo code didn't apply at checkout."),
+    "product_recommendation": ("finding the right product", "I'm not sure which model suits me."),
+    "technical_support": ("the app", "It crashes every time I log in."),
+    "api_integration": ("your API", "Our integration gets 401 errors since this morning."),
+    "billing_dispute": ("my invoice", "I was billed twice this month."),
+    "bug_report": ("a bug", "Exports come out empty since the last update."),
+    "feature_request": ("a missing feature", "We need single sign-on for our team."),
+}
+
+#: The customer's first words, by opening sentiment (angry .. delighted).
+OPENINGS: tuple[tuple[str, ...], ...] = (
+    (
+        "This is unacceptable. I'm calling about {topic}. {detail}",
+        "I've had it with you people. It's {topic}. {detail}",
+        "Third time I'm contacting you about {topic}! {detail}",
+    ),
+    (
+        "I'm getting frustrated with {topic}. {detail}",
+        "Honestly, {topic} has been a headache. {detail}",
+        "Can someone finally help me with {topic}? {detail}",
+    ),
+    (
+        "Hi, I have a question about {topic}. {detail}",
+        "Hello. I'm contacting you about {topic}. {detail}",
+        "Good day, it's about {topic}. {detail}",
+    ),
+    (
+        "Hi there! Quick one about {topic}. {detail}",
+        "Hello, hope you're well. I need a hand with {topic}. {detail}",
+        "Hi! I was hoping you could help with {topic}. {detail}",
+    ),
+    (
+        "Hello! I love your service, just one thing about {topic}. {detail}",
+        "Hi! Always a pleasure. A small question on {topic}. {detail}",
+        "Hey! You've been great so far. It's about {topic}. {detail}",
+    ),
+)
+URGENT = (" I need this sorted today.", " It's urgent.", " Please, this can't wait.")
+LOYAL = ("", " I've been a premium customer for years.", " I'm one of your VIP clients.")
+
+#: The agent's line per strategy: general variants, then per-industry ones where the strategy's
+#: substance depends on the business (what a technical answer or an offer is about).
+AGENT: dict[int, tuple[str, ...]] = {
+    S.EMPATHETIC: (
+        "I completely understand how stressful {topic} must be. Let's get it sorted together.",
+        "That sounds really frustrating, and I'm glad you reached out about {topic}.",
+        "I hear you. Thank you for your patience while we look into {topic}.",
+    ),
+    S.TECHNICAL: (
+        "Let me walk through exactly what happened with {topic}, step by step.",
+        "I've looked at the details of {topic}; here is the precise cause and the fix.",
+    ),
+    S.ESCALATE: (
+        "I'm handing {topic} to a specialist who can resolve it directly; they'll contact you shortly.",
+        "This needs our specialist team. I've escalated {topic} with full notes so you won't repeat yourself.",
+    ),
+    S.PRODUCT_RECOMMEND: (
+        "Based on what you've told me, there's an option that would suit you well.",
+        "Can I suggest something that would make {topic} easier in future?",
+    ),
+    S.APOLOGETIC: (
+        "I'm truly sorry about {topic}. That shouldn't have happened.",
+        "Please accept our apologies for the trouble with {topic}. We let you down.",
+        "I apologise for the inconvenience with {topic}; let me make it right.",
+    ),
+    S.EDUCATIONAL: (
+        "Let me show you how this works, so {topic} is clear from here on.",
+        "Here's a short guide to how {topic} works, and what to check next time.",
+    ),
+    S.QUICK_RESOLUTION: (
+        "I can fix {topic} for you right now.",
+        "Done: I've just sorted {topic} on our side.",
+    ),
+    S.UPSELL: (
+        "While I have you: an upgrade would give you priority handling for things like {topic}.",
+        "Have you considered our premium plan? It would cover {topic} and more.",
+    ),
+}
+AGENT_BY_INDUSTRY: dict[tuple[int, str], tuple[str, ...]] = {
+    (S.TECHNICAL, "bfsi"): ("I've traced the ledger entries behind {topic}: the posting and the settlement differ.",),
+    (S.TECHNICAL, "retail"): ("I've checked the carrier scans and warehouse records for {topic}.",),
+    (S.TECHNICAL, "tech"): ("I've checked the logs: {topic} fails on an expired token; regenerate it and retry.",),
+    (S.EDUCATIONAL, "bfsi"): ("Let me explain how pending and cleared transactions work, which explains {topic}.",),
+    (S.EDUCATIONAL, "retail"): ("Here's how our returns and delivery tracking work, step by step.",),
+    (S.EDUCATIONAL, "tech"): ("Here's the documentation section that covers {topic}, with an example.",),
+    (S.PRODUCT_RECOMMEND, "bfsi"): ("Our savings account with instant alerts would suit you well.",),
+    (S.PRODUCT_RECOMMEND, "retail"): ("Customers who liked this usually love the newer model; it's in stock.",),
+    (S.PRODUCT_RECOMMEND, "tech"): ("Our monitoring add-on would catch this kind of problem before you do.",),
+    (S.UPSELL, "bfsi"): ("Our premium card comes with a dedicated adviser and fee-free transfers.",),
+    (S.UPSELL, "retail"): ("Our membership gives free express delivery and easy returns on every order.",),
+    (S.UPSELL, "tech"): ("The enterprise plan includes priority support and a 99.9 % uptime guarantee.",),
+}
+
+#: The customer's reply when the conversation goes on, by how the turn moved their mood.
+BETTER = (
+    "Okay, that helps a bit.",
+    "Right, thank you. That's more like it.",
+    "Good, we're getting somewhere.",
+)
+SAME_UPSET = (
+    "That doesn't answer my question.",
+    "I still don't see how that helps.",
+    "You're not listening to me.",
+)
+SAME_CALM = (
+    "Okay. What's next?",
+    "I see. And then?",
+    "Alright, go on.",
+)
+WORSE = (
+    "Now I'm even more annoyed.",
+    "That's not what I asked for at all.",
+    "Seriously? This is getting worse.",
+)
+#: The customer's last words, by outcome (resolved ones also by how happy they end up).
+RESOLVED_HAPPY = (
+    "Perfect, that's sorted. Thank you so much!",
+    "Brilliant, that's exactly what I needed. Thanks!",
+    "Great service, thank you for fixing {topic}.",
+)
+RESOLVED_GRUDGING = (
+    "Fine, it's fixed. It shouldn't have taken this much effort.",
+    "Okay, that works. Finally.",
+    "It's resolved, I suppose. Thanks.",
+)
+ESCALATED_RIGHT = (
+    "Thank you, a specialist is exactly what this needs.",
+    "Good, I'd rather talk to someone who can act on it.",
+)
+ESCALATED_WRONG = (
+    "Really? Passing me on for something this simple?",
+    "So I have to explain it all over again to someone else?",
+)
+ABANDONED = (
+    "Forget it. I'll take my business elsewhere.",
+    "I don't have time for this. Goodbye.",
+    "This is going nowhere. I'm done.",
+)
+TIMEOUT = (
+    "I've been at this far too long. I'll call back.",
+    "We've gone round in circles. I have to go.",
+)
+
+
+@cache
+def _industry_of(inquiry: str) -> str | None:
+    for inq in default_catalog().inquiries:
+        if inq.name == inquiry:
+            return inq.industry
+    return None
+
+
+def _pick(options: tuple[str, ...], seed: int, *keys: object) -> str:
+    """A variant chosen by a stable hash of the seed and keys (``hash()`` is salted per process)."""
+    digest = zlib.crc32(repr((seed, *keys)).encode())
+    return options[digest % len(options)]
+
+
+def _topic(inquiry: str) -> tuple[str, str]:
+    return TOPICS.get(inquiry, (inquiry.replace("_", " "), ""))
+
+
+def opening_line(*, inquiry: str, sentiment: int, urgency: int, tier: int, seed: int) -> Line:
+    """The customer's first words: their issue, as they feel about it on arrival."""
+    topic, detail = _topic(inquiry)
+    text = _pick(OPENINGS[sentiment], seed, "open").format(topic=topic, detail=detail).strip()
+    if urgency >= 3:
+        text += _pick(URGENT, seed, "urgent")
+    if tier > 0 and sentiment <= 1:  # valued customers who are upset remind you of it
+        text += LOYAL[tier]
+    return Line("customer", text)
+
+
+def narrate(
+    *,
+    inquiry: str,
+    strategy: int,
+    sentiment_before: int,
+    sentiment_after: int,
+    outcome: str | None,
+    turn: int,
+    seed: int,
+) -> tuple[Line, Line]:
+    """The agent's line for ``strategy`` and the customer's reply, for turn ``turn`` (1-based).
+
+    ``outcome`` is the conversation's outcome after the turn (``None`` while it goes on); an
+    escalation that lifted the mood was one the customer needed.
+    """
+    topic, _ = _topic(inquiry)
+    options = AGENT[strategy] + AGENT_BY_INDUSTRY.get((strategy, _industry_of(inquiry) or ""), ())
+    agent = _pick(options, seed, "agent", turn).format(topic=topic)
+    if outcome == "resolved":
+        reply = _pick(RESOLVED_HAPPY if sentiment_after >= 3 else RESOLVED_GRUDGING, seed, "end")
+    elif outcome == "escalated":
+        reply = _pick(ESCALATED_RIGHT if sentiment_after > sentiment_before else ESCALATED_WRONG, seed, "end")
+    elif outcome == "abandoned":
+        reply = _pick(ABANDONED, seed, "end")
+    elif outcome == "timeout":
+        reply = _pick(TIMEOUT, seed, "end")
+    elif sentiment_after > sentiment_before:
+        reply = _pick(BETTER, seed, "reply", turn)
+    elif sentiment_after < sentiment_before:
+        reply = _pick(WORSE, seed, "reply", turn)
+    else:
+        reply = _pick(SAME_UPSET if sentiment_after <= 1 else SAME_CALM, seed, "reply", turn)
+    return Line("agent", agent), Line("customer", reply.format(topic=topic))

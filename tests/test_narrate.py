@@ -1,0 +1,125 @@
+"""Words for each turn: reproducible, varied, complete for every inquiry, strategy, sentiment and outcome."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from cs_env import CustomerSupportEnv
+from cs_env import narrate as narration
+from cs_env.domain import N_STRATEGIES, OUTCOME_NAMES, STRATEGY_NAMES
+from cs_env.industries import default_catalog
+from cs_env.narrate import TOPICS, narrate, opening_line
+
+INQUIRIES = [i.name for i in default_catalog().inquiries]
+
+
+def test_every_shipped_inquiry_has_its_own_words() -> None:
+    assert set(INQUIRIES) == set(TOPICS)
+
+
+@pytest.mark.parametrize("inquiry", INQUIRIES)
+def test_every_combination_reads_as_finished_text(inquiry: str) -> None:
+    topic = TOPICS[inquiry][0]
+    for sentiment in range(5):
+        for tier in range(3):
+            line = opening_line(inquiry=inquiry, sentiment=sentiment, urgency=4, tier=tier, seed=1)
+            assert topic in line.text and "{" not in line.text and line.speaker == "customer"
+    for strategy in range(N_STRATEGIES):
+        for before in range(5):
+            for after in range(5):
+                for outcome in OUTCOME_NAMES:
+                    agent, customer = narrate(
+                        inquiry=inquiry,
+                        strategy=strategy,
+                        sentiment_before=before,
+                        sentiment_after=after,
+                        outcome=outcome,
+                        turn=1,
+                        seed=3,
+                    )
+                    assert agent.speaker == "agent" and customer.speaker == "customer"
+                    assert agent.text and customer.text
+                    assert "{" not in agent.text + customer.text
+
+
+def test_the_same_seed_reads_the_same_in_another_process() -> None:
+    kwargs = "inquiry='bug_report', strategy=1, sentiment_before=1, sentiment_after=2, outcome=None, turn=2, seed=77"
+    code = f"from cs_env.narrate import narrate; a, c = narrate({kwargs}); print(a.text); print(c.text)"
+    runs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in "ab"
+    }
+    assert len(runs) == 1  # no salted hash(): the variant depends on the seed only
+
+
+def test_lines_vary_with_seed_strategy_industry_and_sentiment() -> None:
+    def agent_text(seed: int, strategy: int, inquiry: str) -> str:
+        return narrate(
+            inquiry=inquiry, strategy=strategy, sentiment_before=2, sentiment_after=2, outcome=None, turn=1, seed=seed
+        )[0].text
+
+    assert len({agent_text(seed, 1, "bug_report") for seed in range(40)}) >= 3  # several variants per strategy
+    assert len({agent_text(0, s, "bug_report") for s in range(N_STRATEGIES)}) == N_STRATEGIES
+    technical = {inq: {agent_text(seed, 1, inq) for seed in range(40)} for inq in ("fraud_report", "order_status")}
+    assert technical["fraud_report"].isdisjoint(technical["order_status"])  # topics and industry variants differ
+    angry = {opening_line(inquiry="order_status", sentiment=0, urgency=0, tier=0, seed=s).text for s in range(20)}
+    happy = {opening_line(inquiry="order_status", sentiment=4, urgency=0, tier=0, seed=s).text for s in range(20)}
+    assert angry.isdisjoint(happy)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "before", "after", "table"),
+    [
+        ("resolved", 1, 4, narration.RESOLVED_HAPPY),
+        ("resolved", 1, 1, narration.RESOLVED_GRUDGING),
+        ("escalated", 1, 2, narration.ESCALATED_RIGHT),  # relief: the customer needed a specialist
+        ("escalated", 2, 1, narration.ESCALATED_WRONG),
+        ("abandoned", 1, 0, narration.ABANDONED),
+        ("timeout", 2, 2, narration.TIMEOUT),
+        (None, 1, 2, narration.BETTER),
+        (None, 2, 1, narration.WORSE),
+        (None, 1, 1, narration.SAME_UPSET),
+        (None, 3, 3, narration.SAME_CALM),
+    ],
+)
+def test_the_customers_reply_follows_the_outcome_and_mood(
+    outcome: str | None, before: int, after: int, table: tuple[str, ...]
+) -> None:
+    topic = TOPICS["fraud_report"][0]
+    for seed in range(10):
+        _, reply = narrate(
+            inquiry="fraud_report",
+            strategy=2,
+            sentiment_before=before,
+            sentiment_after=after,
+            outcome=outcome,
+            turn=1,
+            seed=seed,
+        )
+        assert reply.text in {variant.format(topic=topic) for variant in table}
+
+
+def test_an_added_inquiry_is_spoken_of_by_its_name() -> None:
+    line = opening_line(inquiry="pet_insurance_claim", sentiment=2, urgency=0, tier=0, seed=0)
+    assert "pet insurance claim" in line.text
+    agent, _ = narrate(
+        inquiry="pet_insurance_claim", strategy=6, sentiment_before=2, sentiment_after=2, outcome=None, turn=1, seed=0
+    )
+    assert agent.text
+
+
+def test_the_transcript_names_every_strategy_used_and_the_outcome() -> None:
+    env = CustomerSupportEnv("bfsi", render_mode="ansi")
+    env.reset(seed=5, options={"inquiry": "account_balance", "complexity": 0.05, "sentiment": "neutral"})
+    actions = [0, 6, 6, 6, 6]
+    for a in actions:
+        *_, terminated, truncated, info = env.step(a)
+        if terminated or truncated:
+            break
+    text = env.render()
+    assert isinstance(text, str)
+    assert f"Agent [{STRATEGY_NAMES[0]}]" in text and f"Agent [{STRATEGY_NAMES[6]}]" in text
+    assert f"-- {info['outcome']} after" in text
+    assert TOPICS["account_balance"][0] in text
