@@ -1,0 +1,441 @@
+"""Run folders under ``saves/``: where they live, how files in them are written, how they are read back.
+
+A run is ``saves/<name>/`` holding ``meta.json`` (what, how, status), ``metrics.jsonl`` (an append-only
+stream of records the app tails), ``model.zip`` (latest), ``best.zip`` (best evaluation so far),
+``checkpoints/`` (the last few) and, for DQN, ``replay_buffer.npz``.
+
+Every whole file is written atomically (a temp file in the same folder, flushed, fsynced, then
+``os.replace``d), so ``kill -9`` at any moment leaves either the old file or the new one, never half of
+one. The metrics stream is the one exception by design: records are appended one line per ``write``,
+and readers skip a partial last line.
+
+This module is read by the app: it must stay light (no torch, no stable-baselines3).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = 1
+ENV_VAR = "CS_TUI_SAVES"
+META_FILE = "meta.json"
+METRICS_FILE = "metrics.jsonl"
+MODEL_FILE = "model.zip"
+BEST_FILE = "best.zip"
+CHECKPOINTS_DIR = "checkpoints"
+REPLAY_BUFFER_FILE = "replay_buffer.npz"
+STATUSES = ("running", "finished", "interrupted", "failed")
+
+
+class RunError(ValueError):
+    """A run folder or one of its files cannot be read; the message names the file and the problem."""
+
+
+def saves_dir(cli_value: str | None = None) -> Path:
+    """Where runs are kept: ``--saves`` if given, else ``$CS_TUI_SAVES``, else ``./saves``."""
+    if cli_value:
+        return Path(cli_value).expanduser()
+    env_value = os.environ.get(ENV_VAR)
+    if env_value:
+        return Path(env_value).expanduser()
+    return Path("saves")
+
+
+def now_iso() -> str:
+    """The current time as an ISO 8601 string in UTC (the timestamps of ``meta.json``)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers (and a crash) see the old file or the new one, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # the rename itself is durable only once the folder's entry is on disk (POSIX); best effort elsewhere
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    """:func:`atomic_write_bytes` for UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(value: Any) -> Any:
+    # numpy scalars and arrays come out of metrics; turn them into plain JSON without importing numpy here
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _clean(value: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) with None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def to_json(obj: Any, *, indent: int | None = None) -> str:
+    """Strict JSON (NaN → null; numpy values as plain numbers)."""
+    plain = json.loads(json.dumps(obj, default=_json_default))
+    return json.dumps(_clean(plain), indent=indent, allow_nan=False)
+
+
+def atomic_write_json(path: Path | str, obj: Any) -> None:
+    """Write ``obj`` as indented, strict JSON through :func:`atomic_write_bytes`."""
+    atomic_write_text(path, to_json(obj, indent=2) + "\n")
+
+
+def append_jsonl(path: Path | str, record: dict[str, Any]) -> None:
+    """Append one record as one line with a single ``write`` and flush it (the metrics stream)."""
+    line = to_json(record) + "\n"
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+
+
+def repair_jsonl(path: Path | str) -> None:
+    """Cut a partial last line (left by a kill mid-append) so the next append starts on a fresh line."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    if data and not data.endswith(b"\n"):
+        keep = data[: data.rfind(b"\n") + 1]
+        atomic_write_bytes(path, keep)
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON object, raising :class:`RunError` naming the file for anything wrong with it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path}: cannot read: {exc}") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise RunError(f"{path}: expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def parse_jsonl(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """Records from the complete lines of ``data`` and the number of bytes they span.
+
+    A line that is not a JSON object is skipped; an unterminated last line is left for the next read.
+    """
+    end = data.rfind(b"\n") + 1
+    records = []
+    for line in data[:end].splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records, end
+
+
+def _process_start(pid: int) -> str | None:
+    """A token that changes when ``pid`` is reused (Linux: start time in /proc); None where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after its closing ')'
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def process_token(pid: int | None = None) -> str | None:
+    """This process's (or ``pid``'s) start token, stored in ``meta.json`` beside the pid."""
+    return _process_start(os.getpid() if pid is None else pid)
+
+
+def pid_alive(pid: object, token: object = None) -> bool:
+    """Whether ``pid`` is a live process (and, when ``token`` is known, the same one that wrote it)."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    except OSError:
+        return False
+    if isinstance(token, str):
+        current = _process_start(pid)
+        if current is not None and current != token:
+            return False
+    # a zombie (exited, not yet reaped by its parent) has finished its work
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat[stat.rfind(")") + 2 :].startswith("Z"):
+            return False
+    except OSError:
+        pass
+    return True
+
+
+class Run:
+    """A run folder: ``Run(path)``; reading never needs torch.
+
+    ``meta`` is read afresh when ``meta.json`` changes, so a long-lived ``Run`` follows a live training.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.name = self.path.name
+        self._meta_cache: tuple[tuple[int, int], dict[str, Any]] | None = None
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Run) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    @property
+    def meta_path(self) -> Path:
+        return self.path / META_FILE
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def model_path(self) -> Path:
+        """The latest model (``model.zip``)."""
+        return self.path / MODEL_FILE
+
+    @property
+    def best_path(self) -> Path:
+        """The model with the best evaluation so far (``best.zip``)."""
+        return self.path / BEST_FILE
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / CHECKPOINTS_DIR
+
+    @property
+    def replay_buffer_path(self) -> Path:
+        return self.path / REPLAY_BUFFER_FILE
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """``meta.json`` as a dict; :class:`RunError` naming the file if it is missing or unreadable."""
+        try:
+            st = self.meta_path.stat()
+        except OSError:
+            raise RunError(f"{self.meta_path}: file not found (not a run folder?)") from None
+        key = (st.st_mtime_ns, st.st_size)
+        if self._meta_cache is None or self._meta_cache[0] != key:
+            meta = read_json(self.meta_path)
+            self._meta_cache = (key, meta)
+        return dict(self._meta_cache[1])
+
+    @property
+    def recorded_status(self) -> str:
+        """The status exactly as ``meta.json`` records it."""
+        return str(self.meta.get("status", "unknown"))
+
+    @property
+    def status(self) -> str:
+        """running | finished | interrupted | failed.
+
+        A run recorded as running whose process is gone (killed without a chance to say so, e.g.
+        ``kill -9``) reads as interrupted: it can be resumed from its last checkpoint.
+        """
+        status = self.recorded_status
+        if status == "running" and not self.is_alive():
+            return "interrupted"
+        return status
+
+    def is_alive(self) -> bool:
+        """Whether the process that trains this run is still running (checked by pid on this machine)."""
+        try:
+            meta = self.meta
+        except RunError:
+            return False
+        return meta.get("status") == "running" and pid_alive(meta.get("pid"), meta.get("pid_token"))
+
+    def read_metrics(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Complete records from byte ``offset`` on, and the offset to continue from (for tailing).
+
+        If the file became shorter than ``offset`` (replaced), reading starts again from the beginning.
+        """
+        try:
+            with open(self.metrics_path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if offset > size:
+                    offset = 0
+                f.seek(offset)
+                data = f.read()
+        except FileNotFoundError:
+            return [], 0
+        except OSError as exc:
+            raise RunError(f"{self.metrics_path}: cannot read: {exc}") from None
+        records, used = parse_jsonl(data)
+        return records, offset + used
+
+    def checkpoints(self) -> list[Path]:
+        """Checkpoint files, oldest first."""
+        if not self.checkpoints_dir.is_dir():
+            return []
+        return sorted(self.checkpoints_dir.glob("*.zip"), key=_checkpoint_steps)
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        """Replace ``meta.json`` atomically (``updated_at`` is set here)."""
+        meta = {**meta, "updated_at": now_iso()}
+        atomic_write_json(self.meta_path, meta)
+
+    def update_meta(self, **changes: Any) -> dict[str, Any]:
+        """Read, change and rewrite ``meta.json``; returns the new meta."""
+        meta = {**self.meta, **changes}
+        self.write_meta(meta)
+        return self.meta
+
+    def append_metric(self, record: dict[str, Any]) -> None:
+        """Append one record to ``metrics.jsonl``."""
+        append_jsonl(self.metrics_path, record)
+
+
+def _checkpoint_steps(path: Path) -> tuple[int, str]:
+    digits = "".join(ch for ch in path.stem if ch.isdigit())
+    return (int(digits) if digits else -1, path.name)
+
+
+def _sort_time(run: Run) -> float:
+    try:
+        created = run.meta.get("created_at")
+        if isinstance(created, str):
+            return datetime.fromisoformat(created).timestamp()
+    except (RunError, ValueError):
+        pass
+    try:
+        return run.meta_path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def list_runs(root: Path | str) -> list[Run]:
+    """Run folders (folders holding a ``meta.json``) under ``root``, newest first.
+
+    A folder whose files are broken is still listed (its ``meta`` raises :class:`RunError`) and does not
+    stop the listing; a missing ``root`` gives an empty list.
+    """
+    root = Path(root)
+    try:
+        entries: Iterable[Path] = list(root.iterdir())
+    except OSError:
+        return []
+    runs = [Run(p) for p in entries if not p.name.startswith(".") and p.is_dir() and (p / META_FILE).exists()]
+    return sorted(runs, key=lambda r: (_sort_time(r), r.name), reverse=True)
+
+
+def resolve_run(spec: str | Path, saves: Path | None = None) -> Run:
+    """A run from a folder path or a run name under ``saves``; :class:`RunError` if it is not a run folder."""
+    path = Path(spec)
+    candidates = [path]
+    if saves is not None and not path.is_absolute():
+        candidates.append(saves / path)
+    for candidate in candidates:
+        if (candidate / META_FILE).is_file():
+            return Run(candidate)
+    raise RunError(f"{spec}: not a run folder (no {META_FILE} found)")
+
+
+def unique_run_name(root: Path, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``, ... whichever does not exist yet under ``root``."""
+    name, n = base, 1
+    while (root / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def default_run_name(algorithm: str, industry: str) -> str:
+    """``ppo-mixed-20260101-120000``: readable and sortable."""
+    return f"{algorithm}-{industry}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+__all__ = [
+    "BEST_FILE",
+    "CHECKPOINTS_DIR",
+    "META_FILE",
+    "METRICS_FILE",
+    "MODEL_FILE",
+    "REPLAY_BUFFER_FILE",
+    "SCHEMA",
+    "STATUSES",
+    "Run",
+    "RunError",
+    "append_jsonl",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "default_run_name",
+    "list_runs",
+    "now_iso",
+    "parse_jsonl",
+    "pid_alive",
+    "process_token",
+    "read_json",
+    "repair_jsonl",
+    "resolve_run",
+    "saves_dir",
+    "to_json",
+    "unique_run_name",
+]
