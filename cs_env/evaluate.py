@@ -9,6 +9,7 @@ episodes take a fraction of a second; the single env runs the very same rules on
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 from dataclasses import asdict, dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from cs_env.customer import ARRAY, CUSTOMER_DRAWS, TURN_DRAWS, Tables, advance, new_customers, observe
-from cs_env.domain import N_STRATEGIES, OUTCOME_NAMES, STRATEGY_NAMES, Outcome
+from cs_env.domain import N_STRATEGIES, OUTCOME_NAMES, STRATEGY_NAMES, TIER_NAMES, Outcome
 from cs_env.env import check_industry, check_max_turns, valid_industries
 from cs_env.industries import Catalog, default_catalog
 from cs_env.policies import baselines
@@ -35,6 +36,8 @@ class Rollouts:
     inquiries: np.ndarray
     industries: np.ndarray
     strategy_counts: np.ndarray  # (N_STRATEGIES,) over all turns
+    #: (episodes, N_STRATEGIES): each episode's strategies, so a breakdown's usage is its own episodes'
+    episode_strategy_counts: np.ndarray | None = None
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Metrics:
     timeout_rate: float
     mean_turns: float
     strategy_usage: dict[str, float] = field(default_factory=dict)
+    #: (return - random's) / (oracle's - random's) x 100 on the same customers; None where not measured
+    pct_of_oracle: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +79,7 @@ def rollout(
     start = state.copy()
     returns = np.zeros(episodes)
     counts = np.zeros(N_STRATEGIES, dtype=np.int64)
+    per_episode = np.zeros((episodes, N_STRATEGIES), dtype=np.int64)
     active = np.arange(episodes)
     wants_state = getattr(policy, "needs_state", False)
     while len(active):
@@ -81,6 +87,7 @@ def rollout(
         obs = np.stack(observe(ARRAY, rows, max_turns), axis=1).astype(np.float32)
         action = np.asarray(policy(obs, state=rows) if wants_state else policy(obs), dtype=np.int64)
         counts += np.bincount(action, minlength=N_STRATEGIES)
+        per_episode[active, action] += 1  # active holds each episode once: no repeated index
         *components, outcome = advance(ARRAY, tables, rows, action, rng.random((TURN_DRAWS, len(active))), max_turns)
         returns[active] += components[0] + components[1] + components[2] + components[3]
         state.assign(active, rows)
@@ -94,6 +101,7 @@ def rollout(
         inquiries=start.inquiry,
         industries=start.industry,
         strategy_counts=counts,
+        episode_strategy_counts=per_episode,
     )
 
 
@@ -103,7 +111,11 @@ def metrics(r: Rollouts, mask: np.ndarray | None = None) -> Metrics:
     n = int(sel.sum())
     returns = r.returns[sel]
     rate = {code: float(np.mean(r.outcomes[sel] == code)) if n else math.nan for code in Outcome}
-    usage = r.strategy_counts / max(1, r.strategy_counts.sum())
+    if mask is None or r.episode_strategy_counts is None:
+        counts = r.strategy_counts
+    else:
+        counts = r.episode_strategy_counts[sel].sum(axis=0)
+    usage = counts / max(1, counts.sum())
     return Metrics(
         episodes=n,
         mean_return=float(returns.mean()) if n else math.nan,
@@ -123,16 +135,139 @@ def normalized_score(mean_return: float, random_return: float, oracle_return: fl
     return (mean_return - random_return) / (oracle_return - random_return)
 
 
-def reference_returns(industry: str, episodes: int = 2000, seed: int = 0, max_turns: int = 10) -> tuple[float, float]:
-    """Mean returns of the random policy and the oracle: the 0 % and 100 % of "% of oracle"."""
+@functools.lru_cache(maxsize=32)
+def reference_rollouts(
+    industry: str, episodes: int = 2000, seed: int = 0, max_turns: int = 10
+) -> tuple[Rollouts, Rollouts]:
+    """The random policy's and the oracle's rollouts, computed once per process for each setting.
+
+    The oracle takes seconds on thousands of episodes, and every evaluation with the same setting
+    needs the same two references. Callers must not modify the returned arrays.
+    """
     from cs_env.policies import OraclePolicy, RandomPolicy
 
-    random_r = metrics(
-        rollout(RandomPolicy(seed), industry=industry, episodes=episodes, seed=seed, max_turns=max_turns)
-    )
+    random_r = rollout(RandomPolicy(seed), industry=industry, episodes=episodes, seed=seed, max_turns=max_turns)
     oracle = OraclePolicy(industry, max_turns, seed=seed)
-    oracle_r = metrics(rollout(oracle, industry=industry, episodes=episodes, seed=seed, max_turns=max_turns))
-    return random_r.mean_return, oracle_r.mean_return
+    oracle_r = rollout(oracle, industry=industry, episodes=episodes, seed=seed, max_turns=max_turns)
+    return random_r, oracle_r
+
+
+def reference_returns(industry: str, episodes: int = 2000, seed: int = 0, max_turns: int = 10) -> tuple[float, float]:
+    """Mean returns of the random policy and the oracle: the 0 % and 100 % of "% of oracle"."""
+    random_r, oracle_r = reference_rollouts(industry, episodes, seed, max_turns)
+    return metrics(random_r).mean_return, metrics(oracle_r).mean_return
+
+
+@dataclass
+class EvaluationReport:
+    """One policy's business metrics, overall and broken down, with "% of oracle" on the same customers.
+
+    Every policy evaluated with the same ``industry``, ``episodes``, ``seed`` and ``max_turns`` meets the
+    very same customers (they are drawn before any action), so reports compare like with like, and
+    each breakdown's % of oracle compares the policy with the oracle on that group's own customers.
+    """
+
+    policy: str
+    industry: str
+    episodes: int
+    seed: int
+    max_turns: int
+    overall: Metrics
+    random_return: float
+    oracle_return: float
+    by_industry: dict[str, Metrics]
+    by_tier: dict[str, Metrics]
+    by_inquiry: dict[str, Metrics]
+
+    @property
+    def pct_of_oracle(self) -> float:
+        """The overall % of oracle (100 x the normalized score)."""
+        assert self.overall.pct_of_oracle is not None
+        return self.overall.pct_of_oracle
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (NaN, for an empty group, becomes None)."""
+        return _json_ready(
+            {
+                "policy": self.policy,
+                "industry": self.industry,
+                "episodes": self.episodes,
+                "seed": self.seed,
+                "max_turns": self.max_turns,
+                "random_return": self.random_return,
+                "oracle_return": self.oracle_return,
+                "overall": self.overall.as_dict(),
+                "by_industry": {k: m.as_dict() for k, m in self.by_industry.items()},
+                "by_tier": {k: m.as_dict() for k, m in self.by_tier.items()},
+                "by_inquiry": {k: m.as_dict() for k, m in self.by_inquiry.items()},
+            }
+        )
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+#: Below this gap between the oracle's and random's mean return a group's % of oracle is noise.
+MIN_REFERENCE_GAP = 0.05
+
+
+def _with_pct(m: Metrics, random_m: Metrics, oracle_m: Metrics) -> Metrics:
+    gap = oracle_m.mean_return - random_m.mean_return
+    if m.episodes and gap >= MIN_REFERENCE_GAP:
+        m.pct_of_oracle = 100 * normalized_score(m.mean_return, random_m.mean_return, oracle_m.mean_return)
+    return m
+
+
+def evaluate(
+    policy: Any,
+    *,
+    industry: str = "mixed",
+    episodes: int = 2000,
+    seed: int = 0,
+    max_turns: int = 10,
+) -> EvaluationReport:
+    """Roll ``policy`` out on ``episodes`` conversations and report the business metrics.
+
+    ``policy`` is any callable of :mod:`cs_env.policies`' convention (a batch of observations in, an
+    array of actions out; with ``needs_state`` it also gets the hidden state). "% of oracle" comes from
+    :func:`reference_rollouts` on the same setting, computed once per process.
+    """
+    industry = check_industry(industry)
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 2:
+        raise ValueError(
+            f"episodes must be an integer of at least 2 (a confidence interval needs two), got {episodes!r}"
+        )
+    r = rollout(policy, industry=industry, episodes=episodes, seed=seed, max_turns=max_turns)
+    random_r, oracle_r = reference_rollouts(industry, episodes, seed, max_turns)
+    catalog = default_catalog()
+
+    def group(mask: np.ndarray) -> Metrics:
+        return _with_pct(metrics(r, mask), metrics(random_r, mask), metrics(oracle_r, mask))
+
+    # the breakdowns list only what this industry can bring: bfsi has no retail inquiries
+    present = {ind.name for ind in catalog.industries} if industry == "mixed" else {industry}
+    by_industry = {name: group(r.industries == i) for i, name in enumerate(catalog.industry_names) if name in present}
+    by_tier = {name: group(r.tiers == t) for t, name in enumerate(TIER_NAMES)}
+    by_inquiry = {inq.name: group(r.inquiries == inq.id) for inq in catalog.inquiries if inq.industry in present}
+    random_m, oracle_m = metrics(random_r), metrics(oracle_r)
+    return EvaluationReport(
+        policy=str(getattr(policy, "name", type(policy).__name__)),
+        industry=industry,
+        episodes=episodes,
+        seed=seed,
+        max_turns=max_turns,
+        overall=_with_pct(metrics(r), random_m, oracle_m),
+        random_return=random_m.mean_return,
+        oracle_return=oracle_m.mean_return,
+        by_industry=by_industry,
+        by_tier=by_tier,
+        by_inquiry=by_inquiry,
+    )
 
 
 def baseline_table(industry: str, episodes: int, seed: int, max_turns: int = 10) -> list[dict[str, Any]]:
@@ -179,11 +314,14 @@ if __name__ == "__main__":
 
 __all__ = [
     "OUTCOME_NAMES",
+    "EvaluationReport",
     "Metrics",
     "Rollouts",
     "baseline_table",
+    "evaluate",
     "metrics",
     "normalized_score",
     "reference_returns",
+    "reference_rollouts",
     "rollout",
 ]
