@@ -124,8 +124,8 @@ class CustomerSupportVectorEnv(VectorEnv):
         # same step: report the finished episodes, then start the next ones at once
         info = self._info(s, components)
         if ended.any():
-            info["final_obs"] = self._obs(s)
             info["final_info"] = dict(info)
+            info["final_obs"] = self._obs(s)
             info["_final_obs"] = info["_final_info"] = ended
             self._restart(ended)
             info.update(self._info(s, components))
