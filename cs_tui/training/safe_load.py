@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import platform
 import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.vec_env import VecEnv
 
 #: The member we add to SB3's zip.
 META_MEMBER = "cs_tui.json"
@@ -264,3 +267,420 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:
             found[package] = "unknown"
     return found
+
+
+# -- reading ---------------------------------------------------------------------------------
+def read_model_meta(path: Path | str) -> dict[str, Any]:
+    """The validated ``cs_tui.json`` of a model file, without torch (for listings).
+
+    Raises:
+        ModelLoadError: the file is missing, not a model file, or its description is invalid.
+    """
+    path = Path(path)
+    members = _read_members(path)
+    return _parse_meta(path, members)
+
+
+def load_model(path: Path | str, *, env: VecEnv | None = None) -> BaseAlgorithm:
+    """Rebuild the model in ``path`` from its ``cs_tui.json`` and load its weights, never unpickling.
+
+    Args:
+        path: a model file written by :func:`save_model`.
+        env: the env to attach (to resume training); its spaces must be the model's. Without it the
+            model is built for acting only (a DQN gets a one-transition replay buffer).
+
+    Raises:
+        ModelLoadError: naming the file and the problem, for anything but a sound model file.
+    """
+    return load_model_with_meta(path, env=env)[0]
+
+
+def load_model_with_meta(path: Path | str, *, env: VecEnv | None = None) -> tuple[BaseAlgorithm, dict[str, Any]]:
+    """:func:`load_model`, also returning the file's validated ``cs_tui.json``."""
+    path = Path(path)
+    members = _read_members(path)
+    meta = _parse_meta(path, members)
+    if "policy.pth" not in members:
+        raise ModelLoadError(f"{path}: no policy.pth member: the file holds no weights")
+    model = _rebuild(path, meta, env)
+    _load_policy(path, model, members["policy.pth"])
+    if "policy.optimizer.pth" in members:
+        _load_optimizer(path, model, members["policy.optimizer.pth"])
+    if "pytorch_variables.pth" in members:
+        variables = _torch_load(path, "pytorch_variables.pth", members["pytorch_variables.pth"])
+        if variables != {}:  # PPO, A2C and DQN keep none; anything here is not ours
+            raise ModelLoadError(f"{path}: pytorch_variables.pth holds unexpected variables")
+    model.num_timesteps = int(meta["model"]["num_timesteps"])
+    return model, meta
+
+
+def _read_members(path: Path) -> dict[str, bytes]:
+    """The zip's members by name, after the allow-list and size checks; the ``data`` member is never decoded."""
+    if not path.exists():
+        raise ModelLoadError(f"{path}: no such file")
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: not a file")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ModelLoadError(f"{path}: cannot read the file: {e.strerror or e}") from None
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            infos = archive.infolist()
+            names = [info.filename for info in infos]
+            for name in names:
+                if name not in ALLOWED_MEMBERS:
+                    raise ModelLoadError(
+                        f"{path}: unexpected member {name!r} in the model file; "
+                        f"a model file holds only {', '.join(ALLOWED_MEMBERS)}"
+                    )
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ModelLoadError(f"{path}: member {duplicates[0]!r} appears twice in the model file")
+            for info in infos:
+                if info.file_size > MAX_MEMBER_BYTES[info.filename]:
+                    raise ModelLoadError(
+                        f"{path}: member {info.filename!r} is {info.file_size} bytes uncompressed, "
+                        f"more than the {MAX_MEMBER_BYTES[info.filename]} allowed"
+                    )
+            if META_MEMBER not in names:
+                raise ModelLoadError(
+                    f"{path}: no {META_MEMBER} member: this model was not saved by cs-tui, so it cannot be loaded "
+                    "safely (if you trust the file, stable-baselines3's own load() can open it)"
+                )
+            # "data" holds SB3's pickled values: it is never read, so never decoded
+            return {name: archive.read(name) for name in names if name != "data"}
+    except ModelLoadError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as e:
+        raise ModelLoadError(
+            f"{path}: not a readable model file (truncated or corrupt zip: {_first_line(e)})"
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    line = text[0] if text else type(error).__name__
+    return line if len(line) <= 200 else line[:200] + "…"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name}")
+
+
+def _parse_meta(path: Path, members: dict[str, bytes]) -> dict[str, Any]:
+    try:
+        meta = json.loads(members[META_MEMBER].decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ModelLoadError(f"{path}: {META_MEMBER} is not valid JSON: {_first_line(e)}") from None
+    try:
+        _check_meta(meta)
+    except ValueError as e:
+        raise ModelLoadError(f"{path}: {META_MEMBER}: {e}") from None
+    return meta
+
+
+def _check_meta(meta: Any) -> None:
+    """Validate a ``cs_tui.json`` document; ``ValueError`` says what is wrong."""
+    from cs_env.env import check_industry, check_max_turns
+
+    if not isinstance(meta, dict):
+        raise ValueError("expected a JSON object")
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"format is {meta.get('format')!r}, expected {FORMAT!r}")
+    if meta.get("schema") != SCHEMA:
+        raise ValueError(f"schema {meta.get('schema')!r} is not supported (this cs-tui reads schema {SCHEMA})")
+    algorithm = meta.get("algorithm")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}")
+    check_industry(meta.get("industry"))
+    check_max_turns(meta.get("max_turns"))
+    model = meta.get("model")
+    if not isinstance(model, dict):
+        raise ValueError("no 'model' description")
+    if model.get("policy") != "MlpPolicy":
+        raise ValueError(f"policy {model.get('policy')!r} is not supported (only MlpPolicy)")
+    _check_hyperparameters(algorithm, model.get("hyperparameters"))
+    _check_policy_kwargs(algorithm, model.get("policy_kwargs"))
+    steps = model.get("num_timesteps")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"num_timesteps must be a non-negative integer, got {steps!r}")
+    _check_spaces(meta)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_hyperparameters(algorithm: str, hyperparameters: Any) -> None:
+    if not isinstance(hyperparameters, dict):
+        raise ValueError("hyperparameters must be a JSON object")
+    kinds = HYPERPARAMETERS[algorithm]
+    unknown = sorted(set(hyperparameters) - set(kinds))
+    if unknown:
+        raise ValueError(f"unknown {algorithm} hyperparameter {unknown[0]!r}; valid: {', '.join(kinds)}")
+    for name, value in hyperparameters.items():
+        kind = kinds[name]
+        ok = {
+            "float": _is_number(value) and value >= 0 and value <= 1e6,
+            "float?": value is None or (_is_number(value) and 0 <= value <= 1e6),
+            "bool": isinstance(value, bool),
+            "int": _is_int(value) and 1 <= value <= MAX_BUFFER,
+            "count": _is_int(value) and 0 <= value <= MAX_BUFFER,
+            "int_or_minus_one": _is_int(value) and (value == -1 or 1 <= value <= MAX_STEPS),
+            "train_freq": isinstance(value, list)
+            and len(value) == 2
+            and _is_int(value[0])
+            and 1 <= value[0] <= MAX_STEPS
+            and value[1] in ("step", "episode"),
+        }[kind]
+        if not ok:
+            raise ValueError(f"hyperparameter {name!r} has an invalid value {value!r}")
+    for name in ("gamma", "gae_lambda", "tau", "exploration_fraction", "exploration_initial_eps"):
+        if name in hyperparameters and hyperparameters[name] > 1:
+            raise ValueError(f"hyperparameter {name!r} must lie in [0, 1], got {hyperparameters[name]!r}")
+    if hyperparameters.get("exploration_final_eps", 0) > 1:
+        raise ValueError("hyperparameter 'exploration_final_eps' must lie in [0, 1]")
+    for name in ("n_steps", "n_epochs"):
+        if hyperparameters.get(name, 1) > MAX_STEPS:
+            raise ValueError(f"hyperparameter {name!r} is larger than {MAX_STEPS}")
+
+
+def _check_layers(name: str, layers: Any) -> None:
+    if (
+        not isinstance(layers, list)
+        or len(layers) > MAX_LAYERS
+        or not all(_is_int(n) and 1 <= n <= MAX_LAYER_WIDTH for n in layers)
+    ):
+        raise ValueError(
+            f"policy_kwargs {name} must be a list of at most {MAX_LAYERS} layer sizes in 1-{MAX_LAYER_WIDTH}, "
+            f"got {layers!r}"
+        )
+
+
+def _check_policy_kwargs(algorithm: str, kwargs: Any) -> None:
+    if not isinstance(kwargs, dict):
+        raise ValueError("policy_kwargs must be a JSON object")
+    unknown = sorted(set(kwargs) - set(POLICY_KWARGS))
+    if unknown:
+        raise ValueError(f"unsupported policy_kwargs {unknown[0]!r}; supported: {', '.join(POLICY_KWARGS)}")
+    if "net_arch" in kwargs:
+        arch = kwargs["net_arch"]
+        if isinstance(arch, dict) and algorithm != "dqn":
+            if set(arch) != {"pi", "vf"}:
+                raise ValueError(f"policy_kwargs net_arch must have keys pi and vf, got {sorted(arch)}")
+            for key, layers in arch.items():
+                _check_layers(f"net_arch[{key!r}]", layers)
+        else:
+            _check_layers("net_arch", arch)
+    if "activation_fn" in kwargs and kwargs["activation_fn"] not in ACTIVATIONS:
+        raise ValueError(f"unsupported activation_fn {kwargs['activation_fn']!r}; valid: {', '.join(ACTIVATIONS)}")
+    if "optimizer_class" in kwargs and kwargs["optimizer_class"] not in OPTIMIZERS:
+        raise ValueError(f"unsupported optimizer_class {kwargs['optimizer_class']!r}; valid: {', '.join(OPTIMIZERS)}")
+    for key in ("ortho_init", "share_features_extractor", "normalize_images"):
+        if key in kwargs and not isinstance(kwargs[key], bool):
+            raise ValueError(f"policy_kwargs {key} must be true or false, got {kwargs[key]!r}")
+    options = kwargs.get("optimizer_kwargs", {})
+    if not isinstance(options, dict):
+        raise ValueError("policy_kwargs optimizer_kwargs must be a JSON object")
+    for key, value in options.items():
+        if key not in ("alpha", "eps", "weight_decay", "momentum", "centered", "betas", "amsgrad"):
+            raise ValueError(f"unsupported optimizer_kwargs {key!r}")
+        ok = (
+            isinstance(value, bool)
+            if key in ("centered", "amsgrad")
+            else (isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value))
+            if key == "betas"
+            else _is_number(value)
+        )
+        if not ok:
+            raise ValueError(f"optimizer_kwargs {key} has an invalid value {value!r}")
+
+
+def _check_spaces(meta: dict[str, Any]) -> None:
+    """The model's spaces must be those of the env it was trained for, described exactly."""
+    from cs_env.env import CustomerSupportEnv
+
+    stored_obs, stored_act = meta["model"].get("observation_space"), meta["model"].get("action_space")
+    env = CustomerSupportEnv(meta["industry"], meta["max_turns"])
+    expected_obs, expected_act = _space_to_json(env.observation_space), _space_to_json(env.action_space)
+    if not isinstance(stored_obs, dict) or not isinstance(stored_act, dict):
+        raise ValueError("observation_space and action_space must be JSON objects")
+    shape = stored_obs.get("shape") if stored_obs.get("type") == "Box" else stored_obs.get("type")
+    n = stored_act.get("n") if stored_act.get("type") == "Discrete" else stored_act.get("type")
+    if shape != expected_obs["shape"] or n != expected_act["n"]:
+        shape_text = tuple(shape) if isinstance(shape, list) else shape
+        raise ValueError(
+            f"the model was made for observations of shape {shape_text} and {n} actions, but the "
+            f"{meta['industry']} env (max_turns {meta['max_turns']}) has observations of shape "
+            f"{tuple(expected_obs['shape'])} and {expected_act['n']} actions"
+        )
+    if stored_obs != expected_obs or stored_act != expected_act:
+        raise ValueError(
+            f"the model's observation or action space bounds differ from the {meta['industry']} env's "
+            f"(max_turns {meta['max_turns']}): was it trained on other industry data?"
+        )
+
+
+def _rebuild(path: Path, meta: dict[str, Any], env: VecEnv | None) -> BaseAlgorithm:
+    """A fresh model with the file's architecture and hyperparameters (weights still random)."""
+    import warnings
+
+    import torch
+    from stable_baselines3 import A2C, DQN, PPO
+
+    from cs_env.env import CustomerSupportEnv
+
+    classes = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
+    description = meta["model"]
+    hyperparameters = dict(description["hyperparameters"])
+    if "train_freq" in hyperparameters:
+        hyperparameters["train_freq"] = tuple(hyperparameters["train_freq"])
+    if env is None:
+        target: Any = CustomerSupportEnv(meta["industry"], meta["max_turns"])
+        if meta["algorithm"] == "dqn":
+            hyperparameters["buffer_size"] = INFERENCE_BUFFER_SIZE
+    else:
+        target = env
+        stored = description["observation_space"]["shape"], description["action_space"]["n"]
+        given = list(env.observation_space.shape or ()), getattr(env.action_space, "n", None)
+        if stored != given:
+            raise ModelLoadError(
+                f"{path}: the model was made for observations of shape {tuple(stored[0])} and {stored[1]} actions, "
+                f"but the env given has shape {tuple(given[0])} and {given[1]} actions"
+            )
+    policy_kwargs = _policy_kwargs_from_json(description["policy_kwargs"])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. PPO's batch-size advice: not the loader's business
+            return classes[meta["algorithm"]](
+                "MlpPolicy", target, policy_kwargs=policy_kwargs, device="cpu", verbose=0, **hyperparameters
+            )
+    except (ValueError, TypeError, AssertionError, RuntimeError, torch.OutOfMemoryError) as e:
+        raise ModelLoadError(f"{path}: cannot rebuild the model from {META_MEMBER}: {_first_line(e)}") from None
+
+
+def _policy_kwargs_from_json(kwargs: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    activations = {
+        "tanh": torch.nn.Tanh,
+        "relu": torch.nn.ReLU,
+        "elu": torch.nn.ELU,
+        "leaky_relu": torch.nn.LeakyReLU,
+        "gelu": torch.nn.GELU,
+        "silu": torch.nn.SiLU,
+    }
+    optimizers = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
+    out = dict(kwargs)
+    if "activation_fn" in out:
+        out["activation_fn"] = activations[out["activation_fn"]]
+    if "optimizer_class" in out:
+        out["optimizer_class"] = optimizers[out["optimizer_class"]]
+    if "optimizer_kwargs" in out:
+        options = dict(out["optimizer_kwargs"])
+        if "betas" in options:
+            options["betas"] = tuple(options["betas"])
+        out["optimizer_kwargs"] = options
+    return out
+
+
+def _torch_load(path: Path, member: str, raw: bytes) -> Any:
+    """``torch.load`` with ``weights_only=True``: tensors and plain containers only, no code."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, ValueError, EOFError, OSError, KeyError, TypeError) as e:
+        raise ModelLoadError(
+            f"{path}: {member} is not a plain tensor file (a weights-only load refused it: {_first_line(e)})"
+        ) from None
+    except Exception as e:  # torch raises many kinds of errors for a malformed archive; none is a crash
+        raise ModelLoadError(f"{path}: {member} cannot be read: {type(e).__name__}: {_first_line(e)}") from None
+
+
+def _check_tensor(path: Path, member: str, name: str, value: Any, expected: Any) -> None:
+    import torch
+
+    if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
+        raise ModelLoadError(f"{path}: {member}: {name!r} is a {type(value).__name__}, expected a dense tensor")
+    if tuple(value.shape) != tuple(expected.shape):
+        raise ModelLoadError(
+            f"{path}: {member}: tensor {name!r} has shape {tuple(value.shape)}, the model needs {tuple(expected.shape)}"
+        )
+    if value.dtype != expected.dtype:
+        raise ModelLoadError(f"{path}: {member}: tensor {name!r} is {value.dtype}, the model needs {expected.dtype}")
+    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        raise ModelLoadError(f"{path}: {member}: tensor {name!r} holds non-finite values (NaN or infinity)")
+
+
+def _load_policy(path: Path, model: BaseAlgorithm, raw: bytes) -> None:
+    state = _torch_load(path, "policy.pth", raw)
+    expected = model.policy.state_dict()
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        raise ModelLoadError(f"{path}: policy.pth is not a dict of named tensors")
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if unexpected:
+        raise ModelLoadError(f"{path}: policy.pth has tensors the model does not have: {', '.join(unexpected[:5])}")
+    if missing:
+        raise ModelLoadError(f"{path}: policy.pth lacks tensors the model needs: {', '.join(missing[:5])}")
+    for name, reference in expected.items():
+        _check_tensor(path, "policy.pth", name, state[name], reference)
+    model.policy.load_state_dict(state, strict=True)
+
+
+def _load_optimizer(path: Path, model: BaseAlgorithm, raw: bytes) -> None:
+    """Load the optimizer's state (training resumes with it) once it matches the rebuilt optimizer exactly."""
+    import torch
+
+    state = _torch_load(path, "policy.optimizer.pth", raw)
+    optimizer = model.policy.optimizer
+    fresh = optimizer.state_dict()
+    member = "policy.optimizer.pth"
+    if not isinstance(state, dict) or set(state) != {"state", "param_groups"}:
+        raise ModelLoadError(f"{path}: {member} is not an optimizer state (expected keys state and param_groups)")
+    groups = state["param_groups"]
+    if not isinstance(groups, list) or len(groups) != len(fresh["param_groups"]):
+        raise ModelLoadError(f"{path}: {member} has {_count(groups)} parameter groups, the optimizer has 1")
+    for group, reference in zip(groups, fresh["param_groups"], strict=True):
+        if not isinstance(group, dict) or set(group) != set(reference):
+            raise ModelLoadError(f"{path}: {member}: parameter group settings do not match the optimizer's")
+        if group["params"] != reference["params"]:
+            raise ModelLoadError(f"{path}: {member}: parameter group indices do not match the optimizer's")
+        for key, value in group.items():
+            if key != "params" and not _plain_setting(value):
+                raise ModelLoadError(f"{path}: {member}: setting {key!r} has an invalid value {value!r}")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    per_param = state["state"]
+    if not isinstance(per_param, dict):
+        raise ModelLoadError(f"{path}: {member}: 'state' is not a mapping")
+    for index, slots in per_param.items():
+        if not _is_int(index) or not 0 <= index < len(params) or not isinstance(slots, dict):
+            raise ModelLoadError(f"{path}: {member}: state for an unknown parameter {index!r}")
+        for slot, value in slots.items():
+            # "step" is a scalar count; every other slot (moments, averages) is shaped like its parameter
+            reference = torch.zeros((), dtype=torch.float32) if slot == "step" else params[index].detach()
+            _check_tensor(path, member, f"state[{index}][{slot!r}]", value, reference)
+    try:
+        optimizer.load_state_dict(state)
+    except (ValueError, KeyError, RuntimeError, TypeError) as e:
+        raise ModelLoadError(f"{path}: {member} does not fit the optimizer: {_first_line(e)}") from None
+
+
+def _count(value: Any) -> int | str:
+    return len(value) if isinstance(value, list) else type(value).__name__
+
+
+def _plain_setting(value: Any) -> bool:
+    if value is None or isinstance(value, bool | str):
+        return True
+    if isinstance(value, tuple | list):
+        return all(_is_number(v) for v in value)
+    return _is_number(value)

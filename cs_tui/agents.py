@@ -1,0 +1,263 @@
+"""Agents by name: the baselines of ``cs_env.policies`` and trained models, behind one interface.
+
+``load_agent("baseline:heuristic")``, ``load_agent("saves/ppo-mixed")``, ``load_agent("ppo-mixed")`` (a run
+name under the saves folder) or ``load_agent("model.zip")`` all return an :class:`Agent`: a policy callable
+with the ``cs_env.policies`` convention (one observation → ``int``, a batch → an integer array), so
+``cs_env.evaluate.rollout`` and the scenario runner take it as is, plus :meth:`Agent.action_values` for the
+app's "what would the agent do" bars.
+
+Importing this module does not import torch; loading a model does (through
+:mod:`cs_tui.training.safe_load`, which never unpickles a model file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
+from cs_env.env import check_industry, check_max_turns
+from cs_env.policies import baselines
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from cs_env.customer import CustomerState
+
+BASELINE_PREFIX = "baseline:"
+#: Baselines in the order they are listed to users: the references first, then each fixed strategy.
+BASELINE_NAMES = ("random", "heuristic", "oracle", *STRATEGY_NAMES)
+AGENT_KINDS = ("baseline", "model")
+VALUE_KINDS = ("probabilities", "q_values")
+#: A run folder's model files, preferred first.
+MODEL_FILES = ("best.zip", "model.zip")
+MAX_LISTED = 10
+
+
+class AgentError(ValueError):
+    """An agent spec that names nothing loadable; the message lists what is valid."""
+
+
+@dataclass(frozen=True)
+class ActionValues:
+    """How much an agent likes each of the 8 strategies in one situation.
+
+    ``kind`` is ``"probabilities"`` (sums to 1: PPO, A2C, baselines) or ``"q_values"`` (DQN's estimated
+    returns). ``values`` has shape ``(8,)`` for one observation, ``(n, 8)`` for a batch.
+    """
+
+    kind: str
+    values: np.ndarray
+
+    @property
+    def best(self) -> int:
+        """The strategy with the highest value (for one observation)."""
+        return int(np.argmax(self.values))
+
+
+@dataclass(eq=False)  # agents compare (and hash) by identity
+class Agent:
+    """A policy with a name: call it on observations; ask it for its action values.
+
+    Attributes:
+        name: ``baseline:NAME`` for a baseline, the run name (or file stem) for a model.
+        kind: ``"baseline"`` or ``"model"``.
+        needs_state: True for the oracle, which reads the true hidden state (pass ``state=``).
+        meta: a model's ``cs_tui.json`` (algorithm, industry, max_turns, hyperparameters, …); ``{}`` for baselines.
+        path: the model file a model agent was loaded from.
+    """
+
+    name: str
+    kind: str
+    needs_state: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
+        """The action for one observation (``int``), or for a batch (``int64`` array)."""
+        raise NotImplementedError
+
+    def action_values(self, obs: np.ndarray, state: CustomerState | None = None) -> ActionValues:
+        """The agent's values of each strategy for ``obs`` (see :class:`ActionValues`)."""
+        raise NotImplementedError
+
+
+class BaselineAgent(Agent):
+    """One of ``cs_env.policies``' baselines as an :class:`Agent`."""
+
+    def __init__(self, baseline: str, policy: Any) -> None:
+        super().__init__(
+            name=BASELINE_PREFIX + baseline, kind="baseline", needs_state=bool(getattr(policy, "needs_state", False))
+        )
+        self.baseline = baseline
+        self.policy = policy
+        # The oracle draws fresh rollouts per call: remember its last answer so action_values and the
+        # action that follows agree for the same situation.
+        self._last: tuple[bytes, int, Any] | None = None
+
+    def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
+        if not self.needs_state:
+            return self.policy(obs)
+        if state is None:
+            raise ValueError(f"{self.name} needs the true hidden state: call it as agent(obs, state=...)")
+        key = (np.asarray(obs).tobytes(), id(state))
+        if self._last is not None and self._last[:2] == key:
+            return self._last[2]
+        action = self.policy(obs, state=state)
+        self._last = (*key, action)
+        return action
+
+    def action_values(self, obs: np.ndarray, state: CustomerState | None = None) -> ActionValues:
+        batch = np.asarray(obs)
+        if self.baseline == "random":  # its choice is a fresh draw: what it "prefers" is the uniform law
+            shape = (*batch.shape[:-1], N_STRATEGIES)
+            return ActionValues("probabilities", np.full(shape, 1.0 / N_STRATEGIES))
+        action = np.asarray(self(obs, state=state), dtype=np.int64)
+        return ActionValues("probabilities", np.eye(N_STRATEGIES)[action])
+
+
+class ModelAgent(Agent):
+    """A trained PPO, A2C or DQN model as an :class:`Agent` (greedy actions)."""
+
+    def __init__(self, name: str, model: BaseAlgorithm, meta: dict[str, Any], path: Path) -> None:
+        super().__init__(name=name, kind="model", needs_state=False, meta=meta, path=path)
+        self.model = model
+        self.algorithm = str(meta.get("algorithm", type(model).__name__.lower()))
+
+    def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
+        observations = np.asarray(obs, dtype=np.float32)
+        actions, _ = self.model.predict(observations, deterministic=True)
+        actions = np.asarray(actions, dtype=np.int64)
+        return int(actions) if observations.ndim == 1 else actions
+
+    def action_values(self, obs: np.ndarray, state: CustomerState | None = None) -> ActionValues:
+        import torch
+
+        observations = np.asarray(obs, dtype=np.float32)
+        policy: Any = self.model.policy
+        tensor, _ = policy.obs_to_tensor(observations)
+        with torch.no_grad():
+            if self.algorithm == "dqn":
+                values, kind = policy.q_net(tensor), "q_values"
+            else:
+                values, kind = policy.get_distribution(tensor).distribution.probs, "probabilities"
+        array = values.cpu().numpy().astype(np.float64)
+        return ActionValues(kind, array[0] if observations.ndim == 1 else array)
+
+
+def baseline_specs() -> tuple[str, ...]:
+    """Every valid ``baseline:NAME`` spec."""
+    return tuple(BASELINE_PREFIX + name for name in BASELINE_NAMES)
+
+
+def load_agent(
+    spec: str,
+    *,
+    industry: str = "mixed",
+    max_turns: int = 10,
+    saves: Path | None = None,
+    seed: int = 0,
+) -> Agent:
+    """The agent ``spec`` names.
+
+    Args:
+        spec: ``baseline:NAME`` (random, heuristic, oracle or a strategy such as ``quick_resolution``),
+            a run folder, a run name under ``saves``, or a model ``.zip``. A run folder gives its
+            ``best.zip`` if present, else its ``model.zip``.
+        industry: the industry the agent will serve (the oracle plans for it).
+        max_turns: the conversations' turn limit (the oracle plans for it).
+        saves: the saves folder for run names (default: ``cs_tui.training.runs.saves_dir()``).
+        seed: seeds the random baseline and the oracle's rollouts.
+
+    Raises:
+        AgentError: ``spec`` names no baseline, run or file; the message lists the valid choices.
+        ModelLoadError: the model file exists but cannot be loaded safely (from ``safe_load``).
+    """
+    industry = check_industry(industry)
+    max_turns = check_max_turns(max_turns)
+    if not isinstance(spec, str) or not spec.strip():
+        raise AgentError(f"empty agent spec; {_valid_choices(saves)}")
+    spec = spec.strip()
+    if spec.startswith(BASELINE_PREFIX):
+        name = spec[len(BASELINE_PREFIX) :]
+        found = baselines(industry, max_turns, seed)
+        if name not in found:
+            raise AgentError(f"unknown baseline {name!r}; valid baselines: {', '.join(baseline_specs())}")
+        return BaselineAgent(name, found[name])
+    if spec in BASELINE_NAMES and not Path(spec).exists():
+        raise AgentError(f"unknown agent {spec!r}: did you mean {BASELINE_PREFIX}{spec}? {_valid_choices(saves)}")
+    model_path, name = _model_file(spec, saves)
+    return _load_model_agent(model_path, name, industry, max_turns)
+
+
+def _model_file(spec: str, saves: Path | None) -> tuple[Path, str]:
+    """The model file ``spec`` points to, and the agent's name."""
+    path = Path(spec).expanduser()
+    candidates = [path]
+    if not path.is_absolute() and len(path.parts) == 1:
+        candidates.append(_saves(saves) / path)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate, candidate.stem if candidate.suffix == ".zip" else candidate.name
+        if candidate.is_dir():
+            for file_name in MODEL_FILES:
+                if (candidate / file_name).is_file():
+                    return candidate / file_name, candidate.resolve().name
+            raise AgentError(f"{candidate}: no model in this folder (expected best.zip or model.zip)")
+    raise AgentError(f"no agent {spec!r}: {_valid_choices(saves)}")
+
+
+def _load_model_agent(path: Path, name: str, industry: str, max_turns: int) -> ModelAgent:
+    from cs_env.env import CustomerSupportEnv
+    from cs_tui.training.safe_load import ModelLoadError, load_model_with_meta
+
+    model, meta = load_model_with_meta(path)
+    # the model must read this env's observations and answer with its actions; the bounds may differ
+    # (e.g. another max_turns), the layout may not
+    env = CustomerSupportEnv(industry, max_turns)
+    model_obs = tuple(model.observation_space.shape or ())
+    model_actions = int(getattr(model.action_space, "n", -1))
+    if model_obs != env.observation_space.shape or model_actions != N_STRATEGIES:
+        raise ModelLoadError(
+            f"{path}: the model reads observations of shape {model_obs} and picks among {model_actions} actions; "
+            f"this env gives shape {env.observation_space.shape} and {N_STRATEGIES} actions"
+        )
+    return ModelAgent(name, model, meta, path)
+
+
+def _saves(saves: Path | None) -> Path:
+    from cs_tui.training.runs import saves_dir
+
+    return Path(saves) if saves is not None else saves_dir()
+
+
+def _has_model(folder: Path) -> bool:
+    return folder.is_dir() and any((folder / name).is_file() for name in MODEL_FILES)
+
+
+def _valid_choices(saves: Path | None) -> str:
+    root = _saves(saves)
+    runs = sorted(p.name for p in root.iterdir() if _has_model(p)) if root.is_dir() else []
+    listed = ", ".join(runs[:MAX_LISTED]) + (f", … ({len(runs)} in all)" if len(runs) > MAX_LISTED else "")
+    listed = listed or "none"
+    return (
+        f"valid agents: {', '.join(baseline_specs())}; a run folder; a run name under {root} (found: {listed}); "
+        "or a model .zip file"
+    )
+
+
+__all__ = [
+    "AGENT_KINDS",
+    "BASELINE_NAMES",
+    "VALUE_KINDS",
+    "ActionValues",
+    "Agent",
+    "AgentError",
+    "BaselineAgent",
+    "ModelAgent",
+    "baseline_specs",
+    "load_agent",
+]
