@@ -1,16 +1,284 @@
-"""The training pane (placeholder while it is being built)."""
+"""The training pane: the runs in ``saves/``, a live monitor of one, and the form that starts a new one.
+
+Training runs in its own process (``python -m cs_tui train ...`` in a new session), so closing the app or
+losing the SSH connection does not stop it; the pane only reads run folders, which is also how it
+re-attaches to a run after a restart and follows runs started with ``cs-tui train`` elsewhere.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, ClassVar
+
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Label
+
+from cs_tui.training.runs import Run, RunError, list_runs
+from cs_tui.widgets.training_form import NewRunForm, TrainRequest
+from cs_tui.widgets.training_monitor import STATUS_STYLE, RunMonitor
+
+LIST_SECONDS = 2.0
+LOG_DIR = ".logs"  # under saves/: hidden, so run listings skip it
+
+
+@dataclass
+class Launched:
+    """A training process this app started (to report a failure before the run folder exists)."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log: IO[bytes]
+    started: float
+    reported: bool = False
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One line of the runs list, read in a worker."""
+
+    name: str
+    path: Path
+    status: str
+    progress: float | None
+
+
+def _row_for(run: Run) -> RunRow:
+    try:
+        meta = run.meta
+    except RunError:
+        return RunRow(run.name, run.path, "broken", None)
+    status = str(meta.get("status", "unknown"))
+    if status == "running" and not run.is_alive():
+        status = "died"
+    done, total = meta.get("timesteps_done"), meta.get("total_timesteps")
+    progress = done / total if isinstance(done, int | float) and isinstance(total, int | float) and total else None
+    return RunRow(run.name, run.path, status, progress)
+
+
+def log_tail(path: Path, lines: int = 1) -> str:
+    """The last non-empty line(s) of a log file (the error of a traceback or of argparse) ('' if unreadable)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    kept = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
 
 
 class TrainingScreen(Screen[None]):
-    """The training pane."""
+    """Runs on the left, the followed run on the right; ``n`` starts a run, ``x`` stops the followed one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new_run", "New run", tooltip="Start a training run from a form"),
+        Binding("x", "stop_run", "Stop run", tooltip="Stop the followed run (it saves a checkpoint first)"),
+        Binding("l", "follow_live", "Follow live", tooltip="Follow the newest running run"),
+        Binding("r", "refresh_runs", "Refresh", tooltip="Read the runs in saves/ again"),
+    ]
+
+    DEFAULT_CSS = """
+    TrainingScreen #runs-pane {
+        width: 30;
+        border-right: tall $panel;
+    }
+    TrainingScreen #runs-title { height: 1; color: $text-muted; padding: 0 1; }
+    TrainingScreen #runs { height: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.launched: dict[str, Launched] = {}
+        self.rows: list[RunRow] = []
+        self._listing = False
+        self._attached = False
+
+    @property
+    def saves(self) -> Path:
+        """The saves root (the app's, else ``./saves``)."""
+        saves = getattr(self.app, "saves", None)
+        return Path(saves) if saves is not None else Path("saves")
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("The training pane is being built.", id="placeholder")
+        with Horizontal():
+            with Vertical(id="runs-pane"):
+                yield Label("Runs", id="runs-title")
+                table: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+                table.add_column("run", key="run", width=17)
+                table.add_column("status", key="status", width=8)
+                yield table
+            yield RunMonitor(id="monitor")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Training"
+        self.query_one("#runs-title", Label).update(f"Runs in {self.saves}")
+        self.set_interval(LIST_SECONDS, self.refresh_runs)
+        self.refresh_runs()
+
+    # -- the runs list -----------------------------------------------------------------------
+    def refresh_runs(self) -> None:
+        """Read the runs under saves/ in a thread (skipped while a read is in flight)."""
+        self._check_launched()
+        if self._listing:
+            return
+        self._listing = True
+        saves = self.saves
+        self.run_worker(lambda: self._list_runs(saves), thread=True, group="run-list", exit_on_error=False)
+
+    def _list_runs(self, saves: Path) -> None:
+        rows = [_row_for(run) for run in list_runs(saves)]
+        self.app.call_from_thread(self._show_rows, rows)
+
+    def _show_rows(self, rows: list[RunRow]) -> None:
+        self._listing = False
+        table = self.query_one("#runs", DataTable)
+        names = [r.name for r in rows]
+        if names != [r.name for r in self.rows]:
+            current = self._cursor_name()
+            table.clear()
+            for row in rows:
+                table.add_row(*self._cells(row), key=row.name)
+            if current in names:
+                table.move_cursor(row=names.index(current))
+        else:
+            for row in rows:
+                _, status_cell = self._cells(row)
+                table.update_cell(row.name, "status", status_cell)
+        self.rows = rows
+        if not self._attached and rows:
+            self._attached = True
+            # re-attach: the newest run still training, else the newest run
+            live = next((r for r in rows if r.status == "running"), rows[0])
+            self._open(live.path)
+
+    @staticmethod
+    def _cells(row: RunRow) -> tuple[str, Text]:
+        label = row.status
+        if row.status == "running" and row.progress is not None:
+            label = f"{row.progress * 100:.0f}%"
+        return row.name, Text(label, style=STATUS_STYLE.get(row.status, ""))
+
+    def _cursor_name(self) -> str | None:
+        table = self.query_one("#runs", DataTable)
+        if not self.rows or table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:  # (an empty or shrinking table: no cursor to keep)
+            return None
+        return None if key.value is None else str(key.value)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self._open(self.saves / str(event.row_key.value))
+
+    def _open(self, path: Path, *, starting: bool = False) -> None:
+        self._attached = True
+        self.query_one(RunMonitor).follow(Run(path), starting=starting)
+        if path.name in [r.name for r in self.rows]:
+            self.query_one("#runs", DataTable).move_cursor(row=[r.name for r in self.rows].index(path.name))
+
+    def on_run_monitor_status_changed(self, event: RunMonitor.StatusChanged) -> None:
+        self.refresh_runs()
+
+    # -- starting and stopping ---------------------------------------------------------------
+    def action_new_run(self) -> None:
+        """Open the form; on submit, start the run in its own process and follow it."""
+        settings = getattr(self.app, "settings", None)
+        industry = getattr(settings, "industry", "mixed")
+        self.app.push_screen(NewRunForm(self.saves, industry=industry), self._start)
+
+    def _start(self, request: TrainRequest | None) -> None:
+        if request is None:
+            return
+        try:
+            self.start_training(request)
+        except OSError as exc:
+            self.notify(f"Could not start training: {exc}", title="Training", severity="error", timeout=10)
+            return
+        self.notify(f"Training {request.name} started ({request.algorithm}, {request.industry})", title="Training")
+        self._open(self.saves / request.name, starting=True)
+        self.refresh_runs()
+
+    def start_training(self, request: TrainRequest) -> Launched:
+        """Start ``cs-tui train`` for ``request`` in a new session, stderr to ``saves/.logs/<name>.log``."""
+        saves = self.saves.absolute()
+        log_dir = saves / LOG_DIR
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{request.name}.log"
+        log = open(log_path, "wb")  # noqa: SIM115  (the child writes to it for its whole life)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cs_tui", *request.argv(saves)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,  # its own session: no SIGHUP when the terminal or SSH goes away
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        except OSError:
+            log.close()
+            raise
+        launched = Launched(process, log_path, log, time.monotonic())
+        self.launched[request.name] = launched
+        return launched
+
+    def _check_launched(self) -> None:
+        """Report processes this app started that exited with an error (e.g. before writing meta.json)."""
+        for name, launched in self.launched.items():
+            code = launched.process.poll()  # also reaps it, so no zombie lingers
+            if code is None or launched.reported:
+                continue
+            launched.reported = True
+            launched.log.close()
+            if code != 0:
+                tail = log_tail(launched.log_path) or f"exit status {code}"
+                self.notify(f"Training {name} failed: {tail}", title="Training", severity="error", timeout=15)
+                monitor = self.query_one(RunMonitor)
+                if monitor.path is not None and monitor.path.name == name:
+                    monitor.launch_failed(f"the training process exited with status {code}: {tail}")
+
+    def action_stop_run(self) -> None:
+        """Ask the followed run's process to stop (SIGTERM): it writes a checkpoint and marks the run interrupted."""
+        monitor = self.query_one(RunMonitor)
+        if monitor.followed_run is None:
+            self.notify("No run open", severity="warning")
+            return
+        name = monitor.followed_run.name
+        pid = monitor.view.meta.get("pid")
+        launched = self.launched.get(name)
+        if monitor.view.alive and isinstance(pid, int):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError as exc:
+                self.notify(f"Could not stop {name}: {exc}", severity="error")
+                return
+        elif launched is not None and launched.process.poll() is None:
+            launched.process.terminate()  # still starting: no pid recorded yet
+        else:
+            self.notify(f"{name} is not running ({monitor.view.status})", severity="warning")
+            return
+        self.notify(f"Stopping {name}: it saves a checkpoint, then stops", title="Training")
+
+    def action_follow_live(self) -> None:
+        """Follow the newest run that is training."""
+        live = next((r for r in self.rows if r.status == "running"), None)
+        if live is None:
+            self.notify("No run is training now", severity="information")
+            return
+        self._open(live.path)
+
+    def action_refresh_runs(self) -> None:
+        """Read saves/ again now."""
+        self.refresh_runs()

@@ -1,0 +1,185 @@
+"""The "new training run" form: algorithm, industry, timesteps, seed, name → a :class:`TrainRequest`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from cs_env.env import valid_industries
+from cs_tui.training.runs import default_run_name, unique_run_name
+
+ALGORITHMS = ("ppo", "a2c", "dqn")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+MIN_TIMESTEPS = 100
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What to train; :meth:`argv` is the ``cs-tui train`` command line for it."""
+
+    algorithm: str
+    industry: str
+    timesteps: int
+    seed: int
+    name: str
+
+    def argv(self, saves: Path) -> list[str]:
+        """Arguments after ``python -m cs_tui``: the global ``--saves`` first, then the subcommand."""
+        return [
+            "--saves",
+            str(saves),
+            "train",
+            "--algorithm",
+            self.algorithm,
+            "--industry",
+            self.industry,
+            "--timesteps",
+            str(self.timesteps),
+            "--seed",
+            str(self.seed),
+            "--name",
+            self.name,
+            "--quiet",
+        ]
+
+
+def validate(algorithm: object, industry: object, timesteps: str, seed: str, name: str, saves: Path) -> TrainRequest:
+    """Check the form's fields; ``ValueError`` naming the field and what is allowed."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm: choose one of {', '.join(ALGORITHMS)}")
+    industries = valid_industries()
+    if industry not in industries:
+        raise ValueError(f"industry: choose one of {', '.join(industries)}")
+    try:
+        steps = int(timesteps.replace(",", "").replace("_", "").strip())
+    except ValueError:
+        raise ValueError(f"timesteps: {timesteps!r} is not a whole number") from None
+    if steps < MIN_TIMESTEPS:
+        raise ValueError(f"timesteps: at least {MIN_TIMESTEPS}")
+    try:
+        seed_value = int(seed.strip() or "0")
+    except ValueError:
+        raise ValueError(f"seed: {seed!r} is not a whole number") from None
+    if seed_value < 0:
+        raise ValueError("seed: must be 0 or more")
+    name = name.strip() or unique_run_name(saves, default_run_name(str(algorithm), str(industry)))
+    if not NAME_PATTERN.match(name):
+        raise ValueError("name: letters, digits, '.', '_' and '-' only (at most 80), starting with a letter or digit")
+    if (saves / name).exists():
+        raise ValueError(f"name: {name!r} already exists in {saves}; pick another or leave it empty")
+    return TrainRequest(str(algorithm), str(industry), steps, seed_value, name)
+
+
+class NewRunForm(ModalScreen[TrainRequest | None]):
+    """A modal form; dismissed with a :class:`TrainRequest`, or None when cancelled."""
+
+    BINDINGS = [  # noqa: RUF012  (Textual's convention)
+        Binding("ctrl+s", "start", "Start", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    DEFAULT_CSS = """
+    NewRunForm {
+        align: center middle;
+    }
+    NewRunForm > Vertical {
+        width: 60;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    NewRunForm Grid {
+        grid-size: 2;
+        grid-columns: 12 1fr;
+        grid-rows: 1;
+        grid-gutter: 0 0;
+        height: auto;
+        margin: 1 0;
+    }
+    NewRunForm Label { padding-top: 0; }
+    NewRunForm #form-error { color: $error; height: auto; }
+    NewRunForm Horizontal { height: auto; align-horizontal: right; }
+    NewRunForm Button { margin-left: 1; }
+    """
+
+    def __init__(
+        self, saves: Path, *, algorithm: str = "ppo", industry: str = "mixed", timesteps: int = 50_000
+    ) -> None:
+        super().__init__()
+        self.saves = saves
+        self._defaults = (algorithm, industry, timesteps)
+
+    def compose(self) -> ComposeResult:
+        algorithm, industry, timesteps = self._defaults
+        industries = valid_industries()
+        with Vertical():
+            yield Static("[b]New training run[/b] (runs on after the app closes)")
+            with Grid():
+                yield Label("algorithm")
+                yield Select(
+                    [(a.upper(), a) for a in ALGORITHMS],
+                    value=algorithm,
+                    allow_blank=False,
+                    compact=True,
+                    id="algorithm",
+                )
+                yield Label("industry")
+                yield Select(
+                    [(i, i) for i in industries],
+                    value=industry if industry in industries else industries[0],
+                    allow_blank=False,
+                    compact=True,
+                    id="industry",
+                )
+                yield Label("timesteps")
+                yield Input(str(timesteps), type="integer", compact=True, id="timesteps")
+                yield Label("seed")
+                yield Input("0", type="integer", compact=True, id="seed")
+                yield Label("name")
+                yield Input(placeholder="automatic", compact=True, id="name")
+            yield Static("", id="form-error")
+            with Horizontal():
+                yield Button("Start (ctrl+s)", variant="primary", id="start")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#algorithm", Select).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self.action_start()
+        else:
+            self.action_cancel()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_start()
+
+    def action_start(self) -> None:
+        """Validate and, when every field is fine, close the form with the request."""
+        try:
+            request = validate(
+                self.query_one("#algorithm", Select).value,
+                self.query_one("#industry", Select).value,
+                self.query_one("#timesteps", Input).value,
+                self.query_one("#seed", Input).value,
+                self.query_one("#name", Input).value,
+                self.saves,
+            )
+        except ValueError as exc:
+            self.query_one("#form-error", Static).update(str(exc))
+            return
+        self.dismiss(request)
+
+    def action_cancel(self) -> None:
+        """Close the form without starting anything."""
+        self.dismiss(None)

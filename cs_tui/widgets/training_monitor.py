@@ -1,0 +1,355 @@
+"""Follow one training run: progress, episode-return sparkline, business metrics, strategy usage.
+
+The monitor only reads the run folder (``cs_tui.training.runs``): a run started from the app, from
+``cs-tui train`` in another terminal or on another day looks the same. New records of ``metrics.jsonl``
+are read from the last byte offset in a thread worker on a timer; everything that arrived since the
+previous poll is folded into one :class:`RunView` and drawn once, so a fast trainer cannot flood the UI.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Label, ProgressBar, Static
+
+from cs_tui.training.runs import Run, RunError
+from cs_tui.widgets.bars import ShareBars
+from cs_tui.widgets.sparkline_rewards import RewardSparkline
+
+POLL_SECONDS = 0.5
+
+
+def _num(value: Any) -> float | None:
+    """A finite float or None (records carry null for "not measured yet")."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _pct(value: Any) -> str:
+    v = _num(value)
+    return "–" if v is None else f"{v * 100:.1f}%"
+
+
+def _fmt(value: Any, spec: str = ".3f") -> str:
+    v = _num(value)
+    return "–" if v is None else format(v, spec)
+
+
+def format_duration(seconds: Any) -> str:
+    """``1:02:03`` / ``2:03``; ``–`` when unknown."""
+    s = _num(seconds)
+    if s is None or s < 0:
+        return "–"
+    minutes, secs = divmod(round(s), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@dataclass
+class RunView:
+    """What the monitor knows about a run: meta.json plus the metrics stream folded record by record."""
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    meta_error: str | None = None
+    alive: bool = False
+    train: dict[str, Any] = field(default_factory=dict)  # the latest "train" record
+    last_eval: dict[str, Any] | None = None
+    best_eval: dict[str, Any] | None = None
+    message: str | None = None  # the latest "status" record's message
+    records: int = 0
+    starting: bool = False  # started from the app and meta.json not written yet
+    launch_error: str | None = None  # the process this app started exited before recording why
+
+    def fold(self, records: list[dict[str, Any]]) -> list[float]:
+        """Take in new records; returns the episode returns they carry (for the sparkline)."""
+        returns: list[float] = []
+        for record in records:
+            self.records += 1
+            kind = record.get("type")
+            if kind == "train":
+                self.train = record
+                returns.extend(v for v in (_num(x) for x in record.get("episode_returns") or []) if v is not None)
+            elif kind == "eval":
+                self.last_eval = record
+                if record.get("is_best") or self.best_eval is None:
+                    self.best_eval = record
+            elif kind == "status":
+                message = record.get("message")
+                self.message = str(message) if message else None
+        return returns
+
+    @property
+    def recorded_status(self) -> str:
+        if self.starting and not self.launch_error and (self.meta_error or not self.meta):
+            return "starting"
+        if self.meta_error:
+            return "broken"
+        return str(self.meta.get("status", "unknown"))
+
+    @property
+    def died(self) -> bool:
+        """meta.json says running but no process trains it (killed, crashed, machine rebooted)."""
+        return self.recorded_status == "running" and not self.alive
+
+    @property
+    def status(self) -> str:
+        """starting | running | finished | interrupted | failed | died | broken."""
+        if self.launch_error and self.recorded_status in ("starting", "broken", "running"):
+            return "failed"
+        return "died" if self.died else self.recorded_status
+
+    @property
+    def reason(self) -> str | None:
+        """Why a run is not healthy, in words, or None."""
+        if self.launch_error and self.status == "failed":
+            return self.launch_error
+        if self.recorded_status == "starting":
+            return None
+        if self.meta_error:
+            return self.meta_error
+        if self.died:
+            pid = self.meta.get("pid")
+            return (
+                f"the training process (pid {pid}) is gone but the run still says running: "
+                "it was killed or crashed; resume it with cs-tui train --resume"
+            )
+        if self.recorded_status == "failed":
+            return str(self.meta.get("error") or self.message or "training failed (no reason recorded)")
+        return None
+
+    def pct_of_oracle(self, mean_return: Any) -> float | None:
+        """% of oracle of a mean return, from the run's reference returns (None if unknown)."""
+        ref = self.meta.get("reference") or {}
+        r, o, m = _num(ref.get("random_return")), _num(ref.get("oracle_return")), _num(mean_return)
+        if r is None or o is None or m is None or o == r:
+            return None
+        return (m - r) / (o - r)
+
+    @property
+    def progress(self) -> float:
+        p = _num(self.train.get("progress"))
+        if p is None:
+            done, total = _num(self.meta.get("timesteps_done")), _num(self.meta.get("total_timesteps"))
+            p = done / total if done is not None and total else 0.0
+        if self.recorded_status == "finished":
+            p = 1.0
+        return min(max(p, 0.0), 1.0)
+
+
+STATUS_STYLE = {
+    "starting": "bold green",
+    "running": "bold green",
+    "finished": "bold",
+    "interrupted": "bold yellow",
+    "failed": "bold red",
+    "died": "bold red",
+    "broken": "bold red",
+}
+
+
+class RunMonitor(VerticalScroll):
+    """The live view of one run (``follow(run)``); nothing shown until a run is followed."""
+
+    DEFAULT_CSS = """
+    RunMonitor {
+        height: 1fr;
+        padding: 0 1;
+    }
+    RunMonitor #run-title { height: 1; }
+    RunMonitor #run-progress-row { height: 1; }
+    RunMonitor #run-progress-row ProgressBar { width: auto; }
+    RunMonitor #run-progress-row ProgressBar Bar { width: 16; }
+    RunMonitor #run-eta { width: 1fr; padding-left: 1; }
+    RunMonitor .section { color: $text-muted; height: 1; }
+    RunMonitor #returns { height: 1fr; min-height: 3; max-height: 10; }
+    RunMonitor #run-reason { color: $error; }
+    RunMonitor #run-reason.-empty { display: none; }
+    """
+
+    class StatusChanged(Message):
+        """The followed run's status changed (e.g. it finished or died): lists showing it can refresh."""
+
+        def __init__(self, monitor: RunMonitor, status: str) -> None:
+            super().__init__()
+            self.monitor = monitor
+            self.status = status
+
+        @property
+        def control(self) -> RunMonitor:
+            return self.monitor
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.followed_run: Run | None = None
+        self.view = RunView()
+        self._offset = 0
+        self._polling = False
+        self._generation = 0  # bumps on follow(): a poll for an older run is dropped
+
+    def compose(self) -> ComposeResult:
+        yield Static("No run open: pick one from the list (enter) or start one (n).", id="run-title")
+        with Horizontal(id="run-progress-row"):
+            yield ProgressBar(total=1.0, show_eta=False, id="run-progress")
+            yield Label("", id="run-eta")
+        yield Static("", id="run-stats")
+        yield Static("", id="run-reason", classes="-empty")
+        yield Label("Episode returns", id="returns-label", classes="section")
+        yield RewardSparkline(id="returns")
+        yield Label("Strategy usage", classes="section")
+        yield ShareBars(id="usage")
+
+    def on_mount(self) -> None:
+        self.set_interval(POLL_SECONDS, self.poll)
+
+    # -- following ---------------------------------------------------------------------------
+    def follow(self, run: Run | None, *, starting: bool = False) -> None:
+        """Show ``run`` from its first record (None: show nothing).
+
+        ``starting``: the app has just started its process, so a missing meta.json means "not yet".
+        """
+        self._generation += 1
+        self.followed_run = None if run is None else Run(run.path)
+        self.view = RunView(starting=starting)
+        self._offset = 0
+        self.query_one(RewardSparkline).clear()
+        self._draw()
+        self.poll()
+
+    def poll(self) -> None:
+        """Read what the run wrote since the last poll (in a thread; skipped while one is in flight)."""
+        if self.followed_run is None or self._polling:
+            return
+        self._polling = True
+        run, offset, generation = self.followed_run, self._offset, self._generation
+        self.run_worker(
+            lambda: self._read(run, offset, generation), thread=True, group="run-monitor", exit_on_error=False
+        )
+
+    def _read(self, run: Run, offset: int, generation: int) -> None:
+        meta: dict[str, Any] = {}
+        meta_error: str | None = None
+        records: list[dict[str, Any]] = []
+        try:
+            meta = run.meta
+        except RunError as exc:
+            meta_error = str(exc)
+        try:
+            records, offset = run.read_metrics(offset)
+        except RunError as exc:
+            meta_error = meta_error or str(exc)
+        alive = run.is_alive()
+        self.app.call_from_thread(self._apply, generation, meta, meta_error, alive, records, offset)
+
+    def _apply(
+        self,
+        generation: int,
+        meta: dict[str, Any],
+        meta_error: str | None,
+        alive: bool,
+        records: list[dict[str, Any]],
+        offset: int,
+    ) -> None:
+        self._polling = False
+        if generation != self._generation:
+            return
+        before = self.view.status
+        self.view.meta, self.view.meta_error, self.view.alive = meta, meta_error, alive
+        self._offset = offset
+        if not meta_error:
+            self.view.starting = False
+        returns = self.view.fold(records)
+        if returns:
+            self.query_one(RewardSparkline).extend(returns)
+        self._draw()
+        if self.view.status != before:
+            self.post_message(self.StatusChanged(self, self.view.status))
+
+    def launch_failed(self, reason: str) -> None:
+        """The process started for this run exited with an error (reported by whoever started it)."""
+        before = self.view.status
+        self.view.launch_error = reason
+        self._draw()
+        if self.view.status != before:
+            self.post_message(self.StatusChanged(self, self.view.status))
+
+    # -- drawing -----------------------------------------------------------------------------
+    def _draw(self) -> None:
+        view, run = self.view, self.followed_run
+        title = self.query_one("#run-title", Static)
+        if run is None:
+            title.update("No run open: pick one from the list (enter) or start one (n).")
+            for wid in ("#run-stats", "#run-eta"):
+                self.query_one(wid, Static).update("")
+            self._set_reason(None)
+            self.query_one(ShareBars).values = {}
+            return
+        meta = view.meta
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(view.status, style=STATUS_STYLE.get(view.status, "bold"))
+        text.append("  ")
+        text.append(run.name, style="bold")
+        details = [str(meta.get(k)) for k in ("algorithm", "industry") if meta.get(k)]
+        if meta.get("seed") is not None:
+            details.append(f"seed {meta.get('seed')}")
+        if details:
+            text.append(" · " + " · ".join(details))
+        title.update(text)
+
+        total = _num(meta.get("total_timesteps"))
+        done = _num(view.train.get("timesteps")) or _num(meta.get("timesteps_done")) or 0.0
+        self.query_one(ProgressBar).update(total=1.0, progress=view.progress)
+        eta = ""
+        if view.status == "running":
+            eta = f" · ETA {format_duration(view.train.get('eta_seconds'))}"
+        steps = f"{done:,.0f}" + (f"/{total:,.0f}" if total else " steps")
+        self.query_one("#run-eta", Label).update(f"{steps}{eta}")
+
+        t = view.train
+        pct = view.pct_of_oracle(t.get("mean_return"))
+        grid = Table.grid(padding=(0, 1))
+        for justify in ("left", "right", "left", "right"):
+            grid.add_column(justify=justify)  # type: ignore[arg-type]
+        grid.add_row("fps", _fmt(t.get("fps"), ",.0f"), " episodes", _fmt(t.get("episodes"), ",.0f"))
+        grid.add_row("mean return", _fmt(t.get("mean_return")), " % of oracle", _pct(pct))
+        grid.add_row("satisfaction", _fmt(t.get("satisfaction"), ".2f"), " resolved", _pct(t.get("resolution_rate")))
+        grid.add_row("escalated", _pct(t.get("escalation_rate")), " abandoned", _pct(t.get("abandonment_rate")))
+        ev, best = view.last_eval or meta.get("last_eval"), view.best_eval or meta.get("best_eval")
+        if ev:
+            line = f"last eval {_fmt(ev.get('mean_return'))} ± {_fmt(ev.get('ci95'))} · "
+            line += f"{_pct(ev.get('pct_of_oracle'))} of oracle"
+            if best and best is not ev:
+                line += f" (best {_pct(best.get('pct_of_oracle'))})"
+            self.query_one("#run-stats", Static).update(Group(grid, Text(line, no_wrap=True, overflow="ellipsis")))
+        else:
+            self.query_one("#run-stats", Static).update(grid)
+        self._set_reason(view.reason)
+
+        spark = self.query_one(RewardSparkline)
+        label = f"Episode returns ({spark.episodes:,} episodes"
+        if spark.points:
+            label += f", last {spark.points[-1]:.2f}"
+        self.query_one("#returns-label", Label).update(label + ")")
+        usage = t.get("strategy_usage")
+        self.query_one(ShareBars).values = (
+            {str(k): v for k, v in usage.items() if _num(v) is not None} if isinstance(usage, dict) else {}
+        )
+
+    def _set_reason(self, reason: str | None) -> None:
+        widget = self.query_one("#run-reason", Static)
+        widget.update(reason or "")
+        widget.set_class(not reason, "-empty")
+
+    @property
+    def path(self) -> Path | None:
+        """The folder of the run followed, if any."""
+        return None if self.followed_run is None else self.followed_run.path

@@ -1,0 +1,232 @@
+"""The training pane: follow a run folder written the way ``cs-tui train`` writes it, start and stop runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.app import App
+from textual.widgets import DataTable, Static
+
+from cs_tui.screens.training import TrainingScreen
+from cs_tui.training.runs import Run, atomic_write_json, now_iso
+from cs_tui.widgets.sparkline_rewards import RewardSparkline
+from cs_tui.widgets.training_form import NewRunForm, TrainRequest, validate
+from cs_tui.widgets.training_monitor import RunMonitor, RunView
+
+
+class PaneApp(App[None]):
+    """The smallest host for one pane: what the real app gives its screens (saves, settings)."""
+
+    def __init__(self, saves: Path) -> None:
+        super().__init__()
+        self.saves = saves
+
+    def on_mount(self) -> None:
+        self.push_screen(TrainingScreen())
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and was reaped)."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def make_run(saves: Path, name: str, *, status: str = "running", pid: int | None = None, **extra: Any) -> Run:
+    """A run folder as the trainer writes it: meta.json through the atomic helper, an empty metrics stream."""
+    path = saves / name
+    path.mkdir(parents=True)
+    meta = {
+        "schema": 1,
+        "name": name,
+        "algorithm": "ppo",
+        "industry": "mixed",
+        "max_turns": 10,
+        "seed": 0,
+        "n_envs": 4,
+        "total_timesteps": 10_000,
+        "timesteps_done": 0,
+        "hyperparameters": {},
+        "created_at": now_iso(),
+        "updated_at": now_iso(),
+        "status": status,
+        "error": None,
+        "pid": os.getpid() if pid is None else pid,
+        "reference": {"random_return": 0.4, "oracle_return": 1.8, "episodes": 2000, "seed": 0},
+        "last_eval": None,
+        "best_eval": None,
+        **extra,
+    }
+    atomic_write_json(path / "meta.json", meta)
+    (path / "metrics.jsonl").touch()
+    return Run(path)
+
+
+def train_record(step: int, returns: list[float], **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "train",
+        "time": time.time(),
+        "timesteps": step,
+        "fps": 1500.0,
+        "progress": step / 10_000,
+        "eta_seconds": (10_000 - step) / 1500,
+        "episodes": step // 4,
+        "episode_returns": returns,
+        "mean_return": 1.1,
+        "satisfaction": 0.66,
+        "resolution_rate": 0.7,
+        "escalation_rate": 0.1,
+        "abandonment_rate": 0.15,
+        "strategy_usage": {"empathetic": 0.5, "technical": 0.25, "quick_resolution": 0.25},
+        "losses": {"value_loss": 0.1},
+        **extra,
+    }
+
+
+async def wait_for(pilot: Any, predicate: Any, timeout: float = 5.0) -> None:
+    """Let the app run (timers, workers) until ``predicate()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+def text_of(app: App[None], selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def test_attaches_to_a_cli_run_and_the_sparkline_grows(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "ppo-mixed-cli")
+    run.append_metric(train_record(1000, [0.5, 0.7, 0.9]))
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        monitor = app.screen.query_one(RunMonitor)
+        spark = app.screen.query_one(RewardSparkline)
+        # re-attached without a key press: the running run is followed
+        await wait_for(pilot, lambda: spark.episodes == 3)
+        assert monitor.path == run.path
+        assert "running" in text_of(app, "#run-title")
+        assert "mean return 1.100" in text_of(app, "#run-stats")
+        assert "50.0% of oracle" in text_of(app, "#run-stats")  # (1.1 - 0.4) / (1.8 - 0.4)
+        # the trainer appends while the app follows: the new episodes arrive, drawn once per poll
+        run.append_metric(train_record(2000, [1.0, 1.2]))
+        run.append_metric(train_record(3000, [1.4, 1.5, 1.6, 1.7], mean_return=1.5))
+        await wait_for(pilot, lambda: spark.episodes == 9)
+        assert spark.points[-1] == pytest.approx(1.7)
+        assert len(spark.data or []) == 9
+        assert "mean return 1.500" in text_of(app, "#run-stats")
+        # a partial last line (the trainer mid-write) is not read until it is complete
+        with open(run.metrics_path, "a") as f:
+            f.write('{"type": "train", "timesteps": 4000, "episode_re')
+        await pilot.pause(1.2)
+        assert spark.episodes == 9
+        with open(run.metrics_path, "a") as f:
+            f.write('turns": [2.0], "time": 0}\n')
+        await wait_for(pilot, lambda: spark.episodes == 10)
+
+
+async def test_a_run_whose_process_died_is_shown_as_such(tmp_path: Path) -> None:
+    make_run(tmp_path, "ppo-killed", pid=dead_pid())
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        monitor = app.screen.query_one(RunMonitor)
+        await wait_for(pilot, lambda: monitor.view.status == "died")
+        assert "died" in text_of(app, "#run-title")
+        reason = text_of(app, "#run-reason")
+        assert "is gone" in reason and "--resume" in reason
+        table = app.screen.query_one("#runs", DataTable)
+        await wait_for(pilot, lambda: "died" in str(table.get_cell_at((0, 1))))
+
+
+async def test_a_failed_run_shows_its_recorded_error(tmp_path: Path) -> None:
+    make_run(tmp_path, "a2c-bad", status="failed", error="ValueError: learning_rate must be positive")
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        monitor = app.screen.query_one(RunMonitor)
+        await wait_for(pilot, lambda: monitor.view.status == "failed")
+        assert "learning_rate must be positive" in text_of(app, "#run-reason")
+
+
+async def test_a_broken_run_folder_does_not_break_the_pane(tmp_path: Path) -> None:
+    make_run(tmp_path, "good", status="finished")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "meta.json").write_text("{not json")
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one("#runs", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        # open the broken one by keys: its reason is shown, the app keeps running
+        names = [str(table.get_cell_at((i, 0))) for i in range(2)]
+        table.focus()
+        table.move_cursor(row=names.index("broken"))
+        await pilot.press("enter")
+        monitor = app.screen.query_one(RunMonitor)
+        await wait_for(pilot, lambda: monitor.view.status == "broken")
+        assert "not valid JSON" in text_of(app, "#run-reason")
+
+
+def test_run_view_folds_records_and_keeps_the_best_eval() -> None:
+    view = RunView(meta={"reference": {"random_return": 0.0, "oracle_return": 2.0}, "status": "running"})
+    returns = view.fold(
+        [
+            train_record(100, [1.0, None, float("nan")]),  # type: ignore[list-item]
+            {"type": "eval", "timesteps": 100, "mean_return": 1.0, "pct_of_oracle": 0.5, "is_best": True},
+            {"type": "eval", "timesteps": 200, "mean_return": 0.8, "pct_of_oracle": 0.4, "is_best": False},
+            {"type": "status", "status": "interrupted", "message": "SIGTERM"},
+        ]
+    )
+    assert returns == [1.0]
+    assert view.best_eval is not None and view.best_eval["pct_of_oracle"] == 0.5
+    assert view.last_eval is not None and view.last_eval["pct_of_oracle"] == 0.4
+    assert view.message == "SIGTERM"
+    assert view.pct_of_oracle(1.5) == pytest.approx(0.75)
+
+
+def test_the_form_refuses_bad_fields_naming_them(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="algorithm: choose one of ppo, a2c, dqn"):
+        validate("sac", "mixed", "1000", "0", "", tmp_path)
+    with pytest.raises(ValueError, match="industry: choose one of"):
+        validate("ppo", "space", "1000", "0", "", tmp_path)
+    with pytest.raises(ValueError, match="timesteps"):
+        validate("ppo", "mixed", "lots", "0", "", tmp_path)
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(ValueError, match="already exists"):
+        validate("ppo", "mixed", "1000", "0", "taken", tmp_path)
+    request = validate("dqn", "bfsi", "2,000", "3", "", tmp_path)
+    assert (request.algorithm, request.industry, request.timesteps, request.seed) == ("dqn", "bfsi", 2000, 3)
+    assert request.name.startswith("dqn-bfsi-")
+    argv = request.argv(tmp_path)
+    assert argv[:3] == ["--saves", str(tmp_path), "train"] and argv[-1] == "--quiet"
+
+
+async def test_form_by_keys_starts_a_process_and_reports_its_failure(tmp_path: Path) -> None:
+    """The form starts ``python -m cs_tui train`` detached; a process that dies at once is reported, no crash."""
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        form = app.screen
+        form.query_one("#name").focus()  # type: ignore[attr-defined]
+        await pilot.press(*"x y")  # a space: not a valid name
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, NewRunForm)
+        assert "name:" in text_of(app, "#form-error")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        # start a request whose process fails straight away (an unknown industry reaches argparse)
+        screen.start_training(TrainRequest("ppo", "no-such-industry", 1000, 0, "doomed"))
+        screen.query_one(RunMonitor).follow(Run(tmp_path / "doomed"), starting=True)
+        monitor = screen.query_one(RunMonitor)
+        assert monitor.view.status == "starting"
+        await wait_for(pilot, lambda: monitor.view.status == "failed", timeout=15)
+        assert "exited with status" in text_of(app, "#run-reason")
+        assert (tmp_path / ".logs" / "doomed.log").read_text()
