@@ -317,8 +317,10 @@ class RunMonitor(VerticalScroll):
         t = view.train
         pct = view.pct_of_oracle(t.get("mean_return"))
         grid = Table.grid(padding=(0, 1))
-        for justify in ("left", "right", "left", "right"):
-            grid.add_column(justify=justify)  # type: ignore[arg-type]
+        grid.add_column()
+        grid.add_column(justify="right")
+        grid.add_column()
+        grid.add_column(justify="right")
         grid.add_row("fps", _fmt(t.get("fps"), ",.0f"), " episodes", _fmt(t.get("episodes"), ",.0f"))
         grid.add_row("mean return", _fmt(t.get("mean_return")), " % of oracle", _pct(pct))
         grid.add_row("satisfaction", _fmt(t.get("satisfaction"), ".2f"), " resolved", _pct(t.get("resolution_rate")))
