@@ -1,0 +1,117 @@
+"""The cs-tui app: four panes (play, training, scenarios, models) as Textual modes.
+
+The app only wires things together: each pane is a screen that owns its widgets and handlers and reads
+the app's settings from ``self.app.saves`` and ``self.app.settings``. Panes are imported when first
+shown, so opening the app stays fast and never imports torch or stable-baselines3.
+
+Pane keys (``p``, ``t``, ``s``, ``m``) are app bindings: screens should not bind those letters.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from cs_tui.training.runs import saves_dir
+
+#: mode name -> (module, class, title): the four panes.
+PANES: dict[str, tuple[str, str, str]] = {
+    "play": ("cs_tui.screens.play", "PlayScreen", "Play"),
+    "training": ("cs_tui.screens.training", "TrainingScreen", "Training"),
+    "scenarios": ("cs_tui.screens.scenarios", "ScenariosScreen", "Scenarios"),
+    "models": ("cs_tui.screens.models", "ModelsScreen", "Models"),
+}
+
+PANES_GROUP = Binding.Group("panes", compact=True)
+
+
+@dataclass
+class AppSettings:
+    """What the panes share: the environment they play and the first customer's seed."""
+
+    industry: str = "mixed"
+    max_turns: int = 10
+    #: seed of the first customer in the play pane; None draws one at start-up
+    seed: int | None = None
+    #: the opponent spec for ``cs_tui.agents.load_agent``; None means the shipped ``default`` if present
+    opponent: str | None = None
+
+
+def _lazy_screen(mode: str) -> Callable[[], Screen[None]]:
+    module_name, class_name, _ = PANES[mode]
+
+    def make() -> Screen[None]:
+        screen_class = getattr(importlib.import_module(module_name), class_name)
+        screen: Screen[None] = screen_class()
+        return screen
+
+    return make
+
+
+class CsTuiApp(App[int]):
+    """The terminal app over the simulator: play against an agent, train, test scenarios, compare models."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "cs-tui"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen]]] = {mode: _lazy_screen(mode) for mode in PANES}
+    DEFAULT_MODE = "play"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "switch_mode('play')", "Play", tooltip="play against an agent", group=PANES_GROUP),
+        Binding("t", "switch_mode('training')", "Training", tooltip="start, follow, stop runs", group=PANES_GROUP),
+        Binding("s", "switch_mode('scenarios')", "Scenarios", tooltip="the scenario catalog", group=PANES_GROUP),
+        Binding("m", "switch_mode('models')", "Models", tooltip="evaluate, compare models", group=PANES_GROUP),
+        Binding("question_mark", "toggle_help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, saves: Path | str | None = None, settings: AppSettings | None = None) -> None:
+        super().__init__()
+        #: the saves root: runs, the shipped default agent, recorded episodes
+        self.saves: Path = saves_dir(None if saves is None else str(saves))
+        self.settings: AppSettings = settings or AppSettings()
+
+    def action_toggle_help(self) -> None:
+        """Show or hide the keys panel."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette: the panes, then every key action of the current screen, then Textual's own."""
+        for mode, (_, _, title) in PANES.items():
+            if mode != self.current_mode:
+                yield SystemCommand(f"Go to {title}", f"Switch to the {title.lower()} pane", self._switcher(mode))
+        seen = {"switch_mode", "toggle_help", "quit", "command_palette"}
+        for binding in screen.active_bindings.values():
+            b = binding.binding
+            if b.description and b.action not in seen and binding.node is screen:
+                seen.add(b.action)
+                yield SystemCommand(b.description, b.tooltip or f"key {b.key_display or b.key}", self._runner(b.action))
+        yield from super().get_system_commands(screen)
+
+    def _switcher(self, mode: str) -> Callable[[], None]:
+        def switch() -> None:
+            self.switch_mode(mode)
+
+        return switch
+
+    def _runner(self, action: str) -> Callable[[], None]:
+        def run() -> None:
+            self.run_worker(self.screen.run_action(action), exclusive=False)
+
+        return run
+
+
+def run_app(saves: str | None = None) -> int:
+    """Build and run the app; the exit status."""
+    app = CsTuiApp(saves=saves)
+    app.run()
+    return app.return_code or 0

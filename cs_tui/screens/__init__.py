@@ -1,0 +1,1 @@
+"""The app's panes: play (the conversation), training, scenarios, models."""

@@ -1,0 +1,477 @@
+"""The play pane: you answer a customer turn by turn, then the opponent plays the same customer.
+
+The conversation runs through the env's public API only (``reset``/``step``/``info``; see
+:mod:`cs_tui.screens.play_session`). The opponent is loaded by ``cs_tui.agents.load_agent`` in a thread
+worker, because a model pulls in torch; until it is ready the human can already play.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import get_current_worker
+
+from cs_env.domain import STRATEGY_NAMES
+from cs_env.env import valid_industries
+from cs_tui.screens.play_dialogs import ChoiceDialog, NewEpisodeDialog, recording_label
+from cs_tui.screens.play_session import (
+    Conversation,
+    Episode,
+    RecordError,
+    compare,
+    list_recordings,
+    load_recording,
+    play_agent,
+    save_episode,
+)
+from cs_tui.widgets.action_picker import LABELS, ActionPicker, AgentView, StrategyKey
+from cs_tui.widgets.customer_card import CustomerCard, CustomerView
+from cs_tui.widgets.reward_breakdown import RewardBreakdown
+from cs_tui.widgets.scoreboard import Scoreboard
+from cs_tui.widgets.sentiment_gauge import SentimentGauge
+from cs_tui.widgets.transcript import Transcript
+
+if TYPE_CHECKING:
+    from cs_tui.agents import Agent
+
+ANSWER = Binding.Group("answer", compact=True)
+DEFAULT_AGENT = "default"
+FALLBACK_AGENT = "baseline:heuristic"
+
+
+def short_name(spec_or_name: str) -> str:
+    """An agent's name as shown: ``heuristic`` rather than ``baseline:heuristic``."""
+    return spec_or_name.removeprefix("baseline:")
+
+
+class PlayScreen(Screen[None]):
+    """Play customers against an opponent agent; compare on the same customers; replay recordings."""
+
+    HELP = """
+## Play
+
+A customer writes in. Answer each turn with a strategy (keys **1-8**). The customer's mood, the
+reward of each turn and your return so far are on the right. When the conversation ends, the
+opponent plays **the same customer from the same seed**, and the scoreboard compares you over the
+session (a paired bootstrap 95 % CI of the difference in return).
+
+**b** blind mode hides the opponent's suggestion until you answer. **v** shows the opponent's
+conversation with the last customer. Every finished conversation is saved under `saves/episodes/`;
+**r** replays one.
+"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(str(i + 1), f"answer({i})", LABELS[i], group=ANSWER, tooltip=f"answer: {LABELS[i]}")
+            for i in range(len(STRATEGY_NAMES))
+        ),
+        Binding("enter", "next_customer", "Next", tooltip="the next customer (seed + 1)"),
+        Binding("n", "new_episode", "New…", tooltip="a new conversation: choose the industry and seed"),
+        Binding("o", "pick_opponent", "Opponent", tooltip="choose the agent you play against"),
+        Binding("b", "toggle_blind", "Blind", tooltip="hide the opponent's suggestion until you answer"),
+        Binding("v", "toggle_view", "Theirs", tooltip="show the opponent's conversation with the last customer"),
+        Binding("r", "recordings", "Replays", tooltip="replay a recorded conversation"),
+    ]
+
+    class OpponentLoaded(Message):
+        """The worker loaded the opponent (or failed: ``error``)."""
+
+        def __init__(self, spec: str, agent: Agent | None, error: str | None) -> None:
+            super().__init__()
+            self.spec = spec
+            self.agent = agent
+            self.error = error
+
+    class OpponentPlayed(Message):
+        """The opponent finished its conversation with the customer the human just served."""
+
+        def __init__(self, human: Episode, agent: Episode | None, error: str | None) -> None:
+            super().__init__()
+            self.human = human
+            self.agent = agent
+            self.error = error
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conversation: Conversation | None = None
+        #: what the transcript shows: the live conversation, its opponent replay, or a recording
+        self.shown: Episode | None = None
+        self.replaying: Path | None = None
+        self.agent: Agent | None = None
+        self.agent_spec = FALLBACK_AGENT
+        self.loading = False
+        self.blind = False
+        #: (human, opponent) episodes on the same customers, this session
+        self.pairs: list[tuple[Episode, Episode]] = []
+        self.last_pair: tuple[Episode, Episode | None] | None = None
+        self.waiting: Episode | None = None  # a finished human episode waiting for the opponent to load
+        self.hints: dict[int, AgentView] = {}  # turn index -> the opponent's view of that state
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="play-main"):
+            yield Transcript(id="transcript")
+            with VerticalScroll(id="play-side"):
+                yield CustomerCard(id="customer")
+                yield SentimentGauge(id="gauge")
+                yield RewardBreakdown(id="rewards")
+        yield ActionPicker(id="picker")
+        yield Static(id="opponent-line")
+        yield Scoreboard(id="scoreboard")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        settings = self.app.settings  # type: ignore[attr-defined]
+        self.industry: str = settings.industry
+        self.max_turns: int = settings.max_turns
+        self.seed: int = settings.seed if settings.seed is not None else random.randrange(100_000)
+        self.sub_title = "play"
+        spec = settings.opponent or (DEFAULT_AGENT if self._has_default() else FALLBACK_AGENT)
+        self.start(self.industry, self.seed)
+        self.load_opponent(spec)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys that do nothing now are hidden from the footer (answers once the conversation ended, …)."""
+        live = self.replaying is None and self.conversation is not None and not self.conversation.episode.done
+        if action == "answer":
+            return live
+        if action == "next_customer":
+            return not live
+        if action == "toggle_view":
+            return self.last_pair is not None and self.last_pair[1] is not None
+        return True
+
+    # -- conversations -----------------------------------------------------------------------
+    @property
+    def saves(self) -> Path:
+        return Path(self.app.saves)  # type: ignore[attr-defined]
+
+    def _has_default(self) -> bool:
+        folder = self.saves / DEFAULT_AGENT
+        return (folder / "best.zip").is_file() or (folder / "model.zip").is_file()
+
+    def start(self, industry: str, seed: int) -> None:
+        """A new customer: ``reset(seed=seed)`` of an env for ``industry``."""
+        try:
+            self.conversation = Conversation(industry=industry, max_turns=self.max_turns, seed=seed)
+        except ValueError as error:  # an industry file that stopped validating, say
+            self.notify(str(error), title="Cannot start a conversation", severity="error")
+            return
+        self.industry, self.seed = industry, seed
+        self.replaying = None
+        self.hints = {}
+        self.shown = self.conversation.episode
+        self._show()
+        self._hint()
+
+    def action_answer(self, strategy: int) -> None:
+        """Answer the current turn with ``strategy``."""
+        c = self.conversation
+        if c is None or c.episode.done or self.replaying is not None:
+            self.app.bell()
+            return
+        turn_index = len(c.episode.turns)
+        turn = c.play(strategy)
+        self.shown = c.episode
+        self._show()
+        if self.blind and self.agent is not None:
+            view = self.hints.get(turn_index)
+            if view is not None:
+                same = "same as you" if view.recommended == strategy else "you differed"
+                self.query_one(Transcript).note(
+                    f"  ({short_name(self.agent.name)} would have answered {LABELS[view.recommended]} here: {same})"
+                )
+        if turn.outcome is None:
+            self._hint()
+        else:
+            self._finished(c.episode)
+
+    def _finished(self, human: Episode) -> None:
+        self.query_one(ActionPicker).agent_view = None
+        if self.agent is None:
+            self.waiting = human
+            self._opponent_line(f"{human.outcome} · the opponent is still loading; it plays this customer once ready")
+            return
+        self.play_opponent(human)
+
+    @on(StrategyKey.Chosen)
+    def clicked(self, event: StrategyKey.Chosen) -> None:
+        self.action_answer(event.strategy)
+
+    def action_next_customer(self) -> None:
+        """The next customer: the same industry, the next seed."""
+        self.start(self.industry, self.seed + 1)
+
+    def action_new_episode(self) -> None:
+        """Choose the industry and seed of a new conversation."""
+
+        def chosen(result: tuple[str, int] | None) -> None:
+            if result is not None:
+                self.start(*result)
+
+        self.app.push_screen(NewEpisodeDialog(valid_industries(), self.industry, self.seed + 1), chosen)
+
+    # -- the opponent ------------------------------------------------------------------------
+    def action_pick_opponent(self) -> None:
+        """Choose the opponent: a saved model or a baseline."""
+        from cs_tui.agents import baseline_specs
+        from cs_tui.training.runs import list_runs
+
+        choices: list[tuple[str, str]] = []
+        for run in list_runs(self.saves):
+            if run.model_path.is_file() or run.best_path.is_file():
+                choices.append((run.name, f"{run.name}  (saved model)"))
+        if self._has_default() and DEFAULT_AGENT not in [c for c, _ in choices]:
+            choices.insert(0, (DEFAULT_AGENT, f"{DEFAULT_AGENT}  (saved model)"))
+        choices += [(spec, f"{short_name(spec)}  (baseline)") for spec in baseline_specs()]
+
+        def chosen(spec: str | None) -> None:
+            if spec is not None and spec != self.agent_spec:
+                self.load_opponent(spec)
+
+        self.app.push_screen(
+            ChoiceDialog("Opponent", choices, current=self.agent_spec, hint="enter choose · esc cancel"), chosen
+        )
+
+    def load_opponent(self, spec: str) -> None:
+        """Load ``spec`` in a thread (a model imports torch); the human can play meanwhile."""
+        self.loading = True
+        self._opponent_line(f"loading {short_name(spec)}…")
+        self._load(spec, self.industry, self.max_turns, self.saves)
+
+    @work(thread=True, exclusive=True, group="opponent")
+    def _load(self, spec: str, industry: str, max_turns: int, saves: Path) -> None:
+        try:
+            from cs_tui.agents import load_agent
+
+            # the opponent serves every industry the human may pick: "mixed" plans for all of them
+            agent = load_agent(spec, industry="mixed", max_turns=max_turns, saves=saves)
+        except Exception as error:  # a broken model file must not take the app down
+            self.post_message(self.OpponentLoaded(spec, None, str(error) or type(error).__name__))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.OpponentLoaded(spec, agent, None))
+
+    @on(OpponentLoaded)
+    def opponent_loaded(self, event: OpponentLoaded) -> None:
+        self.loading = False
+        agent = event.agent
+        if event.error is not None or agent is None:
+            self.notify(
+                event.error or "unknown error",
+                title=f"Cannot load {short_name(event.spec)}",
+                severity="error",
+                timeout=10,
+            )
+            if self.agent is None and event.spec != FALLBACK_AGENT:
+                self.load_opponent(FALLBACK_AGENT)  # play against something rather than nothing
+            else:
+                self._hint()
+            return
+        self.agent, self.agent_spec = agent, event.spec
+        name = short_name(agent.name)
+        self.pairs = []  # the score is against one opponent
+        self.query_one(Scoreboard).opponent = name
+        self.query_one(Scoreboard).comparison = None
+        self.notify(f"playing against {name}", timeout=3)
+        if self.waiting is not None:
+            human, self.waiting = self.waiting, None
+            self.play_opponent(human)
+        else:
+            self.hints = {}
+            self._hint()
+
+    def _hint(self) -> None:
+        """Show the opponent's view of the current state (or why it is not shown)."""
+        picker = self.query_one(ActionPicker)
+        picker.hidden = self.blind
+        c = self.conversation
+        if self.loading and self.agent is None:
+            return
+        if c is None or self.replaying is not None:
+            picker.agent_view = None
+            return
+        if c.episode.done:
+            picker.agent_view = None
+            return
+        if self.agent is None:
+            picker.agent_view = None
+            self._opponent_line("no opponent: press o to choose one")
+            return
+        name = short_name(self.agent.name)
+        if self.agent.needs_state:  # the oracle reads hidden traits: its hints would show them to you
+            picker.agent_view = None
+            self._opponent_line(f"opponent {name} sees the hidden traits, so its hints are not shown")
+            return
+        try:
+            values = self.agent.action_values(c.obs)
+        except Exception as error:
+            picker.agent_view = None
+            self._opponent_line(f"opponent {name}: no hint ({error})")
+            return
+        view = AgentView(values.kind, tuple(float(x) for x in values.values))
+        self.hints[len(c.episode.turns)] = view
+        picker.agent_view = view
+        if self.blind:
+            self._opponent_line(f"opponent {name}: hidden until you answer (blind mode, b to show)")
+        else:
+            shown = "Q-values" if view.kind == "q_values" else "probabilities"
+            self._opponent_line(f"opponent {name} suggests ★ {LABELS[view.recommended]} ({shown} beside each key)")
+
+    def action_toggle_blind(self) -> None:
+        """Hide or show the opponent's suggestion before you answer."""
+        self.blind = not self.blind
+        self.notify("blind mode: suggestions hidden until you answer" if self.blind else "suggestions shown", timeout=3)
+        c = self.conversation
+        if c is not None and not c.episode.done and self.replaying is None:
+            self._hint()
+        else:
+            self.query_one(ActionPicker).hidden = self.blind
+
+    def play_opponent(self, human: Episode) -> None:
+        assert self.agent is not None
+        self._opponent_line(f"{short_name(self.agent.name)} is playing the same customer…")
+        self._play_opponent(self.agent, human)
+
+    @work(thread=True, exclusive=True, group="opponent-play")
+    def _play_opponent(self, agent: Agent, human: Episode) -> None:
+        try:
+            episode = play_agent(
+                agent, industry=human.industry, max_turns=human.max_turns, seed=human.seed, options=human.options
+            )
+        except Exception as error:
+            self.post_message(self.OpponentPlayed(human, None, str(error) or type(error).__name__))
+            return
+        self.post_message(self.OpponentPlayed(human, episode, None))
+
+    @on(OpponentPlayed)
+    def opponent_played(self, event: OpponentPlayed) -> None:
+        human, agent = event.human, event.agent
+        if event.error is not None or agent is None:
+            self.notify(f"the opponent could not play: {event.error}", severity="error")
+        else:
+            agent.player = short_name(agent.player)
+            self.pairs.append((human, agent))
+            self.query_one(Scoreboard).comparison = compare(self.pairs)
+            self._opponent_line(
+                f"{agent.player} played the same customer: {agent.outcome}, {agent.total_return:+.2f}"
+                " · v: its conversation · enter: next customer"
+            )
+        self.last_pair = (human, agent)
+        self._record(human, agent)
+        if self.shown is human:
+            self._show()
+
+    def _record(self, human: Episode, agent: Episode | None) -> None:
+        try:
+            save_episode(self.saves, human, agent)
+        except OSError as error:
+            self.notify(
+                f"could not record this conversation under {self.saves / 'episodes'}: {error.strerror or error}",
+                title="Not recorded",
+                severity="warning",
+            )
+
+    def action_toggle_view(self) -> None:
+        """Switch the transcript between your last conversation and the opponent's with the same customer."""
+        if self.last_pair is None or self.last_pair[1] is None:
+            self.notify("finish a conversation first: then the opponent plays the same customer", timeout=3)
+            return
+        human, agent = self.last_pair
+        self.shown = agent if self.shown is human else human
+        self._show()
+
+    # -- recordings ----------------------------------------------------------------------------
+    def action_recordings(self) -> None:
+        """Replay a recorded conversation."""
+        paths = list_recordings(self.saves)
+        choices = [(str(p), recording_label(p)) for p in paths[:200]]
+
+        def chosen(path: str | None) -> None:
+            if path is not None:
+                self.open_recording(Path(path))
+
+        self.app.push_screen(ChoiceDialog("Recorded conversations", choices, hint="enter replay · esc cancel"), chosen)
+
+    def open_recording(self, path: Path) -> None:
+        """Show a recorded conversation, replayed through the env from its seed and actions."""
+        try:
+            human, agent = load_recording(path)
+        except RecordError as error:
+            self.notify(str(error), title="Cannot replay", severity="error")
+            return
+        self.replaying = path
+        self.last_pair = (human, agent)
+        self.shown = human
+        self._show()
+        self.query_one(ActionPicker).agent_view = None
+
+    # -- drawing -----------------------------------------------------------------------------
+    def _show(self) -> None:
+        """Draw ``self.shown``: transcript, customer card, gauge, rewards, keys."""
+        e = self.shown
+        if e is None:
+            return
+        transcript = self.query_one(Transcript)
+        transcript.clear()
+        you = e.player == "you"
+        who = "You" if you else short_name(e.player).capitalize()
+        if self.replaying is not None:
+            transcript.note(f"replay of {self.replaying.name}", style="bold")
+        elif not you:
+            transcript.note(f"{who} with the same customer (v to go back to yours)", style="bold")
+        transcript.customer(e.opening_line, e.opening_sentiment)
+        for turn in e.turns:
+            transcript.agent(turn.agent_line, turn.strategy, who)
+            transcript.customer(turn.customer_line, turn.sentiment)
+        if e.done:
+            transcript.note(self._ending(e), style="bold")
+        last = e.turns[-1] if e.turns else None
+        self.query_one(CustomerCard).view = CustomerView(
+            industry=e.customer_industry,
+            inquiry=e.inquiry,
+            tier=e.tier,
+            urgency=e.urgency,
+            turn=len(e.turns),
+            max_turns=e.max_turns,
+            seed=e.seed,
+            outcome=e.outcome,
+        )
+        gauge = self.query_one(SentimentGauge)
+        before = e.turns[-2].satisfaction if len(e.turns) >= 2 else e.opening_satisfaction
+        gauge.satisfaction, gauge.sentiment = e.satisfaction, e.sentiment
+        gauge.change = e.satisfaction - before if last else 0.0
+        rewards = self.query_one(RewardBreakdown)
+        rewards.components = last.components if last else None
+        rewards.total = e.total_return
+        live = self.replaying is None and e is self.conversation_episode and not e.done
+        self.query_one(ActionPicker).enabled = live
+        self.refresh_bindings()
+
+    @property
+    def conversation_episode(self) -> Episode | None:
+        return self.conversation.episode if self.conversation else None
+
+    def _ending(self, e: Episode) -> str:
+        turns = f"{len(e.turns)} turn{'s' if len(e.turns) != 1 else ''}"
+        text = f"── {e.outcome} after {turns}, return {e.total_return:+.2f} ──"
+        pair = self.last_pair
+        if pair is not None and pair[1] is not None and (e is pair[0] or e is pair[1]):
+            other = pair[1] if e is pair[0] else pair[0]
+            name = "you" if other.player == "you" else short_name(other.player)
+            text += (
+                f"\n── {name} on the same customer: {other.outcome} in {len(other.turns)}, {other.total_return:+.2f} ──"
+            )
+        return text
+
+    def _opponent_line(self, text: str) -> None:
+        self.query_one("#opponent-line", Static).update(text)

@@ -1,0 +1,121 @@
+"""The play pane's small dialogs: a new conversation, the opponent, a recorded episode to replay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Select
+from textual.widgets.option_list import Option
+
+DIALOG_CSS = """
+{name} {{
+    align: center middle;
+}}
+{name} > Vertical {{
+    width: 60;
+    max-width: 100%;
+    height: auto;
+    max-height: 100%;
+    border: round $primary;
+    background: $surface;
+    padding: 0 1;
+}}
+{name} .hint {{
+    color: $text-muted;
+}}
+{name} OptionList {{
+    height: auto;
+    max-height: 16;
+}}
+"""
+
+
+class NewEpisodeDialog(ModalScreen[tuple[str, int] | None]):
+    """Choose the industry and seed of the next customer."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="NewEpisodeDialog")
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, industries: tuple[str, ...], industry: str, seed: int) -> None:
+        super().__init__()
+        self.industries = industries
+        self.industry = industry
+        self.seed = seed
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "New conversation"
+            yield Label("Industry")
+            yield Select([(name, name) for name in self.industries], value=self.industry, allow_blank=False)
+            yield Label("Seed (the same seed brings the same customer)")
+            yield Input(str(self.seed), type="integer", id="seed")
+            yield Label("enter start · tab next field · esc cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#seed", Input).focus()
+
+    @on(Input.Submitted)
+    def start(self) -> None:
+        value = self.query_one("#seed", Input).value.strip()
+        try:
+            seed = int(value)
+        except ValueError:
+            self.notify(f"the seed must be a whole number, not {value!r}", severity="error")
+            return
+        if seed < 0:
+            self.notify("the seed must be 0 or more", severity="error")
+            return
+        industry = self.query_one(Select).value
+        self.dismiss((str(industry), seed))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """Pick one of a list of (id, label) choices; dismisses with the id."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ChoiceDialog")
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, choices: list[tuple[str, str]], *, current: str | None = None, hint: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.choices = choices
+        self.current = current
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            if self.choices:
+                yield OptionList(*(Option(label, id=key) for key, label in self.choices))
+            else:
+                yield Label("nothing here yet")
+            yield Label(self.hint, classes="hint")
+
+    def on_mount(self) -> None:
+        if not self.choices:
+            return
+        options = self.query_one(OptionList)
+        ids = [key for key, _ in self.choices]
+        options.highlighted = ids.index(self.current) if self.current in ids else 0
+        options.focus()
+
+    @on(OptionList.OptionSelected)
+    def chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def recording_label(path: Path) -> str:
+    """A recorded episode as listed: its file name without the extension."""
+    return path.stem

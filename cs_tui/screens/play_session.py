@@ -1,0 +1,321 @@
+"""What the play pane plays: conversations through the env's public API, recordings, the session's score.
+
+No widgets here, so the rules of a human-vs-agent session can be tested without a terminal. A human
+sees what the observation and ``info`` say (never ``env.hidden_state``); only an agent that declares
+``needs_state`` (the oracle) is handed the hidden state, and its hints are not shown to the human.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cs_env.domain import SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
+from cs_env.env import CustomerSupportEnv
+from cs_env.narrate import narrate, opening_line
+from cs_tui.training.runs import atomic_write_json, now_iso
+
+RECORD_SCHEMA = 1
+EPISODES_DIR = "episodes"
+COMPONENTS = ("satisfaction", "efficiency", "business_impact", "escalation_penalty")
+
+
+@dataclass
+class Turn:
+    """One turn as the player saw it: the strategy, the words, how the customer moved, the reward."""
+
+    strategy: int
+    agent_line: str
+    customer_line: str
+    sentiment_before: int
+    sentiment: int
+    satisfaction: float
+    reward: float
+    components: dict[str, float]
+    outcome: str | None
+
+
+@dataclass(eq=False)  # episodes are compared by identity: two players may play the same turns
+class Episode:
+    """One conversation with one customer, played by ``player`` ("you" or an agent's name)."""
+
+    player: str
+    industry: str  # the env's industry argument (``mixed`` included)
+    max_turns: int
+    seed: int
+    options: dict[str, Any] | None
+    customer_industry: str
+    inquiry: str
+    tier: str
+    urgency: int
+    opening_sentiment: int
+    opening_satisfaction: float
+    opening_line: str
+    turns: list[Turn] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str | None:
+        """How it ended (None while it goes on)."""
+        return self.turns[-1].outcome if self.turns else None
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def total_return(self) -> float:
+        return float(sum(t.reward for t in self.turns))
+
+    @property
+    def actions(self) -> list[int]:
+        return [t.strategy for t in self.turns]
+
+    @property
+    def sentiment(self) -> int:
+        return self.turns[-1].sentiment if self.turns else self.opening_sentiment
+
+    @property
+    def satisfaction(self) -> float:
+        return self.turns[-1].satisfaction if self.turns else self.opening_satisfaction
+
+    @property
+    def resolved(self) -> bool:
+        return self.outcome == "resolved"
+
+
+class Conversation:
+    """A live conversation: ``reset`` with a seed (and options), then one ``play(strategy)`` per turn."""
+
+    def __init__(
+        self,
+        *,
+        industry: str,
+        max_turns: int,
+        seed: int,
+        options: dict[str, Any] | None = None,
+        player: str = "you",
+    ) -> None:
+        self.env = CustomerSupportEnv(industry=industry, max_turns=max_turns)
+        self.obs, info = self.env.reset(seed=seed, options=options)
+        sentiment = int(self.obs[1])
+        inquiry = str(info["inquiry_type"])
+        urgency = int(self.obs[2])
+        tier = TIER_NAMES.index(info["tier"])
+        words = opening_line(inquiry=inquiry, sentiment=sentiment, urgency=urgency, tier=tier, seed=seed)
+        self.episode = Episode(
+            player=player,
+            industry=industry,
+            max_turns=max_turns,
+            seed=seed,
+            options=dict(options) if options else None,
+            customer_industry=str(info["industry"]),
+            inquiry=inquiry,
+            tier=str(info["tier"]),
+            urgency=urgency,
+            opening_sentiment=sentiment,
+            opening_satisfaction=float(info["satisfaction"]),
+            opening_line=words.text,
+        )
+
+    def play(self, strategy: int) -> Turn:
+        """Answer this turn with ``strategy``; the turn as it happened."""
+        if self.episode.done:
+            raise RuntimeError("this conversation has ended: start a new one")
+        before = self.episode.sentiment
+        self.obs, reward, _, _, info = self.env.step(int(strategy))
+        after = SENTIMENT_NAMES.index(info["sentiment"])
+        agent, customer = narrate(
+            inquiry=self.episode.inquiry,
+            strategy=int(strategy),
+            sentiment_before=before,
+            sentiment_after=after,
+            outcome=info["outcome"],
+            turn=len(self.episode.turns) + 1,
+            seed=self.episode.seed,
+        )
+        turn = Turn(
+            strategy=int(strategy),
+            agent_line=agent.text,
+            customer_line=customer.text,
+            sentiment_before=before,
+            sentiment=after,
+            satisfaction=float(info["satisfaction"]),
+            reward=float(reward),
+            components={k: float(v) for k, v in info["reward_components"].items()},
+            outcome=info["outcome"],
+        )
+        self.episode.turns.append(turn)
+        return turn
+
+
+def play_agent(
+    agent: Any, *, industry: str, max_turns: int, seed: int, options: dict[str, Any] | None = None
+) -> Episode:
+    """The agent plays the customer of ``seed`` (and ``options``) from the start, as the human did."""
+    conversation = Conversation(
+        industry=industry, max_turns=max_turns, seed=seed, options=options, player=getattr(agent, "name", "agent")
+    )
+    while not conversation.episode.done:
+        if getattr(agent, "needs_state", False):
+            action = agent(conversation.obs, state=conversation.env.hidden_state)
+        else:
+            action = agent(conversation.obs)
+        conversation.play(int(action))
+    return conversation.episode
+
+
+def replay(
+    actions: list[int], *, industry: str, max_turns: int, seed: int, options: dict[str, Any] | None, player: str
+) -> Episode:
+    """The same customer and the same actions again: the same conversation, turn for turn."""
+    conversation = Conversation(industry=industry, max_turns=max_turns, seed=seed, options=options, player=player)
+    for action in actions:
+        if conversation.episode.done:
+            break
+        conversation.play(action)
+    return conversation.episode
+
+
+# -- recordings --------------------------------------------------------------------------------
+
+
+def episode_record(human: Episode, agent: Episode | None) -> dict[str, Any]:
+    """What is kept of a human episode: enough to replay it exactly (seed, env arguments, actions)."""
+
+    def part(e: Episode) -> dict[str, Any]:
+        return {
+            "player": e.player,
+            "actions": e.actions,
+            "strategies": [STRATEGY_NAMES[a] for a in e.actions],
+            "rewards": [t.reward for t in e.turns],
+            "reward_components": [t.components for t in e.turns],
+            "outcome": e.outcome,
+            "return": e.total_return,
+            "satisfaction": e.satisfaction,
+        }
+
+    return {
+        "schema": RECORD_SCHEMA,
+        "created_at": now_iso(),
+        "seed": human.seed,
+        "env": {"industry": human.industry, "max_turns": human.max_turns, "options": human.options},
+        "customer": {
+            "industry": human.customer_industry,
+            "inquiry": human.inquiry,
+            "tier": human.tier,
+            "urgency": human.urgency,
+            "sentiment": SENTIMENT_NAMES[human.opening_sentiment],
+        },
+        "human": part(human),
+        "agent": part(agent) if agent is not None else None,
+    }
+
+
+def save_episode(saves: Path, human: Episode, agent: Episode | None) -> Path:
+    """Write the record under ``<saves>/episodes/``; the file written (``OSError`` if it cannot be)."""
+    folder = saves / EPISODES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    path = folder / f"{stamp}-{human.customer_industry}-seed{human.seed}.json"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stamp}-{human.customer_industry}-seed{human.seed}-{n}.json"
+    atomic_write_json(path, episode_record(human, agent))
+    return path
+
+
+def list_recordings(saves: Path) -> list[Path]:
+    """Recorded episodes, newest first."""
+    try:
+        return sorted((saves / EPISODES_DIR).glob("*.json"), reverse=True)
+    except OSError:
+        return []
+
+
+class RecordError(ValueError):
+    """A recorded episode cannot be replayed; the message names the file and the problem."""
+
+
+def load_recording(path: Path) -> tuple[Episode, Episode | None]:
+    """Replay a recorded episode (and the agent's, if recorded) through the env."""
+    import json
+
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        env = record["env"]
+        seed = int(record["seed"])
+        industry, max_turns, options = str(env["industry"]), int(env["max_turns"]), env.get("options")
+
+        def again(part: dict[str, Any]) -> Episode:
+            actions = [int(a) for a in part["actions"]]
+            return replay(
+                actions, industry=industry, max_turns=max_turns, seed=seed, options=options, player=part["player"]
+            )
+
+        human = again(record["human"])
+        agent = again(record["agent"]) if record.get("agent") else None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise RecordError(f"{path.name}: cannot replay this recording ({error})") from error
+    return human, agent
+
+
+# -- the session's score -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Human vs agent over the session's paired episodes (the same customers)."""
+
+    episodes: int
+    human_mean: float
+    agent_mean: float
+    human_resolution: float
+    agent_resolution: float
+    mean_difference: float  # human - agent
+    ci_low: float
+    ci_high: float
+
+    @property
+    def significant(self) -> bool:
+        """Whether the 95 % CI of the difference excludes 0."""
+        return self.episodes >= 2 and (self.ci_low > 0 or self.ci_high < 0)
+
+    @property
+    def verdict(self) -> str:
+        if self.episodes < 2:
+            return "play more episodes to test the difference"
+        if not self.significant:
+            return "no significant difference yet"
+        return "you are significantly better" if self.mean_difference > 0 else "the agent is significantly better"
+
+
+def compare(pairs: list[tuple[Episode, Episode]], *, resamples: int = 4000, seed: int = 0) -> Comparison:
+    """Means, resolution rates and a paired bootstrap 95 % CI of the mean return difference (human − agent)."""
+    human = np.array([h.total_return for h, _ in pairs], dtype=np.float64)
+    agent = np.array([a.total_return for _, a in pairs], dtype=np.float64)
+    n = len(pairs)
+    if n == 0:
+        return Comparison(0, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
+    diff = human - agent
+    if n >= 2:
+        rng = np.random.default_rng(seed)  # fixed: the same session shows the same interval
+        means = diff[rng.integers(0, n, (resamples, n))].mean(axis=1)
+        low, high = (float(x) for x in np.percentile(means, [2.5, 97.5]))
+    else:
+        low = high = math.nan
+    return Comparison(
+        episodes=n,
+        human_mean=float(human.mean()),
+        agent_mean=float(agent.mean()),
+        human_resolution=float(np.mean([h.resolved for h, _ in pairs])),
+        agent_resolution=float(np.mean([a.resolved for _, a in pairs])),
+        mean_difference=float(diff.mean()),
+        ci_low=low,
+        ci_high=high,
+    )

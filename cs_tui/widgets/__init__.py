@@ -1,0 +1,1 @@
+"""The app's widgets, one (or one tight family) per module."""

@@ -1,0 +1,42 @@
+"""The last turn's reward, part by part, and the running return."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+#: reward component -> the label a reader sees
+LABELS = {
+    "satisfaction": "satisfaction",
+    "efficiency": "efficiency",
+    "business_impact": "business",
+    "escalation_penalty": "escalation",
+}
+
+
+class RewardBreakdown(Widget):
+    """Satisfaction, efficiency, business impact and escalation of the last turn; the return so far."""
+
+    DEFAULT_CSS = """
+    RewardBreakdown {
+        height: auto;
+    }
+    """
+
+    components: reactive[dict[str, float] | None] = reactive(None)
+    """The last turn's reward components (None before the first turn)."""
+    total: reactive[float] = reactive(0.0)
+    """The return so far."""
+
+    def render(self) -> Text:
+        text = Text("return ", style="bold")
+        text.append(f"{self.total:+.2f}", style="bold green" if self.total > 0 else "bold")
+        parts = self.components or dict.fromkeys(LABELS, 0.0)
+        text.append(f" (turn {sum(parts.values()):+.2f})" if self.components is not None else "", style="dim")
+        for key, label in LABELS.items():
+            value = parts.get(key, 0.0) + 0.0  # no "-0.00"
+            style = "green" if value > 0 else "red" if value < 0 else "dim"
+            text.append(f"\n {label:<13}")
+            text.append(f"{value:+.2f}", style=style)
+        return text
