@@ -303,6 +303,8 @@ def load_model_with_meta(path: Path | str, *, env: VecEnv | None = None) -> tupl
     if "policy.pth" not in members:
         raise ModelLoadError(f"{path}: no policy.pth member: the file holds no weights")
     model = _rebuild(path, meta, env)
+    if "data" in members:
+        _check_data(path, model, members["data"])
     _load_policy(path, model, members["policy.pth"])
     if "policy.optimizer.pth" in members:
         _load_optimizer(path, model, members["policy.optimizer.pth"])
@@ -327,6 +329,10 @@ def _read_members(path: Path) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             infos = archive.infolist()
+            # a model file's first member starts at byte 0; otherwise the archive found is something
+            # else, e.g. the zip nested in policy.pth once the file's own end was cut off
+            if not infos or min(info.header_offset for info in infos) != 0:
+                raise zipfile.BadZipFile("no model archive at the start of the file")
             names = [info.filename for info in infos]
             for name in names:
                 if name not in ALLOWED_MEMBERS:
@@ -348,8 +354,8 @@ def _read_members(path: Path) -> dict[str, bytes]:
                     f"{path}: no {META_MEMBER} member: this model was not saved by cs-tui, so it cannot be loaded "
                     "safely (if you trust the file, stable-baselines3's own load() can open it)"
                 )
-            # "data" holds SB3's pickled values: it is never read, so never decoded
-            return {name: archive.read(name) for name in names if name != "data"}
+            # raw bytes only: "data"'s pickled values are never decoded (see _check_data)
+            return {name: archive.read(name) for name in names}
     except ModelLoadError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as e:
@@ -587,6 +593,29 @@ def _policy_kwargs_from_json(kwargs: dict[str, Any]) -> dict[str, Any]:
             options["betas"] = tuple(options["betas"])
         out["optimizer_kwargs"] = options
     return out
+
+
+def _check_data(path: Path, model: BaseAlgorithm, raw: bytes) -> None:
+    """Refuse a ``data`` member with entries SB3's ``save`` would not write for this model.
+
+    The loader never uses ``data``; this check protects users who later open the file with SB3's own
+    ``load``, which unpickles every ``":serialized:"`` value, known key or not. The JSON is parsed as
+    plain JSON; the serialized strings inside are never decoded.
+    """
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ModelLoadError(f"{path}: the data member is not valid JSON: {_first_line(e)}") from None
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path}: the data member is not a JSON object")
+    # what SB3's save writes is a subset of the attributes of a model built the same way
+    known = set(vars(model))
+    unexpected = sorted(key for key in data if key not in known)
+    if unexpected:
+        raise ModelLoadError(
+            f"{path}: the data member has an entry this model does not have: {unexpected[0]!r} "
+            "(a crafted file? stable-baselines3's own load() would unpickle it)"
+        )
 
 
 def _torch_load(path: Path, member: str, raw: bytes) -> Any:
