@@ -118,16 +118,14 @@ class Criterion:
         return ""
 
     def describe(self) -> str:
-        """The criterion in words, e.g. ``resolved within 5 turns, satisfaction ≥ 0.70``."""
-        parts = [" or ".join(self.outcomes)]
-        if self.max_turns is not None:
-            parts[0] += f" within {self.max_turns} turn{'s' if self.max_turns > 1 else ''}"
+        """The criterion in short words, e.g. ``resolved in ≤5 turns, sat ≥0.70, no upsell``."""
+        parts = [" or ".join(self.outcomes) + (f" in ≤{self.max_turns} turns" if self.max_turns is not None else "")]
         if self.min_satisfaction is not None:
-            parts.append(f"satisfaction ≥ {self.min_satisfaction:.2f}")
+            parts.append(f"sat ≥{self.min_satisfaction:.2f}")
         if self.min_return is not None:
-            parts.append(f"return ≥ {self.min_return:.2f}")
+            parts.append(f"return ≥{self.min_return:.2f}")
         if self.avoid:
-            parts.append(f"no {' or '.join(self.avoid)}")
+            parts.append(f"no {'/'.join(self.avoid)}")
         return ", ".join(parts)
 
 

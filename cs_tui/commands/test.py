@@ -1,0 +1,155 @@
+"""``cs-tui test``: run the scenario catalog with an agent; exit non-zero when it misses the thresholds.
+
+Exit status: 0 thresholds met, 1 thresholds missed, 2 bad input (unknown flag or industry, an agent
+that cannot be loaded, a malformed thresholds file). ``--junit FILE`` writes one test case per
+scenario (failed when it misses its own threshold) and one for the overall thresholds, so a CI
+pipeline can show which situations a new model handles worse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from xml.etree import ElementTree as ET
+
+from cs_tui.commands.evaluate import DEFAULT_POLICY, USAGE_ERROR, at_least, industry_choices, load_agent_or_report
+
+if TYPE_CHECKING:
+    from cs_env.scenarios import ScenarioResult, Thresholds
+
+THRESHOLDS_MISSED = 1
+DEFAULT_TRIALS = 16
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "test",
+        help="run the scenario catalog: pass rate and pass^k per scenario",
+        description=(
+            "Run every scenario of the catalog (cs_env/scenarios/*.toml) --trials times with an agent and print "
+            "per scenario the pass rate and pass^k (the chance that k trials all pass). Exits 1 when the agent "
+            "misses the thresholds (cs_env/scenarios/thresholds.toml, or --thresholds FILE), 2 on bad input."
+        ),
+    )
+    parser.add_argument(
+        "--policy",
+        metavar="MODEL|baseline:NAME",
+        default=DEFAULT_POLICY,
+        help=f"the agent to test (default: the shipped agent {DEFAULT_POLICY!r}; e.g. baseline:heuristic)",
+    )
+    parser.add_argument("--trials", type=at_least(1), default=DEFAULT_TRIALS, help="trials per scenario (default 16)")
+    parser.add_argument("--k", type=at_least(1), default=None, help="pass^k at this k (default: the thresholds file's)")
+    parser.add_argument("--seed", type=int, default=0, help="env seed of the first trial (default 0)")
+    parser.add_argument("--industry", choices=industry_choices(), default=None, help="only this industry's scenarios")
+    parser.add_argument(
+        "--thresholds", metavar="FILE", default=None, help="a thresholds .toml (default: the shipped one)"
+    )
+    parser.add_argument("--junit", metavar="FILE", default=None, help="also write the results as JUnit XML")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON, with every trial's record")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cs_env.scenarios import ScenarioDataError, load_scenarios, load_thresholds, run_scenario
+
+    try:
+        catalog = load_scenarios()
+        thresholds = load_thresholds(Path(args.thresholds) if args.thresholds else None, scenarios=catalog)
+    except ScenarioDataError as exc:
+        print(f"cs-tui test: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    k = args.k or thresholds.k
+    if k > args.trials:
+        print(f"cs-tui test: error: pass^{k} needs at least {k} trials; got --trials {args.trials}", file=sys.stderr)
+        return USAGE_ERROR
+    chosen = [s for s in catalog if args.industry in (None, "mixed", s.industry)]
+    agent = load_agent_or_report("test", args.policy, industry="mixed", saves=args.saves, seed=args.seed)
+    if agent is None:
+        return USAGE_ERROR
+    results = [run_scenario(agent, scenario, args.trials, args.seed) for scenario in chosen]
+    judged = _judged_at(thresholds, k)
+    missed = judged.misses(results)
+    if args.junit:
+        write_junit(Path(args.junit), results, judged, agent.name)
+    if args.json:
+        print(json.dumps(as_json(results, judged, agent.name, args), indent=2))
+    else:
+        from cs_tui import report as render
+
+        console = render.make_console()
+        console.print(f"{agent.name}: {len(results)} scenarios × {args.trials} trials, seed {args.seed}")
+        console.print(render.scenarios(results, k, missed))
+    return THRESHOLDS_MISSED if missed else 0
+
+
+def _judged_at(thresholds: Thresholds, k: int) -> Thresholds:
+    """The thresholds judged at ``k`` (``--k`` overrides the file's)."""
+    from dataclasses import replace
+
+    return replace(thresholds, k=k)
+
+
+def _overall(results: list[ScenarioResult], k: int) -> dict[str, float]:
+    n = max(1, len(results))
+    return {
+        "pass_rate": sum(r.pass_rate for r in results) / n,
+        "pass_hat_k": sum(r.pass_hat_k(k) for r in results) / n,
+    }
+
+
+def as_json(
+    results: list[ScenarioResult], thresholds: Thresholds, agent: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The run as plain JSON: verdict, overall means, and every scenario with its replayable trial records."""
+    missed = thresholds.misses(results)
+    return {
+        "policy": agent,
+        "trials": args.trials,
+        "seed": args.seed,
+        "k": thresholds.k,
+        "thresholds": str(thresholds.path) if thresholds.path else None,
+        "passed": not missed,
+        "missed": missed,
+        "overall": _overall(results, thresholds.k),
+        "scenarios": [r.as_dict(thresholds.k) for r in results],
+    }
+
+
+def junit_xml(results: list[ScenarioResult], thresholds: Thresholds, agent: str) -> str:
+    """JUnit XML: a test case per scenario (fails on its own threshold) and one for the overall thresholds."""
+    k = thresholds.k
+    missed = thresholds.misses(results)
+    suite = ET.Element("testsuite", name=f"cs-tui scenarios ({agent})", tests=str(len(results) + 1))
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("policy", agent), ("k", str(k))):
+        ET.SubElement(props, "property", name=name, value=value)
+    failures = 0
+    for r in results:
+        case = ET.SubElement(suite, "testcase", classname=f"scenarios.{r.scenario.industry}", name=r.scenario.name)
+        own = [m for m in missed if m.startswith(f"{r.scenario.name}:")]
+        summary = f"{r.passes}/{len(r.trials)} trials passed ({r.pass_rate:.0%}), pass^{k} {r.pass_hat_k(k):.2f}"
+        if own:
+            failures += 1
+            ET.SubElement(case, "failure", message="; ".join(own)).text = summary
+        lines = [f"criterion: {r.scenario.criterion.describe()}", summary]
+        lines += [f"seed {t.seed}: {'pass' if t.passed else 'FAIL'}: {t.reason}" for t in r.trials]
+        ET.SubElement(case, "system-out").text = "\n".join(lines)
+    case = ET.SubElement(suite, "testcase", classname="scenarios", name="overall_thresholds")
+    overall = [m for m in missed if m.startswith("overall:")]
+    if overall:
+        failures += 1
+        ET.SubElement(case, "failure", message="; ".join(overall))
+    o = _overall(results, k)
+    ET.SubElement(case, "system-out").text = f"mean pass rate {o['pass_rate']:.1%}, mean pass^{k} {o['pass_hat_k']:.2f}"
+    suite.set("failures", str(failures))
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+def write_junit(path: Path, results: list[ScenarioResult], thresholds: Thresholds, agent: str) -> None:
+    """Write the JUnit report atomically (a CI job never reads half a file)."""
+    from cs_tui.training.runs import atomic_write_text
+
+    atomic_write_text(path, junit_xml(results, thresholds, agent))
