@@ -1,0 +1,298 @@
+"""The play pane, driven by keys as a user would: the conversation, the opponent, blind mode, recordings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from app_helpers import screen_text
+
+from cs_tui.app import AppSettings, CsTuiApp
+from cs_tui.screens.play import PlayScreen
+from cs_tui.screens.play_session import Conversation, compare, play_agent
+from cs_tui.widgets.action_picker import ActionPicker
+from cs_tui.widgets.reward_breakdown import RewardBreakdown
+from cs_tui.widgets.sentiment_gauge import SentimentGauge
+from cs_tui.widgets.transcript import Transcript
+
+SEED = 7  # a retail discount inquiry: quick answers resolve it in a few turns
+
+
+def make_app(saves: Path, **settings: object) -> CsTuiApp:
+    return CsTuiApp(saves=saves, settings=AppSettings(seed=SEED, **settings))  # type: ignore[arg-type]
+
+
+async def ready(pilot: object) -> PlayScreen:
+    app = pilot.app  # type: ignore[attr-defined]
+    await app.workers.wait_for_complete()
+    await pilot.pause()  # type: ignore[attr-defined]
+    screen = app.screen
+    assert isinstance(screen, PlayScreen)
+    assert screen.agent is not None, "the opponent should be loaded"
+    return screen
+
+
+async def finish(pilot: object, screen: PlayScreen, key: str = "7") -> None:
+    """Answer with ``key`` until the conversation ends, then let the opponent play."""
+    for _ in range(10):
+        if screen.conversation is None or screen.conversation.episode.done:
+            break
+        await pilot.press(key)  # type: ignore[attr-defined]
+    await pilot.app.workers.wait_for_complete()  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+def test_opening_the_app_imports_neither_torch_nor_sb3(tmp_path: Path) -> None:
+    # a fresh interpreter: this test process may have imported torch for other tests
+    code = f"""
+import asyncio, sys
+from cs_tui.app import CsTuiApp, AppSettings
+async def main():
+    app = CsTuiApp(saves={str(tmp_path)!r}, settings=AppSettings(seed=1))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("1")
+        assert app.screen.query_one("Transcript").plain.count("You [") == 1
+asyncio.run(main())
+heavy = [m for m in ("torch", "stable_baselines3") if m in sys.modules]
+assert not heavy, heavy
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ok" in result.stdout
+
+
+async def test_playing_by_keys_updates_transcript_gauge_and_rewards(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        transcript = screen.query_one(Transcript)
+        opening = transcript.plain
+        assert opening.startswith("Customer (")
+        assert "turn 0/10" in screen_text(app)
+        gauge = screen.query_one(SentimentGauge)
+        before = gauge.satisfaction
+
+        await pilot.press("1")  # empathetic
+        text = screen_text(app)
+        assert "You [empathetic]:" in transcript.plain
+        assert transcript.plain.startswith(opening)  # newest at the bottom
+        assert "turn 1/10" in text
+        first = screen.conversation.episode.turns[0]  # type: ignore[union-attr]
+        assert gauge.satisfaction == pytest.approx(first.satisfaction)
+        assert gauge.change == pytest.approx(first.satisfaction - before)
+        rewards = screen.query_one(RewardBreakdown)
+        assert rewards.components == first.components
+        assert f"return {first.reward:+.2f}" in text
+
+        await finish(pilot, screen)
+        episode = screen.conversation.episode  # type: ignore[union-attr]
+        assert episode.done
+        assert rewards.total == pytest.approx(episode.total_return)
+        text = screen_text(app)
+        assert f"{episode.outcome} after {len(episode.turns)} turn" in text
+        assert episode.outcome.upper() in text  # type: ignore[union-attr]
+        assert not screen.query_one(ActionPicker).enabled
+
+
+async def test_the_opponent_plays_the_same_customer_and_the_scoreboard_counts(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await finish(pilot, screen)
+        assert len(screen.pairs) == 1
+        human, agent = screen.pairs[0]
+        assert agent.player == "heuristic"
+        assert (agent.seed, agent.opening_line, agent.inquiry) == (human.seed, human.opening_line, human.inquiry)
+        # the same reset(seed=...) with the same actions is the same conversation: the env replays exactly
+        again = play_agent(screen.agent, industry="mixed", max_turns=10, seed=SEED)
+        assert again.actions == agent.actions and again.total_return == pytest.approx(agent.total_return)
+        assert "1 customer" in screen_text(app)
+
+        await pilot.press("v")  # the opponent's conversation with the same customer
+        assert "Heuristic with the same customer" in screen.query_one(Transcript).plain
+        assert human.opening_line in screen.query_one(Transcript).plain
+        await pilot.press("v")
+        assert "You [" in screen.query_one(Transcript).plain
+
+        await pilot.press("enter")  # next customer: seed + 1
+        await finish(pilot, screen, key="6")
+        assert [h.seed for h, _ in screen.pairs] == [SEED, SEED + 1]
+        text = screen_text(app)
+        assert "2 customers" in text
+        assert "paired bootstrap" in text
+
+
+async def test_blind_mode_hides_the_suggestion_until_the_human_answers(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        picker = screen.query_one(ActionPicker)
+        assert "%" in screen_text(app)  # the heuristic's one-hot probabilities beside the keys
+        suggested = picker.agent_view.recommended  # type: ignore[union-attr]
+
+        await pilot.press("b")
+        text = screen_text(app)
+        assert picker.hidden
+        assert "%" not in text.split("1 empathetic")[1].split("opponent")[0]
+        assert "hidden until you answer" in text
+
+        await pilot.press("1")
+        names = ("empathetic", "technical", "escalate", "product recommend", "apologetic")
+        names += ("educational", "quick resolution", "upsell")
+        assert f"would have answered {names[suggested]} here" in screen.query_one(Transcript).plain
+
+        await pilot.press("b")
+        assert not picker.hidden
+        assert "suggests" in screen_text(app)
+
+
+async def test_a_finished_conversation_is_recorded_and_replays(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await finish(pilot, screen, key="6")
+        files = list((tmp_path / "episodes").glob("*.json"))
+        assert len(files) == 1
+        record = json.loads(files[0].read_text())
+        human = screen.conversation.episode  # type: ignore[union-attr]
+        assert record["seed"] == SEED
+        assert record["env"] == {"industry": "mixed", "max_turns": 10, "options": None}
+        assert record["human"]["actions"] == human.actions
+        assert record["human"]["rewards"] == pytest.approx([t.reward for t in human.turns])
+        assert record["agent"]["player"] == "heuristic"
+        live_transcript = screen.query_one(Transcript).plain
+
+        await pilot.press("enter")  # move on, then open the recording
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        shown = screen.query_one(Transcript).plain
+        assert shown.startswith(f"replay of {files[0].name}")
+        assert shown.split("\n", 1)[1] == live_transcript
+        assert not screen.query_one(ActionPicker).enabled  # a replay is read, not played
+
+
+async def test_a_broken_model_is_a_notification_not_a_crash(tmp_path: Path) -> None:
+    run = tmp_path / "default"
+    run.mkdir()
+    (run / "model.zip").write_bytes(b"this is not a zip file")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any("model.zip" in m for m in messages), messages
+        screen = app.screen
+        assert isinstance(screen, PlayScreen)
+        assert screen.agent is not None and screen.agent.name == "baseline:heuristic"  # played against a fallback
+        await pilot.press("1")
+        assert "You [empathetic]" in screen.query_one(Transcript).plain
+
+
+async def test_unwritable_saves_is_a_notification(tmp_path: Path) -> None:
+    saves = tmp_path / "saves"
+    saves.write_text("a file where the saves folder should be")
+    app = make_app(saves)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await finish(pilot, screen)
+        assert any(n.title == "Not recorded" for n in app._notifications)
+        assert screen.pairs  # the session goes on
+
+
+async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        dialog = app.screen
+        from textual.widgets import Input, Select
+
+        dialog.query_one(Select).value = "bfsi"
+        dialog.query_one(Input).value = ""
+        await pilot.press("4", "2", "enter")
+        await pilot.pause()
+        assert app.screen is screen
+        episode = screen.conversation.episode  # type: ignore[union-attr]
+        assert (episode.industry, episode.seed, episode.customer_industry) == ("bfsi", 42, "bfsi")
+        expected = Conversation(industry="bfsi", max_turns=10, seed=42).episode.opening_line
+        assert expected in screen.query_one(Transcript).plain
+        assert "seed 42" in screen_text(app)
+
+
+async def test_choosing_the_oracle_hides_hints_that_would_leak_hidden_traits(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        await pilot.press("down", "enter")  # heuristic is highlighted; the oracle is next
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.agent is not None and screen.agent.name == "baseline:oracle"
+        assert screen.query_one(ActionPicker).agent_view is None
+        assert "sees the hidden traits" in screen_text(app)
+        await finish(pilot, screen, key="6")
+        assert screen.pairs and screen.pairs[0][1].player == "oracle"
+
+
+async def test_resizing_to_40x12_and_back(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("1")
+        await pilot.resize_terminal(40, 12)
+        await pilot.pause()
+        await pilot.press("2")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "8 upsell" in text and "turn 2/10" in text
+        assert screen.query_one(Transcript).plain.count("You [") == 2
+
+
+async def test_help_panes_and_palette(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        text = screen_text(app)
+        for key in ("12345678 answer", "o Opponent", "b Blind", "r Replays", "ptsm panes", "? Help", "q Quit"):
+            assert key in text, key
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.query("HelpPanel")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert not app.screen.query("HelpPanel")
+
+        commands = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Go to Training", "Blind", "Opponent", "New…", "Replays", "Keys"):
+            assert title in commands, (title, commands)
+
+        for key, mode in (("t", "training"), ("s", "scenarios"), ("m", "models"), ("p", "play")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.current_mode == mode
+
+
+def test_paired_comparison_says_when_a_difference_is_significant() -> None:
+    from cs_env.policies import FixedPolicy, HeuristicPolicy
+
+    heuristic = [play_agent(HeuristicPolicy(), industry="mixed", max_turns=10, seed=s) for s in range(40)]
+    escalate = [play_agent(FixedPolicy(2), industry="mixed", max_turns=10, seed=s) for s in range(40)]
+    better = compare(list(zip(heuristic, escalate, strict=True)))
+    assert better.significant and better.mean_difference > 0 and better.ci_low > 0
+    assert better.verdict == "you are significantly better"
+    same = compare(list(zip(heuristic, heuristic, strict=True)))
+    assert not same.significant and same.verdict == "no significant difference yet"
+    assert compare(list(zip(heuristic[:1], escalate[:1], strict=True))).verdict.startswith("play more")
