@@ -1,16 +1,340 @@
-"""The scenarios pane (placeholder while it is being built)."""
+"""The scenario runner: a policy against the scenario catalog, pass rate and pass^k per scenario.
+
+The catalog runs in a thread worker, one scenario after the other, and each result lands in the table
+as soon as it is known. ``enter`` on a scenario opens its trials, each replayed as a conversation from
+its seed and actions (``cs_env.scenarios.replay``), to see where it went wrong.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static
+from textual.worker import get_current_worker
+
+from cs_env.scenarios import Scenario, ScenarioResult, Thresholds, load_scenarios, load_thresholds, run_scenario
+from cs_tui.agents import BASELINE_PREFIX, baseline_specs
+from cs_tui.training.runs import list_runs
+from cs_tui.widgets.scenario_trials import ScenarioTrialsScreen
+
+DEFAULT_POLICY = "baseline:heuristic"
+MAX_TRIALS = 200
+MODEL_FILES = ("best.zip", "model.zip")
+
+
+def policy_choices(saves: Path) -> list[tuple[str, str]]:
+    """(label, spec) for every saved model (newest first), then every baseline."""
+    models = [
+        (f"model: {run.name}", str(run.path))
+        for run in list_runs(saves)
+        if any((run.path / name).is_file() for name in MODEL_FILES)
+    ]
+    return models + [(spec, spec) for spec in baseline_specs()]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """One press of "run": which policy, how many trials per scenario, the k of pass^k, the first seed."""
+
+    policy: str
+    trials: int
+    k: int
+    seed: int
+
+
+def parse_settings(policy: object, trials: str, k: str, seed: str) -> RunSettings:
+    """Check the controls; ``ValueError`` naming the field and what is allowed."""
+    if not isinstance(policy, str) or not policy:
+        raise ValueError("policy: pick a baseline or a saved model")
+    try:
+        n = int(trials)
+    except ValueError:
+        raise ValueError(f"trials: {trials!r} is not a whole number") from None
+    if not 1 <= n <= MAX_TRIALS:
+        raise ValueError(f"trials: between 1 and {MAX_TRIALS}")
+    try:
+        kk = int(k)
+    except ValueError:
+        raise ValueError(f"k: {k!r} is not a whole number") from None
+    if not 1 <= kk <= n:
+        raise ValueError(f"k: between 1 and the number of trials ({n})")
+    try:
+        s = int(seed or "0")
+    except ValueError:
+        raise ValueError(f"seed: {seed!r} is not a whole number") from None
+    if s < 0:
+        raise ValueError("seed: 0 or more")
+    return RunSettings(policy, n, kk, s)
+
+
+def policy_label(spec: str) -> str:
+    """A short name for a policy spec (a run folder's name, or the baseline spec)."""
+    return spec if spec.startswith(BASELINE_PREFIX) else Path(spec).name
 
 
 class ScenariosScreen(Screen[None]):
-    """The scenarios pane."""
+    """Controls on top, one row per scenario, the highlighted scenario's description below."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "run_catalog", "Run", tooltip="Run every scenario with the chosen policy"),
+        Binding("x", "cancel_run", "Cancel", tooltip="Stop the run after the current scenario"),
+        Binding("o", "focus_policy", "Policy", tooltip="Choose the policy"),
+        Binding("f", "open_failure", "Worst", tooltip="Open the scenario with the lowest pass rate"),
+    ]
+
+    DEFAULT_CSS = """
+    ScenariosScreen #controls { height: 1; padding: 0 1; }
+    ScenariosScreen #controls Label { padding: 0 1 0 1; }
+    ScenariosScreen #policy { width: 1fr; }
+    ScenariosScreen #controls Input { width: 7; }
+    ScenariosScreen #summary { height: auto; padding: 0 1; }
+    ScenariosScreen #scenario-table { height: 1fr; }
+    ScenariosScreen #scenario-detail { height: 3; padding: 0 1; border-top: solid $panel; color: $text-muted; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scenarios: list[Scenario] = []
+        self.thresholds: Thresholds | None = None
+        self.results: dict[str, ScenarioResult] = {}
+        self.settings: RunSettings | None = None
+        self.running = False
+        self._run_id = 0
+
+    @property
+    def saves(self) -> Path:
+        """The saves root (the app's, else ``./saves``)."""
+        saves = getattr(self.app, "saves", None)
+        return Path(saves) if saves is not None else Path("saves")
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("The scenarios pane is being built.", id="placeholder")
+        with Horizontal(id="controls"):
+            yield Select(
+                [(DEFAULT_POLICY, DEFAULT_POLICY)], value=DEFAULT_POLICY, allow_blank=False, compact=True, id="policy"
+            )
+            yield Label("trials")
+            yield Input("8", type="integer", compact=True, id="trials")
+            yield Label("k")
+            yield Input("4", type="integer", compact=True, id="k")
+            yield Label("seed")
+            yield Input("0", type="integer", compact=True, id="seed")
+        yield Static("Choose a policy and press r to run the scenario catalog.", id="summary")
+        table: DataTable[Any] = DataTable(id="scenario-table", cursor_type="row", zebra_stripes=True)
+        table.add_column("scenario", key="scenario", width=30)
+        table.add_column("ind", key="industry", width=6)
+        table.add_column("passed", key="passed", width=6)
+        table.add_column("rate", key="rate", width=5)
+        table.add_column("pass^k", key="hat", width=6)
+        table.add_column("", key="mark", width=4)
+        yield table
+        yield Static("", id="scenario-detail")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Scenarios"
+        try:
+            self.scenarios = load_scenarios()
+            self.thresholds = load_thresholds(scenarios=self.scenarios)
+        except (OSError, ValueError) as exc:
+            self.query_one("#summary", Static).update(Text(f"The scenario catalog cannot be read: {exc}", style="red"))
+            return
+        table = self.query_one("#scenario-table", DataTable)
+        for s in self.scenarios:
+            table.add_row(s.title, s.industry, "", "", "", "", key=s.name)
+        self.query_one("#k", Input).value = str(self.thresholds.k)
+        self.refresh_policies()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        # a run may have finished training while another pane was shown
+        self.refresh_policies()
+
+    def refresh_policies(self) -> None:
+        """List the saved models and baselines in the policy picker, keeping the current choice."""
+        select: Select[str] = self.query_one("#policy", Select)
+        current = select.value
+        choices = policy_choices(self.saves)
+        select.set_options(choices)
+        values = [value for _, value in choices]
+        if isinstance(current, str) and current in values:
+            select.value = current
+        else:
+            default = str(self.saves / "default")
+            select.value = default if default in values else DEFAULT_POLICY
+
+    # -- running -----------------------------------------------------------------------------
+    def action_run_catalog(self) -> None:
+        """Run every scenario with the chosen policy in a worker; rows fill in as scenarios finish."""
+        if not self.scenarios:
+            self.notify("No scenarios to run", severity="error")
+            return
+        try:
+            settings = parse_settings(
+                self.query_one("#policy", Select).value,
+                self.query_one("#trials", Input).value,
+                self.query_one("#k", Input).value,
+                self.query_one("#seed", Input).value,
+            )
+        except ValueError as exc:
+            self.notify(str(exc), title="Scenarios", severity="error")
+            return
+        self._run_id += 1
+        self.settings, self.results, self.running = settings, {}, True
+        table = self.query_one("#scenario-table", DataTable)
+        for s in self.scenarios:
+            for column in ("passed", "rate", "hat", "mark"):
+                table.update_cell(s.name, column, "")
+        self._set_summary()
+        run_id, scenarios, saves = self._run_id, list(self.scenarios), self.saves
+        self.run_worker(
+            lambda: self._run(run_id, settings, scenarios, saves),
+            thread=True,
+            exclusive=True,
+            group="scenarios",
+            exit_on_error=False,
+        )
+
+    def _run(self, run_id: int, settings: RunSettings, scenarios: list[Scenario], saves: Path) -> None:
+        from cs_tui.agents import load_agent  # a model import (torch) happens only here, in the worker
+
+        worker = get_current_worker()
+        agents: dict[tuple[str, int], Any] = {}
+        is_baseline = settings.policy.startswith(BASELINE_PREFIX)
+        try:
+            for scenario in scenarios:
+                if worker.is_cancelled:
+                    break
+                # baselines are built for the scenario's env (the oracle plans for it); a model loads once
+                key = (scenario.industry, scenario.max_turns) if is_baseline else ("", 0)
+                if key not in agents:
+                    agents[key] = load_agent(
+                        settings.policy,
+                        industry=scenario.industry,
+                        max_turns=scenario.max_turns,
+                        saves=saves,
+                        seed=settings.seed,
+                    )
+                result = run_scenario(agents[key], scenario, settings.trials, settings.seed)
+                self.app.call_from_thread(self._show_result, run_id, result)
+        except Exception as exc:  # a broken model or policy must not take the app down: say why
+            self.app.call_from_thread(self._failed, run_id, f"{type(exc).__name__}: {exc}")
+            return
+        self.app.call_from_thread(self._finished, run_id, worker.is_cancelled)
+
+    def _show_result(self, run_id: int, result: ScenarioResult) -> None:
+        if run_id != self._run_id or self.settings is None:
+            return
+        k = self.settings.k
+        self.results[result.scenario.name] = result
+        table = self.query_one("#scenario-table", DataTable)
+        name = result.scenario.name
+        table.update_cell(name, "passed", f"{result.passes}/{len(result.trials)}")
+        table.update_cell(name, "rate", f"{result.pass_rate:.0%}")
+        table.update_cell(name, "hat", f"{result.pass_hat_k(k):.2f}")
+        missed = self._misses([result], per_scenario_only=True)
+        mark = Text("ok", style="green") if result.passes == len(result.trials) else Text("")
+        if missed:
+            mark = Text("miss", style="bold red")
+        elif result.passes == 0:
+            mark = Text("none", style="red")
+        table.update_cell(name, "mark", mark)
+        self._set_summary()
+
+    def _misses(self, results: list[ScenarioResult], *, per_scenario_only: bool = False) -> list[str]:
+        if self.thresholds is None or self.settings is None:
+            return []
+        th = self.thresholds
+        if self.settings.k != th.k:  # thresholds are stated for their own k
+            return []
+        missed = th.misses(results)
+        return [m for m in missed if not m.startswith("overall")] if per_scenario_only else missed
+
+    def _failed(self, run_id: int, reason: str) -> None:
+        if run_id != self._run_id:
+            return
+        self.running = False
+        self.notify(f"Could not run the scenarios: {reason}", title="Scenarios", severity="error", timeout=12)
+        self._set_summary(error=reason)
+
+    def _finished(self, run_id: int, cancelled: bool) -> None:
+        if run_id != self._run_id:
+            return
+        self.running = False
+        self._set_summary(cancelled=cancelled)
+
+    def _set_summary(self, *, error: str | None = None, cancelled: bool = False) -> None:
+        settings = self.settings
+        if settings is None:
+            return
+        done = list(self.results.values())
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if error:
+            text.append(f"failed: {error}", style="red")
+        elif done:
+            rate = sum(r.pass_rate for r in done) / len(done)
+            hat = sum(r.pass_hat_k(settings.k) for r in done) / len(done)
+            text.append(f"{len(done)}/{len(self.scenarios)} scenarios × {settings.trials} trials · ")
+            text.append(f"mean pass rate {rate:.0%} · mean pass^{settings.k} {hat:.2f}", style="bold")
+            if self.running:
+                text.append("\nrunning…", style="italic")
+            elif cancelled:
+                text.append("\ncancelled", style="yellow")
+            elif self.thresholds is not None and settings.k == self.thresholds.k:
+                missed = [m.removeprefix("overall: ") for m in self._misses(done)]
+                if missed:
+                    text.append(f"\nmisses the CI thresholds: {'; '.join(missed)}", style="red")
+                else:
+                    text.append("\nmeets the CI thresholds", style="green")
+        else:
+            text.append("running…" if self.running else "no results", style="italic")
+        self.query_one("#summary", Static).update(text)
+
+    def action_cancel_run(self) -> None:
+        """Stop after the scenario being run."""
+        if not self.running:
+            self.notify("Nothing is running", severity="warning")
+            return
+        self.workers.cancel_group(self, "scenarios")
+
+    # -- looking closer ----------------------------------------------------------------------
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        name = event.row_key.value
+        scenario = next((s for s in self.scenarios if s.name == name), None)
+        if scenario is None:
+            return
+        text = Text(no_wrap=False, overflow="ellipsis")
+        text.append(scenario.description + "\n")
+        text.append("pass: " + scenario.criterion.describe(), style="italic")
+        self.query_one("#scenario-detail", Static).update(text)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.open_scenario(str(event.row_key.value))
+
+    def open_scenario(self, name: str) -> None:
+        """Show the trials of scenario ``name`` (after a run)."""
+        result = self.results.get(name)
+        if result is None or self.settings is None:
+            self.notify("Run the catalog first (r)", severity="warning")
+            return
+        self.app.push_screen(ScenarioTrialsScreen(result, policy_label(self.settings.policy), self.settings.k))
+
+    def action_open_failure(self) -> None:
+        """Open the scenario with the lowest pass rate."""
+        if not self.results:
+            self.notify("Run the catalog first (r)", severity="warning")
+            return
+        worst = min(self.results.values(), key=lambda r: r.pass_rate)
+        self.open_scenario(worst.scenario.name)
+
+    def action_focus_policy(self) -> None:
+        """Put the focus on the policy picker (enter opens it)."""
+        self.query_one("#policy", Select).focus()

@@ -1,0 +1,113 @@
+"""The scenario runner pane: run the catalog with a baseline, read the table, open a trial's conversation."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from textual.app import App
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable, Select, Static
+
+from cs_env.policies import FixedPolicy
+from cs_env.scenarios import load_scenarios, run_scenario
+from cs_tui.screens.scenarios import ScenariosScreen, parse_settings, policy_choices
+from cs_tui.widgets.scenario_trials import ScenarioTrialsScreen
+
+
+class PaneApp(App[None]):
+    """The smallest host for one pane: what the real app gives its screens (saves)."""
+
+    def __init__(self, saves: Path) -> None:
+        super().__init__()
+        self.saves = saves
+
+    def on_mount(self) -> None:
+        self.push_screen(ScenariosScreen())
+
+
+async def wait_for(pilot: Any, predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+def shown(widget: Static) -> str:
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def column(table: DataTable[Any], index: int) -> list[str]:
+    return [str(table.get_cell_at(Coordinate(row, index))) for row in range(table.row_count)]
+
+
+async def test_run_the_catalog_with_a_baseline_and_open_a_failed_trial(tmp_path: Path) -> None:
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ScenariosScreen)
+        table = screen.query_one("#scenario-table", DataTable)
+        catalog = load_scenarios()
+        assert table.row_count == len(catalog) >= 15
+        # always escalating: passes the urgent-fraud scenario, fails the quick questions
+        screen.query_one("#policy", Select).value = "baseline:escalate"
+        screen.query_one("#trials").value = "4"  # type: ignore[attr-defined]
+        screen.query_one("#k").value = "2"  # type: ignore[attr-defined]
+        table.focus()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(catalog))
+        passed = column(table, 2)
+        assert all(p.endswith("/4") for p in passed)
+        # the table agrees with the runner called directly
+        fraud = next(s for s in catalog if s.name == "urgent_fraud")
+        expected = run_scenario(FixedPolicy(2), fraud, 4, 0)
+        row = table.get_row_index("urgent_fraud")
+        assert str(table.get_cell_at(Coordinate(row, 2))) == f"{expected.passes}/4"
+        assert str(table.get_cell_at(Coordinate(row, 4))) == f"{expected.pass_hat_k(2):.2f}"
+        assert "mean pass rate" in shown(screen.query_one("#summary", Static))
+        # open the worst scenario: a failed trial is shown as a conversation with the reason
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, ScenarioTrialsScreen))
+        transcript = shown(app.screen.query_one("#transcript", Static))
+        assert "Agent [escalate]" in transcript
+        assert "FAIL: ended escalated" in transcript
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+
+
+async def test_a_model_that_cannot_load_is_a_notification_not_a_crash(tmp_path: Path) -> None:
+    run = tmp_path / "broken-run"
+    run.mkdir()
+    (run / "meta.json").write_text('{"name": "broken-run", "status": "finished"}')
+    (run / "model.zip").write_bytes(b"this is not a zip file")
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ScenariosScreen)
+        select = screen.query_one("#policy", Select)
+        assert str(run) in [value for _, value in policy_choices(tmp_path)]
+        select.value = str(run)
+        screen.query_one("#scenario-table").focus()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not screen.running)
+        assert not screen.results
+        notes = [n.message for n in app._notifications]
+        assert any("Could not run the scenarios" in m and "model.zip" in m for m in notes)
+        assert app.is_running
+
+
+def test_run_settings_are_checked() -> None:
+    assert parse_settings("baseline:random", "8", "4", "0").k == 4
+    with pytest.raises(ValueError, match="k: between 1 and the number of trials"):
+        parse_settings("baseline:random", "3", "4", "0")
+    with pytest.raises(ValueError, match="trials"):
+        parse_settings("baseline:random", "0", "1", "0")
+    with pytest.raises(ValueError, match="policy"):
+        parse_settings(Select.NULL, "8", "4", "0")
