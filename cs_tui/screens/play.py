@@ -109,6 +109,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self.agent: Agent | None = None
         self.agent_spec = FALLBACK_AGENT
         self.loading = False
+        self.announce = False
         self.blind = False
         #: (human, opponent) episodes on the same customers, this session
         self.pairs: list[tuple[Episode, Episode]] = []
@@ -282,7 +283,9 @@ conversation with the last customer. Every finished conversation is saved under 
         self.pairs = []  # the score is against one opponent
         self.query_one(Scoreboard).opponent = name
         self.query_one(Scoreboard).comparison = None
-        self.notify(f"playing against {name}", timeout=3)
+        if self.announce:  # the opponent the user chose; the one picked at start-up is named on screen
+            self.notify(f"playing against {name}", timeout=3)
+        self.announce = True
         if self.waiting is not None:
             human, self.waiting = self.waiting, None
             self.play_opponent(human)

@@ -1,0 +1,49 @@
+"""Snapshots of the play pane at 80×24 and 120×40 (fixed seed, heuristic opponent: deterministic).
+
+Update them with ``pytest tests/test_app_snapshots.py --snapshot-update`` and look at the SVGs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from cs_tui.app import AppSettings, CsTuiApp
+
+SIZES = [(80, 24), (120, 40)]
+
+
+def app_for(tmp_path: Path) -> CsTuiApp:
+    return CsTuiApp(saves=tmp_path, settings=AppSettings(seed=7, opponent="baseline:heuristic"))
+
+
+async def opponent_ready(pilot: Pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def keys_then_ready(*keys: str) -> Callable[[Pilot], object]:
+    async def run(pilot: Pilot) -> None:
+        await opponent_ready(pilot)
+        for key in keys:
+            await pilot.press(key)
+        await opponent_ready(pilot)  # the opponent plays the same customer in a worker
+
+    return run
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_play_at_start(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=opponent_ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_play_after_a_conversation(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=keys_then_ready("1", "6", "6", "6"))
+
+
+def test_play_blind_mid_conversation(snap_compare: Callable[..., bool], tmp_path: Path) -> None:
+    assert snap_compare(app_for(tmp_path), terminal_size=(80, 24), run_before=keys_then_ready("b", "1"))
