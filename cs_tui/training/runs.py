@@ -34,6 +34,9 @@ BEST_FILE = "best.zip"
 CHECKPOINTS_DIR = "checkpoints"
 REPLAY_BUFFER_FILE = "replay_buffer.npz"
 STATUSES = ("running", "finished", "interrupted", "failed")
+# read once at import (setting it is the only way to read it, and not thread-safe later)
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 class RunError(ValueError):
@@ -64,6 +67,9 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); a saved file gets the usual permissions instead
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -1,0 +1,257 @@
+"""``cs-tui train``: train PPO, A2C or DQN into a run folder, with a progress bar, JSON lines or silence.
+
+    cs-tui train --industry mixed --algorithm ppo --timesteps 150000 --seed 0
+    cs-tui train --resume saves/ppo-mixed-20260101-120000
+
+Ctrl-C, SIGTERM and SIGHUP stop at the next step with a checkpoint; the run is marked interrupted and
+``--resume`` continues it. Exit status: 0 finished, 1 failed, 2 bad input, 128 + signal number when stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from cs_tui.commands.evaluate import at_least, industry_choices
+
+if TYPE_CHECKING:
+    from cs_tui.training.runs import Run
+    from cs_tui.training.trainer import TrainResult
+
+ALGORITHMS = ("ppo", "a2c", "dqn")  # cs_tui.training.trainer.ALGORITHMS, kept here so --help stays light
+USAGE_ERROR = 2
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train an agent (PPO, A2C or DQN) into saves/<run>/",
+        description=(
+            "Train an agent into a run folder under the saves folder: meta.json, a metrics stream "
+            "(metrics.jsonl), model.zip, best.zip and checkpoints. Defaults per algorithm come from "
+            "cs_tui/training/hyperparams.toml. Ctrl-C, SIGTERM or SIGHUP stop with a checkpoint; "
+            "--resume continues the run."
+        ),
+    )
+    parser.add_argument("--industry", choices=industry_choices(), help="industry to train on (default: mixed)")
+    parser.add_argument("--algorithm", choices=ALGORITHMS, help="learning algorithm (default: ppo)")
+    parser.add_argument(
+        "--timesteps",
+        type=at_least(1),
+        metavar="N",
+        help="total environment steps (default: the algorithm's, from hyperparams.toml); with --resume, the "
+        "run's new total",
+    )
+    parser.add_argument("--seed", type=at_least(0), help="seeds Python, numpy, torch and the envs (default: 0)")
+    parser.add_argument(
+        "--n-envs", type=at_least(1), metavar="N", help="parallel conversations (default: per algorithm)"
+    )
+    parser.add_argument("--name", help="run folder name under the saves folder (default: ALGORITHM-INDUSTRY-TIME)")
+    parser.add_argument("--tensorboard", metavar="DIR", help="also log to TensorBoard in DIR (needs tensorboard)")
+    parser.add_argument("--resume", metavar="RUN", help="continue the run in this folder (e.g. saves/NAME)")
+    parser.add_argument(
+        "--eval-every", type=at_least(1), metavar="N", help="steps between evaluations and checkpoints (default: 10000)"
+    )
+    parser.add_argument(
+        "--eval-episodes", type=at_least(2), metavar="N", help="conversations per evaluation (default: 2000)"
+    )
+    parser.add_argument("--keep-checkpoints", type=at_least(0), metavar="K", help="checkpoints kept (default: 3)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    output.add_argument("--json", action="store_true", help="print one JSON object per line (every record)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cs_tui.training import trainer
+    from cs_tui.training.runs import saves_dir
+
+    reporter: trainer.Reporter
+    if args.quiet:
+        reporter = trainer.NullReporter()
+    elif args.json:
+        reporter = JsonReporter()
+    else:
+        reporter = ConsoleReporter()
+    try:
+        if args.resume:
+            clashes = [
+                flag
+                for flag, value in (
+                    ("--industry", args.industry),
+                    ("--algorithm", args.algorithm),
+                    ("--seed", args.seed),
+                    ("--n-envs", args.n_envs),
+                    ("--name", args.name),
+                    ("--eval-every", args.eval_every),
+                    ("--eval-episodes", args.eval_episodes),
+                    ("--keep-checkpoints", args.keep_checkpoints),
+                )
+                if value is not None
+            ]
+            if clashes:
+                return _usage(
+                    f"--resume continues a run with its own settings (from its meta.json); "
+                    f"drop {', '.join(clashes)} (only --timesteps and --tensorboard may be given)"
+                )
+            result = trainer.resume(
+                args.resume, timesteps=args.timesteps, tensorboard=args.tensorboard, reporter=reporter
+            )
+        else:
+            options = trainer.TrainOptions(
+                algorithm=args.algorithm or "ppo",
+                industry=args.industry or "mixed",
+                timesteps=args.timesteps,
+                seed=args.seed if args.seed is not None else 0,
+                n_envs=args.n_envs,
+                name=args.name,
+                saves=saves_dir(args.saves),
+                tensorboard=args.tensorboard,
+                eval_every=args.eval_every or trainer.EVAL_EVERY,
+                eval_episodes=args.eval_episodes or trainer.EVAL_EPISODES,
+                keep_checkpoints=trainer.KEEP_CHECKPOINTS if args.keep_checkpoints is None else args.keep_checkpoints,
+            )
+            result = trainer.train(options, reporter=reporter)
+    except trainer.TrainingError as exc:
+        if exc.exit_code == USAGE_ERROR:
+            return _usage(str(exc))
+        print(f"cs-tui train: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if result.status == "failed":
+        print(f"cs-tui train: {result.run.name} failed: {result.message}", file=sys.stderr)
+        if result.exit_code != USAGE_ERROR:
+            print(f"  (details in {result.run.meta_path})", file=sys.stderr)
+    return result.exit_code
+
+
+def _usage(message: str) -> int:
+    print(f"usage: cs-tui train [options]\ncs-tui train: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+class JsonReporter:
+    """One JSON object per line on stdout: a ``started`` line, every record, a ``result`` line."""
+
+    def _print(self, obj: dict[str, Any]) -> None:
+        from cs_tui.training.runs import to_json
+
+        sys.stdout.write(to_json(obj) + "\n")
+        sys.stdout.flush()
+
+    def started(self, run: Run, meta: dict[str, Any], resumed: bool) -> None:
+        keys = ("name", "algorithm", "industry", "seed", "n_envs", "total_timesteps", "timesteps_done")
+        self._print({"type": "started", "path": str(run.path), "resumed": resumed, **{k: meta.get(k) for k in keys}})
+
+    def record(self, record: dict[str, Any]) -> None:
+        self._print(record)
+
+    def finished(self, result: TrainResult) -> None:
+        self._print(
+            {
+                "type": "result",
+                "path": str(result.run.path),
+                "status": result.status,
+                "timesteps": result.timesteps,
+                "message": result.message,
+                "exit_code": result.exit_code,
+                "wall_seconds": round(result.wall_seconds, 2),
+                "best_eval": result.best_eval,
+            }
+        )
+
+
+class ConsoleReporter:
+    """A rich progress bar (steps, fps, ETA, mean return, last evaluation) on a terminal; plain lines otherwise."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=False)
+        self.progress: Any = None
+        self.task: Any = None
+        self.last_eval = "-"
+        self.last_line = 0.0
+
+    def started(self, run: Run, meta: dict[str, Any], resumed: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        verb = "Resuming" if resumed else "Training"
+        self.console.print(
+            f"{verb} [bold]{meta['algorithm']}[/] on [bold]{meta['industry']}[/] "
+            f"({meta['total_timesteps']:,} steps, {meta['n_envs']} envs, seed {meta['seed']}) → {run.path}"
+        )
+        if self.console.is_terminal:
+            self.progress = Progress(
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[fps]} fps"),
+                TextColumn("ETA {task.fields[eta]}"),
+                TimeElapsedColumn(),
+                TextColumn("return {task.fields[ret]}"),
+                TextColumn("eval {task.fields[eval]}"),
+                console=self.console,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task(
+                meta["name"],
+                total=meta["total_timesteps"],
+                completed=meta.get("timesteps_done", 0),
+                fps="-",
+                eta="-",
+                ret="-",
+                eval="-",
+            )
+
+    def record(self, record: dict[str, Any]) -> None:
+        import time
+
+        kind = record.get("type")
+        if kind == "eval":
+            self.last_eval = f"{record['pct_of_oracle']:.1f}% of oracle"
+            if self.progress is None:
+                self.console.print(
+                    f"eval at {record['timesteps']:,} steps: return {record['mean_return']:.3f} "
+                    f"± {record['ci95']:.3f}, {self.last_eval}{' (best)' if record.get('is_best') else ''}"
+                )
+        if kind == "status" and self.progress is None and record["status"] == "running":
+            self.console.print(f"{record['status']}: {record['message']}")
+        if kind != "train" and self.progress is None:
+            return
+        if self.progress is not None:
+            fields: dict[str, Any] = {"eval": self.last_eval}
+            if kind == "train":
+                mean = record.get("mean_return")
+                eta = record.get("eta_seconds")
+                fields.update(
+                    fps=f"{record['fps']:,.0f}",
+                    eta=_duration(eta) if eta is not None else "-",
+                    ret=f"{mean:.3f}" if mean is not None else "-",
+                )
+                self.progress.update(self.task, completed=record["timesteps"], **fields)
+            else:
+                self.progress.update(self.task, **fields)
+        elif time.monotonic() - self.last_line >= 10:  # not a terminal (a log file): a line every 10 s
+            self.last_line = time.monotonic()
+            mean = record.get("mean_return")
+            self.console.print(
+                f"{record['timesteps']:,} steps ({record['progress']:.0%}), {record['fps']:,.0f} fps, "
+                f"return {mean if mean is None else round(mean, 3)}"
+            )
+
+    def finished(self, result: TrainResult) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        if result.status != "failed":
+            self.console.print(f"{result.status}: {result.message} ({_duration(result.wall_seconds)})")
+            if result.status == "finished":
+                self.console.print(f"model: {result.run.best_path} (best), {result.run.model_path} (latest)")
+
+
+def _duration(seconds: float) -> str:
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+__all__ = ["add_parser", "run"]

@@ -1,0 +1,201 @@
+"""The stable-baselines3 callback where training meets the run folder and the screen.
+
+:class:`RunCallback` watches every step: it gathers finished episodes (returns, outcomes,
+satisfaction), strategy usage and SB3's losses, and every second or so hands a ``"train"`` record to
+the trainer; every ``eval_every`` steps it asks the trainer to evaluate and checkpoint; and it returns
+``False`` (SB3's way to stop) as soon as a stop was requested by a signal. The algorithm never knows
+about files or screens.
+
+This module imports stable-baselines3 at the top: only the trainer imports it, inside functions.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
+
+OUTCOMES = ("resolved", "escalated", "abandoned", "timeout")
+#: Episodes behind a "train" record's mean return and rates (the recent window).
+WINDOW = 500
+
+
+class StopFlag:
+    """Set by SIGINT, SIGTERM or SIGHUP; training stops at the next step, and nothing is cut mid-write."""
+
+    SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum is not None else ""
+
+    def request(self, signum: int, frame: Any = None) -> None:
+        """The signal handler: remember the first signal, do nothing else (it may arrive mid-write)."""
+        if self.signum is None:
+            self.signum = signum
+
+    def install(self) -> None:
+        """Catch the stop signals (main thread only; elsewhere a no-op)."""
+        for signum in self.SIGNALS:
+            try:
+                self._previous[signum] = signal.signal(signum, self.request)
+            except ValueError:  # not the main thread: the caller stops training its own way
+                return
+
+    def restore(self) -> None:
+        """Put back the handlers that were there before :meth:`install`."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+
+class EpisodeStats:
+    """Finished episodes and actions since the last record, and a recent window for smooth rates."""
+
+    def __init__(self, window: int = WINDOW) -> None:
+        self.episodes = 0
+        self.new_returns: list[float] = []
+        self.returns: deque[float] = deque(maxlen=window)
+        self.outcomes: deque[str] = deque(maxlen=window)
+        self.satisfaction: deque[float] = deque(maxlen=window)
+        self.actions = np.zeros(N_STRATEGIES, dtype=np.int64)
+
+    def add_step(self, actions: Any, infos: list[dict[str, Any]]) -> None:
+        if actions is not None:
+            flat = np.asarray(actions).reshape(-1).astype(np.int64)
+            self.actions += np.bincount(flat[(flat >= 0) & (flat < N_STRATEGIES)], minlength=N_STRATEGIES)
+        for info in infos:
+            episode = info.get("episode")
+            if episode is None:
+                continue
+            self.episodes += 1
+            ret = float(episode["r"])
+            self.new_returns.append(ret)
+            self.returns.append(ret)
+            self.outcomes.append(str(info.get("outcome")))
+            if "satisfaction" in info:
+                self.satisfaction.append(float(info["satisfaction"]))
+
+    def summary(self) -> dict[str, Any]:
+        """The episode part of a ``"train"`` record; starts a new "since the last record" period."""
+        n = len(self.outcomes)
+        rates = {name: (sum(o == name for o in self.outcomes) / n if n else None) for name in OUTCOMES}
+        total = int(self.actions.sum())
+        usage = {
+            name: (float(c) / total if total else 0.0) for name, c in zip(STRATEGY_NAMES, self.actions, strict=True)
+        }
+        out = {
+            "episodes": self.episodes,
+            "episode_returns": [round(r, 4) for r in self.new_returns],
+            "mean_return": float(np.mean(self.returns)) if self.returns else None,
+            "satisfaction": float(np.mean(self.satisfaction)) if self.satisfaction else None,
+            "resolution_rate": rates["resolved"],
+            "escalation_rate": rates["escalated"],
+            "abandonment_rate": rates["abandoned"],
+            "strategy_usage": usage,
+        }
+        self.new_returns = []
+        self.actions[:] = 0
+        return out
+
+
+class RunCallback(BaseCallback):
+    """Reports progress, triggers evaluations and checkpoints, and stops on request.
+
+    Args:
+        total_timesteps: the run's planned total (``progress`` = timesteps / total).
+        on_record: receives each ``"train"`` record (the trainer writes and displays it).
+        on_eval: called with the step count every ``eval_every`` steps (evaluate, keep best, checkpoint).
+        stop: a :class:`StopFlag`; when set, the next step returns ``False``.
+        eval_every: steps between evaluations (0: never during training).
+        record_seconds: wall time between ``"train"`` records.
+    """
+
+    def __init__(
+        self,
+        *,
+        total_timesteps: int,
+        on_record: Callable[[dict[str, Any]], None],
+        on_eval: Callable[[int], object],
+        stop: StopFlag,
+        eval_every: int,
+        record_seconds: float = 1.0,
+    ) -> None:
+        super().__init__(verbose=0)
+        self.total_timesteps = total_timesteps
+        self.on_record = on_record
+        self.on_eval = on_eval
+        self.stop = stop
+        self.eval_every = eval_every
+        self.record_seconds = record_seconds
+        self.stats = EpisodeStats()
+        self.losses: dict[str, float] = {}
+        self._next_eval = 0
+        self._last_record_time = 0.0
+        self._last_record_steps = 0
+        self._start_time = 0.0
+        self._start_steps = 0
+
+    def _on_training_start(self) -> None:
+        self._start_time = self._last_record_time = time.monotonic()
+        self._start_steps = self._last_record_steps = self.model.num_timesteps
+        self._next_eval = self._after(self.model.num_timesteps, self.eval_every)
+
+    @staticmethod
+    def _after(steps: int, every: int) -> int:
+        return (steps // every + 1) * every if every > 0 else 1 << 62
+
+    def _on_step(self) -> bool:
+        self.stats.add_step(self.locals.get("actions"), self.locals.get("infos", []))
+        steps = self.model.num_timesteps
+        now = time.monotonic()
+        if now - self._last_record_time >= self.record_seconds:
+            self.emit_record(now)
+        if steps >= self._next_eval:
+            self._next_eval = self._after(steps, self.eval_every)
+            self.on_eval(steps)
+        return not self.stop.requested
+
+    def _collect_losses(self) -> None:
+        # SB3 keeps the latest values of train/* until its logger dumps them; keep our own copy
+        for key, value in self.model.logger.name_to_value.items():
+            if key.startswith("train/") and key != "train/n_updates" and isinstance(value, int | float):
+                self.losses[key.removeprefix("train/")] = float(value)
+
+    def emit_record(self, now: float | None = None) -> None:
+        """Build a ``"train"`` record from what happened since the last one and pass it on."""
+        now = time.monotonic() if now is None else now
+        self._collect_losses()
+        steps = self.model.num_timesteps
+        interval = max(now - self._last_record_time, 1e-9)
+        fps = (steps - self._last_record_steps) / interval
+        elapsed = max(now - self._start_time, 1e-9)
+        overall_fps = (steps - self._start_steps) / elapsed
+        remaining = max(self.total_timesteps - steps, 0)
+        record = {
+            "type": "train",
+            "time": time.time(),
+            "timesteps": steps,
+            "fps": round(fps, 1),
+            "progress": min(steps / self.total_timesteps, 1.0) if self.total_timesteps else 1.0,
+            "eta_seconds": round(remaining / overall_fps, 1) if overall_fps > 0 else None,
+            **self.stats.summary(),
+            "losses": dict(self.losses),
+        }
+        self._last_record_time, self._last_record_steps = now, steps
+        self.on_record(record)

@@ -1,0 +1,732 @@
+"""Train PPO, A2C or DQN on the customer-support env into a run folder (``saves/<run>/``).
+
+:func:`train` starts a run, :func:`resume` continues one. Both write the folder described in
+:mod:`cs_tui.training.runs`: ``meta.json`` (status running → finished / interrupted / failed),
+``metrics.jsonl`` (``train`` records about every second, ``eval`` records every ``eval_every`` steps,
+``status`` records), ``model.zip`` and the last few ``checkpoints/`` at each evaluation, ``best.zip``
+on a new best, and for DQN ``replay_buffer.npz``. SIGINT, SIGTERM and SIGHUP stop training at the next
+step with a checkpoint written.
+
+Defaults per algorithm come from ``hyperparams.toml`` beside this file. torch and stable-baselines3
+are imported inside functions only: importing this module stays cheap (the app reads its constants).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import random
+import re
+import sys
+import time
+import tomllib
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from cs_tui.training import runs
+from cs_tui.training.runs import Run, RunError
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.vec_env import VecEnv
+
+ALGORITHMS = ("ppo", "a2c", "dqn")
+HYPERPARAMS_FILE = Path(__file__).with_name("hyperparams.toml")
+#: Steps between evaluations (each also writes a checkpoint): at most this much is lost to kill -9.
+EVAL_EVERY = 10_000
+EVAL_EPISODES = 2000
+#: Episodes of the random and oracle references (computed once per run, cached under saves/.cache).
+REFERENCE_EPISODES = 2000
+#: The evaluation episodes are the same for every evaluation of every run (and the references).
+EVAL_SEED = 0
+KEEP_CHECKPOINTS = 3
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class TrainingError(Exception):
+    """A problem the user can fix (bad run folder, name taken, ...): shown as one clear message."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# -- defaults --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlgorithmDefaults:
+    """One algorithm's section of ``hyperparams.toml``."""
+
+    n_envs: int
+    timesteps: int
+    model: dict[str, Any]
+    policy: dict[str, Any]
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The JSON form stored in ``meta.json``: ``{"model": {...}, "policy": {...}}``."""
+        return {"model": dict(self.model), "policy": dict(self.policy)}
+
+
+def load_defaults(path: Path = HYPERPARAMS_FILE) -> dict[str, AlgorithmDefaults]:
+    """Every algorithm's defaults from the data file; ``ValueError`` naming the file for a bad one."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the hyperparameters: {exc}") from None
+    found = {}
+    for algorithm in ALGORITHMS:
+        section = data.get(algorithm)
+        if not isinstance(section, dict):
+            raise ValueError(f"{path}: no [{algorithm}] section")
+        try:
+            found[algorithm] = AlgorithmDefaults(
+                n_envs=int(section["n_envs"]),
+                timesteps=int(section["timesteps"]),
+                model=dict(section.get("model", {})),
+                policy=dict(section.get("policy", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: [{algorithm}] needs n_envs and timesteps as integers ({exc})") from None
+    return found
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, numpy's global generator and torch from one number."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def versions() -> dict[str, str]:
+    """Package versions for ``meta.json`` (read from the installed metadata: no heavy import)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in ("cs-tui", "stable-baselines3", "torch", "gymnasium", "numpy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "unknown"
+    return found
+
+
+# -- options and results ---------------------------------------------------------------------
+
+
+@dataclass
+class TrainOptions:
+    """Everything a new run needs; ``None`` means the algorithm's default from ``hyperparams.toml``."""
+
+    algorithm: str = "ppo"
+    industry: str = "mixed"
+    timesteps: int | None = None
+    seed: int = 0
+    n_envs: int | None = None
+    name: str | None = None
+    saves: Path = field(default_factory=runs.saves_dir)
+    tensorboard: str | None = None
+    max_turns: int = 10
+    eval_every: int = EVAL_EVERY
+    eval_episodes: int = EVAL_EPISODES
+    reference_episodes: int = REFERENCE_EPISODES
+    keep_checkpoints: int = KEEP_CHECKPOINTS
+    record_seconds: float = 1.0
+    #: overrides of the defaults: {"model": {...}, "policy": {...}} (sweeps, tests)
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: write checkpoints/ (the shipped default agent keeps its folder small without them)
+    checkpoints: bool = True
+
+
+@dataclass
+class TrainResult:
+    """How a run ended; ``exit_code`` is what ``cs-tui train`` returns."""
+
+    run: Run
+    status: str
+    timesteps: int
+    message: str
+    exit_code: int
+    best_eval: dict[str, Any] | None = None
+    wall_seconds: float = 0.0
+
+
+class Reporter(Protocol):
+    """What the command line shows while training (a progress bar, JSON lines, or nothing)."""
+
+    def started(self, run: Run, meta: dict[str, Any], resumed: bool) -> None: ...
+
+    def record(self, record: dict[str, Any]) -> None: ...
+
+    def finished(self, result: TrainResult) -> None: ...
+
+
+class NullReporter:
+    """Shows nothing."""
+
+    def started(self, run: Run, meta: dict[str, Any], resumed: bool) -> None:
+        pass
+
+    def record(self, record: dict[str, Any]) -> None:
+        pass
+
+    def finished(self, result: TrainResult) -> None:
+        pass
+
+
+# -- building blocks -------------------------------------------------------------------------
+
+
+def _policy_kwargs(policy: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    activations = {
+        "tanh": torch.nn.Tanh,
+        "relu": torch.nn.ReLU,
+        "elu": torch.nn.ELU,
+        "leaky_relu": torch.nn.LeakyReLU,
+        "gelu": torch.nn.GELU,
+        "silu": torch.nn.SiLU,
+    }
+    out = dict(policy)
+    if "activation_fn" in out:
+        name = out["activation_fn"]
+        if name not in activations:
+            raise ValueError(f"unknown activation_fn {name!r}; valid: {', '.join(activations)}")
+        out["activation_fn"] = activations[name]
+    return out
+
+
+def build_model(
+    algorithm: str, env: VecEnv, hyperparameters: dict[str, Any], seed: int, tensorboard: str | None
+) -> BaseAlgorithm:
+    """A fresh SB3 model with an MLP policy from the JSON ``hyperparameters``."""
+    from stable_baselines3 import A2C, DQN, PPO
+
+    classes = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
+    kwargs = dict(hyperparameters.get("model", {}))
+    if "train_freq" in kwargs and isinstance(kwargs["train_freq"], list):
+        kwargs["train_freq"] = tuple(kwargs["train_freq"])
+    return classes[algorithm](
+        "MlpPolicy",
+        env,
+        policy_kwargs=_policy_kwargs(hyperparameters.get("policy", {})),
+        seed=seed,
+        device="cpu",
+        verbose=0,
+        tensorboard_log=tensorboard,
+        **kwargs,
+    )
+
+
+def reference_for(industry: str, max_turns: int, episodes: int, seed: int, saves: Path | None) -> dict[str, Any]:
+    """Random's and the oracle's mean returns (0 % and 100 % of oracle), cached per industry data."""
+    from cs_env.evaluate import reference_returns
+    from cs_env.industries import default_catalog
+
+    digest = default_catalog().digest
+    cache = None
+    if saves is not None:
+        cache = saves / ".cache" / f"reference-{industry}-{max_turns}-{episodes}-{seed}-{digest[:16]}.json"
+        try:
+            cached = runs.read_json(cache)
+            if {"random_return", "oracle_return"} <= set(cached):
+                return cached
+        except RunError:
+            pass
+    random_return, oracle_return = reference_returns(industry, episodes, seed, max_turns)
+    reference = {"random_return": random_return, "oracle_return": oracle_return, "episodes": episodes, "seed": seed}
+    if cache is not None:
+        with contextlib.suppress(OSError):  # a cache only
+            runs.atomic_write_json(cache, reference)
+    return reference
+
+
+def evaluate_model(
+    model: BaseAlgorithm, *, industry: str, max_turns: int, episodes: int, seed: int, reference: dict[str, Any]
+) -> dict[str, Any]:
+    """The deterministic policy's business metrics and % of oracle on ``episodes`` fixed conversations."""
+    import numpy as np
+
+    from cs_env.evaluate import metrics, normalized_score, rollout
+
+    def policy(obs: np.ndarray) -> np.ndarray:
+        action, _ = model.predict(obs, deterministic=True)
+        return np.asarray(action)
+
+    m = metrics(rollout(policy, industry=industry, episodes=episodes, seed=seed, max_turns=max_turns))
+    pct = 100 * normalized_score(m.mean_return, reference["random_return"], reference["oracle_return"])
+    return {
+        "type": "eval",
+        "time": time.time(),
+        "timesteps": int(model.num_timesteps),
+        "episodes": episodes,
+        "mean_return": m.mean_return,
+        "ci95": m.ci95,
+        "pct_of_oracle": pct,
+        "satisfaction": m.satisfaction,
+        "resolution_rate": m.resolution_rate,
+        "escalation_rate": m.escalation_rate,
+        "abandonment_rate": m.abandonment_rate,
+        "mean_turns": m.mean_turns,
+        "strategy_usage": m.strategy_usage,
+    }
+
+
+def save_replay_buffer(model: BaseAlgorithm, path: Path) -> None:
+    """DQN's replay buffer as plain arrays in an ``.npz`` (never pickle), written atomically."""
+    import numpy as np
+
+    buffer = model.replay_buffer  # type: ignore[attr-defined]
+    n = buffer.buffer_size if buffer.full else buffer.pos
+    arrays = {name: getattr(buffer, name)[:n] for name in _buffer_fields(buffer)}
+    data = io.BytesIO()
+    np.savez(data, pos=np.int64(buffer.pos), full=np.bool_(buffer.full), **arrays)
+    runs.atomic_write_bytes(path, data.getvalue())
+
+
+def _buffer_fields(buffer: Any) -> list[str]:
+    names = ["observations", "actions", "rewards", "dones", "timeouts"]
+    if not buffer.optimize_memory_usage:
+        names.append("next_observations")
+    return names
+
+
+def load_replay_buffer(model: BaseAlgorithm, path: Path) -> int:
+    """Refill DQN's replay buffer from :func:`save_replay_buffer`'s file; returns the transitions loaded."""
+    import numpy as np
+
+    buffer = model.replay_buffer  # type: ignore[attr-defined]
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            pos, full = int(data["pos"]), bool(data["full"])
+            n = buffer.buffer_size if full else pos
+            if not 0 <= pos <= buffer.buffer_size:
+                raise ValueError(f"position {pos} outside the buffer of {buffer.buffer_size}")
+            loaded = {}
+            for name in _buffer_fields(buffer):
+                target = getattr(buffer, name)
+                array = data[name]
+                if array.shape != (n, *target.shape[1:]) or array.dtype != target.dtype:
+                    raise ValueError(
+                        f"{name} has shape {array.shape} {array.dtype}, "
+                        f"expected {(n, *target.shape[1:])} {target.dtype}"
+                    )
+                loaded[name] = array
+    except (OSError, KeyError, ValueError, EOFError) as exc:
+        raise TrainingError(f"{path}: cannot restore the replay buffer: {exc}") from None
+    for name, array in loaded.items():
+        getattr(buffer, name)[:n] = array
+    buffer.pos, buffer.full = pos % buffer.buffer_size, full
+    return n * buffer.n_envs
+
+
+# -- a training session ----------------------------------------------------------------------
+
+
+class Session:
+    """One process training one run: writes records, evaluations and checkpoints into the folder."""
+
+    def __init__(
+        self, run: Run, meta: dict[str, Any], model: BaseAlgorithm, reporter: Reporter, options: TrainOptions
+    ) -> None:
+        self.run = run
+        self.meta = meta
+        self.model = model
+        self.reporter = reporter
+        self.options = options
+        self.last_checkpoint_steps = -1
+        self.last_eval_steps = -1
+
+    def write_meta(self, **changes: Any) -> None:
+        self.meta.update(changes)
+        self.meta["updated_at"] = runs.now_iso()
+        runs.atomic_write_json(self.run.meta_path, self.meta)
+
+    def emit(self, record: dict[str, Any]) -> None:
+        """Append a record to ``metrics.jsonl`` and show it."""
+        self.run.append_metric(record)
+        self.reporter.record(record)
+
+    def status(self, status: str, message: str) -> None:
+        self.emit(
+            {"type": "status", "time": time.time(), "timesteps": int(self.model.num_timesteps), "status": status,
+             "message": message}
+        )  # fmt: skip
+
+    def model_meta(self) -> dict[str, Any]:
+        """What a model file says about itself (beyond what ``save_model`` derives from the model)."""
+        keys = ("industry", "max_turns", "seed", "n_envs", "industry_digest", "name")
+        return {
+            **{k: self.meta[k] for k in keys},
+            "run": self.meta["name"],
+            "hyperparameters": self.meta["hyperparameters"],
+            "trained_by": "cs-tui train",
+        }
+
+    def evaluate(self, steps: int) -> dict[str, Any]:
+        """Evaluate, record, keep ``best.zip`` on a new best, then checkpoint."""
+        from cs_tui.training.safe_load import save_model
+
+        record = evaluate_model(
+            self.model,
+            industry=self.meta["industry"],
+            max_turns=self.meta["max_turns"],
+            episodes=self.options.eval_episodes,
+            seed=self.meta["reference"]["seed"],
+            reference=self.meta["reference"],
+        )
+        best = self.meta.get("best_eval")
+        record["is_best"] = best is None or record["mean_return"] > best["mean_return"]
+        if record["is_best"]:
+            save_model(self.model, self.run.best_path, {**self.model_meta(), "eval": record})
+        self.emit(record)
+        self.last_eval_steps = steps
+        self.meta["last_eval"] = record
+        if record["is_best"]:
+            self.meta["best_eval"] = record
+        self.checkpoint()
+        return record
+
+    def checkpoint(self) -> None:
+        """``model.zip`` (and a file under ``checkpoints/``, the last K kept), then ``meta.json``."""
+        from cs_tui.training.safe_load import save_model
+
+        steps = int(self.model.num_timesteps)
+        if steps != self.last_checkpoint_steps:
+            save_model(self.model, self.run.model_path, self.model_meta())
+            if self.options.checkpoints and self.options.keep_checkpoints > 0:
+                target = self.run.checkpoints_dir / f"step_{steps:010d}.zip"
+                self.run.checkpoints_dir.mkdir(exist_ok=True)
+                runs.atomic_write_bytes(target, self.run.model_path.read_bytes())
+                for old in self.run.checkpoints()[: -self.options.keep_checkpoints]:
+                    old.unlink(missing_ok=True)
+            if self.meta["algorithm"] == "dqn":
+                save_replay_buffer(self.model, self.run.replay_buffer_path)
+            self.last_checkpoint_steps = steps
+        self.write_meta(timesteps_done=steps)
+
+    def learn(self, stop: Any, resumed: bool) -> TrainResult:
+        """Train up to ``total_timesteps``; returns how it ended (never raises for a stop signal)."""
+        from cs_tui.training.callbacks import RunCallback
+
+        started = time.monotonic()
+        total = int(self.meta["total_timesteps"])
+        callback = RunCallback(
+            total_timesteps=total,
+            on_record=self.emit,
+            on_eval=self.evaluate,
+            stop=stop,
+            eval_every=self.options.eval_every,
+            record_seconds=self.options.record_seconds,
+        )
+        remaining = total - int(self.model.num_timesteps)
+        if remaining > 0 and not stop.requested:
+            self.model.learn(
+                total_timesteps=remaining,
+                callback=callback,
+                reset_num_timesteps=not resumed,
+                tb_log_name=self.run.name,
+                progress_bar=False,
+            )
+            callback.emit_record()
+        steps = int(self.model.num_timesteps)
+        if stop.requested:
+            self.checkpoint()
+            message = (
+                f"stopped by {stop.signal_name} at {steps:,} of {total:,} steps; "
+                f"continue with: cs-tui train --resume {self.run.path}"
+            )
+            self.write_meta(status="interrupted", error=None)
+            self.status("interrupted", message)
+            code = 128 + int(stop.signum or 0)
+            status = "interrupted"
+        else:
+            if self.last_eval_steps != steps:
+                self.evaluate(steps)
+            self.checkpoint()
+            best = self.meta.get("best_eval") or {}
+            message = f"finished {steps:,} steps; best {best.get('pct_of_oracle', float('nan')):.1f} % of oracle"
+            self.write_meta(status="finished", error=None)
+            self.status("finished", message)
+            code, status = 0, "finished"
+        return TrainResult(
+            run=self.run,
+            status=status,
+            timesteps=steps,
+            message=message,
+            exit_code=code,
+            best_eval=self.meta.get("best_eval"),
+            wall_seconds=time.monotonic() - started,
+        )
+
+
+def _check_tensorboard(directory: str | None) -> None:
+    if directory is None:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise TrainingError(
+            "--tensorboard needs the tensorboard package, which is not installed (pip install tensorboard)"
+        )
+
+
+def _check_positive(name: str, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise TrainingError(f"{name} must be a positive integer, got {value!r}", exit_code=2)
+
+
+def _run_guarded(
+    run: Run,
+    meta: dict[str, Any],
+    reporter: Reporter,
+    setup: Callable[[Any], tuple[BaseAlgorithm, TrainOptions]],
+    resumed: bool,
+) -> TrainResult:
+    """Set up and train with stop signals caught; any failure is recorded in the run before returning."""
+    import torch
+
+    from cs_tui.training.callbacks import StopFlag
+
+    torch.set_num_threads(1)  # small MLPs: threads cost more than they bring, and the CPU is shared
+    stop = StopFlag()
+    stop.install()
+    started = time.monotonic()
+    session: Session | None = None
+    try:
+        reporter.started(run, meta, resumed)
+        model, options = setup(stop)
+        session = Session(run, meta, model, reporter, options)
+        session.status("running", f"{'resumed' if resumed else 'started'} at {int(model.num_timesteps):,} steps")
+        result = session.learn(stop, resumed)
+    except TrainingError as exc:
+        _record_failure(run, meta, str(exc), None)
+        result = TrainResult(run, "failed", int(meta.get("timesteps_done", 0)), str(exc), exc.exit_code)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        _record_failure(run, meta, message, traceback.format_exc())
+        result = TrainResult(run, "failed", int(meta.get("timesteps_done", 0)), message, 1)
+    finally:
+        stop.restore()
+    if result.status != "failed" and stop.requested and session is None:
+        result = TrainResult(run, "interrupted", 0, "stopped before training began", 128 + int(stop.signum or 0))
+    result.wall_seconds = time.monotonic() - started
+    reporter.finished(result)
+    return result
+
+
+def _record_failure(run: Run, meta: dict[str, Any], message: str, trace: str | None) -> None:
+    try:
+        meta.update(status="failed", error=message, traceback=trace, updated_at=runs.now_iso())
+        runs.atomic_write_json(run.meta_path, meta)
+        runs.append_jsonl(
+            run.metrics_path,
+            {"type": "status", "time": time.time(), "timesteps": int(meta.get("timesteps_done", 0)),
+             "status": "failed", "message": message},
+        )  # fmt: skip
+    except OSError:
+        pass  # the folder itself is unwritable: the message still reaches the terminal
+
+
+# -- the two entry points --------------------------------------------------------------------
+
+
+def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResult:
+    """Start a new run under ``options.saves`` and train it.
+
+    Raises:
+        TrainingError: for problems found before the run folder exists (bad name, name taken, ...).
+    """
+    from cs_env.env import check_industry, check_max_turns
+    from cs_env.industries import default_catalog
+
+    reporter = reporter or NullReporter()
+    if options.algorithm not in ALGORITHMS:
+        raise TrainingError(f"unknown algorithm {options.algorithm!r}; valid: {', '.join(ALGORITHMS)}", 2)
+    try:
+        check_industry(options.industry)
+        check_max_turns(options.max_turns)
+    except ValueError as exc:
+        raise TrainingError(str(exc), 2) from None
+    defaults = load_defaults()[options.algorithm]
+    timesteps = options.timesteps if options.timesteps is not None else defaults.timesteps
+    n_envs = options.n_envs if options.n_envs is not None else defaults.n_envs
+    _check_positive("--timesteps", timesteps)
+    _check_positive("--n-envs", n_envs)
+    _check_tensorboard(options.tensorboard)
+    hyperparameters = defaults.hyperparameters()
+    for part, values in options.overrides.items():
+        hyperparameters.setdefault(part, {}).update(values)
+
+    root = options.saves
+    if options.name is not None:
+        if not RUN_NAME.match(options.name):
+            raise TrainingError(
+                f"invalid run name {options.name!r}: use letters, digits, '.', '_' and '-' (not first), "
+                "at most 100 characters",
+                2,
+            )
+        name = options.name
+        if (root / name).exists():
+            raise TrainingError(
+                f"{root / name} already exists: continue it with --resume {root / name}, or choose another --name"
+            )
+    else:
+        name = runs.unique_run_name(root, runs.default_run_name(options.algorithm, options.industry))
+    run = Run(root / name)
+    try:
+        run.path.mkdir(parents=True)
+    except FileExistsError:
+        raise TrainingError(f"{run.path} already exists (another run took the name)") from None
+    except OSError as exc:
+        raise TrainingError(f"cannot create the run folder {run.path}: {exc.strerror or exc}") from None
+    now = runs.now_iso()
+    meta: dict[str, Any] = {
+        "schema": runs.SCHEMA,
+        "name": name,
+        "algorithm": options.algorithm,
+        "industry": options.industry,
+        "max_turns": options.max_turns,
+        "seed": options.seed,
+        "n_envs": n_envs,
+        "total_timesteps": timesteps,
+        "timesteps_done": 0,
+        "hyperparameters": hyperparameters,
+        "industry_digest": default_catalog().digest,
+        "versions": versions(),
+        "created_at": now,
+        "updated_at": now,
+        "status": "running",
+        "error": None,
+        "pid": os.getpid(),
+        "pid_token": runs.process_token(),
+        "reference": None,
+        "last_eval": None,
+        "best_eval": None,
+        "eval_every": options.eval_every,
+        "eval_episodes": options.eval_episodes,
+        "tensorboard": options.tensorboard,
+        "command": sys.argv,
+    }
+    runs.atomic_write_json(run.meta_path, meta)
+
+    def setup(stop: Any) -> tuple[BaseAlgorithm, TrainOptions]:
+        from cs_tui.training.vecenv import make_training_env
+
+        meta["reference"] = reference_for(
+            options.industry, options.max_turns, options.reference_episodes, EVAL_SEED, root
+        )
+        runs.atomic_write_json(run.meta_path, meta)
+        seed_everything(options.seed)
+        env = make_training_env(options.industry, n_envs, options.seed, options.max_turns)
+        model = build_model(options.algorithm, env, hyperparameters, options.seed, options.tensorboard)
+        return model, options
+
+    return _run_guarded(run, meta, reporter, setup, resumed=False)
+
+
+def resume(
+    path: Path | str,
+    *,
+    timesteps: int | None = None,
+    tensorboard: str | None = None,
+    reporter: Reporter | None = None,
+    checkpoints: bool = True,
+    record_seconds: float = 1.0,
+) -> TrainResult:
+    """Continue the run in ``path`` from its latest model, the step count carried on.
+
+    ``timesteps`` is the run's new planned total (default: the total it was started with).
+
+    Raises:
+        TrainingError: the folder is not a resumable run (missing, unreadable, still training, done).
+    """
+    from cs_tui.training.safe_load import ModelLoadError, load_model_with_meta, read_model_meta
+
+    reporter = reporter or NullReporter()
+    try:
+        run = runs.resolve_run(path)
+        meta = run.meta
+    except RunError as exc:
+        raise TrainingError(f"cannot resume: {exc}") from None
+    missing = [k for k in ("name", "algorithm", "industry", "max_turns", "seed", "n_envs", "total_timesteps")
+               if k not in meta]  # fmt: skip
+    if missing or meta.get("algorithm") not in ALGORITHMS:
+        raise TrainingError(f"cannot resume: {run.meta_path} lacks {', '.join(missing) or 'a valid algorithm'}")
+    if run.is_alive() and meta.get("pid") != os.getpid():
+        raise TrainingError(f"cannot resume: {run.path} is still training (process {meta['pid']})")
+    if not run.model_path.is_file():
+        raise TrainingError(f"cannot resume: {run.model_path} does not exist (the run stopped before its first "
+                            "checkpoint); start a new run instead")  # fmt: skip
+    _check_positive("--timesteps", timesteps)
+    _check_tensorboard(tensorboard)
+    total = int(timesteps if timesteps is not None else meta["total_timesteps"])
+    try:  # checked before the run is touched: a mistake here must not mark a good run failed
+        done = int(read_model_meta(run.model_path)["model"]["num_timesteps"])
+    except ModelLoadError as exc:
+        raise TrainingError(f"cannot resume: {exc}") from None
+    if done >= total:
+        raise TrainingError(
+            f"cannot resume: {run.name} has done {done:,} of its {total:,} steps; "
+            "pass a larger --timesteps (the new total) to train it further",
+            2,
+        )
+    options = TrainOptions(
+        algorithm=meta["algorithm"],
+        industry=meta["industry"],
+        timesteps=total,
+        seed=int(meta["seed"]),
+        n_envs=int(meta["n_envs"]),
+        name=run.name,
+        saves=run.path.parent,
+        tensorboard=tensorboard,
+        max_turns=int(meta["max_turns"]),
+        eval_every=int(meta.get("eval_every", EVAL_EVERY)),
+        eval_episodes=int(meta.get("eval_episodes", EVAL_EPISODES)),
+        checkpoints=checkpoints,
+        record_seconds=record_seconds,
+    )
+    runs.repair_jsonl(run.metrics_path)
+    meta.update(
+        status="running", error=None, traceback=None, pid=os.getpid(), pid_token=runs.process_token(),
+        total_timesteps=total, tensorboard=tensorboard, versions=versions(), updated_at=runs.now_iso(),
+    )  # fmt: skip
+
+    def setup(stop: Any) -> tuple[BaseAlgorithm, TrainOptions]:
+        from cs_tui.training.vecenv import make_training_env
+
+        seed = options.seed
+        env = make_training_env(options.industry, options.n_envs or 1, seed, options.max_turns)
+        try:
+            model, _ = load_model_with_meta(run.model_path, env=env)
+        except ModelLoadError as exc:
+            raise TrainingError(f"cannot resume: {exc}") from None
+        done = int(model.num_timesteps)
+        # a resumed run draws fresh random numbers rather than replaying the first segment's
+        seed_everything(seed + done)
+        model.set_random_seed(seed + done)
+        model.tensorboard_log = tensorboard
+        if meta["algorithm"] == "dqn":
+            if run.replay_buffer_path.is_file():
+                load_replay_buffer(model, run.replay_buffer_path)
+            else:
+                print(f"warning: {run.replay_buffer_path} is missing; DQN resumes with an empty replay buffer",
+                      file=sys.stderr)  # fmt: skip
+        if meta.get("reference") is None:
+            meta["reference"] = reference_for(
+                options.industry, options.max_turns, REFERENCE_EPISODES, EVAL_SEED, run.path.parent
+            )
+        meta["timesteps_done"] = done
+        runs.atomic_write_json(run.meta_path, meta)
+        return model, options
+
+    return _run_guarded(run, meta, reporter, setup, resumed=True)
