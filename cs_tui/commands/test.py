@@ -62,7 +62,11 @@ def run(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     k = args.k or thresholds.k
     if k > args.trials:
-        print(f"cs-tui test: error: pass^{k} needs at least {k} trials; got --trials {args.trials}", file=sys.stderr)
+        print(
+            f"cs-tui test: error: pass^{k} needs at least {k} trials; got --trials {args.trials}: "
+            "raise --trials or lower --k",
+            file=sys.stderr,
+        )
         return USAGE_ERROR
     chosen = [s for s in catalog if args.industry in (None, "mixed", s.industry)]
     agent = load_agent_or_report("test", args.policy, industry="mixed", saves=args.saves, seed=args.seed)
