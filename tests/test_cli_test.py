@@ -133,3 +133,24 @@ def test_exit_status_reaches_the_shell(tmp_path: Path) -> None:
     )
     assert passed.returncode == 0, passed.stderr
     assert "Traceback" not in failed.stderr + passed.stderr
+
+
+def test_a_saved_model_runs_its_own_industrys_scenarios(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+    from stable_baselines3 import PPO
+
+    from cs_tui.training.safe_load import save_model
+
+    torch.set_num_threads(1)
+    model = PPO("MlpPolicy", CustomerSupportEnv("retail"), n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    (tmp_path / "shop").mkdir()
+    save_model(model, tmp_path / "shop" / "model.zip", {"industry": "retail", "max_turns": 10})
+    lenient = thresholds(tmp_path, LENIENT)
+    argv = ["--saves", str(tmp_path), "test", "--policy", "shop", "--trials", "4", "--thresholds", lenient, "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["policy"] == "shop"
+    assert {s["industry"] for s in data["scenarios"]} == {"retail"}
+    for scenario in data["scenarios"]:
+        for record in scenario["records"]:
+            assert all(0 <= a < 8 for a in record["actions"]) and record["turns"] == len(record["actions"])

@@ -43,7 +43,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--trials", type=at_least(1), default=DEFAULT_TRIALS, help="trials per scenario (default 16)")
     parser.add_argument("--k", type=at_least(1), default=None, help="pass^k at this k (default: the thresholds file's)")
     parser.add_argument("--seed", type=int, default=0, help="env seed of the first trial (default 0)")
-    parser.add_argument("--industry", choices=industry_choices(), default=None, help="only this industry's scenarios")
+    parser.add_argument(
+        "--industry",
+        choices=industry_choices(),
+        default=None,
+        help="only this industry's scenarios (default: a model's training industry; every scenario for baselines)",
+    )
     parser.add_argument(
         "--thresholds", metavar="FILE", default=None, help="a thresholds .toml (default: the shipped one)"
     )
@@ -68,9 +73,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return USAGE_ERROR
-    chosen = [s for s in catalog if args.industry in (None, "mixed", s.industry)]
     agent = load_agent_or_report("test", args.policy, industry="mixed", saves=args.saves, seed=args.seed)
     if agent is None:
+        return USAGE_ERROR
+    industry = args.industry
+    if industry is None and agent.kind == "model":  # a model trained on one industry is tested on its scenarios
+        industry = agent.meta.get("industry")
+    chosen = [s for s in catalog if industry in (None, "mixed", s.industry)]
+    if not chosen:
+        print(f"cs-tui test: error: no scenario for industry {industry!r}", file=sys.stderr)
         return USAGE_ERROR
     results = [run_scenario(agent, scenario, args.trials, args.seed) for scenario in chosen]
     judged = _judged_at(thresholds, k)
