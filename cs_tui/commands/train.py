@@ -56,6 +56,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--eval-episodes", type=at_least(2), metavar="N", help="conversations per evaluation (default: 2000)"
     )
+    parser.add_argument(
+        "--reference-episodes",
+        type=at_least(2),
+        metavar="N",
+        help="conversations behind the random and oracle returns that define %% of oracle (default: 2000)",
+    )
     parser.add_argument("--keep-checkpoints", type=at_least(0), metavar="K", help="checkpoints kept (default: 3)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -86,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
                     ("--eval-every", args.eval_every),
                     ("--eval-episodes", args.eval_episodes),
                     ("--keep-checkpoints", args.keep_checkpoints),
+                    ("--reference-episodes", args.reference_episodes),
                 )
                 if value is not None
             ]
@@ -109,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
                 tensorboard=args.tensorboard,
                 eval_every=args.eval_every or trainer.EVAL_EVERY,
                 eval_episodes=args.eval_episodes or trainer.EVAL_EPISODES,
+                reference_episodes=args.reference_episodes or trainer.REFERENCE_EPISODES,
                 keep_checkpoints=trainer.KEEP_CHECKPOINTS if args.keep_checkpoints is None else args.keep_checkpoints,
             )
             result = trainer.train(options, reporter=reporter)

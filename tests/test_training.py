@@ -1,0 +1,290 @@
+"""Training: each algorithm fills a run folder with the documented files and records; runs are
+reproducible; signals stop training with a checkpoint that --resume continues; kill -9 leaves every
+file loadable; bad input is a usage error; --help does not load torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cs_tui.cli import main
+from cs_tui.training import runs, trainer
+from cs_tui.training.runs import Run
+
+META_KEYS = {
+    "schema", "name", "algorithm", "industry", "max_turns", "seed", "n_envs", "total_timesteps", "timesteps_done",
+    "hyperparameters", "industry_digest", "versions", "created_at", "updated_at", "status", "error", "pid",
+    "reference", "last_eval", "best_eval",
+}  # fmt: skip
+TRAIN_KEYS = {
+    "type", "time", "timesteps", "fps", "progress", "eta_seconds", "episodes", "episode_returns", "mean_return",
+    "satisfaction", "resolution_rate", "escalation_rate", "abandonment_rate", "strategy_usage", "losses",
+}  # fmt: skip
+EVAL_KEYS = {
+    "type", "time", "timesteps", "mean_return", "ci95", "pct_of_oracle", "satisfaction", "resolution_rate",
+    "escalation_rate", "abandonment_rate", "mean_turns", "is_best",
+}  # fmt: skip
+# small evaluations keep each test fast; the figures themselves are measured by benchmarks/
+FAST = {"eval_episodes": 200, "reference_episodes": 200, "record_seconds": 0.2}
+FAST_FLAGS = ["--eval-episodes", "200", "--reference-episodes", "200"]
+
+
+def quick_options(tmp_path: Path, algorithm: str, **changes: Any) -> trainer.TrainOptions:
+    base: dict[str, Any] = {
+        "algorithm": algorithm,
+        "industry": "mixed",
+        "timesteps": 3000,
+        "seed": 0,
+        "saves": tmp_path,
+        "name": f"{algorithm}-run",
+        "eval_every": 1000,
+        **FAST,
+    }
+    return trainer.TrainOptions(**{**base, **changes})
+
+
+def records_of(run: Run) -> list[dict[str, Any]]:
+    return run.read_metrics()[0]
+
+
+def parameters(path: Path) -> dict[str, Any]:
+    from cs_tui.training.safe_load import load_model
+
+    return {k: v.clone() for k, v in load_model(path).policy.state_dict().items()}
+
+
+@pytest.mark.parametrize("algorithm", trainer.ALGORITHMS)
+def test_each_algorithm_trains_a_few_thousand_steps_into_a_complete_run_folder(tmp_path: Path, algorithm: str) -> None:
+    from cs_tui.training.safe_load import load_model
+
+    result = trainer.train(quick_options(tmp_path, algorithm, keep_checkpoints=2))
+    assert result.status == "finished" and result.exit_code == 0
+    run = Run(tmp_path / f"{algorithm}-run")
+    meta = run.meta
+    assert META_KEYS <= set(meta)
+    assert meta["status"] == "finished" and meta["error"] is None and run.status == "finished"
+    assert meta["algorithm"] == algorithm and meta["timesteps_done"] >= 3000
+    assert meta["reference"]["oracle_return"] > meta["reference"]["random_return"]
+    assert meta["best_eval"]["is_best"] and meta["last_eval"]["timesteps"] == meta["timesteps_done"]
+
+    records = records_of(run)
+    train = [r for r in records if r["type"] == "train"]
+    evals = [r for r in records if r["type"] == "eval"]
+    assert train and all(TRAIN_KEYS <= set(r) for r in train)
+    assert len(evals) >= 3 and all(EVAL_KEYS <= set(r) for r in evals)
+    assert [r["status"] for r in records if r["type"] == "status"] == ["running", "finished"]
+    # the sparkline's data: every finished episode's return appears in exactly one record
+    assert sum(len(r["episode_returns"]) for r in train) == train[-1]["episodes"] > 0
+    assert train[-1]["progress"] == pytest.approx(1.0)
+    assert sum(train[-1]["strategy_usage"].values()) == pytest.approx(1.0)
+    assert any(r["losses"] for r in train)
+    steps = [r["timesteps"] for r in records]
+    assert steps == sorted(steps)
+
+    # the model files load through the safe loader and act; only the last K checkpoints are kept
+    model = load_model(run.model_path)
+    assert model.num_timesteps == meta["timesteps_done"]
+    assert load_model(run.best_path).num_timesteps == meta["best_eval"]["timesteps"]
+    assert len(run.checkpoints()) == 2
+    assert (run.replay_buffer_path.is_file()) == (algorithm == "dqn")
+
+
+def test_the_same_seed_gives_identical_parameters_and_another_seed_does_not(tmp_path: Path) -> None:
+    first = trainer.train(quick_options(tmp_path, "ppo", timesteps=2048, name="a", seed=7))
+    second = trainer.train(quick_options(tmp_path, "ppo", timesteps=2048, name="b", seed=7))
+    other = trainer.train(quick_options(tmp_path, "ppo", timesteps=2048, name="c", seed=8))
+    a, b, c = (parameters(r.run.model_path) for r in (first, second, other))
+    assert a.keys() == b.keys()
+    assert all(bool((a[k] == b[k]).all()) for k in a)
+    assert not all(bool((a[k] == c[k]).all()) for k in a)
+
+
+def test_a_signal_in_process_stops_at_the_next_step_with_a_checkpoint(tmp_path: Path) -> None:
+    class StopAfterFirstRecord(trainer.NullReporter):
+        def record(self, record: dict[str, Any]) -> None:
+            if record["type"] == "train":
+                os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.getsignal(signal.SIGINT)
+    result = trainer.train(quick_options(tmp_path, "a2c", timesteps=500_000), reporter=StopAfterFirstRecord())
+    assert signal.getsignal(signal.SIGINT) == previous  # handlers are put back
+    assert result.status == "interrupted" and result.exit_code == 128 + signal.SIGINT
+    run = result.run
+    assert run.meta["status"] == "interrupted" and 0 < run.meta["timesteps_done"] < 500_000
+    assert parameters(run.model_path)  # loadable
+    assert "cs-tui train --resume" in records_of(run)[-1]["message"]
+
+
+def cs_tui(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cs_tui", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs
+    )
+
+
+def wait_for_training(run: Run, min_steps: int, timeout: float = 60.0) -> int:
+    """Wait until the run has checkpointed at least ``min_steps`` steps; returns the steps seen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done = int(run.meta.get("timesteps_done", 0))
+        except runs.RunError:
+            done = 0
+        if done >= min_steps and run.model_path.exists():
+            return done
+        time.sleep(0.1)
+    raise AssertionError(f"{run.path} did not reach {min_steps} steps in {timeout} s")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("algorithm", "signum"), [("ppo", signal.SIGTERM), ("dqn", signal.SIGHUP)])
+def test_a_stopped_cs_tui_train_leaves_a_checkpoint_that_resume_continues(
+    tmp_path: Path, algorithm: str, signum: int
+) -> None:
+    import numpy as np
+
+    run = Run(tmp_path / "r")
+    proc = cs_tui(
+        "--saves", str(tmp_path), "train", "--algorithm", algorithm, "--timesteps", "1000000", "--name", "r",
+        "--eval-every", "1000", "--quiet", *FAST_FLAGS,
+    )  # fmt: skip
+    wait_for_training(run, 2000)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum
+    assert "Traceback" not in err and out == ""  # --quiet: nothing but errors
+    meta = run.meta
+    assert meta["status"] == "interrupted" and run.status == "interrupted"
+    stopped_at = meta["timesteps_done"]
+    assert stopped_at >= 2000 and run.checkpoints()
+    assert parameters(run.model_path)
+    if algorithm == "dqn":  # the replay buffer is plain arrays, readable without pickle
+        with np.load(run.replay_buffer_path, allow_pickle=False) as buffer:
+            assert int(buffer["pos"]) > 0 and buffer["observations"].shape[0] == int(buffer["pos"])
+
+    resumed = cs_tui("train", "--resume", str(run.path), "--timesteps", str(stopped_at + 1500), "--json")
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["type"] == "started" and lines[0]["resumed"] and lines[-1]["status"] == "finished"
+    meta = run.meta
+    assert meta["status"] == "finished" and meta["timesteps_done"] >= stopped_at + 1500
+    records = records_of(run)
+    start = next(i for i, r in enumerate(records) if r.get("message") == f"resumed at {stopped_at:,} steps")
+    after = [r["timesteps"] for r in records[start + 1 :] if r["type"] == "train"]
+    assert after and min(after) > stopped_at  # the step count carried on
+
+
+@pytest.mark.slow
+def test_kill_9_leaves_every_file_loadable_and_loses_at_most_one_checkpoint_interval(tmp_path: Path) -> None:
+    run = Run(tmp_path / "k")
+    proc = cs_tui(
+        "--saves", str(tmp_path), "train", "--timesteps", "1000000", "--name", "k", "--eval-every", "1000",
+        "--quiet", *FAST_FLAGS,
+    )  # fmt: skip
+    wait_for_training(run, 3000)
+    time.sleep(0.3)  # somewhere mid-interval, perhaps mid-write
+    proc.kill()
+    proc.communicate(timeout=30)
+    records = records_of(run)
+    last_seen = max(r["timesteps"] for r in records)
+    meta = run.meta  # whole JSON
+    assert run.status == "interrupted"  # recorded as running, but its process is gone
+    for path in [run.model_path, run.best_path, *run.checkpoints()]:
+        assert parameters(path), path
+    assert last_seen - meta["timesteps_done"] <= 1000 + 8 * 256  # one interval (+ one rollout in flight)
+    # and it resumes from there
+    resumed = cs_tui("train", "--resume", str(run.path), "--timesteps", str(meta["timesteps_done"] + 1000), "--quiet")
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert run.meta["status"] == "finished"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "valid"),
+    [
+        (["train", "--algorithm", "sac"], ["ppo", "a2c", "dqn"]),
+        (["train", "--industry", "space"], ["bfsi", "retail", "tech", "mixed"]),
+        (["train", "--timesteps", "0"], ["at least 1"]),
+    ],
+)
+def test_bad_choices_are_usage_errors_listing_the_valid_values(
+    capsys: pytest.CaptureFixture[str], argv: list[str], valid: list[str]
+) -> None:
+    code, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert all(v in err for v in valid)
+
+
+def test_resume_of_a_missing_or_broken_folder_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run_cli(capsys, "train", "--resume", str(tmp_path / "nope"))
+    assert code == 1 and "not a run folder" in err and "Traceback" not in err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "meta.json").write_text("{half")
+    code, err = run_cli(capsys, "train", "--resume", str(broken))
+    assert code == 1 and "meta.json: not valid JSON" in err
+
+
+def test_resume_refuses_clashing_settings_and_a_finished_run_without_more_steps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = trainer.train(quick_options(tmp_path, "ppo", timesteps=1000))
+    path = str(result.run.path)
+    code, err = run_cli(capsys, "train", "--resume", path, "--algorithm", "dqn")
+    assert code == 2 and "--algorithm" in err
+    code, err = run_cli(capsys, "train", "--resume", path)
+    assert code == 2 and "larger --timesteps" in err
+    assert result.run.meta["status"] == "finished"  # a refused resume leaves the run as it was
+    # a damaged model file is named, and the run is not touched
+    result.run.model_path.write_bytes(b"PK\x03\x04 truncated")
+    code, err = run_cli(capsys, "train", "--resume", path, "--timesteps", "5000")
+    assert code == 1 and "model.zip" in err and "Traceback" not in err
+    assert result.run.meta["status"] == "finished"
+
+
+def test_a_taken_run_name_is_refused_without_touching_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "mine").mkdir()
+    code, err = run_cli(capsys, "--saves", str(tmp_path), "train", "--name", "mine", "--timesteps", "100")
+    assert code == 1 and "already exists" in err and "--resume" in err
+    code, err = run_cli(capsys, "--saves", str(tmp_path), "train", "--name", "../escape", "--timesteps", "100")
+    assert code == 2 and "invalid run name" in err
+
+
+def test_the_default_hyperparameters_file_is_valid_for_every_algorithm() -> None:
+    defaults = trainer.load_defaults()
+    assert set(defaults) == set(trainer.ALGORITHMS)
+    for d in defaults.values():
+        assert d.n_envs >= 1 and d.timesteps >= 1 and d.model and d.policy
+
+
+def test_cs_tui_help_does_not_import_torch() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from cs_tui.cli import main\n"
+        "for argv in (['--help'], ['train', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        main(argv)\n"
+        "print('torch' in sys.modules, 'stable_baselines3' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
