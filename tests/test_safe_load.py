@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import pickle
@@ -24,10 +25,12 @@ from gymnasium import spaces  # noqa: E402
 from cs_env.env import CustomerSupportEnv  # noqa: E402
 from cs_tui.training.safe_load import (  # noqa: E402
     ALLOWED_MEMBERS,
+    DATA_GLOBALS,
     META_MEMBER,
     ModelLoadError,
     load_model,
     load_model_with_meta,
+    pickle_globals,
     read_model_meta,
     save_model,
 )
@@ -273,6 +276,50 @@ def test_payload_in_the_data_member_is_refused_and_never_unpickled(
     # the payload is live: SB3's own load, which the loader exists to avoid, runs it
     sb3.PPO.load(crafted, device="cpu")
     assert marker.exists()
+
+
+@pytest.mark.parametrize("key", ["lr_schedule", "policy_class", "observation_space"])
+def test_payload_under_a_key_sb3_really_writes_is_refused_by_reading_the_pickle_opcodes(
+    key: str, trained: dict[str, tuple[Any, Path]], tmp_path: Path
+) -> None:
+    _, path = trained["ppo"]
+    data = json.loads(member(path, "data"))
+    marker = tmp_path / "pwned_by_known_key"
+    data[key][":serialized:"] = base64.b64encode(pickle.dumps(CreatesFile(marker))).decode()
+    crafted = rewrite(path, tmp_path / "crafted.zip", {"data": json.dumps(data).encode()})
+
+    refused(crafted, repr(key), "io.open")
+    assert not marker.exists()
+
+    with contextlib.suppress(Exception):  # SB3 may fail later on, but only after having run the payload
+        sb3.PPO.load(crafted, device="cpu")
+    assert marker.exists()
+
+
+def test_files_from_both_training_envs_pass_the_pickle_check(tmp_path: Path) -> None:
+    from cs_tui.training.vecenv import make_training_env
+
+    for kind in ("batched", "dummy"):
+        model = make_model("ppo", env=make_training_env("mixed", 2, 0, kind=kind))
+        model.learn(256)
+        assert model.ep_info_buffer  # episode stats (numpy values, a deque) are pickled in "data"
+        save_model(model, tmp_path / f"{kind}.zip", META)
+        assert load_model(tmp_path / f"{kind}.zip").num_timesteps == model.num_timesteps
+
+
+def test_pickle_globals_reads_imports_without_running_anything(tmp_path: Path) -> None:
+    marker = tmp_path / "never"
+    assert pickle_globals(pickle.dumps(CreatesFile(marker))) == {("io", "open")}
+    assert not marker.exists()
+    assert pickle_globals(pickle.dumps({"a": np.arange(3), "b": [1.5, "x"]})) <= DATA_GLOBALS
+    # a global whose name is computed at unpickling time cannot be read statically: refused
+    computed = b"\x80\x04\x8c\x02osX\x06\x00\x00\x00systemq\x00\x85R\x93."
+    with pytest.raises(ValueError):
+        pickle_globals(computed)
+    with pytest.raises(ValueError, match="EXT1"):
+        pickle_globals(b"\x80\x02\x82\x01.")
+    with pytest.raises(ValueError):
+        pickle_globals(b"\x80\x04\x8c")  # truncated
 
 
 @pytest.mark.parametrize("name", ["policy.pth", "policy.optimizer.pth", "pytorch_variables.pth"])

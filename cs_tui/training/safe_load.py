@@ -15,6 +15,7 @@ torch and stable-baselines3 are imported inside functions only.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import math
@@ -616,6 +617,133 @@ def _check_data(path: Path, model: BaseAlgorithm, raw: bytes) -> None:
             f"{path}: the data member has an entry this model does not have: {unexpected[0]!r} "
             "(a crafted file? stable-baselines3's own load() would unpickle it)"
         )
+    allowed: set[tuple[str, str]] | None = None
+    for key, value in data.items():
+        if not (isinstance(value, dict) and ":serialized:" in value):
+            continue
+        if allowed is None:  # built once, only for files that have pickled values (all SB3 files do)
+            allowed = _reference_globals(model) | DATA_GLOBALS
+        try:
+            found = pickle_globals(base64.b64decode(str(value[":serialized:"]), validate=True))
+        except ValueError as e:
+            raise ModelLoadError(f"{path}: the data member's {key!r} is not a well-formed pickle: {e}") from None
+        strange = sorted(found - allowed)
+        if strange:
+            module, name = strange[0]
+            raise ModelLoadError(
+                f"{path}: the data member's {key!r} would call {module}.{name} when unpickled "
+                "(a crafted file? stable-baselines3's own load() would run it)"
+            )
+
+
+#: Globals a pickle of plain data may name (numpy arrays, scalars and generators, containers), beyond
+#: the classes SB3 itself pickles for the model at hand (see ``_reference_globals``).
+DATA_GLOBALS = frozenset(
+    [
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        *(
+            (core, name)
+            for core in ("numpy._core.multiarray", "numpy.core.multiarray")
+            for name in ("scalar", "_reconstruct")
+        ),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy.random._pickle", "__bit_generator_ctor"),
+        ("numpy.random._pickle", "__generator_ctor"),
+        ("numpy.random._pickle", "__randomstate_ctor"),
+        ("numpy.random._pcg64", "PCG64"),
+        ("numpy.random._pcg64", "PCG64DXSM"),
+        ("numpy.random._mt19937", "MT19937"),
+        ("numpy.random._philox", "Philox"),
+        ("numpy.random._sfc64", "SFC64"),
+        ("numpy.random._generator", "Generator"),
+        ("numpy.random.mtrand", "RandomState"),
+        ("numpy.random.bit_generator", "SeedSequence"),
+        ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"),
+        ("collections", "deque"),
+        ("collections", "OrderedDict"),
+        ("copyreg", "_reconstructor"),
+        ("builtins", "object"),
+        ("builtins", "set"),
+        ("builtins", "frozenset"),
+        ("builtins", "complex"),
+        ("builtins", "slice"),
+        ("builtins", "bytearray"),
+        ("_codecs", "encode"),
+    ]
+)
+_STRING_OPS = frozenset(
+    ["SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"]
+)
+_MEMO_GETS = frozenset(["GET", "BINGET", "LONG_BINGET"])
+_MEMO_PUTS = frozenset(["PUT", "BINPUT", "LONG_BINPUT"])
+_FORBIDDEN_OPS = frozenset(["EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID"])
+
+
+def pickle_globals(raw: bytes) -> set[tuple[str, str]]:
+    """Every ``(module, name)`` a pickle would import, read from its opcodes without running it.
+
+    Raises:
+        ValueError: a malformed pickle, an extension-registry or persistent-id opcode, or a global whose
+            name is computed rather than written as two strings right before ``STACK_GLOBAL``
+            (``pickle`` and ``cloudpickle`` always write it that way).
+    """
+    import pickletools
+
+    missing = object()
+    memo: dict[int, Any] = {}
+    pushed: list[Any] = []  # values of the latest ops that push one value (strings, or `missing`)
+    found: set[tuple[str, str]] = set()
+    try:
+        for opcode, arg, _ in pickletools.genops(raw):
+            op = opcode.name
+            if op in _FORBIDDEN_OPS:
+                raise ValueError(f"opcode {op} is not allowed")
+            if op == "MEMOIZE":
+                memo[len(memo)] = pushed[-1] if pushed else missing
+            elif op in _MEMO_PUTS:
+                memo[_memo_index(arg)] = pushed[-1] if pushed else missing
+            elif op in _MEMO_GETS:
+                pushed.append(memo.get(_memo_index(arg), missing))
+            elif op in _STRING_OPS:
+                pushed.append(arg if isinstance(arg, str) else missing)
+            elif op in ("GLOBAL", "INST"):
+                module, _, name = str(arg).partition(" ")
+                found.add((module, name))
+                pushed.append(missing)
+            elif op == "STACK_GLOBAL":
+                if len(pushed) < 2 or not all(isinstance(v, str) for v in pushed[-2:]):
+                    raise ValueError("STACK_GLOBAL with a computed name")
+                found.add((pushed[-2], pushed[-1]))
+                pushed.append(missing)
+            else:
+                pushed.append(missing)
+            del pushed[:-2]
+    except ValueError:
+        raise
+    except Exception as e:  # pickletools reports truncation and bad arguments with several error types
+        raise ValueError(f"{type(e).__name__}: {_first_line(e)}") from None
+    return found
+
+
+def _memo_index(arg: Any) -> int:
+    if not isinstance(arg, int):
+        raise ValueError(f"memo index {arg!r} is not an integer")
+    return arg
+
+
+def _reference_globals(model: BaseAlgorithm) -> set[tuple[str, str]]:
+    """The globals SB3's own ``save`` pickles for a model built like this one (its classes and schedules)."""
+    buffer = io.BytesIO()
+    model.save(buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        data = json.loads(archive.read("data"))
+    found: set[tuple[str, str]] = set()
+    for value in data.values():
+        if isinstance(value, dict) and ":serialized:" in value:
+            found |= pickle_globals(base64.b64decode(value[":serialized:"]))
+    return found
 
 
 def _torch_load(path: Path, member: str, raw: bytes) -> Any:
