@@ -69,7 +69,7 @@ def test_each_algorithm_trains_a_few_thousand_steps_into_a_complete_run_folder(t
     assert result.status == "finished" and result.exit_code == 0
     run = Run(tmp_path / f"{algorithm}-run")
     meta = run.meta
-    assert META_KEYS <= set(meta)
+    assert set(meta) >= META_KEYS
     assert meta["status"] == "finished" and meta["error"] is None and run.status == "finished"
     assert meta["algorithm"] == algorithm and meta["timesteps_done"] >= 3000
     assert meta["reference"]["oracle_return"] > meta["reference"]["random_return"]
@@ -78,8 +78,8 @@ def test_each_algorithm_trains_a_few_thousand_steps_into_a_complete_run_folder(t
     records = records_of(run)
     train = [r for r in records if r["type"] == "train"]
     evals = [r for r in records if r["type"] == "eval"]
-    assert train and all(TRAIN_KEYS <= set(r) for r in train)
-    assert len(evals) >= 3 and all(EVAL_KEYS <= set(r) for r in evals)
+    assert train and all(set(r) >= TRAIN_KEYS for r in train)
+    assert len(evals) >= 3 and all(set(r) >= EVAL_KEYS for r in evals)
     assert [r["status"] for r in records if r["type"] == "status"] == ["running", "finished"]
     # the sparkline's data: every finished episode's return appears in exactly one record
     assert sum(len(r["episode_returns"]) for r in train) == train[-1]["episodes"] > 0
