@@ -1,16 +1,401 @@
-"""The models pane (placeholder while it is being built)."""
+"""Models and analytics: saved models with their metadata and last evaluation; evaluate one; compare two.
+
+Every model is evaluated by ``cs_env.evaluate.evaluate`` on the same customers (same industry, episodes
+and seed), so two reports compare like with like. Loading a model imports torch, so it happens only in a
+worker, when asked; a model file that cannot be loaded safely is a notification with the reason.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static
+
+from cs_env.env import valid_industries
+from cs_tui.agents import BASELINE_PREFIX
+from cs_tui.training.runs import RunError, list_runs
+from cs_tui.widgets.bars import ShareBars
+from cs_tui.widgets.model_report import compare_reports, fmt_float, fmt_oracle, fmt_pct, single_report
+
+MODEL_FILES = ("best.zip", "model.zip")
+#: baselines listed under the models, as yardsticks to compare with
+YARDSTICKS = ("heuristic", "random", "oracle", "quick_resolution")
+MIN_EPISODES, MAX_EPISODES = 2, 100_000
+
+
+@dataclass
+class ModelEntry:
+    """A row of the models list: a saved run with a model file, or a baseline."""
+
+    spec: str  # what load_agent takes
+    name: str
+    kind: str  # "model" | "baseline"
+    meta: dict[str, Any] = field(default_factory=dict)
+    meta_error: str | None = None
+    model_file: Path | None = None
+
+
+def list_models(saves: Path) -> list[ModelEntry]:
+    """Runs that hold a model (newest first), then the yardstick baselines."""
+    entries: list[ModelEntry] = []
+    for run in list_runs(saves):
+        model_file = next((run.path / n for n in MODEL_FILES if (run.path / n).is_file()), None)
+        if model_file is None:
+            continue
+        try:
+            meta, error = run.meta, None
+        except RunError as exc:
+            meta, error = {}, str(exc)
+        entries.append(ModelEntry(str(run.path), run.name, "model", meta, error, model_file))
+    entries += [ModelEntry(BASELINE_PREFIX + b, b, "baseline") for b in YARDSTICKS]
+    return entries
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _flat(hp: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Hyperparameters one level deep: ``{"model": {"n_steps": 256}}`` → ``[("n_steps", 256)]``."""
+    items: list[tuple[str, Any]] = []
+    for key, value in hp.items():
+        if isinstance(value, dict):
+            items += list(value.items())
+        else:
+            items.append((key, value))
+    return items
+
+
+def _eval_line(label: str, ev: dict[str, Any]) -> str:
+    line = f"{label}: return {fmt_float(ev.get('mean_return'))} · {fmt_oracle(ev.get('pct_of_oracle'))}% of oracle"
+    line += f" · resolved {fmt_pct(ev.get('resolution_rate'))}"
+    steps = _num(ev.get("timesteps"))
+    return line + (f" @ {steps:,.0f}" if steps is not None else "")
+
+
+def describe_entry(entry: ModelEntry) -> RenderableType:
+    """What a run's meta.json says about its model, and its evaluations during training (one line each)."""
+    if entry.kind == "baseline":
+        return Text(f"{entry.spec}: a baseline policy (cs_env.policies), a yardstick to compare with.")
+    text = Text()
+    text.append(entry.name, style="bold")
+    if entry.meta_error:
+        text.append(f"\n{entry.meta_error}", style="red")
+        return text
+    m = entry.meta
+    text.append(f" · {str(m.get('algorithm', '?')).upper()} · {m.get('industry', '?')} · {m.get('status', '?')}")
+    done, total = _num(m.get("timesteps_done")), _num(m.get("total_timesteps"))
+    steps = f"{done:,.0f}" if done is not None else "?"
+    if total:
+        steps += f"/{total:,.0f}"
+    text.append(f"\n{steps} steps · seed {m.get('seed', '?')}")
+    if m.get("created_at"):
+        text.append(f" · {str(m.get('created_at'))[:16].replace('T', ' ')}")
+    if entry.model_file is not None:
+        text.append(f" · {entry.model_file.name}")
+    hp = m.get("hyperparameters")
+    if isinstance(hp, dict) and hp:
+        flat = _flat(hp)
+        text.append("\n" + " ".join(f"{k}={v}" for k, v in flat), style="dim")
+    last, best = m.get("last_eval"), m.get("best_eval")
+    if isinstance(last, dict):
+        text.append("\n" + _eval_line("last eval", last))
+    if isinstance(best, dict) and best != last:
+        text.append("\n" + _eval_line("best eval", best))
+    return text
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    industry: str
+    episodes: int
+    seed: int = 0
+
+
+class CompareScreen(ModalScreen[None]):
+    """Two evaluated policies side by side: business metrics, by industry and tier, strategy usage bars."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Back")]
+
+    DEFAULT_CSS = """
+    CompareScreen > VerticalScroll {
+        background: $surface;
+        border: tall $primary;
+        padding: 0 1;
+    }
+    CompareScreen .section { color: $text-muted; margin-top: 1; }
+    """
+
+    def __init__(self, a: dict[str, Any], b: dict[str, Any], names: tuple[str, str]) -> None:
+        super().__init__()
+        self.reports = (a, b)
+        self.names = names
+
+    def compose(self) -> ComposeResult:
+        a, b = self.reports
+        with VerticalScroll():
+            yield Static(Text(f"A {self.names[0]}  vs  B {self.names[1]}", style="bold"))
+            yield Static(compare_reports(a, b, self.names), id="compare-table")
+            yield Label("Strategy usage (A first, B under it)", classes="section")
+            bars = ShareBars(id="compare-usage")
+            bars.values = dict((a.get("overall") or {}).get("strategy_usage") or {})
+            bars.compare = dict((b.get("overall") or {}).get("strategy_usage") or {})
+            yield bars
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
+
+    def action_close(self) -> None:
+        """Back to the models list."""
+        self.dismiss(None)
 
 
 class ModelsScreen(Screen[None]):
-    """The models pane."""
+    """Models on the left, the highlighted one's details and evaluation on the right."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "evaluate", "Evaluate", tooltip="Evaluate the highlighted model (business metrics)"),
+        Binding("a", "mark('a')", "Mark A", tooltip="Mark the highlighted model as A for a comparison"),
+        Binding("b", "mark('b')", "Mark B", tooltip="Mark the highlighted model as B for a comparison"),
+        Binding("c", "compare", "Compare", tooltip="Compare A and B side by side (evaluates them if needed)"),
+        Binding("r", "refresh_models", "Refresh", tooltip="Read saves/ again"),
+    ]
+
+    DEFAULT_CSS = """
+    ModelsScreen #eval-controls { height: 1; padding: 0 1; }
+    ModelsScreen #eval-controls Label { padding: 0 1; }
+    ModelsScreen #industry { width: 16; }
+    ModelsScreen #episodes { width: 9; }
+    ModelsScreen #marks { width: 1fr; padding-left: 2; color: $text-muted; }
+    ModelsScreen #models { width: 32; height: 1fr; border-right: tall $panel; }
+    ModelsScreen #model-detail { height: 1fr; padding: 0 1; }
+    ModelsScreen #model-meta { text-wrap: nowrap; text-overflow: ellipsis; }
+    ModelsScreen #model-usage-label { color: $text-muted; margin-top: 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[ModelEntry] = []
+        self.reports: dict[tuple[str, EvalSettings], dict[str, Any]] = {}
+        self.marks: dict[str, str] = {}  # "a" / "b" -> spec
+        self.evaluating: set[str] = set()
+
+    @property
+    def saves(self) -> Path:
+        """The saves root (the app's, else ``./saves``)."""
+        saves = getattr(self.app, "saves", None)
+        return Path(saves) if saves is not None else Path("saves")
 
     def compose(self) -> ComposeResult:
+        settings = getattr(self.app, "settings", None)
+        industry = getattr(settings, "industry", "mixed")
+        industries = valid_industries()
         yield Header()
-        yield Static("The models pane is being built.", id="placeholder")
+        with Horizontal(id="eval-controls"):
+            yield Label("evaluate on")
+            yield Select(
+                [(i, i) for i in industries],
+                value=industry if industry in industries else industries[0],
+                allow_blank=False,
+                compact=True,
+                id="industry",
+            )
+            yield Label("episodes")
+            yield Input("1000", type="integer", compact=True, id="episodes")
+            yield Label("", id="marks")
+        with Horizontal():
+            table: DataTable[Any] = DataTable(id="models", cursor_type="row", zebra_stripes=True)
+            table.add_column("model", key="model", width=20)
+            table.add_column("alg", key="alg", width=4)
+            table.add_column("", key="mark", width=2)
+            yield table
+            with VerticalScroll(id="model-detail"):
+                yield Static("", id="model-meta")
+                yield Static("", id="model-eval")
+                yield Label("Strategy usage", id="model-usage-label")
+                yield ShareBars(id="model-usage")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Models"
+        self.refresh_models()
+        self.query_one("#models", DataTable).focus()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_models()
+
+    # -- the list ----------------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        """Read the saved models again (cheap: a few small JSON files), keeping the highlighted row."""
+        table = self.query_one("#models", DataTable)
+        current = self.current.spec if self.entries and table.row_count else None
+        self.entries = list_models(self.saves)
+        table.clear()
+        for entry in self.entries:
+            alg = str(entry.meta.get("algorithm", "")).upper() if entry.kind == "model" else "base"
+            table.add_row(entry.name, alg, self._mark_of(entry.spec), key=entry.spec)
+        specs = [e.spec for e in self.entries]
+        if current in specs:
+            table.move_cursor(row=specs.index(current))
+        self._show(self.current)
+
+    def _mark_of(self, spec: str) -> str:
+        return "".join(m.upper() for m, s in sorted(self.marks.items()) if s == spec)
+
+    @property
+    def current(self) -> ModelEntry:
+        """The highlighted entry."""
+        row = self.query_one("#models", DataTable).cursor_row
+        return self.entries[min(max(row, 0), len(self.entries) - 1)]
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if 0 <= event.cursor_row < len(self.entries):
+            self._show(self.entries[event.cursor_row])
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_evaluate()
+
+    def _show(self, entry: ModelEntry) -> None:
+        self.query_one("#model-meta", Static).update(describe_entry(entry))
+        settings = self._settings(quiet=True)
+        report = self.reports.get((entry.spec, settings)) if settings else None
+        eval_widget = self.query_one("#model-eval", Static)
+        usage = self.query_one("#model-usage", ShareBars)
+        if report is not None:
+            eval_widget.update(Group(Text("\nEvaluation", style="bold"), single_report(report)))
+            usage.values = dict((report.get("overall") or {}).get("strategy_usage") or {})
+        else:
+            busy = entry.spec in self.evaluating
+            eval_widget.update(Text("\nevaluating…" if busy else "\nnot evaluated here yet: press e", style="italic"))
+            last = entry.meta.get("last_eval") if entry.kind == "model" else None
+            usage.values = dict(last.get("strategy_usage") or {}) if isinstance(last, dict) else {}
+
+    # -- evaluating --------------------------------------------------------------------------
+    def _settings(self, *, quiet: bool = False) -> EvalSettings | None:
+        industry = self.query_one("#industry", Select).value
+        raw = self.query_one("#episodes", Input).value
+        try:
+            episodes = int(raw)
+        except ValueError:
+            episodes = -1
+        if not isinstance(industry, str) or not MIN_EPISODES <= episodes <= MAX_EPISODES:
+            if not quiet:
+                self.notify(f"episodes: a whole number from {MIN_EPISODES} to {MAX_EPISODES:,}", severity="error")
+            return None
+        return EvalSettings(industry, episodes)
+
+    def action_evaluate(self) -> None:
+        """Evaluate the highlighted model or baseline in a worker (loading a model happens there)."""
+        settings = self._settings()
+        if settings is None:
+            return
+        entry = self.current
+        if (entry.spec, settings) in self.reports:
+            self._show(entry)
+            return
+        self._evaluate([entry], settings)
+
+    def _evaluate(self, entries: list[ModelEntry], settings: EvalSettings, then_compare: bool = False) -> None:
+        todo = [e for e in entries if e.spec not in self.evaluating]
+        if not todo:
+            return
+        self.evaluating.update(e.spec for e in todo)
+        self._show(self.current)
+        saves = self.saves
+        self.run_worker(
+            lambda: self._evaluate_in_thread(todo, settings, saves, then_compare),
+            thread=True,
+            group="evaluate",
+            exit_on_error=False,
+        )
+
+    def _evaluate_in_thread(
+        self, entries: list[ModelEntry], settings: EvalSettings, saves: Path, then_compare: bool
+    ) -> None:
+        from cs_env.evaluate import evaluate
+        from cs_tui.agents import load_agent  # a model brings torch: only here, in the worker
+
+        for entry in entries:
+            max_turns = int(entry.meta.get("max_turns") or 10) if entry.kind == "model" else 10
+            try:
+                agent = load_agent(entry.spec, industry=settings.industry, max_turns=max_turns, saves=saves)
+                report = evaluate(
+                    agent,
+                    industry=settings.industry,
+                    episodes=settings.episodes,
+                    seed=settings.seed,
+                    max_turns=max_turns,
+                ).as_dict()
+            except Exception as exc:  # a broken model must not take the app down: say why
+                self.app.call_from_thread(self._eval_failed, entry, f"{type(exc).__name__}: {exc}")
+                return
+            self.app.call_from_thread(self._eval_done, entry, settings, report)
+        if then_compare:
+            self.app.call_from_thread(self.action_compare)
+
+    def _eval_done(self, entry: ModelEntry, settings: EvalSettings, report: dict[str, Any]) -> None:
+        self.evaluating.discard(entry.spec)
+        self.reports[(entry.spec, settings)] = report
+        if self.entries and self.current.spec == entry.spec:
+            self._show(entry)
+        pct = (report.get("overall") or {}).get("pct_of_oracle")
+        self.notify(f"{entry.name}: {fmt_oracle(pct)}% of oracle on {settings.industry}", title="Evaluated")
+
+    def _eval_failed(self, entry: ModelEntry, reason: str) -> None:
+        self.evaluating.clear()
+        self.notify(f"Could not evaluate {entry.name}: {reason}", title="Models", severity="error", timeout=12)
+        if self.entries:
+            self._show(self.current)
+
+    # -- comparing ---------------------------------------------------------------------------
+    def action_mark(self, which: str) -> None:
+        """Mark the highlighted entry as A or B."""
+        self.marks[which] = self.current.spec
+        table = self.query_one("#models", DataTable)
+        for entry in self.entries:
+            table.update_cell(entry.spec, "mark", self._mark_of(entry.spec))
+        self._show_marks()
+
+    def _show_marks(self) -> None:
+        names = {e.spec: e.name for e in self.entries}
+        parts = [f"{m.upper()}={names.get(s, Path(s).name)}" for m, s in sorted(self.marks.items())]
+        self.query_one("#marks", Label).update(" ".join(parts))
+
+    def action_compare(self) -> None:
+        """Show A and B side by side; evaluates whichever has no report for the current settings."""
+        if set(self.marks) != {"a", "b"}:
+            self.notify("Mark two models first: a on one, b on the other", severity="warning")
+            return
+        settings = self._settings()
+        if settings is None:
+            return
+        by_spec = {e.spec: e for e in self.entries}
+        a, b = self.marks["a"], self.marks["b"]
+        if a not in by_spec or b not in by_spec:
+            self.notify("A marked model is gone from saves/; mark again", severity="warning")
+            return
+        missing = [by_spec[s] for s in (a, b) if (s, settings) not in self.reports]
+        if missing:
+            if not any(e.spec in self.evaluating for e in missing):
+                self.notify("Evaluating before comparing…")
+                self._evaluate(list({e.spec: e for e in missing}.values()), settings, then_compare=True)
+            return
+        names = (by_spec[a].name, by_spec[b].name)
+        self.app.push_screen(CompareScreen(self.reports[(a, settings)], self.reports[(b, settings)], names))
+
+    def action_refresh_models(self) -> None:
+        """Read saves/ again."""
+        self.refresh_models()

@@ -328,9 +328,9 @@ class RunMonitor(VerticalScroll):
         ev, best = view.last_eval or meta.get("last_eval"), view.best_eval or meta.get("best_eval")
         if ev:
             line = f"last eval {_fmt(ev.get('mean_return'))} ± {_fmt(ev.get('ci95'))} · "
-            line += f"{_pct(ev.get('pct_of_oracle'))} of oracle"
+            line += f"{_fmt(ev.get('pct_of_oracle'), '.1f')}% of oracle"  # eval records carry it ×100
             if best and best is not ev:
-                line += f" (best {_pct(best.get('pct_of_oracle'))})"
+                line += f" (best {_fmt(best.get('pct_of_oracle'), '.1f')}%)"
             self.query_one("#run-stats", Static).update(Group(grid, Text(line, no_wrap=True, overflow="ellipsis")))
         else:
             self.query_one("#run-stats", Static).update(grid)

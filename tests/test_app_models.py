@@ -1,0 +1,180 @@
+"""The models pane: saved models with their metadata, evaluation in a worker, A/B comparison, broken files."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from textual.app import App
+from textual.widgets import DataTable, Input, Static
+
+from cs_env.env import CustomerSupportEnv
+from cs_tui.screens.models import CompareScreen, ModelsScreen, list_models
+from cs_tui.training.runs import atomic_write_json, now_iso
+from cs_tui.widgets.bars import ShareBars
+
+EPISODES = "200"  # small: the pane's behaviour is under test, not the policy
+
+
+class PaneApp(App[None]):
+    """The smallest host for one pane: what the real app gives its screens (saves)."""
+
+    def __init__(self, saves: Path) -> None:
+        super().__init__()
+        self.saves = saves
+
+    def on_mount(self) -> None:
+        self.push_screen(ModelsScreen())
+
+
+async def wait_for(pilot: Any, predicate: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+def shown(widget: Static) -> str:
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def write_meta(folder: Path, **extra: Any) -> None:
+    meta = {
+        "schema": 1,
+        "name": folder.name,
+        "algorithm": "ppo",
+        "industry": "mixed",
+        "max_turns": 10,
+        "seed": 7,
+        "total_timesteps": 5000,
+        "timesteps_done": 5000,
+        "hyperparameters": {"n_steps": 64},
+        "created_at": now_iso(),
+        "status": "finished",
+        "pid": None,
+        "last_eval": {
+            "type": "eval",
+            "timesteps": 5000,
+            "mean_return": 1.25,
+            "ci95": 0.04,
+            "pct_of_oracle": 61.5,
+            "resolution_rate": 0.6,
+            "strategy_usage": {"technical": 0.7, "escalate": 0.3},
+        },
+        **extra,
+    }
+    atomic_write_json(folder / "meta.json", meta)
+
+
+@pytest.fixture(scope="module")
+def saves(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saves folder with one briefly trained PPO run, as the trainer lays it out."""
+    torch = pytest.importorskip("torch")
+    sb3 = pytest.importorskip("stable_baselines3")
+    from cs_tui.training.safe_load import save_model
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("saves")
+    run = root / "ppo-small"
+    run.mkdir()
+    model = sb3.PPO("MlpPolicy", CustomerSupportEnv("mixed", 10), seed=0, device="cpu", n_steps=64, batch_size=32)
+    model.learn(64)
+    save_model(model, run / "model.zip", {"industry": "mixed", "max_turns": 10})
+    write_meta(run)
+    return root
+
+
+async def test_list_shows_saved_models_with_meta_and_last_eval(saves: Path) -> None:
+    app = PaneApp(saves)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#models", DataTable)
+        assert str(table.get_row_at(0)[0]) == "ppo-small"
+        assert "heuristic" in [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        meta = shown(app.screen.query_one("#model-meta", Static))
+        assert "PPO · mixed · finished" in meta
+        assert "5,000/5,000 steps · seed 7" in meta
+        assert "61.5% of oracle" in meta  # the last evaluation during training
+        # the usage bars show the last evaluation's strategy usage until the model is evaluated here
+        assert app.screen.query_one("#model-usage", ShareBars).values == {"technical": 0.7, "escalate": 0.3}
+
+
+async def test_evaluate_a_model_then_compare_it_with_a_baseline_by_keys(saves: Path) -> None:
+    app = PaneApp(saves)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        screen.query_one("#episodes", Input).value = EPISODES
+        table = screen.query_one("#models", DataTable)
+        table.focus()
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any(spec.endswith("ppo-small") for spec, _ in screen.reports))
+        report = shown(screen.query_one("#model-eval", Static))
+        assert "on mixed · 200 episodes" in report
+        for words in ("% of oracle", "resolved", "bfsi", "retail", "tech", "basic", "premium", "vip"):
+            assert words in report
+        assert sum(screen.query_one("#model-usage", ShareBars).values.values()) == pytest.approx(1.0)
+        # A = the model, B = the heuristic; c evaluates B, then opens the comparison
+        await pilot.press("a")
+        heuristic = [str(table.get_row_at(i)[0]) for i in range(table.row_count)].index("heuristic")
+        table.move_cursor(row=heuristic)
+        await pilot.press("b", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        compare = shown(app.screen.query_one("#compare-table", Static))
+        assert "A ppo-small" in compare and "B heuristic" in compare
+        assert "B − A" in compare
+        bars = app.screen.query_one("#compare-usage", ShareBars)
+        assert bars.values and bars.compare
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+
+
+async def test_a_broken_model_file_is_a_notification_not_a_crash(tmp_path: Path) -> None:
+    run = tmp_path / "ppo-broken"
+    run.mkdir()
+    (run / "model.zip").write_bytes(b"PK\x03\x04 truncated")
+    write_meta(run)
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        screen.query_one("#episodes", Input).value = EPISODES
+        screen.query_one("#models", DataTable).focus()
+        await pilot.press("e")
+        await wait_for(pilot, lambda: not screen.evaluating)
+        messages = [n.message for n in app._notifications]
+        assert any("Could not evaluate ppo-broken" in m and "model.zip" in m for m in messages), messages
+        assert app.is_running and not screen.reports
+
+
+def test_list_models_skips_runs_without_a_model_and_keeps_broken_meta(tmp_path: Path) -> None:
+    (tmp_path / "no-model").mkdir()
+    write_meta(tmp_path / "no-model")
+    broken = tmp_path / "broken-meta"
+    broken.mkdir()
+    (broken / "meta.json").write_text("[]")
+    (broken / "model.zip").write_bytes(b"")
+    entries = list_models(tmp_path)
+    names = [e.name for e in entries]
+    assert "no-model" not in names
+    broken_entry = next(e for e in entries if e.name == "broken-meta")
+    assert broken_entry.meta_error and "meta.json" in broken_entry.meta_error
+
+
+def test_opening_the_panes_does_not_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "import cs_tui.screens.training, cs_tui.screens.scenarios, cs_tui.screens.models\n"
+        "heavy = [m for m in ('torch', 'stable_baselines3') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
