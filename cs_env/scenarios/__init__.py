@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from cs_env.domain import OUTCOME_NAMES, STRATEGY_NAMES
-from cs_env.env import CustomerSupportEnv, check_max_turns, valid_industries
+from cs_env.env import CustomerSupportEnv, valid_industries
 from cs_env.industries import IndustryDataError, _Reader
 
 SCENARIO_DIR = Path(__file__).parent
@@ -178,7 +178,7 @@ def _load_file(path: Path) -> list[Scenario]:
         if not isinstance(start, dict):
             raise reader.fail(prefix + "start", f"expected a table of reset options, got {start!r}")
         try:  # the env's own check of reset options: a scenario pins exactly what the env can
-            CustomerSupportEnv(industry, max_turns=check_max_turns(max_turns)).reset(seed=0, options=start)
+            CustomerSupportEnv(industry, max_turns=max_turns).reset(seed=0, options=start)
         except ValueError as exc:
             raise reader.fail(prefix + "start", str(exc)) from None
         rule = reader.get(table, "pass", prefix)
@@ -201,13 +201,15 @@ def _load_file(path: Path) -> list[Scenario]:
 
 def _criterion(reader: _ScenarioReader, rule: dict[str, Any], prefix: str) -> Criterion:
     reader.only(rule, prefix, CRITERION_KEYS)
-    opt = rule.__contains__
     return Criterion(
         outcomes=reader.names(rule, "outcome", prefix, FINAL_OUTCOMES),
-        max_turns=reader.integer(rule, "max_turns", prefix, 1) if opt("max_turns") else None,
-        min_satisfaction=reader.number(rule, "min_satisfaction", prefix, 0.0, 1.0) if opt("min_satisfaction") else None,
-        min_return=reader.number(rule, "min_return", prefix, -1.0, 5.0) if opt("min_return") else None,
-        avoid=reader.names(rule, "avoid", prefix, STRATEGY_NAMES) if opt("avoid") else (),
+        max_turns=reader.integer(rule, "max_turns", prefix, 1) if "max_turns" in rule else None,
+        min_satisfaction=(
+            reader.number(rule, "min_satisfaction", prefix, 0.0, 1.0) if "min_satisfaction" in rule else None
+        ),
+        # an episode's return lies in [-0.3, 4.3]
+        min_return=reader.number(rule, "min_return", prefix, -0.3, 4.3) if "min_return" in rule else None,
+        avoid=reader.names(rule, "avoid", prefix, STRATEGY_NAMES) if "avoid" in rule else (),
     )
 
 
