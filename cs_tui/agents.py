@@ -201,7 +201,9 @@ def _model_file(spec: str, saves: Path | None) -> tuple[Path, str]:
         candidates.append(_saves(saves) / path)
     for candidate in candidates:
         if candidate.is_file():
-            return candidate, candidate.stem if candidate.suffix == ".zip" else candidate.name
+            # a run's own model file is named after its run; any other file after itself
+            in_run = candidate.name in MODEL_FILES and candidate.resolve().parent.name
+            return candidate, in_run or (candidate.stem if candidate.suffix == ".zip" else candidate.name)
         if candidate.is_dir():
             for file_name in MODEL_FILES:
                 if (candidate / file_name).is_file():
@@ -211,9 +213,12 @@ def _model_file(spec: str, saves: Path | None) -> tuple[Path, str]:
 
 
 def _load_model_agent(path: Path, name: str, industry: str, max_turns: int) -> ModelAgent:
+    import torch
+
     from cs_env.env import CustomerSupportEnv
     from cs_tui.training.safe_load import ModelLoadError, load_model_with_meta
 
+    torch.set_num_threads(1)  # a small MLP: more threads only add contention with the app and the env
     model, meta = load_model_with_meta(path)
     # the model must read this env's observations and answer with its actions; the bounds may differ
     # (e.g. another max_turns), the layout may not
@@ -240,7 +245,10 @@ def _has_model(folder: Path) -> bool:
 
 def _valid_choices(saves: Path | None) -> str:
     root = _saves(saves)
-    runs = sorted(p.name for p in root.iterdir() if _has_model(p)) if root.is_dir() else []
+    try:
+        runs = sorted(p.name for p in root.iterdir() if _has_model(p)) if root.is_dir() else []
+    except OSError:  # an unreadable saves folder must not hide the real message
+        runs = []
     listed = ", ".join(runs[:MAX_LISTED]) + (f", … ({len(runs)} in all)" if len(runs) > MAX_LISTED else "")
     listed = listed or "none"
     return (

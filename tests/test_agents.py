@@ -189,6 +189,7 @@ def test_policy_models_give_probabilities_over_the_8_strategies(algorithm: str, 
 
 def test_dqn_models_give_q_values_whose_best_is_the_action_taken(saves: Path) -> None:
     agent = load_agent(str(saves / "dqn-run" / "model.zip"))
+    assert agent.name == "dqn-run"  # a run's model file is named after its run
     obs, _ = situations(100)
     for o in obs:
         values = agent.action_values(o)
