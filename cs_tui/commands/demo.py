@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import argparse
 
-from cs_tui.commands.evaluate import DEFAULT_POLICY, USAGE_ERROR, at_least, industry_choices, load_agent_or_report
+from cs_tui.commands.evaluate import (
+    DEFAULT_POLICY,
+    USAGE_ERROR,
+    at_least,
+    industry_choices,
+    load_agent_or_report,
+    setting_for,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -36,14 +43,14 @@ def run(args: argparse.Namespace) -> int:
     from cs_env.env import CustomerSupportEnv
     from cs_tui import report as render
 
-    industry = args.industry or "mixed"
-    agent = load_agent_or_report("demo", args.policy, industry=industry, saves=args.saves, seed=args.seed)
+    agent = load_agent_or_report(
+        "demo", args.policy, industry=args.industry or "mixed", saves=args.saves, seed=args.seed
+    )
     if agent is None:
         return USAGE_ERROR
-    if args.industry is None and agent.kind == "model" and agent.meta.get("industry") in industry_choices():
-        industry = str(agent.meta["industry"])
+    industry, max_turns = setting_for(agent, args.industry)
     console = render.make_console()
-    env = CustomerSupportEnv(industry)
+    env = CustomerSupportEnv(industry, max_turns=max_turns)
     returns, outcomes = [], []
     for episode in range(args.episodes):
         obs, info = env.reset(seed=args.seed + episode)

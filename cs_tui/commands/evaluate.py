@@ -73,6 +73,17 @@ def load_agent_or_report(
     return None
 
 
+def setting_for(agent: Any, industry: str | None) -> tuple[str, int]:
+    """Industry and turn limit to run ``agent`` in: ``industry`` if given; for a model, what it was trained on."""
+    max_turns = 10
+    if agent.kind == "model":
+        trained = agent.meta.get("max_turns")
+        max_turns = trained if isinstance(trained, int) and not isinstance(trained, bool) and trained > 0 else 10
+        if industry is None and agent.meta.get("industry") in industry_choices():
+            industry = str(agent.meta["industry"])
+    return industry or "mixed", max_turns
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
@@ -98,15 +109,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from cs_env.evaluate import evaluate
 
-    industry = args.industry or "mixed"
-    agent = load_agent_or_report("evaluate", args.agent, industry=industry, saves=args.saves, seed=args.seed)
+    agent = load_agent_or_report(
+        "evaluate", args.agent, industry=args.industry or "mixed", saves=args.saves, seed=args.seed
+    )
     if agent is None:
         return USAGE_ERROR
-    if args.industry is None and agent.kind == "model":
-        industry = str(agent.meta.get("industry") or "mixed")
-        if industry not in industry_choices():
-            industry = "mixed"
-    report = evaluate(agent, industry=industry, episodes=args.episodes, seed=args.seed, max_turns=10)
+    industry, max_turns = setting_for(agent, args.industry)
+    report = evaluate(agent, industry=industry, episodes=args.episodes, seed=args.seed, max_turns=max_turns)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
         return 0
