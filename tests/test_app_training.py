@@ -239,3 +239,37 @@ async def test_form_by_keys_starts_a_process_and_reports_its_failure(tmp_path: P
         await wait_for(pilot, lambda: monitor.view.status == "failed", timeout=15)
         assert "exited with status" in text_of(app, "#run-reason")
         assert (tmp_path / ".logs" / "doomed.log").read_text()
+
+
+@pytest.mark.slow
+async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Path) -> None:
+    """n → form → ctrl+s starts ``cs-tui train`` detached; its records arrive; x stops it with a checkpoint."""
+    pytest.importorskip("stable_baselines3")
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        app.screen.query_one("#timesteps").focus()
+        await pilot.press("ctrl+a", "ctrl+k", *"200000")  # long enough that we stop it, not the clock
+        app.screen.query_one("#name").focus()
+        await pilot.press(*"live", "ctrl+s")
+        await wait_for(pilot, lambda: app.screen is screen)
+        monitor = screen.query_one(RunMonitor)
+        spark = screen.query_one(RewardSparkline)
+        assert monitor.path == tmp_path / "live"
+        launched = screen.launched["live"]
+        assert os.getsid(launched.process.pid) == launched.process.pid  # its own session: survives the terminal
+        await wait_for(pilot, lambda: spark.episodes > 0 and monitor.view.status == "running", timeout=60)
+        first = spark.episodes
+        await wait_for(pilot, lambda: spark.episodes > first, timeout=20)  # the sparkline grows as it trains
+        assert monitor.view.train["timesteps"] > 0
+        await pilot.press("x")
+        await wait_for(pilot, lambda: monitor.view.status == "interrupted", timeout=30)
+        assert launched.process.wait(timeout=10) in (0, 143)  # 143: stopped by SIGTERM, as shells report it
+        assert Run(tmp_path / "live").model_path.is_file()  # the checkpoint written on the way out
+        screen.refresh_runs()
+        await pilot.pause(0.2)
+        assert launched.reported
+        assert not [n for n in app._notifications if n.severity == "error"]  # a stop is not a failure

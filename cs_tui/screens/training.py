@@ -242,12 +242,18 @@ class TrainingScreen(Screen[None]):
                 continue
             launched.reported = True
             launched.log.close()
-            if code != 0:
-                tail = log_tail(launched.log_path) or f"exit status {code}"
-                self.notify(f"Training {name} failed: {tail}", title="Training", severity="error", timeout=15)
-                monitor = self.query_one(RunMonitor)
-                if monitor.path is not None and monitor.path.name == name:
-                    monitor.launch_failed(f"the training process exited with status {code}: {tail}")
+            try:
+                recorded = Run(self.saves / name).recorded_status
+            except RunError:
+                recorded = "missing"
+            # a stop by signal exits non-zero (143) after recording "interrupted": that is no failure
+            if code == 0 or recorded in ("finished", "interrupted"):
+                continue
+            tail = log_tail(launched.log_path) or f"exit status {code}"
+            self.notify(f"Training {name} failed: {tail}", title="Training", severity="error", timeout=15)
+            monitor = self.query_one(RunMonitor)
+            if monitor.path is not None and monitor.path.name == name:
+                monitor.launch_failed(f"the training process exited with status {code}: {tail}")
 
     def action_stop_run(self) -> None:
         """Ask the followed run's process to stop (SIGTERM): it writes a checkpoint and marks the run interrupted."""

@@ -309,7 +309,9 @@ class RunMonitor(VerticalScroll):
         done = _num(view.train.get("timesteps")) or _num(meta.get("timesteps_done")) or 0.0
         self.query_one(ProgressBar).update(total=1.0, progress=view.progress)
         eta = ""
-        if view.status == "running":
+        if view.status == "running" and not view.train:
+            eta = " · waiting for the first record"
+        elif view.status == "running":
             eta = f" · ETA {format_duration(view.train.get('eta_seconds'))}"
         steps = f"{done:,.0f}" + (f"/{total:,.0f}" if total else " steps")
         self.query_one("#run-eta", Label).update(f"{steps}{eta}")
