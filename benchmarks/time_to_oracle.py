@@ -1,0 +1,104 @@
+"""Wall time for PPO (the defaults of ``cs-tui train``) to reach 90 % of oracle on ``mixed``.
+
+    python benchmarks/time_to_oracle.py [--target 90] [--seeds 0 1 2] [--eval-every 5000]
+
+Runs the real trainer (``cs_tui.training.trainer.train``: env, evaluations, checkpoints, metrics) in a
+temporary saves folder and stops a run at its first evaluation at or above the target (the trainer's
+evaluation: the deterministic policy on 2,000 conversations, the same ones as the random and oracle
+references). The clock runs from the call to ``train`` (the references are computed beforehand, once,
+as a cached run would find them) to that evaluation. Because one 2,000-episode evaluation has a 95 %
+CI of about ±2 points, the stopping model is then checked on 10,000 other conversations (seed 1).
+Goal (issue 3): at most 60 s on this 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+class StopAtTarget:
+    """Notes the first evaluation at or above ``target`` and stops the run the way a signal would."""
+
+    def __init__(self, target: float) -> None:
+        self.target = target
+        self.start = time.perf_counter()
+        self.reached: dict[str, Any] | None = None
+
+    def started(self, run: Any, meta: dict[str, Any], resumed: bool) -> None:
+        pass
+
+    def record(self, record: dict[str, Any]) -> None:
+        if record["type"] == "eval" and record["pct_of_oracle"] >= self.target and self.reached is None:
+            self.reached = {**record, "wall": time.perf_counter() - self.start}
+            os.kill(os.getpid(), signal.SIGINT)  # the trainer's own stop: at the next step
+
+    def finished(self, result: Any) -> None:
+        pass
+
+
+def main() -> None:
+    import torch
+
+    from cs_env.evaluate import reference_returns
+    from cs_tui.training import trainer
+    from cs_tui.training.safe_load import load_model
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", type=float, default=90.0, help="%% of oracle to reach")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--eval-every", type=int, default=5000)
+    parser.add_argument("--max-timesteps", type=int, default=1_000_000)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    confirm_random, confirm_oracle = reference_returns("mixed", 10_000, 1)
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        saves = Path(tmp)
+        trainer.reference_for("mixed", 10, trainer.REFERENCE_EPISODES, trainer.EVAL_SEED, saves)  # cache it
+        for seed in args.seeds:
+            reporter = StopAtTarget(args.target)
+            options = trainer.TrainOptions(
+                algorithm="ppo",
+                industry="mixed",
+                timesteps=args.max_timesteps,
+                seed=seed,
+                saves=saves,
+                name=f"seed{seed}",
+                eval_every=args.eval_every,
+            )
+            reporter.start = time.perf_counter()
+            result = trainer.train(options, reporter=reporter)
+            reached = reporter.reached
+            if reached is None:
+                print(f"seed {seed}: did not reach {args.target} % in {result.timesteps:,} steps")
+                continue
+            model = load_model(result.run.path / "best.zip")
+            confirm = trainer.evaluate_model(
+                model,
+                industry="mixed",
+                max_turns=10,
+                episodes=10_000,
+                seed=1,
+                reference={"random_return": confirm_random, "oracle_return": confirm_oracle},
+            )
+            times.append(reached["wall"])
+            print(
+                f"seed {seed}: {reached['pct_of_oracle']:.1f} % of oracle at {reached['timesteps']:,} steps after "
+                f"{reached['wall']:.1f} s wall; on 10,000 other conversations: {confirm['pct_of_oracle']:.1f} %"
+            )
+    if times:
+        print(
+            f"median wall time to {args.target:g} % of oracle: {statistics.median(times):.1f} s over {len(times)} of "
+            f"{len(args.seeds)} seeds on {os.cpu_count()} CPUs (goal <= 60 s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
