@@ -178,3 +178,13 @@ def test_opening_the_panes_does_not_import_torch() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+async def test_resizing_down_to_40x12_and_back_raises_nothing(saves: Path) -> None:
+    app = PaneApp(saves)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for size in ((40, 12), (120, 40), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.1)
+        assert app.screen.query_one("#models", DataTable).row_count >= 5

@@ -111,3 +111,21 @@ def test_run_settings_are_checked() -> None:
         parse_settings("baseline:random", "0", "1", "0")
     with pytest.raises(ValueError, match="policy"):
         parse_settings(Select.NULL, "8", "4", "0")
+
+
+async def test_resizing_down_to_40x12_and_back_raises_nothing(tmp_path: Path) -> None:
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ScenariosScreen)
+        screen.query_one("#scenario-table").focus()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not screen.running and bool(screen.results))
+        for size in ((40, 12), (120, 40), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.1)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, ScenarioTrialsScreen))
+        await pilot.resize_terminal(40, 12)
+        await pilot.pause(0.1)
+        await pilot.press("escape")

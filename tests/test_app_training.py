@@ -273,3 +273,17 @@ async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Pat
         await pilot.pause(0.2)
         assert launched.reported
         assert not [n for n in app._notifications if n.severity == "error"]  # a stop is not a failure
+
+
+async def test_resizing_down_to_40x12_and_back_raises_nothing(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "ppo-resize")
+    run.append_metric(train_record(1000, [0.5, 0.7, 0.9]))
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        spark = app.screen.query_one(RewardSparkline)
+        await wait_for(pilot, lambda: spark.episodes == 3)
+        for size in ((40, 12), (120, 40), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.1)
+        run.append_metric(train_record(2000, [1.0]))
+        await wait_for(pilot, lambda: spark.episodes == 4)

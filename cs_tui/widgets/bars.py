@@ -10,6 +10,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
+MIN_SCALE = 0.5
 
 
 def bar(share: float, width: int) -> str:
@@ -24,7 +25,8 @@ def bar(share: float, width: int) -> str:
 class ShareBars(Widget):
     """One row per name: ``name  ████▌     22%``; with ``compare`` set, a second bar under the first.
 
-    The bars scale to the largest share shown so small differences stay visible; the percentages are exact.
+    The bars scale to the largest share shown (at least 50 %) so differences stay visible; the percentages
+    are exact.
     """
 
     DEFAULT_CSS = """
@@ -76,7 +78,8 @@ class ShareBars(Widget):
         if not names:
             return Text("no data yet", style="dim")
         series = [self.values] if self.compare is None else [self.values, self.compare]
-        top = max([v for s in series for v in s.values()] + [1e-9])
+        # scale to the top share, but never past 50 %: close shares (a near-uniform policy) stay short bars
+        top = max([v for s in series for v in s.values()] + [MIN_SCALE])
         label_width = min(max(len(n) for n in names), 18)
         tag_width = 2 if self.compare is not None else 0
         width = max(4, self.size.width - label_width - tag_width - 8)
