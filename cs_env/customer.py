@@ -24,6 +24,7 @@ patience left, and how the last turn moved satisfaction and progress.
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -80,12 +81,13 @@ class _ScalarOps:
         return per_strategy[index]
 
     @staticmethod
-    def vector(values: list[Any]) -> Any:
-        return values
+    def per_strategy(rule: Any, *per_strategy: Any) -> Any:
+        # one value per strategy: the rule applied to each strategy's entries
+        return [rule(*entries) for entries in zip(*per_strategy, strict=True)]
 
     @staticmethod
-    def columns(rows: Any) -> Any:
-        return rows
+    def half_power(k: Any) -> Any:
+        return 0.5**k
 
     @staticmethod
     def categorical(cdf: Any, u: float) -> int:
@@ -102,12 +104,21 @@ class _ScalarOps:
 
 
 class _ArrayOps:
-    """The same operations, elementwise over numpy arrays."""
+    """The same operations, elementwise over numpy arrays.
+
+    Written for few numpy calls and temporaries: at a few thousand conversations the per-call overhead
+    is most of the cost. Each gives bit-for-bit the values of the obvious numpy expression.
+    """
 
     where = staticmethod(np.where)
-    clip = staticmethod(np.clip)
     minimum = staticmethod(np.minimum)
     maximum = staticmethod(np.maximum)
+
+    @staticmethod
+    def clip(x: Any, lo: Any, hi: Any) -> Any:
+        # np.clip's Python wrapper costs more than the two ufuncs it ends in (same values without NaNs)
+        out = np.maximum(x, lo)
+        return np.minimum(out, hi, out=out) if isinstance(out, np.ndarray) else np.minimum(out, hi)
 
     @staticmethod
     def take(table: Any, row: Any, col: Any) -> Any:
@@ -115,19 +126,24 @@ class _ArrayOps:
 
     @staticmethod
     def pick(constants: tuple[float, ...], index: Any) -> Any:
-        return np.asarray(constants)[index]
+        return _constant_array(constants).take(index)
 
     @staticmethod
     def pick_row(per_strategy: Any, index: Any) -> Any:
-        return per_strategy[np.arange(len(index)), index]
+        n, k = per_strategy.shape
+        if per_strategy.flags.c_contiguous:  # one flat take instead of a two-array fancy index
+            return per_strategy.reshape(-1).take(_row_offsets(n, k) + index)
+        return per_strategy[np.arange(n), index]
 
     @staticmethod
-    def vector(values: list[Any]) -> Any:
-        return np.stack(np.broadcast_arrays(*values), axis=1)
+    def per_strategy(rule: Any, *per_strategy: Any) -> Any:
+        # the rule runs once on (strategies, n) arrays, not once per strategy: a few large numpy calls;
+        # elementwise it does the same arithmetic in the same order. The result is (n, strategies).
+        return rule(*(_strategy_major(x) for x in per_strategy)).T
 
     @staticmethod
-    def columns(rows: Any) -> Any:
-        return rows.T
+    def half_power(k: Any) -> Any:
+        return np.ldexp(1.0, -k)  # exactly 0.5**k for integer k, without a pow() per element
 
     @staticmethod
     def categorical(cdf: Any, u: Any) -> Any:
@@ -151,6 +167,35 @@ class _ArrayOps:
 
 SCALAR = _ScalarOps()
 ARRAY = _ArrayOps()
+
+
+@functools.lru_cache(maxsize=64)
+def _constant_array(constants: tuple[float, ...]) -> np.ndarray:
+    return np.asarray(constants)
+
+
+def _strategy_major(values: Any) -> np.ndarray:
+    """Per-strategy values as an array whose first axis is the strategy.
+
+    ``values`` is an (n, strategies) array (a table row per element), or a sequence with one entry per
+    strategy: numbers (a constant column, shape (strategies, 1)) or arrays of n.
+    """
+    if isinstance(values, np.ndarray):
+        return np.ascontiguousarray(values.T)
+    if isinstance(values, tuple) and not any(isinstance(v, np.ndarray) for v in values):
+        return _constant_array(values)[:, None]
+    n = next(len(v) for v in values if isinstance(v, np.ndarray))
+    out = np.empty((len(values), n))
+    for row, value in zip(out, values, strict=True):
+        row[...] = value
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _row_offsets(n: int, k: int) -> np.ndarray:
+    offsets = np.arange(n) * k
+    offsets.flags.writeable = False
+    return offsets
 
 
 @dataclass
@@ -381,11 +426,11 @@ def _profile(ops: Any, tables: Tables, s: CustomerState) -> tuple[Any, Any, Any]
     waiting = 0.3 + 0.1 * s.urgency
     runaround = s.needs_specialist * 0.04 * (1.0 + s.urgency)
     style = (0.0, 0.08 * (s.savvy - 0.5), 0.0, 0.0, 0.0, -0.015 * s.urgency, 0.0, 0.0)
-    progress, mood = ops.columns(tables.progress[s.inquiry]), ops.columns(tables.mood[s.inquiry])
-    potential = ops.vector([p * f * limit for p, f in zip(progress, fit, strict=True)])
-    reaction = ops.vector([m + st - waiting * t - runaround for m, st, t in zip(mood, style, TIME_COST, strict=True)])
+    progress, mood = tables.progress[s.inquiry], tables.mood[s.inquiry]  # each: one entry per strategy
+    potential = ops.per_strategy(lambda p, f: p * f * limit, progress, fit)
+    reaction = ops.per_strategy(lambda m, st, t: m + st - waiting * t - runaround, mood, style, TIME_COST)
     drain_rate = 0.5 + 0.12 * s.urgency
-    drain = ops.vector([t * drain_rate for t in TIME_COST])
+    drain = ops.per_strategy(lambda t: t * drain_rate, TIME_COST)
     return potential, reaction, drain
 
 
@@ -416,7 +461,7 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     bought = first_offer * (u[2] < buy_chance)
     offer_mood = first_offer * 0.25 * (receptive - 0.2) - sales * (already_offered * 0.08 + (sat < 0.4) * 0.18)
 
-    calming = ops.pick(CALMING, a) * (1.0 - sat) * 0.5**s.empathy_uses
+    calming = ops.pick(CALMING, a) * (1.0 - sat) * ops.half_power(s.empathy_uses)
     brush_off = (a == QUICK_RESOLUTION) * (gain < 0.15) * 0.1  # a canned answer that misses annoys
     patronizing = empathy * (sat > 0.6) * 0.05  # sympathy a calm customer did not ask for
     dsat = ops.pick_row(s.reaction, a) + calming + 0.45 * gain + offer_mood - brush_off - patronizing
