@@ -287,3 +287,15 @@ async def test_resizing_down_to_40x12_and_back_raises_nothing(tmp_path: Path) ->
             await pilot.pause(0.1)
         run.append_metric(train_record(2000, [1.0]))
         await wait_for(pilot, lambda: spark.episodes == 4)
+
+
+async def test_a_run_started_elsewhere_is_followed_when_nothing_live_is_shown(tmp_path: Path) -> None:
+    make_run(tmp_path, "old", status="finished")
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        monitor = app.screen.query_one(RunMonitor)
+        await wait_for(pilot, lambda: monitor.view.status == "finished")
+        run = make_run(tmp_path, "from-the-cli")  # as `cs-tui train` in another terminal would
+        run.append_metric(train_record(500, [0.1, 0.2]))
+        await wait_for(pilot, lambda: monitor.path == run.path, timeout=8)
+        await wait_for(pilot, lambda: app.screen.query_one(RewardSparkline).episodes == 2)

@@ -154,7 +154,15 @@ class TrainingScreen(Screen[None]):
             for row in rows:
                 _, status_cell = self._cells(row)
                 table.update_cell(row.name, "status", status_cell)
+        new_live = [r for r in rows if r.status == "running" and r.name not in {o.name for o in self.rows}]
+        first_listing = not self.rows
         self.rows = rows
+        monitor = self.query_one(RunMonitor)
+        if new_live and not first_listing and monitor.view.status not in ("running", "starting"):
+            # a run started elsewhere (cs-tui train in another terminal) while nothing live was shown
+            self._open(new_live[0].path)
+            self.notify(f"Following {new_live[0].name}, which just started", title="Training")
+            return
         if not self._attached and rows:
             self._attached = True
             # re-attach: the newest run still training, else the newest run

@@ -339,10 +339,7 @@ class RunMonitor(VerticalScroll):
         self._set_reason(view.reason)
 
         spark = self.query_one(RewardSparkline)
-        label = f"Episode returns ({spark.episodes:,} episodes"
-        if spark.points:
-            label += f", last {spark.points[-1]:.2f}"
-        self.query_one("#returns-label", Label).update(label + ")")
+        self.query_one("#returns-label", Label).update(f"Episode returns · {spark.episodes:,} episodes, oldest left")
         usage = t.get("strategy_usage")
         self.query_one(ShareBars).values = (
             {str(k): v for k, v in usage.items() if _num(v) is not None} if isinstance(usage, dict) else {}
