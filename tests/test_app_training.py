@@ -299,3 +299,24 @@ async def test_a_run_started_elsewhere_is_followed_when_nothing_live_is_shown(tm
         run.append_metric(train_record(500, [0.1, 0.2]))
         await wait_for(pilot, lambda: monitor.path == run.path, timeout=8)
         await wait_for(pilot, lambda: app.screen.query_one(RewardSparkline).episodes == 2)
+
+
+async def test_in_the_app_the_pane_catches_up_after_another_pane_was_shown(tmp_path: Path) -> None:
+    from cs_tui.app import CsTuiApp
+
+    run = make_run(tmp_path, "ppo-away")
+    run.append_metric(train_record(500, [0.1, 0.2]))
+    app = CsTuiApp(saves=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen))
+        screen = app.screen
+        spark = screen.query_one(RewardSparkline)
+        await wait_for(pilot, lambda: spark.episodes == 2)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.screen is not screen)
+        run.append_metric(train_record(1000, [0.3, 0.4, 0.5]))
+        await pilot.pause(1.2)
+        assert spark.episodes == 2  # nothing read while hidden
+        await pilot.press("t")
+        await wait_for(pilot, lambda: spark.episodes == 5, timeout=3)

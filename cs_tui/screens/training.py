@@ -125,11 +125,16 @@ class TrainingScreen(Screen[None]):
         self.set_interval(LIST_SECONDS, self.refresh_runs)
         self.refresh_runs()
 
+    def on_screen_resume(self) -> None:
+        # back from another pane (nothing was read meanwhile): catch up now rather than at the next tick
+        self.refresh_runs()
+        self.query_one(RunMonitor).poll()
+
     # -- the runs list -----------------------------------------------------------------------
     def refresh_runs(self) -> None:
         """Read the runs under saves/ in a thread (skipped while a read is in flight)."""
         self._check_launched()
-        if self._listing:
+        if self._listing or not self.is_current:
             return
         self._listing = True
         saves = self.saves

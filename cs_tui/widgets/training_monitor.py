@@ -229,6 +229,8 @@ class RunMonitor(VerticalScroll):
         """Read what the run wrote since the last poll (in a thread; skipped while one is in flight)."""
         if self.followed_run is None or self._polling:
             return
+        if not self.screen.is_current:
+            return  # another pane is shown: read nothing now, catch up from the offset when shown again
         self._polling = True
         run, offset, generation = self.followed_run, self._offset, self._generation
         self.run_worker(
