@@ -256,6 +256,11 @@ def test_save_refuses_what_it_cannot_describe(tmp_path: Path) -> None:
     odd = make_model("ppo", policy_kwargs={"activation_fn": torch.nn.Softplus})
     with pytest.raises(ValueError, match="activation_fn"):
         save_model(odd, tmp_path / "m.zip", META)
+    huge = make_model("dqn", policy_kwargs={"net_arch": [8] * 12})
+    with pytest.raises(ValueError, match=r"cannot save this model.*layer sizes"):
+        save_model(huge, tmp_path / "m.zip", META)
+    with pytest.raises(ValueError, match="industry"):
+        save_model(model, tmp_path / "m.zip", {**META, "industry": "space"})
     assert not (tmp_path / "m.zip").exists()
 
 
@@ -471,9 +476,25 @@ def test_a_model_for_another_observation_size_is_refused_naming_both_shapes(tmp_
             super().__init__("mixed", 10)
             self.observation_space = spaces.Box(0.0, 1.0, (20,), np.float32)
 
+    # e.g. a file from a cs-tui whose observations had 20 values: SB3's zip plus a description saying so
     model = make_model("ppo", env=Wider())
-    save_model(model, tmp_path / "wide.zip", META)
+    described = json.loads(member(make_saved(tmp_path / "ok.zip"), META_MEMBER))
+    described["model"]["observation_space"].update(shape=[20], low=[0.0] * 20, high=[1.0] * 20)
+    buffer = io.BytesIO()
+    model.save(buffer)
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.writestr(META_MEMBER, json.dumps(described))
+    (tmp_path / "wide.zip").write_bytes(buffer.getvalue())
     refused(tmp_path / "wide.zip", "(20,)", "(17,)")
+    # save_model never writes such a file: the model must fit the env its meta names
+    with pytest.raises(ValueError, match=r"cannot save.*\(20,\).*\(17,\)"):
+        save_model(model, tmp_path / "never.zip", META)
+    assert not (tmp_path / "never.zip").exists()
+
+
+def make_saved(path: Path) -> Path:
+    save_model(make_model("ppo"), path, META)
+    return path
 
 
 def test_a_model_for_another_max_turns_keeps_its_own_space(tmp_path: Path) -> None:

@@ -6,9 +6,14 @@ kwargs in plain JSON, the industry, ``max_turns`` and the observation and action
 
 SB3's ``load`` unpickles the values stored behind ``":serialized:"`` keys of the zip's ``data`` member,
 and ``custom_objects`` cannot stop a payload placed under a key it does not name: a crafted file runs
-code. :func:`load_model` never reads those values. It rebuilds the algorithm from the validated
+code. :func:`load_model` never unpickles those values. It rebuilds the algorithm from the validated
 ``cs_tui.json``, then loads tensors only (``torch.load(weights_only=True)``) after checking every
 name, shape, dtype and value against the freshly built policy.
+
+The ``data`` member is not needed, but it is checked so that a file this loader accepts is also safe
+for SB3's ``load``: it must be plain JSON with only the entries SB3 writes for such a model, and each
+pickled value may import only what SB3 pickles for that model plus numpy and container
+reconstructors, read from the pickle's opcodes (:func:`pickle_globals`) without running them.
 
 torch and stable-baselines3 are imported inside functions only.
 """
@@ -53,11 +58,13 @@ MAX_MEMBER_BYTES = {
     "system_info.txt": 64 << 10,
     META_MEMBER: 1 << 20,
 }
+MAX_FILE_BYTES = sum(MAX_MEMBER_BYTES.values())
 ALGORITHMS = ("ppo", "a2c", "dqn")
 
 # Constructor hyperparameters recorded per algorithm: name -> kind. Kinds: "float" (finite number),
-# "int" (positive integer), "count" (non-negative integer), "bool", "float?" (number or None),
-# "train_freq" ([int, "step"|"episode"]). Only these are ever passed back to the constructor.
+# "int" (positive integer), "count" (non-negative integer), "int_or_minus_one" (DQN's gradient_steps),
+# "bool", "float?" (number or None), "train_freq" ([int, "step"|"episode"]). Only these are ever passed
+# back to the constructor.
 HYPERPARAMETERS: dict[str, dict[str, str]] = {
     "ppo": {
         "learning_rate": "float",
@@ -184,6 +191,10 @@ def describe_model(model: BaseAlgorithm, meta: dict[str, Any]) -> dict[str, Any]
         json.dumps(document, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise ValueError(f"meta is not plain JSON: {e}") from e
+    try:  # never write a file the loader would refuse
+        _check_meta(document)
+    except ValueError as e:
+        raise ValueError(f"cannot save this model: {e}") from e
     return document
 
 
@@ -324,6 +335,9 @@ def _read_members(path: Path) -> dict[str, bytes]:
     if not path.is_file():
         raise ModelLoadError(f"{path}: not a file")
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ModelLoadError(f"{path}: {size} bytes is too large for a model file (at most {MAX_FILE_BYTES})")
         raw = path.read_bytes()
     except OSError as e:
         raise ModelLoadError(f"{path}: cannot read the file: {e.strerror or e}") from None
