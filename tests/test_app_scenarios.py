@@ -63,14 +63,14 @@ async def test_run_the_catalog_with_a_baseline_and_open_a_failed_trial(tmp_path:
         table.focus()
         await pilot.press("r")
         await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(catalog))
-        passed = column(table, 2)
+        passed = column(table, 0)
         assert all(p.endswith("/4") for p in passed)
         # the table agrees with the runner called directly
         fraud = next(s for s in catalog if s.name == "urgent_fraud")
         expected = run_scenario(FixedPolicy(2), fraud, 4, 0)
         row = table.get_row_index("urgent_fraud")
-        assert str(table.get_cell_at(Coordinate(row, 2))) == f"{expected.passes}/4"
-        assert str(table.get_cell_at(Coordinate(row, 4))) == f"{expected.pass_hat_k(2):.2f}"
+        assert str(table.get_cell_at(Coordinate(row, 0))) == f"{expected.passes}/4"
+        assert str(table.get_cell_at(Coordinate(row, 2))) == f"{expected.pass_hat_k(2):.2f}"
         assert "mean pass rate" in shown(screen.query_one("#summary", Static))
         # open the worst scenario: a failed trial is shown as a conversation with the reason
         await pilot.press("f")

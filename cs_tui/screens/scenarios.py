@@ -95,7 +95,7 @@ class ScenariosScreen(Screen[None]):
     ScenariosScreen #policy { width: 1fr; }
     ScenariosScreen #controls Input { width: 7; }
     ScenariosScreen #summary { height: auto; padding: 0 1; }
-    ScenariosScreen #scenario-table { height: 1fr; }
+    ScenariosScreen #scenario-table { height: 1fr; overflow-x: hidden; }
     ScenariosScreen #scenario-detail { height: 3; padding: 0 1; border-top: solid $panel; color: $text-muted; }
     """
 
@@ -128,12 +128,13 @@ class ScenariosScreen(Screen[None]):
             yield Input("0", type="integer", compact=True, id="seed")
         yield Static("Choose a policy and press r to run the scenario catalog.", id="summary")
         table: DataTable[Any] = DataTable(id="scenario-table", cursor_type="row", zebra_stripes=True)
-        table.add_column("scenario", key="scenario", width=30)
-        table.add_column("ind", key="industry", width=6)
+        # the numbers first: a long title is what gets cut on a narrow terminal
         table.add_column("passed", key="passed", width=6)
-        table.add_column("rate", key="rate", width=5)
+        table.add_column("rate", key="rate", width=4)
         table.add_column("pass^k", key="hat", width=6)
         table.add_column("", key="mark", width=4)
+        table.add_column("ind", key="industry", width=6)
+        table.add_column("scenario", key="scenario")
         yield table
         yield Static("", id="scenario-detail")
         yield Footer()
@@ -148,7 +149,7 @@ class ScenariosScreen(Screen[None]):
             return
         table = self.query_one("#scenario-table", DataTable)
         for s in self.scenarios:
-            table.add_row(s.title, s.industry, "", "", "", "", key=s.name)
+            table.add_row("", "", "", "", s.industry, s.title, key=s.name)
         self.query_one("#k", Input).value = str(self.thresholds.k)
         self.refresh_policies()
         table.focus()
