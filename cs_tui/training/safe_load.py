@@ -714,6 +714,8 @@ def pickle_globals(raw: bytes) -> set[tuple[str, str]]:
             op = opcode.name
             if op in _FORBIDDEN_OPS:
                 raise ValueError(f"opcode {op} is not allowed")
+            if op in ("FRAME", "PROTO"):  # framing can fall between a global's two strings: push nothing
+                continue
             if op == "MEMOIZE":
                 memo[len(memo)] = pushed[-1] if pushed else missing
             elif op in _MEMO_PUTS:
