@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -26,6 +26,13 @@ from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.sparkline_rewards import RewardSparkline
 
 POLL_SECONDS = 0.5
+#: SB3's logger keys of the losses worth a glance (PPO/A2C/DQN), with short labels, in display order
+LOSS_LABELS = (
+    ("value_loss", "value loss"),
+    ("policy_gradient_loss", "policy"),
+    ("policy_loss", "policy"),
+    ("entropy_loss", "entropy"),
+)
 
 
 def _num(value: Any) -> float | None:
@@ -329,15 +336,22 @@ class RunMonitor(VerticalScroll):
         grid.add_row("mean return", _fmt(t.get("mean_return")), " % of oracle", _pct(pct))
         grid.add_row("satisfaction", _fmt(t.get("satisfaction"), ".2f"), " resolved", _pct(t.get("resolution_rate")))
         grid.add_row("escalated", _pct(t.get("escalation_rate")), " abandoned", _pct(t.get("abandonment_rate")))
+        lines: list[RenderableType] = [grid]
         ev, best = view.last_eval or meta.get("last_eval"), view.best_eval or meta.get("best_eval")
         if ev:
             line = f"last eval {_fmt(ev.get('mean_return'))} ± {_fmt(ev.get('ci95'))} · "
             line += f"{_fmt(ev.get('pct_of_oracle'), '.1f')}% of oracle"  # eval records carry it ×100
-            if best and best is not ev:
+            if best and best != ev:
                 line += f" (best {_fmt(best.get('pct_of_oracle'), '.1f')}%)"
-            self.query_one("#run-stats", Static).update(Group(grid, Text(line, no_wrap=True, overflow="ellipsis")))
-        else:
-            self.query_one("#run-stats", Static).update(grid)
+            lines.append(Text(line, no_wrap=True, overflow="ellipsis"))
+        losses = t.get("losses")
+        if isinstance(losses, dict) and losses:
+            shown = [f"{label} {_fmt(losses[key], '.2g')}" for key, label in LOSS_LABELS if key in losses]
+            if not shown and "loss" in losses:  # DQN reports one loss
+                shown = [f"loss {_fmt(losses['loss'], '.2g')}"]
+            if shown:
+                lines.append(Text(" · ".join(shown), style="dim", no_wrap=True, overflow="ellipsis"))
+        self.query_one("#run-stats", Static).update(Group(*lines))
         self._set_reason(view.reason)
 
         spark = self.query_one(RewardSparkline)
