@@ -130,6 +130,12 @@ async def test_attaches_to_a_cli_run_and_the_sparkline_grows(tmp_path: Path) -> 
         assert spark.points[-1] == pytest.approx(1.7)
         assert len(spark.data or []) == 9
         assert re.search(r"mean return +1\.500", text_of(app, "#run-stats"))
+        assert "value loss 0.1" in text_of(app, "#run-stats")
+        # an evaluation record: its % of oracle (already a percentage) joins the stats
+        run.append_metric(
+            {"type": "eval", "time": 0, "timesteps": 3000, "mean_return": 1.3, "ci95": 0.05, "pct_of_oracle": 64.0}
+        )
+        await wait_for(pilot, lambda: "last eval 1.300 ± 0.050 · 64.0% of oracle" in text_of(app, "#run-stats"))
         # a partial last line (the trainer mid-write) is not read until it is complete
         with open(run.metrics_path, "a") as f:
             f.write('{"type": "train", "timesteps": 4000, "episode_re')
