@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from app_helpers import screen_text
+from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from cs_tui.app import AppSettings, CsTuiApp
 from cs_tui.screens.play import PlayScreen
@@ -25,24 +28,34 @@ def make_app(saves: Path, **settings: object) -> CsTuiApp:
     return CsTuiApp(saves=saves, settings=AppSettings(seed=SEED, **settings))  # type: ignore[arg-type]
 
 
-async def ready(pilot: object) -> PlayScreen:
-    app = pilot.app  # type: ignore[attr-defined]
-    await app.workers.wait_for_complete()
-    await pilot.pause()  # type: ignore[attr-defined]
+async def settle(pilot: Pilot[int]) -> None:
+    """Let the opponent's workers (loading, playing) finish and their messages land."""
+    screen = pilot.app.screen
+    for _ in range(50):
+        await pilot.pause()
+        with contextlib.suppress(WorkerCancelled):  # a newer load replaced an older one
+            await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not getattr(screen, "loading", False) and not pilot.app.workers:
+            return
+
+
+async def ready(pilot: Pilot[int]) -> PlayScreen:
+    app = pilot.app
+    await settle(pilot)
     screen = app.screen
     assert isinstance(screen, PlayScreen)
     assert screen.agent is not None, "the opponent should be loaded"
     return screen
 
 
-async def finish(pilot: object, screen: PlayScreen, key: str = "7") -> None:
+async def finish(pilot: Pilot[int], screen: PlayScreen, key: str = "7") -> None:
     """Answer with ``key`` until the conversation ends, then let the opponent play."""
     for _ in range(10):
         if screen.conversation is None or screen.conversation.episode.done:
             break
-        await pilot.press(key)  # type: ignore[attr-defined]
-    await pilot.app.workers.wait_for_complete()  # type: ignore[attr-defined]
-    await pilot.pause()  # type: ignore[attr-defined]
+        await pilot.press(key)
+    await settle(pilot)
 
 
 def test_opening_the_app_imports_neither_torch_nor_sb3(tmp_path: Path) -> None:
@@ -185,10 +198,7 @@ async def test_a_broken_model_is_a_notification_not_a_crash(tmp_path: Path) -> N
     (run / "model.zip").write_bytes(b"this is not a zip file")
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         messages = [n.message for n in app._notifications]
         assert any("model.zip" in m for m in messages), messages
         screen = app.screen
@@ -237,8 +247,7 @@ async def test_choosing_the_oracle_hides_hints_that_would_leak_hidden_traits(tmp
         await pilot.press("o")
         await pilot.pause()
         await pilot.press("down", "enter")  # heuristic is highlighted; the oracle is next
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert screen.agent is not None and screen.agent.name == "baseline:oracle"
         assert screen.query_one(ActionPicker).agent_view is None
         assert "sees the hidden traits" in screen_text(app)

@@ -5,11 +5,13 @@ Update them with ``pytest tests/test_app_snapshots.py --snapshot-update`` and lo
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from cs_tui.app import AppSettings, CsTuiApp
 
@@ -20,13 +22,19 @@ def app_for(tmp_path: Path) -> CsTuiApp:
     return CsTuiApp(saves=tmp_path, settings=AppSettings(seed=7, opponent="baseline:heuristic"))
 
 
-async def opponent_ready(pilot: Pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+async def opponent_ready(pilot: Pilot[int]) -> None:
+    """The opponent loads (and plays) in workers: wait until none is left."""
+    for _ in range(50):
+        await pilot.pause()
+        with contextlib.suppress(WorkerCancelled):
+            await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not getattr(pilot.app.screen, "loading", False) and not pilot.app.workers:
+            return
 
 
-def keys_then_ready(*keys: str) -> Callable[[Pilot], object]:
-    async def run(pilot: Pilot) -> None:
+def keys_then_ready(*keys: str) -> Callable[[Pilot[int]], object]:
+    async def run(pilot: Pilot[int]) -> None:
         await opponent_ready(pilot)
         for key in keys:
             await pilot.press(key)

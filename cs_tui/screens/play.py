@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 
 from cs_env.domain import STRATEGY_NAMES
@@ -35,10 +35,11 @@ from cs_tui.screens.play_session import (
 )
 from cs_tui.widgets.action_picker import LABELS, ActionPicker, AgentView, StrategyKey
 from cs_tui.widgets.customer_card import CustomerCard, CustomerView
+from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.reward_breakdown import RewardBreakdown
 from cs_tui.widgets.scoreboard import Scoreboard
 from cs_tui.widgets.sentiment_gauge import SentimentGauge
-from cs_tui.widgets.transcript import Transcript
+from cs_tui.widgets.transcript import Item, Transcript
 
 if TYPE_CHECKING:
     from cs_tui.agents import Agent
@@ -109,6 +110,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self.agent: Agent | None = None
         self.agent_spec = FALLBACK_AGENT
         self.loading = False
+        self._keys_state: tuple[bool | None, ...] = ()
         self.announce = False
         self.blind = False
         #: (human, opponent) episodes on the same customers, this session
@@ -116,6 +118,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self.last_pair: tuple[Episode, Episode | None] | None = None
         self.waiting: Episode | None = None  # a finished human episode waiting for the opponent to load
         self.hints: dict[int, AgentView] = {}  # turn index -> the opponent's view of that state
+        self.reveals: dict[tuple[int, int], str] = {}  # (episode id, turn index) -> what blind mode hid
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -128,7 +131,7 @@ conversation with the last customer. Every finished conversation is saved under 
         yield ActionPicker(id="picker")
         yield Static(id="opponent-line")
         yield Scoreboard(id="scoreboard")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         settings = self.app.settings  # type: ignore[attr-defined]
@@ -137,8 +140,10 @@ conversation with the last customer. Every finished conversation is saved under 
         self.seed: int = settings.seed if settings.seed is not None else random.randrange(100_000)
         self.sub_title = "play"
         spec = settings.opponent or (DEFAULT_AGENT if self._has_default() else FALLBACK_AGENT)
+        self.loading = True
+        self._opponent_line(f"loading {short_name(spec)}…")
         self.start(self.industry, self.seed)
-        self.load_opponent(spec)
+        self.call_after_refresh(self.load_opponent, spec)  # the first screen first
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys that do nothing now are hidden from the footer (answers once the conversation ended, …)."""
@@ -170,6 +175,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self.industry, self.seed = industry, seed
         self.replaying = None
         self.hints = {}
+        self.reveals = {}
         self.shown = self.conversation.episode
         self._show()
         self._hint()
@@ -183,14 +189,14 @@ conversation with the last customer. Every finished conversation is saved under 
         turn_index = len(c.episode.turns)
         turn = c.play(strategy)
         self.shown = c.episode
-        self._show()
         if self.blind and self.agent is not None:
             view = self.hints.get(turn_index)
             if view is not None:
                 same = "same as you" if view.recommended == strategy else "you differed"
-                self.query_one(Transcript).note(
+                self.reveals[(id(c.episode), turn_index)] = (
                     f"  ({short_name(self.agent.name)} would have answered {LABELS[view.recommended]} here: {same})"
                 )
+        self._show()
         if turn.outcome is None:
             self._hint()
         else:
@@ -373,6 +379,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self._record(human, agent)
         if self.shown is human:
             self._show()
+        self._refresh_keys()
 
     def _record(self, human: Episode, agent: Episode | None) -> None:
         try:
@@ -424,20 +431,7 @@ conversation with the last customer. Every finished conversation is saved under 
         e = self.shown
         if e is None:
             return
-        transcript = self.query_one(Transcript)
-        transcript.clear()
-        you = e.player == "you"
-        who = "You" if you else short_name(e.player).capitalize()
-        if self.replaying is not None:
-            transcript.note(f"replay of {self.replaying.name}", style="bold")
-        elif not you:
-            transcript.note(f"{who} with the same customer (v to go back to yours)", style="bold")
-        transcript.customer(e.opening_line, e.opening_sentiment)
-        for turn in e.turns:
-            transcript.agent(turn.agent_line, turn.strategy, who)
-            transcript.customer(turn.customer_line, turn.sentiment)
-        if e.done:
-            transcript.note(self._ending(e), style="bold")
+        self.query_one(Transcript).show(self._transcript_items(e))
         last = e.turns[-1] if e.turns else None
         self.query_one(CustomerCard).view = CustomerView(
             industry=e.customer_industry,
@@ -458,7 +452,33 @@ conversation with the last customer. Every finished conversation is saved under 
         rewards.total = e.total_return
         live = self.replaying is None and e is self.conversation_episode and not e.done
         self.query_one(ActionPicker).enabled = live
-        self.refresh_bindings()
+        self._refresh_keys()
+
+    def _transcript_items(self, e: Episode) -> list[Item]:
+        """The lines of ``e`` as the transcript shows them (see ``cs_tui.widgets.transcript.Item``)."""
+        you = e.player == "you"
+        who = "You" if you else short_name(e.player).capitalize()
+        items: list[Item] = []
+        if self.replaying is not None:
+            items.append(("note", f"replay of {self.replaying.name}", "bold"))
+        elif not you:
+            items.append(("note", f"{who} with the same customer (v to go back to yours)", "bold"))
+        items.append(("customer", e.opening_line, e.opening_sentiment))
+        for i, turn in enumerate(e.turns):
+            items.append(("agent", turn.agent_line, turn.strategy, who))
+            items.append(("customer", turn.customer_line, turn.sentiment))
+            if (id(e), i) in self.reveals:
+                items.append(("note", self.reveals[(id(e), i)], "dim"))
+        if e.done:
+            items += [("note", line, "bold") for line in self._ending(e).split("\n")]
+        return items
+
+    def _refresh_keys(self) -> None:
+        """Refresh the footer when the keys that apply change (it rebuilds itself, so not on every turn)."""
+        state = (self.check_action("answer", ()), self.check_action("toggle_view", ()))
+        if state != self._keys_state:
+            self._keys_state = state
+            self.refresh_bindings()
 
     @property
     def conversation_episode(self) -> Episode | None:

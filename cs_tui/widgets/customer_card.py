@@ -28,11 +28,11 @@ class CustomerCard(Widget):
 
     DEFAULT_CSS = """
     CustomerCard {
-        height: auto;
+        height: 4;
     }
     """
 
-    view: reactive[CustomerView | None] = reactive(None, layout=True)
+    view: reactive[CustomerView | None] = reactive(None)
     """What to show; None before the first conversation."""
 
     def render(self) -> Text:

@@ -20,7 +20,7 @@ class RewardBreakdown(Widget):
 
     DEFAULT_CSS = """
     RewardBreakdown {
-        height: auto;
+        height: 5;
     }
     """
 

@@ -16,13 +16,13 @@ class Scoreboard(Widget):
 
     DEFAULT_CSS = """
     Scoreboard {
-        height: auto;
+        height: 3;
         padding: 0 1;
         border-top: solid $primary;
     }
     """
 
-    comparison: reactive[Comparison | None] = reactive(None, layout=True)
+    comparison: reactive[Comparison | None] = reactive(None)
     """The session so far (None before the first finished episode)."""
     opponent: reactive[str] = reactive("agent")
     """The opponent's name."""

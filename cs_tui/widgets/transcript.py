@@ -2,46 +2,78 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual import events
+from textual.widgets import RichLog
 
 from cs_env.domain import SENTIMENT_NAMES, STRATEGY_NAMES
+
+#: One line of a transcript as data: ("customer", text, sentiment), ("agent", text, strategy, who) or
+#: ("note", text, style). Comparing lists of items tells what is new since the last draw.
+Item = tuple[Any, ...]
 
 #: sentiment code -> style of the customer's mood label (colour drops out under NO_COLOR; the words stay)
 MOOD_STYLES = ("bold red", "red", "yellow", "green", "bold green")
 
 
-class Transcript(VerticalScroll, can_focus=False):
-    """A scrolling conversation; lines are kept as data and re-wrapped on resize."""
+class Transcript(RichLog, can_focus=False):
+    """A scrolling conversation.
+
+    A ``RichLog`` renders only the lines in view and appends without laying the screen out again, which
+    keeps a turn's update cheap; the lines are also kept as data so a resize re-wraps them.
+    """
 
     DEFAULT_CSS = """
     Transcript {
         height: 1fr;
         padding: 0 1;
+        background: $background;
+        border: none;
         scrollbar-size-vertical: 1;
-    }
-    Transcript > #transcript-text {
-        width: 1fr;
+        scrollbar-gutter: stable;
+        overflow-x: hidden;
     }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._text = Text()
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="transcript-text")
+        super().__init__(id=id, wrap=True, markup=False, highlight=False, auto_scroll=True, min_width=1)
+        self._texts: list[Text] = []
+        self._items: list[Item] = []
+        self._wrapped_at = 0
 
     @property
     def plain(self) -> str:
         """The conversation as plain text (what a reader sees, without styles)."""
-        return self._text.plain
+        return "\n".join(t.plain for t in self._texts)
 
-    def clear(self) -> None:
-        self._text = Text()
-        self._refresh()
+    @property
+    def line_count(self) -> int:
+        """How many lines (before wrapping) the transcript holds."""
+        return len(self._texts)
+
+    def clear(self) -> Transcript:
+        self._texts = []
+        self._items = []
+        super().clear()
+        return self
+
+    def show(self, items: list[Item]) -> None:
+        """Show exactly ``items``: appends when the lines shown so far are where ``items`` starts, else redraws."""
+        n = len(self._items)
+        if n > len(items) or items[:n] != self._items:
+            self.clear()
+            n = 0
+        for item in items[n:]:
+            kind, *args = item
+            if kind == "customer":
+                self.customer(*args)
+            elif kind == "agent":
+                self.agent(*args)
+            else:
+                self.note(*args)
+        self._items = list(items)
 
     def customer(self, text: str, sentiment: int) -> None:
         """A line from the customer, labelled with their mood."""
@@ -61,12 +93,25 @@ class Transcript(VerticalScroll, can_focus=False):
         self._line((text, style))
 
     def _line(self, *parts: tuple[str, str]) -> None:
-        if self._text:
-            self._text.append("\n")
+        text = Text()
         for chunk, style in parts:
-            self._text.append(chunk, style=style or None)
-        self._refresh()
+            text.append(chunk, style=style or None)
+        self._texts.append(text)
+        self._write(text)
 
-    def _refresh(self) -> None:
-        self.query_one("#transcript-text", Static).update(self._text.copy())
-        self.call_after_refresh(self.scroll_end, animate=False)
+    def _write(self, text: Text) -> None:
+        width = self.scrollable_content_region.width
+        if not self._size_known or width <= 0:  # kept in _texts; written at the first resize
+            return
+        self._wrapped_at = width
+        self.write(text, width=width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        super().on_resize(event)  # learns the size
+        width = self.scrollable_content_region.width
+        if width > 0 and width != self._wrapped_at:  # (re-)wrap at the new width
+            super().clear()
+            for text in self._texts:
+                self._write(text)
+        # a write during the first layout scrolled against a zero height: scroll again once laid out
+        self.call_after_refresh(self.scroll_end, animate=False, immediate=True)

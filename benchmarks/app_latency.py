@@ -1,0 +1,265 @@
+"""How fast the app opens and answers keys, measured in a real pseudo-terminal.
+
+1. Launch to first screen: from starting ``python -m cs_tui`` until the terminal has received the full
+   first screen (the customer's opening line and the footer's keys), beside a bare Textual app (one
+   Static) launched the same way in the same run. Goal: <= 0.6 s.
+2. Keypress to updated screen in the conversation pane: from writing a key (1-8, or enter for the next
+   customer) to the terminal receiving the updated turn counter (or the next customer's seed). Goal:
+   <= 50 ms. Measured twice: alone, and while the training pane follows a run whose ``metrics.jsonl``
+   grows by a record every 0.1 s (a simulated training process, per the run-folder contract).
+
+    .venv/bin/python benchmarks/app_latency.py [--launches 5] [--keys 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pty
+import re
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from pathlib import Path
+
+COLS, ROWS = 80, 24
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
+
+BARE_APP = """
+from textual.app import App
+from textual.widgets import Static
+
+class Bare(App):
+    def compose(self):
+        yield Static("bare textual app ready")
+
+Bare().run()
+"""
+
+
+class Terminal:
+    """A program running in a pseudo-terminal of COLS x ROWS; its output as text without escape codes."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.started = time.perf_counter()
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: become the program
+            os.execvpe(argv[0], argv, env)
+        self.pid, self.fd = pid, fd
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+        self.seen = b""
+
+    def read_until(self, *markers: bytes, timeout: float = 20.0) -> float:
+        """Read until every marker appeared in the output since the last call; the time that took."""
+        start = time.perf_counter()
+        buffer = b""
+        while True:
+            text = ANSI.sub(b"", buffer)
+            if all(m in text for m in markers):
+                self.seen = text
+                return time.perf_counter() - start
+            left = timeout - (time.perf_counter() - start)
+            if left <= 0:
+                raise TimeoutError(f"no {markers} after {timeout} s; last output: {text[-300:]!r}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    buffer += os.read(self.fd, 65536)
+                except OSError as error:
+                    raise TimeoutError(f"the program ended before {markers}: {text[-300:]!r}") from error
+
+    def drain(self, quiet: float = 0.15) -> None:
+        """Read until the program is quiet for ``quiet`` seconds (animations, toasts settle)."""
+        while select.select([self.fd], [], [], quiet)[0]:
+            try:
+                self.seen += ANSI.sub(b"", os.read(self.fd, 65536))
+            except OSError:
+                return
+
+    def press(self, key: bytes, *markers: bytes) -> float:
+        """Write a key; seconds until every marker appeared."""
+        start = time.perf_counter()
+        os.write(self.fd, key)
+        self.read_until(*markers)
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(self.fd)
+
+
+def environment(saves: Path) -> dict[str, str]:
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(COLS), LINES=str(ROWS), CS_TUI_SAVES=str(saves))
+    env.pop("TEXTUAL", None)  # no devtools
+    return env
+
+
+def launch_time(argv: list[str], env: dict[str, str], *markers: bytes) -> float:
+    term = Terminal(argv, env)
+    try:
+        term.read_until(*markers)
+        return time.perf_counter() - term.started
+    finally:
+        term.close()
+
+
+def key_latencies(term: Terminal, n_keys: int) -> list[float]:
+    """Play customers by keys; the latency of each key."""
+    latencies: list[float] = []
+    term.drain()
+    turn = 0
+    strategies = b"16725"
+    while len(latencies) < n_keys:
+        key = strategies[len(latencies) % len(strategies) : len(latencies) % len(strategies) + 1]
+        turn += 1
+        start = time.perf_counter()
+        os.write(term.fd, key)
+        term.read_until(f"turn {turn}/10".encode())
+        latencies.append(time.perf_counter() - start)
+        term.drain(0.05)  # the opponent's turn in a worker, and any toast, settle before the next key
+        ended = any(w in term.seen for w in (b"RESOLVED", b"ESCALATED", b"ABANDONED", b"TIMEOUT", b"Next"))
+        if ended or turn == 10:
+            latencies.append(term.press(b"\r", b"turn 0/10"))
+            term.drain(0.05)
+            turn = 0
+    return latencies
+
+
+def fake_training_run(saves: Path, stop: threading.Event) -> threading.Thread:
+    """A run folder that looks alive (its pid is a sleeping child) and grows a metrics record every 0.1 s."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    run = saves / "bench-ppo"
+    run.mkdir(parents=True)
+    total = 1_000_000
+    meta = {
+        "schema": 1,
+        "name": run.name,
+        "algorithm": "ppo",
+        "industry": "mixed",
+        "max_turns": 10,
+        "seed": 0,
+        "n_envs": 8,
+        "total_timesteps": total,
+        "timesteps_done": 0,
+        "hyperparameters": {},
+        "industry_digest": "",
+        "versions": {},
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "updated_at": "2026-01-01T00:00:00+00:00",
+        "status": "running",
+        "error": None,
+        "pid": sleeper.pid,
+        "reference": {"random_return": 0.4, "oracle_return": 1.76, "episodes": 200, "seed": 0},
+        "last_eval": None,
+        "best_eval": None,
+    }
+    (run / "meta.json").write_text(json.dumps(meta))
+
+    def write() -> None:
+        step = 0
+        with (run / "metrics.jsonl").open("a") as stream:
+            while not stop.is_set():
+                step += 2048
+                record = {
+                    "type": "train",
+                    "time": time.time(),
+                    "timesteps": step,
+                    "fps": 3000.0,
+                    "progress": step / total,
+                    "eta_seconds": (total - step) / 3000.0,
+                    "episodes": step // 4,
+                    "episode_returns": [1.0 + 0.001 * (i % 50) for i in range(64)],
+                    "mean_return": 1.2,
+                    "satisfaction": 0.7,
+                    "resolution_rate": 0.7,
+                    "escalation_rate": 0.1,
+                    "abandonment_rate": 0.2,
+                    "strategy_usage": {"technical": 0.5, "empathetic": 0.5},
+                    "losses": {"value_loss": 0.1},
+                }
+                stream.write(json.dumps(record) + "\n")
+                stream.flush()
+                stop.wait(0.1)
+        sleeper.terminate()
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+def summary(name: str, values: list[float], goal: float | None = None) -> str:
+    ms = sorted(v * 1000 for v in values)
+    p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+    line = (
+        f"{name:<44} median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms   max {ms[-1]:7.1f} ms  (n={len(ms)})"
+    )
+    if goal is not None:
+        line += f"   goal <= {goal * 1000:.0f} ms: {'met' if statistics.median(ms) <= goal * 1000 else 'NOT met'}"
+    return line
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--launches", type=int, default=5, help="launches of each app (default 5)")
+    parser.add_argument("--keys", type=int, default=60, help="keys per latency run (default 60)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        saves = Path(tmp) / "saves"
+        saves.mkdir()
+        env = environment(saves)
+        bare = Path(tmp) / "bare_app.py"
+        bare.write_text(BARE_APP)
+        app_argv = [sys.executable, "-m", "cs_tui"]
+        bare_times, app_times = [], []
+        for _ in range(args.launches):  # interleaved, so both see the same machine load
+            bare_times.append(launch_time([sys.executable, str(bare)], env, b"bare textual app ready"))
+            app_times.append(launch_time(app_argv, env, b"Customer", b"answer"))
+        print(f"launch to first screen, {COLS}x{ROWS} pseudo-terminal, {args.launches} launches each")
+        print(summary("  bare Textual app (one Static)", bare_times))
+        print(summary("  cs-tui (play pane, opponent heuristic)", app_times, goal=0.6))
+
+        term = Terminal(app_argv, env)
+        try:
+            term.read_until(b"Customer", b"answer")
+            alone = key_latencies(term, args.keys)
+        finally:
+            term.close()
+
+        stop = threading.Event()
+        writer = fake_training_run(saves, stop)
+        term = Terminal(app_argv, env)
+        try:
+            term.read_until(b"Customer", b"answer")
+            term.press(b"t", b"bench-ppo")  # the training pane lists the run ...
+            term.drain(0.5)
+            term.press(b"l", b"bench-ppo")  # ... follows it live ...
+            term.drain(0.5)
+            term.press(b"p", b"Customer")  # ... and keeps following while we play
+            following = key_latencies(term, args.keys)
+        finally:
+            term.close()
+            stop.set()
+            writer.join(timeout=5)
+
+    print("keypress to updated screen in the conversation pane")
+    print(summary("  alone", alone, goal=0.05))
+    print(summary("  while following a training run (10 records/s)", following, goal=0.05))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""The keys that apply now, on one line at the bottom: a light stand-in for Textual's ``Footer``.
+
+Textual's ``Footer`` is a container of one widget per key and rebuilds all of them whenever the bindings
+change (focus, a key enabled or hidden): seven times while the play pane opens, about 0.3 s of CPU on this
+machine, and again on every turn that changes which keys apply. This bar renders the same information
+(``Screen.active_bindings``, binding groups, disabled keys dimmed) as one line of text, so a change costs
+one repaint. A click on a key runs its action, as in the ``Footer``.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.binding import Binding
+from textual.content import Content
+from textual.dom import DOMNode
+from textual.screen import Screen
+from textual.widget import Widget
+
+KEY_STYLE = "bold $footer-key-foreground"
+LABEL_STYLE = "$footer-description-foreground"
+
+
+class KeyBar(Widget):
+    """Every shown key binding of the screen and the app: ``key description``, groups as ``1234 label``."""
+
+    DEFAULT_CSS = """
+    KeyBar {
+        dock: bottom;
+        height: 1;
+        background: $footer-background;
+        color: $footer-foreground;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        #: (first cell, last cell, action, the node whose binding it is) of each key, for clicks
+        self._spans: list[tuple[int, int, str, DOMNode]] = []
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+
+    def _bindings_changed(self, screen: Screen) -> None:
+        self.refresh()
+
+    def render(self) -> Content:
+        # items: (keys as (display, action, node, enabled), description); a group's keys share one item
+        items: list[tuple[list[tuple[str, str, DOMNode, bool]], str]] = []
+        groups: list[Binding.Group | None] = []
+        seen: set[str] = set()
+        for node, binding, enabled, _ in self.screen.active_bindings.values():
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            key = (self.app.get_key_display(binding), binding.action, node, enabled)
+            if binding.group is not None and groups and groups[-1] == binding.group:
+                items[-1][0].append(key)
+            else:
+                items.append(([key], binding.group.description if binding.group else binding.description))
+                groups.append(binding.group)
+        parts: list[str | tuple[str, str]] = []
+        spans: list[tuple[int, int, str, DOMNode]] = []
+        position = 0
+        for keys, description in items:
+            parts.append(" ")
+            position += 1
+            for display, action, node, enabled in keys:
+                parts.append((display, KEY_STYLE if enabled else "dim"))
+                spans.append((position, position + len(display), action, node))
+                position += len(display)
+            enabled = any(k[3] for k in keys)
+            text = f" {description}"
+            parts.append((text, LABEL_STYLE if enabled else "dim"))
+            position += len(text)
+        self._spans = spans
+        return Content.assemble(*parts)
+
+    async def on_click(self, event: events.Click) -> None:
+        for start, end, action, node in self._spans:
+            if start <= event.x < end:
+                event.stop()
+                await self.app.run_action(action, node)
+                return
