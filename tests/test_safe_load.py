@@ -381,14 +381,18 @@ def test_corrupted_bytes_inside_a_member_are_refused(trained: dict[str, tuple[An
     refused(broken)
 
 
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
 def test_any_damaged_byte_gives_a_model_load_error_or_a_sound_model(
-    trained: dict[str, tuple[Any, Path]], tmp_path: Path, observations: np.ndarray
+    compression: int, trained: dict[str, tuple[Any, Path]], tmp_path: Path, observations: np.ndarray
 ) -> None:
     model, path = trained["dqn"]
-    good = path.read_bytes()
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp_path / "packed.zip", "w", compression) as dst:
+        for name in src.namelist():
+            dst.writestr(name, src.read(name))
+    good = (tmp_path / "packed.zip").read_bytes()
     rng = np.random.default_rng(1)
     expected = model.predict(observations[:100], deterministic=True)[0]
-    for trial in range(60):
+    for trial in range(40):
         raw = bytearray(good)
         for position in rng.integers(0, len(raw), size=3):
             raw[position] ^= int(rng.integers(1, 256))
@@ -564,6 +568,15 @@ def test_non_finite_numbers_and_broken_json_in_the_description_are_refused(
     assert nan != text
     refused(rewrite(path, tmp_path / "nan.zip", {META_MEMBER: nan.encode()}), "not valid JSON")
     refused(rewrite(path, tmp_path / "cut.zip", {META_MEMBER: text[:40].encode()}), "not valid JSON")
+
+
+@pytest.mark.parametrize("name", [META_MEMBER, "data"])
+def test_deeply_nested_json_is_refused_not_a_crash(
+    name: str, trained: dict[str, tuple[Any, Path]], tmp_path: Path
+) -> None:
+    _, path = trained["ppo"]
+    crafted = rewrite(path, tmp_path / "deep.zip", {name: b"[" * 200_000 + b"]" * 200_000})
+    refused(crafted, name, "not valid JSON")
 
 
 def test_load_model_with_meta_returns_the_description(trained: dict[str, tuple[Any, Path]]) -> None:

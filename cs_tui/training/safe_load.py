@@ -26,7 +26,6 @@ import json
 import math
 import platform
 import zipfile
-import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,9 +107,9 @@ HYPERPARAMETERS: dict[str, dict[str, str]] = {
     },
 }
 # Upper bounds that keep a crafted file from asking for absurd allocations.
-MAX_LAYER_WIDTH = 4096
-MAX_LAYERS = 8
-MAX_STEPS = 1 << 20
+MAX_LAYER_WIDTH = 1024
+MAX_LAYERS = 6
+MAX_STEPS = 1 << 16
 MAX_BUFFER = 10_000_000
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "gelu", "silu")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -373,7 +372,7 @@ def _read_members(path: Path) -> dict[str, bytes]:
             return {name: archive.read(name) for name in names}
     except ModelLoadError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as e:
+    except Exception as e:  # zipfile, zlib, bz2 and lzma each report a damaged archive their own way
         raise ModelLoadError(
             f"{path}: not a readable model file (truncated or corrupt zip: {_first_line(e)})"
         ) from None
@@ -392,7 +391,7 @@ def _reject_constant(name: str) -> Any:
 def _parse_meta(path: Path, members: dict[str, bytes]) -> dict[str, Any]:
     try:
         meta = json.loads(members[META_MEMBER].decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise ModelLoadError(f"{path}: {META_MEMBER} is not valid JSON: {_first_line(e)}") from None
     try:
         _check_meta(meta)
@@ -581,7 +580,7 @@ def _rebuild(path: Path, meta: dict[str, Any], env: VecEnv | None) -> BaseAlgori
             return classes[meta["algorithm"]](
                 "MlpPolicy", target, policy_kwargs=policy_kwargs, device="cpu", verbose=0, **hyperparameters
             )
-    except (ValueError, TypeError, AssertionError, RuntimeError, torch.OutOfMemoryError) as e:
+    except (ValueError, TypeError, AssertionError, RuntimeError, MemoryError, torch.OutOfMemoryError) as e:
         raise ModelLoadError(f"{path}: cannot rebuild the model from {META_MEMBER}: {_first_line(e)}") from None
 
 
@@ -619,7 +618,7 @@ def _check_data(path: Path, model: BaseAlgorithm, raw: bytes) -> None:
     """
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise ModelLoadError(f"{path}: the data member is not valid JSON: {_first_line(e)}") from None
     if not isinstance(data, dict):
         raise ModelLoadError(f"{path}: the data member is not a JSON object")
