@@ -29,8 +29,9 @@ from cs_env.industries import Catalog, default_catalog
 _SENTIMENTS = np.array(SENTIMENT_NAMES)
 _TIERS = np.array(TIER_NAMES)
 _OUTCOMES = np.array(OUTCOME_NAMES, dtype=object)
-#: New customers are drawn at least this many at a time (numpy calls are paid per block, not per customer).
-MIN_ARRIVALS = 1024
+#: New customers are drawn this many at a time: enough to spread the per-call cost of numpy, few enough
+#: that the temporaries stay in cache.
+ARRIVALS_PER_DRAW = 1024
 
 
 class CustomerSupportVectorEnv(VectorEnv):
@@ -92,6 +93,7 @@ class CustomerSupportVectorEnv(VectorEnv):
         self._batch: _Batch | None = None
         self._arrivals: _Batch | None = None
         self._arrivals_used = 0
+        self._arrival_obs = np.zeros((0, OBS_SIZE), dtype=np.float32)
         self._ended = np.zeros(self.num_envs, dtype=bool)
 
     def reset(
@@ -114,7 +116,7 @@ class CustomerSupportVectorEnv(VectorEnv):
         first = new_customers(ARRAY, self.tables, u)
         if self._batch is None or self._arrivals is None:
             self._batch = _Batch(first, self.num_envs)
-            self._arrivals = _Batch(first, max(self.num_envs, MIN_ARRIVALS))
+            self._arrivals = _Batch(first, ARRIVALS_PER_DRAW)
         self._batch.store(first)
         self._arrivals_used = self._arrivals.size  # arrivals drawn under the previous seed are dropped
         self.state = self._batch.state
@@ -135,38 +137,45 @@ class CustomerSupportVectorEnv(VectorEnv):
         ended = outcome != ONGOING
         truncated = outcome == TIMEOUT
         terminated = ended ^ truncated
+        obs = self._obs(s)
         if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
             if self._ended.any():
                 rows = np.flatnonzero(self._ended)
-                self._restart(rows)
+                obs[rows] = self._restart(rows)
                 for values in (reward, terminated, truncated, ended, *components):
                     values[rows] = 0
             self._ended = ended
-            return self._obs(s), reward, terminated, truncated, self._info(s, components)
+            return obs, reward, terminated, truncated, self._info(s, components)
         # same step: report the finished episodes, then start the next ones at once
         info = self._info(s, components)
         if ended.any():
+            rows = np.flatnonzero(ended)
             info["final_info"] = dict(info)
-            info["final_obs"] = self._obs(s)
+            info["final_obs"] = obs
             info["_final_obs"] = info["_final_info"] = ended
-            self._restart(np.flatnonzero(ended))
+            obs = obs.copy()
+            obs[rows] = self._restart(rows)
             info.update(self._info(s, components))
-        return self._obs(s), reward, terminated, truncated, info
+        return obs, reward, terminated, truncated, info
 
     # -- helpers -----------------------------------------------------------------------------
-    def _restart(self, rows: np.ndarray) -> None:
-        """New customers for the envs ``rows``, served from arrivals drawn in blocks."""
+    def _restart(self, rows: np.ndarray) -> np.ndarray:
+        """New customers for the envs ``rows``, served from arrivals drawn in blocks; their first observations."""
         assert self._batch is not None and self._arrivals is not None
-        arrivals, done = self._arrivals, 0
+        arrivals, done, first_obs = self._arrivals, 0, []
         while done < len(rows):
             if self._arrivals_used == arrivals.size:
-                u = self.np_random.random((CUSTOMER_DRAWS, arrivals.size))
-                arrivals.store(new_customers(ARRAY, self.tables, u))
+                fresh = new_customers(ARRAY, self.tables, self.np_random.random((CUSTOMER_DRAWS, arrivals.size)))
+                arrivals.store(fresh)
+                self._arrival_obs = self._obs(fresh)  # observed once per block, not once per step
                 self._arrivals_used = 0
-            k = min(len(rows) - done, arrivals.size - self._arrivals_used)
-            self._batch.put(rows[done : done + k], arrivals, self._arrivals_used)
+            start = self._arrivals_used
+            k = min(len(rows) - done, arrivals.size - start)
+            self._batch.put(rows[done : done + k], arrivals, start)
+            first_obs.append(self._arrival_obs[start : start + k])
             self._arrivals_used += k
             done += k
+        return first_obs[0] if len(first_obs) == 1 else np.concatenate(first_obs)
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         a = np.asarray(actions)
@@ -185,7 +194,7 @@ class CustomerSupportVectorEnv(VectorEnv):
     def _obs(self, s: CustomerState) -> np.ndarray:
         # filled feature by feature into contiguous rows, then one transposing copy: cheaper than
         # writing 17 strided columns
-        by_feature = np.empty((OBS_SIZE, self.num_envs), dtype=np.float32)
+        by_feature = np.empty((OBS_SIZE, len(s.sat)), dtype=np.float32)
         for row, value in zip(by_feature, observe(ARRAY, s, self.max_turns), strict=True):
             row[...] = value
         return np.ascontiguousarray(by_feature.T)
