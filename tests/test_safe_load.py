@@ -238,6 +238,18 @@ def test_loading_with_an_env_attaches_it_and_keeps_the_full_hyperparameters(
     assert model.buffer_size == 2_000
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_model_loaded_with_an_env_trains_on(algorithm: str, trained: dict[str, tuple[Any, Path]]) -> None:
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    model, path = trained[algorithm]
+    loaded = load_model(path, env=DummyVecEnv([lambda: CustomerSupportEnv("mixed", 10)]))
+    before = {k: v.clone() for k, v in loaded.policy.state_dict().items()}
+    loaded.learn(200, reset_num_timesteps=False)
+    assert loaded.num_timesteps >= model.num_timesteps + 200
+    assert any(not torch.equal(before[k], v) for k, v in loaded.policy.state_dict().items())
+
+
 def test_save_is_atomic_and_replaces_the_old_file(trained: dict[str, tuple[Any, Path]], tmp_path: Path) -> None:
     model, _ = trained["a2c"]
     path = tmp_path / "model.zip"

@@ -167,6 +167,8 @@ def describe_model(model: BaseAlgorithm, meta: dict[str, Any]) -> dict[str, Any]
     for key in ("industry", "max_turns"):
         if key not in meta:
             raise ValueError(f"meta must hold {key!r} (the env the model was trained for)")
+    if getattr(model, "use_sde", False):
+        raise ValueError("cannot save a model trained with use_sde: it is not described in model files")
     policy = type(model.policy).__name__
     if policy not in ("ActorCriticPolicy", "DQNPolicy", "MlpPolicy"):
         raise ValueError(f"cannot save a model with policy {policy}: only MlpPolicy models are supported")
