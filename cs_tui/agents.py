@@ -187,7 +187,7 @@ def load_agent(
         if name not in found:
             raise AgentError(f"unknown baseline {name!r}; valid baselines: {', '.join(baseline_specs())}")
         return BaselineAgent(name, found[name])
-    if spec in BASELINE_NAMES and not Path(spec).exists():
+    if spec in BASELINE_NAMES and not Path(spec).exists() and not (_saves(saves) / spec).exists():
         raise AgentError(f"unknown agent {spec!r}: did you mean {BASELINE_PREFIX}{spec}? {_valid_choices(saves)}")
     model_path, name = _model_file(spec, saves)
     return _load_model_agent(model_path, name, industry, max_turns)

@@ -197,6 +197,13 @@ def test_dqn_models_give_q_values_whose_best_is_the_action_taken(saves: Path) ->
         assert values.values.shape == (N_STRATEGIES,) and values.best == agent(o)
 
 
+def test_a_run_may_be_named_like_a_baseline(saves: Path, tmp_path: Path) -> None:
+    (tmp_path / "heuristic").mkdir()
+    (tmp_path / "heuristic" / "model.zip").write_bytes((saves / "ppo-run" / "model.zip").read_bytes())
+    agent = load_agent("heuristic", saves=tmp_path)
+    assert agent.kind == "model" and agent.name == "heuristic"
+
+
 def test_a_run_folder_prefers_its_best_model(saves: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
