@@ -153,6 +153,14 @@ class RunView:
         return min(max(p, 0.0), 1.0)
 
 
+IDLE_TEXT = (
+    "No run open.\n\n"
+    "Press n to start a training run: it trains in its own process, so it goes on if this app closes.\n\n"
+    "A run started with `cs-tui train` in another terminal shows up in the list on the left and is followed "
+    "here by itself; enter on any run in the list opens it."
+)
+
+
 STATUS_STYLE = {
     "starting": "bold green",
     "running": "bold green",
@@ -173,6 +181,8 @@ class RunMonitor(VerticalScroll):
         padding: 0 1;
     }
     RunMonitor #run-title { height: 1; }
+    RunMonitor.-idle > * { display: none; }
+    RunMonitor.-idle > #run-title { display: block; height: auto; padding-top: 1; }
     RunMonitor #run-progress-row { height: 1; }
     RunMonitor #run-progress-row ProgressBar { width: auto; }
     RunMonitor #run-progress-row ProgressBar Bar { width: 16; }
@@ -204,7 +214,7 @@ class RunMonitor(VerticalScroll):
         self._generation = 0  # bumps on follow(): a poll for an older run is dropped
 
     def compose(self) -> ComposeResult:
-        yield Static("No run open: pick one from the list (enter) or start one (n).", id="run-title")
+        yield Static(IDLE_TEXT, id="run-title")
         with Horizontal(id="run-progress-row"):
             yield ProgressBar(total=1.0, show_eta=False, id="run-progress")
             yield Label("", id="run-eta")
@@ -217,6 +227,7 @@ class RunMonitor(VerticalScroll):
 
     def on_mount(self) -> None:
         self.set_interval(POLL_SECONDS, self.poll)
+        self._draw()
 
     # -- following ---------------------------------------------------------------------------
     def follow(self, run: Run | None, *, starting: bool = False) -> None:
@@ -294,9 +305,10 @@ class RunMonitor(VerticalScroll):
     # -- drawing -----------------------------------------------------------------------------
     def _draw(self) -> None:
         view, run = self.view, self.followed_run
+        self.set_class(run is None, "-idle")
         title = self.query_one("#run-title", Static)
         if run is None:
-            title.update("No run open: pick one from the list (enter) or start one (n).")
+            title.update(IDLE_TEXT)
             for wid in ("#run-stats", "#run-eta"):
                 self.query_one(wid, Static).update("")
             self._set_reason(None)
