@@ -822,7 +822,9 @@ def _load_optimizer(path: Path, model: BaseAlgorithm, raw: bytes) -> None:
         raise ModelLoadError(f"{path}: {member} is not an optimizer state (expected keys state and param_groups)")
     groups = state["param_groups"]
     if not isinstance(groups, list) or len(groups) != len(fresh["param_groups"]):
-        raise ModelLoadError(f"{path}: {member} has {_count(groups)} parameter groups, the optimizer has 1")
+        raise ModelLoadError(
+            f"{path}: {member} has {_count(groups)} parameter groups, the optimizer has {len(fresh['param_groups'])}"
+        )
     for group, reference in zip(groups, fresh["param_groups"], strict=True):
         if not isinstance(group, dict) or set(group) != set(reference):
             raise ModelLoadError(f"{path}: {member}: parameter group settings do not match the optimizer's")
