@@ -90,8 +90,8 @@ class CustomerSupportVectorEnv(VectorEnv):
         self._inquiries = np.array([i.name for i in self.catalog.inquiries])
         self._industries = np.array(self.catalog.industry_names)
         self.state: CustomerState | None = None
-        self._batch: _Batch | None = None
-        self._arrivals: _Batch | None = None
+        # new customers are drawn ARRIVALS_PER_DRAW at a time and served from this block
+        self._arrivals: CustomerState | None = None
         self._arrivals_used = 0
         self._arrival_obs = np.zeros((0, OBS_SIZE), dtype=np.float32)
         self._ended = np.zeros(self.num_envs, dtype=bool)
@@ -113,26 +113,21 @@ class CustomerSupportVectorEnv(VectorEnv):
         else:
             super().reset(seed=seed)
             u = self.np_random.random((CUSTOMER_DRAWS, self.num_envs))
-        first = new_customers(ARRAY, self.tables, u)
-        if self._batch is None or self._arrivals is None:
-            self._batch = _Batch(first, self.num_envs)
-            self._arrivals = _Batch(first, ARRIVALS_PER_DRAW)
-        self._batch.store(first)
-        self._arrivals_used = self._arrivals.size  # arrivals drawn under the previous seed are dropped
-        self.state = self._batch.state
+        # fields are overwritten in place at restarts: each needs its own contiguous array
+        self.state = _own_arrays(new_customers(ARRAY, self.tables, u))
+        self._arrivals, self._arrivals_used = None, 0  # arrivals drawn under the previous seed are dropped
         self._ended[:] = False
         zeros = np.zeros(self.num_envs)
         return self._obs(self.state), self._info(self.state, (zeros, zeros, zeros, zeros))
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        s, batch = self.state, self._batch
-        if s is None or batch is None:
+        s = self.state
+        if s is None:
             raise RuntimeError("step() called before reset(): call envs.reset() first")
         a = self._check_actions(actions)
         *components, outcome = advance(
             ARRAY, self.tables, s, a, self.np_random.random((TURN_DRAWS, self.num_envs)), self.time_limit
         )
-        batch.sync()
         reward = components[0] + components[1] + components[2] + components[3]
         ended = outcome != ONGOING
         truncated = outcome == TIMEOUT
@@ -161,19 +156,22 @@ class CustomerSupportVectorEnv(VectorEnv):
     # -- helpers -----------------------------------------------------------------------------
     def _restart(self, rows: np.ndarray) -> np.ndarray:
         """New customers for the envs ``rows``, served from arrivals drawn in blocks; their first observations."""
-        assert self._batch is not None and self._arrivals is not None
-        arrivals, done, first_obs = self._arrivals, 0, []
+        assert self.state is not None
+        done, first_obs = 0, []
         while done < len(rows):
-            if self._arrivals_used == arrivals.size:
-                fresh = new_customers(ARRAY, self.tables, self.np_random.random((CUSTOMER_DRAWS, arrivals.size)))
-                arrivals.store(fresh)
-                self._arrival_obs = self._obs(fresh)  # observed once per block, not once per step
+            if self._arrivals is None or self._arrivals_used == ARRIVALS_PER_DRAW:
+                u = self.np_random.random((CUSTOMER_DRAWS, ARRIVALS_PER_DRAW))
+                self._arrivals = new_customers(ARRAY, self.tables, u)
+                self._arrival_obs = self._obs(self._arrivals)  # observed once per block, not once per step
                 self._arrivals_used = 0
             start = self._arrivals_used
-            k = min(len(rows) - done, arrivals.size - start)
-            self._batch.put(rows[done : done + k], arrivals, start)
-            first_obs.append(self._arrival_obs[start : start + k])
-            self._arrivals_used += k
+            k = min(len(rows) - done, ARRIVALS_PER_DRAW - start)
+            # field by field: a 1-d scatter each is faster than one 2-d scatter over stacked fields
+            into, end = rows[done : done + k], start + k
+            for name in CustomerState.__slots__:
+                getattr(self.state, name)[into] = getattr(self._arrivals, name)[start:end]
+            first_obs.append(self._arrival_obs[start:end])
+            self._arrivals_used = end
             done += k
         return first_obs[0] if len(first_obs) == 1 else np.concatenate(first_obs)
 
@@ -217,55 +215,8 @@ class CustomerSupportVectorEnv(VectorEnv):
         }
 
 
-class _Batch:
-    """A batched :class:`CustomerState` kept in three preallocated arrays.
-
-    Float fields are rows of one matrix, integer fields rows of another, per-strategy tables blocks of a
-    third, and the state's attributes are views of them. Bringing in new customers is then three
-    copies instead of one per field. :func:`~cs_env.customer.advance` rebinds the fields it changes to
-    new arrays; :meth:`sync` copies them back into storage.
-    """
-
-    def __init__(self, sample: CustomerState, size: int) -> None:
-        self.size = size
-        fields = {name: np.asarray(getattr(sample, name)) for name in CustomerState.__slots__}
-        self.float_names = [n for n, v in fields.items() if v.ndim == 1 and v.dtype.kind == "f"]
-        self.int_names = [n for n, v in fields.items() if v.ndim == 1 and v.dtype.kind in "iu"]
-        self.block_names = [n for n, v in fields.items() if v.ndim == 2]
-        unplaced = set(fields) - {*self.float_names, *self.int_names, *self.block_names}
-        if unplaced:
-            raise TypeError(f"no storage for customer fields {sorted(unplaced)}: extend _Batch")
-        width = fields[self.block_names[0]].shape[1] if self.block_names else 0
-        self.floats = np.zeros((len(self.float_names), size))
-        self.ints = np.zeros((len(self.int_names), size), dtype=np.int64)
-        self.blocks = np.zeros((len(self.block_names), size, width))
-        self.views: dict[str, np.ndarray] = {}
-        self.views.update(zip(self.float_names, self.floats, strict=True))
-        self.views.update(zip(self.int_names, self.ints, strict=True))
-        self.views.update(zip(self.block_names, self.blocks, strict=True))
-        self.state = CustomerState.__new__(CustomerState)
-        for name, view in self.views.items():
-            setattr(self.state, name, view)
-
-    def store(self, s: CustomerState) -> None:
-        """Copy a plain batched state (one array per field) into the first rows."""
-        for name, view in self.views.items():
-            value = getattr(s, name)
-            view[: len(value)] = value
-
-    def sync(self) -> None:
-        """Copy back the fields ``advance`` rebound to new arrays, and point them at storage again."""
-        state = self.state
-        for name, view in self.views.items():
-            value = getattr(state, name)
-            if value is not view:
-                view[...] = value
-                setattr(state, name, view)
-
-    def put(self, rows: np.ndarray, source: _Batch, start: int) -> None:
-        """Overwrite ``rows`` with ``source``'s customers ``start, start + 1, ...``."""
-        end = start + len(rows)
-        # field by field: a 1-d scatter each is faster than one 2-d scatter over all fields
-        for storage, incoming in ((self.floats, source.floats), (self.ints, source.ints), (self.blocks, source.blocks)):
-            for mine, theirs in zip(storage, incoming, strict=True):
-                mine[rows] = theirs[start:end]
+def _own_arrays(s: CustomerState) -> CustomerState:
+    """``s`` with a contiguous array of its own for every field (new_customers shares some, e.g. sat and best_sat)."""
+    for name in CustomerState.__slots__:
+        setattr(s, name, np.array(getattr(s, name), order="C"))
+    return s
