@@ -162,6 +162,14 @@ class CompareScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
+class ModelTable(DataTable[Any]):
+    """A row-cursor table whose enter key is shown in the footer ("Evaluate")."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Evaluate", tooltip="Evaluate the highlighted model"),
+    ]
+
+
 class ModelsScreen(Screen[None]):
     """Models on the left, the highlighted one's details and evaluation on the right."""
 
@@ -216,7 +224,7 @@ class ModelsScreen(Screen[None]):
             yield Input("1000", type="integer", compact=True, id="episodes")
             yield Label("", id="marks")
         with Horizontal():
-            table: DataTable[Any] = DataTable(id="models", cursor_type="row", zebra_stripes=True)
+            table = ModelTable(id="models", cursor_type="row", zebra_stripes=True)
             table.add_column("model", key="model", width=20)
             table.add_column("alg", key="alg", width=4)
             table.add_column("", key="mark", width=2)

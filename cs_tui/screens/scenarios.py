@@ -79,6 +79,14 @@ def policy_label(spec: str) -> str:
     return spec if spec.startswith(BASELINE_PREFIX) else Path(spec).name
 
 
+class ScenarioTable(DataTable[Any]):
+    """A row-cursor table whose enter key is shown in the footer ("Trials")."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Trials", tooltip="Open the highlighted scenario's trials as conversations"),
+    ]
+
+
 class ScenariosScreen(Screen[None]):
     """Controls on top, one row per scenario, the highlighted scenario's description below."""
 
@@ -127,7 +135,7 @@ class ScenariosScreen(Screen[None]):
             yield Label("seed")
             yield Input("0", type="integer", compact=True, id="seed")
         yield Static("Choose a policy and press r to run the scenario catalog.", id="summary")
-        table: DataTable[Any] = DataTable(id="scenario-table", cursor_type="row", zebra_stripes=True)
+        table = ScenarioTable(id="scenario-table", cursor_type="row", zebra_stripes=True)
         # the numbers first: a long title is what gets cut on a narrow terminal
         table.add_column("passed", key="passed", width=6)
         table.add_column("rate", key="rate", width=4)

@@ -75,6 +75,14 @@ def log_tail(path: Path, lines: int = 1) -> str:
     return "\n".join(kept[-lines:])
 
 
+class RunsTable(DataTable[Any]):
+    """A row-cursor table whose enter key is shown in the footer ("Open")."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open", tooltip="Follow the highlighted run"),
+    ]
+
+
 class TrainingScreen(Screen[None]):
     """Runs on the left, the followed run on the right; ``n`` starts a run, ``x`` stops the followed one."""
 
@@ -112,7 +120,7 @@ class TrainingScreen(Screen[None]):
         with Horizontal():
             with Vertical(id="runs-pane"):
                 yield Label("Runs", id="runs-title")
-                table: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+                table = RunsTable(id="runs", cursor_type="row", zebra_stripes=True)
                 table.add_column("run", key="run", width=17)
                 table.add_column("status", key="status", width=8)
                 yield table
