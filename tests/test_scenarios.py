@@ -197,6 +197,8 @@ def test_criterion_checks_each_condition_and_says_which_failed() -> None:
     assert rule.failure("escalated", 1, 0.9, 2.0, [2]) == "ended escalated, expected resolved"
     assert rule.failure("resolved", 6, 0.9, 2.0, [0]) == "took 6 turns, limit 5"
     assert rule.failure("resolved", 3, 0.69, 2.0, [0]) == "satisfaction 0.69 below 0.70"
+    # never "0.70 below 0.70": enough digits to show the difference
+    assert rule.failure("resolved", 3, 0.6996, 2.0, [0]) == "satisfaction 0.6996 below 0.7000"
     assert rule.failure("resolved", 3, 0.9, 0.5, [0]) == "return 0.50 below 1.00"
     assert rule.failure("resolved", 3, 0.9, 2.0, [0, upsell]) == "used upsell, which this scenario rules out"
     assert rule.describe() == "resolved in ≤5 turns, sat ≥0.70, return ≥1.00, no upsell"

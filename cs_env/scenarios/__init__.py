@@ -90,6 +90,14 @@ class _ScenarioReader(_Reader):
             raise self.fail(prefix + unknown[0], f"unknown key; valid keys: {', '.join(valid)}")
 
 
+def _below(value: float, limit: float) -> str:
+    """``"0.52 below 0.70"``, with more digits when two decimals would show equal numbers."""
+    digits = 2
+    while f"{value:.{digits}f}" == f"{limit:.{digits}f}" and digits < 6:
+        digits += 1
+    return f"{value:.{digits}f} below {limit:.{digits}f}"
+
+
 @dataclass(frozen=True)
 class Criterion:
     """When a trial passes: every stated condition holds (None means not asked)."""
@@ -109,9 +117,9 @@ class Criterion:
         if self.max_turns is not None and turns > self.max_turns:
             return f"took {turns} turns, limit {self.max_turns}"
         if self.min_satisfaction is not None and satisfaction < self.min_satisfaction:
-            return f"satisfaction {satisfaction:.2f} below {self.min_satisfaction:.2f}"
+            return f"satisfaction {_below(satisfaction, self.min_satisfaction)}"
         if self.min_return is not None and total_return < self.min_return:
-            return f"return {total_return:.2f} below {self.min_return:.2f}"
+            return f"return {_below(total_return, self.min_return)}"
         used = [STRATEGY_NAMES[a] for a in actions if STRATEGY_NAMES[a] in self.avoid]
         if used:
             return f"used {used[0]}, which this scenario rules out"
