@@ -107,11 +107,18 @@ def environment(saves: Path) -> dict[str, str]:
     return env
 
 
-def launch_time(argv: list[str], env: dict[str, str], *markers: bytes) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def launch_time(argv: list[str], env: dict[str, str], *markers: bytes) -> tuple[float, float]:
+    """Wall seconds until the markers are on screen, and the CPU seconds the program used by then."""
     term = Terminal(argv, env)
     try:
         term.read_until(*markers)
-        return time.perf_counter() - term.started
+        return time.perf_counter() - term.started, cpu_seconds(term.pid)
     finally:
         term.close()
 
@@ -221,16 +228,22 @@ def main() -> int:
         saves = Path(tmp) / "saves"
         saves.mkdir()
         env = environment(saves)
-        bare = Path(tmp) / "bare_app.py"
-        bare.write_text(BARE_APP)
+        bare_script = Path(tmp) / "bare_app.py"
+        bare_script.write_text(BARE_APP)
         app_argv = [sys.executable, "-m", "cs_tui"]
-        bare_times, app_times = [], []
+        bare, app = [], []
         for _ in range(args.launches):  # interleaved, so both see the same machine load
-            bare_times.append(launch_time([sys.executable, str(bare)], env, b"bare textual app ready"))
-            app_times.append(launch_time(app_argv, env, b"Customer", b"answer"))
+            bare.append(launch_time([sys.executable, str(bare_script)], env, b"bare textual app ready"))
+            app.append(launch_time(app_argv, env, b"Customer", b"answer"))
         print(f"launch to first screen, {COLS}x{ROWS} pseudo-terminal, {args.launches} launches each")
-        print(summary("  bare Textual app (one Static)", bare_times))
-        print(summary("  cs-tui (play pane, opponent heuristic)", app_times, goal=0.6))
+        print(
+            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+            "CPU time is the figure other processes' load does not move)"
+        )
+        print(summary("  bare Textual app (one Static), wall", [w for w, _ in bare]))
+        print(summary("  cs-tui (play pane), wall", [w for w, _ in app], goal=0.6))
+        print(summary("  bare Textual app, CPU time", [c for _, c in bare]))
+        print(summary("  cs-tui, CPU time", [c for _, c in app]))
 
         term = Terminal(app_argv, env)
         try:

@@ -36,7 +36,7 @@ async def settle(pilot: Pilot[int]) -> None:
         with contextlib.suppress(WorkerCancelled):  # a newer load replaced an older one
             await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        if not getattr(screen, "loading", False) and not pilot.app.workers:
+        if not getattr(screen, "opponent_loading", False) and not pilot.app.workers:
             return
 
 

@@ -29,7 +29,7 @@ async def opponent_ready(pilot: Pilot[int]) -> None:
         with contextlib.suppress(WorkerCancelled):
             await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        if not getattr(pilot.app.screen, "loading", False) and not pilot.app.workers:
+        if not getattr(pilot.app.screen, "opponent_loading", False) and not pilot.app.workers:
             return
 
 

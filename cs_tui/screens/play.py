@@ -109,7 +109,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self.replaying: Path | None = None
         self.agent: Agent | None = None
         self.agent_spec = FALLBACK_AGENT
-        self.loading = False
+        self.opponent_loading = False
         self._keys_state: tuple[bool | None, ...] = ()
         self.announce = False
         self.blind = False
@@ -140,7 +140,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self.seed: int = settings.seed if settings.seed is not None else random.randrange(100_000)
         self.sub_title = "play"
         spec = settings.opponent or (DEFAULT_AGENT if self._has_default() else FALLBACK_AGENT)
-        self.loading = True
+        self.opponent_loading = True
         self._opponent_line(f"loading {short_name(spec)}…")
         self.start(self.industry, self.seed)
         self.call_after_refresh(self.load_opponent, spec)  # the first screen first
@@ -251,7 +251,7 @@ conversation with the last customer. Every finished conversation is saved under 
 
     def load_opponent(self, spec: str) -> None:
         """Load ``spec`` in a thread (a model imports torch); the human can play meanwhile."""
-        self.loading = True
+        self.opponent_loading = True
         self._opponent_line(f"loading {short_name(spec)}…")
         self._load(spec, self.industry, self.max_turns, self.saves)
 
@@ -270,7 +270,7 @@ conversation with the last customer. Every finished conversation is saved under 
 
     @on(OpponentLoaded)
     def opponent_loaded(self, event: OpponentLoaded) -> None:
-        self.loading = False
+        self.opponent_loading = False
         agent = event.agent
         if event.error is not None or agent is None:
             self.notify(
@@ -304,7 +304,7 @@ conversation with the last customer. Every finished conversation is saved under 
         picker = self.query_one(ActionPicker)
         picker.hidden = self.blind
         c = self.conversation
-        if self.loading and self.agent is None:
+        if self.opponent_loading and self.agent is None:
             return
         if c is None or self.replaying is not None:
             picker.agent_view = None

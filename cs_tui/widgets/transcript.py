@@ -42,6 +42,7 @@ class Transcript(RichLog, can_focus=False):
         self._texts: list[Text] = []
         self._items: list[Item] = []
         self._wrapped_at = 0
+        self._width = 0  # the width lines wrap at; known at the first resize
 
     @property
     def plain(self) -> str:
@@ -100,18 +101,21 @@ class Transcript(RichLog, can_focus=False):
         self._write(text)
 
     def _write(self, text: Text) -> None:
-        width = self.scrollable_content_region.width
-        if not self._size_known or width <= 0:  # kept in _texts; written at the first resize
+        width = self._width
+        if width <= 0:  # kept in _texts; written at the first resize
             return
         self._wrapped_at = width
         self.write(text, width=width)
 
     def on_resize(self, event: events.Resize) -> None:
         super().on_resize(event)  # learns the size
-        width = self.scrollable_content_region.width
+        # from the event: the widget's region (and so its content region) is set only after this handler
+        width = event.size.width - self.styles.gutter.width - self.scrollbar_size_vertical
+        self._width = width
         if width > 0 and width != self._wrapped_at:  # (re-)wrap at the new width
             super().clear()
             for text in self._texts:
                 self._write(text)
+            self.refresh()  # lines written while the screen is laid out are not painted otherwise
         # a write during the first layout scrolled against a zero height: scroll again once laid out
         self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
