@@ -99,7 +99,7 @@ async def test_a_model_that_cannot_load_is_a_notification_not_a_crash(tmp_path: 
         await wait_for(pilot, lambda: not screen.running)
         assert not screen.results
         notes = [n.message for n in app._notifications]
-        assert any("Could not run the scenarios" in m and "model.zip" in m for m in notes)
+        assert any("Could not run the scenarios" in m and "model.zip" in m for m in notes), (notes, screen.settings)
         assert app.is_running
 
 

@@ -18,12 +18,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static
+from textual.widgets import DataTable, Header, Input, Label, Select, Static
 
 from cs_env.env import valid_industries
 from cs_tui.agents import BASELINE_PREFIX
 from cs_tui.training.runs import RunError, list_runs
 from cs_tui.widgets.bars import ShareBars
+from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.model_report import compare_reports, fmt_float, fmt_oracle, fmt_pct, single_report
 
 MODEL_FILES = ("best.zip", "model.zip")
@@ -152,7 +153,7 @@ class CompareScreen(ModalScreen[None]):
             bars.values = dict((a.get("overall") or {}).get("strategy_usage") or {})
             bars.compare = dict((b.get("overall") or {}).get("strategy_usage") or {})
             yield bars
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()
@@ -234,7 +235,7 @@ class ModelsScreen(Screen[None]):
                 yield Static("", id="model-eval")
                 yield Label("Strategy usage", id="model-usage-label")
                 yield ShareBars(id="model-usage")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "Models"

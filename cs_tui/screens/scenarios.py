@@ -16,12 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static
+from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
 from cs_env.scenarios import Scenario, ScenarioResult, Thresholds, load_scenarios, load_thresholds, run_scenario
 from cs_tui.agents import BASELINE_PREFIX, baseline_specs
 from cs_tui.training.runs import list_runs
+from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.scenario_trials import ScenarioTrialsScreen
 
 DEFAULT_POLICY = "baseline:heuristic"
@@ -145,7 +146,7 @@ class ScenariosScreen(Screen[None]):
         table.add_column("scenario", key="scenario")
         yield table
         yield Static("", id="scenario-detail")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "Scenarios"

@@ -21,9 +21,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.widgets import DataTable, Header, Label
 
 from cs_tui.training.runs import Run, RunError, list_runs
+from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.training_form import NewRunForm, TrainRequest
 from cs_tui.widgets.training_monitor import STATUS_STYLE, RunMonitor
 
@@ -125,7 +126,7 @@ class TrainingScreen(Screen[None]):
                 table.add_column("status", key="status", width=8)
                 yield table
             yield RunMonitor(id="monitor")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "Training"

@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from cs_env.domain import STRATEGY_NAMES
 from cs_env.scenarios import ScenarioResult, Trial, replay
+from cs_tui.widgets.key_bar import KeyBar
 
 
 def trial_transcript(result: ScenarioResult, trial: Trial) -> Text:
@@ -82,7 +83,7 @@ class ScenarioTrialsScreen(ModalScreen[None]):
             yield table
             with VerticalScroll(id="transcript-box"):
                 yield Static("", id="transcript")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#trials", DataTable)
