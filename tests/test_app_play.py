@@ -305,3 +305,14 @@ def test_paired_comparison_says_when_a_difference_is_significant() -> None:
     same = compare(list(zip(heuristic, heuristic, strict=True)))
     assert not same.significant and same.verdict == "no significant difference yet"
     assert compare(list(zip(heuristic[:1], escalate[:1], strict=True))).verdict.startswith("play more")
+
+
+def test_no_color_keeps_bold_and_dim_but_drops_colours(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cs_tui.widgets import tone
+
+    assert tone("bold red") == "bold red"
+    monkeypatch.setenv("NO_COLOR", "1")
+    # Textual would grey dark red by luminance (unreadable on a dark background): the widgets drop it
+    assert tone("bold red") == "bold"
+    assert tone("dim cyan") == "dim"
+    assert tone("green") == ""

@@ -43,8 +43,15 @@ from cs_tui.widgets.transcript import Item, Transcript
 
 if TYPE_CHECKING:
     from cs_tui.agents import Agent
+    from cs_tui.training.runs import Run
 
 ANSWER = Binding.Group("answer", compact=True)
+#: what each reference baseline is, in the opponent list
+BASELINE_NOTES = {
+    "random": "picks at random",
+    "heuristic": "a support lead's rules",
+    "oracle": "sees the hidden traits: the ceiling",
+}
 DEFAULT_AGENT = "default"
 FALLBACK_AGENT = "baseline:heuristic"
 
@@ -72,7 +79,7 @@ conversation with the last customer. Every finished conversation is saved under 
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(str(i + 1), f"answer({i})", LABELS[i], group=ANSWER, tooltip=f"answer: {LABELS[i]}")
+            Binding(str(i + 1), f"answer({i})", LABELS[i], group=ANSWER)
             for i in range(len(STRATEGY_NAMES))
         ),
         Binding("enter", "next_customer", "Next", tooltip="the next customer (seed + 1)"),
@@ -124,7 +131,8 @@ conversation with the last customer. Every finished conversation is saved under 
         yield Header()
         with Horizontal(id="play-main"):
             yield Transcript(id="transcript")
-            with VerticalScroll(id="play-side"):
+            with VerticalScroll(id="play-side") as side:
+                side.can_focus = False  # keys belong to the game, not to scrolling a side panel
                 yield CustomerCard(id="customer")
                 yield SentimentGauge(id="gauge")
                 yield RewardBreakdown(id="rewards")
@@ -236,10 +244,13 @@ conversation with the last customer. Every finished conversation is saved under 
         choices: list[tuple[str, str]] = []
         for run in list_runs(self.saves):
             if run.model_path.is_file() or run.best_path.is_file():
-                choices.append((run.name, f"{run.name}  (saved model)"))
+                choices.append((run.name, f"{run.name}  · saved model{self._run_summary(run)}"))
         if self._has_default() and DEFAULT_AGENT not in [c for c, _ in choices]:
-            choices.insert(0, (DEFAULT_AGENT, f"{DEFAULT_AGENT}  (saved model)"))
-        choices += [(spec, f"{short_name(spec)}  (baseline)") for spec in baseline_specs()]
+            choices.insert(0, (DEFAULT_AGENT, f"{DEFAULT_AGENT}  · the shipped agent"))
+        choices += [
+            (spec, f"{short_name(spec)}  · {BASELINE_NOTES.get(short_name(spec), 'always this strategy')}")
+            for spec in baseline_specs()
+        ]
 
         def chosen(spec: str | None) -> None:
             if spec is not None and spec != self.agent_spec:
@@ -248,6 +259,18 @@ conversation with the last customer. Every finished conversation is saved under 
         self.app.push_screen(
             ChoiceDialog("Opponent", choices, current=self.agent_spec, hint="enter choose · esc cancel"), chosen
         )
+
+    @staticmethod
+    def _run_summary(run: Run) -> str:
+        try:
+            meta = run.meta
+        except ValueError:  # a broken meta.json: the list still offers the model; loading will say what is wrong
+            return ""
+        best = meta.get("best_eval") or meta.get("last_eval") or {}
+        score = (
+            f", {best['pct_of_oracle']:.0f}% of oracle" if isinstance(best.get("pct_of_oracle"), int | float) else ""
+        )
+        return f" ({meta.get('algorithm', '?')}, {meta.get('industry', '?')}{score})"
 
     def load_opponent(self, spec: str) -> None:
         """Load ``spec`` in a thread (a model imports torch); the human can play meanwhile."""
@@ -372,8 +395,7 @@ conversation with the last customer. Every finished conversation is saved under 
             self.pairs.append((human, agent))
             self.query_one(Scoreboard).comparison = compare(self.pairs)
             self._opponent_line(
-                f"{agent.player} played the same customer: {agent.outcome}, {agent.total_return:+.2f}"
-                " · v: its conversation · enter: next customer"
+                f"{agent.player}: {agent.outcome}, {agent.total_return:+.2f} · v its conversation · ⏎ next"
             )
         self.last_pair = (human, agent)
         self._record(human, agent)
@@ -404,7 +426,7 @@ conversation with the last customer. Every finished conversation is saved under 
     def action_recordings(self) -> None:
         """Replay a recorded conversation."""
         paths = list_recordings(self.saves)
-        choices = [(str(p), recording_label(p)) for p in paths[:200]]
+        choices = [(str(p), recording_label(p)) for p in paths[:100]]
 
         def chosen(path: str | None) -> None:
             if path is not None:
@@ -424,6 +446,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self.shown = human
         self._show()
         self.query_one(ActionPicker).agent_view = None
+        self._opponent_line("a replay: v the opponent's conversation · ⏎ a new customer")
 
     # -- drawing -----------------------------------------------------------------------------
     def _show(self) -> None:
@@ -491,8 +514,9 @@ conversation with the last customer. Every finished conversation is saved under 
         if pair is not None and pair[1] is not None and (e is pair[0] or e is pair[1]):
             other = pair[1] if e is pair[0] else pair[0]
             name = "you" if other.player == "you" else short_name(other.player)
+            other_turns = f"{len(other.turns)} turn{'s' if len(other.turns) != 1 else ''}"
             text += (
-                f"\n── {name} on the same customer: {other.outcome} in {len(other.turns)}, {other.total_return:+.2f} ──"
+                f"\n── {name} with the same customer: {other.outcome} after {other_turns}, {other.total_return:+.2f} ──"
             )
         return text
 

@@ -117,5 +117,17 @@ class ChoiceDialog(ModalScreen[str | None]):
 
 
 def recording_label(path: Path) -> str:
-    """A recorded episode as listed: its file name without the extension."""
-    return path.stem
+    """A recorded episode as listed: when, which customer, and how you and the opponent did."""
+    import json
+
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        customer, human, agent = record["customer"], record["human"], record.get("agent")
+        when = str(record["created_at"])[:16].replace("T", " ")
+        text = f"{when}  {customer['inquiry'].replace('_', ' ')}, seed {record['seed']}: "
+        text += f"you {human['outcome']} {human['return']:+.2f}"
+        if agent:
+            text += f" · {agent['player']} {agent['outcome']} {agent['return']:+.2f}"
+        return text
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{path.stem}  (unreadable)"

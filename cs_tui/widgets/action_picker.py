@@ -13,6 +13,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from cs_env.domain import STRATEGY_NAMES
+from cs_tui.widgets import tone
 
 #: how each strategy reads on its key (the env's names, with spaces)
 LABELS = tuple(name.replace("_", " ") for name in STRATEGY_NAMES)
@@ -124,16 +125,16 @@ class ActionPicker(Widget, can_focus=False):
         for key in self.query(StrategyKey):
             i = key.strategy
             text = Text()
-            text.append(f"{i + 1}", style="bold reverse" if self.enabled else "dim")
-            text.append(f" {LABELS[i]}", style="bold" if i == best else "")
+            text.append(f"{i + 1}", style=tone("bold reverse" if self.enabled else "dim"))
+            text.append(f" {LABELS[i]}", style=tone("bold" if i == best else ""))
             text.append("\n  ")
             if view is not None and fractions is not None:
                 cells = round(fractions[i] * 5)
-                text.append("█" * cells + "░" * (5 - cells), style="cyan" if i == best else "dim cyan")
+                text.append("█" * cells + "░" * (5 - cells), style=tone("cyan" if i == best else "dim cyan"))
                 text.append(f" {view.label(i)}")
                 if i == best:
-                    text.append(" ★", style="bold yellow")
+                    text.append(" ★", style=tone("bold yellow"))
             elif self.hidden:
-                text.append("·····", style="dim")
+                text.append("·····", style=tone("dim"))
             key.set_class(not self.enabled, "-disabled")
             key.text = text

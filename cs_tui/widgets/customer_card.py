@@ -8,6 +8,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from cs_tui.widgets import tone
+
 
 @dataclass(frozen=True)
 class CustomerView:
@@ -38,17 +40,17 @@ class CustomerCard(Widget):
     def render(self) -> Text:
         v = self.view
         if v is None:
-            return Text("no conversation yet", style="dim")
+            return Text("no conversation yet", style=tone("dim"))
         text = Text()
-        text.append(v.inquiry.replace("_", " "), style="bold")
+        text.append(v.inquiry.replace("_", " "), style=tone("bold"))
         text.append(f"\n{v.industry} · tier ")
-        text.append(v.tier, style="bold magenta" if v.tier == "vip" else "bold")
+        text.append(v.tier, style=tone("bold magenta" if v.tier == "vip" else "bold"))
         text.append("\nurgency ")
-        text.append(f"{v.urgency}/4", style="bold red" if v.urgency >= 3 else "bold")
+        text.append(f"{v.urgency}/4", style=tone("bold red" if v.urgency >= 3 else "bold"))
         text.append(f" · turn {v.turn}/{v.max_turns}")
-        text.append(f"\nseed {v.seed}", style="dim")
+        text.append(f"\nseed {v.seed}", style=tone("dim"))
         if v.outcome:
             style = "bold green" if v.outcome == "resolved" else "bold yellow"
             text.append(" · ")
-            text.append(v.outcome.upper(), style=style)
+            text.append(v.outcome.upper(), style=tone(style))
         return text

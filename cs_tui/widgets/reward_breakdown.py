@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from cs_tui.widgets import tone
+
 #: reward component -> the label a reader sees
 LABELS = {
     "satisfaction": "satisfaction",
@@ -30,13 +32,13 @@ class RewardBreakdown(Widget):
     """The return so far."""
 
     def render(self) -> Text:
-        text = Text("return ", style="bold")
-        text.append(f"{self.total:+.2f}", style="bold green" if self.total > 0 else "bold")
+        text = Text("return ", style=tone("bold"))
+        text.append(f"{self.total:+.2f}", style=tone("bold green" if self.total > 0 else "bold"))
         parts = self.components or dict.fromkeys(LABELS, 0.0)
-        text.append(f" (turn {sum(parts.values()):+.2f})" if self.components is not None else "", style="dim")
+        text.append(f" (turn {sum(parts.values()):+.2f})" if self.components is not None else "", style=tone("dim"))
         for key, label in LABELS.items():
             value = parts.get(key, 0.0) + 0.0  # no "-0.00"
             style = "green" if value > 0 else "red" if value < 0 else "dim"
             text.append(f"\n {label:<13}")
-            text.append(f"{value:+.2f}", style=style)
+            text.append(f"{value:+.2f}", style=tone(style))
         return text

@@ -9,6 +9,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from cs_tui.screens.play_session import Comparison
+from cs_tui.widgets import tone
 
 
 class Scoreboard(Widget):
@@ -30,20 +31,22 @@ class Scoreboard(Widget):
     def render(self) -> Text:
         c = self.comparison
         if c is None or c.episodes == 0:
-            return Text(f"Scoreboard: finish a conversation and {self.opponent} plays the same customer.", style="dim")
+            return Text(
+                f"Scoreboard: finish a conversation and {self.opponent} plays the same customer.", style=tone("dim")
+            )
         text = Text()
-        text.append(f"{c.episodes} customer{'s' if c.episodes != 1 else ''}  ", style="bold")
-        text.append("you ", style="bold cyan")
+        text.append(f"{c.episodes} customer{'s' if c.episodes != 1 else ''}  ", style=tone("bold"))
+        text.append("you ", style=tone("bold cyan"))
         text.append(f"{c.human_mean:+.2f} avg, {c.human_resolution:.0%} resolved  ")
-        text.append(f"{self.opponent} ", style="bold magenta")
+        text.append(f"{self.opponent} ", style=tone("bold magenta"))
         text.append(f"{c.agent_mean:+.2f} avg, {c.agent_resolution:.0%} resolved")
         text.append("\n")
         if math.isnan(c.ci_low):
-            text.append(f"you − {self.opponent}: {c.mean_difference:+.2f}; {c.verdict}", style="dim")
+            text.append(f"you − {self.opponent}: {c.mean_difference:+.2f}; {c.verdict}", style=tone("dim"))
         else:
             text.append(
                 f"you − {self.opponent}: {c.mean_difference:+.2f}, 95% CI [{c.ci_low:+.2f}, {c.ci_high:+.2f}] "
                 "(paired bootstrap): "
             )
-            text.append(c.verdict, style="bold" if c.significant else "dim")
+            text.append(c.verdict, style=tone("bold" if c.significant else "dim"))
         return text

@@ -7,6 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from cs_env.domain import SENTIMENT_NAMES
+from cs_tui.widgets import tone
 
 STYLES = ("bold red", "red", "yellow", "green", "bold green")
 
@@ -32,12 +33,12 @@ class SentimentGauge(Widget):
         filled = round(min(max(self.satisfaction, 0.0), 1.0) * width)
         style = STYLES[self.sentiment]
         arrow = "▲" if self.change > 0.005 else "▼" if self.change < -0.005 else "="
-        text = Text("sentiment ", style="bold")
-        text.append(SENTIMENT_NAMES[self.sentiment], style=style)
+        text = Text("sentiment ", style=tone("bold"))
+        text.append(SENTIMENT_NAMES[self.sentiment], style=tone(style))
         text.append("\n")
-        text.append("█" * filled, style=style)
-        text.append("░" * (width - filled), style="dim")
+        text.append("█" * filled, style=tone(style))
+        text.append("░" * (width - filled), style=tone("dim"))
         text.append(f" {self.satisfaction:.2f}")
         if self.change:
-            text.append(f" {arrow}{self.change:+.2f}", style="green" if self.change > 0 else "red")
+            text.append(f" {arrow}{self.change:+.2f}", style=tone("green" if self.change > 0 else "red"))
         return text

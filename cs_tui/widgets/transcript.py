@@ -9,6 +9,7 @@ from textual import events
 from textual.widgets import RichLog
 
 from cs_env.domain import SENTIMENT_NAMES, STRATEGY_NAMES
+from cs_tui.widgets import tone
 
 #: One line of a transcript as data: ("customer", text, sentiment), ("agent", text, strategy, who) or
 #: ("note", text, style). Comparing lists of items tells what is new since the last draw.
@@ -96,7 +97,7 @@ class Transcript(RichLog, can_focus=False):
     def _line(self, *parts: tuple[str, str]) -> None:
         text = Text()
         for chunk, style in parts:
-            text.append(chunk, style=style or None)
+            text.append(chunk, style=tone(style))
         self._texts.append(text)
         self._write(text)
 
