@@ -316,3 +316,43 @@ def test_no_color_keeps_bold_and_dim_but_drops_colours(monkeypatch: pytest.Monke
     assert tone("bold red") == "bold"
     assert tone("dim cyan") == "dim"
     assert tone("green") == ""
+
+
+class FakeDQN:
+    """Stands in for a loaded DQN model (the real one needs torch and a trained file)."""
+
+    name = "dqn-fake"
+    kind = "model"
+    needs_state = False
+
+    def __call__(self, obs: object, state: object = None) -> int:
+        return 6
+
+    def action_values(self, obs: object, state: object = None) -> object:
+        import numpy as np
+
+        from cs_tui.agents import ActionValues
+
+        return ActionValues("q_values", np.array([0.1, 0.3, -0.3, 0.35, 0.2, 0.33, 0.51, 0.3]))
+
+
+async def test_q_values_of_a_dqn_opponent_are_shown_beside_the_keys(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        screen.post_message(PlayScreen.OpponentLoaded("dqn-fake", FakeDQN(), None))  # type: ignore[arg-type]
+        await pilot.pause()
+        text = screen_text(app)
+        assert "q+0.51 ★" in text and "q-0.30" in text
+        assert "suggests ★ quick resolution (Q-values" in text
+        await finish(pilot, screen, key="7")
+        assert screen.pairs[-1][1].player == "dqn-fake"
+        assert "dqn-fake" in screen_text(app)  # the scoreboard names the opponent
+
+
+async def test_a_random_opponent_suggests_nothing(tmp_path: Path) -> None:
+    app = make_app(tmp_path, opponent="baseline:random")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        text = screen_text(app)
+        assert "no preference" in text and "★" not in text

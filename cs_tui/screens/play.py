@@ -78,10 +78,7 @@ conversation with the last customer. Every finished conversation is saved under 
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(
-            Binding(str(i + 1), f"answer({i})", LABELS[i], group=ANSWER)
-            for i in range(len(STRATEGY_NAMES))
-        ),
+        *(Binding(str(i + 1), f"answer({i})", LABELS[i], group=ANSWER) for i in range(len(STRATEGY_NAMES))),
         Binding("enter", "next_customer", "Next", tooltip="the next customer (seed + 1)"),
         Binding("n", "new_episode", "New…", tooltip="a new conversation: choose the industry and seed"),
         Binding("o", "pick_opponent", "Opponent", tooltip="choose the agent you play against"),
@@ -199,7 +196,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self.shown = c.episode
         if self.blind and self.agent is not None:
             view = self.hints.get(turn_index)
-            if view is not None:
+            if view is not None and view.recommended >= 0:
                 same = "same as you" if view.recommended == strategy else "you differed"
                 self.reveals[(id(c.episode), turn_index)] = (
                     f"  ({short_name(self.agent.name)} would have answered {LABELS[view.recommended]} here: {same})"
@@ -355,6 +352,8 @@ conversation with the last customer. Every finished conversation is saved under 
         picker.agent_view = view
         if self.blind:
             self._opponent_line(f"opponent {name}: hidden until you answer (blind mode, b to show)")
+        elif view.recommended < 0:
+            self._opponent_line(f"opponent {name} has no preference here: every strategy equally likely")
         else:
             shown = "Q-values" if view.kind == "q_values" else "probabilities"
             self._opponent_line(f"opponent {name} suggests ★ {LABELS[view.recommended]} ({shown} beside each key)")

@@ -28,7 +28,9 @@ class AgentView:
 
     @property
     def recommended(self) -> int:
-        return int(np.argmax(self.values))
+        """The strategy the agent prefers; -1 when it has no preference (all values equal: random)."""
+        v = np.asarray(self.values, dtype=np.float64)
+        return -1 if float(v.max() - v.min()) < 1e-9 else int(np.argmax(v))
 
     def bar_fractions(self) -> list[float]:
         """0-1 per strategy, for bars: probabilities as they are, Q-values scaled min..max."""

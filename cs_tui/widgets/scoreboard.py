@@ -25,7 +25,7 @@ class Scoreboard(Widget):
 
     comparison: reactive[Comparison | None] = reactive(None)
     """The session so far (None before the first finished episode)."""
-    opponent: reactive[str] = reactive("agent")
+    opponent: reactive[str] = reactive("the opponent")
     """The opponent's name."""
 
     def render(self) -> Text:
