@@ -135,7 +135,7 @@ async def test_attaches_to_a_cli_run_and_the_sparkline_grows(tmp_path: Path) -> 
         run.append_metric(
             {"type": "eval", "time": 0, "timesteps": 3000, "mean_return": 1.3, "ci95": 0.05, "pct_of_oracle": 64.0}
         )
-        await wait_for(pilot, lambda: "last eval 1.300 ± 0.050 · 64.0% of oracle" in text_of(app, "#run-stats"))
+        await wait_for(pilot, lambda: "eval 1.300 ± 0.050 · 64.0% oracle" in text_of(app, "#run-stats"))
         # a partial last line (the trainer mid-write) is not read until it is complete
         with open(run.metrics_path, "a") as f:
             f.write('{"type": "train", "timesteps": 4000, "episode_re')
@@ -328,3 +328,14 @@ async def test_in_the_app_the_pane_catches_up_after_another_pane_was_shown(tmp_p
         assert spark.episodes == 2  # nothing read while hidden
         await pilot.press("t")
         await wait_for(pilot, lambda: spark.episodes == 5, timeout=3)
+
+
+def test_sparkline_columns_are_means_so_the_curve_uses_the_full_height() -> None:
+    from cs_tui.widgets.sparkline_rewards import column_means
+
+    assert column_means([1.0, 2.0, 3.0, 4.0], 2) == [1.5, 3.5]
+    assert column_means([1.0, 2.0], 5) == [1.0, 2.0]
+    noisy = [(-0.3 if i % 2 else 4.3) + i / 1000 for i in range(1000)]  # single returns span the whole scale
+    columns = column_means(noisy, 10)
+    assert len(columns) == 10
+    assert max(columns) - min(columns) < 1.0  # the columns' own range is what the sparkline scales to

@@ -11,8 +11,20 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def column_means(values: Sequence[float], columns: int) -> list[float]:
+    """``values`` averaged into ``columns`` consecutive, nearly equal groups (fewer values: as they are)."""
+    n = len(values)
+    if columns <= 0 or n <= columns:
+        return list(values)
+    return [_mean(values[i * n // columns : (i + 1) * n // columns]) for i in range(columns)]
+
+
 class RewardSparkline(Sparkline):
     """Episode returns, oldest on the left; each column shows the mean of the episodes it covers.
+
+    The widget hands Textual's sparkline exactly one value per column (the mean of its episodes), so the
+    vertical scale spans the column means, not single episodes' returns: single returns range over the
+    whole reward scale and would flatten the learning curve to a line.
 
     Long runs finish hundreds of thousands of episodes: past ``max_points`` the history is halved
     (neighbouring points averaged) so memory and redraw cost stay flat while the curve keeps its shape.
@@ -60,8 +72,20 @@ class RewardSparkline(Sparkline):
                     self._points = [(a + b) / 2 for a, b in pairs]
                     self._stride *= 2
         if added:
-            # a new list, so the reactive sees a change and the widget repaints
-            self.data = list(self._points)
+            self._redraw()
+
+    def _redraw(self) -> None:
+        # a new list, so the reactive sees a change and the widget repaints
+        self.data = column_means(self._points, self.size.width)
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    @property
+    def value_range(self) -> tuple[float, float] | None:
+        """The lowest and highest column drawn (the sparkline's vertical scale), or None before any data."""
+        data = list(self.data or [])
+        return (min(data), max(data)) if data else None
 
     @property
     def points(self) -> list[float]:

@@ -351,10 +351,10 @@ class RunMonitor(VerticalScroll):
         lines: list[RenderableType] = [grid]
         ev, best = view.last_eval or meta.get("last_eval"), view.best_eval or meta.get("best_eval")
         if ev:
-            line = f"last eval {_fmt(ev.get('mean_return'))} ± {_fmt(ev.get('ci95'))} · "
-            line += f"{_fmt(ev.get('pct_of_oracle'), '.1f')}% of oracle"  # eval records carry it ×100
+            line = f"eval {_fmt(ev.get('mean_return'))} ± {_fmt(ev.get('ci95'))} · "
+            line += f"{_fmt(ev.get('pct_of_oracle'), '.1f')}% oracle"  # eval records carry it ×100
             if best and best != ev:
-                line += f" (best {_fmt(best.get('pct_of_oracle'), '.1f')}%)"
+                line += f" · best {_fmt(best.get('pct_of_oracle'), '.1f')}%"
             lines.append(Text(line, no_wrap=True, overflow="ellipsis"))
         losses = t.get("losses")
         if isinstance(losses, dict) and losses:
@@ -367,7 +367,11 @@ class RunMonitor(VerticalScroll):
         self._set_reason(view.reason)
 
         spark = self.query_one(RewardSparkline)
-        self.query_one("#returns-label", Label).update(f"Episode returns · {spark.episodes:,} episodes, oldest left")
+        label = f"Episode returns ({spark.episodes:,})"
+        scale = spark.value_range
+        if scale is not None:  # the sparkline's bottom and top: the mean returns of its lowest and highest column
+            label += f" · scale {scale[0]:.2f}–{scale[1]:.2f}"
+        self.query_one("#returns-label", Label).update(label)
         usage = t.get("strategy_usage")
         self.query_one(ShareBars).values = (
             {str(k): v for k, v in usage.items() if _num(v) is not None} if isinstance(usage, dict) else {}
