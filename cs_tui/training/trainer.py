@@ -614,6 +614,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
         "best_eval": None,
         "eval_every": options.eval_every,
         "eval_episodes": options.eval_episodes,
+        "keep_checkpoints": options.keep_checkpoints if options.checkpoints else 0,
         "tensorboard": options.tensorboard,
         "command": sys.argv,
     }
@@ -692,6 +693,7 @@ def resume(
         max_turns=int(meta["max_turns"]),
         eval_every=int(meta.get("eval_every", EVAL_EVERY)),
         eval_episodes=int(meta.get("eval_episodes", EVAL_EPISODES)),
+        keep_checkpoints=int(meta.get("keep_checkpoints", KEEP_CHECKPOINTS)),
         checkpoints=checkpoints,
         record_seconds=record_seconds,
     )
