@@ -222,6 +222,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--launches", type=int, default=5, help="launches of each app (default 5)")
     parser.add_argument("--keys", type=int, default=60, help="keys per latency run (default 60)")
+    parser.add_argument(
+        "--model",
+        metavar="RUN",
+        help="also measure keys against this run folder's model as the opponent (torch in the process)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -268,9 +273,25 @@ def main() -> int:
             stop.set()
             writer.join(timeout=5)
 
-    print("keypress to updated screen in the conversation pane")
+        with_model: list[float] = []
+        if args.model:
+            import shutil
+
+            model_saves = Path(tmp) / "model_saves"
+            shutil.copytree(args.model, model_saves / "default")  # the shipped agent's place
+            term = Terminal(app_argv, environment(model_saves))
+            try:
+                term.read_until(b"Customer", b"answer")
+                term.read_until(b"default suggests", timeout=60)  # torch loaded, the model answered
+                with_model = key_latencies(term, args.keys)
+            finally:
+                term.close()
+
+    print("keypress to updated screen in the conversation pane (opponent: heuristic)")
     print(summary("  alone", alone, goal=0.05))
     print(summary("  while following a training run (10 records/s)", following, goal=0.05))
+    if with_model:
+        print(summary(f"  opponent: the model in {args.model}", with_model, goal=0.05))
     return 0
 
 

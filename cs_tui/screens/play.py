@@ -22,7 +22,6 @@ from textual.worker import get_current_worker
 
 from cs_env.domain import STRATEGY_NAMES
 from cs_env.env import valid_industries
-from cs_tui.screens.play_dialogs import ChoiceDialog, NewEpisodeDialog, recording_label
 from cs_tui.screens.play_session import (
     Conversation,
     Episode,
@@ -226,6 +225,8 @@ conversation with the last customer. Every finished conversation is saved under 
     def action_new_episode(self) -> None:
         """Choose the industry and seed of a new conversation."""
 
+        from cs_tui.screens.play_dialogs import NewEpisodeDialog  # dialogs load when first opened
+
         def chosen(result: tuple[str, int] | None) -> None:
             if result is not None:
                 self.start(*result)
@@ -236,6 +237,7 @@ conversation with the last customer. Every finished conversation is saved under 
     def action_pick_opponent(self) -> None:
         """Choose the opponent: a saved model or a baseline."""
         from cs_tui.agents import baseline_specs
+        from cs_tui.screens.play_dialogs import ChoiceDialog
         from cs_tui.training.runs import list_runs
 
         choices: list[tuple[str, str]] = []
@@ -424,6 +426,8 @@ conversation with the last customer. Every finished conversation is saved under 
     # -- recordings ----------------------------------------------------------------------------
     def action_recordings(self) -> None:
         """Replay a recorded conversation."""
+        from cs_tui.screens.play_dialogs import ChoiceDialog, recording_label
+
         paths = list_recordings(self.saves)
         choices = [(str(p), recording_label(p)) for p in paths[:100]]
 
