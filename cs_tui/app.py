@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.screen import Screen
 
 from cs_tui.training.runs import saves_dir
@@ -90,11 +91,13 @@ class CsTuiApp(App[int]):
             if mode != self.current_mode:
                 yield SystemCommand(f"Go to {title}", f"Switch to the {title.lower()} pane", self._switcher(mode))
         seen = {"switch_mode", "toggle_help", "quit", "command_palette"}
-        for binding in screen.active_bindings.values():
-            b = binding.binding
-            if b.description and b.action not in seen and binding.node is screen:
+        for node, b, enabled, _ in screen.active_bindings.values():
+            # the pane's own keys (shown in its key bar), not Textual's hidden focus and copy keys
+            if b.show and enabled and b.description and b.action not in seen and node is not self:
                 seen.add(b.action)
-                yield SystemCommand(b.description, b.tooltip or f"key {b.key_display or b.key}", self._runner(b.action))
+                key = self.get_key_display(b)
+                help_text = f"key {key}" + (f" · {b.tooltip}" if b.tooltip else "")
+                yield SystemCommand(b.description, help_text, self._runner(b.action, node))
         yield from super().get_system_commands(screen)
 
     def _switcher(self, mode: str) -> Callable[[], None]:
@@ -103,9 +106,9 @@ class CsTuiApp(App[int]):
 
         return switch
 
-    def _runner(self, action: str) -> Callable[[], None]:
+    def _runner(self, action: str, node: DOMNode) -> Callable[[], None]:
         def run() -> None:
-            self.run_worker(self.screen.run_action(action), exclusive=False)
+            self.call_later(self.run_action, action, node)
 
         return run
 
