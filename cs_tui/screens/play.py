@@ -492,7 +492,7 @@ conversation with the last customer. Every finished conversation is saved under 
         items.append(("customer", e.opening_line, e.opening_sentiment))
         for i, turn in enumerate(e.turns):
             items.append(("agent", turn.agent_line, turn.strategy, who))
-            items.append(("customer", turn.customer_line, turn.sentiment))
+            items.append(("customer", turn.customer_line, turn.sentiment, turn.reward))
             if (id(e), i) in self.reveals:
                 items.append(("note", self.reveals[(id(e), i)], "dim"))
         if e.done:

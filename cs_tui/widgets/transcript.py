@@ -77,13 +77,14 @@ class Transcript(RichLog, can_focus=False):
                 self.note(*args)
         self._items = list(items)
 
-    def customer(self, text: str, sentiment: int) -> None:
-        """A line from the customer, labelled with their mood."""
+    def customer(self, text: str, sentiment: int, reward: float | None = None) -> None:
+        """A line from the customer, labelled with their mood (and the reward of the turn it answers)."""
         self._line(
             ("Customer ", "bold"),
             (f"({SENTIMENT_NAMES[sentiment]})", MOOD_STYLES[sentiment]),
             (": ", ""),
             (text, ""),
+            (f"  {reward:+.2f}" if reward is not None else "", "dim"),
         )
 
     def agent(self, text: str, strategy: int, who: str = "Agent") -> None:
