@@ -245,7 +245,7 @@ async def test_form_by_keys_starts_a_process_and_reports_its_failure(tmp_path: P
         await wait_for(pilot, lambda: monitor.view.status == "failed", timeout=15)
         reason = text_of(app, "#run-reason")
         assert "exited with status 2" in reason and "invalid choice: 'no-such-industry'" in reason  # argparse's words
-        assert any("Training doomed failed" in n.message for n in app._notifications)
+        await wait_for(pilot, lambda: any("Training doomed failed" in n.message for n in app._notifications))
         assert (tmp_path / ".logs" / "doomed.log").read_text()
 
 
