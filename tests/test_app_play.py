@@ -125,7 +125,11 @@ async def test_the_opponent_plays_the_same_customer_and_the_scoreboard_counts(tm
         # the same reset(seed=...) with the same actions is the same conversation: the env replays exactly
         again = play_agent(screen.agent, industry="mixed", max_turns=10, seed=SEED)
         assert again.actions == agent.actions and again.total_return == pytest.approx(agent.total_return)
-        assert "1 customer" in screen_text(app)
+        text = screen_text(app)
+        assert "1 played" in text
+        side_by_side = next(line for line in text.splitlines() if line.lstrip().startswith("last "))
+        assert f"you {human.outcome} {human.total_return:+.2f}" in side_by_side
+        assert f"heuristic {agent.outcome} {agent.total_return:+.2f}" in side_by_side
 
         await pilot.press("v")  # the opponent's conversation with the same customer
         assert "Heuristic with the same customer" in screen.query_one(Transcript).plain
@@ -137,8 +141,8 @@ async def test_the_opponent_plays_the_same_customer_and_the_scoreboard_counts(tm
         await finish(pilot, screen, key="6")
         assert [h.seed for h, _ in screen.pairs] == [SEED, SEED + 1]
         text = screen_text(app)
-        assert "2 customers" in text
-        assert "paired bootstrap" in text
+        assert "2 played" in text
+        assert "95% CI" in text and "paired bootstrap" in text
 
 
 async def test_blind_mode_hides_the_suggestion_until_the_human_answers(tmp_path: Path) -> None:

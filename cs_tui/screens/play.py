@@ -156,8 +156,9 @@ conversation with the last customer. Every finished conversation is saved under 
             return live
         if action == "next_customer":
             return not live
-        if action == "toggle_view":
-            return self.last_pair is not None and self.last_pair[1] is not None
+        if action == "toggle_view":  # while the last customer (yours or theirs) is on screen
+            pair = self.last_pair
+            return pair is not None and pair[1] is not None and (self.shown is pair[0] or self.shown is pair[1])
         return True
 
     # -- conversations -----------------------------------------------------------------------
@@ -311,6 +312,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self.pairs = []  # the score is against one opponent
         self.query_one(Scoreboard).opponent = name
         self.query_one(Scoreboard).comparison = None
+        self.query_one(Scoreboard).last = None
         if self.announce:  # the opponent the user chose; the one picked at start-up is named on screen
             self.notify(f"playing against {name}", timeout=3)
         self.announce = True
@@ -394,7 +396,9 @@ conversation with the last customer. Every finished conversation is saved under 
         else:
             agent.player = short_name(agent.player)
             self.pairs.append((human, agent))
-            self.query_one(Scoreboard).comparison = compare(self.pairs)
+            scoreboard = self.query_one(Scoreboard)
+            scoreboard.last = (human, agent)
+            scoreboard.comparison = compare(self.pairs)
             self._opponent_line(
                 f"{agent.player}: {agent.outcome}, {agent.total_return:+.2f} · v its conversation · ⏎ next"
             )
@@ -501,7 +505,7 @@ conversation with the last customer. Every finished conversation is saved under 
 
     def _refresh_keys(self) -> None:
         """Refresh the footer when the keys that apply change (it rebuilds itself, so not on every turn)."""
-        state = (self.check_action("answer", ()), self.check_action("toggle_view", ()))
+        state = tuple(self.check_action(a, ()) for a in ("answer", "next_customer", "toggle_view"))
         if state != self._keys_state:
             self._keys_state = state
             self.refresh_bindings()

@@ -8,16 +8,20 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from cs_tui.screens.play_session import Comparison
+from cs_tui.screens.play_session import Comparison, Episode
 from cs_tui.widgets import tone
 
 
+def _result(outcome: str | None, value: float, turns: int) -> str:
+    return f"{outcome} {value:+.2f}, {turns} turn{'s' if turns != 1 else ''}"
+
+
 class Scoreboard(Widget):
-    """The session's score: you and the opponent on the same customers, with a paired bootstrap 95 % CI."""
+    """The last customer side by side, then the session: you and the opponent on the same customers."""
 
     DEFAULT_CSS = """
     Scoreboard {
-        height: 3;
+        height: 4;
         padding: 0 1;
         border-top: solid $primary;
     }
@@ -25,28 +29,50 @@ class Scoreboard(Widget):
 
     comparison: reactive[Comparison | None] = reactive(None)
     """The session so far (None before the first finished episode)."""
+    last: reactive[tuple[Episode, Episode] | None] = reactive(None)
+    """The last customer: your episode and the opponent's."""
     opponent: reactive[str] = reactive("the opponent")
     """The opponent's name."""
 
     def render(self) -> Text:
         c = self.comparison
-        if c is None or c.episodes == 0:
+        if c is None or c.episodes == 0 or self.last is None:
             return Text(
                 f"Scoreboard: finish a conversation and {self.opponent} plays the same customer.", style=tone("dim")
             )
+        human, agent = self.last
+        rows = [
+            (
+                "last",
+                _result(human.outcome, human.total_return, len(human.turns)),
+                _result(agent.outcome, agent.total_return, len(agent.turns)),
+            ),
+            (
+                f"{c.episodes} played",
+                f"{c.human_mean:+.2f} avg, {c.human_resolution:.0%} solved",
+                f"{c.agent_mean:+.2f} avg, {c.agent_resolution:.0%} solved",
+            ),
+        ]
+        head = max(len(r[0]) for r in rows)
+        mine = max(len(r[1]) for r in rows)
         text = Text()
-        text.append(f"{c.episodes} customer{'s' if c.episodes != 1 else ''}  ", style=tone("bold"))
-        text.append("you ", style=tone("bold cyan"))
-        text.append(f"{c.human_mean:+.2f} avg, {c.human_resolution:.0%} resolved  ")
-        text.append(f"{self.opponent} ", style=tone("bold magenta"))
-        text.append(f"{c.agent_mean:+.2f} avg, {c.agent_resolution:.0%} resolved")
+        for i, (label, you, them) in enumerate(rows):
+            if i:
+                text.append("\n")
+            text.append(f"{label:<{head}}  ", style=tone("bold"))
+            text.append("you ", style=tone("bold cyan"))
+            text.append(f"{you:<{mine}}  ")
+            text.append(f"{self.opponent} ", style=tone("bold magenta"))
+            text.append(them)
         text.append("\n")
+        name = self.opponent
         if math.isnan(c.ci_low):
-            text.append(f"you − {self.opponent}: {c.mean_difference:+.2f}; {c.verdict}", style=tone("dim"))
+            text.append(f"you − {name}: play 2 customers or more for a paired bootstrap CI", style=tone("dim"))
         else:
-            text.append(
-                f"you − {self.opponent}: {c.mean_difference:+.2f}, 95% CI [{c.ci_low:+.2f}, {c.ci_high:+.2f}] "
-                "(paired bootstrap): "
-            )
-            text.append(c.verdict, style=tone("bold" if c.significant else "dim"))
+            # the mean difference is the gap between the two averages above; the CI says if it is real
+            text.append(f"you − {name}: 95% CI [{c.ci_low:+.2f}, {c.ci_high:+.2f}], paired bootstrap → ")
+            if not c.significant:
+                text.append("not significant yet", style=tone("dim"))
+            else:
+                text.append("you ahead" if c.mean_difference > 0 else f"{name} ahead", style=tone("bold"))
         return text
