@@ -154,7 +154,7 @@ async def test_a_run_whose_process_died_is_shown_as_such(tmp_path: Path) -> None
         await wait_for(pilot, lambda: monitor.view.status == "died")
         assert "died" in text_of(app, "#run-title")
         reason = text_of(app, "#run-reason")
-        assert "is gone" in reason and "--resume" in reason
+        assert "is gone" in reason and "u resumes it" in reason
         table = app.screen.query_one("#runs", DataTable)
         await wait_for(pilot, lambda: "died" in str(table.get_cell_at(Coordinate(0, 1))))
 
@@ -339,3 +339,28 @@ def test_sparkline_columns_are_means_so_the_curve_uses_the_full_height() -> None
     columns = column_means(noisy, 10)
     assert len(columns) == 10
     assert max(columns) - min(columns) < 1.0  # the columns' own range is what the sparkline scales to
+
+
+async def test_u_resumes_a_died_run_with_cs_tui_train_resume(tmp_path: Path) -> None:
+    """u starts ``cs-tui train --resume`` on the followed run; here it has no checkpoint, so it fails and says why."""
+    make_run(tmp_path, "ppo-crashed", pid=dead_pid())
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen)
+        monitor = screen.query_one(RunMonitor)
+        await wait_for(pilot, lambda: monitor.view.status == "died")
+        await pilot.press("u")
+        launched = screen.launched["ppo-crashed"]
+        assert launched.process.args[-4:] == ["train", "--resume", str(tmp_path.absolute() / "ppo-crashed"), "--quiet"]
+        await wait_for(pilot, lambda: launched.reported, timeout=30)
+        assert launched.process.returncode != 0
+        assert "model.zip" in log_tail_of(launched.log_path)  # the trainer's own reason: nothing to resume from
+        await wait_for(pilot, lambda: any("cannot resume" in n.message for n in app._notifications))
+        assert monitor.view.status == "failed" and "cannot resume" in text_of(app, "#run-reason")
+
+
+def log_tail_of(path: Path) -> str:
+    from cs_tui.screens.training import log_tail
+
+    return log_tail(path, lines=5)

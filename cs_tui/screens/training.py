@@ -90,6 +90,7 @@ class TrainingScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_run", "New run", tooltip="Start a training run from a form"),
         Binding("x", "stop_run", "Stop run", tooltip="Stop the followed run (it saves a checkpoint first)"),
+        Binding("u", "resume_run", "Resume", tooltip="Continue a stopped or died run from its last checkpoint"),
         Binding("l", "follow_live", "Follow live", tooltip="Follow the newest running run"),
         Binding("r", "refresh_runs", "Refresh", tooltip="Read the runs in saves/ again"),
     ]
@@ -235,14 +236,16 @@ class TrainingScreen(Screen[None]):
 
     def start_training(self, request: TrainRequest) -> Launched:
         """Start ``cs-tui train`` for ``request`` in a new session, stderr to ``saves/.logs/<name>.log``."""
-        saves = self.saves.absolute()
-        log_dir = saves / LOG_DIR
+        return self._launch(request.name, request.argv(self.saves.absolute()))
+
+    def _launch(self, name: str, argv: list[str]) -> Launched:
+        log_dir = self.saves.absolute() / LOG_DIR
         log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = log_dir / f"{request.name}.log"
-        log = open(log_path, "wb")  # noqa: SIM115  (the child writes to it for its whole life)
+        log_path = log_dir / f"{name}.log"
+        log = open(log_path, "ab")  # noqa: SIM115  (the child writes to it for its whole life)
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "cs_tui", *request.argv(saves)],
+                [sys.executable, "-m", "cs_tui", *argv],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -252,9 +255,31 @@ class TrainingScreen(Screen[None]):
         except OSError:
             log.close()
             raise
+        previous = self.launched.get(name)
+        if previous is not None and not previous.reported:
+            previous.log.close()
         launched = Launched(process, log_path, log, time.monotonic())
-        self.launched[request.name] = launched
+        self.launched[name] = launched
         return launched
+
+    def action_resume_run(self) -> None:
+        """Continue the followed run from its last checkpoint (``cs-tui train --resume``), if it is not training."""
+        monitor = self.query_one(RunMonitor)
+        run = monitor.followed_run
+        if run is None:
+            self.notify("No run open", severity="warning")
+            return
+        status = monitor.view.status
+        if status not in ("interrupted", "died", "failed"):
+            self.notify(f"{run.name} is {status}: only a stopped, died or failed run resumes", severity="warning")
+            return
+        saves = self.saves.absolute()
+        try:
+            self._launch(run.name, ["--saves", str(saves), "train", "--resume", str(saves / run.name), "--quiet"])
+        except OSError as exc:
+            self.notify(f"Could not resume {run.name}: {exc}", title="Training", severity="error", timeout=10)
+            return
+        self.notify(f"Resuming {run.name} from its last checkpoint", title="Training")
 
     def _check_launched(self) -> None:
         """Report processes this app started that exited with an error (e.g. before writing meta.json)."""

@@ -128,7 +128,7 @@ class RunView:
             pid = self.meta.get("pid")
             return (
                 f"the training process (pid {pid}) is gone but the run still says running: "
-                "it was killed or crashed; resume it with cs-tui train --resume"
+                "it was killed or crashed. u resumes it from its last checkpoint"
             )
         if self.recorded_status == "failed":
             return str(self.meta.get("error") or self.message or "training failed (no reason recorded)")
