@@ -352,7 +352,9 @@ async def test_u_resumes_a_died_run_with_cs_tui_train_resume(tmp_path: Path) -> 
         await wait_for(pilot, lambda: monitor.view.status == "died")
         await pilot.press("u")
         launched = screen.launched["ppo-crashed"]
-        assert launched.process.args[-4:] == ["train", "--resume", str(tmp_path.absolute() / "ppo-crashed"), "--quiet"]
+        args = launched.process.args
+        assert isinstance(args, list)
+        assert args[-4:] == ["train", "--resume", str(tmp_path.absolute() / "ppo-crashed"), "--quiet"]
         await wait_for(pilot, lambda: launched.reported, timeout=30)
         assert launched.process.returncode != 0
         assert "model.zip" in log_tail_of(launched.log_path)  # the trainer's own reason: nothing to resume from
