@@ -130,3 +130,31 @@ async def test_resizing_down_to_40x12_and_back_raises_nothing(tmp_path: Path) ->
         await pilot.resize_terminal(40, 12)
         await pilot.pause(0.1)
         await pilot.press("escape")
+
+
+async def test_run_the_catalog_with_a_saved_model(tmp_path: Path) -> None:
+    """A model from saves/ is loaded in the worker (torch there, not at start) and fills the table."""
+    torch = pytest.importorskip("torch")
+    sb3 = pytest.importorskip("stable_baselines3")
+    from cs_env.env import CustomerSupportEnv
+    from cs_tui.training.safe_load import save_model
+
+    torch.set_num_threads(1)
+    run = tmp_path / "ppo-tiny"
+    run.mkdir()
+    model = sb3.PPO("MlpPolicy", CustomerSupportEnv("mixed", 10), seed=0, device="cpu", n_steps=64, batch_size=32)
+    save_model(model, run / "model.zip", {"industry": "mixed", "max_turns": 10})
+    (run / "meta.json").write_text('{"name": "ppo-tiny", "status": "finished"}')
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ScenariosScreen)
+        select = screen.query_one("#policy", Select)
+        assert policy_choices(tmp_path)[0] == ("model: ppo-tiny", str(run))  # saved models first in the picker
+        select.value = str(run)
+        screen.query_one("#trials").value = "2"  # type: ignore[attr-defined]
+        screen.query_one("#k").value = "1"  # type: ignore[attr-defined]
+        screen.query_one("#scenario-table").focus()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(screen.scenarios))
+        assert all(p.endswith("/2") for p in column(screen.query_one("#scenario-table", DataTable), 0))
