@@ -360,3 +360,21 @@ async def test_a_random_opponent_suggests_nothing(tmp_path: Path) -> None:
         await ready(pilot)
         text = screen_text(app)
         assert "no preference" in text and "★" not in text
+
+
+async def test_a_broken_recording_is_a_notification(tmp_path: Path) -> None:
+    episodes = tmp_path / "episodes"
+    episodes.mkdir()
+    (episodes / "20260101-000000-bfsi-seed1.json").write_text('{"seed": 1, "env": {"industry": "nowhere"}}')
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        assert "(unreadable)" in screen_text(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert any(n.title == "Cannot replay" and "seed1.json" in n.message for n in app._notifications)
+        assert app.screen is screen and screen.replaying is None
+        await pilot.press("1")  # still playing the live customer
+        assert "You [empathetic]" in screen.query_one(Transcript).plain
