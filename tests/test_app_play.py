@@ -17,6 +17,7 @@ from cs_tui.app import AppSettings, CsTuiApp
 from cs_tui.screens.play import PlayScreen
 from cs_tui.screens.play_session import Conversation, compare, play_agent
 from cs_tui.widgets.action_picker import ActionPicker
+from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.reward_breakdown import RewardBreakdown
 from cs_tui.widgets.sentiment_gauge import SentimentGauge
 from cs_tui.widgets.transcript import Transcript
@@ -378,3 +379,17 @@ async def test_a_broken_recording_is_a_notification(tmp_path: Path) -> None:
         assert app.screen is screen and screen.replaying is None
         await pilot.press("1")  # still playing the live customer
         assert "You [empathetic]" in screen.query_one(Transcript).plain
+
+
+async def test_the_mouse_works_too(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await pilot.click("#strategy-2")  # technical
+        await pilot.pause()
+        assert "You [technical]" in screen.query_one(Transcript).plain
+        bar = screen.query_one(KeyBar)
+        blind = next(start for start, _, action, _ in bar._spans if action == "toggle_blind")
+        await pilot.click(KeyBar, offset=(blind, 0))
+        await pilot.pause()
+        assert screen.blind
