@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from cs_env.env import valid_industries
 from cs_tui.agents import BASELINE_PREFIX
 from cs_tui.training.runs import RunError, list_runs
+from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.model_report import compare_reports, fmt_float, fmt_oracle, fmt_pct, single_report
@@ -92,7 +93,7 @@ def describe_entry(entry: ModelEntry) -> RenderableType:
     text = Text()
     text.append(entry.name, style="bold")
     if entry.meta_error:
-        text.append(f"\n{entry.meta_error}", style="red")
+        text.append(f"\n{entry.meta_error}", style=tone("red"))
         return text
     m = entry.meta
     text.append(f" · {str(m.get('algorithm', '?')).upper()} · {m.get('industry', '?')} · {m.get('status', '?')}")

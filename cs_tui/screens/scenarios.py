@@ -22,6 +22,7 @@ from textual.worker import get_current_worker
 from cs_env.scenarios import Scenario, ScenarioResult, Thresholds, load_scenarios, load_thresholds, run_scenario
 from cs_tui.agents import BASELINE_PREFIX, baseline_specs
 from cs_tui.training.runs import list_runs
+from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.scenario_trials import ScenarioTrialsScreen
 
@@ -154,7 +155,9 @@ class ScenariosScreen(Screen[None]):
             self.scenarios = load_scenarios()
             self.thresholds = load_thresholds(scenarios=self.scenarios)
         except (OSError, ValueError) as exc:
-            self.query_one("#summary", Static).update(Text(f"The scenario catalog cannot be read: {exc}", style="red"))
+            self.query_one("#summary", Static).update(
+                Text(f"The scenario catalog cannot be read: {exc}", style=tone("red"))
+            )
             return
         table = self.query_one("#scenario-table", DataTable)
         for s in self.scenarios:
@@ -250,11 +253,11 @@ class ScenariosScreen(Screen[None]):
         table.update_cell(name, "rate", f"{result.pass_rate:.0%}")
         table.update_cell(name, "hat", f"{result.pass_hat_k(k):.2f}")
         missed = self._misses([result], per_scenario_only=True)
-        mark = Text("ok", style="green") if result.passes == len(result.trials) else Text("")
+        mark = Text("ok", style=tone("green")) if result.passes == len(result.trials) else Text("")
         if missed:
-            mark = Text("miss", style="bold red")
+            mark = Text("miss", style=tone("bold red"))
         elif result.passes == 0:
-            mark = Text("none", style="red")
+            mark = Text("none", style=tone("red"))
         table.update_cell(name, "mark", mark)
         self._set_summary()
 
@@ -287,7 +290,7 @@ class ScenariosScreen(Screen[None]):
         done = list(self.results.values())
         text = Text(no_wrap=True, overflow="ellipsis")
         if error:
-            text.append(f"failed: {error}", style="red")
+            text.append(f"failed: {error}", style=tone("red"))
         elif done:
             rate = sum(r.pass_rate for r in done) / len(done)
             hat = sum(r.pass_hat_k(settings.k) for r in done) / len(done)
@@ -296,13 +299,13 @@ class ScenariosScreen(Screen[None]):
             if self.running:
                 text.append("\nrunning…", style="italic")
             elif cancelled:
-                text.append("\ncancelled", style="yellow")
+                text.append("\ncancelled", style=tone("yellow"))
             elif self.thresholds is not None and settings.k == self.thresholds.k:
                 missed = [m.removeprefix("overall: ") for m in self._misses(done)]
                 if missed:
-                    text.append(f"\nmisses the CI thresholds: {'; '.join(missed)}", style="red")
+                    text.append(f"\nmisses the CI thresholds: {'; '.join(missed)}", style=tone("red"))
                 else:
-                    text.append("\nmeets the CI thresholds", style="green")
+                    text.append("\nmeets the CI thresholds", style=tone("green"))
         else:
             text.append("running…" if self.running else "no results", style="italic")
         self.query_one("#summary", Static).update(text)

@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 
 from cs_tui.training.runs import Run, RunError, list_runs
+from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.training_form import NewRunForm, TrainRequest
 from cs_tui.widgets.training_monitor import STATUS_STYLE, RunMonitor
@@ -189,7 +190,7 @@ class TrainingScreen(Screen[None]):
         label = row.status
         if row.status == "running" and row.progress is not None:
             label = f"{row.progress * 100:.0f}%"
-        return row.name, Text(label, style=STATUS_STYLE.get(row.status, ""))
+        return row.name, Text(label, style=tone(STATUS_STYLE.get(row.status, "")))
 
     def _cursor_name(self) -> str | None:
         table = self.query_one("#runs", DataTable)

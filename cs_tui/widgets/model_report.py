@@ -14,6 +14,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from cs_tui.widgets import tone
+
 Formatter = Callable[[Any], str]
 
 
@@ -104,7 +106,7 @@ def _delta(a: Any, b: Any, scale: float | None, better: bool | None) -> Text:
     shown = f"{d:+.1f}" if scale != 1.0 or abs(d) >= 10 else f"{d:+.3f}"
     if better is None or abs(d) < 1e-12:
         return Text(shown, style="dim")
-    return Text(shown, style="green" if (d > 0) == better else "red")
+    return Text(shown, style=tone("green" if (d > 0) == better else "red"))
 
 
 def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any], names: tuple[str, str]) -> RenderableType:

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from cs_env.domain import STRATEGY_NAMES
 from cs_env.scenarios import ScenarioResult, Trial, replay
+from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
 
 
@@ -22,7 +23,7 @@ def trial_transcript(result: ScenarioResult, trial: Trial) -> Text:
     text = Text(env.transcript())
     text.append("\n")
     verdict = "PASS" if trial.passed else "FAIL"
-    text.append(f"{verdict}: ", style="bold green" if trial.passed else "bold red")
+    text.append(f"{verdict}: ", style=tone("bold green") if trial.passed else "bold red")
     text.append(trial.reason)
     return text
 
@@ -73,7 +74,7 @@ class ScenarioTrialsScreen(ModalScreen[None]):
             for i, trial in enumerate(r.trials):
                 table.add_row(
                     str(trial.seed),
-                    Text("pass", style="green") if trial.passed else Text("FAIL", style="bold red"),
+                    Text("pass", style=tone("green")) if trial.passed else Text("FAIL", style=tone("bold red")),
                     trial.outcome,
                     str(trial.turns),
                     f"{trial.total_return:+.2f}",

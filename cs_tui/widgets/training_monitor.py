@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.widgets import Label, ProgressBar, Static
 
 from cs_tui.training.runs import Run, RunError
+from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.sparkline_rewards import RewardSparkline
 
@@ -316,7 +317,7 @@ class RunMonitor(VerticalScroll):
             return
         meta = view.meta
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(view.status, style=STATUS_STYLE.get(view.status, "bold"))
+        text.append(view.status, style=tone(STATUS_STYLE.get(view.status, "bold")))
         text.append("  ")
         text.append(run.name, style="bold")
         details = [str(meta.get(k)) for k in ("algorithm", "industry") if meta.get(k)]
