@@ -11,6 +11,7 @@ industries get words without code.
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 from functools import cache
@@ -157,7 +158,7 @@ WORSE = (
 RESOLVED_HAPPY = (
     "Perfect, that's sorted. Thank you so much!",
     "Brilliant, that's exactly what I needed. Thanks!",
-    "Great service, thank you for fixing {topic}.",
+    "Great service, thank you for sorting out {topic}.",
 )
 RESOLVED_GRUDGING = (
     "Fine, it's fixed. It shouldn't have taken this much effort.",
@@ -201,6 +202,11 @@ def _topic(inquiry: str) -> tuple[str, str]:
     return TOPICS.get(inquiry, (inquiry.replace("_", " "), ""))
 
 
+def _yours(topic: str) -> str:
+    """The customer's topic as the agent says it: "my order" -> "your order"."""
+    return re.sub(r"\bmy\b", "your", topic)
+
+
 def opening_line(*, inquiry: str, sentiment: int, urgency: int, tier: int, seed: int) -> Line:
     """The customer's first words: their issue, as they feel about it on arrival."""
     topic, detail = _topic(inquiry)
@@ -227,9 +233,9 @@ def narrate(
     ``outcome`` is the conversation's outcome after the turn (``None`` while it goes on); an
     escalation that lifted the mood was one the customer needed.
     """
-    topic, _ = _topic(inquiry)
+    topic = _topic(inquiry)[0]
     options = AGENT[strategy] + AGENT_BY_INDUSTRY.get((strategy, _industry_of(inquiry) or ""), ())
-    agent = _pick(options, seed, "agent", turn).format(topic=topic)
+    agent = _pick(options, seed, "agent", turn).format(topic=_yours(topic))
     if outcome == "resolved":
         reply = _pick(RESOLVED_HAPPY if sentiment_after >= 3 else RESOLVED_GRUDGING, seed, "end")
     elif outcome == "escalated":

@@ -101,6 +101,22 @@ def test_the_customers_reply_follows_the_outcome_and_mood(
         assert reply.text in {variant.format(topic=topic) for variant in table}
 
 
+def test_the_agent_speaks_of_the_customers_issue_in_the_second_person() -> None:
+    for inquiry in INQUIRIES:
+        for strategy in range(N_STRATEGIES):
+            for seed in range(12):
+                agent, _ = narrate(
+                    inquiry=inquiry,
+                    strategy=strategy,
+                    sentiment_before=2,
+                    sentiment_after=2,
+                    outcome=None,
+                    turn=1,
+                    seed=seed,
+                )
+                assert " my " not in f" {agent.text} ", agent.text
+
+
 def test_an_added_inquiry_is_spoken_of_by_its_name() -> None:
     line = opening_line(inquiry="pet_insurance_claim", sentiment=2, urgency=0, tier=0, seed=0)
     assert "pet insurance claim" in line.text
