@@ -366,3 +366,23 @@ def log_tail_of(path: Path) -> str:
     from cs_tui.screens.training import log_tail
 
     return log_tail(path, lines=5)
+
+
+async def test_the_form_starts_from_each_algorithms_tuned_budget(tmp_path: Path) -> None:
+    from textual.widgets import Input, Select
+
+    from cs_tui.training.trainer import load_defaults
+
+    budgets = {name: str(d.timesteps) for name, d in load_defaults().items()}
+    app = PaneApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        steps = app.screen.query_one("#timesteps", Input)
+        assert steps.value == budgets["ppo"]
+        app.screen.query_one("#algorithm", Select).value = "dqn"
+        await wait_for(pilot, lambda: steps.value == budgets["dqn"])
+        steps.value = "1234"  # the user's own number is kept when the algorithm changes
+        app.screen.query_one("#algorithm", Select).value = "a2c"
+        await pilot.pause(0.1)
+        assert steps.value == "1234"

@@ -18,6 +18,17 @@ from cs_tui.training.runs import default_run_name, unique_run_name
 ALGORITHMS = ("ppo", "a2c", "dqn")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 MIN_TIMESTEPS = 100
+FALLBACK_TIMESTEPS = 50_000
+
+
+def default_timesteps() -> dict[str, int]:
+    """Each algorithm's tuned training budget (``hyperparams.toml``), so the form starts from what works."""
+    try:
+        from cs_tui.training.trainer import load_defaults  # light: reads a TOML file, no torch
+
+        return {name: int(d.timesteps) for name, d in load_defaults().items()}
+    except (ImportError, ValueError, OSError):  # a broken data file must not stop the form from opening
+        return {name: FALLBACK_TIMESTEPS for name in ALGORITHMS}
 
 
 @dataclass(frozen=True)
@@ -112,12 +123,11 @@ class NewRunForm(ModalScreen[TrainRequest | None]):
     NewRunForm Button { margin-left: 1; }
     """
 
-    def __init__(
-        self, saves: Path, *, algorithm: str = "ppo", industry: str = "mixed", timesteps: int = 50_000
-    ) -> None:
+    def __init__(self, saves: Path, *, algorithm: str = "ppo", industry: str = "mixed") -> None:
         super().__init__()
         self.saves = saves
-        self._defaults = (algorithm, industry, timesteps)
+        self.default_timesteps = default_timesteps()
+        self._defaults = (algorithm, industry, self.default_timesteps.get(algorithm, FALLBACK_TIMESTEPS))
 
     def compose(self) -> ComposeResult:
         algorithm, industry, timesteps = self._defaults
@@ -154,6 +164,14 @@ class NewRunForm(ModalScreen[TrainRequest | None]):
 
     def on_mount(self) -> None:
         self.query_one("#algorithm", Select).focus()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id != "algorithm" or not isinstance(event.value, str):
+            return
+        # follow the algorithm's tuned budget unless the user typed their own
+        steps = self.query_one("#timesteps", Input)
+        if steps.value.strip() in {str(v) for v in self.default_timesteps.values()} | {""}:
+            steps.value = str(self.default_timesteps.get(event.value, FALLBACK_TIMESTEPS))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "start":
