@@ -102,6 +102,8 @@ class RunView:
             return "starting"
         if self.meta_error:
             return "broken"
+        if not self.meta:
+            return "opening"  # not read yet: the first poll is on its way
         return str(self.meta.get("status", "unknown"))
 
     @property
@@ -283,8 +285,11 @@ class RunMonitor(VerticalScroll):
         self._polling = False
         if generation != self._generation:
             return
-        before = self.view.status
-        self.view.meta, self.view.meta_error, self.view.alive = meta, meta_error, alive
+        view = self.view
+        if not records and (meta, meta_error, alive) == (view.meta, view.meta_error, view.alive):
+            return  # nothing new (a finished run, or a trainer between records): no repaint
+        before = view.status
+        view.meta, view.meta_error, view.alive = meta, meta_error, alive
         self._offset = offset
         if not meta_error:
             self.view.starting = False
