@@ -167,9 +167,9 @@ class TrainingScreen(Screen[None]):
             if current in names:
                 table.move_cursor(row=names.index(current))
         else:
-            for row in rows:
-                _, status_cell = self._cells(row)
-                table.update_cell(row.name, "status", status_cell)
+            for row, old in zip(rows, self.rows, strict=True):
+                if row != old:  # repaint only what changed
+                    table.update_cell(row.name, "status", self._cells(row)[1])
         new_live = [r for r in rows if r.status == "running" and r.name not in {o.name for o in self.rows}]
         first_listing = not self.rows
         self.rows = rows
