@@ -54,16 +54,33 @@ def steps_per_second(env: Any, n_actions: int, seconds: float, seed: int) -> flo
             return calls * n / elapsed
 
 
+def _peak_rss_kb() -> int:
+    """Peak resident memory of this process in kB.
+
+    VmHWM belongs to this process's own address space; ``ru_maxrss`` would also count the peak of the
+    parent we were forked from (Linux carries it across fork and exec), hiding a smaller child's growth.
+    """
+    import resource
+
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def memory_child(name: str, n: int) -> None:
     """Run in a fresh interpreter: print peak memory of one env of ``n`` as JSON."""
-    import resource
     import tracemalloc
 
     if name == "ours":
         import cs_env.vector  # noqa: F401  (imports belong to the baseline)
     else:
         import gymnasium.envs.classic_control.cartpole  # noqa: F401
-    baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline_kb = _peak_rss_kb()
     tracemalloc.start()
     env, n_actions = make_env(name, n)
     actions = np.random.default_rng(0).integers(0, n_actions, (50, n))
@@ -72,8 +89,7 @@ def memory_child(name: str, n: int) -> None:
         env.step(a)
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"rss_mb": (peak_kb - baseline_kb) / 1024, "traced_mb": traced_peak / 2**20}))
+    print(json.dumps({"rss_mb": (_peak_rss_kb() - baseline_kb) / 1024, "traced_mb": traced_peak / 2**20}))
 
 
 def peak_memory(name: str, n: int) -> dict[str, float]:
