@@ -20,7 +20,7 @@ from cs_tui.screens.training import TrainingScreen
 from cs_tui.training.runs import Run, atomic_write_json, now_iso
 from cs_tui.widgets.sparkline_rewards import RewardSparkline
 from cs_tui.widgets.training_form import NewRunForm, TrainRequest, validate
-from cs_tui.widgets.training_monitor import RunMonitor, RunView
+from cs_tui.widgets.training_monitor import RunMonitor, RunView, episode_returns
 
 
 class PaneApp(App[None]):
@@ -189,15 +189,16 @@ async def test_a_broken_run_folder_does_not_break_the_pane(tmp_path: Path) -> No
 
 def test_run_view_folds_records_and_keeps_the_best_eval() -> None:
     view = RunView(meta={"reference": {"random_return": 0.0, "oracle_return": 2.0}, "status": "running"})
-    returns = view.fold(
-        [
-            train_record(100, [1.0, None, float("nan")]),  # type: ignore[list-item]
-            {"type": "eval", "timesteps": 100, "mean_return": 1.0, "pct_of_oracle": 0.5, "is_best": True},
-            {"type": "eval", "timesteps": 200, "mean_return": 0.8, "pct_of_oracle": 0.4, "is_best": False},
-            {"type": "status", "status": "interrupted", "message": "SIGTERM"},
-        ]
-    )
-    assert returns == [1.0]
+    records = [
+        train_record(100, [1.0, None, float("nan")]),  # type: ignore[list-item]
+        {"type": "eval", "timesteps": 100, "mean_return": 1.0, "pct_of_oracle": 0.5, "is_best": True},
+        {"type": "eval", "timesteps": 200, "mean_return": 0.8, "pct_of_oracle": 0.4, "is_best": False},
+        {"type": "status", "status": "interrupted", "message": "SIGTERM"},
+        train_record(200, [2.0, True]),
+    ]
+    view.fold(records)
+    assert episode_returns(records) == [1.0, 2.0]  # nulls, NaN and booleans are not returns
+    assert view.train["timesteps"] == 200
     assert view.best_eval is not None and view.best_eval["pct_of_oracle"] == 0.5
     assert view.last_eval is not None and view.last_eval["pct_of_oracle"] == 0.4
     assert view.message == "SIGTERM"

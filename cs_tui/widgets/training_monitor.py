@@ -24,7 +24,7 @@ from textual.widgets import Label, ProgressBar, Static
 from cs_tui.training.runs import Run, RunError
 from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
-from cs_tui.widgets.sparkline_rewards import RewardSparkline
+from cs_tui.widgets.sparkline_rewards import ReturnHistory, RewardSparkline
 
 POLL_SECONDS = 0.5
 #: SB3's logger keys of the losses worth a glance (PPO/A2C/DQN), with short labels, in display order
@@ -63,6 +63,17 @@ def format_duration(seconds: Any) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def episode_returns(records: list[dict[str, Any]]) -> list[float]:
+    """The episode returns the ``"train"`` records carry, in order (finite numbers only)."""
+    return [
+        float(x)
+        for record in records
+        if record.get("type") == "train"
+        for x in record.get("episode_returns") or ()
+        if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+    ]
+
+
 @dataclass
 class RunView:
     """What the monitor knows about a run: meta.json plus the metrics stream folded record by record."""
@@ -78,15 +89,13 @@ class RunView:
     starting: bool = False  # started from the app and meta.json not written yet
     launch_error: str | None = None  # the process this app started exited before recording why
 
-    def fold(self, records: list[dict[str, Any]]) -> list[float]:
-        """Take in new records; returns the episode returns they carry (for the sparkline)."""
-        returns: list[float] = []
+    def fold(self, records: list[dict[str, Any]]) -> None:
+        """Take in new records (the latest train record, evaluations, status messages)."""
         for record in records:
             self.records += 1
             kind = record.get("type")
             if kind == "train":
                 self.train = record
-                returns.extend(v for v in (_num(x) for x in record.get("episode_returns") or []) if v is not None)
             elif kind == "eval":
                 self.last_eval = record
                 if record.get("is_best") or self.best_eval is None:
@@ -94,7 +103,6 @@ class RunView:
             elif kind == "status":
                 message = record.get("message")
                 self.message = str(message) if message else None
-        return returns
 
     @property
     def recorded_status(self) -> str:
@@ -215,6 +223,8 @@ class RunMonitor(VerticalScroll):
         self._offset = 0
         self._polling = False
         self._generation = 0  # bumps on follow(): a poll for an older run is dropped
+        # filled by the poll worker (one at a time: see _polling), drawn by the sparkline on the UI thread
+        self._history = ReturnHistory()
 
     def compose(self) -> ComposeResult:
         yield Static(IDLE_TEXT, id="run-title")
@@ -242,7 +252,8 @@ class RunMonitor(VerticalScroll):
         self.followed_run = None if run is None else Run(run.path)
         self.view = RunView(starting=starting)
         self._offset = 0
-        self.query_one(RewardSparkline).clear()
+        self._history = ReturnHistory()
+        self.query_one(RewardSparkline).show_history(self._history)
         self._draw()
         self.poll()
 
@@ -253,12 +264,15 @@ class RunMonitor(VerticalScroll):
         if not self.screen.is_current:
             return  # another pane is shown: read nothing now, catch up from the offset when shown again
         self._polling = True
-        run, offset, generation = self.followed_run, self._offset, self._generation
+        run, offset, generation, history = self.followed_run, self._offset, self._generation, self._history
         self.run_worker(
-            lambda: self._read(run, offset, generation), thread=True, group="run-monitor", exit_on_error=False
+            lambda: self._read(run, offset, generation, history),
+            thread=True,
+            group="run-monitor",
+            exit_on_error=False,
         )
 
-    def _read(self, run: Run, offset: int, generation: int) -> None:
+    def _read(self, run: Run, offset: int, generation: int, history: ReturnHistory) -> None:
         meta: dict[str, Any] = {}
         meta_error: str | None = None
         records: list[dict[str, Any]] = []
@@ -271,7 +285,9 @@ class RunMonitor(VerticalScroll):
         except RunError as exc:
             meta_error = meta_error or str(exc)
         alive = run.is_alive()
-        self.app.call_from_thread(self._apply, generation, meta, meta_error, alive, records, offset)
+        # the bulk of the work (every episode's return), done here rather than on the UI thread
+        changed = history.extend(episode_returns(records))
+        self.app.call_from_thread(self._apply, generation, meta, meta_error, alive, records, changed, offset)
 
     def _apply(
         self,
@@ -280,6 +296,7 @@ class RunMonitor(VerticalScroll):
         meta_error: str | None,
         alive: bool,
         records: list[dict[str, Any]],
+        history_changed: bool,
         offset: int,
     ) -> None:
         self._polling = False
@@ -293,9 +310,9 @@ class RunMonitor(VerticalScroll):
         self._offset = offset
         if not meta_error:
             self.view.starting = False
-        returns = self.view.fold(records)
-        if returns:
-            self.query_one(RewardSparkline).extend(returns)
+        view.fold(records)
+        if history_changed or records:
+            self.query_one(RewardSparkline).show_history(self._history)
         self._draw()
         if self.view.status != before:
             self.post_message(self.StatusChanged(self, self.view.status))
