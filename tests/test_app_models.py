@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 from textual.app import App
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from cs_env.env import CustomerSupportEnv
 from cs_tui.screens.models import CompareScreen, ModelsScreen, list_models
@@ -123,6 +123,12 @@ async def test_evaluate_a_model_then_compare_it_with_a_baseline_by_keys(saves: P
         for words in ("% of oracle", "resolved", "bfsi", "retail", "tech", "basic", "premium", "vip"):
             assert words in report
         assert sum(screen.query_one("#model-usage", ShareBars).values.values()) == pytest.approx(1.0)
+        # a report belongs to its setting: another industry has none yet, back again shows it
+        screen.query_one("#industry", Select).value = "bfsi"
+        await wait_for(pilot, lambda: "not evaluated here yet" in shown(screen.query_one("#model-eval", Static)))
+        screen.query_one("#industry", Select).value = "mixed"
+        await wait_for(pilot, lambda: "on mixed · 200 episodes" in shown(screen.query_one("#model-eval", Static)))
+        table.focus()
         # A = the model, B = the heuristic; c evaluates B, then opens the comparison
         await pilot.press("a")
         heuristic = [str(table.get_row_at(i)[0]) for i in range(table.row_count)].index("heuristic")

@@ -284,14 +284,26 @@ class ModelsScreen(Screen[None]):
         report = self.reports.get((entry.spec, settings)) if settings else None
         eval_widget = self.query_one("#model-eval", Static)
         usage = self.query_one("#model-usage", ShareBars)
+        usage_label = self.query_one("#model-usage-label", Label)
         if report is not None:
             eval_widget.update(Group(Text("\nEvaluation", style="bold"), single_report(report)))
             usage.values = dict((report.get("overall") or {}).get("strategy_usage") or {})
+            usage_label.update("Strategy usage (this evaluation)")
         else:
             busy = entry.spec in self.evaluating
             eval_widget.update(Text("\nevaluating…" if busy else "\nnot evaluated here yet: press e", style="italic"))
             last = entry.meta.get("last_eval") if entry.kind == "model" else None
             usage.values = dict(last.get("strategy_usage") or {}) if isinstance(last, dict) else {}
+            usage_label.update("Strategy usage (last evaluation during training)" if usage.values else "")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        # another industry: show the report for it, if there is one
+        if self.entries:
+            self._show(self.current)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self.entries:
+            self._show(self.current)
 
     # -- evaluating --------------------------------------------------------------------------
     def _settings(self, *, quiet: bool = False) -> EvalSettings | None:
