@@ -95,6 +95,14 @@ class _ScalarOps:
         return min(bisect.bisect_right(cdf, u), len(cdf) - 1)
 
     @staticmethod
+    def categorical_in(cdf_table: Any, row: Any, u: float) -> int:
+        return _ScalarOps.categorical(cdf_table[row], u)
+
+    @staticmethod
+    def rows(table: Any, index: Any) -> Any:
+        return table[index]
+
+    @staticmethod
     def to_int(x: Any) -> int:
         return int(x)
 
@@ -155,6 +163,20 @@ class _ArrayOps:
         for j in range(1, cdf.shape[1] - 1):
             count += cdf[:, j] <= u
         return count
+
+    @staticmethod
+    def categorical_in(cdf_table: Any, row: Any, u: Any) -> Any:
+        # categorical(cdf_table[row], u) without gathering (n, k) rows: one small take per column
+        count = (cdf_table[:, 0].take(row) <= u).astype(np.int64)
+        for j in range(1, cdf_table.shape[1] - 1):
+            count += cdf_table[:, j].take(row) <= u
+        return count
+
+    @staticmethod
+    def rows(table: Any, index: Any) -> Any:
+        # table[index], gathered strategy-major (the layout per_strategy works in) and handed back as its
+        # (n, k) transposed view, so per_strategy needs no copy
+        return table.T.take(index, axis=1).T
 
     @staticmethod
     def to_int(x: Any) -> Any:
@@ -368,9 +390,9 @@ def new_customers(ops: Any, tables: Tables, u: Any, pins: dict[str, Any] | None 
     pin = pins or {}
     s = CustomerState.__new__(CustomerState)
     inquiry = pin.get("inquiry", ops.categorical(tables.inquiry_cdf, u[0]))
-    tier = pin.get("tier", ops.categorical(tables.tier_cdf[inquiry], u[1]))
-    urgency = pin.get("urgency", ops.categorical(tables.urgency_cdf[inquiry], u[2]))
-    sentiment = pin.get("sentiment", ops.categorical(tables.sentiment_cdf[inquiry], u[3]))
+    tier = pin.get("tier", ops.categorical_in(tables.tier_cdf, inquiry, u[1]))
+    urgency = pin.get("urgency", ops.categorical_in(tables.urgency_cdf, inquiry, u[2]))
+    sentiment = pin.get("sentiment", ops.categorical_in(tables.sentiment_cdf, inquiry, u[3]))
     s.inquiry, s.tier, s.urgency = inquiry, tier, urgency
     s.industry = tables.industry_of[inquiry]
     s.sat = (sentiment + 0.1 + 0.8 * u[4]) / 5.0  # inside its sentiment's fifth
@@ -426,7 +448,7 @@ def _profile(ops: Any, tables: Tables, s: CustomerState) -> tuple[Any, Any, Any]
     waiting = 0.3 + 0.1 * s.urgency
     runaround = s.needs_specialist * 0.04 * (1.0 + s.urgency)
     style = (0.0, 0.08 * (s.savvy - 0.5), 0.0, 0.0, 0.0, -0.015 * s.urgency, 0.0, 0.0)
-    progress, mood = tables.progress[s.inquiry], tables.mood[s.inquiry]  # each: one entry per strategy
+    progress, mood = ops.rows(tables.progress, s.inquiry), ops.rows(tables.mood, s.inquiry)  # one entry per strategy
     potential = ops.per_strategy(lambda p, f: p * f * limit, progress, fit)
     reaction = ops.per_strategy(lambda m, st, t: m + st - waiting * t - runaround, mood, style, TIME_COST)
     drain_rate = 0.5 + 0.12 * s.urgency
