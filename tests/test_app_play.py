@@ -393,3 +393,19 @@ async def test_the_mouse_works_too(tmp_path: Path) -> None:
         await pilot.click(KeyBar, offset=(blind, 0))
         await pilot.pause()
         assert screen.blind
+
+
+async def test_a_conversation_finished_before_the_opponent_loads_is_recorded_once(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        opponent = screen.agent
+        screen.agent = None  # as if the opponent were still loading
+        await finish(pilot, screen)
+        files = list((tmp_path / "episodes").glob("*.json"))
+        assert len(files) == 1 and json.loads(files[0].read_text())["agent"] is None
+        screen.post_message(PlayScreen.OpponentLoaded("baseline:heuristic", opponent, None))
+        await settle(pilot)
+        assert len(screen.pairs) == 1
+        files = list((tmp_path / "episodes").glob("*.json"))
+        assert len(files) == 1 and json.loads(files[0].read_text())["agent"]["player"] == "heuristic"

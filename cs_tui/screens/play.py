@@ -122,6 +122,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self.waiting: Episode | None = None  # a finished human episode waiting for the opponent to load
         self.hints: dict[int, AgentView] = {}  # turn index -> the opponent's view of that state
         self.reveals: dict[tuple[int, int], str] = {}  # (episode id, turn index) -> what blind mode hid
+        self.records: dict[Episode, Path] = {}  # episode -> its recording, once written
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -211,6 +212,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self.query_one(ActionPicker).agent_view = None
         if self.agent is None:
             self.waiting = human
+            self._record(human, None)  # kept now; the opponent's part is added when it has played
             self._opponent_line(f"{human.outcome} · the opponent is still loading; it plays this customer once ready")
             return
         self.play_opponent(human)
@@ -410,7 +412,7 @@ conversation with the last customer. Every finished conversation is saved under 
 
     def _record(self, human: Episode, agent: Episode | None) -> None:
         try:
-            save_episode(self.saves, human, agent)
+            self.records[human] = save_episode(self.saves, human, agent, self.records.get(human))
         except OSError as error:
             self.notify(
                 f"could not record this conversation under {self.saves / 'episodes'}: {error.strerror or error}",

@@ -216,8 +216,11 @@ def episode_record(human: Episode, agent: Episode | None) -> dict[str, Any]:
     }
 
 
-def save_episode(saves: Path, human: Episode, agent: Episode | None) -> Path:
-    """Write the record under ``<saves>/episodes/``; the file written (``OSError`` if it cannot be)."""
+def save_episode(saves: Path, human: Episode, agent: Episode | None, path: Path | None = None) -> Path:
+    """Write the record under ``<saves>/episodes/`` (or over ``path``); the file written (``OSError`` if not)."""
+    if path is not None:  # the same episode again, now with the opponent's part
+        atomic_write_json(path, episode_record(human, agent))
+        return path
     folder = saves / EPISODES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
