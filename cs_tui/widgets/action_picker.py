@@ -136,7 +136,7 @@ class ActionPicker(Widget, can_focus=False):
                 text.append(f" {view.label(i)}")
                 if i == best:
                     text.append(" ★", style=tone("bold yellow"))
-            elif self.hidden:
+            elif self.hidden and self.enabled:
                 text.append("·····", style=tone("dim"))
             key.set_class(not self.enabled, "-disabled")
             key.text = text
