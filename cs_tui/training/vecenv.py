@@ -34,7 +34,9 @@ def pick_kind(n_envs: int) -> str:
     The batched adapter pays a fixed cost per step (some 150 numpy calls, ~0.2 ms) and little per env;
     ``DummyVecEnv`` pays ~35 us per env. Measured on the 2-core dev box (env steps alone, and A2C/PPO
     training fps): at 4 envs batched is slower (0.63x), at 8 they are even (0.9-1.1x), at 16 batched is
-    ahead (env steps 1.9x, A2C 1.3x; PPO's 10 epochs of updates hide the env). So: batched from 8 envs.
+    ahead (env steps 1.8x, A2C 1.2x; PPO's 10 epochs of updates per rollout hide the env: 1.0x).
+    So: batched from 8 envs. The rule depends on ``n_envs`` only: for a given n the faster kind was the
+    same for both algorithms (the model's cost is the same on either kind).
     """
     return "batched" if n_envs >= AUTO_BATCHED_FROM else "dummy"
 
