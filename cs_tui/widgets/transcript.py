@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.widgets import RichLog
 
 from cs_env.domain import SENTIMENT_NAMES, STRATEGY_NAMES
@@ -19,13 +20,22 @@ Item = tuple[Any, ...]
 MOOD_STYLES = ("bold red", "red", "yellow", "green", "bold green")
 
 
-class Transcript(RichLog, can_focus=False):
+class Transcript(RichLog, inherit_bindings=False):
     """A scrolling conversation.
 
     A ``RichLog`` renders only the lines in view and appends without laying the screen out again, which
-    keeps a turn's update cheap; the lines are also kept as data so a resize re-wraps them.
+    keeps a turn's update cheap; the lines are also kept as data so a resize re-wraps them. It takes the
+    focus, so the arrow keys scroll back through a long conversation and ``?`` shows the pane's help.
     """
 
+    BINDINGS: ClassVar[list[BindingType]] = [  # scrolling back, and nothing sideways (lines wrap)
+        Binding("up", "scroll_up", "Scroll up", show=False),
+        Binding("down", "scroll_down", "Scroll down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "scroll_home", "First line", show=False),
+        Binding("end", "scroll_end", "Last line", show=False),
+    ]
     DEFAULT_CSS = """
     Transcript {
         height: 1fr;
