@@ -267,6 +267,8 @@ async def test_resizing_to_40x12_and_back(tmp_path: Path) -> None:
         await pilot.press("1")
         await pilot.resize_terminal(40, 12)
         await pilot.pause()
+        small = screen_text(app)  # small terminals keep the conversation and all eight keys
+        assert "Customer (" in small and "1 empathetic" in small and "8 upsell" in small
         await pilot.press("2")
         await pilot.resize_terminal(80, 24)
         await pilot.pause()

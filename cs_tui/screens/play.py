@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -149,6 +149,14 @@ conversation with the last customer. Every finished conversation is saved under 
         self._opponent_line(f"loading {short_name(spec)}…")
         self.start(self.industry, self.seed)
         self.call_after_refresh(self.load_opponent, spec)  # the first screen first
+
+    def on_resize(self, event: events.Resize) -> None:
+        # small terminals keep the conversation and the keys; the title, the score and the side panel go
+        short, narrow = event.size.height < 20, event.size.width < 64
+        if (short, narrow) != (self.has_class("-short"), self.has_class("-narrow")):
+            self.set_class(short, "-short")
+            self.set_class(narrow, "-narrow")
+            self.call_after_refresh(self.refresh, layout=True)  # the new sizes need a second layout
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys that do nothing now are hidden from the footer (answers once the conversation ended, …)."""
