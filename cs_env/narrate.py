@@ -119,12 +119,15 @@ AGENT: dict[int, tuple[str, ...]] = {
     ),
 }
 AGENT_BY_INDUSTRY: dict[tuple[int, str], tuple[str, ...]] = {
-    (S.TECHNICAL, "bfsi"): ("I've traced the ledger entries behind {topic}: the posting and the settlement differ.",),
-    (S.TECHNICAL, "retail"): ("I've checked the carrier scans and warehouse records for {topic}.",),
-    (S.TECHNICAL, "tech"): ("I've checked the logs: {topic} fails on an expired token; regenerate it and retry.",),
-    (S.EDUCATIONAL, "bfsi"): ("Let me explain how pending and cleared transactions work, which explains {topic}.",),
-    (S.EDUCATIONAL, "retail"): ("Here's how our returns and delivery tracking work, step by step.",),
-    (S.EDUCATIONAL, "tech"): ("Here's the documentation section that covers {topic}, with an example.",),
+    # each fits every inquiry of its industry: {topic} carries the specifics
+    (S.TECHNICAL, "bfsi"): ("I've gone through the account records behind {topic}; here is exactly what happened.",),
+    (S.TECHNICAL, "retail"): ("I've checked our order, stock and carrier records for {topic}; here's what they show.",),
+    (S.TECHNICAL, "tech"): (
+        "I've checked the logs and your configuration for {topic}: here is the cause and the fix.",
+    ),
+    (S.EDUCATIONAL, "bfsi"): ("Let me explain how the bank handles {topic}, step by step, and what each stage means.",),
+    (S.EDUCATIONAL, "retail"): ("Here's how our store handles {topic}, step by step, so you can check it yourself.",),
+    (S.EDUCATIONAL, "tech"): ("Here's the documentation section that covers {topic}, with a worked example.",),
     (S.PRODUCT_RECOMMEND, "bfsi"): ("Our savings account with instant alerts would suit you well.",),
     (S.PRODUCT_RECOMMEND, "retail"): ("Customers who liked this usually love the newer model; it's in stock.",),
     (S.PRODUCT_RECOMMEND, "tech"): ("Our monitoring add-on would catch this kind of problem before you do.",),
