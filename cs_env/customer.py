@@ -151,7 +151,9 @@ class _ArrayOps:
 
     @staticmethod
     def half_power(k: Any) -> Any:
-        return np.ldexp(1.0, -k)  # exactly 0.5**k for integer k, without a pow() per element
+        # exactly 0.5**k for integer k >= 0 (k is a count): a table look-up is several times cheaper than
+        # ldexp; past the table's end 0.5**k is 0.0 in float64, as is the table's last entry
+        return _HALF_POWERS.take(k, mode="clip")
 
     @staticmethod
     def categorical(cdf: Any, u: Any) -> Any:
@@ -189,6 +191,11 @@ class _ArrayOps:
 
 SCALAR = _ScalarOps()
 ARRAY = _ArrayOps()
+
+
+#: 0.5**k for k = 0..1099: it underflows to 0.0 from k = 1075 on.
+_HALF_POWERS = np.ldexp(1.0, -np.arange(1100))
+_HALF_POWERS.flags.writeable = False
 
 
 @functools.lru_cache(maxsize=64)

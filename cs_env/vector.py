@@ -32,6 +32,8 @@ _OUTCOMES = np.array(OUTCOME_NAMES, dtype=object)
 #: New customers are drawn this many at a time: enough to spread the per-call cost of numpy, few enough
 #: that the temporaries stay in cache.
 ARRIVALS_PER_DRAW = 1024
+#: Batches larger than this advance a slice of this many conversations at a time (cache-sized temporaries).
+CHUNK = 4096
 
 
 class CustomerSupportVectorEnv(VectorEnv):
@@ -125,18 +127,16 @@ class CustomerSupportVectorEnv(VectorEnv):
         if s is None:
             raise RuntimeError("step() called before reset(): call envs.reset() first")
         a = self._check_actions(actions)
-        *components, outcome = advance(
-            ARRAY, self.tables, s, a, self.np_random.random((TURN_DRAWS, self.num_envs)), self.time_limit
-        )
+        next_step = self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+        # next step: the envs that ended last step start anew (advanced like the rest, then overwritten)
+        components, outcome, obs = self._advance(s, a, self._ended if next_step else None)
         reward = components[0] + components[1] + components[2] + components[3]
         ended = outcome != ONGOING
         truncated = outcome == TIMEOUT
         terminated = ended ^ truncated
-        obs = self._obs(s)
-        if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
+        if next_step:
             if self._ended.any():
                 rows = np.flatnonzero(self._ended)
-                obs[rows] = self._restart(rows)
                 for values in (reward, terminated, truncated, ended, *components):
                     values[rows] = 0
             self._ended = ended
@@ -154,6 +154,63 @@ class CustomerSupportVectorEnv(VectorEnv):
         return obs, reward, terminated, truncated, info
 
     # -- helpers -----------------------------------------------------------------------------
+    def _advance(
+        self, s: CustomerState, a: np.ndarray, restart: np.ndarray | None
+    ) -> tuple[Any, np.ndarray, np.ndarray]:
+        """One turn of every conversation: the reward components, outcomes and observations.
+
+        Afterwards the envs where ``restart`` is true get new customers (their observations too).
+        A large batch goes through in slices of ``CHUNK`` rows, each advanced and restarted in turn: the
+        slice's hundred-odd array operations then work on temporaries that stay in cache, and the new
+        customers are written into rows still in cache (scattered over the whole batch, every row
+        written is a cache miss per field).
+        """
+        n = self.num_envs
+        u = self.np_random.random((TURN_DRAWS, n))
+        if n <= CHUNK:
+            *components, outcome = advance(ARRAY, self.tables, s, a, u, self.time_limit)
+            obs = self._obs(s)
+            if restart is not None and restart.any():
+                ended = np.flatnonzero(restart)
+                obs[ended] = self._restart(ended)
+            return components, outcome, obs
+        all_components = np.empty((4, n))
+        all_outcomes = np.empty(n, dtype=np.int64)
+        all_obs = np.empty((n, OBS_SIZE), dtype=np.float32)
+        for start in range(0, n, CHUNK):
+            rows = slice(start, start + CHUNK)
+            part = s.select(rows)  # views into the batch's arrays
+            views = part.as_dict()
+            *components, all_outcomes[rows] = advance(ARRAY, self.tables, part, a[rows], u[:, rows], self.time_limit)
+            all_components[:, rows] = components
+            for name, view in views.items():  # advance rebinds the fields it changes: copy those back
+                value = getattr(part, name)
+                if value is not view:
+                    view[...] = value
+            all_obs[rows] = self._obs(part)
+            if restart is not None and restart[rows].any():
+                ended = np.flatnonzero(restart[rows]) + start
+                all_obs[ended] = self._restart(ended)
+        return all_components, all_outcomes, all_obs
+        components = np.empty((4, n))
+        outcome = np.empty(n, dtype=np.int64)
+        obs = np.empty((n, OBS_SIZE), dtype=np.float32)
+        for start in range(0, n, CHUNK):
+            rows = slice(start, start + CHUNK)
+            part = s.select(rows)  # views into the batch's arrays
+            views = part.as_dict()
+            *part_components, outcome[rows] = advance(ARRAY, self.tables, part, a[rows], u[:, rows], self.time_limit)
+            components[:, rows] = part_components
+            for name, view in views.items():  # advance rebinds the fields it changes: copy those back
+                value = getattr(part, name)
+                if value is not view:
+                    view[...] = value
+            obs[rows] = self._obs(part)
+            if restart is not None and restart[rows].any():
+                ended = np.flatnonzero(restart[rows]) + start
+                obs[ended] = self._restart(ended)
+        return components, outcome, obs
+
     def _restart(self, rows: np.ndarray) -> np.ndarray:
         """New customers for the envs ``rows``, served from arrivals drawn in blocks; their first observations."""
         assert self.state is not None
