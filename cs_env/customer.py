@@ -90,6 +90,10 @@ class _ScalarOps:
         return 0.5**k
 
     @staticmethod
+    def scale(flag: Any, value: float) -> Any:
+        return flag * value
+
+    @staticmethod
     def categorical(cdf: Any, u: float) -> int:
         # cdf is one row: the first category whose cumulative share exceeds u
         return min(bisect.bisect_right(cdf, u), len(cdf) - 1)
@@ -115,8 +119,19 @@ class _ArrayOps:
     """The same operations, elementwise over numpy arrays.
 
     Written for few numpy calls and temporaries: at a few thousand conversations the per-call overhead
-    is most of the cost. Each gives bit-for-bit the values of the obvious numpy expression.
+    is most of the cost. With ``dtype=float64`` (:data:`ARRAY`) each gives bit-for-bit the values of the
+    obvious numpy expression. With ``float32`` (:data:`ARRAY32`, the batched env's) the arithmetic stays in
+    float32 throughout, half the memory traffic: the values then agree with float64's to float32 rounding,
+    and the codes drawn as numbers (tier, urgency, sentiment) come as float32 whole numbers, which keeps
+    arithmetic on them in float32 too (numpy turns an integer array times a Python float into float64).
     """
+
+    def __init__(self, dtype: Any = np.float64) -> None:
+        self.dtype = np.dtype(dtype)
+        self._codes = np.dtype(np.int64) if self.dtype == np.float64 else self.dtype
+        # 0.5**k for k = 0..1099: it underflows to 0.0 long before the end in either precision
+        self._half_powers = np.ldexp(self.dtype.type(1.0), -np.arange(1100)).astype(self.dtype)
+        self._half_powers.flags.writeable = False
 
     where = staticmethod(np.where)
     minimum = staticmethod(np.minimum)
@@ -132,9 +147,10 @@ class _ArrayOps:
     def take(table: Any, row: Any, col: Any) -> Any:
         return table[row, col]
 
-    @staticmethod
-    def pick(constants: tuple[float, ...], index: Any) -> Any:
-        return _constant_array(constants).take(index)
+    def pick(self, constants: tuple[float, ...], index: Any) -> Any:
+        if index.dtype.kind == "f":  # a code held as a float32 whole number
+            index = index.astype(np.intp)
+        return _constant_array(constants, self.dtype).take(index)
 
     @staticmethod
     def pick_row(per_strategy: Any, index: Any) -> Any:
@@ -143,33 +159,33 @@ class _ArrayOps:
             return per_strategy.reshape(-1).take(_row_offsets(n, k) + index)
         return per_strategy[np.arange(n), index]
 
-    @staticmethod
-    def per_strategy(rule: Any, *per_strategy: Any) -> Any:
+    def per_strategy(self, rule: Any, *per_strategy: Any) -> Any:
         # the rule runs once on (strategies, n) arrays, not once per strategy: a few large numpy calls;
         # elementwise it does the same arithmetic in the same order. The result is (n, strategies).
-        return rule(*(_strategy_major(x) for x in per_strategy)).T
+        return rule(*(_strategy_major(x, self.dtype) for x in per_strategy)).T
 
-    @staticmethod
-    def half_power(k: Any) -> Any:
+    def half_power(self, k: Any) -> Any:
         # exactly 0.5**k for integer k >= 0 (k is a count): a table look-up is several times cheaper than
-        # ldexp; past the table's end 0.5**k is 0.0 in float64, as is the table's last entry
-        return _HALF_POWERS.take(k, mode="clip")
+        # ldexp; past the table's end 0.5**k is 0.0, as is the table's last entry
+        return self._half_powers.take(k, mode="clip")
 
-    @staticmethod
-    def categorical(cdf: Any, u: Any) -> Any:
+    def scale(self, flag: Any, value: float) -> Any:
+        # flag * value in this ops' float type (a bool array times a Python float would be float64)
+        return np.multiply(flag, value, dtype=self.dtype)
+
+    def categorical(self, cdf: Any, u: Any) -> Any:
         # one cdf for all elements, or one row per element
         if cdf.ndim == 1:
             return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
         # column by column: cheaper than an (n, k) comparison matrix
-        count = (cdf[:, 0] <= u).astype(np.int64)
+        count = (cdf[:, 0] <= u).astype(self._codes)
         for j in range(1, cdf.shape[1] - 1):
             count += cdf[:, j] <= u
         return count
 
-    @staticmethod
-    def categorical_in(cdf_table: Any, row: Any, u: Any) -> Any:
+    def categorical_in(self, cdf_table: Any, row: Any, u: Any) -> Any:
         # categorical(cdf_table[row], u) without gathering (n, k) rows: one small take per column
-        count = (cdf_table[:, 0].take(row) <= u).astype(np.int64)
+        count = (cdf_table[:, 0].take(row) <= u).astype(self._codes)
         for j in range(1, cdf_table.shape[1] - 1):
             count += cdf_table[:, j].take(row) <= u
         return count
@@ -191,19 +207,16 @@ class _ArrayOps:
 
 SCALAR = _ScalarOps()
 ARRAY = _ArrayOps()
-
-
-#: 0.5**k for k = 0..1099: it underflows to 0.0 from k = 1075 on.
-_HALF_POWERS = np.ldexp(1.0, -np.arange(1100))
-_HALF_POWERS.flags.writeable = False
+#: The batched env's ops: float32 arithmetic (statistically the same model, half the memory traffic).
+ARRAY32 = _ArrayOps(np.float32)
 
 
 @functools.lru_cache(maxsize=64)
-def _constant_array(constants: tuple[float, ...]) -> np.ndarray:
-    return np.asarray(constants)
+def _constant_array(constants: tuple[float, ...], dtype: Any = np.float64) -> np.ndarray:
+    return np.asarray(constants, dtype=dtype)
 
 
-def _strategy_major(values: Any) -> np.ndarray:
+def _strategy_major(values: Any, dtype: Any) -> np.ndarray:
     """Per-strategy values as an array whose first axis is the strategy.
 
     ``values`` is an (n, strategies) array (a table row per element), or a sequence with one entry per
@@ -212,9 +225,9 @@ def _strategy_major(values: Any) -> np.ndarray:
     if isinstance(values, np.ndarray):
         return np.ascontiguousarray(values.T)
     if isinstance(values, tuple) and not any(isinstance(v, np.ndarray) for v in values):
-        return _constant_array(values)[:, None]
+        return _constant_array(values, dtype)[:, None]
     n = next(len(v) for v in values if isinstance(v, np.ndarray))
-    out = np.empty((len(values), n))
+    out = np.empty((len(values), n), dtype=dtype)
     for row, value in zip(out, values, strict=True):
         row[...] = value
     return out
@@ -411,8 +424,8 @@ def new_customers(ops: Any, tables: Tables, u: Any, pins: dict[str, Any] | None 
     s.patience = pin.get("patience", ops.clip(patience_mean + 0.25 * (u[11] - u[12]), 0.05, 1.0))
     furious_vip = (tier == 2) * (sentiment == 0) * (s.complexity > 0.55)
     need = tables.specialist[inquiry] * (1.0 + 0.35 * (urgency - 2))
-    need = need + 0.5 * ops.maximum(s.complexity - 0.7, 0.0) + 0.6 * furious_vip
-    s.needs_specialist = pin.get("needs_specialist", (u[13] < need) * 1.0)
+    need = need + 0.5 * ops.maximum(s.complexity - 0.7, 0.0) + ops.scale(furious_vip, 0.6)
+    s.needs_specialist = pin.get("needs_specialist", ops.scale(u[13] < need, 1.0))
     s.potential, s.reaction, s.drain = _profile(ops, tables, s)
     s.complexity_hint = ops.clip(s.complexity + 0.3 * (u[14] - 0.5), 0.0, 1.0)
     s.savvy_hint = ops.clip(s.savvy + 0.4 * (u[15] - 0.5), 0.0, 1.0)
@@ -488,13 +501,13 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     first_offer = sales * (1.0 - already_offered)
     buy_chance = receptive * (ops.pick(BUY_BASE, a) + ops.pick(BUY_PER_TIER, a) * s.tier)
     bought = first_offer * (u[2] < buy_chance)
-    offer_mood = first_offer * 0.25 * (receptive - 0.2) - sales * (already_offered * 0.08 + (sat < 0.4) * 0.18)
+    offer_mood = first_offer * 0.25 * (receptive - 0.2) - sales * (already_offered * 0.08 + ops.scale(sat < 0.4, 0.18))
 
     calming = ops.pick(CALMING, a) * (1.0 - sat) * ops.half_power(s.empathy_uses)
-    brush_off = (a == QUICK_RESOLUTION) * (gain < 0.15) * 0.1  # a canned answer that misses annoys
-    patronizing = empathy * (sat > 0.6) * 0.05  # sympathy a calm customer did not ask for
+    brush_off = ops.scale((a == QUICK_RESOLUTION) & (gain < 0.15), 0.1)  # a canned answer that misses annoys
+    patronizing = ops.scale(empathy & (sat > 0.6), 0.05)  # sympathy a calm customer did not ask for
     dsat = ops.pick_row(s.reaction, a) + calming + 0.45 * gain + offer_mood - brush_off - patronizing
-    dsat = dsat + 0.06 * (u[1] - 0.5) + 0.2 * resolved
+    dsat = dsat + 0.06 * (u[1] - 0.5) + ops.scale(resolved, 0.2)
     # Escalation hands over: a relief when a specialist was needed, an annoyance when not.
     # For an urgent case the relief fades with every turn spent before handing over.
     relief = 0.2 + 0.05 * s.urgency * ops.maximum(1.0 - 0.4 * s.turn, 0.0)
@@ -526,8 +539,8 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     s.turn = turn
     s.empathy_uses = s.empathy_uses + empathy
     s.solution_uses = s.solution_uses + ((a == TECHNICAL) | (a == EDUCATIONAL) | (a == QUICK_RESOLUTION))
-    s.offered_recommend = ops.maximum(s.offered_recommend, (a == PRODUCT_RECOMMEND) * 1.0)
-    s.offered_upsell = ops.maximum(s.offered_upsell, (a == UPSELL) * 1.0)
+    s.offered_recommend = ops.maximum(s.offered_recommend, ops.scale(a == PRODUCT_RECOMMEND, 1.0))
+    s.offered_upsell = ops.maximum(s.offered_upsell, ops.scale(a == UPSELL, 1.0))
     revealed = ops.clip(s.openness + 0.1 * (u[4] - 0.5), 0.0, 1.0)  # how they took the offer shows
     s.openness_hint = ops.where(sales, revealed, s.openness_hint)
     s.last_dsat = new_sat - sat

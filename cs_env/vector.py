@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from gymnasium.vector.utils import batch_space
 
 from cs_env.customer import (
     ARRAY,
+    ARRAY32,
     CUSTOMER_DRAWS,
     ONGOING,
     TIMEOUT,
@@ -84,7 +86,15 @@ class CustomerSupportVectorEnv(VectorEnv):
         # can only shorten a conversation
         self.time_limit = min(self.max_turns, check_max_turns(max_episode_steps or self.max_turns))
         self.render_mode = None
-        self.tables = Tables.build(self.catalog, self.industry)
+        # the batched env computes in float32 (ARRAY32): half the memory traffic of float64, and the
+        # same model to float32 rounding (its statistics match the single env's: tests/test_vector_env.py)
+        self._tables64 = Tables.build(self.catalog, self.industry)
+        self.tables = Tables(**{f.name: _float32(getattr(self._tables64, f.name)) for f in dataclasses.fields(Tables)})
+        probe = new_customers(ARRAY32, self.tables, np.full((CUSTOMER_DRAWS, 1), 0.5, dtype=np.float32))
+        #: each field's dtype in the batch: floats and the codes used in arithmetic (tier, urgency and the
+        #: turn count) in float32, so that no operation falls back to float64; the rest int64
+        self._dtypes = {name: getattr(probe, name).dtype for name in CustomerState.__slots__}
+        self._dtypes["turn"] = np.dtype(np.float32)
         self.single_action_space = spaces.Discrete(N_STRATEGIES)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.single_observation_space = observation_space(self.catalog, self.max_turns)
@@ -112,11 +122,15 @@ class CustomerSupportVectorEnv(VectorEnv):
             u = np.stack(
                 [np.random.default_rng(s).random((CUSTOMER_DRAWS, ARRIVAL_BLOCK))[:, 0] for s in seeds], axis=1
             )
+            # drawn in float64 as the single env does, then held in float32 like the rest of the batch
+            first = new_customers(ARRAY, self._tables64, u)
         else:
             super().reset(seed=seed)
-            u = self.np_random.random((CUSTOMER_DRAWS, self.num_envs))
+            first = new_customers(
+                ARRAY32, self.tables, self.np_random.random((CUSTOMER_DRAWS, self.num_envs), np.float32)
+            )
         # fields are overwritten in place at restarts: each needs its own contiguous array
-        self.state = _own_arrays(new_customers(ARRAY, self.tables, u))
+        self.state = self._own_arrays(first)
         self._arrivals, self._arrivals_used = None, 0  # arrivals drawn under the previous seed are dropped
         self._ended[:] = False
         zeros = np.zeros(self.num_envs)
@@ -166,22 +180,24 @@ class CustomerSupportVectorEnv(VectorEnv):
         written is a cache miss per field).
         """
         n = self.num_envs
-        u = self.np_random.random((TURN_DRAWS, n))
+        u = self.np_random.random((TURN_DRAWS, n), dtype=np.float32)
+        # the reward components are handed out in float64, whatever the slicing
+        all_components = np.empty((4, n))
         if n <= CHUNK:
-            *components, outcome = advance(ARRAY, self.tables, s, a, u, self.time_limit)
+            *components, outcome = advance(ARRAY32, self.tables, s, a, u, self.time_limit)
+            all_components[...] = components
             obs = self._obs(s)
             if restart is not None and restart.any():
                 ended = np.flatnonzero(restart)
                 obs[ended] = self._restart(ended)
-            return components, outcome, obs
-        all_components = np.empty((4, n))
+            return all_components, outcome, obs
         all_outcomes = np.empty(n, dtype=np.int64)
         all_obs = np.empty((n, OBS_SIZE), dtype=np.float32)
         for start in range(0, n, CHUNK):
             rows = slice(start, start + CHUNK)
             part = s.select(rows)  # views into the batch's arrays
             views = part.as_dict()
-            *components, all_outcomes[rows] = advance(ARRAY, self.tables, part, a[rows], u[:, rows], self.time_limit)
+            *components, all_outcomes[rows] = advance(ARRAY32, self.tables, part, a[rows], u[:, rows], self.time_limit)
             all_components[:, rows] = components
             for name, view in views.items():  # advance rebinds the fields it changes: copy those back
                 value = getattr(part, name)
@@ -192,24 +208,6 @@ class CustomerSupportVectorEnv(VectorEnv):
                 ended = np.flatnonzero(restart[rows]) + start
                 all_obs[ended] = self._restart(ended)
         return all_components, all_outcomes, all_obs
-        components = np.empty((4, n))
-        outcome = np.empty(n, dtype=np.int64)
-        obs = np.empty((n, OBS_SIZE), dtype=np.float32)
-        for start in range(0, n, CHUNK):
-            rows = slice(start, start + CHUNK)
-            part = s.select(rows)  # views into the batch's arrays
-            views = part.as_dict()
-            *part_components, outcome[rows] = advance(ARRAY, self.tables, part, a[rows], u[:, rows], self.time_limit)
-            components[:, rows] = part_components
-            for name, view in views.items():  # advance rebinds the fields it changes: copy those back
-                value = getattr(part, name)
-                if value is not view:
-                    view[...] = value
-            obs[rows] = self._obs(part)
-            if restart is not None and restart[rows].any():
-                ended = np.flatnonzero(restart[rows]) + start
-                obs[ended] = self._restart(ended)
-        return components, outcome, obs
 
     def _restart(self, rows: np.ndarray) -> np.ndarray:
         """New customers for the envs ``rows``, served from arrivals drawn in blocks; their first observations."""
@@ -217,8 +215,9 @@ class CustomerSupportVectorEnv(VectorEnv):
         done, first_obs = 0, []
         while done < len(rows):
             if self._arrivals is None or self._arrivals_used == ARRIVALS_PER_DRAW:
-                u = self.np_random.random((CUSTOMER_DRAWS, ARRIVALS_PER_DRAW))
-                self._arrivals = new_customers(ARRAY, self.tables, u)
+                u = self.np_random.random((CUSTOMER_DRAWS, ARRIVALS_PER_DRAW), dtype=np.float32)
+                self._arrivals = new_customers(ARRAY32, self.tables, u)
+                self._arrivals.turn = self._arrivals.turn.astype(np.float32)
                 self._arrival_obs = self._obs(self._arrivals)  # observed once per block, not once per step
                 self._arrivals_used = 0
             start = self._arrivals_used
@@ -231,6 +230,13 @@ class CustomerSupportVectorEnv(VectorEnv):
             self._arrivals_used = end
             done += k
         return first_obs[0] if len(first_obs) == 1 else np.concatenate(first_obs)
+
+    def _own_arrays(self, s: CustomerState) -> CustomerState:
+        """``s`` with a contiguous array of its own for every field, of the batch's dtype (new_customers
+        shares some arrays, e.g. sat and best_sat)."""
+        for name in CustomerState.__slots__:
+            setattr(s, name, np.array(getattr(s, name), dtype=self._dtypes[name], order="C"))
+        return s
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         a = np.asarray(actions)
@@ -250,16 +256,16 @@ class CustomerSupportVectorEnv(VectorEnv):
         # filled feature by feature into contiguous rows, then one transposing copy: cheaper than
         # writing 17 strided columns
         by_feature = np.empty((OBS_SIZE, len(s.sat)), dtype=np.float32)
-        for row, value in zip(by_feature, observe(ARRAY, s, self.max_turns), strict=True):
+        for row, value in zip(by_feature, observe(ARRAY32, s, self.max_turns), strict=True):
             row[...] = value
         return np.ascontiguousarray(by_feature.T)
 
     def _info(self, s: CustomerState, components: Any) -> dict[str, Any]:
         # the state's fields are views into storage that the next step overwrites: copy what is handed out
         return {
-            "satisfaction": s.sat.copy(),
-            "sentiment": _SENTIMENTS.take(sentiment_of(ARRAY, s.sat)),
-            "tier": _TIERS.take(s.tier),
+            "satisfaction": s.sat.astype(np.float64),
+            "sentiment": _SENTIMENTS.take(sentiment_of(ARRAY32, s.sat)),
+            "tier": _TIERS.take(s.tier.astype(np.intp)),
             "industry": self._industries.take(s.industry),
             "inquiry_type": self._inquiries.take(s.inquiry),
             "outcome": _OUTCOMES.take(s.outcome),
@@ -272,8 +278,5 @@ class CustomerSupportVectorEnv(VectorEnv):
         }
 
 
-def _own_arrays(s: CustomerState) -> CustomerState:
-    """``s`` with a contiguous array of its own for every field (new_customers shares some, e.g. sat and best_sat)."""
-    for name in CustomerState.__slots__:
-        setattr(s, name, np.array(getattr(s, name), order="C"))
-    return s
+def _float32(table: np.ndarray) -> np.ndarray:
+    return table.astype(np.float32) if table.dtype == np.float64 else table
