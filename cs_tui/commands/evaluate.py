@@ -89,7 +89,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "evaluate",
         help="business metrics of a model or baseline",
         description=(
-            "Roll an agent out on many conversations: mean return ± 95%% CI, %% of oracle, satisfaction, "
+            "Roll an agent out on many conversations: mean return ± 95 % CI, % of oracle, satisfaction, "
             "resolution / escalation / abandonment rates, mean turns, by industry, tier and inquiry, and "
             "strategy usage. Every agent evaluated with the same industry, episodes and seed meets the same customers."
         ),
