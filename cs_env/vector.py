@@ -31,9 +31,10 @@ from cs_env.industries import Catalog, default_catalog
 _SENTIMENTS = np.array(SENTIMENT_NAMES)
 _TIERS = np.array(TIER_NAMES)
 _OUTCOMES = np.array(OUTCOME_NAMES, dtype=object)
-#: New customers are drawn this many at a time: enough to spread the per-call cost of numpy, few enough
-#: that the temporaries stay in cache.
-ARRIVALS_PER_DRAW = 1024
+#: New customers are drawn this many at a time: enough to spread the per-call cost of numpy (in float32,
+#: a block of 4,096 costs a third less per customer than one of 1,024), few enough that the temporaries
+#: stay in cache.
+ARRIVALS_PER_DRAW = 4096
 #: Batches larger than this advance a slice of this many conversations at a time (cache-sized temporaries).
 CHUNK = 4096
 
@@ -216,8 +217,7 @@ class CustomerSupportVectorEnv(VectorEnv):
         while done < len(rows):
             if self._arrivals is None or self._arrivals_used == ARRIVALS_PER_DRAW:
                 u = self.np_random.random((CUSTOMER_DRAWS, ARRIVALS_PER_DRAW), dtype=np.float32)
-                self._arrivals = new_customers(ARRAY32, self.tables, u)
-                self._arrivals.turn = self._arrivals.turn.astype(np.float32)
+                self._arrivals = self._own_arrays(new_customers(ARRAY32, self.tables, u))
                 self._arrival_obs = self._obs(self._arrivals)  # observed once per block, not once per step
                 self._arrivals_used = 0
             start = self._arrivals_used
