@@ -46,6 +46,10 @@ TIME_COST = (0.06, 0.12, 0.04, 0.07, 0.05, 0.13, 0.05, 0.07)
 #: Chance an offer lands with a fully receptive customer: (base, per tier step), per strategy.
 BUY_BASE = (0.0, 0.0, 0.0, 0.75, 0.0, 0.0, 0.0, 0.45)
 BUY_PER_TIER = (0.0, 0.0, 0.0, 0.10, 0.0, 0.0, 0.0, 0.20)
+#: Which strategies make an offer, show empathy, or attempt a solution (indexed by strategy).
+IS_OFFER = tuple(k in (PRODUCT_RECOMMEND, UPSELL) for k in range(len(TIME_COST)))
+IS_EMPATHY = tuple(k in (EMPATHETIC, APOLOGETIC) for k in range(len(TIME_COST)))
+IS_SOLUTION = tuple(k in (TECHNICAL, EDUCATIONAL, QUICK_RESOLUTION) for k in range(len(TIME_COST)))
 #: How much satisfaction empathy can restore (times the gap to 1, halved with each repeat).
 CALMING = (0.22, 0.0, 0.0, 0.0, 0.18, 0.0, 0.0, 0.0)
 TRAIT_SPREAD = 0.3
@@ -73,7 +77,7 @@ class _ScalarOps:
         return table[row][col]
 
     @staticmethod
-    def pick(constants: tuple[float, ...], index: Any) -> Any:
+    def pick(constants: tuple[Any, ...], index: Any) -> Any:
         return constants[index]
 
     @staticmethod
@@ -147,10 +151,12 @@ class _ArrayOps:
     def take(table: Any, row: Any, col: Any) -> Any:
         return table[row, col]
 
-    def pick(self, constants: tuple[float, ...], index: Any) -> Any:
+    def pick(self, constants: tuple[Any, ...], index: Any) -> Any:
         if index.dtype.kind == "f":  # a code held as a float32 whole number
             index = index.astype(np.intp)
-        return _constant_array(constants, self.dtype).take(index)
+        # numbers in this ops' float type; flags (bools) stay bools
+        dtype = None if isinstance(constants[0], bool) else self.dtype
+        return _constant_array(constants, dtype).take(index)
 
     @staticmethod
     def pick_row(per_strategy: Any, index: Any) -> Any:
@@ -176,7 +182,9 @@ class _ArrayOps:
     def categorical(self, cdf: Any, u: Any) -> Any:
         # one cdf for all elements, or one row per element
         if cdf.ndim == 1:
-            return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
+            # min(searchsorted(cdf, u, side="right"), len - 1), the same counts (cdf is non-decreasing):
+            # one (len - 1, n) comparison and a sum are a few times cheaper than a binary search per element
+            return (cdf[:-1, None] <= u).sum(axis=0)
         # column by column: cheaper than an (n, k) comparison matrix
         count = (cdf[:, 0] <= u).astype(self._codes)
         for j in range(1, cdf.shape[1] - 1):
@@ -212,7 +220,7 @@ ARRAY32 = _ArrayOps(np.float32)
 
 
 @functools.lru_cache(maxsize=64)
-def _constant_array(constants: tuple[float, ...], dtype: Any = np.float64) -> np.ndarray:
+def _constant_array(constants: tuple[Any, ...], dtype: Any = np.float64) -> np.ndarray:
     return np.asarray(constants, dtype=dtype)
 
 
@@ -486,8 +494,8 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     sat = s.sat
     inquiry = s.inquiry
     escalate = a == ESCALATE
-    sales = (a == PRODUCT_RECOMMEND) | (a == UPSELL)
-    empathy = (a == EMPATHETIC) | (a == APOLOGETIC)
+    sales = ops.pick(IS_OFFER, a)
+    empathy = ops.pick(IS_EMPATHY, a)
     time_cost = ops.pick(TIME_COST, a)
 
     cooperation = ops.minimum(1.0, 0.35 + 1.6 * sat)  # an angry customer does not follow instructions
@@ -538,7 +546,7 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     s.handle_time = handle_time
     s.turn = turn
     s.empathy_uses = s.empathy_uses + empathy
-    s.solution_uses = s.solution_uses + ((a == TECHNICAL) | (a == EDUCATIONAL) | (a == QUICK_RESOLUTION))
+    s.solution_uses = s.solution_uses + ops.pick(IS_SOLUTION, a)
     s.offered_recommend = ops.maximum(s.offered_recommend, ops.scale(a == PRODUCT_RECOMMEND, 1.0))
     s.offered_upsell = ops.maximum(s.offered_upsell, ops.scale(a == UPSELL, 1.0))
     revealed = ops.clip(s.openness + 0.1 * (u[4] - 0.5), 0.0, 1.0)  # how they took the offer shows

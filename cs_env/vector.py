@@ -217,7 +217,8 @@ class CustomerSupportVectorEnv(VectorEnv):
         while done < len(rows):
             if self._arrivals is None or self._arrivals_used == ARRIVALS_PER_DRAW:
                 u = self.np_random.random((CUSTOMER_DRAWS, ARRIVALS_PER_DRAW), dtype=np.float32)
-                self._arrivals = self._own_arrays(new_customers(ARRAY32, self.tables, u))
+                self._arrivals = new_customers(ARRAY32, self.tables, u)
+                self._arrivals.turn = self._arrivals.turn.astype(np.float32)  # the batch's dtype for it
                 self._arrival_obs = self._obs(self._arrivals)  # observed once per block, not once per step
                 self._arrivals_used = 0
             start = self._arrivals_used
