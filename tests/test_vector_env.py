@@ -6,7 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from cs_env import ENV_ID, CustomerSupportEnv
+from cs_env import ENV_ID, CustomerSupportEnv, vector
+from cs_env.customer import CustomerState
 from cs_env.domain import STRATEGY_NAMES
 from cs_env.policies import FixedPolicy, HeuristicPolicy, RandomPolicy
 from cs_env.vector import CustomerSupportVectorEnv
@@ -43,6 +44,36 @@ def test_same_seed_same_batch_trajectory() -> None:
         return out
 
     assert run() == run()
+
+
+@pytest.mark.parametrize("mode", ["next_step", "same_step"])
+def test_slicing_a_large_batch_changes_nothing(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches over ``CHUNK`` envs advance slice by slice: the results are exactly those of one pass."""
+
+    def run(chunk: int) -> list[object]:
+        monkeypatch.setattr(vector, "CHUNK", chunk)
+        envs = CustomerSupportVectorEnv(300, autoreset_mode=mode)
+        out: list[object] = [envs.reset(seed=3)[0].tobytes()]
+        rng = np.random.default_rng(0)
+        for _ in range(25):
+            obs, reward, term, trunc, info = envs.step(rng.integers(0, 8, 300))
+            out += [obs.tobytes(), reward.tobytes(), term.tobytes(), trunc.tobytes(), list(info["outcome"])]
+        return out
+
+    assert run(64) == run(1000)
+
+
+def test_the_batch_stays_in_float32() -> None:
+    """Every float of the batch's state is float32 after many steps: one float64 operand would silently
+    double the memory traffic of every operation that follows it."""
+    envs = CustomerSupportVectorEnv(64)
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        envs.step(rng.integers(0, 8, 64))
+    assert envs.state is not None
+    kinds = {name: getattr(envs.state, name).dtype for name in CustomerState.__slots__}
+    assert {dtype for dtype in kinds.values() if dtype.kind == "f"} == {np.dtype(np.float32)}, kinds
 
 
 def test_next_step_autoreset_ignores_the_action_and_pays_nothing() -> None:
