@@ -35,8 +35,6 @@ _OUTCOMES = np.array(OUTCOME_NAMES, dtype=object)
 #: a block of 4,096 costs a third less per customer than one of 1,024), few enough that the temporaries
 #: stay in cache.
 ARRIVALS_PER_DRAW = 4096
-#: Batches larger than this advance a slice of this many conversations at a time (cache-sized temporaries).
-CHUNK = 4096
 
 
 class CustomerSupportVectorEnv(VectorEnv):
@@ -169,46 +167,19 @@ class CustomerSupportVectorEnv(VectorEnv):
         return obs, reward, terminated, truncated, info
 
     # -- helpers -----------------------------------------------------------------------------
-    def _advance(
-        self, s: CustomerState, a: np.ndarray, restart: np.ndarray | None
-    ) -> tuple[Any, np.ndarray, np.ndarray]:
-        """One turn of every conversation: the reward components, outcomes and observations.
+    def _advance(self, s: CustomerState, a: np.ndarray, restart: np.ndarray | None) -> tuple[Any, Any, np.ndarray]:
+        """One turn of every conversation: the reward components (float64), outcomes and observations.
 
         Afterwards the envs where ``restart`` is true get new customers (their observations too).
-        A large batch goes through in slices of ``CHUNK`` rows, each advanced and restarted in turn: the
-        slice's hundred-odd array operations then work on temporaries that stay in cache, and the new
-        customers are written into rows still in cache (scattered over the whole batch, every row
-        written is a cache miss per field).
         """
-        n = self.num_envs
-        u = self.np_random.random((TURN_DRAWS, n), dtype=np.float32)
-        # the reward components are handed out in float64, whatever the slicing
-        all_components = np.empty((4, n))
-        if n <= CHUNK:
-            *components, outcome = advance(ARRAY32, self.tables, s, a, u, self.time_limit)
-            all_components[...] = components
-            obs = self._obs(s)
-            if restart is not None and restart.any():
-                ended = np.flatnonzero(restart)
-                obs[ended] = self._restart(ended)
-            return all_components, outcome, obs
-        all_outcomes = np.empty(n, dtype=np.int64)
-        all_obs = np.empty((n, OBS_SIZE), dtype=np.float32)
-        for start in range(0, n, CHUNK):
-            rows = slice(start, start + CHUNK)
-            part = s.select(rows)  # views into the batch's arrays
-            views = part.as_dict()
-            *components, all_outcomes[rows] = advance(ARRAY32, self.tables, part, a[rows], u[:, rows], self.time_limit)
-            all_components[:, rows] = components
-            for name, view in views.items():  # advance rebinds the fields it changes: copy those back
-                value = getattr(part, name)
-                if value is not view:
-                    view[...] = value
-            all_obs[rows] = self._obs(part)
-            if restart is not None and restart[rows].any():
-                ended = np.flatnonzero(restart[rows]) + start
-                all_obs[ended] = self._restart(ended)
-        return all_components, all_outcomes, all_obs
+        u = self.np_random.random((TURN_DRAWS, self.num_envs), dtype=np.float32)
+        *parts, outcome = advance(ARRAY32, self.tables, s, a, u, self.time_limit)
+        components = np.array(parts, dtype=np.float64)  # handed out in float64, as the single env's floats
+        obs = self._obs(s)
+        if restart is not None and restart.any():
+            ended = np.flatnonzero(restart)
+            obs[ended] = self._restart(ended)
+        return components, outcome, obs
 
     def _restart(self, rows: np.ndarray) -> np.ndarray:
         """New customers for the envs ``rows``, served from arrivals drawn in blocks; their first observations."""

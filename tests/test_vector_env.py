@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from cs_env import ENV_ID, CustomerSupportEnv, vector
+from cs_env import ENV_ID, CustomerSupportEnv
 from cs_env.customer import CustomerState
 from cs_env.domain import STRATEGY_NAMES
 from cs_env.policies import FixedPolicy, HeuristicPolicy, RandomPolicy
@@ -44,23 +44,6 @@ def test_same_seed_same_batch_trajectory() -> None:
         return out
 
     assert run() == run()
-
-
-@pytest.mark.parametrize("mode", ["next_step", "same_step"])
-def test_slicing_a_large_batch_changes_nothing(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Batches over ``CHUNK`` envs advance slice by slice: the results are exactly those of one pass."""
-
-    def run(chunk: int) -> list[object]:
-        monkeypatch.setattr(vector, "CHUNK", chunk)
-        envs = CustomerSupportVectorEnv(300, autoreset_mode=mode)
-        out: list[object] = [envs.reset(seed=3)[0].tobytes()]
-        rng = np.random.default_rng(0)
-        for _ in range(25):
-            obs, reward, term, trunc, info = envs.step(rng.integers(0, 8, 300))
-            out += [obs.tobytes(), reward.tobytes(), term.tobytes(), trunc.tobytes(), list(info["outcome"])]
-        return out
-
-    assert run(64) == run(1000)
 
 
 def test_the_batch_stays_in_float32() -> None:
