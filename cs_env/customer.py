@@ -136,6 +136,7 @@ class _ArrayOps:
         # 0.5**k for k = 0..1099: it underflows to 0.0 long before the end in either precision
         self._half_powers = np.ldexp(self.dtype.type(1.0), -np.arange(1100)).astype(self.dtype)
         self._half_powers.flags.writeable = False
+        self._constants: dict[tuple[Any, ...], np.ndarray] = {}  # pick's tables, by their constants
 
     where = staticmethod(np.where)
     minimum = staticmethod(np.minimum)
@@ -152,11 +153,13 @@ class _ArrayOps:
         return table[row, col]
 
     def pick(self, constants: tuple[Any, ...], index: Any) -> Any:
+        table = self._constants.get(constants)
+        if table is None:  # numbers in this ops' float type; flags (bools) stay bools
+            table = np.asarray(constants, dtype=None if isinstance(constants[0], bool) else self.dtype)
+            self._constants[constants] = table
         if index.dtype.kind == "f":  # a code held as a float32 whole number
             index = index.astype(np.intp)
-        # numbers in this ops' float type; flags (bools) stay bools
-        dtype = None if isinstance(constants[0], bool) else self.dtype
-        return _constant_array(constants, dtype).take(index)
+        return table.take(index)
 
     @staticmethod
     def pick_row(per_strategy: Any, index: Any) -> Any:
