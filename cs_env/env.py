@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, NamedTuple, SupportsFloat
+from typing import TYPE_CHECKING, Any, NamedTuple, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -29,6 +29,9 @@ from cs_env.domain import (
     Outcome,
 )
 from cs_env.industries import Catalog, default_catalog
+
+if TYPE_CHECKING:
+    from cs_env.narrate import Line
 
 ONGOING, RESOLVED, ESCALATED, ABANDONED, TIMEOUT = map(int, Outcome)
 
@@ -95,6 +98,16 @@ class TurnRecord(NamedTuple):
     reward: float
     components: tuple[float, ...]
     outcome: int
+
+
+class Exchange(NamedTuple):
+    """One turn in words: the agent's line, the customer's reply, and the turn as recorded."""
+
+    turn: int  # 1-based
+    record: TurnRecord
+    agent: Line
+    customer: Line
+    outcome: str | None  # the conversation's outcome after this turn (None while it goes on)
 
 
 class CustomerSupportEnv(gym.Env[np.ndarray, int]):
@@ -257,34 +270,49 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
             raise RuntimeError("no conversation yet: call env.reset() first")
         return self._state
 
-    def transcript(self) -> str:
-        """The conversation so far as text, with sentiment and tier."""
+    def conversation(self) -> tuple[Line, list[Exchange]]:
+        """The conversation so far in words: the customer's opening line, then each turn's exchange.
+
+        Words are chosen from the episode's seed, so a replay of the same seed and actions reads the same.
+        """
         from cs_env.narrate import narrate, opening_line  # words are built only when asked for
 
         s = self.hidden_state
         seed = int(self.np_random_seed or 0)
         inquiry = self._inquiry_names[s.inquiry]
-        header = f"[{self._industry_names[s.industry]} / {inquiry} | tier {TIER_NAMES[s.tier]} | urgency {s.urgency}/4]"
-        lines = [header]
-        first = opening_line(
+        opening = opening_line(
             inquiry=inquiry, sentiment=self.opening_sentiment, urgency=s.urgency, tier=s.tier, seed=seed
         )
-        lines.append(f"  Customer ({SENTIMENT_NAMES[self.opening_sentiment]}): {first.text}")
+        exchanges = []
         for turn, rec in enumerate(self.history, start=1):
-            outcome_name = OUTCOME_NAMES[rec.outcome]
+            outcome = OUTCOME_NAMES[rec.outcome]
             agent, customer = narrate(
                 inquiry=inquiry,
                 strategy=rec.action,
                 sentiment_before=rec.sentiment_before,
                 sentiment_after=rec.sentiment,
-                outcome=outcome_name,
+                outcome=outcome,
                 turn=turn,
                 seed=seed,
             )
-            lines.append(f"  Agent [{STRATEGY_NAMES[rec.action]}]: {agent.text}")
-            lines.append(f"  Customer ({SENTIMENT_NAMES[rec.sentiment]}): {customer.text}   reward {rec.reward:+.2f}")
-            if outcome_name is not None:
-                lines.append(f"  -- {outcome_name} after {turn} turns --")
+            exchanges.append(Exchange(turn, rec, agent, customer, outcome))
+        return opening, exchanges
+
+    def transcript(self) -> str:
+        """The conversation so far as text, with sentiment and tier."""
+        s = self.hidden_state
+        inquiry = self._inquiry_names[s.inquiry]
+        header = f"[{self._industry_names[s.industry]} / {inquiry} | tier {TIER_NAMES[s.tier]} | urgency {s.urgency}/4]"
+        opening, exchanges = self.conversation()
+        lines = [header, f"  Customer ({SENTIMENT_NAMES[self.opening_sentiment]}): {opening.text}"]
+        for ex in exchanges:
+            rec = ex.record
+            lines.append(f"  Agent [{STRATEGY_NAMES[rec.action]}]: {ex.agent.text}")
+            lines.append(
+                f"  Customer ({SENTIMENT_NAMES[rec.sentiment]}): {ex.customer.text}   reward {rec.reward:+.2f}"
+            )
+            if ex.outcome is not None:
+                lines.append(f"  -- {ex.outcome} after {ex.turn} turns --")
         return "\n".join(lines)
 
     # -- helpers -----------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from rich.text import Text
 from cs_env.domain import OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
 from cs_env.env import CustomerSupportEnv
 from cs_env.evaluate import EvaluationReport, Metrics
-from cs_env.narrate import narrate, opening_line
 from cs_env.scenarios import ScenarioResult
 
 #: Reward components in the order of ``info["reward_components"]``, with short names.
@@ -170,28 +169,17 @@ def _mood(sentiment: int) -> Text:
 def conversation(env: CustomerSupportEnv, title: str) -> Panel:
     """One conversation of ``env`` so far: narrated turns with the customer's mood and each turn's reward parts."""
     s = env.hidden_state
-    seed = int(env.np_random_seed or 0)  # the same words as env.transcript()
     inquiry = env.catalog.inquiries[s.inquiry].name
     industry = env.catalog.industry_names[s.industry]
     body = Text(f"{industry} / {inquiry} · tier {TIER_NAMES[s.tier]} · urgency {s.urgency}/4\n", style="bold")
-    sentiment = env.opening_sentiment
-    first = opening_line(inquiry=inquiry, sentiment=sentiment, urgency=s.urgency, tier=s.tier, seed=seed)
-    body.append("Customer (").append_text(_mood(sentiment)).append(f"): {first.text}\n")
+    opening, exchanges = env.conversation()
+    body.append("Customer (").append_text(_mood(env.opening_sentiment)).append(f"): {opening.text}\n")
     total = 0.0
-    for turn, rec in enumerate(env.history, start=1):
-        outcome = OUTCOME_NAMES[rec.outcome]
-        agent_line, customer_line = narrate(
-            inquiry=inquiry,
-            strategy=rec.action,
-            sentiment_before=rec.sentiment_before,
-            sentiment_after=rec.sentiment,
-            outcome=outcome,
-            turn=turn,
-            seed=seed,
-        )
+    for ex in exchanges:
+        rec = ex.record
         total += rec.reward
-        body.append(f"\n{turn}. Agent [{STRATEGY_NAMES[rec.action]}]: ", style="bold").append(agent_line.text + "\n")
-        body.append("   Customer (").append_text(_mood(rec.sentiment)).append(f"): {customer_line.text}\n")
+        body.append(f"\n{ex.turn}. Agent [{STRATEGY_NAMES[rec.action]}]: ", style="bold").append(ex.agent.text + "\n")
+        body.append("   Customer (").append_text(_mood(rec.sentiment)).append(f"): {ex.customer.text}\n")
         parts = " · ".join(f"{short} {_signed(c)}" for (_, short), c in zip(COMPONENTS, rec.components, strict=True))
         body.append(f"   reward {_signed(rec.reward)} = {parts}\n", style="dim")
     last = OUTCOME_NAMES[env.history[-1].outcome] if env.history else None
