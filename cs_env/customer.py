@@ -157,7 +157,7 @@ class _ArrayOps:
         if table is None:  # numbers in this ops' float type; flags (bools) stay bools
             table = np.asarray(constants, dtype=None if isinstance(constants[0], bool) else self.dtype)
             self._constants[constants] = table
-        if index.dtype.kind == "f":  # a code held as a float32 whole number
+        if isinstance(index, np.ndarray) and index.dtype.kind == "f":  # a code held as a float32 whole number
             index = index.astype(np.intp)
         return table.take(index)
 
