@@ -1,11 +1,45 @@
-"""Helpers for the app's Pilot tests: what the screen says, as plain text."""
+"""Helpers for the app's Pilot tests: a host for one pane, waiting on the app, what the screen says."""
 
 from __future__ import annotations
 
 import io
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from textual.app import App
+from textual.screen import Screen
+from textual.widgets import Static
+
+
+class PaneApp(App[None]):
+    """The smallest host for one pane: what the real app gives its screens (the saves folder)."""
+
+    def __init__(self, saves: Path, pane: Callable[[], Screen[Any]]) -> None:
+        super().__init__()
+        self.saves = saves
+        self.pane = pane
+
+    def on_mount(self) -> None:
+        self.push_screen(self.pane())
+
+
+async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 15.0) -> None:
+    """Let the app run (timers, workers) until ``predicate()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+def shown(widget: Static) -> str:
+    """What a Static widget shows, as plain text."""
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text()
 
 
 def screen_text(app: Any) -> str:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
-from textual.app import App
+from app_helpers import PaneApp, shown, wait_for
 from textual.widgets import DataTable, Input, Select, Static
 
 from cs_env.env import CustomerSupportEnv
@@ -20,31 +17,6 @@ from cs_tui.training.runs import atomic_write_json, now_iso
 from cs_tui.widgets.bars import ShareBars
 
 EPISODES = "200"  # small: the pane's behaviour is under test, not the policy
-
-
-class PaneApp(App[None]):
-    """The smallest host for one pane: what the real app gives its screens (saves)."""
-
-    def __init__(self, saves: Path) -> None:
-        super().__init__()
-        self.saves = saves
-
-    def on_mount(self) -> None:
-        self.push_screen(ModelsScreen())
-
-
-async def wait_for(pilot: Any, predicate: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
-
-
-def shown(widget: Static) -> str:
-    console = Console(width=200, file=io.StringIO(), record=True)
-    console.print(widget.content)
-    return console.export_text()
 
 
 def write_meta(folder: Path, **extra: Any) -> None:
@@ -94,7 +66,7 @@ def saves(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def test_list_shows_saved_models_with_meta_and_last_eval(saves: Path) -> None:
-    app = PaneApp(saves)
+    app = PaneApp(saves, ModelsScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         table = app.screen.query_one("#models", DataTable)
@@ -109,7 +81,7 @@ async def test_list_shows_saved_models_with_meta_and_last_eval(saves: Path) -> N
 
 
 async def test_evaluate_a_model_then_compare_it_with_a_baseline_by_keys(saves: Path) -> None:
-    app = PaneApp(saves)
+    app = PaneApp(saves, ModelsScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, ModelsScreen)
@@ -149,7 +121,7 @@ async def test_a_broken_model_file_is_a_notification_not_a_crash(tmp_path: Path)
     run.mkdir()
     (run / "model.zip").write_bytes(b"PK\x03\x04 truncated")
     write_meta(run)
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, ModelsScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, ModelsScreen)
@@ -188,7 +160,7 @@ def test_opening_the_panes_does_not_import_torch() -> None:
 
 
 async def test_resizing_down_to_40x12_and_back_raises_nothing(saves: Path) -> None:
-    app = PaneApp(saves)
+    app = PaneApp(saves, ModelsScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         for size in ((40, 12), (120, 40), (80, 24)):

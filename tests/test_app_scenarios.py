@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
-from textual.app import App
+from app_helpers import PaneApp, shown, wait_for
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Select, Static
 
@@ -19,37 +16,12 @@ from cs_tui.screens.scenarios import ScenariosScreen, parse_settings, policy_cho
 from cs_tui.widgets.scenario_trials import ScenarioTrialsScreen
 
 
-class PaneApp(App[None]):
-    """The smallest host for one pane: what the real app gives its screens (saves)."""
-
-    def __init__(self, saves: Path) -> None:
-        super().__init__()
-        self.saves = saves
-
-    def on_mount(self) -> None:
-        self.push_screen(ScenariosScreen())
-
-
-async def wait_for(pilot: Any, predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
-
-
-def shown(widget: Static) -> str:
-    console = Console(width=200, file=io.StringIO(), record=True)
-    console.print(widget.content)
-    return console.export_text()
-
-
 def column(table: DataTable[Any], index: int) -> list[str]:
     return [str(table.get_cell_at(Coordinate(row, index))) for row in range(table.row_count)]
 
 
 async def test_run_the_catalog_with_a_baseline_and_open_a_failed_trial(tmp_path: Path) -> None:
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, ScenariosScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, ScenariosScreen)
@@ -87,7 +59,7 @@ async def test_a_model_that_cannot_load_is_a_notification_not_a_crash(tmp_path: 
     run.mkdir()
     (run / "meta.json").write_text('{"name": "broken-run", "status": "finished"}')
     (run / "model.zip").write_bytes(b"this is not a zip file")
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, ScenariosScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, ScenariosScreen)
@@ -115,7 +87,7 @@ def test_run_settings_are_checked() -> None:
 
 
 async def test_resizing_down_to_40x12_and_back_raises_nothing(tmp_path: Path) -> None:
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, ScenariosScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, ScenariosScreen)
@@ -145,7 +117,7 @@ async def test_run_the_catalog_with_a_saved_model(tmp_path: Path) -> None:
     model = sb3.PPO("MlpPolicy", CustomerSupportEnv("mixed", 10), seed=0, device="cpu", n_steps=64, batch_size=32)
     save_model(model, run / "model.zip", {"industry": "mixed", "max_turns": 10})
     (run / "meta.json").write_text('{"name": "ppo-tiny", "status": "finished"}')
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, ScenariosScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, ScenariosScreen)

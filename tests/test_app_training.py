@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from app_helpers import PaneApp, wait_for
 from rich.console import Console
 from textual.app import App
 from textual.coordinate import Coordinate
@@ -21,17 +22,6 @@ from cs_tui.training.runs import Run, atomic_write_json, now_iso
 from cs_tui.widgets.sparkline_rewards import RewardSparkline
 from cs_tui.widgets.training_form import NewRunForm, TrainRequest, validate
 from cs_tui.widgets.training_monitor import RunMonitor, RunView, episode_returns
-
-
-class PaneApp(App[None]):
-    """The smallest host for one pane: what the real app gives its screens (saves, settings)."""
-
-    def __init__(self, saves: Path) -> None:
-        super().__init__()
-        self.saves = saves
-
-    def on_mount(self) -> None:
-        self.push_screen(TrainingScreen())
 
 
 def dead_pid() -> int:
@@ -92,15 +82,6 @@ def train_record(step: int, returns: list[float], **extra: Any) -> dict[str, Any
     }
 
 
-async def wait_for(pilot: Any, predicate: Any, timeout: float = 5.0) -> None:
-    """Let the app run (timers, workers) until ``predicate()`` holds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
-
-
 def text_of(app: App[None], selector: str) -> str:
     """What a Static shows, as plain text (printed wide: these tests check words, not wrapping)."""
     widget = app.screen.query_one(selector, Static)
@@ -112,7 +93,7 @@ def text_of(app: App[None], selector: str) -> str:
 async def test_attaches_to_a_cli_run_and_the_sparkline_grows(tmp_path: Path) -> None:
     run = make_run(tmp_path, "ppo-mixed-cli")
     run.append_metric(train_record(1000, [0.5, 0.7, 0.9]))
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         monitor = app.screen.query_one(RunMonitor)
         spark = app.screen.query_one(RewardSparkline)
@@ -148,7 +129,7 @@ async def test_attaches_to_a_cli_run_and_the_sparkline_grows(tmp_path: Path) -> 
 
 async def test_a_run_whose_process_died_is_shown_as_such(tmp_path: Path) -> None:
     make_run(tmp_path, "ppo-killed", pid=dead_pid())
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         monitor = app.screen.query_one(RunMonitor)
         await wait_for(pilot, lambda: monitor.view.status == "died")
@@ -161,7 +142,7 @@ async def test_a_run_whose_process_died_is_shown_as_such(tmp_path: Path) -> None
 
 async def test_a_failed_run_shows_its_recorded_error(tmp_path: Path) -> None:
     make_run(tmp_path, "a2c-bad", status="failed", error="ValueError: learning_rate must be positive")
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         monitor = app.screen.query_one(RunMonitor)
         await wait_for(pilot, lambda: monitor.view.status == "failed")
@@ -173,7 +154,7 @@ async def test_a_broken_run_folder_does_not_break_the_pane(tmp_path: Path) -> No
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "meta.json").write_text("{not json")
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         table = app.screen.query_one("#runs", DataTable)
         await wait_for(pilot, lambda: table.row_count == 2)
@@ -224,7 +205,7 @@ def test_the_form_refuses_bad_fields_naming_them(tmp_path: Path) -> None:
 
 async def test_form_by_keys_starts_a_process_and_reports_its_failure(tmp_path: Path) -> None:
     """The form starts ``python -m cs_tui train`` detached; a process that dies at once is reported, no crash."""
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, TrainingScreen)
@@ -254,7 +235,7 @@ async def test_form_by_keys_starts_a_process_and_reports_its_failure(tmp_path: P
 async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Path) -> None:
     """n → form → ctrl+s starts ``cs-tui train`` detached; its records arrive; x stops it with a checkpoint."""
     pytest.importorskip("stable_baselines3")
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, TrainingScreen)
@@ -287,7 +268,7 @@ async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Pat
 async def test_resizing_down_to_40x12_and_back_raises_nothing(tmp_path: Path) -> None:
     run = make_run(tmp_path, "ppo-resize")
     run.append_metric(train_record(1000, [0.5, 0.7, 0.9]))
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         spark = app.screen.query_one(RewardSparkline)
         await wait_for(pilot, lambda: spark.episodes == 3)
@@ -300,7 +281,7 @@ async def test_resizing_down_to_40x12_and_back_raises_nothing(tmp_path: Path) ->
 
 async def test_a_run_started_elsewhere_is_followed_when_nothing_live_is_shown(tmp_path: Path) -> None:
     make_run(tmp_path, "old", status="finished")
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         monitor = app.screen.query_one(RunMonitor)
         await wait_for(pilot, lambda: monitor.view.status == "finished")
@@ -345,7 +326,7 @@ def test_sparkline_columns_are_means_so_the_curve_uses_the_full_height() -> None
 async def test_u_resumes_a_died_run_with_cs_tui_train_resume(tmp_path: Path) -> None:
     """u starts ``cs-tui train --resume`` on the followed run; here it has no checkpoint, so it fails and says why."""
     make_run(tmp_path, "ppo-crashed", pid=dead_pid())
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, TrainingScreen)
@@ -375,7 +356,7 @@ async def test_the_form_starts_from_each_algorithms_tuned_budget(tmp_path: Path)
     from cs_tui.training.trainer import load_defaults
 
     budgets = {name: str(d.timesteps) for name, d in load_defaults().items()}
-    app = PaneApp(tmp_path)
+    app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
