@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import operator
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -76,26 +77,18 @@ class _ScalarOps:
     def take(table: Any, row: Any, col: Any) -> Any:
         return table[row][col]
 
-    @staticmethod
-    def pick(constants: tuple[Any, ...], index: Any) -> Any:
-        return constants[index]
-
-    @staticmethod
-    def pick_row(per_strategy: Any, index: Any) -> Any:
-        return per_strategy[index]
+    # the simple operations are the builtins themselves: one C call each on the single env's hot path
+    pick = staticmethod(operator.getitem)  # pick(constants, index) = constants[index]
+    pick_row = staticmethod(operator.getitem)  # pick_row(per_strategy, index) = per_strategy[index]
+    rows = staticmethod(operator.getitem)  # rows(table, index) = table[index]
+    scale = staticmethod(operator.mul)  # scale(flag, value) = flag * value
+    half_power = staticmethod(functools.partial(pow, 0.5))  # half_power(k) = 0.5**k
+    to_int = staticmethod(int)
 
     @staticmethod
     def per_strategy(rule: Any, *per_strategy: Any) -> Any:
         # one value per strategy: the rule applied to each strategy's entries
         return [rule(*entries) for entries in zip(*per_strategy, strict=True)]
-
-    @staticmethod
-    def half_power(k: Any) -> Any:
-        return 0.5**k
-
-    @staticmethod
-    def scale(flag: Any, value: float) -> Any:
-        return flag * value
 
     @staticmethod
     def categorical(cdf: Any, u: float) -> int:
@@ -105,14 +98,6 @@ class _ScalarOps:
     @staticmethod
     def categorical_in(cdf_table: Any, row: Any, u: float) -> int:
         return _ScalarOps.categorical(cdf_table[row], u)
-
-    @staticmethod
-    def rows(table: Any, index: Any) -> Any:
-        return table[index]
-
-    @staticmethod
-    def to_int(x: Any) -> int:
-        return int(x)
 
     @staticmethod
     def fresh(x: Any) -> Any:

@@ -332,6 +332,10 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     def _obs(self) -> np.ndarray:
         s = self._state
         assert s is not None
+        # the values of customer.observe(), with conditional expressions in place of min/max calls:
+        # this runs every step, and a builtin call costs more than the comparison
+        patience, change = s.patience, 0.5 + 2.0 * s.last_dsat
+        gain, empathy, solutions = s.last_gain, s.empathy_uses, s.solution_uses
         return np.array(
             [
                 s.inquiry,
@@ -345,11 +349,11 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
                 s.complexity_hint,
                 s.savvy_hint,
                 s.openness_hint,
-                min(max(s.patience, 0.0), 1.0),
-                min(max(0.5 + 2.0 * s.last_dsat, 0.0), 1.0),
-                min(s.last_gain, 1.0),
-                min(s.empathy_uses, 4) / 4.0,
-                min(s.solution_uses, 4) / 4.0,
+                0.0 if patience < 0.0 else 1.0 if patience > 1.0 else patience,
+                0.0 if change < 0.0 else 1.0 if change > 1.0 else change,
+                gain if gain < 1.0 else 1.0,
+                empathy / 4.0 if empathy < 4 else 1.0,
+                solutions / 4.0 if solutions < 4 else 1.0,
                 (s.offered_recommend + s.offered_upsell) / 2.0,
             ],
             dtype=np.float32,
