@@ -445,3 +445,17 @@ __all__ = [
     "to_json",
     "unique_run_name",
 ]
+
+
+def versions() -> dict[str, str]:
+    """Package versions for run and model records (read from installed metadata: no heavy import)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in ("cs-tui", "stable-baselines3", "torch", "gymnasium", "numpy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "unknown"
+    return found

@@ -24,10 +24,11 @@ import base64
 import io
 import json
 import math
-import platform
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from cs_tui.training import runs
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -144,15 +145,13 @@ def save_model(model: BaseAlgorithm, path: Path | str, meta: dict[str, Any]) -> 
     Raises:
         ValueError: the model or ``meta`` cannot be described in plain JSON (e.g. a custom policy).
     """
-    from cs_tui.training.runs import atomic_write_bytes
-
     document = describe_model(model, meta)
     text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False)
     buffer = io.BytesIO()
     model.save(buffer)
     with zipfile.ZipFile(buffer, mode="a", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(META_MEMBER, text)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    runs.atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 def describe_model(model: BaseAlgorithm, meta: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +185,7 @@ def describe_model(model: BaseAlgorithm, meta: dict[str, Any]) -> dict[str, Any]
         schema=SCHEMA,
         algorithm=algorithm,
         model=description,
-        versions=_versions(),
+        versions=runs.versions(),
     )
     try:
         json.dumps(document, allow_nan=False)
@@ -268,18 +267,6 @@ def _space_to_json(space: Any) -> dict[str, Any]:
     if isinstance(space, spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     raise ValueError(f"cannot describe a {type(space).__name__} space; supported: Box, Discrete")
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": platform.python_version()}
-    for package in ("cs-tui", "stable-baselines3", "torch", "gymnasium", "numpy"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "unknown"
-    return found
 
 
 # -- reading ---------------------------------------------------------------------------------

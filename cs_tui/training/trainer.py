@@ -105,20 +105,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def versions() -> dict[str, str]:
-    """Package versions for ``meta.json`` (read from the installed metadata: no heavy import)."""
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": platform.python_version()}
-    for package in ("cs-tui", "stable-baselines3", "torch", "gymnasium", "numpy"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "unknown"
-    return found
-
-
 # -- options and results ---------------------------------------------------------------------
 
 
@@ -602,7 +588,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
         "timesteps_done": 0,
         "hyperparameters": hyperparameters,
         "industry_digest": default_catalog().digest,
-        "versions": versions(),
+        "versions": runs.versions(),
         "created_at": now,
         "updated_at": now,
         "status": "running",
@@ -700,7 +686,7 @@ def resume(
     runs.repair_jsonl(run.metrics_path)
     meta.update(
         status="running", error=None, traceback=None, pid=os.getpid(), pid_token=runs.process_token(),
-        total_timesteps=total, tensorboard=tensorboard, versions=versions(), updated_at=runs.now_iso(),
+        total_timesteps=total, tensorboard=tensorboard, versions=runs.versions(), updated_at=runs.now_iso(),
     )  # fmt: skip
 
     def setup(stop: Any) -> tuple[BaseAlgorithm, TrainOptions]:
