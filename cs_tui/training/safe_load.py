@@ -218,18 +218,25 @@ def _hyperparameters_of(model: BaseAlgorithm, algorithm: str) -> dict[str, Any]:
     return found
 
 
-def _policy_kwargs_to_json(kwargs: dict[str, Any]) -> dict[str, Any]:
+def _torch_classes() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The activation and optimizer classes a model file may name, by name (torch is imported here)."""
     import torch
 
     activations = {
-        torch.nn.Tanh: "tanh",
-        torch.nn.ReLU: "relu",
-        torch.nn.ELU: "elu",
-        torch.nn.LeakyReLU: "leaky_relu",
-        torch.nn.GELU: "gelu",
-        torch.nn.SiLU: "silu",
+        "tanh": torch.nn.Tanh,
+        "relu": torch.nn.ReLU,
+        "elu": torch.nn.ELU,
+        "leaky_relu": torch.nn.LeakyReLU,
+        "gelu": torch.nn.GELU,
+        "silu": torch.nn.SiLU,
     }
-    optimizers = {torch.optim.Adam: "adam", torch.optim.RMSprop: "rmsprop"}
+    return activations, {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
+
+
+def _policy_kwargs_to_json(kwargs: dict[str, Any]) -> dict[str, Any]:
+    activation_classes, optimizer_classes = _torch_classes()
+    activations = {cls: name for name, cls in activation_classes.items()}
+    optimizers = {cls: name for name, cls in optimizer_classes.items()}
     out: dict[str, Any] = {}
     for key, value in kwargs.items():
         if key == "device":
@@ -562,7 +569,7 @@ def _rebuild(path: Path, meta: dict[str, Any], env: VecEnv | None) -> BaseAlgori
                 f"{path}: the model was made for observations of shape {tuple(stored[0])} and {stored[1]} actions, "
                 f"but the env given has shape {tuple(given[0])} and {given[1]} actions"
             )
-    policy_kwargs = _policy_kwargs_from_json(description["policy_kwargs"])
+    policy_kwargs = policy_kwargs_from_json(description["policy_kwargs"])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. PPO's batch-size advice: not the loader's business
@@ -573,18 +580,11 @@ def _rebuild(path: Path, meta: dict[str, Any], env: VecEnv | None) -> BaseAlgori
         raise ModelLoadError(f"{path}: cannot rebuild the model from {META_MEMBER}: {_first_line(e)}") from None
 
 
-def _policy_kwargs_from_json(kwargs: dict[str, Any]) -> dict[str, Any]:
-    import torch
-
-    activations = {
-        "tanh": torch.nn.Tanh,
-        "relu": torch.nn.ReLU,
-        "elu": torch.nn.ELU,
-        "leaky_relu": torch.nn.LeakyReLU,
-        "gelu": torch.nn.GELU,
-        "silu": torch.nn.SiLU,
-    }
-    optimizers = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
+def policy_kwargs_from_json(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``policy_kwargs`` as stable-baselines3 takes them, from their JSON form (names for torch classes)."""
+    activations, optimizers = _torch_classes()
+    if "activation_fn" in kwargs and kwargs["activation_fn"] not in activations:
+        raise ValueError(f"unknown activation_fn {kwargs['activation_fn']!r}; valid: {', '.join(activations)}")
     out = dict(kwargs)
     if "activation_fn" in out:
         out["activation_fn"] = activations[out["activation_fn"]]

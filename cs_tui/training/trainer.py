@@ -171,31 +171,13 @@ class NullReporter:
 # -- building blocks -------------------------------------------------------------------------
 
 
-def _policy_kwargs(policy: dict[str, Any]) -> dict[str, Any]:
-    import torch
-
-    activations = {
-        "tanh": torch.nn.Tanh,
-        "relu": torch.nn.ReLU,
-        "elu": torch.nn.ELU,
-        "leaky_relu": torch.nn.LeakyReLU,
-        "gelu": torch.nn.GELU,
-        "silu": torch.nn.SiLU,
-    }
-    out = dict(policy)
-    if "activation_fn" in out:
-        name = out["activation_fn"]
-        if name not in activations:
-            raise ValueError(f"unknown activation_fn {name!r}; valid: {', '.join(activations)}")
-        out["activation_fn"] = activations[name]
-    return out
-
-
 def build_model(
     algorithm: str, env: VecEnv, hyperparameters: dict[str, Any], seed: int, tensorboard: str | None
 ) -> BaseAlgorithm:
     """A fresh SB3 model with an MLP policy from the JSON ``hyperparameters``."""
     from stable_baselines3 import A2C, DQN, PPO
+
+    from cs_tui.training.safe_load import policy_kwargs_from_json
 
     classes = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
     kwargs = dict(hyperparameters.get("model", {}))
@@ -204,7 +186,7 @@ def build_model(
     return classes[algorithm](
         "MlpPolicy",
         env,
-        policy_kwargs=_policy_kwargs(hyperparameters.get("policy", {})),
+        policy_kwargs=policy_kwargs_from_json(hyperparameters.get("policy", {})),
         seed=seed,
         device="cpu",
         verbose=0,
