@@ -309,3 +309,40 @@ def test_the_shipped_default_agent_loads_safely_and_reaches_90_percent_of_oracle
         reference={"random_return": random_return, "oracle_return": oracle_return},
     )
     assert score["pct_of_oracle"] >= 90.0
+
+
+def test_tensorboard_flag_logs_the_run_to_tensorboard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logs = tmp_path / "tb"
+    code, err = run_cli(
+        capsys,
+        "--saves",
+        str(tmp_path / "saves"),
+        "train",
+        "--algorithm",
+        "a2c",
+        "--industry",
+        "bfsi",
+        "--timesteps",
+        "1000",
+        "--eval-every",
+        "1000",
+        "--eval-episodes",
+        "50",
+        "--reference-episodes",
+        "50",
+        "--name",
+        "logged",
+        "--tensorboard",
+        str(logs),
+        "--quiet",
+    )
+    assert code == 0, err
+    event_files = list(logs.rglob("events.out.tfevents.*"))
+    assert event_files, f"no TensorBoard event file under {logs}"
+    events = EventAccumulator(str(event_files[0].parent))
+    events.Reload()
+    scalars = events.Tags()["scalars"]
+    assert {"eval/pct_of_oracle", "eval/resolution_rate", "eval/escalation_rate"} <= set(scalars)
+    assert [e.step for e in events.Scalars("eval/pct_of_oracle")] == [1000]

@@ -218,6 +218,18 @@ def reference_for(industry: str, max_turns: int, episodes: int, seed: int, saves
     return reference
 
 
+#: The evaluation figures also logged to TensorBoard (``--tensorboard``).
+EVAL_SCALARS = (
+    "mean_return",
+    "pct_of_oracle",
+    "satisfaction",
+    "resolution_rate",
+    "escalation_rate",
+    "abandonment_rate",
+    "mean_turns",
+)
+
+
 def evaluate_model(
     model: BaseAlgorithm, *, industry: str, max_turns: int, episodes: int, seed: int, reference: dict[str, Any]
 ) -> dict[str, Any]:
@@ -357,6 +369,10 @@ class Session:
         if record["is_best"]:
             save_model(self.model, self.run.best_path, {**self.model_meta(), "eval": record})
         self.emit(record)
+        if self.options.tensorboard:  # TensorBoard shows the business figures too, not only SB3's losses
+            for key in EVAL_SCALARS:
+                self.model.logger.record(f"eval/{key}", record[key])
+            self.model.logger.dump(steps)
         self.last_eval_steps = steps
         self.meta["last_eval"] = record
         if record["is_best"]:
