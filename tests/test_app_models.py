@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import PaneApp, shown, wait_for
+from app_helpers import PaneApp, screen_text, shown, wait_for
 from textual.widgets import DataTable, Input, Select, Static
 
 from cs_env.env import CustomerSupportEnv
@@ -167,3 +167,23 @@ async def test_resizing_down_to_40x12_and_back_raises_nothing(saves: Path) -> No
             await pilot.resize_terminal(*size)
             await pilot.pause(0.1)
         assert app.screen.query_one("#models", DataTable).row_count >= 5
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_long_run_names_stay_apart_and_evaluate_is_one_key(tmp_path: Path, size: tuple[int, int]) -> None:
+    for name in ("ppo-mixed-20261125-032111", "ppo-mixed-20261125-045502"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.zip").write_bytes(b"")  # listed by its file; not loaded here
+        write_meta(tmp_path / name)
+    app = PaneApp(tmp_path, ModelsScreen)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#models", DataTable)
+        names = {str(table.get_row_at(i)[0]) for i in range(2)}
+        if size[0] >= 120:  # wide: whole default names
+            assert names == {"ppo-mixed-20261125-032111", "ppo-mixed-20261125-045502"}
+        else:  # cut in the middle: the distinctive end stays
+            assert names == {"ppo-mixed-…25-032111", "ppo-mixed-…25-045502"}
+        assert all(name in screen_text(app) for name in names)
+        keys = screen_text(app).splitlines()[-1]
+        assert keys.count("Evaluate") == 1, keys

@@ -368,3 +368,41 @@ async def test_the_form_starts_from_each_algorithms_tuned_budget(tmp_path: Path)
         app.screen.query_one("#algorithm", Select).value = "a2c"
         await pilot.pause(0.1)
         assert steps.value == "1234"
+
+
+def runs_list(app: App[None]) -> list[tuple[str, str]]:
+    """The runs list as shown: (run, status) per row."""
+    table = app.screen.query_one("#runs", DataTable)
+    return [
+        (str(table.get_cell_at(Coordinate(r, 0))), str(table.get_cell_at(Coordinate(r, 1))))
+        for r in range(table.row_count)
+    ]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_runs_with_long_names_stay_apart_and_statuses_are_whole_words(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    make_run(tmp_path, "ppo-mixed-20261125-032111", status="interrupted", pid=dead_pid())
+    make_run(tmp_path, "ppo-mixed-20261125-045502", status="finished", pid=dead_pid())
+    app = PaneApp(tmp_path, TrainingScreen)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: len(runs_list(app)) == 2)
+        shown = dict(runs_list(app))
+        if size[0] >= 120:  # wide: whole default names
+            assert set(shown) == {"ppo-mixed-20261125-032111", "ppo-mixed-20261125-045502"}
+        else:  # cut in the middle: the distinctive end stays
+            assert set(shown) == {"ppo-mixed-…032111", "ppo-mixed-…045502"}
+        assert sorted(shown.values()) == ["finished", "stopped"]
+
+
+async def test_the_runs_list_shows_the_monitors_progress(tmp_path: Path) -> None:
+    # meta.json's timesteps_done lags (written at checkpoints); the metrics records are fresher
+    run = make_run(tmp_path, "ppo-mixed-live", timesteps_done=3300)
+    run.append_metric(train_record(3900, [0.5]))
+    app = PaneApp(tmp_path, TrainingScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(RewardSparkline).episodes == 1)
+        await wait_for(pilot, lambda: runs_list(app) == [("ppo-mixed-live", "39%")])
+        await pilot.pause(2.5)  # a later listing (meta still says 33%) does not take it back
+        assert runs_list(app) == [("ppo-mixed-live", "39%")]

@@ -14,11 +14,13 @@ from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
+from textual.widgets.data_table import ColumnKey
 
 from cs_env.env import valid_industries
 from cs_tui.agents import BASELINE_PREFIX
@@ -26,12 +28,15 @@ from cs_tui.training.runs import RunError, list_runs
 from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.key_bar import KeyBar
-from cs_tui.widgets.model_report import compare_reports, fmt_float, fmt_oracle, fmt_pct, single_report
+from cs_tui.widgets.model_report import compare_reports, fmt_float, fmt_oracle, fmt_pct, middle_cut, single_report
 
 MODEL_FILES = ("best.zip", "model.zip")
 #: baselines listed under the models, as yardsticks to compare with
 YARDSTICKS = ("heuristic", "random", "oracle", "quick_resolution")
 MIN_EPISODES, MAX_EPISODES = 2, 100_000
+
+WIDE = 100  # from this terminal width on, the models list is wider so whole default run names fit
+NAME_WIDTH = {False: 20, True: 30}  # the model column, by wide
 
 
 @dataclass
@@ -168,7 +173,8 @@ class ModelTable(DataTable[Any]):
     """A row-cursor table whose enter key is shown in the footer ("Evaluate")."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Evaluate", tooltip="Evaluate the highlighted model"),
+        # not in the key bar: the screen's "e Evaluate" is the same action
+        Binding("enter", "select_cursor", "Evaluate", show=False, tooltip="Evaluate the highlighted model"),
     ]
 
 
@@ -190,6 +196,7 @@ class ModelsScreen(Screen[None]):
     ModelsScreen #episodes { width: 9; }
     ModelsScreen #marks { width: 1fr; padding-left: 2; color: $text-muted; }
     ModelsScreen #models { width: 32; height: 1fr; border-right: tall $panel; }
+    ModelsScreen.-wide #models { width: 42; }
     ModelsScreen #model-detail { height: 1fr; padding: 0 1; }
     ModelsScreen #model-meta { text-wrap: nowrap; text-overflow: ellipsis; }
     ModelsScreen #model-usage-label { color: $text-muted; margin-top: 1; }
@@ -227,7 +234,7 @@ class ModelsScreen(Screen[None]):
             yield Label("", id="marks")
         with Horizontal():
             table = ModelTable(id="models", cursor_type="row", zebra_stripes=True)
-            table.add_column("model", key="model", width=20)
+            table.add_column("model", key="model", width=NAME_WIDTH[False])
             table.add_column("alg", key="alg", width=4)
             table.add_column("", key="mark", width=2)
             yield table
@@ -246,6 +253,13 @@ class ModelsScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.refresh_models()
 
+    def on_resize(self, event: events.Resize) -> None:
+        wide = event.size.width >= WIDE
+        if wide != self.has_class("-wide"):
+            self.set_class(wide, "-wide")
+            self.query_one("#models", DataTable).columns[ColumnKey("model")].width = NAME_WIDTH[wide]
+            self.refresh_models()
+
     # -- the list ----------------------------------------------------------------------------
     def refresh_models(self) -> None:
         """Read the saved models again (cheap: a few small JSON files), keeping the highlighted row."""
@@ -255,7 +269,8 @@ class ModelsScreen(Screen[None]):
         table.clear()
         for entry in self.entries:
             alg = str(entry.meta.get("algorithm", "")).upper() if entry.kind == "model" else "base"
-            table.add_row(entry.name, alg, self._mark_of(entry.spec), key=entry.spec)
+            name = middle_cut(entry.name, NAME_WIDTH[self.has_class("-wide")])
+            table.add_row(name, alg, self._mark_of(entry.spec), key=entry.spec)
         specs = [e.spec for e in self.entries]
         if current in specs:
             table.move_cursor(row=specs.index(current))

@@ -17,20 +17,26 @@ from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
+from textual.widgets.data_table import ColumnKey
 
 from cs_tui.training.runs import Run, RunError, list_runs
 from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
+from cs_tui.widgets.model_report import middle_cut
 from cs_tui.widgets.training_form import NewRunForm, TrainRequest
 from cs_tui.widgets.training_monitor import STATUS_STYLE, RunMonitor
 
 LIST_SECONDS = 2.0
 LOG_DIR = ".logs"  # under saves/: hidden, so run listings skip it
+WIDE = 100  # from this terminal width on, the runs list is wider so whole default run names fit
+NAME_WIDTH = {False: 17, True: 27}  # the run column, by wide
+STATUS_SHORT = {"interrupted": "stopped"}  # status words that would not fit the status column (8)
 
 
 @dataclass
@@ -101,6 +107,7 @@ class TrainingScreen(Screen[None]):
         width: 30;
         border-right: tall $panel;
     }
+    TrainingScreen.-wide #runs-pane { width: 40; }
     TrainingScreen #runs-title { height: 1; color: $text-muted; padding: 0 1; }
     TrainingScreen #runs { height: 1fr; }
     """
@@ -111,6 +118,8 @@ class TrainingScreen(Screen[None]):
         self.rows: list[RunRow] = []
         self._listing = False
         self._attached = False
+        #: the followed run's progress from its latest metrics record (fresher than meta's timesteps_done)
+        self._progress: dict[str, float] = {}
 
     @property
     def saves(self) -> Path:
@@ -124,7 +133,7 @@ class TrainingScreen(Screen[None]):
             with Vertical(id="runs-pane"):
                 yield Label("Runs", id="runs-title")
                 table = RunsTable(id="runs", cursor_type="row", zebra_stripes=True)
-                table.add_column("run", key="run", width=17)
+                table.add_column("run", key="run", width=NAME_WIDTH[False])
                 table.add_column("status", key="status", width=8)
                 yield table
             yield RunMonitor(id="monitor")
@@ -135,6 +144,15 @@ class TrainingScreen(Screen[None]):
         self.query_one("#runs-title", Label).update(f"Runs in {self.saves}")
         self.set_interval(LIST_SECONDS, self.refresh_runs)
         self.refresh_runs()
+
+    def on_resize(self, event: events.Resize) -> None:
+        wide = event.size.width >= WIDE
+        if wide == self.has_class("-wide"):
+            return
+        self.set_class(wide, "-wide")
+        table = self.query_one("#runs", DataTable)
+        table.columns[ColumnKey("run")].width = NAME_WIDTH[wide]
+        self._fill(self.rows)
 
     def on_screen_resume(self) -> None:
         # back from another pane (nothing was read meanwhile): catch up now rather than at the next tick
@@ -160,12 +178,7 @@ class TrainingScreen(Screen[None]):
         table = self.query_one("#runs", DataTable)
         names = [r.name for r in rows]
         if names != [r.name for r in self.rows]:
-            current = self._cursor_name()
-            table.clear()
-            for row in rows:
-                table.add_row(*self._cells(row), key=row.name)
-            if current in names:
-                table.move_cursor(row=names.index(current))
+            self._fill(rows)
         else:
             for row, old in zip(rows, self.rows, strict=True):
                 if row != old:  # repaint only what changed
@@ -185,12 +198,24 @@ class TrainingScreen(Screen[None]):
             live = next((r for r in rows if r.status == "running"), rows[0])
             self._open(live.path)
 
-    @staticmethod
-    def _cells(row: RunRow) -> tuple[str, Text]:
-        label = row.status
-        if row.status == "running" and row.progress is not None:
-            label = f"{row.progress * 100:.0f}%"
-        return row.name, Text(label, style=tone(STATUS_STYLE.get(row.status, "")))
+    def _fill(self, rows: list[RunRow]) -> None:
+        """Rebuild the table from ``rows``, keeping the highlighted run."""
+        table = self.query_one("#runs", DataTable)
+        names = [r.name for r in rows]
+        current = self._cursor_name()
+        table.clear()
+        for row in rows:
+            table.add_row(*self._cells(row), key=row.name)
+        if current in names:
+            table.move_cursor(row=names.index(current))
+
+    def _cells(self, row: RunRow) -> tuple[str, Text]:
+        label = STATUS_SHORT.get(row.status, row.status)
+        progress = max(row.progress or 0.0, self._progress.get(row.name, 0.0))
+        if row.status == "running" and (row.progress is not None or row.name in self._progress):
+            label = f"{progress * 100:.0f}%"
+        name = middle_cut(row.name, NAME_WIDTH[self.has_class("-wide")])
+        return name, Text(label, style=tone(STATUS_STYLE.get(row.status, "")))
 
     def _cursor_name(self) -> str | None:
         table = self.query_one("#runs", DataTable)
@@ -212,6 +237,13 @@ class TrainingScreen(Screen[None]):
         self.query_one(RunMonitor).follow(Run(path), starting=starting)
         if path.name in [r.name for r in self.rows]:
             self.query_one("#runs", DataTable).move_cursor(row=[r.name for r in self.rows].index(path.name))
+
+    def on_run_monitor_progressed(self, event: RunMonitor.Progressed) -> None:
+        # the monitor read newer records than meta.json's timesteps_done: the list shows the same figure
+        self._progress[event.name] = event.progress
+        row = next((r for r in self.rows if r.name == event.name), None)
+        if row is not None:
+            self.query_one("#runs", DataTable).update_cell(row.name, "status", self._cells(row)[1])
 
     def on_run_monitor_status_changed(self, event: RunMonitor.StatusChanged) -> None:
         self.refresh_runs()

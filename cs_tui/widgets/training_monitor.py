@@ -216,6 +216,19 @@ class RunMonitor(VerticalScroll):
         def control(self) -> RunMonitor:
             return self.monitor
 
+    class Progressed(Message):
+        """New records of the followed run arrived: lists showing its progress can show the same figure."""
+
+        def __init__(self, monitor: RunMonitor, name: str, progress: float) -> None:
+            super().__init__()
+            self.monitor = monitor
+            self.name = name
+            self.progress = progress
+
+        @property
+        def control(self) -> RunMonitor:
+            return self.monitor
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.followed_run: Run | None = None
@@ -314,6 +327,8 @@ class RunMonitor(VerticalScroll):
         if history_changed or records:
             self.query_one(RewardSparkline).show_history(self._history)
         self._draw()
+        if records and self.followed_run is not None:
+            self.post_message(self.Progressed(self, self.followed_run.name, self.view.progress))
         if self.view.status != before:
             self.post_message(self.StatusChanged(self, self.view.status))
 
