@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import PaneApp, shown, wait_for
+from app_helpers import PaneApp, screen_text, shown, wait_for
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from cs_env.policies import FixedPolicy
 from cs_env.scenarios import load_scenarios, run_scenario
 from cs_tui.screens.scenarios import ScenariosScreen, parse_settings, policy_choices
+from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.scenario_trials import ScenarioTrialsScreen
 
 
@@ -130,3 +131,86 @@ async def test_run_the_catalog_with_a_saved_model(tmp_path: Path) -> None:
         await pilot.press("r")
         await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(screen.scenarios))
         assert all(p.endswith("/2") for p in column(screen.query_one("#scenario-table", DataTable), 0))
+
+
+async def test_passed_counts_of_200_trials_are_shown_whole_and_failing_rows_say_so(tmp_path: Path) -> None:
+    app = PaneApp(tmp_path, ScenariosScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ScenariosScreen)
+        screen.query_one("#policy", Select).value = "baseline:escalate"
+        screen.query_one("#trials").value = "200"  # type: ignore[attr-defined]
+        screen.query_one("#scenario-table").focus()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(screen.scenarios), 60)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "200/200" in text, text
+        table = screen.query_one("#scenario-table", DataTable)
+        marks = column(table, 3)
+        assert all(marks), marks  # the verdict column always says something
+        assert "none" in marks  # always escalating passes no quick question
+        # never escalating misses urgent_fraud's own threshold: that row reads FAIL
+        screen.query_one("#policy", Select).value = "baseline:empathetic"
+        screen.query_one("#trials").value = "8"  # type: ignore[attr-defined]
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(screen.scenarios), 60)
+        await pilot.pause()
+        marks = column(table, 3)
+        assert all(marks), marks
+        assert marks[table.get_row_index("urgent_fraud")] == "FAIL"
+        assert "FAIL" in screen_text(app)
+
+
+async def test_escape_and_enter_leave_a_field_and_the_key_bar_never_goes_blank(tmp_path: Path) -> None:
+    app = PaneApp(tmp_path, ScenariosScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ScenariosScreen)
+        table = screen.query_one("#scenario-table", DataTable)
+        await pilot.press("tab")  # from the table into the trials field
+        trials = screen.query_one("#trials", Input)
+        trials.focus()
+        await pilot.press("ctrl+u", "3")
+        assert trials.value == "3"
+        await pilot.pause()
+        bar = str(screen.query_one(KeyBar).render())
+        assert "Run" in bar and "Leave field" in bar, bar
+        await pilot.press("escape")
+        assert screen.focused is table
+        assert "Leave field" not in str(screen.query_one(KeyBar).render())
+        # enter leaves the field and runs with what it says
+        screen.query_one("#k", Input).value = "1"
+        trials.focus()
+        await pilot.press("enter")
+        assert screen.focused is table
+        await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(screen.scenarios))
+        assert all(p.endswith("/3") for p in column(table, 0))
+
+
+async def test_the_pass_rule_is_visible_at_80x24(tmp_path: Path) -> None:
+    app = PaneApp(tmp_path, ScenariosScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ScenariosScreen)
+        await pilot.pause()
+        rule = screen.scenarios[0].criterion.describe()
+        assert f"pass: {rule[:40]}" in screen_text(app)
+
+
+async def test_a_trial_shows_its_verdict_and_reason_on_top(tmp_path: Path) -> None:
+    app = PaneApp(tmp_path, ScenariosScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ScenariosScreen)
+        screen.query_one("#policy", Select).value = "baseline:escalate"
+        screen.query_one("#scenario-table").focus()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(screen.scenarios))
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, ScenarioTrialsScreen))
+        await pilot.pause()
+        transcript = shown(app.screen.query_one("#transcript", Static))
+        assert transcript.startswith("FAIL: "), transcript
+        reason = transcript.splitlines()[0]
+        assert reason in screen_text(app)  # seen without scrolling

@@ -97,6 +97,8 @@ class ScenariosScreen(Screen[None]):
         Binding("x", "cancel_run", "Cancel", tooltip="Stop the run after the current scenario"),
         Binding("o", "focus_policy", "Policy", tooltip="Choose the policy"),
         Binding("f", "open_failure", "Worst", tooltip="Open the scenario with the lowest pass rate"),
+        # an Input takes every printable key as text: escape (and enter, which also runs) gets out of it
+        Binding("escape", "focus_table", "Leave field", tooltip="Back to the scenario table"),
     ]
 
     DEFAULT_CSS = """
@@ -106,7 +108,7 @@ class ScenariosScreen(Screen[None]):
     ScenariosScreen #controls Input { width: 7; }
     ScenariosScreen #summary { height: auto; padding: 0 1; }
     ScenariosScreen #scenario-table { height: 1fr; overflow-x: hidden; }
-    ScenariosScreen #scenario-detail { height: 3; padding: 0 1; border-top: solid $panel; color: $text-muted; }
+    ScenariosScreen #scenario-detail { height: 4; padding: 0 1; border-top: solid $panel; color: $text-muted; }
     """
 
     def __init__(self) -> None:
@@ -139,7 +141,8 @@ class ScenariosScreen(Screen[None]):
         yield Static("Choose a policy and press r to run the scenario catalog.", id="summary")
         table = ScenarioTable(id="scenario-table", cursor_type="row", zebra_stripes=True)
         # the numbers first: a long title is what gets cut on a narrow terminal
-        table.add_column("passed", key="passed", width=6)
+        # wide enough for "200/200" (MAX_TRIALS): a narrower column cuts the counts to "200/20"
+        table.add_column("passed", key="passed", width=len(f"{MAX_TRIALS}/{MAX_TRIALS}"))
         table.add_column("rate", key="rate", width=4)
         table.add_column("pass^k", key="hat", width=6)
         table.add_column("", key="mark", width=4)
@@ -252,14 +255,24 @@ class ScenariosScreen(Screen[None]):
         table.update_cell(name, "passed", f"{result.passes}/{len(result.trials)}")
         table.update_cell(name, "rate", f"{result.pass_rate:.0%}")
         table.update_cell(name, "hat", f"{result.pass_hat_k(k):.2f}")
-        missed = self._misses([result], per_scenario_only=True)
-        mark = Text("ok", style=tone("green")) if result.passes == len(result.trials) else Text("")
-        if missed:
-            mark = Text("miss", style=tone("bold red"))
-        elif result.passes == 0:
-            mark = Text("none", style=tone("red"))
-        table.update_cell(name, "mark", mark)
+        table.update_cell(name, "mark", self._verdict(result))
         self._set_summary()
+
+    def _verdict(self, result: ScenarioResult) -> Text:
+        """The verdict column: never empty, so a failing row reads as failing, not as missing data."""
+        judged = (
+            self.thresholds is not None
+            and self.settings is not None
+            and self.settings.k == self.thresholds.k
+            and result.scenario.name in self.thresholds.per_scenario
+        )
+        if self._misses([result], per_scenario_only=True):
+            return Text("FAIL", style=tone("bold red"))
+        if result.passes == len(result.trials) or judged:
+            return Text("ok", style=tone("green"))
+        if result.passes == 0:
+            return Text("none", style=tone("red"))
+        return Text("part", style=tone("yellow"))  # no threshold to judge it by (another k, or no rule)
 
     def _misses(self, results: list[ScenarioResult], *, per_scenario_only: bool = False) -> list[str]:
         if self.thresholds is None or self.settings is None:
@@ -323,9 +336,10 @@ class ScenariosScreen(Screen[None]):
         scenario = next((s for s in self.scenarios if s.name == name), None)
         if scenario is None:
             return
+        # the pass rule first: on a short terminal a long description would push it out of the box
         text = Text(no_wrap=False, overflow="ellipsis")
-        text.append(scenario.description + "\n")
-        text.append("pass: " + scenario.criterion.describe(), style="italic")
+        text.append("pass: " + scenario.criterion.describe() + "\n", style="italic")
+        text.append(scenario.description)
         self.query_one("#scenario-detail", Static).update(text)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -347,6 +361,22 @@ class ScenariosScreen(Screen[None]):
             return
         worst = min(self.results.values(), key=lambda r: r.pass_rate)
         self.open_scenario(worst.scenario.name)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in trials, k or seed: leave the field and run with what it says."""
+        event.stop()
+        self.action_focus_table()
+        self.action_run_catalog()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "Leave field" only means something (and only shows) while a field has the focus
+        if action == "focus_table":
+            return isinstance(self.focused, Input)
+        return True
+
+    def action_focus_table(self) -> None:
+        """Leave a field: the focus goes back to the scenario table, where the pane's keys work."""
+        self.query_one("#scenario-table", DataTable).focus()
 
     def action_focus_policy(self) -> None:
         """Put the focus on the policy picker (enter opens it)."""

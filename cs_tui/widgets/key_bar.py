@@ -5,6 +5,10 @@ change (focus, a key enabled or hidden): seven times while the play pane opens, 
 machine, and again on every turn that changes which keys apply. This bar renders the same information
 (``Screen.active_bindings``, binding groups, disabled keys dimmed) as one line of text, so a change costs
 one repaint. A click on a key runs its action, as in the ``Footer``.
+
+Textual leaves out of ``active_bindings`` every key the focused widget would consume (an ``Input`` takes
+``r`` as text), so with an ``Input`` focused the ``Footer`` goes blank. This bar still lists the screen's
+and the app's keys then, dimmed, so the user sees what the pane offers once they leave the field.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from textual import events
 from textual.binding import Binding
 from textual.content import Content
 from textual.dom import DOMNode
+from textual.keys import key_to_character
 from textual.screen import Screen
 from textual.widget import Widget
 
@@ -50,7 +55,7 @@ class KeyBar(Widget):
         items: list[tuple[list[tuple[str, str, DOMNode, bool]], str]] = []
         groups: list[Binding.Group | None] = []
         seen: set[str] = set()
-        for node, binding, enabled, _ in self.screen.active_bindings.values():
+        for node, binding, enabled, _ in [*self.screen.active_bindings.values(), *self._consumed_bindings()]:
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
@@ -76,6 +81,21 @@ class KeyBar(Widget):
             position += len(text)
         self._spans = spans
         return Content.assemble(*parts)
+
+    def _consumed_bindings(self) -> list[tuple[DOMNode, Binding, bool, str]]:
+        """The screen's and app's shown keys that the focused widget takes as input: listed, but dimmed."""
+        focused = self.screen.focused
+        if focused is None:
+            return []
+        consumed: list[tuple[DOMNode, Binding, bool, str]] = []
+        for node in (self.screen, self.app):
+            for key, binding in node._bindings:
+                if not binding.show or not focused.check_consume_key(key, key_to_character(key)):
+                    continue
+                if self.app._check_action_state(binding.action, node) is False:
+                    continue  # hidden by the node's check_action, as the Footer would hide it
+                consumed.append((node, binding, False, binding.tooltip))
+        return consumed
 
     async def on_click(self, event: events.Click) -> None:
         for start, end, action, node in self._spans:

@@ -18,13 +18,13 @@ from cs_tui.widgets.key_bar import KeyBar
 
 
 def trial_transcript(result: ScenarioResult, trial: Trial) -> Text:
-    """The trial replayed from its seed and actions, as the env narrates it, with the verdict at the end."""
+    """The trial's verdict and reason first (seen without scrolling), then its replay as the env narrates it."""
     env = replay(result.scenario, trial)
-    text = Text(env.transcript())
-    text.append("\n")
     verdict = "PASS" if trial.passed else "FAIL"
-    text.append(f"{verdict}: ", style=tone("bold green") if trial.passed else "bold red")
-    text.append(trial.reason)
+    text = Text()
+    text.append(f"{verdict}: ", style=tone("bold green") if trial.passed else tone("bold red"))
+    text.append(trial.reason + "\n\n")
+    text.append(env.transcript())
     return text
 
 
