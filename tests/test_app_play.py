@@ -132,18 +132,25 @@ async def test_the_opponent_plays_the_same_customer_and_the_scoreboard_counts(tm
         assert f"you {human.outcome} {human.total_return:+.2f}" in side_by_side
         assert f"heuristic {agent.outcome} {agent.total_return:+.2f}" in side_by_side
 
+        assert "v Theirs" in screen_text(app).splitlines()[-1]
         await pilot.press("v")  # the opponent's conversation with the same customer
         assert "Heuristic with the same customer" in screen.query_one(Transcript).plain
         assert human.opening_line in screen.query_one(Transcript).plain
+        await pilot.pause()
+        keys = screen_text(app).splitlines()[-1]
+        assert "v Yours" in keys and "Theirs" not in keys  # v now goes back
+        assert "v your conversation" in screen_text(app)
         await pilot.press("v")
         assert "You [" in screen.query_one(Transcript).plain
+        await pilot.pause()
+        assert "v Theirs" in screen_text(app).splitlines()[-1]
 
         await pilot.press("enter")  # next customer: seed + 1
         await finish(pilot, screen, key="6")
         assert [h.seed for h, _ in screen.pairs] == [SEED, SEED + 1]
         text = screen_text(app)
         assert "2 played" in text
-        assert "95% CI" in text and "paired bootstrap" in text
+        assert "95% CI" in text and "(paired) → " in text
 
 
 async def test_blind_mode_hides_the_suggestion_until_the_human_answers(tmp_path: Path) -> None:
@@ -233,9 +240,10 @@ async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) 
         dialog = app.screen
         from textual.widgets import Input, Select
 
+        assert dialog.focused is dialog.query_one(Select)  # the first field, shown first
         dialog.query_one(Select).value = "bfsi"
         dialog.query_one(Input).value = ""
-        await pilot.press("4", "2", "enter")
+        await pilot.press("tab", "4", "2", "enter")
         await pilot.pause()
         assert app.screen is screen
         episode = screen.conversation.episode  # type: ignore[union-attr]
@@ -411,3 +419,22 @@ async def test_a_conversation_finished_before_the_opponent_loads_is_recorded_onc
         assert len(screen.pairs) == 1
         files = list((tmp_path / "episodes").glob("*.json"))
         assert len(files) == 1 and json.loads(files[0].read_text())["agent"]["player"] == "heuristic"
+
+
+async def test_a_long_opponent_name_keeps_the_scoreboard_within_80_columns(tmp_path: Path) -> None:
+    from cs_tui.widgets.scoreboard import Scoreboard
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await finish(pilot, screen)
+        await pilot.press("enter")
+        await finish(pilot, screen, key="6")
+        screen.query_one(Scoreboard).opponent = "ppo-mixed-20261125-032111"  # a run's name, as a model opponent
+        await pilot.pause()
+        board = screen_text(app).splitlines()[-5:-1]  # the scoreboard's three lines above the keys
+        text = "\n".join(board)
+        assert "ppo-m…032111" in text and "ppo-mixed-20261125-032111" not in text
+        assert text.count("% solved") == 2, text  # yours and the opponent's, on one unwrapped line
+        ci = next(line.strip() for line in board if line.lstrip().startswith("you − ppo-m…032111: 95% CI"))
+        assert ci.endswith(("not significant yet", "you ahead", "ppo-m…032111 ahead")), ci  # not cut

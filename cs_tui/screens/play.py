@@ -82,7 +82,11 @@ conversation with the last customer. Every finished conversation is saved under 
         Binding("n", "new_episode", "New…", tooltip="a new conversation: choose the industry and seed"),
         Binding("o", "pick_opponent", "Opponent", tooltip="choose the agent you play against"),
         Binding("b", "toggle_blind", "Blind", tooltip="hide the opponent's suggestion until you answer"),
-        Binding("v", "toggle_view", "Theirs", tooltip="show the opponent's conversation with the last customer"),
+        # one key, two labels: the one that says where v goes from what is shown (check_action picks)
+        Binding(
+            "v", "toggle_view('theirs')", "Theirs", tooltip="show the opponent's conversation with the last customer"
+        ),
+        Binding("v", "toggle_view('yours')", "Yours", tooltip="back to your conversation with the last customer"),
         Binding("r", "recordings", "Replays", tooltip="replay a recorded conversation"),
     ]
 
@@ -167,7 +171,9 @@ conversation with the last customer. Every finished conversation is saved under 
             return not live
         if action == "toggle_view":  # while the last customer (yours or theirs) is on screen
             pair = self.last_pair
-            return pair is not None and pair[1] is not None and (self.shown is pair[0] or self.shown is pair[1])
+            if pair is None or pair[1] is None or not (self.shown is pair[0] or self.shown is pair[1]):
+                return False
+            return (self.shown is pair[1]) == (parameters == ("yours",))
         return True
 
     # -- conversations -----------------------------------------------------------------------
@@ -428,14 +434,26 @@ conversation with the last customer. Every finished conversation is saved under 
                 severity="warning",
             )
 
-    def action_toggle_view(self) -> None:
-        """Switch the transcript between your last conversation and the opponent's with the same customer."""
-        if self.last_pair is None or self.last_pair[1] is None:
+    def action_toggle_view(self, to: str = "") -> None:
+        """Switch the transcript between your last conversation and the opponent's with the same customer.
+
+        ``to`` is the binding's label ("theirs"/"yours"); the switch goes to whichever is not shown.
+        """
+        human, agent = self.last_pair or (None, None)
+        if agent is None:
             self.notify("finish a conversation first: then the opponent plays the same customer", timeout=3)
             return
-        human, agent = self.last_pair
         self.shown = agent if self.shown is human else human
         self._show()
+        # the hint says where v goes now, as the key bar does
+        if self.replaying is not None:
+            back = "your" if self.shown is agent else "the opponent's"
+            self._opponent_line(f"a replay: v {back} conversation · ⏎ a new customer")
+        else:
+            back = "your" if self.shown is agent else "its"
+            self._opponent_line(
+                f"{agent.player}: {agent.outcome}, {agent.total_return:+.2f} · v {back} conversation · ⏎ next"
+            )
 
     # -- recordings ----------------------------------------------------------------------------
     def action_recordings(self) -> None:
@@ -515,7 +533,15 @@ conversation with the last customer. Every finished conversation is saved under 
 
     def _refresh_keys(self) -> None:
         """Refresh the footer when the keys that apply change (it rebuilds itself, so not on every turn)."""
-        state = tuple(self.check_action(a, ()) for a in ("answer", "next_customer", "toggle_view"))
+        state = tuple(
+            self.check_action(a, p)
+            for a, p in (
+                ("answer", ()),
+                ("next_customer", ()),
+                ("toggle_view", ("theirs",)),
+                ("toggle_view", ("yours",)),
+            )
+        )
         if state != self._keys_state:
             self._keys_state = state
             self.refresh_bindings()

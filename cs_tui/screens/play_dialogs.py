@@ -55,10 +55,10 @@ class NewEpisodeDialog(ModalScreen[tuple[str, int] | None]):
             yield Select([(name, name) for name in self.industries], value=self.industry, allow_blank=False)
             yield Label("Seed (the same seed brings the same customer)")
             yield Input(str(self.seed), type="integer", id="seed")
-            yield Label("enter start · tab next field · esc cancel", classes="hint")
+            yield Label("tab next field · enter on the seed starts · esc cancel", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one("#seed", Input).focus()
+        self.query_one(Select).focus()  # the first field, as read top-down
 
     @on(Input.Submitted)
     def start(self) -> None:

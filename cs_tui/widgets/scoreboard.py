@@ -10,6 +10,9 @@ from textual.widget import Widget
 
 from cs_tui.screens.play_session import Comparison, Episode
 from cs_tui.widgets import tone
+from cs_tui.widgets.model_report import middle_cut
+
+NAME_WIDTH = 12  # a longer opponent name (a run's, ppo-mixed-20261125-032111) is cut in the middle to fit 80 columns
 
 
 def _result(outcome: str | None, value: float, turns: int) -> str:
@@ -36,10 +39,9 @@ class Scoreboard(Widget):
 
     def render(self) -> Text:
         c = self.comparison
+        name = middle_cut(self.opponent, NAME_WIDTH)
         if c is None or c.episodes == 0 or self.last is None:
-            return Text(
-                f"Scoreboard: finish a conversation and {self.opponent} plays the same customer.", style=tone("dim")
-            )
+            return Text(f"Scoreboard: finish a conversation and {name} plays the same customer.", style=tone("dim"))
         human, agent = self.last
         rows = [
             (
@@ -62,15 +64,15 @@ class Scoreboard(Widget):
             text.append(f"{label:<{head}}  ", style=tone("bold"))
             text.append("you ", style=tone("bold cyan"))
             text.append(f"{you:<{mine}}  ")
-            text.append(f"{self.opponent} ", style=tone("bold magenta"))
+            text.append(f"{name} ", style=tone("bold magenta"))
             text.append(them)
         text.append("\n")
-        name = self.opponent
         if math.isnan(c.ci_low):
             text.append(f"you − {name}: play 2 customers or more for a paired bootstrap CI", style=tone("dim"))
         else:
             # the mean difference is the gap between the two averages above; the CI says if it is real
-            text.append(f"you − {name}: 95% CI [{c.ci_low:+.2f}, {c.ci_high:+.2f}], paired bootstrap → ")
+            # "(paired)" not ", paired bootstrap": the line fits 80 columns with a 12-cell name (? explains it)
+            text.append(f"you − {name}: 95% CI [{c.ci_low:+.2f}, {c.ci_high:+.2f}] (paired) → ")
             if not c.significant:
                 text.append("not significant yet", style=tone("dim"))
             else:
