@@ -103,7 +103,7 @@ async def test_attaches_to_a_cli_run_and_the_sparkline_grows(tmp_path: Path) -> 
         assert "running" in text_of(app, "#run-title")
         stats = text_of(app, "#run-stats")
         assert re.search(r"mean return +1\.100", stats)
-        assert re.search(r"% of oracle +50\.0%", stats)  # (1.1 - 0.4) / (1.8 - 0.4)
+        assert re.search(r"train % oracle +50\.0%", stats)  # (1.1 - 0.4) / (1.8 - 0.4)
         # the trainer appends while the app follows: the new episodes arrive, drawn once per poll
         run.append_metric(train_record(2000, [1.0, 1.2]))
         run.append_metric(train_record(3000, [1.4, 1.5, 1.6, 1.7], mean_return=1.5))

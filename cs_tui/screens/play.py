@@ -284,7 +284,9 @@ conversation with the last customer. Every finished conversation is saved under 
             return ""
         best = meta.get("best_eval") or meta.get("last_eval") or {}
         score = (
-            f", {best['pct_of_oracle']:.0f}% of oracle" if isinstance(best.get("pct_of_oracle"), int | float) else ""
+            f", eval {best['pct_of_oracle']:.0f}% oracle"  # the training evaluation's, as the models pane says
+            if isinstance(best.get("pct_of_oracle"), int | float)
+            else ""
         )
         return f" ({meta.get('algorithm', '?')}, {meta.get('industry', '?')}{score})"
 

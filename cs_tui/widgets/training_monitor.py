@@ -383,7 +383,8 @@ class RunMonitor(VerticalScroll):
         grid.add_column()
         grid.add_column(justify="right")
         grid.add_row("fps", _fmt(t.get("fps"), ",.0f"), " episodes", _fmt(t.get("episodes"), ",.0f"))
-        grid.add_row("mean return", _fmt(t.get("mean_return")), " % of oracle", _pct(pct))
+        # the training episodes' own figure (the policy still explores), not the evaluation's below
+        grid.add_row("mean return", _fmt(t.get("mean_return")), " train % oracle", _pct(pct))
         grid.add_row("satisfaction", _fmt(t.get("satisfaction"), ".2f"), " resolved", _pct(t.get("resolution_rate")))
         grid.add_row("escalated", _pct(t.get("escalation_rate")), " abandoned", _pct(t.get("abandonment_rate")))
         lines: list[RenderableType] = [grid]
