@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import math
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -99,13 +100,36 @@ class Catalog:
 
 
 class _Reader:
-    """Reads typed values out of one parsed file, raising errors that name file and key."""
+    """Reads one data file and typed values out of it, raising errors that name file and key.
+
+    Other data files (the scenarios) reuse it with their own ``error`` class.
+    """
+
+    error: type[IndustryDataError] = IndustryDataError
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    def read(self) -> dict[str, Any]:
+        """The file parsed as TOML, or an error naming the file."""
+        try:
+            return tomllib.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise self.error(f"{self.path}: cannot be read as TOML: {exc}") from exc
+
     def fail(self, key: str, problem: str) -> IndustryDataError:
-        return IndustryDataError(f"{self.path}: key '{key}': {problem}")
+        return self.error(f"{self.path}: key '{key}': {problem}")
+
+    def tables(self, data: dict[str, Any], key: str) -> Iterator[tuple[str, dict[str, Any], str]]:
+        """``(name, table, key prefix)`` for each ``[key.NAME]`` table; at least one is required."""
+        raw = self.get(data, key)
+        if not isinstance(raw, dict) or not raw:
+            raise self.fail(key, f"expected at least one [{key}.NAME] table")
+        for name, table in raw.items():
+            prefix = f"{key}.{name}."
+            if not isinstance(table, dict):
+                raise self.fail(prefix[:-1], "expected a table")
+            yield name, table, prefix
 
     def get(self, table: dict[str, Any], key: str, prefix: str = "") -> Any:
         if key not in table:
@@ -153,10 +177,7 @@ class _Reader:
 def load_industry(path: Path) -> Industry:
     """Read and validate one industry file."""
     reader = _Reader(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise IndustryDataError(f"{path}: cannot be read as TOML: {exc}") from exc
+    data = reader.read()
     name = reader.get(data, "name")
     if name != path.stem:
         raise reader.fail("name", f"{name!r} must match the file name {path.stem!r}")
@@ -168,14 +189,8 @@ def load_industry(path: Path) -> Industry:
     if not isinstance(shares, dict) or sorted(shares) != sorted(tiers):
         raise reader.fail("tier_shares", f"expected a table with exactly {', '.join(tiers)}")
     tier_shares = reader.distribution({"tier_shares": [shares[t] for t in tiers]}, "tier_shares", "", 3)
-    raw = reader.get(data, "inquiries")
-    if not isinstance(raw, dict) or not raw:
-        raise reader.fail("inquiries", "expected at least one [inquiries.NAME] table")
     inquiries = []
-    for inq_name, table in raw.items():
-        prefix = f"inquiries.{inq_name}."
-        if not isinstance(table, dict):
-            raise reader.fail(prefix[:-1], "expected a table")
+    for inq_name, table, prefix in reader.tables(data, "inquiries"):
         inq_id = reader.get(table, "id", prefix)
         if isinstance(inq_id, bool) or not isinstance(inq_id, int) or inq_id < 0:
             raise reader.fail(prefix + "id", f"expected a non-negative integer, got {inq_id!r}")

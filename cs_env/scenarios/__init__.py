@@ -33,7 +33,6 @@ A trial's record replays exactly::
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,8 +58,7 @@ class ScenarioDataError(IndustryDataError):
 class _ScenarioReader(_Reader):
     """The industry files' reader, raising :class:`ScenarioDataError`."""
 
-    def fail(self, key: str, problem: str) -> ScenarioDataError:
-        return ScenarioDataError(f"{self.path}: key '{key}': {problem}")
+    error = ScenarioDataError
 
     def integer(self, table: dict[str, Any], key: str, prefix: str, lo: int) -> int:
         value = self.get(table, key, prefix)
@@ -162,19 +160,10 @@ class Scenario:
 
 def _load_file(path: Path) -> list[Scenario]:
     reader = _ScenarioReader(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ScenarioDataError(f"{path}: cannot be read as TOML: {exc}") from exc
+    data = reader.read()
     reader.only(data, "", ("scenarios",))
-    raw = reader.get(data, "scenarios")
-    if not isinstance(raw, dict) or not raw:
-        raise reader.fail("scenarios", "expected at least one [scenarios.NAME] table")
     found = []
-    for name, table in raw.items():
-        prefix = f"scenarios.{name}."
-        if not isinstance(table, dict):
-            raise reader.fail(prefix[:-1], "expected a table")
+    for name, table, prefix in reader.tables(data, "scenarios"):
         reader.only(table, prefix, SCENARIO_KEYS)
         industry = reader.get(table, "industry", prefix)
         if industry not in valid_industries():
@@ -426,10 +415,7 @@ def load_thresholds(path: Path | None = None, scenarios: Sequence[Scenario] | No
     """
     path = SCENARIO_DIR / THRESHOLDS_FILE if path is None else Path(path)
     reader = _ScenarioReader(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ScenarioDataError(f"{path}: cannot be read as TOML: {exc}") from exc
+    data = reader.read()
     reader.only(data, "", ("k", "overall", "scenarios"))
     k = reader.integer(data, "k", "", 1) if "k" in data else 1
     overall = _threshold(reader, data["overall"], "overall.") if "overall" in data else Threshold()
