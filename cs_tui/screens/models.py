@@ -22,11 +22,11 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.widgets.data_table import ColumnKey
 
-from cs_env.env import valid_industries
 from cs_tui.agents import BASELINE_PREFIX
 from cs_tui.training.runs import RunError, list_runs
 from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
+from cs_tui.widgets.industry_select import industry_select
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.model_report import compare_reports, fmt_float, fmt_oracle, fmt_pct, middle_cut, single_report
 
@@ -218,17 +218,10 @@ class ModelsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         settings = getattr(self.app, "settings", None)
         industry = getattr(settings, "industry", "mixed")
-        industries = valid_industries()
         yield Header()
         with Horizontal(id="eval-controls"):
             yield Label("evaluate on")
-            yield Select(
-                [(i, i) for i in industries],
-                value=industry if industry in industries else industries[0],
-                allow_blank=False,
-                compact=True,
-                id="industry",
-            )
+            yield industry_select(industry)
             yield Label("episodes")
             yield Input("1000", type="integer", compact=True, id="episodes")
             yield Label("", id="marks")

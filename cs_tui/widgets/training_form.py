@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from cs_env.env import valid_industries
 from cs_tui.training.runs import default_run_name, unique_run_name
+from cs_tui.widgets.industry_select import industry_select
 
 ALGORITHMS = ("ppo", "a2c", "dqn")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -131,7 +132,6 @@ class NewRunForm(ModalScreen[TrainRequest | None]):
 
     def compose(self) -> ComposeResult:
         algorithm, industry, timesteps = self._defaults
-        industries = valid_industries()
         with Vertical():
             yield Static("[b]New training run[/b] (runs on after the app closes)")
             with Grid():
@@ -144,13 +144,7 @@ class NewRunForm(ModalScreen[TrainRequest | None]):
                     id="algorithm",
                 )
                 yield Label("industry")
-                yield Select(
-                    [(i, i) for i in industries],
-                    value=industry if industry in industries else industries[0],
-                    allow_blank=False,
-                    compact=True,
-                    id="industry",
-                )
+                yield industry_select(industry)
                 yield Label("timesteps")
                 yield Input(str(timesteps), type="integer", compact=True, id="timesteps")
                 yield Label("seed")
