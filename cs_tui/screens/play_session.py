@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from cs_env.domain import SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
+from cs_env.domain import SENTIMENT_NAMES, STRATEGY_NAMES
 from cs_env.env import CustomerSupportEnv
-from cs_env.narrate import narrate, opening_line
 from cs_tui.training.runs import atomic_write_json, now_iso
 
 RECORD_SCHEMA = 1
@@ -105,8 +104,7 @@ class Conversation:
         sentiment = int(self.obs[1])
         inquiry = str(info["inquiry_type"])
         urgency = int(self.obs[2])
-        tier = TIER_NAMES.index(info["tier"])
-        words = opening_line(inquiry=inquiry, sentiment=sentiment, urgency=urgency, tier=tier, seed=seed)
+        opening, _ = self.env.conversation()
         self.episode = Episode(
             player=player,
             industry=industry,
@@ -119,7 +117,7 @@ class Conversation:
             urgency=urgency,
             opening_sentiment=sentiment,
             opening_satisfaction=float(info["satisfaction"]),
-            opening_line=words.text,
+            opening_line=opening.text,
         )
 
     def play(self, strategy: int) -> Turn:
@@ -129,19 +127,11 @@ class Conversation:
         before = self.episode.sentiment
         self.obs, reward, _, _, info = self.env.step(int(strategy))
         after = SENTIMENT_NAMES.index(info["sentiment"])
-        agent, customer = narrate(
-            inquiry=self.episode.inquiry,
-            strategy=int(strategy),
-            sentiment_before=before,
-            sentiment_after=after,
-            outcome=info["outcome"],
-            turn=len(self.episode.turns) + 1,
-            seed=self.episode.seed,
-        )
+        exchange = self.env.conversation()[1][-1]  # this turn's words, as the env's transcript has them
         turn = Turn(
             strategy=int(strategy),
-            agent_line=agent.text,
-            customer_line=customer.text,
+            agent_line=exchange.agent.text,
+            customer_line=exchange.customer.text,
             sentiment_before=before,
             sentiment=after,
             satisfaction=float(info["satisfaction"]),
