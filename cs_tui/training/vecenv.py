@@ -142,7 +142,7 @@ def batched_vec_env_class() -> type[Any]:
             self._lengths[:] = 0
             self._reset_seeds()
             self._reset_options()
-            return obs
+            return np.ascontiguousarray(obs)  # row-major, as DummyVecEnv stacks them
 
         def step_async(self, actions: np.ndarray) -> None:
             self._actions = actions
@@ -159,7 +159,7 @@ def batched_vec_env_class() -> type[Any]:
             infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
             if dones.any():
                 self._fill_final_infos(infos, np.flatnonzero(dones), terminated, truncated, info)
-            return obs, reward.astype(np.float32), dones, infos
+            return np.ascontiguousarray(obs), reward.astype(np.float32), dones, infos
 
         def _fill_final_infos(
             self,
