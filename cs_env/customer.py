@@ -159,8 +159,11 @@ class _ArrayOps:
         return rule(*(_strategy_major(x, self.dtype) for x in per_strategy)).T
 
     def half_power(self, k: Any) -> Any:
-        # exactly 0.5**k for integer k >= 0 (k is a count): a table look-up is several times cheaper than
-        # ldexp; past the table's end 0.5**k is 0.0, as is the table's last entry
+        # exactly 0.5**k for integer k >= 0 (k is a count, maybe held as a float32 whole number): a table
+        # look-up is several times cheaper than ldexp; past the table's end 0.5**k is 0.0, as is the
+        # table's last entry
+        if k.dtype.kind == "f":
+            k = k.astype(np.intp)
         return self._half_powers.take(k, mode="clip")
 
     def scale(self, flag: Any, value: float) -> Any:

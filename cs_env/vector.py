@@ -92,16 +92,20 @@ class CustomerSupportVectorEnv(VectorEnv):
         self._tables64 = Tables.build(self.catalog, self.industry)
         self.tables = Tables(**{f.name: _float32(getattr(self._tables64, f.name)) for f in dataclasses.fields(Tables)})
         probe = new_customers(ARRAY32, self.tables, np.full((CUSTOMER_DRAWS, 1), 0.5, dtype=np.float32))
-        #: each field's dtype in the batch: floats and the codes used in arithmetic (tier, urgency and the
-        #: turn count) in float32, so that no operation falls back to float64; the rest int64
+        #: each field's dtype in the batch: floats, and the codes and counts used in arithmetic (tier,
+        #: urgency, turns, empathy and solution attempts) in float32, so that no operation falls back to
+        #: float64; the rest int64
         self._dtypes = {name: getattr(probe, name).dtype for name in CustomerState.__slots__}
-        self._dtypes["turn"] = np.dtype(np.float32)
+        for name in ("turn", "empathy_uses", "solution_uses"):
+            self._dtypes[name] = np.dtype(np.float32)
         self.single_action_space = spaces.Discrete(N_STRATEGIES)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.single_observation_space = observation_space(self.catalog, self.max_turns)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self._inquiries = np.array([i.name for i in self.catalog.inquiries])
-        self._industries = np.array(self.catalog.industry_names)
+        # the long names as object arrays: 8 bytes an env instead of 4 a character (a step's info would
+        # otherwise write half a megabyte of inquiry names)
+        self._inquiries = np.array([i.name for i in self.catalog.inquiries], dtype=object)
+        self._industries = np.array(self.catalog.industry_names, dtype=object)
         self.state: CustomerState | None = None
         # new customers are drawn ARRIVALS_PER_DRAW at a time and served from this block
         self._arrivals: CustomerState | None = None
@@ -246,7 +250,7 @@ class CustomerSupportVectorEnv(VectorEnv):
             "tier": _TIERS.take(s.tier.astype(np.intp)),
             "industry": self._industries.take(s.industry),
             "inquiry_type": self._inquiries.take(s.inquiry),
-            "outcome": _OUTCOMES.take(s.outcome),
+            "outcome": _outcome_names(s.outcome),
             "reward_components": {
                 "satisfaction": components[0],
                 "efficiency": components[1],
@@ -254,6 +258,15 @@ class CustomerSupportVectorEnv(VectorEnv):
                 "escalation_penalty": components[3],
             },
         }
+
+
+def _outcome_names(outcome: np.ndarray) -> np.ndarray:
+    """``info["outcome"]``: None while a conversation goes on, else its outcome's name. Only the ended
+    ones (a fifth or so) are looked up: an object array starts as all None."""
+    names = np.empty(len(outcome), dtype=object)
+    ended = np.flatnonzero(outcome)
+    names[ended] = _OUTCOMES.take(outcome[ended])
+    return names
 
 
 def _rows_of(field: np.ndarray) -> np.ndarray:
