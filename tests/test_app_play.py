@@ -438,3 +438,35 @@ async def test_a_long_opponent_name_keeps_the_scoreboard_within_80_columns(tmp_p
         assert text.count("% solved") == 2, text  # yours and the opponent's, on one unwrapped line
         ci = next(line.strip() for line in board if line.lstrip().startswith("you − ppo-m…032111: 95% CI"))
         assert ci.endswith(("not significant yet", "you ahead", "ppo-m…032111 ahead")), ci  # not cut
+
+
+async def test_the_longest_results_still_fit_80_columns() -> None:
+    """Two 10-turn endings beside a 12-cell opponent name after 100 customers: the results go compact
+    ("10t") rather than run past the edge; with room to spare they are spelled out."""
+    from textual.app import App, ComposeResult
+
+    from cs_tui.screens.play_session import Comparison, Episode, Turn
+    from cs_tui.widgets.scoreboard import Scoreboard
+
+    def episode(player: str, outcome: str) -> Episode:
+        turn = Turn(0, "", "", 1, 1, 0.3, -0.03, {}, None)
+        last = Turn(0, "", "", 0, 0, 0.1, -0.03, {}, outcome)
+        return Episode(player, "mixed", 10, 0, None, "tech", "bug_report", "vip", 2, 1, 0.3, "", [turn] * 9 + [last])
+
+    class Board(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Scoreboard()
+
+    for width, compact in ((80, True), (120, False)):
+        app = Board()
+        async with app.run_test(size=(width, 6)) as pilot:
+            board = app.query_one(Scoreboard)
+            board.opponent = "ppo-mixed-20261125-032111"
+            board.comparison = Comparison(100, -0.3, 1.61, 0.61, 0.83, -1.91, -2.1, -1.7)
+            board.last = (episode("you", "abandoned"), episode("ppo", "escalated"))
+            await pilot.pause()
+            lines = [line.rstrip() for line in screen_text(app).splitlines() if line.strip()]
+            last = next(line for line in lines if line.lstrip().startswith("last"))
+            assert all(len(line) <= width for line in lines)
+            assert last.endswith("escalated -0.30, 10t" if compact else "escalated -0.30, 10 turns"), last
+            assert ("abandoned -0.30, 10t" in last) == compact

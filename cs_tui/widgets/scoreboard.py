@@ -15,7 +15,9 @@ from cs_tui.widgets.model_report import middle_cut
 NAME_WIDTH = 12  # a longer opponent name (a run's, ppo-mixed-20261125-032111) is cut in the middle to fit 80 columns
 
 
-def _result(outcome: str | None, value: float, turns: int) -> str:
+def _result(outcome: str | None, value: float, turns: int, compact: bool = False) -> str:
+    if compact:  # "abandoned -0.30, 10t": for the rare pair of long results that would not fit
+        return f"{outcome} {value:+.2f}, {turns}t"
     return f"{outcome} {value:+.2f}, {turns} turn{'s' if turns != 1 else ''}"
 
 
@@ -43,20 +45,10 @@ class Scoreboard(Widget):
         if c is None or c.episodes == 0 or self.last is None:
             return Text(f"Scoreboard: finish a conversation and {name} plays the same customer.", style=tone("dim"))
         human, agent = self.last
-        rows = [
-            (
-                "last",
-                _result(human.outcome, human.total_return, len(human.turns)),
-                _result(agent.outcome, agent.total_return, len(agent.turns)),
-            ),
-            (
-                f"{c.episodes} played",
-                f"{c.human_mean:+.2f} avg, {c.human_resolution:.0%} solved",
-                f"{c.agent_mean:+.2f} avg, {c.agent_resolution:.0%} solved",
-            ),
-        ]
-        head = max(len(r[0]) for r in rows)
-        mine = max(len(r[1]) for r in rows)
+        rows = self._rows(c, human, agent, compact=False)
+        if self.size.width and _width(rows, name) > self.size.width:
+            rows = self._rows(c, human, agent, compact=True)
+        head, mine = _columns(rows)
         text = Text()
         for i, (label, you, them) in enumerate(rows):
             if i:
@@ -78,3 +70,29 @@ class Scoreboard(Widget):
             else:
                 text.append("you ahead" if c.mean_difference > 0 else f"{name} ahead", style=tone("bold"))
         return text
+
+    @staticmethod
+    def _rows(c: Comparison, human: Episode, agent: Episode, compact: bool) -> list[tuple[str, str, str]]:
+        return [
+            (
+                "last",
+                _result(human.outcome, human.total_return, len(human.turns), compact),
+                _result(agent.outcome, agent.total_return, len(agent.turns), compact),
+            ),
+            (
+                f"{c.episodes} played",
+                f"{c.human_mean:+.2f} avg, {c.human_resolution:.0%} solved",
+                f"{c.agent_mean:+.2f} avg, {c.agent_resolution:.0%} solved",
+            ),
+        ]
+
+
+def _width(rows: list[tuple[str, str, str]], name: str) -> int:
+    """The widest line the rows make: label, "you", your result, the opponent's name and result."""
+    head, mine = _columns(rows)
+    return head + 2 + len("you ") + mine + 2 + len(name) + 1 + max(len(r[2]) for r in rows)
+
+
+def _columns(rows: list[tuple[str, str, str]]) -> tuple[int, int]:
+    """The widths of the label column and of your results (the opponent's come last, unpadded)."""
+    return max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
