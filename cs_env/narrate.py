@@ -30,23 +30,37 @@ class Line:
     text: str
 
 
-#: How each inquiry is spoken of: (what the customer calls it, what they add when they open).
-TOPICS: dict[str, tuple[str, str]] = {
-    "account_balance": ("my account balance", "The app shows a different number from my statement."),
-    "transaction_dispute": ("a charge on my card", "I never made that payment."),
-    "fraud_report": ("suspicious activity on my account", "There are payments I did not make, right now."),
-    "loan_application": ("my loan application", "I want to know where it stands and what my options are."),
-    "investment_advice": ("my investments", "I'd like advice on where to put my savings."),
-    "order_status": ("my order", "It was supposed to arrive days ago."),
-    "product_return": ("returning a product", "It isn't what I ordered."),
-    "shipping_issue": ("my delivery", "The parcel was marked delivered but it never came."),
-    "discount_inquiry": ("a discount", "The promo code didn't apply at checkout."),
-    "product_recommendation": ("finding the right product", "I'm not sure which model suits me."),
-    "technical_support": ("the app", "It crashes every time I log in."),
-    "api_integration": ("your API", "Our integration gets 401 errors since this morning."),
-    "billing_dispute": ("my invoice", "I was billed twice this month."),
-    "bug_report": ("a bug", "Exports come out empty since the last update."),
-    "feature_request": ("a missing feature", "We need single sign-on for our team."),
+#: How each inquiry is spoken of, in the customer's words: how they bring it up, what they add when
+#: they open, and how it is referred to once both know what it is about (the agent says it with "my"
+#: and "our" turned into "your": "my return" -> "your return").
+TOPICS: dict[str, tuple[str, str, str]] = {
+    "account_balance": (
+        "my account balance",
+        "The app shows a different number from my statement.",
+        "the mismatch in my balance",
+    ),
+    "transaction_dispute": ("a charge on my card", "I never made that payment.", "that charge on my card"),
+    "fraud_report": (
+        "suspicious activity on my account",
+        "There are payments I did not make, right now.",
+        "the suspicious payments on my account",
+    ),
+    "loan_application": (
+        "my loan application",
+        "I want to know where it stands and what my options are.",
+        "my loan application",
+    ),
+    "investment_advice": ("my investments", "I'd like advice on where to put my savings.", "my savings plan"),
+    "order_status": ("my order", "It was supposed to arrive days ago.", "my late order"),
+    "product_return": ("returning a product", "It isn't what I ordered.", "my return"),
+    "shipping_issue": ("my delivery", "The parcel was marked delivered but it never came.", "my missing parcel"),
+    "discount_inquiry": ("a discount", "The promo code didn't apply at checkout.", "the promo code"),
+    "product_recommendation": ("finding the right product", "I'm not sure which model suits me.", "my choice of model"),
+    "technical_support": ("the app", "It crashes every time I log in.", "the crash at login"),
+    "api_integration": ("your API", "Our integration gets 401 errors since this morning.", "our 401 errors"),
+    "billing_dispute": ("my invoice", "I was billed twice this month.", "the double charge on my invoice"),
+    "bug_report": ("a bug", "Exports come out empty since the last update.", "the empty exports"),
+    "feature_request": ("a missing feature", "We need single sign-on for our team.", "our single sign-on request"),
 }
 
 #: The customer's first words, by opening sentiment (angry .. delighted).
@@ -84,7 +98,7 @@ LOYAL = ("", " I've been a premium customer for years.", " I'm one of your VIP c
 #: substance depends on the business (what a technical answer or an offer is about).
 AGENT: dict[int, tuple[str, ...]] = {
     S.EMPATHETIC: (
-        "I completely understand how stressful {topic} must be. Let's get it sorted together.",
+        "I completely understand how stressful this must be. Let's get {topic} sorted together.",
         "That sounds really frustrating, and I'm glad you reached out about {topic}.",
         "I hear you. Thank you for your patience while we look into {topic}.",
     ),
@@ -98,7 +112,7 @@ AGENT: dict[int, tuple[str, ...]] = {
     ),
     S.PRODUCT_RECOMMEND: (
         "Based on what you've told me, there's an option that would suit you well.",
-        "Can I suggest something that would make {topic} easier in future?",
+        "Can I suggest something that would help with {topic}?",
     ),
     S.APOLOGETIC: (
         "I'm truly sorry about {topic}. That shouldn't have happened.",
@@ -106,11 +120,11 @@ AGENT: dict[int, tuple[str, ...]] = {
         "I apologise for the inconvenience with {topic}; let me make it right.",
     ),
     S.EDUCATIONAL: (
-        "Let me show you how this works, so {topic} is clear from here on.",
-        "Here's a short guide to how {topic} works, and what to check next time.",
+        "Let me explain what's behind {topic}, so you know what to look for next time.",
+        "Here's a short guide that covers {topic}, so you can check it yourself next time.",
     ),
     S.QUICK_RESOLUTION: (
-        "I can fix {topic} for you right now.",
+        "I can sort out {topic} for you right now.",
         "Done: I've just sorted {topic} on our side.",
     ),
     S.UPSELL: (
@@ -201,18 +215,19 @@ def _pick(options: tuple[str, ...], seed: int, *keys: object) -> str:
     return options[digest % len(options)]
 
 
-def _topic(inquiry: str) -> tuple[str, str]:
-    return TOPICS.get(inquiry, (inquiry.replace("_", " "), ""))
+def _topic(inquiry: str) -> tuple[str, str, str]:
+    name = inquiry.replace("_", " ")
+    return TOPICS.get(inquiry, (name, "", f"the {name}"))
 
 
 def _yours(topic: str) -> str:
-    """The customer's topic as the agent says it: "my order" -> "your order"."""
-    return re.sub(r"\bmy\b", "your", topic)
+    """The customer's words for their issue as the agent says them: "my order" -> "your order"."""
+    return re.sub(r"\b(?:my|our)\b", "your", topic)
 
 
 def opening_line(*, inquiry: str, sentiment: int, urgency: int, tier: int, seed: int) -> Line:
     """The customer's first words: their issue, as they feel about it on arrival."""
-    topic, detail = _topic(inquiry)
+    topic, detail, _ = _topic(inquiry)
     text = _pick(OPENINGS[sentiment], seed, "open").format(topic=topic, detail=detail).strip()
     if urgency >= 3:
         text += _pick(URGENT, seed, "urgent")
@@ -236,7 +251,7 @@ def narrate(
     ``outcome`` is the conversation's outcome after the turn (``None`` while it goes on); an
     escalation that lifted the mood was one the customer needed.
     """
-    topic = _topic(inquiry)[0]
+    topic = _topic(inquiry)[2]  # by now both know what it is about
     options = AGENT[strategy] + AGENT_BY_INDUSTRY.get((strategy, _industry_of(inquiry) or ""), ())
     agent = _pick(options, seed, "agent", turn).format(topic=_yours(topic))
     if outcome == "resolved":

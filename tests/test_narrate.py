@@ -87,7 +87,7 @@ def test_lines_vary_with_seed_strategy_industry_and_sentiment() -> None:
 def test_the_customers_reply_follows_the_outcome_and_mood(
     outcome: str | None, before: int, after: int, table: tuple[str, ...]
 ) -> None:
-    topic = TOPICS["fraud_report"][0]
+    topic = TOPICS["fraud_report"][2]  # once both know what it is about
     for seed in range(10):
         _, reply = narrate(
             inquiry="fraud_report",
@@ -115,6 +115,26 @@ def test_the_agent_speaks_of_the_customers_issue_in_the_second_person() -> None:
                     seed=seed,
                 )
                 assert " my " not in f" {agent.text} ", agent.text
+
+
+def test_once_raised_the_issue_is_spoken_of_as_known() -> None:
+    """The customer brings up "a bug"; after that nobody says "a bug" again, but "the empty exports"."""
+    raised = {inq: TOPICS[inq][0] for inq in INQUIRIES if TOPICS[inq][0].startswith("a ")}
+    assert raised  # a bug, a discount, a charge on my card, ...
+    for inquiry, intro in raised.items():
+        for strategy in range(N_STRATEGIES):
+            for seed in range(12):
+                for outcome in (None, "resolved"):
+                    agent, reply = narrate(
+                        inquiry=inquiry,
+                        strategy=strategy,
+                        sentiment_before=2,
+                        sentiment_after=4,
+                        outcome=outcome,
+                        turn=1,
+                        seed=seed,
+                    )
+                    assert intro not in agent.text and intro not in reply.text, (agent.text, reply.text)
 
 
 def test_an_added_inquiry_is_spoken_of_by_its_name() -> None:
