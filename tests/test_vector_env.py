@@ -59,6 +59,19 @@ def test_the_batch_stays_in_float32() -> None:
     assert {dtype for dtype in kinds.values() if dtype.kind == "f"} == {np.dtype(np.float32)}, kinds
 
 
+def test_a_restarted_env_starts_from_zero_whatever_its_last_conversation_left() -> None:
+    envs = CustomerSupportVectorEnv(4)
+    envs.reset(seed=2)
+    for strategy in (3, 7, 0, 6):  # offers, empathy, a quick fix: counts and offers move
+        envs.step(np.full(4, strategy))
+    envs.step(np.full(4, 2))  # escalate ends every conversation
+    obs, *_ = envs.step(np.full(4, 2))  # the next step starts them anew
+    assert envs.state is not None
+    for name in ("turn", "empathy_uses", "solution_uses", "offered_recommend", "offered_upsell", "progress"):
+        assert (getattr(envs.state, name) == 0).all(), name
+    assert (obs[:, 3] == 0).all() and (obs[:, 14:17] == 0).all()  # turn, empathy, solutions, offers
+
+
 def test_next_step_autoreset_ignores_the_action_and_pays_nothing() -> None:
     envs = CustomerSupportVectorEnv(4)
     envs.reset(seed=1)
