@@ -48,20 +48,32 @@ TOPICS: dict[str, tuple[str, str, str]] = {
     "loan_application": (
         "my loan application",
         "I want to know where it stands and what my options are.",
-        "my loan application",
+        "my question about my loan application",
     ),
-    "investment_advice": ("my investments", "I'd like advice on where to put my savings.", "my savings plan"),
+    "investment_advice": (
+        "my investments",
+        "I'd like advice on where to put my savings.",
+        "my question about my savings",
+    ),
     "order_status": ("my order", "It was supposed to arrive days ago.", "my late order"),
     "product_return": ("returning a product", "It isn't what I ordered.", "my return"),
     "shipping_issue": ("my delivery", "The parcel was marked delivered but it never came.", "my missing parcel"),
     "discount_inquiry": ("a discount", "The promo code didn't apply at checkout.", "the promo code"),
-    "product_recommendation": ("finding the right product", "I'm not sure which model suits me.", "my choice of model"),
+    "product_recommendation": (
+        "finding the right product",
+        "I'm not sure which model suits me.",
+        "my question about which model to buy",
+    ),
     "technical_support": ("the app", "It crashes every time I log in.", "the crash at login"),
     "api_integration": ("your API", "Our integration gets 401 errors since this morning.", "our 401 errors"),
     "billing_dispute": ("my invoice", "I was billed twice this month.", "the double charge on my invoice"),
     "bug_report": ("a bug", "Exports come out empty since the last update.", "the empty exports"),
     "feature_request": ("a missing feature", "We need single sign-on for our team.", "our single sign-on request"),
 }
+
+#: Inquiries that ask for something rather than report a problem: the agent's lines that speak of a
+#: cause, a fix or an apology for what went wrong are said differently (REQUEST_AGENT).
+REQUESTS = frozenset({"investment_advice", "loan_application", "product_recommendation", "feature_request"})
 
 #: The customer's first words, by opening sentiment (angry .. delighted).
 OPENINGS: tuple[tuple[str, ...], ...] = (
@@ -115,7 +127,7 @@ AGENT: dict[int, tuple[str, ...]] = {
         "Can I suggest something that would help with {topic}?",
     ),
     S.APOLOGETIC: (
-        "I'm truly sorry about {topic}. That shouldn't have happened.",
+        "I'm truly sorry for the trouble you've had. That shouldn't have happened.",
         "Please accept our apologies for the trouble with {topic}. We let you down.",
         "I apologise for the inconvenience with {topic}; let me make it right.",
     ),
@@ -124,7 +136,7 @@ AGENT: dict[int, tuple[str, ...]] = {
         "Here's a short guide that covers {topic}, so you can check it yourself next time.",
     ),
     S.QUICK_RESOLUTION: (
-        "I can sort out {topic} for you right now.",
+        "I can sort out {topic} right now.",
         "Done: I've just sorted {topic} on our side.",
     ),
     S.UPSELL: (
@@ -148,6 +160,31 @@ AGENT_BY_INDUSTRY: dict[tuple[int, str], tuple[str, ...]] = {
     (S.UPSELL, "bfsi"): ("Our premium card comes with a dedicated adviser and fee-free transfers.",),
     (S.UPSELL, "retail"): ("Our membership gives free express delivery and easy returns on every order.",),
     (S.UPSELL, "tech"): ("The enterprise plan includes priority support and a 99.9 % uptime guarantee.",),
+}
+
+#: The agent's lines for a request (REQUESTS), for the strategies whose usual lines assume a problem.
+REQUEST_AGENT: dict[int, tuple[str, ...]] = {
+    S.EMPATHETIC: (
+        "That matters, and it deserves a proper answer. Let's work through {topic} together.",
+        "Thanks for reaching out about {topic}; I'm glad to help.",
+        "I hear you. Thank you for your patience while we look into {topic}.",
+    ),
+    S.TECHNICAL: (
+        "Let me go through the details of {topic} with you, point by point.",
+        "I've looked at your details; here are the specifics on {topic}.",
+    ),
+    S.EDUCATIONAL: (
+        "Let me explain the options, so you can settle {topic} with confidence.",
+        "Here's a short guide that covers {topic}, so you can decide with all the facts.",
+    ),
+    S.QUICK_RESOLUTION: (
+        "Here's the short answer to {topic}.",
+        "I've sorted {topic} for you; here's the summary.",
+    ),
+    S.APOLOGETIC: (
+        "I'm sorry you've had to wait for an answer to {topic}.",
+        "Apologies for the delay with {topic}; let me put that right.",
+    ),
 }
 
 #: The customer's reply when the conversation goes on, by how the turn moved their mood.
@@ -252,7 +289,8 @@ def narrate(
     escalation that lifted the mood was one the customer needed.
     """
     topic = _topic(inquiry)[2]  # by now both know what it is about
-    options = AGENT[strategy] + AGENT_BY_INDUSTRY.get((strategy, _industry_of(inquiry) or ""), ())
+    options = REQUEST_AGENT.get(strategy, ()) if inquiry in REQUESTS else ()
+    options = options or AGENT[strategy] + AGENT_BY_INDUSTRY.get((strategy, _industry_of(inquiry) or ""), ())
     agent = _pick(options, seed, "agent", turn).format(topic=_yours(topic))
     if outcome == "resolved":
         reply = _pick(RESOLVED_HAPPY if sentiment_after >= 3 else RESOLVED_GRUDGING, seed, "end")

@@ -134,6 +134,18 @@ def test_once_raised_the_issue_is_spoken_of_as_known() -> None:
                 assert intro not in agent and intro not in reply, (agent, reply)
 
 
+def test_a_request_is_not_answered_as_if_something_went_wrong() -> None:
+    """Advice, a recommendation, a loan question, a feature wish: no cause-and-fix, no "that shouldn't
+    have happened"; a problem still gets them."""
+    problem_words = ("cause", "shouldn't have happened", "what happened")
+    assert narration.REQUESTS <= set(INQUIRIES)
+    for inquiry in narration.REQUESTS:
+        for agent, _ in _said(inquiry):
+            assert not any(w in agent for w in problem_words), agent
+    said = " ".join(agent for agent, _ in _said("bug_report"))
+    assert all(w in said for w in problem_words)
+
+
 def test_an_added_inquiry_is_spoken_of_by_its_name() -> None:
     line = opening_line(inquiry="pet_insurance_claim", sentiment=2, urgency=0, tier=0, seed=0)
     assert "pet insurance claim" in line.text
