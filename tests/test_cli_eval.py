@@ -138,6 +138,15 @@ def test_bad_flags_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixtu
     assert "usage: cs-tui" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["evaluate", "baseline:random"], ["demo"], ["test"], ["train"]])
+def test_a_negative_seed_is_a_usage_error_everywhere(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Gymnasium refuses negative seeds deep inside; every command says so up front, not with a traceback."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--seed", "-1"])
+    assert exit_info.value.code == 2
+    assert "argument --seed: must be at least 0, got -1" in capsys.readouterr().err
+
+
 def test_unknown_baseline_lists_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", "baseline:genius"]) == 2
     err = capsys.readouterr().err
@@ -171,3 +180,18 @@ def test_a_saved_model_is_evaluated_on_its_own_industry(tmp_path: Path, capsys: 
     assert list(data["by_industry"]) == ["tech"]
     usage = np.array(list(data["overall"]["strategy_usage"].values()))
     assert usage.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fix"),
+    [
+        (["evaluate", "default"], "cs-tui evaluate baseline:heuristic"),
+        (["demo"], "cs-tui demo --policy baseline:heuristic"),
+    ],
+)
+def test_a_missing_default_agent_says_how_to_use_a_baseline_with_this_command(
+    argv: list[str], fix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--saves", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert "the default agent 'default' is not in" in err and f"To use a baseline instead: {fix} " in err

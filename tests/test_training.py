@@ -265,9 +265,20 @@ def test_a_taken_run_name_is_refused_without_touching_the_run(
 ) -> None:
     (tmp_path / "mine").mkdir()
     code, err = run_cli(capsys, "--saves", str(tmp_path), "train", "--name", "mine", "--timesteps", "100")
-    assert code == 1 and "already exists" in err and "--resume" in err
+    assert code == 2 and "already exists" in err and "--resume" in err
     code, err = run_cli(capsys, "--saves", str(tmp_path), "train", "--name", "../escape", "--timesteps", "100")
     assert code == 2 and "invalid run name" in err
+
+
+def test_a_run_is_resumed_by_its_name_under_the_saves_folder_and_a_finished_one_needs_more_steps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = trainer.train(quick_options(tmp_path, "ppo", timesteps=1000, name="mine"))
+    saves = ("--saves", str(tmp_path))
+    code, err = run_cli(capsys, *saves, "train", "--name", "mine", "--timesteps", "100")
+    assert code == 2 and "(a finished run)" in err and f"--resume {result.run.path} --timesteps N" in err
+    code, _ = run_cli(capsys, *saves, "train", "--resume", "mine", "--timesteps", "3000", "--quiet")
+    assert code == 0 and result.run.meta["timesteps_done"] >= 3000
 
 
 def test_the_default_hyperparameters_file_is_valid_for_every_algorithm() -> None:

@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_POLICY,
         help=f"the agent (default: the shipped agent {DEFAULT_POLICY!r}; e.g. baseline:heuristic)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first conversation (default 0)")
+    parser.add_argument("--seed", type=at_least(0), default=0, help="seed of the first conversation (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:

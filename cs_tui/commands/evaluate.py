@@ -57,11 +57,15 @@ def load_agent_or_report(
         return load_agent(spec, industry=industry, max_turns=max_turns, saves=Path(root), seed=seed)
     except AgentError as exc:
         if spec == DEFAULT_POLICY and not (root / DEFAULT_POLICY).exists():
+            # evaluate names its agent as an argument; demo and test take --policy
+            instead = f"cs-tui {command} " + (
+                "baseline:heuristic" if command == "evaluate" else "--policy baseline:heuristic"
+            )
             message = (
                 f"the default agent {DEFAULT_POLICY!r} is not in {root}/ (it ships as saves/default in the "
                 "repository: run from the checkout or pass --saves DIR; or train one with "
-                f"`cs-tui train --name {DEFAULT_POLICY}`). To use a baseline instead, pass --policy "
-                f"baseline:heuristic (valid baselines: {', '.join(baseline_specs())})"
+                f"`cs-tui train --name {DEFAULT_POLICY}`). To use a baseline instead: {instead} "
+                f"(valid baselines: {', '.join(baseline_specs())})"
             )
         else:
             message = str(exc)
@@ -102,7 +106,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="customers from this industry (default: the model's training industry; mixed for baselines)",
     )
     parser.add_argument("--episodes", type=at_least(2), default=2000, help="conversations to play (default 2000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the customers (default 0)")
+    parser.add_argument("--seed", type=at_least(0), default=0, help="seed of the customers (default 0)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
 
 

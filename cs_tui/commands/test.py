@@ -42,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--trials", type=at_least(1), default=DEFAULT_TRIALS, help="trials per scenario (default 16)")
     parser.add_argument("--k", type=at_least(1), default=None, help="pass^k at this k (default: the thresholds file's)")
-    parser.add_argument("--seed", type=int, default=0, help="env seed of the first trial (default 0)")
+    parser.add_argument("--seed", type=at_least(0), default=0, help="env seed of the first trial (default 0)")
     parser.add_argument(
         "--industry",
         choices=industry_choices(),

@@ -49,7 +49,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--name", help="run folder name under the saves folder (default: ALGORITHM-INDUSTRY-TIME)")
     parser.add_argument("--tensorboard", metavar="DIR", help="also log to TensorBoard in DIR (needs tensorboard)")
-    parser.add_argument("--resume", metavar="RUN", help="continue the run in this folder (e.g. saves/NAME)")
+    parser.add_argument(
+        "--resume", metavar="RUN", help="continue this run: its folder, or its name under the saves folder"
+    )
     parser.add_argument(
         "--eval-every", type=at_least(1), metavar="N", help="steps between evaluations and checkpoints (default: 10000)"
     )
@@ -102,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
                     f"drop {', '.join(clashes)} (only --timesteps and --tensorboard may be given)"
                 )
             result = trainer.resume(
-                args.resume, timesteps=args.timesteps, tensorboard=args.tensorboard, reporter=reporter
+                args.resume,
+                saves=saves_dir(args.saves),
+                timesteps=args.timesteps,
+                tensorboard=args.tensorboard,
+                reporter=reporter,
             )
         else:
             options = trainer.TrainOptions(

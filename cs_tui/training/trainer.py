@@ -561,8 +561,12 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
             )
         name = options.name
         if (root / name).exists():
+            finished = (root / name / runs.META_FILE).is_file() and _status_of(Run(root / name)) == "finished"
+            how = "--resume {} --timesteps N (a larger total)" if finished else "--resume {}"
             raise TrainingError(
-                f"{root / name} already exists: continue it with --resume {root / name}, or choose another --name"
+                f"{root / name} already exists{' (a finished run)' if finished else ''}: continue it with "
+                f"{how.format(root / name)}, or choose another --name",
+                2,
             )
     else:
         name = runs.unique_run_name(root, runs.default_run_name(options.algorithm, options.industry))
@@ -619,9 +623,17 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
     return _run_guarded(run, meta, reporter, setup, resumed=False)
 
 
+def _status_of(run: Run) -> str:
+    try:
+        return run.status
+    except RunError:
+        return "unknown"
+
+
 def resume(
     path: Path | str,
     *,
+    saves: Path | None = None,
     timesteps: int | None = None,
     tensorboard: str | None = None,
     reporter: Reporter | None = None,
@@ -630,7 +642,8 @@ def resume(
 ) -> TrainResult:
     """Continue the run in ``path`` from its latest model, the step count carried on.
 
-    ``timesteps`` is the run's new planned total (default: the total it was started with).
+    ``path`` is the run's folder, or its name under ``saves``. ``timesteps`` is the run's new planned
+    total (default: the total it was started with).
 
     Raises:
         TrainingError: the folder is not a resumable run (missing, unreadable, still training, done).
@@ -639,7 +652,7 @@ def resume(
 
     reporter = reporter or NullReporter()
     try:
-        run = runs.resolve_run(path)
+        run = runs.resolve_run(path, saves)
         meta = run.meta
     except RunError as exc:
         raise TrainingError(f"cannot resume: {exc}") from None
