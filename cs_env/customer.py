@@ -511,7 +511,7 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     # For an urgent case the relief fades with every turn spent before handing over.
     relief = 0.2 + 0.05 * s.urgency * ops.maximum(1.0 - 0.4 * s.turn, 0.0)
     dsat = ops.where(escalate, ops.where(s.needs_specialist > 0, relief, -0.15), dsat)
-    # Nobody is delighted before their issue is fixed: until resolved, satisfaction is capped by progress.
+    # Until the issue is fixed, satisfaction can rise no further than the progress made (delight only near the fix).
     ceiling = ops.where(resolved | escalate, 1.0, ops.maximum(sat, 0.45 + 0.45 * progress))
     new_sat = ops.clip(sat + dsat, 0.0, ceiling)
 

@@ -212,6 +212,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         #: This episode's turns, for render and replay (recording is cheap; words come later).
         self.history: list[TurnRecord] = []
         self.opening_sentiment = 0
+        self.opening_satisfaction = 0.0
         self._sentiment = 0
 
     # -- the Gymnasium API -------------------------------------------------------------------
@@ -228,6 +229,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
             self._state = self._next_arrival()
         self._done = False
         self._sentiment = self.opening_sentiment = sentiment_of(SCALAR, self._state.sat)
+        self.opening_satisfaction = self._state.sat
         self.history = []
         if self.render_mode == "human":
             self.render()
@@ -284,6 +286,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
             inquiry=inquiry, sentiment=self.opening_sentiment, urgency=s.urgency, tier=s.tier, seed=seed
         )
         exchanges = []
+        before = self.opening_satisfaction
         for turn, rec in enumerate(self.history, start=1):
             outcome = OUTCOME_NAMES[rec.outcome]
             agent, customer = narrate(
@@ -294,7 +297,9 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
                 outcome=outcome,
                 turn=turn,
                 seed=seed,
+                satisfaction_change=rec.satisfaction - before,
             )
+            before = rec.satisfaction
             exchanges.append(Exchange(turn, rec, agent, customer, outcome))
         return opening, exchanges
 

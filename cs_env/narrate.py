@@ -42,7 +42,7 @@ TOPICS: dict[str, tuple[str, str, str]] = {
     "transaction_dispute": ("a charge on my card", "I never made that payment.", "that charge on my card"),
     "fraud_report": (
         "suspicious activity on my account",
-        "There are payments I did not make, right now.",
+        "There are payments on it that I never made.",
         "the suspicious payments on my account",
     ),
     "loan_application": (
@@ -70,6 +70,12 @@ TOPICS: dict[str, tuple[str, str, str]] = {
     "bug_report": ("a bug", "Exports come out empty since the last update.", "the empty exports"),
     "feature_request": ("a missing feature", "We need single sign-on for our team.", "our single sign-on request"),
 }
+
+#: The agent's empathetic line to a customer who is not upset (neutral or better): no "I hear you".
+CALM_EMPATHY = (
+    "Thanks for bringing {topic} to us; let's look at it together.",
+    "I appreciate you raising {topic}; I'll make sure it's handled properly.",
+)
 
 #: Inquiries that ask for something rather than report a problem: the agent's lines that speak of a
 #: cause, a fix or an apology for what went wrong are said differently (REQUEST_AGENT).
@@ -137,11 +143,11 @@ AGENT: dict[int, tuple[str, ...]] = {
     ),
     S.QUICK_RESOLUTION: (
         "I can sort out {topic} right now.",
-        "Done: I've just sorted {topic} on our side.",
+        "Here's the quickest fix for {topic}; let's try it now.",
     ),
     S.UPSELL: (
-        "While I have you: an upgrade would give you priority handling for things like {topic}.",
-        "Have you considered our premium plan? It would cover {topic} and more.",
+        "While I have you: an upgrade would give you priority handling whenever you contact us.",
+        "Have you considered our premium plan? It covers issues like this one, and more.",
     ),
 }
 AGENT_BY_INDUSTRY: dict[tuple[int, str], tuple[str, ...]] = {
@@ -179,7 +185,7 @@ REQUEST_AGENT: dict[int, tuple[str, ...]] = {
     ),
     S.QUICK_RESOLUTION: (
         "Here's the short answer to {topic}.",
-        "I've sorted {topic} for you; here's the summary.",
+        "Here's a quick summary on {topic}.",
     ),
     S.APOLOGETIC: (
         "I'm sorry you've had to wait for an answer to {topic}.",
@@ -208,6 +214,13 @@ WORSE = (
     "That's not what I asked for at all.",
     "Seriously? This is getting worse.",
 )
+#: The reply of a customer who was calm when the turn made things worse.
+WORSE_CALM = (
+    "Hmm, that's not really what I was after.",
+    "That doesn't quite help, to be honest.",
+)
+#: How much satisfaction must move for the customer to say it got better or worse.
+NOTICEABLE = 0.03
 #: The customer's last words, by outcome (resolved ones also by how happy they end up).
 RESOLVED_HAPPY = (
     "Perfect, that's sorted. Thank you so much!",
@@ -231,6 +244,11 @@ ABANDONED = (
     "Forget it. I'll take my business elsewhere.",
     "I don't have time for this. Goodbye.",
     "This is going nowhere. I'm done.",
+)
+#: Leaving without being upset: out of time or patience, not angry.
+ABANDONED_CALM = (
+    "Sorry, I've run out of time for this. I'll try again another day.",
+    "I have to go now; I'll find another way to sort it.",
 )
 TIMEOUT = (
     "I've been at this far too long. I'll call back.",
@@ -282,28 +300,37 @@ def narrate(
     outcome: str | None,
     turn: int,
     seed: int,
+    satisfaction_change: float | None = None,
 ) -> tuple[Line, Line]:
     """The agent's line for ``strategy`` and the customer's reply, for turn ``turn`` (1-based).
 
     ``outcome`` is the conversation's outcome after the turn (``None`` while it goes on); an
-    escalation that lifted the mood was one the customer needed.
+    escalation that lifted the mood was one the customer needed. ``satisfaction_change``, when known,
+    decides whether the customer says it got better or worse (a rise within one sentiment band still
+    shows); without it the sentiment bands do.
     """
     topic = _topic(inquiry)[2]  # by now both know what it is about
     options = REQUEST_AGENT.get(strategy, ()) if inquiry in REQUESTS else ()
+    if not options and strategy == S.EMPATHETIC and sentiment_before >= 2:
+        options = CALM_EMPATHY
     options = options or AGENT[strategy] + AGENT_BY_INDUSTRY.get((strategy, _industry_of(inquiry) or ""), ())
     agent = _pick(options, seed, "agent", turn).format(topic=_yours(topic))
+    if satisfaction_change is None:
+        better, worse = sentiment_after > sentiment_before, sentiment_after < sentiment_before
+    else:
+        better, worse = satisfaction_change > NOTICEABLE, satisfaction_change < -NOTICEABLE
     if outcome == "resolved":
         reply = _pick(RESOLVED_HAPPY if sentiment_after >= 3 else RESOLVED_GRUDGING, seed, "end")
     elif outcome == "escalated":
         reply = _pick(ESCALATED_RIGHT if sentiment_after > sentiment_before else ESCALATED_WRONG, seed, "end")
     elif outcome == "abandoned":
-        reply = _pick(ABANDONED, seed, "end")
+        reply = _pick(ABANDONED if sentiment_after <= 1 else ABANDONED_CALM, seed, "end")
     elif outcome == "timeout":
         reply = _pick(TIMEOUT, seed, "end")
-    elif sentiment_after > sentiment_before:
+    elif better:
         reply = _pick(BETTER, seed, "reply", turn)
-    elif sentiment_after < sentiment_before:
-        reply = _pick(WORSE, seed, "reply", turn)
+    elif worse:
+        reply = _pick(WORSE if sentiment_before <= 1 else WORSE_CALM, seed, "reply", turn)
     else:
         reply = _pick(SAME_UPSET if sentiment_after <= 1 else SAME_CALM, seed, "reply", turn)
     return Line("agent", agent), Line("customer", reply.format(topic=topic))

@@ -78,9 +78,11 @@ def test_lines_vary_with_seed_strategy_industry_and_sentiment() -> None:
         ("escalated", 1, 2, narration.ESCALATED_RIGHT),  # relief: the customer needed a specialist
         ("escalated", 2, 1, narration.ESCALATED_WRONG),
         ("abandoned", 1, 0, narration.ABANDONED),
+        ("abandoned", 3, 2, narration.ABANDONED_CALM),  # out of patience, not angry
         ("timeout", 2, 2, narration.TIMEOUT),
         (None, 1, 2, narration.BETTER),
-        (None, 2, 1, narration.WORSE),
+        (None, 1, 0, narration.WORSE),
+        (None, 3, 2, narration.WORSE_CALM),  # a calm customer is not "even more annoyed"
         (None, 1, 1, narration.SAME_UPSET),
         (None, 3, 3, narration.SAME_CALM),
     ],
@@ -138,12 +140,43 @@ def test_a_request_is_not_answered_as_if_something_went_wrong() -> None:
     """Advice, a recommendation, a loan question, a feature wish: no cause-and-fix, no "that shouldn't
     have happened"; a problem still gets them."""
     problem_words = ("cause", "shouldn't have happened", "what happened")
-    assert narration.REQUESTS <= set(INQUIRIES)
+    assert set(INQUIRIES) >= narration.REQUESTS
     for inquiry in narration.REQUESTS:
         for agent, _ in _said(inquiry):
             assert not any(w in agent for w in problem_words), agent
     said = " ".join(agent for agent, _ in _said("bug_report"))
     assert all(w in said for w in problem_words)
+
+
+def test_the_reply_follows_the_satisfaction_change_when_it_is_known() -> None:
+    """A rise inside one sentiment band is still a rise: the customer says so, not "that doesn't help"."""
+
+    def reply(change: float | None, before: int = 1, after: int = 1) -> str:
+        return narrate(
+            inquiry="order_status",
+            strategy=1,
+            sentiment_before=before,
+            sentiment_after=after,
+            outcome=None,
+            turn=2,
+            seed=5,
+            satisfaction_change=change,
+        )[1].text
+
+    assert reply(0.09) in narration.BETTER and reply(-0.09) in narration.WORSE
+    assert reply(0.01) in narration.SAME_UPSET and reply(None) in narration.SAME_UPSET
+
+
+def test_empathy_to_a_calm_customer_does_not_assume_distress() -> None:
+    for seed in range(12):
+        calm, _ = narrate(
+            inquiry="order_status", strategy=0, sentiment_before=3, sentiment_after=3, outcome=None, turn=1, seed=seed
+        )
+        assert calm.text in {line.format(topic="your late order") for line in narration.CALM_EMPATHY}
+        upset, _ = narrate(
+            inquiry="order_status", strategy=0, sentiment_before=0, sentiment_after=1, outcome=None, turn=1, seed=seed
+        )
+        assert upset.text not in {line.format(topic="your late order") for line in narration.CALM_EMPATHY}
 
 
 def test_an_added_inquiry_is_spoken_of_by_its_name() -> None:
