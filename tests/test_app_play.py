@@ -150,7 +150,12 @@ async def test_the_opponent_plays_the_same_customer_and_the_scoreboard_counts(tm
         assert [h.seed for h, _ in screen.pairs] == [SEED, SEED + 1]
         text = screen_text(app)
         assert "2 played" in text
-        assert "95% CI" in text and "(paired) → " in text
+        assert "4 more customers for a paired bootstrap CI" in text and "95% CI" not in text  # 2 prove nothing
+        for key in "6767":
+            await pilot.press("enter")
+            await finish(pilot, screen, key=key)
+        text = screen_text(app)
+        assert "6 played" in text and "95% CI" in text and "(paired) → " in text
 
 
 async def test_blind_mode_hides_the_suggestion_until_the_human_answers(tmp_path: Path) -> None:
@@ -320,6 +325,9 @@ def test_paired_comparison_says_when_a_difference_is_significant() -> None:
     same = compare(list(zip(heuristic, heuristic, strict=True)))
     assert not same.significant and same.verdict == "no significant difference yet"
     assert compare(list(zip(heuristic[:1], escalate[:1], strict=True))).verdict.startswith("play more")
+    # two customers going the same way are no evidence: no CI, no verdict until MIN_PAIRS
+    few = compare(list(zip(heuristic[:5], escalate[:5], strict=True)))
+    assert few.mean_difference > 0 and not few.significant and few.verdict.startswith("play more")
 
 
 def test_no_color_keeps_bold_and_dim_but_drops_colours(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -428,8 +436,9 @@ async def test_a_long_opponent_name_keeps_the_scoreboard_within_80_columns(tmp_p
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
         await finish(pilot, screen)
-        await pilot.press("enter")
-        await finish(pilot, screen, key="6")
+        for key in "67676":  # six customers: enough for the CI line
+            await pilot.press("enter")
+            await finish(pilot, screen, key=key)
         screen.query_one(Scoreboard).opponent = "ppo-mixed-20261125-032111"  # a run's name, as a model opponent
         await pilot.pause()
         board = screen_text(app).splitlines()[-5:-1]  # the scoreboard's three lines above the keys

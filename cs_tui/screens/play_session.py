@@ -261,6 +261,12 @@ def load_recording(path: Path) -> tuple[Episode, Episode | None]:
 # -- the session's score -----------------------------------------------------------------------
 
 
+#: Customers played against the same opponent before the difference gets a CI and a verdict. A
+#: bootstrap over fewer is the spread of a handful of numbers: with 2 it calls any pair of same-sign
+#: differences "significant". With 6, all six going one way is already p ≈ 0.03 by a sign test.
+MIN_PAIRS = 6
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Human vs agent over the session's paired episodes (the same customers)."""
@@ -277,11 +283,11 @@ class Comparison:
     @property
     def significant(self) -> bool:
         """Whether the 95 % CI of the difference excludes 0."""
-        return self.episodes >= 2 and (self.ci_low > 0 or self.ci_high < 0)
+        return self.episodes >= MIN_PAIRS and (self.ci_low > 0 or self.ci_high < 0)
 
     @property
     def verdict(self) -> str:
-        if self.episodes < 2:
+        if self.episodes < MIN_PAIRS:
             return "play more episodes to test the difference"
         if not self.significant:
             return "no significant difference yet"
@@ -296,7 +302,7 @@ def compare(pairs: list[tuple[Episode, Episode]], *, resamples: int = 4000, seed
     if n == 0:
         return Comparison(0, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
     diff = human - agent
-    if n >= 2:
+    if n >= MIN_PAIRS:
         rng = np.random.default_rng(seed)  # fixed: the same session shows the same interval
         means = diff[rng.integers(0, n, (resamples, n))].mean(axis=1)
         low, high = (float(x) for x in np.percentile(means, [2.5, 97.5]))

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from cs_tui.screens.play_session import Comparison, Episode
+from cs_tui.screens.play_session import MIN_PAIRS, Comparison, Episode
 from cs_tui.widgets import tone
 from cs_tui.widgets.model_report import middle_cut
 
@@ -60,7 +60,8 @@ class Scoreboard(Widget):
             text.append(them)
         text.append("\n")
         if math.isnan(c.ci_low):
-            text.append(f"you − {name}: play 2 customers or more for a paired bootstrap CI", style=tone("dim"))
+            more = f"{MIN_PAIRS - c.episodes} more customer{'s' if MIN_PAIRS - c.episodes > 1 else ''}"
+            text.append(f"you − {name}: {more} for a paired bootstrap CI", style=tone("dim"))
         else:
             # the mean difference is the gap between the two averages above; the CI says if it is real
             # "(paired)" not ", paired bootstrap": the line fits 80 columns with a 12-cell name (? explains it)
