@@ -180,6 +180,9 @@ def test_a_stopped_cs_tui_train_leaves_a_checkpoint_that_resume_continues(
     start = next(i for i, r in enumerate(records) if r.get("message") == f"resumed at {stopped_at:,} steps")
     after = [r["timesteps"] for r in records[start + 1 :] if r["type"] == "train"]
     assert after and min(after) > stopped_at  # the step count carried on
+    episodes = [r["episodes"] for r in records if r["type"] == "train"]
+    before = [r["episodes"] for r in records[:start] if r["type"] == "train"][-1]
+    assert before > 0 and episodes == sorted(episodes)  # and so did the episode count (the monitor shows it)
 
 
 @pytest.mark.slow

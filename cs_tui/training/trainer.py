@@ -398,6 +398,12 @@ class Session:
             self.last_checkpoint_steps = steps
         self.write_meta(timesteps_done=steps)
 
+    def _episodes_by(self, steps: int) -> int:
+        """Training episodes finished by ``steps``: the last ``"train"`` record at or before it says."""
+        records, _ = self.run.read_metrics()
+        counts = [r["episodes"] for r in records if r.get("type") == "train" and r.get("timesteps", 0) <= steps]
+        return int(counts[-1]) if counts else 0
+
     def learn(self, stop: Any, resumed: bool) -> TrainResult:
         """Train up to ``total_timesteps``; returns how it ended (never raises for a stop signal)."""
         from cs_tui.training.callbacks import RunCallback
@@ -412,6 +418,8 @@ class Session:
             eval_every=self.options.eval_every,
             record_seconds=self.options.record_seconds,
         )
+        if resumed:  # the episode count goes on from the checkpoint, as the step count does
+            callback.stats.episodes = self._episodes_by(int(self.model.num_timesteps))
         remaining = total - int(self.model.num_timesteps)
         if remaining > 0 and not stop.requested:
             self.model.learn(
