@@ -479,3 +479,16 @@ async def test_the_longest_results_still_fit_80_columns() -> None:
             assert all(len(line) <= width for line in lines)
             assert last.endswith("escalated -0.30, 10t" if compact else "escalated -0.30, 10 turns"), last
             assert ("abandoned -0.30, 10t" in last) == compact
+
+
+async def test_a_new_opponent_chosen_after_a_conversation_says_it_plays_the_next_customer(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await finish(pilot, screen)
+        assert "heuristic: " in screen_text(app)  # the opponent's result with this customer
+        screen.load_opponent("baseline:random")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "random will play your next customer · ⏎ next" in text and "loading" not in text
+        assert "4 more customers" not in text and "finish a conversation and random plays" in text  # a new score

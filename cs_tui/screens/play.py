@@ -332,7 +332,7 @@ conversation with the last customer. Every finished conversation is saved under 
         self.query_one(Scoreboard).comparison = None
         self.query_one(Scoreboard).last = None
         if self.announce:  # the opponent the user chose; the one picked at start-up is named on screen
-            self.notify(f"playing against {name}", timeout=3)
+            self.notify(f"playing against {name}: the scoreboard starts again", timeout=4)
         self.announce = True
         if self.waiting is not None:
             human, self.waiting = self.waiting, None
@@ -353,6 +353,8 @@ conversation with the last customer. Every finished conversation is saved under 
             return
         if c.episode.done:
             picker.agent_view = None
+            if self.agent is not None and not self.opponent_loading:  # a new opponent, chosen after the end
+                self._opponent_line(f"{short_name(self.agent.name)} will play your next customer · ⏎ next")
             return
         if self.agent is None:
             picker.agent_view = None
