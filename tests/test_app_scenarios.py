@@ -146,6 +146,7 @@ async def test_passed_counts_of_200_trials_are_shown_whole_and_failing_rows_say_
         await pilot.pause()
         text = screen_text(app)
         assert "200/200" in text, text
+        assert "verdict" in text and "misses the thresholds of cs-tui test" in text  # not "CI" (intervals)
         table = screen.query_one("#scenario-table", DataTable)
         marks = column(table, 3)
         assert all(marks), marks  # the verdict column always says something
@@ -186,6 +187,8 @@ async def test_escape_and_enter_leave_a_field_and_the_key_bar_never_goes_blank(t
         assert screen.focused is table
         await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(screen.scenarios))
         assert all(p.endswith("/3") for p in column(table, 0))
+        await pilot.pause()
+        assert "the thresholds are set for pass^4: k 4 to judge" in screen_text(app)  # not silence
 
 
 async def test_the_pass_rule_is_visible_at_80x24(tmp_path: Path) -> None:

@@ -20,8 +20,10 @@ from cs_tui.commands.evaluate import DEFAULT_POLICY, USAGE_ERROR, at_least, indu
 if TYPE_CHECKING:
     from cs_env.scenarios import ScenarioResult, Thresholds
 
-THRESHOLDS_MISSED = 1
+#: Trials per scenario unless told otherwise: here and in the app's scenario runner alike.
 DEFAULT_TRIALS = 16
+
+THRESHOLDS_MISSED = 1
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_POLICY,
         help=f"the agent to test (default: the shipped agent {DEFAULT_POLICY!r}; e.g. baseline:heuristic)",
     )
-    parser.add_argument("--trials", type=at_least(1), default=DEFAULT_TRIALS, help="trials per scenario (default 16)")
+    parser.add_argument(
+        "--trials", type=at_least(1), default=DEFAULT_TRIALS, help=f"trials per scenario (default {DEFAULT_TRIALS})"
+    )
     parser.add_argument("--k", type=at_least(1), default=None, help="pass^k at this k (default: the thresholds file's)")
     parser.add_argument("--seed", type=at_least(0), default=0, help="env seed of the first trial (default 0)")
     parser.add_argument(

@@ -21,6 +21,7 @@ from textual.worker import get_current_worker
 
 from cs_env.scenarios import Scenario, ScenarioResult, Thresholds, load_scenarios, load_thresholds, run_scenario
 from cs_tui.agents import BASELINE_PREFIX, baseline_specs
+from cs_tui.commands.test import DEFAULT_TRIALS
 from cs_tui.training.runs import list_runs
 from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
@@ -133,7 +134,7 @@ class ScenariosScreen(Screen[None]):
                 [(DEFAULT_POLICY, DEFAULT_POLICY)], value=DEFAULT_POLICY, allow_blank=False, compact=True, id="policy"
             )
             yield Label("trials")
-            yield Input("8", type="integer", compact=True, id="trials")
+            yield Input(str(DEFAULT_TRIALS), type="integer", compact=True, id="trials")
             yield Label("k")
             yield Input("4", type="integer", compact=True, id="k")
             yield Label("seed")
@@ -145,7 +146,7 @@ class ScenariosScreen(Screen[None]):
         table.add_column("passed", key="passed", width=len(f"{MAX_TRIALS}/{MAX_TRIALS}"))
         table.add_column("rate", key="rate", width=4)
         table.add_column("pass^k", key="hat", width=6)
-        table.add_column("", key="mark", width=4)
+        table.add_column("verdict", key="mark", width=7)
         table.add_column("ind", key="industry", width=6)
         table.add_column("scenario", key="scenario")
         yield table
@@ -316,9 +317,11 @@ class ScenariosScreen(Screen[None]):
             elif self.thresholds is not None and settings.k == self.thresholds.k:
                 missed = [m.removeprefix("overall: ") for m in self._misses(done)]
                 if missed:
-                    text.append(f"\nmisses the CI thresholds: {'; '.join(missed)}", style=tone("red"))
+                    text.append(f"\nmisses the thresholds of cs-tui test: {'; '.join(missed)}", style=tone("red"))
                 else:
-                    text.append("\nmeets the CI thresholds", style=tone("green"))
+                    text.append("\nmeets the thresholds of cs-tui test", style=tone("green"))
+            elif self.thresholds is not None:
+                text.append(f"\nthe thresholds are set for pass^{self.thresholds.k}: k {self.thresholds.k} to judge")
         else:
             text.append("running…" if self.running else "no results", style="italic")
         self.query_one("#summary", Static).update(text)
