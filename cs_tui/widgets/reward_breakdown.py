@@ -35,7 +35,8 @@ class RewardBreakdown(Widget):
         text = Text("return ", style=tone("bold"))
         text.append(f"{self.total:+.2f}", style=tone("bold green" if self.total > 0 else "bold"))
         parts = self.components or dict.fromkeys(LABELS, 0.0)
-        text.append(f" (turn {sum(parts.values()):+.2f})" if self.components is not None else "", style=tone("dim"))
+        # "turn ... =": the four lines below add up to the last turn's reward, not to the return
+        text.append(f" · turn {sum(parts.values()):+.2f} =" if self.components is not None else "", style=tone("dim"))
         for key, label in LABELS.items():
             value = parts.get(key, 0.0) + 0.0  # no "-0.00"
             style = "green" if value > 0 else "red" if value < 0 else "dim"
