@@ -79,11 +79,14 @@ class CsTuiApp(App[int]):
         self.settings: AppSettings = settings or AppSettings()
 
     def action_toggle_help(self) -> None:
-        """Show or hide the keys panel."""
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        """Show the help page of the pane on screen (its own ``?`` closes it)."""
+        from cs_tui.widgets.help_screen import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+            return
+        title = PANES[self.current_mode][2] if self.current_mode in PANES else "cs-tui"
+        self.push_screen(HelpScreen(self.screen, title))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette: the panes, then every key action of the current screen, then Textual's own."""

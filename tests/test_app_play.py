@@ -297,12 +297,28 @@ async def test_help_panes_and_palette(tmp_path: Path) -> None:
         text = screen_text(app)
         for key in ("12345678 answer", "o Opponent", "b Blind", "r Replays", "ptsm panes", "? Help", "q Quit"):
             assert key in text, key
+        from textual.containers import VerticalScroll
+
+        from cs_tui.widgets.help_screen import HelpScreen
+
         await pilot.press("question_mark")
         await pilot.pause()
-        assert app.screen.query("HelpPanel")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "Help · Play" in text and "A customer writes in" in text
+        page = app.screen.query_one(VerticalScroll)
+        assert page.max_scroll_y > 0 and page.scroll_y == 0  # longer than 24 rows: the keys scroll it
+        await pilot.press("end")
+        await pilot.pause()
+        assert page.scroll_y == page.max_scroll_y
+        text = screen_text(app)
+        assert "choose the agent you play against" in text and "the command palette" in text
         await pilot.press("question_mark")
         await pilot.pause()
-        assert not app.screen.query("HelpPanel")
+        assert isinstance(app.screen, PlayScreen)
+        await pilot.press("question_mark", "escape")  # esc closes it too
+        await pilot.pause()
+        assert isinstance(app.screen, PlayScreen)
 
         commands = [c.title for c in app.get_system_commands(app.screen)]
         for title in ("Go to Training", "Blind", "Opponent", "New…", "Replays", "Keys"):
@@ -492,3 +508,28 @@ async def test_a_new_opponent_chosen_after_a_conversation_says_it_plays_the_next
         text = screen_text(app)
         assert "random will play your next customer · ⏎ next" in text and "loading" not in text
         assert "4 more customers" not in text and "finish a conversation and random plays" in text  # a new score
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 12)])
+async def test_every_pane_has_a_help_page_that_opens_and_closes_at_any_size(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    from cs_tui.app import PANES
+    from cs_tui.widgets.help_screen import HelpScreen
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        for mode, (_, _, title) in PANES.items():
+            await app.switch_mode(mode)
+            await pilot.pause()
+            pane = app.screen
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            assert app.screen.help_text.startswith(f"## {title}")  # every pane says what it is for
+            if size == (80, 24):
+                assert f"Help · {title}" in screen_text(app)
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert app.screen is pane

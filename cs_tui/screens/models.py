@@ -181,6 +181,18 @@ class ModelTable(DataTable[Any]):
 class ModelsScreen(Screen[None]):
     """Models on the left, the highlighted one's details and evaluation on the right."""
 
+    HELP = """
+## Models
+
+Every saved model (and the shipped `default`) with its training details. **e** evaluates the
+highlighted one on fresh conversations (the industry and the number of episodes are on top): mean
+return with its 95 % CI, **% of oracle** (0 is random play, 100 the oracle that sees the hidden
+traits), resolution, escalation and abandonment rates, satisfaction, and the breakdown by industry,
+tier and inquiry. Small samples give wide intervals: use a few hundred episodes or more.
+
+**a** and **b** mark two models; **c** compares them side by side (evaluating them first if needed).
+"""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "evaluate", "Evaluate", tooltip="Evaluate the highlighted model (business metrics)"),
         Binding("a", "mark('a')", "Mark A", tooltip="Mark the highlighted model as A for a comparison"),

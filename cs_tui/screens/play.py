@@ -67,13 +67,25 @@ class PlayScreen(Screen[None]):
 ## Play
 
 A customer writes in. Answer each turn with a strategy (keys **1-8**). The customer's mood, the
-reward of each turn and your return so far are on the right. When the conversation ends, the
-opponent plays **the same customer from the same seed**, and the scoreboard compares you over the
-session (a paired bootstrap 95 % CI of the difference in return).
+reward of each turn and your **return** (the sum of the rewards so far) are on the right. When the
+conversation ends, the opponent plays **the same customer from the same seed**, and the scoreboard
+compares you over the session (from the sixth customer, a paired bootstrap 95 % CI of the difference
+in return says whether either of you is ahead).
+
+**The strategies.** 1 *empathetic* and 5 *apologetic* calm an upset customer (less with each repeat;
+a calm one finds it patronizing). 2 *technical* goes deep (experts like it, novices get lost);
+6 *educational* walks a novice through it; 7 *quick resolution* is a canned fix that only suits simple
+issues. 3 *escalate* hands over to a specialist: right for urgent fraud or a case only engineering can
+fix, a costly annoyance otherwise. 4 *product recommend* and 8 *upsell* make an offer: it pays with a
+content, receptive customer and backfires with an upset one.
+
+**The reward** of a turn has four parts: *satisfaction* (a new high in the customer's mood),
+*efficiency* (resolving quickly), *business* (a sale, and the customer's value kept at the end) and
+*escalation* (the cost of a specialist's time).
 
 **b** blind mode hides the opponent's suggestion until you answer. **v** shows the opponent's
-conversation with the last customer. Every finished conversation is saved under `saves/episodes/`;
-**r** replays one.
+conversation with the last customer. Every finished conversation is saved in the `episodes` folder of
+the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -93,6 +93,20 @@ class ScenarioTable(DataTable[Any]):
 class ScenariosScreen(Screen[None]):
     """Controls on top, one row per scenario, the highlighted scenario's description below."""
 
+    HELP = """
+## Scenarios
+
+The catalog of hand-written situations (an urgent fraud report, a furious VIP, a novice with a
+technical question, ...), each with a pass rule. **r** runs every scenario *trials* times with the
+chosen policy (**o**: the default agent, a saved model or a baseline), each trial from its own seed.
+
+Per scenario: passed trials, the pass rate, **pass^k** (the chance that k trials in a row all pass:
+reliability, not just ability) and a verdict: *ok*, *part* (some passed), *none*, or *FAIL* when it
+misses its own threshold. The summary says whether the policy meets the thresholds `cs-tui test`
+applies (set for pass^4 at 16 trials). **enter** opens a scenario's trials, each replayed as a
+conversation; **f** opens the worst one.
+"""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "run_catalog", "Run", tooltip="Run every scenario with the chosen policy"),
         Binding("x", "cancel_run", "Cancel", tooltip="Stop the run after the current scenario"),

@@ -94,6 +94,21 @@ class RunsTable(DataTable[Any]):
 class TrainingScreen(Screen[None]):
     """Runs on the left, the followed run on the right; ``n`` starts a run, ``x`` stops the followed one."""
 
+    HELP = """
+## Training
+
+On the left, every run in the saves folder with its status and progress; on the right, the run you
+follow: the returns of its training episodes as a sparkline, the latest mean return, % of oracle
+(**train**: on the training episodes, where the policy still explores; **eval**: the periodic
+evaluation on held-out conversations), outcome rates and how often each strategy is used.
+
+**n** opens the form for a new run (algorithm, industry, steps, seed). A run is its own process: it
+goes on when you quit the app or lose the SSH connection, and the pane picks it up again when you come
+back. **x** stops the followed run after writing a checkpoint; **u** resumes a stopped or died run from
+its last checkpoint; **l** follows the newest live run. Runs started with `cs-tui train` elsewhere
+show up here too.
+"""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_run", "New run", tooltip="Start a training run from a form"),
         Binding("x", "stop_run", "Stop run", tooltip="Stop the followed run (it saves a checkpoint first)"),

@@ -1,0 +1,104 @@
+"""Help for the pane on screen: what it is for, then every key it answers to, in one scrollable page.
+
+Textual's own help panel squeezes the pane into a side column and cannot be scrolled from the
+keyboard; at 80x24 over SSH most of it was out of reach. This is a full-screen page instead: arrows,
+PgUp/PgDn, Home/End scroll it, and ``?``, ``esc`` or ``q`` close it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Markdown, Static
+
+#: Keys of the app itself, whichever pane is on screen.
+GLOBAL_KEYS = (
+    ("p t s m", "the panes: play, training, scenarios, models"),
+    ("ctrl+p", "the command palette: every action of this pane by name"),
+    ("?", "this help (again to close)"),
+    ("q", "quit (training runs go on: they are their own processes)"),
+)
+
+
+def pane_keys(screen: Screen[Any]) -> list[tuple[str, str]]:
+    """The keys the pane shows in its key bar, with what each does (its tooltip when it has one)."""
+    rows: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for node, binding, _enabled, _tooltip in screen.active_bindings.values():
+        if not binding.show or not binding.description or node is screen.app:
+            continue
+        key = screen.app.get_key_display(binding)
+        if key in seen:  # one key, two labels (the play pane's v): say it once
+            continue
+        seen.add(key)
+        rows.append((key, binding.tooltip or binding.description))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    """The help page for ``pane``: its HELP text (Markdown), its keys, the app's keys."""
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+    }
+    HelpScreen > VerticalScroll {
+        width: 100%;
+        max-width: 100;
+        height: 100%;
+        border: round $primary;
+        border-title-align: left;
+        border-subtitle-align: right;
+        padding: 0 1;
+        background: $surface;
+    }
+    HelpScreen Markdown {
+        margin: 0;
+        padding: 0;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "dismiss", "Close", key_display="?"),
+        Binding("escape", "dismiss", "Close", show=False),
+        Binding("q", "dismiss", "Close", show=False),
+    ]
+
+    def __init__(self, pane: Screen[Any], title: str) -> None:
+        super().__init__()
+        self.pane_title = title
+        self.help_text = str(getattr(pane, "HELP", None) or "").strip()
+        self.keys = pane_keys(pane)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-page") as page:
+            page.border_title = f"Help · {self.pane_title}"
+            page.border_subtitle = "↑↓ PgUp PgDn scroll · ? esc close"
+            if self.help_text:
+                yield Markdown(self.help_text)
+            yield Static(self._keys_table(), id="help-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-page").focus()  # so the arrows and PgUp/PgDn scroll it
+
+    def _keys_table(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        table.add_row(Text("Keys of this pane", style="bold underline"), "")
+        for key, what in self.keys:
+            table.add_row(key, what)
+        table.add_row("", "")
+        table.add_row(Text("Everywhere", style="bold underline"), "")
+        for key, what in GLOBAL_KEYS:
+            table.add_row(key, what)
+        return table
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)
