@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import PaneApp, wait_for
+from app_helpers import PaneApp, screen_text, wait_for
 from rich.console import Console
 from textual.app import App
 from textual.coordinate import Coordinate
@@ -263,6 +263,8 @@ async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Pat
         await pilot.pause(0.2)
         assert launched.reported
         assert not [n for n in app._notifications if n.severity == "error"]  # a stop is not a failure
+        text = screen_text(app)  # one word for it in the list and in the monitor
+        assert "interrupted" not in text and text.count("stopped") >= 2, text
 
 
 async def test_resizing_down_to_40x12_and_back_raises_nothing(tmp_path: Path) -> None:

@@ -30,13 +30,12 @@ from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.model_report import middle_cut
 from cs_tui.widgets.training_form import NewRunForm, TrainRequest
-from cs_tui.widgets.training_monitor import STATUS_STYLE, RunMonitor
+from cs_tui.widgets.training_monitor import STATUS_LABEL, STATUS_STYLE, RunMonitor
 
 LIST_SECONDS = 2.0
 LOG_DIR = ".logs"  # under saves/: hidden, so run listings skip it
 WIDE = 100  # from this terminal width on, the runs list is wider so whole default run names fit
 NAME_WIDTH = {False: 17, True: 27}  # the run column, by wide
-STATUS_SHORT = {"interrupted": "stopped"}  # status words that would not fit the status column (8)
 
 
 @dataclass
@@ -225,7 +224,7 @@ show up here too.
             table.move_cursor(row=names.index(current))
 
     def _cells(self, row: RunRow) -> tuple[str, Text]:
-        label = STATUS_SHORT.get(row.status, row.status)
+        label = STATUS_LABEL.get(row.status, row.status)
         progress = max(row.progress or 0.0, self._progress.get(row.name, 0.0))
         if row.status == "running" and (row.progress is not None or row.name in self._progress):
             label = f"{progress * 100:.0f}%"

@@ -172,6 +172,9 @@ IDLE_TEXT = (
 )
 
 
+#: How a status reads on screen: "interrupted" (stopped by a signal, or by x) reads "stopped" in the run
+#: list (8 columns) and in the monitor alike.
+STATUS_LABEL = {"interrupted": "stopped"}
 STATUS_STYLE = {
     "starting": "bold green",
     "running": "bold green",
@@ -354,7 +357,7 @@ class RunMonitor(VerticalScroll):
             return
         meta = view.meta
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(view.status, style=tone(STATUS_STYLE.get(view.status, "bold")))
+        text.append(STATUS_LABEL.get(view.status, view.status), style=tone(STATUS_STYLE.get(view.status, "bold")))
         text.append("  ")
         text.append(run.name, style="bold")
         details = [str(meta.get(k)) for k in ("algorithm", "industry") if meta.get(k)]
