@@ -409,7 +409,10 @@ async def test_a_broken_recording_is_a_notification(tmp_path: Path) -> None:
         assert "(unreadable)" in screen_text(app)
         await pilot.press("enter")
         await pilot.pause()
-        assert any(n.title == "Cannot replay" and "seed1.json" in n.message for n in app._notifications)
+        assert any(
+            n.title == "Cannot replay" and "seed1.json" in n.message and "no 'max_turns' field" in n.message
+            for n in app._notifications
+        )
         assert app.screen is screen and screen.replaying is None
         await pilot.press("1")  # still playing the live customer
         assert "You [empathetic]" in screen.query_one(Transcript).plain

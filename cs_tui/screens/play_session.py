@@ -253,7 +253,9 @@ def load_recording(path: Path) -> tuple[Episode, Episode | None]:
 
         human = again(record["human"])
         agent = again(record["agent"]) if record.get("agent") else None
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except KeyError as error:  # str(KeyError) is just the quoted key
+        raise RecordError(f"{path.name}: cannot replay this recording (no {error} field)") from error
+    except (OSError, ValueError, TypeError) as error:
         raise RecordError(f"{path.name}: cannot replay this recording ({error})") from error
     return human, agent
 
