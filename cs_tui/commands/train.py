@@ -187,7 +187,9 @@ class ConsoleReporter:
         self.last_line = 0.0
 
     def started(self, run: Run, meta: dict[str, Any], resumed: bool) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        from cs_tui.widgets.model_report import middle_cut
 
         verb = "Resuming" if resumed else "Training"
         self.console.print(
@@ -195,20 +197,21 @@ class ConsoleReporter:
             f"({meta['total_timesteps']:,} steps, {meta['n_envs']} envs, seed {meta['seed']}) → {run.path}"
         )
         if self.console.is_terminal:
+            # one line that fits 80 columns: the name cut in the middle, steps in thousands
             self.progress = Progress(
                 TextColumn("[progress.description]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
+                BarColumn(bar_width=12),
+                TextColumn("{task.fields[steps]}"),
                 TextColumn("{task.fields[fps]} fps"),
                 TextColumn("ETA {task.fields[eta]}"),
-                TimeElapsedColumn(),
                 TextColumn("return {task.fields[ret]}"),
                 TextColumn("eval {task.fields[eval]}"),
                 console=self.console,
             )
             self.progress.start()
             self.task = self.progress.add_task(
-                meta["name"],
+                middle_cut(meta["name"], 14),
+                steps=_steps(meta.get("timesteps_done", 0), meta["total_timesteps"]),
                 total=meta["total_timesteps"],
                 completed=meta.get("timesteps_done", 0),
                 fps="-",
@@ -222,14 +225,14 @@ class ConsoleReporter:
 
         kind = record.get("type")
         if kind == "eval":
-            self.last_eval = f"{record['pct_of_oracle']:.1f}% of oracle"
+            self.last_eval = f"{record['pct_of_oracle']:.1f}%"
             if self.progress is None:
                 self.console.print(
                     f"eval at {record['timesteps']:,} steps: return {record['mean_return']:.3f} "
-                    f"± {record['ci95']:.3f}, {self.last_eval}{' (best)' if record.get('is_best') else ''}"
+                    f"± {record['ci95']:.3f}, {self.last_eval} of oracle{' (best)' if record.get('is_best') else ''}"
                 )
         if kind == "status" and self.progress is None and record["status"] == "running":
-            self.console.print(f"{record['status']}: {record['message']}")
+            self.console.print(record["message"])  # "started at 0 steps", "resumed at 20,480 steps"
         if kind != "train" and self.progress is None:
             return
         if self.progress is not None:
@@ -242,6 +245,8 @@ class ConsoleReporter:
                     eta=_duration(eta) if eta is not None else "-",
                     ret=f"{mean:.3f}" if mean is not None else "-",
                 )
+                total = self.progress.tasks[0].total
+                fields["steps"] = _steps(record["timesteps"], total)
                 self.progress.update(self.task, completed=record["timesteps"], **fields)
             else:
                 self.progress.update(self.task, **fields)
@@ -257,9 +262,20 @@ class ConsoleReporter:
         if self.progress is not None:
             self.progress.stop()
         if result.status != "failed":
-            self.console.print(f"{result.status}: {result.message} ({_duration(result.wall_seconds)})")
+            # "finished 6,144 steps; best ...": the message says the status already
+            said = result.message if result.message.startswith(result.status) else f"{result.status}: {result.message}"
+            self.console.print(f"{said} ({_duration(result.wall_seconds)})")
             if result.status == "finished":
                 self.console.print(f"model: {result.run.best_path} (best), {result.run.model_path} (latest)")
+
+
+def _steps(done: float, total: float | None) -> str:
+    """``"13k/600k"``: steps done of the total, in thousands once past 10,000."""
+
+    def short(n: float) -> str:
+        return f"{n / 1000:,.0f}k" if n >= 10_000 else f"{n:,.0f}"
+
+    return f"{short(done)}/{short(total)}" if total else short(done)
 
 
 def _duration(seconds: float) -> str:

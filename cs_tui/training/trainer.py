@@ -446,7 +446,7 @@ class Session:
                 self.evaluate(steps)
             self.checkpoint()
             best = self.meta.get("best_eval") or {}
-            message = f"finished {steps:,} steps; best {best.get('pct_of_oracle', float('nan')):.1f} % of oracle"
+            message = f"finished {steps:,} steps; best {best.get('pct_of_oracle', float('nan')):.1f}% of oracle"
             self.write_meta(status="finished", error=None)
             self.status("finished", message)
             code, status = 0, "finished"
