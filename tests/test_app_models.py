@@ -132,6 +132,7 @@ async def test_a_broken_model_file_is_a_notification_not_a_crash(tmp_path: Path)
         await wait_for(pilot, lambda: any("Could not evaluate ppo-broken" in n.message for n in app._notifications))
         messages = [n.message for n in app._notifications]
         assert any("model.zip" in m for m in messages), messages
+        assert not any("ModelLoadError" in m for m in messages), messages  # words, not an exception's class
         assert app.is_running and not screen.reports and not screen.evaluating
 
 

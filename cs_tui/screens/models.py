@@ -368,7 +368,8 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         self, entries: list[ModelEntry], settings: EvalSettings, saves: Path, then_compare: bool
     ) -> None:
         from cs_env.evaluate import evaluate
-        from cs_tui.agents import load_agent  # a model brings torch: only here, in the worker
+        from cs_tui.agents import AgentError, load_agent  # a model brings torch: only here, in the worker
+        from cs_tui.training.safe_load import ModelLoadError
 
         for entry in entries:
             max_turns = int(entry.meta.get("max_turns") or 10) if entry.kind == "model" else 10
@@ -382,7 +383,9 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
                     max_turns=max_turns,
                 ).as_dict()
             except Exception as exc:  # a broken model must not take the app down: say why
-                self.app.call_from_thread(self._eval_failed, entry, f"{type(exc).__name__}: {exc}")
+                # our own refusals say what is wrong in words; anything else keeps its type for a bug report
+                said = isinstance(exc, AgentError | ModelLoadError | OSError | ValueError) and str(exc)
+                self.app.call_from_thread(self._eval_failed, entry, said or f"{type(exc).__name__}: {exc}")
                 return
             self.app.call_from_thread(self._eval_done, entry, settings, report)
         if then_compare:
