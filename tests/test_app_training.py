@@ -408,3 +408,14 @@ async def test_the_runs_list_shows_the_monitors_progress(tmp_path: Path) -> None
         await wait_for(pilot, lambda: runs_list(app) == [("ppo-mixed-live", "39%")])
         await pilot.pause(2.5)  # a later listing (meta still says 33%) does not take it back
         assert runs_list(app) == [("ppo-mixed-live", "39%")]
+
+
+async def test_the_key_bar_fits_80_columns_down_to_quit(tmp_path: Path) -> None:
+    from cs_tui.app import CsTuiApp
+
+    app = CsTuiApp(saves=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.switch_mode("training")
+        await pilot.pause()
+        keys = screen_text(app).splitlines()[-1]
+        assert "q Quit" in keys and "…" not in keys, keys

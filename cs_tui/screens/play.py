@@ -159,7 +159,7 @@ the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
         self.industry: str = settings.industry
         self.max_turns: int = settings.max_turns
         self.seed: int = settings.seed if settings.seed is not None else random.randrange(100_000)
-        self.sub_title = "play"
+        self.sub_title = "Play"
         spec = settings.opponent or (DEFAULT_AGENT if self._has_default() else FALLBACK_AGENT)
         self.opponent_loading = True
         self._opponent_line(f"loading {short_name(spec)}…")

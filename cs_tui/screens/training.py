@@ -109,10 +109,10 @@ show up here too.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "new_run", "New run", tooltip="Start a training run from a form"),
-        Binding("x", "stop_run", "Stop run", tooltip="Stop the followed run (it saves a checkpoint first)"),
+        Binding("n", "new_run", "New", tooltip="Start a training run from a form"),
+        Binding("x", "stop_run", "Stop", tooltip="Stop the followed run (it saves a checkpoint first)"),
         Binding("u", "resume_run", "Resume", tooltip="Continue a stopped or died run from its last checkpoint"),
-        Binding("l", "follow_live", "Follow live", tooltip="Follow the newest running run"),
+        Binding("l", "follow_live", "Live", tooltip="Follow the newest running run"),
         Binding("r", "refresh_runs", "Refresh", tooltip="Read the runs in saves/ again"),
     ]
 
