@@ -217,3 +217,20 @@ async def test_a_trial_shows_its_verdict_and_reason_on_top(tmp_path: Path) -> No
         assert transcript.startswith("FAIL: "), transcript
         reason = transcript.splitlines()[0]
         assert reason in screen_text(app)  # seen without scrolling
+
+
+async def test_o_opens_the_policy_list_and_enter_takes_the_choice(tmp_path: Path) -> None:
+    app = PaneApp(tmp_path, ScenariosScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ScenariosScreen)
+        select = screen.query_one("#policy", Select)
+        before = select.value
+        await pilot.press("o")
+        await pilot.pause()
+        assert select.expanded  # the list is open: something visibly happens
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert not select.expanded and select.value != before
+        await pilot.press("r")  # and runs with it straight away
+        await wait_for(pilot, lambda: bool(screen.results))

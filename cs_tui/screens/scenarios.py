@@ -396,5 +396,7 @@ conversation; **f** opens the worst one.
         self.query_one("#scenario-table", DataTable).focus()
 
     def action_focus_policy(self) -> None:
-        """Put the focus on the policy picker (enter opens it)."""
-        self.query_one("#policy", Select).focus()
+        """Open the policy picker: arrows choose, enter takes it, esc leaves it as it was."""
+        select = self.query_one("#policy", Select)
+        select.focus()
+        select.expanded = True
