@@ -102,7 +102,8 @@ def evaluation(report: EvaluationReport) -> RenderableType:
     head.add_column()
     head.add_row("policy", report.policy)
     head.add_row(
-        "setting", f"{report.industry}, {report.episodes} episodes, seed {report.seed}, {report.max_turns} turns"
+        "setting",
+        f"{report.industry}, {report.episodes} episodes, seed {report.seed}, at most {report.max_turns} turns each",
     )
     head.add_row("mean return", f"{_return(m)}  (random {report.random_return:.3f}, oracle {report.oracle_return:.3f})")
     head.add_row("% of oracle", f"{_pct(m.pct_of_oracle)} %")
