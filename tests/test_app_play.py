@@ -256,6 +256,14 @@ async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) 
         expected = Conversation(industry="bfsi", max_turns=10, seed=42).episode.opening_line
         assert expected in screen.query_one(Transcript).plain
         assert "seed 42" in screen_text(app)
+        # a seed too long to show is refused with the range, and the dialog stays open
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "99999999999999999999999"
+        await pilot.press("tab", "enter")
+        await pilot.pause()
+        assert app.screen is not screen
+        assert any("the seed must be from 0 to 9,223,372,036,854,775,807" in n.message for n in app._notifications)
 
 
 async def test_choosing_the_oracle_hides_hints_that_would_leak_hidden_traits(tmp_path: Path) -> None:

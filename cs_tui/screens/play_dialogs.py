@@ -36,6 +36,10 @@ DIALOG_CSS = """
 """
 
 
+#: The largest seed the dialog takes: 2**63 - 1, 19 digits, which still fit the sidebar's seed line.
+MAX_SEED = 2**63 - 1
+
+
 class NewEpisodeDialog(ModalScreen[tuple[str, int] | None]):
     """Choose the industry and seed of the next customer."""
 
@@ -68,8 +72,8 @@ class NewEpisodeDialog(ModalScreen[tuple[str, int] | None]):
         except ValueError:
             self.notify(f"the seed must be a whole number, not {value!r}", severity="error")
             return
-        if seed < 0:
-            self.notify("the seed must be 0 or more", severity="error")
+        if not 0 <= seed <= MAX_SEED:
+            self.notify(f"the seed must be from 0 to {MAX_SEED:,}", severity="error")
             return
         industry = self.query_one(Select).value
         self.dismiss((str(industry), seed))
