@@ -79,7 +79,12 @@ class _ScalarOps:
 
     # the simple operations are the builtins themselves: one C call each on the single env's hot path
     pick = staticmethod(operator.getitem)  # pick(constants, index) = constants[index]
-    pick_row = staticmethod(operator.getitem)  # pick_row(per_strategy, index) = per_strategy[index]
+
+    @staticmethod
+    def pick_rows(index: Any, *per_strategy: Any) -> tuple[Any, ...]:
+        # each per-strategy list's entry for strategy index
+        return tuple(row[index] for row in per_strategy)
+
     rows = staticmethod(operator.getitem)  # rows(table, index) = table[index]
     scale = staticmethod(operator.mul)  # scale(flag, value) = flag * value
     half_power = staticmethod(functools.partial(pow, 0.5))  # half_power(k) = 0.5**k
@@ -147,11 +152,12 @@ class _ArrayOps:
         return table.take(index)
 
     @staticmethod
-    def pick_row(per_strategy: Any, index: Any) -> Any:
-        n, k = per_strategy.shape
-        if per_strategy.flags.c_contiguous:  # one flat take instead of a two-array fancy index
-            return per_strategy.reshape(-1).take(_row_offsets(n, k) + index)
-        return per_strategy[np.arange(n), index]
+    def pick_rows(index: Any, *per_strategy: Any) -> tuple[Any, ...]:
+        # row i's entry index[i] of each (n, strategies) array: one flat take each, from offsets computed
+        # once (cheaper than a two-array fancy index)
+        n, k = per_strategy[0].shape
+        flat = _row_offsets(n, k) + index
+        return tuple(x.reshape(-1).take(flat) if x.flags.c_contiguous else x[np.arange(n), index] for x in per_strategy)
 
     def per_strategy(self, rule: Any, *per_strategy: Any) -> Any:
         # the rule runs once on (strategies, n) arrays, not once per strategy: a few large numpy calls;
@@ -297,7 +303,7 @@ class CustomerState:
         "best_sat",
         "complexity",
         "complexity_hint",
-        "drain",
+        "drain_rate",
         "empathy_uses",
         "handle_time",
         "industry",
@@ -346,10 +352,10 @@ class CustomerState:
     savvy_hint: Any
     openness_hint: Any
     outcome: Any
+    drain_rate: Any  # patience a turn uses up per unit of its time cost
     # per strategy, fixed per episode (shape (n, 8) when batched): see _profile
     potential: Any
     reaction: Any
-    drain: Any
 
     def copy(self) -> CustomerState:
         new = CustomerState.__new__(CustomerState)
@@ -425,7 +431,8 @@ def new_customers(ops: Any, tables: Tables, u: Any, pins: dict[str, Any] | None 
     need = tables.specialist[inquiry] * (1.0 + 0.35 * (urgency - 2))
     need = need + 0.5 * ops.maximum(s.complexity - 0.7, 0.0) + ops.scale(furious_vip, 0.6)
     s.needs_specialist = pin.get("needs_specialist", ops.scale(u[13] < need, 1.0))
-    s.potential, s.reaction, s.drain = _profile(ops, tables, s)
+    s.drain_rate = 0.5 + 0.12 * urgency  # urgent customers lose patience faster
+    s.potential, s.reaction = _profile(ops, tables, s)
     s.complexity_hint = ops.clip(s.complexity + 0.3 * (u[14] - 0.5), 0.0, 1.0)
     s.savvy_hint = ops.clip(s.savvy + 0.4 * (u[15] - 0.5), 0.0, 1.0)
     s.openness_hint = ops.clip(s.openness + 0.5 * (u[16] - 0.5), 0.0, 1.0)
@@ -439,7 +446,7 @@ def new_customers(ops: Any, tables: Tables, u: Any, pins: dict[str, Any] | None 
     return s
 
 
-def _profile(ops: Any, tables: Tables, s: CustomerState) -> tuple[Any, Any, Any]:
+def _profile(ops: Any, tables: Tables, s: CustomerState) -> tuple[Any, Any]:
     """How this customer responds to each strategy, before the mood of the moment: fixed per episode.
 
     - ``potential``: progress per turn when they cooperate (before noise): the inquiry's base rate
@@ -449,7 +456,6 @@ def _profile(ops: Any, tables: Tables, s: CustomerState) -> tuple[Any, Any, Any]
     - ``reaction``: the steady satisfaction change: the inquiry's mood effect, less the goodwill the
       turn's time costs (more for urgent customers), less the runaround a specialist's case senses,
       plus jargon that loses novices (pleases experts) and lessons urgent customers did not want.
-    - ``drain``: patience the turn uses up.
     """
     harder = 1.25 - s.complexity
     offer_fit = (0.4 + 0.8 * s.openness) * harder
@@ -470,9 +476,7 @@ def _profile(ops: Any, tables: Tables, s: CustomerState) -> tuple[Any, Any, Any]
     progress, mood = ops.rows(tables.progress, s.inquiry), ops.rows(tables.mood, s.inquiry)  # one entry per strategy
     potential = ops.per_strategy(lambda p, f: p * f * limit, progress, fit)
     reaction = ops.per_strategy(lambda m, st, t: m + st - waiting * t - runaround, mood, style, TIME_COST)
-    drain_rate = 0.5 + 0.12 * s.urgency
-    drain = ops.per_strategy(lambda t: t * drain_rate, TIME_COST)
-    return potential, reaction, drain
+    return potential, reaction
 
 
 def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max_turns: int) -> tuple[Any, ...]:
@@ -490,7 +494,8 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     time_cost = ops.pick(TIME_COST, a)
 
     cooperation = ops.minimum(1.0, 0.35 + 1.6 * sat)  # an angry customer does not follow instructions
-    gain = ops.pick_row(s.potential, a) * cooperation * (0.75 + 0.5 * u[0])
+    potential, reaction = ops.pick_rows(a, s.potential, s.reaction)  # this strategy's entries
+    gain = potential * cooperation * (0.75 + 0.5 * u[0])
     progress = ops.minimum(s.progress + gain, 1.0)
     resolved = progress >= 1.0
 
@@ -505,7 +510,7 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     calming = ops.pick(CALMING, a) * (1.0 - sat) * ops.half_power(s.empathy_uses)
     brush_off = ops.scale((a == QUICK_RESOLUTION) & (gain < 0.15), 0.1)  # a canned answer that misses annoys
     patronizing = ops.scale(empathy & (sat > 0.6), 0.05)  # sympathy a calm customer did not ask for
-    dsat = ops.pick_row(s.reaction, a) + calming + 0.45 * gain + offer_mood - brush_off - patronizing
+    dsat = reaction + calming + 0.45 * gain + offer_mood - brush_off - patronizing
     dsat = dsat + 0.06 * (u[1] - 0.5) + ops.scale(resolved, 0.2)
     # Escalation hands over: a relief when a specialist was needed, an annoyance when not.
     # For an urgent case the relief fades with every turn spent before handing over.
@@ -515,7 +520,7 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
     ceiling = ops.where(resolved | escalate, 1.0, ops.maximum(sat, 0.45 + 0.45 * progress))
     new_sat = ops.clip(sat + dsat, 0.0, ceiling)
 
-    patience = s.patience - ops.pick_row(s.drain, a) - 0.5 * ops.maximum(-dsat, 0.0)
+    patience = s.patience - time_cost * s.drain_rate - 0.5 * ops.maximum(-dsat, 0.0)
     leave_chance = ops.clip(0.3 - 2.5 * patience, 0.0, 1.0) * (1.3 - new_sat)
     outcome = ops.where(
         escalate,

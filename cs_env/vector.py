@@ -22,10 +22,9 @@ from cs_env.customer import (
     advance,
     new_customers,
     observe,
-    sentiment_of,
 )
 from cs_env.domain import N_STRATEGIES, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
-from cs_env.env import ARRIVAL_BLOCK, OBS_SIZE, check_industry, check_max_turns, observation_space
+from cs_env.env import ARRIVAL_BLOCK, OBS_NAMES, OBS_SIZE, check_industry, check_max_turns, observation_space
 from cs_env.industries import Catalog, default_catalog
 
 _SENTIMENTS = np.array(SENTIMENT_NAMES)
@@ -36,6 +35,7 @@ _OUTCOMES = np.array(OUTCOME_NAMES, dtype=object)
 #: stay in cache.
 ARRIVALS_PER_DRAW = 4096
 _TWO_TO_MINUS_24 = np.float32(2.0**-24)
+OBS_SENTIMENT = OBS_NAMES.index("sentiment")
 
 
 class CustomerSupportVectorEnv(VectorEnv):
@@ -110,7 +110,8 @@ class CustomerSupportVectorEnv(VectorEnv):
         # new customers are drawn ARRIVALS_PER_DRAW at a time and served from this block
         self._arrivals: CustomerState | None = None
         self._arrivals_used = 0
-        self._ended = np.zeros(self.num_envs, dtype=bool)
+        self._ended = np.zeros(self.num_envs, dtype=bool)  # the envs whose episode ended last step
+        self._ended_rows = np.flatnonzero(self._ended)  # and their indices
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
@@ -137,8 +138,9 @@ class CustomerSupportVectorEnv(VectorEnv):
         self.state = self._own_arrays(first)
         self._arrivals, self._arrivals_used = None, 0  # arrivals drawn under the previous seed are dropped
         self._ended[:] = False
-        zeros = np.zeros(self.num_envs)
-        return self._obs(self.state), self._info(self.state, (zeros, zeros, zeros, zeros))
+        self._ended_rows = np.flatnonzero(self._ended)
+        obs = self._obs(self.state)
+        return obs, self._info(self.state, np.zeros((4, self.num_envs)), obs, self._ended_rows)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         s = self.state
@@ -147,40 +149,40 @@ class CustomerSupportVectorEnv(VectorEnv):
         a = self._check_actions(actions)
         next_step = self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
         # next step: the envs that ended last step start anew (advanced like the rest, then overwritten)
-        components, outcome, obs = self._advance(s, a, self._ended if next_step else None)
+        components, outcome, obs = self._advance(s, a, next_step)
         # (restarted envs already read as ongoing: their new customers overwrote the outcomes)
         ended = outcome != ONGOING
+        rows = ended.nonzero()[0]
         truncated = outcome == TIMEOUT
         terminated = ended ^ truncated
         reward = components.sum(axis=0)  # components[0] + ... + components[3], in that order
         if next_step:
-            self._ended = ended
-            return obs, reward, terminated, truncated, self._info(s, components)
+            self._ended, self._ended_rows = ended, rows
+            return obs, reward, terminated, truncated, self._info(s, components, obs, rows)
         # same step: report the finished episodes, then start the next ones at once
-        info = self._info(s, components)
-        if ended.any():
-            rows = np.flatnonzero(ended)
+        info = self._info(s, components, obs, rows)
+        if len(rows):
             info["final_info"] = dict(info)
             info["final_obs"] = obs
             info["_final_obs"] = info["_final_info"] = ended
             self._restart(rows)
             obs = self._obs(s)
-            info.update(self._info(s, components))
+            info.update(self._info(s, components, obs, rows[:0]))  # the new customers' conversations go on
         return obs, reward, terminated, truncated, info
 
     # -- helpers -----------------------------------------------------------------------------
-    def _advance(self, s: CustomerState, a: np.ndarray, restart: np.ndarray | None) -> tuple[Any, Any, np.ndarray]:
+    def _advance(self, s: CustomerState, a: np.ndarray, restart: bool) -> tuple[Any, Any, np.ndarray]:
         """One turn of every conversation: the reward components (float64), outcomes and observations.
 
-        Afterwards the envs where ``restart`` is true get new customers (observed in their place).
+        With ``restart``, the envs whose episode ended last step then get new customers (observed in
+        their place).
         """
         u = self._uniforms(TURN_DRAWS, self.num_envs)
         *parts, outcome = advance(ARRAY32, self.tables, s, a, u, self.time_limit)
         components = np.array(parts, dtype=np.float64)  # handed out in float64, as the single env's floats
-        if restart is not None and restart.any():
-            ended = np.flatnonzero(restart)
-            self._restart(ended)
-            components[:, ended] = 0  # an env's restart step pays nothing
+        if restart and len(self._ended_rows):
+            self._restart(self._ended_rows)
+            np.copyto(components, 0.0, where=self._ended)  # an env's restart step pays nothing
         return components, outcome, self._obs(s)  # restarted envs show their new customers
 
     def _uniforms(self, rows: int, n: int) -> np.ndarray:
@@ -242,15 +244,16 @@ class CustomerSupportVectorEnv(VectorEnv):
             row[...] = value
         return by_feature.T
 
-    def _info(self, s: CustomerState, components: Any) -> dict[str, Any]:
+    def _info(self, s: CustomerState, components: Any, obs: np.ndarray, ended: np.ndarray) -> dict[str, Any]:
+        """The info of a step that left ``s`` observed as ``obs``, with the episodes ``ended`` (indices)."""
         # the state's fields are views into storage that the next step overwrites: copy what is handed out
         return {
             "satisfaction": s.sat.astype(np.float64),
-            "sentiment": _SENTIMENTS.take(sentiment_of(ARRAY32, s.sat)),
+            "sentiment": _SENTIMENTS.take(obs[:, OBS_SENTIMENT].astype(np.intp)),  # observed, as a code
             "tier": _TIERS.take(s.tier.astype(np.intp)),
             "industry": self._industries.take(s.industry),
             "inquiry_type": self._inquiries.take(s.inquiry),
-            "outcome": _outcome_names(s.outcome),
+            "outcome": _outcome_names(s.outcome, ended),
             "reward_components": {
                 "satisfaction": components[0],
                 "efficiency": components[1],
@@ -260,12 +263,11 @@ class CustomerSupportVectorEnv(VectorEnv):
         }
 
 
-def _outcome_names(outcome: np.ndarray) -> np.ndarray:
-    """``info["outcome"]``: None while a conversation goes on, else its outcome's name. Only the ended
-    ones (a fifth or so) are looked up: an object array starts as all None."""
+def _outcome_names(outcome: np.ndarray, ended: np.ndarray) -> np.ndarray:
+    """``info["outcome"]``: None while a conversation goes on, else its outcome's name. Only the
+    ``ended`` ones (a fifth or so) are looked up: an object array starts as all None."""
     names = np.empty(len(outcome), dtype=object)
-    ended = np.flatnonzero(outcome)
-    names[ended] = _OUTCOMES.take(outcome[ended])
+    names[ended] = _OUTCOMES.take(outcome.take(ended))
     return names
 
 
