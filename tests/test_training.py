@@ -71,7 +71,9 @@ def test_each_algorithm_trains_a_few_thousand_steps_into_a_complete_run_folder(t
     meta = run.meta
     assert set(meta) >= META_KEYS
     assert meta["status"] == "finished" and meta["error"] is None and run.status == "finished"
-    assert meta["algorithm"] == algorithm and meta["timesteps_done"] >= 3000
+    assert meta["algorithm"] == algorithm
+    # SB3 trains whole rollouts: the planned total is rounded up to them and then reached exactly
+    assert meta["timesteps_requested"] == 3000 and meta["timesteps_done"] == meta["total_timesteps"] >= 3000
     assert meta["reference"]["oracle_return"] > meta["reference"]["random_return"]
     assert meta["best_eval"]["is_best"] and meta["last_eval"]["timesteps"] == meta["timesteps_done"]
 
@@ -281,7 +283,21 @@ def test_a_run_is_resumed_by_its_name_under_the_saves_folder_and_a_finished_one_
     code, err = run_cli(capsys, *saves, "train", "--name", "mine", "--timesteps", "100")
     assert code == 2 and "(a finished run)" in err and f"--resume {result.run.path} --timesteps N" in err
     code, _ = run_cli(capsys, *saves, "train", "--resume", "mine", "--timesteps", "3000", "--quiet")
-    assert code == 0 and result.run.meta["timesteps_done"] >= 3000
+    assert code == 0 and result.run.meta["timesteps_done"] == result.run.meta["total_timesteps"] == 4096
+
+
+def test_train_says_up_front_that_it_rounds_the_steps_up_to_whole_rollouts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # PPO's defaults collect 64 steps in each of 32 envs: 3,000 steps are two rollouts of 2,048
+    assert trainer.collection_size("ppo", 32, {"model": {"n_steps": 64}}) == 2048
+    assert trainer.whole_collections(3000, 2048) == 4096 and trainer.whole_collections(4096, 2048) == 4096
+    assert trainer.collection_size("dqn", 2, {"model": {"train_freq": [4, "step"]}}) == 8
+    code = main(["--saves", str(tmp_path), "train", "--name", "r", "--timesteps", "3000", *FAST_FLAGS])
+    out = capsys.readouterr().out
+    assert code == 0 and "(4,096 steps, 32 envs, seed 0)" in out
+    assert "3,000 steps asked, rounded up: SB3 trains whole rollouts of 2,048 steps" in out
+    assert "finished 4,096 steps" in out
 
 
 def test_the_default_hyperparameters_file_is_valid_for_every_algorithm() -> None:

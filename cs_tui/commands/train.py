@@ -153,7 +153,8 @@ class JsonReporter:
         sys.stdout.flush()
 
     def started(self, run: Run, meta: dict[str, Any], resumed: bool) -> None:
-        keys = ("name", "algorithm", "industry", "seed", "n_envs", "total_timesteps", "timesteps_done")
+        keys = ("name", "algorithm", "industry", "seed", "n_envs", "total_timesteps", "timesteps_requested",
+                "timesteps_done")  # fmt: skip
         self._print({"type": "started", "path": str(run.path), "resumed": resumed, **{k: meta.get(k) for k in keys}})
 
     def record(self, record: dict[str, Any]) -> None:
@@ -192,10 +193,17 @@ class ConsoleReporter:
         from cs_tui.widgets.model_report import middle_cut
 
         verb = "Resuming" if resumed else "Training"
+        total, requested = meta["total_timesteps"], meta.get("timesteps_requested", meta["total_timesteps"])
         self.console.print(
             f"{verb} [bold]{meta['algorithm']}[/] on [bold]{meta['industry']}[/] "
-            f"({meta['total_timesteps']:,} steps, {meta['n_envs']} envs, seed {meta['seed']}) → {run.path}"
+            f"({total:,} steps, {meta['n_envs']} env{'s' * (meta['n_envs'] != 1)}, seed {meta['seed']}) → {run.path}"
         )
+        if requested != total:  # SB3 trains whole rollouts: say so before the count passes the request
+            from cs_tui.training.trainer import collection_size
+
+            size = collection_size(meta["algorithm"], meta["n_envs"], meta.get("hyperparameters", {}))
+            rounds = "rollouts" if meta["algorithm"] in ("ppo", "a2c") else "collection rounds"
+            self.console.print(f"({requested:,} steps asked, rounded up: SB3 trains whole {rounds} of {size:,} steps)")
         if self.console.is_terminal:
             # one line that fits 80 columns: the name cut in the middle, steps in thousands
             self.progress = Progress(

@@ -472,6 +472,25 @@ def _check_tensorboard(directory: str | None) -> None:
         )
 
 
+def collection_size(algorithm: str, n_envs: int, hyperparameters: dict[str, Any]) -> int:
+    """Steps stable-baselines3 collects between two checks of the step budget: a run's total is a
+    whole number of these (PPO and A2C: a rollout of ``n_steps`` per env; DQN: ``train_freq`` steps per
+    env, or one step per env when it counts episodes)."""
+    model = hyperparameters.get("model", {})
+    if algorithm in ("ppo", "a2c"):
+        return int(model.get("n_steps", 2048 if algorithm == "ppo" else 5)) * n_envs
+    freq = model.get("train_freq", 4)
+    if isinstance(freq, list | tuple):
+        freq = freq[0] if len(freq) < 2 or str(freq[1]) == "step" else 1
+    return int(freq) * n_envs
+
+
+def whole_collections(timesteps: int, size: int) -> int:
+    """``timesteps`` rounded up to a whole number of collections of ``size`` steps: what SB3 will
+    train when asked for ``timesteps`` (it finishes the collection it is in)."""
+    return -(-timesteps // size) * size
+
+
 def _check_positive(name: str, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise TrainingError(f"{name} must be a positive integer, got {value!r}", exit_code=2)
@@ -558,6 +577,8 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
     hyperparameters = defaults.hyperparameters()
     for part, values in options.overrides.items():
         hyperparameters.setdefault(part, {}).update(values)
+    requested = timesteps  # SB3 trains whole rollouts: the run plans (and shows) the total it will reach
+    timesteps = whole_collections(timesteps, collection_size(options.algorithm, n_envs, hyperparameters))
 
     root = options.saves
     if options.name is not None:
@@ -595,6 +616,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
         "seed": options.seed,
         "n_envs": n_envs,
         "total_timesteps": timesteps,
+        "timesteps_requested": requested,
         "timesteps_done": 0,
         "hyperparameters": hyperparameters,
         "industry_digest": default_catalog().digest,
@@ -676,6 +698,12 @@ def resume(
     _check_positive("--timesteps", timesteps)
     _check_tensorboard(tensorboard)
     total = int(timesteps if timesteps is not None else meta["total_timesteps"])
+    requested, total = (
+        total,
+        whole_collections(
+            total, collection_size(meta["algorithm"], int(meta["n_envs"]), meta.get("hyperparameters", {}))
+        ),
+    )
     try:  # checked before the run is touched: a mistake here must not mark a good run failed
         done = int(read_model_meta(run.model_path)["model"]["num_timesteps"])
     except ModelLoadError as exc:
@@ -705,7 +733,8 @@ def resume(
     runs.repair_jsonl(run.metrics_path)
     meta.update(
         status="running", error=None, traceback=None, pid=os.getpid(), pid_token=runs.process_token(),
-        total_timesteps=total, tensorboard=tensorboard, versions=runs.versions(), updated_at=runs.now_iso(),
+        total_timesteps=total, timesteps_requested=requested, tensorboard=tensorboard, versions=runs.versions(),
+        updated_at=runs.now_iso(),
     )  # fmt: skip
 
     def setup(stop: Any) -> tuple[BaseAlgorithm, TrainOptions]:
