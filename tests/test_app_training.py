@@ -419,3 +419,18 @@ async def test_the_key_bar_fits_80_columns_down_to_quit(tmp_path: Path) -> None:
         await pilot.pause()
         keys = screen_text(app).splitlines()[-1]
         assert "q Quit" in keys and "…" not in keys, keys
+
+
+async def test_on_a_narrow_terminal_the_monitor_gets_the_whole_width_below_the_list(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "ppo-narrow")
+    run.append_metric(train_record(1000, [0.5, 0.7, 0.9]))
+    app = PaneApp(tmp_path, TrainingScreen)
+    async with app.run_test(size=(50, 15)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(RewardSparkline).episodes == 3)
+        runs, monitor = app.screen.query_one("#runs-pane").region, app.screen.query_one(RunMonitor).region
+        assert monitor.y >= runs.bottom and monitor.width == 50, (runs, monitor)
+        assert "mean return" in screen_text(app)  # a figure's label is whole, not cut to "me…"
+        await pilot.resize_terminal(80, 24)  # wide enough again: side by side
+        await pilot.pause(0.1)
+        runs, monitor = app.screen.query_one("#runs-pane").region, app.screen.query_one(RunMonitor).region
+        assert monitor.x >= runs.right and monitor.y == runs.y

@@ -34,6 +34,7 @@ from cs_tui.widgets.training_monitor import STATUS_LABEL, STATUS_STYLE, RunMonit
 
 LIST_SECONDS = 2.0
 LOG_DIR = ".logs"  # under saves/: hidden, so run listings skip it
+NARROW = 70  # below this terminal width the runs list sits above the monitor, not beside it
 WIDE = 100  # from this terminal width on, the runs list is wider so whole default run names fit
 NAME_WIDTH = {False: 17, True: 27}  # the run column, by wide
 
@@ -122,6 +123,9 @@ show up here too.
         border-right: tall $panel;
     }
     TrainingScreen.-wide #runs-pane { width: 40; }
+    /* narrow terminals: the list above the monitor, so the monitor's figures get the whole width */
+    TrainingScreen.-narrow #training-body { layout: vertical; }
+    TrainingScreen.-narrow #runs-pane { width: 1fr; height: 6; border-right: none; border-bottom: tall $panel; }
     TrainingScreen #runs-title { height: 1; color: $text-muted; padding: 0 1; }
     TrainingScreen #runs { height: 1fr; }
     """
@@ -143,7 +147,7 @@ show up here too.
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal():
+        with Horizontal(id="training-body"):
             with Vertical(id="runs-pane"):
                 yield Label("Runs", id="runs-title")
                 table = RunsTable(id="runs", cursor_type="row", zebra_stripes=True)
@@ -160,6 +164,7 @@ show up here too.
         self.refresh_runs()
 
     def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW, "-narrow")
         wide = event.size.width >= WIDE
         if wide == self.has_class("-wide"):
             return
