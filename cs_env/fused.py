@@ -26,7 +26,6 @@ import numpy as np
 from cs_env.customer import (
     ABANDONED,
     APOLOGETIC,
-    ARRAY32,
     BUY_BASE,
     BUY_PER_TIER,
     CALMING,
@@ -115,6 +114,9 @@ class FusedTurn:
         self._flat = np.arange(n) * N_STRATEGIES  # row offsets of the (n, 8) per-strategy fields
         self._zeros, self._ones = np.zeros(n, F32), np.ones(n, F32)  # against arrays: numpy's fast loops
         self._fours = np.full(n, 4.0, F32)
+        # 0.5 ** k for every count of empathy a turn can start from (at most the turns played, at most
+        # max_turns: an ended conversation plays no turn before its restart): a plain take, no clipping
+        self._half_powers = np.ldexp(F32(1.0), -np.arange(max_turns + 1)).astype(F32)
 
     def turn(self, s: CustomerState, d: Derived, a: np.ndarray, u: np.ndarray, components: np.ndarray) -> np.ndarray:
         """Play one turn of every conversation in place; the reward components go into the rows of
@@ -144,13 +146,13 @@ class FusedTurn:
             already_offered * 0.08 + np.multiply(sat < 0.4, 0.18, dtype=F32)
         )
 
-        calming = _CALMING.take(a) * (1.0 - sat) * ARRAY32.half_power(s.empathy_uses)
+        calming = _CALMING.take(a) * (1.0 - sat) * self._half_powers.take(s.empathy_uses.astype(np.intp))
         brush_off = np.multiply((a == QUICK_RESOLUTION) & (gain < 0.15), 0.1, dtype=F32)
         patronizing = np.multiply(empathy & (sat > 0.6), 0.05, dtype=F32)
         dsat = reaction + calming + 0.45 * gain + offer_mood - brush_off - patronizing
         dsat = dsat + 0.06 * (u[1] - 0.5) + np.multiply(resolved, 0.2, dtype=F32)
         early = np.maximum(1.0 - 0.4 * s.turn, zeros)
-        dsat = np.where(escalate, d.relief_base + d.relief_slope * early, dsat)
+        np.putmask(dsat, escalate, d.relief_base + d.relief_slope * early)
         # the ceiling: no higher than the progress made, unless fixed or handed over (then 1: the cap
         # is at most 0.9, so the maximum with the flag is the cap or 1)
         ceiling = np.maximum(np.maximum(sat, 0.45 + 0.45 * progress), resolved | escalate)
@@ -161,10 +163,10 @@ class FusedTurn:
         leave_chance = np.minimum(np.maximum(leave_chance, zeros, out=leave_chance), ones, out=leave_chance)
         left = u[3] < leave_chance * (1.3 - new_sat)
         turn = s.turn + 1.0
-        code = np.left_shift(escalate, 3, dtype=np.uint8)
-        code |= np.left_shift(resolved, 2, dtype=np.uint8)
-        code |= np.left_shift(left, 1, dtype=np.uint8)
-        code |= turn >= self.time_limit
+        code = escalate.view(np.uint8) << 3  # (flags as bytes: shifts without a cast)
+        code |= resolved.view(np.uint8) << 2
+        code |= left.view(np.uint8) << 1
+        code |= (turn >= self.time_limit).view(np.uint8)
         outcome = _OUTCOME.take(code)
         handle_time = np.minimum(s.handle_time + time_cost, ones)
 

@@ -35,6 +35,9 @@ _OUTCOMES = np.array(OUTCOME_NAMES, dtype=object)
 ARRIVALS_PER_DRAW = 16384
 _TWO_TO_MINUS_24 = np.float32(2.0**-24)
 _UNIFORMS_AT_ONCE = 65536  # more uniform numbers than this are drawn row by row
+_PER_STRATEGY_FIELDS = ("potential", "reaction")  # (n, 8) float32
+_FIELDS = tuple(name for name in CustomerState.__slots__ if name not in _PER_STRATEGY_FIELDS)
+_ROW = np.dtype((np.void, N_STRATEGIES * 4))
 OBS_SENTIMENT = OBS_NAMES.index("sentiment")
 
 
@@ -222,8 +225,11 @@ class CustomerSupportVectorEnv(VectorEnv):
             k = min(len(rows) - done, self._block - start)
             # field by field: a 1-d scatter each is faster than one 2-d scatter over stacked fields
             into, end = rows[done : done + k], start + k
-            for name in CustomerState.__slots__:
-                _rows_of(getattr(self.state, name))[into] = _rows_of(getattr(self._arrivals, name))[start:end]
+            state, arrivals = self.state, self._arrivals
+            for name in _FIELDS:
+                getattr(state, name)[into] = getattr(arrivals, name)[start:end]
+            for name in _PER_STRATEGY_FIELDS:  # rows of 8 as one 32-byte item each: half a 2-d scatter's time
+                getattr(state, name).view(_ROW).reshape(-1)[into] = getattr(arrivals, name)[start:end].view(_ROW)[:, 0]
             for field, arrived in zip(self._derived.fields(), self._arrivals_derived.fields(), strict=True):
                 field[into] = arrived[start:end]
             self._arrivals_used = end
@@ -278,12 +284,6 @@ def _outcome_names(outcome: np.ndarray, ended: np.ndarray) -> np.ndarray:
     names = np.empty(len(outcome), dtype=object)
     names[ended] = _OUTCOMES.take(outcome.take(ended))
     return names
-
-
-def _rows_of(field: np.ndarray) -> np.ndarray:
-    """A field as a 1-d array of its rows: per-strategy rows (n, 8) as one 32-byte item each, so a row
-    scatter moves whole items (half the time of a 2-d fancy index)."""
-    return field if field.ndim == 1 else field.view(np.dtype((np.void, field.strides[0]))).reshape(-1)
 
 
 def _float32(table: np.ndarray) -> np.ndarray:
