@@ -180,20 +180,26 @@ class _ArrayOps:
         # one cdf for all elements, or one row per element
         if cdf.ndim == 1:
             # min(searchsorted(cdf, u, side="right"), len - 1), the same counts (cdf is non-decreasing):
-            # one (len - 1, n) comparison and a sum are a few times cheaper than a binary search per element
-            return (cdf[:-1, None] <= u).sum(axis=0)
+            # one (len - 1, n) comparison and a sum are a few times cheaper than a binary search per
+            # element, and summed as bytes (the flags' own memory) a few times cheaper again
+            below = cdf[:-1, None] <= u
+            if len(cdf) > 256:
+                return below.sum(axis=0)
+            return below.view(np.uint8).sum(axis=0, dtype=np.uint8).astype(np.int64)
         # column by column: cheaper than an (n, k) comparison matrix
-        count = (cdf[:, 0] <= u).astype(self._codes)
-        for j in range(1, cdf.shape[1] - 1):
-            count += cdf[:, j] <= u
-        return count
+        return self._count_below((cdf[:, j] for j in range(cdf.shape[1] - 1)), u)
 
     def categorical_in(self, cdf_table: Any, row: Any, u: Any) -> Any:
         # categorical(cdf_table[row], u) without gathering (n, k) rows: one small take per column
-        count = (cdf_table[:, 0].take(row) <= u).astype(self._codes)
-        for j in range(1, cdf_table.shape[1] - 1):
-            count += cdf_table[:, j].take(row) <= u
-        return count
+        return self._count_below((cdf_table[:, j].take(row) for j in range(cdf_table.shape[1] - 1)), u)
+
+    def _count_below(self, columns: Any, u: Any) -> Any:
+        # how many of the columns are <= u, in this ops' code type: counted as bytes in the flags' own
+        # memory (no cast per column; at most 255 columns), converted once
+        total = np.zeros(np.shape(u), np.uint8)
+        for column in columns:
+            total += (column <= u).view(np.uint8)
+        return total.astype(self._codes)
 
     @staticmethod
     def rows(table: Any, index: Any) -> Any:
