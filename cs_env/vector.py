@@ -236,10 +236,16 @@ class CustomerSupportVectorEnv(VectorEnv):
             done += k
 
     def _own_arrays(self, s: CustomerState) -> CustomerState:
-        """``s`` with a contiguous array of its own for every field, of the batch's dtype (new_customers
-        shares some arrays, e.g. sat and best_sat)."""
+        """``s`` with a contiguous array of its own for every field, of the batch's dtype: new_customers
+        shares some arrays (e.g. sat and best_sat) and hands out per-strategy fields as transposed views;
+        the fields that are already their own contiguous arrays are kept as they are."""
+        seen: set[int] = set()
         for name in CustomerState.__slots__:
-            setattr(s, name, np.array(getattr(s, name), dtype=self._dtypes[name], order="C"))
+            value = getattr(s, name)
+            if id(value) in seen or value.base is not None or value.dtype != self._dtypes[name]:
+                value = np.array(value, dtype=self._dtypes[name], order="C")
+                setattr(s, name, value)
+            seen.add(id(value))
         return s
 
     def _check_actions(self, actions: Any) -> np.ndarray:
