@@ -44,9 +44,10 @@ OBS_SENTIMENT = OBS_NAMES.index("sentiment")
 class CustomerSupportVectorEnv(VectorEnv):
     """``num_envs`` conversations advanced together by array operations (no Python loop over envs).
 
-    The rules are those of :class:`~cs_env.env.CustomerSupportEnv` (the same functions of
-    :mod:`cs_env.customer`), so the two are statistically indistinguishable; spaces and info keys
-    match the single env's, batched. The batch is computed in float32 (half the memory traffic of
+    The rules are those of :class:`~cs_env.env.CustomerSupportEnv`: customers are drawn by
+    :mod:`cs_env.customer`'s functions, and turns are played by :mod:`cs_env.fused`, bit for bit as
+    :func:`~cs_env.customer.advance` plays them, so the two envs are statistically indistinguishable;
+    spaces and info keys match the single env's, batched. The batch is computed in float32 (half the memory traffic of
     float64); rewards, their components and ``info["satisfaction"]`` are handed out in float64.
 
     Autoreset: ``"next_step"`` (Gymnasium's default, as its ``CartPoleVectorEnv``): the step after an

@@ -31,10 +31,10 @@ AUTO_BATCHED_FROM = 8
 def pick_kind(n_envs: int) -> str:
     """The faster kind for ``n_envs`` envs, as measured by ``benchmarks/sb3_vecenv_fps.py``.
 
-    The batched adapter pays a fixed cost per step (some 150 numpy calls, ~0.2 ms) and little per env;
-    ``DummyVecEnv`` pays ~35 us per env. Measured on the 2-core dev box (env steps alone, and A2C/PPO
-    training fps): at 4 envs batched is slower (0.63x), at 8 they are even (0.9-1.1x), at 16 batched is
-    ahead (env steps 1.8x, A2C 1.2x; PPO's 10 epochs of updates per rollout hide the env: 1.0x).
+    The batched adapter pays a fixed cost per step (some 200 numpy calls, ~0.17 ms) and little per env;
+    ``DummyVecEnv`` pays ~20 us per env. Measured on the 2-core dev box (env steps alone, and A2C/PPO
+    training fps): at 4 envs batched is slower (0.60x), at 8 they are even (0.99-1.04x), at 16 batched
+    is ahead (env steps 1.9x, A2C 1.2x; PPO's 10 epochs of updates per rollout hide the env: 1.05x).
     So: batched from 8 envs. The rule depends on ``n_envs`` only: for a given n the faster kind was the
     same for both algorithms (the model's cost is the same on either kind).
     """
