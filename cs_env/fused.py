@@ -44,6 +44,7 @@ from cs_env.customer import (
     Tables,
 )
 from cs_env.domain import N_STRATEGIES, Tier
+from cs_env.env import OBS_SIZE
 from cs_env.reward import EFFICIENT_HANDLE_TIME, ESCALATION_PENALTY, SALE_VALUE, TIER_VALUE
 
 F32 = np.float32
@@ -114,8 +115,9 @@ class FusedTurn:
         self._flat = np.arange(n) * N_STRATEGIES  # row offsets of the (n, 8) per-strategy fields
         self._zeros, self._ones = np.zeros(n, F32), np.ones(n, F32)  # against arrays: numpy's fast loops
         self._fours = np.full(n, 4.0, F32)
-        # 0.5 ** k for every count of empathy a turn can start from (at most the turns played, at most
-        # max_turns: an ended conversation plays no turn before its restart): a plain take, no clipping
+        # 0.5 ** k for every count of empathy a turn can start from: at most one per turn played, and no
+        # conversation has played more than max_turns when a turn starts (one that ended still plays the
+        # discarded turn of its next-step restart, from at most max_turns): a plain take, no clipping
         self._half_powers = np.ldexp(F32(1.0), -np.arange(max_turns + 1)).astype(F32)
 
     def turn(self, s: CustomerState, d: Derived, a: np.ndarray, u: np.ndarray, components: np.ndarray) -> np.ndarray:
@@ -197,7 +199,7 @@ class FusedTurn:
     def observe(self, s: CustomerState) -> np.ndarray:
         """The observations as (envs, features): the transposed view of rows filled feature by feature."""
         zeros, ones, fours = self._zeros, self._ones, self._fours
-        obs = np.empty((17, self.n), dtype=F32)
+        obs = np.empty((OBS_SIZE, self.n), dtype=F32)
         obs[0] = s.inquiry
         np.trunc(np.multiply(s.sat, 5.0, out=obs[1]), out=obs[1])  # sentiment: the fifth, at most 4
         np.minimum(obs[1], fours, out=obs[1])
