@@ -197,7 +197,9 @@ class FusedTurn:
         return outcome
 
     def observe(self, s: CustomerState) -> np.ndarray:
-        """The observations as (envs, features): the transposed view of rows filled feature by feature."""
+        """The observations as (envs, features): the transposed view of rows filled feature by feature,
+        column-major as Gymnasium's own ``CartPoleVectorEnv`` hands out its observations (a row-major
+        copy would cost a third of the rest of the step)."""
         zeros, ones, fours = self._zeros, self._ones, self._fours
         obs = np.empty((OBS_SIZE, self.n), dtype=F32)
         obs[0] = s.inquiry

@@ -47,8 +47,9 @@ class CustomerSupportVectorEnv(VectorEnv):
     The rules are those of :class:`~cs_env.env.CustomerSupportEnv`: customers are drawn by
     :mod:`cs_env.customer`'s functions, and turns are played by :mod:`cs_env.fused`, bit for bit as
     :func:`~cs_env.customer.advance` plays them, so the two envs are statistically indistinguishable;
-    spaces and info keys match the single env's, batched. The batch is computed in float32 (half the memory traffic of
-    float64); rewards, their components and ``info["satisfaction"]`` are handed out in float64.
+    spaces and info keys match the single env's, batched. The batch is computed in float32 (half the
+    memory traffic of float64); rewards, their components and ``info["satisfaction"]`` are handed out
+    in float64.
 
     Autoreset: ``"next_step"`` (Gymnasium's default, as its ``CartPoleVectorEnv``): the step after an
     episode ends resets that env, ignoring its action and returning reward 0. ``"same_step"``: the
