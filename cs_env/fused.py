@@ -111,7 +111,7 @@ class FusedTurn:
     """:func:`~cs_env.customer.advance` and :func:`~cs_env.customer.observe` for ``n`` conversations."""
 
     def __init__(self, n: int, max_turns: int, time_limit: int) -> None:
-        self.n, self.max_turns, self.time_limit = n, max_turns, time_limit
+        self.n, self.time_limit = n, time_limit
         self._flat = np.arange(n) * N_STRATEGIES  # row offsets of the (n, 8) per-strategy fields
         self._zeros, self._ones = np.zeros(n, F32), np.ones(n, F32)  # against arrays: numpy's fast loops
         self._fours = np.full(n, 4.0, F32)
@@ -140,8 +140,9 @@ class FusedTurn:
         resolved = progress >= 1.0
 
         already_offered = recommend * s.offered_recommend + upsell * s.offered_upsell
-        mood = (sat - 0.3) * 2.0
-        receptive = d.receptive_base * np.minimum(np.maximum(mood, zeros, out=mood), ones, out=mood)
+        calm_enough = (sat - 0.3) * 2.0  # how far the mood lets an offer land, clipped to [0, 1]
+        calm_enough = np.minimum(np.maximum(calm_enough, zeros, out=calm_enough), ones, out=calm_enough)
+        receptive = d.receptive_base * calm_enough
         first_offer = sales * (1.0 - already_offered)
         bought = first_offer * (u[2] < receptive * _BUY_RATE.take(by_tier))
         offer_mood = first_offer * 0.25 * (receptive - 0.2) - sales * (
