@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from cs_env.industries import default_catalog
 from cs_tui.cli import main
 from cs_tui.training import runs, trainer
 from cs_tui.training.runs import Run
@@ -126,7 +127,8 @@ def test_a_run_whose_trainer_died_before_its_first_checkpoint_restarts_on_resume
         "schema": 1, "name": "died", "algorithm": "ppo", "industry": "mixed", "max_turns": 10, "seed": 0,
         "n_envs": 32, "total_timesteps": 2048, "timesteps_done": 0, "status": "running", "pid": os.getpid(),
         "pid_token": runs.process_token(), "hyperparameters": trainer.load_defaults()["ppo"].hyperparameters(),
-        "reference": None, "eval_every": 1000, "eval_episodes": 200, "keep_checkpoints": 3,
+        "reference": {"random_return": 0.4, "oracle_return": 1.8, "episodes": 200, "seed": 0}, "eval_every": 1000,
+        "eval_episodes": 200, "keep_checkpoints": 3, "industry_digest": default_catalog().digest,
     }  # fmt: skip
     runs.atomic_write_json(run.meta_path, meta)
     # the pid is alive (it is this process) but does not hold the lock: the trainer is gone

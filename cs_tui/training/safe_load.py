@@ -48,11 +48,13 @@ ALLOWED_MEMBERS = (
     "system_info.txt",
     META_MEMBER,
 )
-#: Uncompressed size caps per member, so a zip bomb is refused before it is inflated.
+#: Uncompressed size caps per member, so a zip bomb is refused before it is inflated. The weights'
+#: caps fit the largest network a file may describe (MAX_LAYERS layers of MAX_LAYER_WIDTH, two heads:
+#: about 42 MB of float32) and the optimizer's two moments per weight.
 MAX_MEMBER_BYTES = {
     "data": 16 << 20,
-    "policy.pth": 512 << 20,
-    "policy.optimizer.pth": 1024 << 20,
+    "policy.pth": 48 << 20,
+    "policy.optimizer.pth": 96 << 20,
     "pytorch_variables.pth": 1 << 20,
     "_stable_baselines3_version": 1024,
     "system_info.txt": 64 << 10,
@@ -284,7 +286,7 @@ def read_model_meta(path: Path | str) -> dict[str, Any]:
         ModelLoadError: the file is missing, not a model file, or its description is invalid.
     """
     path = Path(path)
-    members = _read_members(path)
+    members = _read_members(path, only=META_MEMBER)
     return _parse_meta(path, members)
 
 
@@ -323,8 +325,15 @@ def load_model_with_meta(path: Path | str, *, env: VecEnv | None = None) -> tupl
     return model, meta
 
 
-def _read_members(path: Path) -> dict[str, bytes]:
-    """The zip's members by name, after the allow-list and size checks; the ``data`` member is never decoded."""
+def _read_members(path: Path, only: str | None = None) -> dict[str, bytes]:
+    """The zip's members by name, after the allow-list and size checks; the ``data`` member is never decoded.
+
+    Everything that can be refused from the central directory is refused before a byte is inflated:
+    the member count (read from the end record, before ``zipfile`` parses a directory of any size),
+    the names, duplicates, the compression methods and each member's declared size. Members are then
+    inflated in bounded chunks, so a header that lies about its size is refused at the cap too.
+    ``only`` names the one member to inflate (a listing needs ``cs_tui.json``, not the weights).
+    """
     if not path.exists():
         raise ModelLoadError(f"{path}: no such file")
     if not path.is_file():
@@ -333,45 +342,97 @@ def _read_members(path: Path) -> dict[str, bytes]:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ModelLoadError(f"{path}: {size} bytes is too large for a model file (at most {MAX_FILE_BYTES})")
-        raw = path.read_bytes()
+        handle = open(path, "rb")  # noqa: SIM115  (closed below, after the archive that reads it)
     except OSError as e:
         raise ModelLoadError(f"{path}: cannot read the file: {e.strerror or e}") from None
     try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            infos = archive.infolist()
-            # a model file's first member starts at byte 0; otherwise the archive found is something
-            # else, e.g. the zip nested in policy.pth once the file's own end was cut off
-            if not infos or min(info.header_offset for info in infos) != 0:
-                raise zipfile.BadZipFile("no model archive at the start of the file")
-            names = [info.filename for info in infos]
-            for name in names:
-                if name not in ALLOWED_MEMBERS:
-                    raise ModelLoadError(
-                        f"{path}: unexpected member {name!r} in the model file; "
-                        f"a model file holds only {', '.join(ALLOWED_MEMBERS)}"
-                    )
-            duplicates = sorted({n for n in names if names.count(n) > 1})
-            if duplicates:
-                raise ModelLoadError(f"{path}: member {duplicates[0]!r} appears twice in the model file")
-            for info in infos:
-                if info.file_size > MAX_MEMBER_BYTES[info.filename]:
-                    raise ModelLoadError(
-                        f"{path}: member {info.filename!r} is {info.file_size} bytes uncompressed, "
-                        f"more than the {MAX_MEMBER_BYTES[info.filename]} allowed"
-                    )
-            if META_MEMBER not in names:
+        with handle:
+            count = _declared_members(handle, size)
+            if count > len(ALLOWED_MEMBERS):
                 raise ModelLoadError(
-                    f"{path}: no {META_MEMBER} member: this model was not saved by cs-tui, so it cannot be loaded "
-                    "safely (if you trust the file, stable-baselines3's own load() can open it)"
+                    f"{path}: the zip declares {count:,} members; a model file holds at most {len(ALLOWED_MEMBERS)}"
                 )
-            # raw bytes only: "data"'s pickled values are never decoded (see _check_data)
-            return {name: archive.read(name) for name in names}
+            with zipfile.ZipFile(handle) as archive:
+                infos = archive.infolist()
+                _check_directory(path, infos)
+                # raw bytes only: "data"'s pickled values are never decoded (see _check_data)
+                return {
+                    info.filename: _read_member(path, archive, info)
+                    for info in infos
+                    if only is None or info.filename == only
+                }
     except ModelLoadError:
         raise
-    except Exception as e:  # zipfile, zlib, bz2 and lzma each report a damaged archive their own way
+    except Exception as e:  # zipfile and zlib each report a damaged archive their own way
         raise ModelLoadError(
             f"{path}: not a readable model file (truncated or corrupt zip: {_first_line(e)})"
         ) from None
+
+
+#: The compression methods a model file's members use: SB3 stores them, ``save_model`` deflates ours.
+COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+_END_RECORD = b"PK\x05\x06"
+_END_RECORD_SIZE = 22
+
+
+def _declared_members(handle: Any, size: int) -> int:
+    """The member count of the zip's end-of-central-directory record (found within its last 64 KB)."""
+    span = min(size, _END_RECORD_SIZE + 0xFFFF)
+    handle.seek(size - span)
+    tail = handle.read(span)
+    at = tail.rfind(_END_RECORD)
+    if at < 0 or len(tail) - at < _END_RECORD_SIZE:
+        raise zipfile.BadZipFile("no end of central directory record")
+    handle.seek(0)
+    return int.from_bytes(tail[at + 10 : at + 12], "little")
+
+
+def _check_directory(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse from the central directory alone: unknown or repeated names, other compressions, sizes."""
+    # a model file's first member starts at byte 0; otherwise the archive found is something
+    # else, e.g. the zip nested in policy.pth once the file's own end was cut off
+    if not infos or min(info.header_offset for info in infos) != 0:
+        raise zipfile.BadZipFile("no model archive at the start of the file")
+    seen: set[str] = set()
+    for info in infos:
+        name = info.filename
+        if name not in ALLOWED_MEMBERS:
+            raise ModelLoadError(
+                f"{path}: unexpected member {name!r} in the model file; "
+                f"a model file holds only {', '.join(ALLOWED_MEMBERS)}"
+            )
+        if name in seen:
+            raise ModelLoadError(f"{path}: member {name!r} appears twice in the model file")
+        seen.add(name)
+        if info.compress_type not in COMPRESSIONS:
+            raise ModelLoadError(
+                f"{path}: member {name!r} uses compression method {info.compress_type}; "
+                f"a model file's members are {' or '.join(COMPRESSIONS.values())}"
+            )
+        if info.file_size > MAX_MEMBER_BYTES[name]:
+            raise ModelLoadError(
+                f"{path}: member {name!r} is {info.file_size} bytes uncompressed, "
+                f"more than the {MAX_MEMBER_BYTES[name]} allowed"
+            )
+    if META_MEMBER not in seen:
+        raise ModelLoadError(
+            f"{path}: no {META_MEMBER} member: this model was not saved by cs-tui, so it cannot be loaded "
+            "safely (if you trust the file, stable-baselines3's own load() can open it)"
+        )
+
+
+def _read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """One member, inflated 1 MB at a time and refused as soon as it passes its cap."""
+    cap = MAX_MEMBER_BYTES[info.filename]
+    chunks: list[bytes] = []
+    total = 0
+    with archive.open(info) as stream:
+        while chunk := stream.read(1 << 20):
+            total += len(chunk)
+            if total > cap:
+                raise ModelLoadError(f"{path}: member {info.filename!r} inflates past the {cap} bytes allowed")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _first_line(error: BaseException) -> str:
