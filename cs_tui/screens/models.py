@@ -275,7 +275,7 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         for entry in self.entries:
             alg = str(entry.meta.get("algorithm", "")).upper() if entry.kind == "model" else "base"
             name = middle_cut(entry.name, NAME_WIDTH[self.has_class("-wide")])
-            table.add_row(name, alg, self._mark_of(entry.spec), key=entry.spec)
+            table.add_row(Text(name), Text(alg), self._mark_of(entry.spec), key=entry.spec)  # text, not markup
         specs = [e.spec for e in self.entries]
         if current in specs:
             table.move_cursor(row=specs.index(current))

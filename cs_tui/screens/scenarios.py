@@ -179,7 +179,7 @@ conversation; **f** opens the worst one.
             return
         table = self.query_one("#scenario-table", DataTable)
         for s in self.scenarios:
-            table.add_row("", "", "", "", s.industry, s.title, key=s.name)
+            table.add_row("", "", "", "", Text(s.industry), Text(s.title), key=s.name)  # data files: text, not markup
         self.query_one("#k", Input).value = str(self.thresholds.k)
         self.refresh_policies()
         table.focus()

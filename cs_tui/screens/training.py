@@ -159,7 +159,7 @@ show up here too.
 
     def on_mount(self) -> None:
         self.sub_title = "Training"
-        self.query_one("#runs-title", Label).update(f"Runs in {self.saves}")
+        self.query_one("#runs-title", Label).update(Text(f"Runs in {self.saves}"))  # a path, not markup
         self.set_interval(LIST_SECONDS, self.refresh_runs)
         self.refresh_runs()
 
@@ -228,13 +228,13 @@ show up here too.
         if current in names:
             table.move_cursor(row=names.index(current))
 
-    def _cells(self, row: RunRow) -> tuple[str, Text]:
+    def _cells(self, row: RunRow) -> tuple[Text, Text]:
         label = STATUS_LABEL.get(row.status, row.status)
         progress = max(row.progress or 0.0, self._progress.get(row.name, 0.0))
         if row.status == "running" and (row.progress is not None or row.name in self._progress):
             label = f"{progress * 100:.0f}%"
         name = middle_cut(row.name, NAME_WIDTH[self.has_class("-wide")])
-        return name, Text(label, style=tone(STATUS_STYLE.get(row.status, "")))
+        return Text(name), Text(label, style=tone(STATUS_STYLE.get(row.status, "")))
 
     def _cursor_name(self) -> str | None:
         table = self.query_one("#runs", DataTable)
