@@ -193,7 +193,7 @@ conversation; **f** opens the worst one.
         select: Select[str] = self.query_one("#policy", Select)
         current = select.value
         choices = policy_choices(self.saves)
-        select.set_options(choices)
+        select.set_options((Text(label), value) for label, value in choices)  # run names: text, not markup
         values = [value for _, value in choices]
         if isinstance(current, str) and current in values:
             select.value = current
