@@ -423,13 +423,14 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         self.marks[which] = self.current.spec
         table = self.query_one("#models", DataTable)
         for entry in self.entries:
-            table.update_cell(entry.spec, "mark", self._mark_of(entry.spec))
+            if entry.spec in table.rows:  # (the list may still be being read: it shows the marks when filled)
+                table.update_cell(entry.spec, "mark", self._mark_of(entry.spec))
         self._show_marks()
 
     def _show_marks(self) -> None:
         names = {e.spec: e.name for e in self.entries}
         parts = [f"{m.upper()}={names.get(s, Path(s).name)}" for m, s in sorted(self.marks.items())]
-        self.query_one("#marks", Label).update(" ".join(parts))
+        self.query_one("#marks", Label).update(Text(" ".join(parts)))  # run names: text, not markup
 
     def action_compare(self) -> None:
         """Show A and B side by side; evaluates whichever has no report for the current settings."""
