@@ -22,6 +22,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.widgets.data_table import ColumnKey
 
+from cs_env.evaluate import MAX_EPISODES
 from cs_tui.agents import BASELINE_PREFIX
 from cs_tui.training.runs import RunError, list_runs
 from cs_tui.widgets import tone
@@ -33,7 +34,7 @@ from cs_tui.widgets.model_report import compare_reports, fmt_float, fmt_oracle, 
 MODEL_FILES = ("best.zip", "model.zip")
 #: baselines listed under the models, as yardsticks to compare with
 YARDSTICKS = ("heuristic", "random", "oracle", "quick_resolution")
-MIN_EPISODES, MAX_EPISODES = 2, 100_000
+MIN_EPISODES = 2
 
 WIDE = 100  # from this terminal width on, the models list is wider so whole default run names fit
 NAME_WIDTH = {False: 20, True: 30}  # the model column, by wide
