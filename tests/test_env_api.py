@@ -34,7 +34,7 @@ def test_spaces_match_the_documented_layout() -> None:
     assert (space.low == 0).all() and (space.high[5:] == 1).all()
 
 
-def test_make_registers_time_limit_equal_to_max_turns() -> None:
+def test_make_ends_conversations_within_the_default_ten_turns() -> None:
     env = gym.make(ENV_ID)
     assert env.spec is not None and env.spec.max_episode_steps == 10
     env.reset(seed=0)

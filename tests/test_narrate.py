@@ -47,7 +47,9 @@ def test_every_combination_reads_as_finished_text(inquiry: str) -> None:
 
 
 def test_the_same_seed_reads_the_same_in_another_process() -> None:
-    kwargs = "inquiry='bug_report', strategy=1, sentiment_before=1, sentiment_after=2, outcome='ongoing', turn=2, seed=77"
+    kwargs = (
+        "inquiry='bug_report', strategy=1, sentiment_before=1, sentiment_after=2, outcome='ongoing', turn=2, seed=77"
+    )
     code = f"from cs_env.narrate import narrate; a, c = narrate({kwargs}); print(a.text); print(c.text)"
     runs = {
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in "ab"
@@ -58,7 +60,13 @@ def test_the_same_seed_reads_the_same_in_another_process() -> None:
 def test_lines_vary_with_seed_strategy_industry_and_sentiment() -> None:
     def agent_text(seed: int, strategy: int, inquiry: str) -> str:
         return narrate(
-            inquiry=inquiry, strategy=strategy, sentiment_before=2, sentiment_after=2, outcome="ongoing", turn=1, seed=seed
+            inquiry=inquiry,
+            strategy=strategy,
+            sentiment_before=2,
+            sentiment_after=2,
+            outcome="ongoing",
+            turn=1,
+            seed=seed,
         )[0].text
 
     assert len({agent_text(seed, 1, "bug_report") for seed in range(40)}) >= 3  # several variants per strategy
@@ -170,11 +178,23 @@ def test_the_reply_follows_the_satisfaction_change_when_it_is_known() -> None:
 def test_empathy_to_a_calm_customer_does_not_assume_distress() -> None:
     for seed in range(12):
         calm, _ = narrate(
-            inquiry="order_status", strategy=0, sentiment_before=3, sentiment_after=3, outcome="ongoing", turn=1, seed=seed
+            inquiry="order_status",
+            strategy=0,
+            sentiment_before=3,
+            sentiment_after=3,
+            outcome="ongoing",
+            turn=1,
+            seed=seed,
         )
         assert calm.text in {line.format(topic="your late order") for line in narration.CALM_EMPATHY}
         upset, _ = narrate(
-            inquiry="order_status", strategy=0, sentiment_before=0, sentiment_after=1, outcome="ongoing", turn=1, seed=seed
+            inquiry="order_status",
+            strategy=0,
+            sentiment_before=0,
+            sentiment_after=1,
+            outcome="ongoing",
+            turn=1,
+            seed=seed,
         )
         assert upset.text not in {line.format(topic="your late order") for line in narration.CALM_EMPATHY}
 
@@ -183,7 +203,13 @@ def test_an_added_inquiry_is_spoken_of_by_its_name() -> None:
     line = opening_line(inquiry="pet_insurance_claim", sentiment=2, urgency=0, tier=0, seed=0)
     assert "pet insurance claim" in line.text
     agent, _ = narrate(
-        inquiry="pet_insurance_claim", strategy=6, sentiment_before=2, sentiment_after=2, outcome="ongoing", turn=1, seed=0
+        inquiry="pet_insurance_claim",
+        strategy=6,
+        sentiment_before=2,
+        sentiment_after=2,
+        outcome="ongoing",
+        turn=1,
+        seed=0,
     )
     assert agent.text
 
