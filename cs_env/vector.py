@@ -268,16 +268,13 @@ class CustomerSupportVectorEnv(VectorEnv):
             done += k
 
     def _own_arrays(self, s: CustomerState) -> CustomerState:
-        """``s`` with a contiguous array of its own for every field, of the batch's dtype: new_customers
-        shares some arrays (e.g. sat and best_sat) and hands out per-strategy fields as transposed views;
-        the fields that are already their own contiguous arrays are kept as they are."""
-        seen: set[int] = set()
+        """``s`` with a contiguous array for every field, of the batch's dtype: new_customers hands out
+        per-strategy fields as transposed views; the fields that are already contiguous arrays of the
+        right dtype (each its own: new_customers shares none) are kept as they are."""
         for name in CustomerState.__slots__:
             value = getattr(s, name)
-            if id(value) in seen or value.base is not None or value.dtype != self._dtypes[name]:
-                value = np.array(value, dtype=self._dtypes[name], order="C")
-                setattr(s, name, value)
-            seen.add(id(value))
+            if value.base is not None or value.dtype != self._dtypes[name]:
+                setattr(s, name, np.array(value, dtype=self._dtypes[name], order="C"))
         return s
 
     def _check_actions(self, actions: Any) -> np.ndarray:
