@@ -143,6 +143,27 @@ def observation_space(catalog: Catalog, max_turns: int) -> spaces.Box:
     return spaces.Box(np.zeros(OBS_SIZE, dtype=np.float32), high, dtype=np.float32)
 
 
+class SpecTellsLength:
+    """A ``spec`` whose ``max_episode_steps`` is the env's ``max_turns``, for the single and the batched env.
+
+    gymnasium.make records a time limit only on the TimeLimit wrapper it adds (none when it adds none),
+    make_vec only among the kwargs it passed: the env's own spec says how long its conversations are.
+    """
+
+    max_turns: int
+    _spec: EnvSpec | None = None
+
+    @property
+    def spec(self) -> EnvSpec | None:
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        if spec is not None and spec.max_episode_steps != self.max_turns:
+            spec = dataclasses.replace(spec, max_episode_steps=self.max_turns)
+        self._spec = spec
+
+
 class TurnRecord(NamedTuple):
     """One turn as it happened, kept for the transcript and for replays."""
 
@@ -165,7 +186,7 @@ class Exchange(NamedTuple):
     outcome: str  # the conversation's outcome after this turn ("ongoing" while it goes on)
 
 
-class CustomerSupportEnv(gym.Env[np.ndarray, int]):
+class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     """A customer-support conversation, one agent turn per step.
 
     ## Description
@@ -243,7 +264,6 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}  # noqa: RUF012  (Gymnasium's convention)
-    _spec: EnvSpec | None = None
 
     def __init__(
         self,
@@ -336,18 +356,6 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     def action_masks(self) -> np.ndarray:
         """The strategies allowed now, as sb3-contrib's MaskablePPO reads them: all, on every turn."""
         return np.ones(N_STRATEGIES, dtype=bool)
-
-    @property
-    def spec(self) -> EnvSpec | None:
-        return self._spec
-
-    @spec.setter
-    def spec(self, spec: EnvSpec | None) -> None:
-        # gymnasium.make records a time limit only on the TimeLimit wrapper it adds (none when it adds
-        # none): the env's own spec says how long its conversations are, so env.spec tells it either way
-        if spec is not None and spec.max_episode_steps != self.max_turns:
-            spec = dataclasses.replace(spec, max_episode_steps=self.max_turns)
-        self._spec = spec
 
     # -- beyond the Gymnasium API ------------------------------------------------------------
     @property

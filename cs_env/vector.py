@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from gymnasium.envs.registration import EnvSpec
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -23,7 +22,7 @@ from cs_env.customer import (
     new_customers,
 )
 from cs_env.domain import N_STRATEGIES, ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
-from cs_env.env import ARRIVAL_BLOCK, OBS_NAMES, check_industry, episode_length, observation_space
+from cs_env.env import ARRIVAL_BLOCK, OBS_NAMES, SpecTellsLength, check_industry, episode_length, observation_space
 from cs_env.fused import Derived, FusedTurn
 from cs_env.industries import Catalog, default_catalog
 from cs_env.reward import COMPONENTS
@@ -47,7 +46,7 @@ _COMPONENT_KEYS = COMPONENTS
 _N_MASKS = len(_INFO_KEYS) + len(_COMPONENT_KEYS)
 
 
-class CustomerSupportVectorEnv(VectorEnv):
+class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
     """``num_envs`` conversations advanced together by array operations (no Python loop over envs).
 
     The rules are those of :class:`~cs_env.env.CustomerSupportEnv`: customers are drawn by
@@ -74,7 +73,6 @@ class CustomerSupportVectorEnv(VectorEnv):
     """
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
-    _spec: EnvSpec | None = None
 
     def __init__(
         self,
@@ -198,17 +196,6 @@ class CustomerSupportVectorEnv(VectorEnv):
         """``(num_envs, 8)``: the strategies allowed now in each env (all, on every turn), as sb3-contrib's
         MaskablePPO reads them."""
         return np.ones((self.num_envs, N_STRATEGIES), dtype=bool)
-
-    @property
-    def spec(self) -> EnvSpec | None:
-        return self._spec
-
-    @spec.setter
-    def spec(self, spec: EnvSpec | None) -> None:
-        # as the single env's: gymnasium.make_vec records the limit only among the kwargs it passed
-        if spec is not None and spec.max_episode_steps != self.max_turns:
-            spec = dataclasses.replace(spec, max_episode_steps=self.max_turns)
-        self._spec = spec
 
     # -- helpers -----------------------------------------------------------------------------
     def _advance(self, s: CustomerState, a: np.ndarray, restart: bool) -> tuple[Any, Any, np.ndarray]:
