@@ -80,7 +80,7 @@ def test_next_step_autoreset_ignores_the_action_and_pays_nothing() -> None:
     assert terminated.all() and (reward != 0).all()
     obs, reward, terminated, truncated, info = envs.step(np.full(4, 2))
     assert (reward == 0).all() and not terminated.any() and not truncated.any()
-    assert (obs[:, 3] == 0).all() and all(o is None for o in info["outcome"])
+    assert (obs[:, 3] == 0).all() and all(o == "ongoing" for o in info["outcome"])
 
 
 def test_same_step_autoreset_reports_the_final_observation() -> None:
