@@ -16,12 +16,15 @@ import traceback
 
 def main() -> None:
     from cs_tui.cli import main as cli_main
+    from cs_tui.training import safe_load, trainer  # noqa: F401  (torch and SB3 loaded before the clock starts)
 
     # the answers go on a copy of stdout; what a command writes to fd 1 itself goes nowhere
     protocol = os.fdopen(os.dup(1), "w")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb"), write_through=True)
+    protocol.write('{"ready": true}\n')
+    protocol.flush()
     for line in sys.stdin:
         request = json.loads(line)
         out, err = io.StringIO(), io.StringIO()

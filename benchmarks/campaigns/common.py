@@ -142,6 +142,10 @@ class CliWorker:
                 cwd=REPO,
                 env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
             )
+            assert self.proc.stdout is not None
+            ready, _, _ = select.select([self.proc.stdout], [], [], 300)
+            if not ready or not self.proc.stdout.readline():
+                raise RuntimeError("the CLI worker did not start")
         return self.proc
 
     def run(self, argv: list[str], timeout: float = 60.0, cwd: Path | None = None) -> CliResult:
