@@ -243,3 +243,44 @@ def read_jsonish(path: Path) -> Any:
 
 def remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+PHASES = ("startup", "run_written", "training", "final_save")
+
+
+def wait_for_phase(proc: subprocess.Popen[str], run: Path, phase: str, rng: Any, timeout: float = 120.0) -> str:
+    """Sleep until a random moment of ``phase`` of a training process; says when it was, in words.
+
+    Wall time alone would not do: on a loaded machine the start-up (torch's import) can take 3 s or 30 s.
+    startup: before the run folder is written; run_written: just after meta.json appears; training: a
+    random moment after the first checkpoint; final_save: once the last steps are recorded.
+    """
+    started = time.monotonic()
+
+    def until(condition: Callable[[], bool]) -> bool:
+        while not condition():
+            if proc.poll() is not None or time.monotonic() - started > timeout:
+                return False
+            time.sleep(0.01)
+        return True
+
+    if phase == "startup":
+        time.sleep(rng.uniform(0.0, 2.5))
+    elif phase == "run_written":
+        until(lambda: (run / "meta.json").exists())
+        time.sleep(rng.uniform(0.0, 0.5))
+    elif phase == "training":
+        until(lambda: (run / "model.zip").exists())
+        time.sleep(rng.uniform(0.0, 4.0))
+    else:
+        until(lambda: _final_steps_reached(run))
+        time.sleep(rng.uniform(0.0, 0.3))
+    return f"{phase} +{time.monotonic() - started:.1f} s"
+
+
+def _final_steps_reached(run: Path) -> bool:
+    try:
+        meta = json.loads((run / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return last_steps_seen(run / "metrics.jsonl") >= int(meta.get("total_timesteps") or 1 << 62)

@@ -10,10 +10,19 @@ checkpoint interval (plus the rollout in flight).
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
-from campaigns.common import TINY, CliWorker, cs_tui, last_steps_seen, leftovers, model_files, stop
+from campaigns.common import (
+    PHASES,
+    TINY,
+    CliWorker,
+    cs_tui,
+    last_steps_seen,
+    leftovers,
+    model_files,
+    stop,
+    wait_for_phase,
+)
 
 EVAL_EVERY = 500
 _worker: CliWorker | None = None
@@ -76,13 +85,13 @@ def trial(seed: int, workdir: Path) -> str | None:
         "--saves", str(saves), "train", "--algorithm", algorithm, "--name", "k", "--timesteps", "6000",
         "--eval-every", str(EVAL_EVERY), "--keep-checkpoints", str(rng.randint(0, 3)), *TINY,
     )  # fmt: skip
-    # most kills after the start-up (torch's import takes 2-4 s here), some during it
-    delay = rng.uniform(0.2, 3.0) if rng.random() < 0.2 else rng.uniform(3.0, 14.0)
-    time.sleep(delay)
+    run = saves / "k"
+    # most kills while training (evaluations, checkpoints and DQN's buffer are written every 500 steps)
+    phase = rng.choices(PHASES, [1, 2, 6, 1])[0]
+    when = wait_for_phase(proc, run, phase, rng)
     proc.kill()
     _, err = stop(proc)
     if proc.returncode not in (-9, 0):
         return f"{algorithm}: exit {proc.returncode} before the kill: {err.strip()[-300:]}"
-    run = saves / "k"
     problem = check_run(run, EVAL_EVERY + ROLLOUT[algorithm])
-    return f"{algorithm}, killed at {delay:.1f} s: {problem}" if problem else None
+    return f"{algorithm}, killed at {when}: {problem}" if problem else None

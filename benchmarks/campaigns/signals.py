@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import random
 import signal
-import time
 from pathlib import Path
 
-from campaigns.common import TINY, CliWorker, cs_tui, leftovers, stop
+from campaigns.common import PHASES, TINY, CliWorker, cs_tui, leftovers, stop, wait_for_phase
 
 SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 _worker: CliWorker | None = None
@@ -39,17 +38,16 @@ def trial(seed: int, workdir: Path) -> str | None:
         "--saves", str(saves), "train", "--algorithm", algorithm, "--name", "s", "--timesteps", "2048",
         "--eval-every", "500", *TINY,
     )  # fmt: skip
-    delay = rng.uniform(0.0, 12.0)
-    time.sleep(delay)
+    run = saves / "s"
+    when = wait_for_phase(proc, run, rng.choice(PHASES), rng)
     proc.send_signal(signum)
     _, err = stop(proc, timeout=120)
-    where = f"{algorithm}, {name} at {delay:.1f} s"
+    where = f"{algorithm}, {name} at {when}"
     code = proc.returncode
     if "Traceback" in err:
         return f"{where}: a traceback: {err.strip().splitlines()[-1]}"
     if code not in (0, 128 + signum):
         return f"{where}: exit {code}, expected {128 + signum} (or 0 after the final save): {err.strip()[-200:]}"
-    run = saves / "s"
     problems = [f"left behind {p}" for p in leftovers(saves)]
     if not (run / "meta.json").exists():
         if run.exists() and any(run.iterdir()):
