@@ -68,20 +68,24 @@ async def drive(seed: int, saves: Path, keys: int, resizes: int) -> list[str]:
     problems: list[str] = []
     pressed: list[str] = []
     weights = [WEIGHTS.get(k, 1) for k in KEYS]
-    resize_at = set(rng.sample(range(keys), min(resizes, keys)))
+    resize_at = sorted(rng.sample(range(keys), min(resizes, keys)))
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("s", "r")  # a scenario run going
             await pilot.pause(0.1)
             await pilot.press("t", "l")  # follow the live training run
-            for i in range(keys):
-                if i in resize_at:
+            i = 0
+            while i < keys:
+                while resize_at and resize_at[0] <= i:
+                    resize_at.pop(0)
                     size = (rng.randint(20, 250), rng.randint(8, 80))
                     pressed.append(f"resize{size}")
                     await pilot.resize_terminal(*size)
-                key = rng.choices(KEYS, weights)[0]
-                pressed.append(key)
-                await pilot.press(key)
+                # bursts of keys, as fast as a person mashing them (a dialog may still be opening)
+                burst = rng.choices(KEYS, weights, k=min(rng.randint(1, 8), keys - i))
+                pressed.extend(burst)
+                await pilot.press(*burst)
+                i += len(burst)
                 if app._exception is not None or not app.is_running:
                     break
             await pilot.pause(0.2)

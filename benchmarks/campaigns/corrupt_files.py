@@ -29,8 +29,8 @@ from typing import Any
 from campaigns.common import REPO, CliWorker
 
 SOURCE_RUN = REPO / "saves" / "default"
-TIMEOUT = 20.0  # seconds a single file may take before it counts as a denial of service
-MUTATIONS_PER_TRIAL = 10
+TIMEOUT = 10.0  # seconds a single file may take before it counts as a denial of service
+MUTATIONS_PER_TRIAL = 20
 BOMB_SIZES = [64 << 20, 700 << 20]  # under every member's cap, and over most
 _worker: CliWorker | None = None
 
