@@ -18,6 +18,7 @@ from typing import ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from cs_tui.training.runs import saves_dir
@@ -77,6 +78,19 @@ class CsTuiApp(App[int]):
         #: the saves root: runs, the shipped default agent, recorded episodes
         self.saves: Path = saves_dir(None if saves is None else str(saves))
         self.settings: AppSettings = settings or AppSettings()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notifications show their message as text: it quotes paths, file names and file contents,
+        which Textual would otherwise read as markup (``[/]`` in a path crashed the app)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def action_toggle_help(self) -> None:
         """Show the help page of the pane on screen (its own ``?`` closes it)."""

@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -580,4 +581,4 @@ the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
         return text
 
     def _opponent_line(self, text: str) -> None:
-        self.query_one("#opponent-line", Static).update(text)
+        self.query_one("#opponent-line", Static).update(Text(text))  # names a model: text, not markup
