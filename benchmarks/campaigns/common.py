@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import select
@@ -11,8 +12,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,13 +176,9 @@ class CliWorker:
             self.proc = None
 
 
-@contextmanager
-def cli_worker() -> Iterator[CliWorker]:
-    worker = CliWorker()
-    try:
-        yield worker
-    finally:
-        worker.close()
+#: the worker every campaign shares (closed when the interpreter exits)
+worker = CliWorker()
+atexit.register(worker.close)
 
 
 def cs_tui(*args: str, **kwargs: Any) -> subprocess.Popen[str]:

@@ -26,20 +26,12 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from campaigns.common import REPO, CliWorker
+from campaigns.common import REPO, worker
 
 SOURCE_RUN = REPO / "saves" / "default"
 TIMEOUT = 10.0  # seconds a single file may take before it counts as a denial of service
 MUTATIONS_PER_TRIAL = 20
 BOMB_SIZES = [64 << 20, 700 << 20]  # under every member's cap, and over most
-_worker: CliWorker | None = None
-
-
-def worker() -> CliWorker:
-    global _worker
-    if _worker is None:
-        _worker = CliWorker()
-    return _worker
 
 
 def members(raw: bytes) -> list[tuple[zipfile.ZipInfo, bytes]]:
@@ -306,7 +298,7 @@ def same_as_original(path: Path) -> bool:
 
 
 def check_cli(path: Path, what: str, must_refuse: bool, canary: Path) -> str | None:
-    result = worker().run(["evaluate", str(path), "--episodes", "2"], timeout=TIMEOUT)
+    result = worker.run(["evaluate", str(path), "--episodes", "2"], timeout=TIMEOUT)
     if canary.exists():
         return f"{what}: CODE RAN (the canary exists)"
     if result.timed_out or result.traceback:
@@ -324,13 +316,13 @@ def check_cli(path: Path, what: str, must_refuse: bool, canary: Path) -> str | N
     return None
 
 
-def trial(seed: int, workdir: Path) -> str | None:
+def trial(seed: int, workdir: Path, mutations: int = MUTATIONS_PER_TRIAL) -> str | None:
     rng = random.Random(seed)
     raw = (SOURCE_RUN / "model.zip").read_bytes()
     canary = workdir / "CANARY"
     saves = workdir / "saves"
     problems: list[str] = []
-    for i in range(MUTATIONS_PER_TRIAL):
+    for i in range(mutations):
         what, data, must_refuse = mutate_model(raw, rng, canary)
         run = saves / f"m{i}"
         shutil.copytree(SOURCE_RUN, run, ignore=shutil.ignore_patterns("*.zip"))
@@ -344,7 +336,7 @@ def trial(seed: int, workdir: Path) -> str | None:
         shutil.copytree(SOURCE_RUN, run)
         what, data = mutate_text((run / name).read_bytes(), rng, is_jsonl)
         (run / name).write_bytes(data)
-        result = worker().run(["evaluate", str(run), "--episodes", "2"], timeout=TIMEOUT)
+        result = worker.run(["evaluate", str(run), "--episodes", "2"], timeout=TIMEOUT)
         if result.timed_out or result.traceback:
             problems.append(f"{name} {what}: {result.describe()}")
         elif result.code not in (0, 1, 2) or (result.code and name not in result.err and str(run) not in result.err):

@@ -12,29 +12,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from campaigns.common import (
-    PHASES,
-    TINY,
-    CliWorker,
-    cs_tui,
-    last_steps_seen,
-    leftovers,
-    model_files,
-    stop,
-    wait_for_phase,
-)
+from campaigns.common import PHASES, TINY, cs_tui, last_steps_seen, leftovers, model_files, stop, wait_for_phase, worker
 
 EVAL_EVERY = 500
-_worker: CliWorker | None = None
 #: steps one rollout collects with the defaults (SB3 stops only between rollouts), by algorithm
 ROLLOUT = {"ppo": 32 * 64, "a2c": 16 * 5, "dqn": 8}
-
-
-def worker() -> CliWorker:
-    global _worker
-    if _worker is None:
-        _worker = CliWorker()
-    return _worker
 
 
 def check_run(run: Path, lost_limit: int) -> str | None:
@@ -53,7 +35,7 @@ def check_run(run: Path, lost_limit: int) -> str | None:
     except Exception as exc:
         return f"metrics.jsonl does not read: {type(exc).__name__}: {exc}"
     for path in model_files(run):
-        result = worker().run(["evaluate", str(path), "--episodes", "2"], timeout=60)
+        result = worker.run(["evaluate", str(path), "--episodes", "2"], timeout=60)
         if result.code != 0:
             problems.append(f"{path.relative_to(run)} does not load: {result.describe()}")
     done = int(meta.get("timesteps_done", 0))
@@ -61,13 +43,16 @@ def check_run(run: Path, lost_limit: int) -> str | None:
     if seen - done > lost_limit:
         problems.append(f"lost {seen - done} steps ({seen} seen, {done} checkpointed), more than {lost_limit}")
     if not (run / "model.zip").exists():
-        # before the first checkpoint: resume must say so (a clear error), and a new run can be started
-        result = worker().run(["train", "--resume", str(run)], timeout=60)
-        if result.code in (None, 0) or result.traceback or "model.zip" not in result.err:
+        # before the first checkpoint: resume starts the run over (and finishes it) or says why it cannot
+        result = worker.run(["train", "--resume", str(run), "--quiet"], timeout=300)
+        if result.code == 0:
+            if Run(run).meta.get("status") != "finished":
+                problems.append("resume before any checkpoint exited 0 but left the run unfinished")
+        elif result.code is None or result.traceback or "model.zip" not in result.err:
             problems.append(f"resume before any checkpoint: {result.describe()}")
         return "; ".join(problems) or None
     total = max(done, int(meta.get("total_timesteps", 0))) + 200
-    result = worker().run(["train", "--resume", str(run), "--timesteps", str(total), "--quiet"], timeout=180)
+    result = worker.run(["train", "--resume", str(run), "--timesteps", str(total), "--quiet"], timeout=300)
     if result.code != 0:
         problems.append(f"--resume failed: {result.describe()}")
     else:

@@ -13,17 +13,9 @@ import random
 import signal
 from pathlib import Path
 
-from campaigns.common import PHASES, TINY, CliWorker, cs_tui, leftovers, stop, wait_for_phase
+from campaigns.common import PHASES, TINY, cs_tui, leftovers, stop, wait_for_phase, worker
 
 SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
-_worker: CliWorker | None = None
-
-
-def worker() -> CliWorker:
-    global _worker
-    if _worker is None:
-        _worker = CliWorker()
-    return _worker
 
 
 def trial(seed: int, workdir: Path) -> str | None:
@@ -64,7 +56,7 @@ def trial(seed: int, workdir: Path) -> str | None:
         if not (run / "model.zip").exists():
             problems.append("stopped without a checkpoint (model.zip)")
         total = int(meta.get("total_timesteps", 2048)) + 100
-        result = worker().run(["train", "--resume", str(run), "--timesteps", str(total), "--quiet"], timeout=180)
+        result = worker.run(["train", "--resume", str(run), "--timesteps", str(total), "--quiet"], timeout=300)
         if result.code != 0:
             problems.append(f"--resume: {result.describe()}")
         elif Run(run).meta.get("status") != "finished":

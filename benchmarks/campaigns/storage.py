@@ -17,18 +17,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from campaigns.common import TINY, CliWorker, cs_tui, leftovers, model_files, stop, tree
+from campaigns.common import TINY, cs_tui, leftovers, model_files, stop, tree, worker
 
 ROOT = os.geteuid() == 0
-_worker: CliWorker | None = None
 CONTROL = [chr(c) for c in [*range(0, 32), 127]]
-
-
-def worker() -> CliWorker:
-    global _worker
-    if _worker is None:
-        _worker = CliWorker()
-    return _worker
 
 
 def mount_tmpfs(path: Path, size_kb: int, read_only: bool = False) -> bool:
@@ -61,7 +53,7 @@ def _problems_in(saves: Path) -> list[str]:
         if not (run / "meta.json").is_file():
             problems.append(f"{run.name}/ has no meta.json (a half-made run blocks its name)")
         for path in model_files(run):
-            result = worker().run(["evaluate", str(path), "--episodes", "2"], timeout=60)
+            result = worker.run(["evaluate", str(path), "--episodes", "2"], timeout=60)
             if result.code != 0:
                 problems.append(f"{path.relative_to(saves)} does not load: {result.describe()}")
     return problems
@@ -74,9 +66,7 @@ def names_trial(rng: random.Random, workdir: Path) -> list[str]:
     problems = []
     for _ in range(8):
         name = bad_name(rng)
-        result = worker().run(
-            ["--saves", str(saves), "train", "--name", name, "--timesteps", "100", *TINY], cwd=workdir
-        )
+        result = worker.run(["--saves", str(saves), "train", "--name", name, "--timesteps", "100", *TINY], cwd=workdir)
         if result.code != 2 or result.traceback or "name" not in result.err:
             problems.append(f"--name {name!r}: {result.describe()} (expected a usage error naming the name)")
     if tree(workdir) != before:
@@ -97,7 +87,7 @@ def read_only_trial(rng: random.Random, workdir: Path) -> list[str]:
          ["demo", "--policy", "baseline:heuristic", "--episodes", "1"],
          ["test", "--policy", "baseline:heuristic", "--trials", "1", "--junit", str(saves / "r.xml")]]
     )  # fmt: skip
-    result = worker().run(["--saves", str(saves), *argv], cwd=workdir)
+    result = worker.run(["--saves", str(saves), *argv], cwd=workdir)
     problems = []
     if result.traceback or result.timed_out:
         problems.append(f"{argv[0]} on a read-only saves folder: {result.describe()}")
