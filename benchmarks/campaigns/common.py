@@ -64,8 +64,9 @@ def run_trials(
             result.held += 1
         else:
             result.failures.append((trial_seed, problem))
-            if log is not None:
-                log(f"  {name} seed {trial_seed}: {problem}")
+        if log is not None:  # a running tally, so that a campaign stopped early still has its figures
+            log(f"  {name} seed {trial_seed}: {'held' if problem is None else problem}")
+            log(f"  {name} so far: {result.line()} ({time.monotonic() - started:.0f} s)")
     result.seconds = time.monotonic() - started
     return result
 
