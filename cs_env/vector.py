@@ -265,7 +265,12 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
         return s
 
     def _check_actions(self, actions: Any) -> np.ndarray:
-        a = np.asarray(actions)
+        try:
+            a = np.asarray(actions)
+        except (ValueError, TypeError):  # ragged nesting: numpy's own message speaks of sequences, not actions
+            raise ValueError(
+                f"actions must be {self.num_envs} integers 0-{N_STRATEGIES - 1}, got {actions!r}"
+            ) from None
         if a.shape != (self.num_envs,):
             raise ValueError(f"actions must have shape ({self.num_envs},), got {a.shape}")
         if a.dtype.kind not in "iu":
