@@ -8,6 +8,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 import cs_env.industries as industries
 from cs_env.env import CustomerSupportEnv
@@ -15,14 +16,6 @@ from cs_env.industries import IndustryDataError, load_catalog
 from cs_env.vector import CustomerSupportVectorEnv
 from cs_tui.cli import main
 from cs_tui.training import trainer
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

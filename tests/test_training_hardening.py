@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli
 
 from cs_env.industries import default_catalog
-from cs_tui.cli import main
 from cs_tui.training import runs, trainer
 from cs_tui.training.runs import Run
 
@@ -27,14 +27,6 @@ FAST_FLAGS = ["--eval-episodes", "200", "--reference-episodes", "200"]
 def quick(tmp_path: Path, **changes: Any) -> trainer.TrainOptions:
     base: dict[str, Any] = {"timesteps": 1000, "saves": tmp_path, "name": "r", "eval_every": 1000, **FAST}
     return trainer.TrainOptions(**{**base, **changes})
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().err
 
 
 def hold_lock(path: Path) -> subprocess.Popen[str]:
