@@ -59,6 +59,12 @@ def _problems_in(saves: Path) -> list[str]:
     return problems
 
 
+def appeared(workdir: Path, before: set[str]) -> list[str]:
+    """What a refused command wrote: it should have written nothing."""
+    new = sorted(tree(workdir) - before)
+    return [f"files appeared: {new[:5]}"] if new else []
+
+
 def names_trial(rng: random.Random, workdir: Path) -> list[str]:
     saves = workdir / "saves"
     saves.mkdir()
@@ -69,9 +75,7 @@ def names_trial(rng: random.Random, workdir: Path) -> list[str]:
         result = worker.run(["--saves", str(saves), "train", "--name", name, "--timesteps", "100", *TINY], cwd=workdir)
         if result.code != 2 or result.traceback or "name" not in result.err:
             problems.append(f"--name {name!r}: {result.describe()} (expected a usage error naming the name)")
-    if tree(workdir) != before:
-        problems.append(f"files appeared: {sorted(tree(workdir) - before)[:5]}")
-    return problems
+    return problems + appeared(workdir, before)
 
 
 def read_only_trial(rng: random.Random, workdir: Path) -> list[str]:
@@ -93,9 +97,7 @@ def read_only_trial(rng: random.Random, workdir: Path) -> list[str]:
         problems.append(f"{argv[0]} on a read-only saves folder: {result.describe()}")
     elif argv[0] == "train" and (result.code not in (1, 2) or str(saves) not in result.err):
         problems.append(f"train on a read-only saves folder: {result.describe()} (expected an error naming it)")
-    if tree(workdir) != before:
-        problems.append(f"files appeared: {sorted(tree(workdir) - before)[:5]}")
-    return problems
+    return problems + appeared(workdir, before)
 
 
 def full_disk_trial(rng: random.Random, workdir: Path) -> list[str]:
