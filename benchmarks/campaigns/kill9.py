@@ -35,7 +35,7 @@ def check_run(run: Path, lost_limit: int) -> str | None:
     except Exception as exc:
         return f"metrics.jsonl does not read: {type(exc).__name__}: {exc}"
     for path in model_files(run):
-        result = worker.run(["evaluate", str(path), "--episodes", "2"], timeout=60)
+        result = worker.run(["evaluate", str(path), "--episodes", "2"])
         if result.code != 0:
             problems.append(f"{path.relative_to(run)} does not load: {result.describe()}")
     done = int(meta.get("timesteps_done", 0))
@@ -44,7 +44,7 @@ def check_run(run: Path, lost_limit: int) -> str | None:
         problems.append(f"lost {seen - done} steps ({seen} seen, {done} checkpointed), more than {lost_limit}")
     if not (run / "model.zip").exists():
         # before the first checkpoint: resume starts the run over (and finishes it) or says why it cannot
-        result = worker.run(["train", "--resume", str(run), "--quiet"], timeout=300)
+        result = worker.run(["train", "--resume", str(run), "--quiet"])
         if result.code == 0:
             if Run(run).meta.get("status") != "finished":
                 problems.append("resume before any checkpoint exited 0 but left the run unfinished")
@@ -52,7 +52,7 @@ def check_run(run: Path, lost_limit: int) -> str | None:
             problems.append(f"resume before any checkpoint: {result.describe()}")
         return "; ".join(problems + _leftovers(run)) or None
     total = max(done, int(meta.get("total_timesteps", 0))) + 200
-    result = worker.run(["train", "--resume", str(run), "--timesteps", str(total), "--quiet"], timeout=300)
+    result = worker.run(["train", "--resume", str(run), "--timesteps", str(total), "--quiet"])
     if result.code != 0:
         problems.append(f"--resume failed: {result.describe()}")
     else:

@@ -33,7 +33,7 @@ def trial(seed: int, workdir: Path) -> str | None:
     run = saves / "s"
     when = wait_for_phase(proc, run, rng.choice(PHASES), rng)
     proc.send_signal(signum)
-    _, err = stop(proc, timeout=120)
+    _, err = stop(proc, timeout=900)
     where = f"{algorithm}, {name} at {when}"
     code = proc.returncode
     if "Traceback" in err:
@@ -56,7 +56,7 @@ def trial(seed: int, workdir: Path) -> str | None:
         if not (run / "model.zip").exists():
             problems.append("stopped without a checkpoint (model.zip)")
         total = int(meta.get("total_timesteps", 2048)) + 100
-        result = worker.run(["train", "--resume", str(run), "--timesteps", str(total), "--quiet"], timeout=300)
+        result = worker.run(["train", "--resume", str(run), "--timesteps", str(total), "--quiet"])
         if result.code != 0:
             problems.append(f"--resume: {result.describe()}")
         elif Run(run).meta.get("status") != "finished":

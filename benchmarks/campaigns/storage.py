@@ -53,7 +53,7 @@ def _problems_in(saves: Path) -> list[str]:
         if not (run / "meta.json").is_file():
             problems.append(f"{run.name}/ has no meta.json (a half-made run blocks its name)")
         for path in model_files(run):
-            result = worker.run(["evaluate", str(path), "--episodes", "2"], timeout=60)
+            result = worker.run(["evaluate", str(path), "--episodes", "2"])
             if result.code != 0:
                 problems.append(f"{path.relative_to(saves)} does not load: {result.describe()}")
     return problems
@@ -116,7 +116,7 @@ def full_disk_trial(rng: random.Random, workdir: Path) -> list[str]:
             resource.setrlimit(resource.RLIMIT_FSIZE, (size_kb * 1024, size_kb * 1024))
 
         proc = cs_tui(*argv, preexec_fn=limit)
-    _, err = stop(proc, timeout=180)
+    _, err = stop(proc, timeout=900)
     where = f"{algorithm} on {size_kb} KB"
     problems = []
     if "Traceback" in err:
@@ -137,7 +137,7 @@ def same_name_trial(rng: random.Random, workdir: Path) -> list[str]:
     first = cs_tui(*argv)
     time.sleep(rng.uniform(0.0, 0.5))
     second = cs_tui(*argv)
-    (_, err1), (_, err2) = stop(first, 180), stop(second, 180)
+    (_, err1), (_, err2) = stop(first, 900), stop(second, 900)
     codes = sorted([first.returncode, second.returncode])
     problems = []
     if "Traceback" in err1 + err2:
