@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import sys
 from typing import TYPE_CHECKING, Any, NamedTuple, SupportsFloat
 
@@ -425,15 +426,20 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         for key in PIN_TRAITS:
             if key in options:
                 value = options[key]
-                if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+                # numpy's scalars count as numbers (np.float32 is no float subclass); flags do not
+                if (
+                    isinstance(value, bool | np.bool_)
+                    or not isinstance(value, numbers.Real)
+                    or not 0 <= float(value) <= 1
+                ):
                     raise ValueError(f"reset option {key!r} must be a number in [0, 1], got {value!r}")
                 pins[key] = float(value)
         if "needs_specialist" in options:
-            if not isinstance(options["needs_specialist"], bool):
+            if not isinstance(options["needs_specialist"], bool | np.bool_):
                 raise ValueError(
                     f"reset option 'needs_specialist' must be true or false, got {options['needs_specialist']!r}"
                 )
-            pins["needs_specialist"] = float(options["needs_specialist"])
+            pins["needs_specialist"] = float(bool(options["needs_specialist"]))
         return pins
 
 

@@ -214,6 +214,9 @@ def _json_ready(value: Any) -> Any:
 
 #: Below this gap between the oracle's and random's mean return a group's % of oracle is noise.
 MIN_REFERENCE_GAP = 0.05
+#: The most conversations one evaluation plays: the oracle's lookahead keeps every conversation's
+#: state at once (about 170 KB each: 20,000 take some 3.4 GB).
+MAX_EPISODES = 20_000
 
 
 def _with_pct(m: Metrics, random_m: Metrics, oracle_m: Metrics) -> Metrics:

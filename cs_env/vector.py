@@ -128,6 +128,9 @@ class CustomerSupportVectorEnv(VectorEnv):
         if options:
             raise ValueError("the batched env takes no reset options; pin starts with CustomerSupportEnv")
         if isinstance(seed, list | tuple | np.ndarray):
+            wrong = [s for s in seed if isinstance(s, bool | np.bool_) or not isinstance(s, int | np.integer)]
+            if wrong:  # int() would turn 0.9 into 0: as the single env, refuse what is not an integer
+                raise ValueError(f"seeds must be integers, got {wrong[0]!r}")
             seeds = [int(s) for s in seed]
             if len(seeds) != self.num_envs:
                 raise ValueError(f"reset got {len(seeds)} seeds for {self.num_envs} envs")

@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    problem = _industry_data_problem()
+    if problem is not None:  # every command and the app play industries: say which file is wrong
+        print(f"cs-tui: error: the industry data cannot be loaded: {problem}", file=sys.stderr)
+        return 2
     if args.command is None:
         from cs_tui.app import run_app
 
@@ -58,6 +62,17 @@ def main(argv: list[str] | None = None) -> int:
         # interpreter's own complaint when it flushes stdout at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE  # the shell's convention for a reader that left (as `yes | head`)
+
+
+def _industry_data_problem() -> str | None:
+    """What is wrong with the industry files (the file and the problem), or None when they load."""
+    from cs_env.industries import IndustryDataError, default_catalog
+
+    try:
+        default_catalog()
+    except IndustryDataError as exc:
+        return str(exc)
+    return None
 
 
 if __name__ == "__main__":

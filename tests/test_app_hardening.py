@@ -224,3 +224,38 @@ def test_scripted_fifos_are_left_unread(tmp_path: Path) -> None:
         read_json(tmp_path / "meta.json")
     with pytest.raises(RunError, match="not a regular file"):
         _ = Run(tmp_path).meta
+
+
+#: Key sequences typed faster than the screens they open and close (each crashed the app, exit 1).
+FAST_KEYS = {
+    "palette: Go, enter enter": ["ctrl+p", "G", "o", "enter", "enter"],
+    "palette: enter enter enter": ["ctrl+p", "enter", "enter", "enter"],
+    "new conversation dialog twice": ["n", "n", "enter", "enter", "escape", "escape"],
+    "opponent dialog: enter enter": ["o", "enter", "enter", "escape", "escape"],
+    "help three times": ["question_mark", "question_mark", "question_mark", "escape", "escape"],
+    "models: mark, compare twice": ["m", "a", "b", "c", "c", "escape", "escape"],
+    "training form twice": ["t", "n", "n", "escape", "escape"],
+}
+
+
+def typed(app: Any, keys: list[str]) -> None:
+    """Post every key at once, as a fast typist (or a terminal's paste) delivers them."""
+    from textual import events
+
+    for key in keys:
+        app.post_message(events.Key(key, {"question_mark": "?"}.get(key, key if len(key) == 1 else None)))
+
+
+@pytest.mark.parametrize("keys", FAST_KEYS.values(), ids=FAST_KEYS.keys())
+async def test_keys_typed_faster_than_the_screens_never_crash_the_app(keys: list[str]) -> None:
+    app = CsTuiApp(saves=REPO / "saves")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.5)
+        typed(app, keys)
+        typed(app, keys)  # twice: the second lands on whatever the first left open
+        for _ in range(30):
+            await pilot.pause(0.1)
+        assert app.is_running and app.screen_stack  # a pane is still on screen
+        for _ in range(4):
+            await pilot.press("escape")
+        await pilot.pause(0.5)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -219,6 +220,13 @@ def load_catalog(directory: Path = INDUSTRY_DIR) -> Catalog:
     paths = sorted(directory.glob("*.toml"))
     if not paths:
         raise IndustryDataError(f"{directory}: no industry files (*.toml) found")
+    for path in paths:  # an industry's name is its file's: one that collides or is not a plain name is refused
+        if path.stem == "mixed":
+            raise IndustryDataError(f"{path}: 'mixed' names every industry together; rename the file")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", path.stem):
+            raise IndustryDataError(
+                f"{path}: an industry file's name must be lower-case letters, digits and '_' (it is the industry's)"
+            )
     industries = tuple(load_industry(p) for p in paths)
     inquiries = sorted((i for ind in industries for i in ind.inquiries), key=lambda i: i.id)
     owner: dict[str, str] = {}  # inquiry name -> industry

@@ -13,6 +13,7 @@ from cs_tui.commands.evaluate import (
     DEFAULT_POLICY,
     USAGE_ERROR,
     at_least,
+    count_up_to,
     industry_choices,
     load_agent_or_report,
     setting_for,
@@ -29,7 +30,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--industry", choices=industry_choices(), default=None, help="default: the model's, or mixed")
-    parser.add_argument("--episodes", type=at_least(1), default=5, help="conversations to show (default 5)")
+    parser.add_argument(
+        "--episodes",
+        type=count_up_to(1, 10_000, "each is printed in full"),
+        default=5,
+        help="conversations to show (default 5)",
+    )
     parser.add_argument(
         "--policy",
         metavar="MODEL|baseline:NAME",

@@ -32,11 +32,29 @@ def at_least(minimum: int) -> Any:
     return parse
 
 
-def industry_choices() -> tuple[str, ...]:
-    """Valid ``--industry`` values (every industry file, and mixed)."""
-    from cs_env.env import valid_industries
+def count_up_to(minimum: int, maximum: int, why: str) -> Any:
+    """An argparse type: an integer in ``[minimum, maximum]``; ``why`` says what the maximum protects."""
+    lower = at_least(minimum)
 
-    return valid_industries()
+    def parse(text: str) -> int:
+        value = lower(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:,} ({why}), got {value:,}")
+        return value
+
+    return parse
+
+
+def industry_choices() -> tuple[str, ...] | None:
+    """Valid ``--industry`` values (every industry file, and mixed); None while the industry files
+    cannot be read (``cs-tui`` then names the file and the problem once ``--help`` has had its say)."""
+    from cs_env.env import valid_industries
+    from cs_env.industries import IndustryDataError
+
+    try:
+        return valid_industries()
+    except IndustryDataError:
+        return None
 
 
 def load_agent_or_report(
@@ -83,7 +101,7 @@ def setting_for(agent: Any, industry: str | None) -> tuple[str, int]:
     if agent.kind == "model":
         trained = agent.meta.get("max_turns")
         max_turns = trained if isinstance(trained, int) and not isinstance(trained, bool) and trained > 0 else 10
-        if industry is None and agent.meta.get("industry") in industry_choices():
+        if industry is None and agent.meta.get("industry") in (industry_choices() or ()):
             industry = str(agent.meta["industry"])
     return industry or "mixed", max_turns
 
@@ -105,7 +123,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="customers from this industry (default: the model's training industry; mixed for baselines)",
     )
-    parser.add_argument("--episodes", type=at_least(2), default=2000, help="conversations to play (default 2000)")
+    from cs_env.evaluate import MAX_EPISODES
+
+    parser.add_argument(
+        "--episodes",
+        type=count_up_to(2, MAX_EPISODES, "the oracle's reference keeps every conversation in memory"),
+        default=2000,
+        help=f"conversations to play (default 2000, at most {MAX_EPISODES:,})",
+    )
     parser.add_argument("--seed", type=at_least(0), default=0, help="seed of the customers (default 0)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
 

@@ -15,13 +15,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
-from cs_tui.commands.evaluate import DEFAULT_POLICY, USAGE_ERROR, at_least, industry_choices, load_agent_or_report
+from cs_tui.commands.evaluate import (
+    DEFAULT_POLICY,
+    USAGE_ERROR,
+    at_least,
+    count_up_to,
+    industry_choices,
+    load_agent_or_report,
+)
 
 if TYPE_CHECKING:
     from cs_env.scenarios import ScenarioResult, Thresholds
 
 #: Trials per scenario unless told otherwise: here and in the app's scenario runner alike.
 DEFAULT_TRIALS = 16
+MAX_TRIALS = 10_000
 
 THRESHOLDS_MISSED = 1
 
@@ -43,7 +51,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"the agent to test (default: the shipped agent {DEFAULT_POLICY!r}; e.g. baseline:heuristic)",
     )
     parser.add_argument(
-        "--trials", type=at_least(1), default=DEFAULT_TRIALS, help=f"trials per scenario (default {DEFAULT_TRIALS})"
+        "--trials",
+        type=count_up_to(1, MAX_TRIALS, "every trial's record is kept for the report"),
+        default=DEFAULT_TRIALS,
+        help=f"trials per scenario (default {DEFAULT_TRIALS}, at most {MAX_TRIALS:,})",
     )
     parser.add_argument("--k", type=at_least(1), default=None, help="pass^k at this k (default: the thresholds file's)")
     parser.add_argument("--seed", type=at_least(0), default=0, help="env seed of the first trial (default 0)")

@@ -22,6 +22,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.widgets.data_table import ColumnKey
 
+from cs_env.evaluate import MAX_EPISODES
 from cs_tui.agents import BASELINE_PREFIX
 from cs_tui.training.runs import RunError, list_runs
 from cs_tui.widgets import tone
@@ -33,7 +34,7 @@ from cs_tui.widgets.model_report import compare_reports, fmt_float, fmt_oracle, 
 MODEL_FILES = ("best.zip", "model.zip")
 #: baselines listed under the models, as yardsticks to compare with
 YARDSTICKS = ("heuristic", "random", "oracle", "quick_resolution")
-MIN_EPISODES, MAX_EPISODES = 2, 100_000
+MIN_EPISODES = 2
 
 WIDE = 100  # from this terminal width on, the models list is wider so whole default run names fit
 NAME_WIDTH = {False: 20, True: 30}  # the model column, by wide
@@ -423,13 +424,14 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         self.marks[which] = self.current.spec
         table = self.query_one("#models", DataTable)
         for entry in self.entries:
-            table.update_cell(entry.spec, "mark", self._mark_of(entry.spec))
+            if entry.spec in table.rows:  # (the list may still be being read: it shows the marks when filled)
+                table.update_cell(entry.spec, "mark", self._mark_of(entry.spec))
         self._show_marks()
 
     def _show_marks(self) -> None:
         names = {e.spec: e.name for e in self.entries}
         parts = [f"{m.upper()}={names.get(s, Path(s).name)}" for m, s in sorted(self.marks.items())]
-        self.query_one("#marks", Label).update(" ".join(parts))
+        self.query_one("#marks", Label).update(Text(" ".join(parts)))  # run names: text, not markup
 
     def action_compare(self) -> None:
         """Show A and B side by side; evaluates whichever has no report for the current settings."""

@@ -150,6 +150,19 @@ def report_target_problem(path: Path | str) -> str | None:
     return None if os.access(parent, os.W_OK) else f"{path}: the folder {parent} is not writable"
 
 
+def remove_temp_files(folder: Path | str) -> int:
+    """Delete the temp files of writes that a ``kill -9`` cut short (``.NAME.*.tmp``), in a run folder
+    and its checkpoints; the number removed. Call it only while holding the run's lock: then no write
+    of this run is under way."""
+    removed = 0
+    for directory in (Path(folder), Path(folder) / CHECKPOINTS_DIR):
+        for temp in directory.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                temp.unlink()
+                removed += 1
+    return removed
+
+
 def _json_default(value: Any) -> Any:
     # numpy scalars and arrays come out of metrics; turn them into plain JSON without importing numpy here
     if hasattr(value, "tolist"):
@@ -631,6 +644,7 @@ __all__ = [
     "process_token",
     "read_json",
     "read_regular",
+    "remove_temp_files",
     "repair_jsonl",
     "report_target_problem",
     "resolve_run",

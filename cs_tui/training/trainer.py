@@ -45,7 +45,7 @@ REFERENCE_EPISODES = 2000
 #: The evaluation episodes are the same for every evaluation of every run (and the references).
 EVAL_SEED = 0
 KEEP_CHECKPOINTS = 3
-RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # whole names only: fullmatch (a $ lets "x\n" through)
 
 
 class TrainingError(Exception):
@@ -590,7 +590,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
 
     root = options.saves
     if options.name is not None:
-        if not RUN_NAME.match(options.name):
+        if not RUN_NAME.fullmatch(options.name):
             raise TrainingError(
                 f"invalid run name {options.name!r}: use letters, digits, '.', '_' and '-' (not first), "
                 "at most 100 characters",
@@ -798,6 +798,7 @@ def _resume_locked(
         record_seconds=record_seconds,
     )
     runs.repair_jsonl(run.metrics_path)
+    runs.remove_temp_files(run.path)  # left by a kill -9 mid-write; we hold the lock, so none is being written
     meta.update(
         status="running", error=None, traceback=None, pid=os.getpid(), pid_token=runs.process_token(),
         total_timesteps=total, timesteps_requested=requested, tensorboard=tensorboard, versions=runs.versions(),

@@ -83,7 +83,7 @@ def validate(algorithm: object, industry: object, timesteps: str, seed: str, nam
     if seed_value < 0:
         raise ValueError("seed: must be 0 or more")
     name = name.strip() or unique_run_name(saves, default_run_name(str(algorithm), str(industry)))
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise ValueError("name: letters, digits, '.', '_' and '-' only (at most 80), starting with a letter or digit")
     if (saves / name).exists():
         raise ValueError(f"name: {name!r} already exists in {saves}; pick another or leave it empty")
