@@ -220,7 +220,7 @@ the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
             self.app.bell()
             return
         turn_index = len(c.episode.turns)
-        turn = c.play(strategy)
+        c.play(strategy)
         self.shown = c.episode
         if self.blind and self.agent is not None:
             view = self.hints.get(turn_index)
@@ -230,7 +230,7 @@ the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
                     f"  ({short_name(self.agent.name)} would have answered {LABELS[view.recommended]} here: {same})"
                 )
         self._show()
-        if turn.outcome is None:
+        if not c.episode.done:
             self._hint()
         else:
             self._finished(c.episode)
