@@ -169,10 +169,14 @@ def action_trial(rng: random.Random) -> str | None:
 
 
 def expected_seed(value: Any, *, in_list: bool) -> Any:
-    """Gymnasium's rule for one seed: None or a non-negative Python int (numpy integers, too, inside a list)."""
+    """One seed: None or a non-negative int. Alone, Gymnasium's rule (a Python int, bools included); in the
+    batched env's list, Python and numpy integers but no bools."""
     if value is None and not in_list:
         return None
-    ok = isinstance(value, int) or (in_list and isinstance(value, np.integer) and not isinstance(value, np.bool_))
+    if in_list:
+        ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    else:
+        ok = isinstance(value, int)
     return int(value) if ok and int(value) >= 0 else INVALID
 
 
