@@ -506,7 +506,8 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
             allowed = [
                 i.name for i in self.catalog.inquiries if self.industry == "mixed" or i.industry == self.industry
             ]
-            if options["inquiry"] not in allowed:
+            # a name, checked as one: `in` on a numpy array would raise numpy's "truth value" error
+            if not isinstance(options["inquiry"], str) or options["inquiry"] not in allowed:
                 raise ValueError(
                     f"inquiry {options['inquiry']!r} is not one of {self.industry!r}'s: {', '.join(allowed)}"
                 )

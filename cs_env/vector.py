@@ -144,6 +144,9 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
             if wrong:  # int() would turn 0.9 into 0: as the single env, refuse what is not an integer
                 raise ValueError(f"seeds must be integers, got {wrong[0]!r}")
             seeds = [int(s) for s in seed]
+            negative = [s for s in seeds if s < 0]
+            if negative:  # numpy's own message ("expected non-negative integer") names no seed
+                raise ValueError(f"seeds must be non-negative, got {negative[0]}")
             if len(seeds) != self.num_envs:
                 raise ValueError(f"reset got {len(seeds)} seeds for {self.num_envs} envs")
             self.np_random = np.random.default_rng(seeds)  # one generator for the run, from all the seeds

@@ -125,6 +125,9 @@ def test_bad_arguments_are_refused() -> None:
         CustomerSupportVectorEnv(2).step(np.zeros(2, dtype=int))
     with pytest.raises(ValueError, match="4 seeds for 2 envs"):
         CustomerSupportVectorEnv(2).reset(seed=[1, 2, 3, 4])
+    # found by benchmarks/torture.py: numpy's own "expected non-negative integer" named no seed
+    with pytest.raises(ValueError, match="seeds must be non-negative, got -1"):
+        CustomerSupportVectorEnv(2).reset(seed=[5, -1])
 
 
 # -- one set of rules: the fused batch turn is customer.advance, the batched env the single env ----

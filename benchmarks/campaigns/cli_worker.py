@@ -11,6 +11,7 @@ import io
 import json
 import os
 import sys
+import time
 import traceback
 
 
@@ -31,6 +32,7 @@ def main() -> None:
         escaped = None
         code: int | None
         here = os.getcwd()
+        cpu = time.process_time()
         try:
             if request.get("cwd"):
                 os.chdir(request["cwd"])
@@ -42,7 +44,9 @@ def main() -> None:
             code, escaped = None, traceback.format_exc()
         finally:
             os.chdir(here)
-        protocol.write(json.dumps({"code": code, "out": out.getvalue(), "err": err.getvalue(), "escaped": escaped}))
+        answer = {"code": code, "out": out.getvalue(), "err": err.getvalue(), "escaped": escaped}
+        answer["cpu_seconds"] = time.process_time() - cpu  # the machine may be loaded: wall time says little
+        protocol.write(json.dumps(answer))
         protocol.write("\n")
         protocol.flush()
 

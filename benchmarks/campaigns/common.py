@@ -107,6 +107,7 @@ class CliResult:
     escaped: str | None = None  # a traceback that left cs_tui.cli.main: never allowed
     seconds: float = 0.0
     timed_out: bool = False
+    cpu_seconds: float = 0.0
 
     def describe(self) -> str:
         if self.timed_out:
@@ -149,7 +150,7 @@ class CliWorker:
                 raise RuntimeError("the CLI worker did not start")
         return self.proc
 
-    def run(self, argv: list[str], timeout: float = 60.0, cwd: Path | None = None) -> CliResult:
+    def run(self, argv: list[str], timeout: float = 900.0, cwd: Path | None = None) -> CliResult:
         proc = self._start()
         assert proc.stdin is not None and proc.stdout is not None
         started = time.monotonic()
@@ -167,7 +168,10 @@ class CliWorker:
                 code, "", "", escaped=f"the process died (exit {code})", seconds=time.monotonic() - started
             )
         answer = json.loads(line)
-        return CliResult(answer["code"], answer["out"], answer["err"], answer["escaped"], time.monotonic() - started)
+        return CliResult(
+            answer["code"], answer["out"], answer["err"], answer["escaped"], time.monotonic() - started,
+            cpu_seconds=answer["cpu_seconds"],
+        )  # fmt: skip
 
     def close(self) -> None:
         if self.proc is not None:
@@ -195,7 +199,7 @@ def cs_tui(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
     )
 
 
-def stop(proc: subprocess.Popen[str], timeout: float = 60.0) -> tuple[str, str]:
+def stop(proc: subprocess.Popen[str], timeout: float = 900.0) -> tuple[str, str]:
     """Wait for ``proc`` (killed if it does not end in time); its output."""
     try:
         return proc.communicate(timeout=timeout)
@@ -245,7 +249,7 @@ def remove(path: Path) -> None:
 PHASES = ("startup", "run_written", "training", "final_save")
 
 
-def wait_for_phase(proc: subprocess.Popen[str], run: Path, phase: str, rng: Any, timeout: float = 120.0) -> str:
+def wait_for_phase(proc: subprocess.Popen[str], run: Path, phase: str, rng: Any, timeout: float = 600.0) -> str:
     """Sleep until a random moment of ``phase`` of a training process; says when it was, in words.
 
     Wall time alone would not do: on a loaded machine the start-up (torch's import) can take 3 s or 30 s.

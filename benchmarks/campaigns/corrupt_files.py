@@ -29,7 +29,8 @@ from typing import Any
 from campaigns.common import REPO, worker
 
 SOURCE_RUN = REPO / "saves" / "default"
-TIMEOUT = 10.0  # seconds a single file may take before it counts as a denial of service
+CPU_LIMIT = 5.0  # CPU seconds a single file may cost before it counts as a denial of service (wall time
+# says little on a shared machine)
 MUTATIONS_PER_TRIAL = 20
 BOMB_SIZES = [64 << 20, 700 << 20]  # under every member's cap, and over most
 
@@ -298,11 +299,13 @@ def same_as_original(path: Path) -> bool:
 
 
 def check_cli(path: Path, what: str, must_refuse: bool, canary: Path) -> str | None:
-    result = worker.run(["evaluate", str(path), "--episodes", "2"], timeout=TIMEOUT)
+    result = worker.run(["evaluate", str(path), "--episodes", "2"])
     if canary.exists():
         return f"{what}: CODE RAN (the canary exists)"
     if result.timed_out or result.traceback:
         return f"{what}: {result.describe()}"
+    if result.cpu_seconds > CPU_LIMIT:
+        return f"{what}: took {result.cpu_seconds:.0f} s of CPU (a denial of service)"
     if result.code == 0:
         if must_refuse:
             return f"{what}: accepted, but it must be refused"
@@ -336,7 +339,7 @@ def trial(seed: int, workdir: Path, mutations: int = MUTATIONS_PER_TRIAL) -> str
         shutil.copytree(SOURCE_RUN, run)
         what, data = mutate_text((run / name).read_bytes(), rng, is_jsonl)
         (run / name).write_bytes(data)
-        result = worker.run(["evaluate", str(run), "--episodes", "2"], timeout=TIMEOUT)
+        result = worker.run(["evaluate", str(run), "--episodes", "2"])
         if result.timed_out or result.traceback:
             problems.append(f"{name} {what}: {result.describe()}")
         elif result.code not in (0, 1, 2) or (result.code and name not in result.err and str(run) not in result.err):
@@ -385,7 +388,7 @@ async def check_app(saves: Path) -> list[str]:
     return problems
 
 
-async def _settle(pilot: Any, app: Any, timeout: float = TIMEOUT) -> None:
+async def _settle(pilot: Any, app: Any, timeout: float = 300.0) -> None:
     """Wait for the pane's workers (a model loading) to finish."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -169,10 +169,14 @@ def action_trial(rng: random.Random) -> str | None:
 
 
 def expected_seed(value: Any, *, in_list: bool) -> Any:
-    """Gymnasium's rule for one seed: None or a non-negative Python int (numpy integers, too, inside a list)."""
+    """One seed: None or a non-negative int. Alone, Gymnasium's rule (a Python int, bools included); in the
+    batched env's list, Python and numpy integers but no bools."""
     if value is None and not in_list:
         return None
-    ok = isinstance(value, int) or (in_list and isinstance(value, np.integer) and not isinstance(value, np.bool_))
+    if in_list:
+        ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    else:
+        ok = isinstance(value, int)
     return int(value) if ok and int(value) >= 0 else INVALID
 
 
@@ -262,13 +266,17 @@ HOSTILE = ["nan", "inf", "-inf", "+nan", "1e400", "1e308", "-1e308", "1e-320", "
 
 
 def mutate_toml(text: str, rng: random.Random) -> tuple[str, str]:
-    """One assignment given a hostile value, or removed; returns the new text and the key touched."""
+    """One assignment given a hostile value, or removed; the new text and the key touched ("outer|inner"
+    inside an inline table: naming either names the problem)."""
     matches = list(ASSIGNMENT.finditer(text))
     m = rng.choice(matches)
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    outer = re.match(r"\s*([A-Za-z_]+) =", text[line_start:])  # an inline table's own key (tier_shares)
+    key = f"{outer[1]}|{m['key']}" if outer and outer[1] != m["key"] else m["key"]
     if rng.random() < 0.25:  # a missing key (with its comma, inside an inline table)
         end = m.end() + (1 if text[m.end() : m.end() + 1] == "," else 0)
-        return text[: m.start()] + text[end:], m["key"]
-    return text[: m.start("value")] + rng.choice(HOSTILE) + text[m.end("value") :], m["key"]
+        return text[: m.start()] + text[end:], key
+    return text[: m.start("value")] + rng.choice(HOSTILE) + text[m.end("value") :], key
 
 
 def data_file_trial(rng: random.Random, workdir: Path, kind: str) -> str | None:
@@ -293,7 +301,12 @@ def data_file_trial(rng: random.Random, workdir: Path, kind: str) -> str | None:
             return f"{target.name} ({key}): {type(exc).__name__} instead of ValueError: {exc}"
         if target.name not in str(exc):
             return f"the error does not name {target.name}: {exc}"
-        if valid_toml and key not in str(exc) and "sum" not in str(exc) and "gap" not in str(exc):
+        if (
+            valid_toml
+            and not any(k in str(exc) for k in key.split("|"))
+            and "sum" not in str(exc)
+            and "gap" not in str(exc)
+        ):
             return f"the error does not name the key {key!r}: {exc}"
         return None
     # accepted: the file must still give sane conversations (no NaN or infinity slipped through)

@@ -23,9 +23,9 @@ def check_run(run: Path, lost_limit: int) -> str | None:
     """The promises on a run folder whose trainer died: files load, steps lost bounded, resume works."""
     from cs_tui.training.runs import Run, RunError
 
-    problems = [f"left behind {p}" for p in leftovers(run)]
+    problems: list[str] = []
     if not (run / "meta.json").exists():
-        return "; ".join(problems) or None  # killed before the run existed: nothing to check
+        return None  # killed before the run existed: nothing to check
     try:
         meta = Run(run).meta
     except RunError as exc:
@@ -35,7 +35,7 @@ def check_run(run: Path, lost_limit: int) -> str | None:
     except Exception as exc:
         return f"metrics.jsonl does not read: {type(exc).__name__}: {exc}"
     for path in model_files(run):
-        result = worker.run(["evaluate", str(path), "--episodes", "2"], timeout=60)
+        result = worker.run(["evaluate", str(path), "--episodes", "2"])
         if result.code != 0:
             problems.append(f"{path.relative_to(run)} does not load: {result.describe()}")
     done = int(meta.get("timesteps_done", 0))
@@ -44,22 +44,27 @@ def check_run(run: Path, lost_limit: int) -> str | None:
         problems.append(f"lost {seen - done} steps ({seen} seen, {done} checkpointed), more than {lost_limit}")
     if not (run / "model.zip").exists():
         # before the first checkpoint: resume starts the run over (and finishes it) or says why it cannot
-        result = worker.run(["train", "--resume", str(run), "--quiet"], timeout=300)
+        result = worker.run(["train", "--resume", str(run), "--quiet"])
         if result.code == 0:
             if Run(run).meta.get("status") != "finished":
                 problems.append("resume before any checkpoint exited 0 but left the run unfinished")
         elif result.code is None or result.traceback or "model.zip" not in result.err:
             problems.append(f"resume before any checkpoint: {result.describe()}")
-        return "; ".join(problems) or None
+        return "; ".join(problems + _leftovers(run)) or None
     total = max(done, int(meta.get("total_timesteps", 0))) + 200
-    result = worker.run(["train", "--resume", str(run), "--timesteps", str(total), "--quiet"], timeout=300)
+    result = worker.run(["train", "--resume", str(run), "--timesteps", str(total), "--quiet"])
     if result.code != 0:
         problems.append(f"--resume failed: {result.describe()}")
     else:
         after = Run(run).meta
         if after.get("status") != "finished" or int(after.get("timesteps_done", 0)) < total:
             problems.append(f"--resume ended {after.get('status')} at {after.get('timesteps_done')} of {total}")
-    return "; ".join(problems) or None
+    return "; ".join(problems + _leftovers(run)) or None
+
+
+def _leftovers(run: Path) -> list[str]:
+    """A kill mid-write leaves a temp file; the next trainer of the run (the resume) must clear it."""
+    return [f"left behind {p} after the resume" for p in leftovers(run)]
 
 
 def trial(seed: int, workdir: Path) -> str | None:

@@ -33,11 +33,15 @@ def trial(seed: int, workdir: Path) -> str | None:
     run = saves / "s"
     when = wait_for_phase(proc, run, rng.choice(PHASES), rng)
     proc.send_signal(signum)
-    _, err = stop(proc, timeout=120)
+    _, err = stop(proc, timeout=900)
     where = f"{algorithm}, {name} at {when}"
     code = proc.returncode
     if "Traceback" in err:
         return f"{where}: a traceback: {err.strip().splitlines()[-1]}"
+    if code == -signum and not (saves / "s").exists():
+        # stopped while Python itself was starting, before cs-tui could write anything: the shell reports
+        # 128 + N all the same, and there is no run to resume
+        return None
     if code not in (0, 128 + signum):
         return f"{where}: exit {code}, expected {128 + signum} (or 0 after the final save): {err.strip()[-200:]}"
     problems = [f"left behind {p}" for p in leftovers(saves)]
@@ -56,7 +60,7 @@ def trial(seed: int, workdir: Path) -> str | None:
         if not (run / "model.zip").exists():
             problems.append("stopped without a checkpoint (model.zip)")
         total = int(meta.get("total_timesteps", 2048)) + 100
-        result = worker.run(["train", "--resume", str(run), "--timesteps", str(total), "--quiet"], timeout=300)
+        result = worker.run(["train", "--resume", str(run), "--timesteps", str(total), "--quiet"])
         if result.code != 0:
             problems.append(f"--resume: {result.describe()}")
         elif Run(run).meta.get("status") != "finished":

@@ -53,10 +53,16 @@ def _problems_in(saves: Path) -> list[str]:
         if not (run / "meta.json").is_file():
             problems.append(f"{run.name}/ has no meta.json (a half-made run blocks its name)")
         for path in model_files(run):
-            result = worker.run(["evaluate", str(path), "--episodes", "2"], timeout=60)
+            result = worker.run(["evaluate", str(path), "--episodes", "2"])
             if result.code != 0:
                 problems.append(f"{path.relative_to(saves)} does not load: {result.describe()}")
     return problems
+
+
+def appeared(workdir: Path, before: set[str]) -> list[str]:
+    """What a refused command wrote: it should have written nothing."""
+    new = sorted(tree(workdir) - before)
+    return [f"files appeared: {new[:5]}"] if new else []
 
 
 def names_trial(rng: random.Random, workdir: Path) -> list[str]:
@@ -69,9 +75,7 @@ def names_trial(rng: random.Random, workdir: Path) -> list[str]:
         result = worker.run(["--saves", str(saves), "train", "--name", name, "--timesteps", "100", *TINY], cwd=workdir)
         if result.code != 2 or result.traceback or "name" not in result.err:
             problems.append(f"--name {name!r}: {result.describe()} (expected a usage error naming the name)")
-    if tree(workdir) != before:
-        problems.append(f"files appeared: {sorted(tree(workdir) - before)[:5]}")
-    return problems
+    return problems + appeared(workdir, before)
 
 
 def read_only_trial(rng: random.Random, workdir: Path) -> list[str]:
@@ -93,9 +97,7 @@ def read_only_trial(rng: random.Random, workdir: Path) -> list[str]:
         problems.append(f"{argv[0]} on a read-only saves folder: {result.describe()}")
     elif argv[0] == "train" and (result.code not in (1, 2) or str(saves) not in result.err):
         problems.append(f"train on a read-only saves folder: {result.describe()} (expected an error naming it)")
-    if tree(workdir) != before:
-        problems.append(f"files appeared: {sorted(tree(workdir) - before)[:5]}")
-    return problems
+    return problems + appeared(workdir, before)
 
 
 def full_disk_trial(rng: random.Random, workdir: Path) -> list[str]:
@@ -114,7 +116,7 @@ def full_disk_trial(rng: random.Random, workdir: Path) -> list[str]:
             resource.setrlimit(resource.RLIMIT_FSIZE, (size_kb * 1024, size_kb * 1024))
 
         proc = cs_tui(*argv, preexec_fn=limit)
-    _, err = stop(proc, timeout=180)
+    _, err = stop(proc, timeout=900)
     where = f"{algorithm} on {size_kb} KB"
     problems = []
     if "Traceback" in err:
@@ -135,7 +137,7 @@ def same_name_trial(rng: random.Random, workdir: Path) -> list[str]:
     first = cs_tui(*argv)
     time.sleep(rng.uniform(0.0, 0.5))
     second = cs_tui(*argv)
-    (_, err1), (_, err2) = stop(first, 180), stop(second, 180)
+    (_, err1), (_, err2) = stop(first, 900), stop(second, 900)
     codes = sorted([first.returncode, second.returncode])
     problems = []
     if "Traceback" in err1 + err2:
