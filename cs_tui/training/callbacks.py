@@ -124,6 +124,8 @@ class RunCallback(BaseCallback):
         stop: a :class:`StopFlag`; when set, the next step returns ``False``.
         eval_every: steps between evaluations (0: never during training).
         record_seconds: wall time between ``"train"`` records.
+        prune: optional; given each evaluation's record (what ``on_eval`` returns), True stops training
+            as pruned (``cs-tui tune`` reports the evaluation to Optuna here and asks its pruner).
     """
 
     def __init__(
@@ -135,6 +137,7 @@ class RunCallback(BaseCallback):
         stop: StopFlag,
         eval_every: int,
         record_seconds: float = 1.0,
+        prune: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         super().__init__(verbose=0)
         self.total_timesteps = total_timesteps
@@ -143,6 +146,9 @@ class RunCallback(BaseCallback):
         self.stop = stop
         self.eval_every = eval_every
         self.record_seconds = record_seconds
+        self.prune = prune
+        #: set when ``prune`` said stop: the trainer records the run as pruned
+        self.pruned = False
         self.stats = EpisodeStats()
         self.losses: dict[str, float] = {}
         self._next_eval = 0
@@ -168,8 +174,10 @@ class RunCallback(BaseCallback):
             self.emit_record(now)
         if steps >= self._next_eval:
             self._next_eval = self._after(steps, self.eval_every)
-            self.on_eval(steps)
-        return not self.stop.requested
+            record = self.on_eval(steps)
+            if self.prune is not None and isinstance(record, dict) and self.prune(record):
+                self.pruned = True
+        return not self.stop.requested and not self.pruned
 
     def _collect_losses(self) -> None:
         # SB3 keeps the latest values of train/* until its logger dumps them; keep our own copy

@@ -33,7 +33,8 @@ MODEL_FILE = "model.zip"
 BEST_FILE = "best.zip"
 CHECKPOINTS_DIR = "checkpoints"
 REPLAY_BUFFER_FILE = "replay_buffer.npz"
-STATUSES = ("running", "finished", "interrupted", "failed")
+#: "pruned": a trial of `cs-tui tune` stopped early by its study's pruner (checkpointed, resumable)
+STATUSES = ("running", "finished", "interrupted", "failed", "pruned")
 # read once at import (setting it is the only way to read it, and not thread-safe later)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
