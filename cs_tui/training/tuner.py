@@ -117,7 +117,8 @@ def shown_url(url: str) -> str:
 def _quiet_optuna() -> None:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # the worker prints each trial's outcome itself; Optuna's own warnings repeat it with a traceback
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
@@ -286,7 +287,11 @@ def trial_run_name(study: str, number: int) -> str:
 
 
 class Interrupted(Exception):
-    """The worker was asked to stop (a signal) while training a trial."""
+    """The worker was asked to stop (a signal) while training a trial; ``exit_code`` is 128 + its number."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class TrialFailed(Exception):
@@ -346,6 +351,7 @@ def run_worker(options: TuneOptions, on_event: Event | None = None) -> WorkerRes
     started = time.monotonic()
     taken = 0
     status, message = "done", ""
+    interrupted_code = 0
     try:
         while True:
             if stop.requested:
@@ -377,15 +383,15 @@ def run_worker(options: TuneOptions, on_event: Event | None = None) -> WorkerRes
             objective = _objective(options, name, settings, space, emit, lock.release)
             try:
                 study.optimize(objective, n_trials=1, catch=(TrialFailed,))
-            except Interrupted:
-                status, message = "interrupted", f"stopped by {stop.signal_name}"
+            except Interrupted as exc:
+                status, message, interrupted_code = "interrupted", str(exc), exc.exit_code
                 break
             finally:
                 lock.release()
             taken += 1
     finally:
         stop.restore()
-    code = 128 + int(stop.signum or 0) if status == "interrupted" else 0
+    code = (interrupted_code or 128 + int(stop.signum or 0)) if status == "interrupted" else 0
     result = WorkerResult(name, taken, status, message, code)
     emit({"type": "worker", "study": name, "status": status, "trials_run": taken, "message": message,
           "worker": options.worker})  # fmt: skip
@@ -453,7 +459,7 @@ def _objective(
             # the trial is failed and queued again with the same parameters: a re-run continues the study
             trial.study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
             emit({**event, "event": "interrupted"})
-            raise Interrupted(result.message)
+            raise Interrupted(result.message, result.exit_code)
         if result.status == "failed":
             trial.set_user_attr("error", result.message)
             emit({**event, "event": "failed"})
