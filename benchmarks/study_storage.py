@@ -19,11 +19,12 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 STORAGES = ("journal", "sqlite-default", "sqlite-wal (cs-tui)")
 
 
-def storage_for(kind: str, folder: Path):  # noqa: ANN201 (optuna types, imported late)
+def storage_for(kind: str, folder: Path) -> Any:
     import optuna
 
     if kind == "journal":

@@ -60,8 +60,8 @@ def tune_args(saves: Path, space: Path, study: str, trials: int, *extra: str) ->
             *TINY, *extra]  # fmt: skip
 
 
-def study_of(saves: Path, name: str) -> Any:
-    return tuner.load(tuner.open_storage(None, saves, 1), name)
+def study_of(saves: Path, name: str, storage: str | None = None) -> Any:
+    return tuner.load(tuner.open_storage(storage, saves, 1), name)
 
 
 # -- the search space file -------------------------------------------------------------------
@@ -194,16 +194,18 @@ def test_a_trial_below_the_median_is_pruned_and_its_run_says_pruned(tmp_path: Pa
 # -- several workers, faults -----------------------------------------------------------------
 
 
-def _worker(saves: Path, space: Path, study: str, trials: int) -> subprocess.Popen[str]:
+def _worker(saves: Path, space: Path, study: str, trials: int, storage: str | None = None) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "cs_tui", *tune_args(saves, space, study, trials)]
+    if storage is not None:
+        command += ["--storage", storage]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _running_trial_of(saves: Path, study: str, pid: int, deadline: float) -> Any:
+def _running_trial_of(saves: Path, study: str, pid: int, deadline: float, storage: str | None = None) -> Any:
     """Wait until the worker ``pid`` is training a trial (its run folder has an evaluation)."""
     while time.monotonic() < deadline:
         try:
-            for trial in study_of(saves, study).get_trials():
+            for trial in study_of(saves, study, storage).get_trials():
                 if trial.state.name == "RUNNING" and trial.user_attrs.get("pid") == pid:
                     run = runs.Run(saves / trial.user_attrs["run"])
                     if run.metrics_path.is_file() and run.model_path.is_file():
@@ -214,20 +216,20 @@ def _running_trial_of(saves: Path, study: str, pid: int, deadline: float) -> Any
     raise AssertionError(f"worker {pid} never got to training a trial")
 
 
-def test_workers_share_a_study_and_one_killed_mid_trial_loses_no_trial(tmp_path: Path, space: Path) -> None:
-    saves = tmp_path / "saves"
+def _kill_one_worker_mid_trial(saves: Path, space: Path, storage: str | None) -> None:
+    """Two workers on one study, one killed with kill -9 while training: the study still ends with
+    exactly the trials asked for, the killed trial failed and retried once, nothing counted twice."""
     trials = 4
-    victim = _worker(saves, space, "shared", trials)
-    survivor = _worker(saves, space, "shared", trials)
-    killed = _running_trial_of(saves, "shared", victim.pid, time.monotonic() + 120)
+    victim = _worker(saves, space, "shared", trials, storage)
+    survivor = _worker(saves, space, "shared", trials, storage)
+    killed = _running_trial_of(saves, "shared", victim.pid, time.monotonic() + 180, storage)
     victim.kill()  # kill -9: no chance to say anything
     victim.wait()
-    out, err = survivor.communicate(timeout=240)
+    _, err = survivor.communicate(timeout=300)
     assert survivor.returncode == 0, err
 
-    study = study_of(saves, "shared")
+    study = study_of(saves, "shared", storage)
     states = [t.state.name for t in study.get_trials()]
-    # exactly the trials asked for, none counted twice; the killed one failed and was retried
     assert states.count("COMPLETE") + states.count("PRUNED") == trials
     assert states.count("RUNNING") == 0 and states.count("WAITING") == 0
     failed = [t for t in study.get_trials() if t.state.name == "FAIL"]
@@ -235,16 +237,26 @@ def test_workers_share_a_study_and_one_killed_mid_trial_loses_no_trial(tmp_path:
     rows = tuner.trial_rows(study)
     retries = [r for r in rows if r["retry_of"] == killed.number]
     assert len(retries) == 1 and retries[0]["state"] in ("complete", "pruned")
-    assert retries[0]["params"] == {k: v for k, v in killed.params.items()}
+    assert retries[0]["params"] == dict(killed.params)
     runs_named = [r["run"] for r in rows]
     assert len(set(runs_named)) == len(runs_named)  # one run folder per trial
     # the killed trial's run folder reads interrupted (its process is gone), resumable from its checkpoint
     assert runs.Run(saves / killed.user_attrs["run"]).status == "interrupted"
     # re-running the command finds the study done and starts nothing
-    again = subprocess.run([sys.executable, "-m", "cs_tui", *tune_args(saves, space, "shared", trials)],
-                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    command = [sys.executable, "-m", "cs_tui", *tune_args(saves, space, "shared", trials)]
+    if storage is not None:
+        command += ["--storage", storage]
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "0 trials run here" in again.stdout
-    assert len(study_of(saves, "shared").get_trials()) == len(states)
+    assert len(study_of(saves, "shared", storage).get_trials()) == len(states)
+
+
+def test_workers_share_an_embedded_study_and_one_killed_mid_trial_loses_no_trial(tmp_path: Path, space: Path) -> None:
+    _kill_one_worker_mid_trial(tmp_path / "saves", space, None)
+
+
+def test_workers_share_a_study_on_a_real_postgresql_server(tmp_path: Path, space: Path, postgres_url: str) -> None:
+    _kill_one_worker_mid_trial(tmp_path / "saves", space, postgres_url)
 
 
 def test_sigterm_stops_a_worker_with_its_run_interrupted_and_a_rerun_continues(tmp_path: Path, space: Path) -> None:
@@ -252,7 +264,7 @@ def test_sigterm_stops_a_worker_with_its_run_interrupted_and_a_rerun_continues(t
     worker = _worker(saves, space, "stop", 2)
     trial = _running_trial_of(saves, "stop", worker.pid, time.monotonic() + 120)
     worker.send_signal(signal.SIGTERM)
-    out, err = worker.communicate(timeout=120)
+    _, err = worker.communicate(timeout=120)
     assert worker.returncode == 128 + signal.SIGTERM, err
     assert "Traceback" not in err
     assert runs.Run(saves / trial.user_attrs["run"]).status == "interrupted"

@@ -139,8 +139,10 @@ def _usage(message: str) -> int:
 
 
 #: The flags handed on to each worker process as they were given.
-PASSED_ON = ("algorithm", "industry", "trials", "timeout", "study", "storage", "seed", "timesteps", "eval_every",
-             "eval_episodes", "holdout_episodes", "reference_episodes", "heartbeat", "startup_trials", "search_space")  # fmt: skip
+PASSED_ON = (
+    "algorithm", "industry", "trials", "timeout", "study", "storage", "seed", "timesteps", "eval_every",
+    "eval_episodes", "holdout_episodes", "reference_episodes", "heartbeat", "startup_trials", "search_space",
+)  # fmt: skip
 
 
 def worker_command(args: argparse.Namespace, saves: Path, index: int) -> list[str]:

@@ -146,6 +146,8 @@ def open_storage(url: str | None, saves: Path, heartbeat: int = HEARTBEAT_SECOND
         engine = {"connect_args": {"timeout": 60}}
     elif scheme.startswith("postgresql"):
         engine = {"connect_args": {"connect_timeout": 10}}
+        if scheme == "postgresql":  # the driver we install (psycopg 3), whatever SQLAlchemy's default
+            url = "postgresql+psycopg" + url[len("postgresql") :]
     try:
         return RDBStorage(
             url,
@@ -159,6 +161,9 @@ def open_storage(url: str | None, saves: Path, heartbeat: int = HEARTBEAT_SECOND
         raise TuneError(f"cannot open the study storage {shown_url(url)}: {exc}{extra}", 2) from None
     except Exception as exc:  # sqlalchemy's errors for a bad URL, a refused connection, a wrong password
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "DB access module" in first and scheme.startswith("postgresql"):
+            first += ' (PostgreSQL needs psycopg: pip install "cs-tui[postgres]")'
+
         raise TuneError(f"cannot reach the study storage {shown_url(url)}: {first}", 2) from None
 
 
