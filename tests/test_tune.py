@@ -219,7 +219,7 @@ def _running_trial_of(saves: Path, study: str, pid: int, deadline: float, storag
 def _kill_one_worker_mid_trial(saves: Path, space: Path, storage: str | None) -> None:
     """Two workers on one study, one killed with kill -9 while training: the study still ends with
     exactly the trials asked for, the killed trial failed and retried once, nothing counted twice."""
-    trials = 4
+    trials = 3
     victim = _worker(saves, space, "shared", trials, storage)
     survivor = _worker(saves, space, "shared", trials, storage)
     killed = _running_trial_of(saves, "shared", victim.pid, time.monotonic() + 180, storage)
