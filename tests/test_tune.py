@@ -311,3 +311,41 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path, args: list[str], capsys:
 def test_the_shipped_space_file_is_the_default() -> None:
     assert SEARCH_SPACE_FILE.name == "search_space.toml" and SEARCH_SPACE_FILE.is_file()
     assert os.path.dirname(SEARCH_SPACE_FILE) == os.path.dirname(tuner.trainer.HYPERPARAMS_FILE)
+
+
+# -- the app's tuning view -------------------------------------------------------------------
+
+
+async def test_the_tuning_view_lists_studies_and_their_trials_live(tmp_path: Path, space: Path) -> None:
+    from app_helpers import PaneApp, screen_text, wait_for
+
+    from cs_tui.screens.tuning import TuningScreen
+
+    saves = tmp_path / "saves"
+    assert main(tune_args(saves, space, "view", 2, "--json")) == 0
+    study = study_of(saves, "view")
+    values = [t.value for t in study.get_trials()]
+    app = PaneApp(saves, TuningScreen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: "view-t0001" in screen_text(app), timeout=60)
+        text = screen_text(app)
+        assert "view" in text and "complete" in text
+        assert f"{max(values):.1f}" in text  # the best so far
+        assert "learning_rate=" in text
+        # a trial finishing elsewhere shows up without a key press
+        options = tuner.TuneOptions(study="view", trials=3, saves=saves, search_space=space, timesteps=512,
+                                    eval_every=256, eval_episodes=30, holdout_episodes=30, reference_episodes=30,
+                                    heartbeat=1)  # fmt: skip
+        tuner.run_worker(options)
+        await wait_for(pilot, lambda: "view-t0002" in screen_text(app), timeout=60)
+
+
+async def test_the_tuning_view_says_why_when_the_storage_cannot_be_read(tmp_path: Path) -> None:
+    from app_helpers import PaneApp, screen_text, wait_for
+
+    from cs_tui.screens.tuning import TuningScreen
+
+    app = PaneApp(tmp_path, lambda: TuningScreen(storage="postgresql://u:pw@127.0.0.1:9/none"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "cannot read the studies" in screen_text(app), timeout=60)
+        assert "pw" not in screen_text(app).replace("postgresql://u:***", "")

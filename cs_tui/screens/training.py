@@ -115,6 +115,7 @@ show up here too.
         Binding("u", "resume_run", "Resume", tooltip="Continue a stopped or died run from its last checkpoint"),
         Binding("l", "follow_live", "Live", tooltip="Follow the newest running run"),
         Binding("r", "refresh_runs", "Refresh", tooltip="Read the runs in saves/ again"),
+        Binding("y", "open_tuning", "Studies", tooltip="The hyperparameter studies of cs-tui tune"),
     ]
 
     DEFAULT_CSS = """
@@ -156,6 +157,12 @@ show up here too.
                 yield table
             yield RunMonitor(id="monitor")
         yield KeyBar()
+
+    def action_open_tuning(self) -> None:
+        """The tuning view: studies and their trials (imported on first use)."""
+        from cs_tui.screens.tuning import TuningScreen
+
+        self.app.push_screen(TuningScreen())
 
     def on_mount(self) -> None:
         self.sub_title = "Training"
