@@ -180,9 +180,9 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
         if rows:
             best = max((r["best_so_far"] for r in rows if r["best_so_far"] is not None), default=None)
             running = sum(r["state"] == "running" for r in rows)
+            # short enough for the right half of 80 columns; the sparkline below is % of oracle by trial
             self.query_one("#tuning-status", Label).update(
-                f"{self.shown or ''} {len(rows)} trials, {running} running · best "
-                f"{'–' if best is None else f'{best:.1f}'} % of oracle · % of oracle by trial:"
+                f"{len(rows)} trials, {running} running · best {'–' if best is None else f'{best:.1f} %'} of oracle"
             )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
