@@ -332,6 +332,7 @@ async def test_the_tuning_view_lists_studies_and_their_trials_live(tmp_path: Pat
         assert "view" in text and "complete" in text
         assert f"{max(values):.1f}" in text  # the best so far
         assert "learning_rate=" in text
+        assert "% of oracle by trial (0-100): " in text
         # a trial finishing elsewhere shows up without a key press
         options = tuner.TuneOptions(study="view", trials=3, saves=saves, search_space=space, timesteps=512,
                                     eval_every=256, eval_episodes=30, holdout_episodes=30, reference_episodes=30,

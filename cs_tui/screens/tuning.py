@@ -2,8 +2,8 @@
 
 It reads the study storage (the embedded one in the saves folder, or ``$CS_TUI_STORAGE``) every few
 seconds in a thread: studies on the left; for the highlighted one its trials with their state,
-% of oracle, best so far, run folder and parameters, and a sparkline of % of oracle against trial
-number. ``n`` starts (or continues) a study as its own process, as the training pane starts runs.
+% of oracle, best so far, run folder and parameters, and a one-line plot of % of oracle against
+trial number (0-100 %). ``n`` starts (or continues) a study as its own process, as the training pane starts runs.
 Optuna is imported in the reading thread only, never on the app's start-up path.
 """
 
@@ -21,13 +21,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Label, Sparkline
+from textual.widgets import DataTable, Header, Label
 
 from cs_tui.widgets.key_bar import KeyBar
 
 REFRESH_SECONDS = 2.0
 STORAGE_ENV = "CS_TUI_STORAGE"
 LOG_DIR = ".logs"
+#: one character per trial, on a fixed 0-100 % scale (a sparkline's own min-max scale hides how good they are)
+BLOCKS = " ▁▂▃▄▅▆▇█"
 STATE_STYLE = {"complete": "green", "pruned": "yellow", "fail": "red", "running": "cyan", "waiting": "dim"}
 
 
@@ -70,6 +72,15 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def plot(values: list[float], width: int = 40) -> str:
+    """% of oracle by trial number as one line of blocks (0 % empty, 100 % full), the last ``width`` trials."""
+    if not values:
+        return ""
+    shown = values[-width:]
+    bars = "".join(BLOCKS[round(min(max(v, 0.0), 100.0) / 100 * (len(BLOCKS) - 1))] for v in shown)
+    return f"% of oracle by trial (0-100): {bars}"
+
+
 class TuningScreen(Screen[None]):
     """Studies on the left, the highlighted study's trials and their % of oracle on the right."""
 
@@ -81,7 +92,7 @@ The hyperparameter studies of `cs-tui tune`: in the saves folder's own storage, 
 trials and its best % of oracle; on the right the highlighted study's trials — state (running,
 complete, pruned, fail, waiting), % of oracle on held-out conversations (a pruned or running trial
 shows its last evaluation, marked *), the best so far, its run folder (open it in the training pane)
-and its parameters — and a sparkline of % of oracle by trial number. It refreshes every two seconds,
+and its parameters — and a one-line plot of % of oracle by trial number (0-100 %). It refreshes every two seconds,
 whichever host the workers run on.
 
 **n** starts a PPO study on the app's industry with 20 trials as its own process (or continues the
@@ -97,7 +108,7 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
     DEFAULT_CSS = """
     TuningScreen #studies-pane { width: 28; border-right: tall $panel; }
     TuningScreen #trials-pane { width: 1fr; }
-    TuningScreen #values { height: 3; margin: 0 1; }
+    TuningScreen #values { height: 1; margin: 0 1; }
     TuningScreen #tuning-status { height: auto; margin: 0 1; color: $text-muted; }
     """
 
@@ -121,7 +132,7 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
                 yield studies
             with Vertical(id="trials-pane"):
                 yield Label("", id="tuning-status")
-                yield Sparkline([], id="values")
+                yield Label("", id="values")
                 trials: DataTable[str] = DataTable(id="trials", cursor_type="row", zebra_stripes=True)
                 trials.add_columns("#", "state", "% oracle", "best", "run", "parameters")
                 yield trials
@@ -176,11 +187,11 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
                 row["run"] or "–",
                 params,
             )
-        self.query_one("#values", Sparkline).data = values
+        self.query_one("#values", Label).update(plot(values))
         if rows:
             best = max((r["best_so_far"] for r in rows if r["best_so_far"] is not None), default=None)
             running = sum(r["state"] == "running" for r in rows)
-            # short enough for the right half of 80 columns; the sparkline below is % of oracle by trial
+            # short enough for the right half of 80 columns; the plot below is % of oracle by trial
             self.query_one("#tuning-status", Label).update(
                 f"{len(rows)} trials, {running} running · best {'–' if best is None else f'{best:.1f} %'} of oracle"
             )
