@@ -350,3 +350,18 @@ async def test_the_tuning_view_says_why_when_the_storage_cannot_be_read(tmp_path
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: "cannot read the studies" in screen_text(app), timeout=60)
         assert "pw" not in screen_text(app).replace("postgresql://u:***", "")
+
+
+def test_optuna_stays_off_the_start_up_path() -> None:
+    """`cs-tui --help`, the app and the tuning view's module load neither Optuna nor torch."""
+    code = (
+        "import sys, contextlib, io\n"
+        "import cs_tui.app, cs_tui.screens.tuning, cs_tui.screens.training\n"
+        "from cs_tui.cli import build_parser\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    build_parser().parse_args(['tune', '--help'])\n"
+        "print(sorted(m for m in ('optuna', 'torch', 'sqlalchemy') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

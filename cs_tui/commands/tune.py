@@ -193,6 +193,7 @@ class EventPrinter:
 
     def __call__(self, event: dict[str, Any]) -> None:
         from cs_tui.training.runs import to_json
+        from cs_tui.training.search_space import format_params
 
         if self.json_lines:
             sys.stdout.write(to_json(event) + "\n")
@@ -206,21 +207,12 @@ class EventPrinter:
         kind = event["event"]
         line = f"{who}trial {event['trial']} {kind}"
         if kind == "started":
-            params = " ".join(f"{k.split('.', 1)[1]}={_short(v)}" for k, v in event["params"].items())
-            line += f": {event['run']} {params}"
+            line += f": {event['run']} {format_params(event['params'])}"
         elif kind == "complete":
             line += f": {event['value']:.1f} % of oracle on held-out conversations ({event['run']})"
         else:
             line += f": {event['message']}"
         print(line, flush=True)
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    if isinstance(value, list):
-        return "x".join(map(str, value))
-    return str(value)
 
 
 def _open(args: argparse.Namespace, saves: Path) -> tuple[Any, str]:
@@ -259,6 +251,7 @@ def _print_table(name: str, rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     from cs_tui.report import make_console
+    from cs_tui.training.search_space import format_params, shown_value
 
     table = Table(title=f"study {name}", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column, justify in (("#", "right"), ("state", "left"), ("% oracle", "right"), ("best", "right"),
@@ -266,9 +259,8 @@ def _print_table(name: str, rows: list[dict[str, Any]]) -> None:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     styles = {"complete": "green", "pruned": "yellow", "fail": "red", "running": "cyan", "waiting": "dim"}
     for row in rows:
-        value = row["value"] if row["value"] is not None else row["last_eval"]
-        shown = "–" if value is None else f"{value:.1f}" + ("" if row["value"] is not None else "*")
-        params = " ".join(f"{k.split('.', 1)[1]}={_short(v)}" for k, v in row["params"].items())
+        shown, _ = shown_value(row)
+        params = format_params(row["params"])
         table.add_row(
             str(row["number"]),
             f"[{styles.get(row['state'], '')}]{row['state']}[/]",

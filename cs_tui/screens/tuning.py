@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 
+from cs_tui.training.search_space import format_params, shown_value
 from cs_tui.widgets.key_bar import KeyBar
 
 REFRESH_SECONDS = 2.0
@@ -62,14 +63,6 @@ def read_studies(saves: Path, storage: str | None, shown: str | None) -> Studies
         return StudiesView(error=str(exc))
     except Exception as exc:  # a storage half-written by a crashed worker, a server gone: say so, keep going
         return StudiesView(error=f"{type(exc).__name__}: {exc}")
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    if isinstance(value, list):
-        return "x".join(map(str, value))
-    return str(value)
 
 
 def plot(values: list[float], width: int = 40) -> str:
@@ -173,11 +166,10 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
         trials.clear()
         values: list[float] = []
         for row in rows:
-            value = row["value"] if row["value"] is not None else row["last_eval"]
-            shown = "–" if value is None else f"{value:.1f}" + ("" if row["value"] is not None else "*")
+            shown, value = shown_value(row)
             if value is not None:
-                values.append(float(value))
-            params = " ".join(f"{k.split('.', 1)[-1]}={_short(v)}" for k, v in row["params"].items())
+                values.append(value)
+            params = format_params(row["params"])
             style = STATE_STYLE.get(row["state"], "")
             trials.add_row(
                 str(row["number"]),

@@ -69,6 +69,28 @@ class Parameter:
         return _unlabel(value) if self.type == "categorical" else value
 
 
+def format_params(params: dict[str, Any]) -> str:
+    """``learning_rate=0.00123 net_arch=64x64``: a trial's parameters in one short line."""
+
+    def short(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.3g}"
+        if isinstance(value, list):
+            return "x".join(map(str, value))
+        return str(value)
+
+    return " ".join(f"{key.split('.', 1)[-1]}={short(value)}" for key, value in params.items())
+
+
+def shown_value(row: dict[str, Any]) -> tuple[str, float | None]:
+    """A trial row's % of oracle as shown ("91.3"; a trial without one shows its last evaluation,
+    marked "*") and the number behind it."""
+    value = row["value"] if row["value"] is not None else row["last_eval"]
+    if value is None:
+        return "–", None
+    return f"{value:.1f}" + ("" if row["value"] is not None else "*"), float(value)
+
+
 def _label(choice: Any) -> Any:
     return json.dumps(choice) if isinstance(choice, list) else choice
 
