@@ -45,7 +45,7 @@ type = "categorical"
 choices = [4]
 """
 TINY = ["--timesteps", "512", "--eval-every", "256", "--eval-episodes", "30", "--holdout-episodes", "30",
-        "--reference-episodes", "30", "--heartbeat", "1"]  # fmt: skip
+        "--reference-episodes", "30", "--heartbeat", "2"]  # fmt: skip
 
 
 @pytest.fixture

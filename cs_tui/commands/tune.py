@@ -205,7 +205,7 @@ class EventPrinter:
                   f"({event['trials_run']} trials run here)", flush=True)  # fmt: skip
             return
         kind = event["event"]
-        line = f"{who}trial {event['trial']} {kind}"
+        line = f"{who}trial {event.get('trial', '')} {kind}"
         if kind == "started":
             line += f": {event['run']} {format_params(event['params'])}"
         elif kind == "complete":

@@ -391,6 +391,11 @@ def run_worker(options: TuneOptions, on_event: Event | None = None) -> WorkerRes
             except Interrupted as exc:
                 status, message, interrupted_code = "interrupted", str(exc), exc.exit_code
                 break
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # our heartbeat came late (a starved machine) and another worker already failed the
+                # trial and queued it again: the retry counts, this run does not; go on
+                late = "another worker failed this trial (its heartbeat was late) and queued it again"
+                emit({"type": "trial", "event": "lost", "study": name, "worker": options.worker, "message": late})
             finally:
                 lock.release()
             taken += 1
