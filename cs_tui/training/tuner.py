@@ -132,6 +132,7 @@ def open_storage(url: str | None, saves: Path, heartbeat: int = HEARTBEAT_SECOND
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     url = url or embedded_url(saves)
+    given = url  # messages name the URL as the user wrote it
     engine: dict[str, Any] = {}
     scheme = url.split(":", 1)[0].lower()
     if scheme == "sqlite":
@@ -158,13 +159,13 @@ def open_storage(url: str | None, saves: Path, heartbeat: int = HEARTBEAT_SECOND
         )
     except ModuleNotFoundError as exc:
         extra = ' (pip install "cs-tui[postgres]")' if "psycopg" in str(exc) else ""
-        raise TuneError(f"cannot open the study storage {shown_url(url)}: {exc}{extra}", 2) from None
+        raise TuneError(f"cannot open the study storage {shown_url(given)}: {exc}{extra}", 2) from None
     except Exception as exc:  # sqlalchemy's errors for a bad URL, a refused connection, a wrong password
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "DB access module" in first and scheme.startswith("postgresql"):
             first += ' (PostgreSQL needs psycopg: pip install "cs-tui[postgres]")'
 
-        raise TuneError(f"cannot reach the study storage {shown_url(url)}: {first}", 2) from None
+        raise TuneError(f"cannot reach the study storage {shown_url(given)}: {first}", 2) from None
 
 
 def _use_wal(path: Path) -> None:
