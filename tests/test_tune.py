@@ -194,8 +194,10 @@ def test_a_trial_below_the_median_is_pruned_and_its_run_says_pruned(tmp_path: Pa
 # -- several workers, faults -----------------------------------------------------------------
 
 
-def _worker(saves: Path, space: Path, study: str, trials: int, storage: str | None = None) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "cs_tui", *tune_args(saves, space, study, trials)]
+def _worker(
+    saves: Path, space: Path, study: str, trials: int, storage: str | None = None, *extra: str
+) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "cs_tui", *tune_args(saves, space, study, trials, *extra)]
     if storage is not None:
         command += ["--storage", storage]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -261,7 +263,8 @@ def test_workers_share_a_study_on_a_real_postgresql_server(tmp_path: Path, space
 
 def test_sigterm_stops_a_worker_with_its_run_interrupted_and_a_rerun_continues(tmp_path: Path, space: Path) -> None:
     saves = tmp_path / "saves"
-    worker = _worker(saves, space, "stop", 2)
+    # longer trials than the others: the signal must land while the trial still trains, even on a slow machine
+    worker = _worker(saves, space, "stop", 2, None, "--timesteps", "16384")
     trial = _running_trial_of(saves, "stop", worker.pid, time.monotonic() + 120)
     worker.send_signal(signal.SIGTERM)
     _, err = worker.communicate(timeout=120)
@@ -271,7 +274,7 @@ def test_sigterm_stops_a_worker_with_its_run_interrupted_and_a_rerun_continues(t
     study = study_of(saves, "stop")
     assert study.get_trials()[trial.number].state.name == "FAIL"
 
-    rerun = subprocess.run([sys.executable, "-m", "cs_tui", *tune_args(saves, space, "stop", 2)],
+    rerun = subprocess.run([sys.executable, "-m", "cs_tui", *tune_args(saves, space, "stop", 2, "--timesteps", "16384")],
                            capture_output=True, text=True, timeout=240)  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr
     trials = study_of(saves, "stop").get_trials()
