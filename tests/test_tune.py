@@ -274,7 +274,8 @@ def test_sigterm_stops_a_worker_with_its_run_interrupted_and_a_rerun_continues(t
     study = study_of(saves, "stop")
     assert study.get_trials()[trial.number].state.name == "FAIL"
 
-    rerun = subprocess.run([sys.executable, "-m", "cs_tui", *tune_args(saves, space, "stop", 2, "--timesteps", "16384")],
+    longer = tune_args(saves, space, "stop", 2, "--timesteps", "16384")
+    rerun = subprocess.run([sys.executable, "-m", "cs_tui", *longer],
                            capture_output=True, text=True, timeout=240)  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr
     trials = study_of(saves, "stop").get_trials()
