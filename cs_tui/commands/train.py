@@ -47,6 +47,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--n-envs", type=at_least(1), metavar="N", help="parallel conversations (default: per algorithm)"
     )
+    parser.add_argument(
+        "--hyperparams",
+        metavar="FILE",
+        help="hyperparameters from FILE (as `cs-tui tune --best` writes them); the rest from hyperparams.toml",
+    )
     parser.add_argument("--name", help="run folder name under the saves folder (default: ALGORITHM-INDUSTRY-TIME)")
     parser.add_argument("--tensorboard", metavar="DIR", help="also log to TensorBoard in DIR (needs tensorboard)")
     parser.add_argument(
@@ -91,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
                     ("--seed", args.seed),
                     ("--n-envs", args.n_envs),
                     ("--name", args.name),
+                    ("--hyperparams", args.hyperparams),
                     ("--eval-every", args.eval_every),
                     ("--eval-episodes", args.eval_episodes),
                     ("--keep-checkpoints", args.keep_checkpoints),
@@ -111,12 +117,26 @@ def run(args: argparse.Namespace) -> int:
                 reporter=reporter,
             )
         else:
+            algorithm, n_envs, overrides = args.algorithm or "ppo", args.n_envs, {}
+            if args.hyperparams:
+                from cs_tui.training.hyperparams_file import read_hyperparams
+
+                try:
+                    chosen = read_hyperparams(args.hyperparams)
+                except ValueError as exc:
+                    return _usage(str(exc))
+                if args.algorithm and args.algorithm != chosen.algorithm:
+                    return _usage(
+                        f"{args.hyperparams} holds {chosen.algorithm} hyperparameters, not {args.algorithm}'s"
+                    )
+                algorithm, overrides = chosen.algorithm, chosen.overrides
+                n_envs = n_envs if n_envs is not None else chosen.n_envs
             options = trainer.TrainOptions(
-                algorithm=args.algorithm or "ppo",
+                algorithm=algorithm,
                 industry=args.industry or "mixed",
                 timesteps=args.timesteps,
                 seed=args.seed if args.seed is not None else 0,
-                n_envs=args.n_envs,
+                n_envs=n_envs,
                 name=args.name,
                 saves=saves_dir(args.saves),
                 tensorboard=args.tensorboard,
@@ -124,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
                 eval_episodes=args.eval_episodes or trainer.EVAL_EPISODES,
                 reference_episodes=args.reference_episodes or trainer.REFERENCE_EPISODES,
                 keep_checkpoints=trainer.KEEP_CHECKPOINTS if args.keep_checkpoints is None else args.keep_checkpoints,
+                overrides=overrides,
             )
             result = trainer.train(options, reporter=reporter)
     except trainer.TrainingError as exc:

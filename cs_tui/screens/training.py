@@ -106,7 +106,8 @@ evaluation on held-out conversations), outcome rates and how often each strategy
 goes on when you quit the app or lose the SSH connection, and the pane picks it up again when you come
 back. **x** stops the followed run after writing a checkpoint; **u** resumes a stopped or died run from
 its last checkpoint; **l** follows the newest live run. Runs started with `cs-tui train` elsewhere
-show up here too.
+show up here too. **y** opens the tuning view: the hyperparameter studies of `cs-tui tune`, their
+trials (each one a run listed here) and the best % of oracle so far.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -115,6 +116,7 @@ show up here too.
         Binding("u", "resume_run", "Resume", tooltip="Continue a stopped or died run from its last checkpoint"),
         Binding("l", "follow_live", "Live", tooltip="Follow the newest running run"),
         Binding("r", "refresh_runs", "Refresh", tooltip="Read the runs in saves/ again"),
+        Binding("y", "open_tuning", "Tune", tooltip="The hyperparameter studies of cs-tui tune"),
     ]
 
     DEFAULT_CSS = """
@@ -156,6 +158,12 @@ show up here too.
                 yield table
             yield RunMonitor(id="monitor")
         yield KeyBar()
+
+    def action_open_tuning(self) -> None:
+        """The tuning view: studies and their trials (imported on first use)."""
+        from cs_tui.screens.tuning import TuningScreen
+
+        self.app.push_screen(TuningScreen())
 
     def on_mount(self) -> None:
         self.sub_title = "Training"

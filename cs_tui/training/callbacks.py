@@ -89,6 +89,8 @@ class RunCallback(BaseCallback):
         record_seconds: wall time between ``"train"`` records.
         stop_at: stop as soon as this many steps are done, even mid-rollout (a run resumed from a
             checkpoint taken mid-rollout would otherwise overshoot its total by up to a rollout).
+        prune: optional; given each evaluation's record (what ``on_eval`` returns), True stops training
+            as pruned (``cs-tui tune`` reports the evaluation to Optuna here and asks its pruner).
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class RunCallback(BaseCallback):
         eval_every: int,
         record_seconds: float = 1.0,
         stop_at: int | None = None,
+        prune: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         super().__init__(verbose=0)
         self.total_timesteps = total_timesteps
@@ -110,6 +113,9 @@ class RunCallback(BaseCallback):
         self.stop = stop
         self.eval_every = eval_every
         self.record_seconds = record_seconds
+        self.prune = prune
+        #: set when ``prune`` said stop: the trainer records the run as pruned
+        self.pruned = False
         self.stats = EpisodeStats()
         self.losses: dict[str, float] = {}
         self._next_eval = 0
@@ -135,10 +141,12 @@ class RunCallback(BaseCallback):
             self.emit_record(now)
         if steps >= self._next_eval:
             self._next_eval = self._after(steps, self.eval_every)
-            self.on_eval(steps)
+            record = self.on_eval(steps)
+            if self.prune is not None and isinstance(record, dict) and self.prune(record):
+                self.pruned = True
         if self.stop_at is not None and steps >= self.stop_at:
             return False
-        return not self.stop.requested
+        return not self.stop.requested and not self.pruned
 
     def _collect_losses(self) -> None:
         # SB3 keeps the latest values of train/* until its logger dumps them; keep our own copy

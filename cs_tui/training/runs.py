@@ -39,7 +39,8 @@ REPLAY_BUFFER_FILE = "replay_buffer.npz"
 LOCK_FILE = ".lock"
 #: The most ``read_json`` reads: a meta.json is a few KB; anything larger is not one of ours.
 MAX_JSON_BYTES = 4 << 20
-STATUSES = ("running", "finished", "interrupted", "failed")
+#: "pruned": a trial of `cs-tui tune` stopped early by its study's pruner (checkpointed, resumable)
+STATUSES = ("running", "finished", "interrupted", "failed", "pruned")
 # read once at import (setting it is the only way to read it, and not thread-safe later)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)

@@ -525,6 +525,18 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def check_hyperparameters(algorithm: str, hyperparameters: dict[str, Any]) -> None:
+    """``{"model": {...}, "policy": {...}}`` as a model file would record them; ``ValueError`` saying what is wrong.
+
+    The rules a model file's hyperparameters are held to, for settings that have not made a model yet
+    (``cs-tui train --hyperparams FILE``, the search space of ``cs-tui tune``).
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}")
+    _check_hyperparameters(algorithm, hyperparameters.get("model", {}))
+    _check_policy_kwargs(algorithm, hyperparameters.get("policy", {}))
+
+
 def _check_hyperparameters(algorithm: str, hyperparameters: Any) -> None:
     if not isinstance(hyperparameters, dict):
         raise ValueError("hyperparameters must be a JSON object")

@@ -131,6 +131,10 @@ class TrainOptions:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: write checkpoints/ (the shipped default agent keeps its folder small without them)
     checkpoints: bool = True
+    #: ``cs-tui tune``: called with each evaluation's record during training; True stops the run as pruned
+    prune: Callable[[dict[str, Any]], bool] | None = None
+    #: ``cs-tui tune``: the study and trial this run is, recorded in ``meta.json`` under "tune"
+    tune: dict[str, Any] | None = None
 
 
 @dataclass
@@ -422,6 +426,7 @@ class Session:
             stop=stop,
             eval_every=self.options.eval_every,
             record_seconds=self.options.record_seconds,
+            prune=self.options.prune,
         )
         if resumed:  # the episode count goes on from the checkpoint, as the step count does
             callback.stats.episodes = self._episodes_by(int(self.model.num_timesteps))
@@ -436,6 +441,8 @@ class Session:
             )
             callback.emit_record()
         steps = int(self.model.num_timesteps)
+        if callback.pruned and not stop.requested:
+            return self._pruned(steps, total, started)
         if stop.requested:
             self.checkpoint()
             message = (
@@ -464,6 +471,21 @@ class Session:
             best_eval=self.meta.get("best_eval"),
             wall_seconds=time.monotonic() - started,
         )
+
+    def _pruned(self, steps: int, total: int, started: float) -> TrainResult:
+        """Stopped early by ``cs-tui tune``'s pruner: checkpointed, recorded as pruned (exit status 0)."""
+        self.checkpoint()
+        last = self.meta.get("last_eval") or {}
+        message = (
+            f"pruned at {steps:,} of {total:,} steps ({last.get('pct_of_oracle', float('nan')):.1f}% of oracle "
+            "is below the other trials' median there)"
+        )
+        self.write_meta(status="pruned", error=None)
+        self.status("pruned", message)
+        return TrainResult(
+            run=self.run, status="pruned", timesteps=steps, message=message, exit_code=0,
+            best_eval=self.meta.get("best_eval"), wall_seconds=time.monotonic() - started,
+        )  # fmt: skip
 
 
 def _check_tensorboard(directory: str | None) -> None:
@@ -656,6 +678,8 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
         "tensorboard": options.tensorboard,
         "command": sys.argv,
     }
+    if options.tune is not None:
+        meta["tune"] = options.tune
     try:
         runs.atomic_write_json(run.meta_path, meta)
     except OSError as exc:  # a full disk, say: no run was born, so none is left to block the name

@@ -180,6 +180,7 @@ STATUS_STYLE = {
     "running": "bold green",
     "finished": "bold",
     "interrupted": "bold yellow",
+    "pruned": "yellow",  # a cs-tui tune trial its study stopped early
     "failed": "bold red",
     "died": "bold red",
     "broken": "bold red",

@@ -1,0 +1,345 @@
+"""``cs-tui tune``: a hyperparameter study on Optuna; each trial is an ordinary run folder.
+
+    cs-tui tune --algorithm ppo --industry mixed --trials 30 [--jobs 2] [--study NAME] [--storage URL]
+    cs-tui tune --study NAME --best [--out FILE] [--json]     # the best trial, as a file train takes
+    cs-tui tune --list [--storage URL]                         # the studies in a storage
+
+Re-running the same command continues the study up to ``--trials`` complete or pruned trials. Exit
+status: 0 done (or --timeout reached), 1 a worker failed, 2 bad input or an unreachable storage,
+128 + the signal's number when stopped by one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from cs_tui.commands.evaluate import at_least, industry_choices
+
+ALGORITHMS = ("ppo", "a2c", "dqn")
+USAGE_ERROR = 2
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "tune",
+        help="a hyperparameter study on Optuna (trials are run folders)",
+        description=(
+            "Search hyperparameters with Optuna. Each trial trains into saves/<study>-tNNNN/ like `cs-tui "
+            "train` and is scored as %% of oracle of its best model on held-out conversations (seed "
+            "1000000000, which no trial trains on); trials below the median at an evaluation are pruned. "
+            "The study lives in saves/.studies/studies.db (SQLite, shared by this host's workers) or at "
+            "--storage URL (postgresql://... for many hosts). The search space is "
+            "cs_tui/training/search_space.toml."
+        ),
+    )
+    parser.add_argument("--algorithm", choices=ALGORITHMS, help="learning algorithm (default: ppo)")
+    parser.add_argument("--industry", choices=industry_choices(), help="industry to train on (default: mixed)")
+    parser.add_argument(
+        "--trials", type=at_least(1), metavar="N", help="complete or pruned trials the study should hold"
+    )
+    parser.add_argument("--timeout", type=at_least(1), metavar="S", help="start no trial after S seconds")
+    parser.add_argument("--study", metavar="NAME", help="study name (default: ALGORITHM-INDUSTRY)")
+    parser.add_argument(
+        "--storage", metavar="URL", help="Optuna storage URL, e.g. postgresql://user:pw@host/db (default: embedded)"
+    )
+    parser.add_argument("--jobs", type=at_least(1), default=1, metavar="J", help="worker processes (default: 1)")
+    parser.add_argument("--seed", type=at_least(0), metavar="S", help="trial i trains with seed S + i (default: 0)")
+    parser.add_argument("--timesteps", type=at_least(1), metavar="N", help="steps per trial (default: the algorithm's)")
+    parser.add_argument(
+        "--eval-every", type=at_least(1), metavar="N", help="steps between evaluations (default: 10000)"
+    )
+    parser.add_argument(
+        "--eval-episodes", type=at_least(2), metavar="N", help="conversations per evaluation (default: 2000)"
+    )
+    parser.add_argument(
+        "--holdout-episodes",
+        type=at_least(2),
+        metavar="N",
+        help="held-out conversations scoring a trial (default: 2000)",
+    )
+    parser.add_argument("--reference-episodes", type=at_least(2), metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--heartbeat", type=at_least(1), metavar="S", help="seconds between heartbeats; a trial silent for 3x this "
+        "is failed and retried (default: 10)"
+    )  # fmt: skip
+    parser.add_argument(
+        "--startup-trials", type=at_least(0), metavar="N", help="trials completed before pruning starts (default: 5)"
+    )
+    parser.add_argument(
+        "--search-space", metavar="FILE", help="search space file (default: cs_tui/training/search_space.toml)"
+    )
+    parser.add_argument("--best", action="store_true", help="print the best trial and write its hyperparameters")
+    parser.add_argument("--out", metavar="FILE", help="with --best: where to write them (default: saves/.studies/)")
+    parser.add_argument("--list", action="store_true", help="list the studies in the storage")
+    parser.add_argument("--json", action="store_true", help="print JSON (one object per line while tuning)")
+    parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cs_tui.training import tuner
+    from cs_tui.training.runs import saves_dir
+
+    saves = saves_dir(args.saves)
+    try:
+        if args.list:
+            return _list(args, saves)
+        if args.best:
+            return _best(args, saves)
+        if args.trials is None:
+            return _usage("--trials N is needed to run a study (or --best, --list to read one)")
+        options = _options(args, saves)
+        tuner.check_options(options)
+        if args.jobs > 1:
+            return _supervise(args, options)
+        printer = EventPrinter(json_lines=args.json)
+        result = tuner.run_worker(options, on_event=printer)
+        if args.worker_index == 0:
+            _summary(args, options)
+        return result.exit_code
+    except tuner.TuneError as exc:
+        if exc.exit_code == USAGE_ERROR:
+            return _usage(str(exc))
+        print(f"cs-tui tune: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _options(args: argparse.Namespace, saves: Path) -> Any:
+    from cs_tui.training import trainer, tuner
+
+    return tuner.TuneOptions(
+        algorithm=args.algorithm or "ppo",
+        industry=args.industry or "mixed",
+        trials=args.trials or 1,
+        study=args.study,
+        storage=args.storage,
+        saves=saves,
+        seed=args.seed or 0,
+        timeout=args.timeout,
+        timesteps=args.timesteps,
+        eval_every=args.eval_every or trainer.EVAL_EVERY,
+        eval_episodes=args.eval_episodes or trainer.EVAL_EPISODES,
+        holdout_episodes=args.holdout_episodes or tuner.HOLDOUT_EPISODES,
+        reference_episodes=args.reference_episodes or trainer.REFERENCE_EPISODES,
+        heartbeat=args.heartbeat or tuner.HEARTBEAT_SECONDS,
+        startup_trials=tuner.STARTUP_TRIALS if args.startup_trials is None else args.startup_trials,
+        worker=args.worker_index,
+        search_space=Path(args.search_space) if args.search_space else None,
+    )
+
+
+def _usage(message: str) -> int:
+    print(f"usage: cs-tui tune [options]\ncs-tui tune: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+#: The flags handed on to each worker process as they were given.
+PASSED_ON = (
+    "algorithm", "industry", "trials", "timeout", "study", "storage", "seed", "timesteps", "eval_every",
+    "eval_episodes", "holdout_episodes", "reference_episodes", "heartbeat", "startup_trials", "search_space",
+)  # fmt: skip
+
+
+def worker_command(args: argparse.Namespace, saves: Path, index: int) -> list[str]:
+    """``python -m cs_tui tune ...`` for worker ``index`` (the same study, one job)."""
+    command = [sys.executable, "-m", "cs_tui", "--saves", str(saves), "tune"]
+    for name in PASSED_ON:
+        value = getattr(args, name)
+        if value is not None:
+            command += [f"--{name.replace('_', '-')}", str(value)]
+    if args.json:
+        command.append("--json")
+    return [*command, "--worker-index", str(index)]
+
+
+def _supervise(args: argparse.Namespace, options: Any) -> int:
+    """Run ``--jobs`` workers as processes; a stop signal is passed on to each of them."""
+    from cs_tui.training import tuner
+
+    # open (and so create) the study once here: the workers then only join it
+    tuner.open_study(options, tuner.open_storage(options.storage, options.saves, options.heartbeat),
+                     tuner.check_options(options))  # fmt: skip
+    children = [subprocess.Popen(worker_command(args, options.saves, i)) for i in range(1, args.jobs + 1)]
+    received: list[int] = []
+
+    def forward(signum: int, frame: Any) -> None:
+        received.append(signum)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        codes = [child.wait() for child in children]
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        return 128 + received[0]
+    _summary(args, options)
+    return 0 if all(c == 0 for c in codes) else 1
+
+
+class EventPrinter:
+    """A worker's trial events: one line each (``[w2] trial 5 complete: 91.3 % of oracle``), or JSON lines."""
+
+    def __init__(self, json_lines: bool) -> None:
+        self.json_lines = json_lines
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        from cs_tui.training.runs import to_json
+        from cs_tui.training.search_space import format_params
+
+        if self.json_lines:
+            sys.stdout.write(to_json(event) + "\n")
+            sys.stdout.flush()
+            return
+        who = f"[w{event['worker']}] " if event.get("worker") else ""
+        if event["type"] == "worker":
+            print(f"{who}worker {event['status']}: {event['message'] or 'no trial left'} "
+                  f"({event['trials_run']} trials run here)", flush=True)  # fmt: skip
+            return
+        kind = event["event"]
+        line = f"{who}trial {event.get('trial', '')} {kind}"
+        if kind == "started":
+            line += f": {event['run']} {format_params(event['params'])}"
+        elif kind == "complete":
+            line += f": {event['value']:.1f} % of oracle on held-out conversations ({event['run']})"
+        else:
+            line += f": {event['message']}"
+        print(line, flush=True)
+
+
+def _open(args: argparse.Namespace, saves: Path) -> tuple[Any, str]:
+    from cs_tui.training import tuner
+
+    storage = tuner.open_storage(args.storage, saves, args.heartbeat or tuner.HEARTBEAT_SECONDS)
+    name = args.study or tuner.default_study_name(args.algorithm or "ppo", args.industry or "mixed")
+    return tuner.load(storage, name), name
+
+
+def _summary(args: argparse.Namespace, options: Any) -> None:
+    """The study's trials as a table (or one JSON object) after a run."""
+    from cs_tui.training import tuner
+
+    study = tuner.load(tuner.open_storage(options.storage, options.saves, options.heartbeat),
+                       tuner.check_options(options))  # fmt: skip
+    rows = tuner.trial_rows(study, _space(study))
+    if args.json:
+        print(json.dumps({"type": "study", "study": study.study_name, "trials": rows}), flush=True)
+    else:
+        _print_table(study.study_name, rows)
+
+
+def _space(study: Any) -> list[Any]:
+    from cs_tui.training.search_space import load_search_space
+
+    algorithm = study.user_attrs.get("settings", {}).get("algorithm", "ppo")
+    try:
+        return load_search_space()[algorithm]
+    except ValueError:
+        return []
+
+
+def _print_table(name: str, rows: list[dict[str, Any]]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from cs_tui.report import make_console
+    from cs_tui.training.search_space import format_params, shown_value
+
+    table = Table(title=f"study {name}", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column, justify in (("#", "right"), ("state", "left"), ("% oracle", "right"), ("best", "right"),
+                            ("run", "left"), ("parameters", "left")):  # fmt: skip
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    styles = {"complete": "green", "pruned": "yellow", "fail": "red", "running": "cyan", "waiting": "dim"}
+    for row in rows:
+        shown, _ = shown_value(row)
+        params = format_params(row["params"])
+        table.add_row(
+            str(row["number"]),
+            f"[{styles.get(row['state'], '')}]{row['state']}[/]",
+            shown,
+            "–" if row["best_so_far"] is None else f"{row['best_so_far']:.1f}",
+            row["run"] or "–",
+            params,
+        )
+    console = make_console()
+    console.print(table)
+    console.print("% oracle: held-out; * the last evaluation during training (pruned, failed or running trials)")
+
+
+def _list(args: argparse.Namespace, saves: Path) -> int:
+    import optuna
+
+    from cs_tui.training import tuner
+
+    storage = tuner.open_storage(args.storage, saves)
+    summaries = optuna.get_all_study_summaries(storage, include_best_trial=True)
+    rows: list[dict[str, Any]] = [
+        {"study": s.study_name, "trials": s.n_trials,
+         "best": s.best_trial.value if s.best_trial is not None else None,
+         "settings": s.user_attrs.get("settings")}
+        for s in summaries
+    ]  # fmt: skip
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(f"no studies in {tuner.shown_url(args.storage or tuner.embedded_url(saves))}")
+    for row in rows:
+        best = "–" if row["best"] is None else f"{row['best']:.1f} % of oracle"
+        settings: dict[str, Any] = row["settings"] or {}
+        print(f"{row['study']}: {row['trials']} trials, best {best} "
+              f"({settings.get('algorithm', '?')} on {settings.get('industry', '?')})")  # fmt: skip
+    return 0
+
+
+def _best(args: argparse.Namespace, saves: Path) -> int:
+    from cs_tui.training import tuner
+    from cs_tui.training.hyperparams_file import write_hyperparams
+    from cs_tui.training.runs import to_json
+
+    study, name = _open(args, saves)
+    rows = tuner.trial_rows(study, _space(study))
+    trial = tuner.best_trial(study)
+    if trial is None:
+        if args.json:
+            print(json.dumps({"study": name, "best": None, "trials": rows}))
+        else:
+            _print_table(name, rows)
+        print(f"cs-tui tune: study {name!r} has no complete trial yet", file=sys.stderr)
+        return 1
+    algorithm, n_envs, hyperparameters = tuner.best_hyperparams(study, _space(study))
+    out = Path(args.out) if args.out else saves / tuner.STUDIES_DIR / f"{name}-best.toml"
+    run = trial.user_attrs.get("run")
+    holdout = trial.user_attrs.get("holdout", {})
+    comment = (
+        f"The best trial of study {name}: trial {trial.number} (run {run}), {trial.value:.1f} % of oracle "
+        f"on {holdout.get('episodes', '?')} held-out conversations.\nWritten by cs-tui tune --best; "
+        f"train with: cs-tui train --hyperparams {out}"
+    )
+    try:
+        write_hyperparams(out, algorithm, n_envs, hyperparameters, comment)
+    except OSError as exc:
+        print(f"cs-tui tune: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    best = {"study": name, "trial": trial.number, "value": trial.value, "run": run, "algorithm": algorithm,
+            "n_envs": n_envs, "hyperparameters": hyperparameters, "holdout": holdout, "file": str(out)}  # fmt: skip
+    if args.json:
+        print(to_json({**best, "trials": rows}, indent=2))
+        return 0
+    _print_table(name, rows)
+    print(f"best: trial {trial.number} ({run}), {trial.value:.1f} % of oracle on held-out conversations")
+    if holdout.get("command"):
+        print(f"  the same figure: {holdout['command']}")
+    print(f"hyperparameters written to {out}\n  train with them: cs-tui train --hyperparams {out}")
+    return 0
+
+
+__all__ = ["add_parser", "run"]

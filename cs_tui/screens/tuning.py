@@ -1,0 +1,225 @@
+"""The tuning view (``y`` in the training pane): the studies of ``cs-tui tune`` and their trials, live.
+
+It reads the study storage (the embedded one in the saves folder, or ``$CS_TUI_STORAGE``) every few
+seconds in a thread: studies on the left; for the highlighted one its trials with their state,
+% of oracle, best so far, run folder and parameters, and a one-line plot of % of oracle against
+trial number (0-100 %). ``n`` starts (or continues) a study as its own process, as the training pane starts runs.
+Optuna is imported in the reading thread only, never on the app's start-up path.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Header, Label
+
+from cs_tui.training.search_space import format_params, shown_value
+from cs_tui.widgets.key_bar import KeyBar
+
+REFRESH_SECONDS = 2.0
+STORAGE_ENV = "CS_TUI_STORAGE"
+LOG_DIR = ".logs"
+#: one character per trial, on a fixed 0-100 % scale (a sparkline's own min-max scale hides how good they are)
+BLOCKS = " ▁▂▃▄▅▆▇█"
+STATE_STYLE = {"complete": "green", "pruned": "yellow", "fail": "red", "running": "cyan", "waiting": "dim"}
+
+
+@dataclass
+class StudiesView:
+    """What the thread read: every study's summary, the shown study's trial rows, or the error."""
+
+    studies: list[tuple[str, int, float | None]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+def read_studies(saves: Path, storage: str | None, shown: str | None) -> StudiesView:
+    """Read the storage (imports Optuna): never raises, an unreadable storage is ``error``."""
+    from cs_tui.training import tuner
+
+    try:
+        opened = tuner.open_storage(storage, saves)
+        import optuna
+
+        summaries = optuna.get_all_study_summaries(opened, include_best_trial=True)
+        studies = [(s.study_name, s.n_trials, s.best_trial.value if s.best_trial else None) for s in summaries]
+        studies.sort()
+        rows: list[dict[str, Any]] = []
+        name = shown if shown in {s[0] for s in studies} else (studies[0][0] if studies else None)
+        if name is not None:
+            rows = tuner.trial_rows(tuner.load(opened, name))
+        return StudiesView(studies, rows)
+    except tuner.TuneError as exc:
+        return StudiesView(error=str(exc))
+    except Exception as exc:  # a storage half-written by a crashed worker, a server gone: say so, keep going
+        return StudiesView(error=f"{type(exc).__name__}: {exc}")
+
+
+def plot(values: list[float], width: int = 40) -> str:
+    """% of oracle by trial number as one line of blocks (0 % empty, 100 % full), the last ``width`` trials."""
+    if not values:
+        return ""
+    shown = values[-width:]
+    bars = "".join(BLOCKS[round(min(max(v, 0.0), 100.0) / 100 * (len(BLOCKS) - 1))] for v in shown)
+    return f"% of oracle by trial (0-100): {bars}"
+
+
+class TuningScreen(Screen[None]):
+    """Studies on the left, the highlighted study's trials and their % of oracle on the right."""
+
+    HELP = """
+## Tuning
+
+The hyperparameter studies of `cs-tui tune`: in the saves folder's own storage, or at the URL in
+`CS_TUI_STORAGE` (a PostgreSQL server shared by several hosts). On the left each study with its
+trials and its best % of oracle; on the right the highlighted study's trials — state (running,
+complete, pruned, fail, waiting), % of oracle on held-out conversations (a pruned or running trial
+shows its last evaluation, marked *), the best so far, its run folder (open it in the training pane)
+and its parameters — and a one-line plot of % of oracle by trial number (0-100 %). It refreshes every two seconds,
+whichever host the workers run on.
+
+**n** starts a PPO study on the app's industry with 20 trials as its own process (or continues the
+one of that name); the output goes to `saves/.logs/`. `cs-tui tune --study NAME --best` writes the
+best trial's hyperparameters for `cs-tui train --hyperparams`.
+"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new_study", "New study", tooltip="Start (or continue) a PPO study of 20 trials"),
+        Binding("escape", "close", "Back", tooltip="Back to the training pane"),
+    ]
+
+    DEFAULT_CSS = """
+    TuningScreen #studies-pane { width: 28; border-right: tall $panel; }
+    TuningScreen #trials-pane { width: 1fr; }
+    TuningScreen #values { height: 1; margin: 0 1; }
+    TuningScreen #tuning-status { height: auto; margin: 0 1; color: $text-muted; }
+    """
+
+    def __init__(self, storage: str | None = None) -> None:
+        super().__init__()
+        self.storage = storage if storage is not None else os.environ.get(STORAGE_ENV) or None
+        self.shown: str | None = None
+        self.view = StudiesView()
+
+    @property
+    def saves(self) -> Path:
+        return Path(getattr(self.app, "saves", "saves"))
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            with Vertical(id="studies-pane"):
+                yield Label("Studies", id="studies-title")
+                studies: DataTable[str] = DataTable(id="studies", cursor_type="row", zebra_stripes=True)
+                studies.add_columns("study", "trials", "best")
+                yield studies
+            with Vertical(id="trials-pane"):
+                yield Label("", id="tuning-status")
+                yield Label("", id="values")
+                trials: DataTable[str] = DataTable(id="trials", cursor_type="row", zebra_stripes=True)
+                trials.add_columns("#", "state", "% oracle", "best", "run", "parameters")
+                yield trials
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Tuning"
+        self.set_interval(REFRESH_SECONDS, self.refresh_studies)
+        self.refresh_studies()
+
+    def refresh_studies(self) -> None:
+        self._read(self.saves, self.storage, self.shown)
+
+    @work(thread=True, exclusive=True, group="tuning-read")
+    def _read(self, saves: Path, storage: str | None, shown: str | None) -> None:
+        view = read_studies(saves, storage, shown)
+        self.app.call_from_thread(self._show, view)
+
+    def _show(self, view: StudiesView) -> None:
+        self.view = view
+        status = self.query_one("#tuning-status", Label)
+        if view.error:
+            status.update(f"[red]cannot read the studies: {view.error}[/]")
+            return
+        studies = self.query_one("#studies", DataTable)
+        keep = studies.cursor_row
+        studies.clear()
+        for name, n, best in view.studies:
+            studies.add_row(name, str(n), "–" if best is None else f"{best:.1f}", key=name)
+        if view.studies:
+            studies.move_cursor(row=min(keep, len(view.studies) - 1))
+        if not view.studies:
+            status.update("No studies yet: n starts one, or run cs-tui tune in a terminal")
+        self._show_trials(view.rows)
+
+    def _show_trials(self, rows: list[dict[str, Any]]) -> None:
+        trials = self.query_one("#trials", DataTable)
+        trials.clear()
+        values: list[float] = []
+        for row in rows:
+            shown, value = shown_value(row)
+            if value is not None:
+                values.append(value)
+            params = format_params(row["params"])
+            style = STATE_STYLE.get(row["state"], "")
+            trials.add_row(
+                str(row["number"]),
+                f"[{style}]{row['state']}[/]" if style else row["state"],
+                shown,
+                "–" if row["best_so_far"] is None else f"{row['best_so_far']:.1f}",
+                row["run"] or "–",
+                params,
+            )
+        self.query_one("#values", Label).update(plot(values))
+        if rows:
+            best = max((r["best_so_far"] for r in rows if r["best_so_far"] is not None), default=None)
+            running = sum(r["state"] == "running" for r in rows)
+            # short enough for the right half of 80 columns; the plot below is % of oracle by trial
+            self.query_one("#tuning-status", Label).update(
+                f"{len(rows)} trials, {running} running · best {'–' if best is None else f'{best:.1f} %'} of oracle"
+            )
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        if event.data_table.id == "studies" and key is not None and self.shown != key:
+            self.shown = str(key)
+            self.refresh_studies()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+    def action_new_study(self) -> None:
+        """``cs-tui tune`` for PPO on the app's industry, 20 trials, in a new session (like a training run)."""
+        settings = getattr(self.app, "settings", None)
+        industry = getattr(settings, "industry", "mixed")
+        name = f"ppo-{industry}"
+        saves = self.saves.absolute()
+        argv = ["--saves", str(saves), "tune", "--algorithm", "ppo", "--industry", industry, "--trials", "20",
+                "--study", name]  # fmt: skip
+        if self.storage:
+            argv += ["--storage", self.storage]
+        try:
+            (saves / LOG_DIR).mkdir(parents=True, exist_ok=True)
+            with open(saves / LOG_DIR / f"tune-{name}.log", "ab") as log:
+                subprocess.Popen(
+                    [sys.executable, "-m", "cs_tui", *argv],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,  # its own session: closing the app or SSH does not stop it
+                )
+        except OSError as exc:
+            self.notify(f"cannot start the study: {exc}", severity="error")
+            return
+        self.shown = name
+        self.notify(f"study {name} started (20 trials); output in {saves / LOG_DIR / f'tune-{name}.log'}")
+        self.refresh_studies()

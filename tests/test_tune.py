@@ -1,0 +1,371 @@
+"""cs-tui tune: the search space file is checked; trials are run folders scored on held-out
+conversations; pruning marks a run pruned; --best writes a file train takes; several worker processes
+share one embedded study, one killed with kill -9 mid-trial (no trial lost or counted twice); a
+stopped worker leaves its run interrupted and a re-run continues; an unreachable storage exits 2."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cs_tui.cli import main
+from cs_tui.training import runs, tuner
+from cs_tui.training.hyperparams_file import read_hyperparams
+from cs_tui.training.search_space import SEARCH_SPACE_FILE, load_search_space
+
+# a tiny space and tiny trials: each trial trains 512 steps in about a second
+TINY_SPACE = """
+[ppo.model.learning_rate]
+type = "float"
+low = 0.0003
+high = 0.003
+log = true
+
+[ppo.model.n_steps]
+type = "categorical"
+choices = [32, 64]
+
+[ppo.model.batch_size]
+type = "categorical"
+choices = [64, 128]
+
+[ppo.policy.net_arch]
+type = "categorical"
+choices = [[16], [32, 32]]
+
+[ppo.trainer.n_envs]
+type = "categorical"
+choices = [4]
+"""
+TINY = ["--timesteps", "512", "--eval-every", "256", "--eval-episodes", "30", "--holdout-episodes", "30",
+        "--reference-episodes", "30", "--heartbeat", "2"]  # fmt: skip
+
+
+@pytest.fixture
+def space(tmp_path: Path) -> Path:
+    path = tmp_path / "space.toml"
+    path.write_text(TINY_SPACE)
+    return path
+
+
+def tune_args(saves: Path, space: Path, study: str, trials: int, *extra: str) -> list[str]:
+    return ["--saves", str(saves), "tune", "--study", study, "--trials", str(trials), "--search-space", str(space),
+            *TINY, *extra]  # fmt: skip
+
+
+def study_of(saves: Path, name: str, storage: str | None = None) -> Any:
+    return tuner.load(tuner.open_storage(storage, saves, 1), name)
+
+
+# -- the search space file -------------------------------------------------------------------
+
+
+def test_shipped_search_space_loads_for_every_algorithm() -> None:
+    spaces = load_search_space()
+    assert set(spaces) == {"ppo", "a2c", "dqn"}
+    assert all(spaces[a] for a in spaces)
+    assert "model.learning_rate" in {p.key for p in spaces["ppo"]}
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ('[ppo.model.gamma]\ntype = "float"\nlow = 0.9\nhigh = 1.5', "key 'ppo.model.gamma': high 1.5 is not allowed"),
+        ('[ppo.model.learning_rate]\ntype = "float"\nlow = 0.01\nhigh = 0.001', "low 0.01 is not below high 0.001"),
+        ('[ppo.model.ent_coef]\ntype = "float"\nlow = 0.0\nhigh = 0.1\nlog = true', "a log range needs low > 0"),
+        ('[ppo.model.learnin_rate]\ntype = "float"\nlow = 0.1\nhigh = 0.2', "key 'ppo.model.learnin_rate': unknown"),
+        ('[ppo.model.n_steps]\ntype = "categorical"\nchoices = []', "choices must be a non-empty list"),
+        ('[ppo.policy.activation_fn]\ntype = "categorical"\nchoices = ["tanh", "swish"]', "'swish' is not allowed"),
+        ('[ppo.trainer.n_envs]\ntype = "int"\nlow = 0\nhigh = 8', "n_envs must be an integer in 1-1024"),
+        ('[ppo.model.n_steps]\ntype = "range"', "type 'range' is not one of"),
+        ('[sac.model.gamma]\ntype = "float"\nlow = 0.9\nhigh = 0.99', "unknown algorithm section [sac]"),
+    ],
+)
+def test_bad_search_space_is_refused_naming_file_key_and_problem(tmp_path: Path, entry: str, problem: str) -> None:
+    path = tmp_path / "space.toml"
+    path.write_text(entry + "\n")
+    with pytest.raises(ValueError) as caught:
+        load_search_space(path)
+    assert str(path) in str(caught.value)
+    assert problem in str(caught.value)
+
+
+def test_bad_search_space_is_a_usage_error_on_the_command_line(tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "space.toml"
+    path.write_text('[ppo.model.gamma]\ntype = "float"\nlow = 0.9\nhigh = 1.5\n')
+    code = main(tune_args(tmp_path / "saves", path, "s", 1))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "key 'ppo.model.gamma'" in err and "Traceback" not in err
+
+
+# -- a study end to end ----------------------------------------------------------------------
+
+
+def test_a_study_runs_trials_as_run_folders_and_best_writes_a_file_train_takes(
+    tmp_path: Path, space: Path, capsys: Any
+) -> None:
+    saves = tmp_path / "saves"
+    assert main(tune_args(saves, space, "tiny", 2, "--json")) == 0
+    study = study_of(saves, "tiny")
+    complete = [t for t in study.get_trials() if t.state.name == "COMPLETE"]
+    assert len(complete) == 2
+    for trial in complete:
+        run = runs.Run(saves / trial.user_attrs["run"])
+        assert run.name == f"tiny-t{trial.number:04d}"
+        meta = run.meta
+        assert meta["status"] == "finished" and run.best_path.is_file() and run.metrics_path.is_file()
+        assert meta["tune"]["study"] == "tiny" and meta["tune"]["trial"] == trial.number
+        assert meta["seed"] == trial.number  # study seed 0 + trial number
+        # the trial's hyperparameters are the run's
+        assert meta["hyperparameters"]["model"]["n_steps"] == trial.params["model.n_steps"]
+        assert meta["n_envs"] == 4
+        # the objective is what `cs-tui evaluate RUN --episodes 30 --seed 1000000000` prints
+        capsys.readouterr()
+        assert main(["--saves", str(saves), "evaluate", run.name, "--episodes", "30", "--seed",
+                     str(tuner.HOLDOUT_SEED), "--json"]) == 0  # fmt: skip
+        import json
+
+        report = json.loads(capsys.readouterr().out)
+        assert report["overall"]["pct_of_oracle"] == pytest.approx(trial.value)
+
+    out = tmp_path / "best.toml"
+    assert main(["--saves", str(saves), "tune", "--study", "tiny", "--best", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    best = max(complete, key=lambda t: t.value)
+    assert f"best: trial {best.number}" in printed
+    chosen = read_hyperparams(out)
+    assert chosen.algorithm == "ppo" and chosen.n_envs == 4
+    assert chosen.overrides["model"]["learning_rate"] == pytest.approx(best.params["model.learning_rate"])
+    # a whole set: the defaults the space does not search are written too
+    assert chosen.overrides["model"]["ent_coef"] == 0.05
+    code = main(["--saves", str(saves), "train", "--hyperparams", str(out), "--timesteps", "256", "--name", "again",
+                 "--eval-episodes", "30", "--reference-episodes", "30", "--quiet"])  # fmt: skip
+    assert code == 0
+    meta = runs.Run(saves / "again").meta
+    assert meta["hyperparameters"]["model"]["learning_rate"] == pytest.approx(best.params["model.learning_rate"])
+    assert meta["hyperparameters"]["policy"]["net_arch"] == chosen.overrides["policy"]["net_arch"]
+
+
+def test_a_hyperparams_file_with_a_bad_value_is_a_usage_error(tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "h.toml"
+    path.write_text('algorithm = "ppo"\n[model]\ngamma = 2.0\n')
+    code = main(["--saves", str(tmp_path), "train", "--hyperparams", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "key 'model.gamma'" in err and str(path) in err
+
+
+def test_a_trial_below_the_median_is_pruned_and_its_run_says_pruned(tmp_path: Path, space: Path) -> None:
+    import optuna
+
+    saves = tmp_path / "saves"
+    options = tuner.TuneOptions(study="prune", trials=1, saves=saves, search_space=space, timesteps=512,
+                                eval_every=256, eval_episodes=30, holdout_episodes=30, reference_episodes=30,
+                                heartbeat=1, startup_trials=1)  # fmt: skip
+    storage = tuner.open_storage(None, saves, 1)
+    study = tuner.open_study(options, storage, "prune")
+    # a finished trial that scored 100 % at every evaluation: any real trial is below it
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"model.learning_rate": 0.001},
+            distributions={"model.learning_rate": optuna.distributions.FloatDistribution(0.0003, 0.003, log=True)},
+            value=100.0,
+            intermediate_values={256: 100.0, 512: 100.0},
+        )
+    )
+    options.trials = 2
+    result = tuner.run_worker(options)
+    assert result.exit_code == 0
+    trial = study_of(saves, "prune").get_trials()[1]
+    assert trial.state.name == "PRUNED"
+    run = runs.Run(saves / trial.user_attrs["run"])
+    assert run.status == "pruned"
+    assert run.meta["timesteps_done"] < run.meta["total_timesteps"]  # stopped early, checkpointed
+    assert run.model_path.is_file()
+
+
+# -- several workers, faults -----------------------------------------------------------------
+
+
+def _worker(
+    saves: Path, space: Path, study: str, trials: int, storage: str | None = None, *extra: str
+) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "cs_tui", *tune_args(saves, space, study, trials, *extra)]
+    if storage is not None:
+        command += ["--storage", storage]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _running_trial_of(saves: Path, study: str, pid: int, deadline: float, storage: str | None = None) -> Any:
+    """Wait until the worker ``pid`` is training a trial (its run folder has an evaluation)."""
+    while time.monotonic() < deadline:
+        try:
+            for trial in study_of(saves, study, storage).get_trials():
+                if trial.state.name == "RUNNING" and trial.user_attrs.get("pid") == pid:
+                    run = runs.Run(saves / trial.user_attrs["run"])
+                    if run.metrics_path.is_file() and run.model_path.is_file():
+                        return trial
+        except tuner.TuneError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"worker {pid} never got to training a trial")
+
+
+def _kill_one_worker_mid_trial(saves: Path, space: Path, storage: str | None) -> None:
+    """Two workers on one study, one killed with kill -9 while training: the study still ends with
+    exactly the trials asked for, the killed trial failed and retried once, nothing counted twice."""
+    trials = 3
+    victim = _worker(saves, space, "shared", trials, storage)
+    survivor = _worker(saves, space, "shared", trials, storage)
+    killed = _running_trial_of(saves, "shared", victim.pid, time.monotonic() + 180, storage)
+    victim.kill()  # kill -9: no chance to say anything
+    victim.wait()
+    _, err = survivor.communicate(timeout=300)
+    assert survivor.returncode == 0, err
+
+    study = study_of(saves, "shared", storage)
+    states = [t.state.name for t in study.get_trials()]
+    assert states.count("COMPLETE") + states.count("PRUNED") == trials
+    assert states.count("RUNNING") == 0 and states.count("WAITING") == 0
+    failed = [t for t in study.get_trials() if t.state.name == "FAIL"]
+    assert [t.number for t in failed] == [killed.number]
+    rows = tuner.trial_rows(study)
+    retries = [r for r in rows if r["retry_of"] == killed.number]
+    assert len(retries) == 1 and retries[0]["state"] in ("complete", "pruned")
+    assert retries[0]["params"] == dict(killed.params)
+    runs_named = [r["run"] for r in rows]
+    assert len(set(runs_named)) == len(runs_named)  # one run folder per trial
+    # the killed trial's run folder reads interrupted (its process is gone), resumable from its checkpoint
+    assert runs.Run(saves / killed.user_attrs["run"]).status == "interrupted"
+    # re-running the command finds the study done and starts nothing
+    command = [sys.executable, "-m", "cs_tui", *tune_args(saves, space, "shared", trials)]
+    if storage is not None:
+        command += ["--storage", storage]
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "0 trials run here" in again.stdout
+    assert len(study_of(saves, "shared", storage).get_trials()) == len(states)
+
+
+def test_workers_share_an_embedded_study_and_one_killed_mid_trial_loses_no_trial(tmp_path: Path, space: Path) -> None:
+    _kill_one_worker_mid_trial(tmp_path / "saves", space, None)
+
+
+def test_workers_share_a_study_on_a_real_postgresql_server(tmp_path: Path, space: Path, postgres_url: str) -> None:
+    _kill_one_worker_mid_trial(tmp_path / "saves", space, postgres_url)
+
+
+def test_sigterm_stops_a_worker_with_its_run_interrupted_and_a_rerun_continues(tmp_path: Path, space: Path) -> None:
+    saves = tmp_path / "saves"
+    # longer trials than the others: the signal must land while the trial still trains, even on a slow machine
+    worker = _worker(saves, space, "stop", 2, None, "--timesteps", "16384")
+    trial = _running_trial_of(saves, "stop", worker.pid, time.monotonic() + 120)
+    worker.send_signal(signal.SIGTERM)
+    _, err = worker.communicate(timeout=120)
+    assert worker.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    assert runs.Run(saves / trial.user_attrs["run"]).status == "interrupted"
+    study = study_of(saves, "stop")
+    assert study.get_trials()[trial.number].state.name == "FAIL"
+
+    longer = tune_args(saves, space, "stop", 2, "--timesteps", "16384")
+    rerun = subprocess.run([sys.executable, "-m", "cs_tui", *longer],
+                           capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    trials = study_of(saves, "stop").get_trials()
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 2
+    # the interrupted trial's parameters were tried again
+    assert any(t.params == trial.params and t.state.name in ("COMPLETE", "PRUNED") for t in trials)
+
+
+def test_other_settings_for_an_existing_study_are_refused(tmp_path: Path, space: Path, capsys: Any) -> None:
+    saves = tmp_path / "saves"
+    options = tuner.TuneOptions(study="s", trials=1, saves=saves, timesteps=512)
+    tuner.open_study(options, tuner.open_storage(None, saves, 1), "s")
+    code = main(["--saves", str(saves), "tune", "--study", "s", "--trials", "1", "--timesteps", "1024"])
+    err = capsys.readouterr().err
+    assert code == 2 and "timesteps 512 (not 1024)" in err
+
+
+def test_an_unreachable_storage_is_a_clear_error_with_exit_status_2(tmp_path: Path) -> None:
+    url = "postgresql://tuner:secret@127.0.0.1:9/studies"  # port 9 (discard): nothing listens there
+    done = subprocess.run([sys.executable, "-m", "cs_tui", "--saves", str(tmp_path), "tune", "--trials", "1",
+                           "--storage", url], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert "cannot reach the study storage postgresql://tuner:***@127.0.0.1:9/studies" in done.stderr
+    assert "secret" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args", [["--trials", "0"], ["--seed", "100000000", "--trials", "1"], ["--jobs", "0"],
+                                  ["--study", "bad name", "--trials", "1"], []])  # fmt: skip
+def test_bad_arguments_are_usage_errors(tmp_path: Path, args: list[str], capsys: Any) -> None:
+    with pytest.raises(SystemExit) as caught:  # argparse's own checks exit 2 themselves
+        code = main(["--saves", str(tmp_path), "tune", *args])
+        raise SystemExit(code)
+    assert caught.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_the_shipped_space_file_is_the_default() -> None:
+    assert SEARCH_SPACE_FILE.name == "search_space.toml" and SEARCH_SPACE_FILE.is_file()
+    assert os.path.dirname(SEARCH_SPACE_FILE) == os.path.dirname(tuner.trainer.HYPERPARAMS_FILE)
+
+
+# -- the app's tuning view -------------------------------------------------------------------
+
+
+async def test_the_tuning_view_lists_studies_and_their_trials_live(tmp_path: Path, space: Path) -> None:
+    from app_helpers import PaneApp, screen_text, wait_for
+
+    from cs_tui.screens.tuning import TuningScreen
+
+    saves = tmp_path / "saves"
+    assert main(tune_args(saves, space, "view", 2, "--json")) == 0
+    study = study_of(saves, "view")
+    values = [t.value for t in study.get_trials()]
+    app = PaneApp(saves, TuningScreen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: "view-t0001" in screen_text(app), timeout=60)
+        text = screen_text(app)
+        assert "view" in text and "complete" in text
+        assert f"{max(values):.1f}" in text  # the best so far
+        assert "learning_rate=" in text
+        assert "% of oracle by trial (0-100): " in text
+        # a trial finishing elsewhere shows up without a key press
+        options = tuner.TuneOptions(study="view", trials=3, saves=saves, search_space=space, timesteps=512,
+                                    eval_every=256, eval_episodes=30, holdout_episodes=30, reference_episodes=30,
+                                    heartbeat=1)  # fmt: skip
+        tuner.run_worker(options)
+        await wait_for(pilot, lambda: "view-t0002" in screen_text(app), timeout=60)
+
+
+async def test_the_tuning_view_says_why_when_the_storage_cannot_be_read(tmp_path: Path) -> None:
+    from app_helpers import PaneApp, screen_text, wait_for
+
+    from cs_tui.screens.tuning import TuningScreen
+
+    app = PaneApp(tmp_path, lambda: TuningScreen(storage="postgresql://u:pw@127.0.0.1:9/none"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "cannot read the studies" in screen_text(app), timeout=60)
+        assert "pw" not in screen_text(app).replace("postgresql://u:***", "")
+
+
+def test_optuna_stays_off_the_start_up_path() -> None:
+    """`cs-tui --help`, the app and the tuning view's module load neither Optuna nor torch."""
+    code = (
+        "import sys, contextlib, io\n"
+        "import cs_tui.app, cs_tui.screens.tuning, cs_tui.screens.training\n"
+        "from cs_tui.cli import build_parser\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    build_parser().parse_args(['tune', '--help'])\n"
+        "print(sorted(m for m in ('optuna', 'torch', 'sqlalchemy') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
