@@ -1,8 +1,8 @@
 """Baseline policies: random, each fixed strategy, a blind script, a lookup table, a support lead's rules,
 and the oracle.
 
-A policy is a plain callable from observations to actions. Given one observation (shape ``(17,)``) it
-returns an ``int``; given a batch (shape ``(n, 17)``) an integer array. The oracle alone also reads the
+A policy is a plain callable from observations to actions. Given one observation (shape ``(18,)``) it
+returns an ``int``; given a batch (shape ``(n, 18)``) an integer array. The oracle alone also reads the
 true hidden state, passed as ``state=`` (a :class:`~cs_env.customer.CustomerState`); it sets
 ``needs_state = True`` so runners know to pass it.
 """

@@ -37,7 +37,7 @@ def test_importing_agents_and_using_a_baseline_does_not_import_torch() -> None:
     code = (
         "import sys\nfrom cs_tui.agents import load_agent\n"
         "agent = load_agent('baseline:heuristic')\n"
-        "import numpy as np; agent(np.zeros(17, dtype=np.float32))\n"
+        "import numpy as np; agent(np.zeros(18, dtype=np.float32))\n"
         "print(' '.join(m for m in ('torch', 'stable_baselines3') if m in sys.modules) or 'clean')"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

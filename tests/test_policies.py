@@ -13,7 +13,7 @@ S = ResponseStrategy
 
 def observations(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    obs = rng.random((n, 17)).astype(np.float32)
+    obs = rng.random((n, 18)).astype(np.float32)
     obs[:, 0] = rng.integers(0, 15, n)
     obs[:, 3] = rng.integers(0, 10, n)
     return obs
