@@ -28,13 +28,18 @@ def main() -> None:
     args = parser.parse_args()
     random_return, oracle_return = reference_returns(args.industry, args.episodes, args.seed)
     print(f"{args.industry}, {args.episodes:,} conversations, seed {args.seed}")
-    print(f"{'agent':<40}{'% of oracle':>12}{'recall':>9}{'needless':>10}")
+    print(f"{'agent':<40}{'% of oracle':>12}{'return ± 95% CI':>17}{'recall':>9}{'needless':>10}  outcomes")
     for spec in args.agents:
         agent = load_agent(spec, industry=args.industry, saves=args.saves, seed=args.seed)
         r = rollout(agent, industry=args.industry, episodes=args.episodes, seed=args.seed)
-        pct = 100 * normalized_score(metrics(r).mean_return, random_return, oracle_return)
+        m = metrics(r)
+        pct = 100 * normalized_score(m.mean_return, random_return, oracle_return)
         recall, needless = escalation_quality(r)
-        print(f"{spec[-40:]:<40}{pct:>12.1f}{recall:>9.1%}{needless:>10.1%}", flush=True)
+        print(
+            f"{spec[-40:]:<40}{pct:>12.1f}{m.mean_return:>10.3f} ± {m.ci95:.3f}{recall:>9.1%}{needless:>10.1%}  "
+            f"resolved {m.resolution_rate:.1%}, escalated {m.escalation_rate:.1%}, abandoned {m.abandonment_rate:.1%}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
