@@ -18,7 +18,10 @@ A conversation's hidden state, per customer:
 
 What the agent can read of them (the context vector, see ``CustomerSupportEnv``): progress so far,
 noisy hints of complexity, savvy and openness (the openness hint sharpens once an offer was made),
-patience left, and how the last turn moved satisfaction and progress.
+patience left, how the last turn moved satisfaction and progress, and a noisy hint that the case is a
+specialist's: what a person reading the customer's words would notice (a fraud report, "I already tried
+all that", an error code only engineering can read), which a case the frontline can fix sometimes
+sounds like too.
 """
 
 from __future__ import annotations
@@ -54,6 +57,10 @@ IS_SOLUTION = tuple(k in (TECHNICAL, EDUCATIONAL, QUICK_RESOLUTION) for k in ran
 #: How much satisfaction empathy can restore (times the gap to 1, halved with each repeat).
 CALMING = (0.22, 0.0, 0.0, 0.0, 0.18, 0.0, 0.0, 0.0)
 TRAIT_SPREAD = 0.3
+#: The specialist hint: BASE + LIFT * needs_specialist + SPREAD * (u - 0.5), clipped to [0, 1]. Cases the
+#: frontline can fix read 0-0.65, a specialist's 0.45-1: three in ten of each sit where the two overlap,
+#: where only what the first solution achieves (the last progress) tells them apart.
+SPECIALIST_HINT = (0.3, 0.5, 0.7)
 #: Uniform draws one turn consumes, and one new customer.
 TURN_DRAWS = 5
 CUSTOMER_DRAWS = 18
@@ -330,6 +337,7 @@ class CustomerState:
         "savvy",
         "savvy_hint",
         "solution_uses",
+        "specialist_hint",
         "tier",
         "turn",
         "urgency",
@@ -357,6 +365,7 @@ class CustomerState:
     complexity_hint: Any
     savvy_hint: Any
     openness_hint: Any
+    specialist_hint: Any
     outcome: Any
     drain_rate: Any  # patience a turn uses up per unit of its time cost
     # per strategy, fixed per episode (shape (n, 8) when batched): see _profile
@@ -442,6 +451,8 @@ def new_customers(ops: Any, tables: Tables, u: Any, pins: dict[str, Any] | None 
     s.complexity_hint = ops.clip(s.complexity + 0.3 * (u[14] - 0.5), 0.0, 1.0)
     s.savvy_hint = ops.clip(s.savvy + 0.4 * (u[15] - 0.5), 0.0, 1.0)
     s.openness_hint = ops.clip(s.openness + 0.5 * (u[16] - 0.5), 0.0, 1.0)
+    base, lift, spread = SPECIALIST_HINT
+    s.specialist_hint = ops.clip(base + lift * s.needs_specialist + spread * (u[17] - 0.5), 0.0, 1.0)
     zero = u[17] * 0.0
     izero = ops.to_int(zero)
     # batched fields are updated in place, so each needs its own array (fresh is a no-op on floats)
@@ -562,7 +573,7 @@ def advance(ops: Any, tables: Tables, s: CustomerState, action: Any, u: Any, max
 
 
 def observe(ops: Any, s: CustomerState, max_turns: int) -> list[Any]:
-    """The 17 observed values (see ``CustomerSupportEnv``), in order."""
+    """The 18 observed values (see ``CustomerSupportEnv``), in order."""
     return [
         s.inquiry,
         sentiment_of(ops, s.sat),
@@ -581,4 +592,5 @@ def observe(ops: Any, s: CustomerState, max_turns: int) -> list[Any]:
         ops.minimum(s.empathy_uses, 4) / 4.0,
         ops.minimum(s.solution_uses, 4) / 4.0,
         (s.offered_recommend + s.offered_upsell) / 2.0,
+        s.specialist_hint,
     ]

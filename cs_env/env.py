@@ -42,7 +42,7 @@ ONGOING, RESOLVED, ESCALATED, ABANDONED, TIMEOUT = map(int, Outcome)
 
 INDUSTRY_CHOICES_EXTRA = ("mixed",)
 DEFAULT_MAX_TURNS = 10
-OBS_SIZE = 17
+OBS_SIZE = 18
 OBS_NAMES = (
     "inquiry_type",
     "sentiment",
@@ -61,6 +61,7 @@ OBS_NAMES = (
     "ctx_empathy_used",
     "ctx_solutions_tried",
     "ctx_offers_made",
+    "ctx_specialist_hint",
 )
 PIN_TRAITS = ("complexity", "savvy", "openness", "patience")
 DRAW_BLOCK = 1024
@@ -138,7 +139,7 @@ def _time_limit_of_make(frame: FrameType | None) -> object:
 
 
 def observation_space(catalog: Catalog, max_turns: int) -> spaces.Box:
-    """The 17-value Box shared by the single and the batched env."""
+    """The 18-value Box shared by the single and the batched env."""
     high = np.ones(OBS_SIZE, dtype=np.float32)
     high[:5] = (len(catalog.inquiries) - 1, 4, 4, max_turns, 2)
     return spaces.Box(np.zeros(OBS_SIZE, dtype=np.float32), high, dtype=np.float32)
@@ -205,7 +206,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     5 educational, 6 quick_resolution, 7 upsell (`cs_env.ResponseStrategy`).
 
     ## Observation Space
-    `Box(17,)` float32:
+    `Box(18,)` float32:
 
     | index | name | range | meaning |
     |---|---|---|---|
@@ -226,6 +227,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     | 14 | ctx_empathy_used | 0-1 | empathetic/apologetic turns so far / 4, capped |
     | 15 | ctx_solutions_tried | 0-1 | technical/educational/quick turns so far / 4, capped |
     | 16 | ctx_offers_made | 0-1 | 0.5 per distinct offer made (product recommendation, upsell) |
+    | 17 | ctx_specialist_hint | 0-1 | how much the customer's words point to a specialist's case (noisy) |
 
     ## Starting State
     Inquiry by the industry's shares (`mixed`: industry uniformly, then its shares), tier by the
@@ -261,7 +263,8 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     `action_masks()` (read by sb3-contrib's MaskablePPO): every strategy is legal on every turn.
 
     ## Version History
-    - v0: first version.
+    - v0: first version; the specialist hint (index 17) added in issue 18 (models for the 17-value
+      observation are refused by the safe loader, naming both shapes).
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}  # noqa: RUF012  (Gymnasium's convention)
@@ -377,7 +380,12 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
         seed = int(self.np_random_seed or 0)
         inquiry = self._inquiry_names[s.inquiry]
         opening = opening_line(
-            inquiry=inquiry, sentiment=self.opening_sentiment, urgency=s.urgency, tier=s.tier, seed=seed
+            inquiry=inquiry,
+            sentiment=self.opening_sentiment,
+            urgency=s.urgency,
+            tier=s.tier,
+            seed=seed,
+            specialist_hint=s.specialist_hint,
         )
         exchanges = []
         before = self.opening_satisfaction
@@ -454,6 +462,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
                 empathy / 4.0 if empathy < 4 else 1.0,
                 solutions / 4.0 if solutions < 4 else 1.0,
                 (s.offered_recommend + s.offered_upsell) / 2.0,
+                s.specialist_hint,
             ],
             dtype=np.float32,
         )

@@ -39,6 +39,8 @@ class Rollouts:
     strategy_counts: np.ndarray  # (N_STRATEGIES,) over all turns
     #: (episodes, N_STRATEGIES): each episode's strategies, so a breakdown's usage is its own episodes'
     episode_strategy_counts: np.ndarray | None = None
+    #: the hidden truth: 1 where only a specialist could solve the case
+    needs_specialist: np.ndarray | None = None
 
 
 @dataclass
@@ -119,7 +121,19 @@ def rollout(
         industries=start.industry,
         strategy_counts=counts,
         episode_strategy_counts=per_episode,
+        needs_specialist=start.needs_specialist,
     )
+
+
+def escalation_quality(r: Rollouts) -> tuple[float, float]:
+    """``(recall, needless)``: the share of the cases that needed a specialist that were escalated, and
+    the share of the cases that did not that were escalated anyway."""
+    assert r.needs_specialist is not None
+    needed = r.needs_specialist > 0
+    escalated = r.outcomes == Outcome.ESCALATED
+    recall = float(escalated[needed].mean()) if needed.any() else math.nan
+    needless = float(escalated[~needed].mean()) if (~needed).any() else math.nan
+    return recall, needless
 
 
 def single_env_draws(env_seeds: Sequence[int], max_turns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -357,6 +371,7 @@ __all__ = [
     "Metrics",
     "Rollouts",
     "baseline_table",
+    "escalation_quality",
     "evaluate",
     "metrics",
     "normalized_score",

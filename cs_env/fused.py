@@ -215,4 +215,5 @@ class FusedTurn:
         np.divide(np.minimum(s.empathy_uses, fours, out=obs[14]), 4.0, out=obs[14])
         np.divide(np.minimum(s.solution_uses, fours, out=obs[15]), 4.0, out=obs[15])
         np.divide(np.add(s.offered_recommend, s.offered_upsell, out=obs[16]), 2.0, out=obs[16])
+        obs[17] = s.specialist_hint
         return obs.T

@@ -111,6 +111,15 @@ OPENINGS: tuple[tuple[str, ...], ...] = (
 )
 URGENT = (" I need this sorted today.", " It's urgent.", " Please, this can't wait.")
 LOYAL = ("", " I've been a premium customer for years.", " I'm one of your VIP clients.")
+#: What the customer says when their words point to a specialist's case (the observation's specialist
+#: hint at or above SOUNDS_LIKE_SPECIALIST): a case the frontline can fix sometimes sounds like this too.
+SPECIALIST_WORDS = (
+    " I've already tried everything your help pages say.",
+    " The error message says to contact your technical team.",
+    " Someone else seems to have access to it.",
+    " Your last agent couldn't do anything about it either.",
+)
+SOUNDS_LIKE_SPECIALIST = 0.6
 
 #: The agent's line per strategy: general variants, then per-industry ones where the strategy's
 #: substance depends on the business (what a technical answer or an offer is about).
@@ -280,10 +289,15 @@ def _yours(topic: str) -> str:
     return re.sub(r"\b(?:my|our)\b", "your", topic)
 
 
-def opening_line(*, inquiry: str, sentiment: int, urgency: int, tier: int, seed: int) -> Line:
-    """The customer's first words: their issue, as they feel about it on arrival."""
+def opening_line(
+    *, inquiry: str, sentiment: int, urgency: int, tier: int, seed: int, specialist_hint: float = 0.0
+) -> Line:
+    """The customer's first words: their issue, as they feel about it on arrival (and, when their case
+    sounds like one only a specialist can solve, what makes it sound so)."""
     topic, detail, _ = _topic(inquiry)
     text = _pick(OPENINGS[sentiment], seed, "open").format(topic=topic, detail=detail).strip()
+    if specialist_hint >= SOUNDS_LIKE_SPECIALIST:
+        text += _pick(SPECIALIST_WORDS, seed, "specialist")
     if urgency >= 3:
         text += _pick(URGENT, seed, "urgent")
     if tier > 0 and sentiment <= 1:  # valued customers who are upset remind you of it

@@ -1,18 +1,20 @@
-"""Baseline policies: random, each fixed strategy, a support lead's rules, and the oracle.
+"""Baseline policies: random, each fixed strategy, a blind script, a lookup table, a support lead's rules,
+and the oracle.
 
-A policy is a plain callable from observations to actions. Given one observation (shape ``(17,)``) it
-returns an ``int``; given a batch (shape ``(n, 17)``) an integer array. The oracle alone also reads the
+A policy is a plain callable from observations to actions. Given one observation (shape ``(18,)``) it
+returns an ``int``; given a batch (shape ``(n, 18)``) an integer array. The oracle alone also reads the
 true hidden state, passed as ``state=`` (a :class:`~cs_env.customer.CustomerState`); it sets
 ``needs_state = True`` so runners know to pass it.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Protocol
 
 import numpy as np
 
-from cs_env.customer import ARRAY, TURN_DRAWS, CustomerState, Tables, advance
+from cs_env.customer import ARRAY, CUSTOMER_DRAWS, TURN_DRAWS, CustomerState, Tables, advance, new_customers
 from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES, ResponseStrategy
 from cs_env.industries import Catalog, default_catalog
 
@@ -55,6 +57,99 @@ class FixedPolicy:
     def __call__(self, obs: np.ndarray) -> Any:
         batch, single = _batched(obs)
         return _unbatched(np.full(len(batch), int(self.strategy)), single)
+
+
+class ScriptPolicy:
+    """A script that ignores the customer: the same strategies turn by turn, the last one repeated.
+
+    The default is the blind script a new hire might follow: empathise, offer the quick fix, then go
+    technical until it ends.
+    """
+
+    name = "script"
+    DEFAULT = (S.EMPATHETIC, S.QUICK_RESOLUTION, S.TECHNICAL)
+
+    def __init__(self, script: tuple[int, ...] = DEFAULT) -> None:
+        self.script = np.array([int(ResponseStrategy(a)) for a in script], dtype=np.int64)
+
+    def __call__(self, obs: np.ndarray) -> Any:
+        o, single = _batched(obs)
+        turn = np.minimum(o[:, 3].astype(np.int64), len(self.script) - 1)
+        return _unbatched(self.script[turn], single)
+
+
+#: Conversations and seed the lookup table is fitted on: a seed no figure of the README evaluates on.
+LOOKUP_FIT_EPISODES = 5_000
+LOOKUP_FIT_SEED = 12_345
+
+
+class LookupTablePolicy:
+    """One strategy per (inquiry, turn), fitted on other conversations: what a table can learn.
+
+    It reads only the inquiry and the turn (no mood, hint or progress). The table is fitted on
+    ``LOOKUP_FIT_EPISODES`` conversations from ``LOOKUP_FIT_SEED`` (never the seeds figures are measured
+    on) by coordinate ascent: turn by turn, each inquiry's entry becomes the strategy with the best mean
+    return with the rest of the table held, twice over. Fitted once per process and setting, on first use.
+    """
+
+    name = "lookup"
+
+    def __init__(self, industry: str = "mixed", max_turns: int = 10) -> None:
+        self.industry, self.max_turns = industry, max_turns
+        self._table: np.ndarray | None = None
+
+    @property
+    def table(self) -> np.ndarray:
+        """The fitted ``(n_inquiries, max_turns)`` strategies."""
+        if self._table is None:
+            self._table = fit_lookup_table(self.industry, self.max_turns)
+        return self._table
+
+    def __call__(self, obs: np.ndarray) -> Any:
+        o, single = _batched(obs)
+        turn = np.minimum(o[:, 3].astype(np.int64), self.max_turns - 1)
+        return _unbatched(self.table[o[:, 0].astype(np.int64), turn], single)
+
+
+@functools.lru_cache(maxsize=8)
+def fit_lookup_table(
+    industry: str, max_turns: int, episodes: int = LOOKUP_FIT_EPISODES, seed: int = LOOKUP_FIT_SEED, passes: int = 2
+) -> np.ndarray:
+    """The :class:`LookupTablePolicy` table, fitted by coordinate ascent on ``episodes`` conversations.
+
+    For each turn, all eight strategies are tried on copies of the same conversations with the same
+    draws (common random numbers: the differences come from the strategy, not luck), the rest of the
+    conversation played by the table; each inquiry keeps its best.
+    """
+    tables = Tables.build(default_catalog(), industry)
+    rng = np.random.default_rng(seed)
+    start = new_customers(ARRAY, tables, rng.random((CUSTOMER_DRAWS, episodes)))
+    draws = rng.random((max_turns, TURN_DRAWS, episodes))
+    n_inquiries = len(tables.inquiry_cdf)
+    table = np.full((n_inquiries, max_turns), int(S.QUICK_RESOLUTION), dtype=np.int64)
+    copies = start.select(np.tile(np.arange(episodes), N_STRATEGIES))
+    tried = np.repeat(np.arange(N_STRATEGIES), episodes)
+    inquiry = copies.inquiry
+    count = np.bincount(start.inquiry, minlength=n_inquiries)
+    for _ in range(passes):
+        for turn in range(max_turns):
+            s = copies.copy()
+            total = np.zeros(len(tried))
+            alive = np.ones(len(tried), dtype=bool)
+            for t in range(max_turns):
+                action = tried if t == turn else table[inquiry, t]
+                u = np.tile(draws[t], N_STRATEGIES)
+                *components, outcome = advance(ARRAY, tables, s, action, u, max_turns)
+                total += alive * (components[0] + components[1] + components[2] + components[3])
+                alive &= outcome == 0
+                if not alive.any():
+                    break
+            by_inquiry = np.zeros((N_STRATEGIES, n_inquiries))
+            np.add.at(by_inquiry, (tried, inquiry), total)
+            seen = count > 0
+            table[seen, turn] = by_inquiry[:, seen].argmax(axis=0)
+    table.flags.writeable = False
+    return table
 
 
 class HeuristicPolicy:
@@ -167,9 +262,11 @@ class OraclePolicy:
 
 
 def baselines(industry: str = "mixed", max_turns: int = 10, seed: int = 0) -> dict[str, Any]:
-    """Every baseline by name: random, the eight fixed strategies, heuristic, oracle."""
+    """Every baseline by name: random, the eight fixed strategies, script, lookup, heuristic, oracle."""
     found: dict[str, Any] = {"random": RandomPolicy(seed)}
     found.update({name: FixedPolicy(i) for i, name in enumerate(STRATEGY_NAMES)})
+    found["script"] = ScriptPolicy()
+    found["lookup"] = LookupTablePolicy(industry, max_turns)
     found["heuristic"] = HeuristicPolicy()
     found["oracle"] = OraclePolicy(industry, max_turns, seed=seed)
     return found

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 BASELINE_PREFIX = "baseline:"
 #: Baselines in the order they are listed to users: the references first, then each fixed strategy.
-BASELINE_NAMES = ("random", "heuristic", "oracle", *STRATEGY_NAMES)
+BASELINE_NAMES = ("random", "heuristic", "oracle", "script", "lookup", *STRATEGY_NAMES)
 AGENT_KINDS = ("baseline", "model")
 VALUE_KINDS = ("probabilities", "q_values")
 #: A run folder's model files, preferred first.
@@ -182,9 +182,9 @@ def load_agent(
     """The agent ``spec`` names.
 
     Args:
-        spec: ``baseline:NAME`` (random, heuristic, oracle or a strategy such as ``quick_resolution``),
-            a run folder, a run name under ``saves``, or a model ``.zip``. A run folder gives its
-            ``best.zip`` if present, else its ``model.zip``.
+        spec: ``baseline:NAME`` (random, script, lookup, heuristic, oracle or a strategy such as
+            ``quick_resolution``), a run folder, a run name under ``saves``, or a model ``.zip``. A run
+            folder gives its ``best.zip`` if present, else its ``model.zip``.
         industry: the industry the agent will serve (the oracle plans for it).
         max_turns: the conversations' turn limit (the oracle plans for it).
         saves: the saves folder for run names (default: ``cs_tui.training.runs.saves_dir()``).

@@ -37,7 +37,7 @@ def test_importing_agents_and_using_a_baseline_does_not_import_torch() -> None:
     code = (
         "import sys\nfrom cs_tui.agents import load_agent\n"
         "agent = load_agent('baseline:heuristic')\n"
-        "import numpy as np; agent(np.zeros(17, dtype=np.float32))\n"
+        "import numpy as np; agent(np.zeros(18, dtype=np.float32))\n"
         "print(' '.join(m for m in ('torch', 'stable_baselines3') if m in sys.modules) or 'clean')"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -45,7 +45,7 @@ def test_importing_agents_and_using_a_baseline_does_not_import_torch() -> None:
 
 
 def test_every_baseline_is_listed_and_loads() -> None:
-    assert set(BASELINE_NAMES) == {"random", "heuristic", "oracle", *STRATEGY_NAMES}
+    assert set(BASELINE_NAMES) == {"random", "heuristic", "oracle", "script", "lookup", *STRATEGY_NAMES}
     for spec in baseline_specs():
         agent = load_agent(spec)
         assert agent.name == spec and agent.kind == "baseline"

@@ -29,7 +29,7 @@ def test_spaces_match_the_documented_layout() -> None:
     env = CustomerSupportEnv(max_turns=12)
     assert env.action_space == gym.spaces.Discrete(8)
     space = env.observation_space
-    assert space.shape == (17,) and space.dtype == np.float32
+    assert space.shape == (18,) and space.dtype == np.float32
     assert space.high[:5].tolist() == [14, 4, 4, 12, 2]
     assert (space.low == 0).all() and (space.high[5:] == 1).all()
 
@@ -61,10 +61,10 @@ def test_make_vec_sync_and_async(mode: str) -> None:
     envs = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode=mode, industry="retail")
     try:
         obs, info = envs.reset(seed=1)
-        assert obs.shape == (3, 17)
+        assert obs.shape == (3, 18)
         for _ in range(15):
             obs, reward, _, _, info = envs.step(envs.action_space.sample())
-            assert obs.shape == (3, 17) and reward.shape == (3,)
+            assert obs.shape == (3, 18) and reward.shape == (3,)
         assert set(info["industry"]) == {"retail"}
     finally:
         envs.close()

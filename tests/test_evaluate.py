@@ -7,14 +7,15 @@ import pytest
 
 from cs_env import CustomerSupportEnv
 from cs_env.customer import ARRAY, CUSTOMER_DRAWS, CustomerState, Tables, new_customers
-from cs_env.domain import OUTCOME_NAMES, STRATEGY_NAMES, ResponseStrategy
+from cs_env.domain import OUTCOME_NAMES, STRATEGY_NAMES, Outcome, ResponseStrategy
 from cs_env.evaluate import rollout
 from cs_env.industries import default_catalog
 from cs_env.policies import FixedPolicy, HeuristicPolicy
 
 S = ResponseStrategy
 _MIX = np.array([2654435761, 2246822519, 3266489917, 668265263, 374761393, 1181783497, 2870177450, 3323815897,
-                 4021525087, 1609587929, 2028178513, 1103515245, 12345, 69069, 1664525, 22695477, 134775813],
+                 4021525087, 1609587929, 2028178513, 1103515245, 12345, 69069, 1664525, 22695477, 134775813,
+                 2147483629],
                 dtype=np.uint64)  # fmt: skip
 
 
@@ -74,3 +75,17 @@ def test_a_new_customers_fields_never_share_memory() -> None:
     for i, (a_name, a) in enumerate(arrays):
         for b_name, b in arrays[i + 1 :]:
             assert not np.shares_memory(a, b), f"{a_name} and {b_name} share one buffer"
+
+
+def test_escalation_quality_counts_the_specialists_cases_handed_over_and_the_others() -> None:
+    from cs_env.evaluate import escalation_quality
+
+    assert escalation_quality(rollout(FixedPolicy(S.ESCALATE), episodes=500, seed=3)) == (1.0, 1.0)
+    assert escalation_quality(rollout(FixedPolicy(S.QUICK_RESOLUTION), episodes=500, seed=3)) == (0.0, 0.0)
+    r = rollout(HeuristicPolicy(), episodes=4000, seed=3)
+    recall, needless = escalation_quality(r)
+    assert r.needs_specialist is not None
+    needed = r.needs_specialist > 0
+    escalated = r.outcomes == int(Outcome.ESCALATED)
+    assert recall == pytest.approx(escalated[needed].sum() / needed.sum())
+    assert needless == pytest.approx(escalated[~needed].sum() / (~needed).sum())

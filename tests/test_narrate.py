@@ -227,3 +227,14 @@ def test_the_transcript_names_every_strategy_used_and_the_outcome() -> None:
     assert f"Agent [{STRATEGY_NAMES[0]}]" in text and f"Agent [{STRATEGY_NAMES[6]}]" in text
     assert f"-- {info['outcome']} after" in text
     assert TOPICS["account_balance"][0] in text
+
+
+def test_a_customer_whose_case_sounds_like_a_specialists_says_why() -> None:
+    from cs_env.narrate import SPECIALIST_WORDS
+
+    def says_it(hint: float) -> bool:
+        line = opening_line(inquiry="bug_report", sentiment=1, urgency=2, tier=0, seed=3, specialist_hint=hint)
+        return any(words in line.text for words in SPECIALIST_WORDS)
+
+    assert says_it(0.9) and says_it(0.6)
+    assert not says_it(0.3) and not says_it(0.59)

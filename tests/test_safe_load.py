@@ -187,7 +187,7 @@ def test_the_file_describes_itself(trained: dict[str, tuple[Any, Path]]) -> None
     meta = read_model_meta(path)
     assert meta["algorithm"] == "dqn"
     assert (meta["industry"], meta["max_turns"], meta["seed"]) == ("mixed", 10, 0)
-    assert meta["model"]["observation_space"]["shape"] == [17]
+    assert meta["model"]["observation_space"]["shape"] == [18]
     assert meta["model"]["action_space"]["n"] == 8
     assert meta["model"]["hyperparameters"]["buffer_size"] == 2_000
     assert meta["model"]["hyperparameters"]["train_freq"] == [4, "step"]
@@ -448,7 +448,7 @@ def first_weight(state: dict[str, Any]) -> str:
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ("shape", ("has shape (64, 20)", "needs (64, 17)")),
+        ("shape", ("has shape (64, 20)", "needs (64, 18)")),
         ("nan", ("non-finite",)),
         ("inf", ("non-finite",)),
         ("dtype", ("torch.float64", "torch.float32")),
@@ -506,9 +506,9 @@ def test_a_model_for_another_observation_size_is_refused_naming_both_shapes(tmp_
     with zipfile.ZipFile(buffer, "a") as archive:
         archive.writestr(META_MEMBER, json.dumps(described))
     (tmp_path / "wide.zip").write_bytes(buffer.getvalue())
-    refused(tmp_path / "wide.zip", "(20,)", "(17,)")
+    refused(tmp_path / "wide.zip", "(20,)", "(18,)")
     # save_model never writes such a file: the model must fit the env its meta names
-    with pytest.raises(ValueError, match=r"cannot save.*\(20,\).*\(17,\)"):
+    with pytest.raises(ValueError, match=r"cannot save.*\(20,\).*\(18,\)"):
         save_model(model, tmp_path / "never.zip", META)
     assert not (tmp_path / "never.zip").exists()
 
@@ -538,7 +538,7 @@ def test_attaching_an_env_with_other_spaces_is_refused(trained: dict[str, tuple[
             self.observation_space = spaces.Box(0.0, 1.0, (5,), np.float32)
 
     _, path = trained["ppo"]
-    with pytest.raises(ModelLoadError, match=r"\(17,\).*\(5,\)"):
+    with pytest.raises(ModelLoadError, match=r"\(18,\).*\(5,\)"):
         load_model(path, env=DummyVecEnv([Narrow]))
 
 

@@ -29,13 +29,13 @@ def test_step_returns_what_sb3_expects(kind: str) -> None:
 
     envs = make_training_env("retail", 6, seed=0, kind=kind)
     assert isinstance(envs, VecEnv) and envs.num_envs == 6
-    assert envs.observation_space.shape == (17,) and envs.action_space.n == 8
+    assert envs.observation_space.shape == (18,) and envs.action_space.n == 8
     obs = envs.reset()
-    assert obs.shape == (6, 17) and obs.dtype == np.float32
+    assert obs.shape == (6, 18) and obs.dtype == np.float32
     rng = np.random.default_rng(0)
     for _ in range(20):
         obs, rewards, dones, infos = envs.step(rng.integers(0, 8, 6))
-        assert obs.shape == (6, 17) and obs.dtype == np.float32 and obs.flags.c_contiguous
+        assert obs.shape == (6, 18) and obs.dtype == np.float32 and obs.flags.c_contiguous
         assert all(envs.observation_space.contains(o) for o in obs)
         assert rewards.shape == (6,) and rewards.dtype == np.float32
         assert dones.shape == (6,) and dones.dtype == bool

@@ -18,7 +18,7 @@ def test_make_vec_vector_entry_point_returns_the_batched_env() -> None:
     envs = gym.make_vec(ENV_ID, num_envs=8, vectorization_mode="vector_entry_point", industry="tech")
     assert isinstance(envs.unwrapped, CustomerSupportVectorEnv)
     obs, info = envs.reset(seed=0)
-    assert obs.shape == (8, 17) and obs.dtype == np.float32
+    assert obs.shape == (8, 18) and obs.dtype == np.float32
     assert envs.single_observation_space == CustomerSupportEnv("tech").observation_space
     assert set(info["industry"]) == {"tech"}
 

@@ -70,6 +70,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="conversations behind the random and oracle returns that define %% of oracle (default: 2000)",
     )
     parser.add_argument("--keep-checkpoints", type=at_least(0), metavar="K", help="checkpoints kept (default: 3)")
+    parser.add_argument(
+        "--warm-start",
+        metavar="SOURCE",
+        help="imitate baseline:NAME (oracle, heuristic, ...) before reinforcement learning (ppo, a2c)",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--quiet", action="store_true", help="print nothing but errors")
     output.add_argument("--json", action="store_true", help="print one JSON object per line (every record)")
@@ -101,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
                     ("--eval-episodes", args.eval_episodes),
                     ("--keep-checkpoints", args.keep_checkpoints),
                     ("--reference-episodes", args.reference_episodes),
+                    ("--warm-start", args.warm_start),
                 )
                 if value is not None
             ]
@@ -145,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
                 reference_episodes=args.reference_episodes or trainer.REFERENCE_EPISODES,
                 keep_checkpoints=trainer.KEEP_CHECKPOINTS if args.keep_checkpoints is None else args.keep_checkpoints,
                 overrides=overrides,
+                warm_start=args.warm_start,
             )
             result = trainer.train(options, reporter=reporter)
     except trainer.TrainingError as exc:

@@ -135,6 +135,8 @@ class TrainOptions:
     prune: Callable[[dict[str, Any]], bool] | None = None
     #: ``cs-tui tune``: the study and trial this run is, recorded in ``meta.json`` under "tune"
     tune: dict[str, Any] | None = None
+    #: ``baseline:NAME`` to imitate before reinforcement learning (cs_tui.training.warm_start)
+    warm_start: str | None = None
 
 
 @dataclass
@@ -604,6 +606,12 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
     _check_positive("--timesteps", timesteps)
     _check_positive("--n-envs", n_envs)
     _check_tensorboard(options.tensorboard)
+    if options.warm_start is not None:
+        from cs_tui.training.warm_start import check_source
+
+        problem = check_source(options.warm_start, options.algorithm)
+        if problem:
+            raise TrainingError(problem, 2)
     hyperparameters = defaults.hyperparameters()
     for part, values in options.overrides.items():
         hyperparameters.setdefault(part, {}).update(values)
@@ -676,6 +684,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
         "eval_episodes": options.eval_episodes,
         "keep_checkpoints": options.keep_checkpoints if options.checkpoints else 0,
         "tensorboard": options.tensorboard,
+        "warm_start": None,
         "command": sys.argv,
     }
     if options.tune is not None:
@@ -698,6 +707,13 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
         seed_everything(options.seed)
         env = make_training_env(options.industry, n_envs, options.seed, options.max_turns)
         model = build_model(options.algorithm, env, hyperparameters, options.seed, options.tensorboard)
+        if options.warm_start is not None:
+            from cs_tui.training.warm_start import behaviour_clone
+
+            meta["warm_start"] = behaviour_clone(
+                model, options.warm_start, industry=options.industry, max_turns=options.max_turns, seed=options.seed
+            )
+            runs.atomic_write_json(run.meta_path, meta)
         return model, options
 
     return _run_guarded(run, meta, reporter, setup, resumed=False, stop=stop, lock=lock)
