@@ -21,6 +21,7 @@ import numpy as np
 from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
 from cs_env.env import check_industry, check_max_turns
 from cs_env.policies import baselines
+from cs_tui.training.runs import short_list
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -249,8 +250,7 @@ def _valid_choices(saves: Path | None) -> str:
         runs = sorted(p.name for p in root.iterdir() if _has_model(p)) if root.is_dir() else []
     except OSError:  # an unreadable saves folder must not hide the real message
         runs = []
-    listed = ", ".join(runs[:MAX_LISTED]) + (f", … ({len(runs)} in all)" if len(runs) > MAX_LISTED else "")
-    listed = listed or "none"
+    listed = short_list(runs, MAX_LISTED)
     return (
         f"valid agents: {', '.join(baseline_specs())}; a run folder; a run name under {root} (found: {listed}); "
         "or a model .zip file"

@@ -37,8 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, but an unknown flag after a command prints that command's usage, not the top level's."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse hands a subcommand's unknown flags up to the top parser, whose usage would not help
+        commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        (commands.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(build_parser(), argv)
     if args.command is None:
         from cs_tui.app import run_app
 

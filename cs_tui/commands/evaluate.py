@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cs_tui.seeds import seed_arg
+
 #: The shipped default agent: a run under the saves folder (``saves/default``).
 DEFAULT_POLICY = "default"
 USAGE_ERROR = 2
@@ -106,7 +108,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="customers from this industry (default: the model's training industry; mixed for baselines)",
     )
     parser.add_argument("--episodes", type=at_least(2), default=2000, help="conversations to play (default 2000)")
-    parser.add_argument("--seed", type=at_least(0), default=0, help="seed of the customers (default 0)")
+    parser.add_argument("--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the customers (default 0)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
 
 

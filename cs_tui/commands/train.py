@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from cs_tui.commands.evaluate import at_least, industry_choices
+from cs_tui.seeds import seed_arg
 
 if TYPE_CHECKING:
     from cs_tui.training.runs import Run
@@ -43,7 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="total environment steps (default: the algorithm's, from hyperparams.toml); with --resume, the "
         "run's new total",
     )
-    parser.add_argument("--seed", type=at_least(0), help="seeds Python, numpy, torch and the envs (default: 0)")
+    parser.add_argument(
+        "--seed", type=seed_arg(), metavar="SEED", help="seeds Python, numpy, torch and the envs (default: 0)"
+    )
     parser.add_argument(
         "--n-envs", type=at_least(1), metavar="N", help="parallel conversations (default: per algorithm)"
     )

@@ -102,7 +102,16 @@ def seed_everything(seed: int) -> None:
 
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed % 2**64)  # a resumed run seeds seed + steps done, which may pass 2**63 - 1
+
+
+def sb3_seed(seed: int) -> int:
+    """The seed handed to SB3, whose ``set_random_seed`` takes only 0 to 2**32 - 1 (numpy's legacy seed).
+
+    Seeds in that range pass unchanged, so a run's parameters do not depend on whether its seed is large.
+    The envs still start from the full seed (``make_training_env``).
+    """
+    return seed % 2**32
 
 
 # -- options and results ---------------------------------------------------------------------
@@ -187,7 +196,7 @@ def build_model(
         "MlpPolicy",
         env,
         policy_kwargs=policy_kwargs_from_json(hyperparameters.get("policy", {})),
-        seed=seed,
+        seed=sb3_seed(seed),
         device="cpu",
         verbose=0,
         tensorboard_log=tensorboard,
@@ -660,6 +669,13 @@ def _status_of(run: Run) -> str:
         return "unknown"
 
 
+def _resumable_runs(saves: Path | None) -> str:
+    """``"runs under saves/: a, b"``: the runs a ``--resume`` could name (a run folder's path works too)."""
+    root = saves if saves is not None else runs.saves_dir()
+    names = [run.name for run in runs.list_runs(root)]
+    return f"runs under {root}: {runs.short_list(names)} (or give a run folder's path)"
+
+
 def resume(
     path: Path | str,
     *,
@@ -683,6 +699,9 @@ def resume(
     reporter = reporter or NullReporter()
     try:
         run = runs.resolve_run(path, saves)
+    except RunError as exc:  # a name that is no run: bad input, as `cs-tui evaluate nosuchrun` is
+        raise TrainingError(f"cannot resume: {exc}; {_resumable_runs(saves)}", 2) from None
+    try:
         meta = run.meta
     except RunError as exc:
         raise TrainingError(f"cannot resume: {exc}") from None
@@ -709,9 +728,11 @@ def resume(
     except ModelLoadError as exc:
         raise TrainingError(f"cannot resume: {exc}") from None
     if done >= total:
+        # --timesteps is the new total, not steps to add: any total past the steps done is valid
+        asked = "" if timesteps is None else f" and --timesteps {timesteps:,} is not more"
         raise TrainingError(
-            f"cannot resume: {run.name} has done {done:,} of its {total:,} steps; "
-            "pass a larger --timesteps (the new total) to train it further",
+            f"cannot resume: {run.name} has already done {done:,} steps{asked}; "
+            f"--timesteps is the run's new total (not the steps to add): pass --timesteps {done + 1} or more",
             2,
         )
     options = TrainOptions(
@@ -749,7 +770,7 @@ def resume(
         done = int(model.num_timesteps)
         # a resumed run draws fresh random numbers rather than replaying the first segment's
         seed_everything(seed + done)
-        model.set_random_seed(seed + done)
+        model.set_random_seed(sb3_seed(seed + done))
         model.tensorboard_log = tensorboard
         if meta["algorithm"] == "dqn":
             if run.replay_buffer_path.is_file():
