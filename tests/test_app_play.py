@@ -263,7 +263,7 @@ async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) 
         await pilot.press("tab", "enter")
         await pilot.pause()
         assert app.screen is not screen
-        assert any("the seed must be from 0 to 9,223,372,036,854,775,807" in n.message for n in app._notifications)
+        assert any("a seed is from 0 to 9,223,372,036,854,775,807" in n.message for n in app._notifications)
 
 
 async def test_choosing_the_oracle_hides_hints_that_would_leak_hidden_traits(tmp_path: Path) -> None:
@@ -544,3 +544,27 @@ async def test_every_pane_has_a_help_page_that_opens_and_closes_at_any_size(
             await pilot.press("question_mark")
             await pilot.pause()
             assert app.screen is pane
+
+
+async def test_the_conversation_is_selected_with_the_mouse_and_copied(tmp_path: Path) -> None:
+    """A drag over the transcript selects its text; ctrl+c copies it; c copies the whole conversation."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("1")
+        transcript = screen.query_one(Transcript)
+        first_line = transcript.lines[0].text.rstrip()
+        assert first_line.startswith("Customer (")
+        # press on the first cell of the text, drag to the end of the first line, let go
+        await pilot.mouse_down(Transcript, offset=(1, 0))
+        await pilot.hover(Transcript, offset=(len(first_line), 0))
+        await pilot.mouse_up(Transcript, offset=(len(first_line), 0))
+        await pilot.pause()
+        assert screen.get_selected_text() == first_line
+        await pilot.press("ctrl+c")
+        assert app.clipboard == first_line
+        # c: with nothing selected, the whole conversation as shown, every line
+        screen.clear_selection()
+        await pilot.press("c")
+        assert app.clipboard == transcript.plain and "You [empathetic]:" in app.clipboard
+        assert any("Copied the conversation" in n.message for n in app._notifications)

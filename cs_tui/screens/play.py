@@ -86,6 +86,10 @@ content, receptive customer and backfires with an upset one.
 **b** blind mode hides the opponent's suggestion until you answer. **v** shows the opponent's
 conversation with the last customer. Every finished conversation is saved in the `episodes` folder of
 the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
+
+**Copying.** Drag the mouse over the conversation to select part of it; **ctrl+c** copies the
+selection. **c** copies the whole conversation shown (or the selection, if there is one), to paste
+into a ticket. Copying goes through the terminal (OSC 52), as most terminals and tmux allow.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -100,6 +104,8 @@ the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
         ),
         Binding("v", "toggle_view('yours')", "Yours", tooltip="back to your conversation with the last customer"),
         Binding("r", "recordings", "Replays", tooltip="replay a recorded conversation"),
+        # not in the key bar, which has no room left at 80 columns: the help page lists it
+        Binding("c", "copy_conversation", "Copy", tooltip="copy the conversation (or the selected text)", show=False),
     ]
 
     class OpponentLoaded(Message):
@@ -472,6 +478,18 @@ the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
             )
 
     # -- recordings ----------------------------------------------------------------------------
+    def action_copy_conversation(self) -> None:
+        """Copy the selected text, or else the whole conversation shown, to the clipboard."""
+        selected = self.get_selected_text()
+        text = selected or self.query_one(Transcript).plain
+        if not text.strip():
+            self.notify("Nothing to copy yet", severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        lines = text.count("\n") + 1
+        what = "the selected text" if selected else "the conversation"
+        self.notify(f"Copied {what} ({lines} line{'s' * (lines != 1)}) to the clipboard", title="Copy")
+
     def action_recordings(self) -> None:
         """Replay a recorded conversation."""
         from cs_tui.screens.play_dialogs import ChoiceDialog, recording_label
