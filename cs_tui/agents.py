@@ -24,9 +24,8 @@ from cs_env.policies import baselines
 from cs_tui.training.runs import short_list
 
 if TYPE_CHECKING:
-    from stable_baselines3.common.base_class import BaseAlgorithm
-
     from cs_env.customer import CustomerState
+    from cs_tui.training.policy_net import PolicyNet
 
 BASELINE_PREFIX = "baseline:"
 #: Baselines in the order they are listed to users: the references first, then each fixed strategy.
@@ -121,32 +120,23 @@ class BaselineAgent(Agent):
 
 
 class ModelAgent(Agent):
-    """A trained PPO, A2C or DQN model as an :class:`Agent` (greedy actions)."""
+    """A trained PPO, A2C or DQN model as an :class:`Agent` (greedy actions, as SB3's deterministic predict).
 
-    def __init__(self, name: str, model: BaseAlgorithm, meta: dict[str, Any], path: Path) -> None:
+    It holds only the policy network (:mod:`cs_tui.training.policy_net`), not SB3's algorithm: loading
+    it imports no stable-baselines3, so an opponent answers seconds sooner on a busy machine.
+    """
+
+    def __init__(self, name: str, net: PolicyNet, meta: dict[str, Any], path: Path) -> None:
         super().__init__(name=name, kind="model", needs_state=False, meta=meta, path=path)
-        self.model = model
-        self.algorithm = str(meta.get("algorithm", type(model).__name__.lower()))
+        self.net = net
+        self.algorithm = net.algorithm
 
     def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
-        observations = np.asarray(obs, dtype=np.float32)
-        actions, _ = self.model.predict(observations, deterministic=True)
-        actions = np.asarray(actions, dtype=np.int64)
-        return int(actions) if observations.ndim == 1 else actions
+        actions = self.net.predict(obs)
+        return int(actions) if actions.ndim == 0 else actions
 
     def action_values(self, obs: np.ndarray, state: CustomerState | None = None) -> ActionValues:
-        import torch
-
-        observations = np.asarray(obs, dtype=np.float32)
-        policy: Any = self.model.policy
-        tensor, _ = policy.obs_to_tensor(observations)
-        with torch.no_grad():
-            if self.algorithm == "dqn":
-                values, kind = policy.q_net(tensor), "q_values"
-            else:
-                values, kind = policy.get_distribution(tensor).distribution.probs, "probabilities"
-        array = values.cpu().numpy().astype(np.float64)
-        return ActionValues(kind, array[0] if observations.ndim == 1 else array)
+        return ActionValues(self.net.kind, self.net.action_values(obs))
 
 
 def baseline_specs() -> tuple[str, ...]:
@@ -217,21 +207,22 @@ def _load_model_agent(path: Path, name: str, industry: str, max_turns: int) -> M
     import torch
 
     from cs_env.env import CustomerSupportEnv
-    from cs_tui.training.safe_load import ModelLoadError, load_model_with_meta
+    from cs_tui.training.policy_net import load_policy_net
+    from cs_tui.training.safe_load import ModelLoadError
 
     torch.set_num_threads(1)  # a small MLP: more threads only add contention with the app and the env
-    model, meta = load_model_with_meta(path)
+    net, meta = load_policy_net(path)
     # the model must read this env's observations and answer with its actions; the bounds may differ
     # (e.g. another max_turns), the layout may not
     env = CustomerSupportEnv(industry, max_turns)
-    model_obs = tuple(model.observation_space.shape or ())
-    model_actions = int(getattr(model.action_space, "n", -1))
+    model_obs = tuple(meta["model"]["observation_space"]["shape"])
+    model_actions = int(meta["model"]["action_space"]["n"])
     if model_obs != env.observation_space.shape or model_actions != N_STRATEGIES:
         raise ModelLoadError(
             f"{path}: the model reads observations of shape {model_obs} and picks among {model_actions} actions; "
             f"this env gives shape {env.observation_space.shape} and {N_STRATEGIES} actions"
         )
-    return ModelAgent(name, model, meta, path)
+    return ModelAgent(name, net, meta, path)
 
 
 def _saves(saves: Path | None) -> Path:

@@ -240,8 +240,8 @@ show up here too: the run you opened stays on the right, and a run that starts m
             # the user chose what they follow: keep it, say what started and how to follow it
             self._announced.update(r.name for r in new_live)
             self._fill(rows)
-            names = ", ".join(r.name for r in new_live)
-            self.notify(f"{names} started training: l follows it", title="Training")
+            started = ", ".join(r.name for r in new_live)
+            self.notify(f"{started} started training: l follows it", title="Training")
         if not self._attached and rows:
             self._attached = True
             # re-attach: the newest run still training, else the newest run
