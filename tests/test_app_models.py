@@ -188,3 +188,18 @@ async def test_long_run_names_stay_apart_and_evaluate_is_one_key(tmp_path: Path,
         assert all(name in screen_text(app) for name in names)
         keys = screen_text(app).splitlines()[-1]
         assert keys.count("Evaluate") == 1, keys
+
+
+async def test_comparing_a_model_with_itself_is_refused(tmp_path: Path) -> None:
+    app = PaneApp(tmp_path, ModelsScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        table = screen.query_one("#models", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0)
+        table.focus()
+        await pilot.press("a", "b", "c")  # the same row marked twice
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, CompareScreen)
+        assert not screen.evaluating  # nothing was evaluated for a comparison that says nothing
+        assert any("A and B are both" in n.message for n in app._notifications)

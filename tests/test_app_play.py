@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_helpers import screen_text
+from app_helpers import screen_text, shown
 from textual.pilot import Pilot
+from textual.widgets import Static
 from textual.worker import WorkerCancelled
 
 from cs_tui.app import AppSettings, CsTuiApp
@@ -539,6 +540,10 @@ async def test_every_pane_has_a_help_page_that_opens_and_closes_at_any_size(
             await pilot.pause()
             assert isinstance(app.screen, HelpScreen)
             assert app.screen.help_text.startswith(f"## {title}")  # every pane says what it is for
+            keys = [key for key, _ in app.screen.keys]
+            if mode == "play":  # also the keys that do nothing yet (enter: the next customer) or lack room
+                assert "⏎" in keys and "c" in keys and "v" in keys
+            assert "ctrl+q" in shown(app.screen.query_one("#help-keys", Static))  # quits even from a field
             if size == (80, 24):
                 assert f"Help · {title}" in screen_text(app)
             await pilot.press("question_mark")

@@ -196,6 +196,10 @@ def test_the_form_refuses_bad_fields_naming_them(tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()
     with pytest.raises(ValueError, match="already exists"):
         validate("ppo", "mixed", "1000", "0", "taken", tmp_path)
+    # the form's smallest budget is the command line's (it was 100 in the form, 1 for cs-tui train)
+    assert validate("ppo", "mixed", "1", "0", "", tmp_path).timesteps == 1
+    with pytest.raises(ValueError, match="timesteps: at least 1"):
+        validate("ppo", "mixed", "0", "0", "", tmp_path)
     request = validate("dqn", "bfsi", "2,000", "3", "", tmp_path)
     assert (request.algorithm, request.industry, request.timesteps, request.seed) == ("dqn", "bfsi", 2000, 3)
     assert request.name.startswith("dqn-bfsi-")
@@ -507,3 +511,20 @@ async def test_the_run_the_user_opened_stays_and_a_new_live_run_is_announced(tmp
         await pilot.pause(0.2)
         assert "●" not in screen_text(app)
         await wait_for(pilot, lambda: screen.launched["picked"].reported, timeout=30)
+
+
+async def test_the_progress_line_fits_80_columns_and_never_shows_more_steps_than_the_total(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "dqn-mixed-20260101-120000", algorithm="dqn", total_timesteps=100_000)
+    app = PaneApp(tmp_path, TrainingScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        monitor = app.screen.query_one(RunMonitor)
+        await wait_for(pilot, lambda: monitor.path == run.path and monitor.view.status == "running")
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "0/100,000 · setting up" in text, text  # was cut to "waiting for the" at 80 columns
+        # DQN's last collection round may pass the total by a step or two
+        run.append_metric(train_record(100_002, [1.0], progress=1.0))
+        await wait_for(pilot, lambda: monitor.view.train.get("timesteps") == 100_002)
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "100,002/100,002" in text and "100,002/100,000" not in text

@@ -402,3 +402,33 @@ def test_tensorboard_flag_logs_the_run_to_tensorboard(tmp_path: Path, capsys: py
     scalars = events.Tags()["scalars"]
     assert {"eval/pct_of_oracle", "eval/resolution_rate", "eval/escalation_rate"} <= set(scalars)
     assert [e.step for e in events.Scalars("eval/pct_of_oracle")] == [1000]
+
+
+def test_the_fps_of_a_record_leaves_out_the_time_spent_evaluating(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The final fps read 792 against 3-4 k during the run: it averaged over the last evaluation too."""
+    from types import SimpleNamespace
+
+    from cs_tui.training import callbacks
+
+    clock = [100.0]
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: clock[0])
+    records: list[dict[str, Any]] = []
+
+    def evaluate(steps: int) -> None:
+        clock[0] += 30.0  # an evaluation takes 30 s of wall time
+
+    callback = callbacks.RunCallback(
+        total_timesteps=2000, on_record=records.append, on_eval=evaluate, stop=callbacks.StopFlag(),
+        eval_every=1000, record_seconds=10.0,
+    )  # fmt: skip
+    model = SimpleNamespace(num_timesteps=0, logger=SimpleNamespace(name_to_value={}))
+    callback.model = model  # type: ignore[assignment]
+    callback.locals = {}
+    callback._on_training_start()
+    for _ in range(2000):  # 1,000 steps a second of training, an evaluation at 1,000 and 2,000 steps
+        model.num_timesteps += 1
+        clock[0] += 0.001
+        callback._on_step()
+    callback.emit_record()
+    assert [r["fps"] for r in records] == [pytest.approx(1000.0)]
+    assert records[0]["timesteps"] == 2000

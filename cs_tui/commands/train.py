@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 ALGORITHMS = ("ppo", "a2c", "dqn")  # cs_tui.training.trainer.ALGORITHMS, kept here so --help stays light
 USAGE_ERROR = 2
+#: the smallest --timesteps, here and in the app's form (SB3 rounds it up to one whole rollout)
+MIN_TIMESTEPS = 1
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--algorithm", choices=ALGORITHMS, help="learning algorithm (default: ppo)")
     parser.add_argument(
         "--timesteps",
-        type=at_least(1),
+        type=at_least(MIN_TIMESTEPS),
         metavar="N",
         help="total environment steps (default: the algorithm's, from hyperparams.toml); with --resume, the "
         "run's new total",

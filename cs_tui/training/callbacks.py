@@ -168,7 +168,13 @@ class RunCallback(BaseCallback):
             self.emit_record(now)
         if steps >= self._next_eval:
             self._next_eval = self._after(steps, self.eval_every)
+            started = time.monotonic()
             self.on_eval(steps)
+            # an evaluation is no training: fps and ETA count training time only, so the speed shown
+            # at the end (after the last evaluation) is the training speed, not an average over both
+            paused = time.monotonic() - started
+            self._last_record_time += paused
+            self._start_time += paused
         return not self.stop.requested
 
     def _collect_losses(self) -> None:

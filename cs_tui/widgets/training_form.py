@@ -13,13 +13,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from cs_env.env import valid_industries
+from cs_tui.commands.train import MIN_TIMESTEPS
 from cs_tui.seeds import parse_seed
 from cs_tui.training.runs import default_run_name, unique_run_name
 from cs_tui.widgets.industry_select import industry_select
 
 ALGORITHMS = ("ppo", "a2c", "dqn")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-MIN_TIMESTEPS = 100
 FALLBACK_TIMESTEPS = 50_000
 
 
