@@ -472,7 +472,7 @@ async def test_a_long_opponent_name_keeps_the_scoreboard_within_80_columns(tmp_p
         board = screen_text(app).splitlines()[-5:-1]  # the scoreboard's three lines above the keys
         text = "\n".join(board)
         assert "ppo-m…032111" in text and "ppo-mixed-20261125-032111" not in text
-        assert text.count("% solved") == 2, text  # yours and the opponent's, on one unwrapped line
+        assert text.count("% handled") == 2, text  # yours and the opponent's, on one unwrapped line
         ci = next(line.strip() for line in board if line.lstrip().startswith("you − ppo-m…032111: 95% CI"))
         assert ci.endswith(("not significant yet", "you ahead", "ppo-m…032111 ahead")), ci  # not cut
 
@@ -573,3 +573,22 @@ async def test_the_conversation_is_selected_with_the_mouse_and_copied(tmp_path: 
         await pilot.press("c")
         assert app.clipboard == transcript.plain and "You [empathetic]:" in app.clipboard
         assert any("Copied the conversation" in n.message for n in app._notifications)
+
+
+def test_a_right_escalation_counts_as_handled_on_the_scoreboard() -> None:
+    """An escalation of a case only a specialist can solve was counted as 0 % solved."""
+    from cs_tui.widgets.scoreboard import Scoreboard
+
+    def escalated(needs_specialist: bool) -> Conversation:
+        options = {"inquiry": "fraud_report", "sentiment": "angry", "urgency": 4, "needs_specialist": needs_specialist}
+        conversation = Conversation(industry="bfsi", max_turns=10, seed=3, options=options)
+        conversation.play(2)  # escalate
+        assert conversation.episode.outcome == "escalated"
+        return conversation
+
+    right, wrong = escalated(True).episode, escalated(False).episode
+    assert right.handled and not wrong.handled
+    comparison = compare([(right, wrong)])
+    assert (comparison.human_handled, comparison.agent_handled) == (1.0, 0.0)
+    played = Scoreboard._rows(comparison, right, wrong, compact=False)[1]
+    assert played[1].endswith("100% handled") and played[2].endswith("0% handled")

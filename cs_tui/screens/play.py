@@ -70,7 +70,8 @@ A customer writes in. Answer each turn with a strategy (keys **1-8**). The custo
 reward of each turn and your **return** (the sum of the rewards so far) are on the right. When the
 conversation ends, the opponent plays **the same customer from the same seed**, and the scoreboard
 compares you over the session (from the sixth customer, a paired bootstrap 95 % CI of the difference
-in return says whether either of you is ahead).
+in return says whether either of you is ahead). *Handled* counts the conversations resolved, and those
+escalated when only a specialist could solve them (a right escalation is the job done).
 
 **The strategies.** 1 *empathetic* and 5 *apologetic* calm an upset customer (less with each repeat;
 a calm one finds it patronizing). 2 *technical* goes deep (experts like it, novices get lost);
