@@ -41,6 +41,10 @@ class AgentError(ValueError):
     """An agent spec that names nothing loadable; the message lists what is valid."""
 
 
+class ModelRunError(AgentError):
+    """A loaded model failed while acting (its outputs are not finite numbers)."""
+
+
 @dataclass(frozen=True)
 class ActionValues:
     """How much an agent likes each of the 8 strategies in one situation.
@@ -132,11 +136,20 @@ class ModelAgent(Agent):
         self.algorithm = net.algorithm
 
     def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
-        actions = self.net.predict(obs)
-        return int(actions) if actions.ndim == 0 else actions
+        actions = np.argmax(self.action_values(obs).values, axis=-1)  # checked finite there
+        return int(actions) if np.ndim(actions) == 0 else np.asarray(actions, dtype=np.int64)
 
     def action_values(self, obs: np.ndarray, state: CustomerState | None = None) -> ActionValues:
-        return ActionValues(self.net.kind, self.net.action_values(obs))
+        array = self.net.action_values(obs)
+        if not np.isfinite(array).all():  # broken weights: softmax or a Q-value of NaN / infinity
+            raise self._not_finite(None)
+        return ActionValues(self.net.kind, array)
+
+    def _not_finite(self, cause: Exception | None) -> ModelRunError:
+        return ModelRunError(
+            f"{self.path or self.name}: the model's output is not a finite number (NaN or infinity) for an "
+            "observation it was given: its weights are broken (too large?); retrain it or pick another model"
+        )
 
 
 def baseline_specs() -> tuple[str, ...]:
@@ -257,6 +270,7 @@ __all__ = [
     "AgentError",
     "BaselineAgent",
     "ModelAgent",
+    "ModelRunError",
     "baseline_specs",
     "load_agent",
 ]
