@@ -17,6 +17,7 @@ pytest.importorskip("stable_baselines3")
 from test_safe_load import (  # noqa: E402  (the model files and crafting helpers of the safe loader's tests)
     CreatesFile,
     make_model,
+    misfit_weights,
     observations,
     outputs,
     policy_state,
@@ -93,20 +94,7 @@ def test_weights_that_do_not_fit_are_refused_as_the_safe_loader_refuses_them(
     change: str, words: tuple[str, ...], trained: dict[str, tuple[Any, Path]], tmp_path: Path
 ) -> None:
     _, path = trained["ppo"]
-    state = policy_state(path)
-    name = next(k for k in state if k.endswith("weight"))
-    if change == "nan":
-        state[name] = state[name].clone()
-        state[name][0, 0] = float("nan")
-    elif change == "shape":
-        state[name] = torch.zeros(64, 20)
-    elif change == "dtype":
-        state[name] = state[name].double()
-    elif change == "extra":
-        state["sneaky"] = torch.zeros(3)
-    elif change == "missing":
-        del state[name]
-    crafted = rewrite(path, tmp_path / f"{change}.zip", {"policy.pth": torch_bytes(state)})
+    crafted = misfit_weights(path, tmp_path, change)
     with pytest.raises(ModelLoadError) as caught:
         load_policy_net(crafted)
     message = str(caught.value)
