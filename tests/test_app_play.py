@@ -592,3 +592,25 @@ def test_a_right_escalation_counts_as_handled_on_the_scoreboard() -> None:
     assert (comparison.human_handled, comparison.agent_handled) == (1.0, 0.0)
     played = Scoreboard._rows(comparison, right, wrong, compact=False)[1]
     assert played[1].endswith("100% handled") and played[2].endswith("0% handled")
+
+
+async def test_the_chosen_theme_is_remembered_across_restarts(tmp_path: Path, own_config_home: Path) -> None:
+    settings = own_config_home / "cs-tui" / "settings.json"
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        default = app.theme
+        assert default != "nord"
+        app.theme = "nord"  # what ctrl+p → "Change theme" does
+        await pilot.pause(0.2)
+    assert json.loads(settings.read_text()) == {"theme": "nord"}
+    assert not [p for p in settings.parent.iterdir() if p != settings]  # no temp file left behind
+    again = make_app(tmp_path)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.1)
+        assert again.theme == "nord"
+    # a broken or unknown saved theme is ignored: the app opens with its default
+    settings.write_text('{"theme": "no-such-theme"}')
+    third = make_app(tmp_path)
+    async with third.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.1)
+        assert third.theme == default
