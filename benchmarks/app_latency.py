@@ -7,8 +7,13 @@
    customer) to the terminal receiving the updated turn counter (or the next customer's seed). Goal:
    <= 50 ms. Measured twice: alone, and while the training pane follows a run whose ``metrics.jsonl``
    grows by a record every 0.1 s (a simulated training process, per the run-folder contract).
+3. Launch to the opponent's suggestions: from starting ``python -m cs_tui`` with the shipped default agent
+   until the play pane shows ``default suggests`` (torch imported, the model loaded, its first answer
+   drawn), beside the bare Textual app's launch in the same rounds. And, in fresh interpreters, what
+   loading costs before a first answer: the policy network alone (``policy_net.load_policy_net``, what
+   the app does) against SB3's whole algorithm (``safe_load.load_model``, what it did before).
 
-    .venv/bin/python benchmarks/app_latency.py [--launches 5] [--keys 60]
+    .venv/bin/python benchmarks/app_latency.py [--launches 5] [--keys 60] [--suggest-launches 3]
 """
 
 from __future__ import annotations
@@ -33,6 +38,28 @@ from pathlib import Path
 
 COLS, ROWS = 80, 24
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_AGENT = REPO / "saves" / "default"
+
+#: a fresh interpreter that loads the default agent one way and answers one observation; prints seconds
+FIRST_ANSWER = """
+import sys, time
+start = time.perf_counter()
+import numpy as np
+import torch
+torch.set_num_threads(1)
+obs = np.zeros((1, 17), dtype=np.float32)
+if sys.argv[1] == "policy_net":
+    from cs_tui.training.policy_net import load_policy_net
+    net, _ = load_policy_net(sys.argv[2])
+    net.action_values(obs)
+else:
+    from cs_tui.training.safe_load import load_model
+    model = load_model(sys.argv[2])
+    model.predict(obs, deterministic=True)
+print(time.perf_counter() - start)
+"""
 
 BARE_APP = """
 from textual.app import App
@@ -223,6 +250,9 @@ def main() -> int:
     parser.add_argument("--launches", type=int, default=5, help="launches of each app (default 5)")
     parser.add_argument("--keys", type=int, default=60, help="keys per latency run (default 60)")
     parser.add_argument(
+        "--suggest-launches", type=int, default=3, help="launches to the default agent's suggestions (default 3)"
+    )
+    parser.add_argument(
         "--model",
         metavar="RUN",
         help="also measure keys against this run folder's model as the opponent (torch in the process)",
@@ -273,6 +303,30 @@ def main() -> int:
             stop.set()
             writer.join(timeout=5)
 
+        suggest_bare: list[float] = []
+        suggest: list[float] = []
+        first_answer: dict[str, list[float]] = {"policy_net": [], "sb3": []}
+        if args.suggest_launches and DEFAULT_AGENT.is_dir():
+            import shutil
+
+            agent_saves = Path(tmp) / "agent_saves"
+            shutil.copytree(DEFAULT_AGENT, agent_saves / "default")
+            agent_env = environment(agent_saves)
+            model = str(agent_saves / "default" / "best.zip")
+            for _ in range(args.suggest_launches):  # interleaved rounds: the same machine load for each
+                suggest_bare.append(launch_time([sys.executable, str(bare_script)], env, b"bare textual app ready")[0])
+                term = Terminal(app_argv, agent_env)
+                try:
+                    term.read_until(b"default suggests", timeout=120)
+                    suggest.append(time.perf_counter() - term.started)
+                finally:
+                    term.close()
+                for way in first_answer:
+                    out = subprocess.run(
+                        [sys.executable, "-c", FIRST_ANSWER, way, model], capture_output=True, text=True, check=True
+                    )
+                    first_answer[way].append(float(out.stdout.strip().splitlines()[-1]))
+
         with_model: list[float] = []
         if args.model:
             import shutil
@@ -292,6 +346,13 @@ def main() -> int:
     print(summary("  while following a training run (10 records/s)", following, goal=0.05))
     if with_model:
         print(summary(f"  opponent: the model in {args.model}", with_model, goal=0.05))
+    if suggest:
+        print(f"launch to the opponent's suggestions (the shipped default agent), {len(suggest)} rounds")
+        print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+        print(summary("  bare Textual app (one Static), to first screen", suggest_bare))
+        print(summary("  cs-tui, to 'default suggests'", suggest))
+        print(summary("  fresh interpreter, policy network only", first_answer["policy_net"]))
+        print(summary("  fresh interpreter, SB3's whole algorithm", first_answer["sb3"]))
     return 0
 
 

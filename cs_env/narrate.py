@@ -86,7 +86,8 @@ OPENINGS: tuple[tuple[str, ...], ...] = (
     (
         "This is unacceptable. I'm calling about {topic}. {detail}",
         "I've had it with you people. It's {topic}. {detail}",
-        "Third time I'm contacting you about {topic}! {detail}",
+        # (no "third time I'm contacting you": that is urgency, which the customer's numbers may not show)
+        "I'm fed up with {topic}. {detail}",
     ),
     (
         "I'm getting frustrated with {topic}. {detail}",

@@ -21,11 +21,11 @@ import numpy as np
 from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
 from cs_env.env import check_industry, check_max_turns
 from cs_env.policies import baselines
+from cs_tui.training.runs import short_list
 
 if TYPE_CHECKING:
-    from stable_baselines3.common.base_class import BaseAlgorithm
-
     from cs_env.customer import CustomerState
+    from cs_tui.training.policy_net import PolicyNet
 
 BASELINE_PREFIX = "baseline:"
 #: Baselines in the order they are listed to users: the references first, then each fixed strategy.
@@ -124,40 +124,26 @@ class BaselineAgent(Agent):
 
 
 class ModelAgent(Agent):
-    """A trained PPO, A2C or DQN model as an :class:`Agent` (greedy actions)."""
+    """A trained PPO, A2C or DQN model as an :class:`Agent` (greedy actions, as SB3's deterministic predict).
 
-    def __init__(self, name: str, model: BaseAlgorithm, meta: dict[str, Any], path: Path) -> None:
+    It holds only the policy network (:mod:`cs_tui.training.policy_net`), not SB3's algorithm: loading
+    it imports no stable-baselines3, so an opponent answers seconds sooner on a busy machine.
+    """
+
+    def __init__(self, name: str, net: PolicyNet, meta: dict[str, Any], path: Path) -> None:
         super().__init__(name=name, kind="model", needs_state=False, meta=meta, path=path)
-        self.model = model
-        self.algorithm = str(meta.get("algorithm", type(model).__name__.lower()))
+        self.net = net
+        self.algorithm = net.algorithm
 
     def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
-        observations = np.asarray(obs, dtype=np.float32)
-        try:
-            actions, _ = self.model.predict(observations, deterministic=True)
-        except ValueError as exc:  # torch's distributions refuse NaN logits
-            raise self._not_finite(exc) from None
-        actions = np.asarray(actions, dtype=np.int64)
-        return int(actions) if observations.ndim == 1 else actions
+        actions = np.argmax(self.action_values(obs).values, axis=-1)  # checked finite there
+        return int(actions) if np.ndim(actions) == 0 else np.asarray(actions, dtype=np.int64)
 
     def action_values(self, obs: np.ndarray, state: CustomerState | None = None) -> ActionValues:
-        import torch
-
-        observations = np.asarray(obs, dtype=np.float32)
-        policy: Any = self.model.policy
-        tensor, _ = policy.obs_to_tensor(observations)
-        try:
-            with torch.no_grad():
-                if self.algorithm == "dqn":
-                    values, kind = policy.q_net(tensor), "q_values"
-                else:
-                    values, kind = policy.get_distribution(tensor).distribution.probs, "probabilities"
-        except ValueError as exc:
-            raise self._not_finite(exc) from None
-        array = values.cpu().numpy().astype(np.float64)
-        if not np.isfinite(array).all():
+        array = self.net.action_values(obs)
+        if not np.isfinite(array).all():  # broken weights: softmax or a Q-value of NaN / infinity
             raise self._not_finite(None)
-        return ActionValues(kind, array[0] if observations.ndim == 1 else array)
+        return ActionValues(self.net.kind, array)
 
     def _not_finite(self, cause: Exception | None) -> ModelRunError:
         return ModelRunError(
@@ -234,21 +220,22 @@ def _load_model_agent(path: Path, name: str, industry: str, max_turns: int) -> M
     import torch
 
     from cs_env.env import CustomerSupportEnv
-    from cs_tui.training.safe_load import ModelLoadError, load_model_with_meta
+    from cs_tui.training.policy_net import load_policy_net
+    from cs_tui.training.safe_load import ModelLoadError
 
     torch.set_num_threads(1)  # a small MLP: more threads only add contention with the app and the env
-    model, meta = load_model_with_meta(path)
+    net, meta = load_policy_net(path)
     # the model must read this env's observations and answer with its actions; the bounds may differ
     # (e.g. another max_turns), the layout may not
     env = CustomerSupportEnv(industry, max_turns)
-    model_obs = tuple(model.observation_space.shape or ())
-    model_actions = int(getattr(model.action_space, "n", -1))
+    model_obs = tuple(meta["model"]["observation_space"]["shape"])
+    model_actions = int(meta["model"]["action_space"]["n"])
     if model_obs != env.observation_space.shape or model_actions != N_STRATEGIES:
         raise ModelLoadError(
             f"{path}: the model reads observations of shape {model_obs} and picks among {model_actions} actions; "
             f"this env gives shape {env.observation_space.shape} and {N_STRATEGIES} actions"
         )
-    return ModelAgent(name, model, meta, path)
+    return ModelAgent(name, net, meta, path)
 
 
 def _saves(saves: Path | None) -> Path:
@@ -267,8 +254,7 @@ def _valid_choices(saves: Path | None) -> str:
         runs = sorted(p.name for p in root.iterdir() if _has_model(p)) if root.is_dir() else []
     except OSError:  # an unreadable saves folder must not hide the real message
         runs = []
-    listed = ", ".join(runs[:MAX_LISTED]) + (f", … ({len(runs)} in all)" if len(runs) > MAX_LISTED else "")
-    listed = listed or "none"
+    listed = short_list(runs, MAX_LISTED)
     return (
         f"valid agents: {', '.join(baseline_specs())}; a run folder; a run name under {root} (found: {listed}); "
         "or a model .zip file"

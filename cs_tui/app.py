@@ -10,6 +10,8 @@ Pane keys (``p``, ``t``, ``s``, ``m``) are app bindings: screens should not bind
 from __future__ import annotations
 
 import importlib
+import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.theme import Theme
 
 from cs_tui.training.runs import saves_dir
 
@@ -34,6 +37,22 @@ PANES: dict[str, tuple[str, str, str]] = {
 }
 
 PANES_GROUP = Binding.Group("panes", compact=True)
+
+
+def settings_path() -> Path:
+    """Where the user's choices (the theme) are kept: ``$XDG_CONFIG_HOME/cs-tui/settings.json``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "cs-tui" / "settings.json"
+
+
+def read_saved_theme(path: Path) -> str | None:
+    """The theme saved in ``path``, or None (no file, or one that cannot be read: the default then)."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    theme = saved.get("theme") if isinstance(saved, dict) else None
+    return theme if isinstance(theme, str) else None
 
 
 @dataclass
@@ -80,6 +99,24 @@ class CsTuiApp(App[int]):
         #: the saves root: runs, the shipped default agent, recorded episodes
         self.saves: Path = saves_dir(None if saves is None else str(saves))
         self.settings: AppSettings = settings or AppSettings()
+        self._settings_path = settings_path()
+
+    def on_mount(self) -> None:
+        # the theme chosen last time (ctrl+p → theme), if it still exists
+        saved = read_saved_theme(self._settings_path)
+        if saved is not None and saved in self.available_themes and saved != self.theme:
+            self.theme = saved
+        self.theme_changed_signal.subscribe(self, self._save_theme)
+
+    def _save_theme(self, theme: Theme) -> None:
+        """Remember the theme for the next start (atomically: a crash never leaves half a file)."""
+        from cs_tui.training.runs import atomic_write_json
+
+        try:
+            self._settings_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self._settings_path, {"theme": theme.name})
+        except OSError as exc:
+            self.notify(f"Could not remember the theme: {exc}", severity="warning")
 
     def notify(
         self,

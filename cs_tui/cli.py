@@ -37,8 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, but an unknown flag after a command prints that command's usage, not the top level's."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse hands a subcommand's unknown flags up to the top parser, whose usage would not help
+        commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        (commands.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(build_parser(), argv)
     problem = _industry_data_problem()
     if problem is not None:  # every command and the app play industries: say which file is wrong
         print(f"cs-tui: error: the industry data cannot be loaded: {problem}", file=sys.stderr)

@@ -15,6 +15,7 @@ from cs_env.env import CustomerSupportEnv
 from cs_env.evaluate import metrics, rollout
 from cs_env.policies import HeuristicPolicy
 from cs_tui.agents import BASELINE_NAMES, ActionValues, AgentError, baseline_specs, load_agent
+from cs_tui.training.safe_load import load_model
 
 
 def situations(n: int = 200, seed: int = 0) -> tuple[np.ndarray, list[Any]]:
@@ -170,9 +171,18 @@ def test_a_run_name_under_saves_loads_the_model(algorithm: str, saves: Path) -> 
     assert (agent.name, agent.kind, agent.needs_state) == (f"{algorithm}-run", "model", False)
     assert agent.meta["algorithm"] == algorithm and agent.path == saves / f"{algorithm}-run" / "model.zip"
     obs, _ = situations(300)
-    expected, _ = agent.model.predict(obs, deterministic=True)
+    # the agent holds only the policy network; it acts as SB3's own predict on the whole model does
+    sb3_model = load_model(saves / f"{algorithm}-run" / "model.zip")
+    expected, _ = sb3_model.predict(obs, deterministic=True)
     np.testing.assert_array_equal(agent(obs), expected)
     assert isinstance(agent(obs[0]), int) and agent(obs[0]) == expected[0]
+    import torch
+
+    tensor, _ = sb3_model.policy.obs_to_tensor(obs)
+    with torch.no_grad():
+        policy: Any = sb3_model.policy
+        reference = policy.q_net(tensor) if algorithm == "dqn" else policy.get_distribution(tensor).distribution.probs
+    np.testing.assert_allclose(agent.action_values(obs).values, reference.numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("algorithm", ["ppo", "a2c"])

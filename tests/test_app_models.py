@@ -188,3 +188,43 @@ async def test_long_run_names_stay_apart_and_evaluate_is_one_key(tmp_path: Path,
         assert all(name in screen_text(app) for name in names)
         keys = screen_text(app).splitlines()[-1]
         assert keys.count("Evaluate") == 1, keys
+
+
+async def test_comparing_a_model_with_itself_is_refused(tmp_path: Path) -> None:
+    app = PaneApp(tmp_path, ModelsScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        table = screen.query_one("#models", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0)
+        table.focus()
+        await pilot.press("a", "b", "c")  # the same row marked twice
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, CompareScreen)
+        assert not screen.evaluating  # nothing was evaluated for a comparison that says nothing
+        assert any("A and B are both" in n.message for n in app._notifications)
+
+
+def test_the_comparison_shows_each_difference_at_its_rows_own_precision() -> None:
+    """The B − A column mixed precisions (+4.123 beside 84.2 and 88.3): each difference now reads like its row."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from cs_tui.widgets.model_report import compare_reports
+
+    def report(shift: float) -> dict[str, Any]:
+        overall = {
+            "mean_return": 1.2 + shift, "ci95": 0.03, "pct_of_oracle": 84.2 + 41 * shift,
+            "satisfaction": 0.81 + shift, "resolution_rate": 0.7 + shift, "escalation_rate": 0.1,
+            "abandonment_rate": 0.2 - shift, "mean_turns": 3.8 + shift,
+        }  # fmt: skip
+        return {"overall": overall, "industry": "mixed", "episodes": 200, "seed": 0}
+
+    console = Console(width=120, file=io.StringIO(), record=True)
+    console.print(compare_reports(report(0.0), report(0.1), ("a", "b")))
+    for line in console.export_text().splitlines():
+        cells = re.findall(r"[+-]?\d+\.(\d+)%?", line)
+        if len(cells) == 3:  # A, B and B − A of one row: the same number of decimals
+            assert len({len(c) for c in cells}) == 1, line

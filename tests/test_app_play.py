@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_helpers import screen_text
+from app_helpers import screen_text, shown
 from textual.pilot import Pilot
+from textual.widgets import Static
 from textual.worker import WorkerCancelled
 
 from cs_tui.app import AppSettings, CsTuiApp
@@ -263,7 +264,7 @@ async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) 
         await pilot.press("tab", "enter")
         await pilot.pause()
         assert app.screen is not screen
-        assert any("the seed must be from 0 to 9,223,372,036,854,775,807" in n.message for n in app._notifications)
+        assert any("a seed is from 0 to 9,223,372,036,854,775,807" in n.message for n in app._notifications)
 
 
 async def test_choosing_the_oracle_hides_hints_that_would_leak_hidden_traits(tmp_path: Path) -> None:
@@ -471,7 +472,7 @@ async def test_a_long_opponent_name_keeps_the_scoreboard_within_80_columns(tmp_p
         board = screen_text(app).splitlines()[-5:-1]  # the scoreboard's three lines above the keys
         text = "\n".join(board)
         assert "ppo-m…032111" in text and "ppo-mixed-20261125-032111" not in text
-        assert text.count("% solved") == 2, text  # yours and the opponent's, on one unwrapped line
+        assert text.count("% handled") == 2, text  # yours and the opponent's, on one unwrapped line
         ci = next(line.strip() for line in board if line.lstrip().startswith("you − ppo-m…032111: 95% CI"))
         assert ci.endswith(("not significant yet", "you ahead", "ppo-m…032111 ahead")), ci  # not cut
 
@@ -539,8 +540,77 @@ async def test_every_pane_has_a_help_page_that_opens_and_closes_at_any_size(
             await pilot.pause()
             assert isinstance(app.screen, HelpScreen)
             assert app.screen.help_text.startswith(f"## {title}")  # every pane says what it is for
+            keys = [key for key, _ in app.screen.keys]
+            if mode == "play":  # also the keys that do nothing yet (enter: the next customer) or lack room
+                assert "⏎" in keys and "c" in keys and "v" in keys
+            assert "ctrl+q" in shown(app.screen.query_one("#help-keys", Static))  # quits even from a field
             if size == (80, 24):
                 assert f"Help · {title}" in screen_text(app)
             await pilot.press("question_mark")
             await pilot.pause()
             assert app.screen is pane
+
+
+async def test_the_conversation_is_selected_with_the_mouse_and_copied(tmp_path: Path) -> None:
+    """A drag over the transcript selects its text; ctrl+c copies it; c copies the whole conversation."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("1")
+        transcript = screen.query_one(Transcript)
+        first_line = transcript.lines[0].text.rstrip()
+        assert first_line.startswith("Customer (")
+        # press on the first cell of the text, drag to the end of the first line, let go
+        await pilot.mouse_down(Transcript, offset=(1, 0))
+        await pilot.hover(Transcript, offset=(len(first_line), 0))
+        await pilot.mouse_up(Transcript, offset=(len(first_line), 0))
+        await pilot.pause()
+        assert screen.get_selected_text() == first_line
+        await pilot.press("ctrl+c")
+        assert app.clipboard == first_line
+        # c: with nothing selected, the whole conversation as shown, every line
+        screen.clear_selection()
+        await pilot.press("c")
+        assert app.clipboard == transcript.plain and "You [empathetic]:" in app.clipboard
+        assert any("Copied the conversation" in n.message for n in app._notifications)
+
+
+def test_a_right_escalation_counts_as_handled_on_the_scoreboard() -> None:
+    """An escalation of a case only a specialist can solve was counted as 0 % solved."""
+    from cs_tui.widgets.scoreboard import Scoreboard
+
+    def escalated(needs_specialist: bool) -> Conversation:
+        options = {"inquiry": "fraud_report", "sentiment": "angry", "urgency": 4, "needs_specialist": needs_specialist}
+        conversation = Conversation(industry="bfsi", max_turns=10, seed=3, options=options)
+        conversation.play(2)  # escalate
+        assert conversation.episode.outcome == "escalated"
+        return conversation
+
+    right, wrong = escalated(True).episode, escalated(False).episode
+    assert right.handled and not wrong.handled
+    comparison = compare([(right, wrong)])
+    assert (comparison.human_handled, comparison.agent_handled) == (1.0, 0.0)
+    played = Scoreboard._rows(comparison, right, wrong, compact=False)[1]
+    assert played[1].endswith("100% handled") and played[2].endswith("0% handled")
+
+
+async def test_the_chosen_theme_is_remembered_across_restarts(tmp_path: Path, own_config_home: Path) -> None:
+    settings = own_config_home / "cs-tui" / "settings.json"
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        default = app.theme
+        assert default != "nord"
+        app.theme = "nord"  # what ctrl+p → "Change theme" does
+        await pilot.pause(0.2)
+    assert json.loads(settings.read_text()) == {"theme": "nord"}
+    assert not [p for p in settings.parent.iterdir() if p != settings]  # no temp file left behind
+    again = make_app(tmp_path)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.1)
+        assert again.theme == "nord"
+    # a broken or unknown saved theme is ignored: the app opens with its default
+    settings.write_text('{"theme": "no-such-theme"}')
+    third = make_app(tmp_path)
+    async with third.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.1)
+        assert third.theme == default

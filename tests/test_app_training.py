@@ -196,6 +196,10 @@ def test_the_form_refuses_bad_fields_naming_them(tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()
     with pytest.raises(ValueError, match="already exists"):
         validate("ppo", "mixed", "1000", "0", "taken", tmp_path)
+    # the form's smallest budget is the command line's (it was 100 in the form, 1 for cs-tui train)
+    assert validate("ppo", "mixed", "1", "0", "", tmp_path).timesteps == 1
+    with pytest.raises(ValueError, match="timesteps: at least 1"):
+        validate("ppo", "mixed", "0", "0", "", tmp_path)
     request = validate("dqn", "bfsi", "2,000", "3", "", tmp_path)
     assert (request.algorithm, request.industry, request.timesteps, request.seed) == ("dqn", "bfsi", 2000, 3)
     assert request.name.startswith("dqn-bfsi-")
@@ -434,3 +438,93 @@ async def test_on_a_narrow_terminal_the_monitor_gets_the_whole_width_below_the_l
         await pilot.pause(0.1)
         runs, monitor = app.screen.query_one("#runs-pane").region, app.screen.query_one(RunMonitor).region
         assert monitor.x >= runs.right and monitor.y == runs.y
+
+
+async def test_a_seed_past_2_63_is_refused_by_the_form_naming_the_range(tmp_path: Path) -> None:
+    app = PaneApp(tmp_path, TrainingScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        app.screen.query_one("#seed").focus()
+        await pilot.press("ctrl+a", "ctrl+k", *"99999999999999999999", "ctrl+s")
+        assert isinstance(app.screen, NewRunForm)  # not started: it would have failed 15 s later
+        error = text_of(app, "#form-error")
+        assert "seed: seed 99,999,999,999,999,999,999 is out of range" in error
+        assert "a seed is from 0 to 9,223,372,036,854,775,807" in error
+    assert not (tmp_path / ".logs").exists()
+
+
+async def test_a_run_started_here_that_fails_shows_its_error_not_a_pointer_to_a_file(tmp_path: Path) -> None:
+    """``cs-tui train`` ends a failure with ``(details in …/meta.json)``: the pane shows the recorded error itself."""
+    import sys
+
+    from cs_tui.screens.training import Launched
+
+    run = make_run(tmp_path, "doomed", status="failed", error="ValueError: the replay buffer is corrupt")
+    app = PaneApp(tmp_path, TrainingScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen)
+        monitor = screen.query_one(RunMonitor)
+        await wait_for(pilot, lambda: monitor.path == run.path)
+        # what cs-tui train --quiet writes to its log when a run fails, then exit status 1
+        log_path = tmp_path / "doomed.log"
+        log = open(log_path, "ab")  # noqa: SIM115
+        script = (
+            "import sys; print('cs-tui train: doomed failed: ValueError: the replay buffer is corrupt', "
+            "file=sys.stderr);"
+            f"print('  (details in {run.meta_path})', file=sys.stderr); sys.exit(1)"
+        )
+        process = subprocess.Popen([sys.executable, "-c", script], stderr=log)
+        screen.launched["doomed"] = Launched(process, log_path, log, time.monotonic())
+        await wait_for(pilot, lambda: screen.launched["doomed"].reported, timeout=10)
+        reason = text_of(app, "#run-reason")
+        assert "the replay buffer is corrupt" in reason and "details in" not in reason
+        assert any("the replay buffer is corrupt" in n.message for n in app._notifications)
+
+
+async def test_the_run_the_user_opened_stays_and_a_new_live_run_is_announced(tmp_path: Path) -> None:
+    """A run started elsewhere leaves the run the user chose on the monitor; l follows it; u acts on the choice."""
+    make_run(tmp_path, "picked", status="interrupted", created_at="2026-01-01T10:00:00+00:00")
+    make_run(tmp_path, "newest", status="finished", created_at="2026-01-02T10:00:00+00:00")
+    app = PaneApp(tmp_path, TrainingScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen)
+        monitor = screen.query_one(RunMonitor)
+        table = screen.query_one("#runs", DataTable)
+        await wait_for(pilot, lambda: monitor.path == tmp_path / "newest")  # re-attached to the newest
+        table.focus()
+        await pilot.press("down", "enter")  # the user picks the older, stopped run
+        await wait_for(pilot, lambda: monitor.path == tmp_path / "picked" and monitor.view.status == "interrupted")
+        live = make_run(tmp_path, "from-the-cli")  # as `cs-tui train` in another terminal would
+        await wait_for(pilot, lambda: any("from-the-cli started training" in n.message for n in app._notifications))
+        await pilot.pause(1.0)
+        assert monitor.path == tmp_path / "picked"  # the choice stays
+        assert "● from-the-cli" in screen_text(app)  # marked in the list
+        await pilot.press("u")  # acts on the chosen run, not on the new one
+        assert list(screen.launched) == ["picked"]
+        args = screen.launched["picked"].process.args
+        assert isinstance(args, list) and args[-2:] == [str(tmp_path.absolute() / "picked"), "--quiet"]
+        await pilot.press("l")
+        await wait_for(pilot, lambda: monitor.path == live.path)
+        await pilot.pause(0.2)
+        assert "●" not in screen_text(app)
+        await wait_for(pilot, lambda: screen.launched["picked"].reported, timeout=30)
+
+
+async def test_the_progress_line_fits_80_columns_and_never_shows_more_steps_than_the_total(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "dqn-mixed-20260101-120000", algorithm="dqn", total_timesteps=100_000)
+    app = PaneApp(tmp_path, TrainingScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        monitor = app.screen.query_one(RunMonitor)
+        await wait_for(pilot, lambda: monitor.path == run.path and monitor.view.status == "running")
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "0/100,000 · setting up" in text, text  # was cut to "waiting for the" at 80 columns
+        # DQN's last collection round may pass the total by a step or two
+        run.append_metric(train_record(100_002, [1.0], progress=1.0))
+        await wait_for(pilot, lambda: monitor.view.train.get("timesteps") == 100_002)
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "100,002/100,002" in text and "100,002/100,000" not in text

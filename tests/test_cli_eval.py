@@ -144,7 +144,37 @@ def test_a_negative_seed_is_a_usage_error_everywhere(command: list[str], capsys:
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--seed", "-1"])
     assert exit_info.value.code == 2
-    assert "argument --seed: must be at least 0, got -1" in capsys.readouterr().err
+    assert "argument --seed: seed -1 is out of range: a seed is from 0 to 9,223,372,036,854,775,807" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("command", [["evaluate", "baseline:random"], ["demo"], ["test"], ["train"]])
+@pytest.mark.parametrize("seed", ["99999999999999999999", str(2**63)])
+def test_a_seed_past_2_63_is_a_usage_error_naming_the_range_everywhere(
+    command: list[str], seed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """torch keeps seeds in 64 signed bits: a larger one failed 15 s into training, exit 1. Now: refused up front."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--seed", seed])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"usage: cs-tui {command[0]}" in err
+    assert "out of range: a seed is from 0 to 9,223,372,036,854,775,807 (2**63 - 1)" in err
+
+
+def test_the_largest_seed_is_accepted_where_it_is_used(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--policy", "baseline:heuristic", "--episodes", "2", "--seed", str(2**63 - 1)]) == 0
+    assert f"seed {2**63 - 1}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["evaluate", "baseline:random"], ["demo"], ["test"], ["train"]])
+def test_an_unknown_flag_prints_the_commands_own_usage(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--bogus"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: cs-tui {command[0]} ") and "unrecognized arguments: --bogus" in err
 
 
 def test_unknown_baseline_lists_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:

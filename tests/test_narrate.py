@@ -238,3 +238,22 @@ def test_a_customer_whose_case_sounds_like_a_specialists_says_why() -> None:
 
     assert says_it(0.9) and says_it(0.6)
     assert not says_it(0.3) and not says_it(0.59)
+def test_no_opening_claims_an_urgency_its_numbers_do_not_show() -> None:
+    """'Third time I'm contacting you…!' was said at urgency 1/4: urgent words come with urgency >= 3 only."""
+    from cs_env.narrate import opening_line
+
+    for seed in range(300):
+        for sentiment in range(5):
+            text = opening_line(inquiry="bug_report", sentiment=sentiment, urgency=1, tier=0, seed=seed).text
+            lowered = text.lower()
+            assert not any(w in lowered for w in ("third time", "again", "urgent", "can't wait", "today")), text
+
+
+def test_a_scenario_called_critical_or_urgent_pins_a_high_urgency() -> None:
+    """critical_bug_vip started at a drawn urgency, 0/4 at times."""
+    from cs_env.scenarios import load_scenarios
+
+    named = [s for s in load_scenarios() if any(w in s.name for w in ("critical", "urgent"))]
+    assert {s.name for s in named} >= {"critical_bug_vip", "urgent_fraud"}
+    for scenario in named:
+        assert scenario.options.get("urgency", 0) >= 3, scenario.name

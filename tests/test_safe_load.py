@@ -461,6 +461,11 @@ def test_weights_that_do_not_fit_the_model_are_refused(
     change: str, words: tuple[str, ...], trained: dict[str, tuple[Any, Path]], tmp_path: Path
 ) -> None:
     _, path = trained["ppo"]
+    refused(misfit_weights(path, tmp_path, change), "policy.pth", *words)
+
+
+def misfit_weights(path: Path, folder: Path, change: str) -> Path:
+    """A copy of the model file in ``folder`` whose policy.pth has one ``change`` (shape, nan, …)."""
     state = policy_state(path)
     name = first_weight(state)
     if change == "shape":
@@ -479,8 +484,7 @@ def test_weights_that_do_not_fit_the_model_are_refused(
         del state[name]
     elif change == "not_a_tensor":
         state[name] = [1.0, 2.0]
-    crafted = rewrite(path, tmp_path / f"{change}.zip", {"policy.pth": torch_bytes(state)})
-    refused(crafted, "policy.pth", *words)
+    return rewrite(path, folder / f"{change}.zip", {"policy.pth": torch_bytes(state)})
 
 
 def test_optimizer_state_that_does_not_fit_is_refused(trained: dict[str, tuple[Any, Path]], tmp_path: Path) -> None:

@@ -240,7 +240,7 @@ def test_resume_of_a_missing_or_broken_folder_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, err = run_cli(capsys, "train", "--resume", str(tmp_path / "nope"))
-    assert code == 1 and "not a run folder" in err and "Traceback" not in err
+    assert code == 2 and "not a run folder" in err and "Traceback" not in err
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "meta.json").write_text("{half")
@@ -256,13 +256,39 @@ def test_resume_refuses_clashing_settings_and_a_finished_run_without_more_steps(
     code, err = run_cli(capsys, "train", "--resume", path, "--algorithm", "dqn")
     assert code == 2 and "--algorithm" in err
     code, err = run_cli(capsys, "train", "--resume", path)
-    assert code == 2 and "larger --timesteps" in err
+    assert code == 2 and "--timesteps is the run's new total" in err and "pass --timesteps 2049 or more" in err
+    # a total below what the run has done: what --timesteps means, and the smallest value that works
+    code, err = run_cli(capsys, "train", "--resume", path, "--timesteps", "500")
+    assert code == 2 and "has already done 2,048 steps and --timesteps 500 is not more" in err
+    assert "--timesteps is the run's new total (not the steps to add): pass --timesteps 2049 or more" in err
     assert result.run.meta["status"] == "finished"  # a refused resume leaves the run as it was
     # a damaged model file is named, and the run is not touched
     result.run.model_path.write_bytes(b"PK\x03\x04 truncated")
     code, err = run_cli(capsys, "train", "--resume", path, "--timesteps", "5000")
     assert code == 1 and "model.zip" in err and "Traceback" not in err
     assert result.run.meta["status"] == "finished"
+
+
+def test_resume_of_a_run_name_that_is_not_there_is_a_usage_error_listing_the_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("alpha", "beta"):
+        (tmp_path / name).mkdir()
+        runs.atomic_write_json(tmp_path / name / "meta.json", {"name": name, "status": "finished"})
+    code, err = run_cli(capsys, "--saves", str(tmp_path), "train", "--resume", "nosuchrun")
+    assert code == 2 and err.startswith("usage: cs-tui train")
+    assert "nosuchrun: not a run folder" in err and f"runs under {tmp_path}: " in err
+    assert "alpha" in err and "beta" in err
+
+
+def test_the_largest_seed_trains_and_resumes(tmp_path: Path) -> None:
+    """SB3 seeds numpy's legacy generator (0 to 2**32 - 1) and torch 64 bits: a seed up to 2**63 - 1 works."""
+    top = 2**63 - 1
+    result = trainer.train(quick_options(tmp_path, "a2c", timesteps=200, eval_every=100, seed=top, n_envs=2))
+    assert result.status == "finished", result.message
+    assert result.run.meta["seed"] == top
+    resumed = trainer.resume(result.run.path, timesteps=400)
+    assert resumed.status == "finished", resumed.message
 
 
 def test_a_taken_run_name_is_refused_without_touching_the_run(
@@ -376,3 +402,33 @@ def test_tensorboard_flag_logs_the_run_to_tensorboard(tmp_path: Path, capsys: py
     scalars = events.Tags()["scalars"]
     assert {"eval/pct_of_oracle", "eval/resolution_rate", "eval/escalation_rate"} <= set(scalars)
     assert [e.step for e in events.Scalars("eval/pct_of_oracle")] == [1000]
+
+
+def test_the_fps_of_a_record_leaves_out_the_time_spent_evaluating(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The final fps read 792 against 3-4 k during the run: it averaged over the last evaluation too."""
+    from types import SimpleNamespace
+
+    from cs_tui.training import callbacks
+
+    clock = [100.0]
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: clock[0])
+    records: list[dict[str, Any]] = []
+
+    def evaluate(steps: int) -> None:
+        clock[0] += 30.0  # an evaluation takes 30 s of wall time
+
+    callback = callbacks.RunCallback(
+        total_timesteps=2000, on_record=records.append, on_eval=evaluate, stop=callbacks.StopFlag(),
+        eval_every=1000, record_seconds=10.0,
+    )  # fmt: skip
+    model = SimpleNamespace(num_timesteps=0, logger=SimpleNamespace(name_to_value={}))
+    callback.model = model  # type: ignore[assignment]
+    callback.locals = {}
+    callback._on_training_start()
+    for _ in range(2000):  # 1,000 steps a second of training, an evaluation at 1,000 and 2,000 steps
+        model.num_timesteps += 1
+        clock[0] += 0.001
+        callback._on_step()
+    callback.emit_record()
+    assert [r["fps"] for r in records] == [pytest.approx(1000.0)]
+    assert records[0]["timesteps"] == 2000

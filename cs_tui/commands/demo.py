@@ -18,6 +18,7 @@ from cs_tui.commands.evaluate import (
     load_agent_or_report,
     setting_for,
 )
+from cs_tui.seeds import seed_arg
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -42,7 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_POLICY,
         help=f"the agent (default: the shipped agent {DEFAULT_POLICY!r}; e.g. baseline:heuristic)",
     )
-    parser.add_argument("--seed", type=at_least(0), default=0, help="seed of the first conversation (default 0)")
+    parser.add_argument(
+        "--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the first conversation (default 0)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

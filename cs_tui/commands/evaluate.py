@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cs_tui.seeds import seed_arg
+
 #: The shipped default agent: a run under the saves folder (``saves/default``).
 DEFAULT_POLICY = "default"
 USAGE_ERROR = 2
@@ -131,7 +133,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=2000,
         help=f"conversations to play (default 2000, at most {MAX_EPISODES:,})",
     )
-    parser.add_argument("--seed", type=at_least(0), default=0, help="seed of the customers (default 0)")
+    parser.add_argument("--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the customers (default 0)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
 
 

@@ -23,6 +23,7 @@ from cs_tui.commands.evaluate import (
     industry_choices,
     load_agent_or_report,
 )
+from cs_tui.seeds import seed_arg
 
 if TYPE_CHECKING:
     from cs_env.scenarios import ScenarioResult, Thresholds
@@ -57,7 +58,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"trials per scenario (default {DEFAULT_TRIALS}, at most {MAX_TRIALS:,})",
     )
     parser.add_argument("--k", type=at_least(1), default=None, help="pass^k at this k (default: the thresholds file's)")
-    parser.add_argument("--seed", type=at_least(0), default=0, help="env seed of the first trial (default 0)")
+    parser.add_argument(
+        "--seed", type=seed_arg(), metavar="SEED", default=0, help="env seed of the first trial (default 0)"
+    )
     parser.add_argument(
         "--industry",
         choices=industry_choices(),

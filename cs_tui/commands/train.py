@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from cs_tui.commands.evaluate import at_least, industry_choices
+from cs_tui.seeds import seed_arg
 
 if TYPE_CHECKING:
     from cs_tui.training.runs import Run
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 ALGORITHMS = ("ppo", "a2c", "dqn")  # cs_tui.training.trainer.ALGORITHMS, kept here so --help stays light
 USAGE_ERROR = 2
+#: the smallest --timesteps, here and in the app's form (SB3 rounds it up to one whole rollout)
+MIN_TIMESTEPS = 1
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -38,12 +41,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--algorithm", choices=ALGORITHMS, help="learning algorithm (default: ppo)")
     parser.add_argument(
         "--timesteps",
-        type=at_least(1),
+        type=at_least(MIN_TIMESTEPS),
         metavar="N",
         help="total environment steps (default: the algorithm's, from hyperparams.toml); with --resume, the "
         "run's new total",
     )
-    parser.add_argument("--seed", type=at_least(0), help="seeds Python, numpy, torch and the envs (default: 0)")
+    parser.add_argument(
+        "--seed", type=seed_arg(), metavar="SEED", help="seeds Python, numpy, torch and the envs (default: 0)"
+    )
     parser.add_argument(
         "--n-envs", type=at_least(1), metavar="N", help="parallel conversations (default: per algorithm)"
     )

@@ -443,6 +443,13 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
             return
         by_spec = {e.spec: e for e in self.entries}
         a, b = self.marks["a"], self.marks["b"]
+        if a == b:  # a model against itself: every difference is zero, nothing to learn
+            self.notify(
+                f"A and B are both {by_spec[a].name if a in by_spec else a}: mark another model as "
+                f"{'b' if self.current.spec == a else 'a'} to compare",
+                severity="warning",
+            )
+            return
         if a not in by_spec or b not in by_spec:
             self.notify("A marked model is gone from saves/; mark again", severity="warning")
             return

@@ -71,7 +71,8 @@ A customer writes in. Answer each turn with a strategy (keys **1-8**). The custo
 reward of each turn and your **return** (the sum of the rewards so far) are on the right. When the
 conversation ends, the opponent plays **the same customer from the same seed**, and the scoreboard
 compares you over the session (from the sixth customer, a paired bootstrap 95 % CI of the difference
-in return says whether either of you is ahead).
+in return says whether either of you is ahead). *Handled* counts the conversations resolved, and those
+escalated when only a specialist could solve them (a right escalation is the job done).
 
 **The strategies.** 1 *empathetic* and 5 *apologetic* calm an upset customer (less with each repeat;
 a calm one finds it patronizing). 2 *technical* goes deep (experts like it, novices get lost);
@@ -87,6 +88,10 @@ content, receptive customer and backfires with an upset one.
 **b** blind mode hides the opponent's suggestion until you answer. **v** shows the opponent's
 conversation with the last customer. Every finished conversation is saved in the `episodes` folder of
 the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
+
+**Copying.** Drag the mouse over the conversation to select part of it; **ctrl+c** copies the
+selection. **c** copies the whole conversation shown (or the selection, if there is one), to paste
+into a ticket. Copying goes through the terminal (OSC 52), as most terminals and tmux allow.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -101,6 +106,8 @@ the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
         ),
         Binding("v", "toggle_view('yours')", "Yours", tooltip="back to your conversation with the last customer"),
         Binding("r", "recordings", "Replays", tooltip="replay a recorded conversation"),
+        # not in the key bar, which has no room left at 80 columns: the help page lists it
+        Binding("c", "copy_conversation", "Copy", tooltip="copy the conversation (or the selected text)", show=False),
     ]
 
     class OpponentLoaded(Message):
@@ -473,6 +480,18 @@ the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
             )
 
     # -- recordings ----------------------------------------------------------------------------
+    def action_copy_conversation(self) -> None:
+        """Copy the selected text, or else the whole conversation shown, to the clipboard."""
+        selected = self.get_selected_text()
+        text = selected or self.query_one(Transcript).plain
+        if not text.strip():
+            self.notify("Nothing to copy yet", severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        lines = text.count("\n") + 1
+        what = "the selected text" if selected else "the conversation"
+        self.notify(f"Copied {what} ({lines} line{'s' * (lines != 1)}) to the clipboard", title="Copy")
+
     def action_recordings(self) -> None:
         """Replay a recorded conversation."""
         from cs_tui.screens.play_dialogs import ChoiceDialog, recording_label

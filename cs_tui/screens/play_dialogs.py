@@ -14,6 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
+from cs_tui.seeds import parse_seed
+
 DIALOG_CSS = """
 {name} {{
     align: center middle;
@@ -35,10 +37,6 @@ DIALOG_CSS = """
     max-height: 16;
 }}
 """
-
-
-#: The largest seed the dialog takes: 2**63 - 1, 19 digits, which still fit the sidebar's seed line.
-MAX_SEED = 2**63 - 1
 
 
 class NewEpisodeDialog(ModalScreen[tuple[str, int] | None]):
@@ -67,14 +65,10 @@ class NewEpisodeDialog(ModalScreen[tuple[str, int] | None]):
 
     @on(Input.Submitted)
     def start(self) -> None:
-        value = self.query_one("#seed", Input).value.strip()
         try:
-            seed = int(value)
-        except ValueError:
-            self.notify(f"the seed must be a whole number, not {value!r}", severity="error")
-            return
-        if not 0 <= seed <= MAX_SEED:
-            self.notify(f"the seed must be from 0 to {MAX_SEED:,}", severity="error")
+            seed = parse_seed(self.query_one("#seed", Input).value, empty=None)
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
             return
         industry = self.query_one(Select).value
         self.dismiss((str(industry), seed))

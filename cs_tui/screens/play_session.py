@@ -56,6 +56,8 @@ class Episode:
     opening_satisfaction: float
     opening_line: str
     turns: list[Turn] = field(default_factory=list)
+    #: only a specialist could solve it (hidden while playing): escalating it was the right call
+    needs_specialist: bool = False
 
     @property
     def outcome(self) -> str:
@@ -85,6 +87,11 @@ class Episode:
     @property
     def resolved(self) -> bool:
         return self.outcome == "resolved"
+
+    @property
+    def handled(self) -> bool:
+        """Resolved, or escalated when only a specialist could solve it (a right escalation is no failure)."""
+        return self.resolved or (self.outcome == "escalated" and self.needs_specialist)
 
 
 class Conversation:
@@ -118,6 +125,7 @@ class Conversation:
             opening_sentiment=sentiment,
             opening_satisfaction=float(info["satisfaction"]),
             opening_line=opening.text,
+            needs_specialist=bool(self.env.hidden_state.needs_specialist),
         )
 
     def play(self, strategy: int) -> Turn:
@@ -276,8 +284,8 @@ class Comparison:
     episodes: int
     human_mean: float
     agent_mean: float
-    human_resolution: float
-    agent_resolution: float
+    human_handled: float  # share of conversations handled (Episode.handled)
+    agent_handled: float
     mean_difference: float  # human - agent
     ci_low: float
     ci_high: float
@@ -297,7 +305,7 @@ class Comparison:
 
 
 def compare(pairs: list[tuple[Episode, Episode]], *, resamples: int = 4000, seed: int = 0) -> Comparison:
-    """Means, resolution rates and a paired bootstrap 95 % CI of the mean return difference (human − agent)."""
+    """Means, handled rates and a paired bootstrap 95 % CI of the mean return difference (human − agent)."""
     human = np.array([h.total_return for h, _ in pairs], dtype=np.float64)
     agent = np.array([a.total_return for _, a in pairs], dtype=np.float64)
     n = len(pairs)
@@ -314,8 +322,8 @@ def compare(pairs: list[tuple[Episode, Episode]], *, resamples: int = 4000, seed
         episodes=n,
         human_mean=float(human.mean()),
         agent_mean=float(agent.mean()),
-        human_resolution=float(np.mean([h.resolved for h, _ in pairs])),
-        agent_resolution=float(np.mean([a.resolved for _, a in pairs])),
+        human_handled=float(np.mean([h.handled for h, _ in pairs])),
+        agent_handled=float(np.mean([a.handled for _, a in pairs])),
         mean_difference=float(diff.mean()),
         ci_low=low,
         ci_high=high,

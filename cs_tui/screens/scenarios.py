@@ -22,6 +22,7 @@ from textual.worker import get_current_worker
 from cs_env.scenarios import Scenario, ScenarioResult, Thresholds, load_scenarios, load_thresholds, run_scenario
 from cs_tui.agents import BASELINE_PREFIX, baseline_specs
 from cs_tui.commands.test import DEFAULT_TRIALS
+from cs_tui.seeds import parse_seed
 from cs_tui.training.runs import list_runs
 from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
@@ -69,11 +70,9 @@ def parse_settings(policy: object, trials: str, k: str, seed: str) -> RunSetting
     if not 1 <= kk <= n:
         raise ValueError(f"k: between 1 and the number of trials ({n})")
     try:
-        s = int(seed or "0")
-    except ValueError:
-        raise ValueError(f"seed: {seed!r} is not a whole number") from None
-    if s < 0:
-        raise ValueError("seed: 0 or more")
+        s = parse_seed(seed)
+    except ValueError as exc:
+        raise ValueError(f"seed: {exc}") from None
     return RunSettings(policy, n, kk, s)
 
 

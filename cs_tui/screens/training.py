@@ -30,13 +30,14 @@ from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.model_report import middle_cut
 from cs_tui.widgets.training_form import NewRunForm, TrainRequest
-from cs_tui.widgets.training_monitor import STATUS_LABEL, STATUS_STYLE, RunMonitor
+from cs_tui.widgets.training_monitor import POLL_SECONDS, STATUS_LABEL, STATUS_STYLE, RunMonitor
 
 LIST_SECONDS = 2.0
 LOG_DIR = ".logs"  # under saves/: hidden, so run listings skip it
 NARROW = 70  # below this terminal width the runs list sits above the monitor, not beside it
 WIDE = 100  # from this terminal width on, the runs list is wider so whole default run names fit
 NAME_WIDTH = {False: 17, True: 27}  # the run column, by wide
+NEW_MARK = "● "  # before a run that started training while the user followed another (l follows it)
 
 
 @dataclass
@@ -74,13 +75,25 @@ def _row_for(run: Run) -> RunRow:
 
 
 def log_tail(path: Path, lines: int = 1) -> str:
-    """The last non-empty line(s) of a log file (the error of a traceback or of argparse) ('' if unreadable)."""
+    """The last non-empty line(s) of a log file (the error of a traceback or of argparse) ('' if unreadable).
+
+    ``cs-tui train``'s pointer to meta.json (``(details in …)``) is no reason: it is skipped.
+    """
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    kept = [line for line in text.splitlines() if line.strip()]
+    kept = [line for line in text.splitlines() if line.strip() and not line.strip().startswith("(details in ")]
     return "\n".join(kept[-lines:])
+
+
+def failure_reason(run: Run, log_path: Path) -> str:
+    """Why a process started for ``run`` failed: the error its meta.json records, else its log's last line."""
+    try:
+        error = run.meta.get("error") if run.recorded_status == "failed" else None
+    except RunError:
+        error = None
+    return str(error) if error else log_tail(log_path)
 
 
 class RunsTable(DataTable[Any]):
@@ -108,6 +121,8 @@ back. **x** stops the followed run after writing a checkpoint; **u** resumes a s
 its last checkpoint; **l** follows the newest live run. Runs started with `cs-tui train` elsewhere
 show up here too. **y** opens the tuning view: the hyperparameter studies of `cs-tui tune`, their
 trials (each one a run listed here) and the best % of oracle so far.
+show up here too: the run you opened stays on the right, and a run that starts meanwhile is marked
+● in the list until you follow it (**l**).
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -140,6 +155,10 @@ trials (each one a run listed here) and the best % of oracle so far.
         self._attached = False
         #: the followed run's progress from its latest metrics record (fresher than meta's timesteps_done)
         self._progress: dict[str, float] = {}
+        #: the run the user opened themselves (enter, l, n, u): it stays followed until they pick another
+        self._chosen: str | None = None
+        #: runs that started training while another was followed: marked in the list until followed
+        self._announced: set[str] = set()
 
     @property
     def saves(self) -> Path:
@@ -169,6 +188,8 @@ trials (each one a run listed here) and the best % of oracle so far.
         self.sub_title = "Training"
         self.query_one("#runs-title", Label).update(Text(f"Runs in {self.saves}"))  # a path, not markup
         self.set_interval(LIST_SECONDS, self.refresh_runs)
+        # a process started here that fails says why within half a second, not at the next listing
+        self.set_interval(POLL_SECONDS, self._check_launched)
         self.refresh_runs()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -214,11 +235,22 @@ trials (each one a run listed here) and the best % of oracle so far.
         first_listing = not self.rows
         self.rows = rows
         monitor = self.query_one(RunMonitor)
-        if new_live and not first_listing and monitor.view.status not in ("running", "starting"):
-            # a run started elsewhere (cs-tui train in another terminal) while nothing live was shown
-            self._open(new_live[0].path)
-            self.notify(f"Following {new_live[0].name}, which just started", title="Training")
-            return
+        live_now = {r.name for r in rows if r.status == "running"}
+        if self._announced - live_now:  # an announced run that stopped needs no mark any more
+            self._announced &= live_now
+            self._fill(rows)
+        new_live = [r for r in new_live if monitor.path is None or r.name != monitor.path.name]
+        if new_live and not first_listing:
+            if self._chosen is None and monitor.view.status not in ("running", "starting"):
+                # a run started elsewhere (cs-tui train in another terminal) while nothing was chosen or live
+                self._open(new_live[0].path)
+                self.notify(f"Following {new_live[0].name}, which just started", title="Training")
+                return
+            # the user chose what they follow: keep it, say what started and how to follow it
+            self._announced.update(r.name for r in new_live)
+            self._fill(rows)
+            started = ", ".join(r.name for r in new_live)
+            self.notify(f"{started} started training: l follows it", title="Training")
         if not self._attached and rows:
             self._attached = True
             # re-attach: the newest run still training, else the newest run
@@ -241,7 +273,12 @@ trials (each one a run listed here) and the best % of oracle so far.
         progress = max(row.progress or 0.0, self._progress.get(row.name, 0.0))
         if row.status == "running" and (row.progress is not None or row.name in self._progress):
             label = f"{progress * 100:.0f}%"
-        name = middle_cut(row.name, NAME_WIDTH[self.has_class("-wide")])
+        width = NAME_WIDTH[self.has_class("-wide")]
+        if row.name in self._announced:
+            name = NEW_MARK + middle_cut(row.name, width - len(NEW_MARK))
+        else:
+            name = middle_cut(row.name, width)
+        # Text, not str: a run's name is shown as it is, never read as markup
         return Text(name), Text(label, style=tone(STATUS_STYLE.get(row.status, "")))
 
     def _cursor_name(self) -> str | None:
@@ -257,10 +294,16 @@ trials (each one a run listed here) and the best % of oracle so far.
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value is not None:
-            self._open(self.saves / str(event.row_key.value))
+            self._open(self.saves / str(event.row_key.value), chosen=True)
 
-    def _open(self, path: Path, *, starting: bool = False) -> None:
+    def _open(self, path: Path, *, starting: bool = False, chosen: bool = False) -> None:
+        """Follow the run in ``path``; ``chosen``: the user picked it, so no new run takes its place."""
         self._attached = True
+        if chosen:
+            self._chosen = path.name
+        if path.name in self._announced:
+            self._announced.discard(path.name)
+            self._fill(self.rows)
         self.query_one(RunMonitor).follow(Run(path), starting=starting)
         if path.name in [r.name for r in self.rows]:
             self.query_one("#runs", DataTable).move_cursor(row=[r.name for r in self.rows].index(path.name))
@@ -291,7 +334,7 @@ trials (each one a run listed here) and the best % of oracle so far.
             self.notify(f"Could not start training: {exc}", title="Training", severity="error", timeout=10)
             return
         self.notify(f"Training {request.name} started ({request.algorithm}, {request.industry})", title="Training")
-        self._open(self.saves / request.name, starting=True)
+        self._open(self.saves / request.name, starting=True, chosen=True)
         self.refresh_runs()
 
     def start_training(self, request: TrainRequest) -> Launched:
@@ -342,6 +385,7 @@ trials (each one a run listed here) and the best % of oracle so far.
         except OSError as exc:
             self.notify(f"Could not resume {run.name}: {exc}", title="Training", severity="error", timeout=10)
             return
+        self._chosen = run.name
         self.notify(f"Resuming {run.name} from its last checkpoint", title="Training")
 
     def _check_launched(self) -> None:
@@ -352,14 +396,15 @@ trials (each one a run listed here) and the best % of oracle so far.
                 continue
             launched.reported = True
             launched.log.close()
+            run = Run(self.saves / name)
             try:
-                recorded = Run(self.saves / name).recorded_status
+                recorded = run.recorded_status
             except RunError:
                 recorded = "missing"
             # a stop by signal exits non-zero (143) after recording "interrupted": that is no failure
             if code == 0 or recorded in ("finished", "interrupted"):
                 continue
-            tail = log_tail(launched.log_path) or f"exit status {code}"
+            tail = failure_reason(run, launched.log_path) or f"exit status {code}"
             self.notify(f"Training {name} failed: {tail}", title="Training", severity="error", timeout=15)
             monitor = self.query_one(RunMonitor)
             if monitor.path is not None and monitor.path.name == name:
@@ -402,7 +447,7 @@ trials (each one a run listed here) and the best % of oracle so far.
         if live is None:
             self.notify("No run is training now", severity="information")
             return
-        self._open(live.path)
+        self._open(live.path, chosen=True)
 
     def action_refresh_runs(self) -> None:
         """Read saves/ again now."""

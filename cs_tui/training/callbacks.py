@@ -141,7 +141,13 @@ class RunCallback(BaseCallback):
             self.emit_record(now)
         if steps >= self._next_eval:
             self._next_eval = self._after(steps, self.eval_every)
+            started = time.monotonic()
             record = self.on_eval(steps)
+            # an evaluation is no training: fps and ETA count training time only, so the speed shown
+            # at the end (after the last evaluation) is the training speed, not an average over both
+            paused = time.monotonic() - started
+            self._last_record_time += paused
+            self._start_time += paused
             if self.prune is not None and isinstance(record, dict) and self.prune(record):
                 self.pruned = True
         if self.stop_at is not None and steps >= self.stop_at:

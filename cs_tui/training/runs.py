@@ -592,6 +592,12 @@ def list_runs(root: Path | str) -> list[Run]:
     return sorted(runs, key=lambda r: (_sort_time(r), r.name), reverse=True)
 
 
+def short_list(names: list[str], limit: int = 10) -> str:
+    """``"a, b, … (12 in all)"``: names for an error message, at most ``limit`` of them ("none" if empty)."""
+    shown = ", ".join(names[:limit]) + (f", … ({len(names)} in all)" if len(names) > limit else "")
+    return shown or "none"
+
+
 def resolve_run(spec: str | Path, saves: Path | None = None) -> Run:
     """A run from a folder path or a run name under ``saves``; :class:`RunError` if it is not a run folder."""
     path = Path(spec)

@@ -103,7 +103,16 @@ def seed_everything(seed: int) -> None:
 
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed % 2**64)  # a resumed run seeds seed + steps done, which may pass 2**63 - 1
+
+
+def sb3_seed(seed: int) -> int:
+    """The seed handed to SB3, whose ``set_random_seed`` takes only 0 to 2**32 - 1 (numpy's legacy seed).
+
+    Seeds in that range pass unchanged, so a run's parameters do not depend on whether its seed is large.
+    The envs still start from the full seed (``make_training_env``).
+    """
+    return seed % 2**32
 
 
 # -- options and results ---------------------------------------------------------------------
@@ -194,7 +203,7 @@ def build_model(
         "MlpPolicy",
         env,
         policy_kwargs=policy_kwargs_from_json(hyperparameters.get("policy", {})),
-        seed=seed,
+        seed=sb3_seed(seed),
         device="cpu",
         verbose=0,
         tensorboard_log=tensorboard,
@@ -735,6 +744,13 @@ def _status_of(run: Run) -> str:
         return "unknown"
 
 
+def _resumable_runs(saves: Path | None) -> str:
+    """``"runs under saves/: a, b"``: the runs a ``--resume`` could name (a run folder's path works too)."""
+    root = saves if saves is not None else runs.saves_dir()
+    names = [run.name for run in runs.list_runs(root)]
+    return f"runs under {root}: {runs.short_list(names)} (or give a run folder's path)"
+
+
 def resume(
     path: Path | str,
     *,
@@ -756,8 +772,8 @@ def resume(
     reporter = reporter or NullReporter()
     try:
         run = runs.resolve_run(path, saves)
-    except RunError as exc:
-        raise TrainingError(f"cannot resume: {exc}") from None
+    except RunError as exc:  # a name that is no run: bad input, as `cs-tui evaluate nosuchrun` is
+        raise TrainingError(f"cannot resume: {exc}; {_resumable_runs(saves)}", 2) from None
     stop = StopFlag()
     stop.install()
     try:  # one trainer per run: taken before the run is read, so two resumes cannot both pass the checks
@@ -814,11 +830,13 @@ def _resume_locked(
         done = 0 if restart else int(read_model_meta(run.model_path)["model"]["num_timesteps"])
     except ModelLoadError as exc:
         raise TrainingError(f"cannot resume: {exc}") from None
-    # a run killed after its last checkpoint but before it was marked finished resumes to finish
-    if done >= total and meta.get("status") == "finished":
+    # a run killed after its last checkpoint but before it was marked finished resumes to finish;
+    # --timesteps is the new total, not steps to add: a total below the steps done is refused
+    if done >= total and (meta.get("status") == "finished" or (timesteps is not None and done > total)):
+        asked = "" if timesteps is None else f" and --timesteps {timesteps:,} is not more"
         raise TrainingError(
-            f"cannot resume: {run.name} has done {done:,} of its {total:,} steps; "
-            "pass a larger --timesteps (the new total) to train it further",
+            f"cannot resume: {run.name} has already done {done:,} steps{asked}; "
+            f"--timesteps is the run's new total (not the steps to add): pass --timesteps {done + 1} or more",
             2,
         )
     options = TrainOptions(
@@ -861,7 +879,7 @@ def _resume_locked(
         done = int(model.num_timesteps)
         # a resumed run draws fresh random numbers rather than replaying the first segment's
         seed_everything(seed + done)
-        model.set_random_seed(seed + done)
+        model.set_random_seed(sb3_seed(seed + done))
         model.tensorboard_log = tensorboard
         if meta["algorithm"] == "dqn":
             if run.replay_buffer_path.is_file():

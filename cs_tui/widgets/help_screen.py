@@ -23,15 +23,23 @@ GLOBAL_KEYS = (
     ("ctrl+p", "the command palette: every action of this pane by name"),
     ("?", "this help (again to close)"),
     ("q", "quit (training runs go on: they are their own processes)"),
+    ("ctrl+q", "quit, from anywhere (also while typing in a field, where q is a letter)"),
 )
 
 
 def pane_keys(screen: Screen[Any]) -> list[tuple[str, str]]:
-    """The keys the pane shows in its key bar, with what each does (its tooltip when it has one)."""
+    """Every key of the pane, with what it does (its tooltip when it has one).
+
+    The keys in its key bar, also those kept out of the bar for room (with a tooltip, e.g. play's c), and
+    the pane's keys that do nothing at this moment and so are hidden from the bar (play's enter before
+    the conversation ends): a help page says what every key does, whenever it is read.
+    """
     rows: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for node, binding, _enabled, _tooltip in screen.active_bindings.values():
-        if not binding.show or not binding.description or node is screen.app:
+    own = [b for b in getattr(type(screen), "BINDINGS", []) if isinstance(b, Binding)]
+    active = [b for node, b, _enabled, _tooltip in screen.active_bindings.values() if node is not screen.app]
+    for binding in [*active, *own]:
+        if not (binding.show or binding.tooltip) or not binding.description:
             continue
         key = screen.app.get_key_display(binding)
         if key in seen:  # one key, two labels (the play pane's v): say it once

@@ -65,6 +65,9 @@ OVERALL_ROWS: tuple[tuple[str, str, Formatter, float | None, bool | None], ...] 
     ("mean turns", "mean_turns", lambda v: fmt_float(v, 2), 1.0, None),
 )
 
+#: decimals of a difference B − A, as many as the row's own values show (rates: percentage points, 1)
+DELTA_DIGITS = {"mean_return": 3, "pct_of_oracle": 1, "satisfaction": 2, "mean_turns": 2}
+
 #: (label, key, formatter) of the columns of a breakdown (by industry, by tier).
 GROUP_COLUMNS: tuple[tuple[str, str, Formatter], ...] = (
     ("% oracle", "pct_of_oracle", fmt_oracle),
@@ -107,13 +110,13 @@ def single_report(report: Mapping[str, Any]) -> RenderableType:
     return Group(*parts)
 
 
-def _delta(a: Any, b: Any, scale: float | None, better: bool | None) -> Text:
-    """B − A in the row's own unit (percentage points for rates), green when B is better."""
+def _delta(a: Any, b: Any, scale: float | None, better: bool | None, digits: int = 1) -> Text:
+    """B − A in the row's own unit and precision (percentage points for rates), green when B is better."""
     x, y = _num(a), _num(b)
     if x is None or y is None or scale is None:
         return Text("")
     d = (y - x) * scale
-    shown = f"{d:+.1f}" if scale != 1.0 or abs(d) >= 10 else f"{d:+.3f}"
+    shown = f"{d:+.{digits}f}"
     if better is None or abs(d) < 1e-12:
         return Text(shown, style="dim")
     return Text(shown, style=tone("green" if (d > 0) == better else "red"))
@@ -128,7 +131,8 @@ def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any], names: tuple[str
     table.add_column(f"B {names[1]}"[:20], justify="right")
     table.add_column("B − A", justify="right")
     for label, key, fn, scale, better in OVERALL_ROWS:
-        table.add_row(label, fn(oa.get(key)), fn(ob.get(key)), _delta(oa.get(key), ob.get(key), scale, better))
+        delta = _delta(oa.get(key), ob.get(key), scale, better, DELTA_DIGITS.get(key, 1))
+        table.add_row(label, fn(oa.get(key)), fn(ob.get(key)), delta)
     parts: list[RenderableType] = [Text(report_title(a), style="italic"), table]
     for title, key in (("industry", "by_industry"), ("tier", "by_tier")):
         ga, gb = a.get(key) or {}, b.get(key) or {}

@@ -1,4 +1,8 @@
-"""Human vs agent over the session: episodes, mean return, resolution rate, and whether it is significant."""
+"""Human vs agent over the session: episodes, mean return, share handled, and whether it is significant.
+
+*Handled* counts the conversations resolved and those escalated when only a specialist could solve them
+(urgent fraud, a bug only engineering can fix): a right escalation is the job done, not a failure.
+"""
 
 from __future__ import annotations
 
@@ -82,8 +86,8 @@ class Scoreboard(Widget):
             ),
             (
                 f"{c.episodes} played",
-                f"{c.human_mean:+.2f} avg, {c.human_resolution:.0%} solved",
-                f"{c.agent_mean:+.2f} avg, {c.agent_resolution:.0%} solved",
+                f"{c.human_mean:+.2f} avg, {c.human_handled:.0%} handled",
+                f"{c.agent_mean:+.2f} avg, {c.agent_handled:.0%} handled",
             ),
         ]
 

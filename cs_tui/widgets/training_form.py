@@ -14,12 +14,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from cs_env.env import valid_industries
+from cs_tui.commands.train import MIN_TIMESTEPS
+from cs_tui.seeds import parse_seed
 from cs_tui.training.runs import default_run_name, unique_run_name
 from cs_tui.widgets.industry_select import industry_select
 
 ALGORITHMS = ("ppo", "a2c", "dqn")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-MIN_TIMESTEPS = 100
 FALLBACK_TIMESTEPS = 50_000
 
 
@@ -77,11 +78,9 @@ def validate(algorithm: object, industry: object, timesteps: str, seed: str, nam
     if steps < MIN_TIMESTEPS:
         raise ValueError(f"timesteps: at least {MIN_TIMESTEPS}")
     try:
-        seed_value = int(seed.strip() or "0")
-    except ValueError:
-        raise ValueError(f"seed: {seed!r} is not a whole number") from None
-    if seed_value < 0:
-        raise ValueError("seed: must be 0 or more")
+        seed_value = parse_seed(seed)
+    except ValueError as exc:
+        raise ValueError(f"seed: {exc}") from None
     name = name.strip() or unique_run_name(saves, default_run_name(str(algorithm), str(industry)))
     if not NAME_PATTERN.fullmatch(name):
         raise ValueError("name: letters, digits, '.', '_' and '-' only (at most 80), starting with a letter or digit")

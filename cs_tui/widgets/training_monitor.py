@@ -373,9 +373,11 @@ class RunMonitor(VerticalScroll):
         self.query_one(ProgressBar).update(total=1.0, progress=view.progress)
         eta = ""
         if view.status == "running" and not view.train:
-            eta = " · waiting for the first record"
+            eta = " · setting up"  # references, envs and model: seconds before the first record; fits 80 columns
         elif view.status == "running":
             eta = f" · ETA {format_duration(view.train.get('eta_seconds'))}"
+        if total and done > total:  # DQN may pass its total by a few steps (its last collection round)
+            total = done
         steps = f"{done:,.0f}" + (f"/{total:,.0f}" if total else " steps")
         self.query_one("#run-eta", Label).update(f"{steps}{eta}")
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.segment import Segment
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.selection import Selection
+from textual.strip import Strip
 from textual.widgets import RichLog
 
 from cs_env.domain import SENTIMENT_NAMES, STRATEGY_NAMES
@@ -26,7 +29,14 @@ class Transcript(RichLog, inherit_bindings=False):
     A ``RichLog`` renders only the lines in view and appends without laying the screen out again, which
     keeps a turn's update cheap; the lines are also kept as data so a resize re-wraps them. It takes the
     focus, so the arrow keys scroll back through a long conversation and ``?`` shows the pane's help.
+
+    The text can be selected with the mouse and copied with ctrl+c (the screen's copy key), which
+    Textual's ``RichLog`` does not do by itself (textual#5333): each line carries the offsets that map a
+    mouse position to the text, the selection is painted over the lines, and :meth:`get_selection`
+    reads it from the wrapped lines as shown.
     """
+
+    ALLOW_SELECT = True
 
     BINDINGS: ClassVar[list[BindingType]] = [  # scrolling back, and nothing sideways (lines wrap)
         Binding("up", "scroll_up", "Scroll up", show=False),
@@ -118,6 +128,34 @@ class Transcript(RichLog, inherit_bindings=False):
             return
         self._wrapped_at = width
         self.write(text, width=width)
+
+    # -- selecting with the mouse ---------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        scroll_x, scroll_y = self.scroll_offset
+        line = scroll_y + y
+        selection = self.text_selection
+        if selection is not None and line < len(self.lines):
+            span = selection.get_span(line)
+            if span is not None:
+                width = strip.cell_length
+                start, end = span
+                start, end = (min(max(x - scroll_x, 0), width) for x in (start, width if end == -1 else end))
+                style = self.screen.get_component_rich_style("screen--selection")
+                chosen = strip.crop(start, end)
+                chosen = Strip(Segment.apply_style(chosen, post_style=style), chosen.cell_length)
+                strip = Strip.join([strip.crop(0, start), chosen, strip.crop(end)])
+        # the offsets let a mouse drag start and end a selection in this text
+        return strip.apply_offsets(scroll_x, line)
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The selected text, from the lines as wrapped on screen."""
+        text = "\n".join(strip.text.rstrip() for strip in self.lines)
+        return selection.extract(text), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self._line_cache.clear()
+        self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
         super().on_resize(event)  # learns the size
