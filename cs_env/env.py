@@ -174,14 +174,16 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
 
     ## Arguments
     `industry`: one of `bfsi`, `retail`, `tech`, `mixed` (default) or any added industry file;
-    `max_turns`: default 10; `render_mode`: None, `"ansi"` (returns the transcript) or `"human"`
-    (prints it).
+    `max_turns`: default 10; `render_mode`: None, `"ansi"` (returns the transcript), `"human"`
+    (prints it) or `"rgb_array"` (returns a 576 x 1024 x 3 uint8 picture of the conversation as the
+    app shows it: `cs_env/render.py`; `metadata["render_fps"]` is 1, a turn a second).
 
     ## Version History
     - v0: first version.
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}  # noqa: RUF012  (Gymnasium's convention)
+    # render_fps: a video plays a turn a second, so a person can read each exchange
+    metadata = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 1}  # noqa: RUF012  (Gymnasium's convention)
 
     def __init__(
         self,
@@ -194,7 +196,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self.industry = check_industry(industry, self.catalog)
         self.max_turns = check_max_turns(max_turns)
         if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, 'ansi', 'human'")
+            raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, 'ansi', 'human', 'rgb_array'")
         self.render_mode = render_mode
         self.tables = Tables.build(self.catalog, self.industry)
         self._py_tables = self.tables.as_lists()
@@ -254,10 +256,14 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
             self.render()
         return self._obs(), reward, terminated, truncated, self._info(outcome, components)
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
-            gym.logger.warn("render() called with render_mode=None; pass render_mode='ansi' or 'human'")
+            gym.logger.warn("render() called with render_mode=None; pass render_mode='ansi', 'human' or 'rgb_array'")
             return None
+        if self.render_mode == "rgb_array":
+            from cs_env.render import frame  # Pillow is loaded only by the first frame asked for
+
+            return frame(self)
         text = self.transcript()
         if self.render_mode == "ansi":
             return text
