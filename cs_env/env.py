@@ -272,6 +272,11 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
 
     # -- beyond the Gymnasium API ------------------------------------------------------------
     @property
+    def started(self) -> bool:
+        """Whether a conversation has begun (``reset`` was called)."""
+        return self._state is not None
+
+    @property
     def hidden_state(self) -> CustomerState:
         """The customer's full state, hidden traits included (for the oracle and the app)."""
         if self._state is None:

@@ -107,7 +107,7 @@ def wrap(text: str, width: float, *, small: bool = False) -> list[str]:
 def _mask(text: str, small: bool) -> Image.Image:
     """The text drawn once as a greyscale mask; frames paste it in a colour (a video repeats most lines)."""
     font = fonts().small if small else fonts().regular
-    left, top, right, bottom = font.getbbox(text)
+    _, _, right, bottom = font.getbbox(text)
     mask = Image.new("L", (max(int(right), 1), max(int(bottom), 1)), 0)
     ImageDraw.Draw(mask).text((0, 0), text, font=font, fill=255)
     return mask
@@ -147,9 +147,7 @@ def frame(env: CustomerSupportEnv) -> np.ndarray:
     x = _text(image, (MARGIN, 7), "cs-tui", TEXT)
     _text(image, (x + 24, 9), "cs_env/CustomerSupport-v0", DIM, small=True)
     draw.rectangle((PANEL_X, TITLE_HEIGHT, WIDTH, HEIGHT), fill=PANEL)
-    try:
-        env.hidden_state
-    except RuntimeError:  # before the first reset: say so rather than fail inside a video recorder
+    if not env.started:  # before the first reset: say so rather than fail inside a video recorder
         _text(image, (MARGIN, TITLE_HEIGHT + MARGIN), "no conversation yet: call reset()", DIM)
         return np.asarray(image, dtype=np.uint8)
     _draw_transcript(image, env)
