@@ -51,6 +51,9 @@ OUTCOME_COLOURS: dict[str, Colour] = {
     "abandoned": BAD,
     "timeout": (230, 200, 90),
 }
+#: every colour a frame draws with, and the backgrounds it draws on (a GIF's palette is made from these)
+INKS: tuple[Colour, ...] = (TEXT, DIM, AGENT, GOOD, BAD, VIP, *MOOD, *OUTCOME_COLOURS.values())
+GROUNDS: tuple[Colour, ...] = (BACKGROUND, PANEL, TITLE_BAR)
 #: the reward components as the app's reward breakdown labels them
 REWARD_LABELS = ("satisfaction", "efficiency", "business", "escalation")  # the order of TurnRecord.components
 
