@@ -83,7 +83,7 @@ def theme_palette() -> Any:
 
     from cs_env.render import GROUNDS, INKS
 
-    colours = list(dict.fromkeys(GROUNDS))
+    colours: list[tuple[int, ...]] = list(dict.fromkeys(GROUNDS))
     for ground in GROUNDS:
         for ink in INKS:
             for step in range(1, 8):
