@@ -152,7 +152,7 @@ def test_make_vec_with_wrappers(mode: str) -> None:
             obs, reward, *_ = envs.step(envs.action_space.sample())
             assert obs.shape == (3, 2, 17)
             rewards.append(reward)
-        assert 0.0 <= np.min(rewards) and np.max(rewards) == 0.5  # every env wrapped: rewards clipped
+        assert np.min(rewards) >= 0.0 and np.max(rewards) == 0.5  # every env wrapped: rewards clipped
     finally:
         envs.close()
 
@@ -185,12 +185,12 @@ def test_make_vec_seeded_gives_the_same_episodes_twice(mode: str) -> None:
 def cleanrl_loop(envs: gym.vector.VectorEnv, steps: int) -> tuple[list[float], list[int], int]:
     """CleanRL's rollout loop (ppo.py), random actions in place of the policy: its episode logging."""
     returns, lengths = [], []
-    next_obs, _ = envs.reset(seed=1)
+    envs.reset(seed=1)
     envs.action_space.seed(1)
     ends = 0
     for _ in range(steps):
         action = envs.action_space.sample()
-        next_obs, reward, terminations, truncations, infos = envs.step(action)
+        _, _, terminations, truncations, infos = envs.step(action)
         next_done = np.logical_or(terminations, truncations)
         ends += int(next_done.sum())
         if "episode" in infos:  # CleanRL's gymnasium-1.x logging
