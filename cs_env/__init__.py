@@ -15,22 +15,23 @@ from __future__ import annotations
 from gymnasium.envs.registration import register, registry
 
 from cs_env.domain import Outcome, ResponseStrategy, Sentiment, Tier
-from cs_env.env import CustomerSupportEnv, valid_industries
+from cs_env.env import DEFAULT_MAX_TURNS, CustomerSupportEnv, valid_industries
 from cs_env.industries import IndustryDataError
 
 ENV_ID = "cs_env/CustomerSupport-v0"
-DEFAULT_MAX_TURNS = 10
 
 if ENV_ID not in registry:
     register(
         id=ENV_ID,
         entry_point="cs_env.env:CustomerSupportEnv",
         vector_entry_point="cs_env.vector:CustomerSupportVectorEnv",
-        # A different max_turns needs the same max_episode_steps passed to gymnasium.make.
-        max_episode_steps=DEFAULT_MAX_TURNS,
+        # No registered TimeLimit: the env ends its conversations after max_turns itself, and
+        # gymnasium.make's max_episode_steps sets max_turns (see CustomerSupportEnv's Arguments), so
+        # the two are always one number; env.spec.max_episode_steps reports it.
     )
 
 __all__ = [
+    "DEFAULT_MAX_TURNS",
     "ENV_ID",
     "CustomerSupportEnv",
     "IndustryDataError",

@@ -448,7 +448,9 @@ def new_customers(ops: Any, tables: Tables, u: Any, pins: dict[str, Any] | None 
     s.progress, s.handle_time, s.last_dsat, s.last_gain = zero, ops.fresh(zero), ops.fresh(zero), ops.fresh(zero)
     s.offered_recommend, s.offered_upsell = ops.fresh(zero), ops.fresh(zero)
     s.turn, s.empathy_uses, s.solution_uses, s.outcome = izero, ops.fresh(izero), ops.fresh(izero), ops.fresh(izero)
-    s.best_sat = s.sat
+    # best so far starts at the arrival's satisfaction, in an array of its own: an alias of sat would make
+    # every batched write of sat also reset the best, and pay each recovery after a dip again
+    s.best_sat = ops.fresh(s.sat)
     return s
 
 

@@ -52,6 +52,10 @@ class Outcome(IntEnum):
 STRATEGY_NAMES: tuple[str, ...] = tuple(s.name.lower() for s in ResponseStrategy)
 SENTIMENT_NAMES: tuple[str, ...] = tuple(s.name.lower() for s in Sentiment)
 TIER_NAMES: tuple[str, ...] = tuple(t.name.lower() for t in Tier)
-#: ``info["outcome"]`` for each :class:`Outcome` (None while the conversation goes on).
-OUTCOME_NAMES: tuple[str | None, ...] = (None, "resolved", "escalated", "abandoned", "timeout")
+#: ``info["outcome"]`` for each :class:`Outcome`: always a string, ``"ongoing"`` while the conversation goes
+#: on (a None would read as NaN to clients that batch infos into arrays, such as Tianshou's buffer).
+OUTCOME_NAMES: tuple[str, ...] = tuple(o.name.lower() for o in Outcome)
+ONGOING_NAME = OUTCOME_NAMES[Outcome.ONGOING]
+#: The outcomes that end a conversation.
+FINAL_OUTCOME_NAMES: tuple[str, ...] = OUTCOME_NAMES[1:]
 N_STRATEGIES = len(ResponseStrategy)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from typing import TYPE_CHECKING, Any, NamedTuple, SupportsFloat
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NamedTuple, SupportsFloat, TypeGuard
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
 
 from cs_env.customer import (
     ARRAY,
@@ -22,6 +25,7 @@ from cs_env.customer import (
 )
 from cs_env.domain import (
     N_STRATEGIES,
+    ONGOING_NAME,
     OUTCOME_NAMES,
     SENTIMENT_NAMES,
     STRATEGY_NAMES,
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 ONGOING, RESOLVED, ESCALATED, ABANDONED, TIMEOUT = map(int, Outcome)
 
 INDUSTRY_CHOICES_EXTRA = ("mixed",)
+DEFAULT_MAX_TURNS = 10
 OBS_SIZE = 17
 OBS_NAMES = (
     "inquiry_type",
@@ -74,11 +79,61 @@ def check_industry(industry: object, catalog: Catalog | None = None) -> str:
     return str(industry)
 
 
+def _whole(value: object) -> TypeGuard[int | np.integer]:
+    """An integer (a bool is not one here)."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 def check_max_turns(max_turns: object) -> int:
     """Return ``max_turns`` if it is a positive integer, else raise ``ValueError``."""
-    if isinstance(max_turns, bool) or not isinstance(max_turns, int | np.integer) or max_turns < 1:
+    if not _whole(max_turns) or max_turns < 1:
         raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
     return int(max_turns)
+
+
+def episode_length(max_turns: object, max_episode_steps: object) -> int:
+    """The one episode length set by ``max_turns`` or a time limit ``max_episode_steps``.
+
+    Either number sets it (``DEFAULT_MAX_TURNS`` when neither is given; a time limit of None or -1 is
+    none, as in ``gymnasium.make``). Both given and different is an error: the conversation would
+    silently end at the shorter of the two.
+
+    Raises:
+        ValueError: a number that is not a positive integer, or two that disagree.
+    """
+    limit: int | None = None
+    if max_episode_steps is not None and not (_whole(max_episode_steps) and max_episode_steps == -1):
+        if not _whole(max_episode_steps) or max_episode_steps < 1:
+            raise ValueError(
+                f"max_episode_steps must be a positive integer (or -1: no time limit), got {max_episode_steps!r}"
+            )
+        limit = int(max_episode_steps)
+    if max_turns is None:
+        return DEFAULT_MAX_TURNS if limit is None else limit
+    turns = check_max_turns(max_turns)
+    if limit is not None and limit != turns:
+        raise ValueError(
+            f"max_turns={turns} and max_episode_steps={limit} disagree: pass one of them (either sets the "
+            "conversation's length), or the same number to both"
+        )
+    return turns
+
+
+def _time_limit_of_make(frame: FrameType | None) -> object:
+    """The time limit ``gymnasium.make`` will wrap around the env it is constructing in ``frame``.
+
+    make hands ``max_episode_steps`` only to the ``TimeLimit`` it adds after the env is built, never to
+    the env (Gymnasium declined to pass it on: Farama-Foundation/Gymnasium#615), so the env reads it
+    from make's own arguments, as make is about to use them: its ``max_episode_steps``, else its spec's.
+    None when ``frame`` is not make's: the env was built some other way.
+    """
+    from gymnasium.envs.registration import make
+
+    if frame is None or frame.f_code is not make.__code__:
+        return None
+    local = frame.f_locals
+    steps = local.get("max_episode_steps")
+    return getattr(local.get("env_spec"), "max_episode_steps", None) if steps is None else steps
 
 
 def observation_space(catalog: Catalog, max_turns: int) -> spaces.Box:
@@ -86,6 +141,27 @@ def observation_space(catalog: Catalog, max_turns: int) -> spaces.Box:
     high = np.ones(OBS_SIZE, dtype=np.float32)
     high[:5] = (len(catalog.inquiries) - 1, 4, 4, max_turns, 2)
     return spaces.Box(np.zeros(OBS_SIZE, dtype=np.float32), high, dtype=np.float32)
+
+
+class SpecTellsLength:
+    """A ``spec`` whose ``max_episode_steps`` is the env's ``max_turns``, for the single and the batched env.
+
+    gymnasium.make records a time limit only on the TimeLimit wrapper it adds (none when it adds none),
+    make_vec only among the kwargs it passed: the env's own spec says how long its conversations are.
+    """
+
+    max_turns: int
+    _spec: EnvSpec | None = None
+
+    @property
+    def spec(self) -> EnvSpec | None:
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        if spec is not None and spec.max_episode_steps != self.max_turns:
+            spec = dataclasses.replace(spec, max_episode_steps=self.max_turns)
+        self._spec = spec
 
 
 class TurnRecord(NamedTuple):
@@ -107,10 +183,10 @@ class Exchange(NamedTuple):
     record: TurnRecord
     agent: Line
     customer: Line
-    outcome: str | None  # the conversation's outcome after this turn (None while it goes on)
+    outcome: str  # the conversation's outcome after this turn ("ongoing" while it goes on)
 
 
-class CustomerSupportEnv(gym.Env[np.ndarray, int]):
+class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     """A customer-support conversation, one agent turn per step.
 
     ## Description
@@ -170,13 +246,20 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
 
     ## Information
     `satisfaction` (0-1), `sentiment`, `tier`, `industry`, `inquiry_type` (names), `outcome`
-    (`resolved` / `escalated` / `abandoned` / `timeout` / None) and `reward_components`.
+    (`ongoing` / `resolved` / `escalated` / `abandoned` / `timeout`: a string on every step) and
+    `reward_components`.
 
     ## Arguments
     `industry`: one of `bfsi`, `retail`, `tech`, `mixed` (default) or any added industry file;
-    `max_turns`: default 10; `render_mode`: None, `"ansi"` (returns the transcript), `"human"`
-    (prints it) or `"rgb_array"` (returns a 576 x 1024 x 3 uint8 picture of the conversation as the
-    app shows it: `cs_env/render.py`; `metadata["render_fps"]` is 1, a turn a second).
+    `max_turns`: the conversation's length in turns, default 10. Through `gymnasium.make`, its
+    `max_episode_steps` sets it too: give either (or both, the same); two different numbers are an
+    error. `env.spec.max_episode_steps` is always `max_turns`. `render_mode`: None, `"ansi"` (returns
+    the whole transcript), `"human"` (prints what is new since the last render) or `"rgb_array"`
+    (returns a 576 x 1024 x 3 uint8 picture of the conversation as the app shows it:
+    `cs_env/render.py`; `metadata["render_fps"]` is 1, a turn a second).
+
+    ## Action Masks
+    `action_masks()` (read by sb3-contrib's MaskablePPO): every strategy is legal on every turn.
 
     ## Version History
     - v0: first version.
@@ -188,13 +271,14 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     def __init__(
         self,
         industry: str = "mixed",
-        max_turns: int = 10,
+        max_turns: int | None = None,
         render_mode: str | None = None,
         catalog: Catalog | None = None,
     ) -> None:
         self.catalog = catalog or default_catalog()
         self.industry = check_industry(industry, self.catalog)
-        self.max_turns = check_max_turns(max_turns)
+        # built by gymnasium.make: its TimeLimit and the env's own count must be one number
+        self.max_turns = episode_length(max_turns, _time_limit_of_make(sys._getframe(1)))
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, 'ansi', 'human', 'rgb_array'")
         self.render_mode = render_mode
@@ -216,6 +300,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self.opening_sentiment = 0
         self.opening_satisfaction = 0.0
         self._sentiment = 0
+        self._rendered_lines = 0  # of this conversation's transcript, by human rendering
 
     # -- the Gymnasium API -------------------------------------------------------------------
     def reset(
@@ -233,6 +318,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self._sentiment = self.opening_sentiment = sentiment_of(SCALAR, self._state.sat)
         self.opening_satisfaction = self._state.sat
         self.history = []
+        self._rendered_lines = 0
         if self.render_mode == "human":
             self.render()
         return self._obs(), self._info(ONGOING, (0.0, 0.0, 0.0, 0.0))
@@ -267,8 +353,16 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         text = self.transcript()
         if self.render_mode == "ansi":
             return text
-        sys.stdout.write(text + "\n")
+        # human: only what is new since the last render (step() renders, and so do callers such as rl_zoo3's enjoy)
+        lines = text.split("\n")
+        if len(lines) > self._rendered_lines:
+            sys.stdout.write("\n".join(lines[self._rendered_lines :]) + "\n")
+        self._rendered_lines = len(lines)
         return None
+
+    def action_masks(self) -> np.ndarray:
+        """The strategies allowed now, as sb3-contrib's MaskablePPO reads them: all, on every turn."""
+        return np.ones(N_STRATEGIES, dtype=bool)
 
     # -- beyond the Gymnasium API ------------------------------------------------------------
     @property
@@ -327,7 +421,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
             lines.append(
                 f"  Customer ({SENTIMENT_NAMES[rec.sentiment]}): {ex.customer.text}   reward {rec.reward:+.2f}"
             )
-            if ex.outcome is not None:
+            if ex.outcome != ONGOING_NAME:
                 lines.append(f"  -- {ex.outcome} after {ex.turn} turns --")
         return "\n".join(lines)
 

@@ -12,6 +12,7 @@ import argparse
 import functools
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from cs_env.customer import ARRAY, CUSTOMER_DRAWS, TURN_DRAWS, Tables, advance, new_customers, observe
 from cs_env.domain import N_STRATEGIES, OUTCOME_NAMES, STRATEGY_NAMES, TIER_NAMES, Outcome
-from cs_env.env import check_industry, check_max_turns, valid_industries
+from cs_env.env import ARRIVAL_BLOCK, DRAW_BLOCK, check_industry, check_max_turns, valid_industries
 from cs_env.industries import Catalog, default_catalog
 from cs_env.policies import baselines
 
@@ -69,29 +70,45 @@ def rollout(
     seed: int = 0,
     max_turns: int = 10,
     catalog: Catalog | None = None,
+    env_seeds: Sequence[int] | None = None,
 ) -> Rollouts:
-    """Play ``episodes`` conversations with ``policy``, all at once, from one seed."""
+    """Play ``episodes`` conversations with ``policy``, all at once, from one seed.
+
+    With ``env_seeds``, episode i instead meets the customer and the draws of
+    ``CustomerSupportEnv(industry).reset(seed=env_seeds[i])`` and its steps: the same conversations
+    the single env (and so ``cs-tui demo`` and ``test``) plays, to float rounding (``episodes`` and
+    ``seed`` are then unused).
+    """
     catalog = catalog or default_catalog()
     tables = Tables.build(catalog, check_industry(industry, catalog))
     max_turns = check_max_turns(max_turns)
     rng = np.random.default_rng(seed)
-    state = new_customers(ARRAY, tables, rng.random((CUSTOMER_DRAWS, episodes)))
+    if env_seeds is None:
+        state = new_customers(ARRAY, tables, rng.random((CUSTOMER_DRAWS, episodes)))
+        turn_draws = None
+    else:
+        customer_draws, turn_draws = single_env_draws(env_seeds, max_turns)
+        episodes = len(env_seeds)
+        state = new_customers(ARRAY, tables, customer_draws)
     start = state.copy()
     returns = np.zeros(episodes)
     counts = np.zeros(N_STRATEGIES, dtype=np.int64)
     per_episode = np.zeros((episodes, N_STRATEGIES), dtype=np.int64)
     active = np.arange(episodes)
     wants_state = getattr(policy, "needs_state", False)
+    turn = 0  # every active conversation is at the same turn
     while len(active):
         rows = state.select(active)
         obs = np.stack(observe(ARRAY, rows, max_turns), axis=1).astype(np.float32)
         action = np.asarray(policy(obs, state=rows) if wants_state else policy(obs), dtype=np.int64)
         counts += np.bincount(action, minlength=N_STRATEGIES)
         per_episode[active, action] += 1  # active holds each episode once: no repeated index
-        *components, outcome = advance(ARRAY, tables, rows, action, rng.random((TURN_DRAWS, len(active))), max_turns)
+        u = rng.random((TURN_DRAWS, len(active))) if turn_draws is None else turn_draws[turn][:, active]
+        *components, outcome = advance(ARRAY, tables, rows, action, u, max_turns)
         returns[active] += components[0] + components[1] + components[2] + components[3]
         state.assign(active, rows)
         active = active[outcome == Outcome.ONGOING]
+        turn += 1
     return Rollouts(
         returns=returns,
         outcomes=state.outcome,
@@ -103,6 +120,25 @@ def rollout(
         strategy_counts=counts,
         episode_strategy_counts=per_episode,
     )
+
+
+def single_env_draws(env_seeds: Sequence[int], max_turns: int) -> tuple[np.ndarray, np.ndarray]:
+    """The uniform numbers ``CustomerSupportEnv`` draws after ``reset(seed=s)`` for each seed: its
+    first customer's ``(CUSTOMER_DRAWS, episodes)`` and each turn's ``(max_turns, TURN_DRAWS, episodes)``.
+
+    The env draws its arrivals ``ARRIVAL_BLOCK`` customers at a time (the first is column 0), then
+    turn draws ``DRAW_BLOCK`` numbers at a time, dropping a block's tail too short for a turn.
+    """
+    turns_per_block = DRAW_BLOCK // TURN_DRAWS
+    blocks = -(-max_turns // turns_per_block)
+    customers = np.empty((CUSTOMER_DRAWS, len(env_seeds)))
+    turns = np.empty((max_turns, TURN_DRAWS, len(env_seeds)))
+    for i, env_seed in enumerate(env_seeds):
+        g = np.random.default_rng(env_seed)  # what gymnasium seeds the env's np_random with
+        customers[:, i] = g.random((CUSTOMER_DRAWS, ARRIVAL_BLOCK))[:, 0]
+        used = g.random((blocks, DRAW_BLOCK))[:, : turns_per_block * TURN_DRAWS]
+        turns[:, :, i] = used.reshape(blocks * turns_per_block, TURN_DRAWS)[:max_turns]
+    return customers, turns
 
 
 def metrics(r: Rollouts, mask: np.ndarray | None = None) -> Metrics:

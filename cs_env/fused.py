@@ -110,8 +110,8 @@ class Derived:
 class FusedTurn:
     """:func:`~cs_env.customer.advance` and :func:`~cs_env.customer.observe` for ``n`` conversations."""
 
-    def __init__(self, n: int, max_turns: int, time_limit: int) -> None:
-        self.n, self.time_limit = n, time_limit
+    def __init__(self, n: int, max_turns: int) -> None:
+        self.n, self.max_turns = n, max_turns
         self._flat = np.arange(n) * N_STRATEGIES  # row offsets of the (n, 8) per-strategy fields
         self._zeros, self._ones = np.zeros(n, F32), np.ones(n, F32)  # against arrays: numpy's fast loops
         self._fours = np.full(n, 4.0, F32)
@@ -169,7 +169,7 @@ class FusedTurn:
         code = escalate.view(np.uint8) << 3  # (flags as bytes: shifts without a cast)
         code |= resolved.view(np.uint8) << 2
         code |= left.view(np.uint8) << 1
-        code |= (turn >= self.time_limit).view(np.uint8)
+        code |= (turn >= self.max_turns).view(np.uint8)
         outcome = _OUTCOME.take(code)
         handle_time = np.minimum(s.handle_time + time_cost, ones)
 

@@ -297,14 +297,14 @@ def narrate(
     strategy: int,
     sentiment_before: int,
     sentiment_after: int,
-    outcome: str | None,
+    outcome: str,
     turn: int,
     seed: int,
     satisfaction_change: float | None = None,
 ) -> tuple[Line, Line]:
     """The agent's line for ``strategy`` and the customer's reply, for turn ``turn`` (1-based).
 
-    ``outcome`` is the conversation's outcome after the turn (``None`` while it goes on); an
+    ``outcome`` is the conversation's outcome after the turn (``"ongoing"`` while it goes on); an
     escalation that lifted the mood was one the customer needed. ``satisfaction_change``, when known,
     decides whether the customer says it got better or worse (a rise within one sentiment band still
     shows); without it the sentiment bands do.

@@ -21,10 +21,11 @@ from cs_env.customer import (
     Tables,
     new_customers,
 )
-from cs_env.domain import N_STRATEGIES, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
-from cs_env.env import ARRIVAL_BLOCK, OBS_NAMES, check_industry, check_max_turns, observation_space
+from cs_env.domain import N_STRATEGIES, ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
+from cs_env.env import ARRIVAL_BLOCK, OBS_NAMES, SpecTellsLength, check_industry, episode_length, observation_space
 from cs_env.fused import Derived, FusedTurn
 from cs_env.industries import Catalog, default_catalog
+from cs_env.reward import COMPONENTS
 
 _SENTIMENTS = np.array(SENTIMENT_NAMES)
 _TIERS = np.array(TIER_NAMES)
@@ -39,9 +40,13 @@ _PER_STRATEGY_FIELDS = ("potential", "reaction")  # (n, 8) float32
 _FIELDS = tuple(name for name in CustomerState.__slots__ if name not in _PER_STRATEGY_FIELDS)
 _ROW = np.dtype((np.void, N_STRATEGIES * 4))
 OBS_SENTIMENT = OBS_NAMES.index("sentiment")
+#: the info's keys (and its reward components'), each handed out with its mask ``_key``
+_INFO_KEYS = ("satisfaction", "sentiment", "tier", "industry", "inquiry_type", "outcome", "reward_components")
+_COMPONENT_KEYS = COMPONENTS
+_N_MASKS = len(_INFO_KEYS) + len(_COMPONENT_KEYS)
 
 
-class CustomerSupportVectorEnv(VectorEnv):
+class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
     """``num_envs`` conversations advanced together by array operations (no Python loop over envs).
 
     The rules are those of :class:`~cs_env.env.CustomerSupportEnv`: customers are drawn by
@@ -56,8 +61,15 @@ class CustomerSupportVectorEnv(VectorEnv):
     ended env is reset within the same step; the last observation and info of the finished episode
     are in ``info["final_obs"]`` and ``info["final_info"]``, marked by ``info["_final_obs"]``.
 
-    Seeding: ``reset(seed=s)`` seeds one generator for the batch; ``reset(seed=[s0, s1, ...])``
-    draws env i's first customer exactly as ``CustomerSupportEnv().reset(seed=si)`` would.
+    Info: Gymnasium's vector convention, as ``SyncVectorEnv`` gives it: every key (also each reward
+    component) is an array over the envs paired with a boolean mask ``_key`` of the envs that have it
+    (every env, every step; in ``final_info``, the envs that ended). ``outcome`` is ``"ongoing"`` for
+    a conversation that goes on, never None.
+
+    Seeding: ``reset(seed=s)`` seeds one generator for the batch (so its customers differ from sync
+    mode's, as Gymnasium's own ``CartPoleVectorEnv``'s do); ``reset(seed=[s0, s1, ...])`` draws env
+    i's first customer exactly as ``CustomerSupportEnv().reset(seed=si)`` would, which is what
+    ``SyncVectorEnv.reset(seed=s)`` does with ``si = s + i``.
     """
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
@@ -66,7 +78,7 @@ class CustomerSupportVectorEnv(VectorEnv):
         self,
         num_envs: int = 1,
         industry: str = "mixed",
-        max_turns: int = 10,
+        max_turns: int | None = None,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         catalog: Catalog | None = None,
         render_mode: None = None,
@@ -87,10 +99,8 @@ class CustomerSupportVectorEnv(VectorEnv):
         self.catalog = catalog or default_catalog()
         self.num_envs = int(num_envs)
         self.industry = check_industry(industry, self.catalog)
-        self.max_turns = check_max_turns(max_turns)
-        # gymnasium.make_vec passes the registered time limit; like TimeLimit on the single env, it
-        # can only shorten a conversation
-        self.time_limit = min(self.max_turns, check_max_turns(max_episode_steps or self.max_turns))
+        # gymnasium.make_vec passes its max_episode_steps: one number with max_turns, as for the single env
+        self.max_turns = episode_length(max_turns, max_episode_steps)
         self.render_mode = None
         # the batched env computes in float32 (ARRAY32): half the memory traffic of float64, and the
         # same model to float32 rounding (its statistics match the single env's: tests/test_vector_env.py)
@@ -112,7 +122,7 @@ class CustomerSupportVectorEnv(VectorEnv):
         self._inquiries = np.array([i.name for i in self.catalog.inquiries], dtype=object)
         self._industries = np.array(self.catalog.industry_names, dtype=object)
         self.state: CustomerState | None = None
-        self._fused = FusedTurn(self.num_envs, self.max_turns, self.time_limit)
+        self._fused = FusedTurn(self.num_envs, self.max_turns)
         self._derived: Derived | None = None  # the state's customers' constants of the turn's rules
         # new customers are drawn in blocks and served from them, with their constants
         self._block = min(ARRIVALS_PER_DRAW, max(4096, 4 * self.num_envs))
@@ -121,6 +131,8 @@ class CustomerSupportVectorEnv(VectorEnv):
         self._arrivals_used = 0
         self._ended = np.zeros(self.num_envs, dtype=bool)  # the envs whose episode ended last step
         self._ended_rows = np.flatnonzero(self._ended)  # and their indices
+        # "ongoing" for every env, copied per step: filling an object array with a string costs 20 times more
+        self._ongoing = np.full(self.num_envs, ONGOING_NAME, dtype=object)
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
@@ -172,13 +184,18 @@ class CustomerSupportVectorEnv(VectorEnv):
         # same step: report the finished episodes, then start the next ones at once
         info = self._info(s, components, obs, rows)
         if len(rows):
-            info["final_info"] = dict(info)
-            info["final_obs"] = obs
-            info["_final_obs"] = info["_final_info"] = ended
+            final_info = _with_masks(info, ended)  # masked to the envs whose episode ended, as SyncVectorEnv does
             self._restart(rows)
-            obs = self._fused.observe(s)
-            info.update(self._info(s, components, obs, rows[:0]))  # the new customers' conversations go on
+            final_obs, obs = obs, self._fused.observe(s)
+            info = self._info(s, components, obs, rows[:0])  # the new customers' conversations go on
+            info["final_info"], info["final_obs"] = final_info, final_obs
+            info["_final_info"], info["_final_obs"] = ended, ended.copy()
         return obs, reward, terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """``(num_envs, 8)``: the strategies allowed now in each env (all, on every turn), as sb3-contrib's
+        MaskablePPO reads them."""
+        return np.ones((self.num_envs, N_STRATEGIES), dtype=bool)
 
     # -- helpers -----------------------------------------------------------------------------
     def _advance(self, s: CustomerState, a: np.ndarray, restart: bool) -> tuple[Any, Any, np.ndarray]:
@@ -238,20 +255,22 @@ class CustomerSupportVectorEnv(VectorEnv):
             done += k
 
     def _own_arrays(self, s: CustomerState) -> CustomerState:
-        """``s`` with a contiguous array of its own for every field, of the batch's dtype: new_customers
-        shares some arrays (e.g. sat and best_sat) and hands out per-strategy fields as transposed views;
-        the fields that are already their own contiguous arrays are kept as they are."""
-        seen: set[int] = set()
+        """``s`` with a contiguous array for every field, of the batch's dtype: new_customers hands out
+        per-strategy fields as transposed views; the fields that are already contiguous arrays of the
+        right dtype (each its own: new_customers shares none) are kept as they are."""
         for name in CustomerState.__slots__:
             value = getattr(s, name)
-            if id(value) in seen or value.base is not None or value.dtype != self._dtypes[name]:
-                value = np.array(value, dtype=self._dtypes[name], order="C")
-                setattr(s, name, value)
-            seen.add(id(value))
+            if value.base is not None or value.dtype != self._dtypes[name]:
+                setattr(s, name, np.array(value, dtype=self._dtypes[name], order="C"))
         return s
 
     def _check_actions(self, actions: Any) -> np.ndarray:
-        a = np.asarray(actions)
+        try:
+            a = np.asarray(actions)
+        except (ValueError, TypeError):  # ragged nesting: numpy's own message speaks of sequences, not actions
+            raise ValueError(
+                f"actions must be {self.num_envs} integers 0-{N_STRATEGIES - 1}, got {actions!r}"
+            ) from None
         if a.shape != (self.num_envs,):
             raise ValueError(f"actions must have shape ({self.num_envs},), got {a.shape}")
         if a.dtype.kind not in "iu":
@@ -270,28 +289,37 @@ class CustomerSupportVectorEnv(VectorEnv):
     def _info(self, s: CustomerState, components: Any, obs: np.ndarray, ended: np.ndarray) -> dict[str, Any]:
         """The info of a step that left ``s`` observed as ``obs``, with the episodes ``ended`` (indices)."""
         # the state's fields are views into storage that the next step overwrites: copy what is handed out
-        return {
+        # outcome: "ongoing", but for the ``ended`` ones (a fifth or so), looked up by their codes
+        outcome = self._ongoing.copy()
+        outcome[ended] = _OUTCOMES.take(s.outcome.take(ended))
+        info = {
             "satisfaction": s.sat.astype(np.float64),
             "sentiment": _SENTIMENTS.take(obs[:, OBS_SENTIMENT].astype(np.intp)),  # observed, as a code
             "tier": _TIERS.take(s.tier.astype(np.intp)),
             "industry": self._industries.take(s.industry),
             "inquiry_type": self._inquiries.take(s.inquiry),
-            "outcome": _outcome_names(s.outcome, ended),
-            "reward_components": {
-                "satisfaction": components[0],
-                "efficiency": components[1],
-                "business_impact": components[2],
-                "escalation_penalty": components[3],
-            },
+            "outcome": outcome,
+            "reward_components": dict(zip(_COMPONENT_KEYS, components, strict=True)),
         }
+        # every env has every key: all masks true, the rows of one allocation (each its own array, as sync's are)
+        masks = iter(np.ones((_N_MASKS, self.num_envs), dtype=bool))
+        for key in _INFO_KEYS:
+            info["_" + key] = next(masks)
+        parts = info["reward_components"]
+        for key in _COMPONENT_KEYS:
+            parts["_" + key] = next(masks)
+        return info
 
 
-def _outcome_names(outcome: np.ndarray, ended: np.ndarray) -> np.ndarray:
-    """``info["outcome"]``: None while a conversation goes on, else its outcome's name. Only the
-    ``ended`` ones (a fifth or so) are looked up: an object array starts as all None."""
-    names = np.empty(len(outcome), dtype=object)
-    names[ended] = _OUTCOMES.take(outcome.take(ended))
-    return names
+def _with_masks(info: dict[str, Any], present: np.ndarray) -> dict[str, Any]:
+    """A copy of ``info`` whose masks (nested ones too) are copies of ``present``."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if key.startswith("_"):
+            out[key] = present.copy()
+        else:
+            out[key] = _with_masks(value, present) if isinstance(value, dict) else value
+    return out
 
 
 def _float32(table: np.ndarray) -> np.ndarray:

@@ -41,6 +41,10 @@ class AgentError(ValueError):
     """An agent spec that names nothing loadable; the message lists what is valid."""
 
 
+class ModelRunError(AgentError):
+    """A loaded model failed while acting (its outputs are not finite numbers)."""
+
+
 @dataclass(frozen=True)
 class ActionValues:
     """How much an agent likes each of the 8 strategies in one situation.
@@ -129,7 +133,10 @@ class ModelAgent(Agent):
 
     def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
         observations = np.asarray(obs, dtype=np.float32)
-        actions, _ = self.model.predict(observations, deterministic=True)
+        try:
+            actions, _ = self.model.predict(observations, deterministic=True)
+        except ValueError as exc:  # torch's distributions refuse NaN logits
+            raise self._not_finite(exc) from None
         actions = np.asarray(actions, dtype=np.int64)
         return int(actions) if observations.ndim == 1 else actions
 
@@ -139,13 +146,24 @@ class ModelAgent(Agent):
         observations = np.asarray(obs, dtype=np.float32)
         policy: Any = self.model.policy
         tensor, _ = policy.obs_to_tensor(observations)
-        with torch.no_grad():
-            if self.algorithm == "dqn":
-                values, kind = policy.q_net(tensor), "q_values"
-            else:
-                values, kind = policy.get_distribution(tensor).distribution.probs, "probabilities"
+        try:
+            with torch.no_grad():
+                if self.algorithm == "dqn":
+                    values, kind = policy.q_net(tensor), "q_values"
+                else:
+                    values, kind = policy.get_distribution(tensor).distribution.probs, "probabilities"
+        except ValueError as exc:
+            raise self._not_finite(exc) from None
         array = values.cpu().numpy().astype(np.float64)
+        if not np.isfinite(array).all():
+            raise self._not_finite(None)
         return ActionValues(kind, array[0] if observations.ndim == 1 else array)
+
+    def _not_finite(self, cause: Exception | None) -> ModelRunError:
+        return ModelRunError(
+            f"{self.path or self.name}: the model's output is not a finite number (NaN or infinity) for an "
+            "observation it was given: its weights are broken (too large?); retrain it or pick another model"
+        )
 
 
 def baseline_specs() -> tuple[str, ...]:
@@ -266,6 +284,7 @@ __all__ = [
     "AgentError",
     "BaselineAgent",
     "ModelAgent",
+    "ModelRunError",
     "baseline_specs",
     "load_agent",
 ]

@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import App, SystemCommand
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.driver import Driver
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from cs_tui.training.runs import saves_dir
@@ -88,6 +91,41 @@ class CsTuiApp(App[int]):
 
             return QuickExitDriver
         return driver_class
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notifications show their message as text: it quotes paths, file names and file contents,
+        which Textual would otherwise read as markup (``[/]`` in a path crashed the app)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys still queued while the app shuts down (typed after ``q``) find no screen: drop them."""
+        if isinstance(event, events.Key) and not self.screen_stack:
+            return
+        await super().on_event(event)
+
+    def pop_screen(self) -> AwaitComplete:
+        """Pop the top screen, unless the request is stale: harmless when a screen is dismissed twice.
+
+        Textual's ``Screen.dismiss`` pops whatever is on top. Keys typed fast reach a screen after it
+        was dismissed (``ctrl+p``, ``Go``, ``enter enter``: the palette's second enter), and its second
+        dismiss would pop the screen below it — the pane itself, leaving no screen (ScreenStackError).
+        """
+        from textual._context import active_message_pump
+
+        pump = active_message_pump.get(None)
+        caller = pump if isinstance(pump, Screen) else getattr(pump, "screen", None) if pump is not None else None
+        stale = isinstance(caller, Screen) and caller is not self and caller not in self.screen_stack
+        if stale or len(self.screen_stack) <= 1:
+            return AwaitComplete.nothing()
+        return super().pop_screen()
 
     def action_toggle_help(self) -> None:
         """Show the help page of the pane on screen (its own ``?`` closes it)."""

@@ -46,8 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         from cs_tui.app import run_app
 
         exit_now(run_app(saves=args.saves))
+    from cs_tui.agents import ModelRunError
+
     try:
         return int(_command(args.command).run(args))
+    except ModelRunError as exc:  # a model that loaded but whose outputs are not numbers: its error, no traceback
+        print(f"cs-tui {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cs_env.domain import OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
+from cs_env.domain import ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
 from cs_env.env import CustomerSupportEnv
 from cs_env.evaluate import EvaluationReport, Metrics
 from cs_env.scenarios import ScenarioResult
@@ -183,8 +183,8 @@ def conversation(env: CustomerSupportEnv, title: str) -> Panel:
         body.append("   Customer (").append_text(_mood(rec.sentiment)).append(f"): {ex.customer.text}\n")
         parts = " · ".join(f"{short} {_signed(c)}" for (_, short), c in zip(COMPONENTS, rec.components, strict=True))
         body.append(f"   reward {_signed(rec.reward)} = {parts}\n", style="dim")
-    last = OUTCOME_NAMES[env.history[-1].outcome] if env.history else None
-    if last:
+    last = OUTCOME_NAMES[env.history[-1].outcome] if env.history else ONGOING_NAME
+    if last != ONGOING_NAME:
         turns = len(env.history)
         body.append(f"\n{last} after {turns} turn{'s' if turns != 1 else ''}", style=OUTCOME_STYLES.get(last, ""))
     else:

@@ -91,6 +91,54 @@ def test_junit_report_is_valid_xml_with_a_case_per_scenario(tmp_path: Path, caps
     capsys.readouterr()
 
 
+def test_junit_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path: Path) -> None:
+    target = tmp_path / "ci" / "junit.xml"
+    target.parent.mkdir()
+    target.write_text("old", encoding="utf-8")
+    link = tmp_path / "report.xml"
+    link.symlink_to(target)
+    assert main(["test", "--policy", "baseline:oracle", "--trials", "2", "--k", "2", "--junit", str(link)]) in (0, 1)
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert ET.parse(target).getroot().tag == "testsuite"
+    dangling = tmp_path / "new.xml"
+    dangling.symlink_to(tmp_path / "ci" / "fresh.xml")  # a link to a file not written yet
+    quick = ["test", "--policy", "baseline:oracle", "--trials", "2", "--k", "2"]
+    assert main([*quick, "--junit", str(dangling)]) in (0, 1)
+    assert dangling.is_symlink() and ET.parse(tmp_path / "ci" / "fresh.xml").getroot().tag == "testsuite"
+
+
+def test_junit_to_a_fifo_is_streamed_not_replaced(tmp_path: Path) -> None:
+    """As ``--junit /dev/stdout`` in CI: the report goes to what is there, which stays what it was."""
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    assert main(["test", "--policy", "baseline:oracle", "--trials", "2", "--k", "2", "--junit", str(fifo)]) in (0, 1)
+    reader.join(10)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert ET.fromstring(received[0]).tag == "testsuite"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_junit_to_a_folder_or_an_unwritable_path_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["test", "--policy", "baseline:oracle", "--trials", "2", "--k", "2", "--junit", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"--junit {tmp_path} is a folder" in err and "Traceback" not in err
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("", encoding="utf-8")
+    quick = ["test", "--policy", "baseline:oracle", "--trials", "2", "--k", "2"]
+    assert main([*quick, "--junit", f"{blocker}/r.xml"]) == 2
+    err = capsys.readouterr().err
+    assert f"--junit {blocker}/r.xml: Not a directory" in err and "Traceback" not in err
+
+
 def test_k_beyond_trials_and_bad_thresholds_files_are_usage_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

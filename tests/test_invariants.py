@@ -36,7 +36,7 @@ def check_step(
     elif truncated:
         assert info["outcome"] == "timeout"
     else:
-        assert info["outcome"] is None
+        assert info["outcome"] == "ongoing"
 
 
 class EnvMachine(RuleBasedStateMachine):
@@ -53,7 +53,7 @@ class EnvMachine(RuleBasedStateMachine):
     @rule(seed=st.none() | st.integers(0, 2**32 - 1))
     def reset(self, seed: int | None) -> None:
         self.obs, info = self.env.reset(seed=seed)
-        assert info["outcome"] is None and self.obs[3] == 0
+        assert info["outcome"] == "ongoing" and self.obs[3] == 0
         self.done, self.turns, self.episode_return = False, 0, 0.0
 
     @precondition(lambda self: not self.done)

@@ -47,7 +47,9 @@ def test_every_combination_reads_as_finished_text(inquiry: str) -> None:
 
 
 def test_the_same_seed_reads_the_same_in_another_process() -> None:
-    kwargs = "inquiry='bug_report', strategy=1, sentiment_before=1, sentiment_after=2, outcome=None, turn=2, seed=77"
+    kwargs = (
+        "inquiry='bug_report', strategy=1, sentiment_before=1, sentiment_after=2, outcome='ongoing', turn=2, seed=77"
+    )
     code = f"from cs_env.narrate import narrate; a, c = narrate({kwargs}); print(a.text); print(c.text)"
     runs = {
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in "ab"
@@ -58,7 +60,13 @@ def test_the_same_seed_reads_the_same_in_another_process() -> None:
 def test_lines_vary_with_seed_strategy_industry_and_sentiment() -> None:
     def agent_text(seed: int, strategy: int, inquiry: str) -> str:
         return narrate(
-            inquiry=inquiry, strategy=strategy, sentiment_before=2, sentiment_after=2, outcome=None, turn=1, seed=seed
+            inquiry=inquiry,
+            strategy=strategy,
+            sentiment_before=2,
+            sentiment_after=2,
+            outcome="ongoing",
+            turn=1,
+            seed=seed,
         )[0].text
 
     assert len({agent_text(seed, 1, "bug_report") for seed in range(40)}) >= 3  # several variants per strategy
@@ -80,15 +88,15 @@ def test_lines_vary_with_seed_strategy_industry_and_sentiment() -> None:
         ("abandoned", 1, 0, narration.ABANDONED),
         ("abandoned", 3, 2, narration.ABANDONED_CALM),  # out of patience, not angry
         ("timeout", 2, 2, narration.TIMEOUT),
-        (None, 1, 2, narration.BETTER),
-        (None, 1, 0, narration.WORSE),
-        (None, 3, 2, narration.WORSE_CALM),  # a calm customer is not "even more annoyed"
-        (None, 1, 1, narration.SAME_UPSET),
-        (None, 3, 3, narration.SAME_CALM),
+        ("ongoing", 1, 2, narration.BETTER),
+        ("ongoing", 1, 0, narration.WORSE),
+        ("ongoing", 3, 2, narration.WORSE_CALM),  # a calm customer is not "even more annoyed"
+        ("ongoing", 1, 1, narration.SAME_UPSET),
+        ("ongoing", 3, 3, narration.SAME_CALM),
     ],
 )
 def test_the_customers_reply_follows_the_outcome_and_mood(
-    outcome: str | None, before: int, after: int, table: tuple[str, ...]
+    outcome: str, before: int, after: int, table: tuple[str, ...]
 ) -> None:
     topic = TOPICS["fraud_report"][2]  # once both know what it is about
     for seed in range(10):
@@ -104,7 +112,7 @@ def test_the_customers_reply_follows_the_outcome_and_mood(
         assert reply.text in {variant.format(topic=topic) for variant in table}
 
 
-def _said(inquiry: str, outcome: str | None = None) -> Iterator[tuple[str, str]]:
+def _said(inquiry: str, outcome: str = "ongoing") -> Iterator[tuple[str, str]]:
     """The agent's line and the reply for each strategy over a dozen seeds (mood rising to delighted)."""
     for strategy in range(N_STRATEGIES):
         for seed in range(12):
@@ -131,7 +139,7 @@ def test_once_raised_the_issue_is_spoken_of_as_known() -> None:
     raised = {inq: TOPICS[inq][0] for inq in INQUIRIES if TOPICS[inq][0].startswith("a ")}
     assert raised  # a bug, a discount, a charge on my card, ...
     for inquiry, intro in raised.items():
-        for outcome in (None, "resolved"):
+        for outcome in ("ongoing", "resolved"):
             for agent, reply in _said(inquiry, outcome):
                 assert intro not in agent and intro not in reply, (agent, reply)
 
@@ -157,7 +165,7 @@ def test_the_reply_follows_the_satisfaction_change_when_it_is_known() -> None:
             strategy=1,
             sentiment_before=before,
             sentiment_after=after,
-            outcome=None,
+            outcome="ongoing",
             turn=2,
             seed=5,
             satisfaction_change=change,
@@ -170,11 +178,23 @@ def test_the_reply_follows_the_satisfaction_change_when_it_is_known() -> None:
 def test_empathy_to_a_calm_customer_does_not_assume_distress() -> None:
     for seed in range(12):
         calm, _ = narrate(
-            inquiry="order_status", strategy=0, sentiment_before=3, sentiment_after=3, outcome=None, turn=1, seed=seed
+            inquiry="order_status",
+            strategy=0,
+            sentiment_before=3,
+            sentiment_after=3,
+            outcome="ongoing",
+            turn=1,
+            seed=seed,
         )
         assert calm.text in {line.format(topic="your late order") for line in narration.CALM_EMPATHY}
         upset, _ = narrate(
-            inquiry="order_status", strategy=0, sentiment_before=0, sentiment_after=1, outcome=None, turn=1, seed=seed
+            inquiry="order_status",
+            strategy=0,
+            sentiment_before=0,
+            sentiment_after=1,
+            outcome="ongoing",
+            turn=1,
+            seed=seed,
         )
         assert upset.text not in {line.format(topic="your late order") for line in narration.CALM_EMPATHY}
 
@@ -183,7 +203,13 @@ def test_an_added_inquiry_is_spoken_of_by_its_name() -> None:
     line = opening_line(inquiry="pet_insurance_claim", sentiment=2, urgency=0, tier=0, seed=0)
     assert "pet insurance claim" in line.text
     agent, _ = narrate(
-        inquiry="pet_insurance_claim", strategy=6, sentiment_before=2, sentiment_after=2, outcome=None, turn=1, seed=0
+        inquiry="pet_insurance_claim",
+        strategy=6,
+        sentiment_before=2,
+        sentiment_after=2,
+        outcome="ongoing",
+        turn=1,
+        seed=0,
     )
     assert agent.text
 

@@ -40,13 +40,12 @@ from typing import Any
 
 import numpy as np
 
-from cs_env.domain import OUTCOME_NAMES, STRATEGY_NAMES
+from cs_env.domain import FINAL_OUTCOME_NAMES, STRATEGY_NAMES
 from cs_env.env import CustomerSupportEnv, valid_industries
 from cs_env.industries import IndustryDataError, _Reader
 
 SCENARIO_DIR = Path(__file__).parent
 THRESHOLDS_FILE = "thresholds.toml"
-FINAL_OUTCOMES: tuple[str, ...] = tuple(name for name in OUTCOME_NAMES if name is not None)
 CRITERION_KEYS = ("outcome", "max_turns", "min_satisfaction", "min_return", "avoid")
 SCENARIO_KEYS = ("title", "industry", "description", "start", "max_turns", "pass")
 
@@ -199,7 +198,7 @@ def _load_file(path: Path) -> list[Scenario]:
 def _criterion(reader: _ScenarioReader, rule: dict[str, Any], prefix: str) -> Criterion:
     reader.only(rule, prefix, CRITERION_KEYS)
     return Criterion(
-        outcomes=reader.names(rule, "outcome", prefix, FINAL_OUTCOMES),
+        outcomes=reader.names(rule, "outcome", prefix, FINAL_OUTCOME_NAMES),
         max_turns=reader.integer(rule, "max_turns", prefix, 1) if "max_turns" in rule else None,
         min_satisfaction=(
             reader.number(rule, "min_satisfaction", prefix, 0.0, 1.0) if "min_satisfaction" in rule else None

@@ -69,6 +69,13 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioDataError as exc:
         print(f"cs-tui test: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    if args.junit:  # checked before the trials run, not after minutes of work
+        from cs_tui.training.runs import report_target_problem
+
+        problem = report_target_problem(args.junit)
+        if problem is not None:
+            print(f"cs-tui test: error: --junit {problem}", file=sys.stderr)
+            return USAGE_ERROR
     k = args.k or thresholds.k
     if k > args.trials:
         print(
@@ -91,7 +98,11 @@ def run(args: argparse.Namespace) -> int:
     judged = _judged_at(thresholds, k)
     missed = judged.misses(results)
     if args.junit:
-        write_junit(Path(args.junit), results, judged, agent.name)
+        try:
+            write_junit(Path(args.junit), results, judged, agent.name)
+        except OSError as exc:
+            print(f"cs-tui test: error: cannot write --junit {args.junit}: {exc.strerror or exc}", file=sys.stderr)
+            return USAGE_ERROR
     if args.json:
         print(json.dumps(as_json(results, judged, agent.name, args), indent=2))
     else:
@@ -168,7 +179,8 @@ def junit_xml(results: list[ScenarioResult], thresholds: Thresholds, agent: str)
 
 
 def write_junit(path: Path, results: list[ScenarioResult], thresholds: Thresholds, agent: str) -> None:
-    """Write the JUnit report atomically (a CI job never reads half a file)."""
-    from cs_tui.training.runs import atomic_write_text
+    """Write the JUnit report: atomically to a file (a CI job never reads half of one), as a stream to a
+    FIFO or a device such as ``/dev/stdout``, through a symlink to its target."""
+    from cs_tui.training.runs import write_report
 
-    atomic_write_text(path, junit_xml(results, thresholds, agent))
+    write_report(path, junit_xml(results, thresholds, agent))

@@ -216,7 +216,8 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
 
     def __init__(self) -> None:
         super().__init__()
-        self.entries: list[ModelEntry] = []
+        # the baselines until the saves folder has been read (a key pressed before that finds them)
+        self.entries: list[ModelEntry] = [ModelEntry(BASELINE_PREFIX + b, b, "baseline") for b in YARDSTICKS]
         self.reports: dict[tuple[str, EvalSettings], dict[str, Any]] = {}
         self.marks: dict[str, str] = {}  # "a" / "b" -> spec
         self.evaluating: set[str] = set()
@@ -267,15 +268,26 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
 
     # -- the list ----------------------------------------------------------------------------
     def refresh_models(self) -> None:
-        """Read the saved models again (cheap: a few small JSON files), keeping the highlighted row."""
+        """Read the saved models again in a thread (a run folder may hold anything, even a FIFO that
+        never answers: the UI thread never reads one), then refill the list keeping the highlighted row."""
+        saves = self.saves
+        self.run_worker(
+            lambda: self._read_models(saves), thread=True, group="model-list", exclusive=True, exit_on_error=False
+        )
+
+    def _read_models(self, saves: Path) -> None:
+        entries = list_models(saves)
+        self.app.call_from_thread(self._fill_models, entries)
+
+    def _fill_models(self, entries: list[ModelEntry]) -> None:
         table = self.query_one("#models", DataTable)
         current = self.current.spec if self.entries and table.row_count else None
-        self.entries = list_models(self.saves)
+        self.entries = entries
         table.clear()
         for entry in self.entries:
             alg = str(entry.meta.get("algorithm", "")).upper() if entry.kind == "model" else "base"
             name = middle_cut(entry.name, NAME_WIDTH[self.has_class("-wide")])
-            table.add_row(name, alg, self._mark_of(entry.spec), key=entry.spec)
+            table.add_row(Text(name), Text(alg), self._mark_of(entry.spec), key=entry.spec)  # text, not markup
         specs = [e.spec for e in self.entries]
         if current in specs:
             table.move_cursor(row=specs.index(current))
@@ -411,13 +423,14 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         self.marks[which] = self.current.spec
         table = self.query_one("#models", DataTable)
         for entry in self.entries:
-            table.update_cell(entry.spec, "mark", self._mark_of(entry.spec))
+            if entry.spec in table.rows:  # (the list may still be being read: it shows the marks when filled)
+                table.update_cell(entry.spec, "mark", self._mark_of(entry.spec))
         self._show_marks()
 
     def _show_marks(self) -> None:
         names = {e.spec: e.name for e in self.entries}
         parts = [f"{m.upper()}={names.get(s, Path(s).name)}" for m, s in sorted(self.marks.items())]
-        self.query_one("#marks", Label).update(" ".join(parts))
+        self.query_one("#marks", Label).update(Text(" ".join(parts)))  # run names: text, not markup
 
     def action_compare(self) -> None:
         """Show A and B side by side; evaluates whichever has no report for the current settings."""

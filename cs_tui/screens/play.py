@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -219,7 +220,7 @@ the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
             self.app.bell()
             return
         turn_index = len(c.episode.turns)
-        turn = c.play(strategy)
+        c.play(strategy)
         self.shown = c.episode
         if self.blind and self.agent is not None:
             view = self.hints.get(turn_index)
@@ -229,7 +230,7 @@ the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
                     f"  ({short_name(self.agent.name)} would have answered {LABELS[view.recommended]} here: {same})"
                 )
         self._show()
-        if turn.outcome is None:
+        if not c.episode.done:
             self._hint()
         else:
             self._finished(c.episode)
@@ -580,4 +581,4 @@ the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
         return text
 
     def _opponent_line(self, text: str) -> None:
-        self.query_one("#opponent-line", Static).update(text)
+        self.query_one("#opponent-line", Static).update(Text(text))  # names a model: text, not markup

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -99,7 +100,8 @@ class ChoiceDialog(ModalScreen[str | None]):
         with Vertical() as box:
             box.border_title = self.title_text
             if self.choices:
-                yield OptionList(*(Option(label, id=key) for key, label in self.choices))
+                # labels name runs and files: shown as text, never read as markup
+                yield OptionList(*(Option(Text(label), id=key) for key, label in self.choices))
             else:
                 yield Label("nothing here yet")
             yield Label(self.hint, classes="hint")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cs_env.domain import SENTIMENT_NAMES, STRATEGY_NAMES
+from cs_env.domain import ONGOING_NAME, SENTIMENT_NAMES, STRATEGY_NAMES
 from cs_env.env import CustomerSupportEnv
 from cs_tui.training.runs import atomic_write_json, now_iso
 
@@ -36,7 +36,7 @@ class Turn:
     satisfaction: float
     reward: float
     components: dict[str, float]
-    outcome: str | None
+    outcome: str  # info["outcome"]: "ongoing" while the conversation goes on
 
 
 @dataclass(eq=False)  # episodes are compared by identity: two players may play the same turns
@@ -58,13 +58,13 @@ class Episode:
     turns: list[Turn] = field(default_factory=list)
 
     @property
-    def outcome(self) -> str | None:
-        """How it ended (None while it goes on)."""
-        return self.turns[-1].outcome if self.turns else None
+    def outcome(self) -> str:
+        """How it ended ("ongoing" while it goes on)."""
+        return self.turns[-1].outcome if self.turns else ONGOING_NAME
 
     @property
     def done(self) -> bool:
-        return self.outcome is not None
+        return self.outcome != ONGOING_NAME
 
     @property
     def total_return(self) -> float:

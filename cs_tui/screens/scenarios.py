@@ -179,7 +179,7 @@ conversation; **f** opens the worst one.
             return
         table = self.query_one("#scenario-table", DataTable)
         for s in self.scenarios:
-            table.add_row("", "", "", "", s.industry, s.title, key=s.name)
+            table.add_row("", "", "", "", Text(s.industry), Text(s.title), key=s.name)  # data files: text, not markup
         self.query_one("#k", Input).value = str(self.thresholds.k)
         self.refresh_policies()
         table.focus()
@@ -193,7 +193,7 @@ conversation; **f** opens the worst one.
         select: Select[str] = self.query_one("#policy", Select)
         current = select.value
         choices = policy_choices(self.saves)
-        select.set_options(choices)
+        select.set_options((Text(label), value) for label, value in choices)  # run names: text, not markup
         values = [value for _, value in choices]
         if isinstance(current, str) and current in values:
             select.value = current

@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 from textual.widgets.data_table import ColumnKey
 
-from cs_tui.training.runs import Run, RunError, list_runs
+from cs_tui.training.runs import Run, RunError, list_runs, run_locked
 from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.model_report import middle_cut
@@ -159,7 +159,7 @@ show up here too.
 
     def on_mount(self) -> None:
         self.sub_title = "Training"
-        self.query_one("#runs-title", Label).update(f"Runs in {self.saves}")
+        self.query_one("#runs-title", Label).update(Text(f"Runs in {self.saves}"))  # a path, not markup
         self.set_interval(LIST_SECONDS, self.refresh_runs)
         self.refresh_runs()
 
@@ -228,13 +228,13 @@ show up here too.
         if current in names:
             table.move_cursor(row=names.index(current))
 
-    def _cells(self, row: RunRow) -> tuple[str, Text]:
+    def _cells(self, row: RunRow) -> tuple[Text, Text]:
         label = STATUS_LABEL.get(row.status, row.status)
         progress = max(row.progress or 0.0, self._progress.get(row.name, 0.0))
         if row.status == "running" and (row.progress is not None or row.name in self._progress):
             label = f"{progress * 100:.0f}%"
         name = middle_cut(row.name, NAME_WIDTH[self.has_class("-wide")])
-        return name, Text(label, style=tone(STATUS_STYLE.get(row.status, "")))
+        return Text(name), Text(label, style=tone(STATUS_STYLE.get(row.status, "")))
 
     def _cursor_name(self) -> str | None:
         table = self.query_one("#runs", DataTable)
@@ -325,6 +325,9 @@ show up here too.
         if status not in ("interrupted", "died", "failed"):
             self.notify(f"{run.name} is {status}: only a stopped, died or failed run resumes", severity="warning")
             return
+        if run_locked(run.path):  # one run, one trainer (the trainer would refuse too, in its log)
+            self.notify(f"{run.name} is being trained by another process", severity="warning")
+            return
         saves = self.saves.absolute()
         try:
             self._launch(run.name, ["--saves", str(saves), "train", "--resume", str(saves / run.name), "--quiet"])
@@ -360,17 +363,26 @@ show up here too.
         if monitor.followed_run is None:
             self.notify("No run open", severity="warning")
             return
-        name = monitor.followed_run.name
-        pid = monitor.view.meta.get("pid")
+        run = monitor.followed_run
+        name = run.name
         launched = self.launched.get(name)
-        if monitor.view.alive and isinstance(pid, int):
+        # only a process proven to be the run's trainer is signalled: the one the kernel says holds the
+        # run's lock (a pid in meta.json, token or not, can name any process)
+        pid = run.trainer_pid()
+        if pid is not None:
             try:
                 os.kill(pid, signal.SIGTERM)
             except OSError as exc:
                 self.notify(f"Could not stop {name}: {exc}", severity="error")
                 return
         elif launched is not None and launched.process.poll() is None:
-            launched.process.terminate()  # still starting: no pid recorded yet
+            launched.process.terminate()  # our own child, still starting: no lock taken yet
+        elif monitor.view.alive or monitor.view.recorded_status == "running":
+            self.notify(
+                f"{name} is not ours to stop: no process holds its lock, so none can be proven to be its trainer",
+                severity="warning",
+            )
+            return
         else:
             self.notify(f"{name} is not running ({monitor.view.status})", severity="warning")
             return

@@ -11,7 +11,6 @@ This module imports stable-baselines3 at the top: only the trainer imports it, i
 
 from __future__ import annotations
 
-import signal
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,47 +20,11 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
+from cs_tui.training.stop import StopFlag
 
 OUTCOMES = ("resolved", "escalated", "abandoned", "timeout")
 #: Episodes behind a "train" record's mean return and rates (the recent window).
 WINDOW = 500
-
-
-class StopFlag:
-    """Set by SIGINT, SIGTERM or SIGHUP; training stops at the next step, and nothing is cut mid-write."""
-
-    SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    @property
-    def requested(self) -> bool:
-        return self.signum is not None
-
-    @property
-    def signal_name(self) -> str:
-        return signal.Signals(self.signum).name if self.signum is not None else ""
-
-    def request(self, signum: int, frame: Any = None) -> None:
-        """The signal handler: remember the first signal, do nothing else (it may arrive mid-write)."""
-        if self.signum is None:
-            self.signum = signum
-
-    def install(self) -> None:
-        """Catch the stop signals (main thread only; elsewhere a no-op)."""
-        for signum in self.SIGNALS:
-            try:
-                self._previous[signum] = signal.signal(signum, self.request)
-            except ValueError:  # not the main thread: the caller stops training its own way
-                return
-
-    def restore(self) -> None:
-        """Put back the handlers that were there before :meth:`install`."""
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
 
 
 class EpisodeStats:
@@ -124,6 +87,8 @@ class RunCallback(BaseCallback):
         stop: a :class:`StopFlag`; when set, the next step returns ``False``.
         eval_every: steps between evaluations (0: never during training).
         record_seconds: wall time between ``"train"`` records.
+        stop_at: stop as soon as this many steps are done, even mid-rollout (a run resumed from a
+            checkpoint taken mid-rollout would otherwise overshoot its total by up to a rollout).
     """
 
     def __init__(
@@ -135,9 +100,11 @@ class RunCallback(BaseCallback):
         stop: StopFlag,
         eval_every: int,
         record_seconds: float = 1.0,
+        stop_at: int | None = None,
     ) -> None:
         super().__init__(verbose=0)
         self.total_timesteps = total_timesteps
+        self.stop_at = stop_at
         self.on_record = on_record
         self.on_eval = on_eval
         self.stop = stop
@@ -169,6 +136,8 @@ class RunCallback(BaseCallback):
         if steps >= self._next_eval:
             self._next_eval = self._after(steps, self.eval_every)
             self.on_eval(steps)
+        if self.stop_at is not None and steps >= self.stop_at:
+            return False
         return not self.stop.requested
 
     def _collect_losses(self) -> None:

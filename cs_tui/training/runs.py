@@ -15,9 +15,11 @@ This module is read by the app: it must stay light (no torch, no stable-baseline
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterable
@@ -33,6 +35,10 @@ MODEL_FILE = "model.zip"
 BEST_FILE = "best.zip"
 CHECKPOINTS_DIR = "checkpoints"
 REPLAY_BUFFER_FILE = "replay_buffer.npz"
+#: Held (``fcntl.flock``) by the one process training the run; the kernel drops it when that process dies.
+LOCK_FILE = ".lock"
+#: The most ``read_json`` reads: a meta.json is a few KB; anything larger is not one of ours.
+MAX_JSON_BYTES = 4 << 20
 STATUSES = ("running", "finished", "interrupted", "failed")
 # read once at import (setting it is the only way to read it, and not thread-safe later)
 _UMASK = os.umask(0o022)
@@ -101,6 +107,49 @@ def atomic_write_text(path: Path | str, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def write_report(path: Path | str, text: str) -> None:
+    """Write a report to a path the user named, so that it reaches what is there.
+
+    A regular file or a new path is written atomically; a symlink's target is replaced, the link
+    kept; a FIFO, a character device (``/dev/stdout``) or a socket is written to as a stream, since
+    replacing it would swap a regular file in for the device. ``OSError`` for a folder or an unwritable
+    path (its message names the path).
+    """
+    path = Path(path)
+    try:
+        mode: int | None = os.stat(path).st_mode  # follows symlinks: what the user's path reaches
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    if mode is None or stat.S_ISREG(mode):
+        atomic_write_text(Path(os.path.realpath(path)), text)
+        return
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write(text)
+
+
+def report_target_problem(path: Path | str) -> str | None:
+    """Why a report cannot be written to ``path`` (checked before the work that produces it), or None."""
+    path = Path(path)
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            return f"{path} is a folder; give a file name, e.g. {path / 'report.xml'}"
+        return None if os.access(path, os.W_OK) else f"{path}: not writable"
+    parent = Path(os.path.realpath(path)).parent
+    while not parent.exists() and parent != parent.parent:  # atomic writes create missing folders
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{path}: {parent} is not a folder"
+    return None if os.access(parent, os.W_OK) else f"{path}: the folder {parent} is not writable"
+
+
 def _json_default(value: Any) -> Any:
     # numpy scalars and arrays come out of metrics; turn them into plain JSON without importing numpy here
     if hasattr(value, "tolist"):
@@ -155,18 +204,50 @@ def repair_jsonl(path: Path | str) -> None:
 # -- reading ---------------------------------------------------------------------------------
 
 
+def read_regular(path: Path | str, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; ``OSError`` otherwise.
+
+    A FIFO, a device or a socket is refused without blocking (opened with ``O_NONBLOCK``, checked with
+    ``fstat``), so a file planted under a known name cannot freeze or flood the reader.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"{info.st_size:,} bytes, more than the {limit:,} expected", str(path))
+        chunks, left = [], limit + 1
+        while left > 0:  # bounded even if the file grows while it is read
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limit:
+            raise OSError(errno.EFBIG, f"more than the {limit:,} bytes expected", str(path))
+        return data
+    finally:
+        os.close(fd)
+
+
 def read_json(path: Path) -> dict[str, Any]:
     """Read a JSON object, raising :class:`RunError` naming the file for anything wrong with it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_JSON_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise RunError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise RunError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
         raise RunError(f"{path}: cannot read: {exc}") from None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RunError(f"{path}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RunError(f"{path}: not valid JSON: nested too deeply") from None
     if not isinstance(value, dict):
         raise RunError(f"{path}: expected a JSON object, found {type(value).__name__}")
     return value
@@ -189,6 +270,102 @@ def parse_jsonl(data: bytes) -> tuple[list[dict[str, Any]], int]:
         if isinstance(record, dict):
             records.append(record)
     return records, end
+
+
+class RunLocked(RunError):
+    """The run is being trained by another process (it holds the run's lock)."""
+
+
+class RunLock:
+    """The exclusive right to train a run: ``fcntl.flock`` on ``<run>/.lock``.
+
+    The kernel releases it when the process exits, however it dies (``kill -9`` included), so it can
+    never be left stuck; a second trainer of the same run is refused while the first lives.
+    """
+
+    def __init__(self, run_path: Path) -> None:
+        self.path = Path(run_path) / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        """Take the lock without waiting; :class:`RunLocked` naming the holder if another process has it."""
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = lock_holder(self.path.parent)
+            by = f"process {holder}" if holder is not None else "another process"
+            raise RunLocked(f"{self.path.parent} is being trained by {by}; one run has one trainer at a time") from None
+        except OSError:
+            os.close(fd)
+            raise
+        with contextlib.suppress(OSError):  # for people reading the folder; the kernel's record is what counts
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Drop the lock (closing the file is enough)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire() if self._fd is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def run_locked(run_path: Path) -> bool | None:
+    """Whether some process holds the run's lock: True, False, or None for a run without a lock file
+    (written before locks existed)."""
+    import fcntl
+
+    try:
+        fd = os.open(Path(run_path) / LOCK_FILE, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def lock_holder(run_path: Path) -> int | None:
+    """The pid holding the run's lock, as the kernel reports it (``/proc/locks``); None if none or unknown.
+
+    This is what proves a process is the run's trainer: a pid written in ``meta.json`` can name any
+    process, but only the trainer holds the lock on this very file.
+    """
+    try:
+        info = os.stat(Path(run_path) / LOCK_FILE)
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    for line in table.splitlines():
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 9443 fe:00:2147363 0 EOF"; waiters are marked "->" and skipped
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[3] == "WRITE" and fields[5] == device:
+            with contextlib.suppress(ValueError):
+                return int(fields[4])
+    return None
 
 
 def _process_start(pid: int) -> str | None:
@@ -310,12 +487,22 @@ class Run:
         return status
 
     def is_alive(self) -> bool:
-        """Whether the process that trains this run is still running (checked by pid on this machine)."""
+        """Whether a process is training this run: it holds the run's lock (runs from before locks
+        existed: their recorded pid is alive)."""
         try:
             meta = self.meta
         except RunError:
             return False
-        return meta.get("status") == "running" and pid_alive(meta.get("pid"), meta.get("pid_token"))
+        if meta.get("status") != "running":
+            return False
+        locked = run_locked(self.path)
+        if locked is not None:
+            return locked
+        return pid_alive(meta.get("pid"), meta.get("pid_token"))
+
+    def trainer_pid(self) -> int | None:
+        """The pid of the process proven to train this run (it holds the run's lock), else None."""
+        return lock_holder(self.path) if run_locked(self.path) else None
 
     def read_metrics(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Complete records from byte ``offset`` on, and the offset to continue from (for tailing).
@@ -420,6 +607,7 @@ def default_run_name(algorithm: str, industry: str) -> str:
 __all__ = [
     "BEST_FILE",
     "CHECKPOINTS_DIR",
+    "LOCK_FILE",
     "META_FILE",
     "METRICS_FILE",
     "MODEL_FILE",
@@ -428,22 +616,29 @@ __all__ = [
     "STATUSES",
     "Run",
     "RunError",
+    "RunLock",
+    "RunLocked",
     "append_jsonl",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
     "default_run_name",
     "list_runs",
+    "lock_holder",
     "now_iso",
     "parse_jsonl",
     "pid_alive",
     "process_token",
     "read_json",
+    "read_regular",
     "repair_jsonl",
+    "report_target_problem",
     "resolve_run",
+    "run_locked",
     "saves_dir",
     "to_json",
     "unique_run_name",
+    "write_report",
 ]
 
 

@@ -48,11 +48,13 @@ ALLOWED_MEMBERS = (
     "system_info.txt",
     META_MEMBER,
 )
-#: Uncompressed size caps per member, so a zip bomb is refused before it is inflated.
+#: Uncompressed size caps per member, so a zip bomb is refused before it is inflated. The weights'
+#: caps fit the largest network a file may describe (MAX_LAYERS layers of MAX_LAYER_WIDTH, two heads:
+#: about 42 MB of float32) and the optimizer's two moments per weight.
 MAX_MEMBER_BYTES = {
     "data": 16 << 20,
-    "policy.pth": 512 << 20,
-    "policy.optimizer.pth": 1024 << 20,
+    "policy.pth": 48 << 20,
+    "policy.optimizer.pth": 96 << 20,
     "pytorch_variables.pth": 1 << 20,
     "_stable_baselines3_version": 1024,
     "system_info.txt": 64 << 10,
@@ -284,7 +286,7 @@ def read_model_meta(path: Path | str) -> dict[str, Any]:
         ModelLoadError: the file is missing, not a model file, or its description is invalid.
     """
     path = Path(path)
-    members = _read_members(path)
+    members = _read_members(path, only=META_MEMBER)
     return _parse_meta(path, members)
 
 
@@ -319,12 +321,48 @@ def load_model_with_meta(path: Path | str, *, env: VecEnv | None = None) -> tupl
         variables = _torch_load(path, "pytorch_variables.pth", members["pytorch_variables.pth"])
         if variables != {}:  # PPO, A2C and DQN keep none; anything here is not ours
             raise ModelLoadError(f"{path}: pytorch_variables.pth holds unexpected variables")
+    _check_outputs(path, model)
     model.num_timesteps = int(meta["model"]["num_timesteps"])
     return model, meta
 
 
-def _read_members(path: Path) -> dict[str, bytes]:
-    """The zip's members by name, after the allow-list and size checks; the ``data`` member is never decoded."""
+def _check_outputs(path: Path, model: BaseAlgorithm) -> None:
+    """Refuse weights that are finite but so large the policy's outputs are not (±3e38 overflows)."""
+    import numpy as np
+    import torch
+
+    from cs_env.env import CustomerSupportEnv
+
+    space: Any = model.observation_space
+    first, _ = CustomerSupportEnv().reset(seed=0)
+    probes = np.stack([space.low, space.high, (space.low + space.high) / 2, first]).astype(np.float32)
+    policy: Any = model.policy
+    try:
+        with torch.no_grad():
+            tensor, _ = policy.obs_to_tensor(probes)
+            if hasattr(policy, "q_net"):
+                outputs = [policy.q_net(tensor)]
+            else:
+                outputs = [policy.get_distribution(tensor).distribution.logits, policy.predict_values(tensor)]
+        finite = all(bool(torch.isfinite(out).all()) for out in outputs)
+    except ValueError:  # torch's distributions refuse NaN logits
+        finite = False
+    if not finite:
+        raise ModelLoadError(
+            f"{path}: the model's outputs are not finite numbers (NaN or infinity) on a probe observation: "
+            "its weights are too large to act with"
+        )
+
+
+def _read_members(path: Path, only: str | None = None) -> dict[str, bytes]:
+    """The zip's members by name, after the allow-list and size checks; the ``data`` member is never decoded.
+
+    Everything that can be refused from the central directory is refused before a byte is inflated:
+    the member count (read from the end record, before ``zipfile`` parses a directory of any size),
+    the names, duplicates, the compression methods and each member's declared size. Members are then
+    inflated in bounded chunks, so a header that lies about its size is refused at the cap too.
+    ``only`` names the one member to inflate (a listing needs ``cs_tui.json``, not the weights).
+    """
     if not path.exists():
         raise ModelLoadError(f"{path}: no such file")
     if not path.is_file():
@@ -333,45 +371,100 @@ def _read_members(path: Path) -> dict[str, bytes]:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ModelLoadError(f"{path}: {size} bytes is too large for a model file (at most {MAX_FILE_BYTES})")
-        raw = path.read_bytes()
+        handle = open(path, "rb")  # noqa: SIM115  (closed below, after the archive that reads it)
     except OSError as e:
         raise ModelLoadError(f"{path}: cannot read the file: {e.strerror or e}") from None
     try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            infos = archive.infolist()
-            # a model file's first member starts at byte 0; otherwise the archive found is something
-            # else, e.g. the zip nested in policy.pth once the file's own end was cut off
-            if not infos or min(info.header_offset for info in infos) != 0:
-                raise zipfile.BadZipFile("no model archive at the start of the file")
-            names = [info.filename for info in infos]
-            for name in names:
-                if name not in ALLOWED_MEMBERS:
-                    raise ModelLoadError(
-                        f"{path}: unexpected member {name!r} in the model file; "
-                        f"a model file holds only {', '.join(ALLOWED_MEMBERS)}"
-                    )
-            duplicates = sorted({n for n in names if names.count(n) > 1})
-            if duplicates:
-                raise ModelLoadError(f"{path}: member {duplicates[0]!r} appears twice in the model file")
-            for info in infos:
-                if info.file_size > MAX_MEMBER_BYTES[info.filename]:
-                    raise ModelLoadError(
-                        f"{path}: member {info.filename!r} is {info.file_size} bytes uncompressed, "
-                        f"more than the {MAX_MEMBER_BYTES[info.filename]} allowed"
-                    )
-            if META_MEMBER not in names:
+        with handle:
+            count = _declared_members(handle, size)
+            if count > MAX_DECLARED_MEMBERS:  # (a few too many are left to the name check, which names them)
                 raise ModelLoadError(
-                    f"{path}: no {META_MEMBER} member: this model was not saved by cs-tui, so it cannot be loaded "
-                    "safely (if you trust the file, stable-baselines3's own load() can open it)"
+                    f"{path}: the zip declares {count:,} members; a model file holds at most {len(ALLOWED_MEMBERS)}"
                 )
-            # raw bytes only: "data"'s pickled values are never decoded (see _check_data)
-            return {name: archive.read(name) for name in names}
+            with zipfile.ZipFile(handle) as archive:
+                infos = archive.infolist()
+                _check_directory(path, infos)
+                # raw bytes only: "data"'s pickled values are never decoded (see _check_data)
+                return {
+                    info.filename: _read_member(path, archive, info)
+                    for info in infos
+                    if only is None or info.filename == only
+                }
     except ModelLoadError:
         raise
-    except Exception as e:  # zipfile, zlib, bz2 and lzma each report a damaged archive their own way
+    except Exception as e:  # zipfile and zlib each report a damaged archive their own way
         raise ModelLoadError(
             f"{path}: not a readable model file (truncated or corrupt zip: {_first_line(e)})"
         ) from None
+
+
+#: The compression methods a model file's members use: SB3 stores them, ``save_model`` deflates ours.
+COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+#: Beyond this many members a zip is refused from its end record, before its directory is parsed.
+MAX_DECLARED_MEMBERS = 64
+_END_RECORD = b"PK\x05\x06"
+_END_RECORD_SIZE = 22
+
+
+def _declared_members(handle: Any, size: int) -> int:
+    """The member count of the zip's end-of-central-directory record (found within its last 64 KB)."""
+    span = min(size, _END_RECORD_SIZE + 0xFFFF)
+    handle.seek(size - span)
+    tail = handle.read(span)
+    at = tail.rfind(_END_RECORD)
+    # the record (and its comment) closes the file; one found earlier is a nested zip's (policy.pth is one)
+    if at < 0 or at + _END_RECORD_SIZE + int.from_bytes(tail[at + 20 : at + 22], "little") != len(tail):
+        raise zipfile.BadZipFile("no end of central directory record at the end of the file")
+    handle.seek(0)
+    return int.from_bytes(tail[at + 10 : at + 12], "little")
+
+
+def _check_directory(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse from the central directory alone: unknown or repeated names, other compressions, sizes."""
+    # a model file's first member starts at byte 0; otherwise the archive found is something
+    # else, e.g. the zip nested in policy.pth once the file's own end was cut off
+    if not infos or min(info.header_offset for info in infos) != 0:
+        raise zipfile.BadZipFile("no model archive at the start of the file")
+    seen: set[str] = set()
+    for info in infos:
+        name = info.filename
+        if name not in ALLOWED_MEMBERS:
+            raise ModelLoadError(
+                f"{path}: unexpected member {name!r} in the model file; "
+                f"a model file holds only {', '.join(ALLOWED_MEMBERS)}"
+            )
+        if name in seen:
+            raise ModelLoadError(f"{path}: member {name!r} appears twice in the model file")
+        seen.add(name)
+        if info.compress_type not in COMPRESSIONS:
+            raise ModelLoadError(
+                f"{path}: member {name!r} uses compression method {info.compress_type}; "
+                f"a model file's members are {' or '.join(COMPRESSIONS.values())}"
+            )
+        if info.file_size > MAX_MEMBER_BYTES[name]:
+            raise ModelLoadError(
+                f"{path}: member {name!r} is {info.file_size} bytes uncompressed, "
+                f"more than the {MAX_MEMBER_BYTES[name]} allowed"
+            )
+    if META_MEMBER not in seen:
+        raise ModelLoadError(
+            f"{path}: no {META_MEMBER} member: this model was not saved by cs-tui, so it cannot be loaded "
+            "safely (if you trust the file, stable-baselines3's own load() can open it)"
+        )
+
+
+def _read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """One member, inflated 1 MB at a time and refused as soon as it passes its cap."""
+    cap = MAX_MEMBER_BYTES[info.filename]
+    chunks: list[bytes] = []
+    total = 0
+    with archive.open(info) as stream:
+        while chunk := stream.read(1 << 20):
+            total += len(chunk)
+            if total > cap:
+                raise ModelLoadError(f"{path}: member {info.filename!r} inflates past the {cap} bytes allowed")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _first_line(error: BaseException) -> str:
@@ -683,52 +776,106 @@ _MEMO_PUTS = frozenset(["PUT", "BINPUT", "LONG_BINPUT"])
 _FORBIDDEN_OPS = frozenset(["EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID"])
 
 
+#: Opcodes that change an object already on the stack, by where their target sits: the stack position
+#: (BUILD's object is under its state), or "mark" for the object right below the topmost mark.
+_MUTATORS: dict[str, int | str] = {"BUILD": -2, "SETITEM": -3, "APPEND": -2, "SETITEMS": "mark",
+                                   "APPENDS": "mark", "ADDITEMS": "mark"}  # fmt: skip
+
+
+class _Global(tuple[str, str]):
+    """A stack value that is an imported module attribute (a class, a function): never to be changed."""
+
+
+_MARK = object()
+_OTHER = object()
+
+
 def pickle_globals(raw: bytes) -> set[tuple[str, str]]:
     """Every ``(module, name)`` a pickle would import, read from its opcodes without running it.
 
+    The pickle is played on a symbolic stack (each value is a string, an imported global or something
+    else), so an opcode that would change an imported class or function — ``BUILD`` setting its
+    attributes, ``SETITEM``/``APPEND`` into a module's dict or list — is refused: SB3 only ever builds
+    new objects, and such a pickle would rewrite code (say ``ConstantSchedule.__call__``) for the whole
+    process once SB3's own ``load`` ran it.
+
     Raises:
-        ValueError: a malformed pickle, an extension-registry or persistent-id opcode, or a global whose
+        ValueError: a malformed pickle, an extension-registry or persistent-id opcode, a global whose
             name is computed rather than written as two strings right before ``STACK_GLOBAL``
-            (``pickle`` and ``cloudpickle`` always write it that way).
+            (``pickle`` and ``cloudpickle`` always write it that way), or a change to a global.
     """
     import pickletools
 
-    missing = object()
     memo: dict[int, Any] = {}
-    pushed: list[Any] = []  # values of the latest ops that push one value (strings, or `missing`)
+    stack: list[Any] = []
     found: set[tuple[str, str]] = set()
     try:
         for opcode, arg, _ in pickletools.genops(raw):
             op = opcode.name
             if op in _FORBIDDEN_OPS:
                 raise ValueError(f"opcode {op} is not allowed")
-            if op in ("FRAME", "PROTO"):  # framing can fall between a global's two strings: push nothing
-                continue
+            if op in _MUTATORS:
+                where = _MUTATORS[op]
+                target = stack[_below_mark(stack) - 1] if where == "mark" else stack[int(where)]
+                if isinstance(target, _Global):
+                    raise ValueError(f"opcode {op} would change {target[0]}.{target[1]}, not build a new object")
             if op == "MEMOIZE":
-                memo[len(memo)] = pushed[-1] if pushed else missing
-            elif op in _MEMO_PUTS:
-                memo[_memo_index(arg)] = pushed[-1] if pushed else missing
-            elif op in _MEMO_GETS:
-                pushed.append(memo.get(_memo_index(arg), missing))
-            elif op in _STRING_OPS:
-                pushed.append(arg if isinstance(arg, str) else missing)
-            elif op in ("GLOBAL", "INST"):
+                memo[len(memo)] = stack[-1]
+                continue
+            if op in _MEMO_PUTS:
+                memo[_memo_index(arg)] = stack[-1]
+                continue
+            if op in _MEMO_GETS:
+                stack.append(memo.get(_memo_index(arg), _OTHER))
+                continue
+            if op == "DUP":
+                stack.append(stack[-1])
+                continue
+            pushed: Any = _OTHER
+            if op in _STRING_OPS:
+                pushed = arg if isinstance(arg, str) else _OTHER
+            elif op == "GLOBAL":
                 module, _, name = str(arg).partition(" ")
                 found.add((module, name))
-                pushed.append(missing)
+                pushed = _Global((module, name))
+            elif op == "INST":
+                module, _, name = str(arg).partition(" ")
+                found.add((module, name))
             elif op == "STACK_GLOBAL":
-                if len(pushed) < 2 or not all(isinstance(v, str) for v in pushed[-2:]):
+                if len(stack) < 2 or not all(isinstance(v, str) for v in stack[-2:]):
                     raise ValueError("STACK_GLOBAL with a computed name")
-                found.add((pushed[-2], pushed[-1]))
-                pushed.append(missing)
-            else:
-                pushed.append(missing)
-            del pushed[:-2]
+                found.add((stack[-2], stack[-1]))
+                pushed = _Global((stack[-2], stack[-1]))
+            _pop(stack, opcode.stack_before, pickletools.markobject)
+            for kind in opcode.stack_after:
+                stack.append(_MARK if kind is pickletools.markobject else pushed)
     except ValueError:
         raise
     except Exception as e:  # pickletools reports truncation and bad arguments with several error types
         raise ValueError(f"{type(e).__name__}: {_first_line(e)}") from None
     return found
+
+
+def _below_mark(stack: list[Any]) -> int:
+    """The index of the topmost mark (its target sits right below it)."""
+    for index in range(len(stack) - 1, -1, -1):
+        if stack[index] is _MARK:
+            return index
+    raise ValueError("an opcode needs a mark that is not on the stack")
+
+
+def _pop(stack: list[Any], before: list[Any], markobject: Any) -> None:
+    """Take what an opcode consumes off the symbolic stack (down to a mark, for the ones that use one)."""
+    if markobject in before:
+        below = before.index(markobject)
+        mark = _below_mark(stack)
+        if mark < below:
+            raise ValueError("stack underflow")
+        del stack[mark - below :]
+    elif before:
+        if len(stack) < len(before):
+            raise ValueError("stack underflow")
+        del stack[-len(before) :]
 
 
 def _memo_index(arg: Any) -> int:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cs_tui.training import runs
 from cs_tui.training.runs import Run, RunError
+from cs_tui.training.stop import StopFlag
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -410,7 +411,11 @@ class Session:
 
         started = time.monotonic()
         total = int(self.meta["total_timesteps"])
+        done = int(self.model.num_timesteps)
+        size = collection_size(self.meta["algorithm"], int(self.meta["n_envs"]), self.meta.get("hyperparameters", {}))
         callback = RunCallback(
+            # resumed from a checkpoint taken mid-rollout: whole rollouts from there would pass the total
+            stop_at=total if (total - done) % size else None,
             total_timesteps=total,
             on_record=self.emit,
             on_eval=self.evaluate,
@@ -502,18 +507,20 @@ def _run_guarded(
     reporter: Reporter,
     setup: Callable[[Any], tuple[BaseAlgorithm, TrainOptions]],
     resumed: bool,
+    stop: StopFlag,
+    lock: runs.RunLock,
 ) -> TrainResult:
-    """Set up and train with stop signals caught; any failure is recorded in the run before returning."""
-    import torch
+    """Set up and train with stop signals caught; any failure is recorded in the run before returning.
 
-    from cs_tui.training.callbacks import StopFlag
-
-    torch.set_num_threads(1)  # small MLPs: threads cost more than they bring, and the CPU is shared
-    stop = StopFlag()
-    stop.install()
+    ``stop`` was installed and ``lock`` taken by the caller before it wrote anything to the run; both
+    are let go here, however training ends.
+    """
     started = time.monotonic()
     session: Session | None = None
     try:
+        import torch
+
+        torch.set_num_threads(1)  # small MLPs: threads cost more than they bring, and the CPU is shared
         reporter.started(run, meta, resumed)
         model, options = setup(stop)
         session = Session(run, meta, model, reporter, options)
@@ -528,6 +535,7 @@ def _run_guarded(
         result = TrainResult(run, "failed", int(meta.get("timesteps_done", 0)), message, 1)
     finally:
         stop.restore()
+        lock.release()
     if result.status != "failed" and stop.requested and session is None:
         result = TrainResult(run, "interrupted", 0, "stopped before training began", 128 + int(stop.signum or 0))
     result.wall_seconds = time.monotonic() - started
@@ -600,12 +608,24 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
     else:
         name = runs.unique_run_name(root, runs.default_run_name(options.algorithm, options.industry))
     run = Run(root / name)
+    # the stop signals are caught before anything is written: a signal from here on (the torch import
+    # takes seconds) ends in a checkpoint and an interrupted run, never a run left "running"
+    stop = StopFlag()
+    stop.install()
     try:
         run.path.mkdir(parents=True)
     except FileExistsError:
+        stop.restore()
         raise TrainingError(f"{run.path} already exists (another run took the name)") from None
     except OSError as exc:
+        stop.restore()
         raise TrainingError(f"cannot create the run folder {run.path}: {exc.strerror or exc}") from None
+    try:
+        lock = runs.RunLock(run.path).acquire()
+    except OSError as exc:
+        stop.restore()
+        _remove_unborn(run)
+        raise TrainingError(f"cannot lock the run folder {run.path}: {exc}", 2) from None
     now = runs.now_iso()
     meta: dict[str, Any] = {
         "schema": runs.SCHEMA,
@@ -636,7 +656,13 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
         "tensorboard": options.tensorboard,
         "command": sys.argv,
     }
-    runs.atomic_write_json(run.meta_path, meta)
+    try:
+        runs.atomic_write_json(run.meta_path, meta)
+    except OSError as exc:  # a full disk, say: no run was born, so none is left to block the name
+        stop.restore()
+        lock.release()
+        _remove_unborn(run)
+        raise TrainingError(f"cannot write {run.meta_path}: {exc.strerror or exc}") from None
 
     def setup(stop: Any) -> tuple[BaseAlgorithm, TrainOptions]:
         from cs_tui.training.vecenv import make_training_env
@@ -650,7 +676,16 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
         model = build_model(options.algorithm, env, hyperparameters, options.seed, options.tensorboard)
         return model, options
 
-    return _run_guarded(run, meta, reporter, setup, resumed=False)
+    return _run_guarded(run, meta, reporter, setup, resumed=False, stop=stop, lock=lock)
+
+
+def _remove_unborn(run: Run) -> None:
+    """Remove a run folder that never got its meta.json (only the lock and temp files can be in it)."""
+    import shutil
+
+    with contextlib.suppress(OSError):
+        if not run.meta_path.exists():
+            shutil.rmtree(run.path)
 
 
 def _status_of(run: Run) -> str:
@@ -678,11 +713,44 @@ def resume(
     Raises:
         TrainingError: the folder is not a resumable run (missing, unreadable, still training, done).
     """
-    from cs_tui.training.safe_load import ModelLoadError, load_model_with_meta, read_model_meta
-
     reporter = reporter or NullReporter()
     try:
         run = runs.resolve_run(path, saves)
+    except RunError as exc:
+        raise TrainingError(f"cannot resume: {exc}") from None
+    stop = StopFlag()
+    stop.install()
+    try:  # one trainer per run: taken before the run is read, so two resumes cannot both pass the checks
+        lock = runs.RunLock(run.path).acquire()
+    except runs.RunLocked as exc:
+        stop.restore()
+        raise TrainingError(f"cannot resume: {exc}", 2) from None
+    except OSError as exc:
+        stop.restore()
+        raise TrainingError(f"cannot resume: cannot lock {run.path}: {exc.strerror or exc}", 2) from None
+    try:
+        return _resume_locked(run, saves, timesteps, tensorboard, reporter, checkpoints, record_seconds, stop, lock)
+    except BaseException:
+        stop.restore()
+        lock.release()
+        raise
+
+
+def _resume_locked(
+    run: Run,
+    saves: Path | None,
+    timesteps: int | None,
+    tensorboard: str | None,
+    reporter: Reporter,
+    checkpoints: bool,
+    record_seconds: float,
+    stop: StopFlag,
+    lock: runs.RunLock,
+) -> TrainResult:
+    """:func:`resume` once the run's lock is held."""
+    from cs_tui.training.safe_load import ModelLoadError, load_model_with_meta, read_model_meta
+
+    try:
         meta = run.meta
     except RunError as exc:
         raise TrainingError(f"cannot resume: {exc}") from None
@@ -690,11 +758,9 @@ def resume(
                if k not in meta]  # fmt: skip
     if missing or meta.get("algorithm") not in ALGORITHMS:
         raise TrainingError(f"cannot resume: {run.meta_path} lacks {', '.join(missing) or 'a valid algorithm'}")
-    if run.is_alive() and meta.get("pid") != os.getpid():
-        raise TrainingError(f"cannot resume: {run.path} is still training (process {meta['pid']})")
-    if not run.model_path.is_file():
-        raise TrainingError(f"cannot resume: {run.model_path} does not exist (the run stopped before its first "
-                            "checkpoint); start a new run instead")  # fmt: skip
+    # (another trainer of this run would hold the lock we hold: none is training it)
+    # a run that died before its first checkpoint has no model: it starts again from step 0 with its settings
+    restart = not run.model_path.exists()
     _check_positive("--timesteps", timesteps)
     _check_tensorboard(tensorboard)
     total = int(timesteps if timesteps is not None else meta["total_timesteps"])
@@ -705,10 +771,11 @@ def resume(
         ),
     )
     try:  # checked before the run is touched: a mistake here must not mark a good run failed
-        done = int(read_model_meta(run.model_path)["model"]["num_timesteps"])
+        done = 0 if restart else int(read_model_meta(run.model_path)["model"]["num_timesteps"])
     except ModelLoadError as exc:
         raise TrainingError(f"cannot resume: {exc}") from None
-    if done >= total:
+    # a run killed after its last checkpoint but before it was marked finished resumes to finish
+    if done >= total and meta.get("status") == "finished":
         raise TrainingError(
             f"cannot resume: {run.name} has done {done:,} of its {total:,} steps; "
             "pass a larger --timesteps (the new total) to train it further",
@@ -742,10 +809,14 @@ def resume(
 
         seed = options.seed
         env = make_training_env(options.industry, options.n_envs or 1, seed, options.max_turns)
-        try:
-            model, _ = load_model_with_meta(run.model_path, env=env)
-        except ModelLoadError as exc:
-            raise TrainingError(f"cannot resume: {exc}") from None
+        if restart:
+            seed_everything(seed)
+            model = build_model(meta["algorithm"], env, meta.get("hyperparameters", {}), seed, tensorboard)
+        else:
+            try:
+                model, _ = load_model_with_meta(run.model_path, env=env)
+            except ModelLoadError as exc:
+                raise TrainingError(f"cannot resume: {exc}") from None
         done = int(model.num_timesteps)
         # a resumed run draws fresh random numbers rather than replaying the first segment's
         seed_everything(seed + done)
@@ -754,7 +825,7 @@ def resume(
         if meta["algorithm"] == "dqn":
             if run.replay_buffer_path.is_file():
                 load_replay_buffer(model, run.replay_buffer_path)
-            else:
+            elif not restart:
                 print(f"warning: {run.replay_buffer_path} is missing; DQN resumes with an empty replay buffer",
                       file=sys.stderr)  # fmt: skip
         if meta.get("reference") is None:
@@ -765,4 +836,4 @@ def resume(
         runs.atomic_write_json(run.meta_path, meta)
         return model, options
 
-    return _run_guarded(run, meta, reporter, setup, resumed=True)
+    return _run_guarded(run, meta, reporter, setup, resumed=True, stop=stop, lock=lock)

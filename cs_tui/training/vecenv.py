@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 KINDS = ("auto", "batched", "dummy")
 #: ``auto`` picks ``batched`` from this many envs on (see :func:`pick_kind`).
 AUTO_BATCHED_FROM = 8
+#: The batched env's methods that answer with one row per env (``BatchedVecEnv.env_method`` splits them).
+PER_ENV_METHODS = frozenset({"action_masks"})
 
 
 def pick_kind(n_envs: int) -> str:
@@ -118,7 +120,8 @@ def batched_vec_env_class() -> type[Any]:
           would, so both kinds start from the same customers.
         - Attributes are shared by all envs: ``get_attr`` returns the batched env's attribute once per index,
           ``set_attr`` sets it for all (a subset is refused), ``env_method`` calls the batched env's method
-          once and returns its result once per index.
+          once and returns its result once per index, except for the methods whose result has one row
+          per env (``action_masks``, which sb3-contrib's MaskablePPO calls): env i gets its row.
         """
 
         def __init__(self, num_envs: int, industry: str = "mixed", max_turns: int = 10) -> None:
@@ -172,9 +175,10 @@ def batched_vec_env_class() -> type[Any]:
             # one fancy index + tolist per field, then dicts only for the envs that ended
             final = info["final_info"]
             components = final["reward_components"]
-            names = [k for k in final if k != "reward_components" and not k.startswith("_")]
+            names = [k for k in final if k != "reward_components" and not k.startswith("_")]  # not the masks
             columns = [final[k][ended].tolist() for k in names]
-            component_columns = [components[k][ended].tolist() for k in components]
+            parts = [k for k in components if not k.startswith("_")]
+            component_columns = [components[k][ended].tolist() for k in parts]
             returns = np.round(self._returns[ended], 6).tolist()
             lengths = self._lengths[ended].tolist()
             time_limit = (truncated[ended] & ~terminated[ended]).tolist()
@@ -184,7 +188,7 @@ def batched_vec_env_class() -> type[Any]:
                 row = infos[i]
                 for name, column in zip(names, columns, strict=True):
                     row[name] = column[j]
-                row["reward_components"] = {k: c[j] for k, c in zip(components, component_columns, strict=True)}
+                row["reward_components"] = {k: c[j] for k, c in zip(parts, component_columns, strict=True)}
                 row["episode"] = {"r": returns[j], "l": lengths[j], "t": elapsed}
                 row["TimeLimit.truncated"] = time_limit[j]
                 row["terminal_observation"] = final_obs[i]
@@ -210,6 +214,8 @@ def batched_vec_env_class() -> type[Any]:
             self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
         ) -> list[Any]:
             result = getattr(self.venv, method_name)(*method_args, **method_kwargs)
+            if method_name in PER_ENV_METHODS:
+                return [result[i] for i in self._get_indices(indices)]
             return [result for _ in self._get_indices(indices)]
 
         def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from cs_env.domain import ONGOING_NAME
 from cs_tui.widgets import tone
 
 
@@ -22,7 +23,7 @@ class CustomerView:
     turn: int
     max_turns: int
     seed: int
-    outcome: str | None = None
+    outcome: str = ONGOING_NAME
 
 
 class CustomerCard(Widget):
@@ -49,7 +50,7 @@ class CustomerCard(Widget):
         text.append(f"{v.urgency}/4", style=tone("bold red" if v.urgency >= 3 else "bold"))
         text.append(f" · turn {v.turn}/{v.max_turns}")
         text.append(f"\nseed {v.seed}", style=tone("dim"))
-        if v.outcome:
+        if v.outcome != ONGOING_NAME:
             style = "bold green" if v.outcome == "resolved" else "bold yellow"
             text.append(" · ")
             text.append(v.outcome.upper(), style=tone(style))

@@ -75,7 +75,7 @@ class ScenarioTrialsScreen(ModalScreen[None]):
                 table.add_row(
                     str(trial.seed),
                     Text("pass", style=tone("green")) if trial.passed else Text("FAIL", style=tone("bold red")),
-                    trial.outcome,
+                    Text(str(trial.outcome)),
                     str(trial.turns),
                     f"{trial.total_return:+.2f}",
                     " ".join(STRATEGY_NAMES[a][:4] for a in trial.actions),

@@ -15,7 +15,7 @@ from cs_tui.widgets.model_report import middle_cut
 NAME_WIDTH = 12  # a longer opponent name (a run's, ppo-mixed-20261125-032111) is cut in the middle to fit 80 columns
 
 
-def _result(outcome: str | None, value: float, turns: int, compact: bool = False) -> str:
+def _result(outcome: str, value: float, turns: int, compact: bool = False) -> str:
     if compact:  # "abandoned -0.30, 10t": for the rare pair of long results that would not fit
         return f"{outcome} {value:+.2f}, {turns}t"
     return f"{outcome} {value:+.2f}, {turns} turn{'s' if turns != 1 else ''}"

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
@@ -188,7 +189,7 @@ class NewRunForm(ModalScreen[TrainRequest | None]):
                 self.saves,
             )
         except ValueError as exc:
-            self.query_one("#form-error", Static).update(str(exc))
+            self.query_one("#form-error", Static).update(Text(str(exc)))  # quotes what was typed: text
             return
         self.dismiss(request)
 

@@ -421,7 +421,7 @@ class RunMonitor(VerticalScroll):
 
     def _set_reason(self, reason: str | None) -> None:
         widget = self.query_one("#run-reason", Static)
-        widget.update(reason or "")
+        widget.update(Text(reason or ""))  # an error quoting a file or a path: text, never markup
         widget.set_class(not reason, "-empty")
 
     @property

@@ -1,0 +1,126 @@
+"""Campaign 5, the app: random keys across every pane and dialog, random resizes, with work going on.
+
+The app opens on a saves folder holding the shipped default agent and a real ``cs-tui train`` process
+training into it; the Scenarios pane starts a catalog run first. Then seeded random keys (every key any
+pane, dialog or the command palette binds, plus typing, never ``q``/ctrl+q/ctrl+c) and, now and then, a
+resize to a random size from 20x8 to 250x80. The promises: no exception escapes (the app would exit with
+it), and afterwards ``q`` still quits. Runs the app's ``n`` form starts are capped to a few thousand steps
+(the campaign must not load the machine), by rewriting the ``--timesteps`` the pane passes to ``cs-tui train``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from campaigns.common import REPO, TINY, cs_tui
+
+KEYS = [
+    *"12345678", "enter", "escape", "tab", "shift+tab", "up", "down", "left", "right", "pageup", "pagedown",
+    "home", "end", "space", "backspace", "delete", *"ptsm", *"nobrvefacluxd", "ctrl+s", "ctrl+p",
+    "question_mark", *"Go9-", "ctrl+a", "ctrl+e", "ctrl+k",
+]  # fmt: skip
+#: keys pressed more often: the pane keys and the dialogs' openers, so every pane and dialog is visited
+WEIGHTS = {k: 4 for k in ["p", "t", "s", "m", "n", "o", "r", "enter", "escape", "ctrl+p", "question_mark", "e"]}
+RESIZE_EVERY = 100  # keys between resizes, on average
+
+
+def _capped(launch: Any) -> Any:
+    def launch_small(self: Any, name: str, argv: list[str]) -> Any:
+        argv = list(argv)
+        if "--timesteps" in argv:
+            i = argv.index("--timesteps") + 1
+            argv[i] = str(min(int(argv[i]), 4096))
+        if "--resume" not in argv:
+            argv += [a for a in TINY if a != "--quiet"]
+        launched = launch(self, name, argv)
+        STARTED.append(launched.process)
+        return launched
+
+    return launch_small
+
+
+STARTED: list[subprocess.Popen[Any]] = []
+
+
+def _kill(proc: subprocess.Popen[Any]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
+    proc.wait()
+
+
+async def drive(seed: int, saves: Path, keys: int, resizes: int) -> list[str]:
+    from cs_tui.app import AppSettings, CsTuiApp
+    from cs_tui.screens import training
+
+    rng = random.Random(seed)
+    original = training.TrainingScreen._launch
+    training.TrainingScreen._launch = _capped(original)  # type: ignore[method-assign]
+    app = CsTuiApp(saves=saves, settings=AppSettings(seed=seed))
+    problems: list[str] = []
+    pressed: list[str] = []
+    weights = [WEIGHTS.get(k, 1) for k in KEYS]
+    resize_at = sorted(rng.sample(range(keys), min(resizes, keys)))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("s", "r")  # a scenario run going
+            await pilot.pause(0.1)
+            await pilot.press("t", "l")  # follow the live training run
+            i = 0
+            while i < keys:
+                while resize_at and resize_at[0] <= i:
+                    resize_at.pop(0)
+                    size = (rng.randint(20, 250), rng.randint(8, 80))
+                    pressed.append(f"resize{size}")
+                    await pilot.resize_terminal(*size)
+                # bursts of keys, as fast as a person mashing them (a dialog may still be opening)
+                burst = rng.choices(KEYS, weights, k=min(rng.randint(1, 8), keys - i))
+                pressed.extend(burst)
+                await pilot.press(*burst)
+                i += len(burst)
+                if app._exception is not None or not app.is_running:
+                    break
+            await pilot.pause(0.2)
+            if app._exception is None and app.is_running:
+                # q quits from anywhere a person can be: close dialogs first, as a person would
+                for _ in range(6):
+                    if len(app.screen_stack) <= 1:
+                        break
+                    await pilot.press("escape")
+                await pilot.press("q")
+                await pilot.pause(0.5)
+                if app.is_running:
+                    problems.append(f"the app did not quit on q (screen {type(app.screen).__name__})")
+    except Exception as exc:
+        problems.append(f"{type(exc).__name__}: {str(exc)[:300]}")
+    finally:
+        training.TrainingScreen._launch = original  # type: ignore[method-assign]
+    if app._exception is not None and not problems:
+        problems.append(f"{type(app._exception).__name__}: {app._exception}")
+    if problems:
+        problems.append(f"last keys: {' '.join(pressed[-12:])}")
+    return problems
+
+
+def trial(seed: int, workdir: Path, keys: int = 1000, resizes: int = 10) -> str | None:
+    saves = workdir / "saves"
+    shutil.copytree(REPO / "saves" / "default", saves / "default")
+    trainer = cs_tui(
+        "--saves", str(saves), "train", "--name", "live", "--timesteps", "100000", "--eval-every", "2000",
+        *TINY, start_new_session=True,
+    )  # fmt: skip
+    try:
+        problems = asyncio.run(drive(seed, saves, keys, resizes))
+    finally:
+        for proc in [trainer, *STARTED]:
+            _kill(proc)
+        STARTED.clear()
+    return "; ".join(problems) or None

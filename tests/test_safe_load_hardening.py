@@ -1,0 +1,156 @@
+"""Model files built to cost time or memory, to act with non-numbers, or to rewrite classes when SB3's
+own ``load`` reads them: each is refused, quickly, with the reason."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+sb3 = pytest.importorskip("stable_baselines3")
+
+from cs_env.env import CustomerSupportEnv  # noqa: E402
+from cs_tui.agents import ModelAgent, ModelRunError  # noqa: E402
+from cs_tui.training.safe_load import ModelLoadError, load_model, pickle_globals, save_model  # noqa: E402
+
+META = {"industry": "mixed", "max_turns": 10, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.set_num_threads(1)
+    model = sb3.PPO("MlpPolicy", CustomerSupportEnv(), n_steps=64, batch_size=32, seed=0, device="cpu")
+    path = tmp_path_factory.mktemp("m") / "model.zip"
+    save_model(model, path, META)
+    return path
+
+
+def members_of(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def write_zip(path: Path, members: dict[str, bytes], compression: dict[str, int] | None = None) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data, compress_type=(compression or {}).get(name, zipfile.ZIP_STORED))
+    return path
+
+
+def refused(path: Path, *words: str) -> str:
+    with pytest.raises(ModelLoadError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert str(path) in message and all(word in message for word in words), message
+    return message
+
+
+def test_a_zip_of_twenty_thousand_members_is_refused_from_its_end_record(tmp_path: Path) -> None:
+    """Names repeated 20,000 times took 98 s to refuse (a quadratic duplicate check)."""
+    path = tmp_path / "many.zip"
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as archive:
+        warnings.simplefilter("ignore")  # zipfile warns of each duplicate name
+        for _ in range(20_000):
+            archive.writestr("data", b"")
+    refused(path, "declares 20,000 members", "at most 7")
+
+
+def test_a_repeated_allowed_member_is_named(model_file: Path, tmp_path: Path) -> None:
+    path = tmp_path / "twice.zip"
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as archive:
+        warnings.simplefilter("ignore")
+        for name, data in [*members_of(model_file).items(), ("data", b"{}")]:
+            archive.writestr(name, data)
+    refused(path, "member 'data' appears twice")
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_members_compressed_otherwise_than_sb3_writes_them_are_refused_before_inflating(
+    model_file: Path, tmp_path: Path, method: int
+) -> None:
+    """bzip2 inflates a whole member at once inside zipfile: a 10 KB bomb cost 43 s and 2.8 GB."""
+    path = write_zip(tmp_path / "bz.zip", members_of(model_file), {"policy.pth": method})
+    refused(path, "'policy.pth' uses compression method", "stored or deflated")
+
+
+def test_a_member_larger_than_any_model_needs_is_refused_from_the_directory(model_file: Path, tmp_path: Path) -> None:
+    members = members_of(model_file)
+    members["policy.pth"] = bytes(64 << 20)  # deflates to 64 KB, larger than the largest network allowed
+    path = write_zip(tmp_path / "big.zip", members, {"policy.pth": zipfile.ZIP_DEFLATED})
+    refused(path, "'policy.pth' is 67108864 bytes uncompressed")
+
+
+def test_weights_too_large_to_act_with_are_refused_at_load(model_file: Path, tmp_path: Path) -> None:
+    """±3e38 is finite, but the logits overflow: evaluate and demo crashed on NaN logits."""
+    members = members_of(model_file)
+    state = torch.load(io.BytesIO(members["policy.pth"]), weights_only=True)
+    state["action_net.weight"] = torch.full_like(state["action_net.weight"], 3e38)
+    state["action_net.weight"][::2] *= -1
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    members["policy.pth"] = buffer.getvalue()
+    refused(write_zip(tmp_path / "huge.zip", members), "not finite numbers", "probe observation")
+
+
+def test_a_model_whose_outputs_turn_non_finite_while_acting_is_a_clear_error(model_file: Path) -> None:
+    model = load_model(model_file)
+    with torch.no_grad():
+        for parameter in model.policy.parameters():
+            parameter.fill_(float("nan"))
+    agent = ModelAgent("broken", model, META, model_file)
+    obs, _ = CustomerSupportEnv().reset(seed=0)
+    with pytest.raises(ModelRunError, match="not a finite number"):
+        agent(obs)
+    with pytest.raises(ModelRunError, match="not a finite number"):
+        agent.action_values(np.stack([obs, obs]))
+
+
+def build_on(module: str, name: str) -> bytes:
+    """A pickle that sets ``__call__`` on the global ``module.name`` (BUILD with a slot state), then STOPs."""
+    return (
+        f"c{module}\n{name}\n".encode()  # GLOBAL: the class itself
+        + b"(N}V__call__\ncnumpy\nndarray\nstb."  # (None, {"__call__": numpy.ndarray}) BUILD STOP
+    )
+
+
+def test_a_pickle_that_changes_an_allowed_class_is_refused(model_file: Path, tmp_path: Path) -> None:
+    members = members_of(model_file)
+    data = json.loads(members["data"])
+    allowed = sorted(pickle_globals(base64.b64decode(data["lr_schedule"][":serialized:"])))
+    module, name = allowed[-1]
+    with pytest.raises(ValueError, match=f"would change {module}.{name}"):
+        pickle_globals(build_on(module, name))
+    data["lr_schedule"][":serialized:"] = base64.b64encode(build_on(module, name)).decode()
+    members["data"] = json.dumps(data).encode()
+    refused(write_zip(tmp_path / "mutates.zip", members), "'lr_schedule' is not a well-formed pickle", "would change")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"cos\nenviron\nVPATH\nV/tmp\ns.",  # SETITEM into a module's dict
+        b"csys\npath\nV/tmp\na.",  # APPEND to a module's list
+        b"csys\npath\n(V/tmp\ne.",  # APPENDS
+        b"cos\nenviron\n(VA\nVB\nu.",  # SETITEMS
+        b"cos\nenviron\np0\n0g0\nVX\nVY\ns.",  # through the memo
+    ],
+)
+def test_any_opcode_that_changes_a_global_is_refused(payload: bytes) -> None:
+    with pytest.raises(ValueError, match="would change"):
+        pickle_globals(payload)
+
+
+def test_pickles_that_build_new_objects_pass() -> None:
+    import collections
+    import pickle
+
+    for value in (np.arange(3.0), collections.deque([1, 2], maxlen=5), np.random.default_rng(0), {"a": [1, {2}]}):
+        for protocol in (2, 4, 5):
+            assert pickle_globals(pickle.dumps(value, protocol=protocol)) is not None
