@@ -12,13 +12,18 @@
    drawn), beside the bare Textual app's launch in the same rounds. And, in fresh interpreters, what
    loading costs before a first answer: the policy network alone (``policy_net.load_policy_net``, what
    the app does) against SB3's whole algorithm (``safe_load.load_model``, what it did before).
+4. Quit: from writing ``q`` (or ``ctrl+q``) to the process having exited (the shell prompt is back),
+   beside a bare Textual app quit with ``ctrl+q``. Goal: <= 0.3 s in every state: idle, idle with a
+   model loaded (torch in the process), while a model loads, while following a run, while a scenario
+   run is in progress. The model states copy ``--model`` (default ``saves/default``) into a temp saves.
 
-    .venv/bin/python benchmarks/app_latency.py [--launches 5] [--keys 60] [--suggest-launches 3]
+    .venv/bin/python benchmarks/app_latency.py [--launches 5] [--keys 60] [--suggest-launches 3] [--quits 3] [--only quit]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import os
@@ -119,7 +124,26 @@ class Terminal:
         self.read_until(*markers)
         return time.perf_counter() - start
 
+    def quit(self, key: bytes = b"q", timeout: float = 20.0) -> tuple[float, int]:
+        """Write ``key``; seconds until the process has exited, and its exit status."""
+        start = time.perf_counter()
+        os.write(self.fd, key)
+        while time.perf_counter() - start < timeout:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                elapsed = time.perf_counter() - start
+                self.pid = 0
+                return elapsed, os.waitstatus_to_exitcode(status)
+            # keep reading: a program blocked on a full terminal buffer would never exit
+            if select.select([self.fd], [], [], 0.002)[0]:
+                with contextlib.suppress(OSError):
+                    os.read(self.fd, 65536)
+        raise TimeoutError(f"still running {timeout} s after {key!r}")
+
     def close(self) -> None:
+        if not self.pid:
+            os.close(self.fd)
+            return
         try:
             os.kill(self.pid, signal.SIGTERM)
             os.waitpid(self.pid, 0)
@@ -234,6 +258,75 @@ def fake_training_run(saves: Path, stop: threading.Event) -> threading.Thread:
     return thread
 
 
+def quit_times(
+    argv: list[str],
+    env: dict[str, str],
+    rounds: int,
+    ready: tuple[bytes, ...],
+    prepare: list[tuple[bytes, bytes]],
+    key: bytes = b"q",
+    settle: float = 0.5,
+) -> list[float]:
+    """Launch, wait for ``ready``, press each ``(key, marker)`` of ``prepare``, settle, then quit; seconds each."""
+    times = []
+    for _ in range(rounds):
+        term = Terminal(argv, env)
+        try:
+            term.read_until(*ready, timeout=60)
+            for press, marker in prepare:
+                term.press(press, marker)
+            if settle:
+                term.drain(settle)
+            elapsed, code = term.quit(key)
+            if code != 0:
+                raise RuntimeError(f"{argv} exited with status {code} on {key!r}")
+            times.append(elapsed)
+        finally:
+            term.close()
+    return times
+
+
+def measure_quits(tmp: Path, rounds: int, model: Path) -> list[tuple[str, list[float]]]:
+    """Quit latency in each state, and a bare Textual app's for reference."""
+    import shutil
+
+    saves = tmp / "quit_saves"
+    saves.mkdir()
+    env = environment(saves)
+    model_saves = tmp / "quit_model_saves"
+    shutil.copytree(model, model_saves / "default")
+    model_env = environment(model_saves)
+    bare_script = tmp / "bare_quit.py"
+    bare_script.write_text(BARE_APP)
+    app = [sys.executable, "-m", "cs_tui"]
+    first = (b"Customer", b"answer")
+    rows = [
+        (
+            "bare Textual app (ctrl+q)",
+            quit_times([sys.executable, str(bare_script)], env, rounds, (b"ready",), [], b"\x11"),
+        ),
+        ("cs-tui idle (q)", quit_times(app, env, rounds, first, [])),
+        ("cs-tui idle (ctrl+q)", quit_times(app, env, rounds, first, [], b"\x11")),
+        ("cs-tui idle, model loaded (q)", quit_times(app, model_env, rounds, (*first, b"default suggests"), [])),
+        # q as soon as the first screen is up: torch is still being imported in a worker thread
+        ("cs-tui while the model loads (q)", quit_times(app, model_env, rounds, (*first, b"loading"), [], settle=0)),
+    ]
+    stop = threading.Event()
+    writer = fake_training_run(saves, stop)
+    try:
+        follow = [(b"t", b"bench-ppo"), (b"l", b"bench-ppo")]
+        rows.append(("cs-tui following a run (q)", quit_times(app, env, rounds, first, follow)))
+    finally:
+        stop.set()
+        writer.join(timeout=5)
+    # the scenario catalog (opened, it runs the heuristic; r runs it again): q while its worker plays trials
+    scenarios = [(b"s", b"Urgent fraud"), (b"r", "running…".encode())]
+    rows.append(
+        ("cs-tui scenario run in progress (q)", quit_times(app, model_env, rounds, first, scenarios, settle=0.3))
+    )
+    return rows
+
+
 def summary(name: str, values: list[float], goal: float | None = None) -> str:
     ms = sorted(v * 1000 for v in values)
     p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
@@ -249,6 +342,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--launches", type=int, default=5, help="launches of each app (default 5)")
     parser.add_argument("--keys", type=int, default=60, help="keys per latency run (default 60)")
+    parser.add_argument("--quits", type=int, default=3, help="quits measured in each state (default 3)")
+    parser.add_argument("--only", choices=("quit",), help="measure only this part")
     parser.add_argument(
         "--suggest-launches", type=int, default=3, help="launches to the default agent's suggestions (default 3)"
     )
@@ -258,6 +353,14 @@ def main() -> int:
         help="also measure keys against this run folder's model as the opponent (torch in the process)",
     )
     args = parser.parse_args()
+
+    if args.only == "quit":
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = measure_quits(Path(tmp), args.quits, Path(args.model or "saves/default"))
+        print(f"quit: key to process exit, {COLS}x{ROWS} pseudo-terminal (load average {os.getloadavg()[0]:.1f})")
+        for name, times in rows:
+            print(summary(f"  {name}", times, goal=None if name.startswith("bare") else 0.3))
+        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         saves = Path(tmp) / "saves"
@@ -353,6 +456,11 @@ def main() -> int:
         print(summary("  cs-tui, to 'default suggests'", suggest))
         print(summary("  fresh interpreter, policy network only", first_answer["policy_net"]))
         print(summary("  fresh interpreter, SB3's whole algorithm", first_answer["sb3"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = measure_quits(Path(tmp), args.quits, Path(args.model or "saves/default"))
+    print("quit: key to process exit")
+    for name, times in rows:
+        print(summary(f"  {name}", times, goal=None if name.startswith("bare") else 0.3))
     return 0
 
 

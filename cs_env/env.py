@@ -257,7 +257,9 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     `max_turns`: the conversation's length in turns, default 10. Through `gymnasium.make`, its
     `max_episode_steps` sets it too: give either (or both, the same); two different numbers are an
     error. `env.spec.max_episode_steps` is always `max_turns`. `render_mode`: None, `"ansi"` (returns
-    the whole transcript) or `"human"` (prints what is new since the last render).
+    the whole transcript), `"human"` (prints what is new since the last render) or `"rgb_array"`
+    (returns a 576 x 1024 x 3 uint8 picture of the conversation as the app shows it:
+    `cs_env/render.py`; `metadata["render_fps"]` is 1, a turn a second).
 
     ## Action Masks
     `action_masks()` (read by sb3-contrib's MaskablePPO): every strategy is legal on every turn.
@@ -267,7 +269,8 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
       observation are refused by the safe loader, naming both shapes).
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}  # noqa: RUF012  (Gymnasium's convention)
+    # render_fps: a video plays a turn a second, so a person can read each exchange
+    metadata = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 1}  # noqa: RUF012  (Gymnasium's convention)
 
     def __init__(
         self,
@@ -281,7 +284,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
         # built by gymnasium.make: its TimeLimit and the env's own count must be one number
         self.max_turns = episode_length(max_turns, _time_limit_of_make(sys._getframe(1)))
         if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, 'ansi', 'human'")
+            raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, 'ansi', 'human', 'rgb_array'")
         self.render_mode = render_mode
         self.tables = Tables.build(self.catalog, self.industry)
         self._py_tables = self.tables.as_lists()
@@ -343,10 +346,14 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
             self.render()
         return self._obs(), reward, terminated, truncated, self._info(outcome, components)
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
-            gym.logger.warn("render() called with render_mode=None; pass render_mode='ansi' or 'human'")
+            gym.logger.warn("render() called with render_mode=None; pass render_mode='ansi', 'human' or 'rgb_array'")
             return None
+        if self.render_mode == "rgb_array":
+            from cs_env.render import frame  # Pillow is loaded only by the first frame asked for
+
+            return frame(self)
         text = self.transcript()
         if self.render_mode == "ansi":
             return text
@@ -362,6 +369,11 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
         return np.ones(N_STRATEGIES, dtype=bool)
 
     # -- beyond the Gymnasium API ------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        """Whether a conversation has begun (``reset`` was called)."""
+        return self._state is not None
+
     @property
     def hidden_state(self) -> CustomerState:
         """The customer's full state, hidden traits included (for the oracle and the app)."""

@@ -9,6 +9,7 @@ Pane keys (``p``, ``t``, ``s``, ``m``) are app bindings: screens should not bind
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import os
@@ -22,6 +23,7 @@ from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
+from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
@@ -118,6 +120,15 @@ class CsTuiApp(App[int]):
         except OSError as exc:
             self.notify(f"Could not remember the theme: {exc}", severity="warning")
 
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for the platform; on Linux one that quits without waiting for its input poll."""
+        driver_class = super().get_driver_class()
+        if driver_class.__name__ == "LinuxDriver":  # not one set in TEXTUAL_DRIVER, nor another platform's
+            from cs_tui.driver import QuickExitDriver
+
+            return QuickExitDriver
+        return driver_class
+
     def notify(
         self,
         message: str,
@@ -192,7 +203,15 @@ class CsTuiApp(App[int]):
 
 
 def run_app(saves: str | None = None) -> int:
-    """Build and run the app; the exit status."""
+    """Build and run the app; the exit status, as soon as the app has shut down and restored the terminal.
+
+    The app runs on a loop of its own rather than under ``asyncio.run``, which on the way out joins
+    the loop's worker threads: a thread worker midway through importing torch (a model loading, a
+    scenario run starting) would keep the user waiting for seconds after ``q``. Those threads are
+    left to the caller; ``cs_tui.cli`` then ends the process at once (``exit_now``).
+    """
     app = CsTuiApp(saves=saves)
-    app.run()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    app.run(loop=loop)
     return app.return_code or 0

@@ -9,11 +9,14 @@ needs when it runs. Bad arguments are usage errors (exit status 2) that list the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import os
 import signal
 import sys
 from types import ModuleType
+from typing import NoReturn
 
 from cs_tui import __version__
 
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         from cs_tui.app import run_app
 
-        return run_app(saves=args.saves)
+        exit_now(run_app(saves=args.saves))
     from cs_tui.agents import ModelRunError
 
     try:
@@ -83,6 +86,22 @@ def _industry_data_problem() -> str | None:
     except IndustryDataError as exc:
         return str(exc)
     return None
+
+
+def exit_now(status: int) -> NoReturn:
+    """End the process at once, once the app has shut down cleanly (its terminal restored).
+
+    What the app keeps is written when it happens (recorded conversations, atomically, on the UI
+    thread; training runs are processes of their own), so nothing is left to save here. What a normal
+    exit would still do is slow and of no use: joining worker threads (one may be midway through
+    importing torch, seconds away) and tearing down torch and stable-baselines3 object by object,
+    2-25 s on a loaded machine, while the user waits for the prompt. So: flush, then ``os._exit``.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken stream has nothing left to lose
+            stream.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":

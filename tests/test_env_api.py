@@ -159,8 +159,8 @@ def test_bad_max_turns_is_refused(max_turns: object) -> None:
 
 
 def test_bad_render_mode_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"render_mode.*'ansi', 'human'"):
-        CustomerSupportEnv(render_mode="rgb_array")
+    with pytest.raises(ValueError, match=r"render_mode 'rgb'.*'ansi', 'human', 'rgb_array'"):
+        CustomerSupportEnv(render_mode="rgb")
 
 
 def test_step_before_reset_is_a_clear_error() -> None:

@@ -238,6 +238,8 @@ def test_a_customer_whose_case_sounds_like_a_specialists_says_why() -> None:
 
     assert says_it(0.9) and says_it(0.6)
     assert not says_it(0.3) and not says_it(0.59)
+
+
 def test_no_opening_claims_an_urgency_its_numbers_do_not_show() -> None:
     """'Third time I'm contacting you…!' was said at urgency 1/4: urgent words come with urgency >= 3 only."""
     from cs_env.narrate import opening_line

@@ -8,17 +8,27 @@ escalation penalty). Conversation ``i`` is ``CustomerSupportEnv(industry).reset(
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from cs_tui.commands.evaluate import (
     DEFAULT_POLICY,
     USAGE_ERROR,
-    at_least,
     count_up_to,
     industry_choices,
     load_agent_or_report,
     setting_for,
 )
 from cs_tui.seeds import seed_arg
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from cs_env.env import CustomerSupportEnv
+
+#: frames the last picture of a conversation is held (at a turn a second), so its outcome can be read
+HOLD_END = 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -46,33 +56,46 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the first conversation (default 0)"
     )
+    parser.add_argument(
+        "--video",
+        metavar="FILE",
+        help="also write the conversations as a video, a turn a second: FILE.mp4 (needs cs-tui[video]) or FILE.gif",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from cs_env.env import CustomerSupportEnv
-    from cs_tui import report as render
+    from cs_tui import report, video
 
+    target = None
+    if args.video is not None:
+        try:
+            target = video.check_target(args.video)
+        except video.VideoError as error:
+            print(f"cs-tui demo: error: {error}", file=sys.stderr)
+            return USAGE_ERROR
     agent = load_agent_or_report(
         "demo", args.policy, industry=args.industry or "mixed", saves=args.saves, seed=args.seed
     )
     if agent is None:
         return USAGE_ERROR
     industry, max_turns = setting_for(agent, args.industry)
-    console = render.make_console()
-    env = CustomerSupportEnv(industry, max_turns=max_turns)
-    returns, outcomes = [], []
-    for episode in range(args.episodes):
-        obs, info = env.reset(seed=args.seed + episode)
-        done, total = False, 0.0
-        while not done:
-            action = agent(obs, state=env.hidden_state) if agent.needs_state else agent(obs)
-            obs, reward, terminated, truncated, info = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-        outcomes.append(str(info["outcome"]))
-        title = f"{episode + 1}/{args.episodes} · {agent.name} · seed {args.seed + episode}"
-        console.print(render.conversation(env, title))
+    env = CustomerSupportEnv(industry, max_turns=max_turns, render_mode="rgb_array" if target else None)
+    returns: list[float] = []
+    outcomes: list[str] = []
+    console = report.make_console()
+    frames = _play(env, agent, args, console, returns, outcomes)
+    if target is None:
+        for _ in frames:
+            pass
+    else:
+        try:
+            count = video.write(target, frames, fps=float(env.metadata["render_fps"]))
+        except (OSError, video.VideoError) as error:
+            print(
+                f"cs-tui demo: could not write {target}: {getattr(error, 'strerror', None) or error}", file=sys.stderr
+            )
+            return 1
     counts = ", ".join(
         f"{n} {name}" for name in ("resolved", "escalated", "abandoned", "timeout") if (n := outcomes.count(name))
     )
@@ -81,4 +104,46 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"{agent.name} on {industry}: mean return {mean:+.2f} over {len(returns)} conversation{plural} ({counts})"
     )
+    if target is not None:
+        console.print(f"video: {target} ({count} frames, {count / float(env.metadata['render_fps']):.0f} s)")
     return 0
+
+
+def _play(
+    env: CustomerSupportEnv,
+    agent: Any,
+    args: argparse.Namespace,
+    console: Any,
+    returns: list[float],
+    outcomes: list[str],
+) -> Iterator[np.ndarray]:
+    """Play and print each conversation; yield its frames (when the env renders) as they happen."""
+    from cs_tui import report
+
+    rendering = env.render_mode == "rgb_array"
+    for episode in range(args.episodes):
+        obs, info = env.reset(seed=args.seed + episode)
+        if rendering:
+            yield _frame(env)
+        done, total = False, 0.0
+        while not done:
+            action = agent(obs, state=env.hidden_state) if agent.needs_state else agent(obs)
+            obs, reward, terminated, truncated, info = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+            if rendering:
+                last = _frame(env)
+                yield last
+        if rendering:
+            for _ in range(HOLD_END):  # the outcome stays on screen before the next customer
+                yield last
+        returns.append(total)
+        outcomes.append(str(info["outcome"]))
+        title = f"{episode + 1}/{args.episodes} · {agent.name} · seed {args.seed + episode}"
+        console.print(report.conversation(env, title))
+
+
+def _frame(env: CustomerSupportEnv) -> np.ndarray:
+    picture = env.render()
+    assert not isinstance(picture, str | None), "the env renders rgb_array frames"
+    return picture
