@@ -17,7 +17,8 @@
    model loaded (torch in the process), while a model loads, while following a run, while a scenario
    run is in progress. The model states copy ``--model`` (default ``saves/default``) into a temp saves.
 
-    .venv/bin/python benchmarks/app_latency.py [--launches 5] [--keys 60] [--suggest-launches 3] [--quits 3] [--only quit]
+    .venv/bin/python benchmarks/app_latency.py [--launches 5] [--keys 60] [--suggest-launches 3]
+        [--quits 3] [--only quit]
 """
 
 from __future__ import annotations
