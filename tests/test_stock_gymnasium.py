@@ -12,10 +12,12 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 import pytest
+
+from cs_env.env import OBS_SIZE
 from gymnasium.utils.env_checker import check_env
 
 ID = "cs_env:cs_env/CustomerSupport-v0"  # the module form: nothing of ours is imported by hand
-LIMIT = gym.spec("cs_env/CustomerSupport-v0").max_episode_steps  # the registered time limit (conftest imports cs_env)
+LIMIT = gym.make("cs_env/CustomerSupport-v0").spec.max_episode_steps  # the env's turn limit (conftest imports cs_env)
 
 
 def random_steps(env: gym.Env, n: int, seed: int = 0) -> list[tuple[np.ndarray, float, bool, bool]]:
@@ -83,9 +85,9 @@ def test_record_episode_statistics_on_the_sync_and_the_batched_vector_env() -> N
 @pytest.mark.parametrize(
     ("wrap", "shape"),
     [
-        (gym.wrappers.FlattenObservation, (17,)),
-        (gym.wrappers.NormalizeObservation, (17,)),
-        (lambda env: gym.wrappers.FrameStackObservation(env, stack_size=4), (4, 17)),
+        (gym.wrappers.FlattenObservation, (OBS_SIZE,)),
+        (gym.wrappers.NormalizeObservation, (OBS_SIZE,)),
+        (lambda env: gym.wrappers.FrameStackObservation(env, stack_size=4), (4, OBS_SIZE)),
     ],
 )
 def test_observation_wrappers(wrap: Callable[[gym.Env], gym.Env], shape: tuple[int, ...]) -> None:
@@ -146,11 +148,11 @@ def test_make_vec_with_wrappers(mode: str) -> None:
     )
     try:
         obs, _ = envs.reset(seed=0)
-        assert obs.shape == (3, 2, 17)
+        assert obs.shape == (3, 2, OBS_SIZE)
         rewards = []
         for _ in range(100):
             obs, reward, *_ = envs.step(envs.action_space.sample())
-            assert obs.shape == (3, 2, 17)
+            assert obs.shape == (3, 2, OBS_SIZE)
             rewards.append(reward)
         assert np.min(rewards) >= 0.0 and np.max(rewards) == 0.5  # every env wrapped: rewards clipped
     finally:

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from cs_env.env import OBS_SIZE
 import torch
 
 ID = "cs_env:cs_env/CustomerSupport-v0"
@@ -123,14 +125,14 @@ def test_vec_frame_stack_stacks_observations() -> None:
     from stable_baselines3.common.vec_env import VecFrameStack
 
     venv = VecFrameStack(make_vec_env(ID, n_envs=4, seed=0), n_stack=3)
-    assert venv.observation_space.shape == (51,)
+    assert venv.observation_space.shape == (3 * OBS_SIZE,)
     obs = venv.reset()
-    assert obs.shape == (4, 51)
-    assert np.all(obs[:, :34] == 0)  # the first step: the two older frames are still empty
+    assert obs.shape == (4, 3 * OBS_SIZE)
+    assert np.all(obs[:, : 2 * OBS_SIZE] == 0)  # the first step: the two older frames are still empty
     first = obs
     obs, _, dones, _ = venv.step(np.zeros(4, dtype=np.int64))
     going = ~dones  # an ended conversation's stack starts again
-    assert np.array_equal(obs[going, 17:34], first[going, 34:])  # the frames moved back by one
+    assert np.array_equal(obs[going, OBS_SIZE : 2 * OBS_SIZE], first[going, 2 * OBS_SIZE :])  # the frames moved back by one
     model = PPO("MlpPolicy", venv, n_steps=128, batch_size=128, n_epochs=1, seed=0, device="cpu")
     model.learn(1024)
     assert len(counted_episodes(model)) > 50
