@@ -26,6 +26,7 @@ from test_safe_load import (  # noqa: E402  (the model files and crafting helper
     trained,
 )
 
+from cs_env.env import OBS_SIZE  # noqa: E402
 from cs_tui.training.policy_net import load_policy_net  # noqa: E402
 from cs_tui.training.safe_load import ModelLoadError, load_model, save_model  # noqa: E402
 
@@ -72,7 +73,7 @@ def test_an_opponent_loads_and_answers_without_importing_stable_baselines3() -> 
     code = (
         "import sys\nimport numpy as np\nfrom cs_tui.agents import load_agent\n"
         "agent = load_agent('default', saves=__import__('pathlib').Path('saves'))\n"
-        "values = agent.action_values(np.zeros(17, dtype=np.float32))\n"
+        f"values = agent.action_values(np.zeros({OBS_SIZE}, dtype=np.float32))\n"
         "assert values.kind == 'probabilities' and abs(values.values.sum() - 1) < 1e-5, values\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'stable_baselines3'))\n"
     )
@@ -84,7 +85,7 @@ def test_an_opponent_loads_and_answers_without_importing_stable_baselines3() -> 
     ("change", "words"),
     [
         ("nan", ("non-finite",)),
-        ("shape", ("has shape (64, 20)", "needs (64, 17)")),
+        ("shape", ("has shape (64, 20)", f"needs (64, {OBS_SIZE})")),
         ("dtype", ("torch.float64", "torch.float32")),
         ("extra", ("does not have", "sneaky")),
         ("missing", ("lacks",)),

@@ -12,9 +12,9 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.utils.env_checker import check_env
 
 from cs_env.env import OBS_SIZE
-from gymnasium.utils.env_checker import check_env
 
 ID = "cs_env:cs_env/CustomerSupport-v0"  # the module form: nothing of ours is imported by hand
 LIMIT = gym.make("cs_env/CustomerSupport-v0").spec.max_episode_steps  # the env's turn limit (conftest imports cs_env)

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from cs_env.env import OBS_SIZE
-import torch
 
 ID = "cs_env:cs_env/CustomerSupport-v0"
 LIMIT = 10  # the registered time limit: no episode is longer
@@ -132,7 +132,9 @@ def test_vec_frame_stack_stacks_observations() -> None:
     first = obs
     obs, _, dones, _ = venv.step(np.zeros(4, dtype=np.int64))
     going = ~dones  # an ended conversation's stack starts again
-    assert np.array_equal(obs[going, OBS_SIZE : 2 * OBS_SIZE], first[going, 2 * OBS_SIZE :])  # the frames moved back by one
+    assert np.array_equal(
+        obs[going, OBS_SIZE : 2 * OBS_SIZE], first[going, 2 * OBS_SIZE :]
+    )  # the frames moved back by one
     model = PPO("MlpPolicy", venv, n_steps=128, batch_size=128, n_epochs=1, seed=0, device="cpu")
     model.learn(1024)
     assert len(counted_episodes(model)) > 50
