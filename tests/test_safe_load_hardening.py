@@ -100,11 +100,13 @@ def test_weights_too_large_to_act_with_are_refused_at_load(model_file: Path, tmp
 
 
 def test_a_model_whose_outputs_turn_non_finite_while_acting_is_a_clear_error(model_file: Path) -> None:
-    model = load_model(model_file)
+    from cs_tui.training.policy_net import load_policy_net
+
+    net, _ = load_policy_net(model_file)  # what an agent acts with
     with torch.no_grad():
-        for parameter in model.policy.parameters():
+        for parameter in net.network.parameters():
             parameter.fill_(float("nan"))
-    agent = ModelAgent("broken", model, META, model_file)
+    agent = ModelAgent("broken", net, META, model_file)
     obs, _ = CustomerSupportEnv().reset(seed=0)
     with pytest.raises(ModelRunError, match="not a finite number"):
         agent(obs)

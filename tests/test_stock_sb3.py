@@ -132,6 +132,7 @@ def test_vec_frame_stack_stacks_observations() -> None:
     first = obs
     obs, _, dones, _ = venv.step(np.zeros(4, dtype=np.int64))
     going = ~dones  # an ended conversation's stack starts again
+    # the frames moved back by one
     assert np.array_equal(
         obs[going, OBS_SIZE : 2 * OBS_SIZE], first[going, 2 * OBS_SIZE :]
     )  # the frames moved back by one
