@@ -330,7 +330,8 @@ def test_sparkline_columns_are_means_so_the_curve_uses_the_full_height() -> None
 
 
 async def test_u_resumes_a_died_run_with_cs_tui_train_resume(tmp_path: Path) -> None:
-    """u starts ``cs-tui train --resume`` on the followed run; here it has no checkpoint, so it fails and says why."""
+    """u starts ``cs-tui train --resume`` on the followed run; with no checkpoint to go on from, it trains again
+    from step 0 (a trainer that died before its first checkpoint left nothing to lose) and finishes."""
     make_run(tmp_path, "ppo-crashed", pid=dead_pid())
     app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -343,11 +344,9 @@ async def test_u_resumes_a_died_run_with_cs_tui_train_resume(tmp_path: Path) -> 
         args = launched.process.args
         assert isinstance(args, list)
         assert args[-4:] == ["train", "--resume", str(tmp_path.absolute() / "ppo-crashed"), "--quiet"]
-        await wait_for(pilot, lambda: launched.reported, timeout=30)
-        assert launched.process.returncode != 0
-        assert "model.zip" in log_tail_of(launched.log_path)  # the trainer's own reason: nothing to resume from
-        await wait_for(pilot, lambda: any("cannot resume" in n.message for n in app._notifications))
-        assert monitor.view.status == "failed" and "cannot resume" in text_of(app, "#run-reason")
+        await wait_for(pilot, lambda: launched.reported, timeout=60)
+        assert launched.process.returncode == 0, log_tail_of(launched.log_path)
+        await wait_for(pilot, lambda: monitor.view.status == "finished", timeout=30)
 
 
 def log_tail_of(path: Path) -> str:

@@ -360,9 +360,11 @@ class Session:
 
     def model_meta(self) -> dict[str, Any]:
         """What a model file says about itself (beyond what ``save_model`` derives from the model)."""
-        keys = ("industry", "max_turns", "seed", "n_envs", "industry_digest", "name")
+        keys = ("industry", "max_turns", "seed", "n_envs", "name")
         return {
             **{k: self.meta[k] for k in keys},
+            # a run written before the digest was recorded (or restarted from such a meta) gets today's
+            "industry_digest": self.meta.get("industry_digest") or _catalog_digest(),
             "run": self.meta["name"],
             "hyperparameters": self.meta["hyperparameters"],
             "trained_by": "cs-tui train",
@@ -896,3 +898,9 @@ def _resume_locked(
         return model, options
 
     return _run_guarded(run, meta, reporter, setup, resumed=True, stop=stop, lock=lock)
+
+
+def _catalog_digest() -> str:
+    from cs_env.industries import default_catalog
+
+    return default_catalog().digest
