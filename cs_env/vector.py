@@ -140,7 +140,7 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
         if options:
             raise ValueError("the batched env takes no reset options; pin starts with CustomerSupportEnv")
         if isinstance(seed, list | tuple | np.ndarray):
-            wrong = [s for s in seed if not isinstance(s, int | np.integer)]  # (bools pass, as in the single env)
+            wrong = [s for s in seed if not isinstance(s, int | np.integer) or isinstance(s, bool | np.bool_)]
             if wrong:  # int() would turn 0.9 into 0: as the single env, refuse what is not an integer
                 raise ValueError(f"seeds must be integers, got {wrong[0]!r}")
             seeds = [int(s) for s in seed]
