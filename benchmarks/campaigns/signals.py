@@ -36,12 +36,13 @@ def trial(seed: int, workdir: Path) -> str | None:
     _, err = stop(proc, timeout=900)
     where = f"{algorithm}, {name} at {when}"
     code = proc.returncode
+    if code == -signum and not (saves / "s").exists():
+        # stopped while Python itself was starting (site, runpy), before any cs-tui code ran: the interpreter
+        # prints its own KeyboardInterrupt and dies of the signal, the shell reports 128 + N all the same, and
+        # there is no run to resume. From cs_tui/__main__'s first line on, a stop is a quiet exit 128 + N.
+        return None
     if "Traceback" in err:
         return f"{where}: a traceback: {err.strip().splitlines()[-1]}"
-    if code == -signum and not (saves / "s").exists():
-        # stopped while Python itself was starting, before cs-tui could write anything: the shell reports
-        # 128 + N all the same, and there is no run to resume
-        return None
     if code not in (0, 128 + signum):
         return f"{where}: exit {code}, expected {128 + signum} (or 0 after the final save): {err.strip()[-200:]}"
     problems = [f"left behind {p}" for p in leftovers(saves)]
