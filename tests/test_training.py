@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli
 
 from cs_tui.cli import main
 from cs_tui.training import runs, trainer
@@ -210,14 +211,6 @@ def test_kill_9_leaves_every_file_loadable_and_loses_at_most_one_checkpoint_inte
     _, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     assert run.meta["status"] == "finished"
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
