@@ -165,7 +165,6 @@ async def test_x_stops_the_process_that_holds_the_runs_lock(tmp_path: Path) -> N
             await pilot.press("x")
             await wait_for(pilot, lambda: trainer.poll() is not None, timeout=10)
         assert trainer.returncode == -signal.SIGTERM  # the lock holder, whatever meta.json said
-        # and u refuses while a trainer holds the lock
     finally:
         trainer.kill()
         trainer.wait()

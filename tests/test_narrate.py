@@ -176,27 +176,23 @@ def test_the_reply_follows_the_satisfaction_change_when_it_is_known() -> None:
 
 
 def test_empathy_to_a_calm_customer_does_not_assume_distress() -> None:
+    calm_lines = {line.format(topic="your late order") for line in narration.CALM_EMPATHY}
+
+    def empathy(sentiment_before: int, sentiment_after: int, seed: int) -> str:
+        agent, _ = narrate(
+            inquiry="order_status",
+            strategy=0,
+            sentiment_before=sentiment_before,
+            sentiment_after=sentiment_after,
+            outcome="ongoing",
+            turn=1,
+            seed=seed,
+        )
+        return agent.text
+
     for seed in range(12):
-        calm, _ = narrate(
-            inquiry="order_status",
-            strategy=0,
-            sentiment_before=3,
-            sentiment_after=3,
-            outcome="ongoing",
-            turn=1,
-            seed=seed,
-        )
-        assert calm.text in {line.format(topic="your late order") for line in narration.CALM_EMPATHY}
-        upset, _ = narrate(
-            inquiry="order_status",
-            strategy=0,
-            sentiment_before=0,
-            sentiment_after=1,
-            outcome="ongoing",
-            turn=1,
-            seed=seed,
-        )
-        assert upset.text not in {line.format(topic="your late order") for line in narration.CALM_EMPATHY}
+        assert empathy(3, 3, seed) in calm_lines
+        assert empathy(0, 1, seed) not in calm_lines
 
 
 def test_an_added_inquiry_is_spoken_of_by_its_name() -> None:
