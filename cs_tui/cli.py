@@ -52,6 +52,8 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(build_parser(), argv)
+    # the process is this command (not a caller's in-process use): its stop flags may stay installed to the end
+    args.whole_process = argv is None
     problem = _industry_data_problem()
     if problem is not None:  # every command and the app play industries: say which file is wrong
         print(f"cs-tui: error: the industry data cannot be loaded: {problem}", file=sys.stderr)

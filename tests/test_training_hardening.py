@@ -109,6 +109,23 @@ def test_sigterm_during_the_first_seconds_of_cs_tui_train_leaves_a_resumable_run
     assert run.recorded_status == "interrupted" and run.model_path.is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+def test_a_signal_after_cs_tui_train_has_finished_leaves_exit_0(tmp_path: Path, signum: int) -> None:
+    """The last moments of the process (the summary printed, torch torn down): the run is finished, so
+    a hang-up then must neither kill the process (the default action, exit -N) nor say it was stopped."""
+    argv = ["cs-tui", "--saves", str(tmp_path), "train", "--name", "late", "--timesteps", "1000", "--quiet",
+            *FAST_FLAGS]  # fmt: skip
+    script = (
+        "import os, sys, time; from cs_tui.cli import main; "
+        f"sys.argv = {argv!r}; code = main(); "
+        f"os.kill(os.getpid(), {int(signum)}); time.sleep(0.2); sys.exit(code)"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert Run(tmp_path / "late").recorded_status == "finished"
+
+
 def test_a_run_whose_trainer_died_before_its_first_checkpoint_restarts_on_resume(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

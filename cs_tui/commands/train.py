@@ -88,7 +88,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from cs_tui.training import trainer
     from cs_tui.training.runs import saves_dir
+    from cs_tui.training.stop import StopFlag
 
+    # a whole `cs-tui train` process keeps its stop flag to the end: a signal after the run is recorded
+    # finished (while printing, or tearing torch down) leaves exit 0, where the default action would kill it
+    stop = StopFlag(kept=getattr(args, "whole_process", False))
     reporter: trainer.Reporter
     if args.quiet:
         reporter = trainer.NullReporter()
@@ -126,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
                 timesteps=args.timesteps,
                 tensorboard=args.tensorboard,
                 reporter=reporter,
+                stop=stop,
             )
         else:
             algorithm, n_envs, overrides = args.algorithm or "ppo", args.n_envs, {}
@@ -158,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
                 overrides=overrides,
                 warm_start=args.warm_start,
             )
-            result = trainer.train(options, reporter=reporter)
+            result = trainer.train(options, reporter=reporter, stop=stop)
     except trainer.TrainingError as exc:
         if exc.exit_code == USAGE_ERROR:
             return _usage(str(exc))

@@ -84,6 +84,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from cs_tui.training import tuner
     from cs_tui.training.runs import saves_dir
+    from cs_tui.training.stop import StopFlag
 
     saves = saves_dir(args.saves)
     try:
@@ -98,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
         if args.jobs > 1:
             return _supervise(args, options)
         printer = EventPrinter(json_lines=args.json)
-        result = tuner.run_worker(options, on_event=printer)
+        # a whole `cs-tui tune` process keeps its stop flag to the end (see `cs-tui train`)
+        stop = StopFlag(kept=getattr(args, "whole_process", False))
+        result = tuner.run_worker(options, on_event=printer, stop=stop)
         if args.worker_index == 0:
             _summary(args, options)
         return result.exit_code

@@ -16,8 +16,16 @@ class StopFlag:
 
     SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 
-    def __init__(self) -> None:
+    def __init__(self, *, kept: bool = False) -> None:
+        """``kept``: the flag stays installed after the work it guards (``restore`` does nothing).
+
+        For a process that ends when the work does (``cs-tui train``): a signal in its last moments,
+        once the run is recorded as finished and the process is printing or tearing down, is then
+        caught and ignored, and the exit code stays the run's. The default signal action would kill
+        the process instead (SIGHUP, SIGTERM), and say "stopped" for a run that finished.
+        """
         self.signum: int | None = None
+        self.kept = kept
         self._previous: dict[int, Any] = {}
 
     @property
@@ -34,7 +42,9 @@ class StopFlag:
             self.signum = signum
 
     def install(self) -> None:
-        """Catch the stop signals (main thread only; elsewhere a no-op)."""
+        """Catch the stop signals (main thread only; elsewhere a no-op). Installed twice: once."""
+        if self._previous:
+            return
         for signum in self.SIGNALS:
             try:
                 self._previous[signum] = signal.signal(signum, self.request)
@@ -42,7 +52,9 @@ class StopFlag:
                 return
 
     def restore(self) -> None:
-        """Put back the handlers that were there before :meth:`install`."""
+        """Put back the handlers that were there before :meth:`install` (a kept flag: nothing)."""
+        if self.kept:
+            return
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()

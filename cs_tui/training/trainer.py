@@ -594,8 +594,11 @@ def _record_failure(run: Run, meta: dict[str, Any], message: str, trace: str | N
 # -- the two entry points --------------------------------------------------------------------
 
 
-def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResult:
+def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFlag | None = None) -> TrainResult:
     """Start a new run under ``options.saves`` and train it.
+
+    ``stop``: the caller's stop flag (``cs-tui train`` passes a kept one); by default one of our own,
+    installed before anything is written and restored when training ends.
 
     Raises:
         TrainingError: for problems found before the run folder exists (bad name, name taken, ...).
@@ -651,7 +654,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None) -> TrainResul
     run = Run(root / name)
     # the stop signals are caught before anything is written: a signal from here on (the torch import
     # takes seconds) ends in a checkpoint and an interrupted run, never a run left "running"
-    stop = StopFlag()
+    stop = stop or StopFlag()
     stop.install()
     try:
         run.path.mkdir(parents=True)
@@ -762,6 +765,7 @@ def resume(
     reporter: Reporter | None = None,
     checkpoints: bool = True,
     record_seconds: float = 1.0,
+    stop: StopFlag | None = None,
 ) -> TrainResult:
     """Continue the run in ``path`` from its latest model, the step count carried on.
 
@@ -776,7 +780,7 @@ def resume(
         run = runs.resolve_run(path, saves)
     except RunError as exc:  # a name that is no run: bad input, as `cs-tui evaluate nosuchrun` is
         raise TrainingError(f"cannot resume: {exc}; {_resumable_runs(saves)}", 2) from None
-    stop = StopFlag()
+    stop = stop or StopFlag()
     stop.install()
     try:  # one trainer per run: taken before the run is read, so two resumes cannot both pass the checks
         lock = runs.RunLock(run.path).acquire()

@@ -43,6 +43,8 @@ from cs_tui.training.search_space import SEARCH_SPACE_FILE, Parameter, apply, lo
 if TYPE_CHECKING:
     import optuna
 
+    from cs_tui.training.stop import StopFlag
+
 STUDIES_DIR = ".studies"
 EMBEDDED_DB = "studies.db"
 #: The held-out conversations: ``evaluate(seed=HOLDOUT_SEED)``. Trials train on envs seeded
@@ -336,12 +338,12 @@ def holdout_eval(run: runs.Run, industry: str, episodes: int, saves: Path) -> di
     }
 
 
-def run_worker(options: TuneOptions, on_event: Event | None = None) -> WorkerResult:
+def run_worker(options: TuneOptions, on_event: Event | None = None, stop: StopFlag | None = None) -> WorkerResult:
     """Take trials of the study until it holds ``options.trials`` complete or pruned ones (or the
     timeout passes, or a signal asks to stop). Raises :class:`TuneError` for bad options or storage."""
     import optuna
 
-    from cs_tui.training.callbacks import StopFlag
+    from cs_tui.training.stop import StopFlag
 
     emit = on_event or (lambda event: None)
     name = check_options(options)
@@ -352,7 +354,7 @@ def run_worker(options: TuneOptions, on_event: Event | None = None) -> WorkerRes
     storage = open_storage(options.storage, options.saves, options.heartbeat)
     study = open_study(options, storage, name)
     settings = study.user_attrs["settings"]
-    stop = StopFlag()
+    stop = stop or StopFlag()  # the caller's (a kept one from `cs-tui tune`), or our own
     stop.install()
     started = time.monotonic()
     taken = 0
