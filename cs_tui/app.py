@@ -28,7 +28,10 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 
+from cs_tui import textual_patches
 from cs_tui.training.runs import saves_dir
+
+textual_patches.apply()
 
 #: mode name -> (module, class, title): the four panes.
 PANES: dict[str, tuple[str, str, str]] = {

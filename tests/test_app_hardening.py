@@ -234,6 +234,7 @@ FAST_KEYS = {
     "help three times": ["question_mark", "question_mark", "question_mark", "escape", "escape"],
     "models: mark, compare twice": ["m", "a", "b", "c", "c", "escape", "escape"],
     "training form twice": ["t", "n", "n", "escape", "escape"],
+    "opponent dialog: pageup before it is laid out": ["o", "pageup", "pagedown", "pageup", "escape"],
 }
 
 
@@ -258,3 +259,38 @@ async def test_keys_typed_faster_than_the_screens_never_crash_the_app(keys: list
         for _ in range(4):
             await pilot.press("escape")
         await pilot.pause(0.5)
+
+
+@pytest.mark.parametrize("key", ["pageup", "pagedown"])
+async def test_paging_a_dialogs_list_that_has_no_room_yet_is_harmless(key: str) -> None:
+    """A list not laid out yet (zero lines high, as in a dialog squeezed by a tiny terminal, or before
+    its first layout) once turned pageup into a KeyError that closed the app."""
+    from textual.app import App
+    from textual.widgets import OptionList
+
+    from cs_tui.screens.play_dialogs import ChoiceDialog
+
+    class Squeezed(App[None]):
+        CSS = "ChoiceDialog OptionList { height: 0; max-height: 0; border: none; }"
+
+        def on_mount(self) -> None:
+            self.push_screen(
+                ChoiceDialog("Opponent", [(f"run{i}", f"run {i}") for i in range(20)], current="run7", hint="")
+            )
+
+    app = Squeezed()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        options = app.screen.query_one(OptionList)
+        assert options.has_focus and options.highlighted == 7 and options.size.height == 0
+        await pilot.press(key, key)
+        await pilot.pause(0.1)
+        assert app._exception is None and app.is_running
+        assert options.highlighted == 7  # nothing to page through: the highlight stays
+        # once the list has room, paging works as before
+        options.styles.height = 8
+        options.styles.max_height = 8
+        await pilot.pause(0.2)
+        await pilot.press("pageup" if key == "pageup" else "pagedown")
+        await pilot.pause(0.1)
+        assert options.highlighted == (0 if key == "pageup" else 15)
