@@ -138,7 +138,10 @@ def test_bad_flags_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixtu
     assert "usage: cs-tui" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [["evaluate", "baseline:random"], ["demo"], ["test"], ["train"]])
+SEEDED_COMMANDS = [["evaluate", "baseline:random"], ["demo"], ["test"], ["train"], ["tune"]]
+
+
+@pytest.mark.parametrize("command", SEEDED_COMMANDS)
 def test_a_negative_seed_is_a_usage_error_everywhere(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """Gymnasium refuses negative seeds deep inside; every command says so up front, not with a traceback."""
     with pytest.raises(SystemExit) as exit_info:
@@ -149,7 +152,7 @@ def test_a_negative_seed_is_a_usage_error_everywhere(command: list[str], capsys:
     )
 
 
-@pytest.mark.parametrize("command", [["evaluate", "baseline:random"], ["demo"], ["test"], ["train"]])
+@pytest.mark.parametrize("command", SEEDED_COMMANDS)
 @pytest.mark.parametrize("seed", ["99999999999999999999", str(2**63)])
 def test_a_seed_past_2_63_is_a_usage_error_naming_the_range_everywhere(
     command: list[str], seed: str, capsys: pytest.CaptureFixture[str]

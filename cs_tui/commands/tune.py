@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cs_tui.commands.evaluate import at_least, industry_choices
+from cs_tui.seeds import seed_arg
 
 ALGORITHMS = ("ppo", "a2c", "dqn")
 USAGE_ERROR = 2
@@ -49,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--storage", metavar="URL", help="Optuna storage URL, e.g. postgresql://user:pw@host/db (default: embedded)"
     )
     parser.add_argument("--jobs", type=at_least(1), default=1, metavar="J", help="worker processes (default: 1)")
-    parser.add_argument("--seed", type=at_least(0), metavar="S", help="trial i trains with seed S + i (default: 0)")
+    parser.add_argument("--seed", type=seed_arg(), metavar="S", help="trial i trains with seed S + i (default: 0)")
     parser.add_argument("--timesteps", type=at_least(1), metavar="N", help="steps per trial (default: the algorithm's)")
     parser.add_argument(
         "--eval-every", type=at_least(1), metavar="N", help="steps between evaluations (default: 10000)"
