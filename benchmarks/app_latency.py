@@ -55,7 +55,8 @@ start = time.perf_counter()
 import numpy as np
 import torch
 torch.set_num_threads(1)
-obs = np.zeros((1, 17), dtype=np.float32)
+from cs_env.env import OBS_SIZE
+obs = np.zeros((1, OBS_SIZE), dtype=np.float32)
 if sys.argv[1] == "policy_net":
     from cs_tui.training.policy_net import load_policy_net
     net, _ = load_policy_net(sys.argv[2])
