@@ -207,6 +207,15 @@ def test_the_form_refuses_bad_fields_naming_them(tmp_path: Path) -> None:
     assert argv[:3] == ["--saves", str(tmp_path), "train"] and argv[-1] == "--quiet"
 
 
+def test_the_form_takes_the_names_cs_tui_train_takes(tmp_path: Path) -> None:
+    """One run-name rule: the form allowed 80 characters while ``cs-tui train --name`` allowed 100."""
+    longest = "r" * 100
+    assert validate("ppo", "mixed", "1000", "0", longest, tmp_path).name == longest
+    for bad in ("r" * 101, "-first", "a/b", "../up"):
+        with pytest.raises(ValueError, match="name: letters, digits"):
+            validate("ppo", "mixed", "1000", "0", bad, tmp_path)
+
+
 async def test_form_by_keys_starts_a_process_and_reports_its_failure(tmp_path: Path) -> None:
     """The form starts ``python -m cs_tui train`` detached; a process that dies at once is reported, no crash."""
     app = PaneApp(tmp_path, TrainingScreen)

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from cs_tui.commands.evaluate import at_least, industry_choices
 from cs_tui.seeds import seed_arg
+from cs_tui.training.registry import ALGORITHMS
 
 if TYPE_CHECKING:
     from cs_tui.training.runs import Run
     from cs_tui.training.trainer import TrainResult
 
-ALGORITHMS = ("ppo", "a2c", "dqn")  # cs_tui.training.trainer.ALGORITHMS, kept here so --help stays light
 USAGE_ERROR = 2
 #: the smallest --timesteps, here and in the app's form (SB3 rounds it up to one whole rollout)
 MIN_TIMESTEPS = 1

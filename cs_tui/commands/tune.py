@@ -21,8 +21,8 @@ from typing import Any
 
 from cs_tui.commands.evaluate import at_least, industry_choices
 from cs_tui.seeds import seed_arg
+from cs_tui.training.registry import ALGORITHMS
 
-ALGORITHMS = ("ppo", "a2c", "dqn")
 USAGE_ERROR = 2
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cs_tui.training import runs, safe_load
+from cs_tui.training.registry import ALGORITHMS
 
 TOP_KEYS = ("algorithm", "n_envs", "model", "policy")
 
@@ -52,8 +53,8 @@ def read_hyperparams(path: Path | str) -> Hyperparams:
     if unknown:
         raise ValueError(f"{path}: key {unknown[0]!r}: unknown; valid: {', '.join(TOP_KEYS)}")
     algorithm = data.get("algorithm")
-    if algorithm not in safe_load.ALGORITHMS:
-        raise ValueError(f"{path}: key 'algorithm': {algorithm!r} is not one of {', '.join(safe_load.ALGORITHMS)}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"{path}: key 'algorithm': {algorithm!r} is not one of {', '.join(ALGORITHMS)}")
     n_envs = data.get("n_envs")
     if n_envs is not None and (isinstance(n_envs, bool) or not isinstance(n_envs, int) or not 1 <= n_envs <= 1024):
         raise ValueError(f"{path}: key 'n_envs': must be an integer in 1-1024, got {n_envs!r}")

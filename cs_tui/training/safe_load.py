@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cs_tui.training import runs
+from cs_tui.training.registry import ALGORITHMS, check_algorithm
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -61,7 +62,6 @@ MAX_MEMBER_BYTES = {
     META_MEMBER: 1 << 20,
 }
 MAX_FILE_BYTES = sum(MAX_MEMBER_BYTES.values())
-ALGORITHMS = ("ppo", "a2c", "dqn")
 
 # Constructor hyperparameters recorded per algorithm: name -> kind. Kinds: "float" (finite number),
 # "int" (positive integer), "count" (non-negative integer), "int_or_minus_one" (DQN's gradient_steps),
@@ -500,8 +500,7 @@ def _check_meta(meta: Any) -> None:
     if meta.get("schema") != SCHEMA:
         raise ValueError(f"schema {meta.get('schema')!r} is not supported (this cs-tui reads schema {SCHEMA})")
     algorithm = meta.get("algorithm")
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}")
+    check_algorithm(algorithm)
     check_industry(meta.get("industry"))
     check_max_turns(meta.get("max_turns"))
     model = meta.get("model")
@@ -531,8 +530,7 @@ def check_hyperparameters(algorithm: str, hyperparameters: dict[str, Any]) -> No
     The rules a model file's hyperparameters are held to, for settings that have not made a model yet
     (``cs-tui train --hyperparams FILE``, the search space of ``cs-tui tune``).
     """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}")
+    check_algorithm(algorithm)
     _check_hyperparameters(algorithm, hyperparameters.get("model", {}))
     _check_policy_kwargs(algorithm, hyperparameters.get("policy", {}))
 

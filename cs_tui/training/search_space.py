@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from cs_tui.training import safe_load
+from cs_tui.training.registry import ALGORITHMS
 
 SEARCH_SPACE_FILE = Path(__file__).with_name("search_space.toml")
-ALGORITHMS = safe_load.ALGORITHMS
 TYPES = ("float", "int", "categorical")
 #: What each part of a parameter's key may name.
 PARTS: dict[str, tuple[str, ...] | None] = {

@@ -17,7 +17,6 @@ import contextlib
 import io
 import os
 import random
-import re
 import sys
 import time
 import tomllib
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cs_tui.training import runs
+from cs_tui.training.registry import ALGORITHMS, check_run_name
 from cs_tui.training.runs import Run, RunError
 from cs_tui.training.stop import StopFlag
 
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
     from stable_baselines3.common.vec_env import VecEnv
 
-ALGORITHMS = ("ppo", "a2c", "dqn")
 HYPERPARAMS_FILE = Path(__file__).with_name("hyperparams.toml")
 #: Steps between evaluations (each also writes a checkpoint): at most this much is lost to kill -9.
 EVAL_EVERY = 10_000
@@ -45,7 +44,6 @@ REFERENCE_EPISODES = 2000
 #: The evaluation episodes are the same for every evaluation of every run (and the references).
 EVAL_SEED = 0
 KEEP_CHECKPOINTS = 3
-RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # whole names only: fullmatch (a $ lets "x\n" through)
 
 
 class TrainingError(Exception):
@@ -634,12 +632,10 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
 
     root = options.saves
     if options.name is not None:
-        if not RUN_NAME.fullmatch(options.name):
-            raise TrainingError(
-                f"invalid run name {options.name!r}: use letters, digits, '.', '_' and '-' (not first), "
-                "at most 100 characters",
-                2,
-            )
+        try:
+            check_run_name(options.name)
+        except ValueError as exc:
+            raise TrainingError(str(exc), 2) from None
         name = options.name
         if (root / name).exists():
             finished = (root / name / runs.META_FILE).is_file() and _status_of(Run(root / name)) == "finished"

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import socket
 import sqlite3
 import time
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from cs_tui.training import runs, trainer
+from cs_tui.training.registry import check_algorithm, check_study_name
 from cs_tui.training.search_space import SEARCH_SPACE_FILE, Parameter, apply, load_search_space
 
 if TYPE_CHECKING:
@@ -58,7 +58,6 @@ HEARTBEAT_SECONDS = 10
 MAX_RETRY = 3
 #: Trials that complete before the median pruner starts pruning.
 STARTUP_TRIALS = 5
-STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 #: Study settings kept in the storage: a second worker or a re-run must use the same ones.
 SETTINGS = ("algorithm", "industry", "timesteps", "seed", "eval_every", "eval_episodes", "holdout_episodes")
 
@@ -210,17 +209,19 @@ def check_options(options: TuneOptions) -> str:
     """The study's name, after checking what can be checked without a storage (usage errors: exit 2)."""
     from cs_env.env import check_industry
 
-    if options.algorithm not in trainer.ALGORITHMS:
-        raise TuneError(f"unknown algorithm {options.algorithm!r}; valid: {', '.join(trainer.ALGORITHMS)}", 2)
+    try:
+        check_algorithm(options.algorithm)
+    except ValueError as exc:
+        raise TuneError(str(exc), 2) from None
     try:
         check_industry(options.industry)
     except ValueError as exc:
         raise TuneError(str(exc), 2) from None
     name = options.study or default_study_name(options.algorithm, options.industry)
-    if not STUDY_NAME.match(name):
-        raise TuneError(
-            f"invalid study name {name!r}: use letters, digits, '.', '_' and '-' (not first), at most 80 characters", 2
-        )
+    try:
+        check_study_name(name)
+    except ValueError as exc:
+        raise TuneError(str(exc), 2) from None
     if not 0 <= options.seed < MAX_SEED:
         raise TuneError(
             f"--seed must lie in 0-{MAX_SEED - 1:,} (trials train on seeds from it on; the held-out "

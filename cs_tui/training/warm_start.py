@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cs_tui.training.registry import IMITABLE
+
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
 
@@ -23,15 +25,14 @@ WARM_START_BATCH = 256
 WARM_START_LR = 1e-3
 #: a demonstration seed apart from the evaluations' (0) and the held-out figures' (1)
 WARM_START_SEED = 7
-ALGORITHMS = ("ppo", "a2c")  # policies with an action distribution to fit; DQN's Q-values are not one
 
 
 def check_source(source: str, algorithm: str) -> str | None:
     """Why ``source`` cannot warm-start ``algorithm`` (None when it can)."""
     from cs_env.policies import baselines
 
-    if algorithm not in ALGORITHMS:
-        return f"--warm-start needs an algorithm with a policy to imitate ({', '.join(ALGORITHMS)}), not {algorithm}"
+    if algorithm not in IMITABLE:
+        return f"--warm-start needs an algorithm with a policy to imitate ({', '.join(IMITABLE)}), not {algorithm}"
     valid = [f"baseline:{name}" for name in baselines() if name != "random"]
     if source not in valid:
         return f"unknown --warm-start source {source!r}; valid sources: {', '.join(valid)}"

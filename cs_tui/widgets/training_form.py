@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +15,10 @@ from textual.widgets import Button, Input, Label, Select, Static
 from cs_env.env import valid_industries
 from cs_tui.commands.train import MIN_TIMESTEPS
 from cs_tui.seeds import parse_seed
+from cs_tui.training.registry import ALGORITHMS, RUN_NAME, RUN_NAME_RULE
 from cs_tui.training.runs import default_run_name, unique_run_name
 from cs_tui.widgets.industry_select import industry_select
 
-ALGORITHMS = ("ppo", "a2c", "dqn")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 FALLBACK_TIMESTEPS = 50_000
 
 
@@ -82,8 +80,8 @@ def validate(algorithm: object, industry: object, timesteps: str, seed: str, nam
     except ValueError as exc:
         raise ValueError(f"seed: {exc}") from None
     name = name.strip() or unique_run_name(saves, default_run_name(str(algorithm), str(industry)))
-    if not NAME_PATTERN.fullmatch(name):
-        raise ValueError("name: letters, digits, '.', '_' and '-' only (at most 80), starting with a letter or digit")
+    if not RUN_NAME.fullmatch(name):
+        raise ValueError(f"name: {RUN_NAME_RULE}")
     if (saves / name).exists():
         raise ValueError(f"name: {name!r} already exists in {saves}; pick another or leave it empty")
     return TrainRequest(str(algorithm), str(industry), steps, seed_value, name)
