@@ -376,3 +376,61 @@ def test_optuna_stays_off_the_start_up_path() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_study_form_refuses_bad_fields_naming_them() -> None:
+    from cs_tui.widgets.study_form import validate_study
+
+    good = dict(algorithm="ppo", industry="mixed", trials="20", jobs="1", timesteps="", seed="0", study="")
+    request = validate_study(**good)
+    assert (request.study, request.trials, request.jobs, request.timesteps) == ("ppo-mixed", 20, 1, None)
+    for field, value, message in [
+        ("algorithm", "sac", "algorithm: choose one of ppo, a2c, dqn"),
+        ("industry", "space", "industry: choose one of"),
+        ("trials", "0", "trials: at least 1"),
+        ("trials", "many", "trials: 'many' is not a whole number"),
+        ("jobs", "0", "workers: at least 1"),
+        ("jobs", "65", "workers: at most 64"),
+        ("timesteps", "0", "timesteps: at least 1"),
+        ("seed", "-1", "seed:"),
+        ("seed", "100000000", "seed: at most 99,999,999"),
+        ("study", "bad name", "study: letters, digits"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            validate_study(**{**good, field: value})
+    argv = validate_study(**{**good, "algorithm": "a2c", "jobs": "2", "timesteps": "4,096"}).argv(
+        Path("s"), "sqlite://"
+    )
+    args = __import__("cs_tui.cli", fromlist=["build_parser"]).build_parser().parse_args(argv)
+    assert (args.algorithm, args.industry, args.trials, args.jobs, args.timesteps) == ("a2c", "mixed", 20, 2, 4096)
+    assert (args.study, args.storage, args.seed) == ("a2c-mixed", "sqlite://", 0)
+
+
+async def test_a_study_started_from_the_form_runs_as_its_own_process(tmp_path: Path) -> None:
+    """``n`` → the form → ``cs-tui tune`` in its own session; its trial shows up in the view when done."""
+    from app_helpers import PaneApp, screen_text, wait_for
+    from textual.widgets import Input
+
+    from cs_tui.screens.tuning import TuningScreen
+    from cs_tui.widgets.study_form import NewStudyForm
+
+    saves = tmp_path / "saves"
+    app = PaneApp(saves, TuningScreen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewStudyForm))
+        form = app.screen
+        form.query_one("#trials", Input).value = "0"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "trials: at least 1" in screen_text(app))
+        assert isinstance(app.screen, NewStudyForm)  # a bad field keeps the form open
+        form.query_one("#trials", Input).value = "1"
+        form.query_one("#timesteps", Input).value = "256"
+        form.query_one("#study", Input).value = "fromform"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, TuningScreen))
+        await wait_for(pilot, lambda: "fromform-t0000" in screen_text(app) and "complete" in screen_text(app),
+                       timeout=240)  # fmt: skip
+    log = (saves / ".logs" / "tune-fromform.log").read_text()
+    assert "Traceback" not in log
+    assert study_of(saves, "fromform").user_attrs["settings"]["timesteps"] == 256

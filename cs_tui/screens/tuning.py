@@ -3,7 +3,8 @@
 It reads the study storage (the embedded one in the saves folder, or ``$CS_TUI_STORAGE``) every few
 seconds in a thread: studies on the left; for the highlighted one its trials with their state,
 % of oracle, best so far, run folder and parameters, and a one-line plot of % of oracle against
-trial number (0-100 %). ``n`` starts (or continues) a study as its own process, as the training pane starts runs.
+trial number (0-100 %). ``n`` opens a form and starts (or continues) a study as its own process, as the
+training pane starts runs.
 Optuna is imported in the reading thread only, never on the app's start-up path.
 """
 
@@ -25,6 +26,7 @@ from textual.widgets import DataTable, Header, Label
 
 from cs_tui.training.search_space import format_params, shown_value
 from cs_tui.widgets.key_bar import KeyBar
+from cs_tui.widgets.study_form import NewStudyForm, StudyRequest
 
 REFRESH_SECONDS = 2.0
 STORAGE_ENV = "CS_TUI_STORAGE"
@@ -88,13 +90,14 @@ shows its last evaluation, marked *), the best so far, its run folder (open it i
 and its parameters — and a one-line plot of % of oracle by trial number (0-100 %). It refreshes every two seconds,
 whichever host the workers run on.
 
-**n** starts a PPO study on the app's industry with 20 trials as its own process (or continues the
-one of that name); the output goes to `saves/.logs/`. `cs-tui tune --study NAME --best` writes the
+**n** opens a form (algorithm, industry, trials, workers, steps per trial, seed, study name) and
+starts the study as its own process, which runs on after the app closes; a study name that exists
+continues that study. The output goes to `saves/.logs/tune-STUDY.log`. `cs-tui tune --study NAME --best` writes the
 best trial's hyperparameters for `cs-tui train --hyperparams`.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "new_study", "New study", tooltip="Start (or continue) a PPO study of 20 trials"),
+        Binding("n", "new_study", "New study", tooltip="Start or continue a study"),
         Binding("escape", "close", "Back", tooltip="Back to the training pane"),
     ]
 
@@ -198,28 +201,31 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
         self.dismiss()
 
     def action_new_study(self) -> None:
-        """``cs-tui tune`` for PPO on the app's industry, 20 trials, in a new session (like a training run)."""
+        """Open the new-study form; a filled-in form starts ``cs-tui tune`` as its own process."""
         settings = getattr(self.app, "settings", None)
-        industry = getattr(settings, "industry", "mixed")
-        name = f"ppo-{industry}"
+        self.app.push_screen(NewStudyForm(industry=getattr(settings, "industry", "mixed")), self._start)
+
+    def _start(self, request: StudyRequest | None) -> None:
+        """``cs-tui tune`` in a new session (like a training run): closing the app or SSH does not stop it."""
+        if request is None:
+            return
         saves = self.saves.absolute()
-        argv = ["--saves", str(saves), "tune", "--algorithm", "ppo", "--industry", industry, "--trials", "20",
-                "--study", name]  # fmt: skip
-        if self.storage:
-            argv += ["--storage", self.storage]
+        log_path = saves / LOG_DIR / f"tune-{request.study}.log"
         try:
-            (saves / LOG_DIR).mkdir(parents=True, exist_ok=True)
-            with open(saves / LOG_DIR / f"tune-{name}.log", "ab") as log:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "ab") as log:
                 subprocess.Popen(
-                    [sys.executable, "-m", "cs_tui", *argv],
+                    [sys.executable, "-m", "cs_tui", *request.argv(saves, self.storage)],
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,
-                    start_new_session=True,  # its own session: closing the app or SSH does not stop it
+                    start_new_session=True,
                 )
         except OSError as exc:
-            self.notify(f"cannot start the study: {exc}", severity="error")
+            self.notify(f"cannot start the study: {exc}", severity="error", markup=False)
             return
-        self.shown = name
-        self.notify(f"study {name} started (20 trials); output in {saves / LOG_DIR / f'tune-{name}.log'}")
+        self.shown = request.study
+        workers = f", {request.jobs} workers" if request.jobs > 1 else ""
+        self.notify(f"study {request.study} started ({request.trials} trials{workers}); output in {log_path}",
+                    markup=False)  # fmt: skip
         self.refresh_studies()

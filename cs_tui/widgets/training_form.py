@@ -62,6 +62,17 @@ class TrainRequest:
         ]
 
 
+def whole_number(field: str, text: str, minimum: int) -> int:
+    """A form field's whole number (``2,000`` and ``2_000`` allowed); ``ValueError`` naming the field."""
+    try:
+        value = int(text.replace(",", "").replace("_", "").strip())
+    except ValueError:
+        raise ValueError(f"{field}: {text!r} is not a whole number") from None
+    if value < minimum:
+        raise ValueError(f"{field}: at least {minimum:,}")
+    return value
+
+
 def validate(algorithm: object, industry: object, timesteps: str, seed: str, name: str, saves: Path) -> TrainRequest:
     """Check the form's fields; ``ValueError`` naming the field and what is allowed."""
     if algorithm not in ALGORITHMS:
@@ -69,12 +80,7 @@ def validate(algorithm: object, industry: object, timesteps: str, seed: str, nam
     industries = valid_industries()
     if industry not in industries:
         raise ValueError(f"industry: choose one of {', '.join(industries)}")
-    try:
-        steps = int(timesteps.replace(",", "").replace("_", "").strip())
-    except ValueError:
-        raise ValueError(f"timesteps: {timesteps!r} is not a whole number") from None
-    if steps < MIN_TIMESTEPS:
-        raise ValueError(f"timesteps: at least {MIN_TIMESTEPS}")
+    steps = whole_number("timesteps", timesteps, MIN_TIMESTEPS)
     try:
         seed_value = parse_seed(seed)
     except ValueError as exc:
