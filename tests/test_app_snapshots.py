@@ -55,3 +55,21 @@ def test_play_after_a_conversation(snap_compare: Callable[..., bool], tmp_path: 
 
 def test_play_blind_mid_conversation(snap_compare: Callable[..., bool], tmp_path: Path) -> None:
     assert snap_compare(app_for(tmp_path), terminal_size=(80, 24), run_before=keys_then_ready("b", "1"))
+
+
+async def study_form_open(pilot: Pilot[int]) -> None:
+    """The training pane, its tuning view (an empty saves folder: no studies), then the new-study form."""
+    await opponent_ready(pilot)
+    for key in ("t", "y"):
+        await pilot.press(key)
+    for _ in range(100):  # the view's first read of the storage runs in a thread
+        await pilot.pause(0.05)
+        if "No studies yet" in str(pilot.app.screen.query_one("#tuning-status").render()):
+            break
+    await pilot.press("n")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_new_study_form(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=study_form_open)

@@ -161,7 +161,7 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
         if view.studies:
             studies.move_cursor(row=min(keep, len(view.studies) - 1))
         if not view.studies:
-            status.update("No studies yet: n starts one, or run cs-tui tune in a terminal")
+            status.update("No studies yet: n starts one (or run cs-tui tune)")
         self._show_trials(view.rows)
 
     def _show_trials(self, rows: list[dict[str, Any]]) -> None:
@@ -187,8 +187,9 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
             best = max((r["best_so_far"] for r in rows if r["best_so_far"] is not None), default=None)
             running = sum(r["state"] == "running" for r in rows)
             # short enough for the right half of 80 columns; the plot below is % of oracle by trial
+            shown_best = "–" if best is None else f"{best:.1f} %"
             self.query_one("#tuning-status", Label).update(
-                f"{len(rows)} trials, {running} running · best {'–' if best is None else f'{best:.1f} %'} of oracle"
+                f"{len(rows)} trial{'s' if len(rows) != 1 else ''}, {running} running · best {shown_best} of oracle"
             )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -226,6 +227,7 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
             return
         self.shown = request.study
         workers = f", {request.jobs} workers" if request.jobs > 1 else ""
-        self.notify(f"study {request.study} started ({request.trials} trials{workers}); output in {log_path}",
+        trials = f"{request.trials} trial{'s' if request.trials != 1 else ''}"
+        self.notify(f"study {request.study} started ({trials}{workers}); output in {log_path}",
                     markup=False)  # fmt: skip
         self.refresh_studies()

@@ -90,7 +90,7 @@ class NewStudyForm(ModalScreen[StudyRequest | None]):
     NewStudyForm { align: center middle; }
     NewStudyForm > Vertical {
         width: 64; max-width: 100%; height: auto; max-height: 100%;
-        border: thick $primary; background: $surface; padding: 0 1;
+        border: thick $primary; background: $surface; padding: 0 1; overflow-y: auto;
     }
     NewStudyForm Grid { grid-size: 2; grid-columns: 12 1fr; grid-rows: 1; height: auto; margin: 1 0; }
     NewStudyForm #study-form-error { color: $error; height: auto; }

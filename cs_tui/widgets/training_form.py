@@ -64,6 +64,8 @@ class TrainRequest:
 
 def whole_number(field: str, text: str, minimum: int) -> int:
     """A form field's whole number (``2,000`` and ``2_000`` allowed); ``ValueError`` naming the field."""
+    if not text.strip():
+        raise ValueError(f"{field}: empty; type a whole number")
     try:
         value = int(text.replace(",", "").replace("_", "").strip())
     except ValueError:
@@ -113,6 +115,7 @@ class NewRunForm(ModalScreen[TrainRequest | None]):
         border: thick $primary;
         background: $surface;
         padding: 0 1;
+        overflow-y: auto;
     }
     NewRunForm Grid {
         grid-size: 2;
