@@ -145,7 +145,7 @@ def test_status_of_a_run_whose_process_died_reads_interrupted(tmp_path: Path) ->
     dead = make_run(tmp_path, "dead", status="running", pid=proc.pid)
     alive = make_run(tmp_path, "alive", status="running", pid=os.getpid(), pid_token=runs.process_token())
     assert dead.recorded_status == "running"
-    assert not dead.is_alive() and dead.status == "interrupted"
+    assert not dead.is_alive() and dead.status == "died"
     assert alive.is_alive() and alive.status == "running"
     reused = make_run(tmp_path, "reused", status="running", pid=os.getpid(), pid_token="not-this-process")
     if runs.process_token() is not None:  # where start times are known, a reused pid is not mistaken for the run

@@ -202,7 +202,7 @@ def test_kill_9_leaves_every_file_loadable_and_loses_at_most_one_checkpoint_inte
     records = records_of(run)
     last_seen = max(r["timesteps"] for r in records)
     meta = run.meta  # whole JSON
-    assert run.status == "interrupted"  # recorded as running, but its process is gone
+    assert run.status == "died"  # recorded as running, but its process is gone: resumable
     for path in [run.model_path, run.best_path, *run.checkpoints()]:
         assert parameters(path), path
     assert last_seen - meta["timesteps_done"] <= 1000 + 8 * 256  # one interval (+ one rollout in flight)

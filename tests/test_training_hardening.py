@@ -141,7 +141,7 @@ def test_a_run_whose_trainer_died_before_its_first_checkpoint_restarts_on_resume
     }  # fmt: skip
     runs.atomic_write_json(run.meta_path, meta)
     # the pid is alive (it is this process) but does not hold the lock: the trainer is gone
-    assert not run.is_alive() and run.status == "interrupted"
+    assert not run.is_alive() and run.status == "died"
     code, err = run_cli(capsys, "train", "--resume", str(run.path), "--quiet")
     assert code == 0, err
     assert run.meta["status"] == "finished" and run.meta["timesteps_done"] == 2048 and run.model_path.is_file()
@@ -152,7 +152,7 @@ def test_a_run_killed_after_its_last_checkpoint_resumes_to_be_marked_finished(
 ) -> None:
     run = trainer.train(quick(tmp_path)).run
     run.update_meta(status="running")  # killed after the last checkpoint, before "finished" was written
-    assert run.status == "interrupted"
+    assert run.status == "died"
     code, err = run_cli(capsys, "train", "--resume", str(run.path), "--quiet")
     assert code == 0, err
     assert run.meta["status"] == "finished" and run.meta["timesteps_done"] == 2048

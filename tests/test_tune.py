@@ -243,14 +243,14 @@ def _kill_one_worker_mid_trial(saves: Path, space: Path, storage: str | None) ->
     assert retries[0]["params"] == dict(killed.params)
     runs_named = [r["run"] for r in rows]
     assert len(set(runs_named)) == len(runs_named)  # one run folder per trial
-    # the killed trial's run folder reads interrupted (its process is gone), resumable from its checkpoint;
+    # the killed trial's run folder reads died (its process is gone), resumable from its checkpoint;
     # the trial's last steps (256 here) may have been trained and recorded in the moment before the kill
     # (the trial then still had its held-out scoring to do): the folder then truly reads finished
     killed_run = runs.Run(saves / killed.user_attrs["run"])
     if killed_run.status == "finished":
         assert killed_run.meta["timesteps_done"] >= killed_run.meta["total_timesteps"]
     else:
-        assert killed_run.status == "interrupted" and killed_run.model_path.is_file()
+        assert killed_run.status == "died" and killed_run.model_path.is_file()
     # re-running the command finds the study done and starts nothing
     command = [sys.executable, "-m", "cs_tui", *tune_args(saves, space, "shared", trials)]
     if storage is not None:

@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 from textual.widgets.data_table import ColumnKey
 
-from cs_tui.training.runs import Run, RunError, list_runs, run_locked
+from cs_tui.training.runs import Run, RunError, RunStatus, list_runs, run_locked
 from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.model_report import middle_cut
@@ -65,10 +65,8 @@ def _row_for(run: Run) -> RunRow:
     try:
         meta = run.meta
     except RunError:
-        return RunRow(run.name, run.path, "broken", None)
-    status = str(meta.get("status", "unknown"))
-    if status == "running" and not run.is_alive():
-        status = "died"
+        return RunRow(run.name, run.path, RunStatus.BROKEN, None)
+    status = run.status
     done, total = meta.get("timesteps_done"), meta.get("total_timesteps")
     progress = done / total if isinstance(done, int | float) and isinstance(total, int | float) and total else None
     return RunRow(run.name, run.path, status, progress)
@@ -90,7 +88,7 @@ def log_tail(path: Path, lines: int = 1) -> str:
 def failure_reason(run: Run, log_path: Path) -> str:
     """Why a process started for ``run`` failed: the error its meta.json records, else its log's last line."""
     try:
-        error = run.meta.get("error") if run.recorded_status == "failed" else None
+        error = run.meta.get("error") if run.recorded_status == RunStatus.FAILED else None
     except RunError:
         error = None
     return str(error) if error else log_tail(log_path)
@@ -231,17 +229,17 @@ show up here too: the run you opened stays on the right, and a run that starts m
             for row, old in zip(rows, self.rows, strict=True):
                 if row != old:  # repaint only what changed
                     table.update_cell(row.name, "status", self._cells(row)[1])
-        new_live = [r for r in rows if r.status == "running" and r.name not in {o.name for o in self.rows}]
+        new_live = [r for r in rows if r.status == RunStatus.RUNNING and r.name not in {o.name for o in self.rows}]
         first_listing = not self.rows
         self.rows = rows
         monitor = self.query_one(RunMonitor)
-        live_now = {r.name for r in rows if r.status == "running"}
+        live_now = {r.name for r in rows if r.status == RunStatus.RUNNING}
         if self._announced - live_now:  # an announced run that stopped needs no mark any more
             self._announced &= live_now
             self._fill(rows)
         new_live = [r for r in new_live if monitor.path is None or r.name != monitor.path.name]
         if new_live and not first_listing:
-            if self._chosen is None and monitor.view.status not in ("running", "starting"):
+            if self._chosen is None and monitor.view.status not in (RunStatus.RUNNING, RunStatus.STARTING):
                 # a run started elsewhere (cs-tui train in another terminal) while nothing was chosen or live
                 self._open(new_live[0].path)
                 self.notify(f"Following {new_live[0].name}, which just started", title="Training")
@@ -254,7 +252,7 @@ show up here too: the run you opened stays on the right, and a run that starts m
         if not self._attached and rows:
             self._attached = True
             # re-attach: the newest run still training, else the newest run
-            live = next((r for r in rows if r.status == "running"), rows[0])
+            live = next((r for r in rows if r.status == RunStatus.RUNNING), rows[0])
             self._open(live.path)
 
     def _fill(self, rows: list[RunRow]) -> None:
@@ -271,7 +269,7 @@ show up here too: the run you opened stays on the right, and a run that starts m
     def _cells(self, row: RunRow) -> tuple[Text, Text]:
         label = STATUS_LABEL.get(row.status, row.status)
         progress = max(row.progress or 0.0, self._progress.get(row.name, 0.0))
-        if row.status == "running" and (row.progress is not None or row.name in self._progress):
+        if row.status == RunStatus.RUNNING and (row.progress is not None or row.name in self._progress):
             label = f"{progress * 100:.0f}%"
         width = NAME_WIDTH[self.has_class("-wide")]
         if row.name in self._announced:
@@ -373,7 +371,7 @@ show up here too: the run you opened stays on the right, and a run that starts m
             self.notify("No run open", severity="warning")
             return
         status = monitor.view.status
-        if status not in ("interrupted", "died", "failed"):
+        if status not in (RunStatus.INTERRUPTED, RunStatus.DIED, RunStatus.FAILED):
             self.notify(f"{run.name} is {status}: only a stopped, died or failed run resumes", severity="warning")
             return
         if run_locked(run.path):  # one run, one trainer (the trainer would refuse too, in its log)
@@ -402,7 +400,7 @@ show up here too: the run you opened stays on the right, and a run that starts m
             except RunError:
                 recorded = "missing"
             # a stop by signal exits non-zero (143) after recording "interrupted": that is no failure
-            if code == 0 or recorded in ("finished", "interrupted"):
+            if code == 0 or recorded in (RunStatus.FINISHED, RunStatus.INTERRUPTED):
                 continue
             tail = failure_reason(run, launched.log_path) or f"exit status {code}"
             self.notify(f"Training {name} failed: {tail}", title="Training", severity="error", timeout=15)
@@ -430,7 +428,7 @@ show up here too: the run you opened stays on the right, and a run that starts m
                 return
         elif launched is not None and launched.process.poll() is None:
             launched.process.terminate()  # our own child, still starting: no lock taken yet
-        elif monitor.view.alive or monitor.view.recorded_status == "running":
+        elif monitor.view.alive or monitor.view.recorded_status == RunStatus.RUNNING:
             self.notify(
                 f"{name} is not ours to stop: no process holds its lock, so none can be proven to be its trainer",
                 severity="warning",
@@ -443,7 +441,7 @@ show up here too: the run you opened stays on the right, and a run that starts m
 
     def action_follow_live(self) -> None:
         """Follow the newest run that is training."""
-        live = next((r for r in self.rows if r.status == "running"), None)
+        live = next((r for r in self.rows if r.status == RunStatus.RUNNING), None)
         if live is None:
             self.notify("No run is training now", severity="information")
             return

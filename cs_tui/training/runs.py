@@ -15,6 +15,7 @@ This module is read by the app: it must stay light (no torch, no stable-baseline
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import json
 import math
@@ -39,8 +40,27 @@ REPLAY_BUFFER_FILE = "replay_buffer.npz"
 LOCK_FILE = ".lock"
 #: The most ``read_json`` reads: a meta.json is a few KB; anything larger is not one of ours.
 MAX_JSON_BYTES = 4 << 20
-#: "pruned": a trial of `cs-tui tune` stopped early by its study's pruner (checkpointed, resumable)
-STATUSES = ("running", "finished", "interrupted", "failed", "pruned")
+
+
+class RunStatus(enum.StrEnum):
+    """A run's status: the first five are what ``meta.json`` records; the views add the last three.
+
+    A ``StrEnum``, so a status compares equal to the word meta.json holds (``RunStatus.DIED == "died"``).
+    """
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"  # stopped by a signal (Ctrl-C, SIGTERM, SIGHUP, the app's x): resumable
+    FAILED = "failed"  # an error, recorded in meta.json
+    PRUNED = "pruned"  # a trial of `cs-tui tune` its study's pruner stopped early (checkpointed, resumable)
+    DIED = "died"  # recorded running, but no process trains it (kill -9, a crash, a reboot): resumable
+    STARTING = "starting"  # the app launched a trainer that has not written meta.json yet
+    BROKEN = "broken"  # meta.json cannot be read
+
+
+#: The statuses a trainer records in meta.json.
+STATUSES = tuple(s.value for s in (RunStatus.RUNNING, RunStatus.FINISHED, RunStatus.INTERRUPTED, RunStatus.FAILED,
+                                   RunStatus.PRUNED))  # fmt: skip
 # read once at import (setting it is the only way to read it, and not thread-safe later)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -489,16 +509,17 @@ class Run:
         return str(self.meta.get("status", "unknown"))
 
     @property
-    def status(self) -> str:
-        """running | finished | interrupted | failed.
-
-        A run recorded as running whose process is gone (killed without a chance to say so, e.g.
-        ``kill -9``) reads as interrupted: it can be resumed from its last checkpoint.
-        """
+    def status(self) -> RunStatus | str:
+        """The recorded status, except that a run recorded as running whose process is gone (killed
+        without a chance to say so, e.g. ``kill -9``) is :attr:`RunStatus.DIED`: it can be resumed from its
+        last checkpoint. A word this version does not know is returned as it is."""
         status = self.recorded_status
-        if status == "running" and not self.is_alive():
-            return "interrupted"
-        return status
+        if status == RunStatus.RUNNING and not self.is_alive():
+            return RunStatus.DIED
+        try:
+            return RunStatus(status)
+        except ValueError:
+            return status
 
     def is_alive(self) -> bool:
         """Whether a process is training this run: it holds the run's lock (runs from before locks
@@ -638,6 +659,7 @@ __all__ = [
     "RunError",
     "RunLock",
     "RunLocked",
+    "RunStatus",
     "append_jsonl",
     "atomic_write_bytes",
     "atomic_write_json",

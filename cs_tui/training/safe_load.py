@@ -499,8 +499,7 @@ def _check_meta(meta: Any) -> None:
         raise ValueError(f"format is {meta.get('format')!r}, expected {FORMAT!r}")
     if meta.get("schema") != SCHEMA:
         raise ValueError(f"schema {meta.get('schema')!r} is not supported (this cs-tui reads schema {SCHEMA})")
-    algorithm = meta.get("algorithm")
-    check_algorithm(algorithm)
+    algorithm = check_algorithm(meta.get("algorithm"))
     check_industry(meta.get("industry"))
     check_max_turns(meta.get("max_turns"))
     model = meta.get("model")

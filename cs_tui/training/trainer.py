@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cs_tui.training import runs
 from cs_tui.training.registry import ALGORITHMS, check_run_name
-from cs_tui.training.runs import Run, RunError
+from cs_tui.training.runs import Run, RunError, RunStatus
 from cs_tui.training.stop import StopFlag
 
 if TYPE_CHECKING:
@@ -460,19 +460,19 @@ class Session:
                 f"stopped by {stop.signal_name} at {steps:,} of {total:,} steps; "
                 f"continue with: cs-tui train --resume {self.run.path}"
             )
-            self.write_meta(status="interrupted", error=None)
-            self.status("interrupted", message)
+            self.write_meta(status=RunStatus.INTERRUPTED, error=None)
+            self.status(RunStatus.INTERRUPTED, message)
             code = 128 + int(stop.signum or 0)
-            status = "interrupted"
+            status = RunStatus.INTERRUPTED
         else:
             if self.last_eval_steps != steps:
                 self.evaluate(steps)
             self.checkpoint()
             best = self.meta.get("best_eval") or {}
             message = f"finished {steps:,} steps; best {best.get('pct_of_oracle', float('nan')):.1f}% of oracle"
-            self.write_meta(status="finished", error=None)
-            self.status("finished", message)
-            code, status = 0, "finished"
+            self.write_meta(status=RunStatus.FINISHED, error=None)
+            self.status(RunStatus.FINISHED, message)
+            code, status = 0, RunStatus.FINISHED
         return TrainResult(
             run=self.run,
             status=status,
@@ -491,10 +491,10 @@ class Session:
             f"pruned at {steps:,} of {total:,} steps ({last.get('pct_of_oracle', float('nan')):.1f}% of oracle "
             "is below the other trials' median there)"
         )
-        self.write_meta(status="pruned", error=None)
-        self.status("pruned", message)
+        self.write_meta(status=RunStatus.PRUNED, error=None)
+        self.status(RunStatus.PRUNED, message)
         return TrainResult(
-            run=self.run, status="pruned", timesteps=steps, message=message, exit_code=0,
+            run=self.run, status=RunStatus.PRUNED, timesteps=steps, message=message, exit_code=0,
             best_eval=self.meta.get("best_eval"), wall_seconds=time.monotonic() - started,
         )  # fmt: skip
 
@@ -557,20 +557,22 @@ def _run_guarded(
         reporter.started(run, meta, resumed)
         model, options = setup(stop)
         session = Session(run, meta, model, reporter, options)
-        session.status("running", f"{'resumed' if resumed else 'started'} at {int(model.num_timesteps):,} steps")
+        verb = "resumed" if resumed else "started"
+        session.status(RunStatus.RUNNING, f"{verb} at {int(model.num_timesteps):,} steps")
         result = session.learn(stop, resumed)
     except TrainingError as exc:
         _record_failure(run, meta, str(exc), None)
-        result = TrainResult(run, "failed", int(meta.get("timesteps_done", 0)), str(exc), exc.exit_code)
+        result = TrainResult(run, RunStatus.FAILED, int(meta.get("timesteps_done", 0)), str(exc), exc.exit_code)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         _record_failure(run, meta, message, traceback.format_exc())
-        result = TrainResult(run, "failed", int(meta.get("timesteps_done", 0)), message, 1)
+        result = TrainResult(run, RunStatus.FAILED, int(meta.get("timesteps_done", 0)), message, 1)
     finally:
         stop.restore()
         lock.release()
-    if result.status != "failed" and stop.requested and session is None:
-        result = TrainResult(run, "interrupted", 0, "stopped before training began", 128 + int(stop.signum or 0))
+    if result.status != RunStatus.FAILED and stop.requested and session is None:
+        code = 128 + int(stop.signum or 0)
+        result = TrainResult(run, RunStatus.INTERRUPTED, 0, "stopped before training began", code)
     result.wall_seconds = time.monotonic() - started
     reporter.finished(result)
     return result
@@ -578,12 +580,12 @@ def _run_guarded(
 
 def _record_failure(run: Run, meta: dict[str, Any], message: str, trace: str | None) -> None:
     try:
-        meta.update(status="failed", error=message, traceback=trace, updated_at=runs.now_iso())
+        meta.update(status=RunStatus.FAILED, error=message, traceback=trace, updated_at=runs.now_iso())
         runs.atomic_write_json(run.meta_path, meta)
         runs.append_jsonl(
             run.metrics_path,
             {"type": "status", "time": time.time(), "timesteps": int(meta.get("timesteps_done", 0)),
-             "status": "failed", "message": message},
+             "status": RunStatus.FAILED, "message": message},
         )  # fmt: skip
     except OSError:
         pass  # the folder itself is unwritable: the message still reaches the terminal
@@ -638,7 +640,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
             raise TrainingError(str(exc), 2) from None
         name = options.name
         if (root / name).exists():
-            finished = (root / name / runs.META_FILE).is_file() and _status_of(Run(root / name)) == "finished"
+            finished = (root / name / runs.META_FILE).is_file() and _status_of(Run(root / name)) == RunStatus.FINISHED
             how = "--resume {} --timesteps N (a larger total)" if finished else "--resume {}"
             raise TrainingError(
                 f"{root / name} already exists{' (a finished run)' if finished else ''}: continue it with "
@@ -683,7 +685,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         "versions": runs.versions(),
         "created_at": now,
         "updated_at": now,
-        "status": "running",
+        "status": RunStatus.RUNNING,
         "error": None,
         "pid": os.getpid(),
         "pid_token": runs.process_token(),
@@ -834,7 +836,7 @@ def _resume_locked(
         raise TrainingError(f"cannot resume: {exc}") from None
     # a run killed after its last checkpoint but before it was marked finished resumes to finish;
     # --timesteps is the new total, not steps to add: a total below the steps done is refused
-    if done >= total and (meta.get("status") == "finished" or (timesteps is not None and done > total)):
+    if done >= total and (meta.get("status") == RunStatus.FINISHED or (timesteps is not None and done > total)):
         asked = "" if timesteps is None else f" and --timesteps {timesteps:,} is not more"
         raise TrainingError(
             f"cannot resume: {run.name} has already done {done:,} steps{asked}; "
@@ -860,7 +862,7 @@ def _resume_locked(
     runs.repair_jsonl(run.metrics_path)
     runs.remove_temp_files(run.path)  # left by a kill -9 mid-write; we hold the lock, so none is being written
     meta.update(
-        status="running", error=None, traceback=None, pid=os.getpid(), pid_token=runs.process_token(),
+        status=RunStatus.RUNNING, error=None, traceback=None, pid=os.getpid(), pid_token=runs.process_token(),
         total_timesteps=total, timesteps_requested=requested, tensorboard=tensorboard, versions=runs.versions(),
         updated_at=runs.now_iso(),
     )  # fmt: skip

@@ -21,7 +21,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, ProgressBar, Static
 
-from cs_tui.training.runs import Run, RunError
+from cs_tui.training.runs import Run, RunError, RunStatus
 from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.sparkline_rewards import ReturnHistory, RewardSparkline
@@ -107,9 +107,9 @@ class RunView:
     @property
     def recorded_status(self) -> str:
         if self.starting and not self.launch_error and (self.meta_error or not self.meta):
-            return "starting"
+            return RunStatus.STARTING
         if self.meta_error:
-            return "broken"
+            return RunStatus.BROKEN
         if not self.meta:
             return "opening"  # not read yet: the first poll is on its way
         return str(self.meta.get("status", "unknown"))
@@ -117,21 +117,21 @@ class RunView:
     @property
     def died(self) -> bool:
         """meta.json says running but no process trains it (killed, crashed, machine rebooted)."""
-        return self.recorded_status == "running" and not self.alive
+        return self.recorded_status == RunStatus.RUNNING and not self.alive
 
     @property
     def status(self) -> str:
         """starting | running | finished | interrupted | failed | died | broken."""
-        if self.launch_error and self.recorded_status in ("starting", "broken", "running"):
-            return "failed"
-        return "died" if self.died else self.recorded_status
+        if self.launch_error and self.recorded_status in (RunStatus.STARTING, RunStatus.BROKEN, RunStatus.RUNNING):
+            return RunStatus.FAILED
+        return RunStatus.DIED if self.died else self.recorded_status
 
     @property
     def reason(self) -> str | None:
         """Why a run is not healthy, in words, or None."""
-        if self.launch_error and self.status == "failed":
+        if self.launch_error and self.status == RunStatus.FAILED:
             return self.launch_error
-        if self.recorded_status == "starting":
+        if self.recorded_status == RunStatus.STARTING:
             return None
         if self.meta_error:
             return self.meta_error
@@ -141,7 +141,7 @@ class RunView:
                 f"the training process (pid {pid}) is gone but the run still says running: "
                 "it was killed or crashed. u resumes it from its last checkpoint"
             )
-        if self.recorded_status == "failed":
+        if self.recorded_status == RunStatus.FAILED:
             return str(self.meta.get("error") or self.message or "training failed (no reason recorded)")
         return None
 
@@ -159,7 +159,7 @@ class RunView:
         if p is None:
             done, total = _num(self.meta.get("timesteps_done")), _num(self.meta.get("total_timesteps"))
             p = done / total if done is not None and total else 0.0
-        if self.recorded_status == "finished":
+        if self.recorded_status == RunStatus.FINISHED:
             p = 1.0
         return min(max(p, 0.0), 1.0)
 
@@ -174,16 +174,16 @@ IDLE_TEXT = (
 
 #: How a status reads on screen: "interrupted" (stopped by a signal, or by x) reads "stopped" in the run
 #: list (8 columns) and in the monitor alike.
-STATUS_LABEL = {"interrupted": "stopped"}
-STATUS_STYLE = {
-    "starting": "bold green",
-    "running": "bold green",
-    "finished": "bold",
-    "interrupted": "bold yellow",
-    "pruned": "yellow",  # a cs-tui tune trial its study stopped early
-    "failed": "bold red",
-    "died": "bold red",
-    "broken": "bold red",
+STATUS_LABEL: dict[str, str] = {RunStatus.INTERRUPTED: "stopped"}
+STATUS_STYLE: dict[str, str] = {
+    RunStatus.STARTING: "bold green",
+    RunStatus.RUNNING: "bold green",
+    RunStatus.FINISHED: "bold",
+    RunStatus.INTERRUPTED: "bold yellow",
+    RunStatus.PRUNED: "yellow",
+    RunStatus.FAILED: "bold red",
+    RunStatus.DIED: "bold red",
+    RunStatus.BROKEN: "bold red",
 }
 
 
@@ -372,9 +372,9 @@ class RunMonitor(VerticalScroll):
         done = _num(view.train.get("timesteps")) or _num(meta.get("timesteps_done")) or 0.0
         self.query_one(ProgressBar).update(total=1.0, progress=view.progress)
         eta = ""
-        if view.status == "running" and not view.train:
+        if view.status == RunStatus.RUNNING and not view.train:
             eta = " · setting up"  # references, envs and model: seconds before the first record; fits 80 columns
-        elif view.status == "running":
+        elif view.status == RunStatus.RUNNING:
             eta = f" · ETA {format_duration(view.train.get('eta_seconds'))}"
         if total and done > total:  # DQN may pass its total by a few steps (its last collection round)
             total = done
