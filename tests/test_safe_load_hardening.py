@@ -156,3 +156,106 @@ def test_pickles_that_build_new_objects_pass() -> None:
     for value in (np.arange(3.0), collections.deque([1, 2], maxlen=5), np.random.default_rng(0), {"a": [1, {2}]}):
         for protocol in (2, 4, 5):
             assert pickle_globals(pickle.dumps(value, protocol=protocol)) is not None
+
+
+# -- both loaders hold a file to the same rules: the whole algorithm, and the network-only one the CLI and
+#    the app act with (the corrupt-file campaign found the network-only one skipped the data member, the
+#    optimizer's pickle, symlink members and the description's own fields)
+
+
+def both_refuse(path: Path, *words: str) -> None:
+    from cs_tui.training.policy_net import load_policy_net
+
+    for load in (load_model, load_policy_net):
+        with pytest.raises(ModelLoadError) as caught:
+            load(path)
+        message = str(caught.value)
+        assert str(path) in message and all(word in message for word in words), (load.__name__, message)
+
+
+def crafted_member(model_file: Path, path: Path, name: str, data: bytes) -> Path:
+    return write_zip(path, {**members_of(model_file), name: data})
+
+
+def test_a_pickle_in_the_data_member_is_refused_by_both_loaders(model_file: Path, tmp_path: Path) -> None:
+    data = json.loads(members_of(model_file)["data"])
+    evil = base64.b64encode(b"cos\nsystem\n(S'true'\ntR.").decode()  # os.system('true') when unpickled
+    data["n_epochs"] = {":type:": "<class 'int'>", ":serialized:": evil}
+    both_refuse(crafted_member(model_file, tmp_path / "data.zip", "data", json.dumps(data).encode()), "os.system")
+
+
+def test_a_data_member_that_is_not_sb3s_is_refused_by_both_loaders(model_file: Path, tmp_path: Path) -> None:
+    both_refuse(crafted_member(model_file, tmp_path / "swap.zip", "data", b"- OS: Linux"), "not valid JSON")
+    data = json.loads(members_of(model_file)["data"])
+    data["__class__"] = 1
+    both_refuse(crafted_member(model_file, tmp_path / "key.zip", "data", json.dumps(data).encode()), "'__class__'")
+
+
+def test_a_pickle_in_the_optimizer_member_is_refused_by_both_loaders(model_file: Path, tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save({"state": print}, buffer)  # a global: a weights-only load refuses it
+    both_refuse(crafted_member(model_file, tmp_path / "opt.zip", "policy.optimizer.pth", buffer.getvalue()),
+                "policy.optimizer.pth")  # fmt: skip
+
+
+def test_a_symlink_member_is_refused_by_both_loaders(model_file: Path, tmp_path: Path) -> None:
+    path = tmp_path / "link.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members_of(model_file).items():
+            info = zipfile.ZipInfo(name)
+            if name == "system_info.txt":
+                info.external_attr = 0o120777 << 16  # a symlink to /etc/passwd once extracted
+                data = b"/etc/passwd"
+            archive.writestr(info, data)
+    both_refuse(path, "'system_info.txt' is a symbolic link")
+
+
+def test_sb3s_text_members_must_hold_text(model_file: Path, tmp_path: Path) -> None:
+    info = members_of(model_file)["system_info.txt"]
+    both_refuse(crafted_member(model_file, tmp_path / "v.zip", "_stable_baselines3_version", info), "version number")
+    both_refuse(crafted_member(model_file, tmp_path / "s.zip", "system_info.txt", b"\0\1\2"), "not plain text")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [("trained_by", 1e308, "trained_by"), ("trained_by", "[bold", "trained_by"), ("name", "../../etc", "name"),
+     ("n_envs", 0, "n_envs"), ("seed", -1, "seed"), ("versions", {"torch": "[/]"}, "versions"),
+     ("industry_digest", "ppo", "industry_digest"), ("eval", {"pct_of_oracle": "[/]"}, "eval"),
+     ("hyperparameters", {"policy": {"activation_fn": {"a": 1}}}, "activation_fn"), ("extra", 1, "'extra'")],
+)  # fmt: skip
+def test_the_descriptions_own_fields_are_checked_by_both_loaders(
+    model_file: Path, tmp_path: Path, key: str, value: object, words: str
+) -> None:
+    meta = json.loads(members_of(model_file)["cs_tui.json"])
+    meta[key] = value
+    both_refuse(crafted_member(model_file, tmp_path / "m.zip", "cs_tui.json", json.dumps(meta).encode()), words)
+
+
+def test_a_description_without_its_optional_fields_loads(model_file: Path, tmp_path: Path) -> None:
+    from cs_tui.training.policy_net import load_policy_net
+
+    meta = json.loads(members_of(model_file)["cs_tui.json"])
+    for key in ("seed", "name", "run", "trained_by", "versions", "hyperparameters", "industry_digest", "eval"):
+        meta.pop(key, None)
+    path = crafted_member(model_file, tmp_path / "bare.zip", "cs_tui.json", json.dumps(meta).encode())
+    assert load_model(path) is not None and load_policy_net(path)[0] is not None
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "a2c", "dqn"])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "silu"])
+def test_the_data_member_tables_hold_what_sb3_writes(algorithm: str, activation: str) -> None:
+    """The data member's rules are tables (no model needed); an SB3 that writes more than they allow fails here."""
+    from cs_tui.training.safe_load import DATA_GLOBALS, SB3_DATA_GLOBALS, SB3_DATA_KEYS, _torch_classes
+
+    activations, _ = _torch_classes()
+    model_class = {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}[algorithm]
+    model = model_class("MlpPolicy", CustomerSupportEnv(), policy_kwargs={"activation_fn": activations[activation]},
+                        device="cpu")  # fmt: skip
+    buffer = io.BytesIO()
+    model.save(buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        data = json.loads(archive.read("data"))
+    assert set(data) <= SB3_DATA_KEYS[algorithm], sorted(set(data) - SB3_DATA_KEYS[algorithm])
+    found = set().union(*(pickle_globals(base64.b64decode(v[":serialized:"])) for v in data.values()
+                          if isinstance(v, dict) and ":serialized:" in v))  # fmt: skip
+    assert found <= SB3_DATA_GLOBALS | DATA_GLOBALS, sorted(found - SB3_DATA_GLOBALS - DATA_GLOBALS)

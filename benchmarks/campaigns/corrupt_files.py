@@ -19,6 +19,7 @@ import json
 import os
 import pickle
 import random
+import re
 import shutil
 import struct
 import zipfile
@@ -77,8 +78,9 @@ def _evil_pickle(canary: Path, kind: str) -> bytes:
     )
 
 
-def mutate_model(raw: bytes, rng: random.Random, canary: Path) -> tuple[str, bytes, bool]:
-    """One mutation of the model zip: (what was done, the bytes, whether it must be refused)."""
+def mutate_model(raw: bytes, rng: random.Random, canary: Path) -> tuple[str, bytes, bool | None]:
+    """One mutation of the model zip: (what was done, the bytes, whether it must be refused: True, False
+    when it must load as the original, None when it may load with its changed description)."""
     entries = members(raw)
     names = [info.filename for info, _ in entries]
     plain = [(info.filename, data) for info, data in entries]
@@ -141,10 +143,11 @@ def mutate_model(raw: bytes, rng: random.Random, canary: Path) -> tuple[str, byt
         crafted = [(n, buffer.getvalue() if n == name else d) for n, d in plain]
         return f"crafted torch pickle in {name}", build(crafted), True
     if kind == "json":
+        original = json.loads(dict(plain)["cs_tui.json"])
         meta = json.loads(dict(plain)["cs_tui.json"])
         path, value = _json_mutation(meta, rng)
         changed = [(n, json.dumps(meta).encode() if n == "cs_tui.json" else d) for n, d in plain]
-        return f"cs_tui.json {path} = {value!r:.60}", build(changed), True
+        return f"cs_tui.json {path} = {value!r:.60}", build(changed), _json_must_refuse(original, path, value)
     if kind == "duplicate":
         name = rng.choice(names)
         return f"duplicate {name}", build([*plain, (name, dict(plain)[name])]), True
@@ -218,6 +221,35 @@ HOSTILE_JSON: list[Any] = [None, True, -1, 0, 2**64, 1e308, -1e308, "", "x" * 10
                            "[bold", "../../etc", {"a": 1}, 3.5, "ppo", "dqn"]  # fmt: skip
 
 
+#: cs_tui.json's optional fields about a model's origin (run name, seed, versions, its evaluation, ...): a
+#: file that drops one, or holds another plain value of the same kind, is as sound as the original
+ABOUT_FIELDS = frozenset(["name", "run", "seed", "n_envs", "trained_by", "versions", "hyperparameters",
+                          "industry_digest", "eval"])  # fmt: skip
+PLAIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+ -]{0,63}")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    return "number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _json_must_refuse(original: Any, path: str, value: Any) -> bool | None:
+    """True: the loader must refuse the mutated description. None: it may load it (an optional field
+    dropped, or another plain value of the same kind), and then with the original weights."""
+    keys = path.split("/")
+    if keys[0] not in ABOUT_FIELDS:
+        return True  # what the model is (algorithm, env, network, spaces): never anything but the original
+    if value == "<deleted>":
+        return None
+    node = original
+    for key in keys:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if _kind(value) != _kind(node) or (isinstance(value, str) and not PLAIN_WORD.fullmatch(value)):
+        return True
+    return None
+
+
 def _json_mutation(doc: Any, rng: random.Random) -> tuple[str, Any]:
     """Replace one random leaf (or delete a key) of a JSON document in place."""
     path = []
@@ -281,8 +313,8 @@ def original_parameters(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 _ORIGINAL: tuple[dict[str, Any], dict[str, Any]] | None = None
 
 
-def same_as_original(path: Path) -> bool:
-    """Whether ``path`` loads (in this process) to the very weights and description of the source model."""
+def same_as_original(path: Path, description: bool = True) -> bool:
+    """Whether ``path`` loads (in this process) to the very weights (and description) of the source model."""
     global _ORIGINAL
     from cs_tui.training.safe_load import load_model_with_meta
 
@@ -292,13 +324,13 @@ def same_as_original(path: Path) -> bool:
     model, got_meta = load_model_with_meta(path)
     state = model.policy.state_dict()
     return (
-        got_meta == meta
+        (got_meta == meta or not description)
         and state.keys() == weights.keys()
         and all(bool((state[k] == weights[k]).all()) for k in weights)
     )
 
 
-def check_cli(path: Path, what: str, must_refuse: bool, canary: Path) -> str | None:
+def check_cli(path: Path, what: str, must_refuse: bool | None, canary: Path) -> str | None:
     result = worker.run(["evaluate", str(path), "--episodes", "2"])
     if canary.exists():
         return f"{what}: CODE RAN (the canary exists)"
@@ -309,7 +341,7 @@ def check_cli(path: Path, what: str, must_refuse: bool, canary: Path) -> str | N
     if result.code == 0:
         if must_refuse:
             return f"{what}: accepted, but it must be refused"
-        if not same_as_original(path):
+        if not same_as_original(path, description=must_refuse is not None):
             return f"{what}: accepted with other weights or description than the original"
         return None
     if result.code not in (1, 2):

@@ -130,6 +130,11 @@ def load_policy_net(path: Path | str) -> tuple[PolicyNet, dict[str, Any]]:
         raise ModelLoadError(
             f"{path}: cannot build the policy from {META_MEMBER}: {safe_load._first_line(e)}"
         ) from None
+    # the file-level rules of the whole-algorithm loader, for users who later open the file with SB3's load
+    if "data" in members:
+        safe_load._check_data(path, meta["algorithm"], members["data"])
+    if "policy.optimizer.pth" in members:  # weights only: a crafted pickle is refused, nothing is run
+        safe_load._torch_load(path, "policy.optimizer.pth", members["policy.optimizer.pth"])
     # _load_policy reads only the model's .policy: the stand-in hands it this network
     safe_load._load_policy(path, _Module(network), members["policy.pth"])  # type: ignore[arg-type]
     if "pytorch_variables.pth" in members:

@@ -24,12 +24,14 @@ import base64
 import io
 import json
 import math
+import re
+import stat
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cs_tui.training import runs
-from cs_tui.training.registry import ALGORITHMS, check_algorithm
+from cs_tui.training.registry import ALGORITHMS, RUN_NAME, RUN_NAME_RULE, check_algorithm
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -313,7 +315,7 @@ def load_model_with_meta(path: Path | str, *, env: VecEnv | None = None) -> tupl
         raise ModelLoadError(f"{path}: no policy.pth member: the file holds no weights")
     model = _rebuild(path, meta, env)
     if "data" in members:
-        _check_data(path, model, members["data"])
+        _check_data(path, meta["algorithm"], members["data"])
     _load_policy(path, model, members["policy.pth"])
     if "policy.optimizer.pth" in members:
         _load_optimizer(path, model, members["policy.optimizer.pth"])
@@ -419,6 +421,10 @@ def _declared_members(handle: Any, size: int) -> int:
     return int.from_bytes(tail[at + 10 : at + 12], "little")
 
 
+_FILE_KINDS = {stat.S_IFLNK: "symbolic link", stat.S_IFDIR: "directory", stat.S_IFCHR: "character device",
+               stat.S_IFBLK: "block device", stat.S_IFIFO: "FIFO", stat.S_IFSOCK: "socket"}  # fmt: skip
+
+
 def _check_directory(path: Path, infos: list[zipfile.ZipInfo]) -> None:
     """Refuse from the central directory alone: unknown or repeated names, other compressions, sizes."""
     # a model file's first member starts at byte 0; otherwise the archive found is something
@@ -436,6 +442,11 @@ def _check_directory(path: Path, infos: list[zipfile.ZipInfo]) -> None:
         if name in seen:
             raise ModelLoadError(f"{path}: member {name!r} appears twice in the model file")
         seen.add(name)
+        kind = stat.S_IFMT(info.external_attr >> 16)
+        if kind not in (0, stat.S_IFREG):  # SB3 writes plain files; a symlink or device is a crafted zip
+            raise ModelLoadError(
+                f"{path}: member {name!r} is a {_FILE_KINDS.get(kind, 'special file')}, not a plain file"
+            )
         if info.compress_type not in COMPRESSIONS:
             raise ModelLoadError(
                 f"{path}: member {name!r} uses compression method {info.compress_type}; "
@@ -478,6 +489,8 @@ def _reject_constant(name: str) -> Any:
 
 
 def _parse_meta(path: Path, members: dict[str, bytes]) -> dict[str, Any]:
+    """The validated ``cs_tui.json``, after SB3's two text members (which SB3's ``load`` reads) are checked."""
+    _check_text_members(path, members)
     try:
         meta = json.loads(members[META_MEMBER].decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -487,6 +500,21 @@ def _parse_meta(path: Path, members: dict[str, bytes]) -> dict[str, Any]:
     except ValueError as e:
         raise ModelLoadError(f"{path}: {META_MEMBER}: {e}") from None
     return meta
+
+
+def _check_text_members(path: Path, members: dict[str, bytes]) -> None:
+    """``_stable_baselines3_version`` holds a version, ``system_info.txt`` a few lines of plain text."""
+    version = members.get("_stable_baselines3_version")
+    if version is not None and not _WORD.fullmatch(version.decode("ascii", "replace")):
+        raise ModelLoadError(f"{path}: member '_stable_baselines3_version' does not hold a version number")
+    info = members.get("system_info.txt")
+    if info is not None:
+        try:
+            text = info.decode("utf-8")
+        except UnicodeDecodeError:
+            text = "\0"
+        if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+            raise ModelLoadError(f"{path}: member 'system_info.txt' is not plain text")
 
 
 def _check_meta(meta: Any) -> None:
@@ -513,6 +541,79 @@ def _check_meta(meta: Any) -> None:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"num_timesteps must be a non-negative integer, got {steps!r}")
     _check_spaces(meta)
+    _check_about(meta, algorithm)
+
+
+#: What a model file says about where it came from: optional (a file saved with less is sound), but each
+#: checked when present, since the app and the CLI show them.
+ABOUT_KEYS = ("name", "run", "seed", "n_envs", "trained_by", "versions", "hyperparameters", "industry_digest",
+              "eval")  # fmt: skip
+_DESCRIPTION_KEYS = ("format", "schema", "algorithm", "industry", "max_turns", "model")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")  # a package name or version, a record type
+_PHRASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")  # "cs-tui train"
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_about(meta: dict[str, Any], algorithm: str) -> None:
+    """The optional fields of ``cs_tui.json`` (:data:`ABOUT_KEYS`); anything else is refused."""
+    unknown = sorted(set(meta) - set(_DESCRIPTION_KEYS) - set(ABOUT_KEYS))
+    if unknown:
+        raise ValueError(
+            f"unknown entry {unknown[0]!r}; a model description holds {', '.join(_DESCRIPTION_KEYS + ABOUT_KEYS)}"
+        )
+    for key in ("name", "run"):
+        if key in meta and not (isinstance(meta[key], str) and RUN_NAME.fullmatch(meta[key])):
+            raise ValueError(f"{key} must be a run name ({RUN_NAME_RULE}), got {meta[key]!r:.80}")
+    for key, top in (("seed", 2**63 - 1), ("n_envs", 1 << 16)):
+        value = meta.get(key, 0 if key == "seed" else 1)
+        if not _is_int(value) or not (key == "seed" or value >= 1) or not 0 <= value <= top:
+            raise ValueError(
+                f"{key} must be a whole number from {0 if key == 'seed' else 1} to {top:,}, got {value!r:.80}"
+            )
+    if "trained_by" in meta and not (isinstance(meta["trained_by"], str) and _PHRASE.fullmatch(meta["trained_by"])):
+        raise ValueError(f"trained_by must be a short plain name (like 'cs-tui train'), got {meta['trained_by']!r:.80}")
+    if "industry_digest" in meta and not (isinstance(meta["industry_digest"], str)
+                                          and _DIGEST.fullmatch(meta["industry_digest"])):  # fmt: skip
+        raise ValueError(f"industry_digest must be 64 hex digits, got {meta['industry_digest']!r:.80}")
+    versions = meta.get("versions", {})
+    if not (
+        isinstance(versions, dict)
+        and len(versions) <= 32
+        and all(isinstance(v, str) and _WORD.fullmatch(k) and _WORD.fullmatch(v) for k, v in versions.items())
+    ):
+        raise ValueError(f"versions must map package names to versions, got {versions!r:.80}")  # fmt: skip
+    if "hyperparameters" in meta:
+        given = meta["hyperparameters"]
+        if not (
+            isinstance(given, dict)
+            and set(given) <= {"model", "policy"}
+            and all(isinstance(v, dict) for v in given.values())
+        ):
+            raise ValueError(f"hyperparameters must be {{'model': {{...}}, 'policy': {{...}}}}, got {given!r:.80}")
+        try:
+            check_hyperparameters(algorithm, given)
+        except ValueError as e:
+            raise ValueError(f"hyperparameters: {e}") from None
+    if "eval" in meta:
+        _check_eval(meta["eval"])
+
+
+def _check_eval(record: Any) -> None:
+    """The evaluation a ``best.zip`` carries: words, flags and finite numbers (and one level of them)."""
+
+    def plain(value: Any) -> bool:
+        return isinstance(value, bool) or _is_number(value) or (isinstance(value, str) and bool(_WORD.fullmatch(value)))
+
+    if not (isinstance(record, dict) and len(record) <= 64):
+        raise ValueError(f"eval must be an evaluation record, got {record!r:.80}")
+    for key, value in record.items():
+        inner = (
+            isinstance(value, dict)
+            and len(value) <= 64
+            and all(_WORD.fullmatch(k) and _is_number(v) for k, v in value.items())
+        )
+        if not (_WORD.fullmatch(key) and (plain(value) or inner)):
+            raise ValueError(f"eval entry {key!r:.40} must be a number, a flag or a word, got {value!r:.80}")
 
 
 def _is_number(value: Any) -> bool:
@@ -700,12 +801,13 @@ def policy_kwargs_from_json(kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_data(path: Path, model: BaseAlgorithm, raw: bytes) -> None:
-    """Refuse a ``data`` member with entries SB3's ``save`` would not write for this model.
+def _check_data(path: Path, algorithm: str, raw: bytes) -> None:
+    """Refuse a ``data`` member with entries SB3's ``save`` would not write for this algorithm.
 
-    The loader never uses ``data``; this check protects users who later open the file with SB3's own
+    The loaders never use ``data``; this check protects users who later open the file with SB3's own
     ``load``, which unpickles every ``":serialized:"`` value, known key or not. The JSON is parsed as
-    plain JSON; the serialized strings inside are never decoded.
+    plain JSON; the serialized strings inside are never decoded. The rules are tables
+    (:data:`SB3_DATA_KEYS`, :data:`SB3_DATA_GLOBALS`), not a model, so the network-only loader applies them too.
     """
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -713,20 +815,17 @@ def _check_data(path: Path, model: BaseAlgorithm, raw: bytes) -> None:
         raise ModelLoadError(f"{path}: the data member is not valid JSON: {_first_line(e)}") from None
     if not isinstance(data, dict):
         raise ModelLoadError(f"{path}: the data member is not a JSON object")
-    # what SB3's save writes is a subset of the attributes of a model built the same way
-    known = set(vars(model))
+    known = SB3_DATA_KEYS[algorithm]
     unexpected = sorted(key for key in data if key not in known)
     if unexpected:
         raise ModelLoadError(
-            f"{path}: the data member has an entry this model does not have: {unexpected[0]!r} "
+            f"{path}: the data member has an entry a {algorithm.upper()} model does not have: {unexpected[0]!r} "
             "(a crafted file? stable-baselines3's own load() would unpickle it)"
         )
-    allowed: set[tuple[str, str]] | None = None
+    allowed = SB3_DATA_GLOBALS | DATA_GLOBALS
     for key, value in data.items():
         if not (isinstance(value, dict) and ":serialized:" in value):
             continue
-        if allowed is None:  # built once, only for files that have pickled values (all SB3 files do)
-            allowed = _reference_globals(model) | DATA_GLOBALS
         try:
             found = pickle_globals(base64.b64decode(str(value[":serialized:"]), validate=True))
         except ValueError as e:
@@ -740,8 +839,41 @@ def _check_data(path: Path, model: BaseAlgorithm, raw: bytes) -> None:
             )
 
 
+#: The entries stable-baselines3's ``save`` writes in ``data``, per algorithm (its attributes); a test
+#: checks a fresh model of each algorithm against them, so an SB3 that writes more fails the suite.
+_SB3_COMMON_KEYS = frozenset(
+    ["_current_progress_remaining", "_episode_num", "_last_episode_starts", "_last_obs", "_last_original_obs",
+     "_n_updates", "_num_timesteps_at_start", "_stats_window_size", "_total_timesteps", "action_noise",
+     "action_space", "ep_info_buffer", "ep_success_buffer", "gamma", "learning_rate", "lr_schedule",
+     "max_grad_norm", "n_envs", "n_steps", "num_timesteps", "observation_space", "policy_class", "policy_kwargs",
+     "sde_sample_freq", "seed", "start_time", "tensorboard_log", "use_sde", "verbose", "device"]
+)  # fmt: skip
+_ON_POLICY_KEYS = frozenset(["ent_coef", "gae_lambda", "normalize_advantage", "rollout_buffer_class",
+                             "rollout_buffer_kwargs", "vf_coef"])  # fmt: skip
+SB3_DATA_KEYS: dict[str, frozenset[str]] = {
+    "ppo": _SB3_COMMON_KEYS | _ON_POLICY_KEYS
+    | {"batch_size", "clip_range", "clip_range_vf", "n_epochs", "target_kl"},
+    "a2c": _SB3_COMMON_KEYS | _ON_POLICY_KEYS,
+    "dqn": _SB3_COMMON_KEYS
+    | {"_n_calls", "batch_norm_stats", "batch_norm_stats_target", "batch_size", "buffer_size",
+       "exploration_final_eps", "exploration_fraction", "exploration_initial_eps", "exploration_rate",
+       "exploration_schedule", "gradient_steps", "learning_starts", "optimize_memory_usage", "replay_buffer_class",
+       "replay_buffer_kwargs", "target_update_interval", "tau", "train_freq", "use_sde_at_warmup"},
+}  # fmt: skip
+#: The classes SB3 pickles into ``data`` for the models cs-tui describes: spaces, buffers, policies,
+#: schedules, DQN's train frequency, the activations a model file may name, A2C's RMSprop.
+SB3_DATA_GLOBALS = frozenset(
+    [("gymnasium.spaces.box", "Box"), ("gymnasium.spaces.discrete", "Discrete"),
+     ("stable_baselines3.common.buffers", "ReplayBuffer"), ("stable_baselines3.common.buffers", "RolloutBuffer"),
+     ("stable_baselines3.common.policies", "ActorCriticPolicy"), ("stable_baselines3.dqn.policies", "DQNPolicy"),
+     ("stable_baselines3.common.type_aliases", "TrainFreq"),
+     ("stable_baselines3.common.type_aliases", "TrainFrequencyUnit"),
+     ("stable_baselines3.common.utils", "ConstantSchedule"), ("stable_baselines3.common.utils", "FloatSchedule"),
+     ("stable_baselines3.common.utils", "LinearSchedule"), ("torch.optim.rmsprop", "RMSprop"),
+     *(("torch.nn.modules.activation", name) for name in ("Tanh", "ReLU", "ELU", "LeakyReLU", "GELU", "SiLU"))]
+)  # fmt: skip
 #: Globals a pickle of plain data may name (numpy arrays, scalars and generators, containers), beyond
-#: the classes SB3 itself pickles for the model at hand (see ``_reference_globals``).
+#: the classes SB3 itself pickles (:data:`SB3_DATA_GLOBALS`).
 DATA_GLOBALS = frozenset(
     [
         ("numpy", "dtype"),
@@ -891,19 +1023,6 @@ def _memo_index(arg: Any) -> int:
     if not isinstance(arg, int):
         raise ValueError(f"memo index {arg!r} is not an integer")
     return arg
-
-
-def _reference_globals(model: BaseAlgorithm) -> set[tuple[str, str]]:
-    """The globals SB3's own ``save`` pickles for a model built like this one (its classes and schedules)."""
-    buffer = io.BytesIO()
-    model.save(buffer)
-    with zipfile.ZipFile(buffer) as archive:
-        data = json.loads(archive.read("data"))
-    found: set[tuple[str, str]] = set()
-    for value in data.values():
-        if isinstance(value, dict) and ":serialized:" in value:
-            found |= pickle_globals(base64.b64decode(value[":serialized:"]))
-    return found
 
 
 def _torch_load(path: Path, member: str, raw: bytes) -> Any:
