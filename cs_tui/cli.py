@@ -65,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     from cs_tui.agents import ModelRunError
 
     try:
-        return int(_command(args.command).run(args))
+        code = int(_command(args.command).run(args))
+        if args.whole_process:
+            _ignore_stops_while_exiting()
+        return code
     except ModelRunError as exc:  # a model that loaded but whose outputs are not numbers: its error, no traceback
         print(f"cs-tui {args.command}: error: {exc}", file=sys.stderr)
         return 1
@@ -77,6 +80,17 @@ def main(argv: list[str] | None = None) -> int:
         # interpreter's own complaint when it flushes stdout at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE  # the shell's convention for a reader that left (as `yes | head`)
+
+
+def _ignore_stops_while_exiting() -> None:
+    """The command is done and its outcome recorded: a Ctrl-C, SIGTERM or SIGHUP from here on changes nothing.
+
+    Python puts back the default action of every signal it handles as the interpreter finalizes, and
+    tearing torch down takes seconds on a busy machine: a stop then killed the process (exit -15) after
+    its run was recorded finished. An ignored signal stays ignored through finalization.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def _industry_data_problem() -> str | None:

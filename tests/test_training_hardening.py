@@ -126,6 +126,24 @@ def test_a_signal_after_cs_tui_train_has_finished_leaves_exit_0(tmp_path: Path, 
     assert Run(tmp_path / "late").recorded_status == "finished"
 
 
+@pytest.mark.parametrize("command", [["train", "--name", "done", "--timesteps", "1000", "--quiet", *FAST_FLAGS],
+                                     ["evaluate", "baseline:random", "--episodes", "5"]])  # fmt: skip
+def test_a_finished_command_ignores_stops_through_the_interpreters_exit(tmp_path: Path, command: list[str]) -> None:
+    """Python gives every signal it handles back its default action while it finalizes, and tearing torch
+    down takes seconds on a busy machine: a SIGTERM then killed a process whose run was recorded finished
+    (exit -15; the signals campaign, 10 of 60 trials). Once the command is done, stops are ignored (an
+    ignored signal stays ignored through finalization)."""
+    argv = ["cs-tui", "--saves", str(tmp_path), *command]
+    script = (
+        "import signal, sys; from cs_tui.cli import main; "
+        f"sys.argv = {argv!r}; code = main(); "
+        "print(code, [signal.getsignal(s) is signal.SIG_IGN for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)])"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "0 [True, True, True]"
+
+
 def test_a_run_whose_trainer_died_before_its_first_checkpoint_restarts_on_resume(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
