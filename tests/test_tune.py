@@ -421,12 +421,16 @@ async def test_a_study_started_from_the_form_runs_as_its_own_process(tmp_path: P
         await wait_for(pilot, lambda: isinstance(app.screen, NewStudyForm))
         form = app.screen
         form.query_one("#trials", Input).value = "0"
+        await pilot.pause()
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: "trials: at least 1" in screen_text(app))
         assert isinstance(app.screen, NewStudyForm)  # a bad field keeps the form open
         form.query_one("#trials", Input).value = "1"
+        await pilot.pause()
+        assert "trials: at least 1" not in screen_text(app)  # the complaint goes once the field changes
         form.query_one("#timesteps", Input).value = "256"
         form.query_one("#study", Input).value = "fromform"
+        await pilot.pause()
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, TuningScreen))
         await wait_for(pilot, lambda: "fromform-t0000" in screen_text(app) and "complete" in screen_text(app),

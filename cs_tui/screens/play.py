@@ -51,6 +51,8 @@ BASELINE_NOTES = {
     "random": "picks at random",
     "heuristic": "a support lead's rules",
     "oracle": "sees the hidden traits: the ceiling",
+    "script": "a new hire's script: empathy, quick fix, then technical",
+    "lookup": "one strategy per inquiry and turn, fitted",
 }
 DEFAULT_AGENT = "default"
 FALLBACK_AGENT = "baseline:heuristic"

@@ -135,6 +135,9 @@ class NewStudyForm(ModalScreen[StudyRequest | None]):
         else:
             self.action_cancel()
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#study-form-error", Static).update("")  # the complaint was about what was there before
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_start()
 
