@@ -19,10 +19,13 @@ from rich.text import Text
 from cs_env.domain import ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
 from cs_env.env import CustomerSupportEnv
 from cs_env.evaluate import EvaluationReport, Metrics
+from cs_env.reward import COMPONENTS as REWARD_COMPONENTS
 from cs_env.scenarios import ScenarioResult
 
 #: Reward components in the order of ``info["reward_components"]``, with short names.
-COMPONENTS = (("satisfaction", "sat"), ("efficiency", "eff"), ("business_impact", "biz"), ("escalation_penalty", "esc"))
+SHORT_NAMES = {"satisfaction": "sat", "efficiency": "eff", "business_impact": "biz", "escalation_penalty": "esc"}
+#: the reward components in cs_env's order, with the short names the tables use
+COMPONENTS = tuple((name, SHORT_NAMES[name]) for name in REWARD_COMPONENTS)
 SENTIMENT_STYLES = ("bold red", "red", "yellow", "green", "bold green")
 OUTCOME_STYLES = {"resolved": "green", "escalated": "yellow", "abandoned": "red", "timeout": "red"}
 BAR_WIDTH = 24

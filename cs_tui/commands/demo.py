@@ -64,6 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cs_env.domain import FINAL_OUTCOME_NAMES
     from cs_env.env import CustomerSupportEnv
     from cs_tui import report, video
 
@@ -96,9 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 f"cs-tui demo: could not write {target}: {getattr(error, 'strerror', None) or error}", file=sys.stderr
             )
             return 1
-    counts = ", ".join(
-        f"{n} {name}" for name in ("resolved", "escalated", "abandoned", "timeout") if (n := outcomes.count(name))
-    )
+    counts = ", ".join(f"{n} {name}" for name in FINAL_OUTCOME_NAMES if (n := outcomes.count(name)))
     mean = sum(returns) / len(returns)
     plural = "s" if len(returns) != 1 else ""
     console.print(

@@ -21,7 +21,6 @@ from cs_tui.training.runs import atomic_write_json, now_iso
 
 RECORD_SCHEMA = 1
 EPISODES_DIR = "episodes"
-COMPONENTS = ("satisfaction", "efficiency", "business_impact", "escalation_penalty")
 
 
 @dataclass

@@ -19,10 +19,9 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
+from cs_env.domain import FINAL_OUTCOME_NAMES, N_STRATEGIES, STRATEGY_NAMES
 from cs_tui.training.stop import StopFlag
 
-OUTCOMES = ("resolved", "escalated", "abandoned", "timeout")
 #: Episodes behind a "train" record's mean return and rates (the recent window).
 WINDOW = 500
 
@@ -57,7 +56,7 @@ class EpisodeStats:
     def summary(self) -> dict[str, Any]:
         """The episode part of a ``"train"`` record; starts a new "since the last record" period."""
         n = len(self.outcomes)
-        rates = {name: (sum(o == name for o in self.outcomes) / n if n else None) for name in OUTCOMES}
+        rates = {name: (sum(o == name for o in self.outcomes) / n if n else None) for name in FINAL_OUTCOME_NAMES}
         total = int(self.actions.sum())
         usage = {
             name: (float(c) / total if total else 0.0) for name, c in zip(STRATEGY_NAMES, self.actions, strict=True)
