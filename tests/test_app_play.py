@@ -542,7 +542,7 @@ async def test_every_pane_has_a_help_page_that_opens_and_closes_at_any_size(
             assert app.screen.help_text.startswith(f"## {title}")  # every pane says what it is for
             keys = [key for key, _ in app.screen.keys]
             if mode == "play":  # also the keys that do nothing yet (enter: the next customer) or lack room
-                assert "⏎" in keys and "c" in keys and "v" in keys
+                assert "⏎ enter" in keys and "c" in keys and "v" in keys  # the glyph and the key's name
             assert "ctrl+q" in shown(app.screen.query_one("#help-keys", Static))  # quits even from a field
             if size == (80, 24):
                 assert f"Help · {title}" in screen_text(app)

@@ -42,6 +42,8 @@ def pane_keys(screen: Screen[Any]) -> list[tuple[str, str]]:
         if not (binding.show or binding.tooltip) or not binding.description:
             continue
         key = screen.app.get_key_display(binding)
+        if not key.isascii():  # a glyph (⏎): also its name, which a reader looking for "enter" can find
+            key = f"{key} {binding.key.split(',')[0]}"
         if key in seen:  # one key, two labels (the play pane's v): say it once
             continue
         seen.add(key)
