@@ -331,7 +331,16 @@ show up here too: the run you opened stays on the right, and a run that starts m
         except OSError as exc:
             self.notify(f"Could not start training: {exc}", title="Training", severity="error", timeout=10)
             return
-        self.notify(f"Training {request.name} started ({request.algorithm}, {request.industry})", title="Training")
+        started = f"Training {request.name} started ({request.algorithm}, {request.industry})"
+        try:
+            from cs_tui.training.trainer import planned_timesteps  # light: a TOML file, no torch
+
+            planned = planned_timesteps(request.algorithm, request.timesteps)
+        except (ValueError, OSError, KeyError):  # a broken defaults file: the run itself will say so
+            planned = request.timesteps
+        if planned != request.timesteps:  # as cs-tui train says before it starts
+            started += f": {planned:,} steps, since SB3 trains whole rollouts ({request.timesteps:,} asked)"
+        self.notify(started, title="Training", markup=False)
         self._open(self.saves / request.name, starting=True, chosen=True)
         self.refresh_runs()
 

@@ -529,6 +529,12 @@ def whole_collections(timesteps: int, size: int) -> int:
     return -(-timesteps // size) * size
 
 
+def planned_timesteps(algorithm: str, timesteps: int) -> int:
+    """What ``cs-tui train --algorithm ALGORITHM --timesteps N`` with the default settings will train."""
+    defaults = load_defaults()[algorithm]
+    return whole_collections(timesteps, collection_size(algorithm, defaults.n_envs, defaults.hyperparameters()))
+
+
 def _check_positive(name: str, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise TrainingError(f"{name} must be a positive integer, got {value!r}", exit_code=2)
