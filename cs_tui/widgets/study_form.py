@@ -6,16 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.containers import Grid, Vertical
+from textual.widgets import Input, Label, Select, Static
 
 from cs_env.env import valid_industries
 from cs_tui.seeds import parse_seed
 from cs_tui.training.registry import ALGORITHMS, STUDY_NAME_RULE, check_study_name
+from cs_tui.widgets.form import FormScreen, algorithm_select, form_buttons
 from cs_tui.widgets.industry_select import industry_select
 from cs_tui.widgets.training_form import whole_number
 
@@ -78,25 +76,8 @@ def validate_study(
     return StudyRequest(str(algorithm), str(industry), trial_count, workers, steps, seed_value, name)
 
 
-class NewStudyForm(ModalScreen[StudyRequest | None]):
+class NewStudyForm(FormScreen[StudyRequest]):
     """A modal form; dismissed with a :class:`StudyRequest`, or None when cancelled."""
-
-    BINDINGS = [  # noqa: RUF012  (Textual's convention)
-        Binding("ctrl+s", "start", "Start", priority=True),
-        Binding("escape", "cancel", "Cancel"),
-    ]
-
-    DEFAULT_CSS = """
-    NewStudyForm { align: center middle; }
-    NewStudyForm > Vertical {
-        width: 64; max-width: 100%; height: auto; max-height: 100%;
-        border: thick $primary; background: $surface; padding: 0 1; overflow-y: auto;
-    }
-    NewStudyForm Grid { grid-size: 2; grid-columns: 12 1fr; grid-rows: 1; height: auto; margin: 1 0; }
-    NewStudyForm #study-form-error { color: $error; height: auto; }
-    NewStudyForm Horizontal { height: auto; align-horizontal: right; }
-    NewStudyForm Button { margin-left: 1; }
-    """
 
     def __init__(self, *, industry: str = "mixed") -> None:
         super().__init__()
@@ -107,8 +88,7 @@ class NewStudyForm(ModalScreen[StudyRequest | None]):
             yield Static("[b]New study[/b] (runs on after the app closes; the same name continues a study)")
             with Grid():
                 yield Label("algorithm")
-                yield Select([(a.upper(), a) for a in ALGORITHMS], value="ppo", allow_blank=False, compact=True,
-                             id="algorithm")  # fmt: skip
+                yield algorithm_select()
                 yield Label("industry")
                 yield industry_select(self.industry)
                 yield Label("trials")
@@ -121,39 +101,11 @@ class NewStudyForm(ModalScreen[StudyRequest | None]):
                 yield Input("0", type="integer", compact=True, id="seed")
                 yield Label("study")
                 yield Input(placeholder="ALGORITHM-INDUSTRY", compact=True, id="study")
-            yield Static("", id="study-form-error")
-            with Horizontal():
-                yield Button("Start (ctrl+s)", variant="primary", id="start")
-                yield Button("Cancel (esc)", id="cancel")
+            yield from form_buttons()
 
-    def on_mount(self) -> None:
-        self.query_one("#algorithm", Select).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "start":
-            self.action_start()
-        else:
-            self.action_cancel()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.query_one("#study-form-error", Static).update("")  # the complaint was about what was there before
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.action_start()
-
-    def action_start(self) -> None:
-        """Validate and, when every field is fine, close the form with the request."""
-        try:
-            request = validate_study(
-                self.query_one("#algorithm", Select).value,
-                self.query_one("#industry", Select).value,
-                *(self.query_one(f"#{name}", Input).value for name in ("trials", "jobs", "timesteps", "seed", "study")),
-            )
-        except ValueError as exc:
-            self.query_one("#study-form-error", Static).update(Text(str(exc)))  # quotes what was typed: text
-            return
-        self.dismiss(request)
-
-    def action_cancel(self) -> None:
-        """Close the form without starting anything."""
-        self.dismiss(None)
+    def request(self) -> StudyRequest:
+        return validate_study(
+            self.query_one("#algorithm", Select).value,
+            self.query_one("#industry", Select).value,
+            *(self.query_one(f"#{name}", Input).value for name in ("trials", "jobs", "timesteps", "seed", "study")),
+        )

@@ -5,18 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.containers import Grid, Vertical
+from textual.widgets import Input, Label, Select, Static
 
 from cs_env.env import valid_industries
 from cs_tui.commands.train import MIN_TIMESTEPS
 from cs_tui.seeds import parse_seed
 from cs_tui.training.registry import ALGORITHMS, RUN_NAME, RUN_NAME_RULE
 from cs_tui.training.runs import default_run_name, unique_run_name
+from cs_tui.widgets.form import FormScreen, algorithm_select, form_buttons
 from cs_tui.widgets.industry_select import industry_select
 
 FALLBACK_TIMESTEPS = 50_000
@@ -95,41 +93,8 @@ def validate(algorithm: object, industry: object, timesteps: str, seed: str, nam
     return TrainRequest(str(algorithm), str(industry), steps, seed_value, name)
 
 
-class NewRunForm(ModalScreen[TrainRequest | None]):
+class NewRunForm(FormScreen[TrainRequest]):
     """A modal form; dismissed with a :class:`TrainRequest`, or None when cancelled."""
-
-    BINDINGS = [  # noqa: RUF012  (Textual's convention)
-        Binding("ctrl+s", "start", "Start", priority=True),
-        Binding("escape", "cancel", "Cancel"),
-    ]
-
-    DEFAULT_CSS = """
-    NewRunForm {
-        align: center middle;
-    }
-    NewRunForm > Vertical {
-        width: 60;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: thick $primary;
-        background: $surface;
-        padding: 0 1;
-        overflow-y: auto;
-    }
-    NewRunForm Grid {
-        grid-size: 2;
-        grid-columns: 12 1fr;
-        grid-rows: 1;
-        grid-gutter: 0 0;
-        height: auto;
-        margin: 1 0;
-    }
-    NewRunForm Label { padding-top: 0; }
-    NewRunForm #form-error { color: $error; height: auto; }
-    NewRunForm Horizontal { height: auto; align-horizontal: right; }
-    NewRunForm Button { margin-left: 1; }
-    """
 
     def __init__(self, saves: Path, *, algorithm: str = "ppo", industry: str = "mixed") -> None:
         super().__init__()
@@ -143,13 +108,7 @@ class NewRunForm(ModalScreen[TrainRequest | None]):
             yield Static("[b]New training run[/b] (runs on after the app closes)")
             with Grid():
                 yield Label("algorithm")
-                yield Select(
-                    [(a.upper(), a) for a in ALGORITHMS],
-                    value=algorithm,
-                    allow_blank=False,
-                    compact=True,
-                    id="algorithm",
-                )
+                yield algorithm_select(algorithm)
                 yield Label("industry")
                 yield industry_select(industry)
                 yield Label("timesteps")
@@ -158,13 +117,7 @@ class NewRunForm(ModalScreen[TrainRequest | None]):
                 yield Input("0", type="integer", compact=True, id="seed")
                 yield Label("name")
                 yield Input(placeholder="automatic", compact=True, id="name")
-            yield Static("", id="form-error")
-            with Horizontal():
-                yield Button("Start (ctrl+s)", variant="primary", id="start")
-                yield Button("Cancel (esc)", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#algorithm", Select).focus()
+            yield from form_buttons()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id != "algorithm" or not isinstance(event.value, str):
@@ -174,31 +127,12 @@ class NewRunForm(ModalScreen[TrainRequest | None]):
         if steps.value.strip() in {str(v) for v in self.default_timesteps.values()} | {""}:
             steps.value = str(self.default_timesteps.get(event.value, FALLBACK_TIMESTEPS))
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "start":
-            self.action_start()
-        else:
-            self.action_cancel()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.action_start()
-
-    def action_start(self) -> None:
-        """Validate and, when every field is fine, close the form with the request."""
-        try:
-            request = validate(
-                self.query_one("#algorithm", Select).value,
-                self.query_one("#industry", Select).value,
-                self.query_one("#timesteps", Input).value,
-                self.query_one("#seed", Input).value,
-                self.query_one("#name", Input).value,
-                self.saves,
-            )
-        except ValueError as exc:
-            self.query_one("#form-error", Static).update(Text(str(exc)))  # quotes what was typed: text
-            return
-        self.dismiss(request)
-
-    def action_cancel(self) -> None:
-        """Close the form without starting anything."""
-        self.dismiss(None)
+    def request(self) -> TrainRequest:
+        return validate(
+            self.query_one("#algorithm", Select).value,
+            self.query_one("#industry", Select).value,
+            self.query_one("#timesteps", Input).value,
+            self.query_one("#seed", Input).value,
+            self.query_one("#name", Input).value,
+            self.saves,
+        )

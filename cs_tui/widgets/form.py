@@ -1,0 +1,87 @@
+"""What the app's modal forms share (new training run, new study): a grid of labelled fields, an error
+line, Start / Cancel, ctrl+s and escape. A form only lays out its fields and says what they ask for."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Select, Static
+
+from cs_tui.training.registry import ALGORITHMS
+
+Request = TypeVar("Request")
+
+
+def algorithm_select(value: str = "ppo") -> Select[str]:
+    """A compact choice of the algorithms cs-tui trains."""
+    return Select([(a.upper(), a) for a in ALGORITHMS], value=value, allow_blank=False, compact=True, id="algorithm")
+
+
+def form_buttons() -> ComposeResult:
+    """The error line (empty until a field is refused) and the Start / Cancel buttons."""
+    yield Static("", id="form-error")
+    with Horizontal():
+        yield Button("Start (ctrl+s)", variant="primary", id="start")
+        yield Button("Cancel (esc)", id="cancel")
+
+
+class FormScreen(ModalScreen[Request | None], Generic[Request]):
+    """A modal form, dismissed with what :meth:`request` builds from its fields, or None when cancelled.
+
+    Subclasses compose their fields inside a ``Vertical`` (a ``Grid`` of labels and fields, then
+    :func:`form_buttons`) and implement :meth:`request`, which raises ``ValueError`` naming the field.
+    """
+
+    BINDINGS = [  # noqa: RUF012  (Textual's convention)
+        Binding("ctrl+s", "start", "Start", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    DEFAULT_CSS = """
+    FormScreen { align: center middle; }
+    FormScreen > Vertical {
+        width: 64; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 0 1; overflow-y: auto;
+    }
+    FormScreen Grid { grid-size: 2; grid-columns: 12 1fr; grid-rows: 1; grid-gutter: 0 0; height: auto; margin: 1 0; }
+    FormScreen #form-error { color: $error; height: auto; }
+    FormScreen Horizontal { height: auto; align-horizontal: right; }
+    FormScreen Button { margin-left: 1; }
+    """
+
+    def request(self) -> Request:
+        """What the fields ask for; ``ValueError`` naming the field and what is allowed."""
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.query_one("#algorithm", Select).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self.action_start()
+        else:
+            self.action_cancel()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#form-error", Static).update("")  # the complaint was about what was there before
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_start()
+
+    def action_start(self) -> None:
+        """Validate and, when every field is fine, close the form with the request."""
+        try:
+            request = self.request()
+        except ValueError as exc:
+            self.query_one("#form-error", Static).update(Text(str(exc)))  # quotes what was typed: text
+            return
+        self.dismiss(request)
+
+    def action_cancel(self) -> None:
+        """Close the form without starting anything."""
+        self.dismiss(None)
