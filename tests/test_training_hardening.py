@@ -131,7 +131,7 @@ def test_a_signal_after_cs_tui_train_has_finished_leaves_exit_0(tmp_path: Path, 
 def test_a_finished_command_ignores_stops_through_the_interpreters_exit(tmp_path: Path, command: list[str]) -> None:
     """Python gives every signal it handles back its default action while it finalizes, and tearing torch
     down takes seconds on a busy machine: a SIGTERM then killed a process whose run was recorded finished
-    (exit -15; the signals campaign, 10 of 60 trials). Once the command is done, stops are ignored (an
+    (exit -15; the signals campaign, 14 of 60 trials). Once the command is done, stops are ignored (an
     ignored signal stays ignored through finalization)."""
     argv = ["cs-tui", "--saves", str(tmp_path), *command]
     script = (
