@@ -420,6 +420,9 @@ async def test_a_study_started_from_the_form_runs_as_its_own_process(tmp_path: P
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, NewStudyForm))
         form = app.screen
+        await pilot.pause()
+        assert "^s Start esc Cancel" in screen_text(app)  # the form's keys, not the pane's, at the bottom
+        assert "New study" not in screen_text(app).splitlines()[-1]
         form.query_one("#trials", Input).value = "0"
         await pilot.pause()
         await pilot.press("ctrl+s")

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
 from cs_tui.training.registry import ALGORITHMS
+from cs_tui.widgets.key_bar import KeyBar
 
 Request = TypeVar("Request")
 
@@ -33,7 +34,7 @@ def form_buttons() -> ComposeResult:
 class FormScreen(ModalScreen[Request | None], Generic[Request]):
     """A modal form, dismissed with what :meth:`request` builds from its fields, or None when cancelled.
 
-    Subclasses compose their fields inside a ``Vertical`` (a ``Grid`` of labels and fields, then
+    Subclasses compose (:meth:`compose_form`) their fields inside a ``Vertical`` (a ``Grid`` of labels and fields, then
     :func:`form_buttons`) and implement :meth:`request`, which raises ``ValueError`` naming the field.
     """
 
@@ -53,6 +54,14 @@ class FormScreen(ModalScreen[Request | None], Generic[Request]):
     FormScreen Horizontal { height: auto; align-horizontal: right; }
     FormScreen Button { margin-left: 1; }
     """
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_form()
+        yield KeyBar()  # the form's own keys, over the pane's (which do nothing while the form is open)
+
+    def compose_form(self) -> ComposeResult:
+        """The form itself: a ``Vertical`` of a title, a ``Grid`` of labels and fields, :func:`form_buttons`."""
+        raise NotImplementedError
 
     def request(self) -> Request:
         """What the fields ask for; ``ValueError`` naming the field and what is allowed."""

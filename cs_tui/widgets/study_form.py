@@ -83,7 +83,7 @@ class NewStudyForm(FormScreen[StudyRequest]):
         super().__init__()
         self.industry = industry
 
-    def compose(self) -> ComposeResult:
+    def compose_form(self) -> ComposeResult:
         with Vertical():
             yield Static("[b]New study[/b] (runs on after the app closes; the same name continues a study)")
             with Grid():

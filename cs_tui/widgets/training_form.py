@@ -102,7 +102,7 @@ class NewRunForm(FormScreen[TrainRequest]):
         self.default_timesteps = default_timesteps()
         self._defaults = (algorithm, industry, self.default_timesteps.get(algorithm, FALLBACK_TIMESTEPS))
 
-    def compose(self) -> ComposeResult:
+    def compose_form(self) -> ComposeResult:
         algorithm, industry, timesteps = self._defaults
         with Vertical():
             yield Static("[b]New training run[/b] (runs on after the app closes)")
