@@ -223,8 +223,11 @@ def _kill_one_worker_mid_trial(saves: Path, space: Path, storage: str | None) ->
     """Two workers on one study, one killed with kill -9 while training: the study still ends with
     exactly the trials asked for, the killed trial failed and retried once, nothing counted twice."""
     trials = 3
-    victim = _worker(saves, space, "shared", trials, storage)
-    survivor = _worker(saves, space, "shared", trials, storage)
+    # trials long enough (8,192 steps) that one is caught between its first checkpoint and its end: at 512
+    # steps a quiet machine finished the victim's trials between two looks
+    longer = ("--timesteps", "8192")
+    victim = _worker(saves, space, "shared", trials, storage, *longer)
+    survivor = _worker(saves, space, "shared", trials, storage, *longer)
     killed = _running_trial_of(saves, "shared", victim.pid, time.monotonic() + 180, storage)
     victim.kill()  # kill -9: no chance to say anything
     victim.wait()
@@ -252,7 +255,7 @@ def _kill_one_worker_mid_trial(saves: Path, space: Path, storage: str | None) ->
     else:
         assert killed_run.status == "died" and killed_run.model_path.is_file()
     # re-running the command finds the study done and starts nothing
-    command = [sys.executable, "-m", "cs_tui", *tune_args(saves, space, "shared", trials)]
+    command = [sys.executable, "-m", "cs_tui", *tune_args(saves, space, "shared", trials, *longer)]
     if storage is not None:
         command += ["--storage", storage]
     again = subprocess.run(command, capture_output=True, text=True, timeout=120)
