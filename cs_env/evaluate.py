@@ -98,11 +98,17 @@ def rollout(
     per_episode = np.zeros((episodes, N_STRATEGIES), dtype=np.int64)
     active = np.arange(episodes)
     wants_state = getattr(policy, "needs_state", False)
+    wants_episodes = getattr(policy, "needs_episodes", False)  # a policy with memory: which row is whose
     turn = 0  # every active conversation is at the same turn
     while len(active):
         rows = state.select(active)
         obs = np.stack(observe(ARRAY, rows, max_turns), axis=1).astype(np.float32)
-        action = np.asarray(policy(obs, state=rows) if wants_state else policy(obs), dtype=np.int64)
+        if wants_state:
+            action = np.asarray(policy(obs, state=rows), dtype=np.int64)
+        elif wants_episodes:
+            action = np.asarray(policy(obs, episodes=active), dtype=np.int64)
+        else:
+            action = np.asarray(policy(obs), dtype=np.int64)
         counts += np.bincount(action, minlength=N_STRATEGIES)
         per_episode[active, action] += 1  # active holds each episode once: no repeated index
         u = rng.random((TURN_DRAWS, len(active))) if turn_draws is None else turn_draws[turn][:, active]

@@ -5,6 +5,11 @@ A policy is a plain callable from observations to actions. Given one observation
 returns an ``int``; given a batch (shape ``(n, 18)``) an integer array. The oracle alone also reads the
 true hidden state, passed as ``state=`` (a :class:`~cs_env.customer.CustomerState`); it sets
 ``needs_state = True`` so runners know to pass it.
+
+A policy that remembers the conversation so far (a recurrent or frame-stacking agent) is called one
+conversation at a time, starting over at each observation whose ``conversation_length`` is 0, or, on a
+batch, with ``episodes=`` (an integer array naming each row's conversation); it sets
+``needs_episodes = True`` so that :func:`cs_env.evaluate.rollout` passes them.
 """
 
 from __future__ import annotations

@@ -124,23 +124,27 @@ class BaselineAgent(Agent):
 
 
 class ModelAgent(Agent):
-    """A trained PPO, A2C or DQN model as an :class:`Agent` (greedy actions, as SB3's deterministic predict).
+    """A trained model as an :class:`Agent` (greedy actions, as SB3's deterministic predict).
 
     It holds only the policy network (:mod:`cs_tui.training.policy_net`), not SB3's algorithm: loading
-    it imports no stable-baselines3, so an opponent answers seconds sooner on a busy machine.
+    it imports no stable-baselines3, so an opponent answers seconds sooner on a busy machine. A
+    recurrent or frame-stacking model remembers the conversation (:mod:`cs_tui.training.memory`): call
+    it one conversation at a time, or on a batch with ``episodes=`` (``needs_episodes`` says so).
     """
 
     def __init__(self, name: str, net: PolicyNet, meta: dict[str, Any], path: Path) -> None:
         super().__init__(name=name, kind="model", needs_state=False, meta=meta, path=path)
         self.net = net
         self.algorithm = net.algorithm
+        self.memory = net.new_memory() if net.remembers else None
+        self.needs_episodes = self.memory is not None
 
-    def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
-        actions = np.argmax(self.action_values(obs).values, axis=-1)  # checked finite there
+    def __call__(self, obs: np.ndarray, state: CustomerState | None = None, episodes: Any = None) -> Any:
+        actions = np.argmax(self.action_values(obs, episodes=episodes).values, axis=-1)  # checked finite there
         return int(actions) if np.ndim(actions) == 0 else np.asarray(actions, dtype=np.int64)
 
-    def action_values(self, obs: np.ndarray, state: CustomerState | None = None) -> ActionValues:
-        array = self.net.action_values(obs)
+    def action_values(self, obs: np.ndarray, state: CustomerState | None = None, episodes: Any = None) -> ActionValues:
+        array = self.net.action_values(obs) if self.memory is None else self.memory(obs, episodes)
         if not np.isfinite(array).all():  # broken weights: softmax or a Q-value of NaN / infinity
             raise self._not_finite(None)
         return ActionValues(self.net.kind, array)
@@ -228,7 +232,7 @@ def _load_model_agent(path: Path, name: str, industry: str, max_turns: int) -> M
     # the model must read this env's observations and answer with its actions; the bounds may differ
     # (e.g. another max_turns), the layout may not
     env = CustomerSupportEnv(industry, max_turns)
-    model_obs = tuple(meta["model"]["observation_space"]["shape"])
+    model_obs = (net.obs_size,)  # one observation of the frame_stack the network reads
     model_actions = int(meta["model"]["action_space"]["n"])
     if model_obs != env.observation_space.shape or model_actions != N_STRATEGIES:
         raise ModelLoadError(

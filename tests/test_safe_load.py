@@ -21,6 +21,7 @@ torch = pytest.importorskip("torch")
 sb3 = pytest.importorskip("stable_baselines3")
 
 from gymnasium import spaces  # noqa: E402
+from sb3_contrib import RecurrentPPO  # noqa: E402
 
 from cs_env.env import CustomerSupportEnv  # noqa: E402
 from cs_tui.training.safe_load import (  # noqa: E402
@@ -35,12 +36,14 @@ from cs_tui.training.safe_load import (  # noqa: E402
     save_model,
 )
 
-ALGORITHMS = ("ppo", "a2c", "dqn")
-CLASSES = {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}
+ALGORITHMS = ("ppo", "a2c", "dqn", "recurrent_ppo")
+CLASSES = {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN, "recurrent_ppo": RecurrentPPO}
+POLICY = {"recurrent_ppo": "MlpLstmPolicy"}
 SMALL = {
     "ppo": {"n_steps": 64, "batch_size": 32, "n_epochs": 2},
     "a2c": {"n_steps": 8},
     "dqn": {"buffer_size": 2_000, "learning_starts": 50, "train_freq": 4},
+    "recurrent_ppo": {"n_steps": 64, "batch_size": 32, "n_epochs": 2},
 }
 META = {"industry": "mixed", "max_turns": 10, "seed": 0}
 
@@ -49,7 +52,9 @@ def make_model(algorithm: str, env: Any = None, **kwargs: Any) -> Any:
     torch.set_num_threads(1)
     env = env if env is not None else CustomerSupportEnv("mixed", 10)
     params = {**SMALL[algorithm], **kwargs}
-    return CLASSES[algorithm]("MlpPolicy", env, seed=0, device="cpu", verbose=0, **params)
+    if algorithm == "recurrent_ppo":  # a small LSTM
+        params["policy_kwargs"] = {"lstm_hidden_size": 16, **params.get("policy_kwargs", {})}
+    return CLASSES[algorithm](POLICY.get(algorithm, "MlpPolicy"), env, seed=0, device="cpu", verbose=0, **params)
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +122,11 @@ def outputs(model: Any, obs: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         if isinstance(model, sb3.DQN):
             return model.policy.q_net(tensor).numpy()
+        if isinstance(model, RecurrentPPO):  # each observation as a conversation's first
+            lstm = model.policy.lstm_actor
+            zeros = torch.zeros(lstm.num_layers, len(obs), lstm.hidden_size)
+            distribution, _ = model.policy.get_distribution(tensor, (zeros, zeros), torch.ones(len(obs)))
+            return distribution.distribution.probs.numpy()
         return model.policy.get_distribution(tensor).distribution.probs.numpy()
 
 

@@ -241,16 +241,23 @@ def test_a_description_without_its_optional_fields_loads(model_file: Path, tmp_p
     assert load_model(path) is not None and load_policy_net(path)[0] is not None
 
 
-@pytest.mark.parametrize("algorithm", ["ppo", "a2c", "dqn"])
+@pytest.mark.parametrize("algorithm", ["ppo", "a2c", "dqn", "recurrent_ppo"])
 @pytest.mark.parametrize("activation", ["tanh", "relu", "silu"])
 def test_the_data_member_tables_hold_what_sb3_writes(algorithm: str, activation: str) -> None:
-    """The data member's rules are tables (no model needed); an SB3 that writes more than they allow fails here."""
-    from cs_tui.training.safe_load import DATA_GLOBALS, SB3_DATA_GLOBALS, SB3_DATA_KEYS, _torch_classes
+    """The data member's rules are tables (no model needed); an SB3 (or sb3-contrib) that writes more than
+    they allow fails here."""
+    from cs_tui.training.safe_load import (
+        DATA_GLOBALS,
+        POLICIES,
+        SB3_DATA_GLOBALS,
+        SB3_DATA_KEYS,
+        _torch_classes,
+        model_class,
+    )  # fmt: skip
 
     activations, _ = _torch_classes()
-    model_class = {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}[algorithm]
-    model = model_class("MlpPolicy", CustomerSupportEnv(), policy_kwargs={"activation_fn": activations[activation]},
-                        device="cpu")  # fmt: skip
+    model = model_class(algorithm)(POLICIES[algorithm], CustomerSupportEnv(), device="cpu",
+                                   policy_kwargs={"activation_fn": activations[activation]})  # fmt: skip
     buffer = io.BytesIO()
     model.save(buffer)
     with zipfile.ZipFile(buffer) as archive:

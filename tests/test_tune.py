@@ -444,12 +444,3 @@ async def test_a_study_started_from_the_form_runs_as_its_own_process(tmp_path: P
     log = (saves / ".logs" / "tune-fromform.log").read_text()
     assert "Traceback" not in log
     assert study_of(saves, "fromform").user_attrs["settings"]["timesteps"] == 256
-
-
-def test_the_shipped_tuned_settings_are_a_valid_hyperparams_file() -> None:
-    """``cs_tui/training/ppo_mixed_tuned.toml`` (the 30-trial study's best, which the README cites) is what
-    ``cs-tui train --hyperparams`` takes."""
-    from cs_tui.training.hyperparams_file import read_hyperparams
-
-    settings = read_hyperparams(Path(tuner.trainer.HYPERPARAMS_FILE).parent / "ppo_mixed_tuned.toml")
-    assert settings.algorithm == "ppo" and settings.n_envs == 64

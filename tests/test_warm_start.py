@@ -64,3 +64,73 @@ def test_a_bad_warm_start_is_a_usage_error_naming_the_valid_choices(
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err
     assert not any(tmp_path.iterdir())  # refused before any run folder
+
+
+def record_conversations(folder: Path, strategy: str, count: int) -> None:
+    """``count`` conversations (seeds 0, 1, ...) a person played answering every turn with ``strategy``, as the
+    play pane records them, each with the opponent's version escalating at once (which must not be imitated)."""
+    from cs_env.domain import STRATEGY_NAMES
+    from cs_tui.screens.play_session import play_agent, replay, save_episode
+
+    action = STRATEGY_NAMES.index(strategy)
+    for seed in range(count):
+        human = replay([action] * 10, industry="mixed", max_turns=10, seed=seed, options=None, player="you")
+        agent = play_agent(lambda obs: STRATEGY_NAMES.index("escalate"), industry="mixed", max_turns=10, seed=seed)
+        save_episode(folder.parent, human, agent, folder / f"conversation-{seed:02}.json")
+
+
+def test_a_persons_twenty_recorded_conversations_warm_start_a_run(tmp_path: Path) -> None:
+    from cs_env.domain import STRATEGY_NAMES
+
+    folder = tmp_path / "episodes"
+    folder.mkdir()
+    record_conversations(folder, "educational", 20)
+    saves = tmp_path / "saves"
+    argv = ["--saves", str(saves), "train", "--timesteps", "1", "--eval-every", "8192", "--eval-episodes", "100",
+            "--reference-episodes", "100", "--name", "warm", "--quiet", "--warm-start", str(folder)]  # fmt: skip
+    assert main(argv) == 0
+    about = Run(saves / "warm").meta["warm_start"]
+    assert about["source"] == str(folder.resolve()) and about["recordings"] == 20
+    assert about["agreement"] == 1.0 and about["epochs"] * 1 >= warm_start.WARM_START_MIN_UPDATES
+    assert 20 <= about["steps"] <= 200  # the human turns only: each conversation ends within 10
+    model = load_model(saves / "warm" / "model.zip")
+    seen: list[np.ndarray] = []
+    rollout(lambda obs: (seen.append(obs), HeuristicPolicy()(obs))[1], episodes=200, seed=11)
+    chosen = model.predict(np.concatenate(seen), deterministic=True)[0]
+    assert np.mean(chosen == STRATEGY_NAMES.index("educational")) > 0.8
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda folder: None, "no recorded conversations with a turn in it"),
+        (lambda folder: (folder / "a.json").write_text("{not json"), "a.json: cannot replay this recording"),
+        (lambda folder: (folder / "b.json").write_text('{"seed": 1, "env": {"industry": "mixed", "max_turns": 10}}'),
+         "b.json: cannot replay this recording (no 'human' field)"),
+        (lambda folder: (folder / "c.json").write_text(
+            '{"seed": 1, "env": {"industry": "space", "max_turns": 10}, "human": {"player": "you", "actions": [0]}}'),
+         "c.json: cannot replay this recording (unknown industry 'space'"),
+        (lambda folder: (folder / "d.json").write_text(
+            '{"seed": 1, "env": {"industry": "tech", "max_turns": 10}, "human": {"player": "you", "actions": [9]}}'),
+         "d.json: cannot replay this recording (human actions must be 0-7)"),
+    ],
+)  # fmt: skip
+def test_a_folder_that_cannot_warm_start_is_a_usage_error_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: object, expected: str
+) -> None:
+    folder = tmp_path / "episodes"
+    folder.mkdir()
+    make(folder)  # type: ignore[operator]
+    saves = tmp_path / "saves"
+    assert main(["--saves", str(saves), "train", "--warm-start", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert not saves.exists() or not any(saves.iterdir())
+
+
+def test_a_missing_warm_start_folder_names_the_valid_sources(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--saves", str(tmp_path), "train", "--warm-start", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown --warm-start source" in err and "baseline:oracle" in err and "a folder of recorded" in err

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from cs_tui.commands.evaluate import at_least, industry_choices
 from cs_tui.seeds import seed_arg
-from cs_tui.training.registry import ALGORITHMS
+from cs_tui.training.registry import ALGORITHMS, ON_POLICY
 
 if TYPE_CHECKING:
     from cs_tui.training.runs import Run
@@ -29,7 +29,7 @@ MIN_TIMESTEPS = 1
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train an agent (PPO, A2C or DQN) into saves/<run>/",
+        help="train an agent (PPO, A2C, DQN or recurrent PPO) into saves/<run>/",
         description=(
             "Train an agent into a run folder under the saves folder: meta.json, a metrics stream "
             "(metrics.jsonl), model.zip, best.zip and checkpoints. Defaults per algorithm come from "
@@ -78,7 +78,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--warm-start",
         metavar="SOURCE",
-        help="imitate baseline:NAME (oracle, heuristic, ...) before reinforcement learning (ppo, a2c)",
+        help="imitate baseline:NAME (oracle, heuristic, ...) or a FOLDER of recorded conversations "
+        "(the play pane's saves/episodes) before reinforcement learning (ppo, a2c)",
+    )
+    parser.add_argument(
+        "--frame-stack",
+        type=at_least(1),
+        metavar="K",
+        help="show the policy the last K observations side by side (default: 1; not with recurrent_ppo)",
     )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -116,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
                     ("--keep-checkpoints", args.keep_checkpoints),
                     ("--reference-episodes", args.reference_episodes),
                     ("--warm-start", args.warm_start),
+                    ("--frame-stack", args.frame_stack),
                 )
                 if value is not None
             ]
@@ -162,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
                 keep_checkpoints=trainer.KEEP_CHECKPOINTS if args.keep_checkpoints is None else args.keep_checkpoints,
                 overrides=overrides,
                 warm_start=args.warm_start,
+                frame_stack=args.frame_stack or 1,
             )
             result = trainer.train(options, reporter=reporter, stop=stop)
     except trainer.TrainingError as exc:
@@ -240,7 +249,7 @@ class ConsoleReporter:
             from cs_tui.training.trainer import collection_size
 
             size = collection_size(meta["algorithm"], meta["n_envs"], meta.get("hyperparameters", {}))
-            rounds = "rollouts" if meta["algorithm"] in ("ppo", "a2c") else "collection rounds"
+            rounds = "rollouts" if meta["algorithm"] in ON_POLICY else "collection rounds"
             self.console.print(f"({requested:,} steps asked, rounded up: SB3 trains whole {rounds} of {size:,} steps)")
         if self.console.is_terminal:
             # one line that fits 80 columns: the name cut in the middle, steps in thousands

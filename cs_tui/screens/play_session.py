@@ -218,7 +218,7 @@ def save_episode(saves: Path, human: Episode, agent: Episode | None, path: Path 
     if path is not None:  # the same episode again, now with the opponent's part
         atomic_write_json(path, episode_record(human, agent))
         return path
-    folder = saves / EPISODES_DIR
+    folder = recordings_dir(saves)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     path = folder / f"{stamp}-{human.customer_industry}-seed{human.seed}.json"
@@ -230,10 +230,15 @@ def save_episode(saves: Path, human: Episode, agent: Episode | None, path: Path 
     return path
 
 
+def recordings_dir(saves: Path) -> Path:
+    """The folder the play pane records into (``cs-tui train --warm-start`` takes it as a source)."""
+    return saves / EPISODES_DIR
+
+
 def list_recordings(saves: Path) -> list[Path]:
     """Recorded episodes, newest first."""
     try:
-        return sorted((saves / EPISODES_DIR).glob("*.json"), reverse=True)
+        return sorted(recordings_dir(saves).glob("*.json"), reverse=True)
     except OSError:
         return []
 
@@ -242,29 +247,63 @@ class RecordError(ValueError):
     """A recorded episode cannot be replayed; the message names the file and the problem."""
 
 
-def load_recording(path: Path) -> tuple[Episode, Episode | None]:
-    """Replay a recorded episode (and the agent's, if recorded) through the env."""
+@dataclass(frozen=True)
+class Recording:
+    """A recorded episode as its file has it: the customer (seed, env arguments) and each player's actions."""
+
+    seed: int
+    industry: str
+    max_turns: int
+    options: dict[str, Any] | None
+    #: ``(player, actions)``: the human's first, then the agent's if it was recorded
+    parts: tuple[tuple[str, list[int]], ...]
+
+
+def read_recording(path: Path) -> Recording:
+    """The recording at ``path``, its fields checked; ``RecordError`` naming the file and the problem."""
     import json
 
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         env = record["env"]
-        seed = int(record["seed"])
-        industry, max_turns, options = str(env["industry"]), int(env["max_turns"]), env.get("options")
-
-        def again(part: dict[str, Any]) -> Episode:
-            actions = [int(a) for a in part["actions"]]
-            return replay(
-                actions, industry=industry, max_turns=max_turns, seed=seed, options=options, player=part["player"]
-            )
-
-        human = again(record["human"])
-        agent = again(record["agent"]) if record.get("agent") else None
+        options = env.get("options")
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"env options must be a table, not {type(options).__name__}")
+        parts = []
+        if not isinstance(record["human"], dict):
+            raise ValueError("its human part must be a table")
+        for key in ("human", "agent"):
+            part = record.get(key)
+            if part:
+                actions = [int(a) for a in part["actions"]]
+                if any(not 0 <= a < len(STRATEGY_NAMES) for a in actions):
+                    raise ValueError(f"{key} actions must be 0-{len(STRATEGY_NAMES) - 1}")
+                parts.append((str(part["player"]), actions))
+        return Recording(int(record["seed"]), str(env["industry"]), int(env["max_turns"]), options, tuple(parts))
     except KeyError as error:  # str(KeyError) is just the quoted key
         raise RecordError(f"{path.name}: cannot replay this recording (no {error} field)") from error
-    except (OSError, ValueError, TypeError) as error:
+    except (OSError, ValueError, TypeError, AttributeError) as error:
         raise RecordError(f"{path.name}: cannot replay this recording ({error})") from error
-    return human, agent
+
+
+def load_recording(path: Path) -> tuple[Episode, Episode | None]:
+    """Replay a recorded episode (and the agent's, if recorded) through the env."""
+    recording = read_recording(path)
+    try:
+        human, *agent = (
+            replay(
+                actions,
+                industry=recording.industry,
+                max_turns=recording.max_turns,
+                seed=recording.seed,
+                options=recording.options,
+                player=player,
+            )
+            for player, actions in recording.parts
+        )
+    except (ValueError, TypeError) as error:  # the env refuses its arguments (an unknown industry, ...)
+        raise RecordError(f"{path.name}: cannot replay this recording ({error})") from error
+    return human, agent[0] if agent else None
 
 
 # -- the session's score -----------------------------------------------------------------------

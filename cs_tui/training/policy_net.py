@@ -28,9 +28,13 @@ from cs_tui.training.safe_load import META_MEMBER, ModelLoadError
 if TYPE_CHECKING:
     import torch
 
-#: SB3's MlpPolicy defaults where the description names none (ActorCriticPolicy and DQNPolicy).
-DEFAULT_ARCH = {"ppo": [64, 64], "a2c": [64, 64], "dqn": [64, 64]}
-DEFAULT_ACTIVATION = {"ppo": "tanh", "a2c": "tanh", "dqn": "relu"}
+    from cs_tui.training.memory import Memory
+
+#: SB3's MlpPolicy defaults where the description names none (ActorCriticPolicy and DQNPolicy, and
+#: sb3-contrib's RecurrentActorCriticPolicy).
+DEFAULT_ARCH = {"ppo": [64, 64], "a2c": [64, 64], "dqn": [64, 64], "recurrent_ppo": [64, 64]}
+DEFAULT_ACTIVATION = {"ppo": "tanh", "a2c": "tanh", "dqn": "relu", "recurrent_ppo": "tanh"}
+DEFAULT_LSTM = {"lstm_hidden_size": 256, "n_lstm_layers": 1}
 
 
 @dataclass(frozen=True)
@@ -68,40 +72,87 @@ def _build(algorithm: str, obs_size: int, n_actions: int, policy_kwargs: dict[st
             root.add_module(name, network)
         return root
     pi, vf = (arch["pi"], arch["vf"]) if isinstance(arch, dict) else (arch, arch)
+    inputs = obs_size
+    if algorithm == "recurrent_ppo":
+        # RecurrentActorCriticPolicy: an LSTM for the actor and one for the critic (its defaults: no
+        # shared LSTM), then the MLP extractor on the LSTM's output
+        hidden = policy_kwargs.get("lstm_hidden_size", DEFAULT_LSTM["lstm_hidden_size"])
+        layers = policy_kwargs.get("n_lstm_layers", DEFAULT_LSTM["n_lstm_layers"])
+        root.lstm_actor = torch.nn.LSTM(obs_size, hidden, num_layers=layers)
+        root.lstm_critic = torch.nn.LSTM(obs_size, hidden, num_layers=layers)  # unused to act; checked
+        inputs = hidden
     extractor = torch.nn.Module()
-    extractor.policy_net = torch.nn.Sequential(*_layers(obs_size, pi, activation))
-    extractor.value_net = torch.nn.Sequential(*_layers(obs_size, vf, activation))
+    extractor.policy_net = torch.nn.Sequential(*_layers(inputs, pi, activation))
+    extractor.value_net = torch.nn.Sequential(*_layers(inputs, vf, activation))
     root.mlp_extractor = extractor
-    root.action_net = torch.nn.Linear(pi[-1] if pi else obs_size, n_actions)
-    root.value_net = torch.nn.Linear(vf[-1] if vf else obs_size, 1)  # unused to act, but in the file: checked
+    root.action_net = torch.nn.Linear(pi[-1] if pi else inputs, n_actions)
+    root.value_net = torch.nn.Linear(vf[-1] if vf else inputs, 1)  # unused to act, but in the file: checked
     return root
 
 
 class PolicyNet:
-    """A model file's policy network, to act: :meth:`action_values` and :meth:`predict` on observations."""
+    """A model file's policy network, to act: :meth:`action_values` and :meth:`predict` on observations.
 
-    def __init__(self, algorithm: str, network: torch.nn.Module, obs_size: int) -> None:
+    A network that remembers (an LSTM, or ``frame_stack`` observations side by side) acts through a
+    :class:`~cs_tui.training.memory.Memory` (:meth:`new_memory`), which knows whose turn each observation is.
+    """
+
+    def __init__(self, algorithm: str, network: torch.nn.Module, obs_size: int, frame_stack: int = 1) -> None:
         self.algorithm = algorithm
         self.network = network.eval()
-        self.obs_size = obs_size
-        #: "probabilities" (PPO, A2C) or "q_values" (DQN)
+        self.frame_stack = frame_stack
+        #: one observation of the env (the network reads ``frame_stack`` of them)
+        self.obs_size = obs_size // frame_stack
+        #: "probabilities" (PPO, A2C, recurrent PPO) or "q_values" (DQN)
         self.kind = "q_values" if algorithm == "dqn" else "probabilities"
+        self.remembers = algorithm == "recurrent_ppo" or frame_stack > 1
+
+    def _head(self, tensor: torch.Tensor) -> torch.Tensor:
+        """From the policy's features (the observation, or an LSTM's output) to action values."""
+        import torch
+
+        net: Any = self.network
+        if self.algorithm == "dqn":
+            return net.q_net.q_net(tensor)
+        return torch.softmax(net.action_net(net.mlp_extractor.policy_net(tensor)), dim=-1)
+
+    def _values(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return self._head(torch.as_tensor(batch)).numpy().astype(np.float64)
 
     def action_values(self, obs: np.ndarray) -> np.ndarray:
         """Action probabilities (PPO, A2C) or Q-values (DQN), float64, shape ``(8,)`` or ``(n, 8)``."""
-        import torch
-
+        if self.remembers:
+            raise ValueError("this network remembers the conversation: act through new_memory()")
         batch = np.asarray(obs, dtype=np.float32)
-        one = batch.ndim == 1
-        tensor = torch.as_tensor(batch.reshape(-1, self.obs_size))
-        net: Any = self.network
-        with torch.no_grad():
-            if self.algorithm == "dqn":
-                values = net.q_net.q_net(tensor)
-            else:
-                values = torch.softmax(net.action_net(net.mlp_extractor.policy_net(tensor)), dim=-1)
-        array = values.numpy().astype(np.float64)
-        return array[0] if one else array
+        array = self._values(batch.reshape(-1, self.obs_size))
+        return array[0] if batch.ndim == 1 else array
+
+    def new_memory(self) -> Memory:
+        """A fresh memory to act with (a network that remembers; see :mod:`cs_tui.training.memory`)."""
+        from cs_tui.training.memory import Memory, frame_stack_memory
+
+        if self.algorithm != "recurrent_ppo":
+            return frame_stack_memory(self._values, self.obs_size, self.frame_stack)
+        lstm: Any = self.network.lstm_actor
+        shape = (lstm.num_layers, lstm.hidden_size)
+
+        def initial(n: int) -> tuple[np.ndarray, ...]:
+            return np.zeros((n, *shape), dtype=np.float32), np.zeros((n, *shape), dtype=np.float32)
+
+        def step(obs: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+            import torch
+
+            # sb3-contrib's _process_sequence for one step: (layers, n, hidden) states, a sequence of 1
+            h, c = (torch.as_tensor(part).transpose(0, 1).contiguous() for part in state)
+            with torch.no_grad():
+                out, (h, c) = lstm(torch.as_tensor(obs).unsqueeze(0), (h, c))
+                values = self._head(out[0]).numpy().astype(np.float64)
+            return values, (h.transpose(0, 1).numpy(), c.transpose(0, 1).numpy())
+
+        return Memory(initial, step, self.obs_size)
 
     def predict(self, obs: np.ndarray) -> np.ndarray:
         """The greedy action of each observation (``int64``; a 0-d array for one observation)."""
@@ -141,7 +192,7 @@ def load_policy_net(path: Path | str) -> tuple[PolicyNet, dict[str, Any]]:
         variables = safe_load._torch_load(path, "pytorch_variables.pth", members["pytorch_variables.pth"])
         if variables != {}:  # PPO, A2C and DQN keep none; anything here is not ours
             raise ModelLoadError(f"{path}: pytorch_variables.pth holds unexpected variables")
-    return PolicyNet(meta["algorithm"], network, obs_size), meta
+    return PolicyNet(meta["algorithm"], network, obs_size, int(description.get("frame_stack", 1))), meta
 
 
 __all__ = ["PolicyNet", "load_policy_net"]

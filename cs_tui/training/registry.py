@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 
-#: The learning algorithms cs-tui trains, saves and loads (stable-baselines3's PPO, A2C and DQN).
-ALGORITHMS = ("ppo", "a2c", "dqn")
-#: The ones with an action distribution behaviour cloning can fit (DQN's Q-values are not one).
+#: The learning algorithms cs-tui trains, saves and loads: stable-baselines3's PPO, A2C and DQN, and
+#: sb3-contrib's RecurrentPPO (an LSTM policy that remembers the conversation).
+ALGORITHMS = ("ppo", "a2c", "dqn", "recurrent_ppo")
+#: The ones that learn from rollouts of ``n_steps`` per env (trained in whole rollouts).
+ON_POLICY = ("ppo", "a2c", "recurrent_ppo")
+#: The ones with an action distribution behaviour cloning can fit from single observations (DQN's
+#: Q-values are not one; an LSTM's depends on the turns before).
 IMITABLE = ("ppo", "a2c")
 
 #: A run folder's name (also a study's trial folders): whole names only, so use ``fullmatch``

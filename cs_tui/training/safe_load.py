@@ -111,9 +111,17 @@ HYPERPARAMETERS: dict[str, dict[str, str]] = {
         "max_grad_norm": "float",
     },
 }
+HYPERPARAMETERS["recurrent_ppo"] = HYPERPARAMETERS["ppo"]  # sb3-contrib's RecurrentPPO takes PPO's
 # Upper bounds that keep a crafted file from asking for absurd allocations.
 MAX_LAYER_WIDTH = 1024
 MAX_LAYERS = 6
+MAX_LSTM_LAYERS = 4
+#: observations side by side (``--frame-stack``): a conversation is at most a few dozen turns
+MAX_FRAME_STACK = 16
+#: the policy a model file names, per algorithm (the MLP, or the MLP behind an LSTM)
+POLICIES = {"ppo": "MlpPolicy", "a2c": "MlpPolicy", "dqn": "MlpPolicy", "recurrent_ppo": "MlpLstmPolicy"}
+#: the classes cs-tui trains, by the name a model file gives them
+MODEL_CLASSES = {"PPO": "ppo", "A2C": "a2c", "DQN": "dqn", "RecurrentPPO": "recurrent_ppo"}
 MAX_STEPS = 1 << 16
 MAX_BUFFER = 10_000_000
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "gelu", "silu")
@@ -126,6 +134,8 @@ POLICY_KWARGS = (
     "optimizer_kwargs",
     "share_features_extractor",
     "normalize_images",
+    "lstm_hidden_size",  # recurrent_ppo only
+    "n_lstm_layers",  # recurrent_ppo only
 )
 # A DQN built only to act needs no million-transition replay buffer.
 INFERENCE_BUFFER_SIZE = 1
@@ -160,9 +170,11 @@ def save_model(model: BaseAlgorithm, path: Path | str, meta: dict[str, Any]) -> 
 
 def describe_model(model: BaseAlgorithm, meta: dict[str, Any]) -> dict[str, Any]:
     """The ``cs_tui.json`` document for ``model``: ``meta`` plus what rebuilding it needs."""
-    algorithm = type(model).__name__.lower()
+    algorithm = MODEL_CLASSES.get(type(model).__name__, "")
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"cannot save a {type(model).__name__} model: supported algorithms are PPO, A2C, DQN")
+        raise ValueError(
+            f"cannot save a {type(model).__name__} model: supported algorithms are {', '.join(MODEL_CLASSES)}"
+        )
     if not isinstance(meta, dict):
         raise ValueError(f"meta must be a dict, got {type(meta).__name__}")
     if "algorithm" in meta and str(meta["algorithm"]).lower() != algorithm:
@@ -173,10 +185,11 @@ def describe_model(model: BaseAlgorithm, meta: dict[str, Any]) -> dict[str, Any]
     if getattr(model, "use_sde", False):
         raise ValueError("cannot save a model trained with use_sde: it is not described in model files")
     policy = type(model.policy).__name__
-    if policy not in ("ActorCriticPolicy", "DQNPolicy", "MlpPolicy"):
-        raise ValueError(f"cannot save a model with policy {policy}: only MlpPolicy models are supported")
+    if policy not in ("ActorCriticPolicy", "DQNPolicy", "MlpPolicy", "RecurrentActorCriticPolicy"):
+        raise ValueError(f"cannot save a model with policy {policy}: only MlpPolicy and MlpLstmPolicy models")
     description = {
-        "policy": "MlpPolicy",
+        "policy": POLICIES[algorithm],
+        "frame_stack": _frame_stack_of(model, meta),
         "hyperparameters": _hyperparameters_of(model, algorithm),
         "policy_kwargs": _policy_kwargs_to_json(dict(model.policy_kwargs)),
         "observation_space": _space_to_json(model.observation_space),
@@ -200,6 +213,26 @@ def describe_model(model: BaseAlgorithm, meta: dict[str, Any]) -> dict[str, Any]
     except ValueError as e:
         raise ValueError(f"cannot save this model: {e}") from e
     return document
+
+
+def _frame_stack_of(model: BaseAlgorithm, meta: dict[str, Any]) -> int:
+    """How many observations the model reads side by side (1: one), from its observation space."""
+    from cs_env.env import CustomerSupportEnv
+
+    single = CustomerSupportEnv(meta["industry"], meta["max_turns"]).observation_space.shape or (1,)
+    shape = model.observation_space.shape or (1,)
+    return max(1, int(shape[-1]) // int(single[-1]))
+
+
+def frame_stacked(space: Any, k: int) -> Any:
+    """``space`` as SB3's ``VecFrameStack(k)`` describes it: ``k`` observations side by side (its bounds
+    are each bound repeated ``k`` times in place, ``np.repeat``, as SB3 builds them)."""
+    import numpy as np
+    from gymnasium import spaces
+
+    if k == 1:
+        return space
+    return spaces.Box(np.repeat(space.low, k, axis=-1), np.repeat(space.high, k, axis=-1), dtype=space.dtype)
 
 
 def _hyperparameters_of(model: BaseAlgorithm, algorithm: str) -> dict[str, Any]:
@@ -337,6 +370,7 @@ def _check_outputs(path: Path, model: BaseAlgorithm) -> None:
 
     space: Any = model.observation_space
     first, _ = CustomerSupportEnv().reset(seed=0)
+    first = np.tile(first, int(space.shape[-1]) // len(first))  # as many frames as the model reads
     probes = np.stack([space.low, space.high, (space.low + space.high) / 2, first]).astype(np.float32)
     policy: Any = model.policy
     try:
@@ -344,6 +378,13 @@ def _check_outputs(path: Path, model: BaseAlgorithm) -> None:
             tensor, _ = policy.obs_to_tensor(probes)
             if hasattr(policy, "q_net"):
                 outputs = [policy.q_net(tensor)]
+            elif hasattr(policy, "lstm_actor"):  # a recurrent policy: from the start of a conversation
+                lstm = policy.lstm_actor
+                zeros = torch.zeros(lstm.num_layers, len(probes), lstm.hidden_size)
+                starts = torch.ones(len(probes))
+                distribution, _ = policy.get_distribution(tensor, (zeros, zeros), starts)
+                values = policy.predict_values(tensor, (zeros, zeros), starts)
+                outputs = [distribution.distribution.logits, values]
             else:
                 outputs = [policy.get_distribution(tensor).distribution.logits, policy.predict_values(tensor)]
         finite = all(bool(torch.isfinite(out).all()) for out in outputs)
@@ -533,8 +574,18 @@ def _check_meta(meta: Any) -> None:
     model = meta.get("model")
     if not isinstance(model, dict):
         raise ValueError("no 'model' description")
-    if model.get("policy") != "MlpPolicy":
-        raise ValueError(f"policy {model.get('policy')!r} is not supported (only MlpPolicy)")
+    unknown = sorted(set(model) - set(_MODEL_KEYS))
+    if unknown:
+        raise ValueError(f"unknown model entry {unknown[0]!r:.40}; a model description holds {', '.join(_MODEL_KEYS)}")
+    if model.get("policy") != POLICIES[algorithm]:
+        raise ValueError(
+            f"policy {model.get('policy')!r} is not supported for {algorithm} (only {POLICIES[algorithm]})"
+        )
+    stack = model.get("frame_stack", 1)
+    if not _is_int(stack) or not 1 <= stack <= MAX_FRAME_STACK:
+        raise ValueError(f"frame_stack must be a whole number from 1 to {MAX_FRAME_STACK}, got {stack!r:.80}")
+    if stack > 1 and algorithm == "recurrent_ppo":
+        raise ValueError("frame_stack must be 1 for recurrent_ppo (its LSTM remembers the conversation)")
     _check_hyperparameters(algorithm, model.get("hyperparameters"))
     _check_policy_kwargs(algorithm, model.get("policy_kwargs"))
     steps = model.get("num_timesteps")
@@ -549,6 +600,9 @@ def _check_meta(meta: Any) -> None:
 ABOUT_KEYS = ("name", "run", "seed", "n_envs", "trained_by", "versions", "hyperparameters", "industry_digest",
               "eval")  # fmt: skip
 _DESCRIPTION_KEYS = ("format", "schema", "algorithm", "industry", "max_turns", "model")
+#: the entries of its ``model`` description (``frame_stack`` is optional: files before it read 1)
+_MODEL_KEYS = ("policy", "frame_stack", "hyperparameters", "policy_kwargs", "observation_space", "action_space",
+               "num_timesteps")  # fmt: skip
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")  # a package name or version, a record type
 _PHRASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")  # "cs-tui train"
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -696,6 +750,11 @@ def _check_policy_kwargs(algorithm: str, kwargs: Any) -> None:
                 _check_layers(f"net_arch[{key!r}]", layers)
         else:
             _check_layers("net_arch", arch)
+    for key, top in (("lstm_hidden_size", MAX_LAYER_WIDTH), ("n_lstm_layers", MAX_LSTM_LAYERS)):
+        if key in kwargs and algorithm != "recurrent_ppo":
+            raise ValueError(f"policy_kwargs {key} is for recurrent_ppo only, not {algorithm}")
+        if key in kwargs and not (_is_int(kwargs[key]) and 1 <= kwargs[key] <= top):
+            raise ValueError(f"policy_kwargs {key} must be a whole number from 1 to {top}, got {kwargs[key]!r}")
     if "activation_fn" in kwargs and kwargs["activation_fn"] not in ACTIVATIONS:
         raise ValueError(f"unsupported activation_fn {kwargs['activation_fn']!r}; valid: {', '.join(ACTIVATIONS)}")
     if "optimizer_class" in kwargs and kwargs["optimizer_class"] not in OPTIMIZERS:
@@ -726,7 +785,9 @@ def _check_spaces(meta: dict[str, Any]) -> None:
 
     stored_obs, stored_act = meta["model"].get("observation_space"), meta["model"].get("action_space")
     env = CustomerSupportEnv(meta["industry"], meta["max_turns"])
-    expected_obs, expected_act = _space_to_json(env.observation_space), _space_to_json(env.action_space)
+    stack = meta["model"].get("frame_stack", 1)
+    expected_obs = _space_to_json(frame_stacked(env.observation_space, stack))
+    expected_act = _space_to_json(env.action_space)
     if not isinstance(stored_obs, dict) or not isinstance(stored_act, dict):
         raise ValueError("observation_space and action_space must be JSON objects")
     shape = stored_obs.get("shape") if stored_obs.get("type") == "Box" else stored_obs.get("type")
@@ -735,8 +796,8 @@ def _check_spaces(meta: dict[str, Any]) -> None:
         shape_text = tuple(shape) if isinstance(shape, list) else shape
         raise ValueError(
             f"the model was made for observations of shape {shape_text} and {n} actions, but the "
-            f"{meta['industry']} env (max_turns {meta['max_turns']}) has observations of shape "
-            f"{tuple(expected_obs['shape'])} and {expected_act['n']} actions"
+            f"{meta['industry']} env (max_turns {meta['max_turns']}{f', {stack} frames stacked' if stack > 1 else ''}) "
+            f"has observations of shape {tuple(expected_obs['shape'])} and {expected_act['n']} actions"
         )
     if stored_obs != expected_obs or stored_act != expected_act:
         raise ValueError(
@@ -750,17 +811,15 @@ def _rebuild(path: Path, meta: dict[str, Any], env: VecEnv | None) -> BaseAlgori
     import warnings
 
     import torch
-    from stable_baselines3 import A2C, DQN, PPO
 
-    from cs_env.env import CustomerSupportEnv
+    from cs_tui.training.vecenv import make_acting_env
 
-    classes = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
     description = meta["model"]
     hyperparameters = dict(description["hyperparameters"])
     if "train_freq" in hyperparameters:
         hyperparameters["train_freq"] = tuple(hyperparameters["train_freq"])
     if env is None:
-        target: Any = CustomerSupportEnv(meta["industry"], meta["max_turns"])
+        target: Any = make_acting_env(meta["industry"], meta["max_turns"], description.get("frame_stack", 1))
         if meta["algorithm"] == "dqn":
             hyperparameters["buffer_size"] = INFERENCE_BUFFER_SIZE
     else:
@@ -776,11 +835,22 @@ def _rebuild(path: Path, meta: dict[str, Any], env: VecEnv | None) -> BaseAlgori
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. PPO's batch-size advice: not the loader's business
-            return classes[meta["algorithm"]](
-                "MlpPolicy", target, policy_kwargs=policy_kwargs, device="cpu", verbose=0, **hyperparameters
+            return model_class(meta["algorithm"])(
+                description["policy"], target, policy_kwargs=policy_kwargs, device="cpu", verbose=0, **hyperparameters
             )
     except (ValueError, TypeError, AssertionError, RuntimeError, MemoryError, torch.OutOfMemoryError) as e:
         raise ModelLoadError(f"{path}: cannot rebuild the model from {META_MEMBER}: {_first_line(e)}") from None
+
+
+def model_class(algorithm: str) -> Any:
+    """The stable-baselines3 (or sb3-contrib) class of ``algorithm``; imported here, as torch is."""
+    if algorithm == "recurrent_ppo":
+        from sb3_contrib import RecurrentPPO
+
+        return RecurrentPPO
+    import stable_baselines3
+
+    return getattr(stable_baselines3, algorithm.upper())
 
 
 def policy_kwargs_from_json(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -853,6 +923,8 @@ _ON_POLICY_KEYS = frozenset(["ent_coef", "gae_lambda", "normalize_advantage", "r
 SB3_DATA_KEYS: dict[str, frozenset[str]] = {
     "ppo": _SB3_COMMON_KEYS | _ON_POLICY_KEYS
     | {"batch_size", "clip_range", "clip_range_vf", "n_epochs", "target_kl"},
+    "recurrent_ppo": _SB3_COMMON_KEYS | _ON_POLICY_KEYS
+    | {"batch_size", "clip_range", "clip_range_vf", "n_epochs", "target_kl"},
     "a2c": _SB3_COMMON_KEYS | _ON_POLICY_KEYS,
     "dqn": _SB3_COMMON_KEYS
     | {"_n_calls", "batch_norm_stats", "batch_norm_stats_target", "batch_size", "buffer_size",
@@ -866,6 +938,7 @@ SB3_DATA_GLOBALS = frozenset(
     [("gymnasium.spaces.box", "Box"), ("gymnasium.spaces.discrete", "Discrete"),
      ("stable_baselines3.common.buffers", "ReplayBuffer"), ("stable_baselines3.common.buffers", "RolloutBuffer"),
      ("stable_baselines3.common.policies", "ActorCriticPolicy"), ("stable_baselines3.dqn.policies", "DQNPolicy"),
+     ("sb3_contrib.common.recurrent.policies", "RecurrentActorCriticPolicy"),
      ("stable_baselines3.common.type_aliases", "TrainFreq"),
      ("stable_baselines3.common.type_aliases", "TrainFrequencyUnit"),
      ("stable_baselines3.common.utils", "ConstantSchedule"), ("stable_baselines3.common.utils", "FloatSchedule"),

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cs_tui.training import runs
-from cs_tui.training.registry import ALGORITHMS, check_run_name
+from cs_tui.training.registry import ALGORITHMS, ON_POLICY, check_run_name
 from cs_tui.training.runs import Run, RunError, RunStatus
 from cs_tui.training.stop import StopFlag
 
@@ -142,8 +142,10 @@ class TrainOptions:
     prune: Callable[[dict[str, Any]], bool] | None = None
     #: ``cs-tui tune``: the study and trial this run is, recorded in ``meta.json`` under "tune"
     tune: dict[str, Any] | None = None
-    #: ``baseline:NAME`` to imitate before reinforcement learning (cs_tui.training.warm_start)
+    #: ``baseline:NAME`` or a folder of recordings to imitate before reinforcement learning (cs_tui.training.warm_start)
     warm_start: str | None = None
+    #: observations the policy sees side by side (``--frame-stack``; 1: the current one alone)
+    frame_stack: int = 1
 
 
 @dataclass
@@ -188,17 +190,14 @@ class NullReporter:
 def build_model(
     algorithm: str, env: VecEnv, hyperparameters: dict[str, Any], seed: int, tensorboard: str | None
 ) -> BaseAlgorithm:
-    """A fresh SB3 model with an MLP policy from the JSON ``hyperparameters``."""
-    from stable_baselines3 import A2C, DQN, PPO
+    """A fresh SB3 (or sb3-contrib) model with an MLP (or LSTM) policy from the JSON ``hyperparameters``."""
+    from cs_tui.training.safe_load import POLICIES, model_class, policy_kwargs_from_json
 
-    from cs_tui.training.safe_load import policy_kwargs_from_json
-
-    classes = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
     kwargs = dict(hyperparameters.get("model", {}))
     if "train_freq" in kwargs and isinstance(kwargs["train_freq"], list):
         kwargs["train_freq"] = tuple(kwargs["train_freq"])
-    return classes[algorithm](
-        "MlpPolicy",
+    return model_class(algorithm)(
+        POLICIES[algorithm],
         env,
         policy_kwargs=policy_kwargs_from_json(hyperparameters.get("policy", {})),
         seed=sb3_seed(seed),
@@ -256,7 +255,9 @@ def evaluate_model(
         action, _ = model.predict(obs, deterministic=True)
         return np.asarray(action)
 
-    m = metrics(rollout(policy, industry=industry, episodes=episodes, seed=seed, max_turns=max_turns))
+    memory = sb3_memory(model)
+    acting = policy if memory is None else _with_episodes(memory)
+    m = metrics(rollout(acting, industry=industry, episodes=episodes, seed=seed, max_turns=max_turns))
     pct = 100 * normalized_score(m.mean_return, reference["random_return"], reference["oracle_return"])
     return {
         "type": "eval",
@@ -273,6 +274,44 @@ def evaluate_model(
         "mean_turns": m.mean_turns,
         "strategy_usage": m.strategy_usage,
     }
+
+
+def sb3_memory(model: BaseAlgorithm) -> Any:
+    """A :class:`~cs_tui.training.memory.Memory` acting with ``model``'s greedy actions, for a model that
+    remembers the conversation (an LSTM, stacked frames); None for one that does not."""
+    import numpy as np
+
+    from cs_env.env import OBS_SIZE
+    from cs_tui.training.memory import Memory, frame_stack_memory
+
+    stack = int((model.observation_space.shape or (OBS_SIZE,))[-1]) // OBS_SIZE
+    if stack > 1:
+        return frame_stack_memory(lambda obs: model.predict(obs, deterministic=True)[0], OBS_SIZE, stack)
+    lstm = getattr(model.policy, "lstm_actor", None)
+    if lstm is None:
+        return None
+    shape = (lstm.num_layers, lstm.hidden_size)
+
+    def initial(n: int) -> tuple[np.ndarray, ...]:
+        return np.zeros((n, *shape), dtype=np.float32), np.zeros((n, *shape), dtype=np.float32)
+
+    def step(obs: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        h, c = (np.ascontiguousarray(part.swapaxes(0, 1)) for part in state)  # SB3's (layers, n, hidden)
+        actions, after = model.predict(obs, state=(h, c), episode_start=np.zeros(len(obs)), deterministic=True)
+        assert after is not None  # a recurrent policy hands its states back
+        return actions, tuple(part.swapaxes(0, 1) for part in after)
+
+    return Memory(initial, step, OBS_SIZE)
+
+
+def _with_episodes(memory: Any) -> Any:
+    """``memory`` as a policy :func:`cs_env.evaluate.rollout` calls with ``episodes=``."""
+
+    def policy(obs: Any, episodes: Any = None) -> Any:
+        return memory(obs, episodes)
+
+    policy.needs_episodes = True  # type: ignore[attr-defined]
+    return policy
 
 
 def save_replay_buffer(model: BaseAlgorithm, path: Path) -> None:
@@ -510,13 +549,17 @@ def _check_tensorboard(directory: str | None) -> None:
         )
 
 
+#: the libraries' own rollout lengths, where the hyperparameters name none
+SB3_N_STEPS = {"ppo": 2048, "a2c": 5, "recurrent_ppo": 128}
+
+
 def collection_size(algorithm: str, n_envs: int, hyperparameters: dict[str, Any]) -> int:
     """Steps stable-baselines3 collects between two checks of the step budget: a run's total is a
     whole number of these (PPO and A2C: a rollout of ``n_steps`` per env; DQN: ``train_freq`` steps per
     env, or one step per env when it counts episodes)."""
     model = hyperparameters.get("model", {})
-    if algorithm in ("ppo", "a2c"):
-        return int(model.get("n_steps", 2048 if algorithm == "ppo" else 5)) * n_envs
+    if algorithm in ON_POLICY:
+        return int(model.get("n_steps", SB3_N_STEPS[algorithm])) * n_envs
     freq = model.get("train_freq", 4)
     if isinstance(freq, list | tuple):
         freq = freq[0] if len(freq) < 2 or str(freq[1]) == "step" else 1
@@ -533,6 +576,17 @@ def planned_timesteps(algorithm: str, timesteps: int) -> int:
     """What ``cs-tui train --algorithm ALGORITHM --timesteps N`` with the default settings will train."""
     defaults = load_defaults()[algorithm]
     return whole_collections(timesteps, collection_size(algorithm, defaults.n_envs, defaults.hyperparameters()))
+
+
+def check_frame_stack(frame_stack: object, algorithm: str) -> str | None:
+    """Why ``frame_stack`` cannot be used with ``algorithm`` (None when it can)."""
+    from cs_tui.training.safe_load import MAX_FRAME_STACK
+
+    if isinstance(frame_stack, bool) or not isinstance(frame_stack, int) or not 1 <= frame_stack <= MAX_FRAME_STACK:
+        return f"--frame-stack must be a whole number from 1 to {MAX_FRAME_STACK}, got {frame_stack!r}"
+    if frame_stack > 1 and algorithm == "recurrent_ppo":
+        return "--frame-stack is for ppo, a2c and dqn: recurrent_ppo's LSTM already remembers the conversation"
+    return None
 
 
 def _check_positive(name: str, value: int | None) -> None:
@@ -626,6 +680,9 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
     _check_positive("--timesteps", timesteps)
     _check_positive("--n-envs", n_envs)
     _check_tensorboard(options.tensorboard)
+    problem = check_frame_stack(options.frame_stack, options.algorithm)
+    if problem:
+        raise TrainingError(problem, 2)
     if options.warm_start is not None:
         from cs_tui.training.warm_start import check_source
 
@@ -703,6 +760,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         "keep_checkpoints": options.keep_checkpoints if options.checkpoints else 0,
         "tensorboard": options.tensorboard,
         "warm_start": None,
+        "frame_stack": options.frame_stack,
         "command": sys.argv,
     }
     if options.tune is not None:
@@ -723,7 +781,9 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         )
         runs.atomic_write_json(run.meta_path, meta)
         seed_everything(options.seed)
-        env = make_training_env(options.industry, n_envs, options.seed, options.max_turns)
+        env = make_training_env(
+            options.industry, n_envs, options.seed, options.max_turns, frame_stack=options.frame_stack
+        )
         model = build_model(options.algorithm, env, hyperparameters, options.seed, options.tensorboard)
         if options.warm_start is not None:
             from cs_tui.training.warm_start import behaviour_clone
@@ -864,7 +924,11 @@ def _resume_locked(
         keep_checkpoints=int(meta.get("keep_checkpoints", KEEP_CHECKPOINTS)),
         checkpoints=checkpoints,
         record_seconds=record_seconds,
+        frame_stack=int(meta.get("frame_stack", 1)),
     )
+    problem = check_frame_stack(options.frame_stack, options.algorithm)
+    if problem:
+        raise TrainingError(f"cannot resume: {run.meta_path}: {problem}")
     runs.repair_jsonl(run.metrics_path)
     runs.remove_temp_files(run.path)  # left by a kill -9 mid-write; we hold the lock, so none is being written
     meta.update(
@@ -877,7 +941,9 @@ def _resume_locked(
         from cs_tui.training.vecenv import make_training_env
 
         seed = options.seed
-        env = make_training_env(options.industry, options.n_envs or 1, seed, options.max_turns)
+        env = make_training_env(
+            options.industry, options.n_envs or 1, seed, options.max_turns, frame_stack=options.frame_stack
+        )
         if restart:
             seed_everything(seed)
             model = build_model(meta["algorithm"], env, meta.get("hyperparameters", {}), seed, tensorboard)

@@ -43,7 +43,9 @@ def pick_kind(n_envs: int) -> str:
     return "batched" if n_envs >= AUTO_BATCHED_FROM else "dummy"
 
 
-def make_training_env(industry: str, n_envs: int, seed: int, max_turns: int = 10, kind: str = "auto") -> VecEnv:
+def make_training_env(
+    industry: str, n_envs: int, seed: int, max_turns: int = 10, kind: str = "auto", frame_stack: int = 1
+) -> VecEnv:
     """An SB3 ``VecEnv`` of ``n_envs`` conversations; the first reset uses seeds ``seed, seed + 1, ...``.
 
     Args:
@@ -52,6 +54,7 @@ def make_training_env(industry: str, n_envs: int, seed: int, max_turns: int = 10
         seed: base seed (env i starts from ``seed + i``, as SB3's ``VecEnv.seed`` does).
         max_turns: turns before a conversation times out.
         kind: ``dummy``, ``batched`` or ``auto`` (see the module docstring and :func:`pick_kind`).
+        frame_stack: observations shown side by side (SB3's ``VecFrameStack``; 1: the observation alone).
 
     Raises:
         ValueError: an unknown kind or industry, or a bad ``n_envs`` / ``max_turns``.
@@ -72,7 +75,20 @@ def make_training_env(industry: str, n_envs: int, seed: int, max_turns: int = 10
     else:
         venv = _make_dummy(industry, int(n_envs), seed, max_turns)
     venv.seed(seed)
-    return venv
+    return _stacked(venv, frame_stack)
+
+
+def make_acting_env(industry: str, max_turns: int, frame_stack: int = 1) -> VecEnv:
+    """One conversation, as a model built only to act needs it (its spaces: the model's)."""
+    return _stacked(_make_dummy(industry, 1, 0, max_turns), frame_stack)
+
+
+def _stacked(venv: VecEnv, frame_stack: int) -> VecEnv:
+    if frame_stack == 1:
+        return venv
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    return VecFrameStack(venv, frame_stack)
 
 
 def _make_dummy(industry: str, n_envs: int, seed: int, max_turns: int) -> VecEnv:

@@ -1,15 +1,23 @@
-"""Warm starts: behaviour cloning from a baseline's conversations before reinforcement learning.
+"""Warm starts: behaviour cloning from demonstrations before reinforcement learning.
 
-``cs-tui train --warm-start baseline:oracle`` (or ``baseline:heuristic``, any baseline but random) plays
-``WARM_START_EPISODES`` conversations with the baseline on the run's industry, records every
-observation and the strategy chosen, and fits the new model's policy to them by cross-entropy before
-PPO or A2C takes over. Rare right actions (escalating a specialist's case) are then in the policy from
-the start instead of having to be found by chance. The run's ``meta.json`` records the source and how
-well the policy imitates it.
+``cs-tui train --warm-start SOURCE`` fits the new model's policy to a set of demonstrations by
+cross-entropy before PPO or A2C takes over, so that rare right actions (escalating a specialist's case)
+are in the policy from the start instead of having to be found by chance. ``SOURCE`` is
+
+* ``baseline:NAME`` (``oracle``, ``heuristic``, any baseline but random): ``WARM_START_EPISODES``
+  conversations played by the baseline on the run's industry;
+* a folder of recorded conversations, such as the play pane's ``saves/episodes/``: each recording's
+  human turns, replayed through the env from its seed and env arguments to recover what the player saw
+  (a recording holds no observations, only the customer and the actions). A person's 20 conversations
+  are enough to start from: a small set is fitted for at least ``WARM_START_MIN_UPDATES`` updates.
+
+The run's ``meta.json`` records the source and how well the policy imitates it.
 """
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,20 +31,67 @@ WARM_START_EPISODES = 4000
 WARM_START_EPOCHS = 20
 WARM_START_BATCH = 256
 WARM_START_LR = 1e-3
+#: the fewest gradient updates a warm start makes: 20 epochs of 20 conversations are 20 updates
+WARM_START_MIN_UPDATES = 500
 #: a demonstration seed apart from the evaluations' (0) and the held-out figures' (1)
 WARM_START_SEED = 7
 
 
-def check_source(source: str, algorithm: str) -> str | None:
-    """Why ``source`` cannot warm-start ``algorithm`` (None when it can)."""
+def _baseline_sources() -> list[str]:
     from cs_env.policies import baselines
 
+    return [f"baseline:{name}" for name in baselines() if name != "random"]
+
+
+def check_source(source: str, algorithm: str) -> str | None:
+    """Why ``source`` cannot warm-start ``algorithm`` (None when it can)."""
     if algorithm not in IMITABLE:
         return f"--warm-start needs an algorithm with a policy to imitate ({', '.join(IMITABLE)}), not {algorithm}"
-    valid = [f"baseline:{name}" for name in baselines() if name != "random"]
-    if source not in valid:
-        return f"unknown --warm-start source {source!r}; valid sources: {', '.join(valid)}"
+    valid = _baseline_sources()
+    if source in valid:
+        return None
+    if source.startswith("baseline:") or not Path(source).exists():
+        return (
+            f"unknown --warm-start source {source!r}; valid sources: {', '.join(valid)}, "
+            f"or a folder of recorded conversations (the play pane's saves/episodes)"
+        )
+    try:
+        recorded_demonstrations(Path(source))
+    except ValueError as error:
+        return f"--warm-start {source}: {error}"
     return None
+
+
+def recorded_demonstrations(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(observations, actions, recordings)`` of the human turns recorded in ``folder``'s ``*.json`` files.
+
+    ``ValueError`` naming the problem (not a folder, no recordings, a recording that cannot be replayed).
+    """
+    from cs_env.env import CustomerSupportEnv
+    from cs_tui.screens.play_session import RecordError, read_recording
+
+    if not folder.is_dir():
+        raise ValueError("not a folder of recorded conversations")
+    paths = sorted(folder.glob("*.json"))
+    observations: list[np.ndarray] = []
+    actions: list[int] = []
+    for path in paths:
+        recording = read_recording(path)  # RecordError is a ValueError naming the file
+        try:
+            env = CustomerSupportEnv(industry=recording.industry, max_turns=recording.max_turns)
+            obs, _ = env.reset(seed=recording.seed, options=recording.options)
+        except (ValueError, TypeError) as error:
+            raise RecordError(f"{path.name}: cannot replay this recording ({error})") from error
+        _, human = recording.parts[0]
+        for action in human:
+            observations.append(np.asarray(obs, dtype=np.float32))
+            actions.append(action)
+            obs, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                break
+    if not actions:
+        raise ValueError(f"no recorded conversations with a turn in it ({folder}/*.json)")
+    return np.stack(observations), np.asarray(actions, dtype=np.int64), len(paths)
 
 
 class _Recorder:
@@ -79,11 +134,20 @@ def behaviour_clone(
     """Fit ``model``'s policy to ``source``'s strategies; returns what ``meta.json`` records."""
     import torch
 
-    observations, actions = demonstrations(source, industry, max_turns, episodes)
+    about: dict[str, Any]
+    if source in _baseline_sources():
+        observations, actions = demonstrations(source, industry, max_turns, episodes)
+        about = {"source": source, "episodes": episodes}
+    else:
+        folder = Path(source).resolve()
+        observations, actions, recordings = recorded_demonstrations(folder)
+        about = {"source": str(folder), "recordings": recordings}
     policy: Any = model.policy
     optimizer = torch.optim.Adam(policy.parameters(), lr=WARM_START_LR)
     obs_t = torch.as_tensor(observations)
     act_t = torch.as_tensor(actions)
+    batches = math.ceil(len(obs_t) / WARM_START_BATCH)
+    epochs = max(epochs, math.ceil(WARM_START_MIN_UPDATES / batches))
     generator = torch.Generator().manual_seed(seed)
     policy.set_training_mode(True)
     for _ in range(epochs):
@@ -98,8 +162,7 @@ def behaviour_clone(
     with torch.no_grad():
         chosen = policy.get_distribution(obs_t).distribution.probs.argmax(dim=1)
     return {
-        "source": source,
-        "episodes": episodes,
+        **about,
         "steps": len(actions),
         "epochs": epochs,
         "agreement": float((chosen == act_t).float().mean()),

@@ -20,7 +20,8 @@ Request = TypeVar("Request")
 
 def algorithm_select(value: str = "ppo") -> Select[str]:
     """A compact choice of the algorithms cs-tui trains."""
-    return Select([(a.upper(), a) for a in ALGORITHMS], value=value, allow_blank=False, compact=True, id="algorithm")
+    choices = [(a.upper().replace("_", " "), a) for a in ALGORITHMS]
+    return Select(choices, value=value, allow_blank=False, compact=True, id="algorithm")
 
 
 def form_buttons() -> ComposeResult:

@@ -39,6 +39,9 @@ class TrainRequest:
     timesteps: int
     seed: int
     name: str
+    frame_stack: int = 1
+    #: ``baseline:NAME`` or a folder of recorded conversations to imitate first (None: start from scratch)
+    warm_start: str | None = None
 
     def argv(self, saves: Path) -> list[str]:
         """Arguments after ``python -m cs_tui``: the global ``--saves`` first, then the subcommand."""
@@ -56,6 +59,8 @@ class TrainRequest:
             str(self.seed),
             "--name",
             self.name,
+            *(["--frame-stack", str(self.frame_stack)] if self.frame_stack != 1 else []),
+            *(["--warm-start", self.warm_start] if self.warm_start else []),
             "--quiet",
         ]
 
@@ -73,7 +78,29 @@ def whole_number(field: str, text: str, minimum: int) -> int:
     return value
 
 
-def validate(algorithm: object, industry: object, timesteps: str, seed: str, name: str, saves: Path) -> TrainRequest:
+def warm_start_choices(saves: Path) -> list[tuple[str, str]]:
+    """``(label, source)`` of the warm starts the form offers: none, the oracle's and the heuristic's
+    conversations, and the play pane's recordings when there are some."""
+    from cs_tui.screens.play_session import list_recordings, recordings_dir
+
+    choices = [("none", ""), ("oracle's conversations", "baseline:oracle"), ("heuristic's", "baseline:heuristic")]
+    recorded = len(list_recordings(saves))
+    if recorded:
+        choices.append((f"your {recorded} recorded", str(recordings_dir(saves))))
+    return choices
+
+
+def validate(
+    algorithm: object,
+    industry: object,
+    timesteps: str,
+    seed: str,
+    name: str,
+    saves: Path,
+    *,
+    frame_stack: str = "1",
+    warm_start: object = "",
+) -> TrainRequest:
     """Check the form's fields; ``ValueError`` naming the field and what is allowed."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm: choose one of {', '.join(ALGORITHMS)}")
@@ -90,7 +117,18 @@ def validate(algorithm: object, industry: object, timesteps: str, seed: str, nam
         raise ValueError(f"name: {RUN_NAME_RULE}")
     if (saves / name).exists():
         raise ValueError(f"name: {name!r} already exists in {saves}; pick another or leave it empty")
-    return TrainRequest(str(algorithm), str(industry), steps, seed_value, name)
+    from cs_tui.training.registry import IMITABLE
+    from cs_tui.training.safe_load import MAX_FRAME_STACK
+
+    stack = whole_number("frame stack", frame_stack, 1)
+    if stack > MAX_FRAME_STACK:
+        raise ValueError(f"frame stack: at most {MAX_FRAME_STACK}")
+    if stack > 1 and algorithm == "recurrent_ppo":
+        raise ValueError("frame stack: 1 for recurrent_ppo (its LSTM remembers the conversation)")
+    source = str(warm_start or "") or None
+    if source and algorithm not in IMITABLE:
+        raise ValueError(f"warm start: for {', '.join(IMITABLE)} only; choose none for {algorithm}")
+    return TrainRequest(str(algorithm), str(industry), steps, seed_value, name, stack, source)
 
 
 class NewRunForm(FormScreen[TrainRequest]):
@@ -117,6 +155,10 @@ class NewRunForm(FormScreen[TrainRequest]):
                 yield Input("0", type="integer", compact=True, id="seed")
                 yield Label("name")
                 yield Input(placeholder="automatic", compact=True, id="name")
+                yield Label("frame stack")
+                yield Input("1", type="integer", compact=True, id="frame-stack")
+                yield Label("warm start")
+                yield Select(warm_start_choices(self.saves), value="", allow_blank=False, compact=True, id="warm-start")
             yield from form_buttons()
 
     def on_select_changed(self, event: Select.Changed) -> None:
@@ -135,4 +177,6 @@ class NewRunForm(FormScreen[TrainRequest]):
             self.query_one("#seed", Input).value,
             self.query_one("#name", Input).value,
             self.saves,
+            frame_stack=self.query_one("#frame-stack", Input).value,
+            warm_start=self.query_one("#warm-start", Select).value,
         )
