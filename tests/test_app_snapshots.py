@@ -73,3 +73,21 @@ async def study_form_open(pilot: Pilot[int]) -> None:
 @pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_new_study_form(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
     assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=study_form_open)
+
+
+async def run_form_open(pilot: Pilot[int]) -> None:
+    """The training pane (an empty saves folder), then the new-run form."""
+    await opponent_ready(pilot)
+    await pilot.press("t")
+    await pilot.pause()
+    await pilot.press("n")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_new_run_form(
+    snap_compare: Callable[..., bool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the pane names its saves folder: the same relative one on every machine
+    (tmp_path / "saves").mkdir()
+    assert snap_compare(app_for(Path("saves")), terminal_size=size, run_before=run_form_open)

@@ -259,8 +259,8 @@ async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Pat
         app.screen.query_one("#name").focus()
         await pilot.press(*"live", "ctrl+s")
         await wait_for(pilot, lambda: app.screen is screen)
-        # PPO's rollouts are 32 x 64 steps: the notice says what will be trained, as cs-tui train does
-        assert any("200,704 steps, since SB3 trains whole rollouts" in n.message for n in app._notifications)
+        # PPO's rollouts are 64 x 128 steps: the notice says what will be trained, as cs-tui train does
+        assert any("204,800 steps, since SB3 trains whole rollouts" in n.message for n in app._notifications)
         monitor = screen.query_one(RunMonitor)
         spark = screen.query_one(RewardSparkline)
         assert monitor.path == tmp_path / "live"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -37,9 +38,9 @@ def test_rl_zoo_trains_enjoys_and_records_with_the_shipped_hyperparameters(tmp_p
     run = tmp_path / "logs" / "ppo" / "cs_env-CustomerSupport-v0_1"
     model = PPO.load(run / "cs_env-CustomerSupport-v0.zip", device="cpu")
     shipped = yaml.safe_load(CONF.read_text())[ID]
-    assert model.num_timesteps == 2048  # one rollout of the shipped 32 envs x 64 steps
+    assert model.num_timesteps == 8192  # one rollout of the shipped 64 envs x 128 steps
     assert model.n_envs == shipped["n_envs"] and model.n_steps == shipped["n_steps"]
-    assert (model.gamma, model.ent_coef, model.batch_size) == (shipped["gamma"], shipped["ent_coef"], 512)
+    assert (model.gamma, model.ent_coef, model.batch_size) == (shipped["gamma"], shipped["ent_coef"], 256)
 
     out = zoo(
         ["rl_zoo3.enjoy", *common, "--gym-packages", "cs_env", "--no-render", "-n", "300", "--device", "cpu"], tmp_path
@@ -60,3 +61,14 @@ def test_rl_zoo_trains_enjoys_and_records_with_the_shipped_hyperparameters(tmp_p
         frames = [np.asarray(f) for f in reader]
     assert len(frames) == 13 and frames[0].shape == (576, 1024, 3)
     assert not np.array_equal(frames[0], frames[-1])
+
+
+def test_the_zoo_file_holds_the_same_ppo_defaults_as_hyperparams_toml() -> None:
+    from cs_tui.training.trainer import load_defaults
+
+    shipped = yaml.safe_load(CONF.read_text())[ID]
+    ours = load_defaults()["ppo"]
+    assert shipped["n_envs"] == ours.n_envs and shipped["n_timesteps"] == ours.timesteps
+    assert {k: shipped[k] for k in ours.model} == ours.model
+    arch = re.search(r"net_arch=(\[[\d, ]+\])", shipped["policy_kwargs"]).group(1)  # type: ignore[union-attr]
+    assert json.loads(arch) == ours.policy["net_arch"] and "nn.Tanh" in shipped["policy_kwargs"]

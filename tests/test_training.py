@@ -47,6 +47,7 @@ def quick_options(tmp_path: Path, algorithm: str, **changes: Any) -> trainer.Tra
         "saves": tmp_path,
         "name": f"{algorithm}-run",
         "eval_every": 1000,
+        **({"n_envs": 16} if algorithm == "ppo" else {}),  # 16 envs x PPO's 128 steps: rollouts of 2,048
         **FAST,
     }
     return trainer.TrainOptions(**{**base, **changes})
@@ -308,13 +309,14 @@ def test_a_run_is_resumed_by_its_name_under_the_saves_folder_and_a_finished_one_
 def test_train_says_up_front_that_it_rounds_the_steps_up_to_whole_rollouts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # PPO's defaults collect 64 steps in each of 32 envs: 3,000 steps are two rollouts of 2,048
-    assert trainer.collection_size("ppo", 32, {"model": {"n_steps": 64}}) == 2048
+    # PPO's defaults collect 128 steps in each env: in 16 envs, 3,000 steps are two rollouts of 2,048
+    assert trainer.collection_size("ppo", 16, trainer.load_defaults()["ppo"].hyperparameters()) == 2048
     assert trainer.whole_collections(3000, 2048) == 4096 and trainer.whole_collections(4096, 2048) == 4096
     assert trainer.collection_size("dqn", 2, {"model": {"train_freq": [4, "step"]}}) == 8
-    code = main(["--saves", str(tmp_path), "train", "--name", "r", "--timesteps", "3000", *FAST_FLAGS])
+    argv = ["--saves", str(tmp_path), "train", "--name", "r", "--timesteps", "3000", "--n-envs", "16", *FAST_FLAGS]
+    code = main(argv)
     out = capsys.readouterr().out
-    assert code == 0 and "(4,096 steps, 32 envs, seed 0)" in out
+    assert code == 0 and "(4,096 steps, 16 envs, seed 0)" in out
     assert "3,000 steps asked, rounded up: SB3 trains whole rollouts of 2,048 steps" in out
     assert "finished 4,096 steps" in out
 

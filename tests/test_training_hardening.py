@@ -25,7 +25,9 @@ FAST_FLAGS = ["--eval-episodes", "200", "--reference-episodes", "200"]
 
 
 def quick(tmp_path: Path, **changes: Any) -> trainer.TrainOptions:
-    base: dict[str, Any] = {"timesteps": 1000, "saves": tmp_path, "name": "r", "eval_every": 1000, **FAST}
+    # 16 envs x PPO's 128 steps: rollouts of 2,048 steps
+    base: dict[str, Any] = {"timesteps": 1000, "saves": tmp_path, "name": "r", "eval_every": 1000, "n_envs": 16,
+                            **FAST}  # fmt: skip
     return trainer.TrainOptions(**{**base, **changes})
 
 
@@ -152,7 +154,7 @@ def test_a_run_whose_trainer_died_before_its_first_checkpoint_restarts_on_resume
     runs.RunLock(run.path).acquire().release()  # its trainer took the lock, then died (kill -9)
     meta = {
         "schema": 1, "name": "died", "algorithm": "ppo", "industry": "mixed", "max_turns": 10, "seed": 0,
-        "n_envs": 32, "total_timesteps": 2048, "timesteps_done": 0, "status": "running", "pid": os.getpid(),
+        "n_envs": 16, "total_timesteps": 2048, "timesteps_done": 0, "status": "running", "pid": os.getpid(),
         "pid_token": runs.process_token(), "hyperparameters": trainer.load_defaults()["ppo"].hyperparameters(),
         "reference": {"random_return": 0.4, "oracle_return": 1.8, "episodes": 200, "seed": 0}, "eval_every": 1000,
         "eval_episodes": 200, "keep_checkpoints": 3, "industry_digest": default_catalog().digest,
@@ -182,7 +184,7 @@ def test_a_resume_from_a_mid_rollout_checkpoint_stops_at_the_total(tmp_path: Pat
             if record["type"] == "eval":
                 os.kill(os.getpid(), signal.SIGINT)
 
-    # PPO's rollouts are 2,048 steps (32 envs × 64); the first evaluation comes at 1,024, mid-rollout
+    # the rollouts are 2,048 steps (16 envs × 128); the first evaluation comes at 1,024, mid-rollout
     first = trainer.train(quick(tmp_path, timesteps=4096), reporter=StopAtFirstEval())
     assert first.status == "interrupted"
     done = first.run.meta["timesteps_done"]

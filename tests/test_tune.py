@@ -69,7 +69,7 @@ def study_of(saves: Path, name: str, storage: str | None = None) -> Any:
 
 def test_shipped_search_space_loads_for_every_algorithm() -> None:
     spaces = load_search_space()
-    assert set(spaces) == {"ppo", "a2c", "dqn"}
+    assert set(spaces) == {"ppo", "a2c", "dqn", "recurrent_ppo"}
     assert all(spaces[a] for a in spaces)
     assert "model.learning_rate" in {p.key for p in spaces["ppo"]}
 
@@ -145,7 +145,7 @@ def test_a_study_runs_trials_as_run_folders_and_best_writes_a_file_train_takes(
     assert chosen.algorithm == "ppo" and chosen.n_envs == 4
     assert chosen.overrides["model"]["learning_rate"] == pytest.approx(best.params["model.learning_rate"])
     # a whole set: the defaults the space does not search are written too
-    assert chosen.overrides["model"]["ent_coef"] == 0.05
+    assert chosen.overrides["model"]["ent_coef"] == tuner.trainer.load_defaults()["ppo"].model["ent_coef"]
     code = main(["--saves", str(saves), "train", "--hyperparams", str(out), "--timesteps", "256", "--name", "again",
                  "--eval-episodes", "30", "--reference-episodes", "30", "--quiet"])  # fmt: skip
     assert code == 0

@@ -87,6 +87,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="K",
         help="show the policy the last K observations side by side (default: 1; not with recurrent_ppo)",
     )
+    parser.add_argument(
+        "--curriculum",
+        action="store_true",
+        default=None,
+        help="meet rare cases (specialist, angry, VIP, urgent, novice, impatient customers) more often "
+        "early in training, through the env's reset options",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--quiet", action="store_true", help="print nothing but errors")
     output.add_argument("--json", action="store_true", help="print one JSON object per line (every record)")
@@ -124,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
                     ("--reference-episodes", args.reference_episodes),
                     ("--warm-start", args.warm_start),
                     ("--frame-stack", args.frame_stack),
+                    ("--curriculum", args.curriculum),
                 )
                 if value is not None
             ]
@@ -171,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
                 overrides=overrides,
                 warm_start=args.warm_start,
                 frame_stack=args.frame_stack or 1,
+                curriculum=bool(args.curriculum),
             )
             result = trainer.train(options, reporter=reporter, stop=stop)
     except trainer.TrainingError as exc:

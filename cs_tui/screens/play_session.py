@@ -266,6 +266,7 @@ def read_recording(path: Path) -> Recording:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         env = record["env"]
+        seed, industry, max_turns = int(record["seed"]), str(env["industry"]), int(env["max_turns"])
         options = env.get("options")
         if options is not None and not isinstance(options, dict):
             raise ValueError(f"env options must be a table, not {type(options).__name__}")
@@ -279,7 +280,7 @@ def read_recording(path: Path) -> Recording:
                 if any(not 0 <= a < len(STRATEGY_NAMES) for a in actions):
                     raise ValueError(f"{key} actions must be 0-{len(STRATEGY_NAMES) - 1}")
                 parts.append((str(part["player"]), actions))
-        return Recording(int(record["seed"]), str(env["industry"]), int(env["max_turns"]), options, tuple(parts))
+        return Recording(seed, industry, max_turns, options, tuple(parts))
     except KeyError as error:  # str(KeyError) is just the quoted key
         raise RecordError(f"{path.name}: cannot replay this recording (no {error} field)") from error
     except (OSError, ValueError, TypeError, AttributeError) as error:

@@ -146,6 +146,8 @@ class TrainOptions:
     warm_start: str | None = None
     #: observations the policy sees side by side (``--frame-stack``; 1: the current one alone)
     frame_stack: int = 1
+    #: meet rare cases more often early in training (``--curriculum``; cs_tui.training.curriculum)
+    curriculum: bool = False
 
 
 @dataclass
@@ -761,6 +763,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         "tensorboard": options.tensorboard,
         "warm_start": None,
         "frame_stack": options.frame_stack,
+        "curriculum": options.curriculum,
         "command": sys.argv,
     }
     if options.tune is not None:
@@ -782,7 +785,12 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         runs.atomic_write_json(run.meta_path, meta)
         seed_everything(options.seed)
         env = make_training_env(
-            options.industry, n_envs, options.seed, options.max_turns, frame_stack=options.frame_stack
+            options.industry,
+            n_envs,
+            options.seed,
+            options.max_turns,
+            frame_stack=options.frame_stack,
+            curriculum=(timesteps, 0) if options.curriculum else None,
         )
         model = build_model(options.algorithm, env, hyperparameters, options.seed, options.tensorboard)
         if options.warm_start is not None:
@@ -925,6 +933,7 @@ def _resume_locked(
         checkpoints=checkpoints,
         record_seconds=record_seconds,
         frame_stack=int(meta.get("frame_stack", 1)),
+        curriculum=bool(meta.get("curriculum", False)),
     )
     problem = check_frame_stack(options.frame_stack, options.algorithm)
     if problem:
@@ -941,8 +950,14 @@ def _resume_locked(
         from cs_tui.training.vecenv import make_training_env
 
         seed = options.seed
+        done = 0 if restart else int(read_model_meta(run.model_path)["model"]["num_timesteps"])
         env = make_training_env(
-            options.industry, options.n_envs or 1, seed, options.max_turns, frame_stack=options.frame_stack
+            options.industry,
+            options.n_envs or 1,
+            seed,
+            options.max_turns,
+            frame_stack=options.frame_stack,
+            curriculum=(total, done) if options.curriculum else None,
         )
         if restart:
             seed_everything(seed)

@@ -44,7 +44,13 @@ def pick_kind(n_envs: int) -> str:
 
 
 def make_training_env(
-    industry: str, n_envs: int, seed: int, max_turns: int = 10, kind: str = "auto", frame_stack: int = 1
+    industry: str,
+    n_envs: int,
+    seed: int,
+    max_turns: int = 10,
+    kind: str = "auto",
+    frame_stack: int = 1,
+    curriculum: tuple[int, int] | None = None,
 ) -> VecEnv:
     """An SB3 ``VecEnv`` of ``n_envs`` conversations; the first reset uses seeds ``seed, seed + 1, ...``.
 
@@ -55,6 +61,8 @@ def make_training_env(
         max_turns: turns before a conversation times out.
         kind: ``dummy``, ``batched`` or ``auto`` (see the module docstring and :func:`pick_kind`).
         frame_stack: observations shown side by side (SB3's ``VecFrameStack``; 1: the observation alone).
+        curriculum: ``(total, done)`` steps of the run to meet rare cases early
+            (:mod:`cs_tui.training.curriculum`); pinned starts need the single env, so ``dummy``.
 
     Raises:
         ValueError: an unknown kind or industry, or a bad ``n_envs`` / ``max_turns``.
@@ -68,12 +76,14 @@ def make_training_env(
     check_industry(industry)
     check_max_turns(max_turns)
     if kind == "auto":
-        kind = pick_kind(int(n_envs))
+        kind = "dummy" if curriculum is not None else pick_kind(int(n_envs))
     venv: VecEnv
     if kind == "batched":
+        if curriculum is not None:
+            raise ValueError("a curriculum pins starts through the single env's reset: use the dummy kind")
         venv = batched_vec_env_class()(int(n_envs), industry=industry, max_turns=max_turns)
     else:
-        venv = _make_dummy(industry, int(n_envs), seed, max_turns)
+        venv = _make_dummy(industry, int(n_envs), seed, max_turns, curriculum)
     venv.seed(seed)
     return _stacked(venv, frame_stack)
 
@@ -91,15 +101,22 @@ def _stacked(venv: VecEnv, frame_stack: int) -> VecEnv:
     return VecFrameStack(venv, frame_stack)
 
 
-def _make_dummy(industry: str, n_envs: int, seed: int, max_turns: int) -> VecEnv:
+def _make_dummy(
+    industry: str, n_envs: int, seed: int, max_turns: int, curriculum: tuple[int, int] | None = None
+) -> VecEnv:
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from cs_env.env import CustomerSupportEnv
 
     def make_one(i: int) -> Monitor:
-        env = CustomerSupportEnv(industry=industry, max_turns=max_turns)
+        env: Any = CustomerSupportEnv(industry=industry, max_turns=max_turns)
         env.action_space.seed(seed + i)
+        if curriculum is not None:
+            from cs_tui.training.curriculum import CurriculumEnv
+
+            total, done = curriculum
+            env = CurriculumEnv(env, total=total, n_envs=n_envs, seed=seed + i, done=done)
         return Monitor(env)
 
     return DummyVecEnv([functools.partial(make_one, i) for i in range(n_envs)])
