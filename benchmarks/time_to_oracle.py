@@ -1,7 +1,13 @@
-"""Wall time for PPO (the defaults of ``cs-tui train``) to reach 90 % and 95 % of oracle on ``mixed``.
+"""Wall time for PPO (the defaults of ``cs-tui train``) to reach 90 % and 95 % of oracle on ``mixed``,
+beside the variants issue 18 asks about, in the same run.
 
     python benchmarks/time_to_oracle.py [--targets 90 95] [--seeds 0 1 2] [--eval-every 5000]
-                                        [--warm-start baseline:NAME]
+                                        [--variants plain warm-oracle curriculum ...] [--max-timesteps N]
+
+Variants (``VARIANTS``): ``plain`` (the defaults), ``warm-oracle`` (``--warm-start baseline:oracle``),
+``curriculum`` (``--curriculum``), ``warm-curriculum`` (both), ``frame-stack-4`` (``--frame-stack 4``),
+``recurrent`` (``--algorithm recurrent_ppo``). Each best model is also scored on 10,000 held-out
+conversations (seed 1) with its escalation recall (the specialist's cases handed over).
 
 Runs the real trainer (``cs_tui.training.trainer.train``: env, evaluations, checkpoints, metrics) in a
 temporary saves folder, notes the first evaluation at or above each target and stops a run at the
@@ -50,16 +56,28 @@ class StopAtTarget:
         pass
 
 
+#: the variants measured: TrainOptions fields beyond the defaults
+VARIANTS: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "warm-oracle": {"warm_start": "baseline:oracle"},
+    "curriculum": {"curriculum": True},
+    "warm-curriculum": {"warm_start": "baseline:oracle", "curriculum": True},
+    "frame-stack-4": {"frame_stack": 4},
+    "recurrent": {"algorithm": "recurrent_ppo"},
+}
+
+
 def main() -> None:
     import torch
 
-    from cs_env.evaluate import reference_returns
+    from cs_env.evaluate import escalation_quality, reference_returns, rollout
+    from cs_tui.agents import load_agent
     from cs_tui.training import trainer
     from cs_tui.training.safe_load import load_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=float, nargs="+", default=[90.0, 95.0], help="%% of oracle to reach")
-    parser.add_argument("--warm-start", help="baseline:NAME to imitate first (cs-tui train --warm-start)")
+    parser.add_argument("--variants", nargs="+", default=["plain"], choices=list(VARIANTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--eval-every", type=int, default=5000)
     parser.add_argument(
@@ -69,52 +87,66 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     confirm_random, confirm_oracle = reference_returns("mixed", 10_000, 1)
-    times: dict[float, list[float]] = {t: [] for t in args.targets}
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         saves = Path(tmp)
         trainer.reference_for("mixed", 10, args.eval_episodes, trainer.EVAL_SEED, saves)  # cache it
-        for seed in args.seeds:
-            reporter = StopAtTarget(args.targets)
-            options = trainer.TrainOptions(
-                algorithm="ppo",
-                industry="mixed",
-                timesteps=args.max_timesteps,
-                seed=seed,
-                saves=saves,
-                name=f"seed{seed}",
-                eval_every=args.eval_every,
-                eval_episodes=args.eval_episodes,
-                reference_episodes=args.eval_episodes,
-                warm_start=args.warm_start,
-            )
-            reporter.start = time.perf_counter()
-            result = trainer.train(options, reporter=reporter)
-            for target in args.targets:
-                reached = reporter.reached.get(target)
-                if reached is None:
-                    print(f"seed {seed}: did not reach {target:g} % in {result.timesteps:,} steps")
-                    continue
-                times[target].append(reached["wall"])
-                print(
-                    f"seed {seed}: {reached['pct_of_oracle']:.1f} % of oracle (target {target:g}) at "
-                    f"{reached['timesteps']:,} steps after {reached['wall']:.1f} s wall"
+        for variant in args.variants:
+            times: dict[float, list[float]] = {t: [] for t in args.targets}
+            held_out, recalls = [], []
+            for seed in args.seeds:
+                reporter = StopAtTarget(args.targets)
+                options = trainer.TrainOptions(
+                    industry="mixed",
+                    timesteps=args.max_timesteps,
+                    seed=seed,
+                    saves=saves,
+                    name=f"{variant}-seed{seed}",
+                    eval_every=args.eval_every,
+                    eval_episodes=args.eval_episodes,
+                    reference_episodes=args.eval_episodes,
+                    **VARIANTS[variant],
                 )
-            model = load_model(result.run.path / "best.zip")
-            confirm = trainer.evaluate_model(
-                model,
-                industry="mixed",
-                max_turns=10,
-                episodes=10_000,
-                seed=1,
-                reference={"random_return": confirm_random, "oracle_return": confirm_oracle},
-            )
-            print(f"seed {seed}: best model on 10,000 other conversations: {confirm['pct_of_oracle']:.1f} %")
-    for target, walls in times.items():
-        if walls:
-            print(
-                f"median wall time to {target:g} % of oracle: {statistics.median(walls):.1f} s over {len(walls)} "
-                f"of {len(args.seeds)} seeds on {os.cpu_count()} CPUs"
-            )
+                reporter.start = time.perf_counter()
+                result = trainer.train(options, reporter=reporter)
+                for target in args.targets:
+                    reached = reporter.reached.get(target)
+                    if reached is None:
+                        print(f"{variant} seed {seed}: did not reach {target:g} % in {result.timesteps:,} steps")
+                        continue
+                    times[target].append(reached["wall"])
+                    print(
+                        f"{variant} seed {seed}: {reached['pct_of_oracle']:.1f} % of oracle (target {target:g}) at "
+                        f"{reached['timesteps']:,} steps after {reached['wall']:.1f} s wall"
+                    )
+                model = load_model(result.run.path / "best.zip")
+                confirm = trainer.evaluate_model(
+                    model,
+                    industry="mixed",
+                    max_turns=10,
+                    episodes=10_000,
+                    seed=1,
+                    reference={"random_return": confirm_random, "oracle_return": confirm_oracle},
+                )
+                recall, _ = escalation_quality(rollout(load_agent(str(result.run.path / "best.zip")),
+                                                       episodes=10_000, seed=1))  # fmt: skip
+                held_out.append(confirm["pct_of_oracle"])
+                recalls.append(recall)
+                print(f"{variant} seed {seed}: best model on 10,000 other conversations: "
+                      f"{confirm['pct_of_oracle']:.1f} %, recall {recall:.1%}")  # fmt: skip
+            rows.append((variant, times, held_out, recalls))
+    print(f"\n{'variant':<17}" + "".join(f"{f'to {t:g} % (s)':>22}" for t in args.targets)
+          + f"{'held-out %':>22}{'recall':>22}")  # fmt: skip
+    for variant, times, held_out, recalls in rows:
+        cells = []
+        for target in args.targets:
+            walls = times[target]
+            cells.append(f"{statistics.median(walls):.1f} ({len(walls)}/{len(args.seeds)})" if walls else "-")
+        spread = " / ".join(f"{p:.1f}" for p in held_out)
+        recall = " / ".join(f"{r:.0%}" for r in recalls)
+        print(f"{variant:<17}" + "".join(f"{c:>22}" for c in cells) + f"{spread:>22}{recall:>22}")
+    print(f"(median wall seconds over the seeds that reached it, of {len(args.seeds)}; seeds {args.seeds}; "
+          f"{os.cpu_count()} CPUs)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -189,3 +189,19 @@ def test_a_crafted_frame_stack_description_is_refused(runs: Path, tmp_path: Path
     with pytest.raises(ModelLoadError) as caught:
         load_agent(str(path))
     assert expected in str(caught.value)
+
+
+async def test_a_recurrent_opponent_in_the_play_pane_plays_as_sb3_does(runs: Path) -> None:
+    """The play pane's bars follow your conversation through the LSTM; its own replay of the customer starts
+    its memory over and moves as SB3 would."""
+    from test_app_play import SEED, finish, make_app, ready
+
+    app = make_app(runs, opponent="lstm")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        assert screen.agent is not None and screen.agent.needs_episodes
+        await finish(pilot, screen, key="1")
+        human, agent = screen.pairs[0]
+        assert agent.player == "lstm" and agent.seed == human.seed == SEED
+    model = load_model(runs / "lstm" / "best.zip")
+    assert agent.actions == sb3_plays(model, CustomerSupportEnv(), SEED)

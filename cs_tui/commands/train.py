@@ -260,6 +260,13 @@ class ConsoleReporter:
             size = collection_size(meta["algorithm"], meta["n_envs"], meta.get("hyperparameters", {}))
             rounds = "rollouts" if meta["algorithm"] in ON_POLICY else "collection rounds"
             self.console.print(f"({requested:,} steps asked, rounded up: SB3 trains whole {rounds} of {size:,} steps)")
+        extras = [
+            *([f"{meta['frame_stack']} frames stacked"] if meta.get("frame_stack", 1) > 1 else []),
+            *(["a curriculum of rare cases"] if meta.get("curriculum") else []),
+            *([f"a warm start from {meta['warm_start']['source']}"] if meta.get("warm_start") else []),
+        ]
+        if extras:
+            self.console.print(f"(with {', '.join(extras)})", markup=False)
         if self.console.is_terminal:
             # one line that fits 80 columns: the name cut in the middle, steps in thousands
             self.progress = Progress(

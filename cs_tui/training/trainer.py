@@ -686,7 +686,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
     if problem:
         raise TrainingError(problem, 2)
     if options.warm_start is not None:
-        from cs_tui.training.warm_start import check_source
+        from cs_tui.training.warm_start import check_source, warm_start_source
 
         problem = check_source(options.warm_start, options.algorithm)
         if problem:
@@ -761,7 +761,8 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         "eval_episodes": options.eval_episodes,
         "keep_checkpoints": options.keep_checkpoints if options.checkpoints else 0,
         "tensorboard": options.tensorboard,
-        "warm_start": None,
+        # the source now (the reporter names it), the whole record once the policy is cloned
+        "warm_start": None if options.warm_start is None else {"source": warm_start_source(options.warm_start)},
         "frame_stack": options.frame_stack,
         "curriculum": options.curriculum,
         "command": sys.argv,

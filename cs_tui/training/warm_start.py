@@ -62,6 +62,11 @@ def check_source(source: str, algorithm: str) -> str | None:
     return None
 
 
+def warm_start_source(source: str) -> str:
+    """How ``meta.json`` names ``source``: a baseline as given, a folder by its absolute path."""
+    return source if source.startswith("baseline:") else str(Path(source).resolve())
+
+
 def recorded_demonstrations(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
     """``(observations, actions, recordings)`` of the human turns recorded in ``folder``'s ``*.json`` files.
 
@@ -139,9 +144,8 @@ def behaviour_clone(
         observations, actions = demonstrations(source, industry, max_turns, episodes)
         about = {"source": source, "episodes": episodes}
     else:
-        folder = Path(source).resolve()
-        observations, actions, recordings = recorded_demonstrations(folder)
-        about = {"source": str(folder), "recordings": recordings}
+        observations, actions, recordings = recorded_demonstrations(Path(source))
+        about = {"source": warm_start_source(source), "recordings": recordings}
     policy: Any = model.policy
     optimizer = torch.optim.Adam(policy.parameters(), lr=WARM_START_LR)
     obs_t = torch.as_tensor(observations)
