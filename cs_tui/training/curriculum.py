@@ -33,6 +33,7 @@ RARE_TRAITS: tuple[tuple[str, dict[str, tuple[Any, ...]]], ...] = (
     ("vip", {"tier": ("vip",)}),
     ("urgent", {"urgency": (4,)}),
     ("novice", {"savvy": (0.0, 0.1, 0.2)}),
+    ("expert", {"savvy": (0.8, 0.9, 1.0)}),
     ("impatient", {"patience": (0.1, 0.2, 0.3)}),
 )
 
