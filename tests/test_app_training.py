@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import re
@@ -205,6 +206,26 @@ def test_the_form_refuses_bad_fields_naming_them(tmp_path: Path) -> None:
     assert request.name.startswith("dqn-bfsi-")
     argv = request.argv(tmp_path)
     assert argv[:3] == ["--saves", str(tmp_path), "train"] and argv[-1] == "--quiet"
+
+
+def test_the_forms_frame_stack_and_warm_start_are_checked_and_passed_on(tmp_path: Path) -> None:
+    from cs_tui.commands.train import add_parser
+
+    for stack, expected in (("0", "frame stack: at least 1"), ("17", "frame stack: at most 16"), ("two", "frame")):
+        with pytest.raises(ValueError, match=expected):
+            validate("ppo", "mixed", "1000", "0", "", tmp_path, frame_stack=stack)
+    with pytest.raises(ValueError, match="frame stack: must be 1 for recurrent PPO"):
+        validate("recurrent_ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="2")
+    with pytest.raises(ValueError, match="warm start: for ppo, a2c only"):
+        validate("dqn", "mixed", "1000", "0", "", tmp_path, warm_start="baseline:oracle")
+    request = validate("ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="3", warm_start="baseline:oracle")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--saves")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(request.argv(tmp_path))
+    assert (args.frame_stack, args.warm_start) == (3, "baseline:oracle")
+    plain = parser.parse_args(validate("ppo", "mixed", "1000", "0", "", tmp_path).argv(tmp_path))
+    assert (plain.frame_stack, plain.warm_start) == (None, None)
 
 
 def test_the_form_takes_the_names_cs_tui_train_takes(tmp_path: Path) -> None:

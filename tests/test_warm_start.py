@@ -133,4 +133,6 @@ def test_a_missing_warm_start_folder_names_the_valid_sources(
 ) -> None:
     assert main(["--saves", str(tmp_path), "train", "--warm-start", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
-    assert "unknown --warm-start source" in err and "baseline:oracle" in err and "a folder of recorded" in err
+    assert (
+        "nowhere: no such folder; valid sources:" in err and "baseline:oracle" in err and "a folder of recorded" in err
+    )

@@ -113,14 +113,15 @@ follow: the returns of its training episodes as a sparkline, the latest mean ret
 (**train**: on the training episodes, where the policy still explores; **eval**: the periodic
 evaluation on held-out conversations), outcome rates and how often each strategy is used.
 
-**n** opens the form for a new run (algorithm, industry, steps, seed). A run is its own process: it
-goes on when you quit the app or lose the SSH connection, and the pane picks it up again when you come
-back. **x** stops the followed run after writing a checkpoint; **u** resumes a stopped or died run from
-its last checkpoint; **l** follows the newest live run. Runs started with `cs-tui train` elsewhere
-show up here too. **y** opens the tuning view: the hyperparameter studies of `cs-tui tune`, their
-trials (each one a run listed here) and the best % of oracle so far.
-show up here too: the run you opened stays on the right, and a run that starts meanwhile is marked
-● in the list until you follow it (**l**).
+**n** opens the form for a new run (algorithm, industry, steps, seed, name, frame stack, and a warm
+start: the oracle's or the heuristic's conversations, or the ones you recorded in the play pane). A
+run is its own process: it goes on when you quit the app or lose the SSH connection, and the pane
+picks it up again when you come back. **x** stops the followed run after writing a checkpoint; **u**
+resumes a stopped or died run from its last checkpoint; **l** follows the newest live run. Runs
+started with `cs-tui train` elsewhere show up here too: the run you opened stays on the monitor, and
+a run that starts meanwhile is marked ● in the list until you follow it (**l**). **y** opens the
+tuning view: the hyperparameter studies of `cs-tui tune`, their trials (each one a run listed here)
+and the best % of oracle so far.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -331,7 +332,12 @@ show up here too: the run you opened stays on the right, and a run that starts m
         except OSError as exc:
             self.notify(f"Could not start training: {exc}", title="Training", severity="error", timeout=10)
             return
-        started = f"Training {request.name} started ({request.algorithm}, {request.industry})"
+        extras = [
+            *([f"{request.frame_stack} frames stacked"] if request.frame_stack > 1 else []),
+            *([f"warm start from {request.warm_start}"] if request.warm_start else []),
+        ]
+        with_extras = "".join(f", {e}" for e in extras)
+        started = f"Training {request.name} started ({request.algorithm}, {request.industry}{with_extras})"
         try:
             from cs_tui.training.trainer import planned_timesteps  # light: a TOML file, no torch
 

@@ -50,11 +50,13 @@ def check_source(source: str, algorithm: str) -> str | None:
     valid = _baseline_sources()
     if source in valid:
         return None
-    if source.startswith("baseline:") or not Path(source).exists():
-        return (
-            f"unknown --warm-start source {source!r}; valid sources: {', '.join(valid)}, "
-            f"or a folder of recorded conversations (the play pane's saves/episodes)"
-        )
+    choices = (
+        f"valid sources: {', '.join(valid)}, or a folder of recorded conversations (the play pane's saves/episodes)"
+    )
+    if source.startswith("baseline:"):
+        return f"unknown --warm-start source {source!r}; {choices}"
+    if not Path(source).exists():
+        return f"--warm-start {source}: no such folder; {choices}"
     try:
         recorded_demonstrations(Path(source))
     except ValueError as error:

@@ -83,10 +83,14 @@ def warm_start_choices(saves: Path) -> list[tuple[str, str]]:
     conversations, and the play pane's recordings when there are some."""
     from cs_tui.screens.play_session import list_recordings, recordings_dir
 
-    choices = [("none", ""), ("oracle's conversations", "baseline:oracle"), ("heuristic's", "baseline:heuristic")]
+    choices = [
+        ("none", ""),
+        ("the oracle's conversations", "baseline:oracle"),
+        ("the heuristic's conversations", "baseline:heuristic"),
+    ]
     recorded = len(list_recordings(saves))
     if recorded:
-        choices.append((f"your {recorded} recorded", str(recordings_dir(saves))))
+        choices.append((f"your {recorded} recorded conversation{'s' * (recorded != 1)}", str(recordings_dir(saves))))
     return choices
 
 
@@ -124,7 +128,7 @@ def validate(
     if stack > MAX_FRAME_STACK:
         raise ValueError(f"frame stack: at most {MAX_FRAME_STACK}")
     if stack > 1 and algorithm == "recurrent_ppo":
-        raise ValueError("frame stack: 1 for recurrent_ppo (its LSTM remembers the conversation)")
+        raise ValueError("frame stack: must be 1 for recurrent PPO (its LSTM remembers the conversation)")
     source = str(warm_start or "") or None
     if source and algorithm not in IMITABLE:
         raise ValueError(f"warm start: for {', '.join(IMITABLE)} only; choose none for {algorithm}")
