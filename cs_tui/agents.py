@@ -70,6 +70,8 @@ class Agent:
         name: ``baseline:NAME`` for a baseline, the run name (or file stem) for a model.
         kind: ``"baseline"`` or ``"model"``.
         needs_state: True for the oracle, which reads the true hidden state (pass ``state=``).
+        needs_episodes: True for a model that remembers the conversation (recurrent, frame-stacked):
+            call it one conversation at a time, or on a batch with ``episodes=``.
         meta: a model's ``cs_tui.json`` (algorithm, industry, max_turns, hyperparameters, …); ``{}`` for baselines.
         path: the model file a model agent was loaded from.
     """
@@ -77,6 +79,7 @@ class Agent:
     name: str
     kind: str
     needs_state: bool = False
+    needs_episodes: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
