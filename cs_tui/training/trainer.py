@@ -689,6 +689,8 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         from cs_tui.training.warm_start import check_source, warm_start_source
 
         problem = check_source(options.warm_start, options.algorithm)
+        if problem is None and options.frame_stack > 1:  # the demonstrations are single observations
+            problem = "--warm-start clones a policy that reads one observation: drop --frame-stack or --warm-start"
         if problem:
             raise TrainingError(problem, 2)
     hyperparameters = defaults.hyperparameters()

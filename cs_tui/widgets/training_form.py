@@ -132,6 +132,8 @@ def validate(
     source = str(warm_start or "") or None
     if source and algorithm not in IMITABLE:
         raise ValueError(f"warm start: for {', '.join(IMITABLE)} only; choose none for {algorithm}")
+    if source and stack > 1:
+        raise ValueError("warm start: for a frame stack of 1 (the demonstrations are single observations)")
     return TrainRequest(str(algorithm), str(industry), steps, seed_value, name, stack, source)
 
 
