@@ -251,11 +251,11 @@ def test_the_data_member_tables_hold_what_sb3_writes(algorithm: str, activation:
         POLICIES,
         SB3_DATA_GLOBALS,
         SB3_DATA_KEYS,
-        _torch_classes,
         model_class,
+        torch_classes,
     )  # fmt: skip
 
-    activations, _ = _torch_classes()
+    activations, _ = torch_classes()
     model = model_class(algorithm)(POLICIES[algorithm], CustomerSupportEnv(), device="cpu",
                                    policy_kwargs={"activation_fn": activations[activation]})  # fmt: skip
     buffer = io.BytesIO()

@@ -47,12 +47,12 @@ def candidates(rng: random.Random) -> list[Any]:
     return values
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
 def _is_real(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float | np.floating)) and not isinstance(value, bool | np.bool_)
+    return (is_int(value) or isinstance(value, float | np.floating)) and not isinstance(value, bool | np.bool_)
 
 
 def expected_action(value: Any) -> Any:
@@ -61,7 +61,7 @@ def expected_action(value: Any) -> Any:
         if value.size != 1 or value.dtype.kind not in "iu":
             return INVALID
         value = value.reshape(()).item()
-    return int(value) if _is_int(value) and 0 <= int(value) < 8 else INVALID
+    return int(value) if is_int(value) and 0 <= int(value) < 8 else INVALID
 
 
 def expected_option(key: str, value: Any, inquiries: list[str]) -> Any:
@@ -72,7 +72,7 @@ def expected_option(key: str, value: Any, inquiries: list[str]) -> Any:
         names = {"tier": TIER_NAMES, "sentiment": SENTIMENT_NAMES, "urgency": ("0", "1", "2", "3", "4")}[key]
         if isinstance(value, str):
             return names.index(value) if value in names else INVALID
-        return int(value) if _is_int(value) and 0 <= int(value) < len(names) else INVALID
+        return int(value) if is_int(value) and 0 <= int(value) < len(names) else INVALID
     if key == "needs_specialist":
         return bool(value) if isinstance(value, bool | np.bool_) else INVALID
     if key in TRAITS:  # a number in [0, 1]: numpy's float and integer types are numbers too

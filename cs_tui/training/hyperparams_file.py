@@ -9,7 +9,7 @@
     net_arch = [128, 128]
 
 What the file leaves out keeps its default from ``hyperparams.toml``. Values are checked with the rules
-a model file's hyperparameters are held to (``safe_load``); a problem is a ``ValueError`` naming the file,
+a model file's hyperparameters are held to (``model_file``); a problem is a ``ValueError`` naming the file,
 the key and the problem. No torch here.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cs_tui.training import runs, safe_load
+from cs_tui.training import model_file, runs
 from cs_tui.training.registry import ALGORITHMS
 
 TOP_KEYS = ("algorithm", "n_envs", "model", "policy")
@@ -65,7 +65,7 @@ def read_hyperparams(path: Path | str) -> Hyperparams:
             raise ValueError(f"{path}: key {part!r}: must be a table ([{part}])")
         for name, value in values.items():
             try:
-                safe_load.check_hyperparameters(algorithm, {part: {name: value}})
+                model_file.check_hyperparameters(algorithm, {part: {name: value}})
             except ValueError as exc:
                 raise ValueError(f"{path}: key '{part}.{name}': {exc}") from None
         overrides[part] = dict(values)

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cs_tui.training import safe_load
-from cs_tui.training.safe_load import META_MEMBER, ModelLoadError
+from cs_tui.training import model_file, pickle_scan, safe_load
+from cs_tui.training.model_file import META_MEMBER, ModelLoadError
 
 if TYPE_CHECKING:
     import torch
@@ -59,7 +59,7 @@ def _build(algorithm: str, obs_size: int, n_actions: int, policy_kwargs: dict[st
     """An MLP with SB3's parameter names (``mlp_extractor.policy_net.0.weight``, ``q_net.q_net.0.weight``, …)."""
     import torch
 
-    activations, _ = safe_load._torch_classes()
+    activations, _ = model_file.torch_classes()
     activation = activations[policy_kwargs.get("activation_fn", DEFAULT_ACTIVATION[algorithm])]
     arch = policy_kwargs.get("net_arch", DEFAULT_ARCH[algorithm])
     root = torch.nn.Module()
@@ -168,8 +168,8 @@ def load_policy_net(path: Path | str) -> tuple[PolicyNet, dict[str, Any]]:
     import torch
 
     path = Path(path)
-    members = safe_load._read_members(path)
-    meta = safe_load._parse_meta(path, members)
+    members = model_file.read_members(path)
+    meta = model_file.parse_meta(path, members)
     if "policy.pth" not in members:
         raise ModelLoadError(f"{path}: no policy.pth member: the file holds no weights")
     description = meta["model"]
@@ -179,17 +179,17 @@ def load_policy_net(path: Path | str) -> tuple[PolicyNet, dict[str, Any]]:
         network = _build(meta["algorithm"], obs_size, n_actions, description["policy_kwargs"])
     except (ValueError, TypeError, KeyError, RuntimeError, MemoryError, torch.OutOfMemoryError) as e:
         raise ModelLoadError(
-            f"{path}: cannot build the policy from {META_MEMBER}: {safe_load._first_line(e)}"
+            f"{path}: cannot build the policy from {META_MEMBER}: {model_file.first_line(e)}"
         ) from None
     # the file-level rules of the whole-algorithm loader, for users who later open the file with SB3's load
     if "data" in members:
-        safe_load._check_data(path, meta["algorithm"], members["data"])
+        pickle_scan.check_data(path, meta["algorithm"], members["data"])
     if "policy.optimizer.pth" in members:  # weights only: a crafted pickle is refused, nothing is run
-        safe_load._torch_load(path, "policy.optimizer.pth", members["policy.optimizer.pth"])
-    # _load_policy reads only the model's .policy: the stand-in hands it this network
-    safe_load._load_policy(path, _Module(network), members["policy.pth"])  # type: ignore[arg-type]
+        safe_load.torch_load(path, "policy.optimizer.pth", members["policy.optimizer.pth"])
+    # load_policy reads only the model's .policy: the stand-in hands it this network
+    safe_load.load_policy(path, _Module(network), members["policy.pth"])  # type: ignore[arg-type]
     if "pytorch_variables.pth" in members:
-        variables = safe_load._torch_load(path, "pytorch_variables.pth", members["pytorch_variables.pth"])
+        variables = safe_load.torch_load(path, "pytorch_variables.pth", members["pytorch_variables.pth"])
         if variables != {}:  # PPO, A2C and DQN keep none; anything here is not ours
             raise ModelLoadError(f"{path}: pytorch_variables.pth holds unexpected variables")
     return PolicyNet(meta["algorithm"], network, obs_size, int(description.get("frame_stack", 1))), meta

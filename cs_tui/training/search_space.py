@@ -4,7 +4,7 @@ The file's format is documented at its top. :func:`load_search_space` reads it i
 :class:`Parameter` rows per algorithm; a bad entry is a ``ValueError`` naming the file, the key and the
 problem (``search_space.toml: key 'ppo.model.gamma': high 1.5 is not allowed: hyperparameter 'gamma'
 must lie in [0, 1], got 1.5``), as the industry files' loader does. Every value a range or a choice can
-give is checked with the same rules a model file's hyperparameters are (``safe_load``), so a study
+give is checked with the same rules a model file's hyperparameters are (``model_file``), so a study
 never starts a trial the trainer or the model loader would refuse.
 
 No Optuna here: :meth:`Parameter.suggest` takes any object with Optuna's ``suggest_*`` methods, so
@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cs_tui.training import safe_load
+from cs_tui.training import model_file
 from cs_tui.training.registry import ALGORITHMS
 
 SEARCH_SPACE_FILE = Path(__file__).with_name("search_space.toml")
 TYPES = ("float", "int", "categorical")
 #: What each part of a parameter's key may name.
 PARTS: dict[str, tuple[str, ...] | None] = {
-    "model": None,  # per algorithm: safe_load.HYPERPARAMETERS[algorithm]
+    "model": None,  # per algorithm: model_file.HYPERPARAMETERS[algorithm]
     "policy": ("net_arch", "activation_fn"),
     "trainer": ("n_envs",),
 }
@@ -137,7 +137,7 @@ def load_search_space(path: Path = SEARCH_SPACE_FILE) -> dict[str, list[Paramete
         for part, entries in section.items():
             allowed: tuple[str, ...] | None = PARTS.get(part, ())
             if part == "model":
-                allowed = tuple(safe_load.HYPERPARAMETERS[algorithm])
+                allowed = tuple(model_file.HYPERPARAMETERS[algorithm])
             if part not in PARTS or not isinstance(entries, dict):
                 raise ValueError(
                     f"{path}: key '{algorithm}.{part}': not a part of a search space; valid: {', '.join(PARTS)}"
@@ -213,11 +213,11 @@ def _check_value(algorithm: str, part: str, name: str, value: Any, label: str) -
             raise ValueError(f"{label} {value!r} is not allowed: n_envs must be an integer in 1-{MAX_N_ENVS}")
         return
     hyperparameters: dict[str, dict[str, Any]] = {"model": {}, "policy": {}}
-    if part == "model" and safe_load.HYPERPARAMETERS[algorithm][name] == "float" and _number(value):
+    if part == "model" and model_file.HYPERPARAMETERS[algorithm][name] == "float" and _number(value):
         value = float(value)  # 1 in a float's choices means 1.0
     hyperparameters[part][name] = value
     try:
-        safe_load.check_hyperparameters(algorithm, hyperparameters)
+        model_file.check_hyperparameters(algorithm, hyperparameters)
     except ValueError as exc:
         raise ValueError(f"{label} {value!r} is not allowed: {exc}") from None
     if part == "model" and name == "learning_rate" and value <= 0:
