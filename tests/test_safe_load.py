@@ -610,3 +610,22 @@ def test_load_model_with_meta_returns_the_description(trained: dict[str, tuple[A
     loaded, meta = load_model_with_meta(path)
     assert meta["algorithm"] == "a2c" and meta == read_model_meta(path)
     assert loaded.n_steps == model.n_steps
+
+
+def test_dqns_replay_buffer_round_trips_as_plain_arrays_and_a_bad_file_is_refused(
+    trained: dict[str, tuple[Any, Path]], tmp_path: Path
+) -> None:
+    from cs_tui.training.model_file import load_replay_buffer, save_replay_buffer
+
+    model, path = trained["dqn"]
+    save_replay_buffer(model, tmp_path / "replay_buffer.npz")
+    fresh = load_model(path, env=CustomerSupportEnv("mixed", 10))
+    assert load_replay_buffer(fresh, tmp_path / "replay_buffer.npz") == model.replay_buffer.pos
+    np.testing.assert_array_equal(fresh.replay_buffer.observations[: model.replay_buffer.pos],
+                                  model.replay_buffer.observations[: model.replay_buffer.pos])  # fmt: skip
+    (tmp_path / "bad.npz").write_bytes(b"not an npz")
+    with pytest.raises(ValueError, match=r"bad\.npz: cannot restore the replay buffer"):
+        load_replay_buffer(fresh, tmp_path / "bad.npz")
+    np.savez(tmp_path / "short.npz", pos=np.int64(3), full=np.bool_(False), observations=np.zeros((2, 18)))
+    with pytest.raises(ValueError, match=r"short\.npz: cannot restore the replay buffer: observations has shape"):
+        load_replay_buffer(fresh, tmp_path / "short.npz")

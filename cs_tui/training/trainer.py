@@ -14,7 +14,6 @@ are imported inside functions only: importing this module stays cheap (the app r
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import random
 import sys
@@ -316,54 +315,6 @@ def _with_episodes(memory: Any) -> Any:
     return policy
 
 
-def save_replay_buffer(model: BaseAlgorithm, path: Path) -> None:
-    """DQN's replay buffer as plain arrays in an ``.npz`` (never pickle), written atomically."""
-    import numpy as np
-
-    buffer = model.replay_buffer  # type: ignore[attr-defined]
-    n = buffer.buffer_size if buffer.full else buffer.pos
-    arrays = {name: getattr(buffer, name)[:n] for name in _buffer_fields(buffer)}
-    data = io.BytesIO()
-    np.savez(data, pos=np.int64(buffer.pos), full=np.bool_(buffer.full), **arrays)
-    runs.atomic_write_bytes(path, data.getvalue())
-
-
-def _buffer_fields(buffer: Any) -> list[str]:
-    names = ["observations", "actions", "rewards", "dones", "timeouts"]
-    if not buffer.optimize_memory_usage:
-        names.append("next_observations")
-    return names
-
-
-def load_replay_buffer(model: BaseAlgorithm, path: Path) -> int:
-    """Refill DQN's replay buffer from :func:`save_replay_buffer`'s file; returns the transitions loaded."""
-    import numpy as np
-
-    buffer = model.replay_buffer  # type: ignore[attr-defined]
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            pos, full = int(data["pos"]), bool(data["full"])
-            n = buffer.buffer_size if full else pos
-            if not 0 <= pos <= buffer.buffer_size:
-                raise ValueError(f"position {pos} outside the buffer of {buffer.buffer_size}")
-            loaded = {}
-            for name in _buffer_fields(buffer):
-                target = getattr(buffer, name)
-                array = data[name]
-                if array.shape != (n, *target.shape[1:]) or array.dtype != target.dtype:
-                    raise ValueError(
-                        f"{name} has shape {array.shape} {array.dtype}, "
-                        f"expected {(n, *target.shape[1:])} {target.dtype}"
-                    )
-                loaded[name] = array
-    except (OSError, KeyError, ValueError, EOFError) as exc:
-        raise TrainingError(f"{path}: cannot restore the replay buffer: {exc}") from None
-    for name, array in loaded.items():
-        getattr(buffer, name)[:n] = array
-    buffer.pos, buffer.full = pos % buffer.buffer_size, full
-    return n * buffer.n_envs
-
-
 # -- a training session ----------------------------------------------------------------------
 
 
@@ -451,6 +402,8 @@ class Session:
                 for old in self.run.checkpoints()[: -self.options.keep_checkpoints]:
                     old.unlink(missing_ok=True)
             if self.meta["algorithm"] == "dqn":
+                from cs_tui.training.model_file import save_replay_buffer
+
                 save_replay_buffer(self.model, self.run.replay_buffer_path)
             self.last_checkpoint_steps = steps
         self.write_meta(timesteps_done=steps)
@@ -977,7 +930,12 @@ def _resume_locked(
         model.tensorboard_log = tensorboard
         if meta["algorithm"] == "dqn":
             if run.replay_buffer_path.is_file():
-                load_replay_buffer(model, run.replay_buffer_path)
+                from cs_tui.training.model_file import load_replay_buffer
+
+                try:
+                    load_replay_buffer(model, run.replay_buffer_path)
+                except ValueError as exc:
+                    raise TrainingError(str(exc)) from None
             elif not restart:
                 print(f"warning: {run.replay_buffer_path} is missing; DQN resumes with an empty replay buffer",
                       file=sys.stderr)  # fmt: skip
