@@ -386,7 +386,7 @@ async def test_u_resumes_a_died_run_with_cs_tui_train_resume(tmp_path: Path) -> 
 
 
 def log_tail_of(path: Path) -> str:
-    from cs_tui.screens.training import log_tail
+    from cs_tui.training.launcher import log_tail
 
     return log_tail(path, lines=5)
 
@@ -493,7 +493,7 @@ async def test_a_run_started_here_that_fails_shows_its_error_not_a_pointer_to_a_
     """``cs-tui train`` ends a failure with ``(details in …/meta.json)``: the pane shows the recorded error itself."""
     import sys
 
-    from cs_tui.screens.training import Launched
+    from cs_tui.training.launcher import Launched
 
     run = make_run(tmp_path, "doomed", status="failed", error="ValueError: the replay buffer is corrupt")
     app = PaneApp(tmp_path, TrainingScreen)
@@ -504,14 +504,14 @@ async def test_a_run_started_here_that_fails_shows_its_error_not_a_pointer_to_a_
         await wait_for(pilot, lambda: monitor.path == run.path)
         # what cs-tui train --quiet writes to its log when a run fails, then exit status 1
         log_path = tmp_path / "doomed.log"
-        log = open(log_path, "ab")  # noqa: SIM115
         script = (
             "import sys; print('cs-tui train: doomed failed: ValueError: the replay buffer is corrupt', "
             "file=sys.stderr);"
             f"print('  (details in {run.meta_path})', file=sys.stderr); sys.exit(1)"
         )
-        process = subprocess.Popen([sys.executable, "-c", script], stderr=log)
-        screen.launched["doomed"] = Launched(process, log_path, log, time.monotonic())
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen([sys.executable, "-c", script], stderr=log)
+        screen.launched["doomed"] = Launched(process, log_path, time.monotonic())
         await wait_for(pilot, lambda: screen.launched["doomed"].reported, timeout=10)
         reason = text_of(app, "#run-reason")
         assert "the replay buffer is corrupt" in reason and "details in" not in reason

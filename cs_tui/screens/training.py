@@ -1,20 +1,15 @@
 """The training pane: the runs in ``saves/``, a live monitor of one, and the form that starts a new one.
 
-Training runs in its own process (``python -m cs_tui train ...`` in a new session), so closing the app or
-losing the SSH connection does not stop it; the pane only reads run folders, which is also how it
+Training runs in its own process (:mod:`cs_tui.training.launcher` starts and stops it), so closing the
+app or losing the SSH connection does not stop it; the pane only reads run folders, which is also how it
 re-attaches to a run after a restart and follows runs started with ``cs-tui train`` elsewhere.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
@@ -25,6 +20,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 from textual.widgets.data_table import ColumnKey
 
+from cs_tui.training import launcher
+from cs_tui.training.launcher import Launched
 from cs_tui.training.runs import Run, RunError, RunStatus, list_runs, run_locked
 from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
@@ -33,22 +30,10 @@ from cs_tui.widgets.training_form import NewRunForm, TrainRequest
 from cs_tui.widgets.training_monitor import POLL_SECONDS, STATUS_LABEL, STATUS_STYLE, RunMonitor
 
 LIST_SECONDS = 2.0
-LOG_DIR = ".logs"  # under saves/: hidden, so run listings skip it
 NARROW = 70  # below this terminal width the runs list sits above the monitor, not beside it
 WIDE = 100  # from this terminal width on, the runs list is wider so whole default run names fit
 NAME_WIDTH = {False: 17, True: 27}  # the run column, by wide
 NEW_MARK = "● "  # before a run that started training while the user followed another (l follows it)
-
-
-@dataclass
-class Launched:
-    """A training process this app started (to report a failure before the run folder exists)."""
-
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    log: IO[bytes]
-    started: float
-    reported: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,28 +55,6 @@ def _row_for(run: Run) -> RunRow:
     done, total = meta.get("timesteps_done"), meta.get("total_timesteps")
     progress = done / total if isinstance(done, int | float) and isinstance(total, int | float) and total else None
     return RunRow(run.name, run.path, status, progress)
-
-
-def log_tail(path: Path, lines: int = 1) -> str:
-    """The last non-empty line(s) of a log file (the error of a traceback or of argparse) ('' if unreadable).
-
-    ``cs-tui train``'s pointer to meta.json (``(details in …)``) is no reason: it is skipped.
-    """
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    kept = [line for line in text.splitlines() if line.strip() and not line.strip().startswith("(details in ")]
-    return "\n".join(kept[-lines:])
-
-
-def failure_reason(run: Run, log_path: Path) -> str:
-    """Why a process started for ``run`` failed: the error its meta.json records, else its log's last line."""
-    try:
-        error = run.meta.get("error") if run.recorded_status == RunStatus.FAILED else None
-    except RunError:
-        error = None
-    return str(error) if error else log_tail(log_path)
 
 
 class RunsTable(DataTable[Any]):
@@ -355,26 +318,7 @@ and the best % of oracle so far.
         return self._launch(request.name, request.argv(self.saves.absolute()))
 
     def _launch(self, name: str, argv: list[str]) -> Launched:
-        log_dir = self.saves.absolute() / LOG_DIR
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = log_dir / f"{name}.log"
-        log = open(log_path, "ab")  # noqa: SIM115  (the child writes to it for its whole life)
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "cs_tui", *argv],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                start_new_session=True,  # its own session: no SIGHUP when the terminal or SSH goes away
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        except OSError:
-            log.close()
-            raise
-        previous = self.launched.get(name)
-        if previous is not None and not previous.reported:
-            previous.log.close()
-        launched = Launched(process, log_path, log, time.monotonic())
+        launched = launcher.launch(self.saves, name, argv)
         self.launched[name] = launched
         return launched
 
@@ -404,55 +348,36 @@ and the best % of oracle so far.
     def _check_launched(self) -> None:
         """Report processes this app started that exited with an error (e.g. before writing meta.json)."""
         for name, launched in self.launched.items():
-            code = launched.process.poll()  # also reaps it, so no zombie lingers
-            if code is None or launched.reported:
+            failed = launcher.exit_failure(launched, Run(self.saves / name))
+            if failed is None:
                 continue
-            launched.reported = True
-            launched.log.close()
-            run = Run(self.saves / name)
-            try:
-                recorded = run.recorded_status
-            except RunError:
-                recorded = "missing"
-            # a stop by signal exits non-zero (143) after recording "interrupted": that is no failure
-            if code == 0 or recorded in (RunStatus.FINISHED, RunStatus.INTERRUPTED):
-                continue
-            tail = failure_reason(run, launched.log_path) or f"exit status {code}"
-            self.notify(f"Training {name} failed: {tail}", title="Training", severity="error", timeout=15)
+            code, reason = failed
+            self.notify(f"Training {name} failed: {reason}", title="Training", severity="error", timeout=15)
             monitor = self.query_one(RunMonitor)
             if monitor.path is not None and monitor.path.name == name:
-                monitor.launch_failed(f"the training process exited with status {code}: {tail}")
+                monitor.launch_failed(f"the training process exited with status {code}: {reason}")
 
     def action_stop_run(self) -> None:
         """Ask the followed run's process to stop (SIGTERM): it writes a checkpoint and marks the run interrupted."""
         monitor = self.query_one(RunMonitor)
-        if monitor.followed_run is None:
+        run = monitor.followed_run
+        if run is None:
             self.notify("No run open", severity="warning")
             return
-        run = monitor.followed_run
-        name = run.name
-        launched = self.launched.get(name)
-        # only a process proven to be the run's trainer is signalled: the one the kernel says holds the
-        # run's lock (a pid in meta.json, token or not, can name any process)
-        pid = run.trainer_pid()
-        if pid is not None:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except OSError as exc:
-                self.notify(f"Could not stop {name}: {exc}", severity="error")
-                return
-        elif launched is not None and launched.process.poll() is None:
-            launched.process.terminate()  # our own child, still starting: no lock taken yet
-        elif monitor.view.alive or monitor.view.recorded_status == RunStatus.RUNNING:
+        try:
+            done = launcher.stop_run(run, self.launched.get(run.name))
+        except OSError as exc:
+            self.notify(f"Could not stop {run.name}: {exc}", severity="error")
+            return
+        if done == launcher.Stop.NOT_OURS:
             self.notify(
-                f"{name} is not ours to stop: no process holds its lock, so none can be proven to be its trainer",
+                f"{run.name} is not ours to stop: no process holds its lock, so none can be proven to be its trainer",
                 severity="warning",
             )
-            return
+        elif done == launcher.Stop.NOT_RUNNING:
+            self.notify(f"{run.name} is not running ({monitor.view.status})", severity="warning")
         else:
-            self.notify(f"{name} is not running ({monitor.view.status})", severity="warning")
-            return
-        self.notify(f"Stopping {name}: it saves a checkpoint, then stops", title="Training")
+            self.notify(f"Stopping {run.name}: it saves a checkpoint, then stops", title="Training")
 
     def action_follow_live(self) -> None:
         """Follow the newest run that is training."""

@@ -11,8 +11,6 @@ Optuna is imported in the reading thread only, never on the app's start-up path.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,13 +22,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 
+from cs_tui.training import launcher
 from cs_tui.training.search_space import format_params, shown_value
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.study_form import NewStudyForm, StudyRequest
 
 REFRESH_SECONDS = 2.0
 STORAGE_ENV = "CS_TUI_STORAGE"
-LOG_DIR = ".logs"
 #: one character per trial, on a fixed 0-100 % scale (a sparkline's own min-max scale hides how good they are)
 BLOCKS = " ▁▂▃▄▅▆▇█"
 STATE_STYLE = {"complete": "green", "pruned": "yellow", "fail": "red", "running": "cyan", "waiting": "dim"}
@@ -211,17 +209,9 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
         if request is None:
             return
         saves = self.saves.absolute()
-        log_path = saves / LOG_DIR / f"tune-{request.study}.log"
         try:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(log_path, "ab") as log:
-                subprocess.Popen(
-                    [sys.executable, "-m", "cs_tui", *request.argv(saves, self.storage)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    start_new_session=True,
-                )
+            log_path = launcher.launch(saves, f"tune-{request.study}", request.argv(saves, self.storage),
+                                       stdout_too=True).log_path  # fmt: skip
         except OSError as exc:
             self.notify(f"cannot start the study: {exc}", severity="error", markup=False)
             return
