@@ -14,7 +14,6 @@ import importlib
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -29,6 +28,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 
 from cs_tui import textual_patches
+from cs_tui.screens.pane import AppSettings
 from cs_tui.training.runs import saves_dir
 
 textual_patches.apply()
@@ -58,18 +58,6 @@ def read_saved_theme(path: Path) -> str | None:
         return None
     theme = saved.get("theme") if isinstance(saved, dict) else None
     return theme if isinstance(theme, str) else None
-
-
-@dataclass
-class AppSettings:
-    """What the panes share: the environment they play and the first customer's seed."""
-
-    industry: str = "mixed"
-    max_turns: int = 10
-    #: seed of the first customer in the play pane; None draws one at start-up
-    seed: int | None = None
-    #: the opponent spec for ``cs_tui.agents.load_agent``; None means the shipped ``default`` if present
-    opponent: str | None = None
 
 
 def _lazy_screen(mode: str) -> Callable[[], Screen[None]]:

@@ -13,13 +13,16 @@ from textual.app import App
 from textual.screen import Screen
 from textual.widgets import Static
 
+from cs_tui.screens.pane import AppSettings
+
 
 class PaneApp(App[None]):
-    """The smallest host for one pane: what the real app gives its screens (the saves folder)."""
+    """The smallest host for one pane: what the real app gives its screens (the saves folder, the settings)."""
 
     def __init__(self, saves: Path, pane: Callable[[], Screen[Any]]) -> None:
         super().__init__()
         self.saves = saves
+        self.settings = AppSettings()
         self.pane = pane
 
     def on_mount(self) -> None:

@@ -294,3 +294,15 @@ async def test_paging_a_dialogs_list_that_has_no_room_yet_is_harmless(key: str) 
         await pilot.press("pageup" if key == "pageup" else "pagedown")
         await pilot.pause(0.1)
         assert options.highlighted == (0 if key == "pageup" else 15)
+
+
+def test_a_pane_says_what_its_host_app_lacks() -> None:
+    from textual.app import App
+
+    from cs_tui.app import CsTuiApp
+    from cs_tui.screens.pane import AppSettings, host_of
+
+    with pytest.raises(TypeError, match=r"App cannot host a cs-tui pane: it needs \.saves and \.settings"):
+        host_of(App())
+    app = CsTuiApp(saves="somewhere", settings=AppSettings(industry="tech"))
+    assert host_of(app).settings.industry == "tech" and host_of(app).saves.name == "somewhere"

@@ -18,12 +18,13 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.widgets.data_table import ColumnKey
 
 from cs_env.evaluate import MAX_EPISODES
 from cs_tui.agents import BASELINE_PREFIX
+from cs_tui.screens.pane import PaneScreen
 from cs_tui.training.runs import RunError, list_runs
 from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
@@ -179,7 +180,7 @@ class ModelTable(DataTable[Any]):
     ]
 
 
-class ModelsScreen(Screen[None]):
+class ModelsScreen(PaneScreen):
     """Models on the left, the highlighted one's details and evaluation on the right."""
 
     HELP = """
@@ -223,15 +224,8 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         self.marks: dict[str, str] = {}  # "a" / "b" -> spec
         self.evaluating: set[str] = set()
 
-    @property
-    def saves(self) -> Path:
-        """The saves root (the app's, else ``./saves``)."""
-        saves = getattr(self.app, "saves", None)
-        return Path(saves) if saves is not None else Path("saves")
-
     def compose(self) -> ComposeResult:
-        settings = getattr(self.app, "settings", None)
-        industry = getattr(settings, "industry", "mixed")
+        industry = self.settings.industry
         yield Header()
         with Horizontal(id="eval-controls"):
             yield Label("evaluate on")

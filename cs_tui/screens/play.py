@@ -17,12 +17,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 
 from cs_env.domain import STRATEGY_NAMES
 from cs_env.env import valid_industries
+from cs_tui.screens.pane import PaneScreen
 from cs_tui.screens.play_session import (
     Conversation,
     Episode,
@@ -63,7 +63,7 @@ def short_name(spec_or_name: str) -> str:
     return spec_or_name.removeprefix("baseline:")
 
 
-class PlayScreen(Screen[None]):
+class PlayScreen(PaneScreen):
     """Play customers against an opponent agent; compare on the same customers; replay recordings."""
 
     HELP = """
@@ -165,7 +165,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         yield KeyBar()
 
     def on_mount(self) -> None:
-        settings = self.app.settings  # type: ignore[attr-defined]
+        settings = self.settings
         self.industry: str = settings.industry
         self.max_turns: int = settings.max_turns
         self.seed: int = settings.seed if settings.seed is not None else random.randrange(100_000)
@@ -199,10 +199,6 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         return True
 
     # -- conversations -----------------------------------------------------------------------
-    @property
-    def saves(self) -> Path:
-        return Path(self.app.saves)  # type: ignore[attr-defined]
-
     def _has_default(self) -> bool:
         folder = self.saves / DEFAULT_AGENT
         return (folder / "best.zip").is_file() or (folder / "model.zip").is_file()

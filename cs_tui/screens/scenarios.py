@@ -15,13 +15,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
 from cs_env.scenarios import Scenario, ScenarioResult, Thresholds, load_scenarios, load_thresholds, run_scenario
 from cs_tui.agents import BASELINE_PREFIX, baseline_specs
 from cs_tui.commands.test import DEFAULT_TRIALS
+from cs_tui.screens.pane import PaneScreen
 from cs_tui.seeds import parse_seed
 from cs_tui.training.runs import list_runs
 from cs_tui.widgets import tone
@@ -89,7 +89,7 @@ class ScenarioTable(DataTable[Any]):
     ]
 
 
-class ScenariosScreen(Screen[None]):
+class ScenariosScreen(PaneScreen):
     """Controls on top, one row per scenario, the highlighted scenario's description below."""
 
     HELP = """
@@ -130,15 +130,9 @@ conversation; **f** opens the worst one.
         self.scenarios: list[Scenario] = []
         self.thresholds: Thresholds | None = None
         self.results: dict[str, ScenarioResult] = {}
-        self.settings: RunSettings | None = None
+        self.run_settings: RunSettings | None = None
         self.running = False
         self._run_id = 0
-
-    @property
-    def saves(self) -> Path:
-        """The saves root (the app's, else ``./saves``)."""
-        saves = getattr(self.app, "saves", None)
-        return Path(saves) if saves is not None else Path("saves")
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -217,7 +211,7 @@ conversation; **f** opens the worst one.
             self.notify(str(exc), title="Scenarios", severity="error")
             return
         self._run_id += 1
-        self.settings, self.results, self.running = settings, {}, True
+        self.run_settings, self.results, self.running = settings, {}, True
         table = self.query_one("#scenario-table", DataTable)
         for s in self.scenarios:
             for column in ("passed", "rate", "hat", "mark"):
@@ -260,9 +254,9 @@ conversation; **f** opens the worst one.
         self.app.call_from_thread(self._finished, run_id, worker.is_cancelled)
 
     def _show_result(self, run_id: int, result: ScenarioResult) -> None:
-        if run_id != self._run_id or self.settings is None:
+        if run_id != self._run_id or self.run_settings is None:
             return
-        k = self.settings.k
+        k = self.run_settings.k
         self.results[result.scenario.name] = result
         table = self.query_one("#scenario-table", DataTable)
         name = result.scenario.name
@@ -276,8 +270,8 @@ conversation; **f** opens the worst one.
         """The verdict column: never empty, so a failing row reads as failing, not as missing data."""
         judged = (
             self.thresholds is not None
-            and self.settings is not None
-            and self.settings.k == self.thresholds.k
+            and self.run_settings is not None
+            and self.run_settings.k == self.thresholds.k
             and result.scenario.name in self.thresholds.per_scenario
         )
         if self._misses([result], per_scenario_only=True):
@@ -289,10 +283,10 @@ conversation; **f** opens the worst one.
         return Text("part", style=tone("yellow"))  # no threshold to judge it by (another k, or no rule)
 
     def _misses(self, results: list[ScenarioResult], *, per_scenario_only: bool = False) -> list[str]:
-        if self.thresholds is None or self.settings is None:
+        if self.thresholds is None or self.run_settings is None:
             return []
         th = self.thresholds
-        if self.settings.k != th.k:  # thresholds are stated for their own k
+        if self.run_settings.k != th.k:  # thresholds are stated for their own k
             return []
         missed = th.misses(results)
         return [m for m in missed if not m.startswith("overall")] if per_scenario_only else missed
@@ -311,7 +305,7 @@ conversation; **f** opens the worst one.
         self._set_summary(cancelled=cancelled)
 
     def _set_summary(self, *, error: str | None = None, cancelled: bool = False) -> None:
-        settings = self.settings
+        settings = self.run_settings
         if settings is None:
             return
         done = list(self.results.values())
@@ -365,10 +359,10 @@ conversation; **f** opens the worst one.
     def open_scenario(self, name: str) -> None:
         """Show the trials of scenario ``name`` (after a run)."""
         result = self.results.get(name)
-        if result is None or self.settings is None:
+        if result is None or self.run_settings is None:
             self.notify("Run the catalog first (r)", severity="warning")
             return
-        self.app.push_screen(ScenarioTrialsScreen(result, policy_label(self.settings.policy), self.settings.k))
+        self.app.push_screen(ScenarioTrialsScreen(result, policy_label(self.run_settings.policy), self.run_settings.k))
 
     def action_open_failure(self) -> None:
         """Open the scenario with the lowest pass rate."""

@@ -16,10 +16,10 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 from textual.widgets.data_table import ColumnKey
 
+from cs_tui.screens.pane import PaneScreen
 from cs_tui.training import launcher
 from cs_tui.training.launcher import Launched
 from cs_tui.training.runs import Run, RunError, RunStatus, list_runs, run_locked
@@ -65,7 +65,7 @@ class RunsTable(DataTable[Any]):
     ]
 
 
-class TrainingScreen(Screen[None]):
+class TrainingScreen(PaneScreen):
     """Runs on the left, the followed run on the right; ``n`` starts a run, ``x`` stops the followed one."""
 
     HELP = """
@@ -121,12 +121,6 @@ and the best % of oracle so far.
         self._chosen: str | None = None
         #: runs that started training while another was followed: marked in the list until followed
         self._announced: set[str] = set()
-
-    @property
-    def saves(self) -> Path:
-        """The saves root (the app's, else ``./saves``)."""
-        saves = getattr(self.app, "saves", None)
-        return Path(saves) if saves is not None else Path("saves")
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -283,9 +277,7 @@ and the best % of oracle so far.
     # -- starting and stopping ---------------------------------------------------------------
     def action_new_run(self) -> None:
         """Open the form; on submit, start the run in its own process and follow it."""
-        settings = getattr(self.app, "settings", None)
-        industry = getattr(settings, "industry", "mixed")
-        self.app.push_screen(NewRunForm(self.saves, industry=industry), self._start)
+        self.app.push_screen(NewRunForm(self.saves, industry=self.settings.industry), self._start)
 
     def _start(self, request: TrainRequest | None) -> None:
         if request is None:

@@ -19,9 +19,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 
+from cs_tui.screens.pane import PaneScreen
 from cs_tui.training import launcher
 from cs_tui.training.search_space import format_params, shown_value
 from cs_tui.widgets.key_bar import KeyBar
@@ -74,7 +74,7 @@ def plot(values: list[float], width: int = 40) -> str:
     return f"% of oracle by trial (0-100): {bars}"
 
 
-class TuningScreen(Screen[None]):
+class TuningScreen(PaneScreen):
     """Studies on the left, the highlighted study's trials and their % of oracle on the right."""
 
     HELP = """
@@ -111,10 +111,6 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
         self.storage = storage if storage is not None else os.environ.get(STORAGE_ENV) or None
         self.shown: str | None = None
         self.view = StudiesView()
-
-    @property
-    def saves(self) -> Path:
-        return Path(getattr(self.app, "saves", "saves"))
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -201,8 +197,7 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
 
     def action_new_study(self) -> None:
         """Open the new-study form; a filled-in form starts ``cs-tui tune`` as its own process."""
-        settings = getattr(self.app, "settings", None)
-        self.app.push_screen(NewStudyForm(industry=getattr(settings, "industry", "mixed")), self._start)
+        self.app.push_screen(NewStudyForm(industry=self.settings.industry), self._start)
 
     def _start(self, request: StudyRequest | None) -> None:
         """``cs-tui tune`` in a new session (like a training run): closing the app or SSH does not stop it."""

@@ -1,0 +1,55 @@
+"""What the app gives its panes, typed: the saves folder and the settings they share.
+
+Every pane is a ``PaneScreen``: ``self.saves`` and ``self.settings`` come from the app that hosts it,
+checked once, instead of each screen reaching for ``self.app`` attributes by name. The real host is
+``CsTuiApp``; a test hosts one pane in any app that has the two attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from textual.app import App
+from textual.screen import Screen
+
+
+@dataclass
+class AppSettings:
+    """What the panes share: the environment they play and the first customer's seed."""
+
+    industry: str = "mixed"
+    max_turns: int = 10
+    #: seed of the first customer in the play pane; None draws one at start-up
+    seed: int | None = None
+    #: the opponent spec for ``cs_tui.agents.load_agent``; None means the shipped ``default`` if present
+    opponent: str | None = None
+
+
+@runtime_checkable
+class Host(Protocol):
+    """An app that can host the panes."""
+
+    saves: Path
+    settings: AppSettings
+
+
+def host_of(app: App[Any]) -> Host:
+    """``app`` as a pane's host; ``TypeError`` naming what is missing."""
+    if not isinstance(app, Host):
+        raise TypeError(f"{type(app).__name__} cannot host a cs-tui pane: it needs .saves and .settings")
+    return app
+
+
+class PaneScreen(Screen[None]):
+    """A pane of the app: reads the host's saves folder and settings."""
+
+    @property
+    def saves(self) -> Path:
+        """The saves root: runs, the shipped default agent, recorded episodes."""
+        return Path(host_of(self.app).saves)
+
+    @property
+    def settings(self) -> AppSettings:
+        return host_of(self.app).settings
