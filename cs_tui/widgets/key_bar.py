@@ -14,6 +14,7 @@ and the app's keys then, dimmed, so the user sees what the pane offers once they
 from __future__ import annotations
 
 from textual import events
+from textual.actions import parse as parse_action
 from textual.binding import Binding
 from textual.content import Content
 from textual.dom import DOMNode
@@ -89,10 +90,14 @@ class KeyBar(Widget):
             return []
         consumed: list[tuple[DOMNode, Binding, bool, str]] = []
         for node in (self.screen, self.app):
+            # Textual has no public view of a node's own bindings (Screen.active_bindings leaves out the
+            # very keys the focused widget consumes, which are the ones listed here)
             for key, binding in node._bindings:
                 if not binding.show or not focused.check_consume_key(key, key_to_character(key)):
                     continue
-                if self.app._check_action_state(binding.action, node) is False:
+                namespace, name, parameters = parse_action(binding.action)
+                target = self.app if namespace == "app" else self.screen if namespace == "screen" else node
+                if target.check_action(name, parameters) is False:
                     continue  # hidden by the node's check_action, as the Footer would hide it
                 consumed.append((node, binding, False, binding.tooltip))
         return consumed
