@@ -21,6 +21,7 @@ from cs_env.env import CustomerSupportEnv
 from cs_env.evaluate import EvaluationReport, Metrics
 from cs_env.reward import COMPONENTS as REWARD_COMPONENTS
 from cs_env.scenarios import ScenarioResult
+from cs_tui.numbers import number, pct_of_oracle, rate, share
 
 #: Reward components in the order of ``info["reward_components"]``, with short names.
 SHORT_NAMES = {"satisfaction": "sat", "efficiency": "eff", "business_impact": "biz", "escalation_penalty": "esc"}
@@ -36,25 +37,9 @@ def make_console(file: IO[str] | None = None) -> Console:
     return Console(file=file, highlight=False, soft_wrap=False)
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{value:.1f}"
-
-
-def _rate(value: float) -> str:
-    return "–" if not math.isfinite(value) else f"{value:.1%}"
-
-
-def _share(value: float) -> str:
-    return "–" if not math.isfinite(value) else f"{100 * value:.1f}"
-
-
-def _num(value: float, digits: int = 3) -> str:
-    return "–" if not math.isfinite(value) else f"{value:.{digits}f}"
-
-
 def _return(m: Metrics) -> str:
     ci = f"±{m.ci95:.3f}" if math.isfinite(m.ci95) else ""
-    return _num(m.mean_return) + ci
+    return number(m.mean_return) + ci
 
 
 def _table(title: str | None = None) -> Table:
@@ -74,12 +59,12 @@ def _metrics_table(title: str, label: str, rows: dict[str, Metrics]) -> Table:
             name,
             str(m.episodes),
             _return(m),
-            _pct(m.pct_of_oracle),
-            _num(m.satisfaction, 2),
-            _share(m.resolution_rate),
-            _share(m.escalation_rate),
-            _share(m.abandonment_rate),
-            _num(m.mean_turns, 2),
+            pct_of_oracle(m.pct_of_oracle),
+            number(m.satisfaction, ".2f"),
+            share(m.resolution_rate),
+            share(m.escalation_rate),
+            share(m.abandonment_rate),
+            number(m.mean_turns, ".2f"),
         )
     return table
 
@@ -92,8 +77,8 @@ def usage_table(usage: dict[str, float]) -> Table:
     table.add_column("")
     top = max(usage.values(), default=0.0) or 1.0
     for name in STRATEGY_NAMES:
-        share = usage.get(name, 0.0)
-        table.add_row(name, f"{share:.1%}", "█" * round(BAR_WIDTH * share / top))
+        used = usage.get(name, 0.0)
+        table.add_row(name, rate(used), "█" * round(BAR_WIDTH * used / top))
     return table
 
 
@@ -109,14 +94,14 @@ def evaluation(report: EvaluationReport) -> RenderableType:
         f"{report.industry}, {report.episodes} episodes, seed {report.seed}, at most {report.max_turns} turns each",
     )
     head.add_row("mean return", f"{_return(m)}  (random {report.random_return:.3f}, oracle {report.oracle_return:.3f})")
-    head.add_row("% of oracle", f"{_pct(m.pct_of_oracle)} %")
-    head.add_row("satisfaction", _num(m.satisfaction, 3))
+    head.add_row("% of oracle", f"{pct_of_oracle(m.pct_of_oracle)} %")
+    head.add_row("satisfaction", number(m.satisfaction, ".3f"))
     head.add_row(
         "outcomes",
-        f"resolved {_rate(m.resolution_rate)} · escalated {_rate(m.escalation_rate)} · "
-        f"abandoned {_rate(m.abandonment_rate)} · timeout {_rate(m.timeout_rate)}",
+        f"resolved {rate(m.resolution_rate)} · escalated {rate(m.escalation_rate)} · "
+        f"abandoned {rate(m.abandonment_rate)} · timeout {rate(m.timeout_rate)}",
     )
-    head.add_row("mean turns", _num(m.mean_turns, 2))
+    head.add_row("mean turns", number(m.mean_turns, ".2f"))
     parts: list[RenderableType] = [head, Text()]
     if len(report.by_industry) > 1:
         parts += [_metrics_table("By industry", "industry", report.by_industry), Text()]

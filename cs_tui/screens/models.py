@@ -24,13 +24,14 @@ from textual.widgets.data_table import ColumnKey
 
 from cs_env.evaluate import MAX_EPISODES
 from cs_tui.agents import BASELINE_PREFIX
+from cs_tui.numbers import number, pct_of_oracle, rate
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.training.runs import RunError, list_runs
 from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.industry_select import industry_select
 from cs_tui.widgets.key_bar import KeyBar
-from cs_tui.widgets.model_report import compare_reports, fmt_float, fmt_oracle, fmt_pct, middle_cut, single_report
+from cs_tui.widgets.model_report import compare_reports, middle_cut, single_report
 
 MODEL_FILES = ("best.zip", "model.zip")
 #: baselines listed under the models, as yardsticks to compare with
@@ -87,8 +88,8 @@ def _flat(hp: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def _eval_line(label: str, ev: dict[str, Any]) -> str:
-    line = f"{label}: return {fmt_float(ev.get('mean_return'))} · {fmt_oracle(ev.get('pct_of_oracle'))}% of oracle"
-    line += f" · resolved {fmt_pct(ev.get('resolution_rate'))}"
+    line = f"{label}: return {number(ev.get('mean_return'))} · {pct_of_oracle(ev.get('pct_of_oracle'))}% of oracle"
+    line += f" · resolved {rate(ev.get('resolution_rate'))}"
     steps = _num(ev.get("timesteps"))
     return line + (f" @ {steps:,.0f}" if steps is not None else "")
 
@@ -404,7 +405,7 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         if self.entries and self.current.spec == entry.spec:
             self._show(entry)
         pct = (report.get("overall") or {}).get("pct_of_oracle")
-        self.notify(f"{entry.name}: {fmt_oracle(pct)}% of oracle on {settings.industry}", title="Evaluated")
+        self.notify(f"{entry.name}: {pct_of_oracle(pct)}% of oracle on {settings.industry}", title="Evaluated")
 
     def _eval_failed(self, entry: ModelEntry, reason: str) -> None:
         self.evaluating.clear()

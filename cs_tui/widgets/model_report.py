@@ -6,7 +6,6 @@ Both take plain ``EvaluationReport.as_dict()`` dicts, so a report read back from
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,6 +13,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from cs_tui.numbers import finite, number, pct_of_oracle, rate
 from cs_tui.widgets import tone
 
 Formatter = Callable[[Any], str]
@@ -29,40 +29,17 @@ def middle_cut(name: str, width: int) -> str:
     return name[: width - 1 - tail] + "…" + name[-tail:]
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def fmt_pct(value: Any) -> str:
-    """A 0-1 rate as ``71.2%``."""
-    v = _num(value)
-    return "–" if v is None else f"{v * 100:.1f}%"
-
-
-def fmt_oracle(value: Any) -> str:
-    """A % of oracle (already ×100) as ``84.2``."""
-    v = _num(value)
-    return "–" if v is None else f"{v:.1f}"
-
-
-def fmt_float(value: Any, digits: int = 3) -> str:
-    v = _num(value)
-    return "–" if v is None else f"{v:.{digits}f}"
-
-
 #: (label, key, formatter, scale of a difference, higher is better?) for the overall rows; scale None: no
 #: difference shown; better None: neither direction is better.
 OVERALL_ROWS: tuple[tuple[str, str, Formatter, float | None, bool | None], ...] = (
-    ("mean return", "mean_return", fmt_float, 1.0, True),
-    ("± 95% CI", "ci95", fmt_float, None, None),
-    ("% of oracle", "pct_of_oracle", fmt_oracle, 1.0, True),
-    ("satisfaction", "satisfaction", lambda v: fmt_float(v, 2), 1.0, True),
-    ("resolved", "resolution_rate", fmt_pct, 100.0, True),
-    ("escalated", "escalation_rate", fmt_pct, 100.0, False),
-    ("abandoned", "abandonment_rate", fmt_pct, 100.0, False),
-    ("mean turns", "mean_turns", lambda v: fmt_float(v, 2), 1.0, None),
+    ("mean return", "mean_return", number, 1.0, True),
+    ("± 95% CI", "ci95", number, None, None),
+    ("% of oracle", "pct_of_oracle", pct_of_oracle, 1.0, True),
+    ("satisfaction", "satisfaction", lambda v: number(v, ".2f"), 1.0, True),
+    ("resolved", "resolution_rate", rate, 100.0, True),
+    ("escalated", "escalation_rate", rate, 100.0, False),
+    ("abandoned", "abandonment_rate", rate, 100.0, False),
+    ("mean turns", "mean_turns", lambda v: number(v, ".2f"), 1.0, None),
 )
 
 #: decimals of a difference B − A, as many as the row's own values show (rates: percentage points, 1)
@@ -70,16 +47,16 @@ DELTA_DIGITS = {"mean_return": 3, "pct_of_oracle": 1, "satisfaction": 2, "mean_t
 
 #: (label, key, formatter) of the columns of a breakdown (by industry, by tier).
 GROUP_COLUMNS: tuple[tuple[str, str, Formatter], ...] = (
-    ("% oracle", "pct_of_oracle", fmt_oracle),
-    ("resolved", "resolution_rate", fmt_pct),
-    ("escal.", "escalation_rate", fmt_pct),
-    ("sat.", "satisfaction", lambda v: fmt_float(v, 2)),
+    ("% oracle", "pct_of_oracle", pct_of_oracle),
+    ("resolved", "resolution_rate", rate),
+    ("escal.", "escalation_rate", rate),
+    ("sat.", "satisfaction", lambda v: number(v, ".2f")),
 )
 
 
 def report_title(report: Mapping[str, Any]) -> str:
     """``on mixed · 1,000 episodes · seed 0``."""
-    episodes = _num(report.get("episodes"))
+    episodes = finite(report.get("episodes"))
     n = f"{episodes:,.0f}" if episodes is not None else "?"
     return f"on {report.get('industry', '?')} · {n} episodes · seed {report.get('seed', '?')}"
 
@@ -112,7 +89,7 @@ def single_report(report: Mapping[str, Any]) -> RenderableType:
 
 def _delta(a: Any, b: Any, scale: float | None, better: bool | None, digits: int = 1) -> Text:
     """B − A in the row's own unit and precision (percentage points for rates), green when B is better."""
-    x, y = _num(a), _num(b)
+    x, y = finite(a), finite(b)
     if x is None or y is None or scale is None:
         return Text("")
     d = (y - x) * scale
@@ -146,12 +123,12 @@ def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any], names: tuple[str
             ma, mb = ga.get(name) or {}, gb.get(name) or {}
             group.add_row(
                 name,
-                fmt_oracle(ma.get("pct_of_oracle")),
-                fmt_oracle(mb.get("pct_of_oracle")),
-                fmt_pct(ma.get("resolution_rate")),
-                fmt_pct(mb.get("resolution_rate")),
-                fmt_float(ma.get("satisfaction"), 2),
-                fmt_float(mb.get("satisfaction"), 2),
+                pct_of_oracle(ma.get("pct_of_oracle")),
+                pct_of_oracle(mb.get("pct_of_oracle")),
+                rate(ma.get("resolution_rate")),
+                rate(mb.get("resolution_rate")),
+                number(ma.get("satisfaction"), ".2f"),
+                number(mb.get("satisfaction"), ".2f"),
             )
         parts.append(group)
     return Group(*parts)

@@ -21,6 +21,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, ProgressBar, Static
 
+from cs_tui.numbers import duration, finite, number, rate
 from cs_tui.training.runs import Run, RunError, RunStatus
 from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
@@ -34,33 +35,6 @@ LOSS_LABELS = (
     ("policy_loss", "policy"),
     ("entropy_loss", "entropy"),
 )
-
-
-def _num(value: Any) -> float | None:
-    """A finite float or None (records carry null for "not measured yet")."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _pct(value: Any) -> str:
-    v = _num(value)
-    return "–" if v is None else f"{v * 100:.1f}%"
-
-
-def _fmt(value: Any, spec: str = ".3f") -> str:
-    v = _num(value)
-    return "–" if v is None else format(v, spec)
-
-
-def format_duration(seconds: Any) -> str:
-    """``1:02:03`` / ``2:03``; ``–`` when unknown."""
-    s = _num(seconds)
-    if s is None or s < 0:
-        return "–"
-    minutes, secs = divmod(round(s), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def episode_returns(records: list[dict[str, Any]]) -> list[float]:
@@ -148,16 +122,16 @@ class RunView:
     def pct_of_oracle(self, mean_return: Any) -> float | None:
         """% of oracle of a mean return, from the run's reference returns (None if unknown)."""
         ref = self.meta.get("reference") or {}
-        r, o, m = _num(ref.get("random_return")), _num(ref.get("oracle_return")), _num(mean_return)
+        r, o, m = finite(ref.get("random_return")), finite(ref.get("oracle_return")), finite(mean_return)
         if r is None or o is None or m is None or o == r:
             return None
         return (m - r) / (o - r)
 
     @property
     def progress(self) -> float:
-        p = _num(self.train.get("progress"))
+        p = finite(self.train.get("progress"))
         if p is None:
-            done, total = _num(self.meta.get("timesteps_done")), _num(self.meta.get("total_timesteps"))
+            done, total = finite(self.meta.get("timesteps_done")), finite(self.meta.get("total_timesteps"))
             p = done / total if done is not None and total else 0.0
         if self.recorded_status == RunStatus.FINISHED:
             p = 1.0
@@ -368,14 +342,14 @@ class RunMonitor(VerticalScroll):
             text.append(" · " + " · ".join(details))
         title.update(text)
 
-        total = _num(meta.get("total_timesteps"))
-        done = _num(view.train.get("timesteps")) or _num(meta.get("timesteps_done")) or 0.0
+        total = finite(meta.get("total_timesteps"))
+        done = finite(view.train.get("timesteps")) or finite(meta.get("timesteps_done")) or 0.0
         self.query_one(ProgressBar).update(total=1.0, progress=view.progress)
         eta = ""
         if view.status == RunStatus.RUNNING and not view.train:
             eta = " · setting up"  # references, envs and model: seconds before the first record; fits 80 columns
         elif view.status == RunStatus.RUNNING:
-            eta = f" · ETA {format_duration(view.train.get('eta_seconds'))}"
+            eta = f" · ETA {duration(view.train.get('eta_seconds'))}"
         if total and done > total:  # DQN may pass its total by a few steps (its last collection round)
             total = done
         steps = f"{done:,.0f}" + (f"/{total:,.0f}" if total else " steps")
@@ -388,24 +362,24 @@ class RunMonitor(VerticalScroll):
         grid.add_column(justify="right")
         grid.add_column()
         grid.add_column(justify="right")
-        grid.add_row("fps", _fmt(t.get("fps"), ",.0f"), " episodes", _fmt(t.get("episodes"), ",.0f"))
+        grid.add_row("fps", number(t.get("fps"), ",.0f"), " episodes", number(t.get("episodes"), ",.0f"))
         # the training episodes' own figure (the policy still explores), not the evaluation's below
-        grid.add_row("mean return", _fmt(t.get("mean_return")), " train % oracle", _pct(pct))
-        grid.add_row("satisfaction", _fmt(t.get("satisfaction"), ".2f"), " resolved", _pct(t.get("resolution_rate")))
-        grid.add_row("escalated", _pct(t.get("escalation_rate")), " abandoned", _pct(t.get("abandonment_rate")))
+        grid.add_row("mean return", number(t.get("mean_return")), " train % oracle", rate(pct))
+        grid.add_row("satisfaction", number(t.get("satisfaction"), ".2f"), " resolved", rate(t.get("resolution_rate")))
+        grid.add_row("escalated", rate(t.get("escalation_rate")), " abandoned", rate(t.get("abandonment_rate")))
         lines: list[RenderableType] = [grid]
         ev, best = view.last_eval or meta.get("last_eval"), view.best_eval or meta.get("best_eval")
         if ev:
-            line = f"eval {_fmt(ev.get('mean_return'))} ± {_fmt(ev.get('ci95'))} · "
-            line += f"{_fmt(ev.get('pct_of_oracle'), '.1f')}% oracle"  # eval records carry it ×100
+            line = f"eval {number(ev.get('mean_return'))} ± {number(ev.get('ci95'))} · "
+            line += f"{number(ev.get('pct_of_oracle'), '.1f')}% oracle"  # eval records carry it ×100
             if best and best != ev:
-                line += f" · best {_fmt(best.get('pct_of_oracle'), '.1f')}%"
+                line += f" · best {number(best.get('pct_of_oracle'), '.1f')}%"
             lines.append(Text(line, no_wrap=True, overflow="ellipsis"))
         losses = t.get("losses")
         if isinstance(losses, dict) and losses:
-            shown = [f"{label} {_fmt(losses[key], '.2g')}" for key, label in LOSS_LABELS if key in losses]
+            shown = [f"{label} {number(losses[key], '.2g')}" for key, label in LOSS_LABELS if key in losses]
             if not shown and "loss" in losses:  # DQN reports one loss
-                shown = [f"loss {_fmt(losses['loss'], '.2g')}"]
+                shown = [f"loss {number(losses['loss'], '.2g')}"]
             if shown:
                 lines.append(Text(" · ".join(shown), style="dim", no_wrap=True, overflow="ellipsis"))
         self.query_one("#run-stats", Static).update(Group(*lines))
@@ -419,7 +393,7 @@ class RunMonitor(VerticalScroll):
         self.query_one("#returns-label", Label).update(label)
         usage = t.get("strategy_usage")
         self.query_one(ShareBars).values = (
-            {str(k): v for k, v in usage.items() if _num(v) is not None} if isinstance(usage, dict) else {}
+            {str(k): v for k, v in usage.items() if finite(v) is not None} if isinstance(usage, dict) else {}
         )
 
     def _set_reason(self, reason: str | None) -> None:
