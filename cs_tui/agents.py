@@ -149,14 +149,11 @@ class ModelAgent(Agent):
     def action_values(self, obs: np.ndarray, state: CustomerState | None = None, episodes: Any = None) -> ActionValues:
         array = self.net.action_values(obs) if self.memory is None else self.memory(obs, episodes)
         if not np.isfinite(array).all():  # broken weights: softmax or a Q-value of NaN / infinity
-            raise self._not_finite(None)
+            raise ModelRunError(
+                f"{self.path or self.name}: the model's output is not a finite number (NaN or infinity) for an "
+                "observation it was given: its weights are broken (too large?); retrain it or pick another model"
+            )
         return ActionValues(self.net.kind, array)
-
-    def _not_finite(self, cause: Exception | None) -> ModelRunError:
-        return ModelRunError(
-            f"{self.path or self.name}: the model's output is not a finite number (NaN or infinity) for an "
-            "observation it was given: its weights are broken (too large?); retrain it or pick another model"
-        )
 
 
 def baseline_specs() -> tuple[str, ...]:
