@@ -14,10 +14,11 @@ from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.widgets.data_table import ColumnKey
@@ -184,6 +185,35 @@ class ModelTable(DataTable[Any]):
 class ModelsScreen(PaneScreen):
     """Models on the left, the highlighted one's details and evaluation on the right."""
 
+    class ModelsListed(Message):
+        """The saved models, read in a worker."""
+
+        bubble = False
+
+        def __init__(self, entries: list[ModelEntry]) -> None:
+            super().__init__()
+            self.entries = entries
+
+    class Evaluated(Message):
+        """One model's evaluation, done in a worker: its report, or why it failed (``report`` None)."""
+
+        bubble = False
+
+        def __init__(
+            self, entry: ModelEntry, settings: EvalSettings, report: dict[str, Any] | None, reason: str = ""
+        ) -> None:
+            super().__init__()
+            self.entry, self.settings, self.report, self.reason = entry, settings, report, reason
+
+    class EvaluationsDone(Message):
+        """A worker evaluated all it was given; ``then_compare`` opens the comparison."""
+
+        bubble = False
+
+        def __init__(self, then_compare: bool) -> None:
+            super().__init__()
+            self.then_compare = then_compare
+
     HELP = """
 ## Models
 
@@ -266,14 +296,14 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
     def refresh_models(self) -> None:
         """Read the saved models again in a thread (a run folder may hold anything, even a FIFO that
         never answers: the UI thread never reads one), then refill the list keeping the highlighted row."""
-        saves = self.saves
-        self.run_worker(
-            lambda: self._read_models(saves), thread=True, group="model-list", exclusive=True, exit_on_error=False
-        )
+        self._read_models(self.saves)
 
+    @work(thread=True, exclusive=True, group="model-list", exit_on_error=False)
     def _read_models(self, saves: Path) -> None:
-        entries = list_models(saves)
-        self.app.call_from_thread(self._fill_models, entries)
+        self.post_message(self.ModelsListed(list_models(saves)))
+
+    def on_models_screen_models_listed(self, message: ModelsListed) -> None:
+        self._fill_models(message.entries)
 
     def _fill_models(self, entries: list[ModelEntry]) -> None:
         table = self.query_one("#models", DataTable)
@@ -364,14 +394,9 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
             return
         self.evaluating.update(e.spec for e in todo)
         self._show(self.current)
-        saves = self.saves
-        self.run_worker(
-            lambda: self._evaluate_in_thread(todo, settings, saves, then_compare),
-            thread=True,
-            group="evaluate",
-            exit_on_error=False,
-        )
+        self._evaluate_in_thread(todo, settings, self.saves, then_compare)
 
+    @work(thread=True, group="evaluate", exit_on_error=False)
     def _evaluate_in_thread(
         self, entries: list[ModelEntry], settings: EvalSettings, saves: Path, then_compare: bool
     ) -> None:
@@ -393,11 +418,20 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
             except Exception as exc:  # a broken model must not take the app down: say why
                 # our own refusals say what is wrong in words; anything else keeps its type for a bug report
                 said = isinstance(exc, AgentError | ModelLoadError | OSError | ValueError) and str(exc)
-                self.app.call_from_thread(self._eval_failed, entry, said or f"{type(exc).__name__}: {exc}")
+                self.post_message(self.Evaluated(entry, settings, None, said or f"{type(exc).__name__}: {exc}"))
                 return
-            self.app.call_from_thread(self._eval_done, entry, settings, report)
-        if then_compare:
-            self.app.call_from_thread(self.action_compare)
+            self.post_message(self.Evaluated(entry, settings, report))
+        self.post_message(self.EvaluationsDone(then_compare))
+
+    def on_models_screen_evaluated(self, message: Evaluated) -> None:
+        if message.report is None:
+            self._eval_failed(message.entry, message.reason)
+        else:
+            self._eval_done(message.entry, message.settings, message.report)
+
+    def on_models_screen_evaluations_done(self, message: EvaluationsDone) -> None:
+        if message.then_compare:
+            self.action_compare()
 
     def _eval_done(self, entry: ModelEntry, settings: EvalSettings, report: dict[str, Any]) -> None:
         self.evaluating.discard(entry.spec)

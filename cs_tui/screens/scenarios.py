@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
@@ -91,6 +93,17 @@ class ScenarioTable(DataTable[Any]):
 
 class ScenariosScreen(PaneScreen):
     """Controls on top, one row per scenario, the highlighted scenario's description below."""
+
+    class Progress(Message):
+        """From the worker running the catalog: a scenario's result, the run's end, or why it failed."""
+
+        bubble = False
+
+        def __init__(
+            self, run_id: int, result: ScenarioResult | None = None, *, failed: str = "", cancelled: bool | None = None
+        ) -> None:
+            super().__init__()
+            self.run_id, self.result, self.failed, self.cancelled = run_id, result, failed, cancelled
 
     HELP = """
 ## Scenarios
@@ -217,15 +230,9 @@ conversation; **f** opens the worst one.
             for column in ("passed", "rate", "hat", "mark"):
                 table.update_cell(s.name, column, "")
         self._set_summary()
-        run_id, scenarios, saves = self._run_id, list(self.scenarios), self.saves
-        self.run_worker(
-            lambda: self._run(run_id, settings, scenarios, saves),
-            thread=True,
-            exclusive=True,
-            group="scenarios",
-            exit_on_error=False,
-        )
+        self._run(self._run_id, settings, list(self.scenarios), self.saves)
 
+    @work(thread=True, exclusive=True, group="scenarios", exit_on_error=False)
     def _run(self, run_id: int, settings: RunSettings, scenarios: list[Scenario], saves: Path) -> None:
         from cs_tui.agents import load_agent  # a model import (torch) happens only here, in the worker
 
@@ -246,12 +253,21 @@ conversation; **f** opens the worst one.
                         saves=saves,
                         seed=settings.seed,
                     )
-                result = run_scenario(agents[key], scenario, settings.trials, settings.seed)
-                self.app.call_from_thread(self._show_result, run_id, result)
+                self.post_message(
+                    self.Progress(run_id, run_scenario(agents[key], scenario, settings.trials, settings.seed))
+                )
         except Exception as exc:  # a broken model or policy must not take the app down: say why
-            self.app.call_from_thread(self._failed, run_id, f"{type(exc).__name__}: {exc}")
+            self.post_message(self.Progress(run_id, failed=f"{type(exc).__name__}: {exc}"))
             return
-        self.app.call_from_thread(self._finished, run_id, worker.is_cancelled)
+        self.post_message(self.Progress(run_id, cancelled=worker.is_cancelled))
+
+    def on_scenarios_screen_progress(self, message: Progress) -> None:
+        if message.result is not None:
+            self._show_result(message.run_id, message.result)
+        elif message.failed:
+            self._failed(message.run_id, message.failed)
+        else:
+            self._finished(message.run_id, bool(message.cancelled))
 
     def _show_result(self, run_id: int, result: ScenarioResult) -> None:
         if run_id != self._run_id or self.run_settings is None:

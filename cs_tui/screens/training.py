@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Header, Label
 from textual.widgets.data_table import ColumnKey
 
@@ -67,6 +68,15 @@ class RunsTable(DataTable[Any]):
 
 class TrainingScreen(PaneScreen):
     """Runs on the left, the followed run on the right; ``n`` starts a run, ``x`` stops the followed one."""
+
+    class RunsListed(Message):
+        """The runs list, read in a worker."""
+
+        bubble = False
+
+        def __init__(self, rows: list[RunRow]) -> None:
+            super().__init__()
+            self.rows = rows
 
     HELP = """
 ## Training
@@ -170,12 +180,14 @@ and the best % of oracle so far.
         if self._listing or not self.is_current:
             return
         self._listing = True
-        saves = self.saves
-        self.run_worker(lambda: self._list_runs(saves), thread=True, group="run-list", exit_on_error=False)
+        self._list_runs(self.saves)
 
+    @work(thread=True, exclusive=True, group="run-list", exit_on_error=False)
     def _list_runs(self, saves: Path) -> None:
-        rows = [_row_for(run) for run in list_runs(saves)]
-        self.app.call_from_thread(self._show_rows, rows)
+        self.post_message(self.RunsListed([_row_for(run) for run in list_runs(saves)]))
+
+    def on_training_screen_runs_listed(self, message: RunsListed) -> None:
+        self._show_rows(message.rows)
 
     def _show_rows(self, rows: list[RunRow]) -> None:
         self._listing = False

@@ -19,6 +19,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Header, Label
 
 from cs_tui.screens.pane import PaneScreen
@@ -136,10 +137,21 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
     def refresh_studies(self) -> None:
         self._read(self.saves, self.storage, self.shown)
 
+    class StudiesRead(Message):
+        """The studies, read in a worker."""
+
+        bubble = False
+
+        def __init__(self, view: StudiesView) -> None:
+            super().__init__()
+            self.view = view
+
     @work(thread=True, exclusive=True, group="tuning-read")
     def _read(self, saves: Path, storage: str | None, shown: str | None) -> None:
-        view = read_studies(saves, storage, shown)
-        self.app.call_from_thread(self._show, view)
+        self.post_message(self.StudiesRead(read_studies(saves, storage, shown)))
+
+    def on_tuning_screen_studies_read(self, message: StudiesRead) -> None:
+        self._show(message.view)
 
     def _show(self, view: StudiesView) -> None:
         self.view = view
