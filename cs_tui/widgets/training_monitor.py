@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
@@ -164,6 +165,25 @@ STATUS_STYLE: dict[str, str] = {
 class RunMonitor(VerticalScroll):
     """The live view of one run (``follow(run)``); nothing shown until a run is followed."""
 
+    class Read(Message):
+        """What a poll read from the run folder, in a worker (applied unless another run is followed since)."""
+
+        bubble = False
+
+        def __init__(
+            self,
+            generation: int,
+            meta: dict[str, Any],
+            meta_error: str | None,
+            alive: bool,
+            records: list[dict[str, Any]],
+            history_changed: bool,
+            offset: int,
+        ) -> None:
+            super().__init__()
+            self.generation, self.meta, self.meta_error, self.alive = generation, meta, meta_error, alive
+            self.records, self.history_changed, self.offset = records, history_changed, offset
+
     DEFAULT_CSS = """
     RunMonitor {
         height: 1fr;
@@ -255,14 +275,9 @@ class RunMonitor(VerticalScroll):
         if not self.screen.is_current:
             return  # another pane is shown: read nothing now, catch up from the offset when shown again
         self._polling = True
-        run, offset, generation, history = self.followed_run, self._offset, self._generation, self._history
-        self.run_worker(
-            lambda: self._read(run, offset, generation, history),
-            thread=True,
-            group="run-monitor",
-            exit_on_error=False,
-        )
+        self._read(self.followed_run, self._offset, self._generation, self._history)
 
+    @work(thread=True, group="run-monitor", exit_on_error=False)
     def _read(self, run: Run, offset: int, generation: int, history: ReturnHistory) -> None:
         meta: dict[str, Any] = {}
         meta_error: str | None = None
@@ -278,7 +293,11 @@ class RunMonitor(VerticalScroll):
         alive = run.is_alive()
         # the bulk of the work (every episode's return), done here rather than on the UI thread
         changed = history.extend(episode_returns(records))
-        self.app.call_from_thread(self._apply, generation, meta, meta_error, alive, records, changed, offset)
+        self.post_message(self.Read(generation, meta, meta_error, alive, records, changed, offset))
+
+    def on_run_monitor_read(self, message: Read) -> None:
+        m = message
+        self._apply(m.generation, m.meta, m.meta_error, m.alive, m.records, m.history_changed, m.offset)
 
     def _apply(
         self,
