@@ -296,19 +296,9 @@ class RunMonitor(VerticalScroll):
         self.post_message(self.Read(generation, meta, meta_error, alive, records, changed, offset))
 
     def on_run_monitor_read(self, message: Read) -> None:
-        m = message
-        self._apply(m.generation, m.meta, m.meta_error, m.alive, m.records, m.history_changed, m.offset)
-
-    def _apply(
-        self,
-        generation: int,
-        meta: dict[str, Any],
-        meta_error: str | None,
-        alive: bool,
-        records: list[dict[str, Any]],
-        history_changed: bool,
-        offset: int,
-    ) -> None:
+        """Apply what a poll read (unless another run is followed since)."""
+        generation, meta, meta_error, alive = message.generation, message.meta, message.meta_error, message.alive
+        records, history_changed, offset = message.records, message.history_changed, message.offset
         self._polling = False
         if generation != self._generation:
             return
