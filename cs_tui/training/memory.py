@@ -94,3 +94,23 @@ def frame_stack_memory(step: Callable[[np.ndarray], np.ndarray], obs_size: int, 
         return step(stacked), (stacked[:, obs_size:],)
 
     return Memory(initial, advance, obs_size)
+
+
+#: ``step(observations, h, c) -> (outputs, h, c)`` with the LSTM's states laid out as torch and SB3 keep
+#: them, ``(layers, n, hidden)``
+LstmStep = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def lstm_memory(step: LstmStep, layers: int, hidden: int, obs_size: int) -> Memory:
+    """An LSTM policy's memory: its hidden and cell states, zeros before the first turn (as sb3-contrib's
+    ``episode_start`` resets them). Stored one row per conversation, handed to ``step`` as ``(layers, n, hidden)``."""
+
+    def initial(n: int) -> State:
+        return np.zeros((n, layers, hidden), dtype=np.float32), np.zeros((n, layers, hidden), dtype=np.float32)
+
+    def advance(obs: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        h, c = (np.ascontiguousarray(part.swapaxes(0, 1)) for part in state)
+        out, h, c = step(obs, h, c)
+        return out, (np.asarray(h).swapaxes(0, 1), np.asarray(c).swapaxes(0, 1))
+
+    return Memory(initial, advance, obs_size)

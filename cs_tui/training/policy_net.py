@@ -132,27 +132,22 @@ class PolicyNet:
 
     def new_memory(self) -> Memory:
         """A fresh memory to act with (a network that remembers; see :mod:`cs_tui.training.memory`)."""
-        from cs_tui.training.memory import Memory, frame_stack_memory
+        from cs_tui.training.memory import frame_stack_memory, lstm_memory
 
         if self.algorithm != "recurrent_ppo":
             return frame_stack_memory(self._values, self.obs_size, self.frame_stack)
         lstm: Any = self.network.lstm_actor
-        shape = (lstm.num_layers, lstm.hidden_size)
 
-        def initial(n: int) -> tuple[np.ndarray, ...]:
-            return np.zeros((n, *shape), dtype=np.float32), np.zeros((n, *shape), dtype=np.float32)
-
-        def step(obs: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        def step(obs: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             import torch
 
-            # sb3-contrib's _process_sequence for one step: (layers, n, hidden) states, a sequence of 1
-            h, c = (torch.as_tensor(part).transpose(0, 1).contiguous() for part in state)
+            # sb3-contrib's _process_sequence for one step: a sequence of 1
             with torch.no_grad():
-                out, (h, c) = lstm(torch.as_tensor(obs).unsqueeze(0), (h, c))
+                out, (h_t, c_t) = lstm(torch.as_tensor(obs).unsqueeze(0), (torch.as_tensor(h), torch.as_tensor(c)))
                 values = self._head(out[0]).numpy().astype(np.float64)
-            return values, (h.transpose(0, 1).numpy(), c.transpose(0, 1).numpy())
+            return values, h_t.numpy(), c_t.numpy()
 
-        return Memory(initial, step, self.obs_size)
+        return lstm_memory(step, lstm.num_layers, lstm.hidden_size, self.obs_size)
 
     def predict(self, obs: np.ndarray) -> np.ndarray:
         """The greedy action of each observation (``int64``; a 0-d array for one observation)."""

@@ -283,7 +283,7 @@ def sb3_memory(model: BaseAlgorithm) -> Any:
     import numpy as np
 
     from cs_env.env import OBS_SIZE
-    from cs_tui.training.memory import Memory, frame_stack_memory
+    from cs_tui.training.memory import frame_stack_memory, lstm_memory
 
     stack = int((model.observation_space.shape or (OBS_SIZE,))[-1]) // OBS_SIZE
     if stack > 1:
@@ -291,18 +291,13 @@ def sb3_memory(model: BaseAlgorithm) -> Any:
     lstm = getattr(model.policy, "lstm_actor", None)
     if lstm is None:
         return None
-    shape = (lstm.num_layers, lstm.hidden_size)
 
-    def initial(n: int) -> tuple[np.ndarray, ...]:
-        return np.zeros((n, *shape), dtype=np.float32), np.zeros((n, *shape), dtype=np.float32)
-
-    def step(obs: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        h, c = (np.ascontiguousarray(part.swapaxes(0, 1)) for part in state)  # SB3's (layers, n, hidden)
+    def step(obs: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         actions, after = model.predict(obs, state=(h, c), episode_start=np.zeros(len(obs)), deterministic=True)
         assert after is not None  # a recurrent policy hands its states back
-        return actions, tuple(part.swapaxes(0, 1) for part in after)
+        return actions, after[0], after[1]
 
-    return Memory(initial, step, OBS_SIZE)
+    return lstm_memory(step, lstm.num_layers, lstm.hidden_size, OBS_SIZE)
 
 
 def _with_episodes(memory: Any) -> Any:
@@ -641,9 +636,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
     if options.warm_start is not None:
         from cs_tui.training.warm_start import check_source, warm_start_source
 
-        problem = check_source(options.warm_start, options.algorithm)
-        if problem is None and options.frame_stack > 1:  # the demonstrations are single observations
-            problem = "--warm-start clones a policy that reads one observation: drop --frame-stack or --warm-start"
+        problem = check_source(options.warm_start, options.algorithm, options.frame_stack)
         if problem:
             raise TrainingError(problem, 2)
     hyperparameters = defaults.hyperparameters()
@@ -873,6 +866,7 @@ def _resume_locked(
             f"--timesteps is the run's new total (not the steps to add): pass --timesteps {done + 1} or more",
             2,
         )
+    done_before = done  # (setup's own count comes from the loaded model)
     options = TrainOptions(
         algorithm=meta["algorithm"],
         industry=meta["industry"],
@@ -906,14 +900,13 @@ def _resume_locked(
         from cs_tui.training.vecenv import make_training_env
 
         seed = options.seed
-        done = 0 if restart else int(read_model_meta(run.model_path)["model"]["num_timesteps"])
         env = make_training_env(
             options.industry,
             options.n_envs or 1,
             seed,
             options.max_turns,
             frame_stack=options.frame_stack,
-            curriculum=(total, done) if options.curriculum else None,
+            curriculum=(total, done_before) if options.curriculum else None,
         )
         if restart:
             seed_everything(seed)

@@ -43,10 +43,12 @@ def _baseline_sources() -> list[str]:
     return [f"baseline:{name}" for name in baselines() if name != "random"]
 
 
-def check_source(source: str, algorithm: str) -> str | None:
-    """Why ``source`` cannot warm-start ``algorithm`` (None when it can)."""
+def check_source(source: str, algorithm: str, frame_stack: int = 1) -> str | None:
+    """Why ``source`` cannot warm-start ``algorithm`` on ``frame_stack`` observations (None when it can)."""
     if algorithm not in IMITABLE:
         return f"--warm-start needs an algorithm with a policy to imitate ({', '.join(IMITABLE)}), not {algorithm}"
+    if frame_stack > 1:  # the demonstrations are single observations
+        return "--warm-start clones a policy that reads one observation: drop --frame-stack or --warm-start"
     valid = _baseline_sources()
     if source in valid:
         return None
