@@ -13,17 +13,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
 
-from cs_env.customer import (
-    ARRAY,
-    CUSTOMER_DRAWS,
-    SCALAR,
-    TURN_DRAWS,
-    CustomerState,
-    Tables,
-    advance,
-    new_customers,
-    sentiment_of,
-)
+from cs_env.customer import CUSTOMER_DRAWS, TURN_DRAWS, CustomerState, Tables, new_customers
 from cs_env.domain import (
     N_STRATEGIES,
     ONGOING_NAME,
@@ -33,7 +23,9 @@ from cs_env.domain import (
     TIER_NAMES,
     Outcome,
 )
+from cs_env.dynamics import DYNAMICS
 from cs_env.industries import Catalog, default_catalog
+from cs_env.turn import OBS_SIZE, observe_one, play_turn, sentiment_of
 
 if TYPE_CHECKING:
     from cs_env.narrate import Line
@@ -42,7 +34,6 @@ ONGOING, RESOLVED, ESCALATED, ABANDONED, TIMEOUT = map(int, Outcome)
 
 INDUSTRY_CHOICES_EXTRA = ("mixed",)
 DEFAULT_MAX_TURNS = 10
-OBS_SIZE = 18
 OBS_NAMES = (
     "inquiry_type",
     "sentiment",
@@ -287,7 +278,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
             raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, 'ansi', 'human', 'rgb_array'")
         self.render_mode = render_mode
         self.tables = Tables.build(self.catalog, self.industry)
-        self._py_tables = self.tables.as_lists()
+        self.dynamics = DYNAMICS
         self.action_space = spaces.Discrete(N_STRATEGIES)  # type: ignore[assignment]  # gymnasium's stubs: Space[int]
         self.observation_space = observation_space(self.catalog, self.max_turns)
         self._inquiry_names = tuple(i.name for i in self.catalog.inquiries)
@@ -315,11 +306,12 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
             self._draws, self._next_draw = [], 0
             self._arrivals = []
         if options:
-            self._state = new_customers(SCALAR, self._py_tables, self._uniforms(CUSTOMER_DRAWS), self._pins(options))
+            u = np.array(self._uniforms(CUSTOMER_DRAWS))[:, None]
+            self._state = new_customers(self.tables, u, self._pins(options), self.dynamics).unstack()[0]
         else:
             self._state = self._next_arrival()
         self._done = False
-        self._sentiment = self.opening_sentiment = sentiment_of(SCALAR, self._state.sat)
+        self._sentiment = self.opening_sentiment = sentiment_of(self._state.sat)
         self.opening_satisfaction = self._state.sat
         self.history = []
         self._rendered_lines = 0
@@ -335,12 +327,12 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
             raise RuntimeError("step() called after the conversation ended: call env.reset() to start a new one")
         a = self._check_action(action)
         sentiment_before = self._sentiment
-        *components, outcome = advance(SCALAR, self._py_tables, s, a, self._uniforms(TURN_DRAWS), self.max_turns)
+        *components, outcome = play_turn(self.dynamics, s, a, self._uniforms(TURN_DRAWS), self.max_turns)
         reward = components[0] + components[1] + components[2] + components[3]
         terminated = outcome in (RESOLVED, ESCALATED, ABANDONED)
         truncated = outcome == TIMEOUT
         self._done = terminated or truncated
-        self._sentiment = sentiment = min(int(s.sat * 5.0), 4)
+        self._sentiment = sentiment = sentiment_of(s.sat)
         self.history.append(TurnRecord(a, sentiment_before, sentiment, s.sat, reward, tuple(components), outcome))
         if self.render_mode == "human":
             self.render()
@@ -438,7 +430,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     def _next_arrival(self) -> CustomerState:
         if not self._arrivals:
             u = self.np_random.random((CUSTOMER_DRAWS, ARRIVAL_BLOCK))
-            self._arrivals = new_customers(ARRAY, self.tables, u).unstack()[::-1]
+            self._arrivals = new_customers(self.tables, u, None, self.dynamics).unstack()[::-1]
         return self._arrivals.pop()
 
     def _uniforms(self, n: int) -> list[float]:
@@ -449,35 +441,8 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
         return self._draws[i : i + n]
 
     def _obs(self) -> np.ndarray:
-        s = self._state
-        assert s is not None
-        # the values of customer.observe(), with conditional expressions in place of min/max calls:
-        # this runs every step, and a builtin call costs more than the comparison
-        patience, change = s.patience, 0.5 + 2.0 * s.last_dsat
-        gain, empathy, solutions = s.last_gain, s.empathy_uses, s.solution_uses
-        return np.array(
-            [
-                s.inquiry,
-                self._sentiment,
-                s.urgency,
-                s.turn,
-                s.tier,
-                s.sat,
-                s.handle_time,
-                s.progress,
-                s.complexity_hint,
-                s.savvy_hint,
-                s.openness_hint,
-                0.0 if patience < 0.0 else 1.0 if patience > 1.0 else patience,
-                0.0 if change < 0.0 else 1.0 if change > 1.0 else change,
-                gain if gain < 1.0 else 1.0,
-                empathy / 4.0 if empathy < 4 else 1.0,
-                solutions / 4.0 if solutions < 4 else 1.0,
-                (s.offered_recommend + s.offered_upsell) / 2.0,
-                s.specialist_hint,
-            ],
-            dtype=np.float32,
-        )
+        assert self._state is not None
+        return observe_one(self._state)
 
     def _info(self, outcome: int, components: Any) -> dict[str, Any]:
         s = self._state

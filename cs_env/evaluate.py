@@ -1,7 +1,8 @@
 """Roll policies out over many conversations and report the business metrics.
 
-All episodes of a run advance together on the batched model (``ARRAY`` ops), so thousands of
-episodes take a fraction of a second; the single env runs the very same rules one at a time.
+All episodes of a run advance together on the batched kernel (:class:`cs_env.turn.BatchTurn`, in
+float64), so thousands of episodes take a fraction of a second; the single env plays the very same rules
+one at a time, to the same numbers.
 
 ``python -m cs_env.evaluate`` prints the baseline table of the README.
 """
@@ -18,11 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from cs_env.customer import ARRAY, CUSTOMER_DRAWS, TURN_DRAWS, Tables, advance, new_customers, observe
+from cs_env.customer import CUSTOMER_DRAWS, TURN_DRAWS, Tables, new_customers
 from cs_env.domain import N_STRATEGIES, OUTCOME_NAMES, STRATEGY_NAMES, TIER_NAMES, Outcome
+from cs_env.dynamics import DYNAMICS
 from cs_env.env import ARRIVAL_BLOCK, DRAW_BLOCK, check_industry, check_max_turns, valid_industries
 from cs_env.industries import Catalog, default_catalog
 from cs_env.policies import baselines
+from cs_env.turn import BatchTurn
 
 
 @dataclass
@@ -78,7 +81,7 @@ def rollout(
 
     With ``env_seeds``, episode i instead meets the customer and the draws of
     ``CustomerSupportEnv(industry).reset(seed=env_seeds[i])`` and its steps: the same conversations
-    the single env (and so ``cs-tui demo`` and ``test``) plays, to float rounding (``episodes`` and
+    the single env (and so ``cs-tui demo`` and ``test``) plays, exactly (``episodes`` and
     ``seed`` are then unused).
     """
     catalog = catalog or default_catalog()
@@ -86,13 +89,14 @@ def rollout(
     max_turns = check_max_turns(max_turns)
     rng = np.random.default_rng(seed)
     if env_seeds is None:
-        state = new_customers(ARRAY, tables, rng.random((CUSTOMER_DRAWS, episodes)))
+        state = new_customers(tables, rng.random((CUSTOMER_DRAWS, episodes)))
         turn_draws = None
     else:
         customer_draws, turn_draws = single_env_draws(env_seeds, max_turns)
         episodes = len(env_seeds)
-        state = new_customers(ARRAY, tables, customer_draws)
+        state = new_customers(tables, customer_draws)
     start = state.copy()
+    kernel = BatchTurn(DYNAMICS, max_turns)
     returns = np.zeros(episodes)
     counts = np.zeros(N_STRATEGIES, dtype=np.int64)
     per_episode = np.zeros((episodes, N_STRATEGIES), dtype=np.int64)
@@ -102,7 +106,7 @@ def rollout(
     turn = 0  # every active conversation is at the same turn
     while len(active):
         rows = state.select(active)
-        obs = np.stack(observe(ARRAY, rows, max_turns), axis=1).astype(np.float32)
+        obs = kernel.observe(rows)
         if wants_state:
             action = np.asarray(policy(obs, state=rows), dtype=np.int64)
         elif wants_episodes:
@@ -112,7 +116,7 @@ def rollout(
         counts += np.bincount(action, minlength=N_STRATEGIES)
         per_episode[active, action] += 1  # active holds each episode once: no repeated index
         u = rng.random((TURN_DRAWS, len(active))) if turn_draws is None else turn_draws[turn][:, active]
-        *components, outcome = advance(ARRAY, tables, rows, action, u, max_turns)
+        components, outcome = kernel.play(rows, action, u)
         returns[active] += components[0] + components[1] + components[2] + components[3]
         state.assign(active, rows)
         active = active[outcome == Outcome.ONGOING]

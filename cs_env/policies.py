@@ -19,9 +19,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from cs_env.customer import ARRAY, CUSTOMER_DRAWS, TURN_DRAWS, CustomerState, Tables, advance, new_customers
+from cs_env.customer import CUSTOMER_DRAWS, TURN_DRAWS, CustomerState, Tables, new_customers
 from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES, ResponseStrategy
+from cs_env.dynamics import DYNAMICS, Dynamics
 from cs_env.industries import Catalog, default_catalog
+from cs_env.turn import BatchTurn, receptiveness
 
 S = ResponseStrategy
 
@@ -128,7 +130,8 @@ def fit_lookup_table(
     """
     tables = Tables.build(default_catalog(), industry)
     rng = np.random.default_rng(seed)
-    start = new_customers(ARRAY, tables, rng.random((CUSTOMER_DRAWS, episodes)))
+    start = new_customers(tables, rng.random((CUSTOMER_DRAWS, episodes)))
+    kernel = BatchTurn(DYNAMICS, max_turns)
     draws = rng.random((max_turns, TURN_DRAWS, episodes))
     n_inquiries = len(tables.inquiry_cdf)
     table = np.full((n_inquiries, max_turns), int(S.QUICK_RESOLUTION), dtype=np.int64)
@@ -144,7 +147,7 @@ def fit_lookup_table(
             for t in range(max_turns):
                 action = tried if t == turn else table[inquiry, t]
                 u = np.tile(draws[t], N_STRATEGIES)
-                *components, outcome = advance(ARRAY, tables, s, action, u, max_turns)
+                components, outcome = kernel.play(s, action, u)
                 total += alive * (components[0] + components[1] + components[2] + components[3])
                 alive &= outcome == 0
                 if not alive.any():
@@ -200,12 +203,11 @@ class HeuristicPolicy:
         return _unbatched(action, single)
 
 
-def trait_policy(tables: Tables, s: CustomerState) -> np.ndarray:
+def trait_policy(s: CustomerState, dynamics: Dynamics = DYNAMICS) -> np.ndarray:
     """A greedy policy that sees the hidden traits: the oracle's default for its lookahead."""
-    inquiry = s.inquiry
     options = np.array([S.TECHNICAL, S.EDUCATIONAL, S.QUICK_RESOLUTION, S.PRODUCT_RECOMMEND])
     solve = options[s.potential[:, options].argmax(axis=1)]
-    receptive = s.openness * tables.sales_fit[inquiry] * np.clip((s.sat - 0.3) * 2.0, 0.0, 1.0)
+    receptive = receptiveness(dynamics, s)
     offer = np.where(s.offered_upsell == 0, S.UPSELL, S.PRODUCT_RECOMMEND)
     can_offer = (receptive > 0.45) & ((s.offered_upsell == 0) | (s.offered_recommend == 0))
     action = np.where(can_offer, offer, solve)
@@ -234,6 +236,7 @@ class OraclePolicy:
     ) -> None:
         self.tables = Tables.build(catalog or default_catalog(), industry)
         self.max_turns = max_turns
+        self.kernel = BatchTurn(DYNAMICS, max_turns)
         self.rollouts = rollouts
         self.rng = np.random.default_rng(seed)
 
@@ -256,12 +259,12 @@ class OraclePolicy:
             # the same draws for every first action: differences come from the action, not luck
             u = self.rng.random((TURN_DRAWS, m, 1, k))
             u = np.broadcast_to(u, (TURN_DRAWS, m, n_a, k)).reshape(TURN_DRAWS, -1)
-            *components, outcome = advance(ARRAY, self.tables, rows, action, u, self.max_turns)
+            components, outcome = self.kernel.play(rows, action, u)
             total += alive * (components[0] + components[1] + components[2] + components[3])
             alive &= outcome == 0
             if not alive.any():
                 break
-            action = trait_policy(self.tables, rows)
+            action = trait_policy(rows)
         value = total.reshape(m, n_a, k).mean(axis=2)
         return value.argmax(axis=1)
 

@@ -21,43 +21,25 @@ two sales, the penalty at most once since escalation ends the episode).
 
 from __future__ import annotations
 
-from typing import Any
-
-from cs_env.domain import Outcome, ResponseStrategy
-
-RESOLVED, ESCALATED, ESCALATE = int(Outcome.RESOLVED), int(Outcome.ESCALATED), int(ResponseStrategy.ESCALATE)
+from cs_env.domain import N_STRATEGIES, Tier
 
 COMPONENTS = ("satisfaction", "efficiency", "business_impact", "escalation_penalty")
-TIER_VALUE = (0.4, 0.7, 1.0)
-SALE_VALUE = (0.0, 0.0, 0.0, 0.3, 0.0, 0.0, 0.0, 0.5)  # by strategy
-ESCALATION_PENALTY = -0.3
+#: satisfaction: this times the rise above the best so far
+SATISFACTION_SCALE = 2.0
+#: efficiency: FLOOR + SPAN * clip(1 - handle time / EFFICIENT_HANDLE_TIME, 0, 1), on resolution
+EFFICIENCY_FLOOR = 0.1
+EFFICIENCY_SPAN = 0.4
 EFFICIENT_HANDLE_TIME = 0.5  # handle time at which efficiency reaches its floor
+#: business impact: the customer's value by tier, a sale's by strategy (times the tier's), and the share
+#: of the value kept when a needed escalation hands the customer to a specialist
+TIER_VALUE = (0.4, 0.7, 1.0)
+SALE_VALUE = (0.0, 0.0, 0.0, 0.3, 0.0, 0.0, 0.0, 0.5)
+ESCALATION_KEEPS = 0.8
+ESCALATION_PENALTY = -0.3
 STEP_REWARD_BOUNDS = (-0.3, 3.5)
 EPISODE_RETURN_BOUNDS = (-0.3, 4.3)
 
 
-def reward_components(
-    ops: Any,
-    sat_before_best: Any,
-    sat_after: Any,
-    handle_time: Any,
-    tier: Any,
-    action: Any,
-    bought: Any,
-    outcome: Any,
-    needs_specialist: Any,
-) -> tuple[Any, Any, Any, Any]:
-    """``(satisfaction, efficiency, business_impact, escalation_penalty)`` for one turn."""
-    satisfaction = 2.0 * ops.maximum(sat_after - sat_before_best, 0.0)
-    resolved = outcome == RESOLVED
-    efficiency = resolved * (0.1 + 0.4 * ops.clip(1.0 - handle_time / EFFICIENT_HANDLE_TIME, 0.0, 1.0))
-    tier_value = ops.pick(TIER_VALUE, tier)
-    kept = resolved + (outcome == ESCALATED) * needs_specialist * 0.8
-    business = bought * ops.pick(SALE_VALUE, action) * tier_value + kept * tier_value * sat_after
-    escalated = action == ESCALATE
-    return (
-        satisfaction,
-        efficiency,
-        ops.minimum(business, 1.0),
-        escalated * ESCALATION_PENALTY,
-    )
+def sale_value_by_tier() -> tuple[float, ...]:
+    """A sale's business impact, by ``tier * 8 + strategy``."""
+    return tuple(SALE_VALUE[k] * TIER_VALUE[t] for t in range(len(Tier)) for k in range(N_STRATEGIES))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -10,22 +9,13 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from cs_env.customer import (
-    ARRAY,
-    ARRAY32,
-    CUSTOMER_DRAWS,
-    ONGOING,
-    TIMEOUT,
-    TURN_DRAWS,
-    CustomerState,
-    Tables,
-    new_customers,
-)
+from cs_env.customer import CUSTOMER_DRAWS, ONGOING, TIMEOUT, TURN_DRAWS, CustomerState, Tables, new_customers
 from cs_env.domain import N_STRATEGIES, ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
+from cs_env.dynamics import DYNAMICS
 from cs_env.env import ARRIVAL_BLOCK, OBS_NAMES, SpecTellsLength, check_industry, episode_length, observation_space
-from cs_env.fused import Derived, FusedTurn
 from cs_env.industries import Catalog, default_catalog
 from cs_env.reward import COMPONENTS
+from cs_env.turn import BatchTurn
 
 _SENTIMENTS = np.array(SENTIMENT_NAMES)
 _TIERS = np.array(TIER_NAMES)
@@ -50,11 +40,11 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
     """``num_envs`` conversations advanced together by array operations (no Python loop over envs).
 
     The rules are those of :class:`~cs_env.env.CustomerSupportEnv`: customers are drawn by
-    :mod:`cs_env.customer`'s functions, and turns are played by :mod:`cs_env.fused`, bit for bit as
-    :func:`~cs_env.customer.advance` plays them, so the two envs are statistically indistinguishable;
-    spaces and info keys match the single env's, batched. The batch is computed in float32 (half the
-    memory traffic of float64); rewards, their components and ``info["satisfaction"]`` are handed out
-    in float64.
+    :func:`cs_env.customer.new_customers`, and turns are played by :class:`cs_env.turn.BatchTurn`, which
+    in float64 plays exactly as the single env's :func:`~cs_env.turn.play_turn`, so the two envs are
+    statistically indistinguishable; spaces and info keys match the single env's, batched. The batch
+    is computed in float32 (half the memory traffic of float64); rewards, their components and
+    ``info["satisfaction"]`` are handed out in float64.
 
     Autoreset: ``"next_step"`` (Gymnasium's default, as its ``CartPoleVectorEnv``): the step after an
     episode ends resets that env, ignoring its action and returning reward 0. ``"same_step"``: the
@@ -102,11 +92,12 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
         # gymnasium.make_vec passes its max_episode_steps: one number with max_turns, as for the single env
         self.max_turns = episode_length(max_turns, max_episode_steps)
         self.render_mode = None
-        # the batched env computes in float32 (ARRAY32): half the memory traffic of float64, and the
-        # same model to float32 rounding (its statistics match the single env's: tests/test_vector_env.py)
+        # the batched env computes in float32: half the memory traffic of float64, and the same model to
+        # float32 rounding (its statistics match the single env's: tests/test_vector_env.py)
+        self.dynamics = DYNAMICS
         self._tables64 = Tables.build(self.catalog, self.industry)
-        self.tables = Tables(**{f.name: _float32(getattr(self._tables64, f.name)) for f in dataclasses.fields(Tables)})
-        probe = new_customers(ARRAY32, self.tables, np.full((CUSTOMER_DRAWS, 1), 0.5, dtype=np.float32))
+        self.tables = self._tables64.astype(np.float32)
+        probe = new_customers(self.tables, np.full((CUSTOMER_DRAWS, 1), 0.5, dtype=np.float32))
         #: each field's dtype in the batch: floats, and the codes and counts used in arithmetic (tier,
         #: urgency, turns, empathy and solution attempts) in float32, so that no operation falls back to
         #: float64; the rest int64
@@ -122,12 +113,10 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
         self._inquiries = np.array([i.name for i in self.catalog.inquiries], dtype=object)
         self._industries = np.array(self.catalog.industry_names, dtype=object)
         self.state: CustomerState | None = None
-        self._fused = FusedTurn(self.num_envs, self.max_turns)
-        self._derived: Derived | None = None  # the state's customers' constants of the turn's rules
-        # new customers are drawn in blocks and served from them, with their constants
+        self._turn = BatchTurn(self.dynamics, self.max_turns, np.float32)
+        # new customers are drawn in blocks and served from them
         self._block = min(ARRIVALS_PER_DRAW, max(4096, 4 * self.num_envs))
         self._arrivals: CustomerState | None = None
-        self._arrivals_derived: Derived | None = None
         self._arrivals_used = 0
         self._ended = np.zeros(self.num_envs, dtype=bool)  # the envs whose episode ended last step
         self._ended_rows = np.flatnonzero(self._ended)  # and their indices
@@ -155,19 +144,17 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
                 [np.random.default_rng(s).random((CUSTOMER_DRAWS, ARRIVAL_BLOCK))[:, 0] for s in seeds], axis=1
             )
             # drawn in float64 as the single env does, then held in float32 like the rest of the batch
-            first = new_customers(ARRAY, self._tables64, u)
+            first = new_customers(self._tables64, u, None, self.dynamics)
         else:
             super().reset(seed=seed)
-            first = new_customers(
-                ARRAY32, self.tables, self.np_random.random((CUSTOMER_DRAWS, self.num_envs), np.float32)
-            )
+            u32 = self.np_random.random((CUSTOMER_DRAWS, self.num_envs), np.float32)
+            first = new_customers(self.tables, u32, None, self.dynamics)
         # fields are overwritten in place at restarts: each needs its own contiguous array
         self.state = self._own_arrays(first)
-        self._derived = Derived.of(self.tables, self.state)
         self._arrivals, self._arrivals_used = None, 0  # arrivals drawn under the previous seed are dropped
         self._ended[:] = False
         self._ended_rows = np.flatnonzero(self._ended)
-        obs = self._fused.observe(self.state)
+        obs = self._turn.observe(self.state)
         return obs, self._info(self.state, np.zeros((4, self.num_envs)), obs, self._ended_rows)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -192,7 +179,7 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
         if len(rows):
             final_info = _with_masks(info, ended)  # masked to the envs whose episode ended, as SyncVectorEnv does
             self._restart(rows)
-            final_obs, obs = obs, self._fused.observe(s)
+            final_obs, obs = obs, self._turn.observe(s)
             info = self._info(s, components, obs, rows[:0])  # the new customers' conversations go on
             info["final_info"], info["final_obs"] = final_info, final_obs
             info["_final_info"], info["_final_obs"] = ended, ended.copy()
@@ -210,15 +197,13 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
         With ``restart``, the envs whose episode ended last step then get new customers (observed in
         their place).
         """
-        assert self._derived is not None
         u = self._uniforms(TURN_DRAWS, self.num_envs)
-        components = np.empty((4, self.num_envs))  # handed out in float64, as the single env's floats
-        outcome = self._fused.turn(s, self._derived, a, u, components)
+        components, outcome = self._turn.play(s, a, u)  # components in float64, as the single env's floats
         if restart and len(self._ended_rows):
             self._restart(self._ended_rows)
             for row in components:  # an env's restart step pays nothing
                 row[self._ended_rows] = 0.0
-        return components, outcome, self._fused.observe(s)  # restarted envs show their new customers
+        return components, outcome, self._turn.observe(s)  # restarted envs show their new customers
 
     def _uniforms(self, rows: int, n: int) -> np.ndarray:
         """``(rows, n)`` uniform float32 numbers in [0, 1), 24 random bits each, as
@@ -238,13 +223,12 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
 
     def _restart(self, rows: np.ndarray) -> None:
         """New customers for the envs ``rows``, served from arrivals drawn in blocks."""
-        assert self.state is not None and self._derived is not None
+        assert self.state is not None
         done = 0
         while done < len(rows):
-            if self._arrivals is None or self._arrivals_derived is None or self._arrivals_used == self._block:
+            if self._arrivals is None or self._arrivals_used == self._block:
                 u = self._uniforms(CUSTOMER_DRAWS, self._block)
-                self._arrivals = self._own_arrays(new_customers(ARRAY32, self.tables, u))
-                self._arrivals_derived = Derived.of(self.tables, self._arrivals)
+                self._arrivals = self._own_arrays(new_customers(self.tables, u, None, self.dynamics))
                 self._arrivals_used = 0
             start = self._arrivals_used
             k = min(len(rows) - done, self._block - start)
@@ -255,15 +239,12 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
                 getattr(state, name)[into] = getattr(arrivals, name)[start:end]
             for name in _PER_STRATEGY_FIELDS:  # rows of 8 as one 32-byte item each: half a 2-d scatter's time
                 getattr(state, name).view(_ROW).reshape(-1)[into] = getattr(arrivals, name)[start:end].view(_ROW)[:, 0]
-            for field, arrived in zip(self._derived.fields(), self._arrivals_derived.fields(), strict=True):
-                field[into] = arrived[start:end]
             self._arrivals_used = end
             done += k
 
     def _own_arrays(self, s: CustomerState) -> CustomerState:
-        """``s`` with a contiguous array for every field, of the batch's dtype: new_customers hands out
-        per-strategy fields as transposed views; the fields that are already contiguous arrays of the
-        right dtype (each its own: new_customers shares none) are kept as they are."""
+        """``s`` with a contiguous array for every field, of the batch's dtype; the fields that already
+        are (each its own: new_customers shares none) are kept as they are."""
         for name in CustomerState.__slots__:
             value = getattr(s, name)
             if value.base is not None or value.dtype != self._dtypes[name]:
@@ -326,7 +307,3 @@ def _with_masks(info: dict[str, Any], present: np.ndarray) -> dict[str, Any]:
         else:
             out[key] = _with_masks(value, present) if isinstance(value, dict) else value
     return out
-
-
-def _float32(table: np.ndarray) -> np.ndarray:
-    return table.astype(np.float32) if table.dtype == np.float64 else table

@@ -195,12 +195,12 @@ def test_normalized_score_is_zero_for_random_and_one_for_oracle() -> None:
 def test_the_specialist_hint_is_informative_but_noisy() -> None:
     """What a person reading the customer's words would notice: specialists' cases mostly sound like it,
     others mostly do not, and some of each sit where only the first solution's progress tells them apart."""
-    from cs_env.customer import ARRAY, CUSTOMER_DRAWS, Tables, new_customers
+    from cs_env.customer import CUSTOMER_DRAWS, Tables, new_customers
     from cs_env.env import OBS_NAMES
     from cs_env.industries import default_catalog
 
     s = new_customers(
-        ARRAY, Tables.build(default_catalog(), "mixed"), np.random.default_rng(0).random((CUSTOMER_DRAWS, 50_000))
+        Tables.build(default_catalog(), "mixed"), np.random.default_rng(0).random((CUSTOMER_DRAWS, 50_000))
     )
     hint, needed = s.specialist_hint, s.needs_specialist > 0
     assert OBS_NAMES[17] == "ctx_specialist_hint"

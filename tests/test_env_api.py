@@ -224,20 +224,3 @@ def test_human_render_prints_the_transcript(capsys: pytest.CaptureFixture[str]) 
     env.step(1)
     printed = capsys.readouterr().out
     assert "Agent [technical]" in printed
-
-
-def test_the_single_envs_fast_observation_equals_the_shared_rule() -> None:
-    # env._obs inlines customer.observe for speed: the two must never drift apart
-    from cs_env.customer import SCALAR, observe
-
-    env = CustomerSupportEnv()
-    actions = np.random.default_rng(2).integers(0, 8, 3000).tolist()
-    obs, _ = env.reset(seed=0)
-    for a in actions:
-        expected = np.array(observe(SCALAR, env.hidden_state, env.max_turns), dtype=np.float32)
-        assert obs.tobytes() == expected.tobytes()
-        obs, _, terminated, truncated, _ = env.step(a)
-        if terminated or truncated:
-            expected = np.array(observe(SCALAR, env.hidden_state, env.max_turns), dtype=np.float32)
-            assert obs.tobytes() == expected.tobytes()
-            obs, _ = env.reset()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cs_env import CustomerSupportEnv
-from cs_env.customer import ARRAY, CUSTOMER_DRAWS, CustomerState, Tables, new_customers
+from cs_env.customer import CUSTOMER_DRAWS, CustomerState, Tables, new_customers
 from cs_env.domain import OUTCOME_NAMES, STRATEGY_NAMES, Outcome, ResponseStrategy
 from cs_env.evaluate import rollout
 from cs_env.industries import default_catalog
@@ -63,14 +63,14 @@ def test_rollout_gives_the_single_envs_returns_episode_by_episode(name: str, ind
     policy = POLICIES[name]
     returns, outcomes, turns = single_env_episodes(policy, industry, seeds, max_turns)
     r = rollout(policy, industry=industry, max_turns=max_turns, env_seeds=list(seeds))
-    np.testing.assert_allclose(r.returns, returns, rtol=0, atol=1e-9)
+    assert r.returns.tolist() == returns  # to the last bit: the two kernels do the same arithmetic
     assert [OUTCOME_NAMES[o] for o in r.outcomes] == outcomes
     assert r.turns.tolist() == turns
 
 
 def test_a_new_customers_fields_never_share_memory() -> None:
     tables = Tables.build(default_catalog(), "mixed")
-    s = new_customers(ARRAY, tables, np.random.default_rng(0).random((CUSTOMER_DRAWS, 64)))
+    s = new_customers(tables, np.random.default_rng(0).random((CUSTOMER_DRAWS, 64)))
     arrays = [(name, getattr(s, name)) for name in CustomerState.__slots__]
     for i, (a_name, a) in enumerate(arrays):
         for b_name, b in arrays[i + 1 :]:
