@@ -187,10 +187,10 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     urgency and a value tier. Behind them are hidden traits drawn per episode from industry data
     (`cs_env/industries/*.toml`): how complex the issue is, how technical the customer is, how open to
     an offer, how patient, and whether only a specialist can solve it. Each turn the agent picks a
-    response strategy; the customer model (`cs_env/customer.py`) moves satisfaction, progress toward
-    resolution and patience accordingly. The best answer depends on the situation: calm an angry
-    customer before instructing them, match technical depth to the customer, make offers only to
-    receptive ones, and escalate exactly when a specialist is needed.
+    response strategy; the turn's rules (`cs_env/turn.py`, every coefficient in `cs_env/dynamics.py`)
+    move satisfaction, progress toward resolution and patience accordingly. The best answer depends
+    on the situation: calm an angry customer before instructing them, match technical depth to the
+    customer, make offers only to receptive ones, and escalate exactly when a specialist is needed.
 
     ## Action Space
     `Discrete(8)`: 0 empathetic, 1 technical, 2 escalate, 3 product_recommend, 4 apologetic,
