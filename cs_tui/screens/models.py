@@ -25,6 +25,8 @@ from textual.widgets.data_table import ColumnKey
 
 from cs_env.evaluate import MAX_EPISODES
 from cs_tui.agents import BASELINE_PREFIX
+from cs_tui.evaluation_view import comparison, evaluation
+from cs_tui.labels import middle_cut
 from cs_tui.numbers import number, pct_of_oracle, rate
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.training.runs import RunError, list_runs
@@ -32,7 +34,6 @@ from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.industry_select import industry_select
 from cs_tui.widgets.key_bar import KeyBar
-from cs_tui.widgets.model_report import compare_reports, middle_cut, single_report
 
 MODEL_FILES = ("best.zip", "model.zip")
 #: baselines listed under the models, as yardsticks to compare with
@@ -135,7 +136,7 @@ class EvalSettings:
 
 
 class CompareScreen(ModalScreen[None]):
-    """Two evaluated policies side by side: business metrics, by industry and tier, strategy usage bars."""
+    """Two evaluated policies side by side: business metrics, by industry, tier and inquiry, strategy usage bars."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Back")]
 
@@ -157,7 +158,7 @@ class CompareScreen(ModalScreen[None]):
         a, b = self.reports
         with VerticalScroll():
             yield Static(Text(f"A {self.names[0]}  vs  B {self.names[1]}", style="bold"))
-            yield Static(compare_reports(a, b, self.names), id="compare-table")
+            yield Static(comparison(a, b, self.names), id="compare-table")
             yield Label("Strategy usage (A first, B under it)", classes="section")
             bars = ShareBars(id="compare-usage")
             bars.values = dict((a.get("overall") or {}).get("strategy_usage") or {})
@@ -344,10 +345,12 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         usage = self.query_one("#model-usage", ShareBars)
         usage_label = self.query_one("#model-usage-label", Label)
         if report is not None:
-            eval_widget.update(Group(Text("\nEvaluation", style="bold"), single_report(report)))
-            usage.values = dict((report.get("overall") or {}).get("strategy_usage") or {})
-            usage_label.update("Strategy usage (this evaluation)")
+            # the strategy usage is part of the evaluation, as cs-tui evaluate prints it
+            eval_widget.update(Group(Text("\nEvaluation", style="bold"), evaluation(report)))
+            usage.values = {}
+            usage.display = usage_label.display = False
         else:
+            usage.display = usage_label.display = True
             busy = entry.spec in self.evaluating
             eval_widget.update(Text("\nevaluating…" if busy else "\nnot evaluated here yet: press e", style="italic"))
             last = entry.meta.get("last_eval") if entry.kind == "model" else None
