@@ -274,10 +274,10 @@ def usage_bars(
     series: Sequence[Mapping[str, float]],
     width: int,
     *,
-    tags: tuple[str, str] = ("A", "B"),
     styles: Sequence[Style | str] = ("", ""),
 ) -> Text:
-    """One row per strategy, ``name  ████▌     22.0%``; with two series a second bar (tagged) under the first."""
+    """One row per strategy, ``name  ████▌     22.0%``; with two series B's bar under A's, each tagged
+    (colour is not the only cue)."""
     names: list[str] = []
     for s in series:
         names += [n for n in s if n not in names]
@@ -295,7 +295,7 @@ def usage_bars(
                 text.append("\n")
             text.append(("" if i else name[:label_width]).ljust(label_width) + " ")
             if tag_width:
-                text.append(tags[i][:1] + " ", style="bold")
+                text.append("AB"[i] + " ", style="bold")
             value = s.get(name)
             if value is None:
                 text.append(" " * bar_width + "     –")

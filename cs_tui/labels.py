@@ -11,3 +11,18 @@ def middle_cut(name: str, width: int) -> str:
         return name[:width]
     tail = max(width - 11, min(6, width // 2))  # the head keeps at most 10 cells, the tail at least 6
     return name[: width - 1 - tail] + "…" + name[-tail:]
+
+
+#: cs_env's reward components (``cs_env.reward.COMPONENTS``) in words: in full, and short for a line of four
+COMPONENT_WORDS = {
+    "satisfaction": ("satisfaction", "sat"),
+    "efficiency": ("efficiency", "eff"),
+    "business_impact": ("business", "biz"),
+    "escalation_penalty": ("escalation", "esc"),
+}
+
+
+def component_label(name: str, *, short: bool = False) -> str:
+    """How the reward component ``name`` is written where a person reads it (``business``, or ``biz``)."""
+    full, brief = COMPONENT_WORDS.get(name, (name.replace("_", " "), name[:3]))
+    return brief if short else full

@@ -20,11 +20,8 @@ from cs_env.domain import ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY
 from cs_env.env import CustomerSupportEnv
 from cs_env.reward import COMPONENTS as REWARD_COMPONENTS
 from cs_env.scenarios import ScenarioResult
+from cs_tui.labels import component_label
 
-#: Reward components in the order of ``info["reward_components"]``, with short names.
-SHORT_NAMES = {"satisfaction": "sat", "efficiency": "eff", "business_impact": "biz", "escalation_penalty": "esc"}
-#: the reward components in cs_env's order, with the short names the tables use
-COMPONENTS = tuple((name, SHORT_NAMES[name]) for name in REWARD_COMPONENTS)
 SENTIMENT_STYLES = ("bold red", "red", "yellow", "green", "bold green")
 OUTCOME_STYLES = {"resolved": "green", "escalated": "yellow", "abandoned": "red", "timeout": "red"}
 
@@ -92,7 +89,10 @@ def conversation(env: CustomerSupportEnv, title: str) -> Panel:
         total += rec.reward
         body.append(f"\n{ex.turn}. Agent [{STRATEGY_NAMES[rec.action]}]: ", style="bold").append(ex.agent.text + "\n")
         body.append("   Customer (").append_text(_mood(rec.sentiment)).append(f"): {ex.customer.text}\n")
-        parts = " · ".join(f"{short} {_signed(c)}" for (_, short), c in zip(COMPONENTS, rec.components, strict=True))
+        parts = " · ".join(
+            f"{component_label(name, short=True)} {_signed(c)}"
+            for name, c in zip(REWARD_COMPONENTS, rec.components, strict=True)
+        )
         body.append(f"   reward {_signed(rec.reward)} = {parts}\n", style="dim")
     last = OUTCOME_NAMES[env.history[-1].outcome] if env.history else ONGOING_NAME
     if last != ONGOING_NAME:

@@ -7,7 +7,6 @@ worker, when asked; a model file that cannot be loaded safely is a notification 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,10 +23,10 @@ from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.widgets.data_table import ColumnKey
 
 from cs_env.evaluate import MAX_EPISODES
-from cs_tui.agents import BASELINE_PREFIX
+from cs_tui.agents import BASELINE_PREFIX, MODEL_FILES
 from cs_tui.evaluation_view import comparison, evaluation
 from cs_tui.labels import middle_cut
-from cs_tui.numbers import number, pct_of_oracle, rate
+from cs_tui.numbers import finite, number, pct_of_oracle, rate
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.training.runs import RunError, list_runs
 from cs_tui.widgets import tone
@@ -35,7 +34,6 @@ from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.industry_select import industry_select
 from cs_tui.widgets.key_bar import KeyBar
 
-MODEL_FILES = ("best.zip", "model.zip")
 #: baselines listed under the models, as yardsticks to compare with
 YARDSTICKS = ("heuristic", "random", "oracle", "quick_resolution")
 MIN_EPISODES = 2
@@ -72,12 +70,6 @@ def list_models(saves: Path) -> list[ModelEntry]:
     return entries
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 def _flat(hp: dict[str, Any]) -> list[tuple[str, Any]]:
     """Hyperparameters one level deep: ``{"model": {"n_steps": 256}}`` → ``[("n_steps", 256)]``."""
     items: list[tuple[str, Any]] = []
@@ -92,7 +84,7 @@ def _flat(hp: dict[str, Any]) -> list[tuple[str, Any]]:
 def _eval_line(label: str, ev: dict[str, Any]) -> str:
     line = f"{label}: return {number(ev.get('mean_return'))} · {pct_of_oracle(ev.get('pct_of_oracle'))}% of oracle"
     line += f" · resolved {rate(ev.get('resolution_rate'))}"
-    steps = _num(ev.get("timesteps"))
+    steps = finite(ev.get("timesteps"))
     return line + (f" @ {steps:,.0f}" if steps is not None else "")
 
 
@@ -107,7 +99,7 @@ def describe_entry(entry: ModelEntry) -> RenderableType:
         return text
     m = entry.meta
     text.append(f" · {str(m.get('algorithm', '?')).upper()} · {m.get('industry', '?')} · {m.get('status', '?')}")
-    done, total = _num(m.get("timesteps_done")), _num(m.get("total_timesteps"))
+    done, total = finite(m.get("timesteps_done")), finite(m.get("total_timesteps"))
     steps = f"{done:,.0f}" if done is not None else "?"
     if total:
         steps += f"/{total:,.0f}"

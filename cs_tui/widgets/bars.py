@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from rich.text import Text
 from textual.geometry import Size
 from textual.reactive import reactive
@@ -13,7 +11,7 @@ from cs_tui.evaluation_view import usage_bars
 
 
 class ShareBars(Widget):
-    """One row per name: ``name  ████▌     22.0%``; with ``compare`` set, a second bar under the first.
+    """One row per name: ``name  ████▌     22.0%``; with ``compare`` set, a second bar (B) under the first (A).
 
     The bars scale to the largest share shown (at least 50 %) so differences stay visible; the percentages
     are exact.
@@ -37,20 +35,6 @@ class ShareBars(Widget):
     """The shares to draw (name → 0-1)."""
     compare: reactive[dict[str, float] | None] = reactive(None, layout=True)
     """A second series drawn under the first (None: one series)."""
-    labels: reactive[tuple[str, str]] = reactive(("A", "B"))
-    """Short names of the two series, shown when comparing (colour is not the only cue)."""
-
-    def __init__(
-        self,
-        values: Mapping[str, float] | None = None,
-        *,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-    ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
-        if values:
-            self.values = dict(values)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         names = self._names()
@@ -66,4 +50,4 @@ class ShareBars(Widget):
     def render(self) -> Text:
         series = [self.values] if self.compare is None else [self.values, self.compare]
         styles = [self.get_component_rich_style("sharebars--first"), self.get_component_rich_style("sharebars--second")]
-        return usage_bars(series, self.size.width, tags=self.labels, styles=styles)
+        return usage_bars(series, self.size.width, styles=styles)

@@ -70,11 +70,6 @@ class Transcript(RichLog, inherit_bindings=False):
         """The conversation as plain text (what a reader sees, without styles)."""
         return "\n".join(t.plain for t in self._texts)
 
-    @property
-    def line_count(self) -> int:
-        """How many lines (before wrapping) the transcript holds."""
-        return len(self._texts)
-
     def clear(self) -> Transcript:
         self._texts = []
         self._items = []
