@@ -18,7 +18,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from cs_tui.labels import middle_cut
+from cs_tui.labels import middle_cut, strategy_label
 from cs_tui.numbers import DASH, finite, number, rate, share
 from cs_tui.widgets import tone
 
@@ -286,14 +286,15 @@ def usage_bars(
     top = max([v for s in series for v in s.values()] + [MIN_SCALE])
     tag_width = 2 if len(series) > 1 else 0
     # the share always shows: a narrow width cuts the names first, then the bars (to MIN_BAR cells)
-    label_width = max(1, min(max(len(n) for n in names), LABEL_WIDTH, width - tag_width - 8 - MIN_BAR))
+    labels = {n: strategy_label(n) for n in names}  # the keys are cs_env's names: a person reads words
+    label_width = max(1, min(max(map(len, labels.values())), LABEL_WIDTH, width - tag_width - 8 - MIN_BAR))
     bar_width = max(MIN_BAR, width - label_width - tag_width - 8)
     text = Text(no_wrap=True, overflow="crop")
     for row, name in enumerate(names):
         for i, s in enumerate(series):
             if row or i:
                 text.append("\n")
-            text.append(("" if i else name[:label_width]).ljust(label_width) + " ")
+            text.append(("" if i else labels[name][:label_width]).ljust(label_width) + " ")
             if tag_width:
                 text.append("AB"[i] + " ", style="bold")
             value = s.get(name)

@@ -1,4 +1,5 @@
-"""Rich rendering for ``cs-tui test`` and ``demo``: the scenario table and narrated conversations.
+"""Rich rendering for ``cs-tui test`` and ``demo``: the scenario table and narrated conversations (the
+Scenarios pane replays a trial with the same :func:`conversation`).
 
 Functions here only build renderables from results computed elsewhere (``cs_env.scenarios``, an env's
 history); printing and exit codes belong to the commands. An evaluation (``cs-tui evaluate`` and the
@@ -16,11 +17,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cs_env.domain import ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
+from cs_env.domain import ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, TIER_NAMES
 from cs_env.env import CustomerSupportEnv
 from cs_env.reward import COMPONENTS as REWARD_COMPONENTS
 from cs_env.scenarios import ScenarioResult
-from cs_tui.labels import component_label
+from cs_tui.labels import component_label, strategy_label
 
 SENTIMENT_STYLES = ("bold red", "red", "yellow", "green", "bold green")
 OUTCOME_STYLES = {"resolved": "green", "escalated": "yellow", "abandoned": "red", "timeout": "red"}
@@ -87,7 +88,7 @@ def conversation(env: CustomerSupportEnv, title: str) -> Panel:
     for ex in exchanges:
         rec = ex.record
         total += rec.reward
-        body.append(f"\n{ex.turn}. Agent [{STRATEGY_NAMES[rec.action]}]: ", style="bold").append(ex.agent.text + "\n")
+        body.append(f"\n{ex.turn}. Agent [{strategy_label(rec.action)}]: ", style="bold").append(ex.agent.text + "\n")
         body.append("   Customer (").append_text(_mood(rec.sentiment)).append(f"): {ex.customer.text}\n")
         parts = " · ".join(
             f"{component_label(name, short=True)} {_signed(c)}"

@@ -92,3 +92,11 @@ def test_a_report_read_back_from_json_with_empty_groups_is_drawn_with_dashes() -
     empty = next(name for name, m in data["by_inquiry"].items() if m["mean_return"] is None)
     assert next(line for line in lines if line.startswith(empty)).split()[1:3] == ["0", "–"]
     assert text(evaluation({}), 44)  # nothing at all: drawn, not raised
+
+
+def test_strategy_usage_names_each_strategy_in_words(reports: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    lines = text(evaluation(reports[0]), 80)
+    usage = lines[lines.index("Strategy usage (share of turns)") + 1 :]
+    share = reports[0]["overall"]["strategy_usage"]["quick_resolution"]
+    assert any(re.fullmatch(rf"quick resolution +█*[▏▎▍▌▋▊▉]? *{100 * share:.1f}%", line) for line in usage)
+    assert not [line for line in usage if "_" in line]  # cs_env's names stay in the JSON, not on screen
