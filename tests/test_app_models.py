@@ -65,6 +65,16 @@ def saves(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+async def evaluate_the_first_row(pilot: Any) -> ModelsScreen:
+    """Press e on the models list's first row, to be evaluated on EPISODES conversations."""
+    screen = pilot.app.screen
+    assert isinstance(screen, ModelsScreen)
+    screen.query_one("#episodes", Input).value = EPISODES
+    screen.query_one("#models", DataTable).focus()
+    await pilot.press("e")
+    return screen
+
+
 async def test_list_shows_saved_models_with_meta_and_last_eval(saves: Path) -> None:
     app = PaneApp(saves, ModelsScreen)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -125,11 +135,7 @@ async def test_the_pane_shows_an_evaluation_as_cs_tui_evaluate_prints_it(
 
     app = PaneApp(tmp_path, ModelsScreen)  # no runs: the baselines only, the heuristic first
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ModelsScreen)
-        screen.query_one("#episodes", Input).value = EPISODES
-        screen.query_one("#models", DataTable).focus()
-        await pilot.press("e")
+        screen = await evaluate_the_first_row(pilot)
         await wait_for(pilot, lambda: screen.reports)
         in_pane = shown(screen.query_one("#model-eval", Static))
     monkeypatch.setenv("COLUMNS", "200")  # the width shown() draws the pane's text at
@@ -150,11 +156,7 @@ async def test_a_broken_model_file_is_a_notification_not_a_crash(tmp_path: Path)
     write_meta(run)
     app = PaneApp(tmp_path, ModelsScreen)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ModelsScreen)
-        screen.query_one("#episodes", Input).value = EPISODES
-        screen.query_one("#models", DataTable).focus()
-        await pilot.press("e")
+        screen = await evaluate_the_first_row(pilot)
         # the notification is a message: wait for it to be handled, not just for the evaluation to end
         await wait_for(pilot, lambda: any("Could not evaluate ppo-broken" in n.message for n in app._notifications))
         messages = [n.message for n in app._notifications]
