@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 BASELINE_PREFIX = "baseline:"
 #: Baselines in the order they are listed to users: the references first, then each fixed strategy.
 BASELINE_NAMES = ("random", "heuristic", "oracle", "script", "lookup", *STRATEGY_NAMES)
-AGENT_KINDS = ("baseline", "model")
-VALUE_KINDS = ("probabilities", "q_values")
 #: A run folder's model files, preferred first.
 MODEL_FILES = ("best.zip", "model.zip")
 MAX_LISTED = 10
@@ -266,9 +264,7 @@ def _valid_choices(saves: Path | None) -> str:
 
 
 __all__ = [
-    "AGENT_KINDS",
     "BASELINE_NAMES",
-    "VALUE_KINDS",
     "ActionValues",
     "Agent",
     "AgentError",

@@ -1,8 +1,9 @@
 """The cs-tui app: four panes (play, training, scenarios, models) as Textual modes.
 
-The app only wires things together: each pane is a screen that owns its widgets and handlers and reads
-the app's settings from ``self.app.saves`` and ``self.app.settings``. Panes are imported when first
-shown, so opening the app stays fast and never imports torch or stable-baselines3.
+The app only wires things together: each pane is a screen that owns its widgets and handlers and gets
+the saves folder and the settings from the app, typed (``PaneScreen.saves`` and ``.settings``, see
+:mod:`cs_tui.screens.pane`). Panes are imported when first shown, so opening the app stays fast and
+never imports torch or stable-baselines3.
 
 Pane keys (``p``, ``t``, ``s``, ``m``) are app bindings: screens should not bind those letters.
 """

@@ -1,12 +1,13 @@
-"""Rich rendering shared by ``cs-tui evaluate``, ``test`` and ``demo``: tables and conversations.
+"""Rich rendering for ``cs-tui test`` and ``demo``: the scenario table and narrated conversations (the
+Scenarios pane replays a trial with the same :func:`conversation`).
 
-Functions here only build renderables from results computed elsewhere (``cs_env.evaluate``,
-``cs_env.scenarios``, an env's history); printing and exit codes belong to the commands.
+Functions here only build renderables from results computed elsewhere (``cs_env.scenarios``, an env's
+history); printing and exit codes belong to the commands. An evaluation (``cs-tui evaluate`` and the
+Models pane) is drawn by :mod:`cs_tui.evaluation_view`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import IO
 
@@ -16,20 +17,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cs_env.domain import ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
+from cs_env.domain import ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, TIER_NAMES
 from cs_env.env import CustomerSupportEnv
-from cs_env.evaluate import EvaluationReport, Metrics
 from cs_env.reward import COMPONENTS as REWARD_COMPONENTS
 from cs_env.scenarios import ScenarioResult
-from cs_tui.numbers import number, pct_of_oracle, rate, share
+from cs_tui.labels import component_label, strategy_label
 
-#: Reward components in the order of ``info["reward_components"]``, with short names.
-SHORT_NAMES = {"satisfaction": "sat", "efficiency": "eff", "business_impact": "biz", "escalation_penalty": "esc"}
-#: the reward components in cs_env's order, with the short names the tables use
-COMPONENTS = tuple((name, SHORT_NAMES[name]) for name in REWARD_COMPONENTS)
 SENTIMENT_STYLES = ("bold red", "red", "yellow", "green", "bold green")
 OUTCOME_STYLES = {"resolved": "green", "escalated": "yellow", "abandoned": "red", "timeout": "red"}
-BAR_WIDTH = 24
 
 
 def make_console(file: IO[str] | None = None) -> Console:
@@ -37,83 +32,9 @@ def make_console(file: IO[str] | None = None) -> Console:
     return Console(file=file, highlight=False, soft_wrap=False)
 
 
-def _return(m: Metrics) -> str:
-    ci = f"±{m.ci95:.3f}" if math.isfinite(m.ci95) else ""
-    return number(m.mean_return) + ci
-
-
-def _table(title: str | None = None) -> Table:
-    # a light frame with single spaces between columns: the breakdowns fit 80 columns
-    return Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True
-    )
-
-
-def _metrics_table(title: str, label: str, rows: dict[str, Metrics]) -> Table:
-    table = _table(title)
-    table.add_column(label, no_wrap=True)
-    for name in ("n", "return ±95%", "%orc", "sat", "res %", "esc %", "abd %", "turns"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for name, m in rows.items():
-        table.add_row(
-            name,
-            str(m.episodes),
-            _return(m),
-            pct_of_oracle(m.pct_of_oracle),
-            number(m.satisfaction, ".2f"),
-            share(m.resolution_rate),
-            share(m.escalation_rate),
-            share(m.abandonment_rate),
-            number(m.mean_turns, ".2f"),
-        )
-    return table
-
-
-def usage_table(usage: dict[str, float]) -> Table:
-    """Strategy usage as a share and a bar."""
-    table = _table("Strategy usage (share of turns)")
-    table.add_column("strategy")
-    table.add_column("share", justify="right")
-    table.add_column("")
-    top = max(usage.values(), default=0.0) or 1.0
-    for name in STRATEGY_NAMES:
-        used = usage.get(name, 0.0)
-        table.add_row(name, rate(used), "█" * round(BAR_WIDTH * used / top))
-    return table
-
-
-def evaluation(report: EvaluationReport) -> RenderableType:
-    """Everything ``cs-tui evaluate`` shows: the headline, breakdowns and strategy usage."""
-    m = report.overall
-    head = Table.grid(padding=(0, 2))
-    head.add_column(style="bold")
-    head.add_column()
-    head.add_row("policy", report.policy)
-    head.add_row(
-        "setting",
-        f"{report.industry}, {report.episodes} episodes, seed {report.seed}, at most {report.max_turns} turns each",
-    )
-    head.add_row("mean return", f"{_return(m)}  (random {report.random_return:.3f}, oracle {report.oracle_return:.3f})")
-    head.add_row("% of oracle", f"{pct_of_oracle(m.pct_of_oracle)} %")
-    head.add_row("satisfaction", number(m.satisfaction, ".3f"))
-    head.add_row(
-        "outcomes",
-        f"resolved {rate(m.resolution_rate)} · escalated {rate(m.escalation_rate)} · "
-        f"abandoned {rate(m.abandonment_rate)} · timeout {rate(m.timeout_rate)}",
-    )
-    head.add_row("mean turns", number(m.mean_turns, ".2f"))
-    parts: list[RenderableType] = [head, Text()]
-    if len(report.by_industry) > 1:
-        parts += [_metrics_table("By industry", "industry", report.by_industry), Text()]
-    parts += [_metrics_table("By tier", "tier", report.by_tier), Text()]
-    parts += [_metrics_table("By inquiry", "inquiry", report.by_inquiry), Text()]
-    parts.append(usage_table(m.strategy_usage))
-    return Group(*parts)
-
-
 def scenarios(results: Sequence[ScenarioResult], k: int, missed: Sequence[str] = ()) -> RenderableType:
     """The ``cs-tui test`` table: per scenario its pass rate and pass^k, criterion and a failure; then the verdict."""
-    table = _table()
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)  # a light frame
     table.add_column("scenario", no_wrap=True)
     table.add_column("industry", no_wrap=True)
     table.add_column("passed", justify="right", no_wrap=True)
@@ -167,9 +88,12 @@ def conversation(env: CustomerSupportEnv, title: str) -> Panel:
     for ex in exchanges:
         rec = ex.record
         total += rec.reward
-        body.append(f"\n{ex.turn}. Agent [{STRATEGY_NAMES[rec.action]}]: ", style="bold").append(ex.agent.text + "\n")
+        body.append(f"\n{ex.turn}. Agent [{strategy_label(rec.action)}]: ", style="bold").append(ex.agent.text + "\n")
         body.append("   Customer (").append_text(_mood(rec.sentiment)).append(f"): {ex.customer.text}\n")
-        parts = " · ".join(f"{short} {_signed(c)}" for (_, short), c in zip(COMPONENTS, rec.components, strict=True))
+        parts = " · ".join(
+            f"{component_label(name, short=True)} {_signed(c)}"
+            for name, c in zip(REWARD_COMPONENTS, rec.components, strict=True)
+        )
         body.append(f"   reward {_signed(rec.reward)} = {parts}\n", style="dim")
     last = OUTCOME_NAMES[env.history[-1].outcome] if env.history else ONGOING_NAME
     if last != ONGOING_NAME:
@@ -181,4 +105,4 @@ def conversation(env: CustomerSupportEnv, title: str) -> Panel:
     return Panel(body, title=title, title_align="left")
 
 
-__all__ = ["conversation", "evaluation", "make_console", "scenarios", "usage_table"]
+__all__ = ["conversation", "make_console", "scenarios"]

@@ -17,8 +17,8 @@ import pytest
 from app_helpers import PaneApp, screen_text, wait_for
 
 from cs_tui.app import CsTuiApp
+from cs_tui.training.model_file import META_MEMBER
 from cs_tui.training.runs import RunLock, atomic_write_json, now_iso
-from cs_tui.training.safe_load import META_MEMBER
 
 REPO = Path(__file__).resolve().parents[1]
 #: A closing tag with nothing to close, an unclosed tag, a link: each once crashed the app (MarkupError).

@@ -65,6 +65,16 @@ def saves(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+async def evaluate_the_first_row(pilot: Any) -> ModelsScreen:
+    """Press e on the models list's first row, to be evaluated on EPISODES conversations."""
+    screen = pilot.app.screen
+    assert isinstance(screen, ModelsScreen)
+    screen.query_one("#episodes", Input).value = EPISODES
+    screen.query_one("#models", DataTable).focus()
+    await pilot.press("e")
+    return screen
+
+
 async def test_list_shows_saved_models_with_meta_and_last_eval(saves: Path) -> None:
     app = PaneApp(saves, ModelsScreen)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -92,9 +102,11 @@ async def test_evaluate_a_model_then_compare_it_with_a_baseline_by_keys(saves: P
         await wait_for(pilot, lambda: any(spec.endswith("ppo-small") for spec, _ in screen.reports))
         report = shown(screen.query_one("#model-eval", Static))
         assert "on mixed · 200 episodes" in report
-        for words in ("% of oracle", "resolved", "bfsi", "retail", "tech", "basic", "premium", "vip"):
+        for words in ("% of oracle", "resolved", "bfsi", "retail", "tech", "basic", "premium", "vip", "order_status"):
             assert words in report
-        assert sum(screen.query_one("#model-usage", ShareBars).values.values()) == pytest.approx(1.0)
+        # the strategy usage is the evaluation's own, drawn in it; the training evaluation's bars are hidden
+        assert "Strategy usage" in report and "educational" in report
+        assert not screen.query_one("#model-usage", ShareBars).display
         # a report belongs to its setting: another industry has none yet, back again shows it
         screen.query_one("#industry", Select).value = "bfsi"
         await wait_for(pilot, lambda: "not evaluated here yet" in shown(screen.query_one("#model-eval", Static)))
@@ -116,6 +128,27 @@ async def test_evaluate_a_model_then_compare_it_with_a_baseline_by_keys(saves: P
         await wait_for(pilot, lambda: app.screen is screen)
 
 
+async def test_the_pane_shows_an_evaluation_as_cs_tui_evaluate_prints_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cs_tui.cli import main
+
+    app = PaneApp(tmp_path, ModelsScreen)  # no runs: the baselines only, the heuristic first
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await evaluate_the_first_row(pilot)
+        await wait_for(pilot, lambda: screen.reports)
+        in_pane = shown(screen.query_one("#model-eval", Static))
+    monkeypatch.setenv("COLUMNS", "200")  # the width shown() draws the pane's text at
+    assert main(["--saves", str(tmp_path), "evaluate", "baseline:heuristic", "--episodes", EPISODES]) == 0
+    printed = capsys.readouterr().out
+
+    def lines(text: str) -> list[str]:
+        return [line.rstrip() for line in text.splitlines()]
+
+    assert lines(in_pane)[:2] == ["", "Evaluation"]
+    assert lines(in_pane)[2:] == lines(printed)  # the same words, figures and columns
+
+
 async def test_a_broken_model_file_is_a_notification_not_a_crash(tmp_path: Path) -> None:
     run = tmp_path / "ppo-broken"
     run.mkdir()
@@ -123,11 +156,7 @@ async def test_a_broken_model_file_is_a_notification_not_a_crash(tmp_path: Path)
     write_meta(run)
     app = PaneApp(tmp_path, ModelsScreen)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ModelsScreen)
-        screen.query_one("#episodes", Input).value = EPISODES
-        screen.query_one("#models", DataTable).focus()
-        await pilot.press("e")
+        screen = await evaluate_the_first_row(pilot)
         # the notification is a message: wait for it to be handled, not just for the evaluation to end
         await wait_for(pilot, lambda: any("Could not evaluate ppo-broken" in n.message for n in app._notifications))
         messages = [n.message for n in app._notifications]
@@ -212,7 +241,7 @@ def test_the_comparison_shows_each_difference_at_its_rows_own_precision() -> Non
 
     from rich.console import Console
 
-    from cs_tui.widgets.model_report import compare_reports
+    from cs_tui.evaluation_view import comparison
 
     def report(shift: float) -> dict[str, Any]:
         overall = {
@@ -223,7 +252,7 @@ def test_the_comparison_shows_each_difference_at_its_rows_own_precision() -> Non
         return {"overall": overall, "industry": "mixed", "episodes": 200, "seed": 0}
 
     console = Console(width=120, file=io.StringIO(), record=True)
-    console.print(compare_reports(report(0.0), report(0.1), ("a", "b")))
+    console.print(comparison(report(0.0), report(0.1), ("a", "b")))
     for line in console.export_text().splitlines():
         cells = re.findall(r"[+-]?\d+\.(\d+)%?", line)
         if len(cells) == 3:  # A, B and B − A of one row: the same number of decimals

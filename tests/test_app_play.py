@@ -614,3 +614,22 @@ async def test_the_chosen_theme_is_remembered_across_restarts(tmp_path: Path, ow
     async with third.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.1)
         assert third.theme == default
+
+
+async def test_the_transcript_names_each_strategy_as_the_picker_does(tmp_path: Path) -> None:
+    import re
+
+    from cs_tui.widgets.action_picker import StrategyKey
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        # "7 quick resolution" on the key: the words after the key's number
+        picker = [k.text.plain.splitlines()[0].split(" ", 1)[1] for k in screen.query(StrategyKey)]
+        assert picker[6] == "quick resolution" and picker[3] == "product recommend"
+        await pilot.press("7")
+        transcript = screen.query_one(Transcript).plain
+        assert f"You [{picker[6]}]:" in transcript
+        await finish(pilot, screen)  # the opponent's answers too, once it has played the same customer
+        named = re.findall(r"^\S+ \[([^\]]+)\]:", screen.query_one(Transcript).plain, re.M)
+        assert named and set(named) <= set(picker), named

@@ -1,4 +1,4 @@
-"""Snapshots of the play pane at 80×24 and 120×40 (fixed seed, heuristic opponent: deterministic).
+"""Snapshots of the panes at 80×24 and a smaller and a larger size (fixed seeds, baselines: deterministic).
 
 Update them with ``pytest tests/test_app_snapshots.py --snapshot-update`` and look at the SVGs.
 """
@@ -91,3 +91,43 @@ def test_new_run_form(
     monkeypatch.chdir(tmp_path)  # the pane names its saves folder: the same relative one on every machine
     (tmp_path / "saves").mkdir()
     assert snap_compare(app_for(Path("saves")), terminal_size=size, run_before=run_form_open)
+
+
+def models_evaluated(*keys: str) -> Callable[[Pilot[int]], object]:
+    """The models pane (an empty saves folder: the baselines), 200 episodes, then ``keys``; until the
+    evaluations are drawn."""
+
+    async def run(pilot: Pilot[int]) -> None:
+        from textual.widgets import Input
+
+        from cs_tui.screens.models import ModelsScreen
+
+        await opponent_ready(pilot)
+        await pilot.press("m")
+        await pilot.pause()
+        screen = pilot.app.screen
+        assert isinstance(screen, ModelsScreen)
+        screen.query_one("#episodes", Input).value = "200"
+        screen.query_one("#models").focus()
+        await pilot.press(*keys)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if not screen.evaluating and not pilot.app.workers:
+                break
+        pilot.app.clear_notifications()  # "Evaluated" toasts would hide the figures
+        await pilot.pause()
+
+    return run
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_models_pane_with_an_evaluation(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=models_evaluated("e"))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_models_comparison(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    # A the heuristic (the first row), B random (the second); c evaluates both, then compares
+    assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=models_evaluated("a", "down", "b", "c"))

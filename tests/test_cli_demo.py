@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from cs_env import CustomerSupportEnv
-from cs_env.domain import OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES
+from cs_env.domain import OUTCOME_NAMES, SENTIMENT_NAMES
 from cs_env.narrate import narrate, opening_line
 from cs_env.policies import HeuristicPolicy
 from cs_tui.cli import main
+from cs_tui.labels import strategy_label
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +54,7 @@ def test_demo_narrates_each_conversation_with_mood_tier_and_reward_parts(capsys:
                 turn=turn,
                 seed=4 + i,
             )
-            assert f"{turn}. Agent [{STRATEGY_NAMES[rec.action]}]: {agent.text}" in out
+            assert f"{turn}. Agent [{strategy_label(rec.action)}]: {agent.text}" in out
             assert f"Customer ({SENTIMENT_NAMES[rec.sentiment]}): {customer.text}" in out
             sat, eff, biz, esc = (c + 0.0 for c in rec.components)
             assert (

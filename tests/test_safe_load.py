@@ -24,14 +24,12 @@ from gymnasium import spaces  # noqa: E402
 from sb3_contrib import RecurrentPPO  # noqa: E402
 
 from cs_env.env import CustomerSupportEnv  # noqa: E402
+from cs_tui.training.model_file import ALLOWED_MEMBERS, META_MEMBER  # noqa: E402
+from cs_tui.training.pickle_scan import DATA_GLOBALS, pickle_globals  # noqa: E402
 from cs_tui.training.safe_load import (  # noqa: E402
-    ALLOWED_MEMBERS,
-    DATA_GLOBALS,
-    META_MEMBER,
     ModelLoadError,
     load_model,
     load_model_with_meta,
-    pickle_globals,
     read_model_meta,
     save_model,
 )

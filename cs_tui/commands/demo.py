@@ -32,12 +32,17 @@ HOLD_END = 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from cs_env.reward import COMPONENTS
+    from cs_tui.labels import component_label
+
+    # the short names of the conversation's reward lines, each in cs_env's words
+    legend = ", ".join(f"{component_label(name, short=True)} = {name.replace('_', ' ')}" for name in COMPONENTS)
     parser = subparsers.add_parser(
         "demo",
         help="narrated conversations of an agent with simulated customers",
         description=(
             "Play a few conversations with an agent and print them narrated: sentiment, tier and each turn's "
-            "reward breakdown (sat = satisfaction, eff = efficiency, biz = business impact, esc = escalation penalty)."
+            f"reward breakdown ({legend})."
         ),
     )
     parser.add_argument("--industry", choices=industry_choices(), default=None, help="default: the model's, or mixed")

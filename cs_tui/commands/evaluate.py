@@ -150,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
         return 0
-    from cs_tui import report as render
+    from cs_tui.evaluation_view import evaluation
+    from cs_tui.report import make_console
 
-    render.make_console().print(render.evaluation(report))
+    make_console().print(evaluation(report.as_dict()))
     return 0

@@ -246,7 +246,7 @@ class ConsoleReporter:
     def started(self, run: Run, meta: dict[str, Any], resumed: bool) -> None:
         from rich.progress import BarColumn, Progress, TextColumn
 
-        from cs_tui.widgets.model_report import middle_cut
+        from cs_tui.labels import middle_cut
 
         verb = "Resuming" if resumed else "Training"
         total, requested = meta["total_timesteps"], meta.get("timesteps_requested", meta["total_timesteps"])

@@ -7,7 +7,6 @@ worker, when asked; a model file that cannot be loaded safely is a notification 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,17 +23,17 @@ from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.widgets.data_table import ColumnKey
 
 from cs_env.evaluate import MAX_EPISODES
-from cs_tui.agents import BASELINE_PREFIX
-from cs_tui.numbers import number, pct_of_oracle, rate
+from cs_tui.agents import BASELINE_PREFIX, MODEL_FILES
+from cs_tui.evaluation_view import comparison, evaluation
+from cs_tui.labels import middle_cut
+from cs_tui.numbers import finite, number, pct_of_oracle, rate
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.training.runs import RunError, list_runs
 from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.industry_select import industry_select
 from cs_tui.widgets.key_bar import KeyBar
-from cs_tui.widgets.model_report import compare_reports, middle_cut, single_report
 
-MODEL_FILES = ("best.zip", "model.zip")
 #: baselines listed under the models, as yardsticks to compare with
 YARDSTICKS = ("heuristic", "random", "oracle", "quick_resolution")
 MIN_EPISODES = 2
@@ -71,12 +70,6 @@ def list_models(saves: Path) -> list[ModelEntry]:
     return entries
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 def _flat(hp: dict[str, Any]) -> list[tuple[str, Any]]:
     """Hyperparameters one level deep: ``{"model": {"n_steps": 256}}`` → ``[("n_steps", 256)]``."""
     items: list[tuple[str, Any]] = []
@@ -91,7 +84,7 @@ def _flat(hp: dict[str, Any]) -> list[tuple[str, Any]]:
 def _eval_line(label: str, ev: dict[str, Any]) -> str:
     line = f"{label}: return {number(ev.get('mean_return'))} · {pct_of_oracle(ev.get('pct_of_oracle'))}% of oracle"
     line += f" · resolved {rate(ev.get('resolution_rate'))}"
-    steps = _num(ev.get("timesteps"))
+    steps = finite(ev.get("timesteps"))
     return line + (f" @ {steps:,.0f}" if steps is not None else "")
 
 
@@ -106,7 +99,7 @@ def describe_entry(entry: ModelEntry) -> RenderableType:
         return text
     m = entry.meta
     text.append(f" · {str(m.get('algorithm', '?')).upper()} · {m.get('industry', '?')} · {m.get('status', '?')}")
-    done, total = _num(m.get("timesteps_done")), _num(m.get("total_timesteps"))
+    done, total = finite(m.get("timesteps_done")), finite(m.get("total_timesteps"))
     steps = f"{done:,.0f}" if done is not None else "?"
     if total:
         steps += f"/{total:,.0f}"
@@ -135,7 +128,7 @@ class EvalSettings:
 
 
 class CompareScreen(ModalScreen[None]):
-    """Two evaluated policies side by side: business metrics, by industry and tier, strategy usage bars."""
+    """Two evaluated policies side by side: business metrics, by industry, tier and inquiry, strategy usage bars."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Back")]
 
@@ -157,7 +150,7 @@ class CompareScreen(ModalScreen[None]):
         a, b = self.reports
         with VerticalScroll():
             yield Static(Text(f"A {self.names[0]}  vs  B {self.names[1]}", style="bold"))
-            yield Static(compare_reports(a, b, self.names), id="compare-table")
+            yield Static(comparison(a, b, self.names), id="compare-table")
             yield Label("Strategy usage (A first, B under it)", classes="section")
             bars = ShareBars(id="compare-usage")
             bars.values = dict((a.get("overall") or {}).get("strategy_usage") or {})
@@ -344,10 +337,12 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         usage = self.query_one("#model-usage", ShareBars)
         usage_label = self.query_one("#model-usage-label", Label)
         if report is not None:
-            eval_widget.update(Group(Text("\nEvaluation", style="bold"), single_report(report)))
-            usage.values = dict((report.get("overall") or {}).get("strategy_usage") or {})
-            usage_label.update("Strategy usage (this evaluation)")
+            # the strategy usage is part of the evaluation, as cs-tui evaluate prints it
+            eval_widget.update(Group(Text("\nEvaluation", style="bold"), evaluation(report)))
+            usage.values = {}
+            usage.display = usage_label.display = False
         else:
+            usage.display = usage_label.display = True
             busy = entry.spec in self.evaluating
             eval_widget.update(Text("\nevaluating…" if busy else "\nnot evaluated here yet: press e", style="italic"))
             last = entry.meta.get("last_eval") if entry.kind == "model" else None

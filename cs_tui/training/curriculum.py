@@ -70,7 +70,7 @@ class CurriculumEnv(gym.Wrapper[Any, Any, Any, Any]):
         self.n_envs = int(n_envs)
         self.steps = int(done) // max(1, self.n_envs)
         self.rng = np.random.default_rng([seed, 0x5EED])
-        self.pinned = 0  # rare cases started (for tests and the record)
+        self.pinned = 0  # rare cases started so far (the tests read it)
 
     @property
     def progress(self) -> float:

@@ -7,9 +7,9 @@ code. :func:`load_model` never unpickles those values. It rebuilds the algorithm
 (:mod:`cs_tui.training.pickle_scan`), then loads tensors only (``torch.load(weights_only=True)``) after
 checking every name, shape, dtype and value against the freshly built policy.
 
-The format's names are re-exported here (``save_model``, ``read_model_meta``, ``ModelLoadError``, …):
-this module is where callers load and save models. torch and stable-baselines3 are imported inside
-functions only.
+The format's names that loading callers use are re-exported here (``save_model``, ``read_model_meta``,
+``ModelLoadError``, …): this module is where callers load and save models. torch and stable-baselines3
+are imported inside functions only.
 """
 
 from __future__ import annotations
@@ -19,20 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cs_tui.training.model_file import (
-    ALLOWED_MEMBERS,
-    FORMAT,
-    HYPERPARAMETERS,
-    MAX_FILE_BYTES,
     MAX_FRAME_STACK,
-    MAX_MEMBER_BYTES,
     META_MEMBER,
     POLICIES,
-    SCHEMA,
     ModelLoadError,
-    check_hyperparameters,
-    describe_model,
     first_line,
-    frame_stacked,
     is_int,
     is_number,
     parse_meta,
@@ -41,37 +32,21 @@ from cs_tui.training.model_file import (
     save_model,
     torch_classes,
 )
-from cs_tui.training.pickle_scan import DATA_GLOBALS, SB3_DATA_GLOBALS, SB3_DATA_KEYS, check_data, pickle_globals
+from cs_tui.training.pickle_scan import check_data
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
     from stable_baselines3.common.vec_env import VecEnv
 
 __all__ = [
-    "ALLOWED_MEMBERS",
-    "DATA_GLOBALS",
-    "FORMAT",
-    "HYPERPARAMETERS",
-    "MAX_FILE_BYTES",
     "MAX_FRAME_STACK",
-    "MAX_MEMBER_BYTES",
-    "META_MEMBER",
     "POLICIES",
-    "SB3_DATA_GLOBALS",
-    "SB3_DATA_KEYS",
-    "SCHEMA",
     "ModelLoadError",
-    "check_data",
-    "check_hyperparameters",
-    "describe_model",
-    "frame_stacked",
     "load_model",
     "load_model_with_meta",
     "load_policy",
     "model_class",
-    "pickle_globals",
     "policy_kwargs_from_json",
-    "read_members",
     "read_model_meta",
     "save_model",
     "torch_load",

@@ -9,7 +9,8 @@
   autoreset with ``terminal_observation``, ``TimeLimit.truncated``, Monitor's ``episode`` stats).
 
 stable-baselines3 (and so torch) is imported inside functions only: importing this module stays cheap,
-so the app can import it at start-up. ``BatchedVecEnv`` is built on first access for the same reason.
+so the app can import it at start-up. ``BatchedVecEnv`` subclasses SB3's ``VecEnv``, so
+:func:`batched_vec_env_class` builds it on first call for the same reason.
 """
 
 from __future__ import annotations
@@ -120,13 +121,6 @@ def _make_dummy(
         return Monitor(env)
 
     return DummyVecEnv([functools.partial(make_one, i) for i in range(n_envs)])
-
-
-def __getattr__(name: str) -> Any:
-    # BatchedVecEnv subclasses SB3's VecEnv: build it only when asked for, so this module imports no torch
-    if name == "BatchedVecEnv":
-        return batched_vec_env_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.cache

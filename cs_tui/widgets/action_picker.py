@@ -13,10 +13,11 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from cs_env.domain import STRATEGY_NAMES
+from cs_tui.labels import strategy_label
 from cs_tui.widgets import tone
 
-#: how each strategy reads on its key (the env's names, with spaces)
-LABELS = tuple(name.replace("_", " ") for name in STRATEGY_NAMES)
+#: how each strategy reads on its key, and wherever the play pane names one
+LABELS = tuple(strategy_label(i) for i in range(len(STRATEGY_NAMES)))
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,9 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from cs_env.reward import COMPONENTS
+from cs_tui.labels import component_label
 from cs_tui.widgets import tone
-
-#: reward component -> the label a reader sees
-LABELS = {
-    "satisfaction": "satisfaction",
-    "efficiency": "efficiency",
-    "business_impact": "business",
-    "escalation_penalty": "escalation",
-}
 
 
 class RewardBreakdown(Widget):
@@ -34,12 +28,12 @@ class RewardBreakdown(Widget):
     def render(self) -> Text:
         text = Text("return ", style=tone("bold"))
         text.append(f"{self.total:+.2f}", style=tone("bold green" if self.total > 0 else "bold"))
-        parts = self.components or dict.fromkeys(LABELS, 0.0)
+        parts = self.components or dict.fromkeys(COMPONENTS, 0.0)
         # "turn ... =": the four lines below add up to the last turn's reward, not to the return
         text.append(f" · turn {sum(parts.values()):+.2f} =" if self.components is not None else "", style=tone("dim"))
-        for key, label in LABELS.items():
+        for key in COMPONENTS:
             value = parts.get(key, 0.0) + 0.0  # no "-0.00"
             style = "green" if value > 0 else "red" if value < 0 else "dim"
-            text.append(f"\n {label:<13}")
+            text.append(f"\n {component_label(key):<13}")
             text.append(f"{value:+.2f}", style=tone(style))
         return text

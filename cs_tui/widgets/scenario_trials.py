@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -11,21 +12,22 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from cs_env.domain import STRATEGY_NAMES
 from cs_env.scenarios import ScenarioResult, Trial, replay
+from cs_tui.labels import strategy_label
+from cs_tui.report import conversation
 from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
 
 
-def trial_transcript(result: ScenarioResult, trial: Trial) -> Text:
-    """The trial's verdict and reason first (seen without scrolling), then its replay as the env narrates it."""
+def trial_transcript(result: ScenarioResult, trial: Trial) -> RenderableType:
+    """The trial's verdict and reason first (seen without scrolling), then its replay as ``cs-tui demo``
+    shows a conversation."""
     env = replay(result.scenario, trial)
     verdict = "PASS" if trial.passed else "FAIL"
     text = Text()
     text.append(f"{verdict}: ", style=tone("bold green") if trial.passed else tone("bold red"))
-    text.append(trial.reason + "\n\n")
-    text.append(env.transcript())
-    return text
+    text.append(trial.reason)
+    return Group(text, conversation(env, f"seed {trial.seed}"))
 
 
 class ScenarioTrialsScreen(ModalScreen[None]):
@@ -78,7 +80,7 @@ class ScenarioTrialsScreen(ModalScreen[None]):
                     Text(str(trial.outcome)),
                     str(trial.turns),
                     f"{trial.total_return:+.2f}",
-                    " ".join(STRATEGY_NAMES[a][:4] for a in trial.actions),
+                    " ".join(strategy_label(a)[:4] for a in trial.actions),
                     key=str(i),
                 )
             yield table

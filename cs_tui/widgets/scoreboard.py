@@ -12,9 +12,9 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from cs_tui.labels import middle_cut
 from cs_tui.screens.play_session import MIN_PAIRS, Comparison, Episode
 from cs_tui.widgets import tone
-from cs_tui.widgets.model_report import middle_cut
 
 NAME_WIDTH = 12  # a longer opponent name (a run's, ppo-mixed-20261125-032111) is cut in the middle to fit 80 columns
 

@@ -12,7 +12,8 @@ from textual.selection import Selection
 from textual.strip import Strip
 from textual.widgets import RichLog
 
-from cs_env.domain import SENTIMENT_NAMES, STRATEGY_NAMES
+from cs_env.domain import SENTIMENT_NAMES
+from cs_tui.labels import strategy_label
 from cs_tui.widgets import tone
 
 #: One line of a transcript as data: ("customer", text, sentiment), ("agent", text, strategy, who) or
@@ -70,11 +71,6 @@ class Transcript(RichLog, inherit_bindings=False):
         """The conversation as plain text (what a reader sees, without styles)."""
         return "\n".join(t.plain for t in self._texts)
 
-    @property
-    def line_count(self) -> int:
-        """How many lines (before wrapping) the transcript holds."""
-        return len(self._texts)
-
     def clear(self) -> Transcript:
         self._texts = []
         self._items = []
@@ -109,7 +105,7 @@ class Transcript(RichLog, inherit_bindings=False):
 
     def agent(self, text: str, strategy: int, who: str = "Agent") -> None:
         """A line from the agent (you or the opponent), labelled with the strategy."""
-        self._line((f"{who} ", "bold cyan"), (f"[{STRATEGY_NAMES[strategy]}]", "cyan"), (": ", ""), (text, ""))
+        self._line((f"{who} ", "bold cyan"), (f"[{strategy_label(strategy)}]", "cyan"), (": ", ""), (text, ""))
 
     def note(self, text: str, style: str = "dim") -> None:
         """A line about the conversation rather than in it (outcomes, hints)."""
