@@ -16,6 +16,7 @@ from textual.worker import WorkerCancelled
 
 from cs_tui.app import AppSettings, CsTuiApp
 from cs_tui.screens.play import PlayScreen
+from cs_tui.screens.play_phase import Phase
 from cs_tui.screens.play_session import Conversation, compare, play_agent
 from cs_tui.widgets.action_picker import ActionPicker
 from cs_tui.widgets.key_bar import KeyBar
@@ -54,7 +55,7 @@ async def ready(pilot: Pilot[int]) -> PlayScreen:
 async def finish(pilot: Pilot[int], screen: PlayScreen, key: str = "7") -> None:
     """Answer with ``key`` until the conversation ends, then let the opponent play."""
     for _ in range(10):
-        if screen.conversation is None or screen.conversation.episode.done:
+        if screen.phase is not Phase.LIVE:
             break
         await pilot.press(key)
     await settle(pilot)
@@ -98,7 +99,7 @@ async def test_playing_by_keys_updates_transcript_gauge_and_rewards(tmp_path: Pa
         assert "You [empathetic]:" in transcript.plain
         assert transcript.plain.startswith(opening)  # newest at the bottom
         assert "turn 1/10" in text
-        first = screen.conversation.episode.turns[0]  # type: ignore[union-attr]
+        first = screen.state.shown.turns[0]  # type: ignore[union-attr]
         assert gauge.satisfaction == pytest.approx(first.satisfaction)
         assert gauge.change == pytest.approx(first.satisfaction - before)
         rewards = screen.query_one(RewardBreakdown)
@@ -106,7 +107,7 @@ async def test_playing_by_keys_updates_transcript_gauge_and_rewards(tmp_path: Pa
         assert f"return {first.reward:+.2f}" in text
 
         await finish(pilot, screen)
-        episode = screen.conversation.episode  # type: ignore[union-attr]
+        episode = screen.state.shown  # type: ignore[union-attr]
         assert episode.done
         assert rewards.total == pytest.approx(episode.total_return)
         text = screen_text(app)
@@ -191,7 +192,7 @@ async def test_a_finished_conversation_is_recorded_and_replays(tmp_path: Path) -
         files = list((tmp_path / "episodes").glob("*.json"))
         assert len(files) == 1
         record = json.loads(files[0].read_text())
-        human = screen.conversation.episode  # type: ignore[union-attr]
+        human = screen.state.shown  # type: ignore[union-attr]
         assert record["seed"] == SEED
         assert record["env"] == {"industry": "mixed", "max_turns": 10, "options": None}
         assert record["human"]["actions"] == human.actions
@@ -252,7 +253,7 @@ async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) 
         await pilot.press("tab", "4", "2", "enter")
         await pilot.pause()
         assert app.screen is screen
-        episode = screen.conversation.episode  # type: ignore[union-attr]
+        episode = screen.state.shown  # type: ignore[union-attr]
         assert (episode.industry, episode.seed, episode.customer_industry) == ("bfsi", 42, "bfsi")
         expected = Conversation(industry="bfsi", max_turns=10, seed=42).episode.opening_line
         assert expected in screen.query_one(Transcript).plain
@@ -422,7 +423,7 @@ async def test_a_broken_recording_is_a_notification(tmp_path: Path) -> None:
             n.title == "Cannot replay" and "seed1.json" in n.message and "no 'max_turns' field" in n.message
             for n in app._notifications
         )
-        assert app.screen is screen and screen.replaying is None
+        assert app.screen is screen and screen.phase is Phase.LIVE
         await pilot.press("1")  # still playing the live customer
         assert "You [empathetic]" in screen.query_one(Transcript).plain
 
