@@ -552,6 +552,73 @@ async def test_every_pane_has_a_help_page_that_opens_and_closes_at_any_size(
             assert app.screen is pane
 
 
+async def test_the_help_says_where_things_are_in_the_layout_on_screen(tmp_path: Path) -> None:
+    """Side by side, the help says left and right; stacked (the training pane under 70 columns), top and
+    below; and the play pane's help says where the mood and return went when its side panel is left out."""
+    from cs_tui.widgets.help_screen import HelpScreen
+
+    async def help_page(pilot: Pilot[int]) -> str:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, HelpScreen)
+        text = " ".join(pilot.app.screen.help_text.split())  # as read: line breaks are spaces
+        await pilot.press("question_mark")
+        await pilot.pause()
+        return text
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        assert "are on the right" in await help_page(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        wide = await help_page(pilot)
+        assert "On the left, every run" in wide and "on the right, the run you follow" in wide
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        stacked = await help_page(pilot)
+        assert "On top, every run" in stacked and "below it, the run you follow" in stacked
+        assert "left" not in stacked and "right" not in stacked
+        await pilot.press("p")
+        await pilot.pause()
+        narrow = await help_page(pilot)
+        assert "the side panel, which needs 64 columns" in narrow and "on the right" not in narrow
+
+
+async def test_text_keeps_a_blank_cell_before_the_scrollbar(tmp_path: Path) -> None:
+    """Scrolled text (the conversation, the help page) never runs into its scrollbar: the cell left of
+    the scrollbar is blank on every row."""
+    from textual.containers import VerticalScroll
+    from textual.widget import Widget
+
+    from cs_tui.widgets.help_screen import HelpScreen
+
+    def cells_before_scrollbar(widget: Widget) -> str:
+        assert widget.show_vertical_scrollbar, "the text should overflow: there is a scrollbar"
+        bar = widget.vertical_scrollbar.region
+        rows = screen_text(app).splitlines()
+        return "".join(rows[y][bar.x - 1] for y in range(bar.y, bar.bottom))
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(60, 20)) as pilot:
+        screen = await ready(pilot)
+        for key in "15151515":  # a long conversation in a short window
+            if screen.phase is not Phase.LIVE:
+                break
+            await pilot.press(key)
+        await pilot.pause()
+        transcript = screen.query_one(Transcript)
+        assert transcript.plain.count("You [") >= 3
+        assert cells_before_scrollbar(transcript).strip() == ""
+        # and not by luck of where the words broke: the lines wrap one cell short of the scrollbar
+        room = transcript.vertical_scrollbar.region.x - transcript.content_region.x
+        assert max(strip.cell_length for strip in transcript.lines) == room - 1
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert cells_before_scrollbar(app.screen.query_one(VerticalScroll)).strip() == ""
+
+
 async def test_the_conversation_is_selected_with_the_mouse_and_copied(tmp_path: Path) -> None:
     """A drag over the transcript selects its text; ctrl+c copies it; c copies the whole conversation."""
     app = make_app(tmp_path)

@@ -91,3 +91,18 @@ def test_new_run_form(
     monkeypatch.chdir(tmp_path)  # the pane names its saves folder: the same relative one on every machine
     (tmp_path / "saves").mkdir()
     assert snap_compare(app_for(Path("saves")), terminal_size=size, run_before=run_form_open)
+
+
+async def run_form_dropdown_open(pilot: Pilot[int]) -> None:
+    """The new-run form with its algorithm dropdown open: a popup with a border round it."""
+    await run_form_open(pilot)
+    await pilot.press("enter")  # the focused field is the algorithm
+    await pilot.pause()
+
+
+def test_new_run_form_dropdown_open(
+    snap_compare: Callable[..., bool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "saves").mkdir()
+    assert snap_compare(app_for(Path("saves")), terminal_size=(80, 24), run_before=run_form_dropdown_open)

@@ -58,6 +58,7 @@ BASELINE_NOTES = {
     "lookup": "one strategy per inquiry and turn, fitted",
 }
 DEFAULT_AGENT = "default"
+SHORT, NARROW = 20, 64  # below these rows the title and the score go, below these columns the side panel
 FALLBACK_AGENT = "baseline:heuristic"
 
 
@@ -73,7 +74,7 @@ class PlayScreen(PaneScreen):
 ## Play
 
 A customer writes in. Answer each turn with a strategy (keys **1-8**). The customer's mood, the
-reward of each turn and your **return** (the sum of the rewards so far) are on the right. When the
+reward of each turn and your **return** (the sum of the rewards so far) {side_panel}. When the
 conversation ends, the opponent plays **the same customer from the same seed**, and the scoreboard
 compares you over the session (from the sixth customer, a paired bootstrap 95 % CI of the difference
 in return says whether either of you is ahead). *Handled* counts the conversations resolved, and those
@@ -175,9 +176,19 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         self.start(self.industry, self.seed)
         self.call_after_refresh(self.load_opponent, spec)  # the first screen first
 
+    def help_text(self) -> str:
+        narrow = self.has_class("-narrow")  # the side panel left out
+        side_panel = (
+            f"are in the side panel, which needs {NARROW} columns: at this width the conversation shows the mood "
+            "and each turn's reward"
+            if narrow
+            else "are on the right"
+        )
+        return super().help_text().format(side_panel=side_panel)
+
     def on_resize(self, event: events.Resize) -> None:
         # small terminals keep the conversation and the keys; the title, the score and the side panel go
-        short, narrow = event.size.height < 20, event.size.width < 64
+        short, narrow = event.size.height < SHORT, event.size.width < NARROW
         if (short, narrow) != (self.has_class("-short"), self.has_class("-narrow")):
             self.set_class(short, "-short")
             self.set_class(narrow, "-narrow")

@@ -35,6 +35,10 @@ DIALOG_CSS = """
 {name} OptionList {{
     height: auto;
     max-height: 16;
+    padding: 0 0 0 1;
+}}
+{name} OptionList > .option-list--option {{
+    padding: 0 1 0 0;  /* a gap before the scrollbar of a long list */
 }}
 """
 
