@@ -7,7 +7,9 @@ nothing when pressed.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from app_helpers import screen_text, wait_for
@@ -76,6 +78,14 @@ class SlowAgent(FakeDQN):
         return 6
 
 
+async def answer_to_the_end(pilot: Pilot[int], screen: PlayScreen, key: str = "7") -> None:
+    """Answer with ``key`` until the conversation ends (not waiting for the opponent's part)."""
+    for _ in range(10):
+        if screen.phase is not Phase.LIVE:
+            return
+        await pilot.press(key)
+
+
 async def test_live_offers_the_answers_and_not_next_or_v(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=WIDE) as pilot:
@@ -91,7 +101,9 @@ async def test_live_offers_the_answers_and_not_next_or_v(tmp_path: Path) -> None
         assert screen.query_one(Transcript).plain == opening and f"seed {SEED}" in screen_text(app)
 
 
-async def test_waiting_offers_next_but_no_answers_until_the_opponent_has_played(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def finished_before_a_slow_opponent(tmp_path: Path) -> AsyncIterator[tuple[Pilot[int], PlayScreen, SlowAgent]]:
+    """The pane just after you finished a customer, its opponent playing it until ``go`` is set."""
     app = make_app(tmp_path)
     async with app.run_test(size=WIDE) as pilot:
         screen = await ready(pilot)
@@ -99,21 +111,24 @@ async def test_waiting_offers_next_but_no_answers_until_the_opponent_has_played(
         screen.post_message(PlayScreen.OpponentLoaded("slow", slow, None))  # type: ignore[arg-type]
         await pilot.pause()
         try:
-            for _ in range(10):
-                await pilot.press("7")
-                if screen.phase is not Phase.LIVE:
-                    break
-            assert screen.phase is Phase.WAITING
-            await pilot.pause()
-            assert keys_shown(pilot) == ALWAYS | {"next"}
-            assert actions_allowed(screen) == ALWAYS | {"next", "copy"}
-            assert opponent_line(screen) == "slow is playing the same customer…"
-            assert not screen.query_one(ActionPicker).enabled
-            ended = screen.query_one(Transcript).plain
-            await pilot.press("1", "v")  # not offered: nothing happens
-            assert screen.query_one(Transcript).plain == ended and screen.phase is Phase.WAITING
+            await answer_to_the_end(pilot, screen)
+            yield pilot, screen, slow
         finally:
-            slow.go.set()
+            slow.go.set()  # (a failed test must not leave the worker thread waiting)
+
+
+async def test_waiting_offers_next_but_no_answers_until_the_opponent_has_played(tmp_path: Path) -> None:
+    async with finished_before_a_slow_opponent(tmp_path) as (pilot, screen, slow):
+        assert screen.phase is Phase.WAITING
+        await pilot.pause()
+        assert keys_shown(pilot) == ALWAYS | {"next"}
+        assert actions_allowed(screen) == ALWAYS | {"next", "copy"}
+        assert opponent_line(screen) == "slow is playing the same customer…"
+        assert not screen.query_one(ActionPicker).enabled
+        ended = screen.query_one(Transcript).plain
+        await pilot.press("1", "v")  # not offered: nothing happens
+        assert screen.query_one(Transcript).plain == ended and screen.phase is Phase.WAITING
+        slow.go.set()
         await settle(pilot)
         assert screen.phase is Phase.REVIEWING  # it played: the two conversations to compare
         assert opponent_line(screen).startswith("slow: ") and "v its conversation · ⏎ next" in opponent_line(screen)
@@ -122,23 +137,14 @@ async def test_waiting_offers_next_but_no_answers_until_the_opponent_has_played(
 async def test_moving_on_while_the_opponent_plays_keeps_the_new_customer_live(tmp_path: Path) -> None:
     """enter while waiting serves the next customer; the opponent's result for the last one is scored
     when it comes, and the pane stays on the customer you are answering."""
-    app = make_app(tmp_path)
-    async with app.run_test(size=WIDE) as pilot:
-        screen = await ready(pilot)
-        slow = SlowAgent()
-        screen.post_message(PlayScreen.OpponentLoaded("slow", slow, None))  # type: ignore[arg-type]
-        await pilot.pause()
-        try:
-            while screen.phase is Phase.LIVE:
-                await pilot.press("7")
-            await pilot.press("enter")
-            assert screen.phase is Phase.LIVE and f"seed {SEED + 1}" in screen_text(app)
-        finally:
-            slow.go.set()
+    async with finished_before_a_slow_opponent(tmp_path) as (pilot, screen, slow):
+        await pilot.press("enter")
+        assert screen.phase is Phase.LIVE and f"seed {SEED + 1}" in screen_text(pilot.app)
+        slow.go.set()
         await wait_for(pilot, lambda: len(screen.pairs) == 1)
         await pilot.pause()
         assert screen.phase is Phase.LIVE and screen.pairs[0][0].seed == SEED
-        assert "1 played" in screen_text(app)  # scored
+        assert "1 played" in screen_text(pilot.app)  # scored
         assert "suggests ★" in opponent_line(screen)  # the line still speaks of the customer on screen
         assert keys_shown(pilot) == ALWAYS | {"answer"}
 
@@ -186,10 +192,7 @@ async def test_replaying_offers_next_and_v_only_when_the_opponent_was_recorded(t
 
         # a recording made before the opponent played has no conversation of the opponent's to switch to
         screen.agent = None
-        for _ in range(10):
-            await pilot.press("6")
-            if screen.phase is not Phase.LIVE:
-                break
+        await answer_to_the_end(pilot, screen, key="6")
         assert screen.phase is Phase.WAITING and "still loading" not in opponent_line(screen)
         screen.open_recording(screen.records[screen.state.human])  # type: ignore[union-attr]
         await pilot.pause()
