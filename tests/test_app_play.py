@@ -16,6 +16,7 @@ from textual.worker import WorkerCancelled
 
 from cs_tui.app import AppSettings, CsTuiApp
 from cs_tui.screens.play import PlayScreen
+from cs_tui.screens.play_phase import Phase
 from cs_tui.screens.play_session import Conversation, compare, play_agent
 from cs_tui.widgets.action_picker import ActionPicker
 from cs_tui.widgets.key_bar import KeyBar
@@ -54,7 +55,7 @@ async def ready(pilot: Pilot[int]) -> PlayScreen:
 async def finish(pilot: Pilot[int], screen: PlayScreen, key: str = "7") -> None:
     """Answer with ``key`` until the conversation ends, then let the opponent play."""
     for _ in range(10):
-        if screen.conversation is None or screen.conversation.episode.done:
+        if screen.phase is not Phase.LIVE:
             break
         await pilot.press(key)
     await settle(pilot)
@@ -98,7 +99,7 @@ async def test_playing_by_keys_updates_transcript_gauge_and_rewards(tmp_path: Pa
         assert "You [empathetic]:" in transcript.plain
         assert transcript.plain.startswith(opening)  # newest at the bottom
         assert "turn 1/10" in text
-        first = screen.conversation.episode.turns[0]  # type: ignore[union-attr]
+        first = screen.state.shown.turns[0]  # type: ignore[union-attr]
         assert gauge.satisfaction == pytest.approx(first.satisfaction)
         assert gauge.change == pytest.approx(first.satisfaction - before)
         rewards = screen.query_one(RewardBreakdown)
@@ -106,7 +107,7 @@ async def test_playing_by_keys_updates_transcript_gauge_and_rewards(tmp_path: Pa
         assert f"return {first.reward:+.2f}" in text
 
         await finish(pilot, screen)
-        episode = screen.conversation.episode  # type: ignore[union-attr]
+        episode = screen.state.shown  # type: ignore[union-attr]
         assert episode.done
         assert rewards.total == pytest.approx(episode.total_return)
         text = screen_text(app)
@@ -191,7 +192,7 @@ async def test_a_finished_conversation_is_recorded_and_replays(tmp_path: Path) -
         files = list((tmp_path / "episodes").glob("*.json"))
         assert len(files) == 1
         record = json.loads(files[0].read_text())
-        human = screen.conversation.episode  # type: ignore[union-attr]
+        human = screen.state.shown  # type: ignore[union-attr]
         assert record["seed"] == SEED
         assert record["env"] == {"industry": "mixed", "max_turns": 10, "options": None}
         assert record["human"]["actions"] == human.actions
@@ -252,7 +253,7 @@ async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) 
         await pilot.press("tab", "4", "2", "enter")
         await pilot.pause()
         assert app.screen is screen
-        episode = screen.conversation.episode  # type: ignore[union-attr]
+        episode = screen.state.shown  # type: ignore[union-attr]
         assert (episode.industry, episode.seed, episode.customer_industry) == ("bfsi", 42, "bfsi")
         expected = Conversation(industry="bfsi", max_turns=10, seed=42).episode.opening_line
         assert expected in screen.query_one(Transcript).plain
@@ -422,7 +423,7 @@ async def test_a_broken_recording_is_a_notification(tmp_path: Path) -> None:
             n.title == "Cannot replay" and "seed1.json" in n.message and "no 'max_turns' field" in n.message
             for n in app._notifications
         )
-        assert app.screen is screen and screen.replaying is None
+        assert app.screen is screen and screen.phase is Phase.LIVE
         await pilot.press("1")  # still playing the live customer
         assert "You [empathetic]" in screen.query_one(Transcript).plain
 
@@ -549,6 +550,73 @@ async def test_every_pane_has_a_help_page_that_opens_and_closes_at_any_size(
             await pilot.press("question_mark")
             await pilot.pause()
             assert app.screen is pane
+
+
+async def test_the_help_says_where_things_are_in_the_layout_on_screen(tmp_path: Path) -> None:
+    """Side by side, the help says left and right; stacked (the training pane under 70 columns), top and
+    below; and the play pane's help says where the mood and return went when its side panel is left out."""
+    from cs_tui.widgets.help_screen import HelpScreen
+
+    async def help_page(pilot: Pilot[int]) -> str:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, HelpScreen)
+        text = " ".join(pilot.app.screen.help_text.split())  # as read: line breaks are spaces
+        await pilot.press("question_mark")
+        await pilot.pause()
+        return text
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        assert "are on the right" in await help_page(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        wide = await help_page(pilot)
+        assert "On the left, every run" in wide and "on the right, the run you follow" in wide
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        stacked = await help_page(pilot)
+        assert "On top, every run" in stacked and "below it, the run you follow" in stacked
+        assert "left" not in stacked and "right" not in stacked
+        await pilot.press("p")
+        await pilot.pause()
+        narrow = await help_page(pilot)
+        assert "the side panel, which needs 64 columns" in narrow and "on the right" not in narrow
+
+
+async def test_text_keeps_a_blank_cell_before_the_scrollbar(tmp_path: Path) -> None:
+    """Scrolled text (the conversation, the help page) never runs into its scrollbar: the cell left of
+    the scrollbar is blank on every row."""
+    from textual.containers import VerticalScroll
+    from textual.widget import Widget
+
+    from cs_tui.widgets.help_screen import HelpScreen
+
+    def cells_before_scrollbar(widget: Widget) -> str:
+        assert widget.show_vertical_scrollbar, "the text should overflow: there is a scrollbar"
+        bar = widget.vertical_scrollbar.region
+        rows = screen_text(app).splitlines()
+        return "".join(rows[y][bar.x - 1] for y in range(bar.y, bar.bottom))
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(60, 20)) as pilot:
+        screen = await ready(pilot)
+        for key in "15151515":  # a long conversation in a short window
+            if screen.phase is not Phase.LIVE:
+                break
+            await pilot.press(key)
+        await pilot.pause()
+        transcript = screen.query_one(Transcript)
+        assert transcript.plain.count("You [") >= 3
+        assert cells_before_scrollbar(transcript).strip() == ""
+        # and not by luck of where the words broke: the lines wrap one cell short of the scrollbar
+        room = transcript.vertical_scrollbar.region.x - transcript.content_region.x
+        assert max(strip.cell_length for strip in transcript.lines) == room - 1
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert cells_before_scrollbar(app.screen.query_one(VerticalScroll)).strip() == ""
 
 
 async def test_the_conversation_is_selected_with_the_mouse_and_copied(tmp_path: Path) -> None:

@@ -131,3 +131,18 @@ def test_models_pane_with_an_evaluation(
 def test_models_comparison(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
     # A the heuristic (the first row), B random (the second); c evaluates both, then compares
     assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=models_evaluated("a", "down", "b", "c"))
+
+
+async def run_form_dropdown_open(pilot: Pilot[int]) -> None:
+    """The new-run form with its algorithm dropdown open: a popup with a border round it."""
+    await run_form_open(pilot)
+    await pilot.press("enter")  # the focused field is the algorithm
+    await pilot.pause()
+
+
+def test_new_run_form_dropdown_open(
+    snap_compare: Callable[..., bool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "saves").mkdir()
+    assert snap_compare(app_for(Path("saves")), terminal_size=(80, 24), run_before=run_form_dropdown_open)

@@ -269,6 +269,57 @@ async def test_form_by_keys_starts_a_process_and_reports_its_failure(tmp_path: P
         assert (tmp_path / ".logs" / "doomed.log").read_text()
 
 
+async def test_the_new_run_form_keeps_its_fields_for_the_app_session(tmp_path: Path) -> None:
+    """Closed and reopened, the form shows what was left in it (a started run's name aside); a new app
+    opens it on the defaults."""
+    from textual.widgets import Input, Select
+
+    def fields(app: App[None]) -> dict[str, object]:
+        form = app.screen
+        assert isinstance(form, NewRunForm)
+        values: dict[str, object] = {w.id or "": w.value for w in form.query(Input)}
+        values |= {w.id or "": w.value for w in form.query(Select)}
+        return values
+
+    app = PaneApp(tmp_path, TrainingScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        defaults = fields(app)
+        assert defaults["algorithm"] == "ppo" and defaults["name"] == "" and defaults["seed"] == "0"
+        app.screen.query_one("#algorithm", Select).value = "dqn"
+        await pilot.pause()
+        for field, typed in (("#seed", "42"), ("#name", "mine"), ("#frame-stack", "3")):
+            app.screen.query_one(field).focus()
+            await pilot.press("ctrl+a", "ctrl+k", *typed)
+        left = fields(app)
+        await pilot.press("escape")  # cancelled: kept all the same
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        assert fields(app) == left and left["algorithm"] == "dqn" and left["seed"] == "42"
+        assert left["timesteps"] != defaults["timesteps"]  # DQN's tuned budget, followed from the algorithm
+
+        started: list[TrainRequest] = []
+        screen.start_training = started.append  # type: ignore[method-assign,assignment]  # no process
+        app.screen.query_one("#frame-stack").focus()
+        await pilot.press("ctrl+a", "ctrl+k", "1", "ctrl+s")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert [(r.algorithm, r.seed, r.name) for r in started] == [("dqn", 42, "mine")]
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        again = fields(app)
+        assert again == left | {"name": "", "frame-stack": "1"}  # the next run needs a name of its own
+
+    fresh = PaneApp(tmp_path, TrainingScreen)
+    async with fresh.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(fresh.screen, NewRunForm))
+        assert fields(fresh) == defaults
+
+
 @pytest.mark.slow
 async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Path) -> None:
     """n → form → ctrl+s starts ``cs-tui train`` detached; its records arrive; x stops it with a checkpoint."""

@@ -136,9 +136,10 @@ class CompareScreen(ModalScreen[None]):
     CompareScreen > VerticalScroll {
         background: $surface;
         border: tall $primary;
-        padding: 0 1;
+        padding: 0 0 0 1;  /* on the right, the children's margin: a gap before the scrollbar */
     }
-    CompareScreen .section { color: $text-muted; margin-top: 1; }
+    CompareScreen > VerticalScroll > * { margin: 0 1 0 0; }
+    CompareScreen > VerticalScroll > .section { color: $text-muted; margin: 1 1 0 0; }
     """
 
     def __init__(self, a: dict[str, Any], b: dict[str, Any], names: tuple[str, str]) -> None:
@@ -235,9 +236,10 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
     ModelsScreen #marks { width: 1fr; padding-left: 2; color: $text-muted; }
     ModelsScreen #models { width: 32; height: 1fr; border-right: tall $panel; }
     ModelsScreen.-wide #models { width: 42; }
-    ModelsScreen #model-detail { height: 1fr; padding: 0 1; }
+    ModelsScreen #model-detail { height: 1fr; padding: 0 0 0 1; }  /* a gap before the scrollbar: */
+    ModelsScreen #model-detail > * { margin: 0 1 0 0; }
     ModelsScreen #model-meta { text-wrap: nowrap; text-overflow: ellipsis; }
-    ModelsScreen #model-usage-label { color: $text-muted; margin-top: 1; }
+    ModelsScreen #model-detail > #model-usage-label { color: $text-muted; margin: 1 1 0 0; }
     """
 
     def __init__(self) -> None:

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from textual.app import App
 from textual.screen import Screen
 
+if TYPE_CHECKING:
+    from cs_tui.widgets.training_form import RunFormFields
+
 
 @dataclass
 class AppSettings:
-    """What the panes share: the environment they play and the first customer's seed."""
+    """What the panes share: the environment they play, the first customer's seed, and what the new-run
+    form was last filled with in this app session (a fresh app starts from the defaults)."""
 
     industry: str = "mixed"
     max_turns: int = 10
@@ -25,6 +29,8 @@ class AppSettings:
     seed: int | None = None
     #: the opponent spec for ``cs_tui.agents.load_agent``; None means the shipped ``default`` if present
     opponent: str | None = None
+    #: the new-run form's fields as last left (None until it is first closed)
+    run_form: RunFormFields | None = None
 
 
 @runtime_checkable
@@ -53,3 +59,8 @@ class PaneScreen(Screen[None]):
     @property
     def settings(self) -> AppSettings:
         return host_of(self.app).settings
+
+    def help_text(self) -> str:
+        """The pane's help page (Markdown) as it reads now: a pane whose layout follows the terminal's
+        size overrides this to say where things are in the layout on screen."""
+        return (self.HELP or "").strip()

@@ -2,7 +2,9 @@
 
 The conversation runs through the env's public API only (``reset``/``step``/``info``; see
 :mod:`cs_tui.screens.play_session`). The opponent is loaded by ``cs_tui.agents.load_agent`` in a thread
-worker, because a model pulls in torch; until it is ready the human can already play.
+worker, because a model pulls in torch; until it is ready the human can already play. The pane is in
+one phase at a time (:mod:`cs_tui.screens.play_phase`): the keys, the strategy picker and the opponent's
+line are drawn from it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from textual.worker import get_current_worker
 from cs_env.domain import STRATEGY_NAMES
 from cs_env.env import valid_industries
 from cs_tui.screens.pane import PaneScreen
+from cs_tui.screens.play_phase import Compared, Empty, Live, Phase, Replaying, Reviewing, State, Waiting, allows
 from cs_tui.screens.play_session import (
     Conversation,
     Episode,
@@ -55,6 +58,7 @@ BASELINE_NOTES = {
     "lookup": "one strategy per inquiry and turn, fitted",
 }
 DEFAULT_AGENT = "default"
+SHORT, NARROW = 20, 64  # below these rows the title and the score go, below these columns the side panel
 FALLBACK_AGENT = "baseline:heuristic"
 
 
@@ -70,7 +74,7 @@ class PlayScreen(PaneScreen):
 ## Play
 
 A customer writes in. Answer each turn with a strategy (keys **1-8**). The customer's mood, the
-reward of each turn and your **return** (the sum of the rewards so far) are on the right. When the
+reward of each turn and your **return** (the sum of the rewards so far) {side_panel}. When the
 conversation ends, the opponent plays **the same customer from the same seed**, and the scoreboard
 compares you over the session (from the sixth customer, a paired bootstrap 95 % CI of the difference
 in return says whether either of you is ahead). *Handled* counts the conversations resolved, and those
@@ -132,21 +136,18 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
 
     def __init__(self) -> None:
         super().__init__()
-        self.conversation: Conversation | None = None
-        #: what the transcript shows: the live conversation, its opponent replay, or a recording
-        self.shown: Episode | None = None
-        self.replaying: Path | None = None
+        #: the phase (live, waiting, reviewing, replaying) and what it shows: only ``_enter`` changes it
+        self.state: State = Empty()
         self.agent: Agent | None = None
         self.agent_spec = FALLBACK_AGENT
-        self.opponent_loading = False
-        self._keys_state: tuple[bool | None, ...] = ()
+        #: the spec of the opponent being loaded, None when none is
+        self.opponent_loading: str | None = None
+        #: a conversation you finished before the opponent loaded: it plays that customer once loaded
+        self.unplayed: Episode | None = None
         self.announce = False
         self.blind = False
         #: (human, opponent) episodes on the same customers, this session
         self.pairs: list[tuple[Episode, Episode]] = []
-        self.last_pair: tuple[Episode, Episode | None] | None = None
-        self.waiting: Episode | None = None  # a finished human episode waiting for the opponent to load
-        self.hints: dict[int, AgentView] = {}  # turn index -> the opponent's view of that state
         self.reveals: dict[tuple[int, int], str] = {}  # (episode id, turn index) -> what blind mode hid
         self.records: dict[Episode, Path] = {}  # episode -> its recording, once written
 
@@ -171,32 +172,44 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         self.seed: int = settings.seed if settings.seed is not None else random.randrange(100_000)
         self.sub_title = "Play"
         spec = settings.opponent or (DEFAULT_AGENT if self._has_default() else FALLBACK_AGENT)
-        self.opponent_loading = True
-        self._opponent_line(f"loading {short_name(spec)}…")
+        self.opponent_loading = spec
         self.start(self.industry, self.seed)
         self.call_after_refresh(self.load_opponent, spec)  # the first screen first
 
+    def help_text(self) -> str:
+        narrow = self.has_class("-narrow")  # the side panel left out
+        side_panel = (
+            f"are in the side panel, which needs {NARROW} columns: at this width the conversation shows the mood "
+            "and each turn's reward"
+            if narrow
+            else "are on the right"
+        )
+        return super().help_text().format(side_panel=side_panel)
+
     def on_resize(self, event: events.Resize) -> None:
         # small terminals keep the conversation and the keys; the title, the score and the side panel go
-        short, narrow = event.size.height < 20, event.size.width < 64
+        short, narrow = event.size.height < SHORT, event.size.width < NARROW
         if (short, narrow) != (self.has_class("-short"), self.has_class("-narrow")):
             self.set_class(short, "-short")
             self.set_class(narrow, "-narrow")
             self.call_after_refresh(self.refresh, layout=True)  # the new sizes need a second layout
 
+    @property
+    def phase(self) -> Phase:
+        return self.state.phase
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys that do nothing now are hidden from the footer (answers once the conversation ended, …)."""
-        live = self.replaying is None and self.conversation is not None and not self.conversation.episode.done
-        if action == "answer":
-            return live
-        if action == "next_customer":
-            return not live
-        if action == "toggle_view":  # while the last customer (yours or theirs) is on screen
-            pair = self.last_pair
-            if pair is None or pair[1] is None or not (self.shown is pair[0] or self.shown is pair[1]):
-                return False
-            return (self.shown is pair[1]) == (parameters == ("yours",))
-        return True
+        """Keys that do nothing in this phase are hidden from the key bar (answers once the conversation ended, …)."""
+        return allows(self.state, action, parameters)
+
+    def _enter(self, state: State) -> None:
+        """Go to ``state``: the one place the phase changes; draws what it shows and the keys it allows."""
+        self.state = state
+        if isinstance(state, Live):
+            self._hint()
+        self._show()
+        self._show_phase()
+        self.refresh_bindings()
 
     # -- conversations -----------------------------------------------------------------------
     def _has_default(self) -> bool:
@@ -206,48 +219,42 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
     def start(self, industry: str, seed: int) -> None:
         """A new customer: ``reset(seed=seed)`` of an env for ``industry``."""
         try:
-            self.conversation = Conversation(industry=industry, max_turns=self.max_turns, seed=seed)
+            conversation = Conversation(industry=industry, max_turns=self.max_turns, seed=seed)
         except ValueError as error:  # an industry file that stopped validating, say
             self.notify(str(error), title="Cannot start a conversation", severity="error")
+            self._show_phase()  # the phase stays; with no customer yet, its line says what to do
             return
         self.industry, self.seed = industry, seed
-        self.replaying = None
-        self.hints = {}
         self.reveals = {}
-        self.shown = self.conversation.episode
-        self._show()
-        self._hint()
+        self._enter(Live(conversation))
 
     def action_answer(self, strategy: int) -> None:
         """Answer the current turn with ``strategy``."""
-        c = self.conversation
-        if c is None or c.episode.done or self.replaying is not None:
+        live = self.state
+        if not isinstance(live, Live):  # a click on a key: the key bar already hides 1-8
             self.app.bell()
             return
+        c = live.conversation
         turn_index = len(c.episode.turns)
         c.play(strategy)
-        self.shown = c.episode
-        if self.blind and self.agent is not None:
-            view = self.hints.get(turn_index)
-            if view is not None and view.recommended >= 0:
-                same = "same as you" if view.recommended == strategy else "you differed"
-                self.reveals[(id(c.episode), turn_index)] = (
-                    f"  ({short_name(self.agent.name)} would have answered {LABELS[view.recommended]} here: {same})"
-                )
-        self._show()
+        view = live.view
+        if self.blind and self.agent is not None and view is not None and view.recommended >= 0:
+            same = "same as you" if view.recommended == strategy else "you differed"
+            self.reveals[(id(c.episode), turn_index)] = (
+                f"  ({short_name(self.agent.name)} would have answered {LABELS[view.recommended]} here: {same})"
+            )
         if not c.episode.done:
             self._hint()
-        else:
-            self._finished(c.episode)
-
-    def _finished(self, human: Episode) -> None:
-        self.query_one(ActionPicker).agent_view = None
-        if self.agent is None:
-            self.waiting = human
-            self._record(human, None)  # kept now; the opponent's part is added when it has played
-            self._opponent_line(f"{human.outcome} · the opponent is still loading; it plays this customer once ready")
+            self._show()
+            self._show_phase()
             return
-        self.play_opponent(human)
+        human = c.episode
+        self._enter(Waiting(human))
+        if self.agent is None:
+            self.unplayed = human
+            self._record(human, None)  # kept now; the opponent's part is added when it has played
+        else:
+            self.play_opponent(human)
 
     @on(StrategyKey.Chosen)
     def clicked(self, event: StrategyKey.Chosen) -> None:
@@ -310,8 +317,8 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
 
     def load_opponent(self, spec: str) -> None:
         """Load ``spec`` in a thread (a model imports torch); the human can play meanwhile."""
-        self.opponent_loading = True
-        self._opponent_line(f"loading {short_name(spec)}…")
+        self.opponent_loading = spec
+        self._show_phase()
         self._load(spec, self.industry, self.max_turns, self.saves)
 
     @work(thread=True, exclusive=True, group="opponent")
@@ -329,7 +336,8 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
 
     @on(OpponentLoaded)
     def opponent_loaded(self, event: OpponentLoaded) -> None:
-        self.opponent_loading = False
+        if self.opponent_loading == event.spec:  # (not a load the user replaced by another since)
+            self.opponent_loading = None
         agent = event.agent
         if event.error is not None or agent is None:
             self.notify(
@@ -338,10 +346,11 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 severity="error",
                 timeout=10,
             )
-            if self.agent is None and event.spec != FALLBACK_AGENT:
+            if self.agent is None and event.spec != FALLBACK_AGENT and self.opponent_loading is None:
                 self.load_opponent(FALLBACK_AGENT)  # play against something rather than nothing
             else:
                 self._hint()
+                self._show_phase()
             return
         self.agent, self.agent_spec = agent, event.spec
         name = short_name(agent.name)
@@ -352,67 +361,41 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         if self.announce:  # the opponent the user chose; the one picked at start-up is named on screen
             self.notify(f"playing against {name}: the scoreboard starts again", timeout=4)
         self.announce = True
-        if self.waiting is not None:
-            human, self.waiting = self.waiting, None
+        if self.unplayed is not None:
+            human, self.unplayed = self.unplayed, None
             self.play_opponent(human)
-        else:
-            self.hints = {}
-            self._hint()
+        self._hint()
+        self._show_phase()
 
     def _hint(self) -> None:
-        """Show the opponent's view of the current state (or why it is not shown)."""
-        picker = self.query_one(ActionPicker)
-        picker.hidden = self.blind
-        c = self.conversation
-        if self.opponent_loading and self.agent is None:
+        """The opponent's view of the live turn, kept in the phase: ``view``, or why there is none (``no_view``)."""
+        live = self.state
+        if not isinstance(live, Live):
             return
-        if c is None or self.replaying is not None:
-            picker.agent_view = None
+        live.view, live.no_view = None, ""
+        agent = self.agent
+        if agent is None:
+            live.no_view = "no opponent: press o to choose one"
             return
-        if c.episode.done:
-            picker.agent_view = None
-            if self.agent is not None and not self.opponent_loading:  # a new opponent, chosen after the end
-                self._opponent_line(f"{short_name(self.agent.name)} will play your next customer · ⏎ next")
-            return
-        if self.agent is None:
-            picker.agent_view = None
-            self._opponent_line("no opponent: press o to choose one")
-            return
-        name = short_name(self.agent.name)
-        if self.agent.needs_state:  # the oracle reads hidden traits: its hints would show them to you
-            picker.agent_view = None
-            self._opponent_line(f"opponent {name} sees the hidden traits, so its hints are not shown")
+        name = short_name(agent.name)
+        if agent.needs_state:  # the oracle reads hidden traits: its hints would show them to you
+            live.no_view = f"opponent {name} sees the hidden traits, so its hints are not shown"
             return
         try:
-            values = self.agent.action_values(c.obs)
+            values = agent.action_values(live.conversation.obs)
         except Exception as error:
-            picker.agent_view = None
-            self._opponent_line(f"opponent {name}: no hint ({error})")
+            live.no_view = f"opponent {name}: no hint ({error})"
             return
-        view = AgentView(values.kind, tuple(float(x) for x in values.values))
-        self.hints[len(c.episode.turns)] = view
-        picker.agent_view = view
-        if self.blind:
-            self._opponent_line(f"opponent {name}: hidden until you answer (blind mode, b to show)")
-        elif view.recommended < 0:
-            self._opponent_line(f"opponent {name} has no preference here: every strategy equally likely")
-        else:
-            shown = "Q-values" if view.kind == "q_values" else "probabilities"
-            self._opponent_line(f"opponent {name} suggests ★ {LABELS[view.recommended]} ({shown} beside each key)")
+        live.view = AgentView(values.kind, tuple(float(x) for x in values.values))
 
     def action_toggle_blind(self) -> None:
         """Hide or show the opponent's suggestion before you answer."""
         self.blind = not self.blind
         self.notify("blind mode: suggestions hidden until you answer" if self.blind else "suggestions shown", timeout=3)
-        c = self.conversation
-        if c is not None and not c.episode.done and self.replaying is None:
-            self._hint()
-        else:
-            self.query_one(ActionPicker).hidden = self.blind
+        self._show_phase()
 
     def play_opponent(self, human: Episode) -> None:
         assert self.agent is not None
-        self._opponent_line(f"{short_name(self.agent.name)} is playing the same customer…")
         self._play_opponent(self.agent, human)
 
     @work(thread=True, exclusive=True, group="opponent-play")
@@ -437,14 +420,10 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             scoreboard = self.query_one(Scoreboard)
             scoreboard.last = (human, agent)
             scoreboard.comparison = compare(self.pairs)
-            self._opponent_line(
-                f"{agent.player}: {agent.outcome}, {agent.total_return:+.2f} · v its conversation · ⏎ next"
-            )
-        self.last_pair = (human, agent)
         self._record(human, agent)
-        if self.shown is human:
-            self._show()
-        self._refresh_keys()
+        # the customer you are waiting on: both conversations to compare; one you moved on from only counts
+        if isinstance(self.state, Waiting) and self.state.human is human:
+            self._enter(Reviewing(human, agent))
 
     def _record(self, human: Episode, agent: Episode | None) -> None:
         try:
@@ -461,21 +440,14 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
 
         ``to`` is the binding's label ("theirs"/"yours"); the switch goes to whichever is not shown.
         """
-        human, agent = self.last_pair or (None, None)
-        if agent is None:
+        compared = self.state
+        if not isinstance(compared, Compared) or compared.agent is None:
             self.notify("finish a conversation first: then the opponent plays the same customer", timeout=3)
             return
-        self.shown = agent if self.shown is human else human
+        compared.switch()
         self._show()
-        # the hint says where v goes now, as the key bar does
-        if self.replaying is not None:
-            back = "your" if self.shown is agent else "the opponent's"
-            self._opponent_line(f"a replay: v {back} conversation · ⏎ a new customer")
-        else:
-            back = "your" if self.shown is agent else "its"
-            self._opponent_line(
-                f"{agent.player}: {agent.outcome}, {agent.total_return:+.2f} · v {back} conversation · ⏎ next"
-            )
+        self._show_phase()
+        self.refresh_bindings()  # the key bar says where v goes now
 
     # -- recordings ----------------------------------------------------------------------------
     def action_copy_conversation(self) -> None:
@@ -510,17 +482,12 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         except RecordError as error:
             self.notify(str(error), title="Cannot replay", severity="error")
             return
-        self.replaying = path
-        self.last_pair = (human, agent)
-        self.shown = human
-        self._show()
-        self.query_one(ActionPicker).agent_view = None
-        self._opponent_line("a replay: v the opponent's conversation · ⏎ a new customer")
+        self._enter(Replaying(human, agent, path))
 
     # -- drawing -----------------------------------------------------------------------------
     def _show(self) -> None:
-        """Draw ``self.shown``: transcript, customer card, gauge, rewards, keys."""
-        e = self.shown
+        """Draw the conversation the phase shows: transcript, customer card, gauge, rewards."""
+        e = self.state.shown
         if e is None:
             return
         self.query_one(Transcript).show(self._transcript_items(e))
@@ -542,17 +509,64 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         rewards = self.query_one(RewardBreakdown)
         rewards.components = last.components if last else None
         rewards.total = e.total_return
-        live = self.replaying is None and e is self.conversation_episode and not e.done
-        self.query_one(ActionPicker).enabled = live
-        self._refresh_keys()
+
+    def _show_phase(self) -> None:
+        """Draw what follows the phase and the opponent: the strategy keys, the opponent's values, its line."""
+        live = self.state if isinstance(self.state, Live) else None
+        picker = self.query_one(ActionPicker)
+        picker.enabled = live is not None
+        picker.agent_view = live.view if live is not None else None
+        picker.hidden = self.blind
+        # names a model: text, not markup
+        self.query_one("#opponent-line", Static).update(Text(self._opponent_text()))
+
+    def _opponent_text(self) -> str:
+        """The line under the keys: what the opponent does in this phase, and where the keys go from here."""
+        state, agent = self.state, self.agent
+        loading = f"loading {short_name(self.opponent_loading)}…" if self.opponent_loading else ""
+        name = short_name(agent.name) if agent is not None else ""
+        if isinstance(state, Live):
+            view = state.view
+            if loading:
+                return loading
+            if view is None:
+                return state.no_view
+            if self.blind:
+                return f"opponent {name}: hidden until you answer (blind mode, b to show)"
+            if view.recommended < 0:
+                return f"opponent {name} has no preference here: every strategy equally likely"
+            shown = "Q-values" if view.kind == "q_values" else "probabilities"
+            return f"opponent {name} suggests ★ {LABELS[view.recommended]} ({shown} beside each key)"
+        if isinstance(state, Waiting):
+            if agent is not None:
+                return f"{name} is playing the same customer…"
+            if loading:
+                return f"{state.human.outcome} · the opponent is still loading; it plays this customer once ready"
+            return f"{state.human.outcome} · no opponent: press o to choose one; it plays this customer"
+        if isinstance(state, Replaying):
+            if state.agent is None:
+                return "a replay · ⏎ a new customer"
+            back = "your" if state.shown is state.agent else "the opponent's"
+            return f"a replay: v {back} conversation · ⏎ a new customer"
+        if isinstance(state, Reviewing):
+            theirs = state.agent
+            if loading:
+                return loading
+            if agent is not None and (theirs is None or name != theirs.player):  # a new opponent, chosen after
+                return f"{name} will play your next customer · ⏎ next"
+            if theirs is None:
+                return f"{state.human.outcome} · the opponent could not play this customer · ⏎ next"
+            back = "your" if state.shown is theirs else "its"
+            return f"{theirs.player}: {theirs.outcome}, {theirs.total_return:+.2f} · v {back} conversation · ⏎ next"
+        return loading or "no customer: ⏎ tries the next seed, n another industry"
 
     def _transcript_items(self, e: Episode) -> list[Item]:
         """The lines of ``e`` as the transcript shows them (see ``cs_tui.widgets.transcript.Item``)."""
         you = e.player == "you"
         who = "You" if you else short_name(e.player).capitalize()
         items: list[Item] = []
-        if self.replaying is not None:
-            items.append(("note", f"replay of {self.replaying.name}", "bold"))
+        if isinstance(self.state, Replaying):
+            items.append(("note", f"replay of {self.state.path.name}", "bold"))
         elif not you:
             items.append(("note", f"{who} with the same customer (v to go back to yours)", "bold"))
         items.append(("customer", e.opening_line, e.opening_sentiment))
@@ -565,37 +579,14 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             items += [("note", line, "bold") for line in self._ending(e).split("\n")]
         return items
 
-    def _refresh_keys(self) -> None:
-        """Refresh the footer when the keys that apply change (it rebuilds itself, so not on every turn)."""
-        state = tuple(
-            self.check_action(a, p)
-            for a, p in (
-                ("answer", ()),
-                ("next_customer", ()),
-                ("toggle_view", ("theirs",)),
-                ("toggle_view", ("yours",)),
-            )
-        )
-        if state != self._keys_state:
-            self._keys_state = state
-            self.refresh_bindings()
-
-    @property
-    def conversation_episode(self) -> Episode | None:
-        return self.conversation.episode if self.conversation else None
-
     def _ending(self, e: Episode) -> str:
         turns = f"{len(e.turns)} turn{'s' if len(e.turns) != 1 else ''}"
         text = f"── {e.outcome} after {turns}, return {e.total_return:+.2f} ──"
-        pair = self.last_pair
-        if pair is not None and pair[1] is not None and (e is pair[0] or e is pair[1]):
-            other = pair[1] if e is pair[0] else pair[0]
+        other = self.state.other(e) if isinstance(self.state, Compared) else None
+        if other is not None:
             name = "you" if other.player == "you" else short_name(other.player)
             other_turns = f"{len(other.turns)} turn{'s' if len(other.turns) != 1 else ''}"
             text += (
                 f"\n── {name} with the same customer: {other.outcome} after {other_turns}, {other.total_return:+.2f} ──"
             )
         return text
-
-    def _opponent_line(self, text: str) -> None:
-        self.query_one("#opponent-line", Static).update(Text(text))  # names a model: text, not markup

@@ -35,6 +35,10 @@ DIALOG_CSS = """
 {name} OptionList {{
     height: auto;
     max-height: 16;
+    padding: 0 0 0 1;
+}}
+{name} OptionList > .option-list--option {{
+    padding: 0 1 0 0;  /* a gap before the scrollbar of a long list */
 }}
 """
 
@@ -55,7 +59,9 @@ class NewEpisodeDialog(ModalScreen[tuple[str, int] | None]):
         with Vertical() as box:
             box.border_title = "New conversation"
             yield Label("Industry")
-            yield Select([(name, name) for name in self.industries], value=self.industry, allow_blank=False)
+            # on the current industry, unless it is one no customer could start with (then the first)
+            current = self.industry if self.industry in self.industries else self.industries[0]
+            yield Select([(name, name) for name in self.industries], value=current, allow_blank=False)
             yield Label("Seed (the same seed brings the same customer)")
             yield Input(str(self.seed), type="integer", id="seed")
             yield Label("tab next field · enter on the seed starts · esc cancel", classes="hint")

@@ -7,7 +7,7 @@ re-attaches to a run after a restart and follows runs started with ``cs-tui trai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +27,7 @@ from cs_tui.training.launcher import Launched
 from cs_tui.training.runs import Run, RunError, RunStatus, list_runs, run_locked
 from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
-from cs_tui.widgets.training_form import NewRunForm, TrainRequest
+from cs_tui.widgets.training_form import NewRunForm, RunFormFields, TrainRequest
 from cs_tui.widgets.training_monitor import POLL_SECONDS, STATUS_LABEL, STATUS_STYLE, RunMonitor
 
 LIST_SECONDS = 2.0
@@ -81,7 +81,7 @@ class TrainingScreen(PaneScreen):
     HELP = """
 ## Training
 
-On the left, every run in the saves folder with its status and progress; on the right, the run you
+{list_at}, every run in the saves folder with its status and progress; {monitor_at}, the run you
 follow: the returns of its training episodes as a sparkline, the latest mean return, % of oracle
 (**train**: on the training episodes, where the policy still explores; **eval**: the periodic
 evaluation on held-out conversations), outcome rates and how often each strategy is used.
@@ -167,6 +167,16 @@ and the best % of oracle so far.
         table = self.query_one("#runs", DataTable)
         table.columns[ColumnKey("run")].width = NAME_WIDTH[wide]
         self._fill(self.rows)
+
+    def help_text(self) -> str:
+        stacked = self.has_class("-narrow")  # the list above the monitor, or beside it
+        return (
+            super()
+            .help_text()
+            .format(
+                list_at="On top" if stacked else "On the left", monitor_at="below it" if stacked else "on the right"
+            )
+        )
 
     def on_screen_resume(self) -> None:
         # back from another pane (nothing was read meanwhile): catch up now rather than at the next tick
@@ -289,16 +299,26 @@ and the best % of oracle so far.
     # -- starting and stopping ---------------------------------------------------------------
     def action_new_run(self) -> None:
         """Open the form; on submit, start the run in its own process and follow it."""
-        self.app.push_screen(NewRunForm(self.saves, industry=self.settings.industry), self._start)
+        settings = self.settings
+        form = NewRunForm(self.saves, settings.run_form or RunFormFields(industry=settings.industry))
 
-    def _start(self, request: TrainRequest | None) -> None:
+        def closed(request: TrainRequest | None) -> None:
+            kept = form.fields  # the fields as left, for the next time in this app session
+            if self._start(request):
+                kept = replace(kept, name="")  # that name is the new run's now
+            settings.run_form = kept
+
+        self.app.push_screen(form, closed)
+
+    def _start(self, request: TrainRequest | None) -> bool:
+        """Start and follow the run ``request`` asks for; whether it started."""
         if request is None:
-            return
+            return False
         try:
             self.start_training(request)
         except OSError as exc:
             self.notify(f"Could not start training: {exc}", title="Training", severity="error", timeout=10)
-            return
+            return False
         extras = [
             *([f"{request.frame_stack} frames stacked"] if request.frame_stack > 1 else []),
             *([f"warm start from {request.warm_start}"] if request.warm_start else []),
@@ -316,6 +336,7 @@ and the best % of oracle so far.
         self.notify(started, title="Training", markup=False)
         self._open(self.saves / request.name, starting=True, chosen=True)
         self.refresh_runs()
+        return True
 
     def start_training(self, request: TrainRequest) -> Launched:
         """Start ``cs-tui train`` for ``request`` in a new session, stderr to ``saves/.logs/<name>.log``."""

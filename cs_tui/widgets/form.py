@@ -83,6 +83,9 @@ class FormScreen(ModalScreen[Request | None], Generic[Request]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_start()
 
+    def closing(self, request: Request | None) -> None:
+        """Called as the form closes, with what it closes with (None: cancelled); the fields are still there."""
+
     def action_start(self) -> None:
         """Validate and, when every field is fine, close the form with the request."""
         try:
@@ -90,8 +93,10 @@ class FormScreen(ModalScreen[Request | None], Generic[Request]):
         except ValueError as exc:
             self.query_one("#form-error", Static).update(Text(str(exc)))  # quotes what was typed: text
             return
+        self.closing(request)
         self.dismiss(request)
 
     def action_cancel(self) -> None:
         """Close the form without starting anything."""
+        self.closing(None)
         self.dismiss(None)

@@ -17,6 +17,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Markdown, Static
 
+from cs_tui.screens.pane import PaneScreen
+
 #: Keys of the app itself, whichever pane is on screen.
 GLOBAL_KEYS = (
     ("p t s m", "the panes: play, training, scenarios, models"),
@@ -65,12 +67,15 @@ class HelpScreen(ModalScreen[None]):
         border: round $primary;
         border-title-align: left;
         border-subtitle-align: right;
-        padding: 0 1;
+        padding: 0 0 0 1;  /* on the right, the children's margin: a gap before the scrollbar */
         background: $surface;
     }
     HelpScreen Markdown {
-        margin: 0;
+        margin: 0 1 0 0;
         padding: 0;
+    }
+    HelpScreen #help-keys {
+        margin: 0 1 0 0;
     }
     """
 
@@ -83,7 +88,8 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, pane: Screen[Any], title: str) -> None:
         super().__init__()
         self.pane_title = title
-        self.help_text = str(getattr(pane, "HELP", None) or "").strip()
+        # a pane's own words for its layout on screen (stacked or side by side)
+        self.help_text = pane.help_text() if isinstance(pane, PaneScreen) else (pane.HELP or "").strip()
         self.keys = pane_keys(pane)
 
     def compose(self) -> ComposeResult:

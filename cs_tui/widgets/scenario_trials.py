@@ -49,7 +49,8 @@ class ScenarioTrialsScreen(ModalScreen[None]):
     }
     ScenarioTrialsScreen #scenario-head { height: auto; padding: 0 1; }
     ScenarioTrialsScreen #trials { height: auto; max-height: 10; }
-    ScenarioTrialsScreen #transcript-box { height: 1fr; border-top: solid $panel; padding: 0 1; }
+    ScenarioTrialsScreen #transcript-box { height: 1fr; border-top: solid $panel; padding: 0 0 0 1; }
+    ScenarioTrialsScreen #transcript-box > * { margin: 0 1 0 0; }  /* a gap before the scrollbar */
     """
 
     def __init__(self, result: ScenarioResult, policy: str, k: int) -> None:

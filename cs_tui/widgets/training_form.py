@@ -137,35 +137,75 @@ def validate(
     return TrainRequest(str(algorithm), str(industry), steps, seed_value, name, stack, source)
 
 
-class NewRunForm(FormScreen[TrainRequest]):
-    """A modal form; dismissed with a :class:`TrainRequest`, or None when cancelled."""
+@dataclass(frozen=True)
+class RunFormFields:
+    """The new-run form's fields as the user left them, text as typed: a reopened form shows them again."""
 
-    def __init__(self, saves: Path, *, algorithm: str = "ppo", industry: str = "mixed") -> None:
+    algorithm: str = "ppo"
+    industry: str = "mixed"
+    timesteps: str = ""  # empty: the algorithm's tuned budget
+    seed: str = "0"
+    name: str = ""
+    frame_stack: str = "1"
+    warm_start: str = ""
+
+
+class NewRunForm(FormScreen[TrainRequest]):
+    """A modal form; dismissed with a :class:`TrainRequest`, or None when cancelled.
+
+    It opens on ``fields`` (the defaults when None); as it closes, :attr:`fields` holds what it was left
+    with, for the pane to keep.
+    """
+
+    def __init__(self, saves: Path, fields: RunFormFields | None = None) -> None:
         super().__init__()
         self.saves = saves
         self.default_timesteps = default_timesteps()
-        self._defaults = (algorithm, industry, self.default_timesteps.get(algorithm, FALLBACK_TIMESTEPS))
+        self.fields = fields or RunFormFields()
 
     def compose_form(self) -> ComposeResult:
-        algorithm, industry, timesteps = self._defaults
+        f = self.fields
+        algorithm = f.algorithm if f.algorithm in ALGORITHMS else "ppo"
+        timesteps = f.timesteps or str(self.default_timesteps.get(algorithm, FALLBACK_TIMESTEPS))
+        warm_starts = warm_start_choices(self.saves)
+        # a kept choice that is gone (the recordings were deleted): none
+        warm_start = f.warm_start if f.warm_start in [source for _, source in warm_starts] else ""
         with Vertical():
             yield Static("[b]New training run[/b] (runs on after the app closes)")
             with Grid():
                 yield Label("algorithm")
                 yield algorithm_select(algorithm)
                 yield Label("industry")
-                yield industry_select(industry)
+                yield industry_select(f.industry)
                 yield Label("timesteps")
-                yield Input(str(timesteps), type="integer", compact=True, id="timesteps")
+                yield Input(timesteps, type="integer", compact=True, id="timesteps")
                 yield Label("seed")
-                yield Input("0", type="integer", compact=True, id="seed")
+                yield Input(f.seed, type="integer", compact=True, id="seed")
                 yield Label("name")
-                yield Input(placeholder="automatic", compact=True, id="name")
+                yield Input(f.name, placeholder="automatic", compact=True, id="name")
                 yield Label("frame stack")
-                yield Input("1", type="integer", compact=True, id="frame-stack")
+                yield Input(f.frame_stack, type="integer", compact=True, id="frame-stack")
                 yield Label("warm start")
-                yield Select(warm_start_choices(self.saves), value="", allow_blank=False, compact=True, id="warm-start")
+                yield Select(warm_starts, value=warm_start, allow_blank=False, compact=True, id="warm-start")
             yield from form_buttons()
+
+    def closing(self, request: TrainRequest | None) -> None:
+        def text(selector: str) -> str:
+            return self.query_one(selector, Input).value
+
+        def choice(selector: str) -> str:
+            value = self.query_one(selector, Select).value
+            return value if isinstance(value, str) else ""
+
+        self.fields = RunFormFields(
+            algorithm=choice("#algorithm"),
+            industry=choice("#industry"),
+            timesteps=text("#timesteps"),
+            seed=text("#seed"),
+            name=text("#name"),
+            frame_stack=text("#frame-stack"),
+            warm_start=choice("#warm-start"),
+        )
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id != "algorithm" or not isinstance(event.value, str):

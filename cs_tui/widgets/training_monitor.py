@@ -142,7 +142,7 @@ class RunView:
 IDLE_TEXT = (
     "No run open.\n\n"
     "Press n to start a training run: it trains in its own process, so it goes on if this app closes.\n\n"
-    "A run started with `cs-tui train` in another terminal shows up in the list on the left and is followed "
+    "A run started with `cs-tui train` in another terminal shows up in the runs list and is followed "
     "here by itself; enter on any run in the list opens it."
 )
 
@@ -187,8 +187,9 @@ class RunMonitor(VerticalScroll):
     DEFAULT_CSS = """
     RunMonitor {
         height: 1fr;
-        padding: 0 1;
+        padding: 0 0 0 1;  /* on the right, the children's margin: a gap before the scrollbar */
     }
+    RunMonitor > * { margin: 0 1 0 0; }
     RunMonitor #run-title { height: 1; }
     RunMonitor.-idle > * { display: none; }
     RunMonitor.-idle > #run-title { display: block; height: auto; padding-top: 1; }

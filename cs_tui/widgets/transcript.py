@@ -20,6 +20,9 @@ from cs_tui.widgets import tone
 #: ("note", text, style). Comparing lists of items tells what is new since the last draw.
 Item = tuple[Any, ...]
 
+#: blank cells between the text and the scrollbar (Textual draws it inside the padding, against the text)
+GAP = 1
+
 #: sentiment code -> style of the customer's mood label (colour drops out under NO_COLOR; the words stay)
 MOOD_STYLES = ("bold red", "red", "yellow", "green", "bold green")
 
@@ -50,7 +53,7 @@ class Transcript(RichLog, inherit_bindings=False):
     DEFAULT_CSS = """
     Transcript {
         height: 1fr;
-        padding: 0 1;
+        padding: 0 0 0 1;  /* on the right, a gap before the scrollbar instead (GAP) */
         background: $background;
         border: none;
         scrollbar-size-vertical: 1;
@@ -156,7 +159,7 @@ class Transcript(RichLog, inherit_bindings=False):
     def on_resize(self, event: events.Resize) -> None:
         super().on_resize(event)  # learns the size
         # from the event: the widget's region (and so its content region) is set only after this handler
-        width = event.size.width - self.styles.gutter.width - self.scrollbar_size_vertical
+        width = event.size.width - self.styles.gutter.width - self.scrollbar_size_vertical - GAP
         self._width = width
         if width > 0 and width != self._wrapped_at:  # (re-)wrap at the new width
             super().clear()
