@@ -359,7 +359,7 @@ def test_the_shipped_default_agent_loads_safely_and_reaches_90_percent_of_oracle
         seed=1,  # not the seed best.zip was chosen on
         reference={"random_return": random_return, "oracle_return": oracle_return},
     )
-    assert score["pct_of_oracle"] >= 90.0
+    assert score.pct_of_oracle is not None and score.pct_of_oracle >= 90.0
 
 
 def test_tensorboard_flag_logs_the_run_to_tensorboard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -49,13 +49,11 @@ class RunRow:
 
 def _row_for(run: Run) -> RunRow:
     try:
-        meta = run.meta
+        record = run.record()
     except RunError:
         return RunRow(run.name, run.path, RunStatus.BROKEN, None)
-    status = run.status
-    done, total = meta.get("timesteps_done"), meta.get("total_timesteps")
-    progress = done / total if isinstance(done, int | float) and isinstance(total, int | float) and total else None
-    return RunRow(run.name, run.path, status, progress)
+    total = record.total_timesteps
+    return RunRow(run.name, run.path, run.status, record.timesteps_done / total if total else None)
 
 
 class RunsTable(DataTable[Any]):
