@@ -16,7 +16,7 @@ from app_helpers import PaneApp, screen_text, wait_for
 from rich.console import Console
 from textual.app import App
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, ProgressBar, Static
 
 from cs_tui.screens.training import TrainingScreen
 from cs_tui.training.runs import Run, atomic_write_json, now_iso
@@ -455,6 +455,19 @@ async def test_the_runs_list_shows_the_monitors_progress(tmp_path: Path) -> None
         await wait_for(pilot, lambda: runs_list(app) == [("ppo-mixed-live", "39%")])
         await pilot.pause(2.5)  # a later listing (meta still says 33%) does not take it back
         assert runs_list(app) == [("ppo-mixed-live", "39%")]
+
+
+async def test_the_runs_list_and_the_monitor_show_one_progress_after_a_resume_with_a_larger_total(
+    tmp_path: Path,
+) -> None:
+    # trained to 5,000 of 5,000, then resumed to 10,000: the stream's last train record still says 100 %
+    run = make_run(tmp_path, "ppo-mixed-more", timesteps_done=5000, total_timesteps=10_000)
+    run.append_metric(train_record(5000, [0.5], progress=1.0))
+    app = PaneApp(tmp_path, TrainingScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(RewardSparkline).episodes == 1)
+        await wait_for(pilot, lambda: runs_list(app) == [("ppo-mixed-more", "50%")])
+        assert app.screen.query_one("#run-progress", ProgressBar).percentage == pytest.approx(0.5)
 
 
 async def test_the_key_bar_fits_80_columns_down_to_quit(tmp_path: Path) -> None:

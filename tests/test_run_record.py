@@ -132,3 +132,18 @@ def test_the_app_readers_errors_are_run_errors_so_a_bad_field_is_shown_not_raise
     with pytest.raises(RunError, match=r"r/meta\.json: max_turns must be a whole number"):
         run.record()
     assert run.recorded_status == "finished"  # the status alone still reads: the run can be stopped, listed
+
+
+@pytest.mark.parametrize(
+    ("status", "done", "steps", "progress"),
+    [
+        ("running", 2500, None, 0.25),  # meta.json's checkpoint count
+        ("running", 2500, 3900, 0.39),  # a fresher count (the latest train record's) wins
+        ("running", 0, 10_016, 1.0),  # DQN's last collection round may pass the total: never over 100 %
+        ("interrupted", 2500, None, 0.25),
+        ("finished", 9000, None, 1.0),  # a finished run is done, whatever its count
+    ],
+)
+def test_progress_is_one_figure_for_every_view(status: str, done: int, steps: int | None, progress: float) -> None:
+    data = {**shipped(), "status": status, "timesteps_done": done, "total_timesteps": 10_000}
+    assert RunRecord.from_json(data, SHIPPED).progress(steps) == pytest.approx(progress)

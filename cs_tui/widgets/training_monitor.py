@@ -135,13 +135,9 @@ class RunView:
 
     @property
     def progress(self) -> float:
-        p = finite(self.train.get("progress"))
-        if p is None:
-            total = self.record.total_timesteps if self.record else 0
-            p = self.record.timesteps_done / total if self.record and total else 0.0
-        if self.recorded_status == RunStatus.FINISHED:
-            p = 1.0
-        return min(max(p, 0.0), 1.0)
+        """The run's progress (:meth:`RunRecord.progress`) at the latest train record's step count, which
+        is fresher than meta.json's checkpoint count; 0 while meta.json is not read."""
+        return 0.0 if self.record is None else self.record.progress(finite(self.train.get("timesteps")))
 
 
 IDLE_TEXT = (
@@ -220,7 +216,7 @@ class RunMonitor(VerticalScroll):
             return self.monitor
 
     class Progressed(Message):
-        """New records of the followed run arrived: lists showing its progress can show the same figure."""
+        """The followed run's progress was read again: lists showing its progress can show the same figure."""
 
         def __init__(self, monitor: RunMonitor, name: str, progress: float) -> None:
             super().__init__()
@@ -310,7 +306,7 @@ class RunMonitor(VerticalScroll):
         view = self.view
         if not records and (record, meta_error, alive) == (view.record, view.meta_error, view.alive):
             return  # nothing new (a finished run, or a trainer between records): no repaint
-        before = view.status
+        before, progress_before = view.status, view.progress
         view.record, view.meta_error, view.alive = record, meta_error, alive
         self._offset = offset
         if not meta_error:
@@ -319,8 +315,9 @@ class RunMonitor(VerticalScroll):
         if history_changed or records:
             self.query_one(RewardSparkline).show_history(self._history)
         self._draw()
-        if records and self.followed_run is not None:
-            self.post_message(self.Progressed(self, self.followed_run.name, self.view.progress))
+        if (records or view.progress != progress_before) and self.followed_run is not None:
+            # (meta.json alone can move it too: a resume with a larger total)
+            self.post_message(self.Progressed(self, self.followed_run.name, view.progress))
         if self.view.status != before:
             self.post_message(self.StatusChanged(self, self.view.status))
 
