@@ -12,7 +12,7 @@ from app_helpers import PaneApp, screen_text, shown, wait_for
 from textual.widgets import DataTable, Input, Select, Static
 
 from cs_env.env import CustomerSupportEnv
-from cs_tui.screens.models import CompareScreen, ModelsScreen, list_models
+from cs_tui.screens.models import CompareScreen, ModelsScreen, describe_entry, list_models
 from cs_tui.training.runs import atomic_write_json, now_iso
 from cs_tui.widgets.bars import ShareBars
 
@@ -172,11 +172,20 @@ def test_list_models_skips_runs_without_a_model_and_keeps_broken_meta(tmp_path: 
     broken.mkdir()
     (broken / "meta.json").write_text("[]")
     (broken / "model.zip").write_bytes(b"")
+    bad_field = tmp_path / "bad-field"
+    bad_field.mkdir()
+    write_meta(bad_field, seed="seven")
+    (bad_field / "model.zip").write_bytes(b"")
     entries = list_models(tmp_path)
     names = [e.name for e in entries]
     assert "no-model" not in names
     broken_entry = next(e for e in entries if e.name == "broken-meta")
     assert broken_entry.meta_error and "meta.json" in broken_entry.meta_error
+    # a field of the wrong type: the entry says which, in the details pane, instead of a crash
+    bad = next(e for e in entries if e.name == "bad-field")
+    assert bad.record is None and bad.meta_error is not None
+    assert "bad-field/meta.json: seed must be a whole number, got 'seven'" in bad.meta_error
+    assert "seed must be a whole number" in str(describe_entry(bad))
 
 
 def test_opening_the_panes_does_not_import_torch() -> None:

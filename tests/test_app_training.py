@@ -16,7 +16,7 @@ from app_helpers import PaneApp, screen_text, wait_for
 from rich.console import Console
 from textual.app import App
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, ProgressBar, Static
 
 from cs_tui.screens.training import TrainingScreen
 from cs_tui.training.runs import Run, atomic_write_json, now_iso
@@ -150,11 +150,17 @@ async def test_a_failed_run_shows_its_recorded_error(tmp_path: Path) -> None:
         assert "learning_rate must be positive" in text_of(app, "#run-reason")
 
 
-async def test_a_broken_run_folder_does_not_break_the_pane(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("broken_by", "reason"),
+    [("not JSON", "not valid JSON"), ("a bad field", "broken/meta.json: total_timesteps must be a whole number")],
+)
+async def test_a_broken_run_folder_does_not_break_the_pane(tmp_path: Path, broken_by: str, reason: str) -> None:
     make_run(tmp_path, "good", status="finished")
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    (broken / "meta.json").write_text("{not json")
+    if broken_by == "a bad field":
+        make_run(tmp_path, "broken", total_timesteps="lots")
+    else:
+        (tmp_path / "broken").mkdir()
+        (tmp_path / "broken" / "meta.json").write_text("{not json")
     app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         table = app.screen.query_one("#runs", DataTable)
@@ -166,11 +172,13 @@ async def test_a_broken_run_folder_does_not_break_the_pane(tmp_path: Path) -> No
         await pilot.press("enter")
         monitor = app.screen.query_one(RunMonitor)
         await wait_for(pilot, lambda: monitor.view.status == "broken")
-        assert "not valid JSON" in text_of(app, "#run-reason")
+        assert reason in text_of(app, "#run-reason")
+        assert dict(runs_list(app))["broken"] == "broken"
 
 
-def test_run_view_folds_records_and_keeps_the_best_eval() -> None:
-    view = RunView(meta={"reference": {"random_return": 0.0, "oracle_return": 2.0}, "status": "running"})
+def test_run_view_folds_records_and_keeps_the_best_eval(tmp_path: Path) -> None:
+    record = make_run(tmp_path, "r", reference={"random_return": 0.0, "oracle_return": 2.0}).record()
+    view = RunView(record=record)
     records = [
         train_record(100, [1.0, None, float("nan")]),  # type: ignore[list-item]
         {"type": "eval", "timesteps": 100, "mean_return": 1.0, "pct_of_oracle": 0.5, "is_best": True},
@@ -181,8 +189,8 @@ def test_run_view_folds_records_and_keeps_the_best_eval() -> None:
     view.fold(records)
     assert episode_returns(records) == [1.0, 2.0]  # nulls, NaN and booleans are not returns
     assert view.train["timesteps"] == 200
-    assert view.best_eval is not None and view.best_eval["pct_of_oracle"] == 0.5
-    assert view.last_eval is not None and view.last_eval["pct_of_oracle"] == 0.4
+    assert view.best_eval is not None and view.best_eval.pct_of_oracle == 0.5
+    assert view.last_eval is not None and view.last_eval.pct_of_oracle == 0.4
     assert view.message == "SIGTERM"
     assert view.pct_of_oracle(1.5) == pytest.approx(0.75)
 
@@ -498,6 +506,19 @@ async def test_the_runs_list_shows_the_monitors_progress(tmp_path: Path) -> None
         await wait_for(pilot, lambda: runs_list(app) == [("ppo-mixed-live", "39%")])
         await pilot.pause(2.5)  # a later listing (meta still says 33%) does not take it back
         assert runs_list(app) == [("ppo-mixed-live", "39%")]
+
+
+async def test_the_runs_list_and_the_monitor_show_one_progress_after_a_resume_with_a_larger_total(
+    tmp_path: Path,
+) -> None:
+    # trained to 5,000 of 5,000, then resumed to 10,000: the stream's last train record still says 100 %
+    run = make_run(tmp_path, "ppo-mixed-more", timesteps_done=5000, total_timesteps=10_000)
+    run.append_metric(train_record(5000, [0.5], progress=1.0))
+    app = PaneApp(tmp_path, TrainingScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(RewardSparkline).episodes == 1)
+        await wait_for(pilot, lambda: runs_list(app) == [("ppo-mixed-more", "50%")])
+        assert app.screen.query_one("#run-progress", ProgressBar).percentage == pytest.approx(0.5)
 
 
 async def test_the_key_bar_fits_80_columns_down_to_quit(tmp_path: Path) -> None:

@@ -171,7 +171,9 @@ def test_a_run_killed_after_its_last_checkpoint_resumes_to_be_marked_finished(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = trainer.train(quick(tmp_path)).run
-    run.update_meta(status="running")  # killed after the last checkpoint, before "finished" was written
+    record = run.record()
+    record.status = "running"  # killed after the last checkpoint, before "finished" was written
+    run.write_record(record)
     assert run.status == "died"
     code, err = run_cli(capsys, "train", "--resume", str(run.path), "--quiet")
     assert code == 0, err
@@ -192,3 +194,23 @@ def test_a_resume_from_a_mid_rollout_checkpoint_stops_at_the_total(tmp_path: Pat
     result = trainer.resume(first.run.path, record_seconds=0.2)
     assert result.status == "finished"
     assert result.run.meta["timesteps_done"] == result.timesteps == 4096  # not a rollout past it
+
+
+def test_a_resumed_run_keeps_its_record(tmp_path: Path) -> None:
+    run = trainer.train(quick(tmp_path, timesteps=2048)).run
+    before = run.record()
+    # a key a later version wrote, and the tuner's own, survive a resume as well
+    runs.atomic_write_json(run.meta_path, {**run.meta, "from_a_later_version": [1], "tune": {"study": "s"}})
+    result = trainer.resume(run.path, timesteps=4096, record_seconds=0.2)
+    assert result.status == "finished", result.message
+    after = run.record()
+    kept = ("name", "algorithm", "industry", "max_turns", "seed", "n_envs", "hyperparameters", "industry_digest",
+            "created_at", "reference", "eval_every", "eval_episodes", "keep_checkpoints", "warm_start",
+            "frame_stack", "curriculum", "command")  # fmt: skip
+    assert {k: getattr(after, k) for k in kept} == {k: getattr(before, k) for k in kept}
+    assert after.extra == {"from_a_later_version": [1]} and after.tune == {"study": "s"}
+    assert (after.total_timesteps, after.timesteps_requested, after.timesteps_done) == (4096, 4096, 4096)
+    assert (after.status, after.error, after.pid) == ("finished", None, os.getpid())
+    assert after.last_eval is not None and after.last_eval.timesteps == 4096
+    assert before.best_eval is not None and after.best_eval is not None
+    assert (after.best_eval.mean_return or 0) >= (before.best_eval.mean_return or 0)  # kept, or a better one since

@@ -18,6 +18,7 @@ from cs_tui.seeds import seed_arg
 from cs_tui.training.registry import ALGORITHMS, ON_POLICY
 
 if TYPE_CHECKING:
+    from cs_tui.training.run_record import RunRecord
     from cs_tui.training.runs import Run
     from cs_tui.training.trainer import TrainResult
 
@@ -208,10 +209,13 @@ class JsonReporter:
         sys.stdout.write(to_json(obj) + "\n")
         sys.stdout.flush()
 
-    def started(self, run: Run, meta: dict[str, Any], resumed: bool) -> None:
-        keys = ("name", "algorithm", "industry", "seed", "n_envs", "total_timesteps", "timesteps_requested",
-                "timesteps_done")  # fmt: skip
-        self._print({"type": "started", "path": str(run.path), "resumed": resumed, **{k: meta.get(k) for k in keys}})
+    def started(self, run: Run, record: RunRecord, resumed: bool) -> None:
+        self._print(
+            {"type": "started", "path": str(run.path), "resumed": resumed, "name": record.name,
+             "algorithm": record.algorithm, "industry": record.industry, "seed": record.seed, "n_envs": record.n_envs,
+             "total_timesteps": record.total_timesteps, "timesteps_requested": record.timesteps_requested,
+             "timesteps_done": record.timesteps_done}
+        )  # fmt: skip
 
     def record(self, record: dict[str, Any]) -> None:
         self._print(record)
@@ -226,7 +230,7 @@ class JsonReporter:
                 "message": result.message,
                 "exit_code": result.exit_code,
                 "wall_seconds": round(result.wall_seconds, 2),
-                "best_eval": result.best_eval,
+                "best_eval": None if result.best_eval is None else result.best_eval.to_json(),
             }
         )
 
@@ -243,27 +247,29 @@ class ConsoleReporter:
         self.last_eval = "-"
         self.last_line = 0.0
 
-    def started(self, run: Run, meta: dict[str, Any], resumed: bool) -> None:
+    def started(self, run: Run, record: RunRecord, resumed: bool) -> None:
         from rich.progress import BarColumn, Progress, TextColumn
 
         from cs_tui.labels import middle_cut
 
         verb = "Resuming" if resumed else "Training"
-        total, requested = meta["total_timesteps"], meta.get("timesteps_requested", meta["total_timesteps"])
+        total = record.total_timesteps
+        requested = total if record.timesteps_requested is None else record.timesteps_requested
+        n_envs = record.n_envs or 1  # (the trainer's own record always has it; a resume refuses one without)
         self.console.print(
-            f"{verb} [bold]{meta['algorithm']}[/] on [bold]{meta['industry']}[/] "
-            f"({total:,} steps, {meta['n_envs']} env{'s' * (meta['n_envs'] != 1)}, seed {meta['seed']}) → {run.path}"
+            f"{verb} [bold]{record.algorithm}[/] on [bold]{record.industry}[/] "
+            f"({total:,} steps, {n_envs} env{'s' * (n_envs != 1)}, seed {record.seed}) → {run.path}"
         )
         if requested != total:  # SB3 trains whole rollouts: say so before the count passes the request
             from cs_tui.training.trainer import collection_size
 
-            size = collection_size(meta["algorithm"], meta["n_envs"], meta.get("hyperparameters", {}))
-            rounds = "rollouts" if meta["algorithm"] in ON_POLICY else "collection rounds"
+            size = collection_size(record.algorithm, n_envs, record.hyperparameters)
+            rounds = "rollouts" if record.algorithm in ON_POLICY else "collection rounds"
             self.console.print(f"({requested:,} steps asked, rounded up: SB3 trains whole {rounds} of {size:,} steps)")
         extras = [
-            *([f"{meta['frame_stack']} frames stacked"] if meta.get("frame_stack", 1) > 1 else []),
-            *(["a curriculum of rare cases"] if meta.get("curriculum") else []),
-            *([f"a warm start from {meta['warm_start']['source']}"] if meta.get("warm_start") else []),
+            *([f"{record.frame_stack} frames stacked"] if record.frame_stack > 1 else []),
+            *(["a curriculum of rare cases"] if record.curriculum else []),
+            *([f"a warm start from {record.warm_start['source']}"] if record.warm_start else []),
         ]
         if extras:
             self.console.print(f"(with {', '.join(extras)})", markup=False)
@@ -281,10 +287,10 @@ class ConsoleReporter:
             )
             self.progress.start()
             self.task = self.progress.add_task(
-                middle_cut(meta["name"], 14),
-                steps=_steps(meta.get("timesteps_done", 0), meta["total_timesteps"]),
-                total=meta["total_timesteps"],
-                completed=meta.get("timesteps_done", 0),
+                middle_cut(record.name, 14),
+                steps=_steps(record.timesteps_done, total),
+                total=total,
+                completed=record.timesteps_done,
                 fps="-",
                 eta="-",
                 ret="-",

@@ -7,7 +7,7 @@ worker, when asked; a model file that cannot be loaded safely is a notification 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,8 +26,9 @@ from cs_env.evaluate import MAX_EPISODES
 from cs_tui.agents import BASELINE_PREFIX, MODEL_FILES
 from cs_tui.evaluation_view import comparison, evaluation
 from cs_tui.labels import middle_cut
-from cs_tui.numbers import finite, number, pct_of_oracle, rate
+from cs_tui.numbers import number, pct_of_oracle, rate
 from cs_tui.screens.pane import PaneScreen
+from cs_tui.training.run_record import EvalRecord, RunRecord
 from cs_tui.training.runs import RunError, list_runs
 from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
@@ -49,7 +50,7 @@ class ModelEntry:
     spec: str  # what load_agent takes
     name: str
     kind: str  # "model" | "baseline"
-    meta: dict[str, Any] = field(default_factory=dict)
+    record: RunRecord | None = None  # a model's run's meta.json (None for a baseline, or when it is broken)
     meta_error: str | None = None
     model_file: Path | None = None
 
@@ -62,10 +63,10 @@ def list_models(saves: Path) -> list[ModelEntry]:
         if model_file is None:
             continue
         try:
-            meta, error = run.meta, None
+            record, error = run.record(), None
         except RunError as exc:
-            meta, error = {}, str(exc)
-        entries.append(ModelEntry(str(run.path), run.name, "model", meta, error, model_file))
+            record, error = None, str(exc)
+        entries.append(ModelEntry(str(run.path), run.name, "model", record, error, model_file))
     entries += [ModelEntry(BASELINE_PREFIX + b, b, "baseline") for b in YARDSTICKS]
     return entries
 
@@ -81,11 +82,9 @@ def _flat(hp: dict[str, Any]) -> list[tuple[str, Any]]:
     return items
 
 
-def _eval_line(label: str, ev: dict[str, Any]) -> str:
-    line = f"{label}: return {number(ev.get('mean_return'))} · {pct_of_oracle(ev.get('pct_of_oracle'))}% of oracle"
-    line += f" · resolved {rate(ev.get('resolution_rate'))}"
-    steps = finite(ev.get("timesteps"))
-    return line + (f" @ {steps:,.0f}" if steps is not None else "")
+def _eval_line(label: str, ev: EvalRecord) -> str:
+    line = f"{label}: return {number(ev.mean_return)} · {pct_of_oracle(ev.pct_of_oracle)}% of oracle"
+    return line + f" · resolved {rate(ev.resolution_rate)} @ {ev.timesteps:,}"
 
 
 def describe_entry(entry: ModelEntry) -> RenderableType:
@@ -94,29 +93,23 @@ def describe_entry(entry: ModelEntry) -> RenderableType:
         return Text(f"{entry.spec}: a baseline policy (cs_env.policies), a yardstick to compare with.")
     text = Text()
     text.append(entry.name, style="bold")
-    if entry.meta_error:
+    if entry.meta_error or entry.record is None:
         text.append(f"\n{entry.meta_error}", style=tone("red"))
         return text
-    m = entry.meta
-    text.append(f" · {str(m.get('algorithm', '?')).upper()} · {m.get('industry', '?')} · {m.get('status', '?')}")
-    done, total = finite(m.get("timesteps_done")), finite(m.get("total_timesteps"))
-    steps = f"{done:,.0f}" if done is not None else "?"
-    if total:
-        steps += f"/{total:,.0f}"
-    text.append(f"\n{steps} steps · seed {m.get('seed', '?')}")
-    if m.get("created_at"):
-        text.append(f" · {str(m.get('created_at'))[:16].replace('T', ' ')}")
+    m = entry.record
+    text.append(f" · {m.algorithm.upper()} · {m.industry} · {m.status}")
+    steps = f"{m.timesteps_done:,}" + (f"/{m.total_timesteps:,}" if m.total_timesteps else "")
+    text.append(f"\n{steps} steps · seed {m.seed}")
+    if m.created_at:
+        text.append(f" · {m.created_at[:16].replace('T', ' ')}")
     if entry.model_file is not None:
         text.append(f" · {entry.model_file.name}")
-    hp = m.get("hyperparameters")
-    if isinstance(hp, dict) and hp:
-        flat = _flat(hp)
-        text.append("\n" + " ".join(f"{k}={v}" for k, v in flat), style="dim")
-    last, best = m.get("last_eval"), m.get("best_eval")
-    if isinstance(last, dict):
-        text.append("\n" + _eval_line("last eval", last))
-    if isinstance(best, dict) and best != last:
-        text.append("\n" + _eval_line("best eval", best))
+    if m.hyperparameters:
+        text.append("\n" + " ".join(f"{k}={v}" for k, v in _flat(m.hyperparameters)), style="dim")
+    if m.last_eval is not None:
+        text.append("\n" + _eval_line("last eval", m.last_eval))
+    if m.best_eval is not None and m.best_eval != m.last_eval:
+        text.append("\n" + _eval_line("best eval", m.best_eval))
     return text
 
 
@@ -306,7 +299,7 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         self.entries = entries
         table.clear()
         for entry in self.entries:
-            alg = str(entry.meta.get("algorithm", "")).upper() if entry.kind == "model" else "base"
+            alg = ("" if entry.record is None else entry.record.algorithm.upper()) if entry.kind == "model" else "base"
             name = middle_cut(entry.name, NAME_WIDTH[self.has_class("-wide")])
             table.add_row(Text(name), Text(alg), self._mark_of(entry.spec), key=entry.spec)  # text, not markup
         specs = [e.spec for e in self.entries]
@@ -347,8 +340,8 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
             usage.display = usage_label.display = True
             busy = entry.spec in self.evaluating
             eval_widget.update(Text("\nevaluating…" if busy else "\nnot evaluated here yet: press e", style="italic"))
-            last = entry.meta.get("last_eval") if entry.kind == "model" else None
-            usage.values = dict(last.get("strategy_usage") or {}) if isinstance(last, dict) else {}
+            last = None if entry.record is None else entry.record.last_eval
+            usage.values = {} if last is None else last.strategy_usage
             usage_label.update("Strategy usage (last evaluation during training)" if usage.values else "")
 
     def on_select_changed(self, event: Select.Changed) -> None:
@@ -402,7 +395,7 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         from cs_tui.training.safe_load import ModelLoadError
 
         for entry in entries:
-            max_turns = int(entry.meta.get("max_turns") or 10) if entry.kind == "model" else 10
+            max_turns = 10 if entry.record is None else entry.record.max_turns
             try:
                 agent = load_agent(entry.spec, industry=settings.industry, max_turns=max_turns, saves=saves)
                 report = evaluate(

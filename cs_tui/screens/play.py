@@ -304,16 +304,14 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
     @staticmethod
     def _run_summary(run: Run) -> str:
         try:
-            meta = run.meta
+            record = run.record()
         except ValueError:  # a broken meta.json: the list still offers the model; loading will say what is wrong
             return ""
-        best = meta.get("best_eval") or meta.get("last_eval") or {}
-        score = (
-            f", eval {best['pct_of_oracle']:.0f}% oracle"  # the training evaluation's, as the models pane says
-            if isinstance(best.get("pct_of_oracle"), int | float)
-            else ""
-        )
-        return f" ({meta.get('algorithm', '?')}, {meta.get('industry', '?')}{score})"
+        best = record.best_eval or record.last_eval
+        pct = None if best is None else best.pct_of_oracle
+        # the training evaluation's, as the models pane says
+        score = "" if pct is None else f", eval {pct:.0f}% oracle"
+        return f" ({record.algorithm}, {record.industry}{score})"
 
     def load_opponent(self, spec: str) -> None:
         """Load ``spec`` in a thread (a model imports torch); the human can play meanwhile."""

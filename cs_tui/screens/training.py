@@ -49,13 +49,10 @@ class RunRow:
 
 def _row_for(run: Run) -> RunRow:
     try:
-        meta = run.meta
+        record = run.record()
     except RunError:
         return RunRow(run.name, run.path, RunStatus.BROKEN, None)
-    status = run.status
-    done, total = meta.get("timesteps_done"), meta.get("total_timesteps")
-    progress = done / total if isinstance(done, int | float) and isinstance(total, int | float) and total else None
-    return RunRow(run.name, run.path, status, progress)
+    return RunRow(run.name, run.path, run.status, record.progress())
 
 
 class RunsTable(DataTable[Any]):
@@ -125,8 +122,8 @@ and the best % of oracle so far.
         self.rows: list[RunRow] = []
         self._listing = False
         self._attached = False
-        #: the followed run's progress from its latest metrics record (fresher than meta's timesteps_done)
-        self._progress: dict[str, float] = {}
+        #: the followed run's name and progress as its monitor shows it (fresher than meta's timesteps_done)
+        self._followed_progress: tuple[str, float] | None = None
         #: the run the user opened themselves (enter, l, n, u): it stays followed until they pick another
         self._chosen: str | None = None
         #: runs that started training while another was followed: marked in the list until followed
@@ -248,8 +245,10 @@ and the best % of oracle so far.
 
     def _cells(self, row: RunRow) -> tuple[Text, Text]:
         label = STATUS_LABEL.get(row.status, row.status)
-        progress = max(row.progress or 0.0, self._progress.get(row.name, 0.0))
-        if row.status == RunStatus.RUNNING and (row.progress is not None or row.name in self._progress):
+        progress = row.progress
+        if self._followed_progress is not None and self._followed_progress[0] == row.name:
+            progress = self._followed_progress[1]  # the same figure as the monitor's bar beside it
+        if row.status == RunStatus.RUNNING and progress is not None:
             label = f"{progress * 100:.0f}%"
         width = NAME_WIDTH[self.has_class("-wide")]
         if row.name in self._announced:
@@ -282,13 +281,17 @@ and the best % of oracle so far.
         if path.name in self._announced:
             self._announced.discard(path.name)
             self._fill(self.rows)
+        self._followed_progress = None  # the list shows meta.json's figure until the monitor has read the run
         self.query_one(RunMonitor).follow(Run(path), starting=starting)
         if path.name in [r.name for r in self.rows]:
             self.query_one("#runs", DataTable).move_cursor(row=[r.name for r in self.rows].index(path.name))
 
     def on_run_monitor_progressed(self, event: RunMonitor.Progressed) -> None:
         # the monitor read newer records than meta.json's timesteps_done: the list shows the same figure
-        self._progress[event.name] = event.progress
+        followed = self.query_one(RunMonitor).path
+        if followed is None or followed.name != event.name:
+            return  # posted just before another run was opened
+        self._followed_progress = (event.name, event.progress)
         row = next((r for r in self.rows if r.name == event.name), None)
         if row is not None:
             self.query_one("#runs", DataTable).update_cell(row.name, "status", self._cells(row)[1])

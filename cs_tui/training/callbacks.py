@@ -20,6 +20,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from cs_env.domain import FINAL_OUTCOME_NAMES, N_STRATEGIES, STRATEGY_NAMES
+from cs_tui.training.run_record import EvalRecord
 from cs_tui.training.stop import StopFlag
 
 #: Episodes behind a "train" record's mean return and rates (the recent window).
@@ -102,7 +103,7 @@ class RunCallback(BaseCallback):
         eval_every: int,
         record_seconds: float = 1.0,
         stop_at: int | None = None,
-        prune: Callable[[dict[str, Any]], bool] | None = None,
+        prune: Callable[[EvalRecord], bool] | None = None,
     ) -> None:
         super().__init__(verbose=0)
         self.total_timesteps = total_timesteps
@@ -147,7 +148,7 @@ class RunCallback(BaseCallback):
             paused = time.monotonic() - started
             self._last_record_time += paused
             self._start_time += paused
-            if self.prune is not None and isinstance(record, dict) and self.prune(record):
+            if self.prune is not None and isinstance(record, EvalRecord) and self.prune(record):
                 self.pruned = True
         if self.stop_at is not None and steps >= self.stop_at:
             return False

@@ -1,6 +1,7 @@
 """Run folders under ``saves/``: where they live, how files in them are written, how they are read back.
 
-A run is ``saves/<name>/`` holding ``meta.json`` (what, how, status), ``metrics.jsonl`` (an append-only
+A run is ``saves/<name>/`` holding ``meta.json`` (what, how, status: a
+:class:`~cs_tui.training.run_record.RunRecord`), ``metrics.jsonl`` (an append-only
 stream of records the app tails), ``model.zip`` (latest), ``best.zip`` (best evaluation so far),
 ``checkpoints/`` (the last few) and, for DQN, ``replay_buffer.npz``.
 
@@ -26,7 +27,10 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cs_tui.training.run_record import RunRecord
 
 SCHEMA = 1
 ENV_VAR = "CS_TUI_SAVES"
@@ -503,6 +507,21 @@ class Run:
             self._meta_cache = (key, meta)
         return dict(self._meta_cache[1])
 
+    def record(self) -> RunRecord:
+        """``meta.json`` as a typed :class:`~cs_tui.training.run_record.RunRecord`; :class:`RunError`
+        naming the file (and the field) if it is missing, unreadable or holds a bad field."""
+        from cs_tui.training.run_record import RunRecord  # (it builds on this module)
+
+        return RunRecord.from_json(self.meta, self.meta_path)
+
+    def write_record(self, record: RunRecord) -> None:
+        """Replace ``meta.json`` atomically with ``record`` (its ``updated_at`` is set here)."""
+        record.updated_at = now_iso()
+        atomic_write_json(self.meta_path, record.to_json())
+
+    # the status, liveness and failure reason read meta.json's words alone (status, pid, error), not the
+    # whole record: a run with a bad field elsewhere still says whether it trains, and can be stopped
+
     @property
     def recorded_status(self) -> str:
         """The status exactly as ``meta.json`` records it."""
@@ -563,17 +582,6 @@ class Run:
         if not self.checkpoints_dir.is_dir():
             return []
         return sorted(self.checkpoints_dir.glob("*.zip"), key=_checkpoint_steps)
-
-    def write_meta(self, meta: dict[str, Any]) -> None:
-        """Replace ``meta.json`` atomically (``updated_at`` is set here)."""
-        meta = {**meta, "updated_at": now_iso()}
-        atomic_write_json(self.meta_path, meta)
-
-    def update_meta(self, **changes: Any) -> dict[str, Any]:
-        """Read, change and rewrite ``meta.json``; returns the new meta."""
-        meta = {**self.meta, **changes}
-        self.write_meta(meta)
-        return self.meta
 
     def append_metric(self, record: dict[str, Any]) -> None:
         """Append one record to ``metrics.jsonl``."""

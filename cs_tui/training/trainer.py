@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cs_tui.training import runs
 from cs_tui.training.registry import ALGORITHMS, ON_POLICY, check_run_name
+from cs_tui.training.run_record import EvalRecord, RunRecord
 from cs_tui.training.runs import Run, RunError, RunStatus
 from cs_tui.training.stop import StopFlag
 
@@ -138,7 +139,7 @@ class TrainOptions:
     #: write checkpoints/ (the shipped default agent keeps its folder small without them)
     checkpoints: bool = True
     #: ``cs-tui tune``: called with each evaluation's record during training; True stops the run as pruned
-    prune: Callable[[dict[str, Any]], bool] | None = None
+    prune: Callable[[EvalRecord], bool] | None = None
     #: ``cs-tui tune``: the study and trial this run is, recorded in ``meta.json`` under "tune"
     tune: dict[str, Any] | None = None
     #: ``baseline:NAME`` or a folder of recordings to imitate before reinforcement learning (cs_tui.training.warm_start)
@@ -158,14 +159,14 @@ class TrainResult:
     timesteps: int
     message: str
     exit_code: int
-    best_eval: dict[str, Any] | None = None
+    best_eval: EvalRecord | None = None
     wall_seconds: float = 0.0
 
 
 class Reporter(Protocol):
     """What the command line shows while training (a progress bar, JSON lines, or nothing)."""
 
-    def started(self, run: Run, meta: dict[str, Any], resumed: bool) -> None: ...
+    def started(self, run: Run, record: RunRecord, resumed: bool) -> None: ...
 
     def record(self, record: dict[str, Any]) -> None: ...
 
@@ -175,7 +176,7 @@ class Reporter(Protocol):
 class NullReporter:
     """Shows nothing."""
 
-    def started(self, run: Run, meta: dict[str, Any], resumed: bool) -> None:
+    def started(self, run: Run, record: RunRecord, resumed: bool) -> None:
         pass
 
     def record(self, record: dict[str, Any]) -> None:
@@ -246,8 +247,10 @@ EVAL_SCALARS = (
 
 def evaluate_model(
     model: BaseAlgorithm, *, industry: str, max_turns: int, episodes: int, seed: int, reference: dict[str, Any]
-) -> dict[str, Any]:
-    """The deterministic policy's business metrics and % of oracle on ``episodes`` fixed conversations."""
+) -> EvalRecord:
+    """The deterministic policy's business metrics and % of oracle on ``episodes`` fixed conversations:
+    ``cs_env.evaluate``'s own figures (the names ``cs-tui evaluate`` prints), % of oracle against the run's
+    reference, and when."""
     import numpy as np
 
     from cs_env.evaluate import metrics, normalized_score, rollout
@@ -259,22 +262,8 @@ def evaluate_model(
     memory = sb3_memory(model)
     acting = policy if memory is None else _with_episodes(memory)
     m = metrics(rollout(acting, industry=industry, episodes=episodes, seed=seed, max_turns=max_turns))
-    pct = 100 * normalized_score(m.mean_return, reference["random_return"], reference["oracle_return"])
-    return {
-        "type": "eval",
-        "time": time.time(),
-        "timesteps": int(model.num_timesteps),
-        "episodes": episodes,
-        "mean_return": m.mean_return,
-        "ci95": m.ci95,
-        "pct_of_oracle": pct,
-        "satisfaction": m.satisfaction,
-        "resolution_rate": m.resolution_rate,
-        "escalation_rate": m.escalation_rate,
-        "abandonment_rate": m.abandonment_rate,
-        "mean_turns": m.mean_turns,
-        "strategy_usage": m.strategy_usage,
-    }
+    m.pct_of_oracle = 100 * normalized_score(m.mean_return, reference["random_return"], reference["oracle_return"])
+    return EvalRecord(timesteps=int(model.num_timesteps), metrics=m.as_dict(), time=time.time())
 
 
 def sb3_memory(model: BaseAlgorithm) -> Any:
@@ -317,20 +306,19 @@ class Session:
     """One process training one run: writes records, evaluations and checkpoints into the folder."""
 
     def __init__(
-        self, run: Run, meta: dict[str, Any], model: BaseAlgorithm, reporter: Reporter, options: TrainOptions
+        self, run: Run, record: RunRecord, model: BaseAlgorithm, reporter: Reporter, options: TrainOptions
     ) -> None:
         self.run = run
-        self.meta = meta
+        self.record = record
         self.model = model
         self.reporter = reporter
         self.options = options
         self.last_checkpoint_steps = -1
         self.last_eval_steps = -1
 
-    def write_meta(self, **changes: Any) -> None:
-        self.meta.update(changes)
-        self.meta["updated_at"] = runs.now_iso()
-        runs.atomic_write_json(self.run.meta_path, self.meta)
+    def save(self) -> None:
+        """Write the run's record to ``meta.json``."""
+        self.run.write_record(self.record)
 
     def emit(self, record: dict[str, Any]) -> None:
         """Append a record to ``metrics.jsonl`` and show it."""
@@ -345,43 +333,50 @@ class Session:
 
     def model_meta(self) -> dict[str, Any]:
         """What a model file says about itself (beyond what ``save_model`` derives from the model)."""
-        keys = ("industry", "max_turns", "seed", "n_envs", "name")
+        record = self.record
         return {
-            **{k: self.meta[k] for k in keys},
+            "industry": record.industry,
+            "max_turns": record.max_turns,
+            "seed": record.seed,
+            "n_envs": self.model.n_envs,
+            "name": record.name,
             # a run written before the digest was recorded (or restarted from such a meta) gets today's
-            "industry_digest": self.meta.get("industry_digest") or _catalog_digest(),
-            "run": self.meta["name"],
-            "hyperparameters": self.meta["hyperparameters"],
+            "industry_digest": record.industry_digest or _catalog_digest(),
+            "run": record.name,
+            "hyperparameters": record.hyperparameters,
             "trained_by": "cs-tui train",
         }
 
-    def evaluate(self, steps: int) -> dict[str, Any]:
+    def evaluate(self, steps: int) -> EvalRecord:
         """Evaluate, record, keep ``best.zip`` on a new best, then checkpoint."""
         from cs_tui.training.safe_load import save_model
 
-        record = evaluate_model(
+        reference = self.record.reference
+        assert reference is not None  # set up before training starts
+        evaluation = evaluate_model(
             self.model,
-            industry=self.meta["industry"],
-            max_turns=self.meta["max_turns"],
+            industry=self.record.industry,
+            max_turns=self.record.max_turns,
             episodes=self.options.eval_episodes,
-            seed=self.meta["reference"]["seed"],
-            reference=self.meta["reference"],
+            seed=reference["seed"],
+            reference=reference,
         )
-        best = self.meta.get("best_eval")
-        record["is_best"] = best is None or record["mean_return"] > best["mean_return"]
-        if record["is_best"]:
-            save_model(self.model, self.run.best_path, {**self.model_meta(), "eval": record})
-        self.emit(record)
+        best = self.record.best_eval
+        new, old = evaluation.mean_return, None if best is None else best.mean_return
+        evaluation.is_best = best is None or (new is not None and (old is None or new > old))
+        if evaluation.is_best:
+            save_model(self.model, self.run.best_path, {**self.model_meta(), "eval": evaluation.to_json()})
+        self.emit(evaluation.to_json())
         if self.options.tensorboard:  # TensorBoard shows the business figures too, not only SB3's losses
             for key in EVAL_SCALARS:
-                self.model.logger.record(f"eval/{key}", record[key])
+                self.model.logger.record(f"eval/{key}", evaluation.metrics[key])
             self.model.logger.dump(steps)
         self.last_eval_steps = steps
-        self.meta["last_eval"] = record
-        if record["is_best"]:
-            self.meta["best_eval"] = record
+        self.record.last_eval = evaluation
+        if evaluation.is_best:
+            self.record.best_eval = evaluation
         self.checkpoint()
-        return record
+        return evaluation
 
     def checkpoint(self) -> None:
         """``model.zip`` (and a file under ``checkpoints/``, the last K kept), then ``meta.json``."""
@@ -396,12 +391,13 @@ class Session:
                 runs.atomic_write_bytes(target, self.run.model_path.read_bytes())
                 for old in self.run.checkpoints()[: -self.options.keep_checkpoints]:
                     old.unlink(missing_ok=True)
-            if self.meta["algorithm"] == "dqn":
+            if self.record.algorithm == "dqn":
                 from cs_tui.training.model_file import save_replay_buffer
 
                 save_replay_buffer(self.model, self.run.replay_buffer_path)
             self.last_checkpoint_steps = steps
-        self.write_meta(timesteps_done=steps)
+        self.record.timesteps_done = steps
+        self.save()
 
     def _episodes_by(self, steps: int) -> int:
         """Training episodes finished by ``steps``: the last ``"train"`` record at or before it says."""
@@ -414,9 +410,9 @@ class Session:
         from cs_tui.training.callbacks import RunCallback
 
         started = time.monotonic()
-        total = int(self.meta["total_timesteps"])
+        total = self.record.total_timesteps
         done = int(self.model.num_timesteps)
-        size = collection_size(self.meta["algorithm"], int(self.meta["n_envs"]), self.meta.get("hyperparameters", {}))
+        size = collection_size(self.record.algorithm, self.model.n_envs, self.record.hyperparameters)
         callback = RunCallback(
             # resumed from a checkpoint taken mid-rollout: whole rollouts from there would pass the total
             stop_at=total if (total - done) % size else None,
@@ -449,18 +445,15 @@ class Session:
                 f"stopped by {stop.signal_name} at {steps:,} of {total:,} steps; "
                 f"continue with: cs-tui train --resume {self.run.path}"
             )
-            self.write_meta(status=RunStatus.INTERRUPTED, error=None)
-            self.status(RunStatus.INTERRUPTED, message)
+            self.finish(RunStatus.INTERRUPTED, message)
             code = 128 + int(stop.signum or 0)
             status = RunStatus.INTERRUPTED
         else:
             if self.last_eval_steps != steps:
                 self.evaluate(steps)
             self.checkpoint()
-            best = self.meta.get("best_eval") or {}
-            message = f"finished {steps:,} steps; best {best.get('pct_of_oracle', float('nan')):.1f}% of oracle"
-            self.write_meta(status=RunStatus.FINISHED, error=None)
-            self.status(RunStatus.FINISHED, message)
+            message = f"finished {steps:,} steps; best {_pct(self.record.best_eval):.1f}% of oracle"
+            self.finish(RunStatus.FINISHED, message)
             code, status = 0, RunStatus.FINISHED
         return TrainResult(
             run=self.run,
@@ -468,24 +461,34 @@ class Session:
             timesteps=steps,
             message=message,
             exit_code=code,
-            best_eval=self.meta.get("best_eval"),
+            best_eval=self.record.best_eval,
             wall_seconds=time.monotonic() - started,
         )
 
     def _pruned(self, steps: int, total: int, started: float) -> TrainResult:
         """Stopped early by ``cs-tui tune``'s pruner: checkpointed, recorded as pruned (exit status 0)."""
         self.checkpoint()
-        last = self.meta.get("last_eval") or {}
         message = (
-            f"pruned at {steps:,} of {total:,} steps ({last.get('pct_of_oracle', float('nan')):.1f}% of oracle "
+            f"pruned at {steps:,} of {total:,} steps ({_pct(self.record.last_eval):.1f}% of oracle "
             "is below the other trials' median there)"
         )
-        self.write_meta(status=RunStatus.PRUNED, error=None)
-        self.status(RunStatus.PRUNED, message)
+        self.finish(RunStatus.PRUNED, message)
         return TrainResult(
             run=self.run, status=RunStatus.PRUNED, timesteps=steps, message=message, exit_code=0,
-            best_eval=self.meta.get("best_eval"), wall_seconds=time.monotonic() - started,
+            best_eval=self.record.best_eval, wall_seconds=time.monotonic() - started,
         )  # fmt: skip
+
+    def finish(self, status: RunStatus, message: str) -> None:
+        """Record how training ended, in meta.json and as the stream's last ``"status"`` record."""
+        self.record.status, self.record.error = status, None
+        self.save()
+        self.status(status, message)
+
+
+def _pct(evaluation: EvalRecord | None) -> float:
+    """An evaluation's % of oracle for a message (NaN, shown "nan", where there is none)."""
+    pct = None if evaluation is None else evaluation.pct_of_oracle
+    return float("nan") if pct is None else pct
 
 
 def _check_tensorboard(directory: str | None) -> None:
@@ -546,7 +549,7 @@ def _check_positive(name: str, value: int | None) -> None:
 
 def _run_guarded(
     run: Run,
-    meta: dict[str, Any],
+    record: RunRecord,
     reporter: Reporter,
     setup: Callable[[Any], tuple[BaseAlgorithm, TrainOptions]],
     resumed: bool,
@@ -564,19 +567,19 @@ def _run_guarded(
         import torch
 
         torch.set_num_threads(1)  # small MLPs: threads cost more than they bring, and the CPU is shared
-        reporter.started(run, meta, resumed)
+        reporter.started(run, record, resumed)
         model, options = setup(stop)
-        session = Session(run, meta, model, reporter, options)
+        session = Session(run, record, model, reporter, options)
         verb = "resumed" if resumed else "started"
         session.status(RunStatus.RUNNING, f"{verb} at {int(model.num_timesteps):,} steps")
         result = session.learn(stop, resumed)
     except TrainingError as exc:
-        _record_failure(run, meta, str(exc), None)
-        result = TrainResult(run, RunStatus.FAILED, int(meta.get("timesteps_done", 0)), str(exc), exc.exit_code)
+        _record_failure(run, record, str(exc), None)
+        result = TrainResult(run, RunStatus.FAILED, record.timesteps_done, str(exc), exc.exit_code)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
-        _record_failure(run, meta, message, traceback.format_exc())
-        result = TrainResult(run, RunStatus.FAILED, int(meta.get("timesteps_done", 0)), message, 1)
+        _record_failure(run, record, message, traceback.format_exc())
+        result = TrainResult(run, RunStatus.FAILED, record.timesteps_done, message, 1)
     finally:
         stop.restore()
         lock.release()
@@ -588,13 +591,13 @@ def _run_guarded(
     return result
 
 
-def _record_failure(run: Run, meta: dict[str, Any], message: str, trace: str | None) -> None:
+def _record_failure(run: Run, record: RunRecord, message: str, trace: str | None) -> None:
     try:
-        meta.update(status=RunStatus.FAILED, error=message, traceback=trace, updated_at=runs.now_iso())
-        runs.atomic_write_json(run.meta_path, meta)
+        record.status, record.error, record.traceback = RunStatus.FAILED, message, trace
+        run.write_record(record)
         runs.append_jsonl(
             run.metrics_path,
-            {"type": "status", "time": time.time(), "timesteps": int(meta.get("timesteps_done", 0)),
+            {"type": "status", "time": time.time(), "timesteps": record.timesteps_done,
              "status": RunStatus.FAILED, "message": message},
         )  # fmt: skip
     except OSError:
@@ -681,44 +684,37 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         stop.restore()
         _remove_unborn(run)
         raise TrainingError(f"cannot lock the run folder {run.path}: {exc}", 2) from None
-    now = runs.now_iso()
-    meta: dict[str, Any] = {
-        "schema": runs.SCHEMA,
-        "name": name,
-        "algorithm": options.algorithm,
-        "industry": options.industry,
-        "max_turns": options.max_turns,
-        "seed": options.seed,
-        "n_envs": n_envs,
-        "total_timesteps": timesteps,
-        "timesteps_requested": requested,
-        "timesteps_done": 0,
-        "hyperparameters": hyperparameters,
-        "industry_digest": default_catalog().digest,
-        "versions": runs.versions(),
-        "created_at": now,
-        "updated_at": now,
-        "status": RunStatus.RUNNING,
-        "error": None,
-        "pid": os.getpid(),
-        "pid_token": runs.process_token(),
-        "reference": None,
-        "last_eval": None,
-        "best_eval": None,
-        "eval_every": options.eval_every,
-        "eval_episodes": options.eval_episodes,
-        "keep_checkpoints": options.keep_checkpoints if options.checkpoints else 0,
-        "tensorboard": options.tensorboard,
+    record = RunRecord(
+        schema=runs.SCHEMA,
+        name=name,
+        algorithm=options.algorithm,
+        industry=options.industry,
+        max_turns=options.max_turns,
+        seed=options.seed,
+        n_envs=n_envs,
+        total_timesteps=timesteps,
+        timesteps_requested=requested,
+        timesteps_done=0,
+        hyperparameters=hyperparameters,
+        industry_digest=default_catalog().digest,
+        versions=runs.versions(),
+        created_at=runs.now_iso(),
+        status=RunStatus.RUNNING,
+        pid=os.getpid(),
+        pid_token=runs.process_token(),
+        eval_every=options.eval_every,
+        eval_episodes=options.eval_episodes,
+        keep_checkpoints=options.keep_checkpoints if options.checkpoints else 0,
+        tensorboard=options.tensorboard,
         # the source now (the reporter names it), the whole record once the policy is cloned
-        "warm_start": None if options.warm_start is None else {"source": warm_start_source(options.warm_start)},
-        "frame_stack": options.frame_stack,
-        "curriculum": options.curriculum,
-        "command": sys.argv,
-    }
-    if options.tune is not None:
-        meta["tune"] = options.tune
+        warm_start=None if options.warm_start is None else {"source": warm_start_source(options.warm_start)},
+        frame_stack=options.frame_stack,
+        curriculum=options.curriculum,
+        command=list(sys.argv),
+        tune=options.tune,
+    )
     try:
-        runs.atomic_write_json(run.meta_path, meta)
+        run.write_record(record)
     except OSError as exc:  # a full disk, say: no run was born, so none is left to block the name
         stop.restore()
         lock.release()
@@ -728,10 +724,10 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
     def setup(stop: Any) -> tuple[BaseAlgorithm, TrainOptions]:
         from cs_tui.training.vecenv import make_training_env
 
-        meta["reference"] = reference_for(
+        record.reference = reference_for(
             options.industry, options.max_turns, options.reference_episodes, EVAL_SEED, root
         )
-        runs.atomic_write_json(run.meta_path, meta)
+        run.write_record(record)
         seed_everything(options.seed)
         env = make_training_env(
             options.industry,
@@ -745,13 +741,13 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         if options.warm_start is not None:
             from cs_tui.training.warm_start import behaviour_clone
 
-            meta["warm_start"] = behaviour_clone(
+            record.warm_start = behaviour_clone(
                 model, options.warm_start, industry=options.industry, max_turns=options.max_turns, seed=options.seed
             )
-            runs.atomic_write_json(run.meta_path, meta)
+            run.write_record(record)
         return model, options
 
-    return _run_guarded(run, meta, reporter, setup, resumed=False, stop=stop, lock=lock)
+    return _run_guarded(run, record, reporter, setup, resumed=False, stop=stop, lock=lock)
 
 
 def _remove_unborn(run: Run) -> None:
@@ -834,32 +830,27 @@ def _resume_locked(
     from cs_tui.training.safe_load import ModelLoadError, load_model_with_meta, read_model_meta
 
     try:
-        meta = run.meta
+        record = run.record()
     except RunError as exc:
         raise TrainingError(f"cannot resume: {exc}") from None
-    missing = [k for k in ("name", "algorithm", "industry", "max_turns", "seed", "n_envs", "total_timesteps")
-               if k not in meta]  # fmt: skip
-    if missing or meta.get("algorithm") not in ALGORITHMS:
-        raise TrainingError(f"cannot resume: {run.meta_path} lacks {', '.join(missing) or 'a valid algorithm'}")
+    n_envs = record.n_envs
+    if n_envs is None or record.algorithm not in ALGORITHMS:
+        lacks = "n_envs" if n_envs is None else f"a valid algorithm (one of {', '.join(ALGORITHMS)})"
+        raise TrainingError(f"cannot resume: {run.meta_path} lacks {lacks}")
     # (another trainer of this run would hold the lock we hold: none is training it)
     # a run that died before its first checkpoint has no model: it starts again from step 0 with its settings
     restart = not run.model_path.exists()
     _check_positive("--timesteps", timesteps)
     _check_tensorboard(tensorboard)
-    total = int(timesteps if timesteps is not None else meta["total_timesteps"])
-    requested, total = (
-        total,
-        whole_collections(
-            total, collection_size(meta["algorithm"], int(meta["n_envs"]), meta.get("hyperparameters", {}))
-        ),
-    )
+    requested = timesteps if timesteps is not None else record.total_timesteps
+    total = whole_collections(requested, collection_size(record.algorithm, n_envs, record.hyperparameters))
     try:  # checked before the run is touched: a mistake here must not mark a good run failed
         done = 0 if restart else int(read_model_meta(run.model_path)["model"]["num_timesteps"])
     except ModelLoadError as exc:
         raise TrainingError(f"cannot resume: {exc}") from None
     # a run killed after its last checkpoint but before it was marked finished resumes to finish;
     # --timesteps is the new total, not steps to add: a total below the steps done is refused
-    if done >= total and (meta.get("status") == RunStatus.FINISHED or (timesteps is not None and done > total)):
+    if done >= total and (record.status == RunStatus.FINISHED or (timesteps is not None and done > total)):
         asked = "" if timesteps is None else f" and --timesteps {timesteps:,} is not more"
         raise TrainingError(
             f"cannot resume: {run.name} has already done {done:,} steps{asked}; "
@@ -868,33 +859,32 @@ def _resume_locked(
         )
     done_before = done  # (setup's own count comes from the loaded model)
     options = TrainOptions(
-        algorithm=meta["algorithm"],
-        industry=meta["industry"],
+        algorithm=record.algorithm,
+        industry=record.industry,
         timesteps=total,
-        seed=int(meta["seed"]),
-        n_envs=int(meta["n_envs"]),
+        seed=record.seed,
+        n_envs=n_envs,
         name=run.name,
         saves=run.path.parent,
         tensorboard=tensorboard,
-        max_turns=int(meta["max_turns"]),
-        eval_every=int(meta.get("eval_every", EVAL_EVERY)),
-        eval_episodes=int(meta.get("eval_episodes", EVAL_EPISODES)),
-        keep_checkpoints=int(meta.get("keep_checkpoints", KEEP_CHECKPOINTS)),
+        max_turns=record.max_turns,
+        # (runs from before these were recorded: the values they were trained with)
+        eval_every=EVAL_EVERY if record.eval_every is None else record.eval_every,
+        eval_episodes=EVAL_EPISODES if record.eval_episodes is None else record.eval_episodes,
+        keep_checkpoints=KEEP_CHECKPOINTS if record.keep_checkpoints is None else record.keep_checkpoints,
         checkpoints=checkpoints,
         record_seconds=record_seconds,
-        frame_stack=int(meta.get("frame_stack", 1)),
-        curriculum=bool(meta.get("curriculum", False)),
+        frame_stack=record.frame_stack,
+        curriculum=record.curriculum,
     )
     problem = check_frame_stack(options.frame_stack, options.algorithm)
     if problem:
         raise TrainingError(f"cannot resume: {run.meta_path}: {problem}")
     runs.repair_jsonl(run.metrics_path)
     runs.remove_temp_files(run.path)  # left by a kill -9 mid-write; we hold the lock, so none is being written
-    meta.update(
-        status=RunStatus.RUNNING, error=None, traceback=None, pid=os.getpid(), pid_token=runs.process_token(),
-        total_timesteps=total, timesteps_requested=requested, tensorboard=tensorboard, versions=runs.versions(),
-        updated_at=runs.now_iso(),
-    )  # fmt: skip
+    record.status, record.error, record.traceback = RunStatus.RUNNING, None, None
+    record.pid, record.pid_token, record.versions = os.getpid(), runs.process_token(), runs.versions()
+    record.total_timesteps, record.timesteps_requested, record.tensorboard = total, requested, tensorboard
 
     def setup(stop: Any) -> tuple[BaseAlgorithm, TrainOptions]:
         from cs_tui.training.vecenv import make_training_env
@@ -902,7 +892,7 @@ def _resume_locked(
         seed = options.seed
         env = make_training_env(
             options.industry,
-            options.n_envs or 1,
+            n_envs,
             seed,
             options.max_turns,
             frame_stack=options.frame_stack,
@@ -910,7 +900,7 @@ def _resume_locked(
         )
         if restart:
             seed_everything(seed)
-            model = build_model(meta["algorithm"], env, meta.get("hyperparameters", {}), seed, tensorboard)
+            model = build_model(record.algorithm, env, record.hyperparameters, seed, tensorboard)
         else:
             try:
                 model, _ = load_model_with_meta(run.model_path, env=env)
@@ -921,7 +911,7 @@ def _resume_locked(
         seed_everything(seed + done)
         model.set_random_seed(sb3_seed(seed + done))
         model.tensorboard_log = tensorboard
-        if meta["algorithm"] == "dqn":
+        if record.algorithm == "dqn":
             if run.replay_buffer_path.is_file():
                 from cs_tui.training.model_file import load_replay_buffer
 
@@ -932,15 +922,15 @@ def _resume_locked(
             elif not restart:
                 print(f"warning: {run.replay_buffer_path} is missing; DQN resumes with an empty replay buffer",
                       file=sys.stderr)  # fmt: skip
-        if meta.get("reference") is None:
-            meta["reference"] = reference_for(
+        if record.reference is None:
+            record.reference = reference_for(
                 options.industry, options.max_turns, REFERENCE_EPISODES, EVAL_SEED, run.path.parent
             )
-        meta["timesteps_done"] = done
-        runs.atomic_write_json(run.meta_path, meta)
+        record.timesteps_done = done
+        run.write_record(record)
         return model, options
 
-    return _run_guarded(run, meta, reporter, setup, resumed=True, stop=stop, lock=lock)
+    return _run_guarded(run, record, reporter, setup, resumed=True, stop=stop, lock=lock)
 
 
 def _catalog_digest() -> str:

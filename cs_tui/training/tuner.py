@@ -38,6 +38,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from cs_tui.training import runs, trainer
 from cs_tui.training.registry import check_algorithm, check_study_name
+from cs_tui.training.run_record import EvalRecord
 from cs_tui.training.search_space import SEARCH_SPACE_FILE, Parameter, apply, load_search_space
 
 if TYPE_CHECKING:
@@ -326,7 +327,7 @@ def holdout_eval(run: runs.Run, industry: str, episodes: int, saves: Path) -> di
     from cs_env.evaluate import evaluate
     from cs_tui.agents import load_agent
 
-    max_turns = int(run.meta.get("max_turns", 10))
+    max_turns = run.record().max_turns
     agent = load_agent(str(run.path), industry=industry, max_turns=max_turns, saves=saves, seed=HOLDOUT_SEED)
     report = evaluate(agent, industry=industry, episodes=episodes, seed=HOLDOUT_SEED, max_turns=max_turns)
     return {
@@ -440,8 +441,9 @@ def _objective(
         emit({"type": "trial", "event": "started", "study": study_name, "trial": trial.number, "run": run_name,
               "params": params, "worker": options.worker})  # fmt: skip
 
-        def prune(record: dict[str, Any]) -> bool:
-            trial.report(float(record["pct_of_oracle"]), int(record["timesteps"]))
+        def prune(evaluation: EvalRecord) -> bool:
+            trial.report(float("nan") if evaluation.pct_of_oracle is None else evaluation.pct_of_oracle,
+                         evaluation.timesteps)  # fmt: skip
             return trial.should_prune()
 
         train_options = trainer.TrainOptions(
@@ -479,7 +481,7 @@ def _objective(
             emit({**event, "event": "failed"})
             raise TrialFailed(result.message)
         if result.status == "pruned":
-            emit({**event, "event": "pruned", "value": (result.best_eval or {}).get("pct_of_oracle")})
+            emit({**event, "event": "pruned", "value": result.best_eval and result.best_eval.pct_of_oracle})
             raise optuna.TrialPruned(result.message)
         run = runs.Run(options.saves / run_name)
         try:
@@ -489,9 +491,9 @@ def _objective(
             raise TrialFailed(str(exc)) from None
         trial.set_user_attr("holdout", held_out)
         with contextlib.suppress(runs.RunError, OSError):
-            meta = run.meta
-            meta.setdefault("tune", {})["holdout_eval"] = held_out
-            run.write_meta(meta)
+            record = run.record()
+            record.tune = {**(record.tune or {}), "holdout_eval": held_out}
+            run.write_record(record)
         emit({**event, "event": "complete", "value": held_out["pct_of_oracle"]})
         return float(held_out["pct_of_oracle"])
 

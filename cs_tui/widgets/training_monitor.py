@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.widgets import Label, ProgressBar, Static
 
 from cs_tui.numbers import duration, finite, number, rate
+from cs_tui.training.run_record import EvalRecord, RunRecord
 from cs_tui.training.runs import Run, RunError, RunStatus
 from cs_tui.widgets import tone
 from cs_tui.widgets.bars import ShareBars
@@ -53,12 +54,12 @@ def episode_returns(records: list[dict[str, Any]]) -> list[float]:
 class RunView:
     """What the monitor knows about a run: meta.json plus the metrics stream folded record by record."""
 
-    meta: dict[str, Any] = field(default_factory=dict)
+    record: RunRecord | None = None  # meta.json (None until read, or when it cannot be: see meta_error)
     meta_error: str | None = None
     alive: bool = False
     train: dict[str, Any] = field(default_factory=dict)  # the latest "train" record
-    last_eval: dict[str, Any] | None = None
-    best_eval: dict[str, Any] | None = None
+    last_eval: EvalRecord | None = None
+    best_eval: EvalRecord | None = None
     message: str | None = None  # the latest "status" record's message
     records: int = 0
     starting: bool = False  # started from the app and meta.json not written yet
@@ -72,22 +73,26 @@ class RunView:
             if kind == "train":
                 self.train = record
             elif kind == "eval":
-                self.last_eval = record
-                if record.get("is_best") or self.best_eval is None:
-                    self.best_eval = record
+                try:
+                    evaluation = EvalRecord.from_json(record, "metrics.jsonl")
+                except RunError:
+                    continue  # a line that is no evaluation record is skipped, as one that is no JSON is
+                self.last_eval = evaluation
+                if evaluation.is_best or self.best_eval is None:
+                    self.best_eval = evaluation
             elif kind == "status":
                 message = record.get("message")
                 self.message = str(message) if message else None
 
     @property
     def recorded_status(self) -> str:
-        if self.starting and not self.launch_error and (self.meta_error or not self.meta):
+        if self.starting and not self.launch_error and (self.meta_error or self.record is None):
             return RunStatus.STARTING
         if self.meta_error:
             return RunStatus.BROKEN
-        if not self.meta:
+        if self.record is None:
             return "opening"  # not read yet: the first poll is on its way
-        return str(self.meta.get("status", "unknown"))
+        return self.record.status
 
     @property
     def died(self) -> bool:
@@ -110,19 +115,19 @@ class RunView:
             return None
         if self.meta_error:
             return self.meta_error
-        if self.died:
-            pid = self.meta.get("pid")
+        if self.died and self.record is not None:
+            pid = self.record.pid
             return (
                 f"the training process (pid {pid}) is gone but the run still says running: "
                 "it was killed or crashed. u resumes it from its last checkpoint"
             )
-        if self.recorded_status == RunStatus.FAILED:
-            return str(self.meta.get("error") or self.message or "training failed (no reason recorded)")
+        if self.recorded_status == RunStatus.FAILED and self.record is not None:
+            return self.record.error or self.message or "training failed (no reason recorded)"
         return None
 
     def pct_of_oracle(self, mean_return: Any) -> float | None:
         """% of oracle of a mean return, from the run's reference returns (None if unknown)."""
-        ref = self.meta.get("reference") or {}
+        ref = (self.record and self.record.reference) or {}
         r, o, m = finite(ref.get("random_return")), finite(ref.get("oracle_return")), finite(mean_return)
         if r is None or o is None or m is None or o == r:
             return None
@@ -130,13 +135,9 @@ class RunView:
 
     @property
     def progress(self) -> float:
-        p = finite(self.train.get("progress"))
-        if p is None:
-            done, total = finite(self.meta.get("timesteps_done")), finite(self.meta.get("total_timesteps"))
-            p = done / total if done is not None and total else 0.0
-        if self.recorded_status == RunStatus.FINISHED:
-            p = 1.0
-        return min(max(p, 0.0), 1.0)
+        """The run's progress (:meth:`RunRecord.progress`) at the latest train record's step count, which
+        is fresher than meta.json's checkpoint count; 0 while meta.json is not read."""
+        return 0.0 if self.record is None else self.record.progress(finite(self.train.get("timesteps")))
 
 
 IDLE_TEXT = (
@@ -173,7 +174,7 @@ class RunMonitor(VerticalScroll):
         def __init__(
             self,
             generation: int,
-            meta: dict[str, Any],
+            record: RunRecord | None,
             meta_error: str | None,
             alive: bool,
             records: list[dict[str, Any]],
@@ -181,7 +182,7 @@ class RunMonitor(VerticalScroll):
             offset: int,
         ) -> None:
             super().__init__()
-            self.generation, self.meta, self.meta_error, self.alive = generation, meta, meta_error, alive
+            self.generation, self.record, self.meta_error, self.alive = generation, record, meta_error, alive
             self.records, self.history_changed, self.offset = records, history_changed, offset
 
     DEFAULT_CSS = """
@@ -216,7 +217,7 @@ class RunMonitor(VerticalScroll):
             return self.monitor
 
     class Progressed(Message):
-        """New records of the followed run arrived: lists showing its progress can show the same figure."""
+        """The followed run's progress was read again: lists showing its progress can show the same figure."""
 
         def __init__(self, monitor: RunMonitor, name: str, progress: float) -> None:
             super().__init__()
@@ -280,11 +281,11 @@ class RunMonitor(VerticalScroll):
 
     @work(thread=True, group="run-monitor", exit_on_error=False)
     def _read(self, run: Run, offset: int, generation: int, history: ReturnHistory) -> None:
-        meta: dict[str, Any] = {}
+        record: RunRecord | None = None
         meta_error: str | None = None
         records: list[dict[str, Any]] = []
         try:
-            meta = run.meta
+            record = run.record()
         except RunError as exc:
             meta_error = str(exc)
         try:
@@ -294,20 +295,20 @@ class RunMonitor(VerticalScroll):
         alive = run.is_alive()
         # the bulk of the work (every episode's return), done here rather than on the UI thread
         changed = history.extend(episode_returns(records))
-        self.post_message(self.Read(generation, meta, meta_error, alive, records, changed, offset))
+        self.post_message(self.Read(generation, record, meta_error, alive, records, changed, offset))
 
     def on_run_monitor_read(self, message: Read) -> None:
         """Apply what a poll read (unless another run is followed since)."""
-        generation, meta, meta_error, alive = message.generation, message.meta, message.meta_error, message.alive
+        generation, record, meta_error, alive = message.generation, message.record, message.meta_error, message.alive
         records, history_changed, offset = message.records, message.history_changed, message.offset
         self._polling = False
         if generation != self._generation:
             return
         view = self.view
-        if not records and (meta, meta_error, alive) == (view.meta, view.meta_error, view.alive):
+        if not records and (record, meta_error, alive) == (view.record, view.meta_error, view.alive):
             return  # nothing new (a finished run, or a trainer between records): no repaint
-        before = view.status
-        view.meta, view.meta_error, view.alive = meta, meta_error, alive
+        before, progress_before = view.status, view.progress
+        view.record, view.meta_error, view.alive = record, meta_error, alive
         self._offset = offset
         if not meta_error:
             self.view.starting = False
@@ -315,8 +316,9 @@ class RunMonitor(VerticalScroll):
         if history_changed or records:
             self.query_one(RewardSparkline).show_history(self._history)
         self._draw()
-        if records and self.followed_run is not None:
-            self.post_message(self.Progressed(self, self.followed_run.name, self.view.progress))
+        if (records or view.progress != progress_before) and self.followed_run is not None:
+            # (meta.json alone can move it too: a resume with a larger total)
+            self.post_message(self.Progressed(self, self.followed_run.name, view.progress))
         if self.view.status != before:
             self.post_message(self.StatusChanged(self, self.view.status))
 
@@ -340,20 +342,17 @@ class RunMonitor(VerticalScroll):
             self._set_reason(None)
             self.query_one(ShareBars).values = {}
             return
-        meta = view.meta
+        record = view.record
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(STATUS_LABEL.get(view.status, view.status), style=tone(STATUS_STYLE.get(view.status, "bold")))
         text.append("  ")
         text.append(run.name, style="bold")
-        details = [str(meta.get(k)) for k in ("algorithm", "industry") if meta.get(k)]
-        if meta.get("seed") is not None:
-            details.append(f"seed {meta.get('seed')}")
-        if details:
-            text.append(" · " + " · ".join(details))
+        if record is not None:
+            text.append(f" · {record.algorithm} · {record.industry} · seed {record.seed}")
         title.update(text)
 
-        total = finite(meta.get("total_timesteps"))
-        done = finite(view.train.get("timesteps")) or finite(meta.get("timesteps_done")) or 0.0
+        total = None if record is None else float(record.total_timesteps)
+        done = finite(view.train.get("timesteps")) or (record and float(record.timesteps_done)) or 0.0
         self.query_one(ProgressBar).update(total=1.0, progress=view.progress)
         eta = ""
         if view.status == RunStatus.RUNNING and not view.train:
@@ -378,12 +377,13 @@ class RunMonitor(VerticalScroll):
         grid.add_row("satisfaction", number(t.get("satisfaction"), ".2f"), " resolved", rate(t.get("resolution_rate")))
         grid.add_row("escalated", rate(t.get("escalation_rate")), " abandoned", rate(t.get("abandonment_rate")))
         lines: list[RenderableType] = [grid]
-        ev, best = view.last_eval or meta.get("last_eval"), view.best_eval or meta.get("best_eval")
+        ev = view.last_eval or (record and record.last_eval)
+        best = view.best_eval or (record and record.best_eval)
         if ev:
-            line = f"eval {number(ev.get('mean_return'))} ± {number(ev.get('ci95'))} · "
-            line += f"{number(ev.get('pct_of_oracle'), '.1f')}% oracle"  # eval records carry it ×100
+            line = f"eval {number(ev.mean_return)} ± {number(ev.ci95)} · "
+            line += f"{number(ev.pct_of_oracle, '.1f')}% oracle"  # eval records carry it ×100
             if best and best != ev:
-                line += f" · best {number(best.get('pct_of_oracle'), '.1f')}%"
+                line += f" · best {number(best.pct_of_oracle, '.1f')}%"
             lines.append(Text(line, no_wrap=True, overflow="ellipsis"))
         losses = t.get("losses")
         if isinstance(losses, dict) and losses:
