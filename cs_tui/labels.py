@@ -19,6 +19,11 @@ def middle_cut(name: str, width: int) -> str:
     return name[: width - 1 - tail] + "…" + name[-tail:]
 
 
+def first_fitting(width: int, *texts: str) -> str:
+    """The first of ``texts`` (the fullest first) that fits in ``width`` cells, else the last, the shortest."""
+    return next((t for t in texts if len(t) <= width), texts[-1])
+
+
 def strategy_label(strategy: int | str) -> str:
     """A strategy (its action number, or cs_env's name for it) as a person reads it: ``quick resolution``."""
     name = STRATEGY_NAMES[strategy] if isinstance(strategy, int) else strategy
