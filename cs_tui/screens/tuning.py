@@ -104,7 +104,7 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
     TuningScreen #studies-pane { width: 28; border-right: tall $panel; }
     TuningScreen #trials-pane { width: 1fr; }
     TuningScreen #values { height: 1; margin: 0 1; }
-    TuningScreen #tuning-status { height: auto; margin: 0 1; color: $text-muted; }
+    TuningScreen #tuning-status { height: auto; width: 1fr; margin: 0 1; color: $text-muted; }  /* wraps, not cut */
     """
 
     def __init__(self, storage: str | None = None) -> None:
