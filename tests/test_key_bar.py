@@ -6,6 +6,7 @@ from pathlib import Path
 
 from app_helpers import wait_for
 from textual.pilot import Pilot
+from textual.screen import Screen
 
 from cs_tui.app import AppSettings, CsTuiApp
 from cs_tui.widgets.help_screen import HelpScreen
@@ -16,6 +17,14 @@ APP_KEYS = "ptsm panes ? Help q Quit"
 
 def make_app(saves: Path) -> CsTuiApp:
     return CsTuiApp(saves=saves, settings=AppSettings(seed=7, opponent="baseline:heuristic"))
+
+
+async def models_pane(pilot: Pilot[int]) -> Screen[None]:
+    """The app up (the play pane's opponent loaded), then the models pane."""
+    await wait_for(pilot, lambda: getattr(pilot.app.screen, "agent", None) is not None)
+    await pilot.press("m")
+    await pilot.pause()
+    return pilot.app.screen
 
 
 async def bar_at(pilot: Pilot[int], width: int) -> str:
@@ -48,9 +57,7 @@ async def test_every_pane_keeps_help_and_quit_at_60_columns_and_drops_its_last_k
 async def test_keys_go_in_one_order_the_pane_s_last_keys_then_the_panes_then_its_first_key(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(200, 24)) as pilot:
-        await wait_for(pilot, lambda: getattr(app.screen, "agent", None) is not None)
-        await pilot.press("m")
-        await pilot.pause()
+        await models_pane(pilot)
         assert await bar_at(pilot, 200) == " e Evaluate a Mark A b Mark B c Compare r Refresh " + APP_KEYS
         assert await bar_at(pilot, 60) == " e Evaluate a Mark A b Mark B … " + APP_KEYS
         assert await bar_at(pilot, 40) == " e Evaluate … " + APP_KEYS
@@ -61,10 +68,7 @@ async def test_keys_go_in_one_order_the_pane_s_last_keys_then_the_panes_then_its
 async def test_a_click_on_a_key_after_the_left_out_ones_and_on_the_ellipsis_opens_the_help(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(60, 20)) as pilot:
-        await wait_for(pilot, lambda: getattr(app.screen, "agent", None) is not None)
-        await pilot.press("m")
-        await pilot.pause()
-        pane = app.screen
+        pane = await models_pane(pilot)
         text = str(pane.query_one(KeyBar).render())
         for cell in (text.index("?"), text.index("…")):
             await pilot.click(KeyBar, offset=(cell, 0))
