@@ -109,7 +109,7 @@ async def test_evaluate_a_model_then_compare_it_with_a_baseline_by_keys(saves: P
         assert not screen.query_one("#model-usage", ShareBars).display
         # a report belongs to its setting: another industry has none yet, back again shows it
         screen.query_one("#industry", Select).value = "bfsi"
-        await wait_for(pilot, lambda: "not evaluated here yet" in shown(screen.query_one("#model-eval", Static)))
+        await wait_for(pilot, lambda: "not evaluated here" in shown(screen.query_one("#model-eval", Static)))
         screen.query_one("#industry", Select).value = "mixed"
         await wait_for(pilot, lambda: "on mixed · 200 episodes" in shown(screen.query_one("#model-eval", Static)))
         table.focus()
@@ -208,7 +208,7 @@ async def test_resizing_down_to_40x12_and_back_raises_nothing(saves: Path) -> No
         assert app.screen.query_one("#models", DataTable).row_count >= 5
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
 async def test_long_run_names_stay_apart_and_evaluate_is_one_key(tmp_path: Path, size: tuple[int, int]) -> None:
     for name in ("ppo-mixed-20261125-032111", "ppo-mixed-20261125-045502"):
         (tmp_path / name).mkdir()
@@ -221,11 +221,42 @@ async def test_long_run_names_stay_apart_and_evaluate_is_one_key(tmp_path: Path,
         names = {str(table.get_row_at(i)[0]) for i in range(2)}
         if size[0] >= 120:  # wide: whole default names
             assert names == {"ppo-mixed-20261125-032111", "ppo-mixed-20261125-045502"}
-        else:  # cut in the middle: the distinctive end stays
+        elif size[0] >= 80:  # cut in the middle: the distinctive end stays
             assert names == {"ppo-mixed-…25-032111", "ppo-mixed-…25-045502"}
+        else:  # narrow: the details get the room, the names keep their ends
+            assert names == {"ppo-mixed…032111", "ppo-mixed…045502"}
         assert all(name in screen_text(app) for name in names)
         keys = screen_text(app).splitlines()[-1]
         assert keys.count("Evaluate") == 1, keys
+
+
+async def test_at_60_columns_the_details_break_between_facts_and_keep_their_words(tmp_path: Path) -> None:
+    """The details beside the list were cut to "last eval: return 1.250 · 61…" at 60 columns: a line of
+    facts now breaks between them, each part whole."""
+    run = tmp_path / "ppo-mixed-20261125-032111"
+    run.mkdir()
+    (run / "model.zip").write_bytes(b"")  # listed by its file; not loaded here
+    write_meta(run)
+    app = PaneApp(tmp_path, ModelsScreen)
+    async with app.run_test(size=(60, 20)) as pilot:
+        screen = app.screen
+        table = screen.query_one("#models", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 4)
+
+        def details() -> list[str]:
+            area = screen.query_one("#model-detail").region
+            rows = screen_text(app).splitlines()[area.y : area.bottom]
+            return [row[area.x : area.right - 1].strip() for row in rows]  # (not the scrollbar's cell)
+
+        shown = details()
+        assert shown[:3] == ["ppo-mixed-20261125-032111", "PPO · mixed · finished", "5,000/5,000 steps · seed 7"]
+        assert shown[4:8] == ["n_steps=64", "last eval: return 1.250", "61.5% of oracle", "resolved 60.0% @ 5,000"]
+        assert "not evaluated here: press e" in shown
+        assert not any("…" in line for line in shown), shown
+        await pilot.press("down")  # a baseline: its description whole too
+        await pilot.pause()
+        shown = details()
+        assert shown[:3] == ["baseline:heuristic", "a yardstick to compare with", "from cs_env.policies"], shown
 
 
 async def test_comparing_a_model_with_itself_is_refused(tmp_path: Path) -> None:

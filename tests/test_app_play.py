@@ -478,6 +478,37 @@ async def test_a_long_opponent_name_keeps_the_scoreboard_within_80_columns(tmp_p
         assert ci.endswith(("not significant yet", "you ahead", "ppo-m…032111 ahead")), ci  # not cut
 
 
+async def test_at_60x20_the_keys_take_a_row_each_and_the_scoreboard_fits_without_wrapping(tmp_path: Path) -> None:
+    """A small terminal (over SSH) leaves the conversation room: each key on one row with the opponent's
+    value beside it, the scoreboard on its three rows, the CI line among them rather than wrapped off."""
+    from cs_tui.widgets.scoreboard import Scoreboard
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(60, 20)) as pilot:
+        screen = await ready(pilot)
+        assert screen.query_one(Transcript).region.height >= 8
+        assert screen.query_one(ActionPicker).region.height == 5  # its border and four rows of two keys
+        assert "7 quick resolution  100% ★" in screen_text(app)  # seed 7: the heuristic's choice
+        await finish(pilot, screen)
+        for key in "67676":  # six customers: the CI line
+            await pilot.press("enter")
+            await finish(pilot, screen, key=key)
+        assert screen.query_one(Scoreboard).region.height == 4  # its border and three rows, as at 80 columns
+        board = [line.strip() for line in screen_text(app).splitlines()[-4:-1]]
+        assert board[0].startswith("6 played  you ") and board[0].endswith(" avg"), board
+        assert board[1].startswith("handled   you ") and board[1].endswith("%"), board
+        assert board[2].startswith("you − heuristic: 95% CI ["), board
+        assert board[2].endswith(("→ not significant", "→ you ahead", "→ heuristic ahead")), board
+        await pilot.resize_terminal(100, 30)  # room again: the value and its bar under each key's name
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.query_one(ActionPicker).region.height == 5  # its border and two rows of four keys, 2 high
+        lines = screen_text(app).splitlines()
+        assert any(line.strip().startswith("░░░░░") for line in lines)
+        assert any(line.strip().startswith("last      you ") for line in lines)
+
+
 async def test_the_longest_results_still_fit_80_columns() -> None:
     """Two 10-turn endings beside a 12-cell opponent name after 100 customers: the results go compact
     ("10t") rather than run past the edge; with room to spare they are spelled out."""

@@ -15,7 +15,7 @@ from textual.worker import WorkerCancelled
 
 from cs_tui.app import AppSettings, CsTuiApp
 
-SIZES = [(80, 24), (120, 40)]
+SIZES = [(60, 20), (80, 24), (120, 40)]
 
 
 def app_for(tmp_path: Path) -> CsTuiApp:

@@ -445,3 +445,61 @@ async def test_a_study_started_from_the_form_runs_as_its_own_process(tmp_path: P
     log = (saves / ".logs" / "tune-fromform.log").read_text()
     assert "Traceback" not in log
     assert study_of(saves, "fromform").user_attrs["settings"]["timesteps"] == 256
+
+
+async def test_the_study_form_keeps_its_fields_for_the_app_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closed and reopened (cancelled, or started), the form shows what was left in it; a new app opens
+    it on the defaults."""
+    from types import SimpleNamespace
+
+    from app_helpers import PaneApp, wait_for
+    from textual.app import App
+    from textual.widgets import Input, Select
+
+    from cs_tui.screens.tuning import TuningScreen
+    from cs_tui.training import launcher
+    from cs_tui.widgets.study_form import NewStudyForm
+
+    def fields(app: App[None]) -> dict[str, object]:
+        form = app.screen
+        assert isinstance(form, NewStudyForm)
+        values: dict[str, object] = {w.id or "": w.value for w in form.query(Input)}
+        return values | {w.id or "": w.value for w in form.query(Select)}
+
+    async def open_form(pilot: Any) -> dict[str, object]:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, NewStudyForm))
+        return fields(pilot.app)
+
+    launched: list[list[str]] = []
+
+    def launch(saves: Path, name: str, argv: list[str], **_: object) -> SimpleNamespace:
+        launched.append(argv)  # no process: the form is under test
+        return SimpleNamespace(log_path=saves / ".logs" / f"{name}.log")
+
+    monkeypatch.setattr(launcher, "launch", launch)
+    app = PaneApp(tmp_path, TuningScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        defaults = await open_form(pilot)
+        assert defaults == {"trials": "20", "jobs": "1", "timesteps": "", "seed": "0", "study": "",
+                            "algorithm": "ppo", "industry": "mixed"}  # fmt: skip
+        app.screen.query_one("#algorithm", Select).value = "a2c"
+        app.screen.query_one("#industry", Select).value = "tech"
+        for field, typed in (("#trials", "5"), ("#jobs", "2"), ("#timesteps", "4096"), ("#study", "mine")):
+            app.screen.query_one(field).focus()
+            await pilot.press("ctrl+a", "ctrl+k", *typed)
+        left = fields(app)
+        await pilot.press("escape")  # cancelled: kept all the same
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert await open_form(pilot) == left != defaults
+        await pilot.press("ctrl+s")  # started: kept too (the same study name continues that study)
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert len(launched) == 1 and launched[0][launched[0].index("--study") + 1] == "mine"
+        assert await open_form(pilot) == left
+
+    fresh = PaneApp(tmp_path, TuningScreen)
+    async with fresh.run_test(size=(80, 24)) as pilot:
+        assert await open_form(pilot) == defaults

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
@@ -25,7 +25,7 @@ from textual.widgets.data_table import ColumnKey
 from cs_env.evaluate import MAX_EPISODES
 from cs_tui.agents import BASELINE_PREFIX, MODEL_FILES
 from cs_tui.evaluation_view import comparison, evaluation
-from cs_tui.labels import middle_cut
+from cs_tui.labels import FactLines, middle_cut
 from cs_tui.numbers import number, pct_of_oracle, rate
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.training.run_record import EvalRecord, RunRecord
@@ -40,7 +40,13 @@ YARDSTICKS = ("heuristic", "random", "oracle", "quick_resolution")
 MIN_EPISODES = 2
 
 WIDE = 100  # from this terminal width on, the models list is wider so whole default run names fit
-NAME_WIDTH = {False: 20, True: 30}  # the model column, by wide
+NARROW = 70  # below this one it is narrower, so the details keep their words whole
+NAME_WIDTH = {"-narrow": 16, "": 20, "-wide": 30}  # the model column, by the width class of the pane
+
+
+def width_class(width: int) -> str:
+    """The pane's class for a terminal ``width`` columns wide: ``-narrow``, ``""`` or ``-wide``."""
+    return "-wide" if width >= WIDE else "-narrow" if width < NARROW else ""
 
 
 @dataclass
@@ -87,10 +93,10 @@ def _eval_line(label: str, ev: EvalRecord) -> str:
     return line + f" · resolved {rate(ev.resolution_rate)} @ {ev.timesteps:,}"
 
 
-def describe_entry(entry: ModelEntry) -> RenderableType:
+def describe_entry(entry: ModelEntry) -> Text:
     """What a run's meta.json says about its model, and its evaluations during training (one line each)."""
     if entry.kind == "baseline":
-        return Text(f"{entry.spec}: a baseline policy (cs_env.policies), a yardstick to compare with.")
+        return Text(f"{entry.spec} · a yardstick to compare with · from cs_env.policies")
     text = Text()
     text.append(entry.name, style="bold")
     if entry.meta_error or entry.record is None:
@@ -229,10 +235,12 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
     ModelsScreen #marks { width: 1fr; padding-left: 2; color: $text-muted; }
     ModelsScreen #models { width: 32; height: 1fr; border-right: tall $panel; }
     ModelsScreen.-wide #models { width: 42; }
+    ModelsScreen.-narrow #models { width: 28; }
+    ModelsScreen.-narrow #model-detail { scrollbar-size-vertical: 1; }
     ModelsScreen #model-detail { height: 1fr; padding: 0 0 0 1; }  /* a gap before the scrollbar: */
     ModelsScreen #model-detail > * { margin: 0 1 0 0; }
     ModelsScreen #model-meta { text-wrap: nowrap; text-overflow: ellipsis; }
-    ModelsScreen #model-detail > #model-usage-label { color: $text-muted; margin: 1 1 0 0; }
+    ModelsScreen #model-detail > #model-usage-label { color: $text-muted; margin: 1 1 0 0; width: 1fr; }
     """
 
     def __init__(self) -> None:
@@ -254,7 +262,7 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
             yield Label("", id="marks")
         with Horizontal():
             table = ModelTable(id="models", cursor_type="row", zebra_stripes=True)
-            table.add_column("model", key="model", width=NAME_WIDTH[False])
+            table.add_column("model", key="model", width=NAME_WIDTH[""])
             table.add_column("alg", key="alg", width=4)
             table.add_column("", key="mark", width=2)
             yield table
@@ -274,10 +282,11 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         self.refresh_models()
 
     def on_resize(self, event: events.Resize) -> None:
-        wide = event.size.width >= WIDE
-        if wide != self.has_class("-wide"):
-            self.set_class(wide, "-wide")
-            self.query_one("#models", DataTable).columns[ColumnKey("model")].width = NAME_WIDTH[wide]
+        layout = width_class(event.size.width)
+        if layout != self._width_class:
+            for name in ("-narrow", "-wide"):
+                self.set_class(layout == name, name)
+            self.query_one("#models", DataTable).columns[ColumnKey("model")].width = NAME_WIDTH[layout]
             self.refresh_models()
 
     # -- the list ----------------------------------------------------------------------------
@@ -300,7 +309,7 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         table.clear()
         for entry in self.entries:
             alg = ("" if entry.record is None else entry.record.algorithm.upper()) if entry.kind == "model" else "base"
-            name = middle_cut(entry.name, NAME_WIDTH[self.has_class("-wide")])
+            name = middle_cut(entry.name, NAME_WIDTH[self._width_class])
             table.add_row(Text(name), Text(alg), self._mark_of(entry.spec), key=entry.spec)  # text, not markup
         specs = [e.spec for e in self.entries]
         if current in specs:
@@ -324,8 +333,12 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         event.stop()
         self.action_evaluate()
 
+    @property
+    def _width_class(self) -> str:
+        return "-wide" if self.has_class("-wide") else "-narrow" if self.has_class("-narrow") else ""
+
     def _show(self, entry: ModelEntry) -> None:
-        self.query_one("#model-meta", Static).update(describe_entry(entry))
+        self.query_one("#model-meta", Static).update(FactLines(describe_entry(entry)))
         settings = self._settings(quiet=True)
         report = self.reports.get((entry.spec, settings)) if settings else None
         eval_widget = self.query_one("#model-eval", Static)
@@ -339,7 +352,7 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         else:
             usage.display = usage_label.display = True
             busy = entry.spec in self.evaluating
-            eval_widget.update(Text("\nevaluating…" if busy else "\nnot evaluated here yet: press e", style="italic"))
+            eval_widget.update(Text("\nevaluating…" if busy else "\nnot evaluated here: press e", style="italic"))
             last = None if entry.record is None else entry.record.last_eval
             usage.values = {} if last is None else last.strategy_usage
             usage_label.update("Strategy usage (last evaluation during training)" if usage.values else "")

@@ -15,13 +15,14 @@ from textual.app import App
 from textual.screen import Screen
 
 if TYPE_CHECKING:
+    from cs_tui.widgets.study_form import StudyFormFields
     from cs_tui.widgets.training_form import RunFormFields
 
 
 @dataclass
 class AppSettings:
     """What the panes share: the environment they play, the first customer's seed, and what the new-run
-    form was last filled with in this app session (a fresh app starts from the defaults)."""
+    and new-study forms were last filled with in this app session (a fresh app starts from the defaults)."""
 
     industry: str = "mixed"
     max_turns: int = 10
@@ -31,6 +32,8 @@ class AppSettings:
     opponent: str | None = None
     #: the new-run form's fields as last left (None until it is first closed)
     run_form: RunFormFields | None = None
+    #: the new-study form's fields as last left (None until it is first closed)
+    study_form: StudyFormFields | None = None
 
 
 @runtime_checkable

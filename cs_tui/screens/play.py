@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 
 from cs_env.domain import STRATEGY_NAMES
 from cs_env.env import valid_industries
+from cs_tui.labels import first_fitting
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.screens.play_phase import Compared, Empty, Live, Phase, Replaying, Reviewing, State, Waiting, allows
 from cs_tui.screens.play_session import (
@@ -102,15 +103,16 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(str(i + 1), f"answer({i})", LABELS[i], group=ANSWER) for i in range(len(STRATEGY_NAMES))),
+        # in the order a narrow key bar keeps them: after a conversation, next and the opponent's come first
         Binding("enter", "next_customer", "Next", tooltip="the next customer (seed + 1)"),
-        Binding("n", "new_episode", "New…", tooltip="a new conversation: choose the industry and seed"),
-        Binding("o", "pick_opponent", "Opponent", tooltip="choose the agent you play against"),
-        Binding("b", "toggle_blind", "Blind", tooltip="hide the opponent's suggestion until you answer"),
         # one key, two labels: the one that says where v goes from what is shown (check_action picks)
         Binding(
             "v", "toggle_view('theirs')", "Theirs", tooltip="show the opponent's conversation with the last customer"
         ),
         Binding("v", "toggle_view('yours')", "Yours", tooltip="back to your conversation with the last customer"),
+        Binding("n", "new_episode", "New…", tooltip="a new conversation: choose the industry and seed"),
+        Binding("o", "pick_opponent", "Opponent", tooltip="choose the agent you play against"),
+        Binding("b", "toggle_blind", "Blind", tooltip="hide the opponent's suggestion until you answer"),
         Binding("r", "recordings", "Replays", tooltip="replay a recorded conversation"),
         # not in the key bar, which has no room left at 80 columns: the help page lists it
         Binding("c", "copy_conversation", "Copy", tooltip="copy the conversation (or the selected text)", show=False),
@@ -188,11 +190,13 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
 
     def on_resize(self, event: events.Resize) -> None:
         # small terminals keep the conversation and the keys; the title, the score and the side panel go
+        # (and the keys go on one row each, the opponent's line and the scoreboard worded shorter)
         short, narrow = event.size.height < SHORT, event.size.width < NARROW
         if (short, narrow) != (self.has_class("-short"), self.has_class("-narrow")):
             self.set_class(short, "-short")
             self.set_class(narrow, "-narrow")
             self.call_after_refresh(self.refresh, layout=True)  # the new sizes need a second layout
+        self.call_after_refresh(self._show_phase)  # the opponent's line, worded for the new width
 
     @property
     def phase(self) -> Phase:
@@ -377,7 +381,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             return
         name = short_name(agent.name)
         if agent.needs_state:  # the oracle reads hidden traits: its hints would show them to you
-            live.no_view = f"opponent {name} sees the hidden traits, so its hints are not shown"
+            live.no_view = f"opponent {name} sees the hidden traits: no hints shown"
             return
         try:
             values = agent.action_values(live.conversation.obs)
@@ -515,11 +519,17 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         picker.enabled = live is not None
         picker.agent_view = live.view if live is not None else None
         picker.hidden = self.blind
-        # names a model: text, not markup
-        self.query_one("#opponent-line", Static).update(Text(self._opponent_text()))
+        # names a model: text, not markup; the line's width is the screen's but for its padding
+        width = self.size.width - 2 if self.size.width else 10**6
+        self.query_one("#opponent-line", Static).update(Text(self._opponent_text(width)))
 
-    def _opponent_text(self) -> str:
-        """The line under the keys: what the opponent does in this phase, and where the keys go from here."""
+    def _opponent_text(self, width: int) -> str:
+        """The line under the keys: what the opponent does in this phase, and where the keys go from here;
+        worded shorter where the full wording does not fit ``width``."""
+
+        def fit(*texts: str) -> str:
+            return first_fitting(width, *texts)
+
         state, agent = self.state, self.agent
         loading = f"loading {short_name(self.opponent_loading)}…" if self.opponent_loading else ""
         name = short_name(agent.name) if agent is not None else ""
@@ -530,17 +540,30 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             if view is None:
                 return state.no_view
             if self.blind:
-                return f"opponent {name}: hidden until you answer (blind mode, b to show)"
+                return fit(
+                    f"opponent {name}: hidden until you answer (blind mode, b to show)",
+                    f"opponent {name}: hidden until you answer (blind)",
+                )
             if view.recommended < 0:
-                return f"opponent {name} has no preference here: every strategy equally likely"
+                return fit(
+                    f"opponent {name} has no preference here: every strategy equally likely",
+                    f"opponent {name} has no preference here",
+                )
             shown = "Q-values" if view.kind == "q_values" else "probabilities"
-            return f"opponent {name} suggests ★ {LABELS[view.recommended]} ({shown} beside each key)"
+            suggests = f"opponent {name} suggests ★ {LABELS[view.recommended]}"
+            return fit(f"{suggests} ({shown} beside each key)", suggests)
         if isinstance(state, Waiting):
             if agent is not None:
                 return f"{name} is playing the same customer…"
             if loading:
-                return f"{state.human.outcome} · the opponent is still loading; it plays this customer once ready"
-            return f"{state.human.outcome} · no opponent: press o to choose one; it plays this customer"
+                return fit(
+                    f"{state.human.outcome} · the opponent is still loading; it plays this customer once ready",
+                    f"{state.human.outcome} · the opponent plays this customer once loaded",
+                )
+            return fit(
+                f"{state.human.outcome} · no opponent: press o to choose one; it plays this customer",
+                f"{state.human.outcome} · no opponent: o chooses one",
+            )
         if isinstance(state, Replaying):
             if state.agent is None:
                 return "a replay · ⏎ a new customer"
@@ -553,9 +576,17 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             if agent is not None and (theirs is None or name != theirs.player):  # a new opponent, chosen after
                 return f"{name} will play your next customer · ⏎ next"
             if theirs is None:
-                return f"{state.human.outcome} · the opponent could not play this customer · ⏎ next"
+                return fit(
+                    f"{state.human.outcome} · the opponent could not play this customer · ⏎ next",
+                    f"{state.human.outcome} · the opponent could not play it · ⏎ next",
+                )
             back = "your" if state.shown is theirs else "its"
-            return f"{theirs.player}: {theirs.outcome}, {theirs.total_return:+.2f} · v {back} conversation · ⏎ next"
+            result = f"{theirs.player}: {theirs.outcome}, {theirs.total_return:+.2f}"
+            # the short form says where v goes as the key bar does ("v Theirs", "v Yours")
+            return fit(
+                f"{result} · v {back} conversation · ⏎ next",
+                f"{result} · v {'yours' if back == 'your' else 'theirs'} · ⏎ next",
+            )
         return loading or "no customer: ⏎ tries the next seed, n another industry"
 
     def _transcript_items(self, e: Episode) -> list[Item]:

@@ -26,7 +26,7 @@ from cs_tui.screens.pane import PaneScreen
 from cs_tui.training import launcher
 from cs_tui.training.search_space import format_params, shown_value
 from cs_tui.widgets.key_bar import KeyBar
-from cs_tui.widgets.study_form import NewStudyForm, StudyRequest
+from cs_tui.widgets.study_form import NewStudyForm, StudyFormFields, StudyRequest
 
 REFRESH_SECONDS = 2.0
 STORAGE_ENV = "CS_TUI_STORAGE"
@@ -104,7 +104,7 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
     TuningScreen #studies-pane { width: 28; border-right: tall $panel; }
     TuningScreen #trials-pane { width: 1fr; }
     TuningScreen #values { height: 1; margin: 0 1; }
-    TuningScreen #tuning-status { height: auto; margin: 0 1; color: $text-muted; }
+    TuningScreen #tuning-status { height: auto; width: 1fr; margin: 0 1; color: $text-muted; }  /* wraps, not cut */
     """
 
     def __init__(self, storage: str | None = None) -> None:
@@ -209,7 +209,15 @@ best trial's hyperparameters for `cs-tui train --hyperparams`.
 
     def action_new_study(self) -> None:
         """Open the new-study form; a filled-in form starts ``cs-tui tune`` as its own process."""
-        self.app.push_screen(NewStudyForm(industry=self.settings.industry), self._start)
+        settings = self.settings
+        form = NewStudyForm(settings.study_form or StudyFormFields(industry=settings.industry))
+
+        def closed(request: StudyRequest | None) -> None:
+            # the fields as left, for the next time in this app session (a kept study name continues it)
+            settings.study_form = form.fields
+            self._start(request)
+
+        self.app.push_screen(form, closed)
 
     def _start(self, request: StudyRequest | None) -> None:
         """``cs-tui tune`` in a new session (like a training run): closing the app or SSH does not stop it."""

@@ -46,8 +46,28 @@ class AgentView:
         return f"{x:4.0%}" if self.kind == "probabilities" else f"q{x:+.2f}"
 
 
+@dataclass(frozen=True)
+class KeyFace:
+    """What a strategy key shows besides its name: whether it can be pressed, and the opponent's value."""
+
+    enabled: bool = True
+    best: bool = False  # the opponent's choice: its name in bold, a star after its value
+    fraction: float | None = None  # the bar's length (0-1); None: no value shown
+    value: str = ""  # the value as written: " 12%", "q+0.31"
+    hidden: bool = False  # blind mode: dots stand in for the value
+
+
+#: the widest key's first part ("4 product recommend"): on one line, the values line up after it
+NAME_CELLS = max(len(f"{i + 1} {label}") for i, label in enumerate(LABELS))
+BAR_CELLS = 5
+
+
 class StrategyKey(Widget):
-    """One strategy: its key, its name, and the opponent's value for it."""
+    """One strategy: its key, its name, and the opponent's value for it.
+
+    Two rows high, the value and its bar go under the name; one row high (a small terminal), the value
+    follows the name where the key is wide enough, then the bar where there is room for it too.
+    """
 
     DEFAULT_CSS = """
     StrategyKey {
@@ -69,15 +89,54 @@ class StrategyKey(Widget):
             super().__init__()
             self.strategy = strategy
 
-    text: reactive[Text] = reactive(Text, layout=False)
+    face: reactive[KeyFace] = reactive(KeyFace, layout=False)
     """What the key shows (set by the picker)."""
 
     def __init__(self, strategy: int) -> None:
         super().__init__(id=f"strategy-{strategy + 1}")
         self.strategy = strategy
 
+    @property
+    def text(self) -> Text:
+        """The key on two rows: its number and name, then the opponent's value with its bar."""
+        text = self._label()
+        text.append("\n  ")
+        text.append_text(self._value(bar=True))
+        return text
+
     def render(self) -> Text:
-        return self.text
+        if self.size.height != 1:
+            return self.text
+        text = self._label()
+        value = self._value(bar=False)
+        room = self.size.width - NAME_CELLS - 1
+        if value.cell_len and value.cell_len <= room:  # else the name alone: the opponent's line names its choice
+            text.pad_right(NAME_CELLS + 1 - text.cell_len)
+            text.append_text(self._value(bar=BAR_CELLS + 1 + value.cell_len <= room))
+        return text
+
+    def _label(self) -> Text:
+        face = self.face
+        text = Text()
+        text.append(f"{self.strategy + 1}", style=tone("bold reverse" if face.enabled else "dim"))
+        text.append(f" {LABELS[self.strategy]}", style=tone("bold" if face.best else ""))
+        return text
+
+    def _value(self, *, bar: bool) -> Text:
+        """The opponent's value, after its bar if ``bar``; the star of its choice (dots in blind mode)."""
+        face = self.face
+        text = Text()
+        if face.fraction is not None:
+            if bar:
+                cells = round(face.fraction * BAR_CELLS)
+                text.append("█" * cells + "░" * (BAR_CELLS - cells), style=tone("cyan" if face.best else "dim cyan"))
+                text.append(" ")
+            text.append(face.value)
+            if face.best:
+                text.append(" ★", style=tone("bold yellow"))
+        elif face.hidden:
+            text.append("·" * (BAR_CELLS if bar else 4), style=tone("dim"))
+        return text
 
     def on_click(self, event: events.Click) -> None:
         event.stop()
@@ -91,6 +150,7 @@ class ActionPicker(Widget, can_focus=False):
     ActionPicker {
         layout: grid;
         grid-size: 4;
+        grid-rows: 2;  /* the keys' height, not their text's: a key drawn on one row stays two high */
         grid-gutter: 0 1;
         height: auto;
         border-top: solid $primary;
@@ -123,21 +183,15 @@ class ActionPicker(Widget, can_focus=False):
 
     def _paint(self) -> None:
         view = None if self.hidden else self.agent_view
-        fractions = view.bar_fractions() if view else None
+        fractions = view.bar_fractions() if view else []
         best = view.recommended if view else -1
         for key in self.query(StrategyKey):
             i = key.strategy
-            text = Text()
-            text.append(f"{i + 1}", style=tone("bold reverse" if self.enabled else "dim"))
-            text.append(f" {LABELS[i]}", style=tone("bold" if i == best else ""))
-            text.append("\n  ")
-            if view is not None and fractions is not None:
-                cells = round(fractions[i] * 5)
-                text.append("█" * cells + "░" * (5 - cells), style=tone("cyan" if i == best else "dim cyan"))
-                text.append(f" {view.label(i)}")
-                if i == best:
-                    text.append(" ★", style=tone("bold yellow"))
-            elif self.hidden and self.enabled:
-                text.append("·····", style=tone("dim"))
+            key.face = KeyFace(
+                enabled=self.enabled,
+                best=i == best,
+                fraction=fractions[i] if view else None,
+                value=view.label(i) if view else "",
+                hidden=self.hidden and self.enabled,
+            )
             key.set_class(not self.enabled, "-disabled")
-            key.text = text

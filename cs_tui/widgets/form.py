@@ -1,9 +1,11 @@
 """What the app's modal forms share (new training run, new study): a grid of labelled fields, an error
-line, Start / Cancel, ctrl+s and escape. A form only lays out its fields and says what they ask for."""
+line, Start / Cancel, ctrl+s and escape, and a memory of the fields as they were left, for the pane to
+keep for the app session. A form only lays out its fields and says what they ask for."""
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+import dataclasses
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,7 +17,13 @@ from textual.widgets import Button, Input, Select, Static
 from cs_tui.training.registry import ALGORITHMS
 from cs_tui.widgets.key_bar import KeyBar
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 Request = TypeVar("Request")
+#: a frozen dataclass of the form's fields as typed (text, or a choice's value), one per field widget,
+#: each named after the widget's id (``frame_stack`` is ``#frame-stack``)
+Fields = TypeVar("Fields", bound="DataclassInstance")
 
 
 def algorithm_select(value: str = "ppo") -> Select[str]:
@@ -32,11 +40,13 @@ def form_buttons() -> ComposeResult:
         yield Button("Cancel (esc)", id="cancel")
 
 
-class FormScreen(ModalScreen[Request | None], Generic[Request]):
+class FormScreen(ModalScreen[Request | None], Generic[Request, Fields]):
     """A modal form, dismissed with what :meth:`request` builds from its fields, or None when cancelled.
 
     Subclasses compose (:meth:`compose_form`) their fields inside a ``Vertical`` (a ``Grid`` of labels and fields, then
-    :func:`form_buttons`) and implement :meth:`request`, which raises ``ValueError`` naming the field.
+    :func:`form_buttons`) from :attr:`fields`, and implement :meth:`request`, which raises ``ValueError``
+    naming the field. As the form closes (started or cancelled), :attr:`fields` becomes what its widgets
+    were left with: the pane keeps that in ``AppSettings`` and opens the next form on it.
     """
 
     BINDINGS = [  # noqa: RUF012  (Textual's convention)
@@ -55,6 +65,11 @@ class FormScreen(ModalScreen[Request | None], Generic[Request]):
     FormScreen Horizontal { height: auto; align-horizontal: right; }
     FormScreen Button { margin-left: 1; }
     """
+
+    def __init__(self, fields: Fields) -> None:
+        super().__init__()
+        #: the fields the form opens on; as it closes, the fields as left
+        self.fields = fields
 
     def compose(self) -> ComposeResult:
         yield from self.compose_form()
@@ -84,7 +99,17 @@ class FormScreen(ModalScreen[Request | None], Generic[Request]):
         self.action_start()
 
     def closing(self, request: Request | None) -> None:
-        """Called as the form closes, with what it closes with (None: cancelled); the fields are still there."""
+        """Called as the form closes, with what it closes with (None: cancelled): keeps its fields as left."""
+        self.fields = self.fields_as_left()
+
+    def fields_as_left(self) -> Fields:
+        """:attr:`fields` with each field's value read from its widget (an ``Input``'s text, a ``Select``'s choice)."""
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(self.fields):
+            widget = self.query_one("#" + field.name.replace("_", "-"))
+            value = widget.value if isinstance(widget, Input | Select) else None
+            values[field.name] = value if isinstance(value, str) else ""  # (a blank choice: "")
+        return dataclasses.replace(self.fields, **values)
 
     def action_start(self) -> None:
         """Validate and, when every field is fine, close the form with the request."""

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from cs_tui.labels import middle_cut
+from cs_tui.labels import first_fitting, middle_cut
 from cs_tui.screens.play_session import MIN_PAIRS, Comparison, Episode
 from cs_tui.widgets import tone
 
@@ -26,7 +26,11 @@ def _result(outcome: str, value: float, turns: int, compact: bool = False) -> st
 
 
 class Scoreboard(Widget):
-    """The last customer side by side, then the session: you and the opponent on the same customers."""
+    """The last customer side by side, then the session: you and the opponent on the same customers.
+
+    Each line fits the width it is drawn at, without wrapping: the results are written shorter
+    ("3t"), and on a narrow terminal the session's averages and shares handled take the two rows.
+    """
 
     DEFAULT_CSS = """
     Scoreboard {
@@ -46,12 +50,21 @@ class Scoreboard(Widget):
     def render(self) -> Text:
         c = self.comparison
         name = middle_cut(self.opponent, NAME_WIDTH)
+        width = self.size.width or 10**6  # (not laid out yet: the widest layout)
         if c is None or c.episodes == 0 or self.last is None:
-            return Text(f"Scoreboard: finish a conversation and {name} plays the same customer.", style=tone("dim"))
+            return Text(
+                first_fitting(
+                    width,
+                    f"Scoreboard: finish a conversation and {name} plays the same customer.",
+                    f"Scoreboard: {name} plays each customer after you.",
+                ),
+                style=tone("dim"),
+            )
         human, agent = self.last
-        rows = self._rows(c, human, agent, compact=False)
-        if self.size.width and _width(rows, name) > self.size.width:
-            rows = self._rows(c, human, agent, compact=True)
+        # the last customer and the session, results spelled out, then "3t"; on a narrow terminal the
+        # session alone (the last customer's results are in the conversation's closing lines)
+        layouts = [self._rows(c, human, agent, compact=False), self._rows(c, human, agent, compact=True)]
+        rows = next((r for r in layouts if _width(r, name) <= width), self._session_rows(c))
         head, mine = _columns(rows)
         text = Text()
         for i, (label, you, them) in enumerate(rows):
@@ -65,15 +78,27 @@ class Scoreboard(Widget):
         text.append("\n")
         if math.isnan(c.ci_low):
             more = f"{MIN_PAIRS - c.episodes} more customer{'s' if MIN_PAIRS - c.episodes > 1 else ''}"
-            text.append(f"you − {name}: {more} for a paired bootstrap CI", style=tone("dim"))
+            line = first_fitting(
+                width,
+                f"you − {name}: {more} for a paired bootstrap CI",
+                f"you − {name}: a 95% CI after {more}",
+                f"a 95% CI after {more}",
+            )
+            text.append(line, style=tone("dim"))
+            return text
+        # the mean difference is the gap between the two averages above; the CI says if it is real
+        # "(paired)" not ", paired bootstrap": the line fits 80 columns with a 12-cell name (? explains it)
+        ci = f"you − {name}: 95% CI [{c.ci_low:+.2f}, {c.ci_high:+.2f}]"
+        if not c.significant:
+            verdicts, style = ["not significant yet", "not significant"], "dim"
         else:
-            # the mean difference is the gap between the two averages above; the CI says if it is real
-            # "(paired)" not ", paired bootstrap": the line fits 80 columns with a 12-cell name (? explains it)
-            text.append(f"you − {name}: 95% CI [{c.ci_low:+.2f}, {c.ci_high:+.2f}] (paired) → ")
-            if not c.significant:
-                text.append("not significant yet", style=tone("dim"))
-            else:
-                text.append("you ahead" if c.mean_difference > 0 else f"{name} ahead", style=tone("bold"))
+            verdicts = ["you ahead"] if c.mean_difference > 0 else [f"{name} ahead", "you behind"]
+            style = "bold"
+        # the fullest wording that fits: "(paired)" goes first, then "yet", then a long name for "you behind"
+        wordings = [(" (paired) → ", verdicts[0])] + [(" → ", v) for v in verdicts]
+        joint, verdict = next((w for w in wordings if len(ci + w[0] + w[1]) <= width), wordings[-1])
+        text.append(ci + joint)
+        text.append(verdict, style=tone(style))
         return text
 
     @staticmethod
@@ -89,6 +114,14 @@ class Scoreboard(Widget):
                 f"{c.human_mean:+.2f} avg, {c.human_handled:.0%} handled",
                 f"{c.agent_mean:+.2f} avg, {c.agent_handled:.0%} handled",
             ),
+        ]
+
+    @staticmethod
+    def _session_rows(c: Comparison) -> list[tuple[str, str, str]]:
+        """The session on two short rows, for a narrow terminal: the averages, then the share handled."""
+        return [
+            (f"{c.episodes} played", f"{c.human_mean:+.2f} avg", f"{c.agent_mean:+.2f} avg"),
+            ("handled", f"{c.human_handled:.0%}", f"{c.agent_handled:.0%}"),
         ]
 
 

@@ -76,31 +76,49 @@ def validate_study(
     return StudyRequest(str(algorithm), str(industry), trial_count, workers, steps, seed_value, name)
 
 
-class NewStudyForm(FormScreen[StudyRequest]):
-    """A modal form; dismissed with a :class:`StudyRequest`, or None when cancelled."""
+@dataclass(frozen=True)
+class StudyFormFields:
+    """The new-study form's fields as the user left them, text as typed: a reopened form shows them again
+    (one per field widget, named after its id: see :class:`~cs_tui.widgets.form.FormScreen`)."""
 
-    def __init__(self, *, industry: str = "mixed") -> None:
-        super().__init__()
-        self.industry = industry
+    algorithm: str = "ppo"
+    industry: str = "mixed"
+    trials: str = str(DEFAULT_TRIALS)
+    jobs: str = "1"  # the workers
+    timesteps: str = ""  # empty: the algorithm's own budget per trial
+    seed: str = "0"
+    study: str = ""  # empty: ALGORITHM-INDUSTRY
+
+
+class NewStudyForm(FormScreen[StudyRequest, StudyFormFields]):
+    """A modal form; dismissed with a :class:`StudyRequest`, or None when cancelled.
+
+    It opens on ``fields`` (the defaults when None); as it closes, :attr:`fields` holds what it was left
+    with, for the pane to keep.
+    """
+
+    def __init__(self, fields: StudyFormFields | None = None) -> None:
+        super().__init__(fields or StudyFormFields())
 
     def compose_form(self) -> ComposeResult:
+        f = self.fields
         with Vertical():
             yield Static("[b]New study[/b] (runs on after the app closes; the same name continues a study)")
             with Grid():
                 yield Label("algorithm")
-                yield algorithm_select()
+                yield algorithm_select(f.algorithm if f.algorithm in ALGORITHMS else "ppo")
                 yield Label("industry")
-                yield industry_select(self.industry)
+                yield industry_select(f.industry)
                 yield Label("trials")
-                yield Input(str(DEFAULT_TRIALS), type="integer", compact=True, id="trials")
+                yield Input(f.trials, type="integer", compact=True, id="trials")
                 yield Label("workers")
-                yield Input("1", type="integer", compact=True, id="jobs")
+                yield Input(f.jobs, type="integer", compact=True, id="jobs")
                 yield Label("timesteps")
-                yield Input(placeholder="the algorithm's (per trial)", compact=True, id="timesteps")
+                yield Input(f.timesteps, placeholder="the algorithm's (per trial)", compact=True, id="timesteps")
                 yield Label("seed")
-                yield Input("0", type="integer", compact=True, id="seed")
+                yield Input(f.seed, type="integer", compact=True, id="seed")
                 yield Label("study")
-                yield Input(placeholder="ALGORITHM-INDUSTRY", compact=True, id="study")
+                yield Input(f.study, placeholder="ALGORITHM-INDUSTRY", compact=True, id="study")
             yield from form_buttons()
 
     def request(self) -> StudyRequest:

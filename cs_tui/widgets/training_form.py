@@ -139,7 +139,8 @@ def validate(
 
 @dataclass(frozen=True)
 class RunFormFields:
-    """The new-run form's fields as the user left them, text as typed: a reopened form shows them again."""
+    """The new-run form's fields as the user left them, text as typed: a reopened form shows them again
+    (one per field widget, named after its id: see :class:`~cs_tui.widgets.form.FormScreen`)."""
 
     algorithm: str = "ppo"
     industry: str = "mixed"
@@ -150,7 +151,7 @@ class RunFormFields:
     warm_start: str = ""
 
 
-class NewRunForm(FormScreen[TrainRequest]):
+class NewRunForm(FormScreen[TrainRequest, RunFormFields]):
     """A modal form; dismissed with a :class:`TrainRequest`, or None when cancelled.
 
     It opens on ``fields`` (the defaults when None); as it closes, :attr:`fields` holds what it was left
@@ -158,10 +159,9 @@ class NewRunForm(FormScreen[TrainRequest]):
     """
 
     def __init__(self, saves: Path, fields: RunFormFields | None = None) -> None:
-        super().__init__()
+        super().__init__(fields or RunFormFields())
         self.saves = saves
         self.default_timesteps = default_timesteps()
-        self.fields = fields or RunFormFields()
 
     def compose_form(self) -> ComposeResult:
         f = self.fields
@@ -188,24 +188,6 @@ class NewRunForm(FormScreen[TrainRequest]):
                 yield Label("warm start")
                 yield Select(warm_starts, value=warm_start, allow_blank=False, compact=True, id="warm-start")
             yield from form_buttons()
-
-    def closing(self, request: TrainRequest | None) -> None:
-        def text(selector: str) -> str:
-            return self.query_one(selector, Input).value
-
-        def choice(selector: str) -> str:
-            value = self.query_one(selector, Select).value
-            return value if isinstance(value, str) else ""
-
-        self.fields = RunFormFields(
-            algorithm=choice("#algorithm"),
-            industry=choice("#industry"),
-            timesteps=text("#timesteps"),
-            seed=text("#seed"),
-            name=text("#name"),
-            frame_stack=text("#frame-stack"),
-            warm_start=choice("#warm-start"),
-        )
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id != "algorithm" or not isinstance(event.value, str):
