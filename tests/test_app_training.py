@@ -83,6 +83,12 @@ def train_record(step: int, returns: list[float], **extra: Any) -> dict[str, Any
     }
 
 
+async def open_form(pilot: Any, app: App[None]) -> None:
+    """n on the Training pane, until the new-run form is up."""
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+
+
 def text_of(app: App[None], selector: str) -> str:
     """What a Static shows, as plain text (printed wide: these tests check words, not wrapping)."""
     widget = app.screen.query_one(selector, Static)
@@ -255,8 +261,7 @@ async def test_form_by_keys_starts_a_process_and_reports_its_failure(tmp_path: P
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, TrainingScreen)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        await open_form(pilot, app)
         form = app.screen
         form.query_one("#name").focus()
         await pilot.press(*"x y")  # a space: not a valid name
@@ -293,8 +298,7 @@ async def test_the_new_run_form_keeps_its_fields_for_the_app_session(tmp_path: P
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, TrainingScreen)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        await open_form(pilot, app)
         defaults = fields(app)
         assert defaults["algorithm"] == "ppo" and defaults["name"] == "" and defaults["seed"] == "0"
         app.screen.query_one("#algorithm", Select).value = "dqn"
@@ -305,8 +309,7 @@ async def test_the_new_run_form_keeps_its_fields_for_the_app_session(tmp_path: P
         left = fields(app)
         await pilot.press("escape")  # cancelled: kept all the same
         await wait_for(pilot, lambda: app.screen is screen)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        await open_form(pilot, app)
         assert fields(app) == left and left["algorithm"] == "dqn" and left["seed"] == "42"
         assert left["timesteps"] != defaults["timesteps"]  # DQN's tuned budget, followed from the algorithm
 
@@ -316,15 +319,13 @@ async def test_the_new_run_form_keeps_its_fields_for_the_app_session(tmp_path: P
         await pilot.press("ctrl+a", "ctrl+k", "1", "ctrl+s")
         await wait_for(pilot, lambda: app.screen is screen)
         assert [(r.algorithm, r.seed, r.name) for r in started] == [("dqn", 42, "mine")]
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        await open_form(pilot, app)
         again = fields(app)
         assert again == left | {"name": "", "frame-stack": "1"}  # the next run needs a name of its own
 
     fresh = PaneApp(tmp_path, TrainingScreen)
     async with fresh.run_test(size=(80, 24)) as pilot:
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(fresh.screen, NewRunForm))
+        await open_form(pilot, fresh)
         assert fields(fresh) == defaults
 
 
@@ -336,8 +337,7 @@ async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Pat
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, TrainingScreen)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        await open_form(pilot, app)
         app.screen.query_one("#timesteps").focus()
         await pilot.press("ctrl+a", "ctrl+k", *"200000")  # long enough that we stop it, not the clock
         app.screen.query_one("#name").focus()
@@ -458,8 +458,7 @@ async def test_the_form_starts_from_each_algorithms_tuned_budget(tmp_path: Path)
     budgets = {name: str(d.timesteps) for name, d in load_defaults().items()}
     app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        await open_form(pilot, app)
         steps = app.screen.query_one("#timesteps", Input)
         assert steps.value == budgets["ppo"]
         app.screen.query_one("#algorithm", Select).value = "dqn"
@@ -550,8 +549,7 @@ async def test_on_a_narrow_terminal_the_monitor_gets_the_whole_width_below_the_l
 async def test_a_seed_past_2_63_is_refused_by_the_form_naming_the_range(tmp_path: Path) -> None:
     app = PaneApp(tmp_path, TrainingScreen)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewRunForm))
+        await open_form(pilot, app)
         app.screen.query_one("#seed").focus()
         await pilot.press("ctrl+a", "ctrl+k", *"99999999999999999999", "ctrl+s")
         assert isinstance(app.screen, NewRunForm)  # not started: it would have failed 15 s later
