@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import numbers
 import sys
-from types import FrameType
 from typing import TYPE_CHECKING, Any, NamedTuple, SupportsFloat, TypeGuard
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.envs.registration import EnvSpec
 
 from cs_env.customer import CUSTOMER_DRAWS, TURN_DRAWS, CustomerState, Tables, new_customers
 from cs_env.domain import (
@@ -84,77 +81,11 @@ def check_max_turns(max_turns: object) -> int:
     return int(max_turns)
 
 
-def episode_length(max_turns: object, max_episode_steps: object) -> int:
-    """The one episode length set by ``max_turns`` or a time limit ``max_episode_steps``.
-
-    Either number sets it (``DEFAULT_MAX_TURNS`` when neither is given; a time limit of None or -1 is
-    none, as in ``gymnasium.make``). Both given and different is an error: the conversation would
-    silently end at the shorter of the two.
-
-    Raises:
-        ValueError: a number that is not a positive integer, or two that disagree.
-    """
-    limit: int | None = None
-    if max_episode_steps is not None and not (_whole(max_episode_steps) and max_episode_steps == -1):
-        if not _whole(max_episode_steps) or max_episode_steps < 1:
-            raise ValueError(
-                f"max_episode_steps must be a positive integer (or -1: no time limit), got {max_episode_steps!r}"
-            )
-        limit = int(max_episode_steps)
-    if max_turns is None:
-        return DEFAULT_MAX_TURNS if limit is None else limit
-    turns = check_max_turns(max_turns)
-    if limit is not None and limit != turns:
-        raise ValueError(
-            f"max_turns={turns} and max_episode_steps={limit} disagree: pass one of them (either sets the "
-            "conversation's length), or the same number to both"
-        )
-    return turns
-
-
-def _time_limit_of_make(frame: FrameType | None) -> object:
-    """The time limit ``gymnasium.make`` will wrap around the env it is constructing in ``frame``.
-
-    make hands ``max_episode_steps`` only to the ``TimeLimit`` it adds after the env is built, never to
-    the env (Gymnasium declined to pass it on: Farama-Foundation/Gymnasium#615), so the env reads it
-    from make's own arguments, as make is about to use them: its ``max_episode_steps``, else its spec's.
-    None when ``frame`` is not make's: the env was built some other way.
-    """
-    from gymnasium.envs.registration import make
-
-    if frame is None or frame.f_code is not make.__code__:
-        return None
-    local = frame.f_locals
-    steps = local.get("max_episode_steps")
-    return getattr(local.get("env_spec"), "max_episode_steps", None) if steps is None else steps
-
-
 def observation_space(catalog: Catalog, max_turns: int) -> spaces.Box:
     """The 18-value Box shared by the single and the batched env."""
     high = np.ones(OBS_SIZE, dtype=np.float32)
     high[:5] = (len(catalog.inquiries) - 1, 4, 4, max_turns, 2)
     return spaces.Box(np.zeros(OBS_SIZE, dtype=np.float32), high, dtype=np.float32)
-
-
-class SpecTellsLength:
-    """A ``spec`` whose ``max_episode_steps`` is the env's ``max_turns``, for the single and the batched env.
-
-    gymnasium.make records a time limit only on the TimeLimit wrapper it adds (none when it adds none),
-    make_vec only among the kwargs it passed: the env's own spec says how long its conversations are.
-    """
-
-    max_turns: int
-    _spec: EnvSpec | None = None
-
-    @property
-    def spec(self) -> EnvSpec | None:
-        return self._spec
-
-    @spec.setter
-    def spec(self, spec: EnvSpec | None) -> None:
-        if spec is not None and spec.max_episode_steps != self.max_turns:
-            spec = dataclasses.replace(spec, max_episode_steps=self.max_turns)
-        self._spec = spec
 
 
 class TurnRecord(NamedTuple):
@@ -179,7 +110,7 @@ class Exchange(NamedTuple):
     outcome: str  # the conversation's outcome after this turn ("ongoing" while it goes on)
 
 
-class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
+class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     """A customer-support conversation, one agent turn per step.
 
     ## Description
@@ -236,7 +167,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
 
     ## Episode End
     Terminated when the issue is resolved, the customer abandons, or the agent escalates.
-    Truncated after `max_turns` turns (outcome `timeout`).
+    Truncated after `max_turns` turns (outcome `timeout`), by the env itself: never both on one step.
 
     ## Information
     `satisfaction` (0-1), `sentiment`, `tier`, `industry`, `inquiry_type` (names), `outcome`
@@ -245,12 +176,16 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
 
     ## Arguments
     `industry`: one of `bfsi`, `retail`, `tech`, `mixed` (default) or any added industry file;
-    `max_turns`: the conversation's length in turns, default 10. Through `gymnasium.make`, its
-    `max_episode_steps` sets it too: give either (or both, the same); two different numbers are an
-    error. `env.spec.max_episode_steps` is always `max_turns`. `render_mode`: None, `"ansi"` (returns
-    the whole transcript), `"human"` (prints what is new since the last render) or `"rgb_array"`
-    (returns a 576 x 1024 x 3 uint8 picture of the conversation as the app shows it:
-    `cs_env/render.py`; `metadata["render_fps"]` is 1, a turn a second).
+    `max_turns`: the conversation's length in turns, default 10: the one length, on every route
+    (`gym.make(ID, max_turns=N)`, `gym.make(env.spec)`, `gym.make_vec` in each mode). The id is
+    registered without a time limit, so `gymnasium.make` adds no `TimeLimit` and `env.spec` says
+    `max_episode_steps=None`. `gymnasium.make`'s own `max_episode_steps=N` is not this env's: Gymnasium
+    hands it only to a `TimeLimit` wrapper it adds outside the env, which cuts at N with the outcome
+    `ongoing` and, by Gymnasium's design, also sets `truncated` when the conversation ended on step N
+    (and a longer N than `max_turns` changes nothing); the batched env refuses it.
+    `render_mode`: None, `"ansi"` (returns the whole transcript), `"human"` (prints what is new since
+    the last render) or `"rgb_array"` (returns a 576 x 1024 x 3 uint8 picture of the conversation as
+    the app shows it: `cs_env/render.py`; `metadata["render_fps"]` is 1, a turn a second).
 
     ## Action Masks
     `action_masks()` (read by sb3-contrib's MaskablePPO): every strategy is legal on every turn.
@@ -272,8 +207,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     ) -> None:
         self.catalog = catalog or default_catalog()
         self.industry = check_industry(industry, self.catalog)
-        # built by gymnasium.make: its TimeLimit and the env's own count must be one number
-        self.max_turns = episode_length(max_turns, _time_limit_of_make(sys._getframe(1)))
+        self.max_turns = DEFAULT_MAX_TURNS if max_turns is None else check_max_turns(max_turns)
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, 'ansi', 'human', 'rgb_array'")
         self.render_mode = render_mode

@@ -12,7 +12,14 @@ from gymnasium.vector.utils import batch_space
 from cs_env.customer import CUSTOMER_DRAWS, ONGOING, TIMEOUT, TURN_DRAWS, CustomerState, Tables, new_customers
 from cs_env.domain import N_STRATEGIES, ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
 from cs_env.dynamics import DYNAMICS
-from cs_env.env import ARRIVAL_BLOCK, OBS_NAMES, SpecTellsLength, check_industry, episode_length, observation_space
+from cs_env.env import (
+    ARRIVAL_BLOCK,
+    DEFAULT_MAX_TURNS,
+    OBS_NAMES,
+    check_industry,
+    check_max_turns,
+    observation_space,
+)
 from cs_env.industries import Catalog, default_catalog
 from cs_env.reward import COMPONENTS
 from cs_env.turn import BatchTurn
@@ -36,7 +43,7 @@ _COMPONENT_KEYS = COMPONENTS
 _N_MASKS = len(_INFO_KEYS) + len(_COMPONENT_KEYS)
 
 
-class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
+class CustomerSupportVectorEnv(VectorEnv):
     """``num_envs`` conversations advanced together by array operations (no Python loop over envs).
 
     The rules are those of :class:`~cs_env.env.CustomerSupportEnv`: customers are drawn by
@@ -89,8 +96,15 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
         self.catalog = catalog or default_catalog()
         self.num_envs = int(num_envs)
         self.industry = check_industry(industry, self.catalog)
-        # gymnasium.make_vec passes its max_episode_steps: one number with max_turns, as for the single env
-        self.max_turns = episode_length(max_turns, max_episode_steps)
+        # make_vec hands its max_episode_steps to this constructor, where sync mode gives it to a TimeLimit
+        # outside each env: neither is the conversation's length, so it is refused rather than half-honoured
+        if max_episode_steps is not None:
+            raise ValueError(
+                f"max_episode_steps={max_episode_steps!r}: the conversation's length is max_turns (pass "
+                f"max_turns={max_episode_steps!r}); max_episode_steps is Gymnasium's TimeLimit, which this env "
+                "has no place for"
+            )
+        self.max_turns = DEFAULT_MAX_TURNS if max_turns is None else check_max_turns(max_turns)
         self.render_mode = None
         # the batched env computes in float32: half the memory traffic of float64, and the same model to
         # float32 rounding (its statistics match the single env's: tests/test_vector_env.py)
