@@ -10,7 +10,15 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from cs_env.customer import CUSTOMER_DRAWS, TURN_DRAWS, CustomerState, Tables, new_customers
+from cs_env.customer import (
+    CUSTOMER_DRAWS,
+    PRODUCT_RECOMMEND,
+    TURN_DRAWS,
+    UPSELL,
+    CustomerState,
+    Tables,
+    new_customers,
+)
 from cs_env.domain import (
     N_STRATEGIES,
     ONGOING_NAME,
@@ -22,6 +30,7 @@ from cs_env.domain import (
 )
 from cs_env.dynamics import DYNAMICS
 from cs_env.industries import Catalog, default_catalog
+from cs_env.reward import COMPONENTS
 from cs_env.turn import OBS_SIZE, observe_one, play_turn, sentiment_of
 
 if TYPE_CHECKING:
@@ -52,6 +61,9 @@ OBS_NAMES = (
     "ctx_specialist_hint",
 )
 PIN_TRAITS = ("complexity", "savvy", "openness", "patience")
+#: info's flat key per reward component, beside the dict ``reward_components`` (as Gymnasium's MuJoCo envs
+#: name theirs): what array-minded clients such as TorchRL's info reader can spec
+REWARD_KEYS = tuple(f"reward_{name}" for name in COMPONENTS)
 DRAW_BLOCK = 1024
 ARRIVAL_BLOCK = 256
 
@@ -171,8 +183,10 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
 
     ## Information
     `satisfaction` (0-1), `sentiment`, `tier`, `industry`, `inquiry_type` (names), `outcome`
-    (`ongoing` / `resolved` / `escalated` / `abandoned` / `timeout`: a string on every step) and
-    `reward_components`.
+    (`ongoing` / `resolved` / `escalated` / `abandoned` / `timeout`: a string on every step), the
+    step's reward components, each as a flat key (as Gymnasium's MuJoCo envs give theirs:
+    `reward_satisfaction`, `reward_efficiency`, `reward_business_impact`, `reward_escalation_penalty`)
+    and together in the dict `reward_components` (0 at reset). Numbers are numpy float64 scalars.
 
     ## Arguments
     `industry`: one of `bfsi`, `retail`, `tech`, `mixed` (default) or any added industry file;
@@ -188,7 +202,12 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     the app shows it: `cs_env/render.py`; `metadata["render_fps"]` is 1, a turn a second).
 
     ## Action Masks
-    `action_masks()` (read by sb3-contrib's MaskablePPO): every strategy is legal on every turn.
+    `action_masks()` (read by sb3-contrib's MaskablePPO): every strategy but an offer of a kind already
+    made in this conversation (`product_recommend` after a product recommendation, `upsell` after an
+    upsell): a second one cannot sell (a customer buys on the first offer or not at all) and costs
+    goodwill (`Dynamics.repeat_offer`). Escalation needs no mask: it ends the conversation. The masks
+    advise; `step` still plays a masked strategy (scenarios and people may). The batched env gives the
+    same masks, one row per env.
 
     ## Version History
     - v0: first version; the specialist hint (index 17) added in issue 18 (models for the 17-value
@@ -251,7 +270,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self._rendered_lines = 0
         if self.render_mode == "human":
             self.render()
-        return self._obs(), self._info(ONGOING, (0.0, 0.0, 0.0, 0.0))
+        return self._obs(), self._info(ONGOING, None)
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         s = self._state
@@ -291,8 +310,14 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         return None
 
     def action_masks(self) -> np.ndarray:
-        """The strategies allowed now, as sb3-contrib's MaskablePPO reads them: all, on every turn."""
-        return np.ones(N_STRATEGIES, dtype=bool)
+        """The strategies worth playing now, as sb3-contrib's MaskablePPO reads them: all but an offer of a
+        kind already made (see the class docstring's Action Masks)."""
+        masks = np.ones(N_STRATEGIES, dtype=bool)
+        s = self._state
+        if s is not None and not self._done:
+            masks[PRODUCT_RECOMMEND] = not s.offered_recommend
+            masks[UPSELL] = not s.offered_upsell
+        return masks
 
     # -- beyond the Gymnasium API ------------------------------------------------------------
     @property
@@ -379,21 +404,24 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         return observe_one(self._state)
 
     def _info(self, outcome: int, components: Any) -> dict[str, Any]:
+        """Numbers as numpy float64 scalars (a fixed dtype: TorchRL's info reader needs one); the reward
+        components flat and in ``reward_components`` (``components`` None: a reset, whose parts are 0)."""
         s = self._state
         assert s is not None
+        parts = (0.0, 0.0, 0.0, 0.0) if components is None else components
+        first, second, third, fourth = map(np.float64, parts)
         return {
-            "satisfaction": s.sat,
+            "satisfaction": np.float64(s.sat),
             "sentiment": SENTIMENT_NAMES[self._sentiment],
             "tier": TIER_NAMES[s.tier],
             "industry": self._industry_names[s.industry],
             "inquiry_type": self._inquiry_names[s.inquiry],
             "outcome": OUTCOME_NAMES[outcome],
-            "reward_components": {
-                "satisfaction": components[0],
-                "efficiency": components[1],
-                "business_impact": components[2],
-                "escalation_penalty": components[3],
-            },
+            REWARD_KEYS[0]: first,
+            REWARD_KEYS[1]: second,
+            REWARD_KEYS[2]: third,
+            REWARD_KEYS[3]: fourth,
+            "reward_components": dict(zip(COMPONENTS, (first, second, third, fourth), strict=True)),
         }
 
     @staticmethod

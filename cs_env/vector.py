@@ -9,13 +9,24 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from cs_env.customer import CUSTOMER_DRAWS, ONGOING, TIMEOUT, TURN_DRAWS, CustomerState, Tables, new_customers
+from cs_env.customer import (
+    CUSTOMER_DRAWS,
+    ONGOING,
+    PRODUCT_RECOMMEND,
+    TIMEOUT,
+    TURN_DRAWS,
+    UPSELL,
+    CustomerState,
+    Tables,
+    new_customers,
+)
 from cs_env.domain import N_STRATEGIES, ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
 from cs_env.dynamics import DYNAMICS
 from cs_env.env import (
     ARRIVAL_BLOCK,
     DEFAULT_MAX_TURNS,
     OBS_NAMES,
+    REWARD_KEYS,
     check_industry,
     check_max_turns,
     observation_space,
@@ -38,7 +49,8 @@ _FIELDS = tuple(name for name in CustomerState.__slots__ if name not in _PER_STR
 _ROW = np.dtype((np.void, N_STRATEGIES * 4))
 OBS_SENTIMENT = OBS_NAMES.index("sentiment")
 #: the info's keys (and its reward components'), each handed out with its mask ``_key``
-_INFO_KEYS = ("satisfaction", "sentiment", "tier", "industry", "inquiry_type", "outcome", "reward_components")
+_INFO_KEYS: tuple[str, ...] = ("satisfaction", "sentiment", "tier", "industry", "inquiry_type", "outcome")
+_INFO_KEYS += (*REWARD_KEYS, "reward_components")
 _COMPONENT_KEYS = COMPONENTS
 _N_MASKS = len(_INFO_KEYS) + len(_COMPONENT_KEYS)
 
@@ -200,9 +212,15 @@ class CustomerSupportVectorEnv(VectorEnv):
         return obs, reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
-        """``(num_envs, 8)``: the strategies allowed now in each env (all, on every turn), as sb3-contrib's
-        MaskablePPO reads them."""
-        return np.ones((self.num_envs, N_STRATEGIES), dtype=bool)
+        """``(num_envs, 8)``: the strategies worth playing now in each env, as sb3-contrib's MaskablePPO
+        reads them: the single env's masks (no second offer of a kind), all for an env the next step restarts."""
+        masks = np.ones((self.num_envs, N_STRATEGIES), dtype=bool)
+        s = self.state
+        if s is not None:
+            np.equal(s.offered_recommend, 0, out=masks[:, PRODUCT_RECOMMEND])
+            np.equal(s.offered_upsell, 0, out=masks[:, UPSELL])
+            masks[self._ended_rows] = True  # next-step autoreset: their action is ignored
+        return masks
 
     # -- helpers -----------------------------------------------------------------------------
     def _advance(self, s: CustomerState, a: np.ndarray, restart: bool) -> tuple[Any, Any, np.ndarray]:
@@ -302,6 +320,8 @@ class CustomerSupportVectorEnv(VectorEnv):
             "outcome": outcome,
             "reward_components": dict(zip(_COMPONENT_KEYS, components, strict=True)),
         }
+        # the flat keys own their numbers (one copy of the four rows), as sync mode's arrays are each their own
+        info.update(zip(REWARD_KEYS, components.copy(), strict=True))
         # every env has every key: all masks true, the rows of one allocation (each its own array, as sync's are)
         masks = iter(np.ones((_N_MASKS, self.num_envs), dtype=bool))
         for key in _INFO_KEYS:

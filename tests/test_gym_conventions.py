@@ -14,6 +14,8 @@ from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 from cs_env import ENV_ID, CustomerSupportEnv
 from cs_env.domain import FINAL_OUTCOME_NAMES, N_STRATEGIES
+from cs_env.env import REWARD_KEYS
+from cs_env.reward import COMPONENTS
 from cs_env.vector import CustomerSupportVectorEnv
 
 # a customer who stays: patient, no specialist needed, and apologies that never resolve the issue
@@ -159,6 +161,28 @@ def test_no_info_value_is_ever_none() -> None:
     assert {"ongoing", *FINAL_OUTCOME_NAMES} >= {str(o) for info in infos for o in np.atleast_1d(info["outcome"])}
 
 
+def test_info_numbers_are_float64_with_a_flat_key_per_reward_component() -> None:
+    """What array-minded clients (TorchRL's info reader: ``val.dtype``) need: numbers of one fixed dtype,
+    the reward components also as flat keys, the same in the single env and every vector mode."""
+    env = gym.make(ENV_ID)
+    infos = [env.reset(seed=0)[1], *(env.step(action)[4] for action in (0, 3, 1))]
+    for info in infos:
+        for key in ("satisfaction", *REWARD_KEYS, *(f"reward_components.{c}" for c in COMPONENTS)):
+            head, _, tail = key.partition(".")
+            value = info[head][tail] if tail else info[head]
+            assert isinstance(value, np.float64), (key, type(value))
+        assert [info[key] for key in REWARD_KEYS] == list(info["reward_components"].values())
+    for mode in ("sync", "vector_entry_point"):
+        envs = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode=mode)
+        envs.reset(seed=0)
+        info = envs.step(np.array([0, 3, 2]))[4]
+        for key in REWARD_KEYS:
+            assert info[key].dtype == np.float64 and info["_" + key].all(), (mode, key)
+            np.testing.assert_array_equal(info[key], info["reward_components"][key.removeprefix("reward_")])
+        assert info[REWARD_KEYS[3]].tolist() == [0.0, 0.0, -0.3]  # the escalation's penalty, in env 2 only
+        envs.close()
+
+
 def test_tianshous_buffer_holds_our_infos_without_nulls() -> None:
     """What Tianshou's trainer checks after every collection (``MalformedBufferError: Encountered NaNs in
     buffer``, which stopped every Tianshou user while ``outcome`` was None on ongoing turns)."""
@@ -269,7 +293,50 @@ def test_ansi_rendering_returns_the_whole_transcript() -> None:
 # -- 5. action masks ---------------------------------------------------------------------------
 
 
-def test_maskable_ppo_trains_on_the_env_without_a_wrapper() -> None:
+RECOMMEND, UPSELL = 3, 7
+
+
+class RepeatedOffers(gym.Wrapper):
+    """Counts the offers played of a kind already made in the conversation (what the masks rule out)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.repeats = self.offers = 0
+        self._made: set[int] = set()
+
+    def reset(self, **kwargs: Any) -> Any:
+        self._made = set()
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> Any:
+        a = int(action)
+        if a in (RECOMMEND, UPSELL):
+            self.offers += 1
+            self.repeats += a in self._made
+            self._made.add(a)
+        return self.env.step(action)
+
+
+def test_the_masks_rule_out_a_second_offer_of_a_kind_in_both_envs() -> None:
+    env = CustomerSupportEnv()
+    env.reset(seed=0, options={"patience": 1.0, "needs_specialist": False})
+    assert env.action_masks().all()
+    env.step(RECOMMEND)
+    assert env.action_masks().tolist() == [i != RECOMMEND for i in range(N_STRATEGIES)]
+    env.step(UPSELL)
+    assert env.action_masks().tolist() == [i not in (RECOMMEND, UPSELL) for i in range(N_STRATEGIES)]
+    env.reset()
+    assert env.action_masks().all()  # a new conversation: no offer made yet
+    # the batched env: the same rows, and all true for an env the next step restarts (its action is ignored)
+    envs = CustomerSupportVectorEnv(3)
+    envs.reset(seed=0)
+    envs.step(np.array([RECOMMEND, UPSELL, 0]))
+    ended = envs.step(np.array([2, 0, 0]))[2]  # env 0 escalates: its conversation ends
+    assert ended.tolist() == [True, False, False]
+    assert envs.action_masks().tolist() == [[True] * 8, [i != UPSELL for i in range(8)], [True] * 8]
+
+
+def test_maskable_ppo_reads_the_masks_and_never_repeats_an_offer() -> None:
     import torch
     from sb3_contrib import MaskablePPO
     from sb3_contrib.common.maskable.utils import get_action_masks, is_masking_supported
@@ -278,15 +345,21 @@ def test_maskable_ppo_trains_on_the_env_without_a_wrapper() -> None:
     from cs_tui.training.vecenv import make_training_env
 
     torch.set_num_threads(1)
-    # (SB3's make_vec_env asks for render_mode="rgb_array", which the issue-11 branch adds)
-    venv = DummyVecEnv([lambda: gym.make(ENV_ID)] * 2)
-    assert is_masking_supported(venv)
-    assert get_action_masks(venv).tolist() == [[True] * N_STRATEGIES] * 2
-    model = MaskablePPO("MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, seed=0)
-    model.learn(64)
-    assert model.num_timesteps == 64
+    played = {}
+    for masking in (True, False):
+        recorders = [RepeatedOffers(gym.make(ENV_ID)) for _ in range(2)]
+        venv = DummyVecEnv([lambda r=r: r for r in recorders])
+        assert is_masking_supported(venv)
+        model = MaskablePPO("MlpPolicy", venv, n_steps=256, batch_size=64, n_epochs=1, seed=0)
+        model.learn(512, use_masking=masking)
+        played[masking] = (sum(r.offers for r in recorders), sum(r.repeats for r in recorders))
+    # untrained policies offer often: without the masks some offers repeat, with them none does
+    assert played[False][1] > 5 and played[True][0] > 20 and played[True][1] == 0, played
     batched = make_training_env("mixed", 8, seed=0, kind="batched")  # our SB3 adapter over the batched env
-    assert is_masking_supported(batched) and get_action_masks(batched).shape == (8, N_STRATEGIES)
+    batched.reset()
+    batched.step(np.full(8, RECOMMEND))
+    masks = get_action_masks(batched)
+    assert masks.shape == (8, N_STRATEGIES) and not masks[:, RECOMMEND].any() and masks[:, UPSELL].all()
 
 
 def test_one_seed_per_env_gives_sync_modes_customers() -> None:
