@@ -122,6 +122,40 @@ class Exchange(NamedTuple):
     outcome: str  # the conversation's outcome after this turn ("ongoing" while it goes on)
 
 
+def conversation_in_words(
+    inquiry: str, s: Any, seed: int, opening_sentiment: int, opening_satisfaction: float, history: list[TurnRecord]
+) -> tuple[Line, list[Exchange]]:
+    """A conversation in words (the single env's, or one of the batched env's for its frames): the opening
+    line of the customer ``s`` (its ``urgency``, ``tier`` and ``specialist_hint``), then each turn's exchange."""
+    from cs_env.narrate import narrate, opening_line  # words are built only when asked for
+
+    opening = opening_line(
+        inquiry=inquiry,
+        sentiment=opening_sentiment,
+        urgency=s.urgency,
+        tier=s.tier,
+        seed=seed,
+        specialist_hint=s.specialist_hint,
+    )
+    exchanges = []
+    before = opening_satisfaction
+    for turn, rec in enumerate(history, start=1):
+        outcome = OUTCOME_NAMES[rec.outcome]
+        agent, customer = narrate(
+            inquiry=inquiry,
+            strategy=rec.action,
+            sentiment_before=rec.sentiment_before,
+            sentiment_after=rec.sentiment,
+            outcome=outcome,
+            turn=turn,
+            seed=seed,
+            satisfaction_change=rec.satisfaction - before,
+        )
+        before = rec.satisfaction
+        exchanges.append(Exchange(turn, rec, agent, customer, outcome))
+    return opening, exchanges
+
+
 class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     """A customer-support conversation, one agent turn per step.
 
@@ -337,36 +371,15 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
 
         Words are chosen from the episode's seed, so a replay of the same seed and actions reads the same.
         """
-        from cs_env.narrate import narrate, opening_line  # words are built only when asked for
-
         s = self.hidden_state
-        seed = int(self.np_random_seed or 0)
-        inquiry = self._inquiry_names[s.inquiry]
-        opening = opening_line(
-            inquiry=inquiry,
-            sentiment=self.opening_sentiment,
-            urgency=s.urgency,
-            tier=s.tier,
-            seed=seed,
-            specialist_hint=s.specialist_hint,
+        return conversation_in_words(
+            self._inquiry_names[s.inquiry],
+            s,
+            int(self.np_random_seed or 0),
+            self.opening_sentiment,
+            self.opening_satisfaction,
+            self.history,
         )
-        exchanges = []
-        before = self.opening_satisfaction
-        for turn, rec in enumerate(self.history, start=1):
-            outcome = OUTCOME_NAMES[rec.outcome]
-            agent, customer = narrate(
-                inquiry=inquiry,
-                strategy=rec.action,
-                sentiment_before=rec.sentiment_before,
-                sentiment_after=rec.sentiment,
-                outcome=outcome,
-                turn=turn,
-                seed=seed,
-                satisfaction_change=rec.satisfaction - before,
-            )
-            before = rec.satisfaction
-            exchanges.append(Exchange(turn, rec, agent, customer, outcome))
-        return opening, exchanges
 
     def transcript(self) -> str:
         """The conversation so far as text, with sentiment and tier."""
