@@ -421,20 +421,26 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         components flat and in ``reward_components`` (``components`` None: a reset, whose parts are 0)."""
         s = self._state
         assert s is not None
-        parts = (0.0, 0.0, 0.0, 0.0) if components is None else components
-        first, second, third, fourth = map(np.float64, parts)
-        return {
-            "satisfaction": np.float64(s.sat),
+        f64 = np.float64  # called directly, the five cost a third of map()'s time (a step pays them)
+        a, b, c, d = (0.0, 0.0, 0.0, 0.0) if components is None else components
+        satisfaction, efficiency, business_impact, escalation_penalty = f64(a), f64(b), f64(c), f64(d)
+        return {  # the flat keys are REWARD_KEYS, written out: a step builds this dict
+            "satisfaction": f64(s.sat),
             "sentiment": SENTIMENT_NAMES[self._sentiment],
             "tier": TIER_NAMES[s.tier],
             "industry": self._industry_names[s.industry],
             "inquiry_type": self._inquiry_names[s.inquiry],
             "outcome": OUTCOME_NAMES[outcome],
-            REWARD_KEYS[0]: first,
-            REWARD_KEYS[1]: second,
-            REWARD_KEYS[2]: third,
-            REWARD_KEYS[3]: fourth,
-            "reward_components": dict(zip(COMPONENTS, (first, second, third, fourth), strict=True)),
+            "reward_satisfaction": satisfaction,
+            "reward_efficiency": efficiency,
+            "reward_business_impact": business_impact,
+            "reward_escalation_penalty": escalation_penalty,
+            "reward_components": {
+                "satisfaction": satisfaction,
+                "efficiency": efficiency,
+                "business_impact": business_impact,
+                "escalation_penalty": escalation_penalty,
+            },
         }
 
     @staticmethod
