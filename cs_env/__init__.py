@@ -25,9 +25,9 @@ if ENV_ID not in registry:
         id=ENV_ID,
         entry_point="cs_env.env:CustomerSupportEnv",
         vector_entry_point="cs_env.vector:CustomerSupportVectorEnv",
-        # No registered TimeLimit: the env ends its conversations after max_turns itself, and
-        # gymnasium.make's max_episode_steps sets max_turns (see CustomerSupportEnv's Arguments), so
-        # the two are always one number; env.spec.max_episode_steps reports it.
+        # No registered TimeLimit: the env ends its conversations after max_turns itself. A TimeLimit
+        # would set truncated on the last turn even when the conversation ended there (terminated), and
+        # gym.make(env.spec) would add one (see CustomerSupportEnv's Arguments).
     )
 
 __all__ = [

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import numbers
 import sys
-from types import FrameType
 from typing import TYPE_CHECKING, Any, NamedTuple, SupportsFloat, TypeGuard
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.envs.registration import EnvSpec
 
-from cs_env.customer import CUSTOMER_DRAWS, TURN_DRAWS, CustomerState, Tables, new_customers
+from cs_env.customer import (
+    CUSTOMER_DRAWS,
+    PRODUCT_RECOMMEND,
+    TURN_DRAWS,
+    UPSELL,
+    CustomerState,
+    Tables,
+    new_customers,
+)
 from cs_env.domain import (
     N_STRATEGIES,
     ONGOING_NAME,
@@ -25,6 +30,7 @@ from cs_env.domain import (
 )
 from cs_env.dynamics import DYNAMICS
 from cs_env.industries import Catalog, default_catalog
+from cs_env.reward import COMPONENTS
 from cs_env.turn import OBS_SIZE, observe_one, play_turn, sentiment_of
 
 if TYPE_CHECKING:
@@ -55,6 +61,9 @@ OBS_NAMES = (
     "ctx_specialist_hint",
 )
 PIN_TRAITS = ("complexity", "savvy", "openness", "patience")
+#: info's flat key per reward component, beside the dict ``reward_components`` (as Gymnasium's MuJoCo envs
+#: name theirs): what array-minded clients such as TorchRL's info reader can spec
+REWARD_KEYS = tuple(f"reward_{name}" for name in COMPONENTS)
 DRAW_BLOCK = 1024
 ARRIVAL_BLOCK = 256
 
@@ -84,77 +93,11 @@ def check_max_turns(max_turns: object) -> int:
     return int(max_turns)
 
 
-def episode_length(max_turns: object, max_episode_steps: object) -> int:
-    """The one episode length set by ``max_turns`` or a time limit ``max_episode_steps``.
-
-    Either number sets it (``DEFAULT_MAX_TURNS`` when neither is given; a time limit of None or -1 is
-    none, as in ``gymnasium.make``). Both given and different is an error: the conversation would
-    silently end at the shorter of the two.
-
-    Raises:
-        ValueError: a number that is not a positive integer, or two that disagree.
-    """
-    limit: int | None = None
-    if max_episode_steps is not None and not (_whole(max_episode_steps) and max_episode_steps == -1):
-        if not _whole(max_episode_steps) or max_episode_steps < 1:
-            raise ValueError(
-                f"max_episode_steps must be a positive integer (or -1: no time limit), got {max_episode_steps!r}"
-            )
-        limit = int(max_episode_steps)
-    if max_turns is None:
-        return DEFAULT_MAX_TURNS if limit is None else limit
-    turns = check_max_turns(max_turns)
-    if limit is not None and limit != turns:
-        raise ValueError(
-            f"max_turns={turns} and max_episode_steps={limit} disagree: pass one of them (either sets the "
-            "conversation's length), or the same number to both"
-        )
-    return turns
-
-
-def _time_limit_of_make(frame: FrameType | None) -> object:
-    """The time limit ``gymnasium.make`` will wrap around the env it is constructing in ``frame``.
-
-    make hands ``max_episode_steps`` only to the ``TimeLimit`` it adds after the env is built, never to
-    the env (Gymnasium declined to pass it on: Farama-Foundation/Gymnasium#615), so the env reads it
-    from make's own arguments, as make is about to use them: its ``max_episode_steps``, else its spec's.
-    None when ``frame`` is not make's: the env was built some other way.
-    """
-    from gymnasium.envs.registration import make
-
-    if frame is None or frame.f_code is not make.__code__:
-        return None
-    local = frame.f_locals
-    steps = local.get("max_episode_steps")
-    return getattr(local.get("env_spec"), "max_episode_steps", None) if steps is None else steps
-
-
 def observation_space(catalog: Catalog, max_turns: int) -> spaces.Box:
     """The 18-value Box shared by the single and the batched env."""
     high = np.ones(OBS_SIZE, dtype=np.float32)
     high[:5] = (len(catalog.inquiries) - 1, 4, 4, max_turns, 2)
     return spaces.Box(np.zeros(OBS_SIZE, dtype=np.float32), high, dtype=np.float32)
-
-
-class SpecTellsLength:
-    """A ``spec`` whose ``max_episode_steps`` is the env's ``max_turns``, for the single and the batched env.
-
-    gymnasium.make records a time limit only on the TimeLimit wrapper it adds (none when it adds none),
-    make_vec only among the kwargs it passed: the env's own spec says how long its conversations are.
-    """
-
-    max_turns: int
-    _spec: EnvSpec | None = None
-
-    @property
-    def spec(self) -> EnvSpec | None:
-        return self._spec
-
-    @spec.setter
-    def spec(self, spec: EnvSpec | None) -> None:
-        if spec is not None and spec.max_episode_steps != self.max_turns:
-            spec = dataclasses.replace(spec, max_episode_steps=self.max_turns)
-        self._spec = spec
 
 
 class TurnRecord(NamedTuple):
@@ -179,7 +122,41 @@ class Exchange(NamedTuple):
     outcome: str  # the conversation's outcome after this turn ("ongoing" while it goes on)
 
 
-class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
+def conversation_in_words(
+    inquiry: str, s: Any, seed: int, opening_sentiment: int, opening_satisfaction: float, history: list[TurnRecord]
+) -> tuple[Line, list[Exchange]]:
+    """A conversation in words (the single env's, or one of the batched env's for its frames): the opening
+    line of the customer ``s`` (its ``urgency``, ``tier`` and ``specialist_hint``), then each turn's exchange."""
+    from cs_env.narrate import narrate, opening_line  # words are built only when asked for
+
+    opening = opening_line(
+        inquiry=inquiry,
+        sentiment=opening_sentiment,
+        urgency=s.urgency,
+        tier=s.tier,
+        seed=seed,
+        specialist_hint=s.specialist_hint,
+    )
+    exchanges = []
+    before = opening_satisfaction
+    for turn, rec in enumerate(history, start=1):
+        outcome = OUTCOME_NAMES[rec.outcome]
+        agent, customer = narrate(
+            inquiry=inquiry,
+            strategy=rec.action,
+            sentiment_before=rec.sentiment_before,
+            sentiment_after=rec.sentiment,
+            outcome=outcome,
+            turn=turn,
+            seed=seed,
+            satisfaction_change=rec.satisfaction - before,
+        )
+        before = rec.satisfaction
+        exchanges.append(Exchange(turn, rec, agent, customer, outcome))
+    return opening, exchanges
+
+
+class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     """A customer-support conversation, one agent turn per step.
 
     ## Description
@@ -236,24 +213,35 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
 
     ## Episode End
     Terminated when the issue is resolved, the customer abandons, or the agent escalates.
-    Truncated after `max_turns` turns (outcome `timeout`).
+    Truncated after `max_turns` turns (outcome `timeout`), by the env itself: never both on one step.
 
     ## Information
     `satisfaction` (0-1), `sentiment`, `tier`, `industry`, `inquiry_type` (names), `outcome`
-    (`ongoing` / `resolved` / `escalated` / `abandoned` / `timeout`: a string on every step) and
-    `reward_components`.
+    (`ongoing` / `resolved` / `escalated` / `abandoned` / `timeout`: a string on every step), the
+    step's reward components, each as a flat key (as Gymnasium's MuJoCo envs give theirs:
+    `reward_satisfaction`, `reward_efficiency`, `reward_business_impact`, `reward_escalation_penalty`)
+    and together in the dict `reward_components` (0 at reset). Numbers are numpy float64 scalars.
 
     ## Arguments
     `industry`: one of `bfsi`, `retail`, `tech`, `mixed` (default) or any added industry file;
-    `max_turns`: the conversation's length in turns, default 10. Through `gymnasium.make`, its
-    `max_episode_steps` sets it too: give either (or both, the same); two different numbers are an
-    error. `env.spec.max_episode_steps` is always `max_turns`. `render_mode`: None, `"ansi"` (returns
-    the whole transcript), `"human"` (prints what is new since the last render) or `"rgb_array"`
-    (returns a 576 x 1024 x 3 uint8 picture of the conversation as the app shows it:
-    `cs_env/render.py`; `metadata["render_fps"]` is 1, a turn a second).
+    `max_turns`: the conversation's length in turns, default 10: the one length, on every route
+    (`gym.make(ID, max_turns=N)`, `gym.make(env.spec)`, `gym.make_vec` in each mode). The id is
+    registered without a time limit, so `gymnasium.make` adds no `TimeLimit` and `env.spec` says
+    `max_episode_steps=None`. `gymnasium.make`'s own `max_episode_steps=N` is not this env's: Gymnasium
+    hands it only to a `TimeLimit` wrapper it adds outside the env, which cuts at N with the outcome
+    `ongoing` and, by Gymnasium's design, also sets `truncated` when the conversation ended on step N
+    (and a longer N than `max_turns` changes nothing); the batched env refuses it.
+    `render_mode`: None, `"ansi"` (returns the whole transcript), `"human"` (prints what is new since
+    the last render) or `"rgb_array"` (returns a 576 x 1024 x 3 uint8 picture of the conversation as
+    the app shows it: `cs_env/render.py`; `metadata["render_fps"]` is 1, a turn a second).
 
     ## Action Masks
-    `action_masks()` (read by sb3-contrib's MaskablePPO): every strategy is legal on every turn.
+    `action_masks()` (read by sb3-contrib's MaskablePPO): every strategy but an offer of a kind already
+    made in this conversation (`product_recommend` after a product recommendation, `upsell` after an
+    upsell): a second one cannot sell (a customer buys on the first offer or not at all) and costs
+    goodwill (`Dynamics.repeat_offer`). Escalation needs no mask: it ends the conversation. The masks
+    advise; `step` still plays a masked strategy (scenarios and people may). The batched env gives the
+    same masks, one row per env.
 
     ## Version History
     - v0: first version; the specialist hint (index 17) added in issue 18 (models for the 17-value
@@ -272,8 +260,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     ) -> None:
         self.catalog = catalog or default_catalog()
         self.industry = check_industry(industry, self.catalog)
-        # built by gymnasium.make: its TimeLimit and the env's own count must be one number
-        self.max_turns = episode_length(max_turns, _time_limit_of_make(sys._getframe(1)))
+        self.max_turns = DEFAULT_MAX_TURNS if max_turns is None else check_max_turns(max_turns)
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, 'ansi', 'human', 'rgb_array'")
         self.render_mode = render_mode
@@ -317,7 +304,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
         self._rendered_lines = 0
         if self.render_mode == "human":
             self.render()
-        return self._obs(), self._info(ONGOING, (0.0, 0.0, 0.0, 0.0))
+        return self._obs(), self._info(ONGOING, None)
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         s = self._state
@@ -357,8 +344,14 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
         return None
 
     def action_masks(self) -> np.ndarray:
-        """The strategies allowed now, as sb3-contrib's MaskablePPO reads them: all, on every turn."""
-        return np.ones(N_STRATEGIES, dtype=bool)
+        """The strategies worth playing now, as sb3-contrib's MaskablePPO reads them: all but an offer of a
+        kind already made (see the class docstring's Action Masks)."""
+        masks = np.ones(N_STRATEGIES, dtype=bool)
+        s = self._state
+        if s is not None and not self._done:
+            masks[PRODUCT_RECOMMEND] = not s.offered_recommend
+            masks[UPSELL] = not s.offered_upsell
+        return masks
 
     # -- beyond the Gymnasium API ------------------------------------------------------------
     @property
@@ -378,36 +371,15 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
 
         Words are chosen from the episode's seed, so a replay of the same seed and actions reads the same.
         """
-        from cs_env.narrate import narrate, opening_line  # words are built only when asked for
-
         s = self.hidden_state
-        seed = int(self.np_random_seed or 0)
-        inquiry = self._inquiry_names[s.inquiry]
-        opening = opening_line(
-            inquiry=inquiry,
-            sentiment=self.opening_sentiment,
-            urgency=s.urgency,
-            tier=s.tier,
-            seed=seed,
-            specialist_hint=s.specialist_hint,
+        return conversation_in_words(
+            self._inquiry_names[s.inquiry],
+            s,
+            int(self.np_random_seed or 0),
+            self.opening_sentiment,
+            self.opening_satisfaction,
+            self.history,
         )
-        exchanges = []
-        before = self.opening_satisfaction
-        for turn, rec in enumerate(self.history, start=1):
-            outcome = OUTCOME_NAMES[rec.outcome]
-            agent, customer = narrate(
-                inquiry=inquiry,
-                strategy=rec.action,
-                sentiment_before=rec.sentiment_before,
-                sentiment_after=rec.sentiment,
-                outcome=outcome,
-                turn=turn,
-                seed=seed,
-                satisfaction_change=rec.satisfaction - before,
-            )
-            before = rec.satisfaction
-            exchanges.append(Exchange(turn, rec, agent, customer, outcome))
-        return opening, exchanges
 
     def transcript(self) -> str:
         """The conversation so far as text, with sentiment and tier."""
@@ -445,20 +417,29 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
         return observe_one(self._state)
 
     def _info(self, outcome: int, components: Any) -> dict[str, Any]:
+        """Numbers as numpy float64 scalars (a fixed dtype: TorchRL's info reader needs one); the reward
+        components flat and in ``reward_components`` (``components`` None: a reset, whose parts are 0)."""
         s = self._state
         assert s is not None
-        return {
-            "satisfaction": s.sat,
+        f64 = np.float64  # called directly, the five cost a third of map()'s time (a step pays them)
+        a, b, c, d = (0.0, 0.0, 0.0, 0.0) if components is None else components
+        satisfaction, efficiency, business_impact, escalation_penalty = f64(a), f64(b), f64(c), f64(d)
+        return {  # the flat keys are REWARD_KEYS, written out: a step builds this dict
+            "satisfaction": f64(s.sat),
             "sentiment": SENTIMENT_NAMES[self._sentiment],
             "tier": TIER_NAMES[s.tier],
             "industry": self._industry_names[s.industry],
             "inquiry_type": self._inquiry_names[s.inquiry],
             "outcome": OUTCOME_NAMES[outcome],
+            "reward_satisfaction": satisfaction,
+            "reward_efficiency": efficiency,
+            "reward_business_impact": business_impact,
+            "reward_escalation_penalty": escalation_penalty,
             "reward_components": {
-                "satisfaction": components[0],
-                "efficiency": components[1],
-                "business_impact": components[2],
-                "escalation_penalty": components[3],
+                "satisfaction": satisfaction,
+                "efficiency": efficiency,
+                "business_impact": business_impact,
+                "escalation_penalty": escalation_penalty,
             },
         }
 

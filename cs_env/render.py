@@ -14,16 +14,38 @@ Pillow draws the text. This module imports it, and the env imports this module o
 from __future__ import annotations
 
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from cs_env.domain import OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
+from cs_env.domain import ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES, Outcome
 
 if TYPE_CHECKING:
-    from cs_env.env import CustomerSupportEnv
+    from cs_env.env import Exchange, TurnRecord
+    from cs_env.industries import Catalog
+    from cs_env.narrate import Line
 
+
+class Shown(Protocol):
+    """What a frame is drawn from: a ``CustomerSupportEnv``, or one conversation of the batched env."""
+
+    catalog: Catalog
+    max_turns: int
+    history: list[TurnRecord]
+    opening_sentiment: int
+    opening_satisfaction: float
+
+    @property
+    def started(self) -> bool: ...
+    @property
+    def hidden_state(self) -> Any: ...
+    @property
+    def np_random_seed(self) -> int | None: ...
+    def conversation(self) -> tuple[Line, list[Exchange]]: ...
+
+
+ONGOING = int(Outcome.ONGOING)
 WIDTH, HEIGHT = 1024, 576
 FONT_SIZE = 19
 SMALL_SIZE = 16
@@ -124,7 +146,7 @@ def _text(image: Image.Image, xy: tuple[float, float], text: str, colour: Colour
     return xy[0] + _length(text, small)
 
 
-def transcript_lines(env: CustomerSupportEnv, width: float) -> list[tuple[str, Colour]]:
+def transcript_lines(env: Shown, width: float) -> list[tuple[str, Colour]]:
     """The conversation as wrapped, coloured lines, oldest first."""
     opening, exchanges = env.conversation()
     lines: list[tuple[str, Colour]] = []
@@ -137,12 +159,12 @@ def transcript_lines(env: CustomerSupportEnv, width: float) -> list[tuple[str, C
         rec = ex.record
         add(f"Agent [{STRATEGY_NAMES[rec.action]}]: {ex.agent.text}", AGENT)
         add(f"Customer ({SENTIMENT_NAMES[rec.sentiment]}): {ex.customer.text}  {rec.reward:+.2f}", MOOD[rec.sentiment])
-        if ex.outcome is not None:
+        if ex.outcome != ONGOING_NAME:  # (the outcome is a name on every turn: "ongoing" until the end)
             add(f"-- {ex.outcome} after {ex.turn} turns --", OUTCOME_COLOURS.get(ex.outcome, TEXT))
     return lines
 
 
-def frame(env: CustomerSupportEnv) -> np.ndarray:
+def frame(env: Shown) -> np.ndarray:
     """The env's conversation as an ``(HEIGHT, WIDTH, 3)`` uint8 picture."""
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
@@ -158,7 +180,7 @@ def frame(env: CustomerSupportEnv) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def _draw_transcript(image: Image.Image, env: CustomerSupportEnv) -> None:
+def _draw_transcript(image: Image.Image, env: Shown) -> None:
     line = fonts().line
     lines = transcript_lines(env, PANEL_X - 2 * MARGIN)
     top = TITLE_HEIGHT + MARGIN
@@ -167,13 +189,13 @@ def _draw_transcript(image: Image.Image, env: CustomerSupportEnv) -> None:
         _text(image, (MARGIN, top + i * line), text, colour)
 
 
-def _draw_panel(image: Image.Image, draw: ImageDraw.ImageDraw, env: CustomerSupportEnv) -> None:
+def _draw_panel(image: Image.Image, draw: ImageDraw.ImageDraw, env: Shown) -> None:
     line = fonts().line
     s = env.hidden_state
     x, y = PANEL_X + MARGIN, TITLE_HEIGHT + MARGIN
     right = WIDTH - MARGIN
     history = env.history
-    outcome = OUTCOME_NAMES[history[-1].outcome] if history else None
+    outcome = OUTCOME_NAMES[history[-1].outcome] if history and history[-1].outcome != ONGOING else None
 
     # the customer card
     _text(image, (x, y), env.catalog.inquiries[s.inquiry].name.replace("_", " "), TEXT)

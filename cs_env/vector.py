@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from cs_env.customer import CUSTOMER_DRAWS, ONGOING, TIMEOUT, TURN_DRAWS, CustomerState, Tables, new_customers
+from cs_env.customer import (
+    CUSTOMER_DRAWS,
+    ONGOING,
+    PRODUCT_RECOMMEND,
+    TIMEOUT,
+    TURN_DRAWS,
+    UPSELL,
+    CustomerState,
+    Tables,
+    new_customers,
+)
 from cs_env.domain import N_STRATEGIES, ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
 from cs_env.dynamics import DYNAMICS
-from cs_env.env import ARRIVAL_BLOCK, OBS_NAMES, SpecTellsLength, check_industry, episode_length, observation_space
+from cs_env.env import (
+    ARRIVAL_BLOCK,
+    DEFAULT_MAX_TURNS,
+    OBS_NAMES,
+    REWARD_KEYS,
+    Exchange,
+    TurnRecord,
+    check_industry,
+    check_max_turns,
+    conversation_in_words,
+    observation_space,
+)
 from cs_env.industries import Catalog, default_catalog
 from cs_env.reward import COMPONENTS
 from cs_env.turn import BatchTurn
+
+if TYPE_CHECKING:
+    from cs_env.narrate import Line
 
 _SENTIMENTS = np.array(SENTIMENT_NAMES)
 _TIERS = np.array(TIER_NAMES)
@@ -31,12 +57,13 @@ _FIELDS = tuple(name for name in CustomerState.__slots__ if name not in _PER_STR
 _ROW = np.dtype((np.void, N_STRATEGIES * 4))
 OBS_SENTIMENT = OBS_NAMES.index("sentiment")
 #: the info's keys (and its reward components'), each handed out with its mask ``_key``
-_INFO_KEYS = ("satisfaction", "sentiment", "tier", "industry", "inquiry_type", "outcome", "reward_components")
+_INFO_KEYS: tuple[str, ...] = ("satisfaction", "sentiment", "tier", "industry", "inquiry_type", "outcome")
+_INFO_KEYS += (*REWARD_KEYS, "reward_components")
 _COMPONENT_KEYS = COMPONENTS
 _N_MASKS = len(_INFO_KEYS) + len(_COMPONENT_KEYS)
 
 
-class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
+class CustomerSupportVectorEnv(VectorEnv):
     """``num_envs`` conversations advanced together by array operations (no Python loop over envs).
 
     The rules are those of :class:`~cs_env.env.CustomerSupportEnv`: customers are drawn by
@@ -56,13 +83,19 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
     (every env, every step; in ``final_info``, the envs that ended). ``outcome`` is ``"ongoing"`` for
     a conversation that goes on, never None.
 
+    Rendering: ``render_mode="rgb_array"`` (``gym.make_vec(ID, n, render_mode="rgb_array")``): ``render()``
+    returns one frame per env, each conversation drawn as the single env draws its own, as Gymnasium's
+    vector envs do (vector ``RecordVideo`` tiles them). Only then does the env keep each conversation's
+    turns (a Python loop over the envs per step); without it, rendering costs nothing.
+
     Seeding: ``reset(seed=s)`` seeds one generator for the batch (so its customers differ from sync
     mode's, as Gymnasium's own ``CartPoleVectorEnv``'s do); ``reset(seed=[s0, s1, ...])`` draws env
     i's first customer exactly as ``CustomerSupportEnv().reset(seed=si)`` would, which is what
     ``SyncVectorEnv.reset(seed=s)`` does with ``si = s + i``.
     """
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
+    # render_fps as the single env's: a turn a second
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 1, "autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
 
     def __init__(
         self,
@@ -71,13 +104,13 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
         max_turns: int | None = None,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         catalog: Catalog | None = None,
-        render_mode: None = None,
+        render_mode: str | None = None,
         max_episode_steps: int | None = None,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        if render_mode is not None:
-            raise ValueError("the batched env does not render; use CustomerSupportEnv for transcripts")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"unknown render_mode {render_mode!r}; the batched env renders None or 'rgb_array'")
         modes = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}
         if isinstance(autoreset_mode, AutoresetMode) and autoreset_mode in modes.values():
             mode = autoreset_mode
@@ -89,9 +122,18 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
         self.catalog = catalog or default_catalog()
         self.num_envs = int(num_envs)
         self.industry = check_industry(industry, self.catalog)
-        # gymnasium.make_vec passes its max_episode_steps: one number with max_turns, as for the single env
-        self.max_turns = episode_length(max_turns, max_episode_steps)
-        self.render_mode = None
+        # make_vec hands its max_episode_steps to this constructor, where sync mode gives it to a TimeLimit
+        # outside each env: neither is the conversation's length, so it is refused rather than half-honoured
+        if max_episode_steps is not None:
+            raise ValueError(
+                f"max_episode_steps={max_episode_steps!r}: the conversation's length is max_turns (pass "
+                f"max_turns={max_episode_steps!r}); max_episode_steps is Gymnasium's TimeLimit, which this env "
+                "has no place for"
+            )
+        self.max_turns = DEFAULT_MAX_TURNS if max_turns is None else check_max_turns(max_turns)
+        self.render_mode = render_mode
+        #: with rgb_array rendering, each env's conversation as the single env keeps it (None otherwise: no cost)
+        self._shown: _Conversations | None = _Conversations(self.num_envs) if render_mode else None
         # the batched env computes in float32: half the memory traffic of float64, and the same model to
         # float32 rounding (its statistics match the single env's: tests/test_vector_env.py)
         self.dynamics = DYNAMICS
@@ -155,6 +197,8 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
         self._ended[:] = False
         self._ended_rows = np.flatnonzero(self._ended)
         obs = self._turn.observe(self.state)
+        if self._shown is not None:
+            self._shown.start(range(self.num_envs), obs, self.state)
         return obs, self._info(self.state, np.zeros((4, self.num_envs)), obs, self._ended_rows)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -172,23 +216,46 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
         terminated = ended ^ truncated
         reward = components.sum(axis=0)  # components[0] + ... + components[3], in that order
         if next_step:
+            if self._shown is not None:
+                self._shown.play(a, components, reward, outcome, obs, s, restarted=self._ended_rows)
             self._ended, self._ended_rows = ended, rows
             return obs, reward, terminated, truncated, self._info(s, components, obs, rows)
         # same step: report the finished episodes, then start the next ones at once
         info = self._info(s, components, obs, rows)
+        if self._shown is not None:
+            self._shown.play(a, components, reward, outcome, obs, s, restarted=rows[:0])
         if len(rows):
             final_info = _with_masks(info, ended)  # masked to the envs whose episode ended, as SyncVectorEnv does
             self._restart(rows)
             final_obs, obs = obs, self._turn.observe(s)
+            if self._shown is not None:  # (a same-step video misses each conversation's end, as Gymnasium warns)
+                self._shown.start(rows, obs, s)
             info = self._info(s, components, obs, rows[:0])  # the new customers' conversations go on
             info["final_info"], info["final_obs"] = final_info, final_obs
             info["_final_info"], info["_final_obs"] = ended, ended.copy()
         return obs, reward, terminated, truncated, info
 
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """With ``render_mode="rgb_array"``, one frame per env (as ``SyncVectorEnv`` and Gymnasium's own
+        vector envs return them, which vector ``RecordVideo`` tiles): each conversation drawn as the
+        single env draws its own (:mod:`cs_env.render`)."""
+        if self._shown is None:
+            gym.logger.warn("render() called with render_mode=None; pass render_mode='rgb_array'")
+            return None
+        from cs_env.render import frame  # Pillow is loaded only by the first frame asked for
+
+        return tuple(frame(_OneConversation(self, i)) for i in range(self.num_envs))
+
     def action_masks(self) -> np.ndarray:
-        """``(num_envs, 8)``: the strategies allowed now in each env (all, on every turn), as sb3-contrib's
-        MaskablePPO reads them."""
-        return np.ones((self.num_envs, N_STRATEGIES), dtype=bool)
+        """``(num_envs, 8)``: the strategies worth playing now in each env, as sb3-contrib's MaskablePPO
+        reads them: the single env's masks (no second offer of a kind), all for an env the next step restarts."""
+        masks = np.ones((self.num_envs, N_STRATEGIES), dtype=bool)
+        s = self.state
+        if s is not None:
+            np.equal(s.offered_recommend, 0, out=masks[:, PRODUCT_RECOMMEND])
+            np.equal(s.offered_upsell, 0, out=masks[:, UPSELL])
+            masks[self._ended_rows] = True  # next-step autoreset: their action is ignored
+        return masks
 
     # -- helpers -----------------------------------------------------------------------------
     def _advance(self, s: CustomerState, a: np.ndarray, restart: bool) -> tuple[Any, Any, np.ndarray]:
@@ -288,6 +355,8 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
             "outcome": outcome,
             "reward_components": dict(zip(_COMPONENT_KEYS, components, strict=True)),
         }
+        # the flat keys own their numbers (one copy of the four rows), as sync mode's arrays are each their own
+        info.update(zip(REWARD_KEYS, components.copy(), strict=True))
         # every env has every key: all masks true, the rows of one allocation (each its own array, as sync's are)
         masks = iter(np.ones((_N_MASKS, self.num_envs), dtype=bool))
         for key in _INFO_KEYS:
@@ -307,3 +376,67 @@ def _with_masks(info: dict[str, Any], present: np.ndarray) -> dict[str, Any]:
         else:
             out[key] = _with_masks(value, present) if isinstance(value, dict) else value
     return out
+
+
+class _Conversations:
+    """Each env's conversation as the single env records it (opening and turns), kept for its frames."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.histories: list[list[TurnRecord]] = [[] for _ in range(num_envs)]
+        self.openings = [(0, 0.0)] * num_envs  # (sentiment, satisfaction) on arrival
+        self.episodes = np.zeros(num_envs, dtype=np.int64)  # per env, so each conversation gets its own words
+
+    def start(self, rows: Any, obs: np.ndarray, s: CustomerState) -> None:
+        """New customers in the envs ``rows``."""
+        for i in rows:
+            self.histories[i] = []
+            self.openings[i] = (int(obs[i, OBS_SENTIMENT]), float(s.sat[i]))
+            self.episodes[i] += 1
+
+    def play(
+        self,
+        a: np.ndarray,
+        components: Any,
+        reward: np.ndarray,
+        outcome: Any,
+        obs: np.ndarray,
+        s: CustomerState,
+        restarted: np.ndarray,
+    ) -> None:
+        """One step: a turn in every env, but those ``restarted`` (which start anew, ignoring their action)."""
+        self.start(restarted, obs, s)
+        skip = set(restarted.tolist())
+        for i, history in enumerate(self.histories):
+            if i in skip:
+                continue
+            before = history[-1].sentiment if history else self.openings[i][0]
+            parts = tuple(float(c) for c in components[:, i])
+            sentiment = int(obs[i, OBS_SENTIMENT])
+            history.append(
+                TurnRecord(int(a[i]), before, sentiment, float(s.sat[i]), float(reward[i]), parts, int(outcome[i]))
+            )
+
+
+class _OneConversation:
+    """Env ``i`` of a batched env as :func:`cs_env.render.frame` reads a single env."""
+
+    np_random_seed = None  # the batched env has one generator: no seed replays a conversation alone
+
+    def __init__(self, envs: CustomerSupportVectorEnv, i: int) -> None:
+        assert envs._shown is not None
+        self.catalog, self.max_turns, self.started = envs.catalog, envs.max_turns, envs.state is not None
+        self.history = envs._shown.histories[i]
+        self.opening_sentiment, self.opening_satisfaction = envs._shown.openings[i]
+        self._words = int(envs._shown.episodes[i]) * envs.num_envs + i
+        s = envs.state
+        # the codes as ints (tier and urgency are float32 in the batch), as the single env's state holds them
+        kinds = {"inquiry": int, "industry": int, "tier": int, "urgency": int, "specialist_hint": float}
+        self.hidden_state = None if s is None else SimpleNamespace(**{f: k(getattr(s, f)[i]) for f, k in kinds.items()})
+
+    def conversation(self) -> tuple[Line, list[Exchange]]:
+        s = self.hidden_state
+        assert s is not None  # (frame draws no conversation before the first reset)
+        inquiry = self.catalog.inquiries[s.inquiry].name
+        return conversation_in_words(
+            inquiry, s, self._words, self.opening_sentiment, self.opening_satisfaction, self.history
+        )

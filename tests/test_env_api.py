@@ -36,7 +36,7 @@ def test_spaces_match_the_documented_layout() -> None:
 
 def test_make_ends_conversations_within_the_default_ten_turns() -> None:
     env = gym.make(ENV_ID)
-    assert env.spec is not None and env.spec.max_episode_steps == 10
+    assert env.unwrapped.max_turns == 10
     env.reset(seed=0)
     ended = False
     for _ in range(10):

@@ -14,6 +14,8 @@ from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 from cs_env import ENV_ID, CustomerSupportEnv
 from cs_env.domain import FINAL_OUTCOME_NAMES, N_STRATEGIES
+from cs_env.env import REWARD_KEYS
+from cs_env.reward import COMPONENTS
 from cs_env.vector import CustomerSupportVectorEnv
 
 # a customer who stays: patient, no specialist needed, and apologies that never resolve the issue
@@ -43,50 +45,97 @@ def _longest_run(env: gym.Env, episodes: int = 60) -> tuple[int, list[tuple[int,
     ("kwargs", "length"),
     [
         ({}, 10),
-        ({"max_episode_steps": 20}, 20),  # ended at 10 before, while env.spec said 20
-        ({"max_turns": 20}, 20),  # cut at 10 by the registered TimeLimit before, with outcome None
-        ({"max_episode_steps": 5}, 5),  # the TimeLimit's truncation reported outcome None before
-        ({"max_turns": 12, "max_episode_steps": 12}, 12),
-        ({"max_turns": 7, "max_episode_steps": -1}, 7),  # -1: gym.make adds no TimeLimit
+        ({"max_turns": 20}, 20),
+        ({"max_turns": 4}, 4),
     ],
 )
-def test_gym_make_gives_the_asked_length_and_says_so_everywhere(kwargs: dict[str, Any], length: int) -> None:
+def test_gym_make_gives_the_asked_length_and_no_time_limit(kwargs: dict[str, Any], length: int) -> None:
     env = gym.make(ENV_ID, industry="retail", **kwargs)
-    assert env.spec is not None and env.spec.max_episode_steps == length
-    assert env.unwrapped.spec is not None and env.unwrapped.spec.max_episode_steps == length
-    assert env.observation_space.high[3] == length
+    # no TimeLimit: the spec says none (gym.make(env.spec) would add one that sets truncated on the last
+    # turn even when the conversation ended there), and the env's own count is the length
+    assert env.spec is not None and env.spec.max_episode_steps is None
+    assert env.unwrapped.max_turns == length and env.observation_space.high[3] == length
     longest, ends = _longest_run(env)
     assert longest == length
     for turns, outcome, truncated in ends:  # every cut is the env's own timeout, never a silent one
         assert truncated == (outcome == "timeout") == (turns == length)
     # a spec recreates the same env (as SB3's and RL Zoo's saved configs do)
     again = gym.make(env.spec)
-    assert again.unwrapped.max_turns == length and again.spec is not None and again.spec.max_episode_steps == length
+    assert again.unwrapped.max_turns == length and again.spec == env.spec
 
 
-def test_two_different_lengths_are_an_error_at_make() -> None:
-    with pytest.raises(ValueError, match=r"max_turns=20 and max_episode_steps=15 disagree: pass one of them"):
-        gym.make(ENV_ID, max_turns=20, max_episode_steps=15)
-    with pytest.raises(ValueError, match=r"max_turns=20 and max_episode_steps=15 disagree"):
-        gym.make_vec(ENV_ID, 2, vectorization_mode="vector_entry_point", max_turns=20, max_episode_steps=15)
-    with pytest.raises(
-        ValueError, match=r"max_episode_steps must be a positive integer \(or -1: no time limit\), got 0"
-    ):
-        gym.make(ENV_ID, max_episode_steps=0)
+def _play(env: gym.Env, episodes: int, seed: int) -> tuple[list[tuple[Any, ...]], int]:
+    """``episodes`` conversations of seeded random play: every step as it came out, and the steps on
+    which ``terminated`` and ``truncated`` were both True."""
+    rng = np.random.default_rng(seed)
+    steps: list[tuple[Any, ...]] = []
+    both = 0
+    env.reset(seed=seed)
+    for _ in range(episodes):
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(int(rng.integers(N_STRATEGIES)))
+            steps.append((obs.tobytes(), reward, terminated, truncated, info["outcome"]))
+            both += terminated and truncated
+            done = terminated or truncated
+        env.reset()
+    return steps, both
 
 
-@pytest.mark.parametrize("mode", ["sync", "vector_entry_point"])
-@pytest.mark.parametrize("kwargs", [{"max_episode_steps": 20}, {"max_turns": 20}])
-def test_make_vec_gives_the_asked_length_in_every_mode(mode: str, kwargs: dict[str, Any]) -> None:
-    envs = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode=mode, **kwargs)
+@pytest.mark.parametrize("kwargs", [{}, {"max_turns": 4}])
+def test_make_from_the_spec_plays_the_same_3000_episodes_as_make_from_the_id(kwargs: dict[str, Any]) -> None:
+    """The spec round trip (SB3's and RL Zoo's saved configs, AsyncVectorEnv's workers): 42 of 3,000
+    episodes at 10 turns (306 of 2,000 at 4) ended with both flags while the spec reported the turn
+    limit as a time limit, which made gym.make(env.spec) add a TimeLimit."""
+    env = gym.make(ENV_ID, **kwargs)
+    again = gym.make(env.spec)
+    first, both = _play(env, 3000, seed=11)
+    assert both == 0
+    assert _play(again, 3000, seed=11) == (first, 0)
+    # the case at stake was played: conversations that ended by themselves on their last turn
+    limit = env.unwrapped.max_turns
+    assert sum(1 for obs, _, terminated, _, _ in first if terminated and np.frombuffer(obs, np.float32)[3] == limit) > 5
+
+
+def _vector_episodes(envs: gym.vector.VectorEnv, steps: int) -> tuple[list[int], list[str], int]:
+    """Every ended episode's length and outcome under random play, and the steps with both flags."""
+    envs.reset(seed=0)
+    envs.action_space.seed(0)
+    turns = np.zeros(envs.num_envs, dtype=int)
+    lengths: list[int] = []
+    outcomes: list[str] = []
+    both = 0
+    restarting = np.zeros(envs.num_envs, dtype=bool)  # next-step autoreset: this step only starts anew
+    for _ in range(steps):
+        _, _, terminated, truncated, info = envs.step(envs.action_space.sample())
+        turns = np.where(restarting, 0, turns + 1)
+        ended = terminated | truncated
+        both += int((terminated & truncated).sum())
+        lengths += turns[ended].tolist()
+        outcomes += [str(o) for o in info["outcome"][ended]]
+        turns[ended] = 0
+        restarting = ended
+    return lengths, outcomes, both
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "vector_entry_point"])
+def test_make_vec_gives_the_asked_length_in_every_mode(mode: str) -> None:
+    envs = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode=mode, max_turns=4)
     try:
-        assert envs.single_observation_space.high[3] == 20
-        turns = envs.get_attr("max_turns") if mode == "sync" else [envs.unwrapped.max_turns]
-        assert set(turns) == {20}
-        if mode == "vector_entry_point":
-            assert envs.spec is not None and envs.spec.max_episode_steps == 20
+        assert envs.single_observation_space.high[3] == 4
+        lengths, outcomes, both = _vector_episodes(envs, 400)
     finally:
         envs.close()
+    assert both == 0 and max(lengths) == 4 and len(lengths) > 200
+    assert {n for n, o in zip(lengths, outcomes, strict=True) if o == "timeout"} == {4}  # the env's own cut
+
+
+def test_max_episode_steps_is_not_taken_for_the_length_where_the_env_sees_it() -> None:
+    """The batched env gets make_vec's max_episode_steps (sync mode gives it to a TimeLimit outside each
+    env): it used to become max_turns, read in the single env from gymnasium.make's call frame."""
+    with pytest.raises(ValueError, match=r"max_episode_steps=4: the conversation.s length is max_turns \(pass"):
+        gym.make_vec(ENV_ID, 2, vectorization_mode="vector_entry_point", max_episode_steps=4)
+    assert CustomerSupportVectorEnv(2, max_turns=4).max_turns == 4
 
 
 # -- 2. no None in info ------------------------------------------------------------------------
@@ -110,6 +159,28 @@ def test_no_info_value_is_ever_none() -> None:
             infos.append(env.reset()[1])
     assert not any(value is None for info in infos for value in _values(info))
     assert {"ongoing", *FINAL_OUTCOME_NAMES} >= {str(o) for info in infos for o in np.atleast_1d(info["outcome"])}
+
+
+def test_info_numbers_are_float64_with_a_flat_key_per_reward_component() -> None:
+    """What array-minded clients (TorchRL's info reader: ``val.dtype``) need: numbers of one fixed dtype,
+    the reward components also as flat keys, the same in the single env and every vector mode."""
+    env = gym.make(ENV_ID)
+    infos = [env.reset(seed=0)[1], *(env.step(action)[4] for action in (0, 3, 1))]
+    for info in infos:
+        for key in ("satisfaction", *REWARD_KEYS, *(f"reward_components.{c}" for c in COMPONENTS)):
+            head, _, tail = key.partition(".")
+            value = info[head][tail] if tail else info[head]
+            assert isinstance(value, np.float64), (key, type(value))
+        assert [info[key] for key in REWARD_KEYS] == list(info["reward_components"].values())
+    for mode in ("sync", "vector_entry_point"):
+        envs = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode=mode)
+        envs.reset(seed=0)
+        info = envs.step(np.array([0, 3, 2]))[4]
+        for key in REWARD_KEYS:
+            assert info[key].dtype == np.float64 and info["_" + key].all(), (mode, key)
+            np.testing.assert_array_equal(info[key], info["reward_components"][key.removeprefix("reward_")])
+        assert info[REWARD_KEYS[3]].tolist() == [0.0, 0.0, -0.3]  # the escalation's penalty, in env 2 only
+        envs.close()
 
 
 def test_tianshous_buffer_holds_our_infos_without_nulls() -> None:
@@ -222,7 +293,50 @@ def test_ansi_rendering_returns_the_whole_transcript() -> None:
 # -- 5. action masks ---------------------------------------------------------------------------
 
 
-def test_maskable_ppo_trains_on_the_env_without_a_wrapper() -> None:
+RECOMMEND, UPSELL = 3, 7
+
+
+class RepeatedOffers(gym.Wrapper):
+    """Counts the offers played of a kind already made in the conversation (what the masks rule out)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.repeats = self.offers = 0
+        self._made: set[int] = set()
+
+    def reset(self, **kwargs: Any) -> Any:
+        self._made = set()
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> Any:
+        a = int(action)
+        if a in (RECOMMEND, UPSELL):
+            self.offers += 1
+            self.repeats += a in self._made
+            self._made.add(a)
+        return self.env.step(action)
+
+
+def test_the_masks_rule_out_a_second_offer_of_a_kind_in_both_envs() -> None:
+    env = CustomerSupportEnv()
+    env.reset(seed=0, options={"patience": 1.0, "needs_specialist": False})
+    assert env.action_masks().all()
+    env.step(RECOMMEND)
+    assert env.action_masks().tolist() == [i != RECOMMEND for i in range(N_STRATEGIES)]
+    env.step(UPSELL)
+    assert env.action_masks().tolist() == [i not in (RECOMMEND, UPSELL) for i in range(N_STRATEGIES)]
+    env.reset()
+    assert env.action_masks().all()  # a new conversation: no offer made yet
+    # the batched env: the same rows, and all true for an env the next step restarts (its action is ignored)
+    envs = CustomerSupportVectorEnv(3)
+    envs.reset(seed=0)
+    envs.step(np.array([RECOMMEND, UPSELL, 0]))
+    ended = envs.step(np.array([2, 0, 0]))[2]  # env 0 escalates: its conversation ends
+    assert ended.tolist() == [True, False, False]
+    assert envs.action_masks().tolist() == [[True] * 8, [i != UPSELL for i in range(8)], [True] * 8]
+
+
+def test_maskable_ppo_reads_the_masks_and_never_repeats_an_offer() -> None:
     import torch
     from sb3_contrib import MaskablePPO
     from sb3_contrib.common.maskable.utils import get_action_masks, is_masking_supported
@@ -231,15 +345,21 @@ def test_maskable_ppo_trains_on_the_env_without_a_wrapper() -> None:
     from cs_tui.training.vecenv import make_training_env
 
     torch.set_num_threads(1)
-    # (SB3's make_vec_env asks for render_mode="rgb_array", which the issue-11 branch adds)
-    venv = DummyVecEnv([lambda: gym.make(ENV_ID)] * 2)
-    assert is_masking_supported(venv)
-    assert get_action_masks(venv).tolist() == [[True] * N_STRATEGIES] * 2
-    model = MaskablePPO("MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, seed=0)
-    model.learn(64)
-    assert model.num_timesteps == 64
+    played = {}
+    for masking in (True, False):
+        recorders = [RepeatedOffers(gym.make(ENV_ID)) for _ in range(2)]
+        venv = DummyVecEnv([lambda r=r: r for r in recorders])
+        assert is_masking_supported(venv)
+        model = MaskablePPO("MlpPolicy", venv, n_steps=256, batch_size=64, n_epochs=1, seed=0)
+        model.learn(512, use_masking=masking)
+        played[masking] = (sum(r.offers for r in recorders), sum(r.repeats for r in recorders))
+    # untrained policies offer often: without the masks some offers repeat, with them none does
+    assert played[False][1] > 5 and played[True][0] > 20 and played[True][1] == 0, played
     batched = make_training_env("mixed", 8, seed=0, kind="batched")  # our SB3 adapter over the batched env
-    assert is_masking_supported(batched) and get_action_masks(batched).shape == (8, N_STRATEGIES)
+    batched.reset()
+    batched.step(np.full(8, RECOMMEND))
+    masks = get_action_masks(batched)
+    assert masks.shape == (8, N_STRATEGIES) and not masks[:, RECOMMEND].any() and masks[:, UPSELL].all()
 
 
 def test_one_seed_per_env_gives_sync_modes_customers() -> None:

@@ -56,6 +56,22 @@ def test_frames_change_as_the_conversation_does_and_replay_the_same() -> None:
     assert not np.array_equal(frames[0], other[0])  # another customer looks different
 
 
+def test_only_an_ended_conversation_gets_an_outcome_line() -> None:
+    """The outcome is a name on every turn ("ongoing" until the end): frames drew "-- ongoing after 1 turns --"
+    under every turn, and ONGOING on the customer card."""
+    from cs_env.render import transcript_lines
+
+    env = gym.make(ENV_ID, render_mode="rgb_array")
+    env.reset(seed=3, options={"patience": 1.0, "needs_specialist": False})
+    env.step(0)
+    env.step(4)
+    assert not [text for text, _ in transcript_lines(env.unwrapped, PANEL_X) if text.startswith("--")]
+    env.step(2)  # escalation ends it
+    assert [text for text, _ in transcript_lines(env.unwrapped, PANEL_X) if text.startswith("--")] == [
+        "-- escalated after 3 turns --"
+    ]
+
+
 def test_render_before_reset_is_a_frame_saying_so() -> None:
     from cs_env import CustomerSupportEnv
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -17,7 +18,7 @@ from gymnasium.utils.env_checker import check_env
 from cs_env.env import OBS_SIZE
 
 ID = "cs_env:cs_env/CustomerSupport-v0"  # the module form: nothing of ours is imported by hand
-LIMIT = gym.make("cs_env/CustomerSupport-v0").spec.max_episode_steps  # the env's turn limit (conftest imports cs_env)
+LIMIT = gym.make("cs_env/CustomerSupport-v0").unwrapped.max_turns  # the env's turn limit (conftest imports cs_env)
 
 
 def random_steps(env: gym.Env, n: int, seed: int = 0) -> list[tuple[np.ndarray, float, bool, bool]]:
@@ -223,3 +224,39 @@ def test_cleanrl_style_loop_on_the_sync_vector_env_and_on_the_batched_one() -> N
     # the same rules behind both: random play scores alike (means of ~600 episodes each)
     assert results["sync"][0] == pytest.approx(results["batched"][0], abs=0.15)
     assert results["sync"][1] == pytest.approx(results["batched"][1], abs=0.5)
+
+
+def test_make_vec_renders_a_frame_per_env_and_vector_record_video_records_them(tmp_path: Path) -> None:
+    """As Gymnasium's own vector envs render (a frame per env, which vector RecordVideo tiles): the
+    default mode, the batched env, refused rgb_array before ("the batched env does not render")."""
+    import imageio.v2 as imageio
+
+    envs = gym.make_vec(ID, num_envs=2, render_mode="rgb_array")  # the default mode: the batched env
+    assert envs.metadata["render_modes"] == ["rgb_array"]
+    envs.reset(seed=0)
+    first = envs.render()
+    assert isinstance(first, tuple) and len(first) == 2
+    assert all(f.shape == (576, 1024, 3) and f.dtype == np.uint8 for f in first)
+    assert not np.array_equal(first[0], first[1])  # two customers
+    envs.step(np.array([0, 1]))
+    assert all(not np.array_equal(a, b) for a, b in zip(first, envs.render(), strict=True))  # a turn each
+    envs.close()
+    with pytest.raises(ValueError, match=r"unknown render_mode 'human'; the batched env renders None or 'rgb_array'"):
+        gym.make_vec(ID, num_envs=2, render_mode="human")
+
+    recorded = gym.wrappers.vector.RecordVideo(
+        gym.make_vec(ID, num_envs=2, render_mode="rgb_array"),
+        str(tmp_path / "videos"),
+        step_trigger=lambda step: step == 0,
+        video_length=6,
+        disable_logger=True,
+    )
+    recorded.reset(seed=0)
+    for _ in range(8):
+        recorded.step(np.array([0, 1]))
+    recorded.close()
+    (video,) = (tmp_path / "videos").glob("*.mp4")
+    with imageio.get_reader(video) as reader:  # type: ignore[no-untyped-call]
+        frames = [np.asarray(f) for f in reader]
+    assert len(frames) >= 6 and frames[0].shape == (576, 2048, 3)  # the two envs side by side
+    assert not np.array_equal(frames[0], frames[-1])
