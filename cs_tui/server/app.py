@@ -37,9 +37,9 @@ REAP_EVERY_S = 5.0
 
 
 class Strict(BaseModel):
-    """A request body: unknown fields, NaN and infinities refused."""
+    """A request body: unknown fields, NaN and infinities, and numbers given as strings refused."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class NewSession(Strict):

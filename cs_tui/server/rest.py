@@ -228,7 +228,7 @@ def add_rest_routes(app: FastAPI, saves: Path, limits: Limits, store: SessionSto
             raise SessionError(
                 422, "industry", f"unknown industry {body.industry!r}; valid: {', '.join(valid_industries())}"
             )
-        if os.path.lexists(saves / body.name):
+        if os.path.lexists(saves / body.name) or body.name in launched:
             raise SessionError(409, "name", f"a run {body.name!r} exists already: choose another name")
         if training_count() >= limits.max_concurrent_trainings:
             raise SessionError(429, "trainings", f"{limits.max_concurrent_trainings} trainings run already")
