@@ -24,9 +24,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "OpenAPI docs at /docs. Loopback only unless a token is given."
         ),
     )
+    add_bind_flags(parser, 8000)
+
+
+def add_bind_flags(parser: argparse.ArgumentParser, port: int) -> None:
+    """``--host``, ``--port`` and ``--token``: where a server listens and what guards it (serve, web)."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument(
-        "--port", type=count_up_to(1, 65535, "the largest TCP port"), default=8000, help="port (default 8000)"
+        "--port", type=count_up_to(1, 65535, "the largest TCP port"), default=port, help=f"port (default {port})"
     )
     parser.add_argument(
         "--token", default=None, help="require this token (default: $CS_TUI_TOKEN); needed off loopback"
