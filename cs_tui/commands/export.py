@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-USAGE_ERROR = 2
+from cs_tui.commands.evaluate import USAGE_ERROR
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

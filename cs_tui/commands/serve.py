@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cs_tui.commands.evaluate import count_up_to
-
-USAGE_ERROR = 2
+from cs_tui.commands.evaluate import USAGE_ERROR, count_up_to
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

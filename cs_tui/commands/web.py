@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cs_tui.commands.evaluate import USAGE_ERROR
 from cs_tui.commands.serve import add_bind_flags
-
-USAGE_ERROR = 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
