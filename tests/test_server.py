@@ -306,3 +306,18 @@ def test_idle_sessions_are_closed(saves: Path) -> None:
         sid = client.post("/sessions", json={}).json()["session"]
         _wait_for(lambda: client.get("/sessions").json()["count"] == 0, "the idle session is closed")
         assert client.post(f"/sessions/{sid}/reset", json={}).status_code == 404
+
+
+def test_a_websocket_flood_gets_429s_and_a_body_must_say_its_length(saves: Path) -> None:
+    with running_server(saves, limits=Limits(rate_per_s=1, burst=10)) as server:
+        with connect(f"{server.ws_url}/sessions/ws") as ws:
+            ws.recv()
+            for _ in range(30):
+                ws.send('{"type": "state"}')
+            replies = [json.loads(ws.recv()) for _ in range(30)]
+        refused = [r for r in replies if r["type"] == "error"]
+        assert refused and all(r["status"] == 429 for r in refused)
+        assert any(r["type"] == "state" for r in replies)  # the first ones were served
+    with running_server(saves) as server, httpx.Client(base_url=server.url) as client:
+        chunked = client.post("/sessions", content=iter([b"{", b"}"]))
+        assert chunked.status_code == 411
