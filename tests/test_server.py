@@ -321,3 +321,38 @@ def test_a_websocket_flood_gets_429s_and_a_body_must_say_its_length(saves: Path)
     with running_server(saves) as server, httpx.Client(base_url=server.url) as client:
         chunked = client.post("/sessions", content=iter([b"{", b"}"]))
         assert chunked.status_code == 411
+
+
+def test_no_body_makes_the_server_fail(client: httpx.Client) -> None:
+    """Whatever JSON arrives (any shape, any type, huge or odd numbers), the answer is a 2xx or a 4xx."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    sid = client.post("/sessions", json={}).json()["session"]
+    client.post(f"/sessions/{sid}/reset", json={"seed": 0})
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["strategy", "seed", "options", "view", "message", "type", "tier", "x"]), inner, max_size=4
+    ), max_leaves=12)  # fmt: skip
+    paths = st.sampled_from(
+        [
+            f"/sessions/{sid}/step",
+            f"/sessions/{sid}/reset",
+            "/sessions",
+            "/models/default/predict",
+            "/training/start",
+        ]  # fmt: skip  (no body names a run: "name" is not among the keys drawn)
+    )
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(paths, values)
+    def check(path: str, body: object) -> None:
+        text = json.dumps(body, allow_nan=True)  # NaN and Infinity too, as a careless client sends them
+        response = client.post(path, content=text, headers={"content-type": "application/json"})
+        assert response.status_code < 500, (path, text, response.text)
+        assert "Traceback" not in response.text
+        if response.status_code == 201:  # a session was made: do not let them pile up to the limit
+            client.delete(f"/sessions/{response.json()['session']}")
+
+    check()
+    client.delete(f"/sessions/{sid}")
