@@ -342,7 +342,7 @@ conversation; **f** opens the worst one.
             text.append(f"{len(done)}/{len(self.scenarios)} scenarios × {settings.trials} trials · ")
             text.append(f"mean pass rate {rate:.0%} · mean pass^{settings.k} {hat:.2f}", style="bold")
             low, high = pass_hat_k_interval(done, settings.k)
-            text.append(f" (95 % CI {low:.2f}-{high:.2f})")
+            text.append(f"\npass^{settings.k}'s bootstrap 95 % interval {low:.2f}-{high:.2f}", style="dim")
             if self.running:
                 text.append("\nrunning…", style="italic")
             elif cancelled:
