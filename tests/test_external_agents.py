@@ -237,3 +237,26 @@ def test_junit_carries_the_interval(capsys: pytest.CaptureFixture[str], tmp_path
     for case in suite.iter("testcase"):
         if case.get("name") != "overall_thresholds":
             assert {p.get("name") for p in case.iter("property")} == {"pass_hat_k_ci95_low", "pass_hat_k_ci95_high"}
+
+
+def test_the_agent_process_dies_with_the_command_even_on_kill_9(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    pids = tmp_path / "pids"
+    bot = f"{sys.executable} {AGENTS / 'misbehaving.py'} hang {pids}"
+    command = subprocess.Popen(
+        [sys.executable, "-m", "cs_tui", "--saves", str(SAVES), "test", "--agent-cmd", bot, "--agent-timeout", "600"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not _pids(pids):  # the agent has started (and will hang on its second turn)
+        assert time.monotonic() < deadline and command.poll() is None
+        time.sleep(0.05)
+    command.send_signal(signal.SIGKILL)  # no chance to clean up: the kernel must end the child
+    command.wait()
+    child = _pids(pids)[0]
+    while _alive(child):
+        assert time.monotonic() < deadline, "the agent process outlived the command"
+        time.sleep(0.05)
