@@ -120,3 +120,43 @@ def test_a_folder_that_cannot_be_written_is_refused(capsys: pytest.CaptureFixtur
     plain_file.write_text("")
     code, err = run_cli(capsys, "--saves", str(saves), "export", "default", "--onnx", str(plain_file / "a.onnx"))
     assert code == 2 and "not a folder" in err
+
+
+@pytest.fixture(scope="module")
+def every_algorithm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A briefly trained model file per algorithm (the safe loader's tests' own fixture, reused)."""
+    from cs_tui.training.safe_load import save_model
+    from tests.test_safe_load import ALGORITHMS, META, make_model
+
+    root = tmp_path_factory.mktemp("algorithms")
+    found = {}
+    for algorithm in ALGORITHMS:
+        model = make_model(algorithm)
+        model.learn(300)
+        save_model(model, root / f"{algorithm}.zip", {**META, "algorithm": algorithm})
+        found[algorithm] = root / f"{algorithm}.zip"
+    return found
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "a2c", "dqn"])
+def test_every_feed_forward_algorithm_exports_to_the_same_actions(
+    algorithm: str, every_algorithm: dict[str, Path]
+) -> None:
+    import onnxruntime as ort
+
+    from cs_tui.training.onnx_export import onnx_bytes
+    from cs_tui.training.policy_net import load_policy_net
+
+    path = every_algorithm[algorithm]
+    observations = _observations(2_000)
+    net, _ = load_policy_net(path)
+    actions, values = ort.InferenceSession(onnx_bytes(path)).run(None, {"observation": observations})
+    np.testing.assert_array_equal(actions, net.predict(observations))
+    np.testing.assert_allclose(values, net.action_values(observations), rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_that_remembers_is_refused_with_the_reason(every_algorithm: dict[str, Path]) -> None:
+    from cs_tui.training.onnx_export import ExportError, onnx_bytes
+
+    with pytest.raises(ExportError, match="remembers the conversation"):
+        onnx_bytes(every_algorithm["recurrent_ppo"])
