@@ -2,7 +2,7 @@
 
 Two doors, one message. Each turn the agent is sent one JSON object::
 
-    {"observation": [18 numbers], "observation_names": ["inquiry_type", ...], "strategies": ["empathetic", ...]}
+    {"observation": [numbers], "observation_names": ["inquiry_type", ...], "strategies": ["empathetic", ...]}
 
 and answers one JSON object ``{"strategy": 6}`` or ``{"strategy": "quick_resolution"}``.
 

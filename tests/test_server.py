@@ -17,7 +17,7 @@ from websockets.sync.client import connect
 
 from cs_env import ENV_ID
 from cs_env.domain import STRATEGY_NAMES
-from cs_env.env import CustomerSupportEnv
+from cs_env.env import OBS_NAMES, CustomerSupportEnv
 from cs_tui.server.limits import Limits
 from cs_tui.server.run import ServeError, check_token
 from tests.server_helpers import CEILING_S, Running, running_server
@@ -198,7 +198,7 @@ def test_runs_and_models_are_named_never_paths(client: httpx.Client, saves: Path
     try:
         for path in ("/models/..%2F..%2Fetc/evaluate", "/models/%2Fetc%2Fpasswd/predict"):
             assert 400 <= client.post(path, json={}).status_code < 500
-        linked = client.post("/models/linked/predict", json={"observations": [[0.0] * 18]})
+        linked = client.post("/models/linked/predict", json={"observations": [[0.0] * len(OBS_NAMES)]})
         assert linked.status_code == 404 and "outside" in linked.text
         assert client.get("/training/sessions/nosuch/metrics").status_code == 404
         assert [m["name"] for m in client.get("/models").json()] == ["default"]
@@ -356,3 +356,22 @@ def test_no_body_makes_the_server_fail(client: httpx.Client) -> None:
 
     check()
     client.delete(f"/sessions/{sid}")
+
+
+def test_a_server_with_lower_limits_holds_them_naming_the_field(saves: Path) -> None:
+    limits = Limits(max_eval_episodes=10, max_predict_rows=2, max_message_chars=5, max_train_timesteps=100)
+    with running_server(saves, limits=limits) as server, httpx.Client(base_url=server.url) as client:
+        row = [0.0] * len(OBS_NAMES)
+        asks = [
+            ("/models/default/evaluate", {"episodes": 11}, "episodes"),
+            ("/models/default/predict", {"observations": [row] * 3}, "observations"),
+            ("/training/start", {"name": "big", "timesteps": 101}, "timesteps"),
+        ]
+        sid = client.post("/sessions", json={}).json()["session"]
+        client.post(f"/sessions/{sid}/reset", json={})
+        asks.append((f"/sessions/{sid}/step", {"strategy": 0, "message": "too long"}, "message"))
+        for path, body, field in asks:
+            response = client.post(path, json=body)
+            assert response.status_code == 422 and response.json()["detail"][0]["field"] == field, path
+            assert "at most" in response.text
+        assert not (saves / "big").exists()

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from cs_env import ENV_ID
 from cs_env.env import OBS_NAMES
 from cs_tui.seeds import MAX_SEED
-from cs_tui.server.limits import Limits
+from cs_tui.server.limits import Limits, check_at_most
 from cs_tui.server.security import Guard, RateLimiter, client_of
 from cs_tui.server.sessions import Session, SessionError, SessionStore
 from cs_tui.server.views import respond_tool
@@ -173,6 +173,7 @@ def create_app(saves: Path, *, token: str | None = None, limits: Limits | None =
     @app.post("/sessions/{session_id}/step", tags=["sessions"])
     def step(session_id: str, body: Step) -> dict[str, Any]:
         """Play one turn: the ``respond`` tool's arguments (``strategy``, optional ``message``)."""
+        check_at_most("message", len(body.message or ""), limits.max_message_chars)
         return store.step(store.get(session_id), body.strategy, body.message, body.view)
 
     @app.get("/sessions/{session_id}/state", tags=["sessions"])
@@ -244,6 +245,7 @@ def create_app(saves: Path, *, token: str | None = None, limits: Limits | None =
             if isinstance(message, WsReset):
                 reply = store.reset(session, message.seed, _options(message.options), message.view)
             elif isinstance(message, WsStep):
+                check_at_most("message", len(message.message or ""), limits.max_message_chars)
                 reply = store.step(session, message.strategy, message.message, message.view)
             else:
                 reply = store.state(session, message.view)

@@ -42,6 +42,15 @@ class Limits:
         return asdict(self)
 
 
+def check_at_most(field: str, value: int, ceiling: int) -> None:
+    """A 422 naming ``field`` when ``value`` passes this server's ``ceiling`` (the request models hold the
+    defaults' ceilings; a server built with lower limits checks its own here)."""
+    if value > ceiling:
+        from cs_tui.server.sessions import SessionError
+
+        raise SessionError(422, field, f"at most {ceiling:,} on this server, got {value:,}")
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` only accepts connections from this machine."""
     return host in LOOPBACK_HOSTS or host.startswith("127.")

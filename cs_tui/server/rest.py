@@ -27,7 +27,7 @@ from cs_env.env import OBS_NAMES, valid_industries
 from cs_tui import __version__
 from cs_tui.seeds import MAX_SEED
 from cs_tui.server.app import Strict
-from cs_tui.server.limits import Limits
+from cs_tui.server.limits import Limits, check_at_most
 from cs_tui.server.sessions import SessionError, SessionStore
 from cs_tui.training.named import named_model, named_run, run_names
 from cs_tui.training.registry import ALGORITHMS, RUN_NAME, RUN_NAME_RULE
@@ -148,6 +148,7 @@ def add_rest_routes(app: FastAPI, saves: Path, limits: Limits, store: SessionSto
     async def evaluate_model(name: str, body: Evaluate | None = None) -> dict[str, Any]:
         """Business metrics of a model (as ``cs-tui evaluate --json``)."""
         body = body or Evaluate.model_validate({})
+        check_at_most("episodes", body.episodes, limits.max_eval_episodes)
         path = _named("model", name, saves, model=True)
         if evaluations.locked():
             raise SessionError(429, "evaluations", f"{limits.max_concurrent_evaluations} evaluation(s) already run")
@@ -173,6 +174,7 @@ def add_rest_routes(app: FastAPI, saves: Path, limits: Limits, store: SessionSto
     @app.post("/models/{name}/predict", tags=["models"])
     async def predict(name: str, body: Predict) -> dict[str, Any]:
         """The model's strategy (and action values) for each observation."""
+        check_at_most("observations", len(body.observations), limits.max_predict_rows)
         path = _named("model", name, saves, model=True)
         size = len(OBS_NAMES)
         for i, row in enumerate(body.observations):
@@ -221,6 +223,7 @@ def add_rest_routes(app: FastAPI, saves: Path, limits: Limits, store: SessionSto
 
         if not RUN_NAME.fullmatch(body.name):
             raise SessionError(422, "name", f"{body.name[:40]!r} is not a run name ({RUN_NAME_RULE})")
+        check_at_most("timesteps", body.timesteps, limits.max_train_timesteps)
         if body.algorithm not in ALGORITHMS:
             valid = ", ".join(ALGORITHMS)
             raise SessionError(422, "algorithm", f"unknown algorithm {body.algorithm!r}; valid: {valid}")
