@@ -67,7 +67,8 @@ def default_over_http() -> Iterator[str]:
 
 def _doors(url: str) -> list[tuple[str, ...]]:
     replay = f"{sys.executable} {AGENTS / 'replay_default.py'} {SAVES}"
-    return [("--agent", url), ("--agent-cmd", replay)]
+    # the replaying child imports torch before its first answer: seconds on a busy machine
+    return [("--agent", url), ("--agent-cmd", replay, "--agent-timeout", "300")]
 
 
 def test_an_agent_replaying_the_default_scores_its_pass_hat_k_through_each_door(
