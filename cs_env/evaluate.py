@@ -24,7 +24,7 @@ from cs_env.domain import N_STRATEGIES, OUTCOME_NAMES, STRATEGY_NAMES, TIER_NAME
 from cs_env.dynamics import DYNAMICS
 from cs_env.env import ARRIVAL_BLOCK, DRAW_BLOCK, check_industry, check_max_turns, valid_industries
 from cs_env.industries import Catalog, default_catalog
-from cs_env.policies import baselines
+from cs_env.policies import NO_ANSWER, baselines
 from cs_env.turn import BatchTurn
 
 
@@ -113,6 +113,13 @@ def rollout(
             action = np.asarray(policy(obs, episodes=active), dtype=np.int64)
         else:
             action = np.asarray(policy(obs), dtype=np.int64)
+        unanswered = action == NO_ANSWER
+        if unanswered.any():  # an agent that failed on these conversations: they end unresolved, as timeouts
+            state.outcome[active[unanswered]] = Outcome.TIMEOUT
+            active, action = active[~unanswered], action[~unanswered]
+            if not len(active):
+                break
+            rows = state.select(active)
         counts += np.bincount(action, minlength=N_STRATEGIES)
         per_episode[active, action] += 1  # active holds each episode once: no repeated index
         u = rng.random((TURN_DRAWS, len(active))) if turn_draws is None else turn_draws[turn][:, active]

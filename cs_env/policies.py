@@ -10,6 +10,11 @@ A policy that remembers the conversation so far (a recurrent or frame-stacking a
 conversation at a time, starting over at each observation whose ``conversation_length`` is 0, or, on a
 batch, with ``episodes=`` (an integer array naming each row's conversation); it sets
 ``needs_episodes = True`` so that :func:`cs_env.evaluate.rollout` passes them.
+
+A policy that may fail to answer (an external agent behind a URL or a child process that hangs,
+crashes or answers nonsense) raises :class:`PolicyFailure` for one observation (the scenario runner
+fails that trial with its reason and goes on) and answers ``NO_ANSWER`` for the rows of a batch it could
+not answer (:func:`cs_env.evaluate.rollout` ends those conversations unresolved, as a timeout).
 """
 
 from __future__ import annotations
@@ -26,6 +31,13 @@ from cs_env.industries import Catalog, default_catalog
 from cs_env.turn import BatchTurn, receptiveness
 
 S = ResponseStrategy
+
+#: A batched policy's action for a row it could not answer (see :class:`PolicyFailure`).
+NO_ANSWER = -1
+
+
+class PolicyFailure(RuntimeError):
+    """A policy could not answer an observation; the message says why (timed out, crashed, ...)."""
 
 
 class Policy(Protocol):

@@ -1,4 +1,4 @@
-"""The command line: ``cs-tui`` opens the app; ``cs-tui train | tune | demo | test | evaluate`` run headless.
+"""The command line: ``cs-tui`` opens the app; ``cs-tui train | tune | demo | test | evaluate | …`` run headless.
 
 Each subcommand lives in ``cs_tui/commands/<name>.py`` with two functions: ``add_parser(subparsers)``
 declares its arguments (argparse only: importing a command module stays light, so ``cs-tui --help``
@@ -20,7 +20,7 @@ from typing import NoReturn
 
 from cs_tui import __version__
 
-COMMANDS = ("train", "tune", "demo", "test", "evaluate")
+COMMANDS = ("train", "tune", "demo", "test", "evaluate", "export", "serve", "web")
 
 
 def _command(name: str) -> ModuleType:

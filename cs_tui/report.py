@@ -20,7 +20,7 @@ from rich.text import Text
 from cs_env.domain import ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, TIER_NAMES
 from cs_env.env import CustomerSupportEnv
 from cs_env.reward import COMPONENTS as REWARD_COMPONENTS
-from cs_env.scenarios import ScenarioResult
+from cs_env.scenarios import ScenarioResult, pass_hat_k_interval
 from cs_tui.labels import component_label, strategy_label
 
 SENTIMENT_STYLES = ("bold red", "red", "yellow", "green", "bold green")
@@ -39,7 +39,7 @@ def scenarios(results: Sequence[ScenarioResult], k: int, missed: Sequence[str] =
     table.add_column("industry", no_wrap=True)
     table.add_column("passed", justify="right", no_wrap=True)
     table.add_column("rate", justify="right", no_wrap=True)
-    table.add_column(f"pass^{k}", justify="right", no_wrap=True)
+    table.add_column(f"pass^{k}\n95 % CI", justify="right", no_wrap=True)  # the interval under the figure
     table.add_column("criterion · a failing trial", ratio=1)
     for r in results:
         failure = next((t for t in r.trials if not t.passed), None)
@@ -52,7 +52,7 @@ def scenarios(results: Sequence[ScenarioResult], k: int, missed: Sequence[str] =
             r.scenario.industry,
             f"{r.passes}/{len(r.trials)}",
             Text(f"{r.pass_rate:.0%}", style=style),
-            f"{r.pass_hat_k(k):.2f}",
+            Text(f"{r.pass_hat_k(k):.2f}\n").append(_interval(pass_hat_k_interval([r], k)), style="dim"),
             detail,
             end_section=True,
         )
@@ -60,12 +60,20 @@ def scenarios(results: Sequence[ScenarioResult], k: int, missed: Sequence[str] =
     if results:
         rate = sum(r.pass_rate for r in results) / len(results)
         hat = sum(r.pass_hat_k(k) for r in results) / len(results)
-        parts.append(Text(f"\nmean over {len(results)} scenarios: pass rate {rate:.1%}, pass^{k} {hat:.2f}"))
+        interval = _interval(pass_hat_k_interval(results, k))
+        parts.append(
+            Text(f"\nmean over {len(results)} scenarios: pass rate {rate:.1%}, pass^{k} {hat:.2f} (95 % CI {interval})")
+        )
     if missed:
         parts.append(Text("FAILED thresholds:\n" + "\n".join(f"  - {m}" for m in missed), style="bold red"))
     else:
         parts.append(Text("all thresholds met", style="bold green"))
     return Group(*parts)
+
+
+def _interval(bounds: tuple[float, float]) -> str:
+    """A bootstrap interval as ``0.55-0.69``."""
+    return f"{bounds[0]:.2f}-{bounds[1]:.2f}"
 
 
 def _signed(value: float) -> str:

@@ -43,6 +43,7 @@ import numpy as np
 from cs_env.domain import FINAL_OUTCOME_NAMES, STRATEGY_NAMES
 from cs_env.env import CustomerSupportEnv, valid_industries
 from cs_env.industries import IndustryDataError, _Reader
+from cs_env.policies import PolicyFailure
 
 SCENARIO_DIR = Path(__file__).parent
 THRESHOLDS_FILE = "thresholds.toml"
@@ -229,6 +230,10 @@ def load_scenarios(directory: Path | None = None) -> list[Scenario]:
 
 
 # -- running ---------------------------------------------------------------------------------------
+#: A trial's outcome when the agent failed to answer (see ``cs_env.policies.PolicyFailure``).
+AGENT_FAILED = "agent_failed"
+
+
 @dataclass(frozen=True)
 class Trial:
     """One trial as it happened; ``seed`` + the scenario's options + ``actions`` replay it exactly."""
@@ -267,6 +272,38 @@ def pass_hat_k(trials: int, passes: int, k: int) -> float:
     return math.comb(passes, k) / math.comb(trials, k)
 
 
+#: Resamples of the bootstrap interval of pass^k: the interval's ends move by well under 0.01 beyond this.
+BOOTSTRAP_RESAMPLES = 4000
+
+
+def _pass_hat_k_of(trials: int, passes: np.ndarray, k: int) -> np.ndarray:
+    """pass^k for each count of passes in ``passes`` (out of ``trials``), vectorised through a table."""
+    table = np.array([math.comb(c, k) for c in range(trials + 1)], dtype=np.float64) / math.comb(trials, k)
+    return table[passes]
+
+
+def pass_hat_k_interval(
+    results: Sequence[ScenarioResult], k: int, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> tuple[float, float]:
+    """The bootstrap 95 % interval of the mean pass^k over ``results`` (one scenario: its own pass^k).
+
+    Each resample redraws every scenario's trials with replacement (its passes ~ Binomial(n, passes/n)),
+    so the interval says how much the figure would move on another run of as many trials: two agents
+    whose intervals do not overlap differ for real. Seeded: the same results give the same interval.
+    """
+    if not results:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    total = np.zeros(resamples)
+    for r in results:
+        n = len(r.trials)
+        redrawn = rng.binomial(n, r.passes / n, size=resamples)
+        total += _pass_hat_k_of(n, redrawn, k)
+    mean = total / len(results)
+    low, high = np.percentile(mean, [2.5, 97.5])
+    return float(low), float(high)
+
+
 @dataclass(frozen=True)
 class ScenarioResult:
     """A scenario's trials under one policy."""
@@ -297,7 +334,11 @@ class ScenarioResult:
             "trials": len(self.trials),
             "passes": self.passes,
             "pass_rate": self.pass_rate,
-            **({"k": k, "pass_hat_k": self.pass_hat_k(k)} if k is not None else {}),
+            **(
+                {"k": k, "pass_hat_k": self.pass_hat_k(k), "pass_hat_k_ci95": list(pass_hat_k_interval([self], k))}
+                if k is not None
+                else {}
+            ),
             "records": [t.as_dict() for t in self.trials],
         }
 
@@ -315,7 +356,13 @@ def run_trial(policy: Any, scenario: Scenario, seed: int, env: CustomerSupportEn
     rewards: list[float] = []
     done = False
     while not done:
-        action = _act(policy, obs, env)
+        try:
+            action = _act(policy, obs, env)
+        except PolicyFailure as exc:  # an agent that hung, crashed or answered nonsense: this trial fails
+            turn, total = len(actions) + 1, float(sum(rewards))
+            reason = f"the agent failed at turn {turn}: {exc}"
+            sat = float(info["satisfaction"])
+            return Trial(seed, tuple(actions), tuple(rewards), AGENT_FAILED, sat, len(actions), total, False, reason)
         obs, reward, terminated, truncated, info = env.step(action)
         actions.append(action)
         rewards.append(float(reward))
@@ -431,6 +478,7 @@ def load_thresholds(path: Path | None = None, scenarios: Sequence[Scenario] | No
 
 
 __all__ = [
+    "AGENT_FAILED",
     "SCENARIO_DIR",
     "Criterion",
     "Scenario",
@@ -442,6 +490,7 @@ __all__ = [
     "load_scenarios",
     "load_thresholds",
     "pass_hat_k",
+    "pass_hat_k_interval",
     "replay",
     "run_scenario",
     "run_trial",

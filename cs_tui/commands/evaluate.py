@@ -97,6 +97,68 @@ def load_agent_or_report(
     return None
 
 
+def add_external_agent_flags(parser: argparse.ArgumentParser) -> None:
+    """``--agent URL``, ``--agent-cmd CMD`` and ``--agent-timeout S``: an agent outside this process."""
+    from cs_tui.external import DEFAULT_TIMEOUT, MAX_TIMEOUT
+
+    door = parser.add_mutually_exclusive_group()
+    door.add_argument(
+        "--agent",
+        dest="external_url",
+        metavar="URL",
+        default=None,
+        help="an agent that answers a POST of the observation (see examples/http_agent.py)",
+    )
+    door.add_argument(
+        "--agent-cmd",
+        metavar="CMD",
+        default=None,
+        help='an agent process speaking JSON lines, e.g. "python examples/jsonl_agent.py"',
+    )
+    parser.add_argument(
+        "--agent-timeout",
+        type=seconds_up_to(MAX_TIMEOUT),
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"seconds an external agent may take per answer (default {DEFAULT_TIMEOUT:g}, at most {MAX_TIMEOUT:g})",
+    )
+
+
+def seconds_up_to(maximum: float) -> Any:
+    """An argparse type: a number of seconds in ``(0, maximum]``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        if not 0 < value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be more than 0 and at most {maximum:g} seconds, got {text}")
+        return value
+
+    return parse
+
+
+def external_agent_or_report(command: str, args: argparse.Namespace) -> Any:
+    """The external agent ``--agent``/``--agent-cmd`` name, or ``None`` after printing why it cannot start."""
+    from cs_tui.external import external_agent
+
+    try:
+        return external_agent(args.external_url, args.agent_cmd, args.agent_timeout)
+    except ValueError as exc:
+        print(f"cs-tui {command}: error: {exc}", file=sys.stderr)
+        return None
+
+
+def failures_note(agent: Any) -> str | None:
+    """For an external agent that failed to answer: how often, and the first reasons; else None."""
+    count = getattr(agent, "failure_count", 0)
+    if not count:
+        return None
+    first = "; ".join(dict.fromkeys(agent.failures))  # each reason once
+    return f"the agent failed to answer {count} time{'s' if count > 1 else ''} (those conversations failed): {first}"
+
+
 def setting_for(agent: Any, industry: str | None) -> tuple[str, int]:
     """Industry and turn limit to run ``agent`` in: ``industry`` if given; for a model, what it was trained on."""
     max_turns = 10
@@ -118,7 +180,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "strategy usage. Every agent evaluated with the same industry, episodes and seed meets the same customers."
         ),
     )
-    parser.add_argument("agent", metavar="MODEL|baseline:NAME", help="a run name, run folder, .zip, or baseline:NAME")
+    parser.add_argument(
+        "agent",
+        metavar="MODEL|baseline:NAME",
+        nargs="?",
+        default=None,
+        help="a run name, run folder, .zip, or baseline:NAME (or --agent / --agent-cmd)",
+    )
+    add_external_agent_flags(parser)
     parser.add_argument(
         "--industry",
         choices=industry_choices(),
@@ -140,18 +209,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from cs_env.evaluate import evaluate
 
-    agent = load_agent_or_report(
-        "evaluate", args.agent, industry=args.industry or "mixed", saves=args.saves, seed=args.seed
-    )
+    external = args.agent_cmd is not None or args.external_url is not None
+    if external == (args.agent is not None):
+        print("cs-tui evaluate: error: name one agent: MODEL|baseline:NAME, --agent URL or --agent-cmd CMD",
+              file=sys.stderr)  # fmt: skip
+        return USAGE_ERROR
+    if external:
+        agent = external_agent_or_report("evaluate", args)
+    else:
+        agent = load_agent_or_report(
+            "evaluate", args.agent, industry=args.industry or "mixed", saves=args.saves, seed=args.seed
+        )
     if agent is None:
         return USAGE_ERROR
-    industry, max_turns = setting_for(agent, args.industry)
-    report = evaluate(agent, industry=industry, episodes=args.episodes, seed=args.seed, max_turns=max_turns)
+    try:
+        industry, max_turns = setting_for(agent, args.industry)
+        report = evaluate(agent, industry=industry, episodes=args.episodes, seed=args.seed, max_turns=max_turns)
+    finally:
+        if external:
+            agent.close()
+    note = failures_note(agent)
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
-        return 0
-    from cs_tui.evaluation_view import evaluation
-    from cs_tui.report import make_console
+        print(json.dumps({**report.as_dict(), **({"agent_failures": agent.failures} if external else {})}, indent=2))
+    else:
+        from cs_tui.evaluation_view import evaluation
+        from cs_tui.report import make_console
 
-    make_console().print(evaluation(report.as_dict()))
+        make_console().print(evaluation(report.as_dict()))
+    if note:
+        print(f"cs-tui evaluate: {note}", file=sys.stderr)
     return 0

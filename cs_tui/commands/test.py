@@ -18,15 +18,18 @@ from xml.etree import ElementTree as ET
 from cs_tui.commands.evaluate import (
     DEFAULT_POLICY,
     USAGE_ERROR,
+    add_external_agent_flags,
     at_least,
     count_up_to,
+    external_agent_or_report,
+    failures_note,
     industry_choices,
     load_agent_or_report,
 )
 from cs_tui.seeds import seed_arg
 
 if TYPE_CHECKING:
-    from cs_env.scenarios import ScenarioResult, Thresholds
+    from cs_env.scenarios import Scenario, ScenarioResult, Thresholds
 
 #: Trials per scenario unless told otherwise: here and in the app's scenario runner alike.
 DEFAULT_TRIALS = 16
@@ -51,6 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_POLICY,
         help=f"the agent to test (default: the shipped agent {DEFAULT_POLICY!r}; e.g. baseline:heuristic)",
     )
+    add_external_agent_flags(parser)
     parser.add_argument(
         "--trials",
         type=count_up_to(1, MAX_TRIALS, "every trial's record is kept for the report"),
@@ -75,7 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cs_env.scenarios import ScenarioDataError, load_scenarios, load_thresholds, run_scenario
+    from cs_env.scenarios import ScenarioDataError, load_scenarios, load_thresholds
 
     try:
         catalog = load_scenarios()
@@ -98,9 +102,26 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return USAGE_ERROR
-    agent = load_agent_or_report("test", args.policy, industry="mixed", saves=args.saves, seed=args.seed)
+    external = args.external_url is not None or args.agent_cmd is not None
+    if external and args.policy != DEFAULT_POLICY:
+        print("cs-tui test: error: name one agent: --policy, --agent URL or --agent-cmd CMD", file=sys.stderr)
+        return USAGE_ERROR
+    if external:
+        agent = external_agent_or_report("test", args)
+    else:
+        agent = load_agent_or_report("test", args.policy, industry="mixed", saves=args.saves, seed=args.seed)
     if agent is None:
         return USAGE_ERROR
+    try:
+        return _run_with(agent, catalog, thresholds, k, args)
+    finally:
+        if external:
+            agent.close()
+
+
+def _run_with(agent: Any, catalog: list[Scenario], thresholds: Thresholds, k: int, args: argparse.Namespace) -> int:
+    from cs_env.scenarios import run_scenario
+
     industry = args.industry
     if industry is None and agent.kind == "model":  # a model trained on one industry is tested on its scenarios
         industry = agent.meta.get("industry")
@@ -117,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"cs-tui test: error: cannot write --junit {args.junit}: {exc.strerror or exc}", file=sys.stderr)
             return USAGE_ERROR
+    note = failures_note(agent)
     if args.json:
         print(json.dumps(as_json(results, judged, agent.name, args), indent=2))
     else:
@@ -125,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
         console = render.make_console()
         console.print(f"{agent.name}: {len(results)} scenarios × {args.trials} trials, seed {args.seed}")
         console.print(render.scenarios(results, k, missed))
+    if note:
+        print(f"cs-tui test: {note}", file=sys.stderr)
     return THRESHOLDS_MISSED if missed else 0
 
 
@@ -135,11 +159,14 @@ def _judged_at(thresholds: Thresholds, k: int) -> Thresholds:
     return replace(thresholds, k=k)
 
 
-def _overall(results: list[ScenarioResult], k: int) -> dict[str, float]:
+def _overall(results: list[ScenarioResult], k: int) -> dict[str, Any]:
+    from cs_env.scenarios import pass_hat_k_interval
+
     n = max(1, len(results))
     return {
         "pass_rate": sum(r.pass_rate for r in results) / n,
         "pass_hat_k": sum(r.pass_hat_k(k) for r in results) / n,
+        "pass_hat_k_ci95": list(pass_hat_k_interval(results, k)),
     }
 
 
@@ -162,16 +189,25 @@ def as_json(
 
 
 def junit_xml(results: list[ScenarioResult], thresholds: Thresholds, agent: str) -> str:
-    """JUnit XML: a test case per scenario (fails on its own threshold) and one for the overall thresholds."""
+    """JUnit XML: a test case per scenario (fails on its own threshold) and one for the overall thresholds;
+    each scenario's and the suite's properties hold the bootstrap 95 % interval of pass^k."""
+    from cs_env.scenarios import pass_hat_k_interval
+
     k = thresholds.k
     missed = thresholds.misses(results)
     suite = ET.Element("testsuite", name=f"cs-tui scenarios ({agent})", tests=str(len(results) + 1))
     props = ET.SubElement(suite, "properties")
-    for name, value in (("policy", agent), ("k", str(k))):
+    low, high = _overall(results, k)["pass_hat_k_ci95"]
+    suite_values = {"policy": agent, "k": str(k)}
+    suite_values |= {"pass_hat_k_ci95_low": f"{low:.4f}", "pass_hat_k_ci95_high": f"{high:.4f}"}
+    for name, value in suite_values.items():
         ET.SubElement(props, "property", name=name, value=value)
     failures = 0
     for r in results:
         case = ET.SubElement(suite, "testcase", classname=f"scenarios.{r.scenario.industry}", name=r.scenario.name)
+        case_props = ET.SubElement(case, "properties")
+        for bound, end in zip(("low", "high"), pass_hat_k_interval([r], k), strict=True):
+            ET.SubElement(case_props, "property", name=f"pass_hat_k_ci95_{bound}", value=f"{end:.4f}")
         own = [m for m in missed if m.startswith(f"{r.scenario.name}:")]
         summary = f"{r.passes}/{len(r.trials)} trials passed ({r.pass_rate:.0%}), pass^{k} {r.pass_hat_k(k):.2f}"
         if own:

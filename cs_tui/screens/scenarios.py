@@ -20,7 +20,15 @@ from textual.message import Message
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from cs_env.scenarios import Scenario, ScenarioResult, Thresholds, load_scenarios, load_thresholds, run_scenario
+from cs_env.scenarios import (
+    Scenario,
+    ScenarioResult,
+    Thresholds,
+    load_scenarios,
+    load_thresholds,
+    pass_hat_k_interval,
+    run_scenario,
+)
 from cs_tui.agents import BASELINE_PREFIX, baseline_specs
 from cs_tui.commands.test import DEFAULT_TRIALS
 from cs_tui.screens.pane import PaneScreen
@@ -333,6 +341,8 @@ conversation; **f** opens the worst one.
             hat = sum(r.pass_hat_k(settings.k) for r in done) / len(done)
             text.append(f"{len(done)}/{len(self.scenarios)} scenarios × {settings.trials} trials · ")
             text.append(f"mean pass rate {rate:.0%} · mean pass^{settings.k} {hat:.2f}", style="bold")
+            low, high = pass_hat_k_interval(done, settings.k)
+            text.append(f"\npass^{settings.k}'s bootstrap 95 % interval {low:.2f}-{high:.2f}", style="dim")
             if self.running:
                 text.append("\nrunning…", style="italic")
             elif cancelled:
