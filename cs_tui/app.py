@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import events
+from textual.actions import SkipAction
 from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
@@ -27,12 +28,10 @@ from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.widgets import OptionList
 
-from cs_tui import textual_patches
 from cs_tui.screens.pane import AppSettings
 from cs_tui.training.runs import saves_dir
-
-textual_patches.apply()
 
 #: mode name -> (module, class, title): the four panes.
 PANES: dict[str, tuple[str, str, str]] = {
@@ -86,6 +85,8 @@ class CsTuiApp(App[int]):
         Binding("m", "switch_mode('models')", "Models", tooltip="evaluate, compare models", group=PANES_GROUP),
         Binding("question_mark", "toggle_help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        # seen before the focused widget's own keys: see action_page_guard
+        Binding("pageup,pagedown", "page_guard", show=False, priority=True),
     ]
 
     def __init__(self, saves: Path | str | None = None, settings: AppSettings | None = None) -> None:
@@ -155,6 +156,19 @@ class CsTuiApp(App[int]):
         if stale or len(self.screen_stack) <= 1:
             return AwaitComplete.nothing()
         return super().pop_screen()
+
+    def action_page_guard(self) -> None:
+        """Drop pageup / pagedown aimed at an option list that has no room yet; else let it page.
+
+        Textual's ``OptionList`` maps options to lines only once it has a size: a page key that reaches
+        it before its first layout, or while a tiny terminal squeezes it to zero lines, raised
+        ``KeyError`` and closed the app (Textual 8.2; the random-key campaign). There is no page to move
+        by then. Every other case goes on to the list's own binding (``SkipAction``).
+        """
+        focused = self.focused
+        if isinstance(focused, OptionList) and focused.option_count and not focused.scrollable_content_region:
+            return
+        raise SkipAction()
 
     def action_toggle_help(self) -> None:
         """Show the help page of the pane on screen (its own ``?`` closes it)."""
