@@ -27,6 +27,7 @@ from cs_tui.screens.pane import PaneScreen
 from cs_tui.seeds import parse_seed
 from cs_tui.training.runs import list_runs
 from cs_tui.widgets import tone
+from cs_tui.widgets.form import seed_input, seed_shown
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.scenario_trials import ScenarioTrialsScreen
 
@@ -158,7 +159,7 @@ conversation; **f** opens the worst one.
             yield Label("k")
             yield Input("4", type="integer", compact=True, id="k")
             yield Label("seed")
-            yield Input("0", type="integer", compact=True, id="seed")
+            yield seed_input("0")
         yield Static("Choose a policy and press r to run the scenario catalog.", id="summary")
         table = ScenarioTable(id="scenario-table", cursor_type="row", zebra_stripes=True)
         # the numbers first: a long title is what gets cut on a narrow terminal
@@ -218,7 +219,7 @@ conversation; **f** opens the worst one.
                 self.query_one("#policy", Select).value,
                 self.query_one("#trials", Input).value,
                 self.query_one("#k", Input).value,
-                self.query_one("#seed", Input).value,
+                seed_shown(self.query_one("#seed", Input)),
             )
         except ValueError as exc:
             self.notify(str(exc), title="Scenarios", severity="error")
