@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
+from cs_env.domain import N_STRATEGIES
 from cs_env.env import check_industry, check_max_turns
-from cs_env.policies import baselines
+from cs_env.policies import BASELINE_NAMES, baselines
 from cs_tui.training.runs import short_list
 
 if TYPE_CHECKING:
@@ -28,8 +28,15 @@ if TYPE_CHECKING:
     from cs_tui.training.policy_net import PolicyNet
 
 BASELINE_PREFIX = "baseline:"
-#: Baselines in the order they are listed to users: the references first, then each fixed strategy.
-BASELINE_NAMES = ("random", "heuristic", "oracle", "script", "lookup", *STRATEGY_NAMES)
+#: What each baseline is, in a few words, where a list offers them (a fixed strategy: ``FIXED_NOTE``).
+BASELINE_NOTES = {
+    "random": "picks at random",
+    "heuristic": "a support lead's rules",
+    "oracle": "sees the hidden traits: the ceiling",
+    "script": "a new hire's script: empathy, quick fix, then technical",
+    "lookup": "one strategy per inquiry and turn, fitted",
+}
+FIXED_NOTE = "always this strategy"
 #: A run folder's model files, preferred first.
 MODEL_FILES = ("best.zip", "model.zip")
 MAX_LISTED = 10
@@ -155,8 +162,13 @@ class ModelAgent(Agent):
 
 
 def baseline_specs() -> tuple[str, ...]:
-    """Every valid ``baseline:NAME`` spec."""
+    """Every valid ``baseline:NAME`` spec, in :data:`cs_env.policies.BASELINE_NAMES`' order."""
     return tuple(BASELINE_PREFIX + name for name in BASELINE_NAMES)
+
+
+def baseline_note(name: str) -> str:
+    """What the baseline ``name`` (or ``baseline:NAME``) is, in a few words."""
+    return BASELINE_NOTES.get(name.removeprefix(BASELINE_PREFIX), FIXED_NOTE)
 
 
 def load_agent(
@@ -265,12 +277,14 @@ def _valid_choices(saves: Path | None) -> str:
 
 __all__ = [
     "BASELINE_NAMES",
+    "BASELINE_NOTES",
     "ActionValues",
     "Agent",
     "AgentError",
     "BaselineAgent",
     "ModelAgent",
     "ModelRunError",
+    "baseline_note",
     "baseline_specs",
     "load_agent",
 ]

@@ -30,7 +30,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import OptionList
 
-from cs_tui.screens.pane import AppSettings
+from cs_tui.screens.pane import AppSettings, PaneScreen
 from cs_tui.training.runs import saves_dir
 
 #: mode name -> (module, class, title): the four panes.
@@ -44,20 +44,26 @@ PANES: dict[str, tuple[str, str, str]] = {
 PANES_GROUP = Binding.Group("panes", compact=True)
 
 
+#: what settings.json keeps: the theme (ctrl+p), the Scenarios pane's policy
+SAVED_KEYS = ("theme", "scenario_policy")
+
+
 def settings_path() -> Path:
-    """Where the user's choices (the theme) are kept: ``$XDG_CONFIG_HOME/cs-tui/settings.json``."""
+    """Where the user's choices (the theme, …) are kept: ``$XDG_CONFIG_HOME/cs-tui/settings.json``."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "cs-tui" / "settings.json"
 
 
-def read_saved_theme(path: Path) -> str | None:
-    """The theme saved in ``path``, or None (no file, or one that cannot be read: the default then)."""
+def read_saved(path: Path) -> dict[str, str]:
+    """The choices saved in ``path`` (each of ``SAVED_KEYS`` that holds text); none when there is no file
+    or it cannot be read (the defaults then)."""
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    theme = saved.get("theme") if isinstance(saved, dict) else None
-    return theme if isinstance(theme, str) else None
+        return {}
+    if not isinstance(saved, dict):
+        return {}
+    return {key: saved[key] for key in SAVED_KEYS if isinstance(saved.get(key), str)}
 
 
 def _lazy_screen(mode: str) -> Callable[[], Screen[None]]:
@@ -95,23 +101,33 @@ class CsTuiApp(App[int]):
         self.saves: Path = saves_dir(None if saves is None else str(saves))
         self.settings: AppSettings = settings or AppSettings()
         self._settings_path = settings_path()
+        self._saved: dict[str, str] = {}  # what settings.json holds, read once at start
 
     def on_mount(self) -> None:
+        self._saved = read_saved(self._settings_path)
         # the theme chosen last time (ctrl+p → theme), if it still exists
-        saved = read_saved_theme(self._settings_path)
-        if saved is not None and saved in self.available_themes and saved != self.theme:
-            self.theme = saved
+        theme = self._saved.get("theme")
+        if theme is not None and theme in self.available_themes and theme != self.theme:
+            self.theme = theme
+        self.settings.scenario_policy = self._saved.get("scenario_policy")  # the pane checks it still exists
         self.theme_changed_signal.subscribe(self, self._save_theme)
 
     def _save_theme(self, theme: Theme) -> None:
-        """Remember the theme for the next start (atomically: a crash never leaves half a file)."""
+        self._remember("theme", theme.name)
+
+    def on_pane_screen_remember(self, message: PaneScreen.Remember) -> None:
+        self._remember(message.key, message.value)
+
+    def _remember(self, key: str, value: str) -> None:
+        """Keep ``key`` for the next start, beside the other choices (atomically: a crash never leaves half a file)."""
         from cs_tui.training.runs import atomic_write_json
 
+        self._saved[key] = value
         try:
             self._settings_path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(self._settings_path, {"theme": theme.name})
+            atomic_write_json(self._settings_path, self._saved)
         except OSError as exc:
-            self.notify(f"Could not remember the theme: {exc}", severity="warning")
+            self.notify(f"Could not remember the {key.replace('_', ' ')}: {exc}", severity="warning")
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's driver for the platform; on Linux one that quits without waiting for its input poll."""

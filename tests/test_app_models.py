@@ -133,13 +133,13 @@ async def test_the_pane_shows_an_evaluation_as_cs_tui_evaluate_prints_it(
 ) -> None:
     from cs_tui.cli import main
 
-    app = PaneApp(tmp_path, ModelsScreen)  # no runs: the baselines only, the heuristic first
+    app = PaneApp(tmp_path, ModelsScreen)  # no runs: the baselines only, random first
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await evaluate_the_first_row(pilot)
         await wait_for(pilot, lambda: screen.reports)
         in_pane = shown(screen.query_one("#model-eval", Static))
     monkeypatch.setenv("COLUMNS", "200")  # the width shown() draws the pane's text at
-    assert main(["--saves", str(tmp_path), "evaluate", "baseline:heuristic", "--episodes", EPISODES]) == 0
+    assert main(["--saves", str(tmp_path), "evaluate", "baseline:random", "--episodes", EPISODES]) == 0
     printed = capsys.readouterr().out
 
     def lines(text: str) -> list[str]:
@@ -256,7 +256,7 @@ async def test_at_60_columns_the_details_break_between_facts_and_keep_their_word
         await pilot.press("down")  # a baseline: its description whole too
         await pilot.pause()
         shown = details()
-        assert shown[:3] == ["baseline:heuristic", "a yardstick to compare with", "from cs_env.policies"], shown
+        assert shown[:3] == ["baseline:random", "picks at random", "a yardstick to compare with"], shown
 
 
 async def test_comparing_a_model_with_itself_is_refused(tmp_path: Path) -> None:
@@ -297,3 +297,19 @@ def test_the_comparison_shows_each_difference_at_its_rows_own_precision() -> Non
         cells = re.findall(r"[+-]?\d+\.(\d+)%?", line)
         if len(cells) == 3:  # A, B and B − A of one row: the same number of decimals
             assert len({len(c) for c in cells}) == 1, line
+
+
+async def test_the_list_offers_every_baseline_cs_tui_evaluate_takes(tmp_path: Path) -> None:
+    """script, lookup and the fixed strategies too, in the core's order (cs_env.policies.BASELINE_NAMES)."""
+    from cs_env.policies import BASELINE_NAMES, baselines
+    from cs_tui.agents import load_agent
+
+    app = PaneApp(tmp_path, ModelsScreen)  # no runs: the baselines only
+    async with app.run_test(size=(80, 40)) as pilot:
+        table = app.screen.query_one("#models", DataTable)
+        await wait_for(pilot, lambda: table.row_count >= len(BASELINE_NAMES))
+        listed = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+    assert listed == list(BASELINE_NAMES) == list(baselines())
+    assert {"script", "lookup", "quick_resolution", "upsell"} <= set(listed)
+    for name in listed:  # each one is what `cs-tui evaluate baseline:NAME` loads
+        assert load_agent(f"baseline:{name}").name == f"baseline:{name}"

@@ -50,14 +50,6 @@ if TYPE_CHECKING:
     from cs_tui.training.runs import Run
 
 ANSWER = Binding.Group("answer", compact=True)
-#: what each reference baseline is, in the opponent list
-BASELINE_NOTES = {
-    "random": "picks at random",
-    "heuristic": "a support lead's rules",
-    "oracle": "sees the hidden traits: the ceiling",
-    "script": "a new hire's script: empathy, quick fix, then technical",
-    "lookup": "one strategy per inquiry and turn, fitted",
-}
 DEFAULT_AGENT = "default"
 SHORT, NARROW = 20, 64  # below these rows the title and the score go, below these columns the side panel
 FALLBACK_AGENT = "baseline:heuristic"
@@ -282,7 +274,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
     # -- the opponent ------------------------------------------------------------------------
     def action_pick_opponent(self) -> None:
         """Choose the opponent: a saved model or a baseline."""
-        from cs_tui.agents import baseline_specs
+        from cs_tui.agents import baseline_note, baseline_specs
         from cs_tui.screens.play_dialogs import ChoiceDialog
         from cs_tui.training.runs import list_runs
 
@@ -292,10 +284,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 choices.append((run.name, f"{run.name}  · saved model{self._run_summary(run)}"))
         if self._has_default() and DEFAULT_AGENT not in [c for c, _ in choices]:
             choices.insert(0, (DEFAULT_AGENT, f"{DEFAULT_AGENT}  · the shipped agent"))
-        choices += [
-            (spec, f"{short_name(spec)}  · {BASELINE_NOTES.get(short_name(spec), 'always this strategy')}")
-            for spec in baseline_specs()
-        ]
+        choices += [(spec, f"{short_name(spec)}  · {baseline_note(spec)}") for spec in baseline_specs()]
 
         def chosen(spec: str | None) -> None:
             if spec is not None and spec != self.agent_spec:

@@ -147,6 +147,7 @@ conversation; **f** opens the worst one.
         self.run_settings: RunSettings | None = None
         self.running = False
         self._run_id = 0
+        self._policy_chosen = False  # until the picker is first filled, the choice is the kept one
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -196,17 +197,24 @@ conversation; **f** opens the worst one.
         self.refresh_policies()
 
     def refresh_policies(self) -> None:
-        """List the saved models and baselines in the policy picker, keeping the current choice."""
+        """List the saved models and baselines in the policy picker, keeping the current choice; at first
+        the choice kept from the last session, else the default agent, else the heuristic."""
         select: Select[str] = self.query_one("#policy", Select)
-        current = select.value
+        current = select.value if self._policy_chosen else self.settings.scenario_policy
         choices = policy_choices(self.saves)
-        select.set_options((Text(label), value) for label, value in choices)  # run names: text, not markup
         values = [value for _, value in choices]
-        if isinstance(current, str) and current in values:
-            select.value = current
-        else:
-            default = str(self.saves / "default")
-            select.value = default if default in values else DEFAULT_POLICY
+        default = str(self.saves / "default")
+        choice = next(v for v in (current, default, DEFAULT_POLICY) if isinstance(v, str) and v in values)
+        with select.prevent(Select.Changed):  # the list refilled, not a choice the user made
+            select.set_options((Text(label), value) for label, value in choices)  # run names: text, not markup
+            select.value = choice
+        self._policy_chosen = True
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """The user chose a policy: keep it for the next start."""
+        if event.select.id == "policy" and isinstance(event.value, str):
+            self.settings.scenario_policy = event.value
+            self.post_message(self.Remember("scenario_policy", event.value))
 
     # -- running -----------------------------------------------------------------------------
     def action_run_catalog(self) -> None:
