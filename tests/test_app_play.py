@@ -9,18 +9,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_helpers import screen_text, shown
+from app_helpers import screen_text, shown, wait_for, wait_for_toast
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.worker import WorkerCancelled
 
 from cs_tui.app import AppSettings, CsTuiApp
 from cs_tui.screens.play import PlayScreen
-from cs_tui.screens.play_phase import Phase
+from cs_tui.screens.play_phase import Live, Phase
 from cs_tui.screens.play_session import Conversation, compare, play_agent
 from cs_tui.widgets.action_picker import ActionPicker
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.reward_breakdown import RewardBreakdown
+from cs_tui.widgets.scoreboard import Scoreboard
 from cs_tui.widgets.sentiment_gauge import SentimentGauge
 from cs_tui.widgets.transcript import Transcript
 
@@ -200,8 +201,7 @@ async def test_a_finished_conversation_is_recorded_and_replays(tmp_path: Path) -
         assert record["agent"]["player"] == "heuristic"
         live_transcript = screen.query_one(Transcript).plain
 
-        await pilot.press("enter")  # move on, then open the recording
-        await pilot.press("r")
+        await pilot.press("r")  # open the recording (from a live customer, r would ask to leave it first)
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
@@ -242,7 +242,7 @@ async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) 
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
-        await pilot.press("n")
+        await pilot.press("n", "down", "enter")  # mid-conversation: leave this customer first
         await pilot.pause()
         dialog = app.screen
         from textual.widgets import Input, Select
@@ -259,7 +259,7 @@ async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) 
         assert expected in screen.query_one(Transcript).plain
         assert "seed 42" in screen_text(app)
         # a seed too long to show is refused with the range, and the dialog stays open
-        await pilot.press("n")
+        await pilot.press("n", "down", "enter")  # mid-conversation: leave this customer first
         await pilot.pause()
         app.screen.query_one(Input).value = "99999999999999999999999"
         await pilot.press("tab", "enter")
@@ -412,19 +412,16 @@ async def test_a_broken_recording_is_a_notification(tmp_path: Path) -> None:
     episodes.mkdir()
     (episodes / "20260101-000000-bfsi-seed1.json").write_text('{"seed": 1, "env": {"industry": "nowhere"}}')
     app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await ready(pilot)
+        await finish(pilot, screen)  # (mid-conversation, r asks to leave the customer first)
         await pilot.press("r")
         await pilot.pause()
         assert "(unreadable)" in screen_text(app)
-        await pilot.press("enter")
-        await pilot.pause()
-        assert any(
-            n.title == "Cannot replay" and "seed1.json" in n.message and "no 'max_turns' field" in n.message
-            for n in app._notifications
-        )
-        assert app.screen is screen and screen.phase is Phase.LIVE
-        await pilot.press("1")  # still playing the live customer
+        await pilot.press("end", "enter")  # the oldest: the broken one
+        await wait_for_toast(pilot, "Cannot replay", "seed1.json", "no 'max_turns' field")
+        assert app.screen is screen and screen.phase is Phase.REVIEWING  # what was shown stays
+        await pilot.press("enter", "1")  # and the next customer can be played
         assert "You [empathetic]" in screen.query_one(Transcript).plain
 
 
@@ -732,3 +729,42 @@ async def test_the_transcript_names_each_strategy_as_the_picker_does(tmp_path: P
         await finish(pilot, screen)  # the opponent's answers too, once it has played the same customer
         named = re.findall(r"^\S+ \[([^\]]+)\]:", screen.query_one(Transcript).plain, re.M)
         assert named and set(named) <= set(picker), named
+
+
+async def test_leaving_a_customer_asks_first_counts_as_a_loss_and_the_opponent_still_plays_it(tmp_path: Path) -> None:
+    """n mid-conversation once dropped the customer unasked and the opponent never played it: a player
+    could skip every hard customer and look better on the scoreboard."""
+    from cs_tui.screens.play_dialogs import ChoiceDialog, NewEpisodeDialog
+    from cs_tui.screens.play_session import LEAVE_PENALTY, read_recording
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("1")  # one turn in: the customer is still there
+        live = screen.state
+        assert isinstance(live, Live)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+        assert "Leave this conversation?" in screen_text(app) and "counts as your loss" in screen_text(app)
+        await pilot.press("enter")  # the highlighted choice is to stay
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert screen.state is live and not screen.pairs  # nothing changed
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+        await pilot.press("down", "enter")  # leave
+        await wait_for(pilot, lambda: isinstance(app.screen, NewEpisodeDialog))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert len(screen.pairs) == 1  # the opponent played the customer you left
+        human, agent = screen.pairs[0]
+        assert human is live.conversation.episode and human.outcome == "left" and len(human.turns) == 1
+        assert agent.seed == human.seed and agent.done
+        comparison = screen.query_one(Scoreboard).comparison
+        assert comparison is not None and comparison.episodes == 1
+        # your loss, whatever you had so far: at least LEAVE_PENALTY below the opponent
+        assert comparison.human_mean <= agent.total_return - LEAVE_PENALTY
+        assert comparison.human_mean <= human.total_return - LEAVE_PENALTY
+        assert comparison.human_handled == 0
+        assert "you left" in screen_text(app)
+    (recording,) = (tmp_path / "episodes").glob("*.json")
+    assert read_recording(recording).human_left  # a replay shows it as left, too

@@ -174,8 +174,8 @@ async def test_replaying_offers_next_and_v_only_when_the_opponent_was_recorded(t
     async with app.run_test(size=WIDE) as pilot:
         screen = await ready(pilot)
         await finish(pilot, screen)
-        await pilot.press("enter", "1")  # a customer half-answered: replaying leaves it
-        await pilot.press("r")
+        await pilot.press("enter", "1")  # a customer half-answered: replaying leaves it, once agreed
+        await pilot.press("r", "down", "enter")
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()

@@ -10,6 +10,7 @@ line are drawn from it.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -28,6 +29,7 @@ from cs_tui.labels import first_fitting
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.screens.play_phase import Compared, Empty, Live, Phase, Replaying, Reviewing, State, Waiting, allows
 from cs_tui.screens.play_session import (
+    LEAVE_PENALTY,
     Conversation,
     Episode,
     RecordError,
@@ -83,6 +85,10 @@ content, receptive customer and backfires with an upset one.
 **The reward** of a turn has four parts: *satisfaction* (a new high in the customer's mood),
 *efficiency* (resolving quickly), *business* (a sale, and the customer's value kept at the end) and
 *escalation* (the cost of a specialist's time).
+
+**Leaving a customer.** **n** (or **r**) before a conversation has ended asks first: a conversation you
+leave counts as your loss (it scores the lower of your return so far and the opponent's, less
+{penalty:g}), and the opponent still plays that customer, so skipping a hard one never helps the score.
 
 **b** blind mode hides the opponent's suggestion until you answer. **v** shows the opponent's
 conversation with the last customer. Every finished conversation is saved in the `episodes` folder of
@@ -178,7 +184,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             if narrow
             else "are on the right"
         )
-        return super().help_text().format(side_panel=side_panel)
+        return super().help_text().format(side_panel=side_panel, penalty=LEAVE_PENALTY)
 
     def on_resize(self, event: events.Resize) -> None:
         # small terminals keep the conversation and the keys; the title, the score and the side panel go
@@ -244,13 +250,40 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             self._show()
             self._show_phase()
             return
-        human = c.episode
+        self._finished(c.episode)
+
+    def _finished(self, human: Episode) -> None:
+        """``human`` ended (or was left): kept, and the opponent plays the same customer."""
         self._enter(Waiting(human))
         if self.agent is None:
             self.unplayed = human
             self._record(human, None)  # kept now; the opponent's part is added when it has played
         else:
             self.play_opponent(human)
+
+    def _leave_first(self, then: Callable[[], None]) -> None:
+        """Run ``then``; mid-conversation, only once the player agreed to leave the customer, which counts
+        as their loss while the opponent still plays that customer (leaving cannot skip a hard one)."""
+        live = self.state
+        if not isinstance(live, Live) or live.conversation.episode.done:
+            then()
+            return
+        from cs_tui.screens.play_dialogs import ChoiceDialog
+
+        def chosen(choice: str | None) -> None:
+            if choice != "leave" or self.state is not live:
+                return
+            live.conversation.episode.left = True
+            self._finished(live.conversation.episode)
+            then()
+
+        choices = [
+            ("stay", "Stay with this customer"),
+            ("leave", "Leave: it counts as your loss, and the opponent still plays this customer"),
+        ]
+        self.app.push_screen(
+            ChoiceDialog("Leave this conversation?", choices, current="stay", hint="enter choose · esc stay"), chosen
+        )
 
     @on(StrategyKey.Chosen)
     def clicked(self, event: StrategyKey.Chosen) -> None:
@@ -261,8 +294,10 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         self.start(self.industry, self.seed + 1)
 
     def action_new_episode(self) -> None:
-        """Choose the industry and seed of a new conversation."""
+        """Choose the industry and seed of a new conversation (mid-conversation: after agreeing to leave it)."""
+        self._leave_first(self._new_episode)
 
+    def _new_episode(self) -> None:
         from cs_tui.screens.play_dialogs import NewEpisodeDialog  # dialogs load when first opened
 
         def chosen(result: tuple[str, int] | None) -> None:
@@ -454,7 +489,10 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         self.notify(f"Copied {what} ({lines} line{'s' * (lines != 1)}) to the clipboard", title="Copy")
 
     def action_recordings(self) -> None:
-        """Replay a recorded conversation."""
+        """Replay a recorded conversation (mid-conversation: after agreeing to leave it)."""
+        self._leave_first(self._recordings)
+
+    def _recordings(self) -> None:
         from cs_tui.screens.play_dialogs import ChoiceDialog, recording_label
 
         paths = list_recordings(self.saves)
