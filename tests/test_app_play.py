@@ -768,3 +768,25 @@ async def test_leaving_a_customer_asks_first_counts_as_a_loss_and_the_opponent_s
         assert "you left" in screen_text(app)
     (recording,) = (tmp_path / "episodes").glob("*.json")
     assert read_recording(recording).human_left  # a replay shows it as left, too
+
+
+@pytest.mark.parametrize("size", [(60, 20), (40, 12)], ids=["60x20", "40x12"])
+async def test_a_narrow_pane_keeps_the_customers_inquiry_tier_and_mood(tmp_path: Path, size: tuple[int, int]) -> None:
+    """Below 64 columns the side panel goes; the line above the conversation keeps what matters of it."""
+    from cs_env.domain import SENTIMENT_NAMES
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("1")
+        await pilot.pause()
+        e = screen.state.shown
+        assert e is not None
+        top = screen_text(app).splitlines()[0]  # in the title's row
+        assert e.inquiry.replace("_", " ") in top and e.tier in top
+        assert "█" in top and "░" in top  # the mood's gauge
+        if size == (60, 20):
+            assert f"tier {e.tier}" in top and SENTIMENT_NAMES[e.sentiment] in top
+            await pilot.resize_terminal(80, 24)  # room for the side panel again: the line goes
+            await pilot.pause(0.2)
+            assert not screen.query_one("#customer-line").display

@@ -40,7 +40,7 @@ from cs_tui.screens.play_session import (
     save_episode,
 )
 from cs_tui.widgets.action_picker import LABELS, ActionPicker, AgentView, StrategyKey
-from cs_tui.widgets.customer_card import CustomerCard, CustomerView
+from cs_tui.widgets.customer_card import CustomerCard, CustomerView, customer_line
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.reward_breakdown import RewardBreakdown
 from cs_tui.widgets.scoreboard import Scoreboard
@@ -153,6 +153,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="customer-line")  # the side panel's gist, on a terminal too narrow for it
         with Horizontal(id="play-main"):
             yield Transcript(id="transcript")
             with VerticalScroll(id="play-side") as side:
@@ -179,8 +180,8 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
     def help_text(self) -> str:
         narrow = self.has_class("-narrow")  # the side panel left out
         side_panel = (
-            f"are in the side panel, which needs {NARROW} columns: at this width the conversation shows the mood "
-            "and each turn's reward"
+            f"are in the side panel, which needs {NARROW} columns: at this width the line above the conversation "
+            "shows the inquiry, the tier and the mood, and the conversation each turn's reward"
             if narrow
             else "are on the right"
         )
@@ -195,6 +196,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             self.set_class(narrow, "-narrow")
             self.call_after_refresh(self.refresh, layout=True)  # the new sizes need a second layout
         self.call_after_refresh(self._show_phase)  # the opponent's line, worded for the new width
+        self.call_after_refresh(self._show)  # and the customer's line
 
     @property
     def phase(self) -> Phase:
@@ -521,7 +523,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             return
         self.query_one(Transcript).show(self._transcript_items(e))
         last = e.turns[-1] if e.turns else None
-        self.query_one(CustomerCard).view = CustomerView(
+        view = CustomerView(
             industry=e.customer_industry,
             inquiry=e.inquiry,
             tier=e.tier,
@@ -531,6 +533,9 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             seed=e.seed,
             outcome=e.outcome,
         )
+        self.query_one(CustomerCard).view = view
+        width = self.size.width - 2 if self.size.width else 10**6  # the line's padding
+        self.query_one("#customer-line", Static).update(customer_line(view, e.satisfaction, e.sentiment, width))
         gauge = self.query_one(SentimentGauge)
         before = e.turns[-2].satisfaction if len(e.turns) >= 2 else e.opening_satisfaction
         gauge.satisfaction, gauge.sentiment = e.satisfaction, e.sentiment
