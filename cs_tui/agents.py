@@ -26,6 +26,7 @@ from cs_tui.training.runs import short_list
 if TYPE_CHECKING:
     from cs_env.customer import CustomerState
     from cs_tui.training.policy_net import PolicyNet
+    from cs_tui.training.policy_process import PolicyProcess
 
 BASELINE_PREFIX = "baseline:"
 #: What each baseline is, in a few words, where a list offers them (a fixed strategy: ``FIXED_NOTE``).
@@ -140,7 +141,7 @@ class ModelAgent(Agent):
     it one conversation at a time, or on a batch with ``episodes=`` (``needs_episodes`` says so).
     """
 
-    def __init__(self, name: str, net: PolicyNet, meta: dict[str, Any], path: Path) -> None:
+    def __init__(self, name: str, net: PolicyNet | PolicyProcess, meta: dict[str, Any], path: Path) -> None:
         super().__init__(name=name, kind="model", needs_state=False, meta=meta, path=path)
         self.net = net
         self.algorithm = net.algorithm
@@ -178,6 +179,7 @@ def load_agent(
     max_turns: int = 10,
     saves: Path | None = None,
     seed: int = 0,
+    apart: bool = False,
 ) -> Agent:
     """The agent ``spec`` names.
 
@@ -189,6 +191,8 @@ def load_agent(
         max_turns: the conversations' turn limit (the oracle plans for it).
         saves: the saves folder for run names (default: ``cs_tui.training.runs.saves_dir()``).
         seed: seeds the random baseline and the oracle's rollouts.
+        apart: load a model in a process of its own (:mod:`cs_tui.training.policy_process`), so that
+            torch never enters this one: the app's way, whose keys would wait while torch loads.
 
     Raises:
         AgentError: ``spec`` names no baseline, run or file; the message lists the valid choices.
@@ -208,7 +212,7 @@ def load_agent(
     if spec in BASELINE_NAMES and not Path(spec).exists() and not (_saves(saves) / spec).exists():
         raise AgentError(f"unknown agent {spec!r}: did you mean {BASELINE_PREFIX}{spec}? {_valid_choices(saves)}")
     model_path, name = _model_file(spec, saves)
-    return _load_model_agent(model_path, name, industry, max_turns)
+    return _load_model_agent(model_path, name, industry, max_turns, apart)
 
 
 def _model_file(spec: str, saves: Path | None) -> tuple[Path, str]:
@@ -230,15 +234,22 @@ def _model_file(spec: str, saves: Path | None) -> tuple[Path, str]:
     raise AgentError(f"no agent {spec!r}: {_valid_choices(saves)}")
 
 
-def _load_model_agent(path: Path, name: str, industry: str, max_turns: int) -> ModelAgent:
-    import torch
-
+def _load_model_agent(path: Path, name: str, industry: str, max_turns: int, apart: bool) -> ModelAgent:
     from cs_env.env import CustomerSupportEnv
-    from cs_tui.training.policy_net import load_policy_net
-    from cs_tui.training.safe_load import ModelLoadError
+    from cs_tui.training.model_file import ModelLoadError
 
-    torch.set_num_threads(1)  # a small MLP: more threads only add contention with the app and the env
-    net, meta = load_policy_net(path)
+    net: PolicyNet | PolicyProcess
+    if apart:
+        from cs_tui.training.policy_process import start
+
+        net, meta = start(path)
+    else:
+        import torch
+
+        from cs_tui.training.policy_net import load_policy_net
+
+        torch.set_num_threads(1)  # a small MLP: more threads only add contention with the app and the env
+        net, meta = load_policy_net(path)
     # the model must read this env's observations and answer with its actions; the bounds may differ
     # (e.g. another max_turns), the layout may not
     env = CustomerSupportEnv(industry, max_turns)

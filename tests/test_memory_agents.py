@@ -85,7 +85,7 @@ def test_the_memory_is_what_the_agent_acts_on(runs: Path) -> None:
     twice = [agent.action_values(first).values, agent.action_values(first).values, agent.action_values(second).values]
     np.testing.assert_array_equal(once[0], twice[0])
     np.testing.assert_array_equal(once[1], twice[2])
-    stacked = agent.net._values(np.concatenate([np.zeros(OBS_SIZE), first, second])[None].astype(np.float32))[0]
+    stacked = agent.net.values(np.concatenate([np.zeros(OBS_SIZE), first, second])[None].astype(np.float32))[0]
     np.testing.assert_array_equal(once[1], stacked)
     with pytest.raises(ValueError, match="one observation at a time, or with episodes="):
         agent(np.stack([first, second]))

@@ -406,13 +406,13 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         self, entries: list[ModelEntry], settings: EvalSettings, saves: Path, then_compare: bool
     ) -> None:
         from cs_env.evaluate import evaluate
-        from cs_tui.agents import AgentError, load_agent  # a model brings torch: only here, in the worker
+        from cs_tui.agents import AgentError, load_agent  # a model loads in a process of its own (no torch here)
         from cs_tui.training.safe_load import ModelLoadError
 
         for entry in entries:
             max_turns = 10 if entry.record is None else entry.record.max_turns
             try:
-                agent = load_agent(entry.spec, industry=settings.industry, max_turns=max_turns, saves=saves)
+                agent = load_agent(entry.spec, industry=settings.industry, max_turns=max_turns, saves=saves, apart=True)
                 report = evaluate(
                     agent,
                     industry=settings.industry,

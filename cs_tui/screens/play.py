@@ -355,7 +355,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             from cs_tui.agents import load_agent
 
             # the opponent serves every industry the human may pick: "mixed" plans for all of them
-            agent = load_agent(spec, industry="mixed", max_turns=max_turns, saves=saves)
+            agent = load_agent(spec, industry="mixed", max_turns=max_turns, saves=saves, apart=True)
         except Exception as error:  # a broken model file must not take the app down
             self.post_message(self.OpponentLoaded(spec, None, str(error) or type(error).__name__))
             return

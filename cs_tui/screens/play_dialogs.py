@@ -63,7 +63,7 @@ class NewEpisodeDialog(ModalScreen[tuple[str, int] | None]):
             # on the current industry, unless it is one no customer could start with (then the first)
             current = self.industry if self.industry in self.industries else self.industries[0]
             yield Select([(name, name) for name in self.industries], value=current, allow_blank=False)
-            yield Label("Seed (the same seed brings the same customer; empty: random)")
+            yield Label("Seed (the same seed, the same customer; empty: random)")
             yield seed_input(str(self.seed), compact=False)
             yield Label("tab next field · enter on the seed starts · esc cancel", classes="hint")
 

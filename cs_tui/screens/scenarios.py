@@ -243,7 +243,7 @@ conversation; **f** opens the worst one.
 
     @work(thread=True, exclusive=True, group="scenarios", exit_on_error=False)
     def _run(self, run_id: int, settings: RunSettings, scenarios: list[Scenario], saves: Path) -> None:
-        from cs_tui.agents import load_agent  # a model import (torch) happens only here, in the worker
+        from cs_tui.agents import load_agent  # a model loads in a process of its own (no torch here)
 
         worker = get_current_worker()
         agents: dict[tuple[str, int], Any] = {}
@@ -261,6 +261,7 @@ conversation; **f** opens the worst one.
                         max_turns=scenario.max_turns,
                         saves=saves,
                         seed=settings.seed,
+                        apart=True,  # torch in a process of its own: the app's keys never wait for it
                     )
                 self.post_message(
                     self.Progress(run_id, run_scenario(agents[key], scenario, settings.trials, settings.seed))

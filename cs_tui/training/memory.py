@@ -15,7 +15,7 @@ observations; an LSTM: its hidden and cell states), advanced by the network's ``
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -114,3 +114,26 @@ def lstm_memory(step: LstmStep, layers: int, hidden: int, obs_size: int) -> Memo
         return out, (np.asarray(h).swapaxes(0, 1), np.asarray(c).swapaxes(0, 1))
 
     return Memory(initial, advance, obs_size)
+
+
+class Network(Protocol):
+    """What a memory needs of a network (``policy_net.PolicyNet``, or ``policy_process.PolicyProcess``
+    answering for one in another process)."""
+
+    obs_size: int
+    frame_stack: int
+
+    @property
+    def lstm_shape(self) -> tuple[int, int] | None: ...
+
+    def values(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def lstm_step(self, obs: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+def new_memory(net: Network) -> Memory:
+    """A fresh memory for ``net``: its LSTM's states (recurrent PPO), or its last ``frame_stack`` observations."""
+    if net.lstm_shape is None:
+        return frame_stack_memory(net.values, net.obs_size, net.frame_stack)
+    layers, hidden = net.lstm_shape
+    return lstm_memory(net.lstm_step, layers, hidden, net.obs_size)
