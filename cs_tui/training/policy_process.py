@@ -26,6 +26,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from cs_tui.training.memory import Network
 from cs_tui.training.model_file import ModelLoadError
 
 #: the largest message header, and the most numbers one message may carry (a batch of 20,000
@@ -64,9 +65,10 @@ def _receive(stream: IO[bytes]) -> tuple[dict[str, Any], list[np.ndarray]]:
     return header, arrays
 
 
-class PolicyProcess:
+class PolicyProcess(Network):
     """A :class:`~cs_tui.training.policy_net.PolicyNet` that lives in a child process: the same attributes
-    and :meth:`action_values` / :meth:`new_memory`, each answer a round trip over a pipe (safe from threads)."""
+    and :meth:`action_values` / :meth:`new_memory` (from :class:`~cs_tui.training.memory.Network`), each
+    answer a round trip over a pipe (safe from threads)."""
 
     def __init__(self, process: subprocess.Popen[bytes], path: Path, description: dict[str, Any]) -> None:
         self.process = process
@@ -103,20 +105,6 @@ class PolicyProcess:
     def lstm_step(self, obs: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         values, h_t, c_t = self._ask("lstm", *(np.asarray(a, dtype=np.float32) for a in (obs, h, c)))
         return values, h_t, c_t
-
-    def action_values(self, obs: np.ndarray) -> np.ndarray:
-        """Action probabilities (PPO, A2C) or Q-values (DQN), float64, shape ``(8,)`` or ``(n, 8)``."""
-        if self.remembers:
-            raise ValueError("this network remembers the conversation: act through new_memory()")
-        batch = np.asarray(obs, dtype=np.float32)
-        array = self.values(batch.reshape(-1, self.obs_size))
-        return array[0] if batch.ndim == 1 else array
-
-    def new_memory(self) -> Any:
-        """A fresh memory to act with (see :mod:`cs_tui.training.memory`)."""
-        from cs_tui.training.memory import new_memory
-
-        return new_memory(self)
 
     def close(self) -> None:
         """End the child (closing its pipe is enough: it exits when it reads the end)."""
