@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import PaneApp, screen_text, wait_for
+from app_helpers import PaneApp, screen_text, toasts, wait_for, wait_for_toast
 
 from cs_tui.app import CsTuiApp
 from cs_tui.training.model_file import META_MEMBER
@@ -130,12 +130,12 @@ async def test_x_does_not_signal_a_pid_it_cannot_prove_is_the_runs_trainer(tmp_p
         )
         (folder / "metrics.jsonl").touch()
         app = PaneApp(tmp_path, TrainingScreen)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
             await wait_for(pilot, lambda: "forged" in screen_text(app))
             await pilot.pause(0.3)
             await pilot.press("x")
-            await wait_for(pilot, lambda: app._notifications)
-            messages = " ".join(n.message for n in app._notifications)
+            await wait_for(pilot, lambda: toasts(app))
+            messages = " ".join(toasts(app))
             assert "not ours to stop" in messages or "not running" in messages
         time.sleep(0.2)
         assert victim.poll() is None  # still alive: never signalled
@@ -180,13 +180,13 @@ async def test_u_refuses_a_run_another_process_trains(tmp_path: Path) -> None:
         atomic_write_json(folder / "meta.json", run_meta("busy", status="failed"))  # says failed, but is locked
         (folder / "metrics.jsonl").touch()
         app = PaneApp(tmp_path, TrainingScreen)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
             screen = app.screen
             await wait_for(pilot, lambda: "busy" in screen_text(app))
             await pilot.pause(0.3)
             await pilot.press("u")
-            await wait_for(pilot, lambda: app._notifications)
-            assert any("being trained by another process" in n.message for n in app._notifications)
+            await wait_for(pilot, lambda: toasts(app))
+            await wait_for_toast(pilot, "being trained by another process")
             assert not getattr(screen, "launched", {})
     finally:
         lock.release()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import PaneApp, screen_text, shown, wait_for
+from app_helpers import PaneApp, screen_text, shown, toasts, wait_for, wait_for_toast
 from textual.widgets import DataTable, Input, Select, Static
 
 from cs_env.env import CustomerSupportEnv
@@ -155,11 +155,11 @@ async def test_a_broken_model_file_is_a_notification_not_a_crash(tmp_path: Path)
     (run / "model.zip").write_bytes(b"PK\x03\x04 truncated")
     write_meta(run)
     app = PaneApp(tmp_path, ModelsScreen)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await evaluate_the_first_row(pilot)
         # the notification is a message: wait for it to be handled, not just for the evaluation to end
-        await wait_for(pilot, lambda: any("Could not evaluate ppo-broken" in n.message for n in app._notifications))
-        messages = [n.message for n in app._notifications]
+        await wait_for_toast(pilot, "Could not evaluate ppo-broken")
+        messages = toasts(app)
         assert any("model.zip" in m for m in messages), messages
         assert not any("ModelLoadError" in m for m in messages), messages  # words, not an exception's class
         assert app.is_running and not screen.reports and not screen.evaluating
@@ -261,7 +261,7 @@ async def test_at_60_columns_the_details_break_between_facts_and_keep_their_word
 
 async def test_comparing_a_model_with_itself_is_refused(tmp_path: Path) -> None:
     app = PaneApp(tmp_path, ModelsScreen)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, ModelsScreen)
         table = screen.query_one("#models", DataTable)
@@ -271,7 +271,7 @@ async def test_comparing_a_model_with_itself_is_refused(tmp_path: Path) -> None:
         await pilot.pause(0.3)
         assert not isinstance(app.screen, CompareScreen)
         assert not screen.evaluating  # nothing was evaluated for a comparison that says nothing
-        assert any("A and B are both" in n.message for n in app._notifications)
+        await wait_for_toast(pilot, "A and B are both")
 
 
 def test_the_comparison_shows_each_difference_at_its_rows_own_precision() -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_helpers import screen_text, shown, wait_for, wait_for_toast
+from app_helpers import screen_text, shown, toasts, wait_for, wait_for_toast
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.worker import WorkerCancelled
@@ -216,9 +216,9 @@ async def test_a_broken_model_is_a_notification_not_a_crash(tmp_path: Path) -> N
     run.mkdir()
     (run / "model.zip").write_bytes(b"this is not a zip file")
     app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(pilot)
-        messages = [n.message for n in app._notifications]
+        messages = toasts(app)
         assert any("model.zip" in m for m in messages), messages
         screen = app.screen
         assert isinstance(screen, PlayScreen)
@@ -231,16 +231,16 @@ async def test_unwritable_saves_is_a_notification(tmp_path: Path) -> None:
     saves = tmp_path / "saves"
     saves.write_text("a file where the saves folder should be")
     app = make_app(saves)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await ready(pilot)
         await finish(pilot, screen)
-        assert any(n.title == "Not recorded" for n in app._notifications)
+        await wait_for_toast(pilot, "Not recorded")
         assert screen.pairs  # the session goes on
 
 
 async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) -> None:
     app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await ready(pilot)
         await pilot.press("n", "down", "enter")  # mid-conversation: leave this customer first
         await pilot.pause()
@@ -265,7 +265,7 @@ async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) 
         await pilot.press("tab", "enter")
         await pilot.pause()
         assert app.screen is not screen
-        assert any("a seed is from 0 to 9,223,372,036,854,775,807" in n.message for n in app._notifications)
+        await wait_for_toast(pilot, "a seed is from 0 to 9,223,372,036,854,775,807")
 
 
 async def test_choosing_the_oracle_hides_hints_that_would_leak_hidden_traits(tmp_path: Path) -> None:
@@ -650,7 +650,7 @@ async def test_text_keeps_a_blank_cell_before_the_scrollbar(tmp_path: Path) -> N
 async def test_the_conversation_is_selected_with_the_mouse_and_copied(tmp_path: Path) -> None:
     """A drag over the transcript selects its text; ctrl+c copies it; c copies the whole conversation."""
     app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await ready(pilot)
         await pilot.press("1")
         transcript = screen.query_one(Transcript)
@@ -668,7 +668,7 @@ async def test_the_conversation_is_selected_with_the_mouse_and_copied(tmp_path: 
         screen.clear_selection()
         await pilot.press("c")
         assert app.clipboard == transcript.plain and "You [empathetic]:" in app.clipboard
-        assert any("Copied the conversation" in n.message for n in app._notifications)
+        await wait_for_toast(pilot, "Copied the conversation")
 
 
 def test_a_right_escalation_counts_as_handled_on_the_scoreboard() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import PaneApp, screen_text, shown, wait_for
+from app_helpers import PaneApp, screen_text, shown, toasts, wait_for, wait_for_toast
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Input, Select, Static
 
@@ -61,7 +61,7 @@ async def test_a_model_that_cannot_load_is_a_notification_not_a_crash(tmp_path: 
     (run / "meta.json").write_text('{"name": "broken-run", "status": "finished"}')
     (run / "model.zip").write_bytes(b"this is not a zip file")
     app = PaneApp(tmp_path, ScenariosScreen)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, ScenariosScreen)
         select = screen.query_one("#policy", Select)
@@ -70,8 +70,8 @@ async def test_a_model_that_cannot_load_is_a_notification_not_a_crash(tmp_path: 
         screen.query_one("#scenario-table").focus()
         await pilot.press("r")
         # the notification is a message: wait for it to be handled, not just for the run to end
-        await wait_for(pilot, lambda: any("Could not run the scenarios" in n.message for n in app._notifications))
-        notes = [n.message for n in app._notifications]
+        await wait_for_toast(pilot, "Could not run the scenarios")
+        notes = toasts(app)
         assert any("model.zip" in m for m in notes), notes
         assert not screen.results and not screen.running
         assert app.is_running
