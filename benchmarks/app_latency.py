@@ -1,8 +1,9 @@
 """How fast the app opens and answers keys, measured in a real pseudo-terminal.
 
-1. Launch to first screen: from starting ``python -m cs_tui`` until the terminal has received the full
-   first screen (the customer's opening line and the footer's keys), beside a bare Textual app (one
-   Static) launched the same way in the same run. Goal: <= 0.6 s.
+1. Launch to first screen: from starting ``python -m cs_tui`` until the terminal has received its first
+   frame (the title: "opening the play pane"), and until the play pane is up (the customer's opening
+   line and the footer's keys), each beside a bare Textual app (one Static) launched the same way in
+   the same run. Goals: the first frame <= 1.5x the bare app; the play pane <= 0.6 s.
 2. Keypress to updated screen in the conversation pane: from writing a key (1-8, or enter for the next
    customer) to the terminal receiving the updated turn counter (or the next customer's seed). Goal:
    <= 50 ms. Measured twice: alone, and while the training pane follows a run whose ``metrics.jsonl``
@@ -401,9 +402,10 @@ def main() -> int:
         bare_script = Path(tmp) / "bare_app.py"
         bare_script.write_text(BARE_APP)
         app_argv = [sys.executable, "-m", "cs_tui"]
-        bare, app = [], []
-        for _ in range(args.launches):  # interleaved, so both see the same machine load
+        bare, first, app = [], [], []
+        for _ in range(args.launches):  # interleaved, so all see the same machine load
             bare.append(launch_time([sys.executable, str(bare_script)], env, b"bare textual app ready"))
+            first.append(launch_time(app_argv, env, b"opening the play pane"))
             app.append(launch_time(app_argv, env, b"Customer", b"answer"))
         print(f"launch to first screen, {COLS}x{ROWS} pseudo-terminal, {args.launches} launches each")
         print(
@@ -411,7 +413,10 @@ def main() -> int:
             "CPU time is the figure other processes' load does not move)"
         )
         print(summary("  bare Textual app (one Static), wall", [w for w, _ in bare]))
-        print(summary("  cs-tui (play pane), wall", [w for w, _ in app], goal=0.6))
+        ratio = statistics.median(w for w, _ in first) / statistics.median(w for w, _ in bare)
+        print(summary("  cs-tui first frame (the title), wall", [w for w, _ in first]) + f"   {ratio:.2f}x bare")
+        ratio = statistics.median(w for w, _ in app) / statistics.median(w for w, _ in bare)
+        print(summary("  cs-tui play pane (a customer), wall", [w for w, _ in app], goal=0.6) + f"   {ratio:.2f}x bare")
         print(summary("  bare Textual app, CPU time", [c for _, c in bare]))
         print(summary("  cs-tui, CPU time", [c for _, c in app]))
 

@@ -14,13 +14,15 @@ import asyncio
 import importlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import events
 from textual.actions import SkipAction
-from textual.app import App, SystemCommand
+from textual.app import App, ComposeResult, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
@@ -28,7 +30,7 @@ from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import OptionList
+from textual.widgets import Header, OptionList, Static
 
 from cs_tui.screens.pane import AppSettings, PaneScreen
 from cs_tui.training.runs import saves_dir
@@ -224,6 +226,42 @@ class CsTuiApp(App[int]):
         return run
 
 
+class StartScreen(Screen[None]):
+    """The first frame of ``cs-tui``: the title, while the play pane's modules load behind it."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text("cs-tui: opening the play pane…", style="dim"), id="starting")
+
+
+class OpeningApp(CsTuiApp):
+    """The app as ``cs-tui`` runs it: the title first, then the play pane.
+
+    The play pane needs numpy, Gymnasium and the env (and the industry files read and checked) before it
+    can draw a customer: most of what the app's first frame waited for beyond a bare Textual app's. Here
+    the first frame is the title, drawn as soon as Textual is up; the industry files are checked and the
+    play pane opened right after it is on screen. (Tests host ``CsTuiApp``, which opens on the play pane.)
+    """
+
+    MODES: ClassVar[dict[str, str | Callable[[], Screen]]] = {**CsTuiApp.MODES, "start": StartScreen}
+    DEFAULT_MODE = "start"
+
+    #: what is wrong with the industry files, when the app closed for it (the CLI prints it, exit status 2)
+    industry_problem: str | None = None
+
+    def on_mount(self) -> None:  # (after CsTuiApp's own on_mount: Textual calls both)
+        self.call_after_refresh(self._open_play)
+
+    def _open_play(self) -> None:
+        from cs_tui.cli import industry_data_problem
+
+        self.industry_problem = industry_data_problem()
+        if self.industry_problem is not None:
+            self.exit(return_code=2)
+        elif self.current_mode == "start":  # (not a pane the user already went to)
+            self.switch_mode("play")
+
+
 def run_app(saves: str | None = None) -> int:
     """Build and run the app; the exit status, as soon as the app has shut down and restored the terminal.
 
@@ -232,8 +270,10 @@ def run_app(saves: str | None = None) -> int:
     scenario run starting) would keep the user waiting for seconds after ``q``. Those threads are
     left to the caller; ``cs_tui.cli`` then ends the process at once (``exit_now``).
     """
-    app = CsTuiApp(saves=saves)
+    app = OpeningApp(saves=saves)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     app.run(loop=loop)
+    if app.industry_problem is not None:
+        print(f"cs-tui: error: the industry data cannot be loaded: {app.industry_problem}", file=sys.stderr)
     return app.return_code or 0

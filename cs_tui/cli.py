@@ -54,14 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(build_parser(), argv)
     # the process is this command (not a caller's in-process use): its stop flags may stay installed to the end
     args.whole_process = argv is None
-    problem = _industry_data_problem()
-    if problem is not None:  # every command and the app play industries: say which file is wrong
-        print(f"cs-tui: error: the industry data cannot be loaded: {problem}", file=sys.stderr)
-        return 2
-    if args.command is None:
+    if args.command is None:  # the app checks the industry files once its first frame is on screen
         from cs_tui.app import run_app
 
         exit_now(run_app(saves=args.saves))
+    problem = industry_data_problem()
+    if problem is not None:  # every command plays industries: say which file is wrong
+        print(f"cs-tui: error: the industry data cannot be loaded: {problem}", file=sys.stderr)
+        return 2
     from cs_tui.agents import ModelRunError
 
     try:
@@ -93,7 +93,7 @@ def _ignore_stops_while_exiting() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
-def _industry_data_problem() -> str | None:
+def industry_data_problem() -> str | None:
     """What is wrong with the industry files (the file and the problem), or None when they load."""
     from cs_env.industries import IndustryDataError, default_catalog
 

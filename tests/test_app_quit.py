@@ -132,3 +132,20 @@ def test_ctrl_q_quits_and_a_finished_conversation_is_recorded_first(tmp_path: Pa
     (record,) = (saves / "episodes").glob("*.json")
     episode = json.loads(record.read_text())
     assert episode["human"]["actions"] == [2]
+
+
+async def test_cs_tui_draws_its_title_first_then_opens_the_play_pane_by_itself(tmp_path: Path) -> None:
+    """The first frame waits for Textual only: the play pane (numpy, Gymnasium, the env, the industry
+    files) comes right after it (benchmarks/app_latency.py measures both beside a bare Textual app)."""
+    from app_helpers import screen_text, wait_for
+
+    from cs_tui.app import OpeningApp, StartScreen
+    from cs_tui.screens.play import PlayScreen
+
+    app = OpeningApp(saves=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, StartScreen) and app.current_mode == "start"
+        assert "opening the play pane" in screen_text(app)
+        await wait_for(pilot, lambda: isinstance(app.screen, PlayScreen))  # no key pressed
+        await wait_for(pilot, lambda: "Customer (" in screen_text(app))
+        assert app.industry_problem is None and app.current_mode == "play"
