@@ -10,6 +10,7 @@ import re
 import select
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -149,3 +150,19 @@ async def test_cs_tui_draws_its_title_first_then_opens_the_play_pane_by_itself(t
         await wait_for(pilot, lambda: isinstance(app.screen, PlayScreen))  # no key pressed
         await wait_for(pilot, lambda: "Customer (" in screen_text(app))
         assert app.industry_problem is None and app.current_mode == "play"
+
+
+def test_what_runs_before_the_first_frame_loads_no_numpy_nor_gymnasium() -> None:
+    """`cs-tui [--saves DIR]` reads its options without the commands' parsers (which import the env for
+    their choices) and builds the app from Textual alone: numpy and Gymnasium load after the first frame."""
+    code = """
+import sys
+from cs_tui.cli import _app_saves
+assert _app_saves(["--saves", "here"]) == (True, "here") and _app_saves([]) == (True, None)
+assert _app_saves(["train", "--help"])[0] is False and _app_saves(["--bogus"])[0] is False
+from cs_tui.app import OpeningApp
+OpeningApp(saves="here")
+print(sorted(m for m in ("numpy", "gymnasium", "cs_env", "torch") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
