@@ -281,12 +281,20 @@ class OraclePolicy:
         return value.argmax(axis=1)
 
 
+#: Every baseline's name, in the order they are listed to people: the references first, then each fixed
+#: strategy. The one list: the CLI, the app's panes and :func:`baselines` all take it from here.
+BASELINE_NAMES: tuple[str, ...] = ("random", "heuristic", "oracle", "script", "lookup", *STRATEGY_NAMES)
+
+
 def baselines(industry: str = "mixed", max_turns: int = 10, seed: int = 0) -> dict[str, Any]:
-    """Every baseline by name: random, the eight fixed strategies, script, lookup, heuristic, oracle."""
-    found: dict[str, Any] = {"random": RandomPolicy(seed)}
-    found.update({name: FixedPolicy(i) for i, name in enumerate(STRATEGY_NAMES)})
-    found["script"] = ScriptPolicy()
-    found["lookup"] = LookupTablePolicy(industry, max_turns)
-    found["heuristic"] = HeuristicPolicy()
-    found["oracle"] = OraclePolicy(industry, max_turns, seed=seed)
-    return found
+    """Every baseline by name (:data:`BASELINE_NAMES`, in that order): random, heuristic, oracle, script,
+    lookup, then the eight fixed strategies."""
+    made: dict[str, Any] = {
+        "random": RandomPolicy(seed),
+        "heuristic": HeuristicPolicy(),
+        "oracle": OraclePolicy(industry, max_turns, seed=seed),
+        "script": ScriptPolicy(),
+        "lookup": LookupTablePolicy(industry, max_turns),
+        **{name: FixedPolicy(i) for i, name in enumerate(STRATEGY_NAMES)},
+    }
+    return {name: made[name] for name in BASELINE_NAMES}

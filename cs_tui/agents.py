@@ -18,18 +18,26 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
+from cs_env.domain import N_STRATEGIES
 from cs_env.env import check_industry, check_max_turns
-from cs_env.policies import baselines
+from cs_env.policies import BASELINE_NAMES, baselines
 from cs_tui.training.runs import short_list
 
 if TYPE_CHECKING:
     from cs_env.customer import CustomerState
     from cs_tui.training.policy_net import PolicyNet
+    from cs_tui.training.policy_process import PolicyProcess
 
 BASELINE_PREFIX = "baseline:"
-#: Baselines in the order they are listed to users: the references first, then each fixed strategy.
-BASELINE_NAMES = ("random", "heuristic", "oracle", "script", "lookup", *STRATEGY_NAMES)
+#: What each baseline is, in a few words, where a list offers them (a fixed strategy: ``FIXED_NOTE``).
+BASELINE_NOTES = {
+    "random": "picks at random",
+    "heuristic": "a support lead's rules",
+    "oracle": "sees the hidden traits: the ceiling",
+    "script": "a new hire's script: empathy, quick fix, then technical",
+    "lookup": "one strategy per inquiry and turn, fitted",
+}
+FIXED_NOTE = "always this strategy"
 #: A run folder's model files, preferred first.
 MODEL_FILES = ("best.zip", "model.zip")
 MAX_LISTED = 10
@@ -133,7 +141,7 @@ class ModelAgent(Agent):
     it one conversation at a time, or on a batch with ``episodes=`` (``needs_episodes`` says so).
     """
 
-    def __init__(self, name: str, net: PolicyNet, meta: dict[str, Any], path: Path) -> None:
+    def __init__(self, name: str, net: PolicyNet | PolicyProcess, meta: dict[str, Any], path: Path) -> None:
         super().__init__(name=name, kind="model", needs_state=False, meta=meta, path=path)
         self.net = net
         self.algorithm = net.algorithm
@@ -155,8 +163,13 @@ class ModelAgent(Agent):
 
 
 def baseline_specs() -> tuple[str, ...]:
-    """Every valid ``baseline:NAME`` spec."""
+    """Every valid ``baseline:NAME`` spec, in :data:`cs_env.policies.BASELINE_NAMES`' order."""
     return tuple(BASELINE_PREFIX + name for name in BASELINE_NAMES)
+
+
+def baseline_note(name: str) -> str:
+    """What the baseline ``name`` (or ``baseline:NAME``) is, in a few words."""
+    return BASELINE_NOTES.get(name.removeprefix(BASELINE_PREFIX), FIXED_NOTE)
 
 
 def load_agent(
@@ -166,6 +179,7 @@ def load_agent(
     max_turns: int = 10,
     saves: Path | None = None,
     seed: int = 0,
+    apart: bool = False,
 ) -> Agent:
     """The agent ``spec`` names.
 
@@ -177,6 +191,8 @@ def load_agent(
         max_turns: the conversations' turn limit (the oracle plans for it).
         saves: the saves folder for run names (default: ``cs_tui.training.runs.saves_dir()``).
         seed: seeds the random baseline and the oracle's rollouts.
+        apart: load a model in a process of its own (:mod:`cs_tui.training.policy_process`), so that
+            torch never enters this one: the app's way, whose keys would wait while torch loads.
 
     Raises:
         AgentError: ``spec`` names no baseline, run or file; the message lists the valid choices.
@@ -196,7 +212,7 @@ def load_agent(
     if spec in BASELINE_NAMES and not Path(spec).exists() and not (_saves(saves) / spec).exists():
         raise AgentError(f"unknown agent {spec!r}: did you mean {BASELINE_PREFIX}{spec}? {_valid_choices(saves)}")
     model_path, name = _model_file(spec, saves)
-    return _load_model_agent(model_path, name, industry, max_turns)
+    return _load_model_agent(model_path, name, industry, max_turns, apart)
 
 
 def _model_file(spec: str, saves: Path | None) -> tuple[Path, str]:
@@ -218,15 +234,22 @@ def _model_file(spec: str, saves: Path | None) -> tuple[Path, str]:
     raise AgentError(f"no agent {spec!r}: {_valid_choices(saves)}")
 
 
-def _load_model_agent(path: Path, name: str, industry: str, max_turns: int) -> ModelAgent:
-    import torch
-
+def _load_model_agent(path: Path, name: str, industry: str, max_turns: int, apart: bool) -> ModelAgent:
     from cs_env.env import CustomerSupportEnv
-    from cs_tui.training.policy_net import load_policy_net
-    from cs_tui.training.safe_load import ModelLoadError
+    from cs_tui.training.model_file import ModelLoadError
 
-    torch.set_num_threads(1)  # a small MLP: more threads only add contention with the app and the env
-    net, meta = load_policy_net(path)
+    net: PolicyNet | PolicyProcess
+    if apart:
+        from cs_tui.training.policy_process import start
+
+        net, meta = start(path)
+    else:
+        import torch
+
+        from cs_tui.training.policy_net import load_policy_net
+
+        torch.set_num_threads(1)  # a small MLP: more threads only add contention with the app and the env
+        net, meta = load_policy_net(path)
     # the model must read this env's observations and answer with its actions; the bounds may differ
     # (e.g. another max_turns), the layout may not
     env = CustomerSupportEnv(industry, max_turns)
@@ -265,12 +288,14 @@ def _valid_choices(saves: Path | None) -> str:
 
 __all__ = [
     "BASELINE_NAMES",
+    "BASELINE_NOTES",
     "ActionValues",
     "Agent",
     "AgentError",
     "BaselineAgent",
     "ModelAgent",
     "ModelRunError",
+    "baseline_note",
     "baseline_specs",
     "load_agent",
 ]

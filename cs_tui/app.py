@@ -14,12 +14,15 @@ import asyncio
 import importlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import events
-from textual.app import App, SystemCommand
+from textual.actions import SkipAction
+from textual.app import App, ComposeResult, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
@@ -27,12 +30,10 @@ from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.widgets import Header, OptionList, Static
 
-from cs_tui import textual_patches
-from cs_tui.screens.pane import AppSettings
+from cs_tui.screens.pane import AppSettings, PaneScreen
 from cs_tui.training.runs import saves_dir
-
-textual_patches.apply()
 
 #: mode name -> (module, class, title): the four panes.
 PANES: dict[str, tuple[str, str, str]] = {
@@ -45,20 +46,26 @@ PANES: dict[str, tuple[str, str, str]] = {
 PANES_GROUP = Binding.Group("panes", compact=True)
 
 
+#: what settings.json keeps: the theme (ctrl+p), the Scenarios pane's policy
+SAVED_KEYS = ("theme", "scenario_policy")
+
+
 def settings_path() -> Path:
-    """Where the user's choices (the theme) are kept: ``$XDG_CONFIG_HOME/cs-tui/settings.json``."""
+    """Where the user's choices (the theme, …) are kept: ``$XDG_CONFIG_HOME/cs-tui/settings.json``."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "cs-tui" / "settings.json"
 
 
-def read_saved_theme(path: Path) -> str | None:
-    """The theme saved in ``path``, or None (no file, or one that cannot be read: the default then)."""
+def read_saved(path: Path) -> dict[str, str]:
+    """The choices saved in ``path`` (each of ``SAVED_KEYS`` that holds text); none when there is no file
+    or it cannot be read (the defaults then)."""
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    theme = saved.get("theme") if isinstance(saved, dict) else None
-    return theme if isinstance(theme, str) else None
+        return {}
+    if not isinstance(saved, dict):
+        return {}
+    return {key: saved[key] for key in SAVED_KEYS if isinstance(saved.get(key), str)}
 
 
 def _lazy_screen(mode: str) -> Callable[[], Screen[None]]:
@@ -86,6 +93,8 @@ class CsTuiApp(App[int]):
         Binding("m", "switch_mode('models')", "Models", tooltip="evaluate, compare models", group=PANES_GROUP),
         Binding("question_mark", "toggle_help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        # seen before the focused widget's own keys: see action_page_guard
+        Binding("pageup,pagedown", "page_guard", show=False, priority=True),
     ]
 
     def __init__(self, saves: Path | str | None = None, settings: AppSettings | None = None) -> None:
@@ -94,23 +103,33 @@ class CsTuiApp(App[int]):
         self.saves: Path = saves_dir(None if saves is None else str(saves))
         self.settings: AppSettings = settings or AppSettings()
         self._settings_path = settings_path()
+        self._saved: dict[str, str] = {}  # what settings.json holds, read once at start
 
     def on_mount(self) -> None:
+        self._saved = read_saved(self._settings_path)
         # the theme chosen last time (ctrl+p → theme), if it still exists
-        saved = read_saved_theme(self._settings_path)
-        if saved is not None and saved in self.available_themes and saved != self.theme:
-            self.theme = saved
+        theme = self._saved.get("theme")
+        if theme is not None and theme in self.available_themes and theme != self.theme:
+            self.theme = theme
+        self.settings.scenario_policy = self._saved.get("scenario_policy")  # the pane checks it still exists
         self.theme_changed_signal.subscribe(self, self._save_theme)
 
     def _save_theme(self, theme: Theme) -> None:
-        """Remember the theme for the next start (atomically: a crash never leaves half a file)."""
+        self._remember("theme", theme.name)
+
+    def on_pane_screen_remember(self, message: PaneScreen.Remember) -> None:
+        self._remember(message.key, message.value)
+
+    def _remember(self, key: str, value: str) -> None:
+        """Keep ``key`` for the next start, beside the other choices (atomically: a crash never leaves half a file)."""
         from cs_tui.training.runs import atomic_write_json
 
+        self._saved[key] = value
         try:
             self._settings_path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(self._settings_path, {"theme": theme.name})
+            atomic_write_json(self._settings_path, self._saved)
         except OSError as exc:
-            self.notify(f"Could not remember the theme: {exc}", severity="warning")
+            self.notify(f"Could not remember the {key.replace('_', ' ')}: {exc}", severity="warning")
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's driver for the platform; on Linux one that quits without waiting for its input poll."""
@@ -156,6 +175,19 @@ class CsTuiApp(App[int]):
             return AwaitComplete.nothing()
         return super().pop_screen()
 
+    def action_page_guard(self) -> None:
+        """Drop pageup / pagedown aimed at an option list that has no room yet; else let it page.
+
+        Textual's ``OptionList`` maps options to lines only once it has a size: a page key that reaches
+        it before its first layout, or while a tiny terminal squeezes it to zero lines, raised
+        ``KeyError`` and closed the app (Textual 8.2; the random-key campaign). There is no page to move
+        by then. Every other case goes on to the list's own binding (``SkipAction``).
+        """
+        focused = self.focused
+        if isinstance(focused, OptionList) and focused.option_count and not focused.scrollable_content_region:
+            return
+        raise SkipAction()
+
     def action_toggle_help(self) -> None:
         """Show the help page of the pane on screen (its own ``?`` closes it)."""
         from cs_tui.widgets.help_screen import HelpScreen
@@ -194,6 +226,42 @@ class CsTuiApp(App[int]):
         return run
 
 
+class StartScreen(Screen[None]):
+    """The first frame of ``cs-tui``: the title, while the play pane's modules load behind it."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text("cs-tui: opening the play pane…", style="dim"), id="starting")
+
+
+class OpeningApp(CsTuiApp):
+    """The app as ``cs-tui`` runs it: the title first, then the play pane.
+
+    The play pane needs numpy, Gymnasium and the env (and the industry files read and checked) before it
+    can draw a customer: most of what the app's first frame waited for beyond a bare Textual app's. Here
+    the first frame is the title, drawn as soon as Textual is up; the industry files are checked and the
+    play pane opened right after it is on screen. (Tests host ``CsTuiApp``, which opens on the play pane.)
+    """
+
+    MODES: ClassVar[dict[str, str | Callable[[], Screen]]] = {**CsTuiApp.MODES, "start": StartScreen}
+    DEFAULT_MODE = "start"
+
+    #: what is wrong with the industry files, when the app closed for it (the CLI prints it, exit status 2)
+    industry_problem: str | None = None
+
+    def on_mount(self) -> None:  # (after CsTuiApp's own on_mount: Textual calls both)
+        self.call_after_refresh(self._open_play)
+
+    def _open_play(self) -> None:
+        from cs_tui.cli import industry_data_problem
+
+        self.industry_problem = industry_data_problem()
+        if self.industry_problem is not None:
+            self.exit(return_code=2)
+        elif self.current_mode == "start":  # (not a pane the user already went to)
+            self.switch_mode("play")
+
+
 def run_app(saves: str | None = None) -> int:
     """Build and run the app; the exit status, as soon as the app has shut down and restored the terminal.
 
@@ -202,8 +270,10 @@ def run_app(saves: str | None = None) -> int:
     scenario run starting) would keep the user waiting for seconds after ``q``. Those threads are
     left to the caller; ``cs_tui.cli`` then ends the process at once (``exit_now``).
     """
-    app = CsTuiApp(saves=saves)
+    app = OpeningApp(saves=saves)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     app.run(loop=loop)
+    if app.industry_problem is not None:
+        print(f"cs-tui: error: the industry data cannot be loaded: {app.industry_problem}", file=sys.stderr)
     return app.return_code or 0

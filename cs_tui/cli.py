@@ -27,13 +27,28 @@ def _command(name: str) -> ModuleType:
     return importlib.import_module(f"cs_tui.commands.{name}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _top_parser() -> argparse.ArgumentParser:
+    """The options before any command (all the app takes)."""
     parser = argparse.ArgumentParser(
         prog="cs-tui",
         description="A terminal simulator and trainer for customer-support agents. With no command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"cs-tui {__version__}")
     parser.add_argument("--saves", metavar="DIR", help="where runs are kept (default: $CS_TUI_SAVES or ./saves)")
+    return parser
+
+
+def _app_saves(argv: list[str]) -> tuple[bool, str | None]:
+    """Whether ``argv`` only opens the app, and its ``--saves``. The commands' parsers import the env (numpy,
+    Gymnasium) for their choices: the app's first frame need not wait for them."""
+    if any(word in COMMANDS or word in ("-h", "--help") for word in argv):
+        return False, None
+    args, extra = _top_parser().parse_known_args(argv)
+    return not extra, args.saves
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _top_parser()
     subparsers = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
     for name in COMMANDS:
         _command(name).add_parser(subparsers)
@@ -51,17 +66,22 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
 
 
 def main(argv: list[str] | None = None) -> int:
+    app_only, saves = _app_saves(sys.argv[1:] if argv is None else argv)
+    if app_only and argv is None:  # the app checks the industry files once its first frame is on screen
+        from cs_tui.app import run_app
+
+        exit_now(run_app(saves=saves))
     args = parse(build_parser(), argv)
     # the process is this command (not a caller's in-process use): its stop flags may stay installed to the end
     args.whole_process = argv is None
-    problem = _industry_data_problem()
-    if problem is not None:  # every command and the app play industries: say which file is wrong
-        print(f"cs-tui: error: the industry data cannot be loaded: {problem}", file=sys.stderr)
-        return 2
-    if args.command is None:
+    if args.command is None:  # the app checks the industry files once its first frame is on screen
         from cs_tui.app import run_app
 
         exit_now(run_app(saves=args.saves))
+    problem = industry_data_problem()
+    if problem is not None:  # every command plays industries: say which file is wrong
+        print(f"cs-tui: error: the industry data cannot be loaded: {problem}", file=sys.stderr)
+        return 2
     from cs_tui.agents import ModelRunError
 
     try:
@@ -93,7 +113,7 @@ def _ignore_stops_while_exiting() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
-def _industry_data_problem() -> str | None:
+def industry_data_problem() -> str | None:
     """What is wrong with the industry files (the file and the problem), or None when they load."""
     from cs_env.industries import IndustryDataError, default_catalog
 

@@ -45,6 +45,28 @@ def shown(widget: Static) -> str:
     return console.export_text()
 
 
+def toasts(app: Any) -> list[str]:
+    """The notifications on screen now, each as its toast reads (title, then message), unwrapped.
+
+    What the user sees, through public API only: the toasts are widgets of the screen (Textual names their
+    type ``Toast``), and a widget's ``render()`` is what it draws. A toast is gone once its timeout passed.
+    Textual shows none in a test unless asked: ``app.run_test(..., notifications=True)``.
+    """
+    return [str(toast.render()) for toast in app.screen.query("Toast")]
+
+
+async def wait_for_toast(pilot: Any, *parts: str, timeout: float = 15.0) -> str:
+    """Wait until a notification that contains every one of ``parts`` is on screen; its text."""
+    found: list[str] = []
+
+    def shown_now() -> bool:
+        found[:] = [t for t in toasts(pilot.app) if all(part in t for part in parts)]
+        return bool(found)
+
+    await wait_for(pilot, shown_now, timeout)
+    return found[0]
+
+
 def screen_text(app: Any) -> str:
     """The current screen as the user reads it (plain text, one line per row)."""
     width, height = app.size

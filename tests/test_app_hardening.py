@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import PaneApp, screen_text, wait_for
+from app_helpers import PaneApp, screen_text, toasts, wait_for, wait_for_toast
 
 from cs_tui.app import CsTuiApp
 from cs_tui.training.model_file import META_MEMBER
@@ -130,12 +130,12 @@ async def test_x_does_not_signal_a_pid_it_cannot_prove_is_the_runs_trainer(tmp_p
         )
         (folder / "metrics.jsonl").touch()
         app = PaneApp(tmp_path, TrainingScreen)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
             await wait_for(pilot, lambda: "forged" in screen_text(app))
             await pilot.pause(0.3)
             await pilot.press("x")
-            await wait_for(pilot, lambda: app._notifications)
-            messages = " ".join(n.message for n in app._notifications)
+            await wait_for(pilot, lambda: toasts(app))
+            messages = " ".join(toasts(app))
             assert "not ours to stop" in messages or "not running" in messages
         time.sleep(0.2)
         assert victim.poll() is None  # still alive: never signalled
@@ -180,13 +180,13 @@ async def test_u_refuses_a_run_another_process_trains(tmp_path: Path) -> None:
         atomic_write_json(folder / "meta.json", run_meta("busy", status="failed"))  # says failed, but is locked
         (folder / "metrics.jsonl").touch()
         app = PaneApp(tmp_path, TrainingScreen)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
             screen = app.screen
             await wait_for(pilot, lambda: "busy" in screen_text(app))
             await pilot.pause(0.3)
             await pilot.press("u")
-            await wait_for(pilot, lambda: app._notifications)
-            assert any("being trained by another process" in n.message for n in app._notifications)
+            await wait_for(pilot, lambda: toasts(app))
+            await wait_for_toast(pilot, "being trained by another process")
             assert not getattr(screen, "launched", {})
     finally:
         lock.release()
@@ -262,30 +262,25 @@ async def test_keys_typed_faster_than_the_screens_never_crash_the_app(keys: list
 
 
 @pytest.mark.parametrize("key", ["pageup", "pagedown"])
-async def test_paging_a_dialogs_list_that_has_no_room_yet_is_harmless(key: str) -> None:
+async def test_paging_a_dialogs_list_that_has_no_room_yet_is_harmless(key: str, tmp_path: Path) -> None:
     """A list not laid out yet (zero lines high, as in a dialog squeezed by a tiny terminal, or before
     its first layout) once turned pageup into a KeyError that closed the app."""
-    from textual.app import App
     from textual.widgets import OptionList
 
     from cs_tui.screens.play_dialogs import ChoiceDialog
 
-    class Squeezed(App[None]):
-        CSS = "ChoiceDialog OptionList { height: 0; max-height: 0; border: none; }"
-
-        def on_mount(self) -> None:
-            self.push_screen(
-                ChoiceDialog("Opponent", [(f"run{i}", f"run {i}") for i in range(20)], current="run7", hint="")
-            )
-
-    app = Squeezed()
+    app = CsTuiApp(saves=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
+        app.push_screen(ChoiceDialog("Opponent", [(f"run{i}", f"run {i}") for i in range(20)], current="run7", hint=""))
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen.query(OptionList))
         options = app.screen.query_one(OptionList)
+        options.styles.height = options.styles.max_height = 0  # squeezed
+        options.styles.border = ("none", "black")
+        await pilot.pause(0.2)
         assert options.has_focus and options.highlighted == 7 and options.size.height == 0
         await pilot.press(key, key)
         await pilot.pause(0.1)
-        assert app._exception is None and app.is_running
+        assert app.is_running and isinstance(app.screen, ChoiceDialog)
         assert options.highlighted == 7  # nothing to page through: the highlight stays
         # once the list has room, paging works as before
         options.styles.height = 8
@@ -294,6 +289,36 @@ async def test_paging_a_dialogs_list_that_has_no_room_yet_is_harmless(key: str) 
         await pilot.press("pageup" if key == "pageup" else "pagedown")
         await pilot.pause(0.1)
         assert options.highlighted == (0 if key == "pageup" else 15)
+
+
+#: (size at start, size once the dropdown is open): the documented minimum, and a wide terminal narrowed
+DROPDOWN_SIZES = {"40x12": ((40, 12), None), "80x24 then 42 columns": ((80, 24), (42, 24)), "20x8": ((20, 8), None)}
+
+
+@pytest.mark.parametrize(("size", "resize"), DROPDOWN_SIZES.values(), ids=DROPDOWN_SIZES.keys())
+async def test_an_open_dropdown_on_a_small_terminal_does_not_crash_the_app(
+    size: tuple[int, int], resize: tuple[int, int] | None, tmp_path: Path
+) -> None:
+    """Scenarios, o, Down opens the policy picker, squeezed to a cell or two at 40 columns: Textual's
+    OptionList then wrapped its options at a width of 0 (ValueError) and the app closed."""
+    from textual.widgets import Select
+
+    app = CsTuiApp(saves=tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.current_mode == "scenarios" and app.screen.query("#policy"))
+        await pilot.press("o", "down")
+        select = app.screen.query_one("#policy", Select)
+        await wait_for(pilot, lambda: select.expanded)
+        if resize is not None:
+            await pilot.resize_terminal(*resize)
+        await pilot.pause(0.3)
+        assert app.is_running
+        # the open list is readable: the options' names are on screen
+        assert "baseline:random" in screen_text(app)
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: not select.expanded)
+        assert app.is_running and select.value != Select.BLANK
 
 
 def test_a_pane_says_what_its_host_app_lacks() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import PaneApp, screen_text, shown, wait_for
+from app_helpers import PaneApp, screen_text, shown, toasts, wait_for, wait_for_toast
 from textual.widgets import DataTable, Input, Select, Static
 
 from cs_env.env import CustomerSupportEnv
@@ -133,13 +133,13 @@ async def test_the_pane_shows_an_evaluation_as_cs_tui_evaluate_prints_it(
 ) -> None:
     from cs_tui.cli import main
 
-    app = PaneApp(tmp_path, ModelsScreen)  # no runs: the baselines only, the heuristic first
+    app = PaneApp(tmp_path, ModelsScreen)  # no runs: the baselines only, random first
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await evaluate_the_first_row(pilot)
         await wait_for(pilot, lambda: screen.reports)
         in_pane = shown(screen.query_one("#model-eval", Static))
     monkeypatch.setenv("COLUMNS", "200")  # the width shown() draws the pane's text at
-    assert main(["--saves", str(tmp_path), "evaluate", "baseline:heuristic", "--episodes", EPISODES]) == 0
+    assert main(["--saves", str(tmp_path), "evaluate", "baseline:random", "--episodes", EPISODES]) == 0
     printed = capsys.readouterr().out
 
     def lines(text: str) -> list[str]:
@@ -155,11 +155,11 @@ async def test_a_broken_model_file_is_a_notification_not_a_crash(tmp_path: Path)
     (run / "model.zip").write_bytes(b"PK\x03\x04 truncated")
     write_meta(run)
     app = PaneApp(tmp_path, ModelsScreen)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await evaluate_the_first_row(pilot)
         # the notification is a message: wait for it to be handled, not just for the evaluation to end
-        await wait_for(pilot, lambda: any("Could not evaluate ppo-broken" in n.message for n in app._notifications))
-        messages = [n.message for n in app._notifications]
+        await wait_for_toast(pilot, "Could not evaluate ppo-broken")
+        messages = toasts(app)
         assert any("model.zip" in m for m in messages), messages
         assert not any("ModelLoadError" in m for m in messages), messages  # words, not an exception's class
         assert app.is_running and not screen.reports and not screen.evaluating
@@ -256,12 +256,12 @@ async def test_at_60_columns_the_details_break_between_facts_and_keep_their_word
         await pilot.press("down")  # a baseline: its description whole too
         await pilot.pause()
         shown = details()
-        assert shown[:3] == ["baseline:heuristic", "a yardstick to compare with", "from cs_env.policies"], shown
+        assert shown[:3] == ["baseline:random", "picks at random", "a yardstick to compare with"], shown
 
 
 async def test_comparing_a_model_with_itself_is_refused(tmp_path: Path) -> None:
     app = PaneApp(tmp_path, ModelsScreen)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, ModelsScreen)
         table = screen.query_one("#models", DataTable)
@@ -271,7 +271,7 @@ async def test_comparing_a_model_with_itself_is_refused(tmp_path: Path) -> None:
         await pilot.pause(0.3)
         assert not isinstance(app.screen, CompareScreen)
         assert not screen.evaluating  # nothing was evaluated for a comparison that says nothing
-        assert any("A and B are both" in n.message for n in app._notifications)
+        await wait_for_toast(pilot, "A and B are both")
 
 
 def test_the_comparison_shows_each_difference_at_its_rows_own_precision() -> None:
@@ -297,3 +297,19 @@ def test_the_comparison_shows_each_difference_at_its_rows_own_precision() -> Non
         cells = re.findall(r"[+-]?\d+\.(\d+)%?", line)
         if len(cells) == 3:  # A, B and B − A of one row: the same number of decimals
             assert len({len(c) for c in cells}) == 1, line
+
+
+async def test_the_list_offers_every_baseline_cs_tui_evaluate_takes(tmp_path: Path) -> None:
+    """script, lookup and the fixed strategies too, in the core's order (cs_env.policies.BASELINE_NAMES)."""
+    from cs_env.policies import BASELINE_NAMES, baselines
+    from cs_tui.agents import load_agent
+
+    app = PaneApp(tmp_path, ModelsScreen)  # no runs: the baselines only
+    async with app.run_test(size=(80, 40)) as pilot:
+        table = app.screen.query_one("#models", DataTable)
+        await wait_for(pilot, lambda: table.row_count >= len(BASELINE_NAMES))
+        listed = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+    assert listed == list(BASELINE_NAMES) == list(baselines())
+    assert {"script", "lookup", "quick_resolution", "upsell"} <= set(listed)
+    for name in listed:  # each one is what `cs-tui evaluate baseline:NAME` loads
+        assert load_agent(f"baseline:{name}").name == f"baseline:{name}"

@@ -9,18 +9,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_helpers import screen_text, shown
+from app_helpers import screen_text, shown, toasts, wait_for, wait_for_toast
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.worker import WorkerCancelled
 
 from cs_tui.app import AppSettings, CsTuiApp
 from cs_tui.screens.play import PlayScreen
-from cs_tui.screens.play_phase import Phase
+from cs_tui.screens.play_phase import Live, Phase
 from cs_tui.screens.play_session import Conversation, compare, play_agent
 from cs_tui.widgets.action_picker import ActionPicker
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.reward_breakdown import RewardBreakdown
+from cs_tui.widgets.scoreboard import Scoreboard
 from cs_tui.widgets.sentiment_gauge import SentimentGauge
 from cs_tui.widgets.transcript import Transcript
 
@@ -200,8 +201,7 @@ async def test_a_finished_conversation_is_recorded_and_replays(tmp_path: Path) -
         assert record["agent"]["player"] == "heuristic"
         live_transcript = screen.query_one(Transcript).plain
 
-        await pilot.press("enter")  # move on, then open the recording
-        await pilot.press("r")
+        await pilot.press("r")  # open the recording (from a live customer, r would ask to leave it first)
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
@@ -216,9 +216,9 @@ async def test_a_broken_model_is_a_notification_not_a_crash(tmp_path: Path) -> N
     run.mkdir()
     (run / "model.zip").write_bytes(b"this is not a zip file")
     app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(pilot)
-        messages = [n.message for n in app._notifications]
+        messages = toasts(app)
         assert any("model.zip" in m for m in messages), messages
         screen = app.screen
         assert isinstance(screen, PlayScreen)
@@ -231,18 +231,18 @@ async def test_unwritable_saves_is_a_notification(tmp_path: Path) -> None:
     saves = tmp_path / "saves"
     saves.write_text("a file where the saves folder should be")
     app = make_app(saves)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await ready(pilot)
         await finish(pilot, screen)
-        assert any(n.title == "Not recorded" for n in app._notifications)
+        await wait_for_toast(pilot, "Not recorded")
         assert screen.pairs  # the session goes on
 
 
 async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) -> None:
     app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await ready(pilot)
-        await pilot.press("n")
+        await pilot.press("n", "down", "enter")  # mid-conversation: leave this customer first
         await pilot.pause()
         dialog = app.screen
         from textual.widgets import Input, Select
@@ -259,13 +259,13 @@ async def test_new_conversation_with_a_chosen_industry_and_seed(tmp_path: Path) 
         assert expected in screen.query_one(Transcript).plain
         assert "seed 42" in screen_text(app)
         # a seed too long to show is refused with the range, and the dialog stays open
-        await pilot.press("n")
+        await pilot.press("n", "down", "enter")  # mid-conversation: leave this customer first
         await pilot.pause()
         app.screen.query_one(Input).value = "99999999999999999999999"
         await pilot.press("tab", "enter")
         await pilot.pause()
         assert app.screen is not screen
-        assert any("a seed is from 0 to 9,223,372,036,854,775,807" in n.message for n in app._notifications)
+        await wait_for_toast(pilot, "a seed is from 0 to 9,223,372,036,854,775,807")
 
 
 async def test_choosing_the_oracle_hides_hints_that_would_leak_hidden_traits(tmp_path: Path) -> None:
@@ -412,19 +412,16 @@ async def test_a_broken_recording_is_a_notification(tmp_path: Path) -> None:
     episodes.mkdir()
     (episodes / "20260101-000000-bfsi-seed1.json").write_text('{"seed": 1, "env": {"industry": "nowhere"}}')
     app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await ready(pilot)
+        await finish(pilot, screen)  # (mid-conversation, r asks to leave the customer first)
         await pilot.press("r")
         await pilot.pause()
         assert "(unreadable)" in screen_text(app)
-        await pilot.press("enter")
-        await pilot.pause()
-        assert any(
-            n.title == "Cannot replay" and "seed1.json" in n.message and "no 'max_turns' field" in n.message
-            for n in app._notifications
-        )
-        assert app.screen is screen and screen.phase is Phase.LIVE
-        await pilot.press("1")  # still playing the live customer
+        await pilot.press("end", "enter")  # the oldest: the broken one
+        await wait_for_toast(pilot, "Cannot replay", "seed1.json", "no 'max_turns' field")
+        assert app.screen is screen and screen.phase is Phase.REVIEWING  # what was shown stays
+        await pilot.press("enter", "1")  # and the next customer can be played
         assert "You [empathetic]" in screen.query_one(Transcript).plain
 
 
@@ -653,7 +650,7 @@ async def test_text_keeps_a_blank_cell_before_the_scrollbar(tmp_path: Path) -> N
 async def test_the_conversation_is_selected_with_the_mouse_and_copied(tmp_path: Path) -> None:
     """A drag over the transcript selects its text; ctrl+c copies it; c copies the whole conversation."""
     app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await ready(pilot)
         await pilot.press("1")
         transcript = screen.query_one(Transcript)
@@ -671,7 +668,7 @@ async def test_the_conversation_is_selected_with_the_mouse_and_copied(tmp_path: 
         screen.clear_selection()
         await pilot.press("c")
         assert app.clipboard == transcript.plain and "You [empathetic]:" in app.clipboard
-        assert any("Copied the conversation" in n.message for n in app._notifications)
+        await wait_for_toast(pilot, "Copied the conversation")
 
 
 def test_a_right_escalation_counts_as_handled_on_the_scoreboard() -> None:
@@ -732,3 +729,64 @@ async def test_the_transcript_names_each_strategy_as_the_picker_does(tmp_path: P
         await finish(pilot, screen)  # the opponent's answers too, once it has played the same customer
         named = re.findall(r"^\S+ \[([^\]]+)\]:", screen.query_one(Transcript).plain, re.M)
         assert named and set(named) <= set(picker), named
+
+
+async def test_leaving_a_customer_asks_first_counts_as_a_loss_and_the_opponent_still_plays_it(tmp_path: Path) -> None:
+    """n mid-conversation once dropped the customer unasked and the opponent never played it: a player
+    could skip every hard customer and look better on the scoreboard."""
+    from cs_tui.screens.play_dialogs import ChoiceDialog, NewEpisodeDialog
+    from cs_tui.screens.play_session import LEAVE_PENALTY, read_recording
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("1")  # one turn in: the customer is still there
+        live = screen.state
+        assert isinstance(live, Live)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+        assert "Leave this conversation?" in screen_text(app) and "counts as your loss" in screen_text(app)
+        await pilot.press("enter")  # the highlighted choice is to stay
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert screen.state is live and not screen.pairs  # nothing changed
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+        await pilot.press("down", "enter")  # leave
+        await wait_for(pilot, lambda: isinstance(app.screen, NewEpisodeDialog))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert len(screen.pairs) == 1  # the opponent played the customer you left
+        human, agent = screen.pairs[0]
+        assert human is live.conversation.episode and human.outcome == "left" and len(human.turns) == 1
+        assert agent.seed == human.seed and agent.done
+        comparison = screen.query_one(Scoreboard).comparison
+        assert comparison is not None and comparison.episodes == 1
+        # your loss, whatever you had so far: at least LEAVE_PENALTY below the opponent
+        assert comparison.human_mean <= agent.total_return - LEAVE_PENALTY
+        assert comparison.human_mean <= human.total_return - LEAVE_PENALTY
+        assert comparison.human_handled == 0
+        assert "you left" in screen_text(app)
+    (recording,) = (tmp_path / "episodes").glob("*.json")
+    assert read_recording(recording).human_left  # a replay shows it as left, too
+
+
+@pytest.mark.parametrize("size", [(60, 20), (40, 12)], ids=["60x20", "40x12"])
+async def test_a_narrow_pane_keeps_the_customers_inquiry_tier_and_mood(tmp_path: Path, size: tuple[int, int]) -> None:
+    """Below 64 columns the side panel goes; the line above the conversation keeps what matters of it."""
+    from cs_env.domain import SENTIMENT_NAMES
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("1")
+        await pilot.pause()
+        e = screen.state.shown
+        assert e is not None
+        top = screen_text(app).splitlines()[0]  # in the title's row
+        assert e.inquiry.replace("_", " ") in top and e.tier in top
+        assert "█" in top and "░" in top  # the mood's gauge
+        if size == (60, 20):
+            assert f"tier {e.tier}" in top and SENTIMENT_NAMES[e.sentiment] in top
+            await pilot.resize_terminal(80, 24)  # room for the side panel again: the line goes
+            await pilot.pause(0.2)
+            assert not screen.query_one("#customer-line").display

@@ -12,7 +12,7 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from app_helpers import screen_text, wait_for
+from app_helpers import screen_text, wait_for, wait_for_toast
 from test_app_play import SEED, FakeDQN, finish, make_app, ready, settle
 from textual.pilot import Pilot
 
@@ -174,8 +174,8 @@ async def test_replaying_offers_next_and_v_only_when_the_opponent_was_recorded(t
     async with app.run_test(size=WIDE) as pilot:
         screen = await ready(pilot)
         await finish(pilot, screen)
-        await pilot.press("enter", "1")  # a customer half-answered: replaying leaves it
-        await pilot.press("r")
+        await pilot.press("enter", "1")  # a customer half-answered: replaying leaves it, once agreed
+        await pilot.press("r", "down", "enter")
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
@@ -203,10 +203,10 @@ async def test_replaying_offers_next_and_v_only_when_the_opponent_was_recorded(t
 
 async def test_with_no_customer_the_pane_offers_next_and_new_only(tmp_path: Path) -> None:
     app = make_app(tmp_path, industry="nowhere")  # a customer of an industry that does not exist
-    async with app.run_test(size=WIDE) as pilot:
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
         screen = await ready(pilot)
         assert screen.phase is Phase.EMPTY
-        assert any(n.title == "Cannot start a conversation" for n in app._notifications)
+        await wait_for_toast(pilot, "Cannot start a conversation")
         assert keys_shown(pilot) == ALWAYS | {"next"}
         assert opponent_line(screen) == "no customer: ⏎ tries the next seed, n another industry"
         await pilot.press("1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -9,6 +10,7 @@ import re
 import select
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,23 +20,24 @@ import pytest
 ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
 SAVES = Path(__file__).parent.parent / "saves"
 
-#: run before the app: loading any model takes a minute (a slow disk, a big model, a loaded machine)
+#: run before the app, and before the process that loads a model: the network's loader says it started
+#: (its pid in the file MARKER names), then waits as a slow disk or a big model would, ten minutes
 SLOW_LOAD = """
-import time
-import cs_tui.agents as agents
-real = agents.load_agent
-def load_agent(*args, **kwargs):
-    time.sleep(60)
-    return real(*args, **kwargs)
-agents.load_agent = load_agent
+import os, time
+import cs_tui.training.policy_net as policy_net
+def load_policy_net(*args, **kwargs):
+    with open(os.environ["CS_TUI_TEST_MARKER"], "w") as marker:
+        marker.write(str(os.getpid()))
+    time.sleep(600)
+policy_net.load_policy_net = load_policy_net
 """
 
 
 class App:
     """``python -m cs_tui`` in an 80 x 24 pseudo-terminal."""
 
-    def __init__(self, saves: Path, extra_path: Path | None = None) -> None:
-        env = dict(os.environ, TERM="xterm-256color", CS_TUI_SAVES=str(saves), COLUMNS="80", LINES="24")
+    def __init__(self, saves: Path, extra_path: Path | None = None, **extra_env: str) -> None:
+        env = dict(os.environ, TERM="xterm-256color", CS_TUI_SAVES=str(saves), COLUMNS="80", LINES="24", **extra_env)
         if extra_path is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH")]))
         pid, fd = pty.fork()
@@ -85,18 +88,34 @@ def model_saves(tmp_path: Path) -> Path:
 
 
 def test_q_while_a_model_loads_exits_without_waiting_for_the_load(model_saves: Path, tmp_path: Path) -> None:
+    """Importing torch holds the interpreter lock for up to a second at a stretch: in the app's process it
+    kept q waiting (430-955 ms in 4 of 14 tries). A model loads in a process of its own: the app never maps
+    torch, and quits while that load is still in flight."""
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(SLOW_LOAD)
-    app = App(model_saves, hook)
+    marker = tmp_path / "loading"
+    app = App(model_saves, hook, CS_TUI_TEST_MARKER=str(marker))
+    loader = 0
     try:
         app.wait_for(b"loading default")
+        end = time.monotonic() + 120
+        while not marker.is_file() or not marker.read_text():
+            assert time.monotonic() < end, "the model's loader never started"
+            app._read(0.1)
+        loader = int(marker.read_text())
+        assert loader != app.pid  # the load runs in a process of its own ...
+        maps = Path(f"/proc/{app.pid}/maps").read_text()
+        assert "libtorch" not in maps and "torch/_C" not in maps  # ... and torch never enters the app's
         app.press(b"q")
-        # the load has ~60 s to go: an exit that waited for it (as asyncio.run's would) is not over in 20
+        # the load has ten minutes to go: an exit that waited for it is not over in 20 s
         assert app.exit_status(within=20) == 0
         assert b"\x1b[?1049l" in app.raw  # the terminal left the app's screen: restored
     finally:
         app.kill()
+        if loader:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(loader, signal.SIGKILL)
 
 
 def test_ctrl_q_quits_and_a_finished_conversation_is_recorded_first(tmp_path: Path) -> None:
@@ -114,3 +133,36 @@ def test_ctrl_q_quits_and_a_finished_conversation_is_recorded_first(tmp_path: Pa
     (record,) = (saves / "episodes").glob("*.json")
     episode = json.loads(record.read_text())
     assert episode["human"]["actions"] == [2]
+
+
+async def test_cs_tui_draws_its_title_first_then_opens_the_play_pane_by_itself(tmp_path: Path) -> None:
+    """The first frame waits for Textual only: the play pane (numpy, Gymnasium, the env, the industry
+    files) comes right after it (benchmarks/app_latency.py measures both beside a bare Textual app)."""
+    from app_helpers import screen_text, wait_for
+
+    from cs_tui.app import OpeningApp, StartScreen
+    from cs_tui.screens.play import PlayScreen
+
+    app = OpeningApp(saves=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, StartScreen) and app.current_mode == "start"
+        assert "opening the play pane" in screen_text(app)
+        await wait_for(pilot, lambda: isinstance(app.screen, PlayScreen))  # no key pressed
+        await wait_for(pilot, lambda: "Customer (" in screen_text(app))
+        assert app.industry_problem is None and app.current_mode == "play"
+
+
+def test_what_runs_before_the_first_frame_loads_no_numpy_nor_gymnasium() -> None:
+    """`cs-tui [--saves DIR]` reads its options without the commands' parsers (which import the env for
+    their choices) and builds the app from Textual alone: numpy and Gymnasium load after the first frame."""
+    code = """
+import sys
+from cs_tui.cli import _app_saves
+assert _app_saves(["--saves", "here"]) == (True, "here") and _app_saves([]) == (True, None)
+assert _app_saves(["train", "--help"])[0] is False and _app_saves(["--bogus"])[0] is False
+from cs_tui.app import OpeningApp
+OpeningApp(saves="here")
+print(sorted(m for m in ("numpy", "gymnasium", "cs_env", "torch") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import PaneApp, screen_text, shown, wait_for
+from app_helpers import PaneApp, screen_text, shown, toasts, wait_for, wait_for_toast
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Input, Select, Static
 
@@ -61,7 +61,7 @@ async def test_a_model_that_cannot_load_is_a_notification_not_a_crash(tmp_path: 
     (run / "meta.json").write_text('{"name": "broken-run", "status": "finished"}')
     (run / "model.zip").write_bytes(b"this is not a zip file")
     app = PaneApp(tmp_path, ScenariosScreen)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, ScenariosScreen)
         select = screen.query_one("#policy", Select)
@@ -70,8 +70,8 @@ async def test_a_model_that_cannot_load_is_a_notification_not_a_crash(tmp_path: 
         screen.query_one("#scenario-table").focus()
         await pilot.press("r")
         # the notification is a message: wait for it to be handled, not just for the run to end
-        await wait_for(pilot, lambda: any("Could not run the scenarios" in n.message for n in app._notifications))
-        notes = [n.message for n in app._notifications]
+        await wait_for_toast(pilot, "Could not run the scenarios")
+        notes = toasts(app)
         assert any("model.zip" in m for m in notes), notes
         assert not screen.results and not screen.running
         assert app.is_running
@@ -234,3 +234,41 @@ async def test_o_opens_the_policy_list_and_enter_takes_the_choice(tmp_path: Path
         assert not select.expanded and select.value != before
         await pilot.press("r")  # and runs with it straight away
         await wait_for(pilot, lambda: bool(screen.results))
+
+
+async def test_the_default_agent_is_preselected_and_the_choice_is_kept_across_restarts(
+    tmp_path: Path, own_config_home: Path
+) -> None:
+    import json
+    import shutil
+
+    from cs_tui.app import CsTuiApp
+
+    saves = tmp_path / "saves"
+    shutil.copytree(Path(__file__).parent.parent / "saves" / "default", saves / "default")
+
+    async def policy_shown(app: CsTuiApp, pilot: Any) -> Select[str]:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ScenariosScreen) and app.screen.scenarios)
+        return app.screen.query_one("#policy", Select)
+
+    app = CsTuiApp(saves=saves)
+    async with app.run_test(size=(100, 30)) as pilot:
+        select = await policy_shown(app, pilot)
+        assert select.value == str(saves / "default")  # the default agent, not the heuristic
+        assert "model: default" in screen_text(app)
+        await pilot.press("o", "enter", "down", "down", "enter")  # the dropdown: a baseline below the model
+        await wait_for(pilot, lambda: not select.expanded)
+        chosen = select.value
+        assert isinstance(chosen, str) and chosen.startswith("baseline:")
+    settings = own_config_home / "cs-tui" / "settings.json"
+    assert json.loads(settings.read_text()) == {"scenario_policy": chosen}  # only the choice the user made
+
+    again = CsTuiApp(saves=saves)
+    async with again.run_test(size=(100, 30)) as pilot:
+        assert (await policy_shown(again, pilot)).value == chosen
+    # a kept choice that no longer exists (a run deleted since): the default agent again
+    settings.write_text(json.dumps({"scenario_policy": str(saves / "gone-run")}))
+    third = CsTuiApp(saves=saves)
+    async with third.run_test(size=(100, 30)) as pilot:
+        assert (await policy_shown(third, pilot)).value == str(saves / "default")

@@ -129,7 +129,7 @@ def test_models_pane_with_an_evaluation(
 
 @pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_models_comparison(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
-    # A the heuristic (the first row), B random (the second); c evaluates both, then compares
+    # A random (the first row), B the heuristic (the second); c evaluates both, then compares
     assert snap_compare(app_for(tmp_path), terminal_size=size, run_before=models_evaluated("a", "down", "b", "c"))
 
 

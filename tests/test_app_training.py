@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import PaneApp, screen_text, wait_for
+from app_helpers import PaneApp, screen_text, wait_for, wait_for_toast
 from rich.console import Console
 from textual.app import App
 from textual.coordinate import Coordinate
@@ -258,7 +258,7 @@ def test_the_form_takes_the_names_cs_tui_train_takes(tmp_path: Path) -> None:
 async def test_form_by_keys_starts_a_process_and_reports_its_failure(tmp_path: Path) -> None:
     """The form starts ``python -m cs_tui train`` detached; a process that dies at once is reported, no crash."""
     app = PaneApp(tmp_path, TrainingScreen)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, TrainingScreen)
         await open_form(pilot, app)
@@ -278,7 +278,7 @@ async def test_form_by_keys_starts_a_process_and_reports_its_failure(tmp_path: P
         await wait_for(pilot, lambda: monitor.view.status == "failed", timeout=15)
         reason = text_of(app, "#run-reason")
         assert "exited with status 2" in reason and "invalid choice: 'no-such-industry'" in reason  # argparse's words
-        await wait_for(pilot, lambda: any("Training doomed failed" in n.message for n in app._notifications))
+        await wait_for_toast(pilot, "Training doomed failed")
         assert (tmp_path / ".logs" / "doomed.log").read_text()
 
 
@@ -334,7 +334,7 @@ async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Pat
     """n → form → ctrl+s starts ``cs-tui train`` detached; its records arrive; x stops it with a checkpoint."""
     pytest.importorskip("stable_baselines3")
     app = PaneApp(tmp_path, TrainingScreen)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, TrainingScreen)
         await open_form(pilot, app)
@@ -344,7 +344,7 @@ async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Pat
         await pilot.press(*"live", "ctrl+s")
         await wait_for(pilot, lambda: app.screen is screen)
         # PPO's rollouts are 64 x 128 steps: the notice says what will be trained, as cs-tui train does
-        assert any("204,800 steps, since SB3 trains whole rollouts" in n.message for n in app._notifications)
+        await wait_for_toast(pilot, "204,800 steps, since SB3 trains whole rollouts")
         monitor = screen.query_one(RunMonitor)
         spark = screen.query_one(RewardSparkline)
         assert monitor.path == tmp_path / "live"
@@ -361,7 +361,7 @@ async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Pat
         screen.refresh_runs()
         await pilot.pause(0.2)
         assert launched.reported
-        assert not [n for n in app._notifications if n.severity == "error"]  # a stop is not a failure
+        assert not app.screen.query("Toast.-error")  # a stop is not a failure
         text = screen_text(app)  # one word for it in the list and in the monitor
         assert "interrupted" not in text and text.count("stopped") >= 2, text
 
@@ -567,7 +567,7 @@ async def test_a_run_started_here_that_fails_shows_its_error_not_a_pointer_to_a_
 
     run = make_run(tmp_path, "doomed", status="failed", error="ValueError: the replay buffer is corrupt")
     app = PaneApp(tmp_path, TrainingScreen)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, TrainingScreen)
         monitor = screen.query_one(RunMonitor)
@@ -585,7 +585,7 @@ async def test_a_run_started_here_that_fails_shows_its_error_not_a_pointer_to_a_
         await wait_for(pilot, lambda: screen.launched["doomed"].reported, timeout=10)
         reason = text_of(app, "#run-reason")
         assert "the replay buffer is corrupt" in reason and "details in" not in reason
-        assert any("the replay buffer is corrupt" in n.message for n in app._notifications)
+        await wait_for_toast(pilot, "the replay buffer is corrupt")
 
 
 async def test_the_run_the_user_opened_stays_and_a_new_live_run_is_announced(tmp_path: Path) -> None:
@@ -593,7 +593,7 @@ async def test_the_run_the_user_opened_stays_and_a_new_live_run_is_announced(tmp
     make_run(tmp_path, "picked", status="interrupted", created_at="2026-01-01T10:00:00+00:00")
     make_run(tmp_path, "newest", status="finished", created_at="2026-01-02T10:00:00+00:00")
     app = PaneApp(tmp_path, TrainingScreen)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, TrainingScreen)
         monitor = screen.query_one(RunMonitor)
@@ -603,7 +603,7 @@ async def test_the_run_the_user_opened_stays_and_a_new_live_run_is_announced(tmp
         await pilot.press("down", "enter")  # the user picks the older, stopped run
         await wait_for(pilot, lambda: monitor.path == tmp_path / "picked" and monitor.view.status == "interrupted")
         live = make_run(tmp_path, "from-the-cli")  # as `cs-tui train` in another terminal would
-        await wait_for(pilot, lambda: any("from-the-cli started training" in n.message for n in app._notifications))
+        await wait_for_toast(pilot, "from-the-cli started training")
         await pilot.pause(1.0)
         assert monitor.path == tmp_path / "picked"  # the choice stays
         assert "● from-the-cli" in screen_text(app)  # marked in the list

@@ -85,7 +85,7 @@ def test_the_memory_is_what_the_agent_acts_on(runs: Path) -> None:
     twice = [agent.action_values(first).values, agent.action_values(first).values, agent.action_values(second).values]
     np.testing.assert_array_equal(once[0], twice[0])
     np.testing.assert_array_equal(once[1], twice[2])
-    stacked = agent.net._values(np.concatenate([np.zeros(OBS_SIZE), first, second])[None].astype(np.float32))[0]
+    stacked = agent.net.values(np.concatenate([np.zeros(OBS_SIZE), first, second])[None].astype(np.float32))[0]
     np.testing.assert_array_equal(once[1], stacked)
     with pytest.raises(ValueError, match="one observation at a time, or with episodes="):
         agent(np.stack([first, second]))
@@ -206,3 +206,15 @@ async def test_a_recurrent_opponent_in_the_play_pane_plays_as_sb3_does(runs: Pat
         assert agent.player == "lstm" and agent.seed == human.seed == SEED
     model = load_model(runs / "lstm" / "best.zip")
     assert agent.actions == sb3_plays(model, CustomerSupportEnv(), SEED)
+
+
+@pytest.mark.parametrize("name", ["lstm", "stack3"])
+def test_a_model_loaded_in_its_own_process_acts_as_the_one_loaded_here(runs: Path, name: str) -> None:
+    """The app loads models apart (policy_process: torch never enters its process); the answers, with their
+    memory of the conversation, one at a time and batched, are the in-process network's."""
+    here, apart = load_agent(str(runs / name)), load_agent(str(runs / name), apart=True)
+    assert apart.needs_episodes and type(apart.net).__name__ == "PolicyProcess"
+    for i, scenario in enumerate(load_scenarios()[:4]):
+        assert list(run_trial(apart, scenario, seed=i).actions) == list(run_trial(here, scenario, seed=i).actions)
+    ours, theirs = rollout(apart, episodes=50, seed=5), rollout(here, episodes=50, seed=5)
+    np.testing.assert_array_equal(ours.episode_strategy_counts, theirs.episode_strategy_counts)

@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.widgets.data_table import ColumnKey
 
 from cs_env.evaluate import MAX_EPISODES
-from cs_tui.agents import BASELINE_PREFIX, MODEL_FILES
+from cs_tui.agents import BASELINE_PREFIX, MODEL_FILES, baseline_note, baseline_specs
 from cs_tui.evaluation_view import comparison, evaluation
 from cs_tui.labels import FactLines, middle_cut
 from cs_tui.numbers import number, pct_of_oracle, rate
@@ -35,8 +35,6 @@ from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.industry_select import industry_select
 from cs_tui.widgets.key_bar import KeyBar
 
-#: baselines listed under the models, as yardsticks to compare with
-YARDSTICKS = ("heuristic", "random", "oracle", "quick_resolution")
 MIN_EPISODES = 2
 
 WIDE = 100  # from this terminal width on, the models list is wider so whole default run names fit
@@ -61,8 +59,13 @@ class ModelEntry:
     model_file: Path | None = None
 
 
+def baseline_entries() -> list[ModelEntry]:
+    """Every baseline ``cs-tui evaluate`` takes, as yardsticks listed under the models."""
+    return [ModelEntry(spec, spec.removeprefix(BASELINE_PREFIX), "baseline") for spec in baseline_specs()]
+
+
 def list_models(saves: Path) -> list[ModelEntry]:
-    """Runs that hold a model (newest first), then the yardstick baselines."""
+    """Runs that hold a model (newest first), then every baseline."""
     entries: list[ModelEntry] = []
     for run in list_runs(saves):
         model_file = next((run.path / n for n in MODEL_FILES if (run.path / n).is_file()), None)
@@ -73,8 +76,7 @@ def list_models(saves: Path) -> list[ModelEntry]:
         except RunError as exc:
             record, error = None, str(exc)
         entries.append(ModelEntry(str(run.path), run.name, "model", record, error, model_file))
-    entries += [ModelEntry(BASELINE_PREFIX + b, b, "baseline") for b in YARDSTICKS]
-    return entries
+    return entries + baseline_entries()
 
 
 def _flat(hp: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -96,7 +98,7 @@ def _eval_line(label: str, ev: EvalRecord) -> str:
 def describe_entry(entry: ModelEntry) -> Text:
     """What a run's meta.json says about its model, and its evaluations during training (one line each)."""
     if entry.kind == "baseline":
-        return Text(f"{entry.spec} · a yardstick to compare with · from cs_env.policies")
+        return Text(f"{entry.spec} · {baseline_note(entry.spec)} · a yardstick to compare with")
     text = Text()
     text.append(entry.name, style="bold")
     if entry.meta_error or entry.record is None:
@@ -246,7 +248,7 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
     def __init__(self) -> None:
         super().__init__()
         # the baselines until the saves folder has been read (a key pressed before that finds them)
-        self.entries: list[ModelEntry] = [ModelEntry(BASELINE_PREFIX + b, b, "baseline") for b in YARDSTICKS]
+        self.entries: list[ModelEntry] = baseline_entries()
         self.reports: dict[tuple[str, EvalSettings], dict[str, Any]] = {}
         self.marks: dict[str, str] = {}  # "a" / "b" -> spec
         self.evaluating: set[str] = set()
@@ -404,13 +406,13 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         self, entries: list[ModelEntry], settings: EvalSettings, saves: Path, then_compare: bool
     ) -> None:
         from cs_env.evaluate import evaluate
-        from cs_tui.agents import AgentError, load_agent  # a model brings torch: only here, in the worker
+        from cs_tui.agents import AgentError, load_agent  # a model loads in a process of its own (no torch here)
         from cs_tui.training.safe_load import ModelLoadError
 
         for entry in entries:
             max_turns = 10 if entry.record is None else entry.record.max_turns
             try:
-                agent = load_agent(entry.spec, industry=settings.industry, max_turns=max_turns, saves=saves)
+                agent = load_agent(entry.spec, industry=settings.industry, max_turns=max_turns, saves=saves, apart=True)
                 report = evaluate(
                     agent,
                     industry=settings.industry,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from textual.app import App
+from textual.message import Message
 from textual.screen import Screen
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class AppSettings:
     seed: int | None = None
     #: the opponent spec for ``cs_tui.agents.load_agent``; None means the shipped ``default`` if present
     opponent: str | None = None
+    #: the Scenarios pane's policy as last chosen, kept across restarts (None: the default agent if present)
+    scenario_policy: str | None = None
     #: the new-run form's fields as last left (None until it is first closed)
     run_form: RunFormFields | None = None
     #: the new-study form's fields as last left (None until it is first closed)
@@ -53,6 +56,14 @@ def host_of(app: App[Any]) -> Host:
 
 class PaneScreen(Screen[None]):
     """A pane of the app: reads the host's saves folder and settings."""
+
+    class Remember(Message):
+        """A choice to keep across restarts: the host saves ``value`` under ``key`` (a host that keeps
+        nothing, as a test's, lets it pass)."""
+
+        def __init__(self, key: str, value: str) -> None:
+            super().__init__()
+            self.key, self.value = key, value
 
     @property
     def saves(self) -> Path:

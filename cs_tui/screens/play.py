@@ -10,6 +10,7 @@ line are drawn from it.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -28,6 +29,7 @@ from cs_tui.labels import first_fitting
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.screens.play_phase import Compared, Empty, Live, Phase, Replaying, Reviewing, State, Waiting, allows
 from cs_tui.screens.play_session import (
+    LEAVE_PENALTY,
     Conversation,
     Episode,
     RecordError,
@@ -38,7 +40,7 @@ from cs_tui.screens.play_session import (
     save_episode,
 )
 from cs_tui.widgets.action_picker import LABELS, ActionPicker, AgentView, StrategyKey
-from cs_tui.widgets.customer_card import CustomerCard, CustomerView
+from cs_tui.widgets.customer_card import CustomerCard, CustomerView, customer_line
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.reward_breakdown import RewardBreakdown
 from cs_tui.widgets.scoreboard import Scoreboard
@@ -50,14 +52,6 @@ if TYPE_CHECKING:
     from cs_tui.training.runs import Run
 
 ANSWER = Binding.Group("answer", compact=True)
-#: what each reference baseline is, in the opponent list
-BASELINE_NOTES = {
-    "random": "picks at random",
-    "heuristic": "a support lead's rules",
-    "oracle": "sees the hidden traits: the ceiling",
-    "script": "a new hire's script: empathy, quick fix, then technical",
-    "lookup": "one strategy per inquiry and turn, fitted",
-}
 DEFAULT_AGENT = "default"
 SHORT, NARROW = 20, 64  # below these rows the title and the score go, below these columns the side panel
 FALLBACK_AGENT = "baseline:heuristic"
@@ -91,6 +85,10 @@ content, receptive customer and backfires with an upset one.
 **The reward** of a turn has four parts: *satisfaction* (a new high in the customer's mood),
 *efficiency* (resolving quickly), *business* (a sale, and the customer's value kept at the end) and
 *escalation* (the cost of a specialist's time).
+
+**Leaving a customer.** **n** (or **r**) before a conversation has ended asks first: a conversation you
+leave counts as your loss (it scores the lower of your return so far and the opponent's, less
+{penalty:g}), and the opponent still plays that customer, so skipping a hard one never helps the score.
 
 **b** blind mode hides the opponent's suggestion until you answer. **v** shows the opponent's
 conversation with the last customer. Every finished conversation is saved in the `episodes` folder of
@@ -155,6 +153,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="customer-line")  # the side panel's gist, on a terminal too narrow for it
         with Horizontal(id="play-main"):
             yield Transcript(id="transcript")
             with VerticalScroll(id="play-side") as side:
@@ -181,12 +180,12 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
     def help_text(self) -> str:
         narrow = self.has_class("-narrow")  # the side panel left out
         side_panel = (
-            f"are in the side panel, which needs {NARROW} columns: at this width the conversation shows the mood "
-            "and each turn's reward"
+            f"are in the side panel, which needs {NARROW} columns: at this width the line above the conversation "
+            "shows the inquiry, the tier and the mood, and the conversation each turn's reward"
             if narrow
             else "are on the right"
         )
-        return super().help_text().format(side_panel=side_panel)
+        return super().help_text().format(side_panel=side_panel, penalty=LEAVE_PENALTY)
 
     def on_resize(self, event: events.Resize) -> None:
         # small terminals keep the conversation and the keys; the title, the score and the side panel go
@@ -197,6 +196,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             self.set_class(narrow, "-narrow")
             self.call_after_refresh(self.refresh, layout=True)  # the new sizes need a second layout
         self.call_after_refresh(self._show_phase)  # the opponent's line, worded for the new width
+        self.call_after_refresh(self._show)  # and the customer's line
 
     @property
     def phase(self) -> Phase:
@@ -252,13 +252,40 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             self._show()
             self._show_phase()
             return
-        human = c.episode
+        self._finished(c.episode)
+
+    def _finished(self, human: Episode) -> None:
+        """``human`` ended (or was left): kept, and the opponent plays the same customer."""
         self._enter(Waiting(human))
         if self.agent is None:
             self.unplayed = human
             self._record(human, None)  # kept now; the opponent's part is added when it has played
         else:
             self.play_opponent(human)
+
+    def _leave_first(self, then: Callable[[], None]) -> None:
+        """Run ``then``; mid-conversation, only once the player agreed to leave the customer, which counts
+        as their loss while the opponent still plays that customer (leaving cannot skip a hard one)."""
+        live = self.state
+        if not isinstance(live, Live) or live.conversation.episode.done:
+            then()
+            return
+        from cs_tui.screens.play_dialogs import ChoiceDialog
+
+        def chosen(choice: str | None) -> None:
+            if choice != "leave" or self.state is not live:
+                return
+            live.conversation.episode.left = True
+            self._finished(live.conversation.episode)
+            then()
+
+        choices = [
+            ("stay", "Stay with this customer"),
+            ("leave", "Leave: it counts as your loss, and the opponent still plays this customer"),
+        ]
+        self.app.push_screen(
+            ChoiceDialog("Leave this conversation?", choices, current="stay", hint="enter choose · esc stay"), chosen
+        )
 
     @on(StrategyKey.Chosen)
     def clicked(self, event: StrategyKey.Chosen) -> None:
@@ -269,8 +296,10 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         self.start(self.industry, self.seed + 1)
 
     def action_new_episode(self) -> None:
-        """Choose the industry and seed of a new conversation."""
+        """Choose the industry and seed of a new conversation (mid-conversation: after agreeing to leave it)."""
+        self._leave_first(self._new_episode)
 
+    def _new_episode(self) -> None:
         from cs_tui.screens.play_dialogs import NewEpisodeDialog  # dialogs load when first opened
 
         def chosen(result: tuple[str, int] | None) -> None:
@@ -282,7 +311,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
     # -- the opponent ------------------------------------------------------------------------
     def action_pick_opponent(self) -> None:
         """Choose the opponent: a saved model or a baseline."""
-        from cs_tui.agents import baseline_specs
+        from cs_tui.agents import baseline_note, baseline_specs
         from cs_tui.screens.play_dialogs import ChoiceDialog
         from cs_tui.training.runs import list_runs
 
@@ -292,10 +321,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 choices.append((run.name, f"{run.name}  · saved model{self._run_summary(run)}"))
         if self._has_default() and DEFAULT_AGENT not in [c for c, _ in choices]:
             choices.insert(0, (DEFAULT_AGENT, f"{DEFAULT_AGENT}  · the shipped agent"))
-        choices += [
-            (spec, f"{short_name(spec)}  · {BASELINE_NOTES.get(short_name(spec), 'always this strategy')}")
-            for spec in baseline_specs()
-        ]
+        choices += [(spec, f"{short_name(spec)}  · {baseline_note(spec)}") for spec in baseline_specs()]
 
         def chosen(spec: str | None) -> None:
             if spec is not None and spec != self.agent_spec:
@@ -329,7 +355,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             from cs_tui.agents import load_agent
 
             # the opponent serves every industry the human may pick: "mixed" plans for all of them
-            agent = load_agent(spec, industry="mixed", max_turns=max_turns, saves=saves)
+            agent = load_agent(spec, industry="mixed", max_turns=max_turns, saves=saves, apart=True)
         except Exception as error:  # a broken model file must not take the app down
             self.post_message(self.OpponentLoaded(spec, None, str(error) or type(error).__name__))
             return
@@ -465,7 +491,10 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         self.notify(f"Copied {what} ({lines} line{'s' * (lines != 1)}) to the clipboard", title="Copy")
 
     def action_recordings(self) -> None:
-        """Replay a recorded conversation."""
+        """Replay a recorded conversation (mid-conversation: after agreeing to leave it)."""
+        self._leave_first(self._recordings)
+
+    def _recordings(self) -> None:
         from cs_tui.screens.play_dialogs import ChoiceDialog, recording_label
 
         paths = list_recordings(self.saves)
@@ -494,7 +523,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             return
         self.query_one(Transcript).show(self._transcript_items(e))
         last = e.turns[-1] if e.turns else None
-        self.query_one(CustomerCard).view = CustomerView(
+        view = CustomerView(
             industry=e.customer_industry,
             inquiry=e.inquiry,
             tier=e.tier,
@@ -504,6 +533,9 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             seed=e.seed,
             outcome=e.outcome,
         )
+        self.query_one(CustomerCard).view = view
+        width = self.size.width - 2 if self.size.width else 10**6  # the line's padding
+        self.query_one("#customer-line", Static).update(customer_line(view, e.satisfaction, e.sentiment, width))
         gauge = self.query_one(SentimentGauge)
         before = e.turns[-2].satisfaction if len(e.turns) >= 2 else e.opening_satisfaction
         gauge.satisfaction, gauge.sentiment = e.satisfaction, e.sentiment

@@ -15,6 +15,7 @@ from textual.widgets import Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
 from cs_tui.seeds import parse_seed
+from cs_tui.widgets.form import seed_input, seed_shown
 
 DIALOG_CSS = """
 {name} {{
@@ -62,8 +63,8 @@ class NewEpisodeDialog(ModalScreen[tuple[str, int] | None]):
             # on the current industry, unless it is one no customer could start with (then the first)
             current = self.industry if self.industry in self.industries else self.industries[0]
             yield Select([(name, name) for name in self.industries], value=current, allow_blank=False)
-            yield Label("Seed (the same seed brings the same customer)")
-            yield Input(str(self.seed), type="integer", id="seed")
+            yield Label("Seed (the same seed, the same customer; empty: random)")
+            yield seed_input(str(self.seed), compact=False)
             yield Label("tab next field · enter on the seed starts · esc cancel", classes="hint")
 
     def on_mount(self) -> None:
@@ -72,9 +73,9 @@ class NewEpisodeDialog(ModalScreen[tuple[str, int] | None]):
     @on(Input.Submitted)
     def start(self) -> None:
         try:
-            seed = parse_seed(self.query_one("#seed", Input).value, empty=None)
+            seed = parse_seed(seed_shown(self.query_one("#seed", Input)))
         except ValueError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(f"seed: {exc}", title="New conversation", severity="error")
             return
         industry = self.query_one(Select).value
         self.dismiss((str(industry), seed))

@@ -21,6 +21,12 @@ from cs_tui.training.runs import atomic_write_json, now_iso
 
 RECORD_SCHEMA = 1
 EPISODES_DIR = "episodes"
+#: the outcome of a conversation the player left before it ended (``n`` or ``r`` mid-conversation)
+LEFT_NAME = "left"
+#: a conversation you leave is your loss on that customer: it scores the lower of your return so far and
+#: the opponent's, less this much (about the gap between random play and the oracle per conversation), so
+#: leaving a hard customer never helps the score
+LEAVE_PENALTY = 1.0
 
 
 @dataclass
@@ -57,11 +63,14 @@ class Episode:
     turns: list[Turn] = field(default_factory=list)
     #: only a specialist could solve it (hidden while playing): escalating it was the right call
     needs_specialist: bool = False
+    #: the player left it before it ended (its outcome is then ``left``: see :func:`scored_return`)
+    left: bool = False
 
     @property
     def outcome(self) -> str:
-        """How it ended ("ongoing" while it goes on)."""
-        return self.turns[-1].outcome if self.turns else ONGOING_NAME
+        """How it ended ("ongoing" while it goes on, "left" if the player left it first)."""
+        ended = self.turns[-1].outcome if self.turns else ONGOING_NAME
+        return LEFT_NAME if self.left and ended == ONGOING_NAME else ended
 
     @property
     def done(self) -> bool:
@@ -150,6 +159,14 @@ class Conversation:
         return turn
 
 
+def scored_return(human: Episode, agent: Episode) -> float:
+    """Your return on a customer as the scoreboard counts it: your return, unless you left the conversation
+    before it ended; then the lower of your return so far and the opponent's, less ``LEAVE_PENALTY``."""
+    if human.outcome != LEFT_NAME:
+        return human.total_return
+    return min(human.total_return, agent.total_return) - LEAVE_PENALTY
+
+
 def play_agent(
     agent: Any, *, industry: str, max_turns: int, seed: int, options: dict[str, Any] | None = None
 ) -> Episode:
@@ -192,6 +209,7 @@ def episode_record(human: Episode, agent: Episode | None) -> dict[str, Any]:
             "rewards": [t.reward for t in e.turns],
             "reward_components": [t.components for t in e.turns],
             "outcome": e.outcome,
+            "left": e.outcome == LEFT_NAME,
             "return": e.total_return,
             "satisfaction": e.satisfaction,
         }
@@ -257,6 +275,8 @@ class Recording:
     options: dict[str, Any] | None
     #: ``(player, actions)``: the human's first, then the agent's if it was recorded
     parts: tuple[tuple[str, list[int]], ...]
+    #: the human left the conversation before it ended
+    human_left: bool = False
 
 
 def read_recording(path: Path) -> Recording:
@@ -280,7 +300,7 @@ def read_recording(path: Path) -> Recording:
                 if any(not 0 <= a < len(STRATEGY_NAMES) for a in actions):
                     raise ValueError(f"{key} actions must be 0-{len(STRATEGY_NAMES) - 1}")
                 parts.append((str(part["player"]), actions))
-        return Recording(seed, industry, max_turns, options, tuple(parts))
+        return Recording(seed, industry, max_turns, options, tuple(parts), record["human"].get("left") is True)
     except KeyError as error:  # str(KeyError) is just the quoted key
         raise RecordError(f"{path.name}: cannot replay this recording (no {error} field)") from error
     except (OSError, ValueError, TypeError, AttributeError) as error:
@@ -304,6 +324,7 @@ def load_recording(path: Path) -> tuple[Episode, Episode | None]:
         )
     except (ValueError, TypeError) as error:  # the env refuses its arguments (an unknown industry, ...)
         raise RecordError(f"{path.name}: cannot replay this recording ({error})") from error
+    human.left = recording.human_left
     return human, agent[0] if agent else None
 
 
@@ -345,7 +366,7 @@ class Comparison:
 
 def compare(pairs: list[tuple[Episode, Episode]], *, resamples: int = 4000, seed: int = 0) -> Comparison:
     """Means, handled rates and a paired bootstrap 95 % CI of the mean return difference (human − agent)."""
-    human = np.array([h.total_return for h, _ in pairs], dtype=np.float64)
+    human = np.array([scored_return(h, a) for h, a in pairs], dtype=np.float64)
     agent = np.array([a.total_return for _, a in pairs], dtype=np.float64)
     n = len(pairs)
     if n == 0:

@@ -35,6 +35,7 @@ from cs_tui.screens.pane import PaneScreen
 from cs_tui.seeds import parse_seed
 from cs_tui.training.runs import list_runs
 from cs_tui.widgets import tone
+from cs_tui.widgets.form import seed_input, seed_shown
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.scenario_trials import ScenarioTrialsScreen
 
@@ -154,6 +155,7 @@ conversation; **f** opens the worst one.
         self.run_settings: RunSettings | None = None
         self.running = False
         self._run_id = 0
+        self._policy_chosen = False  # until the picker is first filled, the choice is the kept one
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -166,7 +168,7 @@ conversation; **f** opens the worst one.
             yield Label("k")
             yield Input("4", type="integer", compact=True, id="k")
             yield Label("seed")
-            yield Input("0", type="integer", compact=True, id="seed")
+            yield seed_input("0")
         yield Static("Choose a policy and press r to run the scenario catalog.", id="summary")
         table = ScenarioTable(id="scenario-table", cursor_type="row", zebra_stripes=True)
         # the numbers first: a long title is what gets cut on a narrow terminal
@@ -203,17 +205,24 @@ conversation; **f** opens the worst one.
         self.refresh_policies()
 
     def refresh_policies(self) -> None:
-        """List the saved models and baselines in the policy picker, keeping the current choice."""
+        """List the saved models and baselines in the policy picker, keeping the current choice; at first
+        the choice kept from the last session, else the default agent, else the heuristic."""
         select: Select[str] = self.query_one("#policy", Select)
-        current = select.value
+        current = select.value if self._policy_chosen else self.settings.scenario_policy
         choices = policy_choices(self.saves)
-        select.set_options((Text(label), value) for label, value in choices)  # run names: text, not markup
         values = [value for _, value in choices]
-        if isinstance(current, str) and current in values:
-            select.value = current
-        else:
-            default = str(self.saves / "default")
-            select.value = default if default in values else DEFAULT_POLICY
+        default = str(self.saves / "default")
+        choice = next(v for v in (current, default, DEFAULT_POLICY) if isinstance(v, str) and v in values)
+        with select.prevent(Select.Changed):  # the list refilled, not a choice the user made
+            select.set_options((Text(label), value) for label, value in choices)  # run names: text, not markup
+            select.value = choice
+        self._policy_chosen = True
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """The user chose a policy: keep it for the next start."""
+        if event.select.id == "policy" and isinstance(event.value, str):
+            self.settings.scenario_policy = event.value
+            self.post_message(self.Remember("scenario_policy", event.value))
 
     # -- running -----------------------------------------------------------------------------
     def action_run_catalog(self) -> None:
@@ -226,7 +235,7 @@ conversation; **f** opens the worst one.
                 self.query_one("#policy", Select).value,
                 self.query_one("#trials", Input).value,
                 self.query_one("#k", Input).value,
-                self.query_one("#seed", Input).value,
+                seed_shown(self.query_one("#seed", Input)),
             )
         except ValueError as exc:
             self.notify(str(exc), title="Scenarios", severity="error")
@@ -242,7 +251,7 @@ conversation; **f** opens the worst one.
 
     @work(thread=True, exclusive=True, group="scenarios", exit_on_error=False)
     def _run(self, run_id: int, settings: RunSettings, scenarios: list[Scenario], saves: Path) -> None:
-        from cs_tui.agents import load_agent  # a model import (torch) happens only here, in the worker
+        from cs_tui.agents import load_agent  # a model loads in a process of its own (no torch here)
 
         worker = get_current_worker()
         agents: dict[tuple[str, int], Any] = {}
@@ -260,6 +269,7 @@ conversation; **f** opens the worst one.
                         max_turns=scenario.max_turns,
                         saves=saves,
                         seed=settings.seed,
+                        apart=True,  # torch in a process of its own: the app's keys never wait for it
                     )
                 self.post_message(
                     self.Progress(run_id, run_scenario(agents[key], scenario, settings.trials, settings.seed))

@@ -114,3 +114,43 @@ def lstm_memory(step: LstmStep, layers: int, hidden: int, obs_size: int) -> Memo
         return out, (np.asarray(h).swapaxes(0, 1), np.asarray(c).swapaxes(0, 1))
 
     return Memory(initial, advance, obs_size)
+
+
+class Network:
+    """What acts on observations, with or without a memory: ``policy_net.PolicyNet``, or
+    ``policy_process.PolicyProcess`` answering for one in another process. Subclasses set the attributes
+    and give :meth:`values` (and :meth:`lstm_step` for an LSTM)."""
+
+    #: one observation of the env (the network reads ``frame_stack`` of them side by side)
+    obs_size: int
+    frame_stack: int
+    #: it remembers the conversation (an LSTM, or frame stacking): act through :meth:`new_memory`
+    remembers: bool
+
+    @property
+    def lstm_shape(self) -> tuple[int, int] | None:
+        """``(layers, hidden size)`` of the actor's LSTM (recurrent PPO), else None."""
+        return None
+
+    def values(self, batch: np.ndarray) -> np.ndarray:
+        """The head's outputs for a batch of what the network reads."""
+        raise NotImplementedError
+
+    def lstm_step(self, obs: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One step of the actor's LSTM and the head."""
+        raise NotImplementedError
+
+    def action_values(self, obs: np.ndarray) -> np.ndarray:
+        """Action probabilities (PPO, A2C) or Q-values (DQN), float64, shape ``(8,)`` or ``(n, 8)``."""
+        if self.remembers:
+            raise ValueError("this network remembers the conversation: act through new_memory()")
+        batch = np.asarray(obs, dtype=np.float32)
+        array = self.values(batch.reshape(-1, self.obs_size))
+        return array[0] if batch.ndim == 1 else array
+
+    def new_memory(self) -> Memory:
+        """A fresh memory to act with: the LSTM's states (recurrent PPO), or the last ``frame_stack`` observations."""
+        if self.lstm_shape is None:
+            return frame_stack_memory(self.values, self.obs_size, self.frame_stack)
+        layers, hidden = self.lstm_shape
+        return lstm_memory(self.lstm_step, layers, hidden, self.obs_size)

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cs_tui.training import model_file, pickle_scan, safe_load
+from cs_tui.training.memory import Network
 from cs_tui.training.model_file import META_MEMBER, ModelLoadError
 
 if TYPE_CHECKING:
     import torch
 
-    from cs_tui.training.memory import Memory
 
 #: SB3's MlpPolicy defaults where the description names none (ActorCriticPolicy and DQNPolicy, and
 #: sb3-contrib's RecurrentActorCriticPolicy).
@@ -90,7 +90,7 @@ def _build(algorithm: str, obs_size: int, n_actions: int, policy_kwargs: dict[st
     return root
 
 
-class PolicyNet:
+class PolicyNet(Network):
     """A model file's policy network, to act: :meth:`action_values` and :meth:`predict` on observations.
 
     A network that remembers (an LSTM, or ``frame_stack`` observations side by side) acts through a
@@ -116,38 +116,30 @@ class PolicyNet:
             return net.q_net.q_net(tensor)
         return torch.softmax(net.action_net(net.mlp_extractor.policy_net(tensor)), dim=-1)
 
-    def _values(self, batch: np.ndarray) -> np.ndarray:
+    def values(self, batch: np.ndarray) -> np.ndarray:
+        """The head's outputs for a batch of what the network reads (``frame_stack`` observations side by side)."""
         import torch
 
         with torch.no_grad():
             return self._head(torch.as_tensor(batch)).numpy().astype(np.float64)
 
-    def action_values(self, obs: np.ndarray) -> np.ndarray:
-        """Action probabilities (PPO, A2C) or Q-values (DQN), float64, shape ``(8,)`` or ``(n, 8)``."""
-        if self.remembers:
-            raise ValueError("this network remembers the conversation: act through new_memory()")
-        batch = np.asarray(obs, dtype=np.float32)
-        array = self._values(batch.reshape(-1, self.obs_size))
-        return array[0] if batch.ndim == 1 else array
-
-    def new_memory(self) -> Memory:
-        """A fresh memory to act with (a network that remembers; see :mod:`cs_tui.training.memory`)."""
-        from cs_tui.training.memory import frame_stack_memory, lstm_memory
-
+    @property
+    def lstm_shape(self) -> tuple[int, int] | None:
+        """``(layers, hidden size)`` of the actor's LSTM (recurrent PPO), else None."""
         if self.algorithm != "recurrent_ppo":
-            return frame_stack_memory(self._values, self.obs_size, self.frame_stack)
+            return None
         lstm: Any = self.network.lstm_actor
+        return int(lstm.num_layers), int(lstm.hidden_size)
 
-        def step(obs: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            import torch
+    def lstm_step(self, obs: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One step of the actor's LSTM and the head (sb3-contrib's ``_process_sequence`` for a sequence of 1)."""
+        import torch
 
-            # sb3-contrib's _process_sequence for one step: a sequence of 1
-            with torch.no_grad():
-                out, (h_t, c_t) = lstm(torch.as_tensor(obs).unsqueeze(0), (torch.as_tensor(h), torch.as_tensor(c)))
-                values = self._head(out[0]).numpy().astype(np.float64)
-            return values, h_t.numpy(), c_t.numpy()
-
-        return lstm_memory(step, lstm.num_layers, lstm.hidden_size, self.obs_size)
+        lstm: Any = self.network.lstm_actor
+        with torch.no_grad():
+            out, (h_t, c_t) = lstm(torch.as_tensor(obs).unsqueeze(0), (torch.as_tensor(h), torch.as_tensor(c)))
+            values = self._head(out[0]).numpy().astype(np.float64)
+        return values, h_t.numpy(), c_t.numpy()
 
     def predict(self, obs: np.ndarray) -> np.ndarray:
         """The greedy action of each observation (``int64``; a 0-d array for one observation)."""

@@ -1,4 +1,5 @@
-"""Who the customer is, as the agent can see it: industry, inquiry, tier, urgency, the turn count."""
+"""Who the customer is, as the agent can see it: industry, inquiry, tier, urgency, the turn count; and the
+same in one line with the mood as a small gauge, for a terminal too narrow for the side panel."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from cs_env.domain import ONGOING_NAME
+from cs_env.domain import ONGOING_NAME, SENTIMENT_NAMES
 from cs_tui.widgets import tone
+
+#: the sentiment's colour, angry to delighted (as the side panel's gauge)
+MOOD_STYLES = ("bold red", "red", "yellow", "green", "bold green")
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,25 @@ class CustomerCard(Widget):
             text.append(" · ")
             text.append(v.outcome.upper(), style=tone(style))
         return text
+
+
+def customer_line(v: CustomerView, satisfaction: float, sentiment: int, width: int) -> Text:
+    """The customer in one line of at most ``width`` cells: inquiry, tier and the mood (a gauge and its
+    name) first, then urgency and the turn where they fit; what the side panel shows, for a narrow terminal."""
+    style = tone(MOOD_STYLES[sentiment])
+    cells = 8 if width >= 40 else 4
+    filled = round(min(max(satisfaction, 0.0), 1.0) * cells)
+    mood = Text()
+    mood.append("█" * filled, style=style)
+    mood.append("░" * (cells - filled), style=tone("dim"))
+    mood.append(f" {SENTIMENT_NAMES[sentiment]}", style=style)
+    inquiry = Text(v.inquiry.replace("_", " "), style=tone("bold"))
+    tier = Text(v.tier, style=tone("bold magenta" if v.tier == "vip" else "bold"))
+    long, short = f" · urgency {v.urgency}/4 · turn {v.turn}/{v.max_turns}", f" · u{v.urgency} · {v.turn}/{v.max_turns}"
+    line = Text()
+    for tier_label, tail in (("tier ", long), ("tier ", short), ("tier ", ""), ("", "")):
+        line = Text.assemble(inquiry, " · ", tier_label, tier, " · ", mood, tail)
+        if line.cell_len <= width:
+            return line
+    line.truncate(width, overflow="ellipsis")
+    return line

@@ -14,6 +14,7 @@ from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
+from cs_tui.seeds import draw_seed
 from cs_tui.training.registry import ALGORITHMS
 from cs_tui.widgets.key_bar import KeyBar
 
@@ -30,6 +31,19 @@ def algorithm_select(value: str = "ppo") -> Select[str]:
     """A compact choice of the algorithms cs-tui trains."""
     choices = [(a.upper().replace("_", " "), a) for a in ALGORITHMS]
     return Select(choices, value=value, allow_blank=False, compact=True, id="algorithm")
+
+
+def seed_input(value: str, *, compact: bool = True, id: str = "seed") -> Input:
+    """A seed field, the same in every form: text as typed (Textual's integer input drops a ``.``, so
+    ``3.5`` became seed 35), checked by :func:`cs_tui.seeds.parse_seed`; empty means a random seed."""
+    return Input(value, placeholder="empty: random", compact=compact, id=id)
+
+
+def seed_shown(field: Input) -> str:
+    """The seed text a form reads from ``field``: an empty field gets a drawn seed, shown in it first."""
+    if not field.value.strip():
+        field.value = str(draw_seed())
+    return field.value
 
 
 def form_buttons() -> ComposeResult:

@@ -13,7 +13,7 @@ from textual.widgets import Input, Label, Select, Static
 from cs_env.env import valid_industries
 from cs_tui.seeds import parse_seed
 from cs_tui.training.registry import ALGORITHMS, STUDY_NAME_RULE, check_study_name
-from cs_tui.widgets.form import FormScreen, algorithm_select, form_buttons
+from cs_tui.widgets.form import FormScreen, algorithm_select, form_buttons, seed_input, seed_shown
 from cs_tui.widgets.industry_select import industry_select
 from cs_tui.widgets.training_form import whole_number
 
@@ -116,12 +116,13 @@ class NewStudyForm(FormScreen[StudyRequest, StudyFormFields]):
                 yield Label("timesteps")
                 yield Input(f.timesteps, placeholder="the algorithm's (per trial)", compact=True, id="timesteps")
                 yield Label("seed")
-                yield Input(f.seed, type="integer", compact=True, id="seed")
+                yield seed_input(f.seed)
                 yield Label("study")
                 yield Input(f.study, placeholder="ALGORITHM-INDUSTRY", compact=True, id="study")
             yield from form_buttons()
 
     def request(self) -> StudyRequest:
+        seed_shown(self.query_one("#seed", Input))
         return validate_study(
             self.query_one("#algorithm", Select).value,
             self.query_one("#industry", Select).value,

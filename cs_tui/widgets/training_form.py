@@ -14,7 +14,7 @@ from cs_tui.commands.train import MIN_TIMESTEPS
 from cs_tui.seeds import parse_seed
 from cs_tui.training.registry import ALGORITHMS, RUN_NAME, RUN_NAME_RULE
 from cs_tui.training.runs import default_run_name, unique_run_name
-from cs_tui.widgets.form import FormScreen, algorithm_select, form_buttons
+from cs_tui.widgets.form import FormScreen, algorithm_select, form_buttons, seed_input, seed_shown
 from cs_tui.widgets.industry_select import industry_select
 
 FALLBACK_TIMESTEPS = 50_000
@@ -180,7 +180,7 @@ class NewRunForm(FormScreen[TrainRequest, RunFormFields]):
                 yield Label("timesteps")
                 yield Input(timesteps, type="integer", compact=True, id="timesteps")
                 yield Label("seed")
-                yield Input(f.seed, type="integer", compact=True, id="seed")
+                yield seed_input(f.seed)
                 yield Label("name")
                 yield Input(f.name, placeholder="automatic", compact=True, id="name")
                 yield Label("frame stack")
@@ -202,7 +202,7 @@ class NewRunForm(FormScreen[TrainRequest, RunFormFields]):
             self.query_one("#algorithm", Select).value,
             self.query_one("#industry", Select).value,
             self.query_one("#timesteps", Input).value,
-            self.query_one("#seed", Input).value,
+            seed_shown(self.query_one("#seed", Input)),
             self.query_one("#name", Input).value,
             self.saves,
             frame_stack=self.query_one("#frame-stack", Input).value,
