@@ -51,10 +51,13 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(build_parser(), argv)
+    try:  # the first fraction of a second: the commands' modules and the industry files are loading
+        args = parse(build_parser(), argv)
+        problem = _industry_data_problem()
+    except KeyboardInterrupt:
+        return _stopped_while_starting(whole_process=argv is None)
     # the process is this command (not a caller's in-process use): its stop flags may stay installed to the end
     args.whole_process = argv is None
-    problem = _industry_data_problem()
     if problem is not None:  # every command and the app play industries: say which file is wrong
         print(f"cs-tui: error: the industry data cannot be loaded: {problem}", file=sys.stderr)
         return 2
@@ -80,6 +83,21 @@ def main(argv: list[str] | None = None) -> int:
         # interpreter's own complaint when it flushes stdout at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE  # the shell's convention for a reader that left (as `yes | head`)
+
+
+def _stopped_while_starting(whole_process: bool) -> int:
+    """A Ctrl-C before any command ran: nothing was written, so end as a stopped program does, quietly.
+
+    The whole process dies of SIGINT itself (the shell shows 130 and a calling script sees the signal);
+    an in-process caller gets 130.
+    """
+    if whole_process:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    return 128 + signal.SIGINT
 
 
 def _ignore_stops_while_exiting() -> None:

@@ -608,9 +608,12 @@ def resolve_run(spec: str | Path, saves: Path | None = None) -> Run:
     if saves is not None and not path.is_absolute():
         candidates.append(saves / path)
     for candidate in candidates:
-        if (candidate / META_FILE).is_file():
-            return Run(candidate)
-    raise RunError(f"{spec}: not a run folder (no {META_FILE} found)")
+        try:
+            if (candidate / META_FILE).is_file():
+                return Run(candidate)
+        except OSError as exc:  # a name too long for the system, a folder we may not enter
+            raise RunError(f"{spec!s:.200}: not a run folder ({exc.strerror or exc})") from None
+    raise RunError(f"{spec!s:.200}: not a run folder (no {META_FILE} found)")
 
 
 def unique_run_name(root: Path, base: str) -> str:

@@ -26,7 +26,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cs_tui.training import runs
-from cs_tui.training.registry import ALGORITHMS, ON_POLICY, check_run_name
+from cs_tui.training.registry import (
+    ALGORITHMS,
+    MAX_EPISODES,
+    MAX_EVAL_EVERY,
+    MAX_KEEP_CHECKPOINTS,
+    MAX_N_ENVS,
+    ON_POLICY,
+    check_count,
+    check_path_text,
+    check_run_name,
+)
 from cs_tui.training.run_record import EvalRecord, RunRecord
 from cs_tui.training.runs import Run, RunError, RunStatus
 from cs_tui.training.stop import StopFlag
@@ -542,6 +552,22 @@ def check_frame_stack(frame_stack: object, algorithm: str) -> str | None:
     return None
 
 
+def _check_counts(options: TrainOptions, n_envs: object) -> None:
+    """Every count of a new run within its ceiling (:mod:`cs_tui.training.registry`), before any folder exists:
+    a usage error (exit status 2) naming the flag and both bounds."""
+    for flag, value, lowest, highest in (
+        ("--n-envs", n_envs, 1, MAX_N_ENVS),
+        ("--eval-every", options.eval_every, 1, MAX_EVAL_EVERY),
+        ("--eval-episodes", options.eval_episodes, 2, MAX_EPISODES),
+        ("--reference-episodes", options.reference_episodes, 2, MAX_EPISODES),
+        ("--keep-checkpoints", options.keep_checkpoints, 0, MAX_KEEP_CHECKPOINTS),
+    ):
+        try:
+            check_count(flag, value, lowest, highest)
+        except ValueError as exc:
+            raise TrainingError(str(exc), 2) from None
+
+
 def _check_positive(name: str, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise TrainingError(f"{name} must be a positive integer, got {value!r}", exit_code=2)
@@ -631,7 +657,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
     timesteps = options.timesteps if options.timesteps is not None else defaults.timesteps
     n_envs = options.n_envs if options.n_envs is not None else defaults.n_envs
     _check_positive("--timesteps", timesteps)
-    _check_positive("--n-envs", n_envs)
+    _check_counts(options, n_envs)
     _check_tensorboard(options.tensorboard)
     problem = check_frame_stack(options.frame_stack, options.algorithm)
     if problem:
@@ -639,6 +665,10 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
     if options.warm_start is not None:
         from cs_tui.training.warm_start import check_source, warm_start_source
 
+        try:
+            check_path_text("--warm-start", options.warm_start)
+        except ValueError as exc:
+            raise TrainingError(str(exc), 2) from None
         problem = check_source(options.warm_start, options.algorithm, options.frame_stack)
         if problem:
             raise TrainingError(problem, 2)
@@ -793,6 +823,10 @@ def resume(
         TrainingError: the folder is not a resumable run (missing, unreadable, still training, done).
     """
     reporter = reporter or NullReporter()
+    try:
+        check_path_text("--resume", str(path))
+    except ValueError as exc:
+        raise TrainingError(f"cannot resume: {exc}", 2) from None
     try:
         run = runs.resolve_run(path, saves)
     except RunError as exc:  # a name that is no run: bad input, as `cs-tui evaluate nosuchrun` is
