@@ -397,7 +397,7 @@ class Session:
             save_model(self.model, self.run.model_path, self.model_meta())
             if self.options.checkpoints and self.options.keep_checkpoints > 0:
                 target = self.run.checkpoints_dir / f"step_{steps:010d}.zip"
-                self.run.checkpoints_dir.mkdir(exist_ok=True)
+                runs.make_run_folder(self.run.checkpoints_dir)  # never a link planted there
                 runs.atomic_write_bytes(target, self.run.model_path.read_bytes())
                 for old in self.run.checkpoints()[: -self.options.keep_checkpoints]:
                     old.unlink(missing_ok=True)
@@ -411,7 +411,7 @@ class Session:
 
     def _episodes_by(self, steps: int) -> int:
         """Training episodes finished by ``steps``: the last ``"train"`` record at or before it says."""
-        records, _ = self.run.read_metrics()
+        records = self.run.all_metrics()
         counts = [r["episodes"] for r in records if r.get("type") == "train" and r.get("timesteps", 0) <= steps]
         return int(counts[-1]) if counts else 0
 
@@ -831,6 +831,9 @@ def resume(
         run = runs.resolve_run(path, saves)
     except RunError as exc:  # a name that is no run: bad input, as `cs-tui evaluate nosuchrun` is
         raise TrainingError(f"cannot resume: {exc}; {_resumable_runs(saves)}", 2) from None
+    problem = runs.written_files_problem(run.path)  # before the lock: .lock itself may be the planted link
+    if problem:
+        raise TrainingError(f"cannot resume: {problem}", 2)
     stop = stop or StopFlag()
     stop.install()
     try:  # one trainer per run: taken before the run is read, so two resumes cannot both pass the checks
@@ -873,7 +876,7 @@ def _resume_locked(
         raise TrainingError(f"cannot resume: {run.meta_path} lacks {lacks}")
     # (another trainer of this run would hold the lock we hold: none is training it)
     # a run that died before its first checkpoint has no model: it starts again from step 0 with its settings
-    restart = not run.model_path.exists()
+    restart = not os.path.lexists(run.model_path)  # (a link that leads nowhere is refused, not "no model")
     _check_positive("--timesteps", timesteps)
     _check_tensorboard(tensorboard)
     requested = timesteps if timesteps is not None else record.total_timesteps
@@ -914,7 +917,10 @@ def _resume_locked(
     problem = check_frame_stack(options.frame_stack, options.algorithm)
     if problem:
         raise TrainingError(f"cannot resume: {run.meta_path}: {problem}")
-    runs.repair_jsonl(run.metrics_path)
+    try:
+        runs.repair_jsonl(run.metrics_path)
+    except OSError as exc:  # (a file swapped for a link or a FIFO since the check above)
+        raise TrainingError(f"cannot resume: {exc}", 2) from None
     runs.remove_temp_files(run.path)  # left by a kill -9 mid-write; we hold the lock, so none is being written
     record.status, record.error, record.traceback = RunStatus.RUNNING, None, None
     record.pid, record.pid_token, record.versions = os.getpid(), runs.process_token(), runs.versions()
