@@ -152,6 +152,10 @@ class TrainOptions:
     prune: Callable[[EvalRecord], bool] | None = None
     #: ``cs-tui tune``: the study and trial this run is, recorded in ``meta.json`` under "tune"
     tune: dict[str, Any] | None = None
+    #: ``cs-tui tune``: scores the run's best model on held-out conversations once training reached its total,
+    #: before the run is recorded finished (a worker killed meanwhile leaves a run that does not say
+    #: finished); its figures are kept in ``meta.json`` under "tune" → "holdout_eval"
+    holdout: Callable[[Run], dict[str, Any]] | None = None
     #: ``baseline:NAME`` or a folder of recordings to imitate before reinforcement learning (cs_tui.training.warm_start)
     warm_start: str | None = None
     #: observations the policy sees side by side (``--frame-stack``; 1: the current one alone)
@@ -462,6 +466,8 @@ class Session:
             if self.last_eval_steps != steps:
                 self.evaluate(steps)
             self.checkpoint()
+            if self.options.holdout is not None:
+                self.score_holdout(self.options.holdout)
             message = f"finished {steps:,} steps; best {_pct(self.record.best_eval):.1f}% of oracle"
             self.finish(RunStatus.FINISHED, message)
             code, status = 0, RunStatus.FINISHED
@@ -474,6 +480,16 @@ class Session:
             best_eval=self.record.best_eval,
             wall_seconds=time.monotonic() - started,
         )
+
+    def score_holdout(self, holdout: Callable[[Run], dict[str, Any]]) -> None:
+        """Score the trained run on held-out conversations (``cs-tui tune``) while it still reads running;
+        a failure fails the run with its reason."""
+        self.status(RunStatus.RUNNING, "training done; scoring the best model on held-out conversations")
+        try:
+            figures = holdout(self.run)
+        except Exception as exc:  # a model that cannot be scored fails the trial: its run says why
+            raise TrainingError(f"held-out evaluation failed: {exc}") from None
+        self.record.tune = {**(self.record.tune or {}), "holdout_eval": figures}
 
     def _pruned(self, steps: int, total: int, started: float) -> TrainResult:
         """Stopped early by ``cs-tui tune``'s pruner: checkpointed, recorded as pruned (exit status 0)."""

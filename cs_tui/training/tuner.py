@@ -23,7 +23,6 @@ continues the study. Optuna is imported inside functions only.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import socket
@@ -479,6 +478,12 @@ def _objective(
         emit({"type": "trial", "event": "started", "study": study_name, "trial": trial.number, "run": run_name,
               "params": params, "worker": options.worker})  # fmt: skip
 
+        scored: dict[str, Any] = {}
+
+        def holdout(run: runs.Run) -> dict[str, Any]:
+            scored.update(holdout_eval(run, settings["industry"], int(settings["holdout_episodes"]), options.saves))
+            return scored
+
         def prune(evaluation: EvalRecord) -> bool:
             trial.report(float("nan") if evaluation.pct_of_oracle is None else evaluation.pct_of_oracle,
                          evaluation.timesteps)  # fmt: skip
@@ -497,6 +502,7 @@ def _objective(
             reference_episodes=options.reference_episodes,
             overrides=overrides,
             prune=prune,
+            holdout=holdout,
             tune={"study": study_name, "trial": trial.number, "storage": shown_url(options.storage or "embedded"),
                   "params": params},
         )  # fmt: skip
@@ -515,7 +521,7 @@ def _objective(
             trial.study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
             emit({**event, "event": "interrupted"})
             raise Interrupted(result.message, result.exit_code)
-        if result.status == "failed":
+        if result.status == "failed":  # (the held-out scoring's failure included: the run says so too)
             trial.set_user_attr("error", result.message)
             emit({**event, "event": "failed"})
             failed_in_a_row.append(result.message)
@@ -524,18 +530,8 @@ def _objective(
             failed_in_a_row.clear()
             emit({**event, "event": "pruned", "value": result.best_eval and result.best_eval.pct_of_oracle})
             raise optuna.TrialPruned(result.message)
-        run = runs.Run(options.saves / run_name)
-        try:
-            held_out = holdout_eval(run, settings["industry"], int(settings["holdout_episodes"]), options.saves)
-        except Exception as exc:  # a model that cannot be scored fails the trial, not the study
-            trial.set_user_attr("error", f"held-out evaluation failed: {exc}")
-            failed_in_a_row.append(f"held-out evaluation failed: {exc}")
-            raise TrialFailed(str(exc)) from None
+        held_out = scored  # scored by the trainer before it recorded the run finished
         trial.set_user_attr("holdout", held_out)
-        with contextlib.suppress(runs.RunError, OSError):
-            record = run.record()
-            record.tune = {**(record.tune or {}), "holdout_eval": held_out}
-            run.write_record(record)
         failed_in_a_row.clear()
         emit({**event, "event": "complete", "value": held_out["pct_of_oracle"]})
         return float(held_out["pct_of_oracle"])
