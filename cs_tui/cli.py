@@ -8,26 +8,32 @@ needs when it runs. Bad arguments are usage errors (exit status 2) that list the
 
 from __future__ import annotations
 
-import argparse
+# only modules Python has loaded before any script runs: a Ctrl-C while this module is imported (the
+# console script's first line) finds almost nothing to interrupt; argparse and logging come in main()
 import contextlib
-import importlib
-import logging
 import os
 import signal
 import sys
-from types import ModuleType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from cs_tui import __version__
+
+if TYPE_CHECKING:
+    import argparse
+    from types import ModuleType
 
 COMMANDS = ("train", "tune", "demo", "test", "evaluate")
 
 
 def _command(name: str) -> ModuleType:
+    import importlib
+
     return importlib.import_module(f"cs_tui.commands.{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="cs-tui",
         description="A terminal simulator and trainer for customer-support agents. With no command, opens the app.",
@@ -42,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     """``parser.parse_args``, but an unknown flag after a command prints that command's usage, not the top level's."""
+    import argparse
+
     args, extra = parser.parse_known_args(argv)
     if extra:
         # argparse hands a subcommand's unknown flags up to the top parser, whose usage would not help
@@ -131,6 +139,8 @@ def exit_now(status: int) -> NoReturn:
     importing torch, seconds away) and tearing down torch and stable-baselines3 object by object,
     2-25 s on a loaded machine, while the user waits for the prompt. So: flush, then ``os._exit``.
     """
+    import logging
+
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed or broken stream has nothing left to lose

@@ -213,3 +213,12 @@ async def test_the_app_following_a_run_whose_metrics_is_a_fifo_or_dev_zero_shows
         monitor = app.screen.query_one(RunMonitor)
         await wait_for(pilot, lambda: monitor.view.status == "broken")
         assert {"fifo": "is a FIFO", "dev_zero": "is a character device"}[kind] in str(monitor.view.reason)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_meta_json_that_is_not_a_file_is_named_by_resume(
+    run_copy: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    plant(run_copy / "meta.json", kind)
+    code, err = resume(capsys, run_copy)
+    assert code == 2 and f"{run_copy / 'meta.json'} is " in err and KINDS[kind] in err, err

@@ -768,8 +768,11 @@ def resolve_run(spec: str | Path, saves: Path | None = None) -> Run:
         candidates.append(saves / path)
     for candidate in candidates:
         try:
-            if (candidate / META_FILE).is_file():
-                return Run(candidate)
+            # a meta.json in any form (a FIFO, a link) makes a run folder: its reader then says what is wrong
+            os.lstat(candidate / META_FILE)
+            return Run(candidate)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
         except OSError as exc:  # a name too long for the system, a folder we may not enter
             raise RunError(f"{spec!s:.200}: not a run folder ({exc.strerror or exc})") from None
     raise RunError(f"{spec!s:.200}: not a run folder (no {META_FILE} found)")
