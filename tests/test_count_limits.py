@@ -149,3 +149,24 @@ def test_a_ctrl_c_while_an_in_process_command_starts_returns_130(
     monkeypatch.setattr(cli, "_industry_data_problem", interrupted)
     code, err = run_cli(capsys, "demo", "--episodes", "1")
     assert code == 130 and "Traceback" not in err
+
+
+def test_a_worker_the_system_refuses_to_start_is_one_line_and_the_others_are_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cs_tui.commands.tune as tune_command
+
+    started: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def popen(command: list[str], *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        if started:  # the second worker: the process limit is reached
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        started.append(real_popen([sys.executable, "-c", "import time; time.sleep(300)"]))
+        return started[0]
+
+    monkeypatch.setattr(tune_command.subprocess, "Popen", popen)
+    code, err = run_cli(capsys, "--saves", str(tmp_path), "tune", "--trials", "2", "--jobs", "2", "--study", "s")
+    assert code == 1 and "Traceback" not in err
+    assert "cannot start worker 2 of 2: Resource temporarily unavailable; try fewer --jobs" in err
+    assert started[0].poll() is not None  # the worker already started was stopped, not left behind

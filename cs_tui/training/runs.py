@@ -613,8 +613,10 @@ class Run:
         """``meta.json`` as a dict; :class:`RunError` naming the file if it is missing or unreadable."""
         try:
             st = self.meta_path.stat()
-        except OSError:
+        except FileNotFoundError:
             raise RunError(f"{self.meta_path}: file not found (not a run folder?)") from None
+        except OSError as exc:  # a symlink loop, a name too long
+            raise RunError(f"{self.meta_path}: cannot read: {exc.strerror or exc}") from None
         key = (st.st_mtime_ns, st.st_size)
         if self._meta_cache is None or self._meta_cache[0] != key:
             meta = read_json(self.meta_path)
