@@ -5,7 +5,6 @@ regular file at once, and one bad metrics line costs only itself (issue 30 items
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +12,9 @@ from pathlib import Path
 
 import pytest
 from app_helpers import PaneApp, wait_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from campaigns.hostile_runs import plant
 from cli_helpers import run_cli
 from test_app_training import make_run, train_record
 
@@ -103,18 +105,6 @@ def test_a_model_zip_that_is_a_symlink_loop_is_named_not_restarted_from_step_0(
     code, err = resume(capsys, run_copy)
     assert code == 2 and f"{run_copy / 'model.zip'} is a symbolic link loop" in err, err
     assert json.loads((run_copy / "meta.json").read_text())["timesteps_done"] == 2048  # nothing restarted
-
-
-def plant(path: Path, kind: str) -> None:
-    path.unlink(missing_ok=True)
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "dev_zero":
-        path.symlink_to("/dev/zero")
-    elif kind == "folder":
-        path.mkdir()
-    else:
-        path.symlink_to(path)
 
 
 KINDS = {"fifo": "FIFO", "dev_zero": "symbolic link (to /dev/zero)", "folder": "folder", "loop": "symbolic link loop"}

@@ -57,12 +57,15 @@ def _copy_run(workdir: Path, name: str) -> Path:
     return target
 
 
-def _plant(path: Path, kind: str, victim: Path) -> None:
+def plant(path: Path, kind: str, victim: Path | None = None) -> None:
+    """Put ``kind`` (one of :data:`PLANTS`) where ``path`` was: a link to ``victim``, a FIFO, a link to
+    /dev/zero, a folder, or a link to itself."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
     if kind == "victim_link":
+        assert victim is not None
         path.symlink_to(victim)
     elif kind == "fifo":
         os.mkfifo(path)
@@ -88,7 +91,7 @@ def planted_case(rng: random.Random, workdir: Path, i: int) -> str | None:
     else:
         victim.write_bytes(b"precious\n")
     snapshot = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in [victim, *victim.glob("*")] if p.is_file()}
-    _plant(run / name, kind, victim)
+    plant(run / name, kind, victim)
     meta_before = (run / "meta.json").read_bytes() if name != "meta.json" else None
     what = f"{name} as {kind}"
     result = worker.run(["train", "--resume", str(run), "--timesteps", "10000000", "--quiet"], timeout=120)
