@@ -140,7 +140,7 @@ def test_one_bad_metrics_line_costs_only_itself(tmp_path: Path) -> None:
         json.dumps(train_record(1, [0.1], timesteps=10**400)),  # a number no float holds
         json.dumps(train_record(1, [0.1], strategy_usage={"a": [1]})),
         '{"type": "train", "x": ' + "1" * 5000 + "}",  # more digits than Python converts
-        json.dumps({"no": "type"}),
+        json.dumps({"type": ["not", "a", "word"]}),
     ]
     good = [train_record(1000, [0.5]), train_record(2000, [0.7, 0.9])]
     with open(run.metrics_path, "w") as f:

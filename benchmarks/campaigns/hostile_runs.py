@@ -127,7 +127,7 @@ BAD_LINES = [
     '{"type": "eval", "is_best": "yes"}',
     '{"type": ' + "{" * 50 + "}" * 50 + "}",
     "\xff\xfe not text",
-    '{"no": "type"}',
+    '{"type": 7}',
     '{"type": "train", "x": "' + "a" * (2 << 20) + '"}',
 ]
 

@@ -414,14 +414,11 @@ def _plain_value(value: Any, kind: str | None) -> bool:
 
 
 def plain_record(record: Any) -> bool:
-    """Whether ``record`` is a metrics record the readers can use: an object with a ``type`` word whose
-    fields are plain values of their kinds (numbers within a float's range, lists of numbers, tables of
-    numbers)."""
-    return (
-        isinstance(record, dict)
-        and "type" in record
-        and all(_plain_value(value, _RECORD_KINDS.get(key)) for key, value in record.items())
-    )
+    """Whether ``record`` is a metrics record the readers can use: an object whose fields are plain values
+    of their kinds (``type`` a word; numbers within a float's range, lists of numbers, tables of numbers)."""
+    if not isinstance(record, dict):
+        return False
+    return all(_plain_value(value, _RECORD_KINDS.get(key)) for key, value in record.items())
 
 
 class RunLocked(RunError):
