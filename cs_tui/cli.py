@@ -14,7 +14,7 @@ import contextlib
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from cs_tui import __version__
 
@@ -59,10 +59,22 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:  # the first fraction of a second: the commands' modules and the industry files are loading
+    # the first fraction of a second: the commands' modules and the industry files are loading. A Ctrl-C
+    # then is noted by our own handler, since an extension module's import may turn the KeyboardInterrupt
+    # into an ImportError (numpy's does) or swallow it
+    stopped: list[int] = []
+    previous = _note_stops(stopped)
+    try:
         args = parse(build_parser(), argv)
         problem = _industry_data_problem()
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if stopped or isinstance(exc, KeyboardInterrupt):
+            return _stopped_while_starting(whole_process=argv is None)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if stopped:
         return _stopped_while_starting(whole_process=argv is None)
     # the process is this command (not a caller's in-process use): its stop flags may stay installed to the end
     args.whole_process = argv is None
@@ -91,6 +103,20 @@ def main(argv: list[str] | None = None) -> int:
         # interpreter's own complaint when it flushes stdout at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE  # the shell's convention for a reader that left (as `yes | head`)
+
+
+def _note_stops(stopped: list[int]) -> Any:
+    """Have a Ctrl-C append to ``stopped`` (and raise KeyboardInterrupt as usual); the handler it replaces,
+    or None where signals cannot be handled (a caller's thread other than the main one)."""
+
+    def note(signum: int, frame: object) -> None:
+        stopped.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGINT, note)
+    except ValueError:
+        return None
 
 
 def _stopped_while_starting(whole_process: bool) -> int:

@@ -170,3 +170,22 @@ def test_a_worker_the_system_refuses_to_start_is_one_line_and_the_others_are_sto
     assert code == 1 and "Traceback" not in err
     assert "cannot start worker 2 of 2: Resource temporarily unavailable; try fewer --jobs" in err
     assert started[0].poll() is not None  # the worker already started was stopped, not left behind
+
+
+def test_a_ctrl_c_an_import_turns_into_an_import_error_still_ends_quietly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """numpy's import turns a KeyboardInterrupt inside its C extension into an ImportError (the campaign saw it)."""
+    import os
+
+    import cs_tui.cli as cli
+
+    def numpy_like_import() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # the Ctrl-C, while the extension loads
+        except KeyboardInterrupt as exc:
+            raise ImportError('PyCapsule_Import could not import module "datetime"') from exc
+
+    monkeypatch.setattr(cli, "_industry_data_problem", numpy_like_import)
+    code, err = run_cli(capsys, "demo", "--episodes", "1")
+    assert code == 130 and "Traceback" not in err and "ImportError" not in err
