@@ -26,6 +26,11 @@ with its own seed and ``--count 1``) and prints one line: tried, held, failed an
 - ``env``      wrong reset options, actions and seeds (numpy types, bools, arrays, NaN, huge) and
                industry / scenario files with NaN, infinities, huge numbers, missing keys: a ValueError
                naming the problem, never a wrong trajectory.  100 trials = 10,000 inputs, 200 files
+- ``hostile``  copied run folders with planted symlinks to a victim, FIFOs, /dev/zero, folders and loops
+               (--resume: exit 2 naming the file, victim untouched, never blocks), metrics lines nested,
+               mistyped or huge (each costs itself), huge counts and names for train and tune (usage
+               errors, nothing created), meta tensors and bad optimizer states (refused), a Ctrl-C in a
+               command's first 0.4 s (no traceback).  40 trials = 120 plants, 160 bad inputs, 40 models
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from campaigns import app_keys, common, corrupt_files, env_inputs, kill9, signals, storage
+from campaigns import app_keys, common, corrupt_files, env_inputs, hostile_runs, kill9, signals, storage
 
 CAMPAIGNS: dict[str, tuple[common.Trial, int]] = {
     "kill9": (kill9.trial, 50),
@@ -46,6 +51,7 @@ CAMPAIGNS: dict[str, tuple[common.Trial, int]] = {
     "storage": (storage.trial, 40),
     "app": (app_keys.trial, 10),
     "env": (env_inputs.trial, 100),
+    "hostile": (hostile_runs.trial, 40),
 }
 
 

@@ -8,27 +8,33 @@ needs when it runs. Bad arguments are usage errors (exit status 2) that list the
 
 from __future__ import annotations
 
-import argparse
+# only modules Python has loaded before any script runs: a Ctrl-C while this module is imported (the
+# console script's first line) finds almost nothing to interrupt; argparse and logging come in main()
 import contextlib
-import importlib
-import logging
 import os
 import signal
 import sys
-from types import ModuleType
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from cs_tui import __version__
+
+if TYPE_CHECKING:
+    import argparse
+    from types import ModuleType
 
 COMMANDS = ("train", "tune", "demo", "test", "evaluate", "export", "serve", "web")
 
 
 def _command(name: str) -> ModuleType:
+    import importlib
+
     return importlib.import_module(f"cs_tui.commands.{name}")
 
 
 def _top_parser() -> argparse.ArgumentParser:
     """The options before any command (all the app takes)."""
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="cs-tui",
         description="A terminal simulator and trainer for customer-support agents. With no command, opens the app.",
@@ -57,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     """``parser.parse_args``, but an unknown flag after a command prints that command's usage, not the top level's."""
+    import argparse
+
     args, extra = parser.parse_known_args(argv)
     if extra:
         # argparse hands a subcommand's unknown flags up to the top parser, whose usage would not help
@@ -71,14 +79,30 @@ def main(argv: list[str] | None = None) -> int:
         from cs_tui.app import run_app
 
         exit_now(run_app(saves=saves))
-    args = parse(build_parser(), argv)
+    # the first fraction of a second: the commands' modules and the industry files are loading. A Ctrl-C
+    # then is noted by our own handler, since an extension module's import may turn the KeyboardInterrupt
+    # into an ImportError (numpy's does) or swallow it
+    stopped: list[int] = []
+    previous = _note_stops(stopped)
+    try:
+        args = parse(build_parser(), argv)
+        # the app checks the industry files once its first frame is on screen
+        problem = None if args.command is None else industry_data_problem()
+    except BaseException as exc:
+        if stopped or isinstance(exc, KeyboardInterrupt):
+            return _stopped_while_starting(whole_process=argv is None)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if stopped:
+        return _stopped_while_starting(whole_process=argv is None)
     # the process is this command (not a caller's in-process use): its stop flags may stay installed to the end
     args.whole_process = argv is None
-    if args.command is None:  # the app checks the industry files once its first frame is on screen
+    if args.command is None:
         from cs_tui.app import run_app
 
         exit_now(run_app(saves=args.saves))
-    problem = industry_data_problem()
     if problem is not None:  # every command plays industries: say which file is wrong
         print(f"cs-tui: error: the industry data cannot be loaded: {problem}", file=sys.stderr)
         return 2
@@ -100,6 +124,35 @@ def main(argv: list[str] | None = None) -> int:
         # interpreter's own complaint when it flushes stdout at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE  # the shell's convention for a reader that left (as `yes | head`)
+
+
+def _note_stops(stopped: list[int]) -> Any:
+    """Have a Ctrl-C append to ``stopped`` (and raise KeyboardInterrupt as usual); the handler it replaces,
+    or None where signals cannot be handled (a caller's thread other than the main one)."""
+
+    def note(signum: int, frame: object) -> None:
+        stopped.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGINT, note)
+    except ValueError:
+        return None
+
+
+def _stopped_while_starting(whole_process: bool) -> int:
+    """A Ctrl-C before any command ran: nothing was written, so end as a stopped program does, quietly.
+
+    The whole process dies of SIGINT itself (the shell shows 130 and a calling script sees the signal);
+    an in-process caller gets 130.
+    """
+    if whole_process:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    return 128 + signal.SIGINT
 
 
 def _ignore_stops_while_exiting() -> None:
@@ -133,6 +186,8 @@ def exit_now(status: int) -> NoReturn:
     importing torch, seconds away) and tearing down torch and stable-baselines3 object by object,
     2-25 s on a loaded machine, while the user waits for the prompt. So: flush, then ``os._exit``.
     """
+    import logging
+
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed or broken stream has nothing left to lose

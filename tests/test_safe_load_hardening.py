@@ -262,3 +262,71 @@ def test_the_data_member_tables_hold_what_sb3_writes(algorithm: str, activation:
     found = set().union(*(pickle_globals(base64.b64decode(v[":serialized:"])) for v in data.values()
                           if isinstance(v, dict) and ":serialized:" in v))  # fmt: skip
     assert found <= SB3_DATA_GLOBALS | DATA_GLOBALS, sorted(found - SB3_DATA_GLOBALS - DATA_GLOBALS)
+
+
+# -- tensors that hold no data (a "meta" tensor: a shape without storage) and optimizer states: one set of
+#    rules for the network-only loader and --resume (issue 30 item 8)
+
+
+def torch_bytes(value: object) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return buffer.getvalue()
+
+
+def test_a_meta_tensor_in_the_weights_is_refused_by_both_loaders(model_file: Path, tmp_path: Path) -> None:
+    weights = torch.load(io.BytesIO(members_of(model_file)["policy.pth"]), weights_only=True)
+    name = next(iter(weights))
+    weights[name] = torch.empty(weights[name].shape, device="meta")
+    path = crafted_member(model_file, tmp_path / "meta.zip", "policy.pth", torch_bytes(weights))
+    both_refuse(path, "policy.pth", repr(name), "holds no data")
+
+
+def optimizer_state(model_file: Path, **slots: object) -> dict[str, object]:
+    """The file's optimizer state with parameter 0's slots replaced (a fresh model's state holds none)."""
+    state = torch.load(io.BytesIO(members_of(model_file)["policy.optimizer.pth"]), weights_only=True)
+    state["state"] = {0: {"step": torch.tensor(1.0), **slots}}
+    return state
+
+
+@pytest.mark.parametrize("problem", ["nan_lr", "wrong_shape", "meta_tensor"])
+def test_an_optimizer_state_resume_refuses_is_refused_by_the_network_only_loader_too(
+    model_file: Path, tmp_path: Path, problem: str
+) -> None:
+    first = load_model(model_file).policy.optimizer.param_groups[0]["params"][0]
+    good = torch.zeros_like(first)
+    if problem == "nan_lr":
+        state = optimizer_state(model_file, exp_avg=good, exp_avg_sq=good)
+        state["param_groups"][0]["lr"] = float("nan")  # type: ignore[index]
+        words = ["setting 'lr' has an invalid value nan"]
+    elif problem == "wrong_shape":
+        state = optimizer_state(model_file, exp_avg=torch.zeros(3, 3), exp_avg_sq=good)
+        words = ["'exp_avg'", "has shape (3, 3)"]
+    else:
+        state = optimizer_state(model_file, exp_avg=torch.empty(first.shape, device="meta"), exp_avg_sq=good)
+        words = ["'exp_avg'", "holds no data"]
+    path = crafted_member(model_file, tmp_path / "opt.zip", "policy.optimizer.pth", torch_bytes(state))
+    both_refuse(path, "policy.optimizer.pth", *words)
+
+
+def test_a_sound_optimizer_state_with_moments_loads_in_both(model_file: Path, tmp_path: Path) -> None:
+    from cs_tui.training.policy_net import load_policy_net
+
+    first = load_model(model_file).policy.optimizer.param_groups[0]["params"][0]
+    state = optimizer_state(model_file, exp_avg=torch.zeros_like(first), exp_avg_sq=torch.zeros_like(first))
+    path = crafted_member(model_file, tmp_path / "opt.zip", "policy.optimizer.pth", torch_bytes(state))
+    load_model(path)
+    load_policy_net(path)
+
+
+def test_the_cli_refuses_a_meta_tensor_with_one_line(model_file: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    weights = torch.load(io.BytesIO(members_of(model_file)["policy.pth"]), weights_only=True)
+    weights = {k: torch.empty(v.shape, device="meta") for k, v in weights.items()}
+    path = crafted_member(model_file, tmp_path / "meta.zip", "policy.pth", torch_bytes(weights))
+    for command in (["evaluate", str(path), "--episodes", "2"], ["demo", "--policy", str(path), "--episodes", "1"]):
+        done = subprocess.run([sys.executable, "-m", "cs_tui", *command], capture_output=True, text=True, timeout=300)
+        assert done.returncode in (1, 2) and "Traceback" not in done.stderr, done.stderr
+        assert "holds no data" in done.stderr and str(path) in done.stderr

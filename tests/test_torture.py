@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from campaigns import app_keys, corrupt_files, env_inputs, kill9, signals, storage
+from campaigns import app_keys, corrupt_files, env_inputs, hostile_runs, kill9, signals, storage
 from campaigns.common import run_trials
 
 
@@ -34,6 +34,10 @@ def test_corrupt_model_files_meta_and_metrics_are_refused_by_the_cli_and_the_app
 ) -> None:
     monkeypatch.setattr(corrupt_files, "BOMB_SIZES", [64 << 20])  # the full campaign's 700 MB bombs take a while
     holds("corrupt", corrupt_files.trial, seed=0, count=1, mutations=12)
+
+
+def test_hostile_run_folders_counts_and_tensors_are_refused_without_blocking_or_writing_outside() -> None:
+    holds("hostile", hostile_runs.trial, seed=0, count=1)  # 3 plants, a metrics stream, 4 inputs, a model
 
 
 @pytest.mark.slow

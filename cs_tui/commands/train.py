@@ -13,9 +13,18 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from cs_tui.commands.evaluate import at_least, industry_choices
+from cs_tui.commands.evaluate import at_least, count_up_to, industry_choices
 from cs_tui.seeds import seed_arg
-from cs_tui.training.registry import ALGORITHMS, ON_POLICY
+from cs_tui.training.registry import (
+    ALGORITHMS,
+    MAX_EPISODES,
+    MAX_EPISODES_WHY,
+    MAX_EVAL_EVERY,
+    MAX_KEEP_CHECKPOINTS,
+    MAX_N_ENVS,
+    ON_POLICY,
+    check_path_text,
+)
 
 if TYPE_CHECKING:
     from cs_tui.training.run_record import RunRecord
@@ -25,6 +34,18 @@ if TYPE_CHECKING:
 USAGE_ERROR = 2
 #: the smallest --timesteps, here and in the app's form (SB3 rounds it up to one whole rollout)
 MIN_TIMESTEPS = 1
+
+
+def path_text(flag: str) -> Any:
+    """An argparse type: a run, folder or source name that is not empty and not longer than a path can be."""
+
+    def parse(text: str) -> str:
+        try:
+            return check_path_text(flag, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{flag} ")) from None
+
+    return parse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -51,7 +72,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--seed", type=seed_arg(), metavar="SEED", help="seeds Python, numpy, torch and the envs (default: 0)"
     )
     parser.add_argument(
-        "--n-envs", type=at_least(1), metavar="N", help="parallel conversations (default: per algorithm)"
+        "--n-envs",
+        type=count_up_to(1, MAX_N_ENVS, "each is a conversation played in parallel"),
+        metavar="N",
+        help=f"parallel conversations (default: per algorithm, at most {MAX_N_ENVS:,})",
     )
     parser.add_argument(
         "--hyperparams",
@@ -61,23 +85,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", help="run folder name under the saves folder (default: ALGORITHM-INDUSTRY-TIME)")
     parser.add_argument("--tensorboard", metavar="DIR", help="also log to TensorBoard in DIR (needs tensorboard)")
     parser.add_argument(
-        "--resume", metavar="RUN", help="continue this run: its folder, or its name under the saves folder"
+        "--resume",
+        type=path_text("--resume"),
+        metavar="RUN",
+        help="continue this run: its folder, or its name under the saves folder",
     )
     parser.add_argument(
-        "--eval-every", type=at_least(1), metavar="N", help="steps between evaluations and checkpoints (default: 10000)"
+        "--eval-every",
+        type=count_up_to(1, MAX_EVAL_EVERY, "more steps than any run trains"),
+        metavar="N",
+        help="steps between evaluations and checkpoints (default: 10000)",
     )
     parser.add_argument(
-        "--eval-episodes", type=at_least(2), metavar="N", help="conversations per evaluation (default: 2000)"
+        "--eval-episodes",
+        type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY),
+        metavar="N",
+        help=f"conversations per evaluation (default: 2000, at most {MAX_EPISODES:,})",
     )
     parser.add_argument(
         "--reference-episodes",
-        type=at_least(2),
+        type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY),
         metavar="N",
         help="conversations behind the random and oracle returns that define %% of oracle (default: 2000)",
     )
-    parser.add_argument("--keep-checkpoints", type=at_least(0), metavar="K", help="checkpoints kept (default: 3)")
+    parser.add_argument(
+        "--keep-checkpoints",
+        type=count_up_to(0, MAX_KEEP_CHECKPOINTS, "each is a whole model file"),
+        metavar="K",
+        help="checkpoints kept (default: 3)",
+    )
     parser.add_argument(
         "--warm-start",
+        type=path_text("--warm-start"),
         metavar="SOURCE",
         help="imitate baseline:NAME (oracle, heuristic, ...) or a FOLDER of recorded conversations "
         "(the play pane's saves/episodes) before reinforcement learning (ppo, a2c)",
@@ -116,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         reporter = ConsoleReporter()
     try:
-        if args.resume:
+        if args.resume is not None:
             clashes = [
                 flag
                 for flag, value in (

@@ -19,9 +19,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cs_tui.commands.evaluate import at_least, industry_choices
+from cs_tui.commands.evaluate import at_least, count_up_to, industry_choices
 from cs_tui.seeds import seed_arg
-from cs_tui.training.registry import ALGORITHMS
+from cs_tui.training.registry import (
+    ALGORITHMS,
+    MAX_EPISODES,
+    MAX_EPISODES_WHY,
+    MAX_EVAL_EVERY,
+    MAX_HEARTBEAT,
+    MAX_JOBS,
+    MAX_STARTUP_TRIALS,
+    MAX_TIMEOUT,
+)
 
 USAGE_ERROR = 2
 
@@ -44,33 +53,53 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--trials", type=at_least(1), metavar="N", help="complete or pruned trials the study should hold"
     )
-    parser.add_argument("--timeout", type=at_least(1), metavar="S", help="start no trial after S seconds")
+    parser.add_argument(
+        "--timeout", type=count_up_to(1, MAX_TIMEOUT, "30 days"), metavar="S", help="start no trial after S seconds"
+    )
     parser.add_argument("--study", metavar="NAME", help="study name (default: ALGORITHM-INDUSTRY)")
     parser.add_argument(
         "--storage", metavar="URL", help="Optuna storage URL, e.g. postgresql://user:pw@host/db (default: embedded)"
     )
-    parser.add_argument("--jobs", type=at_least(1), default=1, metavar="J", help="worker processes (default: 1)")
+    parser.add_argument(
+        "--jobs",
+        type=count_up_to(1, MAX_JOBS, "each worker is a process training a run of its own"),
+        default=1,
+        metavar="J",
+        help=f"worker processes (default: 1, at most {MAX_JOBS})",
+    )
     parser.add_argument("--seed", type=seed_arg(), metavar="S", help="trial i trains with seed S + i (default: 0)")
     parser.add_argument("--timesteps", type=at_least(1), metavar="N", help="steps per trial (default: the algorithm's)")
     parser.add_argument(
-        "--eval-every", type=at_least(1), metavar="N", help="steps between evaluations (default: 10000)"
+        "--eval-every",
+        type=count_up_to(1, MAX_EVAL_EVERY, "more steps than any run trains"),
+        metavar="N",
+        help="steps between evaluations (default: 10000)",
     )
     parser.add_argument(
-        "--eval-episodes", type=at_least(2), metavar="N", help="conversations per evaluation (default: 2000)"
+        "--eval-episodes",
+        type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY),
+        metavar="N",
+        help=f"conversations per evaluation (default: 2000, at most {MAX_EPISODES:,})",
     )
     parser.add_argument(
         "--holdout-episodes",
-        type=at_least(2),
+        type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY),
         metavar="N",
         help="held-out conversations scoring a trial (default: 2000)",
     )
-    parser.add_argument("--reference-episodes", type=at_least(2), metavar="N", help=argparse.SUPPRESS)
     parser.add_argument(
-        "--heartbeat", type=at_least(1), metavar="S", help="seconds between heartbeats; a trial silent for 3x this "
+        "--reference-episodes", type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY), metavar="N", help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--heartbeat", type=count_up_to(1, MAX_HEARTBEAT, "an hour"), metavar="S",
+        help="seconds between heartbeats; a trial silent for 3x this "
         "is failed and retried (default: 10)"
     )  # fmt: skip
     parser.add_argument(
-        "--startup-trials", type=at_least(0), metavar="N", help="trials completed before pruning starts (default: 5)"
+        "--startup-trials",
+        type=count_up_to(0, MAX_STARTUP_TRIALS, "more trials than a study runs"),
+        metavar="N",
+        help="trials completed before pruning starts (default: 5)",
     )
     parser.add_argument(
         "--search-space", metavar="FILE", help="search space file (default: cs_tui/training/search_space.toml)"
@@ -168,7 +197,18 @@ def _supervise(args: argparse.Namespace, options: Any) -> int:
     # open (and so create) the study once here: the workers then only join it
     tuner.open_study(options, tuner.open_storage(options.storage, options.saves, options.heartbeat),
                      tuner.check_options(options))  # fmt: skip
-    children = [subprocess.Popen(worker_command(args, options.saves, i)) for i in range(1, args.jobs + 1)]
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        for i in range(1, args.jobs + 1):
+            children.append(subprocess.Popen(worker_command(args, options.saves, i)))
+    except OSError as exc:  # the system's process limit: stop the workers started, say why
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait()
+        print(f"cs-tui tune: cannot start worker {len(children) + 1} of {args.jobs}: {exc.strerror or exc}; "
+              "try fewer --jobs", file=sys.stderr)  # fmt: skip
+        return 1
     received: list[int] = []
 
     def forward(signum: int, frame: Any) -> None:

@@ -50,9 +50,9 @@ class RunRow:
 def _row_for(run: Run) -> RunRow:
     try:
         record = run.record()
-    except RunError:
+        return RunRow(run.name, run.path, run.status, record.progress())
+    except (RunError, ValueError, TypeError, OverflowError):  # one bad run is shown broken; the list goes on
         return RunRow(run.name, run.path, RunStatus.BROKEN, None)
-    return RunRow(run.name, run.path, run.status, record.progress())
 
 
 class RunsTable(DataTable[Any]):

@@ -17,12 +17,14 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
 import stat
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cs_env import files
 from cs_tui.training import runs
 from cs_tui.training.registry import ALGORITHMS, RUN_NAME, RUN_NAME_RULE, check_algorithm
 
@@ -376,17 +378,19 @@ def read_members(path: Path, only: str | None = None) -> dict[str, bytes]:
     inflated in bounded chunks, so a header that lies about its size is refused at the cap too.
     ``only`` names the one member to inflate (a listing needs ``cs_tui.json``, not the weights).
     """
-    if not path.exists():
-        raise ModelLoadError(f"{path}: no such file")
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: not a file")
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ModelLoadError(f"{path}: {size} bytes is too large for a model file (at most {MAX_FILE_BYTES})")
-        handle = open(path, "rb")  # noqa: SIM115  (closed below, after the archive that reads it)
+    try:  # a FIFO, a device, a folder or a symlink loop is refused at once, never read
+        fd = files.open_regular(path)
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: no such file") from None
+    except files.FileReadError as e:
+        raise ModelLoadError(f"{path}: {e.strerror}: not a file a model can be read from") from None
     except OSError as e:
         raise ModelLoadError(f"{path}: cannot read the file: {e.strerror or e}") from None
+    handle = os.fdopen(fd, "rb")  # (closed below, after the archive that reads it)
+    size = os.fstat(fd).st_size
+    if size > MAX_FILE_BYTES:
+        handle.close()
+        raise ModelLoadError(f"{path}: {size} bytes is too large for a model file (at most {MAX_FILE_BYTES})")
     try:
         with handle:
             count = _declared_members(handle, size)

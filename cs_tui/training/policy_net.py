@@ -90,6 +90,30 @@ def _build(algorithm: str, obs_size: int, n_actions: int, policy_kwargs: dict[st
     return root
 
 
+#: The parameters SB3's optimizer holds, by top-level module, in its order: DQN's optimizer holds the online
+#: Q-network only; RecurrentPPO builds its LSTMs after the MLP and the heads, and its optimizer after both.
+OPTIMIZED = {
+    "ppo": ("mlp_extractor", "action_net", "value_net"),
+    "a2c": ("mlp_extractor", "action_net", "value_net"),
+    "dqn": ("q_net",),
+    "recurrent_ppo": ("mlp_extractor", "action_net", "value_net", "lstm_actor", "lstm_critic"),
+}
+#: The optimizer SB3 gives each algorithm when the policy kwargs name none (A2C: RMSprop, the rest Adam).
+DEFAULT_OPTIMIZER = {"ppo": "adam", "a2c": "rmsprop", "dqn": "adam", "recurrent_ppo": "adam"}
+
+
+def _optimizer_like_sb3s(meta: dict[str, Any], network: torch.nn.Module) -> Any:
+    """A fresh optimizer of the class SB3 would build, over ``network``'s parameters in SB3's order: what a
+    file's optimizer state is checked against (its settings' names, its parameters' shapes)."""
+    algorithm = meta["algorithm"]
+    kwargs = safe_load.policy_kwargs_from_json(meta["model"]["policy_kwargs"])
+    _, optimizers = model_file.torch_classes()
+    optimizer_class = kwargs.get("optimizer_class", optimizers[DEFAULT_OPTIMIZER[algorithm]])
+    named = list(network.named_parameters())
+    ordered = [p for prefix in OPTIMIZED[algorithm] for name, p in named if name.split(".")[0] == prefix]
+    return optimizer_class(ordered, lr=1.0, **kwargs.get("optimizer_kwargs", {}))
+
+
 class PolicyNet(Network):
     """A model file's policy network, to act: :meth:`action_values` and :meth:`predict` on observations.
 
@@ -171,10 +195,11 @@ def load_policy_net(path: Path | str) -> tuple[PolicyNet, dict[str, Any]]:
     # the file-level rules of the whole-algorithm loader, for users who later open the file with SB3's load
     if "data" in members:
         pickle_scan.check_data(path, meta["algorithm"], members["data"])
-    if "policy.optimizer.pth" in members:  # weights only: a crafted pickle is refused, nothing is run
-        safe_load.torch_load(path, "policy.optimizer.pth", members["policy.optimizer.pth"])
     # load_policy reads only the model's .policy: the stand-in hands it this network
     safe_load.load_policy(path, _Module(network), members["policy.pth"])  # type: ignore[arg-type]
+    if "policy.optimizer.pth" in members:  # the rules --resume holds it to, though acting never needs it
+        optimizer = _optimizer_like_sb3s(meta, network)
+        safe_load.load_optimizer_state(path, optimizer, members["policy.optimizer.pth"])
     if "pytorch_variables.pth" in members:
         variables = safe_load.torch_load(path, "pytorch_variables.pth", members["pytorch_variables.pth"])
         if variables != {}:  # PPO, A2C and DQN keep none; anything here is not ours

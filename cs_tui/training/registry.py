@@ -1,12 +1,15 @@
 """What can be trained and what a run may be called: one torch-free place that the trainer, the model
 loader, the CLI, the tuner and the app's forms all read.
 
+The ceilings of the counts a person types live here too (``MAX_*``, :func:`check_count`).
 Kept free of torch, stable-baselines3 and optuna so that ``cs-tui --help`` and the app's forms stay light.
 """
 
 from __future__ import annotations
 
 import re
+
+from cs_env.evaluate import MAX_EPISODES  # noqa: F401  (re-exported: one ceiling of episodes everywhere)
 
 #: The learning algorithms cs-tui trains, saves and loads: stable-baselines3's PPO, A2C and DQN, and
 #: sb3-contrib's RecurrentPPO (an LSTM policy that remembers the conversation).
@@ -45,3 +48,50 @@ def check_study_name(name: str) -> str:
     if not STUDY_NAME.fullmatch(name):
         raise ValueError(f"invalid study name {name!r}: use {STUDY_NAME_RULE}")
     return name
+
+
+# -- ceilings of the counts a person types (`cs-tui train`, `cs-tui tune`, the app's forms) ---------
+# Each is named in the error that refuses a larger value, before any run folder or trial exists.
+
+#: Parallel conversations of one run (``--n-envs``; also the search space's bound).
+MAX_N_ENVS = 1024
+# MAX_EPISODES (imported above): conversations of one evaluation, of the random and oracle references,
+# of a trial's held-out score: ``cs-tui evaluate``'s own ceiling, for this reason:
+MAX_EPISODES_WHY = "the oracle's reference keeps every conversation in memory"
+#: Steps between two evaluations (``--eval-every``): more than any run trains.
+MAX_EVAL_EVERY = 1_000_000_000
+#: Checkpoints a run keeps (``--keep-checkpoints``): each is a whole model file.
+MAX_KEEP_CHECKPOINTS = 1000
+#: Worker processes of one ``cs-tui tune`` (``--jobs``): each trains a run of its own.
+MAX_JOBS = 64
+#: Seconds between a tune worker's heartbeats (``--heartbeat``); a trial silent for 3x this is retried.
+MAX_HEARTBEAT = 3600
+#: Trials completed before the pruner starts (``--startup-trials``).
+MAX_STARTUP_TRIALS = 10_000
+#: Seconds after which ``cs-tui tune`` starts no trial (``--timeout``): 30 days.
+MAX_TIMEOUT = 30 * 24 * 3600
+#: A study whose trials fail this many times in a row (in one worker) stops with the last reason.
+MAX_FAILED_IN_A_ROW = 3
+#: Characters of a ``--resume`` or ``--warm-start`` value: the longest path Linux opens (PATH_MAX).
+MAX_PATH_CHARS = 4096
+
+
+def check_count(flag: str, value: object, minimum: int, maximum: int) -> int:
+    """``value`` if it is a whole number in ``[minimum, maximum]``; ``ValueError`` naming ``flag`` and both
+    bounds otherwise (the rule for every count the trainer and the tuner take)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+        raise ValueError(f"{flag} must be a whole number from {minimum:,} to {maximum:,}, got {shown:.80}")
+    return value
+
+
+def check_path_text(flag: str, text: str) -> str:
+    """``text`` if it can name a run, a folder or a file: not empty, at most :data:`MAX_PATH_CHARS`
+    characters, no NUL; ``ValueError`` naming ``flag`` and the limit otherwise."""
+    if not text:
+        raise ValueError(f"{flag} needs a value, got an empty one")
+    if len(text) > MAX_PATH_CHARS:
+        raise ValueError(f"{flag} is {len(text):,} characters long; a path has at most {MAX_PATH_CHARS:,}")
+    if "\0" in text:
+        raise ValueError(f"{flag} holds a NUL character, which no path can")
+    return text

@@ -29,6 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cs_env import files
+from cs_env.files import FileReadError, kind_of, read_regular
+
 if TYPE_CHECKING:
     from cs_tui.training.run_record import RunRecord
 
@@ -44,6 +47,14 @@ REPLAY_BUFFER_FILE = "replay_buffer.npz"
 LOCK_FILE = ".lock"
 #: The most ``read_json`` reads: a meta.json is a few KB; anything larger is not one of ours.
 MAX_JSON_BYTES = 4 << 20
+#: The most one read of ``metrics.jsonl`` takes; a tail goes on from where the last read stopped.
+MAX_METRICS_CHUNK = 8 << 20
+#: The longest metrics line read (a ``train`` record holds a second's episode returns: a few KB); a
+#: longer one is skipped, as a line that is no JSON is.
+MAX_METRICS_LINE = 1 << 20
+#: The files and folders a trainer writes in its run folder: never through a symlink, never a FIFO.
+WRITTEN = (LOCK_FILE, META_FILE, METRICS_FILE, MODEL_FILE, BEST_FILE, REPLAY_BUFFER_FILE, CHECKPOINTS_DIR)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 class RunStatus(enum.StrEnum):
@@ -181,6 +192,8 @@ def remove_temp_files(folder: Path | str) -> int:
     of this run is under way."""
     removed = 0
     for directory in (Path(folder), Path(folder) / CHECKPOINTS_DIR):
+        if directory.is_symlink():  # a link planted in the run: what it points to is not ours to clean
+            continue
         for temp in directory.glob(".*.tmp"):
             with contextlib.suppress(OSError):
                 temp.unlink()
@@ -219,55 +232,112 @@ def atomic_write_json(path: Path | str, obj: Any) -> None:
     atomic_write_text(path, to_json(obj, indent=2) + "\n")
 
 
+def open_run_file(path: Path | str, flags: int) -> int:
+    """A descriptor of a file a run writes (``.lock``, ``metrics.jsonl``), opened in place.
+
+    Never through a symlink (``O_NOFOLLOW``: a link planted in a copied or shared run folder cannot make
+    us write outside it) and never blocking on a FIFO (``O_NONBLOCK``); anything but a regular file is
+    refused with :class:`~cs_env.files.FileReadError` (an ``OSError`` whose text names the file).
+    """
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | _O_CLOEXEC, 0o666)
+    except OSError as exc:
+        reason = {errno.ELOOP: "is a symbolic link; a run's files are never written through one",
+                  errno.ENXIO: "is a FIFO or a socket, not a regular file"}.get(exc.errno or 0)  # fmt: skip
+        if reason is None:
+            raise
+        raise FileReadError(exc.errno, reason, str(path)) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise FileReadError(errno.EINVAL, f"is {kind_of(mode)}, not a regular file", str(path))
+    return fd
+
+
+def make_run_folder(path: Path | str) -> None:
+    """Create a folder inside a run (``checkpoints/``), or accept it if it is one: a symlink or a file
+    there is refused (:class:`~cs_env.files.FileReadError`), so nothing is written or deleted through it."""
+    try:
+        os.mkdir(path)
+        return
+    except FileExistsError:
+        pass
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        raise FileReadError(errno.ELOOP, "is a symbolic link; a run's files are never written through one", str(path))
+    if not stat.S_ISDIR(mode):
+        raise FileReadError(errno.ENOTDIR, f"is {kind_of(mode)}, not a folder", str(path))
+
+
 def append_jsonl(path: Path | str, record: dict[str, Any]) -> None:
-    """Append one record as one line with a single ``write`` and flush it (the metrics stream)."""
-    line = to_json(record) + "\n"
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line)
-        f.flush()
+    """Append one record as one line with a single ``write`` (the metrics stream), never through a symlink."""
+    data = (to_json(record) + "\n").encode("utf-8")
+    fd = open_run_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        while data:  # one write, unless the disk takes only part of it (then it says why on the next)
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
 
 
 def repair_jsonl(path: Path | str) -> None:
-    """Cut a partial last line (left by a kill mid-append) so the next append starts on a fresh line."""
-    path = Path(path)
+    """Cut a partial last line (left by a kill mid-append) so the next append starts on a fresh line.
+
+    The file is truncated in place after its last newline (read backwards from its end, so a long
+    stream is not read whole), never through a symlink.
+    """
     try:
-        data = path.read_bytes()
+        fd = open_run_file(path, os.O_RDWR)
     except FileNotFoundError:
         return
-    if data and not data.endswith(b"\n"):
-        keep = data[: data.rfind(b"\n") + 1]
-        atomic_write_bytes(path, keep)
+    try:
+        end = os.fstat(fd).st_size
+        keep = end
+        while keep > 0:
+            start = max(0, keep - (1 << 20))
+            chunk = os.pread(fd, keep - start, start)
+            if keep == end and chunk.endswith(b"\n"):
+                return  # whole lines only: nothing to cut
+            at = chunk.rfind(b"\n")
+            if at >= 0:
+                keep = start + at + 1
+                break
+            keep = start
+        os.ftruncate(fd, keep)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def written_files_problem(run_path: Path | str) -> str | None:
+    """Why a trainer must not write in this run folder, or None: one of the files it writes
+    (:data:`WRITTEN`) is a symbolic link, a FIFO, a device, a folder where a file belongs (or a file where
+    ``checkpoints/`` belongs). Checked before a run is resumed and anything in it is opened."""
+    for name in WRITTEN:
+        path = Path(run_path) / name
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return f"{path}: {exc.strerror or exc}"
+        folder = name == CHECKPOINTS_DIR
+        if stat.S_ISLNK(mode):
+            try:
+                os.stat(path)
+                what = f"a symbolic link (to {os.readlink(path)})"
+            except OSError as exc:
+                what = "a symbolic link loop" if exc.errno == errno.ELOOP else "a broken symbolic link"
+            return (
+                f"{path} is {what}; cs-tui writes a run's files only inside its folder, never through a link: "
+                "put the file itself there, or remove the link"
+            )
+        if stat.S_ISDIR(mode) != folder or not (folder or stat.S_ISREG(mode)):
+            return f"{path} is {kind_of(mode)}, not {'a folder' if folder else 'a regular file'}: remove it"
+    return None
 
 
 # -- reading ---------------------------------------------------------------------------------
-
-
-def read_regular(path: Path | str, limit: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; ``OSError`` otherwise.
-
-    A FIFO, a device or a socket is refused without blocking (opened with ``O_NONBLOCK``, checked with
-    ``fstat``), so a file planted under a known name cannot freeze or flood the reader.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        if info.st_size > limit:
-            raise OSError(errno.EFBIG, f"{info.st_size:,} bytes, more than the {limit:,} expected", str(path))
-        chunks, left = [], limit + 1
-        while left > 0:  # bounded even if the file grows while it is read
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        data = b"".join(chunks)
-        if len(data) > limit:
-            raise OSError(errno.EFBIG, f"more than the {limit:,} bytes expected", str(path))
-        return data
-    finally:
-        os.close(fd)
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -294,20 +364,61 @@ def read_json(path: Path) -> dict[str, Any]:
 def parse_jsonl(data: bytes) -> tuple[list[dict[str, Any]], int]:
     """Records from the complete lines of ``data`` and the number of bytes they span.
 
-    A line that is not a JSON object is skipped; an unterminated last line is left for the next read.
+    A line that is not a plain record (:func:`plain_record`: no JSON, nested, a number too large, a
+    field of the wrong kind, longer than :data:`MAX_METRICS_LINE`) is skipped: one bad line costs only
+    itself. An unterminated last line is left for the next read.
     """
     end = data.rfind(b"\n") + 1
     records = []
     for line in data[:end].splitlines():
-        if not line.strip():
+        if not line.strip() or len(line) > MAX_METRICS_LINE:
             continue
         try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            record = files.parse_json(line, max_nesting=2)
+        except ValueError:
             continue
-        if isinstance(record, dict):
+        if plain_record(record):
             records.append(record)
     return records, end
+
+
+#: Fields a metrics record must hold in a certain kind when it holds them: name -> kind
+_RECORD_KINDS = {
+    "type": "word", "status": "word", "message": "text", "timesteps": "count", "episodes": "count",
+    "episode_returns": "numbers", "strategy_usage": "table", "losses": "table", "is_best": "flag",
+}  # fmt: skip
+#: The largest magnitude of a number in a record: a float's range (a 400-digit integer is no figure of ours)
+_LARGEST = 1.7e308
+
+
+def _plain_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return -_LARGEST <= value <= _LARGEST  # (NaN fails too)
+
+
+def _plain_value(value: Any, kind: str | None) -> bool:
+    """Whether one field of a metrics record is of its kind (a field not in the table: any plain value)."""
+    if kind is None:
+        simple = value is None or isinstance(value, bool | str) or _plain_number(value)
+        return simple or _plain_value(value, "numbers") or _plain_value(value, "table")
+    checks = {
+        "word": lambda v: isinstance(v, str) and len(v) <= 64,
+        "text": lambda v: v is None or isinstance(v, str),
+        "count": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63,
+        "flag": lambda v: isinstance(v, bool),
+        "numbers": lambda v: isinstance(v, list) and all(_plain_number(x) for x in v),
+        "table": lambda v: isinstance(v, dict) and all(x is None or _plain_number(x) for x in v.values()),
+    }
+    return bool(checks[kind](value))
+
+
+def plain_record(record: Any) -> bool:
+    """Whether ``record`` is a metrics record the readers can use: an object whose fields are plain values
+    of their kinds (``type`` a word; numbers within a float's range, lists of numbers, tables of numbers)."""
+    if not isinstance(record, dict):
+        return False
+    return all(_plain_value(value, _RECORD_KINDS.get(key)) for key, value in record.items())
 
 
 class RunLocked(RunError):
@@ -329,7 +440,7 @@ class RunLock:
         """Take the lock without waiting; :class:`RunLocked` naming the holder if another process has it."""
         import fcntl
 
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        fd = open_run_file(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -499,8 +610,10 @@ class Run:
         """``meta.json`` as a dict; :class:`RunError` naming the file if it is missing or unreadable."""
         try:
             st = self.meta_path.stat()
-        except OSError:
+        except FileNotFoundError:
             raise RunError(f"{self.meta_path}: file not found (not a run folder?)") from None
+        except OSError as exc:  # a symlink loop, a name too long
+            raise RunError(f"{self.meta_path}: cannot read: {exc.strerror or exc}") from None
         key = (st.st_mtime_ns, st.st_size)
         if self._meta_cache is None or self._meta_cache[0] != key:
             meta = read_json(self.meta_path)
@@ -559,23 +672,42 @@ class Run:
         return lock_holder(self.path) if run_locked(self.path) else None
 
     def read_metrics(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """Complete records from byte ``offset`` on, and the offset to continue from (for tailing).
+        """Complete records from byte ``offset`` on (at most :data:`MAX_METRICS_CHUNK` bytes of them), and
+        the offset to continue from (for tailing; :meth:`all_metrics` reads to the end).
 
         If the file became shorter than ``offset`` (replaced), reading starts again from the beginning.
+        A FIFO, a device, a folder or a symlink loop is a :class:`RunError`, raised at once (never a read
+        that blocks or never ends); a line longer than a chunk is skipped.
         """
         try:
-            with open(self.metrics_path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if offset > size:
-                    offset = 0
-                f.seek(offset)
-                data = f.read()
+            fd = files.open_regular(self.metrics_path)
         except FileNotFoundError:
             return [], 0
         except OSError as exc:
-            raise RunError(f"{self.metrics_path}: cannot read: {exc}") from None
+            raise RunError(f"cannot read {files.describe(exc)}") from None
+        try:
+            size = os.fstat(fd).st_size
+            if offset > size:
+                offset = 0
+            data = os.pread(fd, min(size - offset, MAX_METRICS_CHUNK), offset)
+        except OSError as exc:
+            raise RunError(f"{self.metrics_path}: cannot read: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
         records, used = parse_jsonl(data)
+        if used == 0 and len(data) == MAX_METRICS_CHUNK:
+            used = len(data)  # one line longer than a whole chunk: skip it (its rest reads as no record)
         return records, offset + used
+
+    def all_metrics(self) -> list[dict[str, Any]]:
+        """Every complete record of ``metrics.jsonl``, read chunk by chunk (see :meth:`read_metrics`)."""
+        found, offset = [], 0
+        while True:
+            records, after = self.read_metrics(offset)
+            found += records
+            if after <= offset:
+                return found
+            offset = after
 
     def checkpoints(self) -> list[Path]:
         """Checkpoint files, oldest first."""
@@ -634,9 +766,15 @@ def resolve_run(spec: str | Path, saves: Path | None = None) -> Run:
     if saves is not None and not path.is_absolute():
         candidates.append(saves / path)
     for candidate in candidates:
-        if (candidate / META_FILE).is_file():
+        try:
+            # a meta.json in any form (a FIFO, a link) makes a run folder: its reader then says what is wrong
+            os.lstat(candidate / META_FILE)
             return Run(candidate)
-    raise RunError(f"{spec}: not a run folder (no {META_FILE} found)")
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:  # a name too long for the system, a folder we may not enter
+            raise RunError(f"{spec!s:.200}: not a run folder ({exc.strerror or exc})") from None
+    raise RunError(f"{spec!s:.200}: not a run folder (no {META_FILE} found)")
 
 
 def unique_run_name(root: Path, base: str) -> str:
@@ -663,6 +801,7 @@ __all__ = [
     "REPLAY_BUFFER_FILE",
     "SCHEMA",
     "STATUSES",
+    "WRITTEN",
     "Run",
     "RunError",
     "RunLock",
@@ -675,9 +814,12 @@ __all__ = [
     "default_run_name",
     "list_runs",
     "lock_holder",
+    "make_run_folder",
     "now_iso",
+    "open_run_file",
     "parse_jsonl",
     "pid_alive",
+    "plain_record",
     "process_token",
     "read_json",
     "read_regular",
@@ -690,6 +832,7 @@ __all__ = [
     "to_json",
     "unique_run_name",
     "write_report",
+    "written_files_problem",
 ]
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "ModelLoadError",
     "load_model",
     "load_model_with_meta",
+    "load_optimizer_state",
     "load_policy",
     "model_class",
     "policy_kwargs_from_json",
@@ -213,13 +214,21 @@ def _check_tensor(path: Path, member: str, name: str, value: Any, expected: Any)
 
     if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
         raise ModelLoadError(f"{path}: {member}: {name!r} is a {type(value).__name__}, expected a dense tensor")
+    if value.device.type != "cpu":  # a "meta" tensor has a shape and no data: nothing to load or compute with
+        raise ModelLoadError(
+            f"{path}: {member}: tensor {name!r} is on device {value.device.type!r} and holds no data to read"
+        )
     if tuple(value.shape) != tuple(expected.shape):
         raise ModelLoadError(
             f"{path}: {member}: tensor {name!r} has shape {tuple(value.shape)}, the model needs {tuple(expected.shape)}"
         )
     if value.dtype != expected.dtype:
         raise ModelLoadError(f"{path}: {member}: tensor {name!r} is {value.dtype}, the model needs {expected.dtype}")
-    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+    try:
+        finite = not value.is_floating_point() or bool(torch.isfinite(value).all())
+    except (RuntimeError, TypeError, ValueError) as e:  # any other tensor that cannot be read as data
+        raise ModelLoadError(f"{path}: {member}: tensor {name!r} cannot be read: {first_line(e)}") from None
+    if not finite:
         raise ModelLoadError(f"{path}: {member}: tensor {name!r} holds non-finite values (NaN or infinity)")
 
 
@@ -241,10 +250,21 @@ def load_policy(path: Path, model: BaseAlgorithm, raw: bytes) -> None:
 
 def _load_optimizer(path: Path, model: BaseAlgorithm, raw: bytes) -> None:
     """Load the optimizer's state (training resumes with it) once it matches the rebuilt optimizer exactly."""
+    load_optimizer_state(path, model.policy.optimizer, raw)
+
+
+def load_optimizer_state(path: Path, optimizer: Any, raw: bytes) -> None:
+    """Check ``policy.optimizer.pth`` against ``optimizer`` (a fresh torch optimizer over the policy's
+    parameters in SB3's order) and load it into it: the one set of rules for the whole-algorithm loader
+    (``--resume``) and the network-only one (:mod:`cs_tui.training.policy_net`).
+
+    Raises:
+        ModelLoadError: the state's groups, settings (a NaN learning rate), indices or tensors (shape,
+            dtype, non-finite values, a meta tensor) do not match the optimizer.
+    """
     import torch
 
     state = torch_load(path, "policy.optimizer.pth", raw)
-    optimizer = model.policy.optimizer
     fresh = optimizer.state_dict()
     member = "policy.optimizer.pth"
     if not isinstance(state, dict) or set(state) != {"state", "param_groups"}:

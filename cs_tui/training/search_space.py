@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cs_tui.training import model_file
-from cs_tui.training.registry import ALGORITHMS
+from cs_tui.training.registry import ALGORITHMS, MAX_N_ENVS
 
 SEARCH_SPACE_FILE = Path(__file__).with_name("search_space.toml")
 TYPES = ("float", "int", "categorical")
@@ -31,7 +31,6 @@ PARTS: dict[str, tuple[str, ...] | None] = {
     "policy": ("net_arch", "activation_fn"),
     "trainer": ("n_envs",),
 }
-MAX_N_ENVS = 1024
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cs_tui.training import runs
-from cs_tui.training.registry import ALGORITHMS, ON_POLICY, check_run_name
+from cs_tui.training.registry import (
+    ALGORITHMS,
+    MAX_EPISODES,
+    MAX_EVAL_EVERY,
+    MAX_KEEP_CHECKPOINTS,
+    MAX_N_ENVS,
+    ON_POLICY,
+    check_count,
+    check_path_text,
+    check_run_name,
+)
 from cs_tui.training.run_record import EvalRecord, RunRecord
 from cs_tui.training.runs import Run, RunError, RunStatus
 from cs_tui.training.stop import StopFlag
@@ -142,6 +152,10 @@ class TrainOptions:
     prune: Callable[[EvalRecord], bool] | None = None
     #: ``cs-tui tune``: the study and trial this run is, recorded in ``meta.json`` under "tune"
     tune: dict[str, Any] | None = None
+    #: ``cs-tui tune``: scores the run's best model on held-out conversations once training reached its total,
+    #: before the run is recorded finished (a worker killed meanwhile leaves a run that does not say
+    #: finished); its figures are kept in ``meta.json`` under "tune" → "holdout_eval"
+    holdout: Callable[[Run], dict[str, Any]] | None = None
     #: ``baseline:NAME`` or a folder of recordings to imitate before reinforcement learning (cs_tui.training.warm_start)
     warm_start: str | None = None
     #: observations the policy sees side by side (``--frame-stack``; 1: the current one alone)
@@ -387,7 +401,7 @@ class Session:
             save_model(self.model, self.run.model_path, self.model_meta())
             if self.options.checkpoints and self.options.keep_checkpoints > 0:
                 target = self.run.checkpoints_dir / f"step_{steps:010d}.zip"
-                self.run.checkpoints_dir.mkdir(exist_ok=True)
+                runs.make_run_folder(self.run.checkpoints_dir)  # never a link planted there
                 runs.atomic_write_bytes(target, self.run.model_path.read_bytes())
                 for old in self.run.checkpoints()[: -self.options.keep_checkpoints]:
                     old.unlink(missing_ok=True)
@@ -401,7 +415,7 @@ class Session:
 
     def _episodes_by(self, steps: int) -> int:
         """Training episodes finished by ``steps``: the last ``"train"`` record at or before it says."""
-        records, _ = self.run.read_metrics()
+        records = self.run.all_metrics()
         counts = [r["episodes"] for r in records if r.get("type") == "train" and r.get("timesteps", 0) <= steps]
         return int(counts[-1]) if counts else 0
 
@@ -452,6 +466,8 @@ class Session:
             if self.last_eval_steps != steps:
                 self.evaluate(steps)
             self.checkpoint()
+            if self.options.holdout is not None:
+                self.score_holdout(self.options.holdout)
             message = f"finished {steps:,} steps; best {_pct(self.record.best_eval):.1f}% of oracle"
             self.finish(RunStatus.FINISHED, message)
             code, status = 0, RunStatus.FINISHED
@@ -464,6 +480,16 @@ class Session:
             best_eval=self.record.best_eval,
             wall_seconds=time.monotonic() - started,
         )
+
+    def score_holdout(self, holdout: Callable[[Run], dict[str, Any]]) -> None:
+        """Score the trained run on held-out conversations (``cs-tui tune``) while it still reads running;
+        a failure fails the run with its reason."""
+        self.status(RunStatus.RUNNING, "training done; scoring the best model on held-out conversations")
+        try:
+            figures = holdout(self.run)
+        except Exception as exc:  # a model that cannot be scored fails the trial: its run says why
+            raise TrainingError(f"held-out evaluation failed: {exc}") from None
+        self.record.tune = {**(self.record.tune or {}), "holdout_eval": figures}
 
     def _pruned(self, steps: int, total: int, started: float) -> TrainResult:
         """Stopped early by ``cs-tui tune``'s pruner: checkpointed, recorded as pruned (exit status 0)."""
@@ -540,6 +566,22 @@ def check_frame_stack(frame_stack: object, algorithm: str) -> str | None:
     if frame_stack > 1 and algorithm == "recurrent_ppo":
         return "--frame-stack is for ppo, a2c and dqn: recurrent_ppo's LSTM already remembers the conversation"
     return None
+
+
+def _check_counts(options: TrainOptions, n_envs: object) -> None:
+    """Every count of a new run within its ceiling (:mod:`cs_tui.training.registry`), before any folder exists:
+    a usage error (exit status 2) naming the flag and both bounds."""
+    for flag, value, lowest, highest in (
+        ("--n-envs", n_envs, 1, MAX_N_ENVS),
+        ("--eval-every", options.eval_every, 1, MAX_EVAL_EVERY),
+        ("--eval-episodes", options.eval_episodes, 2, MAX_EPISODES),
+        ("--reference-episodes", options.reference_episodes, 2, MAX_EPISODES),
+        ("--keep-checkpoints", options.keep_checkpoints, 0, MAX_KEEP_CHECKPOINTS),
+    ):
+        try:
+            check_count(flag, value, lowest, highest)
+        except ValueError as exc:
+            raise TrainingError(str(exc), 2) from None
 
 
 def _check_positive(name: str, value: int | None) -> None:
@@ -631,7 +673,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
     timesteps = options.timesteps if options.timesteps is not None else defaults.timesteps
     n_envs = options.n_envs if options.n_envs is not None else defaults.n_envs
     _check_positive("--timesteps", timesteps)
-    _check_positive("--n-envs", n_envs)
+    _check_counts(options, n_envs)
     _check_tensorboard(options.tensorboard)
     problem = check_frame_stack(options.frame_stack, options.algorithm)
     if problem:
@@ -639,6 +681,10 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
     if options.warm_start is not None:
         from cs_tui.training.warm_start import check_source, warm_start_source
 
+        try:
+            check_path_text("--warm-start", options.warm_start)
+        except ValueError as exc:
+            raise TrainingError(str(exc), 2) from None
         problem = check_source(options.warm_start, options.algorithm, options.frame_stack)
         if problem:
             raise TrainingError(problem, 2)
@@ -794,9 +840,16 @@ def resume(
     """
     reporter = reporter or NullReporter()
     try:
+        check_path_text("--resume", str(path))
+    except ValueError as exc:
+        raise TrainingError(f"cannot resume: {exc}", 2) from None
+    try:
         run = runs.resolve_run(path, saves)
     except RunError as exc:  # a name that is no run: bad input, as `cs-tui evaluate nosuchrun` is
         raise TrainingError(f"cannot resume: {exc}; {_resumable_runs(saves)}", 2) from None
+    problem = runs.written_files_problem(run.path)  # before the lock: .lock itself may be the planted link
+    if problem:
+        raise TrainingError(f"cannot resume: {problem}", 2)
     stop = stop or StopFlag()
     stop.install()
     try:  # one trainer per run: taken before the run is read, so two resumes cannot both pass the checks
@@ -839,7 +892,7 @@ def _resume_locked(
         raise TrainingError(f"cannot resume: {run.meta_path} lacks {lacks}")
     # (another trainer of this run would hold the lock we hold: none is training it)
     # a run that died before its first checkpoint has no model: it starts again from step 0 with its settings
-    restart = not run.model_path.exists()
+    restart = not os.path.lexists(run.model_path)  # (a link that leads nowhere is refused, not "no model")
     _check_positive("--timesteps", timesteps)
     _check_tensorboard(tensorboard)
     requested = timesteps if timesteps is not None else record.total_timesteps
@@ -880,7 +933,10 @@ def _resume_locked(
     problem = check_frame_stack(options.frame_stack, options.algorithm)
     if problem:
         raise TrainingError(f"cannot resume: {run.meta_path}: {problem}")
-    runs.repair_jsonl(run.metrics_path)
+    try:
+        runs.repair_jsonl(run.metrics_path)
+    except OSError as exc:  # (a file swapped for a link or a FIFO since the check above)
+        raise TrainingError(f"cannot resume: {exc}", 2) from None
     runs.remove_temp_files(run.path)  # left by a kill -9 mid-write; we hold the lock, so none is being written
     record.status, record.error, record.traceback = RunStatus.RUNNING, None, None
     record.pid, record.pid_token, record.versions = os.getpid(), runs.process_token(), runs.versions()

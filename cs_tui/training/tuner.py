@@ -23,7 +23,6 @@ continues the study. Optuna is imported inside functions only.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import socket
@@ -37,7 +36,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from cs_tui.training import runs, trainer
-from cs_tui.training.registry import check_algorithm, check_study_name
+from cs_tui.training.registry import (
+    MAX_EPISODES,
+    MAX_EVAL_EVERY,
+    MAX_FAILED_IN_A_ROW,
+    MAX_HEARTBEAT,
+    MAX_STARTUP_TRIALS,
+    MAX_TIMEOUT,
+    check_algorithm,
+    check_count,
+    check_study_name,
+)
 from cs_tui.training.run_record import EvalRecord
 from cs_tui.training.search_space import SEARCH_SPACE_FILE, Parameter, apply, load_search_space
 
@@ -229,10 +238,24 @@ def check_options(options: TuneOptions) -> str:
             f"conversations start at {HOLDOUT_SEED:,}), got {options.seed}",
             2,
         )
-    for flag, value in (("--trials", options.trials), ("--eval-every", options.eval_every),
-                        ("--heartbeat", options.heartbeat)):  # fmt: skip
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise TuneError(f"{flag} must be a positive integer, got {value!r}", 2)
+    if isinstance(options.trials, bool) or not isinstance(options.trials, int) or options.trials < 1:
+        raise TuneError(f"--trials must be a positive integer, got {options.trials!r}", 2)
+    # every count within its ceiling before any trial or folder: a study of trials that cannot run is refused
+    bounds = [("--eval-every", options.eval_every, 1, MAX_EVAL_EVERY),
+               ("--heartbeat", options.heartbeat, 1, MAX_HEARTBEAT),
+               ("--eval-episodes", options.eval_episodes, 2, MAX_EPISODES),
+               ("--holdout-episodes", options.holdout_episodes, 2, MAX_EPISODES),
+               ("--reference-episodes", options.reference_episodes, 2, MAX_EPISODES),
+               ("--startup-trials", options.startup_trials, 0, MAX_STARTUP_TRIALS)]  # fmt: skip
+    try:
+        for flag, value, lowest, highest in bounds:
+            check_count(flag, value, lowest, highest)
+    except ValueError as exc:
+        raise TuneError(str(exc), 2) from None
+    timeout = options.timeout
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+                                or not 0 < timeout <= MAX_TIMEOUT):  # fmt: skip
+        raise TuneError(f"--timeout must be a number of seconds from 1 to {MAX_TIMEOUT:,}, got {timeout!r:.80}", 2)
     return name
 
 
@@ -314,7 +337,7 @@ class WorkerResult:
 
     study: str
     trials_run: int
-    status: str  # done | timeout | interrupted
+    status: str  # done | timeout | interrupted | failed (trials failed in a row)
     message: str
     exit_code: int
 
@@ -362,6 +385,7 @@ def run_worker(options: TuneOptions, on_event: Event | None = None, stop: StopFl
     taken = 0
     status, message = "done", ""
     interrupted_code = 0
+    failed_in_a_row: list[str] = []  # the reasons of this worker's last trials, while each failed
     try:
         while True:
             if stop.requested:
@@ -390,7 +414,7 @@ def run_worker(options: TuneOptions, on_event: Event | None = None, stop: StopFl
                 _sleep(min(options.heartbeat, 2.0), stop)
                 continue
             # the objective releases the lock once its trial exists (and counts as running)
-            objective = _objective(options, name, settings, space, emit, lock.release)
+            objective = _objective(options, name, settings, space, emit, lock.release, failed_in_a_row)
             try:
                 study.optimize(objective, n_trials=1, catch=(TrialFailed,))
             except Interrupted as exc:
@@ -404,13 +428,24 @@ def run_worker(options: TuneOptions, on_event: Event | None = None, stop: StopFl
             finally:
                 lock.release()
             taken += 1
+            if len(failed_in_a_row) >= MAX_FAILED_IN_A_ROW:
+                # trials that fail alike (a bad setting, a full disk) would fail forever: stop and say why
+                status, message = "failed", _failed_streak(failed_in_a_row)
+                break
     finally:
         stop.restore()
-    code = (interrupted_code or 128 + int(stop.signum or 0)) if status == "interrupted" else 0
+    code = {"interrupted": interrupted_code or 128 + int(stop.signum or 0), "failed": 1}.get(status, 0)
     result = WorkerResult(name, taken, status, message, code)
     emit({"type": "worker", "study": name, "status": status, "trials_run": taken, "message": message,
           "worker": options.worker})  # fmt: skip
     return result
+
+
+def _failed_streak(reasons: list[str]) -> str:
+    """Why a worker stopped after trials failed in a row: their one reason, or the last of several."""
+    if len(set(reasons)) == 1:
+        return f"{len(reasons)} trials in a row failed: {reasons[-1]}"
+    return f"{len(reasons)} trials in a row failed; the last: {reasons[-1]}"
 
 
 def _sleep(seconds: float, stop: Any) -> None:
@@ -426,7 +461,9 @@ def _objective(
     space: list[Parameter],
     emit: Event,
     release_lock: Callable[[], None],
+    failed_in_a_row: list[str],
 ) -> Callable[[optuna.Trial], float]:
+    """The trial function; each failure's reason is appended to ``failed_in_a_row``, a success clears it."""
     import optuna
 
     def objective(trial: optuna.Trial) -> float:
@@ -440,6 +477,12 @@ def _objective(
         seed = int(settings["seed"]) + trial.number
         emit({"type": "trial", "event": "started", "study": study_name, "trial": trial.number, "run": run_name,
               "params": params, "worker": options.worker})  # fmt: skip
+
+        scored: dict[str, Any] = {}
+
+        def holdout(run: runs.Run) -> dict[str, Any]:
+            scored.update(holdout_eval(run, settings["industry"], int(settings["holdout_episodes"]), options.saves))
+            return scored
 
         def prune(evaluation: EvalRecord) -> bool:
             trial.report(float("nan") if evaluation.pct_of_oracle is None else evaluation.pct_of_oracle,
@@ -459,6 +502,7 @@ def _objective(
             reference_episodes=options.reference_episodes,
             overrides=overrides,
             prune=prune,
+            holdout=holdout,
             tune={"study": study_name, "trial": trial.number, "storage": shown_url(options.storage or "embedded"),
                   "params": params},
         )  # fmt: skip
@@ -468,6 +512,7 @@ def _objective(
             trial.set_user_attr("error", str(exc))
             emit({"type": "trial", "event": "failed", "study": study_name, "trial": trial.number, "run": run_name,
                   "message": str(exc), "worker": options.worker})  # fmt: skip
+            failed_in_a_row.append(str(exc))
             raise TrialFailed(str(exc)) from None
         event = {"type": "trial", "study": study_name, "trial": trial.number, "run": run_name,
                  "worker": options.worker, "message": result.message}  # fmt: skip
@@ -476,24 +521,18 @@ def _objective(
             trial.study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
             emit({**event, "event": "interrupted"})
             raise Interrupted(result.message, result.exit_code)
-        if result.status == "failed":
+        if result.status == "failed":  # (the held-out scoring's failure included: the run says so too)
             trial.set_user_attr("error", result.message)
             emit({**event, "event": "failed"})
+            failed_in_a_row.append(result.message)
             raise TrialFailed(result.message)
         if result.status == "pruned":
+            failed_in_a_row.clear()
             emit({**event, "event": "pruned", "value": result.best_eval and result.best_eval.pct_of_oracle})
             raise optuna.TrialPruned(result.message)
-        run = runs.Run(options.saves / run_name)
-        try:
-            held_out = holdout_eval(run, settings["industry"], int(settings["holdout_episodes"]), options.saves)
-        except Exception as exc:  # a model that cannot be scored fails the trial, not the study
-            trial.set_user_attr("error", f"held-out evaluation failed: {exc}")
-            raise TrialFailed(str(exc)) from None
+        held_out = scored  # scored by the trainer before it recorded the run finished
         trial.set_user_attr("holdout", held_out)
-        with contextlib.suppress(runs.RunError, OSError):
-            record = run.record()
-            record.tune = {**(record.tune or {}), "holdout_eval": held_out}
-            run.write_record(record)
+        failed_in_a_row.clear()
         emit({**event, "event": "complete", "value": held_out["pct_of_oracle"]})
         return float(held_out["pct_of_oracle"])
 

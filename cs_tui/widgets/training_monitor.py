@@ -284,17 +284,21 @@ class RunMonitor(VerticalScroll):
         record: RunRecord | None = None
         meta_error: str | None = None
         records: list[dict[str, Any]] = []
+        alive, changed = False, False
         try:
-            record = run.record()
-        except RunError as exc:
-            meta_error = str(exc)
-        try:
-            records, offset = run.read_metrics(offset)
-        except RunError as exc:
-            meta_error = meta_error or str(exc)
-        alive = run.is_alive()
-        # the bulk of the work (every episode's return), done here rather than on the UI thread
-        changed = history.extend(episode_returns(records))
+            try:
+                record = run.record()
+            except RunError as exc:
+                meta_error = str(exc)
+            try:
+                records, offset = run.read_metrics(offset)
+            except RunError as exc:
+                meta_error = meta_error or str(exc)
+            alive = run.is_alive()
+            # the bulk of the work (every episode's return), done here rather than on the UI thread
+            changed = history.extend(episode_returns(records))
+        except Exception as exc:  # whatever a run's files hold, the answer comes back: polling goes on
+            meta_error = meta_error or f"{run.path}: cannot be read: {type(exc).__name__}: {exc}"
         self.post_message(self.Read(generation, record, meta_error, alive, records, changed, offset))
 
     def on_run_monitor_read(self, message: Read) -> None:
