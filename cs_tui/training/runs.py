@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cs_env.files import read_regular
+
 if TYPE_CHECKING:
     from cs_tui.training.run_record import RunRecord
 
@@ -240,34 +242,6 @@ def repair_jsonl(path: Path | str) -> None:
 
 
 # -- reading ---------------------------------------------------------------------------------
-
-
-def read_regular(path: Path | str, limit: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; ``OSError`` otherwise.
-
-    A FIFO, a device or a socket is refused without blocking (opened with ``O_NONBLOCK``, checked with
-    ``fstat``), so a file planted under a known name cannot freeze or flood the reader.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        if info.st_size > limit:
-            raise OSError(errno.EFBIG, f"{info.st_size:,} bytes, more than the {limit:,} expected", str(path))
-        chunks, left = [], limit + 1
-        while left > 0:  # bounded even if the file grows while it is read
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        data = b"".join(chunks)
-        if len(data) > limit:
-            raise OSError(errno.EFBIG, f"more than the {limit:,} bytes expected", str(path))
-        return data
-    finally:
-        os.close(fd)
 
 
 def read_json(path: Path) -> dict[str, Any]:
