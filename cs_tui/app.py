@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -51,10 +50,20 @@ def settings_path() -> Path:
     return Path(base) / "cs-tui" / "settings.json"
 
 
+#: The largest settings file read: it holds a theme's name.
+SETTINGS_LIMIT = 64 << 10
+
+
 def read_saved_theme(path: Path) -> str | None:
-    """The theme saved in ``path``, or None (no file, or one that cannot be read: the default then)."""
+    """The theme saved in ``path``, or None (no file, or one that cannot be read: the default then).
+
+    Read at start-up on the UI thread, so it must never wait: ``cs_env.files`` refuses a FIFO, a device
+    or a socket without blocking and a file over :data:`SETTINGS_LIMIT` before reading it.
+    """
+    from cs_env.files import load_json
+
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved = load_json(path, SETTINGS_LIMIT)
     except (OSError, ValueError):
         return None
     theme = saved.get("theme") if isinstance(saved, dict) else None

@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_helpers import screen_text, shown
+from app_helpers import screen_text, shown, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.worker import WorkerCancelled
 
 from cs_tui.app import AppSettings, CsTuiApp
 from cs_tui.screens.play import PlayScreen
+from cs_tui.screens.play_dialogs import ChoiceDialog
 from cs_tui.screens.play_phase import Phase
 from cs_tui.screens.play_session import Conversation, compare, play_agent
 from cs_tui.widgets.action_picker import ActionPicker
@@ -201,10 +202,10 @@ async def test_a_finished_conversation_is_recorded_and_replays(tmp_path: Path) -
         live_transcript = screen.query_one(Transcript).plain
 
         await pilot.press("enter")  # move on, then open the recording
-        await pilot.press("r")
-        await pilot.pause()
+        await pilot.press("r")  # the recordings are read in a thread, then listed
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_for(pilot, lambda: screen.phase is Phase.REPLAYING)
         shown = screen.query_one(Transcript).plain
         assert shown.startswith(f"replay of {files[0].name}")
         assert shown.split("\n", 1)[1] == live_transcript
@@ -415,10 +416,9 @@ async def test_a_broken_recording_is_a_notification(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
         await pilot.press("r")
-        await pilot.pause()
-        assert "(unreadable)" in screen_text(app)
+        await wait_for(pilot, lambda: "(unreadable)" in screen_text(app))
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_for(pilot, lambda: any(n.title == "Cannot replay" for n in app._notifications))
         assert any(
             n.title == "Cannot replay" and "seed1.json" in n.message and "no 'max_turns' field" in n.message
             for n in app._notifications
