@@ -510,9 +510,9 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
                 if (
                     isinstance(value, bool | np.bool_)
                     or not isinstance(value, numbers.Real)
-                    or not 0 <= float(value) <= 1
+                    or not 0 <= value <= 1  # compared as it is: 10**400 has no float
                 ):
-                    raise ValueError(f"reset option {key!r} must be a number in [0, 1], got {value!r}")
+                    raise ValueError(f"reset option {key!r} must be a number in [0, 1], got {value!r:.60}")
                 pins[key] = float(value)
         if "needs_specialist" in options:
             if not isinstance(options["needs_specialist"], bool | np.bool_):

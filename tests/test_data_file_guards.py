@@ -91,6 +91,14 @@ def test_an_industry_number_of_400_digits_is_refused_naming_the_key(tmp_path: Pa
     assert ".complexity'" in message
 
 
+def test_a_scenario_pinning_a_400_digit_trait_is_refused_naming_the_key(tmp_path: Path) -> None:
+    folder = copy_of(scenarios.SCENARIO_DIR, tmp_path / "sc")
+    path = next(p for p in sorted(folder.glob("*.toml")) if "start = {" in p.read_text())
+    path.write_text(path.read_text().replace("start = {", "start = { openness = 1" + "0" * 400 + ",", 1))
+    message = one_line_naming(finishes(lambda: load_scenarios(folder)), path, ScenarioDataError)
+    assert "'openness' must be a number in [0, 1]" in message
+
+
 def test_a_deeply_nested_or_fifo_scenario_file_is_named(tmp_path: Path) -> None:
     folder = copy_of(scenarios.SCENARIO_DIR, tmp_path / "deep")
     (folder / "zz.toml").write_text(NESTED)
