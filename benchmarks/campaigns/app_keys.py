@@ -131,7 +131,9 @@ async def drive(seed: int, saves: Path, keys: int, resizes: int) -> list[str]:
                 await pilot.press("q")
                 await pilot.pause(0.5)
                 if app.is_running:
-                    problems.append(f"the app did not quit on q (screen {type(app.screen).__name__})")
+                    focused = type(app.focused).__name__ if app.focused is not None else "nothing"
+                    screen = type(app.screen).__name__
+                    problems.append(f"the app did not quit on q (screen {screen}, {focused} focused)")
     except Exception as exc:
         problems.append(f"{type(exc).__name__}: {str(exc)[:300]}")
     finally:
