@@ -24,6 +24,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from textual.widgets import Select
+
 from campaigns.common import REPO, TINY, cs_tui
 
 KEYS = [
@@ -123,9 +125,10 @@ async def drive(seed: int, saves: Path, keys: int, resizes: int) -> list[str]:
                     break
             await pilot.pause(0.2)
             if app._exception is None and app.is_running:
-                # q quits from anywhere a person can be: close dialogs first, as a person would
+                # q quits from anywhere a person can be: close dialogs and an open dropdown first, as a
+                # person would (an open Select takes q as a letter to search its options by)
                 for _ in range(6):
-                    if len(app.screen_stack) <= 1:
+                    if len(app.screen_stack) <= 1 and not any(s.expanded for s in app.screen.query(Select)):
                         break
                     await pilot.press("escape")
                 await pilot.press("q")
