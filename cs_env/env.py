@@ -6,7 +6,7 @@ import dataclasses
 import numbers
 import sys
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NamedTuple, SupportsFloat, TypeGuard
+from typing import TYPE_CHECKING, Any, NamedTuple, SupportsFloat, TypeGuard, cast
 
 import gymnasium as gym
 import numpy as np
@@ -510,7 +510,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
                 if (
                     isinstance(value, bool | np.bool_)
                     or not isinstance(value, numbers.Real)
-                    or not 0 <= value <= 1  # compared as it is: 10**400 has no float
+                    or not 0 <= cast(float, value) <= 1  # compared as it is: 10**400 has no float
                 ):
                     raise ValueError(f"reset option {key!r} must be a number in [0, 1], got {value!r:.60}")
                 pins[key] = float(value)
