@@ -20,12 +20,15 @@ with its own seed and ``--count 1``) and prints one line: tried, held, failed an
                that should not be, every refusal names the file.       50 trials = 1,000 model files
 - ``storage``  a read-only saves folder, a full disk (tmpfs of random size when root), one name trained
                twice at once, hostile run names: clear errors, nothing partial, nothing outside.   40
-- ``app``      1,000 random keys and 10 resizes (20x8 to 250x80) a trial across every pane and dialog,
-               with a training run and a scenario run going: no exception, q still quits.
+- ``app``      1,000 random keys and 10 resizes (20x8 to 250x80, half up to 60x24) a trial across every
+               pane and dialog, scripted moves into open dropdowns and the tuning view, hostile
+               recordings and a FIFO settings file, with a training run and a scenario run going (odd
+               trials: an empty saves folder): no exception, q still quits.
                10 trials = 10,000 keys, 100 resizes
 - ``env``      wrong reset options, actions and seeds (numpy types, bools, arrays, NaN, huge) and
-               industry / scenario files with NaN, infinities, huge numbers, missing keys: a ValueError
-               naming the problem, never a wrong trajectory.  100 trials = 10,000 inputs, 200 files
+               industry / scenario files with NaN, infinities, huge numbers (10**400), missing keys, a
+               FIFO or nesting past the recursion limit: a ValueError naming the problem, at once, never
+               a wrong trajectory.  100 trials = 10,000 inputs, 200 files
 - ``hostile``  copied run folders with planted symlinks to a victim, FIFOs, /dev/zero, folders and loops
                (--resume: exit 2 naming the file, victim untouched, never blocks), metrics lines nested,
                mistyped or huge (each costs itself), huge counts and names for train and tune (usage

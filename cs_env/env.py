@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 import sys
-from typing import TYPE_CHECKING, Any, NamedTuple, SupportsFloat, TypeGuard
+from typing import TYPE_CHECKING, Any, NamedTuple, SupportsFloat, TypeGuard, cast
 
 import gymnasium as gym
 import numpy as np
@@ -491,9 +491,9 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
                 if (
                     isinstance(value, bool | np.bool_)
                     or not isinstance(value, numbers.Real)
-                    or not 0 <= float(value) <= 1
+                    or not 0 <= cast(float, value) <= 1  # compared as it is: 10**400 has no float
                 ):
-                    raise ValueError(f"reset option {key!r} must be a number in [0, 1], got {value!r}")
+                    raise ValueError(f"reset option {key!r} must be a number in [0, 1], got {value!r:.60}")
                 pins[key] = float(value)
         if "needs_specialist" in options:
             if not isinstance(options["needs_specialist"], bool | np.bool_):

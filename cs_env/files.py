@@ -176,6 +176,21 @@ def load_toml(path: Path | str, limit: int = DEFAULT_LIMIT, *, max_nesting: int 
     return parse_toml(text, max_nesting=max_nesting)
 
 
+def toml_file(path: Path | str, error: type[Exception] = ValueError, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    """:func:`load_toml`, every failure one ``error`` naming the file: ``"x.toml: cannot be read: is a
+    FIFO (named pipe), not a regular file"``, ``"x.toml: cannot be read as TOML: nested more than 32 …"``.
+
+    The project's one way to read a TOML data file (industries, scenarios, thresholds, hyperparameters,
+    search spaces), so a planted FIFO, a huge file or ``a = [[[…]]]`` is the same one-line error in each.
+    """
+    try:
+        return load_toml(path, limit)
+    except OSError as exc:
+        raise error(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: cannot be read as TOML: {exc}") from None
+
+
 def parse_json(text: str | bytes, *, max_nesting: int = MAX_NESTING) -> Any:
     """``json.loads`` that refuses data nested deeper than ``max_nesting``, a number of more digits than
     Python converts, or bytes that are not UTF-8, all with ``ValueError`` (``json.JSONDecodeError`` is one)."""
@@ -215,4 +230,5 @@ __all__ = [
     "parse_toml",
     "read_fd",
     "read_regular",
+    "toml_file",
 ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -56,11 +55,21 @@ def settings_path() -> Path:
     return Path(base) / "cs-tui" / "settings.json"
 
 
+#: The largest settings file read: it holds a few names.
+SETTINGS_LIMIT = 64 << 10
+
+
 def read_saved(path: Path) -> dict[str, str]:
     """The choices saved in ``path`` (each of ``SAVED_KEYS`` that holds text); none when there is no file
-    or it cannot be read (the defaults then)."""
+    or it cannot be read (the defaults then).
+
+    Read at start-up on the UI thread, so it must never wait: ``cs_env.files`` refuses a FIFO, a device
+    or a socket without blocking and a file over :data:`SETTINGS_LIMIT` before reading it.
+    """
+    from cs_env.files import load_json
+
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved = load_json(path, SETTINGS_LIMIT)
     except (OSError, ValueError):
         return {}
     if not isinstance(saved, dict):

@@ -13,10 +13,15 @@ DASH = "–"
 
 
 def finite(value: Any) -> float | None:
-    """``value`` as a finite float, or None (records carry null for "not measured yet")."""
+    """``value`` as a finite float, or None (records carry null for "not measured yet"; a hand-edited
+    one may hold an integer of 400 digits, which has no float)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        as_float = float(value)
+    except OverflowError:
+        return None
+    return as_float if math.isfinite(as_float) else None
 
 
 def number(value: Any, spec: str = ".3f") -> str:

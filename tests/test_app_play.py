@@ -16,6 +16,7 @@ from textual.worker import WorkerCancelled
 
 from cs_tui.app import AppSettings, CsTuiApp
 from cs_tui.screens.play import PlayScreen
+from cs_tui.screens.play_dialogs import ChoiceDialog
 from cs_tui.screens.play_phase import Live, Phase
 from cs_tui.screens.play_session import Conversation, compare, play_agent
 from cs_tui.widgets.action_picker import ActionPicker
@@ -202,9 +203,9 @@ async def test_a_finished_conversation_is_recorded_and_replays(tmp_path: Path) -
         live_transcript = screen.query_one(Transcript).plain
 
         await pilot.press("r")  # open the recording (from a live customer, r would ask to leave it first)
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))  # the recordings are read in a thread
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_for(pilot, lambda: screen.phase is Phase.REPLAYING)
         shown = screen.query_one(Transcript).plain
         assert shown.startswith(f"replay of {files[0].name}")
         assert shown.split("\n", 1)[1] == live_transcript
@@ -416,8 +417,7 @@ async def test_a_broken_recording_is_a_notification(tmp_path: Path) -> None:
         screen = await ready(pilot)
         await finish(pilot, screen)  # (mid-conversation, r asks to leave the customer first)
         await pilot.press("r")
-        await pilot.pause()
-        assert "(unreadable)" in screen_text(app)
+        await wait_for(pilot, lambda: "(unreadable)" in screen_text(app))  # the recordings are read in a thread
         await pilot.press("end", "enter")  # the oldest: the broken one
         await wait_for_toast(pilot, "Cannot replay", "seed1.json", "no 'max_turns' field")
         assert app.screen is screen and screen.phase is Phase.REVIEWING  # what was shown stays

@@ -17,6 +17,7 @@ from test_app_play import SEED, FakeDQN, finish, make_app, ready, settle
 from textual.pilot import Pilot
 
 from cs_tui.screens.play import PlayScreen
+from cs_tui.screens.play_dialogs import ChoiceDialog
 from cs_tui.screens.play_phase import Phase
 from cs_tui.widgets.action_picker import ActionPicker
 from cs_tui.widgets.transcript import Transcript
@@ -176,10 +177,13 @@ async def test_replaying_offers_next_and_v_only_when_the_opponent_was_recorded(t
         await finish(pilot, screen)
         await pilot.press("enter", "1")  # a customer half-answered: replaying leaves it, once agreed
         await pilot.press("r", "down", "enter")
-        await pilot.pause()
+        # the recordings are read in a thread, then listed (in a dialog like the one that asked to leave)
+        await wait_for(
+            pilot,
+            lambda: isinstance(pilot.app.screen, ChoiceDialog) and "Stay with" not in screen_text(pilot.app),
+        )
         await pilot.press("enter")
-        await pilot.pause()
-        assert screen.phase is Phase.REPLAYING
+        await wait_for(pilot, lambda: screen.phase is Phase.REPLAYING)
         assert keys_shown(pilot) == ALWAYS | {"next", "theirs"}
         assert opponent_line(screen) == "a replay: v the opponent's conversation · ⏎ a new customer"
         assert not screen.query_one(ActionPicker).enabled
@@ -195,8 +199,7 @@ async def test_replaying_offers_next_and_v_only_when_the_opponent_was_recorded(t
         await answer_to_the_end(pilot, screen, key="6")
         assert screen.phase is Phase.WAITING and "still loading" not in opponent_line(screen)
         screen.open_recording(screen.records[screen.state.human])  # type: ignore[union-attr]
-        await pilot.pause()
-        assert screen.phase is Phase.REPLAYING
+        await wait_for(pilot, lambda: screen.phase is Phase.REPLAYING)
         assert keys_shown(pilot) == ALWAYS | {"next"}
         assert opponent_line(screen) == "a replay · ⏎ a new customer"
 

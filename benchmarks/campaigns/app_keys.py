@@ -1,11 +1,16 @@
 """Campaign 5, the app: random keys across every pane and dialog, random resizes, with work going on.
 
-The app opens on a saves folder holding the shipped default agent and a real ``cs-tui train`` process
-training into it; the Scenarios pane starts a catalog run first. Then seeded random keys (every key any
-pane, dialog or the command palette binds, plus typing, never ``q``/ctrl+q/ctrl+c) and, now and then, a
-resize to a random size from 20x8 to 250x80. The promises: no exception escapes (the app would exit with
-it), and afterwards ``q`` still quits. Runs the app's ``n`` form starts are capped to a few thousand steps
-(the campaign must not load the machine), by rewriting the ``--timesteps`` the pane passes to ``cs-tui train``.
+Even trials open the app on a saves folder holding the shipped default agent and a real ``cs-tui train``
+process training into it; odd trials on an empty saves folder (no runs, no studies: the tuning view's
+empty table). Both hold hostile files where the app reads them: recordings of ``[`` × 100,000, a FIFO and
+a 2 MB file in ``episodes/``, and a FIFO as the settings file (``$XDG_CONFIG_HOME``). The Scenarios pane
+starts a catalog run first. Then seeded random keys (every key any pane, dialog or the command palette
+binds, plus typing, never ``q``/ctrl+q/ctrl+c), now and then a scripted move into a state random keys
+rarely reach (a ``Select`` dropdown open, the tuning view), and a resize to a random size from 20x8 to
+250x80 (half of them small, up to 60x24, some while a dropdown is open). The promises: no exception
+escapes (the app would exit with it), and afterwards ``q`` still quits. Runs the app's ``n`` form starts
+are capped to a few thousand steps (the campaign must not load the machine), by rewriting the
+``--timesteps`` the pane passes to ``cs-tui train``.
 """
 
 from __future__ import annotations
@@ -19,16 +24,42 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from textual.widgets import Select
+
 from campaigns.common import REPO, TINY, cs_tui
 
 KEYS = [
     *"12345678", "enter", "escape", "tab", "shift+tab", "up", "down", "left", "right", "pageup", "pagedown",
     "home", "end", "space", "backspace", "delete", *"ptsm", *"nobrvefacluxd", "ctrl+s", "ctrl+p",
-    "question_mark", *"Go9-", "ctrl+a", "ctrl+e", "ctrl+k",
+    "question_mark", *"Go9-", "ctrl+a", "ctrl+e", "ctrl+k", "y",
 ]  # fmt: skip
 #: keys pressed more often: the pane keys and the dialogs' openers, so every pane and dialog is visited
 WEIGHTS = {k: 4 for k in ["p", "t", "s", "m", "n", "o", "r", "enter", "escape", "ctrl+p", "question_mark", "e"]}
 RESIZE_EVERY = 100  # keys between resizes, on average
+#: scripted moves into states random keys rarely reach: a dropdown open (the policy Select of the
+#: Scenarios pane, the industry Select of the training form), the tuning view on whatever table it has
+MOVES = [
+    ["escape", "escape", "s", "o", "down"],
+    ["escape", "escape", "s", "o", "enter"],
+    ["escape", "escape", "t", "y", "tab", "up"],
+    ["escape", "escape", "t", "y", "down", "enter"],
+    ["escape", "escape", "t", "n", "tab", "enter"],
+    ["escape", "escape", "m", "tab", "enter"],
+]
+MOVE_CHANCE = 0.06  # per burst of keys
+SMALL = ((20, 60), (8, 24))  # the small sizes half the resizes are drawn from
+
+
+def plant_hostile_files(saves: Path, config: Path) -> None:
+    """Recordings the play pane lists on ``r`` and a settings file the app reads at start, all hostile."""
+    episodes = saves / "episodes"
+    episodes.mkdir(parents=True, exist_ok=True)
+    (episodes / "20990101-000000-bfsi-seed1.json").write_bytes(b"[" * 100_000)
+    os.mkfifo(episodes / "20990101-000001-bfsi-seed2.json")
+    (episodes / "20990101-000002-bfsi-seed3.json").write_bytes(b'{"seed": "' + b"x" * (2 << 20) + b'"}')
+    (episodes / "20990101-000003-bfsi-seed4.json").write_text('{"seed": 1' + "0" * 400 + "}")
+    (config / "cs-tui").mkdir(parents=True, exist_ok=True)
+    os.mkfifo(config / "cs-tui" / "settings.json")
 
 
 def _capped(launch: Any) -> Any:
@@ -78,11 +109,15 @@ async def drive(seed: int, saves: Path, keys: int, resizes: int) -> list[str]:
             while i < keys:
                 while resize_at and resize_at[0] <= i:
                     resize_at.pop(0)
-                    size = (rng.randint(20, 250), rng.randint(8, 80))
+                    (w0, w1), (h0, h1) = SMALL if rng.random() < 0.5 else ((20, 250), (8, 80))
+                    size = (rng.randint(w0, w1), rng.randint(h0, h1))
                     pressed.append(f"resize{size}")
                     await pilot.resize_terminal(*size)
                 # bursts of keys, as fast as a person mashing them (a dialog may still be opening)
-                burst = rng.choices(KEYS, weights, k=min(rng.randint(1, 8), keys - i))
+                if rng.random() < MOVE_CHANCE:
+                    burst = rng.choice(MOVES)[: keys - i]
+                else:
+                    burst = rng.choices(KEYS, weights, k=min(rng.randint(1, 8), keys - i))
                 pressed.extend(burst)
                 await pilot.press(*burst)
                 i += len(burst)
@@ -90,15 +125,18 @@ async def drive(seed: int, saves: Path, keys: int, resizes: int) -> list[str]:
                     break
             await pilot.pause(0.2)
             if app._exception is None and app.is_running:
-                # q quits from anywhere a person can be: close dialogs first, as a person would
+                # q quits from anywhere a person can be: close dialogs and an open dropdown first, as a
+                # person would (an open Select takes q as a letter to search its options by)
                 for _ in range(6):
-                    if len(app.screen_stack) <= 1:
+                    if len(app.screen_stack) <= 1 and not any(s.expanded for s in app.screen.query(Select)):
                         break
                     await pilot.press("escape")
                 await pilot.press("q")
                 await pilot.pause(0.5)
                 if app.is_running:
-                    problems.append(f"the app did not quit on q (screen {type(app.screen).__name__})")
+                    focused = type(app.focused).__name__ if app.focused is not None else "nothing"
+                    screen = type(app.screen).__name__
+                    problems.append(f"the app did not quit on q (screen {screen}, {focused} focused)")
     except Exception as exc:
         problems.append(f"{type(exc).__name__}: {str(exc)[:300]}")
     finally:
@@ -106,21 +144,31 @@ async def drive(seed: int, saves: Path, keys: int, resizes: int) -> list[str]:
     if app._exception is not None and not problems:
         problems.append(f"{type(app._exception).__name__}: {app._exception}")
     if problems:
-        problems.append(f"last keys: {' '.join(pressed[-12:])}")
+        keys_pressed = sum(not p.startswith("resize") for p in pressed)
+        problems.append(f"after {keys_pressed} keys; last keys: {' '.join(pressed[-12:])}")
     return problems
 
 
 def trial(seed: int, workdir: Path, keys: int = 1000, resizes: int = 10) -> str | None:
-    saves = workdir / "saves"
-    shutil.copytree(REPO / "saves" / "default", saves / "default")
-    trainer = cs_tui(
-        "--saves", str(saves), "train", "--name", "live", "--timesteps", "100000", "--eval-every", "2000",
-        *TINY, start_new_session=True,
-    )  # fmt: skip
+    saves, config = workdir / "saves", workdir / "config"
+    plant_hostile_files(saves, config)
+    trainer = None
+    if seed % 2 == 0:  # odd trials: an empty saves folder (no runs, no studies, no default agent)
+        shutil.copytree(REPO / "saves" / "default", saves / "default")
+        trainer = cs_tui(
+            "--saves", str(saves), "train", "--name", "live", "--timesteps", "100000", "--eval-every", "2000",
+            *TINY, start_new_session=True,
+        )  # fmt: skip
+    config_before = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(config)  # the app reads its settings file from here
     try:
         problems = asyncio.run(drive(seed, saves, keys, resizes))
     finally:
-        for proc in [trainer, *STARTED]:
+        if config_before is None:
+            os.environ.pop("XDG_CONFIG_HOME", None)
+        else:
+            os.environ["XDG_CONFIG_HOME"] = config_before
+        for proc in [p for p in (trainer, *STARTED) if p is not None]:
             _kill(proc)
         STARTED.clear()
     return "; ".join(problems) or None

@@ -218,7 +218,14 @@ def _raw_zip(
 
 
 HOSTILE_JSON: list[Any] = [None, True, -1, 0, 2**64, 1e308, -1e308, "", "x" * 100_000, [], {}, [[[[]]]], "[/]",
-                           "[bold", "../../etc", {"a": 1}, 3.5, "ppo", "dqn"]  # fmt: skip
+                           "[bold", "../../etc", {"a": 1}, 3.5, "ppo", "dqn", 10**400, -(10**400)]  # fmt: skip
+#: issue 30: numbers with no float (10**400) where the panes show figures; each once killed the app
+WIDE_META_FIELDS = [("total_timesteps",), ("timesteps_done",), ("reference", "oracle_return"),
+                    ("last_eval", "pct_of_oracle"), ("best_eval", "mean_return"),
+                    ("last_eval", "timesteps")]  # fmt: skip
+WIDE_METRICS_LINES = [{"type": "train", "timesteps": 10**400}, {"type": "train", "timesteps": 1, "fps": 10**400},
+                      {"type": "train", "timesteps": 1, "episode_returns": [10**400]},
+                      {"type": "eval", "timesteps": 1, "pct_of_oracle": 10**400}]  # fmt: skip
 
 
 #: cs_tui.json's optional fields about a model's origin (run name, seed, versions, its evaluation, ...): a
@@ -270,7 +277,18 @@ def _json_mutation(doc: Any, rng: random.Random) -> tuple[str, Any]:
 
 def mutate_text(raw: bytes, rng: random.Random, is_jsonl: bool) -> tuple[str, bytes]:
     """A mutation of meta.json or metrics.jsonl."""
-    kind = rng.choice(["json", "json", "truncate", "bitflip", "garbage", "deep", "huge", "nan", "markup"])
+    kind = rng.choice(["json", "json", "truncate", "bitflip", "garbage", "deep", "huge", "nan", "markup", "wide"])
+    if kind == "wide":
+        if is_jsonl:
+            line = rng.choice(WIDE_METRICS_LINES)
+            return f"a line {json.dumps(line)[:40]}…", raw + json.dumps(line).encode() + b"\n"
+        doc = json.loads(raw)
+        path = rng.choice(WIDE_META_FIELDS)
+        node = doc
+        for key in path[:-1]:
+            node = node.setdefault(key, {}) if isinstance(node.get(key), dict) else {}
+        node[path[-1]] = 10**400
+        return f"{'.'.join(path)} = 10**400", json.dumps(doc).encode()
     if kind == "json":
         if is_jsonl:
             lines = raw.splitlines()

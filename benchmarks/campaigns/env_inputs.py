@@ -10,9 +10,11 @@ that loads must still give finite observations inside the space and rewards insi
 from __future__ import annotations
 
 import math
+import os
 import random
 import re
 import shutil
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -262,7 +264,13 @@ def _try_array(entries: list[Any]) -> Any:
 
 ASSIGNMENT = re.compile(r'(?P<key>[A-Za-z_]+) = (?P<value>-?[0-9][0-9_.eE+-]*|\[[^\]\[]*\]|"[^"]*"|true|false)')
 HOSTILE = ["nan", "inf", "-inf", "+nan", "1e400", "1e308", "-1e308", "1e-320", "18446744073709551616", "-1",
-           '"text"', "true", "[]", "{}", "[nan, nan, nan, nan, nan]", "[1e308, 0, 0, 0, 0]", "0x7fffffff"]  # fmt: skip
+           '"text"', "true", "[]", "{}", "[nan, nan, nan, nan, nan]", "[1e308, 0, 0, 0, 0]", "0x7fffffff",
+           "1" + "0" * 400, "-1" + "0" * 400, "[1" + "0" * 400 + ", 0, 0, 0, 0]"]  # fmt: skip
+#: issue 30: whole files that once gave a traceback (nesting past the recursion limit) or hung every
+#: command (a FIFO named *.toml): each must be a ValueError naming the file, at once
+FILE_SWAPS = ("deep", "nested", "fifo")
+FILE_SWAP_CHANCE = 0.2
+CEILING = 60.0  # seconds a load may take before it counts as hung (a FIFO read blocks forever)
 
 
 def mutate_toml(text: str, rng: random.Random) -> tuple[str, str]:
@@ -285,17 +293,31 @@ def data_file_trial(rng: random.Random, workdir: Path, kind: str) -> str | None:
     shutil.copytree(source, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     files = sorted(p for p in folder.glob("*.toml") if p.name != "thresholds.toml")
     target = rng.choice(files)
-    text, key = mutate_toml(target.read_text(), rng)
-    target.write_text(text)
-    try:
-        valid_toml = isinstance(tomllib.loads(text), dict)
-    except tomllib.TOMLDecodeError:
-        valid_toml = False
+    swap = rng.choice(FILE_SWAPS) if rng.random() < FILE_SWAP_CHANCE else None
+    if swap is not None:
+        target = folder / f"zz_{swap}.toml"  # a new file among the others, named as a data file
+        if swap == "fifo":
+            os.mkfifo(target)
+        else:
+            depth = 100_000 if swap == "deep" else 40  # past the recursion limit; past our nesting limit
+            target.write_text("a = " + "[" * depth + "]" * depth + "\n")
+        text, key, valid_toml = "", swap, False
+    else:
+        text, key = mutate_toml(target.read_text(), rng)
+        target.write_text(text)
+        try:
+            valid_toml = isinstance(tomllib.loads(text), dict)
+        except tomllib.TOMLDecodeError:
+            valid_toml = False
     from cs_env.industries import load_catalog
     from cs_env.scenarios import load_scenarios
 
     try:
-        loaded = load_catalog(folder) if kind == "industries" else load_scenarios(folder)
+        loaded = _within_ceiling(lambda: load_catalog(folder) if kind == "industries" else load_scenarios(folder))
+    except TimeoutError:
+        if swap == "fifo":  # let the blocked reader go, so the thread ends
+            os.close(os.open(target, os.O_RDWR | os.O_NONBLOCK))
+        return f"{target.name} ({key}): still loading after {CEILING:.0f} s"
     except Exception as exc:
         if not isinstance(exc, ValueError):
             return f"{target.name} ({key}): {type(exc).__name__} instead of ValueError: {exc}"
@@ -309,6 +331,8 @@ def data_file_trial(rng: random.Random, workdir: Path, kind: str) -> str | None:
         ):
             return f"the error does not name the key {key!r}: {exc}"
         return None
+    if swap is not None:
+        return f"{target.name} ({swap}) accepted"
     # accepted: the file must still give sane conversations (no NaN or infinity slipped through)
     if kind == "industries":
         envs = [CustomerSupportEnv(name, catalog=loaded) for name in ["mixed", *(i.name for i in loaded.industries)]]
@@ -327,6 +351,27 @@ def data_file_trial(rng: random.Random, workdir: Path, kind: str) -> str | None:
                     return f"{target.name} ({key}) accepted, and a step paid {reward}"
                 done = terminated or truncated
     return None
+
+
+def _within_ceiling(call: Any) -> Any:
+    """``call()`` in a thread: its result or exception, or ``TimeoutError`` after :data:`CEILING`."""
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed back to the caller
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(CEILING)
+    if not outcome:
+        raise TimeoutError
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 TRIALS = (options_trial, action_trial, seed_trial, vector_action_trial)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from cs_env.domain import STRATEGY_NAMES, ResponseStrategy
+from cs_env.files import read_regular, toml_file
 
 INDUSTRY_DIR = Path(__file__).parent
 #: Strategies that have a per-inquiry row in ``progress`` and ``mood``.
@@ -45,6 +45,8 @@ TABLE_STRATEGIES: tuple[str, ...] = tuple(
     name for name in STRATEGY_NAMES if name != ResponseStrategy.ESCALATE.name.lower()
 )
 TRAITS = ("complexity", "savvy", "openness", "patience", "specialist", "sales_fit")
+#: The largest industry or scenario file read (the shipped ones are a few KB).
+DATA_FILE_LIMIT = 1 << 20
 
 
 class IndustryDataError(ValueError):
@@ -100,6 +102,14 @@ class Catalog:
         raise KeyError(name)
 
 
+def _is_real(value: Any) -> bool:
+    """A finite number: a float that is not NaN or infinite, or an int of any size (compared exactly,
+    never converted to float before it is known to be in range: 10**400 has no float)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class _Reader:
     """Reads one data file and typed values out of it, raising errors that name file and key.
 
@@ -112,11 +122,9 @@ class _Reader:
         self.path = path
 
     def read(self) -> dict[str, Any]:
-        """The file parsed as TOML, or an error naming the file."""
-        try:
-            return tomllib.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise self.error(f"{self.path}: cannot be read as TOML: {exc}") from exc
+        """The file parsed as TOML, or an error naming the file (a FIFO, a huge file or data nested
+        past :data:`cs_env.files.MAX_NESTING` is refused at once, never waited on or recursed into)."""
+        return toml_file(self.path, self.error, DATA_FILE_LIMIT)
 
     def fail(self, key: str, problem: str) -> IndustryDataError:
         return self.error(f"{self.path}: key '{key}': {problem}")
@@ -139,21 +147,19 @@ class _Reader:
 
     def number(self, table: dict[str, Any], key: str, prefix: str, lo: float, hi: float) -> float:
         value = self.get(table, key, prefix)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail(prefix + key, f"expected a number, got {value!r}")
+        if not _is_real(value):
+            raise self.fail(prefix + key, f"expected a number, got {value!r:.60}")
         if not lo <= value <= hi:
             raise self.fail(prefix + key, f"{value} is outside [{lo}, {hi}]")
         return float(value)
 
     def distribution(self, table: dict[str, Any], key: str, prefix: str, size: int) -> tuple[float, ...]:
         value = self.get(table, key, prefix)
-        ok = (
-            isinstance(value, list)
-            and len(value) == size
-            and all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value)
-        )
+        ok = isinstance(value, list) and len(value) == size and all(_is_real(v) and 0 <= v <= 1 for v in value)
         if not ok:
-            raise self.fail(prefix + key, f"expected {size} non-negative probabilities, got {value!r}")
+            raise self.fail(
+                prefix + key, f"expected {size} non-negative probabilities (each at most 1), got {value!r:.80}"
+            )
         if abs(sum(value) - 1.0) > 1e-6:
             raise self.fail(prefix + key, f"probabilities sum to {sum(value):.4f}, not 1")
         return tuple(float(v) for v in value)
@@ -249,7 +255,10 @@ def load_catalog(directory: Path = INDUSTRY_DIR) -> Catalog:
             f"leaves a gap: ids across all industry files must be 0..{len(inquiries) - 1}; "
             f"missing: {', '.join(map(str, missing))}"
         )
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
+    try:  # the files just loaded; one swapped for a FIFO or a huge file since is refused, not waited on
+        digest = hashlib.sha256(b"".join(read_regular(p, DATA_FILE_LIMIT) for p in paths)).hexdigest()
+    except OSError as exc:
+        raise IndustryDataError(f"{exc.filename}: cannot be read: {exc.strerror or exc}") from None
     return Catalog(industries=industries, inquiries=tuple(inquiries), digest=digest)
 
 

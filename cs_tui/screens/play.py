@@ -134,6 +134,22 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             self.agent = agent
             self.error = error
 
+    class RecordingsListed(Message):
+        """The worker read the recordings folder: ``(path, label)`` of each, newest first."""
+
+        def __init__(self, choices: list[tuple[str, str]]) -> None:
+            super().__init__()
+            self.choices = choices
+
+    class RecordingLoaded(Message):
+        """The worker read and replayed a recording (or could not: ``error``)."""
+
+        def __init__(self, path: Path, episodes: tuple[Episode, Episode | None] | None, error: str | None) -> None:
+            super().__init__()
+            self.path = path
+            self.episodes = episodes
+            self.error = error
+
     def __init__(self) -> None:
         super().__init__()
         #: the phase (live, waiting, reviewing, replaying) and what it shows: only ``_enter`` changes it
@@ -491,29 +507,56 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         self.notify(f"Copied {what} ({lines} line{'s' * (lines != 1)}) to the clipboard", title="Copy")
 
     def action_recordings(self) -> None:
-        """Replay a recorded conversation (mid-conversation: after agreeing to leave it)."""
+        """Replay a recorded conversation (mid-conversation: after agreeing to leave it); the list is read
+        in a thread (it opens every file), then shown."""
         self._leave_first(self._recordings)
 
     def _recordings(self) -> None:
-        from cs_tui.screens.play_dialogs import ChoiceDialog, recording_label
+        self._list_recordings(self.saves)
 
-        paths = list_recordings(self.saves)
-        choices = [(str(p), recording_label(p)) for p in paths[:100]]
+    @work(thread=True, exclusive=True, group="recordings")
+    def _list_recordings(self, saves: Path) -> None:
+        from cs_tui.screens.play_dialogs import recording_label
+
+        choices = [(str(p), recording_label(p)) for p in list_recordings(saves)[:100]]
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.RecordingsListed(choices))
+
+    @on(RecordingsListed)
+    def recordings_listed(self, event: RecordingsListed) -> None:
+        from cs_tui.screens.play_dialogs import ChoiceDialog
+
+        if not self.is_current:  # the user moved on (another pane, a dialog) while the folder was read
+            return
 
         def chosen(path: str | None) -> None:
             if path is not None:
                 self.open_recording(Path(path))
 
-        self.app.push_screen(ChoiceDialog("Recorded conversations", choices, hint="enter replay · esc cancel"), chosen)
+        dialog = ChoiceDialog("Recorded conversations", event.choices, hint="enter replay · esc cancel")
+        self.app.push_screen(dialog, chosen)
 
     def open_recording(self, path: Path) -> None:
-        """Show a recorded conversation, replayed through the env from its seed and actions."""
+        """Show a recorded conversation, replayed through the env from its seed and actions (read and
+        replayed in a thread; a file that cannot be is a notification)."""
+        self._load_recording(path)
+
+    @work(thread=True, exclusive=True, group="recordings")
+    def _load_recording(self, path: Path) -> None:
         try:
-            human, agent = load_recording(path)
-        except RecordError as error:
-            self.notify(str(error), title="Cannot replay", severity="error")
+            episodes, error = load_recording(path), None
+        except RecordError as exc:
+            episodes, error = None, str(exc)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.RecordingLoaded(path, episodes, error))
+
+    @on(RecordingLoaded)
+    def recording_loaded(self, event: RecordingLoaded) -> None:
+        if event.episodes is None:
+            self.notify(event.error or "", title="Cannot replay", severity="error")
             return
-        self._enter(Replaying(human, agent, path))
+        human, agent = event.episodes
+        self._enter(Replaying(human, agent, event.path))
 
     # -- drawing -----------------------------------------------------------------------------
     def _show(self) -> None:

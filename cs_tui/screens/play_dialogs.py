@@ -124,11 +124,12 @@ class ChoiceDialog(ModalScreen[str | None]):
 
 
 def recording_label(path: Path) -> str:
-    """A recorded episode as listed: when, which customer, and how you and the opponent did."""
-    import json
+    """A recorded episode as listed: when, which customer, and how you and the opponent did (a file that
+    cannot be read, is not a regular file or holds something else is listed as unreadable)."""
+    from cs_tui.screens.play_session import read_record
 
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = read_record(path)
         customer, human, agent = record["customer"], record["human"], record.get("agent")
         when = str(record["created_at"])[:16].replace("T", " ")
         text = f"{when}  {customer['inquiry'].replace('_', ' ')}, seed {record['seed']}: "
@@ -136,5 +137,5 @@ def recording_label(path: Path) -> str:
         if agent:
             text += f" · {agent['player']} {agent['outcome']} {agent['return']:+.2f}"
         return text
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):
         return f"{path.stem}  (unreadable)"

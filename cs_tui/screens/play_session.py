@@ -279,12 +279,23 @@ class Recording:
     human_left: bool = False
 
 
+#: The largest recording read (one conversation is a few KB): a bigger file is refused, not read.
+RECORDING_LIMIT = 1 << 20
+
+
+def read_record(path: Path) -> Any:
+    """A recording's JSON, read with ``cs_env.files``: a FIFO, a device or a file over
+    :data:`RECORDING_LIMIT` is an ``OSError`` at once (never a read that blocks or floods), ``[`` × 100,000
+    a ``ValueError`` (never a ``RecursionError``)."""
+    from cs_env.files import load_json
+
+    return load_json(path, RECORDING_LIMIT)
+
+
 def read_recording(path: Path) -> Recording:
     """The recording at ``path``, its fields checked; ``RecordError`` naming the file and the problem."""
-    import json
-
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = read_record(path)
         env = record["env"]
         seed, industry, max_turns = int(record["seed"]), str(env["industry"]), int(env["max_turns"])
         options = env.get("options")
@@ -303,8 +314,10 @@ def read_recording(path: Path) -> Recording:
         return Recording(seed, industry, max_turns, options, tuple(parts), record["human"].get("left") is True)
     except KeyError as error:  # str(KeyError) is just the quoted key
         raise RecordError(f"{path.name}: cannot replay this recording (no {error} field)") from error
-    except (OSError, ValueError, TypeError, AttributeError) as error:
-        raise RecordError(f"{path.name}: cannot replay this recording ({error})") from error
+    except OSError as error:
+        raise RecordError(f"{path.name}: cannot replay this recording ({error.strerror or error})") from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as error:
+        raise RecordError(f"{path.name}: cannot replay this recording ({error})") from None
 
 
 def load_recording(path: Path) -> tuple[Episode, Episode | None]:

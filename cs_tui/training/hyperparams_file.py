@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cs_env.files import toml_file
 from cs_tui.training import model_file, runs
 from cs_tui.training.registry import ALGORITHMS
 
@@ -41,14 +41,7 @@ class Hyperparams:
 def read_hyperparams(path: Path | str) -> Hyperparams:
     """Read and check ``path``; ``ValueError`` naming the file, the key and the problem."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    data = toml_file(path)
     unknown = sorted(set(data) - set(TOP_KEYS))
     if unknown:
         raise ValueError(f"{path}: key {unknown[0]!r}: unknown; valid: {', '.join(TOP_KEYS)}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import re
 import stat
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cs_env import files
+from cs_tui.numbers import finite
 from cs_tui.training import runs
 from cs_tui.training.registry import ALGORITHMS, RUN_NAME, RUN_NAME_RULE, check_algorithm
 
@@ -643,7 +643,8 @@ def _check_eval(record: Any) -> None:
 
 
 def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number that has a float (an integer of 400 digits has none: refused, not an OverflowError)."""
+    return finite(value) is not None
 
 
 def is_int(value: Any) -> bool:

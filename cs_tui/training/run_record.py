@@ -227,6 +227,12 @@ _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(RunRecord)) - {"extr
 _WRITTEN_WHEN_SET = frozenset({"tune", "traceback"})
 
 
+#: The largest magnitude a number field of meta.json may have: 2**63, past every count, seed (``seeds.MAX_SEED``)
+#: and pid a run records. A hand-edited ``10**400`` is refused here, naming the field, rather than
+#: overflowing the float conversion of whoever shows it.
+MAX_MAGNITUDE = 2**63
+
+
 @functools.cache
 def _hints() -> dict[str, Any]:
     return typing.get_type_hints(RunRecord)
@@ -244,10 +250,9 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
     origin = typing.get_origin(kind) or kind
     if origin is bool:
         fits = isinstance(value, bool)
-    elif origin is int:
-        fits = isinstance(value, int) and not isinstance(value, bool)
-    elif origin is float:
-        fits = isinstance(value, int | float) and not isinstance(value, bool)
+    elif origin in (int, float):  # a count, a seed, a pid, a time: nothing a run records passes 64 bits
+        accepted = int if origin is int else int | float
+        fits = isinstance(value, accepted) and not isinstance(value, bool) and abs(value) <= MAX_MAGNITUDE
     elif origin is str:
         fits = isinstance(value, str)
     elif origin is dict:
@@ -259,8 +264,16 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
         raise TypeError(f"{where}: cannot check a field of type {kind!r}")
     if not fits:
         expected = _EXPECTED[origin] + (" or null" if optional else "")
-        raise RunError(f"{where} must be {expected}, got {value!r:.60}")
+        if _is_wide(value):
+            got = f"a number of {len(str(abs(value)))} digits (at most {MAX_MAGNITUDE:,})"
+        else:
+            got = f"{value!r:.60}"
+        raise RunError(f"{where} must be {expected}, got {got}")
     return copy.deepcopy(value) if origin in (dict, list) else value
+
+
+def _is_wide(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE
 
 
 _EXPECTED = {

@@ -14,12 +14,11 @@ reading and checking the file stays cheap (the app shows the space without impor
 from __future__ import annotations
 
 import json
-import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cs_env.files import toml_file
 from cs_tui.training import model_file
 from cs_tui.training.registry import ALGORITHMS, MAX_N_ENVS
 
@@ -118,12 +117,7 @@ def apply(params: dict[str, Any], space: list[Parameter]) -> tuple[dict[str, dic
 
 def load_search_space(path: Path = SEARCH_SPACE_FILE) -> dict[str, list[Parameter]]:
     """Every algorithm's search space from ``path``; ``ValueError`` naming the file, key and problem."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read the search space: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    data = toml_file(path)
     unknown = sorted(set(data) - set(ALGORITHMS))
     if unknown:
         raise ValueError(f"{path}: unknown algorithm section [{unknown[0]}]; valid: {', '.join(ALGORITHMS)}")
@@ -155,10 +149,6 @@ def load_search_space(path: Path = SEARCH_SPACE_FILE) -> dict[str, list[Paramete
     return spaces
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _parameter(algorithm: str, part: str, name: str, spec: Any) -> Parameter:
     if not isinstance(spec, dict):
         raise ValueError("must be a table with type = float, int or categorical")
@@ -181,7 +171,7 @@ def _parameter(algorithm: str, part: str, name: str, spec: Any) -> Parameter:
         return Parameter(part, name, kind, choices=tuple(choices))
     low, high, log, step = spec.get("low"), spec.get("high"), spec.get("log", False), spec.get("step")
     for label, value in (("low", low), ("high", high)):
-        if not _number(value):
+        if not model_file.is_number(value):
             raise ValueError(f"{label} must be a finite number, got {value!r}")
         if kind == "int" and not isinstance(value, int):
             raise ValueError(f"{label} of an int parameter must be an integer, got {value!r}")
@@ -193,7 +183,7 @@ def _parameter(algorithm: str, part: str, name: str, spec: Any) -> Parameter:
     if log and low <= 0:
         raise ValueError(f"a log range needs low > 0, got {low!r}")
     if step is not None:
-        if not _number(step) or step <= 0 or (kind == "int" and not isinstance(step, int)):
+        if not model_file.is_number(step) or step <= 0 or (kind == "int" and not isinstance(step, int)):
             raise ValueError(f"step must be a positive {'integer' if kind == 'int' else 'number'}, got {step!r}")
         if log:
             raise ValueError("step cannot be combined with log = true (Optuna refuses it)")
@@ -212,7 +202,7 @@ def _check_value(algorithm: str, part: str, name: str, value: Any, label: str) -
             raise ValueError(f"{label} {value!r} is not allowed: n_envs must be an integer in 1-{MAX_N_ENVS}")
         return
     hyperparameters: dict[str, dict[str, Any]] = {"model": {}, "policy": {}}
-    if part == "model" and model_file.HYPERPARAMETERS[algorithm][name] == "float" and _number(value):
+    if part == "model" and model_file.HYPERPARAMETERS[algorithm][name] == "float" and model_file.is_number(value):
         value = float(value)  # 1 in a float's choices means 1.0
     hyperparameters[part][name] = value
     try:

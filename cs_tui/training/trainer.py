@@ -18,13 +18,13 @@ import os
 import random
 import sys
 import time
-import tomllib
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cs_env.files import toml_file
 from cs_tui.training import runs
 from cs_tui.training.registry import (
     ALGORITHMS,
@@ -83,10 +83,7 @@ class AlgorithmDefaults:
 
 def load_defaults(path: Path = HYPERPARAMS_FILE) -> dict[str, AlgorithmDefaults]:
     """Every algorithm's defaults from the data file; ``ValueError`` naming the file for a bad one."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the hyperparameters: {exc}") from None
+    data = toml_file(path)
     found = {}
     for algorithm in ALGORITHMS:
         section = data.get(algorithm)

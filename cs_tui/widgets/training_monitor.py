@@ -8,7 +8,6 @@ previous poll is folded into one :class:`RunView` and drawn once, so a fast trai
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,11 +41,11 @@ LOSS_LABELS = (
 def episode_returns(records: list[dict[str, Any]]) -> list[float]:
     """The episode returns the ``"train"`` records carry, in order (finite numbers only)."""
     return [
-        float(x)
+        value
         for record in records
         if record.get("type") == "train"
         for x in record.get("episode_returns") or ()
-        if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+        if (value := finite(x)) is not None
     ]
 
 
