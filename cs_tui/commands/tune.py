@@ -19,9 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cs_tui.commands.evaluate import at_least, industry_choices
+from cs_tui.commands.evaluate import at_least, count_up_to, industry_choices
+from cs_tui.commands.train import timesteps_type
 from cs_tui.seeds import seed_arg
-from cs_tui.training.registry import ALGORITHMS
+from cs_tui.training.registry import ALGORITHMS, MAX_TIMESTEPS, MAX_TRIALS, TRIALS_CEILING_WHY
 
 USAGE_ERROR = 2
 
@@ -42,8 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--algorithm", choices=ALGORITHMS, help="learning algorithm (default: ppo)")
     parser.add_argument("--industry", choices=industry_choices(), help="industry to train on (default: mixed)")
     parser.add_argument(
-        "--trials", type=at_least(1), metavar="N", help="complete or pruned trials the study should hold"
-    )
+        "--trials", type=count_up_to(1, MAX_TRIALS, TRIALS_CEILING_WHY), metavar="N",
+        help=f"complete or pruned trials the study should hold (at most {MAX_TRIALS:,})",
+    )  # fmt: skip
     parser.add_argument("--timeout", type=at_least(1), metavar="S", help="start no trial after S seconds")
     parser.add_argument("--study", metavar="NAME", help="study name (default: ALGORITHM-INDUSTRY)")
     parser.add_argument(
@@ -51,7 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--jobs", type=at_least(1), default=1, metavar="J", help="worker processes (default: 1)")
     parser.add_argument("--seed", type=seed_arg(), metavar="S", help="trial i trains with seed S + i (default: 0)")
-    parser.add_argument("--timesteps", type=at_least(1), metavar="N", help="steps per trial (default: the algorithm's)")
+    parser.add_argument("--timesteps", type=timesteps_type, metavar="N",
+                        help=f"steps per trial, at most {MAX_TIMESTEPS:,} (default: the algorithm's)")  # fmt: skip
     parser.add_argument(
         "--eval-every", type=at_least(1), metavar="N", help="steps between evaluations (default: 10000)"
     )

@@ -25,12 +25,37 @@ RUN_NAME_RULE = "letters, digits, '.', '_' and '-' (not first), at most 100 char
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 STUDY_NAME_RULE = "letters, digits, '.', '_' and '-' (not first), at most 80 characters"
 
+#: A run's total environment steps (``--timesteps``, the forms' timesteps): at least one (SB3 rounds it up
+#: to a whole rollout), at most a billion, days of training at this env's few thousand steps a second: a
+#: larger figure is a slip of the keyboard, and the monitor shows any allowed total in full at 80 columns.
+MIN_TIMESTEPS = 1
+MAX_TIMESTEPS = 1_000_000_000
+TIMESTEPS_CEILING_WHY = "days of training at this env's few thousand steps a second"
+#: A study's complete or pruned trials (``tune --trials``, the new-study form): each one trains a run folder.
+MAX_TRIALS = 1_000
+TRIALS_CEILING_WHY = "each trial trains a run folder of its own"
+
 
 def check_algorithm(algorithm: object) -> str:
     """``algorithm`` as a known name; ``ValueError`` naming the valid ones."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}")
     return str(algorithm)
+
+
+def check_count(flag: str, value: object, minimum: int, maximum: int, why: str) -> int:
+    """``value`` if it is a whole number in ``[minimum, maximum]``; ``ValueError`` naming ``flag``, the
+    range and what the ceiling protects (``why``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{flag} must be a whole number of at least {minimum:,}, got {value!r}")
+    if value > maximum:
+        raise ValueError(f"{flag} must be at most {maximum:,} ({why}), got {value:,}")
+    return value
+
+
+def check_timesteps(value: object, flag: str = "--timesteps") -> int:
+    """A run's total steps, within :data:`MIN_TIMESTEPS` and :data:`MAX_TIMESTEPS`."""
+    return check_count(flag, value, MIN_TIMESTEPS, MAX_TIMESTEPS, TIMESTEPS_CEILING_WHY)
 
 
 def check_run_name(name: str) -> str:

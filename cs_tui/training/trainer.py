@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cs_tui.training import runs
-from cs_tui.training.registry import ALGORITHMS, ON_POLICY, check_run_name
+from cs_tui.training.registry import ALGORITHMS, ON_POLICY, check_run_name, check_timesteps
 from cs_tui.training.run_record import EvalRecord, RunRecord
 from cs_tui.training.runs import Run, RunError, RunStatus
 from cs_tui.training.stop import StopFlag
@@ -542,6 +542,15 @@ def check_frame_stack(frame_stack: object, algorithm: str) -> str | None:
     return None
 
 
+def _check_timesteps(value: int | None) -> None:
+    """``--timesteps`` within the registry's floor and ceiling (None: the default), else a usage error."""
+    if value is not None:
+        try:
+            check_timesteps(value)
+        except ValueError as exc:
+            raise TrainingError(str(exc), exit_code=2) from None
+
+
 def _check_positive(name: str, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise TrainingError(f"{name} must be a positive integer, got {value!r}", exit_code=2)
@@ -630,7 +639,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
     defaults = load_defaults()[options.algorithm]
     timesteps = options.timesteps if options.timesteps is not None else defaults.timesteps
     n_envs = options.n_envs if options.n_envs is not None else defaults.n_envs
-    _check_positive("--timesteps", timesteps)
+    _check_timesteps(timesteps)
     _check_positive("--n-envs", n_envs)
     _check_tensorboard(options.tensorboard)
     problem = check_frame_stack(options.frame_stack, options.algorithm)
@@ -840,7 +849,7 @@ def _resume_locked(
     # (another trainer of this run would hold the lock we hold: none is training it)
     # a run that died before its first checkpoint has no model: it starts again from step 0 with its settings
     restart = not run.model_path.exists()
-    _check_positive("--timesteps", timesteps)
+    _check_timesteps(timesteps)
     _check_tensorboard(tensorboard)
     requested = timesteps if timesteps is not None else record.total_timesteps
     total = whole_collections(requested, collection_size(record.algorithm, n_envs, record.hyperparameters))

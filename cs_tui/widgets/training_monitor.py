@@ -198,6 +198,7 @@ class RunMonitor(VerticalScroll):
     RunMonitor #run-progress-row ProgressBar { width: auto; }
     RunMonitor #run-progress-row ProgressBar Bar { width: 16; }
     RunMonitor #run-eta { width: 1fr; padding-left: 1; }
+    RunMonitor #run-steps { height: 1; }
     RunMonitor .section { color: $text-muted; height: 1; }
     RunMonitor #returns { height: 1fr; min-height: 3; max-height: 10; }
     RunMonitor #run-reason { color: $error; }
@@ -244,6 +245,9 @@ class RunMonitor(VerticalScroll):
         with Horizontal(id="run-progress-row"):
             yield ProgressBar(total=1.0, show_eta=False, id="run-progress")
             yield Label("", id="run-eta")
+        # the steps on a line of their own: any allowed total fits 80 columns beside the runs list,
+        # and the ETA beside the bar stays in view however long the total
+        yield Label("", id="run-steps")
         yield Static("", id="run-stats")
         yield Static("", id="run-reason", classes="-empty")
         yield Label("Episode returns", id="returns-label", classes="section")
@@ -337,7 +341,7 @@ class RunMonitor(VerticalScroll):
         title = self.query_one("#run-title", Static)
         if run is None:
             title.update(IDLE_TEXT)
-            for wid in ("#run-stats", "#run-eta"):
+            for wid in ("#run-stats", "#run-eta", "#run-steps"):
                 self.query_one(wid, Static).update("")
             self._set_reason(None)
             self.query_one(ShareBars).values = {}
@@ -356,13 +360,13 @@ class RunMonitor(VerticalScroll):
         self.query_one(ProgressBar).update(total=1.0, progress=view.progress)
         eta = ""
         if view.status == RunStatus.RUNNING and not view.train:
-            eta = " · setting up"  # references, envs and model: seconds before the first record; fits 80 columns
+            eta = "setting up"  # references, envs and model: seconds before the first record
         elif view.status == RunStatus.RUNNING:
-            eta = f" · ETA {duration(view.train.get('eta_seconds'))}"
+            eta = f"ETA {duration(view.train.get('eta_seconds'))}"
         if total and done > total:  # DQN may pass its total by a few steps (its last collection round)
             total = done
-        steps = f"{done:,.0f}" + (f"/{total:,.0f}" if total else " steps")
-        self.query_one("#run-eta", Label).update(f"{steps}{eta}")
+        self.query_one("#run-eta", Label).update(eta)
+        self.query_one("#run-steps", Label).update(f"{done:,.0f}" + (f"/{total:,.0f}" if total else "") + " steps")
 
         t = view.train
         pct = view.pct_of_oracle(t.get("mean_return"))
