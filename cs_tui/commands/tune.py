@@ -181,9 +181,11 @@ def _supervise(args: argparse.Namespace, options: Any) -> int:
                 child.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    mark = tuner.WorkerMark(options.saves, tuner.check_options(options))  # x in the app stops us with the workers
     try:
         codes = [child.wait() for child in children]
     finally:
+        mark.release()
         for s, handler in previous.items():
             signal.signal(s, handler)
     if received:

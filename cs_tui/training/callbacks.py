@@ -37,6 +37,8 @@ class EpisodeStats:
         self.outcomes: deque[str] = deque(maxlen=window)
         self.satisfaction: deque[float] = deque(maxlen=window)
         self.actions = np.zeros(N_STRATEGIES, dtype=np.int64)
+        #: the actions of the last record's period (the final record adds them to its own short tail)
+        self.previous_actions = np.zeros(N_STRATEGIES, dtype=np.int64)
 
     def add_step(self, actions: Any, infos: list[dict[str, Any]]) -> None:
         if actions is not None:
@@ -54,14 +56,17 @@ class EpisodeStats:
             if "satisfaction" in info:
                 self.satisfaction.append(float(info["satisfaction"]))
 
-    def summary(self) -> dict[str, Any]:
-        """The episode part of a ``"train"`` record; starts a new "since the last record" period."""
+    def summary(self, final: bool = False) -> dict[str, Any]:
+        """The episode part of a ``"train"`` record; starts a new "since the last record" period.
+
+        ``final``: the strategy usage also counts the previous record's actions, so the last record of a
+        run (written when training ends, however soon after the one before) carries the run's last actions.
+        """
         n = len(self.outcomes)
         rates = {name: (sum(o == name for o in self.outcomes) / n if n else None) for name in FINAL_OUTCOME_NAMES}
-        total = int(self.actions.sum())
-        usage = {
-            name: (float(c) / total if total else 0.0) for name, c in zip(STRATEGY_NAMES, self.actions, strict=True)
-        }
+        actions = self.actions + self.previous_actions if final else self.actions
+        total = int(actions.sum())
+        usage = {name: (float(c) / total if total else 0.0) for name, c in zip(STRATEGY_NAMES, actions, strict=True)}
         out = {
             "episodes": self.episodes,
             "episode_returns": [round(r, 4) for r in self.new_returns],
@@ -73,6 +78,7 @@ class EpisodeStats:
             "strategy_usage": usage,
         }
         self.new_returns = []
+        self.previous_actions = actions.copy()
         self.actions[:] = 0
         return out
 
@@ -121,12 +127,15 @@ class RunCallback(BaseCallback):
         self._next_eval = 0
         self._last_record_time = 0.0
         self._last_record_steps = 0
+        # the record before the last one: the final record measures its speed from there
+        self._previous_record_time = 0.0
+        self._previous_record_steps = 0
         self._start_time = 0.0
         self._start_steps = 0
 
     def _on_training_start(self) -> None:
-        self._start_time = self._last_record_time = time.monotonic()
-        self._start_steps = self._last_record_steps = self.model.num_timesteps
+        self._start_time = self._last_record_time = self._previous_record_time = time.monotonic()
+        self._start_steps = self._last_record_steps = self._previous_record_steps = self.model.num_timesteps
         self._next_eval = self._after(self.model.num_timesteps, self.eval_every)
 
     @staticmethod
@@ -147,6 +156,7 @@ class RunCallback(BaseCallback):
             # at the end (after the last evaluation) is the training speed, not an average over both
             paused = time.monotonic() - started
             self._last_record_time += paused
+            self._previous_record_time += paused
             self._start_time += paused
             if self.prune is not None and isinstance(record, EvalRecord) and self.prune(record):
                 self.pruned = True
@@ -160,13 +170,23 @@ class RunCallback(BaseCallback):
             if key.startswith("train/") and key != "train/n_updates" and isinstance(value, int | float):
                 self.losses[key.removeprefix("train/")] = float(value)
 
-    def emit_record(self, now: float | None = None) -> None:
-        """Build a ``"train"`` record from what happened since the last one and pass it on."""
+    def emit_record(self, now: float | None = None, *, final: bool = False) -> None:
+        """Build a ``"train"`` record from what happened since the last one and pass it on.
+
+        ``final``: the record written as training ends (finished, stopped or pruned), maybe a moment after
+        the one before: its fps and strategy usage span the previous record's period too, so it carries
+        the run's last real speed and actions, never a rate of a few steps over a millisecond or no
+        actions at all.
+        """
         now = time.monotonic() if now is None else now
         self._collect_losses()
         steps = self.model.num_timesteps
-        interval = max(now - self._last_record_time, 1e-9)
-        fps = (steps - self._last_record_steps) / interval
+        since_time, since_steps = (
+            (self._previous_record_time, self._previous_record_steps)
+            if final
+            else (self._last_record_time, self._last_record_steps)
+        )
+        fps = (steps - since_steps) / max(now - since_time, 1e-9)
         elapsed = max(now - self._start_time, 1e-9)
         overall_fps = (steps - self._start_steps) / elapsed
         remaining = max(self.total_timesteps - steps, 0)
@@ -177,8 +197,9 @@ class RunCallback(BaseCallback):
             "fps": round(fps, 1),
             "progress": min(steps / self.total_timesteps, 1.0) if self.total_timesteps else 1.0,
             "eta_seconds": round(remaining / overall_fps, 1) if overall_fps > 0 else None,
-            **self.stats.summary(),
+            **self.stats.summary(final=final),
             "losses": dict(self.losses),
         }
+        self._previous_record_time, self._previous_record_steps = self._last_record_time, self._last_record_steps
         self._last_record_time, self._last_record_steps = now, steps
         self.on_record(record)

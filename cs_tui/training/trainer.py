@@ -435,7 +435,7 @@ class Session:
                 tb_log_name=self.run.name,
                 progress_bar=False,
             )
-            callback.emit_record()
+            callback.emit_record(final=True)  # the run's last speed and actions, however soon after the last record
         steps = int(self.model.num_timesteps)
         if callback.pruned and not stop.requested:
             return self._pruned(steps, total, started)

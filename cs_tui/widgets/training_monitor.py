@@ -50,6 +50,18 @@ def episode_returns(records: list[dict[str, Any]]) -> list[float]:
     ]
 
 
+def with_last_measures(record: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """``record``, but where its period measured no speed or strategy usage (no steps: a last record
+    written a moment after the one before, by trainers before the final record spanned both), the
+    previous record's figures: the monitor then shows the run's last speed and usage, not zeros."""
+    usage = record.get("strategy_usage")
+    if isinstance(usage, dict) and not any(finite(v) for v in usage.values()) and before.get("strategy_usage"):
+        record = {**record, "strategy_usage": before["strategy_usage"]}
+    if not finite(record.get("fps")) and finite(before.get("fps")):
+        record = {**record, "fps": before["fps"]}
+    return record
+
+
 @dataclass
 class RunView:
     """What the monitor knows about a run: meta.json plus the metrics stream folded record by record."""
@@ -71,7 +83,7 @@ class RunView:
             self.records += 1
             kind = record.get("type")
             if kind == "train":
-                self.train = record
+                self.train = with_last_measures(record, self.train)
             elif kind == "eval":
                 try:
                     evaluation = EvalRecord.from_json(record, "metrics.jsonl")
