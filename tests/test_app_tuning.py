@@ -249,9 +249,10 @@ def test_the_continue_command_is_one_tune_takes_with_the_studys_own_settings(tmp
 
     settings = {"algorithm": "a2c", "industry": "tech", "timesteps": 4096, "seed": 7, "eval_every": 512,
                 "eval_episodes": 40, "holdout_episodes": 50}  # fmt: skip
-    argv = continue_argv(tmp_path, StudyLine("s", 3, None, settings, 5), "sqlite:///x.db")
+    argv = continue_argv(tmp_path, StudyLine("s", 3, None, settings, 5, "/the/space.toml"), "sqlite:///x.db")
     assert argv is not None
     args = build_parser().parse_args(argv)
+    assert args.search_space == "/the/space.toml"  # the study's own space: another one's choices clash
     options = __import__("cs_tui.commands.tune", fromlist=["_options"])._options(args, tmp_path)
     assert tuner.settings_of(options) == settings  # the study accepts it: the same settings
     assert (args.study, args.trials, args.jobs, args.storage) == ("s", 5, 1, "sqlite:///x.db")

@@ -68,7 +68,7 @@ def test_a_stop_right_after_a_record_keeps_the_last_speed_and_usage(monkeypatch:
     assert [r["timesteps"] for r in training.records] == [PERIOD, 2 * PERIOD]
     final = training.end()  # ...and training ends with no step since
     assert final["timesteps"] == 2 * PERIOD
-    assert final["fps"] == pytest.approx(FPS)  # not 0: the last period's real speed
+    assert final["fps"] == pytest.approx(FPS)  # not 0: the run's real speed
     assert final["strategy_usage"] == pytest.approx(usage_of(late))  # the run's last actions, not zeros
 
 
@@ -78,8 +78,8 @@ def test_a_stop_a_few_steps_after_a_record_reports_no_spike(monkeypatch: pytest.
     training.steps([4] * 16, seconds_each=0.0)  # a few steps, in no measurable time, before the stop took
     final = training.end()
     assert final["timesteps"] == 2 * PERIOD + 16
-    # the last record's period and the tail (528 steps over half a second), not 16 steps over a nanosecond
-    assert final["fps"] == pytest.approx((PERIOD + 16) / 0.5)
+    # the session's 1,040 steps over its second, not 16 steps over a nanosecond (16 billion fps)
+    assert final["fps"] == pytest.approx((2 * PERIOD + 16) / 1.0)
     assert final["strategy_usage"] == pytest.approx(usage_of([3] * PERIOD + [4] * 16))
 
 
@@ -92,6 +92,17 @@ def test_a_run_shorter_than_one_record_period_reports_its_whole_speed_and_usage(
     final = training.end()
     assert training.records == [final]
     assert final["fps"] == pytest.approx(FPS) and final["strategy_usage"] == pytest.approx(usage_of(actions))
+
+
+def test_a_stop_just_after_a_slow_moment_reports_the_runs_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PPO collects, then updates its network without a step: a record's period that fell on an update
+    reads a few steps a second (21 fps was shown after x where the run did ~460)."""
+    training = FakeTraining(monkeypatch)
+    training.steps([0] * PERIOD)
+    training.steps([1] * 16, seconds_each=0.5 / 16)  # an update's half second, a few steps on either side
+    final = training.end()
+    assert training.records[-2]["fps"] == pytest.approx(32.0)  # the slow moment's own record...
+    assert final["fps"] == pytest.approx((PERIOD + 16) / 1.0)  # ...is not what the run ends on
 
 
 def test_records_during_training_still_cover_their_own_period_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,7 +29,7 @@ from cs_tui.labels import middle_cut
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.training import launcher
 from cs_tui.training.launcher import Launched
-from cs_tui.training.search_space import format_params, shown_value
+from cs_tui.training.search_space import format_params, shown_state, shown_value
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.study_form import NewStudyForm, StudyFormFields, StudyRequest
 
@@ -57,6 +57,8 @@ class StudyLine:
     settings: dict[str, Any] | None = None
     #: the complete or pruned trials it was asked for
     wanted: int | None = None
+    #: the search space file it draws from (None: the shipped one)
+    search_space: str | None = None
 
 
 @dataclass
@@ -86,7 +88,8 @@ def read_studies(saves: Path, storage: str | None, shown: str | None) -> Studies
         summaries = optuna.get_all_study_summaries(opened, include_best_trial=True)
         studies = sorted(
             (StudyLine(s.study_name, s.n_trials, s.best_trial.value if s.best_trial else None,
-                       _settings(s.user_attrs.get("settings")), _whole(s.user_attrs.get("trials_wanted")))
+                       _settings(s.user_attrs.get("settings")), _whole(s.user_attrs.get("trials_wanted")),
+                       _text(s.user_attrs.get("search_space")))
              for s in summaries),
             key=lambda line: line.name,
         )  # fmt: skip
@@ -110,6 +113,10 @@ def _whole(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def continue_argv(saves: Path, line: StudyLine, storage: str | None) -> list[str] | None:
     """``cs-tui tune`` continuing ``line``'s study with one worker and its own settings (None when the
     study does not record them: it was not started by ``cs-tui tune``)."""
@@ -121,31 +128,31 @@ def continue_argv(saves: Path, line: StudyLine, storage: str | None) -> list[str
     argv = ["--saves", str(saves), "tune", "--study", line.name, "--trials", str(line.wanted)]
     for key in SETTINGS:  # each is the flag of the same name
         argv += [f"--{key.replace('_', '-')}", str(settings[key])]
+    if line.search_space:  # the same space: another one's choices clash with the trials' own
+        argv += ["--search-space", line.search_space]
     return argv + (["--storage", storage] if storage else [])
-
-
-def state_of(row: dict[str, Any]) -> str:
-    """A trial's state as shown: a trial failed because its worker was stopped reads ``stopped``."""
-    return "stopped" if row["state"] == "fail" and row.get("interrupted") else str(row["state"])
 
 
 def trial_details(row: dict[str, Any]) -> Text:
     """The highlighted trial in full (the table cuts its parameters): what it is, all its parameters, why
     it failed or stopped. Text, never markup: parameters and errors are shown as they are."""
     shown, _ = shown_value(row)
-    state = state_of(row)
+    state = shown_state(row)
     head = Text(f"trial {row['number']} · ")
     head.append(state, style=STATE_STYLE.get(state, ""))
     if shown != "–":
         head.append(f" · {shown} % of oracle")
     if row.get("retry_of") is not None:
         head.append(f" · retry of trial {row['retry_of']}")
-    # the parameters before the run folder: a long study's folder name must not push them out of view
-    lines = [head, Text(format_params(row["params"]) or "(no parameters drawn yet)"), Text(f"run {row['run'] or '–'}")]
-    if row.get("interrupted"):
-        lines.append(Text(f"stopped: {row['interrupted']}; u continues the study and tries these again"))
+    # the parameters, then why it stopped or failed, then its run folder: a long study's folder name must not
+    # push them out of view
+    lines = [head, Text(format_params(row["params"]) or "(no parameters drawn yet)")]
+    if row.get("interrupted"):  # (its run's own advice, cs-tui train --resume, is not the way on for a trial)
+        why = str(row["interrupted"]).split(";")[0]
+        lines.append(Text(f"{why}: u continues the study, trying these parameters again first"))
     elif row.get("error"):
         lines.append(Text(f"error: {row['error']}", style="red"))
+    lines.append(Text(f"run {row['run'] or '–'}"))  # last: the table shows it, cut in the middle
     return Text("\n").join(lines)
 
 
@@ -298,7 +305,7 @@ trial's hyperparameters for `cs-tui train --hyperparams`.
             shown, value = shown_value(row)
             if value is not None:
                 values.append(value)
-            state = state_of(row)
+            state = shown_state(row)
             style = STATE_STYLE.get(state, "")
             trials.add_row(
                 str(row["number"]),

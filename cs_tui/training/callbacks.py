@@ -127,15 +127,12 @@ class RunCallback(BaseCallback):
         self._next_eval = 0
         self._last_record_time = 0.0
         self._last_record_steps = 0
-        # the record before the last one: the final record measures its speed from there
-        self._previous_record_time = 0.0
-        self._previous_record_steps = 0
         self._start_time = 0.0
         self._start_steps = 0
 
     def _on_training_start(self) -> None:
-        self._start_time = self._last_record_time = self._previous_record_time = time.monotonic()
-        self._start_steps = self._last_record_steps = self._previous_record_steps = self.model.num_timesteps
+        self._start_time = self._last_record_time = time.monotonic()
+        self._start_steps = self._last_record_steps = self.model.num_timesteps
         self._next_eval = self._after(self.model.num_timesteps, self.eval_every)
 
     @staticmethod
@@ -156,7 +153,6 @@ class RunCallback(BaseCallback):
             # at the end (after the last evaluation) is the training speed, not an average over both
             paused = time.monotonic() - started
             self._last_record_time += paused
-            self._previous_record_time += paused
             self._start_time += paused
             if self.prune is not None and isinstance(record, EvalRecord) and self.prune(record):
                 self.pruned = True
@@ -174,21 +170,17 @@ class RunCallback(BaseCallback):
         """Build a ``"train"`` record from what happened since the last one and pass it on.
 
         ``final``: the record written as training ends (finished, stopped or pruned), maybe a moment after
-        the one before: its fps and strategy usage span the previous record's period too, so it carries
-        the run's last real speed and actions, never a rate of a few steps over a millisecond or no
-        actions at all.
+        the one before: its fps is the whole session's training speed (evaluations left out), and its
+        strategy usage spans the previous record's period too, so it carries the run's real speed and
+        last actions, never a rate of a few steps over a millisecond (or over a moment that was all
+        gradient update) nor no actions at all.
         """
         now = time.monotonic() if now is None else now
         self._collect_losses()
         steps = self.model.num_timesteps
-        since_time, since_steps = (
-            (self._previous_record_time, self._previous_record_steps)
-            if final
-            else (self._last_record_time, self._last_record_steps)
-        )
-        fps = (steps - since_steps) / max(now - since_time, 1e-9)
         elapsed = max(now - self._start_time, 1e-9)
         overall_fps = (steps - self._start_steps) / elapsed
+        fps = overall_fps if final else (steps - self._last_record_steps) / max(now - self._last_record_time, 1e-9)
         remaining = max(self.total_timesteps - steps, 0)
         record = {
             "type": "train",
@@ -200,6 +192,5 @@ class RunCallback(BaseCallback):
             **self.stats.summary(final=final),
             "losses": dict(self.losses),
         }
-        self._previous_record_time, self._previous_record_steps = self._last_record_time, self._last_record_steps
         self._last_record_time, self._last_record_steps = now, steps
         self.on_record(record)

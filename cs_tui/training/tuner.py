@@ -300,6 +300,9 @@ def open_study(options: TuneOptions, storage: Any, name: str) -> optuna.Study:
     if have is None:
         study.set_user_attr("settings", wanted)
         study.set_user_attr("created_at", runs.now_iso())
+        # the space it draws from (None: the shipped one), so that continuing it (u in the app) draws alike
+        space = options.search_space
+        study.set_user_attr("search_space", None if space is None else str(Path(space).absolute()))
     elif have != wanted:
         differ = [f"{k} {have.get(k)!r} (not {wanted[k]!r})" for k in SETTINGS if have.get(k) != wanted[k]]
         raise TuneError(
