@@ -268,6 +268,11 @@ async def test_form_by_keys_starts_a_process_and_reports_its_failure(tmp_path: P
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, NewRunForm)
         assert "name:" in text_of(app, "#form-error")
+        # a budget past the ceiling (99999999999999999999 started a real run): named, nothing started
+        form.query_one("#timesteps").focus()
+        await pilot.press("ctrl+a", "ctrl+k", *"99999999999999999999", "ctrl+s")
+        await wait_for(pilot, lambda: "timesteps: at most 1,000,000,000" in text_of(app, "#form-error"))
+        assert isinstance(app.screen, NewRunForm) and screen.launched == {}
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)
         # start a request whose process fails straight away (an unknown industry reaches argparse)

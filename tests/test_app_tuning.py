@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import PaneApp, screen_text, wait_for
+from app_helpers import PaneApp, screen_text, shown, wait_for
+from test_tune import TINY_SPACE
+from textual.widgets import Label
 
 from cs_tui.screens.training import TrainingScreen
 from cs_tui.screens.tuning import TuningScreen
@@ -163,22 +165,6 @@ def test_stop_study_signals_only_the_processes_holding_that_studys_mark(tmp_path
 
 # -- x and u on a real study -----------------------------------------------------------------
 
-TINY_SPACE = """
-[ppo.model.learning_rate]
-type = "float"
-low = 0.0003
-high = 0.003
-log = true
-
-[ppo.model.n_steps]
-type = "categorical"
-choices = [32]
-
-[ppo.trainer.n_envs]
-type = "categorical"
-choices = [4]
-"""
-
 
 @pytest.mark.slow
 async def test_x_stops_a_studys_worker_and_u_continues_it(tmp_path: Path) -> None:
@@ -214,7 +200,7 @@ async def test_x_stops_a_studys_worker_and_u_continues_it(tmp_path: Path) -> Non
             assert runs.Run(saves / trial.user_attrs["run"]).status == "interrupted"
             await wait_for(pilot, lambda: "stopped" in screen_text(app) and view.view.workers == 0, timeout=30)
             assert "waiting" not in screen_text(app)
-            assert "no worker: u continues" in " ".join(screen_text(app).split())
+            assert "no worker: u continues" in shown(view.query_one("#tuning-status", Label))
 
             await pilot.press("u")
             continued = view.launched["stopme"]

@@ -260,20 +260,18 @@ def _print_table(name: str, rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     from cs_tui.report import make_console
-    from cs_tui.training.search_space import format_params, shown_state, shown_value
+    from cs_tui.training.search_space import STATE_STYLE, format_params, shown_state, shown_value
 
     table = Table(title=f"study {name}", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column, justify in (("#", "right"), ("state", "left"), ("% oracle", "right"), ("best", "right"),
                             ("run", "left"), ("parameters", "left")):  # fmt: skip
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    styles = {"complete": "green", "pruned": "yellow", "fail": "red", "running": "cyan", "waiting": "dim",
-              "stopped": "yellow"}  # fmt: skip
     for row in rows:
         shown, _ = shown_value(row)
         params = format_params(row["params"])
         table.add_row(
             str(row["number"]),
-            f"[{styles.get(shown_state(row), '')}]{shown_state(row)}[/]",
+            f"[{STATE_STYLE.get(shown_state(row), '')}]{shown_state(row)}[/]",
             shown,
             "–" if row["best_so_far"] is None else f"{row['best_so_far']:.1f}",
             row["run"] or "–",

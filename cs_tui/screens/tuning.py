@@ -29,7 +29,7 @@ from cs_tui.labels import middle_cut
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.training import launcher
 from cs_tui.training.launcher import Launched
-from cs_tui.training.search_space import format_params, shown_state, shown_value
+from cs_tui.training.search_space import STATE_STYLE, format_params, shown_state, shown_value
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.study_form import NewStudyForm, StudyFormFields, StudyRequest
 
@@ -37,8 +37,6 @@ REFRESH_SECONDS = 2.0
 STORAGE_ENV = "CS_TUI_STORAGE"
 #: one character per trial, on a fixed 0-100 % scale (a sparkline's own min-max scale hides how good they are)
 BLOCKS = " ▁▂▃▄▅▆▇█"
-STATE_STYLE = {"complete": "green", "pruned": "yellow", "fail": "red", "running": "cyan", "waiting": "dim",
-               "stopped": "yellow"}  # fmt: skip
 WIDE = 110  # from this terminal width on, the studies list is wider so longer study names fit
 #: the study column's width in the studies list (28 columns wide, 40 when wide), by wide: with the trials
 #: and best columns and the cells' padding it fills the list without a sideways scroll
