@@ -18,6 +18,7 @@ from textual.widgets import Label
 from cs_tui.screens.training import TrainingScreen
 from cs_tui.screens.tuning import TuningScreen
 from cs_tui.training import launcher, runs, tuner
+from cs_tui.training.search_space import shown_state
 from cs_tui.training.stop import StopFlag
 
 LONG = "a-study-named-at-length-by-a-careful-person-" + "x" * 30 + "-end"  # 78 characters: allowed
@@ -198,8 +199,12 @@ async def test_x_stops_a_studys_worker_and_u_continues_it(tmp_path: Path) -> Non
             assert states == ["FAIL"]  # stopped, and nothing left waiting for a worker that is gone
             assert study.get_trials()[0].user_attrs["interrupted"].startswith("stopped by SIGTERM")
             assert runs.Run(saves / trial.user_attrs["run"]).status == "interrupted"
-            await wait_for(pilot, lambda: "stopped" in screen_text(app) and view.view.workers == 0, timeout=30)
-            assert "waiting" not in screen_text(app)
+            # a read of the storage after the worker's end (the trial stopped, no process left)
+            stopped = ["stopped"]
+            await wait_for(pilot, lambda: not view.view.workers and [shown_state(r) for r in view.view.rows] == stopped,
+                           timeout=30)  # fmt: skip
+            await pilot.pause(0.2)
+            assert "stopped" in screen_text(app) and "waiting" not in screen_text(app)
             assert "no worker: u continues" in shown(view.query_one("#tuning-status", Label))
 
             await pilot.press("u")
