@@ -268,6 +268,11 @@ async def test_form_by_keys_starts_a_process_and_reports_its_failure(tmp_path: P
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, NewRunForm)
         assert "name:" in text_of(app, "#form-error")
+        # a budget past the ceiling (99999999999999999999 started a real run): named, nothing started
+        form.query_one("#timesteps").focus()
+        await pilot.press("ctrl+a", "ctrl+k", *"99999999999999999999", "ctrl+s")
+        await wait_for(pilot, lambda: "timesteps: at most 1,000,000,000" in text_of(app, "#form-error"))
+        assert isinstance(app.screen, NewRunForm) and screen.launched == {}
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)
         # start a request whose process fails straight away (an unknown industry reaches argparse)
@@ -626,7 +631,7 @@ async def test_the_progress_line_fits_80_columns_and_never_shows_more_steps_than
         await wait_for(pilot, lambda: monitor.path == run.path and monitor.view.status == "running")
         await pilot.pause(0.3)
         text = screen_text(app)
-        assert "0/100,000 · setting up" in text, text  # was cut to "waiting for the" at 80 columns
+        assert "0% setting up" in text and "0/100,000 steps" in text, text  # was cut to "waiting for the"
         # DQN's last collection round may pass the total by a step or two
         run.append_metric(train_record(100_002, [1.0], progress=1.0))
         await wait_for(pilot, lambda: monitor.view.train.get("timesteps") == 100_002)

@@ -22,7 +22,10 @@ from cs_tui.training.registry import (
     MAX_EVAL_EVERY,
     MAX_KEEP_CHECKPOINTS,
     MAX_N_ENVS,
+    MAX_TIMESTEPS,
+    MIN_TIMESTEPS,
     ON_POLICY,
+    TIMESTEPS_CEILING_WHY,
     check_path_text,
 )
 
@@ -32,8 +35,8 @@ if TYPE_CHECKING:
     from cs_tui.training.trainer import TrainResult
 
 USAGE_ERROR = 2
-#: the smallest --timesteps, here and in the app's form (SB3 rounds it up to one whole rollout)
-MIN_TIMESTEPS = 1
+#: ``--timesteps`` here and in ``cs-tui tune``: the registry's floor and ceiling, the ceiling named in the error
+timesteps_type = count_up_to(MIN_TIMESTEPS, MAX_TIMESTEPS, TIMESTEPS_CEILING_WHY)
 
 
 def path_text(flag: str) -> Any:
@@ -63,10 +66,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--algorithm", choices=ALGORITHMS, help="learning algorithm (default: ppo)")
     parser.add_argument(
         "--timesteps",
-        type=at_least(MIN_TIMESTEPS),
+        type=timesteps_type,
         metavar="N",
-        help="total environment steps (default: the algorithm's, from hyperparams.toml); with --resume, the "
-        "run's new total",
+        help=f"total environment steps, at most {MAX_TIMESTEPS:,} (default: the algorithm's, from "
+        "hyperparams.toml); with --resume, the run's new total",
     )
     parser.add_argument(
         "--seed", type=seed_arg(), metavar="SEED", help="seeds Python, numpy, torch and the envs (default: 0)"

@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cs_tui.commands.evaluate import at_least, count_up_to, industry_choices
+from cs_tui.commands.evaluate import count_up_to, industry_choices
+from cs_tui.commands.train import timesteps_type
 from cs_tui.seeds import seed_arg
 from cs_tui.training.registry import (
     ALGORITHMS,
@@ -30,6 +31,9 @@ from cs_tui.training.registry import (
     MAX_JOBS,
     MAX_STARTUP_TRIALS,
     MAX_TIMEOUT,
+    MAX_TIMESTEPS,
+    MAX_TRIALS,
+    TRIALS_CEILING_WHY,
 )
 
 USAGE_ERROR = 2
@@ -51,8 +55,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--algorithm", choices=ALGORITHMS, help="learning algorithm (default: ppo)")
     parser.add_argument("--industry", choices=industry_choices(), help="industry to train on (default: mixed)")
     parser.add_argument(
-        "--trials", type=at_least(1), metavar="N", help="complete or pruned trials the study should hold"
-    )
+        "--trials", type=count_up_to(1, MAX_TRIALS, TRIALS_CEILING_WHY), metavar="N",
+        help=f"complete or pruned trials the study should hold (at most {MAX_TRIALS:,})",
+    )  # fmt: skip
     parser.add_argument(
         "--timeout", type=count_up_to(1, MAX_TIMEOUT, "30 days"), metavar="S", help="start no trial after S seconds"
     )
@@ -68,7 +73,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"worker processes (default: 1, at most {MAX_JOBS})",
     )
     parser.add_argument("--seed", type=seed_arg(), metavar="S", help="trial i trains with seed S + i (default: 0)")
-    parser.add_argument("--timesteps", type=at_least(1), metavar="N", help="steps per trial (default: the algorithm's)")
+    parser.add_argument("--timesteps", type=timesteps_type, metavar="N",
+                        help=f"steps per trial, at most {MAX_TIMESTEPS:,} (default: the algorithm's)")  # fmt: skip
     parser.add_argument(
         "--eval-every",
         type=count_up_to(1, MAX_EVAL_EVERY, "more steps than any run trains"),
@@ -218,9 +224,11 @@ def _supervise(args: argparse.Namespace, options: Any) -> int:
                 child.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    mark = tuner.WorkerMark(options.saves, tuner.check_options(options))  # x in the app stops us with the workers
     try:
         codes = [child.wait() for child in children]
     finally:
+        mark.release()
         for s, handler in previous.items():
             signal.signal(s, handler)
     if received:
@@ -295,19 +303,18 @@ def _print_table(name: str, rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     from cs_tui.report import make_console
-    from cs_tui.training.search_space import format_params, shown_value
+    from cs_tui.training.search_space import STATE_STYLE, format_params, shown_state, shown_value
 
     table = Table(title=f"study {name}", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column, justify in (("#", "right"), ("state", "left"), ("% oracle", "right"), ("best", "right"),
                             ("run", "left"), ("parameters", "left")):  # fmt: skip
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    styles = {"complete": "green", "pruned": "yellow", "fail": "red", "running": "cyan", "waiting": "dim"}
     for row in rows:
         shown, _ = shown_value(row)
         params = format_params(row["params"])
         table.add_row(
             str(row["number"]),
-            f"[{styles.get(row['state'], '')}]{row['state']}[/]",
+            f"[{STATE_STYLE.get(shown_state(row), '')}]{shown_state(row)}[/]",
             shown,
             "–" if row["best_so_far"] is None else f"{row['best_so_far']:.1f}",
             row["run"] or "–",

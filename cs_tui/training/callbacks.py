@@ -37,6 +37,8 @@ class EpisodeStats:
         self.outcomes: deque[str] = deque(maxlen=window)
         self.satisfaction: deque[float] = deque(maxlen=window)
         self.actions = np.zeros(N_STRATEGIES, dtype=np.int64)
+        #: the actions of the last record's period (the final record adds them to its own short tail)
+        self.previous_actions = np.zeros(N_STRATEGIES, dtype=np.int64)
 
     def add_step(self, actions: Any, infos: list[dict[str, Any]]) -> None:
         if actions is not None:
@@ -54,14 +56,17 @@ class EpisodeStats:
             if "satisfaction" in info:
                 self.satisfaction.append(float(info["satisfaction"]))
 
-    def summary(self) -> dict[str, Any]:
-        """The episode part of a ``"train"`` record; starts a new "since the last record" period."""
+    def summary(self, final: bool = False) -> dict[str, Any]:
+        """The episode part of a ``"train"`` record; starts a new "since the last record" period.
+
+        ``final``: the strategy usage also counts the previous record's actions, so the last record of a
+        run (written when training ends, however soon after the one before) carries the run's last actions.
+        """
         n = len(self.outcomes)
         rates = {name: (sum(o == name for o in self.outcomes) / n if n else None) for name in FINAL_OUTCOME_NAMES}
-        total = int(self.actions.sum())
-        usage = {
-            name: (float(c) / total if total else 0.0) for name, c in zip(STRATEGY_NAMES, self.actions, strict=True)
-        }
+        actions = self.actions + self.previous_actions if final else self.actions
+        total = int(actions.sum())
+        usage = {name: (float(c) / total if total else 0.0) for name, c in zip(STRATEGY_NAMES, actions, strict=True)}
         out = {
             "episodes": self.episodes,
             "episode_returns": [round(r, 4) for r in self.new_returns],
@@ -73,6 +78,7 @@ class EpisodeStats:
             "strategy_usage": usage,
         }
         self.new_returns = []
+        self.previous_actions = actions.copy()
         self.actions[:] = 0
         return out
 
@@ -160,15 +166,21 @@ class RunCallback(BaseCallback):
             if key.startswith("train/") and key != "train/n_updates" and isinstance(value, int | float):
                 self.losses[key.removeprefix("train/")] = float(value)
 
-    def emit_record(self, now: float | None = None) -> None:
-        """Build a ``"train"`` record from what happened since the last one and pass it on."""
+    def emit_record(self, now: float | None = None, *, final: bool = False) -> None:
+        """Build a ``"train"`` record from what happened since the last one and pass it on.
+
+        ``final``: the record written as training ends (finished, stopped or pruned), maybe a moment after
+        the one before: its fps is the whole session's training speed (evaluations left out), and its
+        strategy usage spans the previous record's period too, so it carries the run's real speed and
+        last actions, never a rate of a few steps over a millisecond (or over a moment that was all
+        gradient update) nor no actions at all.
+        """
         now = time.monotonic() if now is None else now
         self._collect_losses()
         steps = self.model.num_timesteps
-        interval = max(now - self._last_record_time, 1e-9)
-        fps = (steps - self._last_record_steps) / interval
         elapsed = max(now - self._start_time, 1e-9)
         overall_fps = (steps - self._start_steps) / elapsed
+        fps = overall_fps if final else (steps - self._last_record_steps) / max(now - self._last_record_time, 1e-9)
         remaining = max(self.total_timesteps - steps, 0)
         record = {
             "type": "train",
@@ -177,7 +189,7 @@ class RunCallback(BaseCallback):
             "fps": round(fps, 1),
             "progress": min(steps / self.total_timesteps, 1.0) if self.total_timesteps else 1.0,
             "eta_seconds": round(remaining / overall_fps, 1) if overall_fps > 0 else None,
-            **self.stats.summary(),
+            **self.stats.summary(final=final),
             "losses": dict(self.losses),
         }
         self._last_record_time, self._last_record_steps = now, steps

@@ -103,6 +103,30 @@ class Stop(StrEnum):
     NOT_RUNNING = "not running"
 
 
+def stop_study(saves: Path, study: str, launched: Launched | None = None) -> int:
+    """Ask study ``study``'s processes on this host to stop (SIGTERM: each worker checkpoints its trial's
+    run, marks it interrupted and exits); how many were signalled. Only the processes the kernel says
+    hold the study's worker mark (:class:`~cs_tui.training.tuner.WorkerMark`), or the app's own
+    ``cs-tui tune`` child while it is still starting (no mark yet).
+
+    Raises:
+        OSError: a signal could not be sent (other than to a process that has just exited).
+    """
+    from cs_tui.training.tuner import study_workers  # (no Optuna: that module imports it inside functions)
+
+    signalled = 0
+    for pid in study_workers(saves, study):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:  # ended between the kernel's list and the signal
+            continue
+        signalled += 1
+    if not signalled and launched is not None and launched.process.poll() is None:
+        launched.process.terminate()
+        signalled = 1
+    return signalled
+
+
 def stop_run(run: Run, launched: Launched | None = None) -> Stop:
     """Ask ``run``'s trainer to stop (SIGTERM: it checkpoints and marks the run interrupted).
 

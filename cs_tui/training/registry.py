@@ -28,12 +28,27 @@ RUN_NAME_RULE = "letters, digits, '.', '_' and '-' (not first), at most 100 char
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 STUDY_NAME_RULE = "letters, digits, '.', '_' and '-' (not first), at most 80 characters"
 
+#: A run's total environment steps (``--timesteps``, the forms' timesteps): at least one (SB3 rounds it up
+#: to a whole rollout), at most a billion, days of training at this env's few thousand steps a second: a
+#: larger figure is a slip of the keyboard, and the monitor shows any allowed total in full at 80 columns.
+MIN_TIMESTEPS = 1
+MAX_TIMESTEPS = 1_000_000_000
+TIMESTEPS_CEILING_WHY = "days of training at this env's few thousand steps a second"
+#: A study's complete or pruned trials (``tune --trials``, the new-study form): each one trains a run folder.
+MAX_TRIALS = 1_000
+TRIALS_CEILING_WHY = "each trial trains a run folder of its own"
+
 
 def check_algorithm(algorithm: object) -> str:
     """``algorithm`` as a known name; ``ValueError`` naming the valid ones."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}")
     return str(algorithm)
+
+
+def check_timesteps(value: object, flag: str = "--timesteps") -> int:
+    """A run's total steps, within :data:`MIN_TIMESTEPS` and :data:`MAX_TIMESTEPS`."""
+    return check_count(flag, value, MIN_TIMESTEPS, MAX_TIMESTEPS, TIMESTEPS_CEILING_WHY)
 
 
 def check_run_name(name: str) -> str:
@@ -76,12 +91,16 @@ MAX_FAILED_IN_A_ROW = 3
 MAX_PATH_CHARS = 4096
 
 
-def check_count(flag: str, value: object, minimum: int, maximum: int) -> int:
-    """``value`` if it is a whole number in ``[minimum, maximum]``; ``ValueError`` naming ``flag`` and both
-    bounds otherwise (the rule for every count the trainer and the tuner take)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+def check_count(flag: str, value: object, minimum: int, maximum: int, why: str = "") -> int:
+    """``value`` if it is a whole number in ``[minimum, maximum]``; ``ValueError`` naming ``flag``, the range
+    and what the ceiling protects (``why``) otherwise: the rule for every count the trainer, the tuner and the
+    forms take."""
+    shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{flag} must be a whole number from {minimum:,} to {maximum:,}, got {shown:.80}")
+    if value > maximum:
+        because = f" ({why})" if why else ""
+        raise ValueError(f"{flag} must be at most {maximum:,}{because}, got {shown:.80}")
     return value
 
 

@@ -502,19 +502,27 @@ def lock_holder(run_path: Path) -> int | None:
     This is what proves a process is the run's trainer: a pid written in ``meta.json`` can name any
     process, but only the trainer holds the lock on this very file.
     """
+    holders = flock_holders(Path(run_path) / LOCK_FILE)
+    return holders[0] if holders else None
+
+
+def flock_holders(path: Path, mode: str = "WRITE") -> list[int]:
+    """The pids holding a ``flock`` on ``path`` (``WRITE``: exclusive, ``READ``: shared), as the kernel
+    reports them in ``/proc/locks``; [] if none or unknown."""
     try:
-        info = os.stat(Path(run_path) / LOCK_FILE)
+        info = os.stat(path)
         table = Path("/proc/locks").read_text()
     except OSError:
-        return None
+        return []
     device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    pids = []
     for line in table.splitlines():
         fields = line.split()
         # "1: FLOCK  ADVISORY  WRITE 9443 fe:00:2147363 0 EOF"; waiters are marked "->" and skipped
-        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[3] == "WRITE" and fields[5] == device:
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[3] == mode and fields[5] == device:
             with contextlib.suppress(ValueError):
-                return int(fields[4])
-    return None
+                pids.append(int(fields[4]))
+    return pids
 
 
 def _process_start(pid: int) -> str | None:

@@ -89,6 +89,16 @@ def shown_value(row: dict[str, Any]) -> tuple[str, float | None]:
     return f"{value:.1f}" + ("" if row["value"] is not None else "*"), float(value)
 
 
+#: how each shown trial state is coloured, in the app's tuning view and ``cs-tui tune``'s table
+STATE_STYLE = {"complete": "green", "pruned": "yellow", "fail": "red", "running": "cyan", "waiting": "dim",
+               "stopped": "yellow"}  # fmt: skip
+
+
+def shown_state(row: dict[str, Any]) -> str:
+    """A trial row's state as shown: a trial failed because its worker was stopped reads ``stopped``."""
+    return "stopped" if row["state"] == "fail" and row.get("interrupted") else str(row["state"])
+
+
 def _label(choice: Any) -> Any:
     return json.dumps(choice) if isinstance(choice, list) else choice
 

@@ -27,6 +27,7 @@ class StopFlag:
         self.signum: int | None = None
         self.kept = kept
         self._previous: dict[int, Any] = {}
+        self._installs = 0  # install/restore pairs may nest (a tune worker hands its flag to each trial)
 
     @property
     def requested(self) -> bool:
@@ -42,7 +43,9 @@ class StopFlag:
             self.signum = signum
 
     def install(self) -> None:
-        """Catch the stop signals (main thread only; elsewhere a no-op). Installed twice: once."""
+        """Catch the stop signals (main thread only; elsewhere a no-op). Installed twice: once, and the
+        handlers go back at the matching (outermost) :meth:`restore`."""
+        self._installs += 1
         if self._previous:
             return
         for signum in self.SIGNALS:
@@ -52,8 +55,10 @@ class StopFlag:
                 return
 
     def restore(self) -> None:
-        """Put back the handlers that were there before :meth:`install` (a kept flag: nothing)."""
-        if self.kept:
+        """Put back the handlers that were there before :meth:`install` (a kept flag, or one still
+        installed by an outer caller: nothing)."""
+        self._installs = max(self._installs - 1, 0)
+        if self.kept or self._installs:
             return
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)

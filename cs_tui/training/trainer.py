@@ -36,6 +36,7 @@ from cs_tui.training.registry import (
     check_count,
     check_path_text,
     check_run_name,
+    check_timesteps,
 )
 from cs_tui.training.run_record import EvalRecord, RunRecord
 from cs_tui.training.runs import Run, RunError, RunStatus
@@ -446,7 +447,7 @@ class Session:
                 tb_log_name=self.run.name,
                 progress_bar=False,
             )
-            callback.emit_record()
+            callback.emit_record(final=True)  # the run's last speed and actions, however soon after the last record
         steps = int(self.model.num_timesteps)
         if callback.pruned and not stop.requested:
             return self._pruned(steps, total, started)
@@ -581,6 +582,15 @@ def _check_counts(options: TrainOptions, n_envs: object) -> None:
             raise TrainingError(str(exc), 2) from None
 
 
+def _check_timesteps(value: int | None) -> None:
+    """``--timesteps`` within the registry's floor and ceiling (None: the default), else a usage error."""
+    if value is not None:
+        try:
+            check_timesteps(value)
+        except ValueError as exc:
+            raise TrainingError(str(exc), exit_code=2) from None
+
+
 def _check_positive(name: str, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise TrainingError(f"{name} must be a positive integer, got {value!r}", exit_code=2)
@@ -669,7 +679,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
     defaults = load_defaults()[options.algorithm]
     timesteps = options.timesteps if options.timesteps is not None else defaults.timesteps
     n_envs = options.n_envs if options.n_envs is not None else defaults.n_envs
-    _check_positive("--timesteps", timesteps)
+    _check_timesteps(timesteps)
     _check_counts(options, n_envs)
     _check_tensorboard(options.tensorboard)
     problem = check_frame_stack(options.frame_stack, options.algorithm)
@@ -890,7 +900,7 @@ def _resume_locked(
     # (another trainer of this run would hold the lock we hold: none is training it)
     # a run that died before its first checkpoint has no model: it starts again from step 0 with its settings
     restart = not os.path.lexists(run.model_path)  # (a link that leads nowhere is refused, not "no model")
-    _check_positive("--timesteps", timesteps)
+    _check_timesteps(timesteps)
     _check_tensorboard(tensorboard)
     requested = timesteps if timesteps is not None else record.total_timesteps
     total = whole_collections(requested, collection_size(record.algorithm, n_envs, record.hyperparameters))

@@ -17,8 +17,11 @@ trials until the study holds ``trials`` complete or pruned ones. Each trial:
 Faults: every running trial beats a heartbeat into the storage; a trial whose worker died (``kill -9``,
 a lost host) goes stale, is marked failed and retried with the same hyperparameters
 (``RetryHeartbeatStaleTrialCallback``). SIGINT/SIGTERM/SIGHUP stop a worker: its trial's run folder is
-checkpointed and marked interrupted, the trial failed and queued again, so re-running the command
-continues the study. Optuna is imported inside functions only.
+checkpointed and marked interrupted, the trial failed (marked ``interrupted``), and its parameters are
+tried again first when the study goes on (re-running the command, or ``u`` in the app), so no trial
+waits in the queue meanwhile. Each worker holds a shared lock on ``.studies/.STUDY.workers`` for its
+life: the kernel's list of its holders is how the app finds the processes to stop (``x`` in the
+tuning view). Optuna is imported inside functions only.
 """
 
 from __future__ import annotations
@@ -208,6 +211,34 @@ class StudyLock:
             self._handle = None
 
 
+def workers_path(saves: Path, name: str) -> Path:
+    """The file every worker of study ``name`` on this host holds a shared lock on (see :class:`WorkerMark`)."""
+    return saves / STUDIES_DIR / f".{name}.workers"
+
+
+class WorkerMark:
+    """A shared ``flock`` on :func:`workers_path`, held for the life of a worker (and of a ``--jobs``
+    supervisor). The kernel lists its holders (``/proc/locks``): those, and only those, are the processes
+    the app stops for the study; the kernel drops the lock however a worker dies."""
+
+    def __init__(self, saves: Path, name: str) -> None:
+        path = workers_path(saves, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # never through a planted symlink: the mark is ours to create, in our own folder
+        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def study_workers(saves: Path, name: str) -> list[int]:
+    """The pids holding study ``name``'s :class:`WorkerMark` on this host (none: no worker runs here)."""
+    return sorted(set(runs.flock_holders(workers_path(saves, name), "READ")))
+
+
 # -- the study -------------------------------------------------------------------------------
 
 
@@ -292,6 +323,9 @@ def open_study(options: TuneOptions, storage: Any, name: str) -> optuna.Study:
     if have is None:
         study.set_user_attr("settings", wanted)
         study.set_user_attr("created_at", runs.now_iso())
+        # the space it draws from (None: the shipped one), so that continuing it (u in the app) draws alike
+        space = options.search_space
+        study.set_user_attr("search_space", None if space is None else str(Path(space).absolute()))
     elif have != wanted:
         differ = [f"{k} {have.get(k)!r} (not {wanted[k]!r})" for k in SETTINGS if have.get(k) != wanted[k]]
         raise TuneError(
@@ -381,6 +415,11 @@ def run_worker(options: TuneOptions, on_event: Event | None = None, stop: StopFl
     settings = study.user_attrs["settings"]
     stop = stop or StopFlag()  # the caller's (a kept one from `cs-tui tune`), or our own
     stop.install()
+    try:
+        mark = WorkerMark(options.saves, name)  # after install: a stop signal from the app is caught
+    except OSError as exc:
+        stop.restore()
+        raise TuneError(f"cannot mark this worker in {workers_path(options.saves, name)}: {exc}", 2) from None
     started = time.monotonic()
     taken = 0
     status, message = "done", ""
@@ -404,6 +443,9 @@ def run_worker(options: TuneOptions, on_event: Event | None = None, stop: StopFl
                 lock.release()
                 raise
             done = have["complete"] + have["pruned"]
+            if stop.requested:  # (asked while waiting for the lock)
+                lock.release()
+                continue
             if done >= options.trials:
                 lock.release()
                 message = f"the study holds {done} complete or pruned trials (asked for {options.trials})"
@@ -413,8 +455,9 @@ def run_worker(options: TuneOptions, on_event: Event | None = None, stop: StopFl
                 # the last trials are running elsewhere: wait, to take over any whose worker dies
                 _sleep(min(options.heartbeat, 2.0), stop)
                 continue
+            _retry_an_interrupted_trial(study)  # its parameters first, before new ones are drawn
             # the objective releases the lock once its trial exists (and counts as running)
-            objective = _objective(options, name, settings, space, emit, lock.release, failed_in_a_row)
+            objective = _objective(options, name, settings, space, emit, lock.release, failed_in_a_row, stop)
             try:
                 study.optimize(objective, n_trials=1, catch=(TrialFailed,))
             except Interrupted as exc:
@@ -433,6 +476,7 @@ def run_worker(options: TuneOptions, on_event: Event | None = None, stop: StopFl
                 status, message = "failed", _failed_streak(failed_in_a_row)
                 break
     finally:
+        mark.release()
         stop.restore()
     code = {"interrupted": interrupted_code or 128 + int(stop.signum or 0), "failed": 1}.get(status, 0)
     result = WorkerResult(name, taken, status, message, code)
@@ -446,6 +490,16 @@ def _failed_streak(reasons: list[str]) -> str:
     if len(set(reasons)) == 1:
         return f"{len(reasons)} trials in a row failed: {reasons[-1]}"
     return f"{len(reasons)} trials in a row failed; the last: {reasons[-1]}"
+
+
+def _retry_an_interrupted_trial(study: optuna.Study) -> None:
+    """Queue the parameters of one stopped trial (failed, marked ``interrupted``) not yet tried again."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    for trial in trials:
+        if trial.state.name == "FAIL" and trial.user_attrs.get("interrupted") and trial.number not in retried:
+            study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+            return
 
 
 def _sleep(seconds: float, stop: Any) -> None:
@@ -462,6 +516,7 @@ def _objective(
     emit: Event,
     release_lock: Callable[[], None],
     failed_in_a_row: list[str],
+    stop: StopFlag,
 ) -> Callable[[optuna.Trial], float]:
     """The trial function; each failure's reason is appended to ``failed_in_a_row``, a success clears it."""
     import optuna
@@ -469,6 +524,9 @@ def _objective(
     def objective(trial: optuna.Trial) -> float:
         release_lock()
         params = {p.key: p.suggest(trial) for p in space}
+        if stop.requested:  # stopped as the trial began: no run folder; its parameters are tried again later
+            trial.set_user_attr("interrupted", f"stopped by {stop.signal_name} before training began")
+            raise Interrupted(f"stopped by {stop.signal_name}", 128 + int(stop.signum or 0))
         overrides, n_envs = apply(dict(trial.params), space)
         run_name = runs.unique_run_name(options.saves, trial_run_name(study_name, trial.number))
         trial.set_user_attr("run", run_name)
@@ -506,8 +564,8 @@ def _objective(
             tune={"study": study_name, "trial": trial.number, "storage": shown_url(options.storage or "embedded"),
                   "params": params},
         )  # fmt: skip
-        try:
-            result = trainer.train(train_options)
+        try:  # the worker's stop flag: a signal from now on stops this trial, however early it comes
+            result = trainer.train(train_options, stop=stop)
         except trainer.TrainingError as exc:
             trial.set_user_attr("error", str(exc))
             emit({"type": "trial", "event": "failed", "study": study_name, "trial": trial.number, "run": run_name,
@@ -517,8 +575,9 @@ def _objective(
         event = {"type": "trial", "study": study_name, "trial": trial.number, "run": run_name,
                  "worker": options.worker, "message": result.message}  # fmt: skip
         if result.status == "interrupted":
-            # the trial is failed and queued again with the same parameters: a re-run continues the study
-            trial.study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+            # the trial is failed, its parameters tried again when the study goes on (not queued now: a
+            # queued trial would read "waiting" while no worker runs)
+            trial.set_user_attr("interrupted", result.message)
             emit({**event, "event": "interrupted"})
             raise Interrupted(result.message, result.exit_code)
         if result.status == "failed":  # (the held-out scoring's failure included: the run says so too)
@@ -581,6 +640,7 @@ def trial_rows(study: optuna.Study, space: list[Parameter] | None = None) -> lis
                 "run": trial.user_attrs.get("run"),
                 "retry_of": _retry_of(trial),
                 "error": trial.user_attrs.get("error"),
+                "interrupted": trial.user_attrs.get("interrupted"),  # why it stopped: a signal, not a fault
                 "started": trial.datetime_start.isoformat(timespec="seconds") if trial.datetime_start else None,
                 "finished": trial.datetime_complete.isoformat(timespec="seconds") if trial.datetime_complete else None,
             }

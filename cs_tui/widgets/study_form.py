@@ -12,10 +12,10 @@ from textual.widgets import Input, Label, Select, Static
 
 from cs_env.env import valid_industries
 from cs_tui.seeds import parse_seed
-from cs_tui.training.registry import ALGORITHMS, STUDY_NAME_RULE, check_study_name
+from cs_tui.training.registry import ALGORITHMS, MAX_TRIALS, STUDY_NAME_RULE, TRIALS_CEILING_WHY, check_study_name
 from cs_tui.widgets.form import FormScreen, algorithm_select, form_buttons, seed_input, seed_shown
 from cs_tui.widgets.industry_select import industry_select
-from cs_tui.widgets.training_form import whole_number
+from cs_tui.widgets.training_form import timesteps_field, whole_number
 
 DEFAULT_TRIALS = 20
 #: more worker processes than this on one host only queue for its cores (``--jobs`` itself takes any)
@@ -57,11 +57,11 @@ def validate_study(
     industries = valid_industries()
     if industry not in industries:
         raise ValueError(f"industry: choose one of {', '.join(industries)}")
-    trial_count = whole_number("trials", trials, 1)
+    trial_count = whole_number("trials", trials, 1, MAX_TRIALS, TRIALS_CEILING_WHY)
     workers = whole_number("workers", jobs, 1)
     if workers > MAX_JOBS:
         raise ValueError(f"workers: at most {MAX_JOBS} on one host (start more hosts on a shared storage)")
-    steps = whole_number("timesteps", timesteps, 1) if timesteps.strip() else None
+    steps = timesteps_field(timesteps) if timesteps.strip() else None
     try:
         seed_value = parse_seed(seed)
     except ValueError as exc:

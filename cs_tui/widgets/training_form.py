@@ -10,9 +10,15 @@ from textual.containers import Grid, Vertical
 from textual.widgets import Input, Label, Select, Static
 
 from cs_env.env import valid_industries
-from cs_tui.commands.train import MIN_TIMESTEPS
 from cs_tui.seeds import parse_seed
-from cs_tui.training.registry import ALGORITHMS, RUN_NAME, RUN_NAME_RULE
+from cs_tui.training.registry import (
+    ALGORITHMS,
+    MAX_TIMESTEPS,
+    MIN_TIMESTEPS,
+    RUN_NAME,
+    RUN_NAME_RULE,
+    TIMESTEPS_CEILING_WHY,
+)
 from cs_tui.training.runs import default_run_name, unique_run_name
 from cs_tui.widgets.form import FormScreen, algorithm_select, form_buttons, seed_input, seed_shown
 from cs_tui.widgets.industry_select import industry_select
@@ -65,17 +71,25 @@ class TrainRequest:
         ]
 
 
-def whole_number(field: str, text: str, minimum: int) -> int:
-    """A form field's whole number (``2,000`` and ``2_000`` allowed); ``ValueError`` naming the field."""
+def whole_number(field: str, text: str, minimum: int, maximum: int | None = None, why: str = "") -> int:
+    """A form field's whole number (``2,000`` and ``2_000`` allowed) in ``[minimum, maximum]``;
+    ``ValueError`` naming the field and the bound (with ``why``, what the ceiling protects)."""
     if not text.strip():
         raise ValueError(f"{field}: empty; type a whole number")
     try:
         value = int(text.replace(",", "").replace("_", "").strip())
-    except ValueError:
-        raise ValueError(f"{field}: {text!r} is not a whole number") from None
+    except ValueError:  # (also a number past Python's 4,300 digits)
+        raise ValueError(f"{field}: {text[:40]!r} is not a whole number") from None
     if value < minimum:
         raise ValueError(f"{field}: at least {minimum:,}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{field}: at most {maximum:,}" + (f" ({why})" if why else ""))
     return value
+
+
+def timesteps_field(text: str) -> int:
+    """The timesteps a form was given, within the registry's floor and ceiling."""
+    return whole_number("timesteps", text, MIN_TIMESTEPS, MAX_TIMESTEPS, TIMESTEPS_CEILING_WHY)
 
 
 def warm_start_choices(saves: Path) -> list[tuple[str, str]]:
@@ -111,7 +125,7 @@ def validate(
     industries = valid_industries()
     if industry not in industries:
         raise ValueError(f"industry: choose one of {', '.join(industries)}")
-    steps = whole_number("timesteps", timesteps, MIN_TIMESTEPS)
+    steps = timesteps_field(timesteps)
     try:
         seed_value = parse_seed(seed)
     except ValueError as exc:

@@ -49,6 +49,18 @@ def episode_returns(records: list[dict[str, Any]]) -> list[float]:
     ]
 
 
+def with_last_measures(record: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """``record``, but where its period measured no speed or strategy usage (no steps: a last record
+    written a moment after the one before, by trainers before the final record spanned both), the
+    previous record's figures: the monitor then shows the run's last speed and usage, not zeros."""
+    usage = record.get("strategy_usage")
+    if isinstance(usage, dict) and not any(finite(v) for v in usage.values()) and before.get("strategy_usage"):
+        record = {**record, "strategy_usage": before["strategy_usage"]}
+    if not finite(record.get("fps")) and finite(before.get("fps")):
+        record = {**record, "fps": before["fps"]}
+    return record
+
+
 @dataclass
 class RunView:
     """What the monitor knows about a run: meta.json plus the metrics stream folded record by record."""
@@ -70,7 +82,7 @@ class RunView:
             self.records += 1
             kind = record.get("type")
             if kind == "train":
-                self.train = record
+                self.train = with_last_measures(record, self.train)
             elif kind == "eval":
                 try:
                     evaluation = EvalRecord.from_json(record, "metrics.jsonl")
@@ -197,6 +209,7 @@ class RunMonitor(VerticalScroll):
     RunMonitor #run-progress-row ProgressBar { width: auto; }
     RunMonitor #run-progress-row ProgressBar Bar { width: 16; }
     RunMonitor #run-eta { width: 1fr; padding-left: 1; }
+    RunMonitor #run-steps { height: 1; }
     RunMonitor .section { color: $text-muted; height: 1; }
     RunMonitor #returns { height: 1fr; min-height: 3; max-height: 10; }
     RunMonitor #run-reason { color: $error; }
@@ -243,6 +256,9 @@ class RunMonitor(VerticalScroll):
         with Horizontal(id="run-progress-row"):
             yield ProgressBar(total=1.0, show_eta=False, id="run-progress")
             yield Label("", id="run-eta")
+        # the steps on a line of their own: any allowed total fits 80 columns beside the runs list,
+        # and the ETA beside the bar stays in view however long the total
+        yield Label("", id="run-steps")
         yield Static("", id="run-stats")
         yield Static("", id="run-reason", classes="-empty")
         yield Label("Episode returns", id="returns-label", classes="section")
@@ -340,7 +356,7 @@ class RunMonitor(VerticalScroll):
         title = self.query_one("#run-title", Static)
         if run is None:
             title.update(IDLE_TEXT)
-            for wid in ("#run-stats", "#run-eta"):
+            for wid in ("#run-stats", "#run-eta", "#run-steps"):
                 self.query_one(wid, Static).update("")
             self._set_reason(None)
             self.query_one(ShareBars).values = {}
@@ -359,13 +375,13 @@ class RunMonitor(VerticalScroll):
         self.query_one(ProgressBar).update(total=1.0, progress=view.progress)
         eta = ""
         if view.status == RunStatus.RUNNING and not view.train:
-            eta = " · setting up"  # references, envs and model: seconds before the first record; fits 80 columns
+            eta = "setting up"  # references, envs and model: seconds before the first record
         elif view.status == RunStatus.RUNNING:
-            eta = f" · ETA {duration(view.train.get('eta_seconds'))}"
+            eta = f"ETA {duration(view.train.get('eta_seconds'))}"
         if total and done > total:  # DQN may pass its total by a few steps (its last collection round)
             total = done
-        steps = f"{done:,.0f}" + (f"/{total:,.0f}" if total else " steps")
-        self.query_one("#run-eta", Label).update(f"{steps}{eta}")
+        self.query_one("#run-eta", Label).update(eta)
+        self.query_one("#run-steps", Label).update(f"{done:,.0f}" + (f"/{total:,.0f}" if total else "") + " steps")
 
         t = view.train
         pct = view.pct_of_oracle(t.get("mean_return"))
