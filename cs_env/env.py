@@ -32,6 +32,31 @@ if TYPE_CHECKING:
 
 ONGOING, RESOLVED, ESCALATED, ABANDONED, TIMEOUT = map(int, Outcome)
 
+#: The id the package registers, and the retired one (whose ``gym.make`` says what changed).
+ENV_ID = "cs_env/CustomerSupport-v1"
+V0_ID = "cs_env/CustomerSupport-v0"
+#: Why v0 is gone, for ``gym.make`` of it and for anything trained or recorded on it.
+V0_RETIRED = (
+    f"Environment version v0 for `cs_env/CustomerSupport` is deprecated. Please use `{ENV_ID}` instead. "
+    "v1 changed the dynamics: satisfaction is paid on its change, up and down; a customer who leaves costs "
+    "goodwill and value; a timeout is a failure; offers are not progress; whether a case needs a specialist "
+    "depends on the issue alone, and the specialist's outcome is paid when the episode ends; leaving is a "
+    "hazard of anger and lost patience; observation indices 5 and 11 are noisy cues, not the hidden values. "
+    "A model or a recording made on v0 must be made again."
+)
+
+
+def version_problem(env_id: object, what: str = "trained") -> str | None:
+    """None when ``env_id`` (what a model, run or recording says it was made on) is this env's id; else
+    the reason it must be made again: ``"trained on CustomerSupport-v0: retrain ..."`` for v0 (and for
+    files from before the id was recorded, which were all v0)."""
+    if env_id == ENV_ID:
+        return None
+    again = {"trained": "retrain", "recorded": "record it again"}[what]
+    name = "CustomerSupport-v0" if env_id in (None, V0_ID) else repr(env_id)[:60]
+    return f"{what} on {name}: {again} (this cs-tui plays {ENV_ID}, whose customer's dynamics changed)"
+
+
 INDUSTRY_CHOICES_EXTRA = ("mixed",)
 DEFAULT_MAX_TURNS = 10
 OBS_NAMES = (
@@ -70,6 +95,12 @@ def check_industry(industry: object, catalog: Catalog | None = None) -> str:
     if industry not in choices:
         raise ValueError(f"unknown industry {industry!r}; valid industries: {', '.join(choices)}")
     return str(industry)
+
+
+def retired_v0(**kwargs: Any) -> gym.Env[np.ndarray, int]:
+    """The entry point of ``cs_env/CustomerSupport-v0``: raises Gymnasium's ``DeprecatedEnv``, naming v1
+    and what changed (the message Gymnasium gives for a retired version, plus the changes)."""
+    raise gym.error.DeprecatedEnv(V0_RETIRED)
 
 
 def _whole(value: object) -> TypeGuard[int | np.integer]:
@@ -256,8 +287,13 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     `action_masks()` (read by sb3-contrib's MaskablePPO): every strategy is legal on every turn.
 
     ## Version History
-    - v0: first version; the specialist hint (index 17) added in issue 18 (models for the 17-value
-      observation are refused by the safe loader, naming both shapes).
+    - v1: the customer a support lead would believe (issue 25): satisfaction paid on its change, up and
+      down; leaving and timing out cost; offers are not progress; a specialist's case is a property of
+      the issue, and the specialist's outcome is paid at the end; leaving is a hazard of anger and lost
+      patience; indices 5 and 11 are noisy cues of satisfaction and patience. Models, runs and
+      recordings record the id, and those of v0 are refused ("trained on CustomerSupport-v0: retrain").
+    - v0: first version; the specialist hint (index 17) added in issue 18. ``gym.make`` of it now raises
+      ``gymnasium.error.DeprecatedEnv`` naming v1 and what changed.
     """
 
     # render_fps: a video plays a turn a second, so a person can read each exchange
