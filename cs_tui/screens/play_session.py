@@ -122,7 +122,7 @@ class Conversation:
             tier=str(info["tier"]),
             urgency=urgency,
             opening_sentiment=sentiment,
-            opening_satisfaction=float(info["satisfaction"]),
+            opening_satisfaction=float(self.env.opening_satisfaction),  # the cue the player reads
             opening_line=opening.text,
             needs_specialist=bool(self.env.hidden_state.needs_specialist),
         )
@@ -141,7 +141,7 @@ class Conversation:
             customer_line=exchange.customer.text,
             sentiment_before=before,
             sentiment=after,
-            satisfaction=float(info["satisfaction"]),
+            satisfaction=float(self.env.history[-1].satisfaction),  # the cue, as the transcript has it
             reward=float(reward),
             components={k: float(v) for k, v in info["reward_components"].items()},
             outcome=info["outcome"],
