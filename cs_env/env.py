@@ -237,11 +237,11 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     | 2 | urgency | 0-4 | |
     | 3 | conversation_length | 0-max_turns | turns so far |
     | 4 | tier | 0-2 | basic, premium, vip |
-    | 5 | satisfaction_cue | 0-1 | what the customer's words show of their satisfaction: the hidden value plus uniform noise 0.3 wide, a fresh reading each turn |
+    | 5 | satisfaction_cue | 0-1 | what the customer's words show of satisfaction: it plus noise 0.3 wide, fresh each turn |
     | 6 | time_in_conversation | 0-1 | simulated handle time used; strategies take different time |
     | 7 | ctx_progress | 0-1 | how far the issue is toward resolution (the customer confirms steps) |
-    | 8 | ctx_complexity_hint | 0-1 | how complex the issue sounds: complexity plus noise 0.5 wide, a fresh reading each turn |
-    | 9 | ctx_savvy_hint | 0-1 | how technical the customer's language is: savvy plus noise 0.6 wide, a fresh reading each turn |
+    | 8 | ctx_complexity_hint | 0-1 | how complex the issue sounds: complexity plus noise 0.5 wide, fresh each turn |
+    | 9 | ctx_savvy_hint | 0-1 | how technical the customer's words are: savvy plus noise 0.6 wide, fresh each turn |
     | 10 | ctx_openness_hint | 0-1 | interest in offers; sharpens once an offer was made |
     | 11 | ctx_patience_cue | 0-1 | signs of remaining patience: the hidden value plus noise 0.3 wide, fresh each turn |
     | 12 | ctx_last_satisfaction_change | 0-1 | 0.5 + 2 x the last turn's change of the satisfaction cue |
