@@ -1,7 +1,7 @@
 """Is the oracle converged? Its return at more depth and more rollouts, on the same customers and draws.
 
     python benchmarks/oracle_convergence.py [--episodes 2000] [--seed 3] [--industry mixed]
-                                            [--settings d1k16 d1k32 d1k64 d1k128 d2k32i16@500 ...]
+                                            [--settings d1k16 d1k32 d1k128 d2k32i16@300 ...] [--save F.npz]
 
 Every setting plays the very same conversations: episode i meets the customer and the turn draws of
 ``CustomerSupportEnv(industry).reset(seed=SEED * 1_000_000 + i)`` (``rollout(env_seeds=...)``), so two
@@ -23,6 +23,7 @@ import argparse
 import os
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,8 +50,10 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--industry", default="mixed")
-    parser.add_argument("--settings", nargs="*", default=["d1k16", "d1k128", "d1k256", "d2k32i16@400"])
+    parser.add_argument("--settings", nargs="*", default=["d1k16", "d1k32", "d1k128", "d1k256@1000", "d2k32i16@300"])
+    parser.add_argument("--save", type=Path, help="also write every row's per-episode returns to this .npz")
     args = parser.parse_args()
+    saved: dict[str, np.ndarray] = {}
     seeds = [args.seed * 1_000_000 + i for i in range(args.episodes)]
 
     class Greedy:
@@ -71,6 +74,7 @@ def main() -> None:
     print(f"{args.industry}, {args.episodes:,} conversations (env seeds {seeds[0]}…), load {os.getloadavg()[0]:.1f}")
     reference, seconds = play(OraclePolicy(args.industry, seed=args.seed))
     random_returns, _ = play(RandomPolicy(args.seed))
+    saved[default] = reference
     ref_mean = reference.mean()
 
     def se(x: np.ndarray) -> float:
@@ -91,6 +95,9 @@ def main() -> None:
     ]
     for label, policy, n in rows:
         returns, seconds = play(policy, n)
+        saved[label] = returns
+        if args.save:
+            np.savez(args.save, **saved)
         paired = returns - reference[: len(returns)]
         share = 100 * paired.mean() / reference[: len(returns)].mean()
         gap = ref_mean - random_returns.mean()

@@ -219,6 +219,9 @@ def trait_policy(s: CustomerState, dynamics: Dynamics = DYNAMICS) -> np.ndarray:
 #: by ``benchmarks/oracle_convergence.py`` (the README's convergence table).
 ORACLE_ROLLOUTS = 64
 ORACLE_DEPTH = 1
+#: Names the oracle's algorithm and settings: a reference cached from another oracle is never reused
+#: (``cs_tui.training.trainer.reference_for``). Change it with any change to the oracle.
+ORACLE_ID = f"rollout-d{ORACLE_DEPTH}k{ORACLE_ROLLOUTS}"
 #: Inner levels' rollouts per strategy when ``depth`` > 1.
 ORACLE_INNER_ROLLOUTS = 16
 #: At most this many conversation copies are played at once: the batch is planned in slices (memory,
