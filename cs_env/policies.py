@@ -276,8 +276,11 @@ class OraclePolicy:
         self.rollouts, self.depth, self.inner_rollouts = rollouts, depth, inner_rollouts
         self.base = base if base is not None else functools.partial(trait_policy, dynamics=dynamics)
         self.max_rows = max_rows
-        # a stream of its own: the same seed as an env's never replays that env's draws
-        self.rng = np.random.default_rng(None if seed is None else [seed, _ORACLE_STREAM])
+        # streams of its own (the same seed as an env's never replays that env's draws), one per level: oracles
+        # of any depth with one seed draw the same futures at the top (common random numbers)
+        self.rngs = [
+            np.random.default_rng(None if seed is None else [seed, _ORACLE_STREAM, level]) for level in range(depth + 1)
+        ]
 
     def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
         if state is None:
@@ -314,7 +317,7 @@ class OraclePolicy:
         draw = (path // per) * k + path % k  # (conversation, rollout): the same draws for every first strategy
         total = np.zeros(n * per)
         for _ in range(self.max_turns - int(state.turn.min())):
-            u = self.rng.random((TURN_DRAWS, n * k)).take(draw, axis=1)
+            u = self.rngs[depth].random((TURN_DRAWS, n * k)).take(draw, axis=1)
             components, outcome = self.kernel.play(rows, action, u)
             total[path] += components[0] + components[1] + components[2] + components[3]
             ongoing = outcome == ONGOING
