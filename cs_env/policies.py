@@ -224,8 +224,8 @@ ORACLE_DEPTH = 1
 ORACLE_ID = f"rollout-d{ORACLE_DEPTH}k{ORACLE_ROLLOUTS}"
 #: Inner levels' rollouts per strategy when ``depth`` > 1.
 ORACLE_INNER_ROLLOUTS = 16
-#: At most this many conversation copies are played at once: the batch is planned in slices (memory,
-#: about 0.6 KB a copy, stays near 150 MB however many conversations are planned).
+#: At most this many conversation copies are played at once: the batch is planned in slices, so the
+#: planning's memory (about 0.9 KB a copy at its peak: some 230 MB) does not grow with the batch.
 ORACLE_MAX_ROWS = 1 << 18
 
 
@@ -244,9 +244,9 @@ class OraclePolicy:
 
     The defaults (``ORACLE_DEPTH``, ``ORACLE_ROLLOUTS``) are the cheapest setting whose return more
     depth or more rollouts raise by less than 0.3 % (``benchmarks/oracle_convergence.py``, same
-    customers and draws for every setting): depth 2 adds nothing measurable over depth 1, and doubling
-    the rollouts from 64 adds less than 0.1 %. 10,000 conversations take about a minute on a 2-core
-    machine (the README's convergence table).
+    customers and draws for every setting): depth 2 adds nothing measurable over depth 1 at some 80
+    times the cost, and doubling the rollouts from 64 adds less than 0.1 %. 10,000 conversations cost
+    about 25 CPU seconds (the README's convergence table).
     """
 
     name = "oracle"
