@@ -211,14 +211,16 @@ def build_model(
 
 
 def reference_for(industry: str, max_turns: int, episodes: int, seed: int, saves: Path | None) -> dict[str, Any]:
-    """Random's and the oracle's mean returns (0 % and 100 % of oracle), cached per industry data."""
+    """Random's and the oracle's mean returns (0 % and 100 % of oracle), cached per industry data and oracle."""
     from cs_env.evaluate import reference_returns
     from cs_env.industries import default_catalog
+    from cs_env.policies import ORACLE_ID
 
     digest = default_catalog().digest
     cache = None
     if saves is not None:
-        cache = saves / ".cache" / f"reference-{industry}-{max_turns}-{episodes}-{seed}-{digest[:16]}.json"
+        name = f"reference-{industry}-{max_turns}-{episodes}-{seed}-{digest[:16]}-{ORACLE_ID}.json"
+        cache = saves / ".cache" / name
         try:
             cached = runs.read_json(cache)
             if {"random_return", "oracle_return"} <= set(cached):
