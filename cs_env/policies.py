@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from cs_env.customer import CUSTOMER_DRAWS, TURN_DRAWS, CustomerState, Tables, new_customers
+from cs_env.customer import CUSTOMER_DRAWS, ONGOING, TURN_DRAWS, CustomerState, Tables, new_customers
 from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES, ResponseStrategy
 from cs_env.dynamics import DYNAMICS, Dynamics
 from cs_env.industries import Catalog, default_catalog
@@ -97,48 +97,78 @@ class ScriptPolicy:
         return _unbatched(self.script[turn], single)
 
 
-#: Conversations and seed the lookup table is fitted on: a seed no figure of the README evaluates on.
-LOOKUP_FIT_EPISODES = 5_000
+#: Conversations and seed the lookup tables are fitted on: a seed no figure of the README evaluates on.
+LOOKUP_FIT_EPISODES = 20_000
 LOOKUP_FIT_SEED = 12_345
+#: What a lookup table's cells read besides the inquiry and the turn, and how many values each takes.
+LOOKUP_KEYS = {"sentiment": 5, "tier": 3, "hint": 3}
+#: The specialist hint's three bins for the ``hint`` key: below 0.45 (the frontline's cases only), from
+#: 0.65 (a specialist's only), and between (both).
+HINT_BINS = (0.45, 0.65)
+#: A cell seen fewer times than this in the fit plays its inquiry's best strategy for the turn instead.
+MIN_CELL = 20
+
+
+def lookup_cells(obs: np.ndarray, keys: tuple[str, ...]) -> np.ndarray:
+    """Each observation's cell of a lookup table keyed by the inquiry and ``keys`` (without the turn)."""
+    cell = obs[:, 0].astype(np.int64)
+    for key in keys:
+        value = {
+            "sentiment": lambda: obs[:, 1].astype(np.int64),
+            "tier": lambda: obs[:, 4].astype(np.int64),
+            "hint": lambda: np.searchsorted(HINT_BINS, obs[:, 17], side="right"),
+        }[key]()
+        cell = cell * LOOKUP_KEYS[key] + value
+    return cell
 
 
 class LookupTablePolicy:
-    """One strategy per (inquiry, turn), fitted on other conversations: what a table can learn.
+    """One strategy per cell and turn, fitted on other conversations: what a table can learn.
 
-    It reads only the inquiry and the turn (no mood, hint or progress). The table is fitted on
-    ``LOOKUP_FIT_EPISODES`` conversations from ``LOOKUP_FIT_SEED`` (never the seeds figures are measured
-    on) by coordinate ascent: turn by turn, each inquiry's entry becomes the strategy with the best mean
-    return with the rest of the table held, twice over. Fitted once per process and setting, on first use.
+    Its cells are (inquiry, sentiment, tier) by default (``keys``), with ``("sentiment", "tier", "hint")``
+    also the specialist hint in three bins (``lookup_hint``); ``keys=()`` is one strategy per inquiry.
+    It reads nothing else (no progress, no other hint, nothing of earlier turns). The table is fitted
+    on ``LOOKUP_FIT_EPISODES`` conversations from ``LOOKUP_FIT_SEED`` (never the seeds figures are
+    measured on) by coordinate ascent: turn by turn, each cell's entry becomes the strategy with the best
+    mean return with the rest of the table held, twice over. Fitted once per process and setting, on
+    first use.
     """
 
-    name = "lookup"
-
-    def __init__(self, industry: str = "mixed", max_turns: int = 10) -> None:
-        self.industry, self.max_turns = industry, max_turns
+    def __init__(
+        self, industry: str = "mixed", max_turns: int = 10, keys: tuple[str, ...] = ("sentiment", "tier")
+    ) -> None:
+        self.industry, self.max_turns, self.keys = industry, max_turns, tuple(keys)
+        self.name = "lookup_hint" if "hint" in self.keys else "lookup"
         self._table: np.ndarray | None = None
 
     @property
     def table(self) -> np.ndarray:
-        """The fitted ``(n_inquiries, max_turns)`` strategies."""
+        """The fitted ``(cells, max_turns)`` strategies."""
         if self._table is None:
-            self._table = fit_lookup_table(self.industry, self.max_turns)
+            self._table = fit_lookup_table(self.industry, self.max_turns, self.keys)
         return self._table
 
     def __call__(self, obs: np.ndarray) -> Any:
         o, single = _batched(obs)
         turn = np.minimum(o[:, 3].astype(np.int64), self.max_turns - 1)
-        return _unbatched(self.table[o[:, 0].astype(np.int64), turn], single)
+        return _unbatched(self.table[lookup_cells(o, self.keys), turn], single)
 
 
 @functools.lru_cache(maxsize=8)
 def fit_lookup_table(
-    industry: str, max_turns: int, episodes: int = LOOKUP_FIT_EPISODES, seed: int = LOOKUP_FIT_SEED, passes: int = 2
+    industry: str,
+    max_turns: int,
+    keys: tuple[str, ...] = ("sentiment", "tier"),
+    episodes: int = LOOKUP_FIT_EPISODES,
+    seed: int = LOOKUP_FIT_SEED,
+    passes: int = 2,
 ) -> np.ndarray:
     """The :class:`LookupTablePolicy` table, fitted by coordinate ascent on ``episodes`` conversations.
 
     For each turn, all eight strategies are tried on copies of the same conversations with the same
     draws (common random numbers: the differences come from the strategy, not luck), the rest of the
-    conversation played by the table; each inquiry keeps its best.
+    conversation played by the table; each cell keeps its best (a cell seen fewer than ``MIN_CELL``
+    times its inquiry's best).
     """
     tables = Tables.build(default_catalog(), industry)
     rng = np.random.default_rng(seed)
@@ -146,28 +176,37 @@ def fit_lookup_table(
     kernel = BatchTurn(DYNAMICS, max_turns)
     draws = rng.random((max_turns, TURN_DRAWS, episodes))
     n_inquiries = len(tables.inquiry_cdf)
-    table = np.full((n_inquiries, max_turns), int(S.QUICK_RESOLUTION), dtype=np.int64)
+    n_cells = n_inquiries * int(np.prod([LOOKUP_KEYS[k] for k in keys]))
+    per_inquiry = n_cells // n_inquiries
+    table = np.full((n_cells, max_turns), int(S.QUICK_RESOLUTION), dtype=np.int64)
     copies = start.select(np.tile(np.arange(episodes), N_STRATEGIES))
     tried = np.repeat(np.arange(N_STRATEGIES), episodes)
-    inquiry = copies.inquiry
-    count = np.bincount(start.inquiry, minlength=n_inquiries)
     for _ in range(passes):
         for turn in range(max_turns):
             s = copies.copy()
             total = np.zeros(len(tried))
             alive = np.ones(len(tried), dtype=bool)
+            cell_then = np.zeros(len(tried), dtype=np.int64)
+            reached = np.zeros(len(tried), dtype=bool)  # the conversations still going at ``turn``
             for t in range(max_turns):
-                action = tried if t == turn else table[inquiry, t]
+                cells = lookup_cells(kernel.observe(s).astype(np.float64), keys)
+                if t == turn:
+                    cell_then, reached = cells, alive.copy()
+                action = tried if t == turn else table[cells, t]
                 u = np.tile(draws[t], N_STRATEGIES)
                 components, outcome = kernel.play(s, action, u)
                 total += alive * (components[0] + components[1] + components[2] + components[3])
                 alive &= outcome == 0
                 if not alive.any():
                     break
-            by_inquiry = np.zeros((N_STRATEGIES, n_inquiries))
-            np.add.at(by_inquiry, (tried, inquiry), total)
+            by_cell = np.zeros((N_STRATEGIES, n_cells))
+            np.add.at(by_cell, (tried[reached], cell_then[reached]), total[reached])
+            count = np.bincount(cell_then[reached], minlength=n_cells) / N_STRATEGIES
+            by_inquiry = by_cell.reshape(N_STRATEGIES, n_inquiries, per_inquiry).sum(axis=2)
+            fallback = np.repeat(by_inquiry.argmax(axis=0), per_inquiry)
             seen = count > 0
-            table[seen, turn] = by_inquiry[:, seen].argmax(axis=0)
+            best = np.where(count >= MIN_CELL, by_cell.argmax(axis=0), fallback)
+            table[seen, turn] = best[seen]
     table.flags.writeable = False
     return table
 
@@ -227,12 +266,38 @@ def trait_policy(s: CustomerState, dynamics: Dynamics = DYNAMICS) -> np.ndarray:
     return np.where(s.needs_specialist > 0, S.ESCALATE, action)
 
 
-class OraclePolicy:
-    """The ceiling: plans with the simulator's model and the true hidden traits.
+#: The oracle's settings: the cheapest within 0.3 % of its return of every deeper or wider setting measured
+#: by ``benchmarks/oracle_convergence.py`` (the README's convergence table).
+ORACLE_ROLLOUTS = 64
+ORACLE_DEPTH = 1
+#: Names the oracle's algorithm and settings: a reference cached from another oracle is never reused
+#: (``cs_tui.training.trainer.reference_for``). Change it with any change to the oracle.
+ORACLE_ID = f"rollout-d{ORACLE_DEPTH}k{ORACLE_ROLLOUTS}"
+#: Inner levels' rollouts per strategy when ``depth`` > 1.
+ORACLE_INNER_ROLLOUTS = 16
+#: At most this many conversation copies are played at once: the batch is planned in slices, so the
+#: planning's memory (about 0.9 KB a copy at its peak: some 230 MB) does not grow with the batch.
+ORACLE_MAX_ROWS = 1 << 18
 
-    For each strategy it plays the turn and then the rest of the conversation with
-    :func:`trait_policy`, ``rollouts`` times over fresh random draws (never the env's own future
-    draws), with common random numbers across strategies, and picks the best mean return.
+
+class OraclePolicy:
+    """The ceiling: the best play with full information, as near as sampling gets.
+
+    It sees the true hidden state and plans with the simulator's own rules, through the kernel's public
+    API only (:meth:`BatchTurn.play` on copies of the state, ``TURN_DRAWS`` fresh uniforms a turn from
+    its own generator, never the env's draws), so it plans unchanged whatever the dynamics. At every turn
+    it tries each strategy ``rollouts`` times, each followed by the rest of the conversation played by
+    a base policy, with common random numbers across strategies (the same draws for every first
+    strategy: differences come from the strategy, not luck), and plays the best mean return: one step of
+    policy iteration on the base (Bertsekas' rollout algorithm), replanned each turn. With ``depth`` d the
+    rest of each rollout is played by the depth d-1 oracle (``inner_rollouts`` per strategy), replanning
+    every turn: nested rollouts; depth 0 is the base, :func:`trait_policy` unless ``base`` is given.
+
+    The defaults (``ORACLE_DEPTH``, ``ORACLE_ROLLOUTS``) are the cheapest setting whose return more
+    depth or more rollouts raise by less than 0.3 % (``benchmarks/oracle_convergence.py``, same
+    customers and draws for every setting): depth 2 adds nothing measurable over depth 1 at some 80
+    times the cost, and doubling the rollouts from 64 adds less than 0.1 %. 10,000 conversations cost
+    about 25 CPU seconds (the README's convergence table).
     """
 
     name = "oracle"
@@ -242,15 +307,31 @@ class OraclePolicy:
         self,
         industry: str = "mixed",
         max_turns: int = 10,
-        rollouts: int = 32,
+        rollouts: int = ORACLE_ROLLOUTS,
         seed: int | None = None,
         catalog: Catalog | None = None,
+        *,
+        depth: int = ORACLE_DEPTH,
+        inner_rollouts: int = ORACLE_INNER_ROLLOUTS,
+        base: Any = None,
+        dynamics: Dynamics = DYNAMICS,
+        max_rows: int = ORACLE_MAX_ROWS,
     ) -> None:
+        counts = (("rollouts", rollouts, 1), ("depth", depth, 0), ("inner_rollouts", inner_rollouts, 1))
+        for label, value, low in counts:
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"OraclePolicy: {label} must be an integer of at least {low}, got {value!r}")
         self.tables = Tables.build(catalog or default_catalog(), industry)
         self.max_turns = max_turns
-        self.kernel = BatchTurn(DYNAMICS, max_turns)
-        self.rollouts = rollouts
-        self.rng = np.random.default_rng(seed)
+        self.kernel = BatchTurn(dynamics, max_turns)
+        self.rollouts, self.depth, self.inner_rollouts = rollouts, depth, inner_rollouts
+        self.base = base if base is not None else functools.partial(trait_policy, dynamics=dynamics)
+        self.max_rows = max_rows
+        # streams of its own (the same seed as an env's never replays that env's draws), one per level: oracles
+        # of any depth with one seed draw the same futures at the top (common random numbers)
+        self.rngs = [
+            np.random.default_rng(None if seed is None else [seed, _ORACLE_STREAM, level]) for level in range(depth + 1)
+        ]
 
     def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
         if state is None:
@@ -262,39 +343,62 @@ class OraclePolicy:
 
     def plan(self, state: CustomerState) -> np.ndarray:
         """Best strategy for each conversation in a batched ``state``."""
-        m, k, n_a = len(state.sat), self.rollouts, N_STRATEGIES
-        rows = state.select(np.repeat(np.arange(m), n_a * k))  # ordered (conversation, action, rollout)
-        action = np.tile(np.repeat(np.arange(n_a), k), m)
-        total = np.zeros(m * n_a * k)
-        alive = np.ones(m * n_a * k, dtype=bool)
+        return self._plan(state, self.depth)
+
+    def _copies(self, depth: int) -> int:
+        """Conversation copies one conversation planned at ``depth`` expands into, inner levels included."""
+        copies = 1
+        for level in range(depth, 0, -1):
+            copies *= N_STRATEGIES * (self.rollouts if level == self.depth else self.inner_rollouts)
+        return copies
+
+    def _plan(self, state: CustomerState, depth: int) -> np.ndarray:
+        if depth == 0:
+            return np.asarray(self.base(state), dtype=np.int64)
+        n = len(state.sat)
+        step = max(1, self.max_rows // self._copies(depth))
+        if n > step:
+            parts = [self._plan(state.select(slice(i, i + step)), depth) for i in range(0, n, step)]
+            return np.concatenate(parts)
+        k = self.rollouts if depth == self.depth else self.inner_rollouts
+        per = N_STRATEGIES * k
+        rows = state.select(np.repeat(np.arange(n), per))  # ordered (conversation, first strategy, rollout)
+        action = np.tile(np.repeat(np.arange(N_STRATEGIES), k), n)
+        path = np.arange(n * per)  # each live copy's index into total
+        draw = (path // per) * k + path % k  # (conversation, rollout): the same draws for every first strategy
+        total = np.zeros(n * per)
         for _ in range(self.max_turns - int(state.turn.min())):
-            # the same draws for every first action: differences come from the action, not luck
-            u = self.rng.random((TURN_DRAWS, m, 1, k))
-            u = np.broadcast_to(u, (TURN_DRAWS, m, n_a, k)).reshape(TURN_DRAWS, -1)
+            u = self.rngs[depth].random((TURN_DRAWS, n * k)).take(draw, axis=1)
             components, outcome = self.kernel.play(rows, action, u)
-            total += alive * (components[0] + components[1] + components[2] + components[3])
-            alive &= outcome == 0
-            if not alive.any():
+            total[path] += components[0] + components[1] + components[2] + components[3]
+            ongoing = outcome == ONGOING
+            if not ongoing.any():
                 break
-            action = trait_policy(rows)
-        value = total.reshape(m, n_a, k).mean(axis=2)
-        return value.argmax(axis=1)
+            if not ongoing.all():  # drop the finished copies (measured cheaper than playing them on unpaid)
+                path, draw, rows = path[ongoing], draw[ongoing], rows.select(ongoing)
+            action = self._plan(rows, depth - 1)
+        return total.reshape(n, N_STRATEGIES, k).mean(axis=2).argmax(axis=1)
+
+
+#: Mixed into the oracle's seed: its planning draws are a stream apart from any env's.
+_ORACLE_STREAM = 0x0AC1E
 
 
 #: Every baseline's name, in the order they are listed to people: the references first, then each fixed
 #: strategy. The one list: the CLI, the app's panes and :func:`baselines` all take it from here.
-BASELINE_NAMES: tuple[str, ...] = ("random", "heuristic", "oracle", "script", "lookup", *STRATEGY_NAMES)
+BASELINE_NAMES: tuple[str, ...] = ("random", "heuristic", "oracle", "script", "lookup", "lookup_hint", *STRATEGY_NAMES)
 
 
 def baselines(industry: str = "mixed", max_turns: int = 10, seed: int = 0) -> dict[str, Any]:
     """Every baseline by name (:data:`BASELINE_NAMES`, in that order): random, heuristic, oracle, script,
-    lookup, then the eight fixed strategies."""
+    the two lookup tables, then the eight fixed strategies."""
     made: dict[str, Any] = {
         "random": RandomPolicy(seed),
         "heuristic": HeuristicPolicy(),
         "oracle": OraclePolicy(industry, max_turns, seed=seed),
         "script": ScriptPolicy(),
         "lookup": LookupTablePolicy(industry, max_turns),
+        "lookup_hint": LookupTablePolicy(industry, max_turns, ("sentiment", "tier", "hint")),
         **{name: FixedPolicy(i) for i, name in enumerate(STRATEGY_NAMES)},
     }
     return {name: made[name] for name in BASELINE_NAMES}

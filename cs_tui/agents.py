@@ -35,7 +35,8 @@ BASELINE_NOTES = {
     "heuristic": "a support lead's rules",
     "oracle": "sees the hidden traits: the ceiling",
     "script": "a new hire's script: empathy, quick fix, then technical",
-    "lookup": "one strategy per inquiry and turn, fitted",
+    "lookup": "one strategy per inquiry, mood, tier and turn, fitted",
+    "lookup_hint": "the lookup table, also reading the specialist hint",
 }
 FIXED_NOTE = "always this strategy"
 #: A run folder's model files, preferred first.
@@ -184,7 +185,7 @@ def load_agent(
     """The agent ``spec`` names.
 
     Args:
-        spec: ``baseline:NAME`` (random, script, lookup, heuristic, oracle or a strategy such as
+        spec: ``baseline:NAME`` (random, script, lookup, lookup_hint, heuristic, oracle or a strategy such as
             ``quick_resolution``), a run folder, a run name under ``saves``, or a model ``.zip``. A run
             folder gives its ``best.zip`` if present, else its ``model.zip``.
         industry: the industry the agent will serve (the oracle plans for it).

@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.worker import WorkerCancelled
 
+from cs_env import ENV_ID
 from cs_tui.app import AppSettings, CsTuiApp
 from cs_tui.screens.play import PlayScreen
 from cs_tui.screens.play_dialogs import ChoiceDialog
@@ -196,7 +197,7 @@ async def test_a_finished_conversation_is_recorded_and_replays(tmp_path: Path) -
         record = json.loads(files[0].read_text())
         human = screen.state.shown  # type: ignore[union-attr]
         assert record["seed"] == SEED
-        assert record["env"] == {"industry": "mixed", "max_turns": 10, "options": None}
+        assert record["env"] == {"id": ENV_ID, "industry": "mixed", "max_turns": 10, "options": None}
         assert record["human"]["actions"] == human.actions
         assert record["human"]["rewards"] == pytest.approx([t.reward for t in human.turns])
         assert record["agent"]["player"] == "heuristic"
@@ -411,7 +412,9 @@ async def test_a_random_opponent_suggests_nothing(tmp_path: Path) -> None:
 async def test_a_broken_recording_is_a_notification(tmp_path: Path) -> None:
     episodes = tmp_path / "episodes"
     episodes.mkdir()
-    (episodes / "20260101-000000-bfsi-seed1.json").write_text('{"seed": 1, "env": {"industry": "nowhere"}}')
+    (episodes / "20260101-000000-bfsi-seed1.json").write_text(
+        '{"seed": 1, "env": {"id": "cs_env/CustomerSupport-v1", "industry": "nowhere"}}'
+    )
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await ready(pilot)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-ID = "cs_env:cs_env/CustomerSupport-v0"  # the module form: nothing of ours is imported by hand
+ID = "cs_env:cs_env/CustomerSupport-v1"  # the module form: nothing of ours is imported by hand
 
 pytestmark = pytest.mark.slow
 

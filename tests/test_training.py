@@ -430,3 +430,14 @@ def test_the_fps_of_a_record_leaves_out_the_time_spent_evaluating(monkeypatch: p
     callback.emit_record()
     assert [r["fps"] for r in records] == [pytest.approx(1000.0)]
     assert records[0]["timesteps"] == 2000
+
+
+def test_a_reference_cached_by_another_oracle_is_not_reused(tmp_path: Path) -> None:
+    from cs_env.industries import default_catalog
+
+    digest = default_catalog().digest[:16]
+    stale = {"random_return": 0.3, "oracle_return": 9.0, "episodes": 20, "seed": 0}
+    runs.atomic_write_json(tmp_path / ".cache" / f"reference-tech-10-20-0-{digest}.json", stale)  # the old oracle's
+    fresh = trainer.reference_for("tech", 10, 20, 0, tmp_path)
+    assert fresh["oracle_return"] != 9.0
+    assert trainer.reference_for("tech", 10, 20, 0, tmp_path) == fresh  # and its own is cached

@@ -361,13 +361,13 @@ def run_trial(policy: Any, scenario: Scenario, seed: int, env: CustomerSupportEn
         except PolicyFailure as exc:  # an agent that hung, crashed or answered nonsense: this trial fails
             turn, total = len(actions) + 1, float(sum(rewards))
             reason = f"the agent failed at turn {turn}: {exc}"
-            sat = float(info["satisfaction"])
+            sat = float(info["hidden_satisfaction"])
             return Trial(seed, tuple(actions), tuple(rewards), AGENT_FAILED, sat, len(actions), total, False, reason)
         obs, reward, terminated, truncated, info = env.step(action)
         actions.append(action)
         rewards.append(float(reward))
         done = terminated or truncated
-    outcome, satisfaction, total = str(info["outcome"]), float(info["satisfaction"]), float(sum(rewards))
+    outcome, satisfaction, total = str(info["outcome"]), float(info["hidden_satisfaction"]), float(sum(rewards))
     reason = scenario.criterion.failure(outcome, len(actions), satisfaction, total, actions)
     if not reason:
         reason = f"{outcome} in {len(actions)} turn{'s' if len(actions) > 1 else ''}, satisfaction {satisfaction:.2f}"

@@ -198,7 +198,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     parser.add_argument(
         "--episodes",
-        type=count_up_to(2, MAX_EPISODES, "the oracle's reference keeps every conversation in memory"),
+        type=count_up_to(2, MAX_EPISODES, "the oracle's reference plans every conversation"),
         default=2000,
         help=f"conversations to play (default 2000, at most {MAX_EPISODES:,})",
     )

@@ -140,6 +140,8 @@ class RunRecord:
     hyperparameters: dict[str, Any]
     #: the industry data's digest (``cs_env.industries``): which customers the run trained on
     industry_digest: str | None = None
+    #: the env it trained on (``cs_env.ENV_ID``); runs from before it was recorded trained on v0
+    env_id: str | None = None
     #: package versions of the last process that trained it
     versions: dict[str, str] | None = None
     created_at: str | None = None
@@ -192,7 +194,7 @@ class RunRecord:
         return cls(**values, extra=extra)
 
     def to_json(self) -> dict[str, Any]:
-        """meta.json's object: every field in order (``tune`` and ``traceback`` only when set), then
+        """meta.json's object: every field in order (``tune``, ``traceback`` and ``env_id`` only when set), then
         :attr:`extra`."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
@@ -224,7 +226,7 @@ REQUIRED = frozenset(
 )
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(RunRecord)) - {"extra"}
 # the trainer writes these keys only once they have a value, as it always has
-_WRITTEN_WHEN_SET = frozenset({"tune", "traceback"})
+_WRITTEN_WHEN_SET = frozenset({"tune", "traceback", "env_id"})  # (env_id: runs before it read and write unchanged)
 
 
 #: The largest magnitude a number field of meta.json may have: 2**63, past every count, seed (``seeds.MAX_SEED``)

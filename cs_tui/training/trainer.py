@@ -223,14 +223,16 @@ def build_model(
 
 
 def reference_for(industry: str, max_turns: int, episodes: int, seed: int, saves: Path | None) -> dict[str, Any]:
-    """Random's and the oracle's mean returns (0 % and 100 % of oracle), cached per industry data."""
+    """Random's and the oracle's mean returns (0 % and 100 % of oracle), cached per industry data and oracle."""
     from cs_env.evaluate import reference_returns
     from cs_env.industries import default_catalog
+    from cs_env.policies import ORACLE_ID
 
     digest = default_catalog().digest
     cache = None
     if saves is not None:
-        cache = saves / ".cache" / f"reference-{industry}-{max_turns}-{episodes}-{seed}-{digest[:16]}.json"
+        name = f"reference-{industry}-{max_turns}-{episodes}-{seed}-{digest[:16]}-{ORACLE_ID}.json"
+        cache = saves / ".cache" / name
         try:
             cached = runs.read_json(cache)
             if {"random_return", "oracle_return"} <= set(cached):
@@ -665,7 +667,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
     Raises:
         TrainingError: for problems found before the run folder exists (bad name, name taken, ...).
     """
-    from cs_env.env import check_industry, check_max_turns
+    from cs_env.env import ENV_ID, check_industry, check_max_turns
     from cs_env.industries import default_catalog
 
     reporter = reporter or NullReporter()
@@ -750,6 +752,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         timesteps_done=0,
         hyperparameters=hyperparameters,
         industry_digest=default_catalog().digest,
+        env_id=ENV_ID,
         versions=runs.versions(),
         created_at=runs.now_iso(),
         status=RunStatus.RUNNING,
@@ -887,12 +890,16 @@ def _resume_locked(
     lock: runs.RunLock,
 ) -> TrainResult:
     """:func:`resume` once the run's lock is held."""
+    from cs_env.env import version_problem
     from cs_tui.training.safe_load import ModelLoadError, load_model_with_meta, read_model_meta
 
     try:
         record = run.record()
     except RunError as exc:
         raise TrainingError(f"cannot resume: {exc}") from None
+    problem = version_problem(record.env_id)
+    if problem:  # its model and settings were found for another world
+        raise TrainingError(f"cannot resume: {run.meta_path}: {problem}", 2)
     n_envs = record.n_envs
     if n_envs is None or record.algorithm not in ALGORITHMS:
         lacks = "n_envs" if n_envs is None else f"a valid algorithm (one of {', '.join(ALGORITHMS)})"
