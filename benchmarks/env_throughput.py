@@ -34,9 +34,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     envs = {
-        "cs_env/CustomerSupport-v0 (unwrapped)": gym.make("cs_env/CustomerSupport-v0").unwrapped,
+        "cs_env/CustomerSupport-v1 (unwrapped)": gym.make("cs_env/CustomerSupport-v1").unwrapped,
         "CartPole-v1 (unwrapped)": gym.make("CartPole-v1").unwrapped,
-        "cs_env/CustomerSupport-v0 (gym.make)": gym.make("cs_env/CustomerSupport-v0"),
+        "cs_env/CustomerSupport-v1 (gym.make)": gym.make("cs_env/CustomerSupport-v1"),
         "CartPole-v1 (gym.make)": gym.make("CartPole-v1"),
     }
     # rounds interleave the envs, so a burst of load elsewhere on the machine hits all of them alike
@@ -47,7 +47,7 @@ def main() -> None:
     for name, rate in best.items():
         print(f"{name:<40}{rate:>12,.0f} steps/s")
     for kind in ("unwrapped", "gym.make"):
-        ours = best[f"cs_env/CustomerSupport-v0 ({kind})"]
+        ours = best[f"cs_env/CustomerSupport-v1 ({kind})"]
         ref = best[f"CartPole-v1 ({kind})"]
         print(f"ratio ours / CartPole-v1 ({kind}): {ours / ref:.2f}x (goal >= 0.5x)")
 

@@ -1,11 +1,14 @@
 """cs_env: a customer-support conversation simulator behind the Gymnasium API.
 
-Importing the package registers ``cs_env/CustomerSupport-v0``::
+Importing the package registers ``cs_env/CustomerSupport-v1``::
 
     import gymnasium as gym
-    import cs_env  # noqa: F401  (or: gym.make("cs_env:cs_env/CustomerSupport-v0"))
+    import cs_env  # noqa: F401  (or: gym.make("cs_env:cs_env/CustomerSupport-v1"))
 
-    env = gym.make("cs_env/CustomerSupport-v0", industry="bfsi")
+    env = gym.make("cs_env/CustomerSupport-v1", industry="bfsi")
+
+``cs_env/CustomerSupport-v0`` stays registered only to say what changed: making it raises Gymnasium's
+``DeprecatedEnv`` naming v1 (:data:`cs_env.env.V0_RETIRED`).
 
 Pure by design: the standard library, numpy and gymnasium only.
 """
@@ -15,10 +18,8 @@ from __future__ import annotations
 from gymnasium.envs.registration import register, registry
 
 from cs_env.domain import Outcome, ResponseStrategy, Sentiment, Tier
-from cs_env.env import DEFAULT_MAX_TURNS, CustomerSupportEnv, valid_industries
+from cs_env.env import DEFAULT_MAX_TURNS, ENV_ID, V0_ID, CustomerSupportEnv, valid_industries
 from cs_env.industries import IndustryDataError
-
-ENV_ID = "cs_env/CustomerSupport-v0"
 
 if ENV_ID not in registry:
     register(
@@ -29,10 +30,13 @@ if ENV_ID not in registry:
         # gymnasium.make's max_episode_steps sets max_turns (see CustomerSupportEnv's Arguments), so
         # the two are always one number; env.spec.max_episode_steps reports it.
     )
+if V0_ID not in registry:
+    register(id=V0_ID, entry_point="cs_env.env:retired_v0")  # raises DeprecatedEnv, naming v1 and what changed
 
 __all__ = [
     "DEFAULT_MAX_TURNS",
     "ENV_ID",
+    "V0_ID",
     "CustomerSupportEnv",
     "IndustryDataError",
     "Outcome",

@@ -5,20 +5,25 @@ them is :mod:`cs_env.turn`, and every coefficient of that is in :mod:`cs_env.dyn
 
 A conversation's hidden state, per customer:
 
-- ``sat``: satisfaction in [0, 1]; the sentiment the agent sees is its fifth (0 angry .. 4 delighted).
+- ``sat``: satisfaction in [0, 1]. The agent never reads it: it reads ``sat_cue``, what the customer's
+  words show of it (the satisfaction plus noise, redrawn every turn), and the sentiment is the cue's
+  fifth (0 angry .. 4 delighted).
 - ``progress``: how far the issue is toward resolution; at 1 it is resolved.
 - ``complexity``, ``savvy`` (technical literacy), ``openness`` (to a sales offer): fixed traits.
 - ``patience``: drains with handle time (faster for urgent customers) and with every disappointment;
-  once it runs low the customer may leave.
-- ``needs_specialist``: 1 when only escalation can solve it (urgent fraud, a furious VIP with a complex
-  issue, ...); frontline strategies then barely move ``progress``.
+  the less is left, and the angrier the customer, the likelier they leave (``patience_cue`` is what
+  shows of it).
+- ``needs_specialist``: 1 when only escalation can solve it: a property of the issue (the inquiry and
+  its complexity), never of the customer's mood, tier or urgency; frontline strategies then barely move
+  ``progress``. A specialist fixes such a case with chance ``fix_chance`` once it is handed over.
 
 What the agent can read of them (the context vector, see ``CustomerSupportEnv``): progress so far,
-noisy hints of complexity, savvy and openness (the openness hint sharpens once an offer was made),
-patience left, how the last turn moved satisfaction and progress, and a noisy hint that the case is a
-specialist's: what a person reading the customer's words would notice (a fraud report, "I already tried
-all that", an error code only engineering can read), which a case the frontline can fix sometimes
-sounds like too.
+noisy hints of complexity and savvy (a fresh reading each turn: the customer's words, so readings
+averaged over the conversation tell more than one), a hint of openness (it sharpens once an offer was
+made), noisy cues of satisfaction and patience, how the cue moved and how much progress the last turn
+made, and a noisy hint that the case is a specialist's: what a person reading the customer's words
+would notice (a fraud report, "I already tried all that", an error code only engineering can read),
+which a case the frontline can fix sometimes sounds like too.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import numpy as np
 from cs_env.domain import N_STRATEGIES, Outcome, ResponseStrategy
 from cs_env.dynamics import DYNAMICS, Dynamics
 from cs_env.industries import Catalog
-from cs_env.reward import ESCALATION_KEEPS, TIER_VALUE
+from cs_env.reward import AT_RISK, ESCALATION_KEEPS, LEFT_GOODWILL, NEEDLESS_KEEPS, TIER_VALUE
 
 S = ResponseStrategy
 # Plain ints for the hot path: enum member look-ups cost more than the arithmetic around them.
@@ -40,14 +45,13 @@ EMPATHETIC, TECHNICAL, ESCALATE, PRODUCT_RECOMMEND, APOLOGETIC, EDUCATIONAL, QUI
 )
 ONGOING, RESOLVED, ESCALATED, ABANDONED, TIMEOUT = map(int, Outcome)
 
-TRAIT_SPREAD = 0.3
 #: The specialist hint: BASE + LIFT * needs_specialist + SPREAD * (u - 0.5), clipped to [0, 1]. Cases the
 #: frontline can fix read 0-0.65, a specialist's 0.45-1: three in ten of each sit where the two overlap,
 #: where only what the first solution achieves (the last progress) tells them apart.
 SPECIALIST_HINT = (0.3, 0.5, 0.7)
 #: Uniform draws one turn consumes, and one new customer.
-TURN_DRAWS = 5
-CUSTOMER_DRAWS = 18
+TURN_DRAWS = 10
+CUSTOMER_DRAWS = 20
 #: The pinnable starting codes (the rest of the pins are traits in [0, 1]).
 _CODE_PINS = ("inquiry", "tier", "urgency", "sentiment")
 
@@ -108,17 +112,18 @@ class CustomerState:
     """One conversation's full state (Python numbers), or many (numpy arrays of equal length)."""
 
     __slots__ = (
-        "best_sat",
         "complexity",
         "complexity_hint",
         "drain_rate",
         "empathy_uses",
+        "fix_chance",
         "handle_time",
         "industry",
         "inquiry",
         "kept_if_escalated",
         "last_dsat",
         "last_gain",
+        "lost_if_left",
         "needs_specialist",
         "offered_recommend",
         "offered_upsell",
@@ -126,6 +131,7 @@ class CustomerState:
         "openness_hint",
         "outcome",
         "patience",
+        "patience_cue",
         "potential",
         "progress",
         "reaction",
@@ -133,6 +139,7 @@ class CustomerState:
         "relief_base",
         "relief_slope",
         "sat",
+        "sat_cue",
         "savvy",
         "savvy_hint",
         "solution_uses",
@@ -148,12 +155,13 @@ class CustomerState:
     tier: Any
     urgency: Any
     sat: Any
-    best_sat: Any
+    sat_cue: Any  # what the customer's words show of sat (the observation's)
     progress: Any
     complexity: Any
     savvy: Any
     openness: Any
     patience: Any
+    patience_cue: Any
     needs_specialist: Any
     handle_time: Any
     turn: Any
@@ -174,7 +182,9 @@ class CustomerState:
     reaction: Any
     receptive_base: Any  # openness * the inquiry's sales fit, before the mood of the moment
     tier_value: Any
-    kept_if_escalated: Any  # the value kept when a needed escalation hands the customer over, per satisfaction
+    kept_if_escalated: Any  # the value kept when a specialist fixes the handed-over case, per satisfaction
+    fix_chance: Any  # the chance the specialist fixes a handed-over case (1 for a needless one: after a queue)
+    lost_if_left: Any  # what a customer who leaves unhelped (or times out) costs: goodwill and value at risk
     relief_base: Any  # an escalation's satisfaction change: base + slope * how early it comes
     relief_slope: Any
     tier_row: Any  # tier * 8: the row of the (tier, strategy) tables
@@ -243,31 +253,29 @@ def new_customers(
     sentiment = pin.get("sentiment", _categorical_in(tables.sentiment_cdf, inquiry, u[3], codes))
     s.inquiry, s.tier, s.urgency = inquiry, tier, urgency
     s.industry = tables.industry_of[inquiry]
+    d, spread = dynamics, dynamics.trait_spread
     s.sat = (sentiment + 0.1 + 0.8 * u[4]) / 5.0  # inside its sentiment's fifth
-    s.complexity = pin.get("complexity", _clip01(tables.complexity[inquiry] + TRAIT_SPREAD * (u[5] - u[6])))
-    s.savvy = pin.get("savvy", _clip01(tables.savvy[inquiry] + TRAIT_SPREAD * (u[7] - u[8])))
-    open_mean = tables.openness[inquiry] + 0.1 * tier - 0.05
-    s.openness = pin.get("openness", _clip01(open_mean + TRAIT_SPREAD * (u[9] - u[10])))
+    s.complexity = pin.get("complexity", _clip01(tables.complexity[inquiry] + spread * (u[5] - u[6])))
+    s.savvy = pin.get("savvy", _clip01(tables.savvy[inquiry] + spread * (u[7] - u[8])))
+    s.openness = pin.get("openness", _clip01(tables.openness[inquiry] + spread * (u[9] - u[10])))
     patience_mean = tables.patience[inquiry] - 0.05 * tier - 0.04 * (urgency - 2)
     s.patience = pin.get("patience", np.minimum(np.maximum(patience_mean + 0.25 * (u[11] - u[12]), 0.05), 1.0))
-    furious_vip = (tier == 2) & (sentiment == 0) & (s.complexity > 0.55)
-    need = tables.specialist[inquiry] * (1.0 + 0.35 * (urgency - 2))
-    need = need + 0.5 * np.maximum(s.complexity - 0.7, 0.0) + np.multiply(furious_vip, 0.6, dtype=u.dtype)
+    # the issue decides: the inquiry's share of specialist cases, and more of them the more complex it is
+    need = tables.specialist[inquiry] + d.specialist_per_complexity * np.maximum(s.complexity - 0.6, 0.0)
     s.needs_specialist = pin.get("needs_specialist", np.multiply(u[13] < need, 1.0, dtype=u.dtype))
     s.drain_rate = 0.5 + 0.12 * urgency  # urgent customers lose patience faster
-    s.complexity_hint = _clip01(s.complexity + 0.3 * (u[14] - 0.5))
-    s.savvy_hint = _clip01(s.savvy + 0.4 * (u[15] - 0.5))
+    s.complexity_hint = _clip01(s.complexity + d.complexity_hint_noise * (u[14] - 0.5))
+    s.savvy_hint = _clip01(s.savvy + d.savvy_hint_noise * (u[15] - 0.5))
     s.openness_hint = _clip01(s.openness + 0.5 * (u[16] - 0.5))
-    base, lift, spread = SPECIALIST_HINT
-    s.specialist_hint = _clip01(base + lift * s.needs_specialist + spread * (u[17] - 0.5))
+    base, lift, width = SPECIALIST_HINT
+    s.specialist_hint = _clip01(base + lift * s.needs_specialist + width * (u[17] - 0.5))
+    s.sat_cue = _clip01(s.sat + d.sat_cue_noise * (u[18] - 0.5))
+    s.patience_cue = _clip01(s.patience + d.patience_cue_noise * (u[19] - 0.5))
     _constants(dynamics, tables, s, flt)
     # each field its own array: the kernels update some in place
     s.progress, s.handle_time, s.last_dsat, s.last_gain = (np.zeros(n, u.dtype) for _ in range(4))
     s.offered_recommend, s.offered_upsell = np.zeros(n, u.dtype), np.zeros(n, u.dtype)
     s.turn, s.empathy_uses, s.solution_uses, s.outcome = (np.zeros(n, np.int64) for _ in range(4))
-    # best so far starts at the arrival's satisfaction, in an array of its own: an alias of sat would make
-    # every batched write of sat also reset the best, and pay each recovery after a dip again
-    s.best_sat = s.sat.copy()
     return s
 
 
@@ -281,19 +289,18 @@ def _constants(d: Dynamics, tables: Tables, s: CustomerState, flt: Any) -> None:
     - ``reaction``: the steady satisfaction change: the inquiry's mood effect, less the goodwill the
       turn's time costs (more for urgent customers), less the runaround a specialist's case senses,
       plus jargon that loses novices (pleases experts) and lessons urgent customers did not want.
-    - what an offer, the tier and an escalation come to for this customer (see :mod:`cs_env.turn`).
+    - what an offer, the tier, an escalation and leaving come to for this customer (see :mod:`cs_env.turn`).
     """
     harder = 1.25 - s.complexity
-    offer_fit = (0.4 + 0.8 * s.openness) * harder
-    fit = (
+    fit = (  # an offer makes no progress on the issue: selling is not fixing
         1.0,
         (0.15 + 1.05 * s.savvy) * harder,
         0.0,
-        offer_fit,
+        0.0,
         1.0,
         (1.1 - 0.6 * s.savvy - 0.08 * s.urgency) * harder,
         1.6 * (1.0 - s.complexity) ** 2,
-        offer_fit,
+        0.0,
     )
     limit = 1.4 * (1.0 - 0.85 * s.needs_specialist)
     waiting = 0.3 + 0.1 * s.urgency
@@ -308,7 +315,9 @@ def _constants(d: Dynamics, tables: Tables, s: CustomerState, flt: Any) -> None:
     tier = s.tier.astype(np.intp)
     s.receptive_base = s.openness * tables.sales_fit.take(s.inquiry)
     s.tier_value = np.asarray(TIER_VALUE, dtype=flt).take(tier)
-    s.kept_if_escalated = s.needs_specialist * ESCALATION_KEEPS * s.tier_value
+    s.kept_if_escalated = np.where(needed, flt(ESCALATION_KEEPS), flt(NEEDLESS_KEEPS)) * s.tier_value
+    s.fix_chance = np.where(needed, flt(d.specialist_fixes), flt(1.0))
+    s.lost_if_left = LEFT_GOODWILL + AT_RISK * s.tier_value
     s.relief_base = np.where(needed, flt(d.relief), flt(d.needless_escalation))
     s.relief_slope = np.where(needed, d.relief_per_urgency * s.urgency, flt(0.0))
     s.tier_row = tier * N_STRATEGIES

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cs_env.domain import N_STRATEGIES, ResponseStrategy, Tier
+from cs_env.domain import N_STRATEGIES, ResponseStrategy
 
 S = ResponseStrategy
 
@@ -33,15 +33,28 @@ class Dynamics:
     # -- per strategy ------------------------------------------------------------------------
     #: Share of the handle-time budget a turn of each strategy takes.
     time_cost: tuple[float, ...] = (0.06, 0.12, 0.04, 0.07, 0.05, 0.13, 0.05, 0.07)
-    #: Chance an offer lands with a fully receptive customer: base + per tier step (basic 0, vip 2).
-    buy_base: tuple[float, ...] = (0.0, 0.0, 0.0, 0.75, 0.0, 0.0, 0.0, 0.45)
-    buy_per_tier: tuple[float, ...] = (0.0, 0.0, 0.0, 0.10, 0.0, 0.0, 0.0, 0.20)
+    #: Chance an offer lands with a fully receptive customer. The tier counts once in a sale: in its value
+    #: (``cs_env.reward``), not in the chance nor in the customer's openness.
+    buy_chance: tuple[float, ...] = (0.0, 0.0, 0.0, 0.85, 0.0, 0.0, 0.0, 0.65)
     #: How much of the gap to full satisfaction empathy closes (halved with each repeat: empathy_fade).
     calming: tuple[float, ...] = (0.22, 0.0, 0.0, 0.0, 0.18, 0.0, 0.0, 0.0)
     #: Which strategies make an offer, show empathy, attempt a solution.
     is_offer: tuple[bool, ...] = _flags(S.PRODUCT_RECOMMEND, S.UPSELL)
     is_empathy: tuple[bool, ...] = _flags(S.EMPATHETIC, S.APOLOGETIC)
     is_solution: tuple[bool, ...] = _flags(S.TECHNICAL, S.EDUCATIONAL, S.QUICK_RESOLUTION)
+
+    # -- who arrives, and what shows of them -------------------------------------------------
+    #: traits are drawn around the inquiry's means: mean + trait_spread * (u1 - u2)
+    trait_spread: float = 0.45
+    #: a case needs a specialist with chance: the inquiry's share + this * max(complexity - 0.6, 0)
+    specialist_per_complexity: float = 0.5
+    #: each reading of complexity and savvy (at arrival and after every turn) is the trait plus a uniform
+    #: noise this wide: one reading says little, several averaged say more
+    complexity_hint_noise: float = 0.5
+    savvy_hint_noise: float = 0.6
+    #: the observation's cues of satisfaction and patience: the hidden value plus a uniform noise this wide
+    sat_cue_noise: float = 0.3
+    patience_cue_noise: float = 0.3
 
     # -- progress ----------------------------------------------------------------------------
     #: cooperation = min(1, base + per_sat * satisfaction): an angry customer does not follow instructions
@@ -81,8 +94,11 @@ class Dynamics:
     ceiling_per_progress: float = 0.45
 
     # -- escalation --------------------------------------------------------------------------
-    #: a needed escalation brings relief + relief_per_urgency * urgency * max(1 - relief_fade * turn, 0);
-    #: a needless one changes satisfaction by needless_escalation
+    #: an escalation hands the case to a specialist, who fixes a case that needed one with chance
+    #: specialist_fixes (a needless one always, after a queue); the outcome is paid as the episode ends
+    specialist_fixes: float = 0.85
+    #: a fixed needed escalation brings relief + relief_per_urgency * urgency * max(1 - relief_fade * turn, 0);
+    #: a needless one (the queue) or an unfixed one changes satisfaction by needless_escalation
     relief: float = 0.2
     relief_per_urgency: float = 0.05
     relief_fade: float = 0.4
@@ -91,18 +107,14 @@ class Dynamics:
     # -- patience and leaving ----------------------------------------------------------------
     #: patience drains by time cost * drain rate, plus frustration * any fall in satisfaction
     frustration: float = 0.5
-    #: leave chance = clip(leave_base - leave_per_patience * patience, 0, 1) * (leave_mood - satisfaction)
-    leave_base: float = 0.3
-    leave_per_patience: float = 2.5
-    leave_mood: float = 1.3
+    #: the chance to leave after a turn, a hazard of anger and lost patience:
+    #: (1 - satisfaction)^2 * (leave_base + leave_per_impatience * (1 - patience)^2), patience in [0, 1];
+    #: never zero for a furious customer, small for a delighted one
+    leave_base: float = 0.05
+    leave_per_impatience: float = 0.4
     #: how the customer takes an offer shows their openness, to within reveal_noise
     reveal_noise: float = 0.1
 
-    def buy_rate(self) -> tuple[float, ...]:
-        """An offer's chance with a fully receptive customer, by ``tier * 8 + strategy``."""
-        return tuple(
-            self.buy_base[k] + self.buy_per_tier[k] * float(t) for t in range(len(Tier)) for k in range(N_STRATEGIES)
-        )
 
 
 #: The rules every env plays by.

@@ -32,6 +32,31 @@ if TYPE_CHECKING:
 
 ONGOING, RESOLVED, ESCALATED, ABANDONED, TIMEOUT = map(int, Outcome)
 
+#: The id the package registers, and the retired one (whose ``gym.make`` says what changed).
+ENV_ID = "cs_env/CustomerSupport-v1"
+V0_ID = "cs_env/CustomerSupport-v0"
+#: Why v0 is gone, for ``gym.make`` of it and for anything trained or recorded on it.
+V0_RETIRED = (
+    f"Environment version v0 for `cs_env/CustomerSupport` is deprecated. Please use `{ENV_ID}` instead. "
+    "v1 changed the dynamics: satisfaction is paid on its change, up and down; a customer who leaves costs "
+    "goodwill and value; a timeout is a failure; offers are not progress; whether a case needs a specialist "
+    "depends on the issue alone, and the specialist's outcome is paid when the episode ends; leaving is a "
+    "hazard of anger and lost patience; observation indices 5 and 11 are noisy cues, not the hidden values. "
+    "A model or a recording made on v0 must be made again."
+)
+
+
+def version_problem(env_id: object, what: str = "trained") -> str | None:
+    """None when ``env_id`` (what a model, run or recording says it was made on) is this env's id; else
+    the reason it must be made again: ``"trained on CustomerSupport-v0: retrain ..."`` for v0 (and for
+    files from before the id was recorded, which were all v0)."""
+    if env_id == ENV_ID:
+        return None
+    again = {"trained": "retrain", "recorded": "record it again"}[what]
+    name = "CustomerSupport-v0" if env_id in (None, V0_ID) else repr(env_id)[:60]
+    return f"{what} on {name}: {again} (this cs-tui plays {ENV_ID}, whose customer's dynamics changed)"
+
+
 INDUSTRY_CHOICES_EXTRA = ("mixed",)
 DEFAULT_MAX_TURNS = 10
 OBS_NAMES = (
@@ -40,13 +65,13 @@ OBS_NAMES = (
     "urgency",
     "conversation_length",
     "tier",
-    "previous_satisfaction",
+    "satisfaction_cue",
     "time_in_conversation",
     "ctx_progress",
     "ctx_complexity_hint",
     "ctx_savvy_hint",
     "ctx_openness_hint",
-    "ctx_patience_left",
+    "ctx_patience_cue",
     "ctx_last_satisfaction_change",
     "ctx_last_progress",
     "ctx_empathy_used",
@@ -70,6 +95,12 @@ def check_industry(industry: object, catalog: Catalog | None = None) -> str:
     if industry not in choices:
         raise ValueError(f"unknown industry {industry!r}; valid industries: {', '.join(choices)}")
     return str(industry)
+
+
+def retired_v0(**kwargs: Any) -> gym.Env[np.ndarray, int]:
+    """The entry point of ``cs_env/CustomerSupport-v0``: raises Gymnasium's ``DeprecatedEnv``, naming v1
+    and what changed (the message Gymnasium gives for a retired version, plus the changes)."""
+    raise gym.error.DeprecatedEnv(V0_RETIRED)
 
 
 def _whole(value: object) -> TypeGuard[int | np.integer]:
@@ -161,9 +192,9 @@ class TurnRecord(NamedTuple):
     """One turn as it happened, kept for the transcript and for replays."""
 
     action: int
-    sentiment_before: int
+    sentiment_before: int  # as the customer's words showed it (the observation's), before and after the turn
     sentiment: int
-    satisfaction: float
+    satisfaction: float  # the satisfaction cue after the turn (what showed; the hidden value is not kept)
     reward: float
     components: tuple[float, ...]
     outcome: int
@@ -202,18 +233,18 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     | index | name | range | meaning |
     |---|---|---|---|
     | 0 | inquiry_type | 0-14 | bfsi 0-4, retail 5-9, tech 10-14 (ids from the industry files) |
-    | 1 | sentiment | 0-4 | angry, frustrated, neutral, satisfied, delighted |
+    | 1 | sentiment | 0-4 | angry, frustrated, neutral, satisfied, delighted: the fifth of the satisfaction cue |
     | 2 | urgency | 0-4 | |
     | 3 | conversation_length | 0-max_turns | turns so far |
     | 4 | tier | 0-2 | basic, premium, vip |
-    | 5 | previous_satisfaction | 0-1 | satisfaction after the previous turn (at the start: on arrival) |
+    | 5 | satisfaction_cue | 0-1 | what the customer's words show of satisfaction: it plus noise 0.3 wide, fresh each turn |
     | 6 | time_in_conversation | 0-1 | simulated handle time used; strategies take different time |
     | 7 | ctx_progress | 0-1 | how far the issue is toward resolution (the customer confirms steps) |
-    | 8 | ctx_complexity_hint | 0-1 | how complex the issue sounds (noisy view of the hidden complexity) |
-    | 9 | ctx_savvy_hint | 0-1 | how technical the customer's language is (noisy view of savvy) |
+    | 8 | ctx_complexity_hint | 0-1 | how complex the issue sounds: complexity plus noise 0.5 wide, fresh each turn |
+    | 9 | ctx_savvy_hint | 0-1 | how technical the customer's words are: savvy plus noise 0.6 wide, fresh each turn |
     | 10 | ctx_openness_hint | 0-1 | interest in offers; sharpens once an offer was made |
-    | 11 | ctx_patience_left | 0-1 | signs of remaining patience; near 0 the customer may leave |
-    | 12 | ctx_last_satisfaction_change | 0-1 | 0.5 + 2 x the last turn's satisfaction change |
+    | 11 | ctx_patience_cue | 0-1 | signs of remaining patience: the hidden value plus noise 0.3 wide, fresh each turn |
+    | 12 | ctx_last_satisfaction_change | 0-1 | 0.5 + 2 x the last turn's change of the satisfaction cue |
     | 13 | ctx_last_progress | 0-1 | progress the last turn made (barely any after a solution: a specialist's case?) |
     | 14 | ctx_empathy_used | 0-1 | empathetic/apologetic turns so far / 4, capped |
     | 15 | ctx_solutions_tried | 0-1 | technical/educational/quick turns so far / 4, capped |
@@ -223,25 +254,29 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     ## Starting State
     Inquiry by the industry's shares (`mixed`: industry uniformly, then its shares), tier by the
     industry's tier shares, urgency and sentiment by the inquiry's priors, traits around the
-    inquiry's means. `reset(options=...)` can pin any of `inquiry` (name), `tier`, `sentiment`
+    inquiry's means (a pinned sentiment is the hidden satisfaction's fifth: the cue the agent sees may
+    read a neighbouring one). `reset(options=...)` can pin any of `inquiry` (name), `tier`, `sentiment`
     (name or code), `urgency` (0-4), `complexity`, `savvy`, `openness`, `patience` (0-1) and
     `needs_specialist` (bool), for scenarios.
 
     ## Rewards
     The sum of four components, each in `info["reward_components"]` (`cs_env/reward.py`):
-    satisfaction (0 to 2.0, for new highs of satisfaction only, so stalling pays nothing),
-    efficiency (0.1 to 0.5 on resolution, more when faster), business_impact (0 to 1.0: sales, and
-    the customer value kept at the end, by tier), escalation_penalty (-0.3 when escalating).
-    One step's reward lies in [-0.3, 3.5]; an episode's return in [-0.3, 4.3].
+    satisfaction (2 x its change, up and down: an episode's pay is twice the final change),
+    efficiency (0.1 to 0.5 on resolution, more when faster), business_impact (-1.0 to 1.0: sales, the
+    customer's value kept at a fix or by the specialist an escalation hands over to, whose outcome is
+    drawn as the episode ends; goodwill and the value at risk lost when the customer leaves unhelped
+    or times out, by tier), escalation_penalty (-0.3 when escalating).
+    One step's reward lies in [-3.0, 3.5]; an episode's return in [-3.0, 4.3].
 
     ## Episode End
-    Terminated when the issue is resolved, the customer abandons, or the agent escalates.
-    Truncated after `max_turns` turns (outcome `timeout`).
+    Terminated when the issue is resolved, the customer abandons (a hazard each turn that rises with
+    their anger and lost patience), or the agent escalates (the specialist's outcome is drawn then).
+    Truncated after `max_turns` turns (outcome `timeout`: a failure, paid as one).
 
     ## Information
-    `satisfaction` (0-1), `sentiment`, `tier`, `industry`, `inquiry_type` (names), `outcome`
-    (`ongoing` / `resolved` / `escalated` / `abandoned` / `timeout`: a string on every step) and
-    `reward_components`.
+    `sentiment` (as observed), `tier`, `industry`, `inquiry_type` (names), `outcome` (`ongoing` /
+    `resolved` / `escalated` / `abandoned` / `timeout`: a string on every step), `reward_components`,
+    and `hidden_satisfaction` (0-1): the hidden truth behind the cue, for analysis; no policy reads it.
 
     ## Arguments
     `industry`: one of `bfsi`, `retail`, `tech`, `mixed` (default) or any added industry file;
@@ -256,8 +291,13 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     `action_masks()` (read by sb3-contrib's MaskablePPO): every strategy is legal on every turn.
 
     ## Version History
-    - v0: first version; the specialist hint (index 17) added in issue 18 (models for the 17-value
-      observation are refused by the safe loader, naming both shapes).
+    - v1: the customer a support lead would believe (issue 25): satisfaction paid on its change, up and
+      down; leaving and timing out cost; offers are not progress; a specialist's case is a property of
+      the issue, and the specialist's outcome is paid at the end; leaving is a hazard of anger and lost
+      patience; indices 5 and 11 are noisy cues of satisfaction and patience. Models, runs and
+      recordings record the id, and those of v0 are refused ("trained on CustomerSupport-v0: retrain").
+    - v0: first version; the specialist hint (index 17) added in issue 18. ``gym.make`` of it now raises
+      ``gymnasium.error.DeprecatedEnv`` naming v1 and what changed.
     """
 
     # render_fps: a video plays a turn a second, so a person can read each exchange
@@ -311,8 +351,9 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
         else:
             self._state = self._next_arrival()
         self._done = False
-        self._sentiment = self.opening_sentiment = sentiment_of(self._state.sat)
-        self.opening_satisfaction = self._state.sat
+        # what the customer's words show (the observation's cue), never the hidden satisfaction
+        self._sentiment = self.opening_sentiment = sentiment_of(self._state.sat_cue)
+        self.opening_satisfaction = self._state.sat_cue
         self.history = []
         self._rendered_lines = 0
         if self.render_mode == "human":
@@ -332,8 +373,8 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
         terminated = outcome in (RESOLVED, ESCALATED, ABANDONED)
         truncated = outcome == TIMEOUT
         self._done = terminated or truncated
-        self._sentiment = sentiment = sentiment_of(s.sat)
-        self.history.append(TurnRecord(a, sentiment_before, sentiment, s.sat, reward, tuple(components), outcome))
+        self._sentiment = sentiment = sentiment_of(s.sat_cue)
+        self.history.append(TurnRecord(a, sentiment_before, sentiment, s.sat_cue, reward, tuple(components), outcome))
         if self.render_mode == "human":
             self.render()
         return self._obs(), reward, terminated, truncated, self._info(outcome, components)
@@ -448,7 +489,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
         s = self._state
         assert s is not None
         return {
-            "satisfaction": s.sat,
+            "hidden_satisfaction": s.sat,  # the truth, for analysis: no policy reads it
             "sentiment": SENTIMENT_NAMES[self._sentiment],
             "tier": TIER_NAMES[s.tier],
             "industry": self._industry_names[s.industry],

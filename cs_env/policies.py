@@ -85,48 +85,78 @@ class ScriptPolicy:
         return _unbatched(self.script[turn], single)
 
 
-#: Conversations and seed the lookup table is fitted on: a seed no figure of the README evaluates on.
-LOOKUP_FIT_EPISODES = 5_000
+#: Conversations and seed the lookup tables are fitted on: a seed no figure of the README evaluates on.
+LOOKUP_FIT_EPISODES = 20_000
 LOOKUP_FIT_SEED = 12_345
+#: What a lookup table's cells read besides the inquiry and the turn, and how many values each takes.
+LOOKUP_KEYS = {"sentiment": 5, "tier": 3, "hint": 3}
+#: The specialist hint's three bins for the ``hint`` key: below 0.45 (the frontline's cases only), from
+#: 0.65 (a specialist's only), and between (both).
+HINT_BINS = (0.45, 0.65)
+#: A cell seen fewer times than this in the fit plays its inquiry's best strategy for the turn instead.
+MIN_CELL = 20
+
+
+def lookup_cells(obs: np.ndarray, keys: tuple[str, ...]) -> np.ndarray:
+    """Each observation's cell of a lookup table keyed by the inquiry and ``keys`` (without the turn)."""
+    cell = obs[:, 0].astype(np.int64)
+    for key in keys:
+        value = {
+            "sentiment": lambda: obs[:, 1].astype(np.int64),
+            "tier": lambda: obs[:, 4].astype(np.int64),
+            "hint": lambda: np.searchsorted(HINT_BINS, obs[:, 17], side="right"),
+        }[key]()
+        cell = cell * LOOKUP_KEYS[key] + value
+    return cell
 
 
 class LookupTablePolicy:
-    """One strategy per (inquiry, turn), fitted on other conversations: what a table can learn.
+    """One strategy per cell and turn, fitted on other conversations: what a table can learn.
 
-    It reads only the inquiry and the turn (no mood, hint or progress). The table is fitted on
-    ``LOOKUP_FIT_EPISODES`` conversations from ``LOOKUP_FIT_SEED`` (never the seeds figures are measured
-    on) by coordinate ascent: turn by turn, each inquiry's entry becomes the strategy with the best mean
-    return with the rest of the table held, twice over. Fitted once per process and setting, on first use.
+    Its cells are (inquiry, sentiment, tier) by default (``keys``), with ``("sentiment", "tier", "hint")``
+    also the specialist hint in three bins (``lookup_hint``); ``keys=()`` is one strategy per inquiry.
+    It reads nothing else (no progress, no other hint, nothing of earlier turns). The table is fitted
+    on ``LOOKUP_FIT_EPISODES`` conversations from ``LOOKUP_FIT_SEED`` (never the seeds figures are
+    measured on) by coordinate ascent: turn by turn, each cell's entry becomes the strategy with the best
+    mean return with the rest of the table held, twice over. Fitted once per process and setting, on
+    first use.
     """
 
-    name = "lookup"
-
-    def __init__(self, industry: str = "mixed", max_turns: int = 10) -> None:
-        self.industry, self.max_turns = industry, max_turns
+    def __init__(
+        self, industry: str = "mixed", max_turns: int = 10, keys: tuple[str, ...] = ("sentiment", "tier")
+    ) -> None:
+        self.industry, self.max_turns, self.keys = industry, max_turns, tuple(keys)
+        self.name = "lookup_hint" if "hint" in self.keys else "lookup"
         self._table: np.ndarray | None = None
 
     @property
     def table(self) -> np.ndarray:
-        """The fitted ``(n_inquiries, max_turns)`` strategies."""
+        """The fitted ``(cells, max_turns)`` strategies."""
         if self._table is None:
-            self._table = fit_lookup_table(self.industry, self.max_turns)
+            self._table = fit_lookup_table(self.industry, self.max_turns, self.keys)
         return self._table
 
     def __call__(self, obs: np.ndarray) -> Any:
         o, single = _batched(obs)
         turn = np.minimum(o[:, 3].astype(np.int64), self.max_turns - 1)
-        return _unbatched(self.table[o[:, 0].astype(np.int64), turn], single)
+        return _unbatched(self.table[lookup_cells(o, self.keys), turn], single)
 
 
 @functools.lru_cache(maxsize=8)
 def fit_lookup_table(
-    industry: str, max_turns: int, episodes: int = LOOKUP_FIT_EPISODES, seed: int = LOOKUP_FIT_SEED, passes: int = 2
+    industry: str,
+    max_turns: int,
+    keys: tuple[str, ...] = ("sentiment", "tier"),
+    episodes: int = LOOKUP_FIT_EPISODES,
+    seed: int = LOOKUP_FIT_SEED,
+    passes: int = 2,
 ) -> np.ndarray:
     """The :class:`LookupTablePolicy` table, fitted by coordinate ascent on ``episodes`` conversations.
 
     For each turn, all eight strategies are tried on copies of the same conversations with the same
     draws (common random numbers: the differences come from the strategy, not luck), the rest of the
-    conversation played by the table; each inquiry keeps its best.
+    conversation played by the table; each cell keeps its best (a cell seen fewer than ``MIN_CELL``
+    times its inquiry's best).
     """
     tables = Tables.build(default_catalog(), industry)
     rng = np.random.default_rng(seed)
@@ -134,28 +164,37 @@ def fit_lookup_table(
     kernel = BatchTurn(DYNAMICS, max_turns)
     draws = rng.random((max_turns, TURN_DRAWS, episodes))
     n_inquiries = len(tables.inquiry_cdf)
-    table = np.full((n_inquiries, max_turns), int(S.QUICK_RESOLUTION), dtype=np.int64)
+    n_cells = n_inquiries * int(np.prod([LOOKUP_KEYS[k] for k in keys]))
+    per_inquiry = n_cells // n_inquiries
+    table = np.full((n_cells, max_turns), int(S.QUICK_RESOLUTION), dtype=np.int64)
     copies = start.select(np.tile(np.arange(episodes), N_STRATEGIES))
     tried = np.repeat(np.arange(N_STRATEGIES), episodes)
-    inquiry = copies.inquiry
-    count = np.bincount(start.inquiry, minlength=n_inquiries)
     for _ in range(passes):
         for turn in range(max_turns):
             s = copies.copy()
             total = np.zeros(len(tried))
             alive = np.ones(len(tried), dtype=bool)
+            cell_then = np.zeros(len(tried), dtype=np.int64)
+            reached = np.zeros(len(tried), dtype=bool)  # the conversations still going at ``turn``
             for t in range(max_turns):
-                action = tried if t == turn else table[inquiry, t]
+                cells = lookup_cells(kernel.observe(s).astype(np.float64), keys)
+                if t == turn:
+                    cell_then, reached = cells, alive.copy()
+                action = tried if t == turn else table[cells, t]
                 u = np.tile(draws[t], N_STRATEGIES)
                 components, outcome = kernel.play(s, action, u)
                 total += alive * (components[0] + components[1] + components[2] + components[3])
                 alive &= outcome == 0
                 if not alive.any():
                     break
-            by_inquiry = np.zeros((N_STRATEGIES, n_inquiries))
-            np.add.at(by_inquiry, (tried, inquiry), total)
+            by_cell = np.zeros((N_STRATEGIES, n_cells))
+            np.add.at(by_cell, (tried[reached], cell_then[reached]), total[reached])
+            count = np.bincount(cell_then[reached], minlength=n_cells) / N_STRATEGIES
+            by_inquiry = by_cell.reshape(N_STRATEGIES, n_inquiries, per_inquiry).sum(axis=2)
+            fallback = np.repeat(by_inquiry.argmax(axis=0), per_inquiry)
             seen = count > 0
-            table[seen, turn] = by_inquiry[:, seen].argmax(axis=0)
+            best = np.where(count >= MIN_CELL, by_cell.argmax(axis=0), fallback)
+            table[seen, turn] = best[seen]
     table.flags.writeable = False
     return table
 
@@ -334,11 +373,13 @@ _ORACLE_STREAM = 0x0AC1E
 
 
 def baselines(industry: str = "mixed", max_turns: int = 10, seed: int = 0) -> dict[str, Any]:
-    """Every baseline by name: random, the eight fixed strategies, script, lookup, heuristic, oracle."""
+    """Every baseline by name: random, the eight fixed strategies, script, the two lookup tables, heuristic,
+    oracle."""
     found: dict[str, Any] = {"random": RandomPolicy(seed)}
     found.update({name: FixedPolicy(i) for i, name in enumerate(STRATEGY_NAMES)})
     found["script"] = ScriptPolicy()
     found["lookup"] = LookupTablePolicy(industry, max_turns)
+    found["lookup_hint"] = LookupTablePolicy(industry, max_turns, ("sentiment", "tier", "hint"))
     found["heuristic"] = HeuristicPolicy()
     found["oracle"] = OraclePolicy(industry, max_turns, seed=seed)
     return found

@@ -148,7 +148,7 @@ def frame(env: CustomerSupportEnv) -> np.ndarray:
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, WIDTH, TITLE_HEIGHT), fill=TITLE_BAR)
     x = _text(image, (MARGIN, 7), "cs-tui", TEXT)
-    _text(image, (x + 24, 9), "cs_env/CustomerSupport-v0", DIM, small=True)
+    _text(image, (x + 24, 9), "cs_env/CustomerSupport-v1", DIM, small=True)
     draw.rectangle((PANEL_X, TITLE_HEIGHT, WIDTH, HEIGHT), fill=PANEL)
     if not env.started:  # before the first reset: say so rather than fail inside a video recorder
         _text(image, (MARGIN, TITLE_HEIGHT + MARGIN), "no conversation yet: call reset()", DIM)

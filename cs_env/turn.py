@@ -15,9 +15,13 @@ A turn, in words: the customer cooperates as far as their mood lets them; the st
 (its potential for this customer, times that cooperation and some luck) and moves satisfaction (the
 steady reaction, empathy's calming, the progress made, an offer's effect, the annoyance of a canned
 answer that misses or sympathy nobody asked for, a little noise, a bonus at the fix); satisfaction
-cannot outrun the progress until the issue is fixed. An escalation hands over instead: a relief when a
-specialist was needed (less so for an urgent case kept waiting), an annoyance when not. Patience drains
-with the time the turn took and with any disappointment; an impatient, unhappy customer may leave.
+cannot outrun the progress until the issue is fixed. An escalation hands the case to a specialist
+instead, whose outcome is drawn then: a case that needed them is usually fixed (a relief, less so for
+an urgent case kept waiting), a needless one is fixed after a queue (an annoyance). Patience drains
+with the time the turn took and with any disappointment; the angrier and the less patient the
+customer, the likelier they leave. Then the customer's words give fresh readings: a cue of
+satisfaction and of patience, hints of complexity and savvy (the observation reads these, never the
+hidden values).
 """
 
 from __future__ import annotations
@@ -62,6 +66,10 @@ def sentiment_of(sat: float) -> int:
     return level if level < 4 else 4
 
 
+def _clip01(x: float) -> float:
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
 def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> tuple[float, float, float, float, int]:
     """Play strategy ``a`` on the one conversation ``s`` in place, using ``TURN_DRAWS`` uniform numbers
     ``u``. Returns the reward components (:mod:`cs_env.reward`) and the :class:`Outcome` code after it."""
@@ -87,7 +95,7 @@ def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> 
         calm_enough = 0.0 if calm_enough < 0.0 else 1.0 if calm_enough > 1.0 else calm_enough
         receptive = s.receptive_base * calm_enough
         first_offer = 1.0 - already_offered
-        bought = first_offer * (u[2] < receptive * (d.buy_base[a] + d.buy_per_tier[a] * s.tier))
+        bought = first_offer * (u[2] < receptive * d.buy_chance[a])
         upset = d.upset_offer if sat < d.upset_below else 0.0
         offer_mood = first_offer * d.offer_warmth * (receptive - d.warmth_threshold) - (
             already_offered * d.repeat_offer + upset
@@ -101,9 +109,13 @@ def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> 
     patronizing = d.patronizing if empathy and sat > d.patronizing_above else 0.0
     dsat = s.reaction[a] + calming + d.progress_share * gain + offer_mood - brush_off - patronizing
     dsat = dsat + d.mood_noise * (u[1] - 0.5) + (d.resolved_bonus if resolved else 0.0)
+    handled = u[5] < s.fix_chance  # the specialist's outcome, should the case be handed over
     if escalate:
-        early = 1.0 - d.relief_fade * s.turn
-        dsat = s.relief_base + s.relief_slope * (early if early > 0.0 else 0.0)
+        if handled:
+            early = 1.0 - d.relief_fade * s.turn
+            dsat = s.relief_base + s.relief_slope * (early if early > 0.0 else 0.0)
+        else:
+            dsat = d.needless_escalation
         ceiling = 1.0
     elif resolved:
         ceiling = 1.0
@@ -114,14 +126,14 @@ def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> 
     new_sat = 0.0 if new_sat < 0.0 else ceiling if new_sat > ceiling else new_sat
 
     patience = s.patience - time_cost * s.drain_rate - d.frustration * (-dsat if dsat < 0.0 else 0.0)
-    leave_chance = d.leave_base - d.leave_per_patience * patience
-    leave_chance = 0.0 if leave_chance < 0.0 else 1.0 if leave_chance > 1.0 else leave_chance
+    impatience = 1.0 - _clip01(patience)
+    anger = 1.0 - new_sat
     turn = s.turn + 1
     if escalate:
         outcome = ESCALATED
     elif resolved:
         outcome = RESOLVED
-    elif u[3] < leave_chance * (d.leave_mood - new_sat):
+    elif u[3] < anger * anger * (d.leave_base + d.leave_per_impatience * impatience * impatience):
         outcome = ABANDONED
     else:
         outcome = TIMEOUT if turn >= max_turns else ONGOING
@@ -130,21 +142,20 @@ def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> 
         handle_time = 1.0
 
     # the reward components
-    rise = new_sat - s.best_sat
-    satisfaction = SATISFACTION_SCALE * (rise if rise > 0.0 else 0.0)
-    efficiency = kept = 0.0
+    satisfaction = SATISFACTION_SCALE * (new_sat - sat)
+    efficiency = kept = lost = 0.0
     if outcome == RESOLVED:
         efficiency = 1.0 - handle_time / EFFICIENT_HANDLE_TIME
         efficiency = 0.0 if efficiency < 0.0 else 1.0 if efficiency > 1.0 else efficiency
         efficiency = EFFICIENCY_FLOOR + EFFICIENCY_SPAN * efficiency
         kept = s.tier_value
     elif escalate:
-        kept = s.kept_if_escalated
-    business = bought * _SALE_BY_TIER[s.tier_row + a] + kept * new_sat
+        kept = s.kept_if_escalated if handled else 0.0
+    elif outcome != ONGOING:  # left unhelped, or out of time
+        lost = s.lost_if_left
+    business = bought * _SALE_BY_TIER[s.tier_row + a] + kept * new_sat - lost
     business = business if business < 1.0 else 1.0
 
-    if new_sat > s.best_sat:
-        s.best_sat = new_sat
     s.sat, s.progress, s.patience, s.handle_time, s.turn = new_sat, progress, patience, handle_time, turn
     if empathy:
         s.empathy_uses += 1
@@ -155,9 +166,14 @@ def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> 
             s.offered_recommend = 1.0
         else:
             s.offered_upsell = 1.0
-        revealed = s.openness + d.reveal_noise * (u[4] - 0.5)  # how they took the offer shows
-        s.openness_hint = 0.0 if revealed < 0.0 else 1.0 if revealed > 1.0 else revealed
-    s.last_dsat = new_sat - sat
+        s.openness_hint = _clip01(s.openness + d.reveal_noise * (u[4] - 0.5))  # how they took the offer shows
+    # what the customer's words show now
+    cue = _clip01(new_sat + d.sat_cue_noise * (u[6] - 0.5))
+    s.last_dsat = cue - s.sat_cue
+    s.sat_cue = cue
+    s.patience_cue = _clip01(patience + d.patience_cue_noise * (u[7] - 0.5))
+    s.complexity_hint = _clip01(s.complexity + d.complexity_hint_noise * (u[8] - 0.5))
+    s.savvy_hint = _clip01(s.savvy + d.savvy_hint_noise * (u[9] - 0.5))
     s.last_gain = gain
     s.outcome = outcome
     return satisfaction, efficiency, business, ESCALATION_PENALTY if escalate else 0.0, outcome
@@ -165,22 +181,22 @@ def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> 
 
 def observe_one(s: CustomerState) -> np.ndarray:
     """The observation of one conversation (see ``CustomerSupportEnv``): 18 float32 numbers."""
-    patience, change = s.patience, 0.5 + 2.0 * s.last_dsat
+    change = 0.5 + 2.0 * s.last_dsat
     gain, empathy, solutions = s.last_gain, s.empathy_uses, s.solution_uses
     return np.array(
         [
             s.inquiry,
-            sentiment_of(s.sat),
+            sentiment_of(s.sat_cue),
             s.urgency,
             s.turn,
             s.tier,
-            s.sat,
+            s.sat_cue,
             s.handle_time,
             s.progress,
             s.complexity_hint,
             s.savvy_hint,
             s.openness_hint,
-            0.0 if patience < 0.0 else 1.0 if patience > 1.0 else patience,
+            s.patience_cue,
             0.0 if change < 0.0 else 1.0 if change > 1.0 else change,
             gain if gain < 1.0 else 1.0,
             empathy / USES_SEEN if empathy < USES_SEEN else 1.0,
@@ -221,7 +237,7 @@ class BatchTurn:
 
         self._time_cost, self._calming = table(d.time_cost), table(d.calming)
         self._is_empathy, self._is_solution = table(d.is_empathy, bool), table(d.is_solution, bool)
-        self._buy_rate, self._sale_by_tier = table(d.buy_rate()), table(_SALE_BY_TIER)
+        self._buy_chance, self._sale_by_tier = table(d.buy_chance), table(_SALE_BY_TIER)
         # empathy_fade ** k for every count of empathy a turn can start from: at most one per turn played
         self._fades = table(np.float64(d.empathy_fade) ** np.arange(max_turns + 1))
         # the outcome from four flags packed as escalate * 8 + resolved * 4 + left * 2 + out of turns, in
@@ -275,7 +291,7 @@ class BatchTurn:
         already_offered = recommend * s.offered_recommend + upsell * s.offered_upsell
         receptive = receptiveness(d, s)
         first_offer = sales * (1.0 - already_offered)
-        bought = first_offer * (u[2] < receptive * self._buy_rate.take(by_tier))
+        bought = first_offer * (u[2] < receptive * self._buy_chance.take(a))
         offer_mood = first_offer * d.offer_warmth * (receptive - d.warmth_threshold) - sales * (
             already_offered * d.repeat_offer + np.multiply(sat < d.upset_below, d.upset_offer, dtype=self.dtype)
         )
@@ -286,17 +302,19 @@ class BatchTurn:
         patronizing = np.multiply(empathy & (sat > d.patronizing_above), d.patronizing, dtype=self.dtype)
         dsat = reaction + calming + d.progress_share * gain + offer_mood - brush_off - patronizing
         dsat = dsat + d.mood_noise * (u[1] - 0.5) + np.multiply(resolved, d.resolved_bonus, dtype=self.dtype)
+        handled = u[5] < s.fix_chance
         early = np.maximum(1.0 - d.relief_fade * s.turn, zeros)
-        np.putmask(dsat, escalate, s.relief_base + s.relief_slope * early)
+        relief = np.where(handled, s.relief_base + s.relief_slope * early, self.dtype.type(d.needless_escalation))
+        np.putmask(dsat, escalate, relief)
         # the ceiling: no higher than the progress made, unless fixed or handed over (then 1: the cap
         # is below 1, so the maximum with the flag is the cap or 1)
         ceiling = np.maximum(np.maximum(sat, d.ceiling_base + d.ceiling_per_progress * progress), resolved | escalate)
         new_sat = np.minimum(np.maximum(sat + dsat, zeros), ceiling)
 
         patience = s.patience - time_cost * s.drain_rate - d.frustration * np.maximum(-dsat, zeros)
-        leave_chance = d.leave_base - d.leave_per_patience * patience
-        leave_chance = np.minimum(np.maximum(leave_chance, zeros, out=leave_chance), ones, out=leave_chance)
-        left = u[3] < leave_chance * (d.leave_mood - new_sat)
+        impatience = 1.0 - np.minimum(np.maximum(patience, zeros), ones)
+        anger = 1.0 - new_sat
+        left = u[3] < anger * anger * (d.leave_base + d.leave_per_impatience * impatience * impatience)
         turn = s.turn + 1
         code = escalate.view(np.uint8) << 3  # (flags as bytes: shifts without a cast)
         code |= resolved.view(np.uint8) << 2
@@ -307,27 +325,35 @@ class BatchTurn:
 
         # the reward components
         fixed = resolved > escalate  # the outcome is RESOLVED
-        np.multiply(np.maximum(new_sat - s.best_sat, zeros), SATISFACTION_SCALE, out=components[0])
+        np.multiply(new_sat - sat, SATISFACTION_SCALE, out=components[0])
         efficiency = 1.0 - handle_time / EFFICIENT_HANDLE_TIME
         efficiency = np.minimum(np.maximum(efficiency, zeros, out=efficiency), ones, out=efficiency)
         np.multiply(fixed, EFFICIENCY_FLOOR + EFFICIENCY_SPAN * efficiency, out=components[1])
-        kept = fixed * s.tier_value + escalate * s.kept_if_escalated
-        business = bought * self._sale_by_tier.take(by_tier) + kept * new_sat
+        kept = fixed * s.tier_value + (escalate & handled) * s.kept_if_escalated
+        unhelped = outcome >= ABANDONED  # left, or out of time
+        business = bought * self._sale_by_tier.take(by_tier) + kept * new_sat - unhelped * s.lost_if_left
         np.minimum(business, ones, out=components[2])
         np.multiply(escalate, ESCALATION_PENALTY, out=components[3])
 
-        s.best_sat = np.maximum(s.best_sat, new_sat)
         s.sat, s.progress, s.patience, s.handle_time, s.turn = new_sat, progress, patience, handle_time, turn
         s.empathy_uses = s.empathy_uses + empathy
         s.solution_uses = s.solution_uses + self._is_solution.take(a)
         np.maximum(s.offered_recommend, recommend, out=s.offered_recommend)
         np.maximum(s.offered_upsell, upsell, out=s.offered_upsell)
-        revealed = s.openness + d.reveal_noise * (u[4] - 0.5)
-        np.putmask(s.openness_hint, sales, np.minimum(np.maximum(revealed, zeros, out=revealed), ones, out=revealed))
-        s.last_dsat = new_sat - sat
+        np.putmask(s.openness_hint, sales, self._clip01(s.openness + d.reveal_noise * (u[4] - 0.5)))
+        cue = self._clip01(new_sat + d.sat_cue_noise * (u[6] - 0.5))
+        s.last_dsat = cue - s.sat_cue
+        s.sat_cue = cue
+        s.patience_cue = self._clip01(patience + d.patience_cue_noise * (u[7] - 0.5))
+        s.complexity_hint = self._clip01(s.complexity + d.complexity_hint_noise * (u[8] - 0.5))
+        s.savvy_hint = self._clip01(s.savvy + d.savvy_hint_noise * (u[9] - 0.5))
         s.last_gain = gain
         s.outcome = outcome
         return components, outcome
+
+    def _clip01(self, x: np.ndarray) -> np.ndarray:
+        """``x`` clipped to [0, 1] in place (a temporary of the turn's)."""
+        return np.minimum(np.maximum(x, self._zeros, out=x), self._ones, out=x)
 
     def observe(self, s: CustomerState) -> np.ndarray:
         """The observations as (n, 18) float32: in float32, the transposed view of rows filled feature by
@@ -339,11 +365,10 @@ class BatchTurn:
         zeros, ones, seen = self._zeros, self._ones, self._uses_seen
         obs = np.empty((OBS_SIZE, n), dtype=self.dtype)
         obs[0] = s.inquiry
-        np.trunc(np.multiply(s.sat, 5.0, out=obs[1]), out=obs[1])  # sentiment: the fifth, at most 4
+        np.trunc(np.multiply(s.sat_cue, 5.0, out=obs[1]), out=obs[1])  # sentiment: the cue's fifth, at most 4
         np.minimum(obs[1], 4.0, out=obs[1])
-        obs[2], obs[3], obs[4], obs[5], obs[6], obs[7] = s.urgency, s.turn, s.tier, s.sat, s.handle_time, s.progress
-        obs[8], obs[9], obs[10] = s.complexity_hint, s.savvy_hint, s.openness_hint
-        np.minimum(np.maximum(s.patience, zeros, out=obs[11]), ones, out=obs[11])
+        obs[2], obs[3], obs[4], obs[5], obs[6], obs[7] = s.urgency, s.turn, s.tier, s.sat_cue, s.handle_time, s.progress
+        obs[8], obs[9], obs[10], obs[11] = s.complexity_hint, s.savvy_hint, s.openness_hint, s.patience_cue
         np.add(np.multiply(s.last_dsat, 2.0, out=obs[12]), 0.5, out=obs[12])
         np.minimum(np.maximum(obs[12], zeros, out=obs[12]), ones, out=obs[12])
         np.minimum(s.last_gain, ones, out=obs[13])

@@ -31,7 +31,7 @@ _FIELDS = tuple(name for name in CustomerState.__slots__ if name not in _PER_STR
 _ROW = np.dtype((np.void, N_STRATEGIES * 4))
 OBS_SENTIMENT = OBS_NAMES.index("sentiment")
 #: the info's keys (and its reward components'), each handed out with its mask ``_key``
-_INFO_KEYS = ("satisfaction", "sentiment", "tier", "industry", "inquiry_type", "outcome", "reward_components")
+_INFO_KEYS = ("hidden_satisfaction", "sentiment", "tier", "industry", "inquiry_type", "outcome", "reward_components")
 _COMPONENT_KEYS = COMPONENTS
 _N_MASKS = len(_INFO_KEYS) + len(_COMPONENT_KEYS)
 
@@ -44,7 +44,7 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
     in float64 plays exactly as the single env's :func:`~cs_env.turn.play_turn`, so the two envs are
     statistically indistinguishable; spaces and info keys match the single env's, batched. The batch
     is computed in float32 (half the memory traffic of float64); rewards, their components and
-    ``info["satisfaction"]`` are handed out in float64.
+    ``info["hidden_satisfaction"]`` are handed out in float64.
 
     Autoreset: ``"next_step"`` (Gymnasium's default, as its ``CartPoleVectorEnv``): the step after an
     episode ends resets that env, ignoring its action and returning reward 0. ``"same_step"``: the
@@ -280,7 +280,7 @@ class CustomerSupportVectorEnv(SpecTellsLength, VectorEnv):
         outcome = self._ongoing.copy()
         outcome[ended] = _OUTCOMES.take(s.outcome.take(ended))
         info = {
-            "satisfaction": s.sat.astype(np.float64),
+            "hidden_satisfaction": s.sat.astype(np.float64),
             "sentiment": _SENTIMENTS.take(obs[:, OBS_SENTIMENT].astype(np.intp)),  # observed, as a code
             "tier": _TIERS.take(s.tier.astype(np.intp)),
             "industry": self._industries.take(s.industry),

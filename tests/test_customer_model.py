@@ -52,12 +52,12 @@ def _mean_return(env: CustomerSupportEnv, first: list[int], then: int, options: 
 
 
 URGENT_FRAUD = {"inquiry": "fraud_report", "urgency": 4}
-FURIOUS_VIP = {"tier": "vip", "sentiment": "angry", "complexity": 0.9, "inquiry": "technical_support"}
+SPECIALIST_BUG = {"inquiry": "bug_report", "complexity": 0.95, "needs_specialist": True}
 SIMPLE_BALANCE = {"inquiry": "account_balance", "urgency": 1, "sentiment": "neutral", "complexity": 0.1}
 
 
 @pytest.mark.parametrize(
-    ("industry", "options"), [("bfsi", URGENT_FRAUD), ("tech", FURIOUS_VIP)], ids=["urgent-fraud", "furious-vip"]
+    ("industry", "options"), [("bfsi", URGENT_FRAUD), ("tech", SPECIALIST_BUG)], ids=["urgent-fraud", "specialist-bug"]
 )
 def test_escalation_is_the_right_call_in_identifiable_situations(industry: str, options: dict) -> None:
     env = CustomerSupportEnv(industry)
@@ -82,7 +82,7 @@ def test_oracle_escalates_urgent_fraud_and_not_simple_inquiries() -> None:
             obs, _ = env.reset(seed=seed, options=options)
             moves.append(oracle(obs, state=env.hidden_state))
         first_moves[name] = np.mean(np.array(moves) == S.ESCALATE)
-    assert first_moves["fraud"] >= 0.8
+    assert first_moves["fraud"] >= 0.6  # (three fraud reports in four need the fraud team)
     assert first_moves["balance"] == 0.0
 
 
@@ -93,7 +93,7 @@ def _offer_effect(options: dict, strategy: int, episodes: int = 400) -> tuple[fl
     for seed in range(episodes):
         _, before = env.reset(seed=seed, options=options)
         _, _, _, _, after = env.step(strategy)
-        changes.append(after["satisfaction"] - before["satisfaction"])
+        changes.append(after["hidden_satisfaction"] - before["hidden_satisfaction"])
         business.append(after["reward_components"]["business_impact"])
     return float(np.mean(changes)), float(np.mean(business))
 
@@ -107,8 +107,9 @@ RECEPTIVE_BUT_BASIC_ON_A_COMPLAINT = {"inquiry": "shipping_issue", "tier": "basi
 def test_offers_pay_with_receptive_customers_and_backfire_with_angry_ones(strategy: int) -> None:
     happy_change, happy_business = _offer_effect(RECEPTIVE, strategy)
     angry_change, angry_business = _offer_effect(ANGRY, strategy)
-    assert happy_change > 0.0 and happy_business > 0.15
-    assert angry_change < -0.1 and angry_business == 0.0
+    # (an offer is no progress: the content customer stays as content, not more, until the issue is fixed)
+    assert happy_change >= 0.0 and happy_business > 0.15
+    assert angry_change < -0.1 and angry_business <= 0.0  # no sale; a customer it drives away costs
     _, complaint_business = _offer_effect(RECEPTIVE_BUT_BASIC_ON_A_COMPLAINT, strategy)
     assert complaint_business < happy_business / 3
 
@@ -138,18 +139,19 @@ def test_dragging_the_conversation_out_earns_less_than_resolving() -> None:
     assert pure_stall.resolution_rate == 0.0
 
 
-def test_satisfaction_reward_over_an_episode_is_bounded_by_the_rise_available() -> None:
+def test_an_episodes_satisfaction_pay_is_twice_the_final_change() -> None:
+    """Paid on its change, up and down: what a placated customer's fall takes back is what the rise paid."""
     env = CustomerSupportEnv()
     for seed in range(300):
         _, info = env.reset(seed=seed)
-        start = info["satisfaction"]
+        start = info["hidden_satisfaction"]
         paid = 0.0
         done = False
         while not done:
             _, _, terminated, truncated, info = env.step(int(seed % 2 == 0) * 4)  # empathy/apology: stalling
             paid += info["reward_components"]["satisfaction"]
             done = terminated or truncated
-        assert paid <= 2.0 * (1.0 - start) + 1e-9
+        assert paid == pytest.approx(2.0 * (info["hidden_satisfaction"] - start), abs=1e-9)
 
 
 def test_hidden_traits_leave_traces_in_the_observation() -> None:

@@ -4,6 +4,7 @@ vectorization mode, human rendering that prints each line once, and action masks
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import gymnasium as gym
@@ -14,6 +15,7 @@ from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 from cs_env import ENV_ID, CustomerSupportEnv
 from cs_env.domain import FINAL_OUTCOME_NAMES, N_STRATEGIES
+from cs_env.dynamics import DYNAMICS
 from cs_env.vector import CustomerSupportVectorEnv
 
 # a customer who stays: patient, no specialist needed, and apologies that never resolve the issue
@@ -22,7 +24,9 @@ APOLOGETIC = 4
 
 
 def _longest_run(env: gym.Env, episodes: int = 60) -> tuple[int, list[tuple[int, str, bool]]]:
-    """(the longest episode, every episode's (length, outcome, truncated)) under apologies."""
+    """(the longest episode, every episode's (length, outcome, truncated)) under apologies, with a customer
+    who never leaves (v1's leaving is a hazard never zero for an upset customer)."""
+    env.unwrapped.dynamics = dataclasses.replace(DYNAMICS, leave_base=0.0, leave_per_impatience=0.0)  # type: ignore[attr-defined]
     ends = []
     for seed in range(episodes):
         env.reset(seed=seed, options=STAYS)

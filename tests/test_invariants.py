@@ -31,10 +31,10 @@ def check_step(
     assert math.isfinite(reward) and STEP_REWARD_BOUNDS[0] - EPS <= reward <= STEP_REWARD_BOUNDS[1] + EPS
     assert reward == pytest.approx(sum(info["reward_components"].values()), abs=1e-12)
     parts = info["reward_components"]
-    assert 0.0 <= parts["satisfaction"] <= 2.0 and 0.0 <= parts["business_impact"] <= 1.0
+    assert -2.0 <= parts["satisfaction"] <= 2.0 and -1.0 <= parts["business_impact"] <= 1.0
     assert parts["efficiency"] == 0.0 or 0.1 - EPS <= parts["efficiency"] <= 0.5 + EPS
     assert parts["escalation_penalty"] in (0.0, -0.3)
-    assert 0.0 <= info["satisfaction"] <= 1.0
+    assert 0.0 <= info["hidden_satisfaction"] <= 1.0
     if terminated:
         assert info["outcome"] in ("resolved", "escalated", "abandoned")
     elif truncated:
@@ -139,9 +139,9 @@ def test_a_million_random_turns_keep_every_reward_component_and_return_in_bounds
     for _ in range(max_turns):
         components, outcome = kernel.play(s, rng.integers(0, 8, n), rng.random((TURN_DRAWS, n)))
         satisfaction, efficiency, business, penalty = components[:, alive]
-        assert ((satisfaction >= 0.0) & (satisfaction <= 2.0)).all()
+        assert ((satisfaction >= -2.0) & (satisfaction <= 2.0)).all()
         assert ((efficiency == 0.0) | ((efficiency >= 0.1 - EPS) & (efficiency <= 0.5 + EPS))).all()
-        assert ((business >= 0.0) & (business <= 1.0)).all() and np.isin(penalty, (0.0, -0.3)).all()
+        assert ((business >= -1.0) & (business <= 1.0)).all() and np.isin(penalty, (0.0, -0.3)).all()
         step = components[:, alive].sum(axis=0)
         assert ((step >= STEP_REWARD_BOUNDS[0] - EPS) & (step <= STEP_REWARD_BOUNDS[1] + EPS)).all()
         assert ((s.sat >= 0.0) & (s.sat <= 1.0)).all()

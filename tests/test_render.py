@@ -66,7 +66,7 @@ def test_render_before_reset_is_a_frame_saying_so() -> None:
 def test_stepping_draws_nothing_and_importing_cs_env_loads_no_imaging() -> None:
     code = (
         "import sys, gymnasium as gym, cs_env\n"
-        "env = gym.make('cs_env/CustomerSupport-v0', render_mode='rgb_array')\n"
+        "env = gym.make('cs_env/CustomerSupport-v1', render_mode='rgb_array')\n"
         "env.reset(seed=0)\n"
         "for _ in range(200):\n"
         "    _, _, term, trunc, _ = env.step(env.action_space.sample())\n"

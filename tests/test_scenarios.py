@@ -162,7 +162,7 @@ def test_trial_records_replay_exactly_through_the_public_env_api() -> None:
                     rewards.append(reward)
                 assert terminated or truncated
                 assert tuple(rewards) == trial.rewards  # bit for bit, not approximately
-                assert info["outcome"] == trial.outcome and info["satisfaction"] == trial.satisfaction
+                assert info["outcome"] == trial.outcome and info["hidden_satisfaction"] == trial.satisfaction
                 assert trial.turns == len(trial.actions) and trial.total_return == sum(trial.rewards)
                 checked += 1
     assert checked >= 30

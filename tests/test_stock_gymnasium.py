@@ -16,8 +16,8 @@ from gymnasium.utils.env_checker import check_env
 
 from cs_env.env import OBS_SIZE
 
-ID = "cs_env:cs_env/CustomerSupport-v0"  # the module form: nothing of ours is imported by hand
-LIMIT = gym.make("cs_env/CustomerSupport-v0").spec.max_episode_steps  # the env's turn limit (conftest imports cs_env)
+ID = "cs_env:cs_env/CustomerSupport-v1"  # the module form: nothing of ours is imported by hand
+LIMIT = gym.make("cs_env/CustomerSupport-v1").spec.max_episode_steps  # the env's turn limit (conftest imports cs_env)
 
 
 def random_steps(env: gym.Env, n: int, seed: int = 0) -> list[tuple[np.ndarray, float, bool, bool]]:

@@ -15,7 +15,7 @@ import torch
 
 from cs_env.env import OBS_SIZE
 
-ID = "cs_env:cs_env/CustomerSupport-v0"
+ID = "cs_env:cs_env/CustomerSupport-v1"
 LIMIT = 10  # the registered time limit: no episode is longer
 # a conversation's return lies in [-0.3, 4.3] (the env's docstring)
 LOW, HIGH = -0.3, 4.3

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 CONF = Path(__file__).parent.parent / "cs_tui" / "training" / "rl_zoo3_ppo.yml"
-ID = "cs_env/CustomerSupport-v0"
+ID = "cs_env/CustomerSupport-v1"
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +35,8 @@ def test_rl_zoo_trains_enjoys_and_records_with_the_shipped_hyperparameters(tmp_p
     common = ["--algo", "ppo", "--env", ID, "-f", "logs"]
     quick = ["-n", "2048", "--seed", "0", "--num-threads", "1", "--device", "cpu", "--eval-freq", "-1"]
     zoo(["rl_zoo3.train", *common, "--gym-packages", "cs_env", "--conf-file", str(CONF), *quick], tmp_path)
-    run = tmp_path / "logs" / "ppo" / "cs_env-CustomerSupport-v0_1"
-    model = PPO.load(run / "cs_env-CustomerSupport-v0.zip", device="cpu")
+    run = tmp_path / "logs" / "ppo" / "cs_env-CustomerSupport-v1_1"
+    model = PPO.load(run / "cs_env-CustomerSupport-v1.zip", device="cpu")
     shipped = yaml.safe_load(CONF.read_text())[ID]
     assert model.num_timesteps == 8192  # one rollout of the shipped 64 envs x 128 steps
     assert model.n_envs == shipped["n_envs"] and model.n_steps == shipped["n_steps"]

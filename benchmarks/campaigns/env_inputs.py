@@ -120,7 +120,7 @@ def options_trial(rng: random.Random) -> str | None:
     bad = [k for k, v in expected.items() if v is INVALID]
     seed = rng.randrange(2**32)
     actions = [rng.randrange(8) for _ in range(10)]
-    gym_env = gym.make("cs_env/CustomerSupport-v0", industry=industry, disable_env_checker=True)
+    gym_env = gym.make("cs_env/CustomerSupport-v1", industry=industry, disable_env_checker=True)
     try:
         got = _rollout(gym_env, seed, options, actions)
     except Exception as exc:

@@ -320,7 +320,7 @@ def run_trial(policy: Any, scenario: Scenario, seed: int, env: CustomerSupportEn
         actions.append(action)
         rewards.append(float(reward))
         done = terminated or truncated
-    outcome, satisfaction, total = str(info["outcome"]), float(info["satisfaction"]), float(sum(rewards))
+    outcome, satisfaction, total = str(info["outcome"]), float(info["hidden_satisfaction"]), float(sum(rewards))
     reason = scenario.criterion.failure(outcome, len(actions), satisfaction, total, actions)
     if not reason:
         reason = f"{outcome} in {len(actions)} turn{'s' if len(actions) > 1 else ''}, satisfaction {satisfaction:.2f}"

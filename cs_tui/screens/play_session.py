@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from cs_env.domain import ONGOING_NAME, SENTIMENT_NAMES, STRATEGY_NAMES
-from cs_env.env import CustomerSupportEnv
+from cs_env.env import ENV_ID, CustomerSupportEnv, version_problem
 from cs_tui.training.runs import atomic_write_json, now_iso
 
 RECORD_SCHEMA = 1
@@ -122,7 +122,7 @@ class Conversation:
             tier=str(info["tier"]),
             urgency=urgency,
             opening_sentiment=sentiment,
-            opening_satisfaction=float(info["satisfaction"]),
+            opening_satisfaction=float(self.env.opening_satisfaction),  # the cue the player reads
             opening_line=opening.text,
             needs_specialist=bool(self.env.hidden_state.needs_specialist),
         )
@@ -141,7 +141,7 @@ class Conversation:
             customer_line=exchange.customer.text,
             sentiment_before=before,
             sentiment=after,
-            satisfaction=float(info["satisfaction"]),
+            satisfaction=float(self.env.history[-1].satisfaction),  # the cue, as the transcript has it
             reward=float(reward),
             components={k: float(v) for k, v in info["reward_components"].items()},
             outcome=info["outcome"],
@@ -200,7 +200,7 @@ def episode_record(human: Episode, agent: Episode | None) -> dict[str, Any]:
         "schema": RECORD_SCHEMA,
         "created_at": now_iso(),
         "seed": human.seed,
-        "env": {"industry": human.industry, "max_turns": human.max_turns, "options": human.options},
+        "env": {"id": ENV_ID, "industry": human.industry, "max_turns": human.max_turns, "options": human.options},
         "customer": {
             "industry": human.customer_industry,
             "inquiry": human.inquiry,
@@ -266,6 +266,9 @@ def read_recording(path: Path) -> Recording:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         env = record["env"]
+        problem = version_problem(env.get("id"), "recorded")  # its customer behaved by other rules
+        if problem:
+            raise RecordError(f"{path.name}: {problem}")
         seed, industry, max_turns = int(record["seed"]), str(env["industry"]), int(env["max_turns"])
         options = env.get("options")
         if options is not None and not isinstance(options, dict):
@@ -281,6 +284,8 @@ def read_recording(path: Path) -> Recording:
                     raise ValueError(f"{key} actions must be 0-{len(STRATEGY_NAMES) - 1}")
                 parts.append((str(part["player"]), actions))
         return Recording(seed, industry, max_turns, options, tuple(parts))
+    except RecordError:
+        raise
     except KeyError as error:  # str(KeyError) is just the quoted key
         raise RecordError(f"{path.name}: cannot replay this recording (no {error} field)") from error
     except (OSError, ValueError, TypeError, AttributeError) as error:

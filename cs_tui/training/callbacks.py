@@ -51,8 +51,8 @@ class EpisodeStats:
             self.new_returns.append(ret)
             self.returns.append(ret)
             self.outcomes.append(str(info.get("outcome")))
-            if "satisfaction" in info:
-                self.satisfaction.append(float(info["satisfaction"]))
+            if "hidden_satisfaction" in info:  # (the truth: these statistics are analysis, not the policy's)
+                self.satisfaction.append(float(info["hidden_satisfaction"]))
 
     def summary(self) -> dict[str, Any]:
         """The episode part of a ``"train"`` record; starts a new "since the last record" period."""

@@ -160,6 +160,8 @@ def save_model(model: BaseAlgorithm, path: Path | str, meta: dict[str, Any]) -> 
 
 def describe_model(model: BaseAlgorithm, meta: dict[str, Any]) -> dict[str, Any]:
     """The ``cs_tui.json`` document for ``model``: ``meta`` plus what rebuilding it needs."""
+    from cs_env.env import ENV_ID
+
     algorithm = MODEL_CLASSES.get(type(model).__name__, "")
     if algorithm not in ALGORITHMS:
         raise ValueError(
@@ -190,6 +192,7 @@ def describe_model(model: BaseAlgorithm, meta: dict[str, Any]) -> dict[str, Any]
     document.update(
         format=FORMAT,
         schema=SCHEMA,
+        env_id=ENV_ID,
         algorithm=algorithm,
         model=description,
         versions=runs.versions(),
@@ -528,12 +531,15 @@ def _check_text_members(path: Path, members: dict[str, bytes]) -> None:
 
 def _check_meta(meta: Any) -> None:
     """Validate a ``cs_tui.json`` document; ``ValueError`` says what is wrong."""
-    from cs_env.env import check_industry, check_max_turns
+    from cs_env.env import check_industry, check_max_turns, version_problem
 
     if not isinstance(meta, dict):
         raise ValueError("expected a JSON object")
     if meta.get("format") != FORMAT:
         raise ValueError(f"format is {meta.get('format')!r}, expected {FORMAT!r}")
+    problem = version_problem(meta.get("env_id"))  # a model of another world is never scored on this one
+    if problem:
+        raise ValueError(problem)
     if meta.get("schema") != SCHEMA:
         raise ValueError(f"schema {meta.get('schema')!r} is not supported (this cs-tui reads schema {SCHEMA})")
     algorithm = check_algorithm(meta.get("algorithm"))
@@ -567,7 +573,7 @@ def _check_meta(meta: Any) -> None:
 #: checked when present, since the app and the CLI show them.
 ABOUT_KEYS = ("name", "run", "seed", "n_envs", "trained_by", "versions", "hyperparameters", "industry_digest",
               "eval")  # fmt: skip
-_DESCRIPTION_KEYS = ("format", "schema", "algorithm", "industry", "max_turns", "model")
+_DESCRIPTION_KEYS = ("format", "schema", "env_id", "algorithm", "industry", "max_turns", "model")
 #: the entries of its ``model`` description (``frame_stack`` is optional: files before it read 1)
 _MODEL_KEYS = ("policy", "frame_stack", "hyperparameters", "policy_kwargs", "observation_space", "action_space",
                "num_timesteps")  # fmt: skip

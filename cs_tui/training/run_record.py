@@ -140,6 +140,8 @@ class RunRecord:
     hyperparameters: dict[str, Any]
     #: the industry data's digest (``cs_env.industries``): which customers the run trained on
     industry_digest: str | None = None
+    #: the env it trained on (``cs_env.ENV_ID``); runs from before it was recorded trained on v0
+    env_id: str | None = None
     #: package versions of the last process that trained it
     versions: dict[str, str] | None = None
     created_at: str | None = None

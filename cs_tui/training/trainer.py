@@ -618,7 +618,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
     Raises:
         TrainingError: for problems found before the run folder exists (bad name, name taken, ...).
     """
-    from cs_env.env import check_industry, check_max_turns
+    from cs_env.env import ENV_ID, check_industry, check_max_turns
     from cs_env.industries import default_catalog
 
     reporter = reporter or NullReporter()
@@ -699,6 +699,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         timesteps_done=0,
         hyperparameters=hyperparameters,
         industry_digest=default_catalog().digest,
+        env_id=ENV_ID,
         versions=runs.versions(),
         created_at=runs.now_iso(),
         status=RunStatus.RUNNING,
@@ -829,12 +830,16 @@ def _resume_locked(
     lock: runs.RunLock,
 ) -> TrainResult:
     """:func:`resume` once the run's lock is held."""
+    from cs_env.env import version_problem
     from cs_tui.training.safe_load import ModelLoadError, load_model_with_meta, read_model_meta
 
     try:
         record = run.record()
     except RunError as exc:
         raise TrainingError(f"cannot resume: {exc}") from None
+    problem = version_problem(record.env_id)
+    if problem:  # its model and settings were found for another world
+        raise TrainingError(f"cannot resume: {run.meta_path}: {problem}", 2)
     n_envs = record.n_envs
     if n_envs is None or record.algorithm not in ALGORITHMS:
         lacks = "n_envs" if n_envs is None else f"a valid algorithm (one of {', '.join(ALGORITHMS)})"

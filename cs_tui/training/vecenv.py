@@ -140,7 +140,7 @@ def batched_vec_env_class() -> type[Any]:
         - ``step`` returns ``(obs, rewards, dones, infos)``; an env whose episode ends is reset in the same
           step, and its info holds ``terminal_observation``, ``TimeLimit.truncated`` and Monitor's
           ``episode`` (``r`` return, ``l`` length, ``t`` seconds since creation) together with the single
-          env's info fields of the last turn (``outcome``, ``satisfaction``, ``reward_components``, ...).
+          env's info fields of the last turn (``outcome``, ``hidden_satisfaction``, ``reward_components``, ...).
           Envs that go on get an empty dict: building 16 or 4,096 dicts per step would cost more than the
           step. The full batched info of the last step is in :attr:`last_info`.
         - Seeding: ``seed(s)`` makes the next ``reset()`` start env i as ``CustomerSupportEnv().reset(seed=s + i)``
