@@ -116,6 +116,5 @@ class Dynamics:
     reveal_noise: float = 0.1
 
 
-
 #: The rules every env plays by.
 DYNAMICS = Dynamics()

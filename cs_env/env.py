@@ -237,7 +237,7 @@ class CustomerSupportEnv(SpecTellsLength, gym.Env[np.ndarray, int]):
     | 2 | urgency | 0-4 | |
     | 3 | conversation_length | 0-max_turns | turns so far |
     | 4 | tier | 0-2 | basic, premium, vip |
-    | 5 | satisfaction_cue | 0-1 | what the customer's words show of satisfaction: it plus noise 0.3 wide, fresh each turn |
+    | 5 | satisfaction_cue | 0-1 | what the words show of satisfaction: it plus noise 0.3 wide, fresh each turn |
     | 6 | time_in_conversation | 0-1 | simulated handle time used; strategies take different time |
     | 7 | ctx_progress | 0-1 | how far the issue is toward resolution (the customer confirms steps) |
     | 8 | ctx_complexity_hint | 0-1 | how complex the issue sounds: complexity plus noise 0.5 wide, fresh each turn |

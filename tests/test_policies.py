@@ -169,7 +169,7 @@ def test_the_oracle_beats_the_greedy_rule_it_rolls_out_and_deeper_plans_run() ->
     draws = np.random.default_rng(41).random((10, TURN_DRAWS, 1000))
     oracle, _ = play_on_draws(OraclePolicy(seed=1), start, draws)
     greedy, _ = play_on_draws(lambda obs, state: trait_policy(state), start, draws)
-    gain, se = mean_and_se(oracle - greedy)
+    gain, se = mean_and_se(oracle - greedy)  # (on v1's customers the greedy rule is closer: +0.05 of 1.4)
     assert gain > 3 * se
     deep = OraclePolicy(rollouts=4, depth=2, inner_rollouts=2, seed=1, max_rows=4_096)  # small slices: chunking runs
     actions = deep(None, state=start.select(np.arange(12)))
@@ -183,7 +183,7 @@ def test_the_oracle_plans_with_the_dynamics_it_is_given() -> None:
     sells = dataclasses.replace(DYNAMICS, buy_chance=sure)
     start = pinned_customers(60, seed=51)
     upsells = OraclePolicy(rollouts=8, seed=2, dynamics=sells)(None, state=start) == S.UPSELL
-    assert upsells.mean() > 0.2
+    assert upsells.mean() > 0.2  # (v1: the tier no longer lifts openness, fewer are receptive)
     assert (OraclePolicy(rollouts=8, seed=2)(None, state=start) == S.UPSELL).mean() < 0.1
 
 
