@@ -187,7 +187,14 @@ def test_the_oracle_plans_with_the_dynamics_it_is_given() -> None:
     assert (OraclePolicy(rollouts=8, seed=2)(None, state=start) == S.UPSELL).mean() < 0.1
 
 
-BAD_SETTINGS = [("rollouts", 0), ("depth", -1), ("inner_rollouts", 2.5), ("rollouts", True)]
+BAD_SETTINGS = [
+    ("rollouts", 0),
+    ("depth", -1),
+    ("inner_rollouts", 2.5),
+    ("rollouts", True),
+    ("screen", 0),
+    ("contenders", 0),
+]
 
 
 @pytest.mark.parametrize(("option", "value"), BAD_SETTINGS)
