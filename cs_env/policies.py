@@ -329,10 +329,11 @@ class OraclePolicy:
         self.screen, self.contenders = min(screen, rollouts), min(contenders, N_STRATEGIES)
         self.base = base if base is not None else functools.partial(trait_policy, dynamics=dynamics)
         self.max_rows = max_rows
-        # streams of its own (the same seed as an env's never replays that env's draws), one per level: oracles
-        # of any depth with one seed draw the same futures at the top (common random numbers)
+        # streams of its own (the same seed as an env's never replays that env's draws), one per level counted
+        # from the top, rngs[0]: oracles of any depth with one seed draw the same futures at the top (common
+        # random numbers)
         self.rngs = [
-            np.random.default_rng(None if seed is None else [seed, _ORACLE_STREAM, level]) for level in range(depth + 1)
+            np.random.default_rng(None if seed is None else [seed, _ORACLE_STREAM, below]) for below in range(depth)
         ]
 
     def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
@@ -389,7 +390,7 @@ class OraclePolicy:
         draw = (path // per) * k + path % k  # (conversation, rollout)
         total = np.zeros(n * per)
         for _ in range(self.max_turns - int(state.turn.min())):
-            u = self.rngs[depth].random((TURN_DRAWS, n * k)).take(draw, axis=1)
+            u = self.rngs[self.depth - depth].random((TURN_DRAWS, n * k)).take(draw, axis=1)
             components, outcome = self.kernel.play(rows, action, u)
             total[path] += components[0] + components[1] + components[2] + components[3]
             ongoing = outcome == ONGOING
