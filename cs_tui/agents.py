@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 BASELINE_PREFIX = "baseline:"
 #: Baselines in the order they are listed to users: the references first, then each fixed strategy.
-BASELINE_NAMES = ("random", "heuristic", "oracle", "script", "lookup", *STRATEGY_NAMES)
+BASELINE_NAMES = ("random", "heuristic", "oracle", "script", "lookup", "lookup_hint", *STRATEGY_NAMES)
 #: A run folder's model files, preferred first.
 MODEL_FILES = ("best.zip", "model.zip")
 MAX_LISTED = 10
@@ -170,7 +170,7 @@ def load_agent(
     """The agent ``spec`` names.
 
     Args:
-        spec: ``baseline:NAME`` (random, script, lookup, heuristic, oracle or a strategy such as
+        spec: ``baseline:NAME`` (random, script, lookup, lookup_hint, heuristic, oracle or a strategy such as
             ``quick_resolution``), a run folder, a run name under ``saves``, or a model ``.zip``. A run
             folder gives its ``best.zip`` if present, else its ``model.zip``.
         industry: the industry the agent will serve (the oracle plans for it).

@@ -46,7 +46,7 @@ def test_importing_agents_and_using_a_baseline_does_not_import_torch() -> None:
 
 
 def test_every_baseline_is_listed_and_loads() -> None:
-    assert set(BASELINE_NAMES) == {"random", "heuristic", "oracle", "script", "lookup", *STRATEGY_NAMES}
+    assert set(BASELINE_NAMES) == {"random", "heuristic", "oracle", "script", "lookup", "lookup_hint", *STRATEGY_NAMES}
     for spec in baseline_specs():
         agent = load_agent(spec)
         assert agent.name == spec and agent.kind == "baseline"

@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.worker import WorkerCancelled
 
+from cs_env import ENV_ID
 from cs_tui.app import AppSettings, CsTuiApp
 from cs_tui.screens.play import PlayScreen
 from cs_tui.screens.play_phase import Phase
@@ -194,7 +195,7 @@ async def test_a_finished_conversation_is_recorded_and_replays(tmp_path: Path) -
         record = json.loads(files[0].read_text())
         human = screen.state.shown  # type: ignore[union-attr]
         assert record["seed"] == SEED
-        assert record["env"] == {"industry": "mixed", "max_turns": 10, "options": None}
+        assert record["env"] == {"id": ENV_ID, "industry": "mixed", "max_turns": 10, "options": None}
         assert record["human"]["actions"] == human.actions
         assert record["human"]["rewards"] == pytest.approx([t.reward for t in human.turns])
         assert record["agent"]["player"] == "heuristic"

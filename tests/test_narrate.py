@@ -255,3 +255,31 @@ def test_a_scenario_called_critical_or_urgent_pins_a_high_urgency() -> None:
     assert {s.name for s in named} >= {"critical_bug_vip", "urgent_fraud"}
     for scenario in named:
         assert scenario.options.get("urgency", 0) >= 3, scenario.name
+
+
+def test_the_customers_words_say_what_the_observation_shows_not_the_hidden_satisfaction() -> None:
+    """v1: a reply says things got better exactly when the satisfaction cue (the observation's index 5, what
+    a reader of the words sees) rose noticeably; the hidden satisfaction, often moving otherwise, never
+    decides it."""
+    from cs_env import CustomerSupportEnv
+    from cs_env.narrate import BETTER, NOTICEABLE, TOPICS
+
+    env = CustomerSupportEnv("mixed")
+    disagreed = checked = 0
+    for seed in range(150):
+        obs, info = env.reset(seed=seed)
+        cue, hidden = env.opening_satisfaction, info["hidden_satisfaction"]
+        assert cue == pytest.approx(float(obs[5]), abs=1e-6)
+        better_lines = {line.format(topic=TOPICS[info["inquiry_type"]][2]) for line in BETTER}
+        while True:
+            obs, _, terminated, truncated, info = env.step(seed % 8 if seed % 8 != 2 else 0)
+            if terminated or truncated:
+                break
+            shown, truth = env.history[-1].satisfaction - cue, info["hidden_satisfaction"] - hidden
+            cue, hidden = env.history[-1].satisfaction, info["hidden_satisfaction"]
+            assert cue == pytest.approx(float(obs[5]), abs=1e-6)
+            said_better = env.conversation()[1][-1].customer.text in better_lines
+            assert said_better == (shown > NOTICEABLE), (seed, shown, truth)
+            disagreed += (shown > NOTICEABLE) != (truth > NOTICEABLE)
+            checked += 1
+    assert checked > 300 and disagreed > 20  # the cue and the truth part ways often enough to tell

@@ -100,18 +100,22 @@ def test_a_persons_twenty_recorded_conversations_warm_start_a_run(tmp_path: Path
     assert np.mean(chosen == STRATEGY_NAMES.index("educational")) > 0.8
 
 
+#: a recording's start, up to its industry: made on this env (v0's are refused before anything else)
+V1 = '{"seed": 1, "env": {"id": "cs_env/CustomerSupport-v1", '
+
+
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
         (lambda folder: None, "no recorded conversations with a turn in it"),
         (lambda folder: (folder / "a.json").write_text("{not json"), "a.json: cannot replay this recording"),
-        (lambda folder: (folder / "b.json").write_text('{"seed": 1, "env": {"industry": "mixed", "max_turns": 10}}'),
+        (lambda folder: (folder / "b.json").write_text(V1 + '"industry": "mixed", "max_turns": 10}}'),
          "b.json: cannot replay this recording (no 'human' field)"),
         (lambda folder: (folder / "c.json").write_text(
-            '{"seed": 1, "env": {"industry": "space", "max_turns": 10}, "human": {"player": "you", "actions": [0]}}'),
+            V1 + '"industry": "space", "max_turns": 10}, "human": {"player": "you", "actions": [0]}}'),
          "c.json: cannot replay this recording (unknown industry 'space'"),
         (lambda folder: (folder / "d.json").write_text(
-            '{"seed": 1, "env": {"industry": "tech", "max_turns": 10}, "human": {"player": "you", "actions": [9]}}'),
+            V1 + '"industry": "tech", "max_turns": 10}, "human": {"player": "you", "actions": [9]}}'),
          "d.json: cannot replay this recording (human actions must be 0-7)"),
     ],
 )  # fmt: skip

@@ -56,7 +56,8 @@ BASELINE_NOTES = {
     "heuristic": "a support lead's rules",
     "oracle": "sees the hidden traits: the ceiling",
     "script": "a new hire's script: empathy, quick fix, then technical",
-    "lookup": "one strategy per inquiry and turn, fitted",
+    "lookup": "one strategy per inquiry, sentiment, tier and turn, fitted",
+    "lookup_hint": "the lookup table, also by the specialist hint",
 }
 DEFAULT_AGENT = "default"
 SHORT, NARROW = 20, 64  # below these rows the title and the score go, below these columns the side panel

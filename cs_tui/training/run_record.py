@@ -194,7 +194,7 @@ class RunRecord:
         return cls(**values, extra=extra)
 
     def to_json(self) -> dict[str, Any]:
-        """meta.json's object: every field in order (``tune`` and ``traceback`` only when set), then
+        """meta.json's object: every field in order (``tune``, ``traceback`` and ``env_id`` only when set), then
         :attr:`extra`."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
@@ -226,7 +226,7 @@ REQUIRED = frozenset(
 )
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(RunRecord)) - {"extra"}
 # the trainer writes these keys only once they have a value, as it always has
-_WRITTEN_WHEN_SET = frozenset({"tune", "traceback"})
+_WRITTEN_WHEN_SET = frozenset({"tune", "traceback", "env_id"})  # (env_id: runs before it read and write unchanged)
 
 
 @functools.cache
