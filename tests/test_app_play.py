@@ -411,7 +411,9 @@ async def test_a_random_opponent_suggests_nothing(tmp_path: Path) -> None:
 async def test_a_broken_recording_is_a_notification(tmp_path: Path) -> None:
     episodes = tmp_path / "episodes"
     episodes.mkdir()
-    (episodes / "20260101-000000-bfsi-seed1.json").write_text('{"seed": 1, "env": {"industry": "nowhere"}}')
+    (episodes / "20260101-000000-bfsi-seed1.json").write_text(
+        '{"seed": 1, "env": {"id": "cs_env/CustomerSupport-v1", "industry": "nowhere"}}'
+    )
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)

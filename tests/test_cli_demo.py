@@ -44,6 +44,7 @@ def test_demo_narrates_each_conversation_with_mood_tier_and_reward_parts(capsys:
             inquiry=inquiry, sentiment=env.opening_sentiment, urgency=s.urgency, tier=s.tier, seed=4 + i
         )
         assert f"Customer ({SENTIMENT_NAMES[env.opening_sentiment]}): {first.text}" in out
+        before = env.opening_satisfaction
         for turn, rec in enumerate(env.history, start=1):
             agent, customer = narrate(
                 inquiry=inquiry,
@@ -53,7 +54,9 @@ def test_demo_narrates_each_conversation_with_mood_tier_and_reward_parts(capsys:
                 outcome=OUTCOME_NAMES[rec.outcome],
                 turn=turn,
                 seed=4 + i,
+                satisfaction_change=rec.satisfaction - before,  # what the words showed change (the cue)
             )
+            before = rec.satisfaction
             assert f"{turn}. Agent [{strategy_label(rec.action)}]: {agent.text}" in out
             assert f"Customer ({SENTIMENT_NAMES[rec.sentiment]}): {customer.text}" in out
             sat, eff, biz, esc = (c + 0.0 for c in rec.components)

@@ -8,6 +8,7 @@ import pytest
 from cs_env import CustomerSupportEnv, ResponseStrategy
 from cs_env.domain import STRATEGY_NAMES
 from cs_env.evaluate import baseline_table, metrics, normalized_score, rollout
+from cs_env.industries import default_catalog
 from cs_env.policies import FixedPolicy, HeuristicPolicy, OraclePolicy, RandomPolicy
 
 S = ResponseStrategy
@@ -211,3 +212,47 @@ def test_the_specialist_hint_is_informative_but_noisy() -> None:
     assert np.mean(hint[needed] > 0.65) > 0.6 and np.mean(hint[~needed] < 0.45) > 0.6  # informative
     overlap = (hint >= 0.45) & (hint <= 0.65)
     assert 0.2 < overlap[needed].mean() < 0.4 and 0.2 < overlap[~needed].mean() < 0.4  # not the hidden bit
+
+
+def test_whether_a_case_needs_a_specialist_is_the_issues_alone() -> None:
+    """v1: the same draws give the same specialist cases whatever the customer's mood, tier or urgency;
+    the inquiry and the complexity decide (fraud reports need the fraud team however polite)."""
+    from cs_env.customer import CUSTOMER_DRAWS, Tables, new_customers
+
+    tables = Tables.build(default_catalog(), "bfsi")
+    u = np.random.default_rng(3).random((CUSTOMER_DRAWS, 20_000))
+    fraud = {"inquiry": 2, "complexity": 0.6}
+    needs = [
+        new_customers(tables, u, {**fraud, "tier": tier, "sentiment": mood, "urgency": urgency}).needs_specialist
+        for tier, mood, urgency in ((0, 4, 0), (2, 0, 4), (1, 2, 2))
+    ]
+    assert (needs[0] == needs[1]).all() and (needs[0] == needs[2]).all()
+    assert 0.7 < needs[0].mean() < 0.8  # three fraud reports in four
+    simple = new_customers(tables, u, {"inquiry": 2, "complexity": 0.2}).needs_specialist.mean()
+    complex_ = new_customers(tables, u, {"inquiry": 2, "complexity": 1.0}).needs_specialist.mean()
+    assert complex_ > needs[0].mean() + 0.15 and abs(simple - needs[0].mean()) < 0.02
+
+
+def test_leaving_is_a_hazard_of_anger_and_lost_patience() -> None:
+    """Never zero for a furious customer, however patient; small for a delighted one, however impatient;
+    more likely the less patience is left."""
+    from cs_env.customer import CUSTOMER_DRAWS, TURN_DRAWS, Tables, new_customers
+    from cs_env.dynamics import DYNAMICS
+    from cs_env.turn import BatchTurn
+
+    tables = Tables.build(default_catalog(), "retail")
+    rng = np.random.default_rng(5)
+
+    def left(pins: dict) -> float:
+        s = new_customers(tables, rng.random((CUSTOMER_DRAWS, 20_000)), {"needs_specialist": 0.0, **pins})
+        _, outcome = BatchTurn(DYNAMICS, 10).play(
+            s, np.full(20_000, int(S.EMPATHETIC)), rng.random((TURN_DRAWS, 20_000))
+        )
+        return float(np.mean(outcome == 3))
+
+    furious_patient = left({"sentiment": 0, "patience": 1.0})
+    furious_impatient = left({"sentiment": 0, "patience": 0.05})
+    delighted_impatient = left({"sentiment": 4, "patience": 0.05})
+    assert furious_patient > 0.02  # v0: zero while patience > 0.12
+    assert furious_impatient > furious_patient + 0.1
+    assert delighted_impatient < 0.02  # v0: 9 % a turn at zero patience
