@@ -290,7 +290,8 @@ class OraclePolicy:
     (``benchmarks/oracle_convergence.py``: the same customers and draws for every setting, differences
     paired; the README's convergence table): 1,024 raced rollouts add +0.20 % ± 0.13 of the return,
     256 take -0.06 % ± 0.17, while 64 unraced ones fall 0.4-1 % short (a v1 rollout's return varies
-    much). Depth 2 costs some 80 times as much; on v0 it added nothing measurable (-0.5 % ± 0.7).
+    much). Depth 2 costs some 70 times as much: on v1 +1.0 % ± 0.8 on 600 customers (not significant,
+    not settled), on v0 -0.5 % ± 0.7.
     10,000 conversations cost about 80 CPU seconds.
     """
 
