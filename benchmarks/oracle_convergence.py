@@ -7,7 +7,8 @@ Every setting plays the very same conversations: episode i meets the customer an
 ``CustomerSupportEnv(industry).reset(seed=SEED * 1_000_000 + i)`` (``rollout(env_seeds=...)``), so two
 settings differ only by their own choices (common random numbers), and each row's difference from the
 default oracle is paired, with its standard error. A setting is ``dDkK`` (depth D, K rollouts per
-strategy at the top) with ``iI`` for the inner levels' rollouts at depth 2 and more, and ``@N`` to play
+strategy at the top), with ``sScC`` for racing (every strategy gets S rollouts, the best C the rest of
+the K), ``iI`` for the inner levels' rollouts at depth 2 and more, and ``@N`` to play
 only the first N episodes (the deep settings are slow; their difference is then against the default on
 those N). The last rows are the old oracle (depth 1, 32 rollouts), the greedy rule the oracle rolls
 out (``trait_policy``), the heuristic and random, with their % of the default oracle on the same
@@ -28,29 +29,42 @@ from typing import Any
 
 import numpy as np
 
-SETTING = re.compile(r"d(?P<depth>\d+)k(?P<rollouts>\d+)(?:i(?P<inner>\d+))?(?:@(?P<episodes>\d+))?$")
+SETTING = re.compile(
+    r"d(?P<depth>\d+)k(?P<rollouts>\d+)(?:s(?P<screen>\d+)c(?P<contenders>\d+))?(?:i(?P<inner>\d+))?(?:@(?P<episodes>\d+))?$"
+)
 
 
 def parse(setting: str) -> tuple[dict[str, int], int | None]:
-    """``d2k32i16@500`` as the oracle's keyword options and the episodes to play (None: all)."""
+    """``d2k32i16@500`` or ``d1k256s32c3`` as the oracle's keyword options and the episodes to play (None: all)."""
     found = SETTING.match(setting)
     if not found:
-        raise SystemExit(f"--settings: {setting!r} is not dDkK[iI][@N] (e.g. d1k64, d2k32i16@500)")
+        raise SystemExit(f"--settings: {setting!r} is not dDkK[sScC][iI][@N] (e.g. d1k64, d1k256s32c3, d2k32i16@500)")
     options = {"depth": int(found["depth"]), "rollouts": int(found["rollouts"])}
-    if found["inner"]:
-        options["inner_rollouts"] = int(found["inner"])
+    options["screen"] = options["rollouts"]  # no racing unless sScC says so
+    for key, option in (("inner", "inner_rollouts"), ("screen", "screen"), ("contenders", "contenders")):
+        if found[key]:
+            options[option] = int(found[key])
     return options, int(found["episodes"]) if found["episodes"] else None
 
 
 def main() -> None:
     from cs_env.evaluate import rollout
-    from cs_env.policies import ORACLE_DEPTH, ORACLE_ROLLOUTS, HeuristicPolicy, OraclePolicy, RandomPolicy, trait_policy
+    from cs_env.policies import (
+        ORACLE_CONTENDERS,
+        ORACLE_DEPTH,
+        ORACLE_ROLLOUTS,
+        ORACLE_SCREEN,
+        HeuristicPolicy,
+        OraclePolicy,
+        RandomPolicy,
+        trait_policy,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--industry", default="mixed")
-    parser.add_argument("--settings", nargs="*", default=["d1k16", "d1k32", "d1k128", "d1k256@1000", "d2k32i16@300"])
+    parser.add_argument("--settings", nargs="*", default=["d1k64", "d1k256s32c3", "d1k1024s128c3", "d2k64i16@300"])
     parser.add_argument("--save", type=Path, help="also write every row's per-episode returns to this .npz")
     args = parser.parse_args()
     saved: dict[str, np.ndarray] = {}
@@ -70,7 +84,7 @@ def main() -> None:
         per = 10_000 / len(returns)
         return returns, f"{(time.process_time() - cpu) * per:.0f} / {(time.perf_counter() - wall) * per:.0f}"
 
-    default = f"d{ORACLE_DEPTH}k{ORACLE_ROLLOUTS}"
+    default = f"d{ORACLE_DEPTH}k{ORACLE_ROLLOUTS}s{ORACLE_SCREEN}c{ORACLE_CONTENDERS}"
     print(f"{args.industry}, {args.episodes:,} conversations (env seeds {seeds[0]}…), load {os.getloadavg()[0]:.1f}")
     reference, seconds = play(OraclePolicy(args.industry, seed=args.seed))
     random_returns, _ = play(RandomPolicy(args.seed))
@@ -89,7 +103,7 @@ def main() -> None:
         options, n = parse(setting)
         rows.append((setting, OraclePolicy(args.industry, seed=args.seed, **options), n))
     rows += [
-        ("old oracle (d1k32)", OraclePolicy(args.industry, rollouts=32, depth=1, seed=args.seed + 1), None),
+        ("old oracle (d1k32)", OraclePolicy(args.industry, rollouts=32, screen=32, depth=1, seed=args.seed + 1), None),
         ("trait_policy", Greedy(), None),
         ("heuristic", HeuristicPolicy(), None),
     ]

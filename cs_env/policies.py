@@ -268,11 +268,14 @@ def trait_policy(s: CustomerState, dynamics: Dynamics = DYNAMICS) -> np.ndarray:
 
 #: The oracle's settings: the cheapest within 0.3 % of its return of every deeper or wider setting measured
 #: by ``benchmarks/oracle_convergence.py`` (the README's convergence table).
-ORACLE_ROLLOUTS = 64
+ORACLE_ROLLOUTS = 512
 ORACLE_DEPTH = 1
+#: Racing: every strategy first gets this many rollouts, the best ``ORACLE_CONTENDERS`` the rest.
+ORACLE_SCREEN = 64
+ORACLE_CONTENDERS = 3
 #: Names the oracle's algorithm and settings: a reference cached from another oracle is never reused
 #: (``cs_tui.training.trainer.reference_for``). Change it with any change to the oracle.
-ORACLE_ID = f"rollout-d{ORACLE_DEPTH}k{ORACLE_ROLLOUTS}"
+ORACLE_ID = f"rollout-d{ORACLE_DEPTH}k{ORACLE_ROLLOUTS}s{ORACLE_SCREEN}c{ORACLE_CONTENDERS}"
 #: Inner levels' rollouts per strategy when ``depth`` > 1.
 ORACLE_INNER_ROLLOUTS = 16
 #: At most this many conversation copies are played at once: the batch is planned in slices, so the
@@ -286,18 +289,22 @@ class OraclePolicy:
     It sees the true hidden state and plans with the simulator's own rules, through the kernel's public
     API only (:meth:`BatchTurn.play` on copies of the state, ``TURN_DRAWS`` fresh uniforms a turn from
     its own generator, never the env's draws), so it plans unchanged whatever the dynamics. At every turn
-    it tries each strategy ``rollouts`` times, each followed by the rest of the conversation played by
-    a base policy, with common random numbers across strategies (the same draws for every first
-    strategy: differences come from the strategy, not luck), and plays the best mean return: one step of
-    policy iteration on the base (Bertsekas' rollout algorithm), replanned each turn. With ``depth`` d the
-    rest of each rollout is played by the depth d-1 oracle (``inner_rollouts`` per strategy), replanning
-    every turn: nested rollouts; depth 0 is the base, :func:`trait_policy` unless ``base`` is given.
+    it tries each strategy on many rollouts, each followed by the rest of the conversation played by a
+    base policy, with common random numbers across strategies (the same draws for every first strategy:
+    differences come from the strategy, not luck), and plays the best mean return: one step of policy
+    iteration on the base (Bertsekas' rollout algorithm), replanned each turn. The rollouts are raced:
+    every strategy gets ``screen`` of them, the ``contenders`` best so far the rest of ``rollouts``
+    (``screen`` >= ``rollouts``: every strategy gets them all). With ``depth`` d the rest of each rollout
+    is played by the depth d-1 oracle (``inner_rollouts`` per strategy, not raced), replanning every
+    turn: nested rollouts; depth 0 is the base, :func:`trait_policy` unless ``base`` is given.
 
-    The defaults (``ORACLE_DEPTH``, ``ORACLE_ROLLOUTS``) are the cheapest setting whose return more
-    depth or more rollouts raise by less than 0.3 % (``benchmarks/oracle_convergence.py``, same
-    customers and draws for every setting): depth 2 adds nothing measurable over depth 1 at some 80
-    times the cost, and doubling the rollouts from 64 adds less than 0.1 %. 10,000 conversations cost
-    about 25 CPU seconds (the README's convergence table).
+    The defaults (depth 1, 512 rollouts raced from 64 to the best 3) were measured on CustomerSupport-v1
+    (``benchmarks/oracle_convergence.py``: the same customers and draws for every setting, differences
+    paired; the README's convergence table): 1,024 raced rollouts add +0.20 % ± 0.13 of the return,
+    256 take -0.06 % ± 0.17, while 64 unraced ones fall 0.4-1 % short (a v1 rollout's return varies
+    much). Depth 2 costs some 70 times as much: on v1 +1.0 % ± 0.8 on 600 customers (not significant,
+    not settled), on v0 -0.5 % ± 0.7.
+    10,000 conversations cost about 80 CPU seconds.
     """
 
     name = "oracle"
@@ -313,11 +320,19 @@ class OraclePolicy:
         *,
         depth: int = ORACLE_DEPTH,
         inner_rollouts: int = ORACLE_INNER_ROLLOUTS,
+        screen: int = ORACLE_SCREEN,
+        contenders: int = ORACLE_CONTENDERS,
         base: Any = None,
         dynamics: Dynamics = DYNAMICS,
         max_rows: int = ORACLE_MAX_ROWS,
     ) -> None:
-        counts = (("rollouts", rollouts, 1), ("depth", depth, 0), ("inner_rollouts", inner_rollouts, 1))
+        counts = (
+            ("rollouts", rollouts, 1),
+            ("depth", depth, 0),
+            ("inner_rollouts", inner_rollouts, 1),
+            ("screen", screen, 1),
+            ("contenders", contenders, 1),
+        )
         for label, value, low in counts:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"OraclePolicy: {label} must be an integer of at least {low}, got {value!r}")
@@ -325,12 +340,14 @@ class OraclePolicy:
         self.max_turns = max_turns
         self.kernel = BatchTurn(dynamics, max_turns)
         self.rollouts, self.depth, self.inner_rollouts = rollouts, depth, inner_rollouts
+        self.screen, self.contenders = min(screen, rollouts), min(contenders, N_STRATEGIES)
         self.base = base if base is not None else functools.partial(trait_policy, dynamics=dynamics)
         self.max_rows = max_rows
-        # streams of its own (the same seed as an env's never replays that env's draws), one per level: oracles
-        # of any depth with one seed draw the same futures at the top (common random numbers)
+        # streams of its own (the same seed as an env's never replays that env's draws), one per level counted
+        # from the top, rngs[0]: oracles of any depth with one seed draw the same futures at the top (common
+        # random numbers)
         self.rngs = [
-            np.random.default_rng(None if seed is None else [seed, _ORACLE_STREAM, level]) for level in range(depth + 1)
+            np.random.default_rng(None if seed is None else [seed, _ORACLE_STREAM, below]) for below in range(depth)
         ]
 
     def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
@@ -349,7 +366,10 @@ class OraclePolicy:
         """Conversation copies one conversation planned at ``depth`` expands into, inner levels included."""
         copies = 1
         for level in range(depth, 0, -1):
-            copies *= N_STRATEGIES * (self.rollouts if level == self.depth else self.inner_rollouts)
+            if level < self.depth or self.screen >= self.rollouts:
+                copies *= N_STRATEGIES * (self.rollouts if level == self.depth else self.inner_rollouts)
+            else:  # racing: the larger of its two rounds
+                copies *= max(N_STRATEGIES * self.screen, self.contenders * (self.rollouts - self.screen))
         return copies
 
     def _plan(self, state: CustomerState, depth: int) -> np.ndarray:
@@ -360,15 +380,31 @@ class OraclePolicy:
         if n > step:
             parts = [self._plan(state.select(slice(i, i + step)), depth) for i in range(0, n, step)]
             return np.concatenate(parts)
-        k = self.rollouts if depth == self.depth else self.inner_rollouts
-        per = N_STRATEGIES * k
-        rows = state.select(np.repeat(np.arange(n), per))  # ordered (conversation, first strategy, rollout)
-        action = np.tile(np.repeat(np.arange(N_STRATEGIES), k), n)
+        every = np.broadcast_to(np.arange(N_STRATEGIES), (n, N_STRATEGIES))
+        if depth < self.depth or self.screen >= self.rollouts:
+            k = self.rollouts if depth == self.depth else self.inner_rollouts
+            return self._returns(state, every, k, depth).mean(axis=2).argmax(axis=1)
+        # racing: every strategy gets ``screen`` rollouts, the best ``contenders`` the rest
+        first = self._returns(state, every, self.screen, depth)
+        contenders = np.argsort(-first.mean(axis=2), axis=1, kind="stable")[:, : self.contenders]
+        rest = self._returns(state, contenders, self.rollouts - self.screen, depth)
+        kept = np.take_along_axis(first.sum(axis=2), contenders, axis=1)
+        best = (kept + rest.sum(axis=2)).argmax(axis=1)
+        return contenders[np.arange(n), best]
+
+    def _returns(self, state: CustomerState, first: np.ndarray, k: int, depth: int) -> np.ndarray:
+        """Returns ``(n, c, k)`` of ``k`` rollouts of each conversation of ``state`` opening with each of its
+        ``c`` strategies ``first`` (n, c), the rest played at ``depth`` - 1; the same draws for every
+        opening of a conversation (differences come from the strategy, not luck)."""
+        n, c = first.shape
+        per = c * k
+        rows = state.select(np.repeat(np.arange(n), per))  # ordered (conversation, opening, rollout)
+        action = np.repeat(first.reshape(-1), k)
         path = np.arange(n * per)  # each live copy's index into total
-        draw = (path // per) * k + path % k  # (conversation, rollout): the same draws for every first strategy
+        draw = (path // per) * k + path % k  # (conversation, rollout)
         total = np.zeros(n * per)
         for _ in range(self.max_turns - int(state.turn.min())):
-            u = self.rngs[depth].random((TURN_DRAWS, n * k)).take(draw, axis=1)
+            u = self.rngs[self.depth - depth].random((TURN_DRAWS, n * k)).take(draw, axis=1)
             components, outcome = self.kernel.play(rows, action, u)
             total[path] += components[0] + components[1] + components[2] + components[3]
             ongoing = outcome == ONGOING
@@ -377,7 +413,7 @@ class OraclePolicy:
             if not ongoing.all():  # drop the finished copies (measured cheaper than playing them on unpaid)
                 path, draw, rows = path[ongoing], draw[ongoing], rows.select(ongoing)
             action = self._plan(rows, depth - 1)
-        return total.reshape(n, N_STRATEGIES, k).mean(axis=2).argmax(axis=1)
+        return total.reshape(n, c, k)
 
 
 #: Mixed into the oracle's seed: its planning draws are a stream apart from any env's.
