@@ -18,14 +18,13 @@ import pytest
 ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
 SAVES = Path(__file__).parent.parent / "saves"
 
-#: run before the app: loading any model takes a minute (a slow disk, a big model, a loaded machine)
+#: run before the app: loading any model never ends (a hung disk): only an exit that does not wait for
+#: the load ends the process, however busy the machine
 SLOW_LOAD = """
-import time
+import threading
 import cs_tui.agents as agents
-real = agents.load_agent
 def load_agent(*args, **kwargs):
-    time.sleep(60)
-    return real(*args, **kwargs)
+    threading.Event().wait()
 agents.load_agent = load_agent
 """
 
@@ -42,7 +41,7 @@ class App:
             os.execve(sys.executable, [sys.executable, "-m", "cs_tui"], env)
         self.pid, self.fd, self.raw = pid, fd, b""
 
-    def wait_for(self, marker: bytes, timeout: float = 60) -> None:
+    def wait_for(self, marker: bytes, timeout: float = 120) -> None:
         end = time.monotonic() + timeout
         while marker not in ANSI.sub(b"", self.raw):
             assert time.monotonic() < end, f"no {marker!r} on screen: {ANSI.sub(b'', self.raw)[-500:]!r}"
@@ -92,8 +91,8 @@ def test_q_while_a_model_loads_exits_without_waiting_for_the_load(model_saves: P
     try:
         app.wait_for(b"loading default")
         app.press(b"q")
-        # the load has ~60 s to go: an exit that waited for it (as asyncio.run's would) is not over in 20
-        assert app.exit_status(within=20) == 0
+        # the load never ends: an exit that waited for it (as asyncio.run's would) would never be over
+        assert app.exit_status(within=120) == 0
         assert b"\x1b[?1049l" in app.raw  # the terminal left the app's screen: restored
     finally:
         app.kill()
@@ -108,7 +107,7 @@ def test_ctrl_q_quits_and_a_finished_conversation_is_recorded_first(tmp_path: Pa
         app.press(b"3")  # escalate: the conversation ends at once
         app.wait_for(b"ESCALATED")
         app.press(b"\x11")  # ctrl+q, Textual's quit key, right away
-        assert app.exit_status(within=20) == 0
+        assert app.exit_status(within=120) == 0
     finally:
         app.kill()
     (record,) = (saves / "episodes").glob("*.json")

@@ -134,7 +134,7 @@ def cs_tui(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_training(run: Run, min_steps: int, timeout: float = 60.0) -> int:
+def wait_for_training(run: Run, min_steps: int, timeout: float = 600.0) -> int:
     """Wait until the run has checkpointed at least ``min_steps`` steps; returns the steps seen."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -162,7 +162,7 @@ def test_a_stopped_cs_tui_train_leaves_a_checkpoint_that_resume_continues(
     )  # fmt: skip
     wait_for_training(run, 2000)
     proc.send_signal(signum)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=300)
     assert proc.returncode == 128 + signum
     assert "Traceback" not in err and out == ""  # --quiet: nothing but errors
     meta = run.meta
@@ -175,7 +175,7 @@ def test_a_stopped_cs_tui_train_leaves_a_checkpoint_that_resume_continues(
             assert int(buffer["pos"]) > 0 and buffer["observations"].shape[0] == int(buffer["pos"])
 
     resumed = cs_tui("train", "--resume", str(run.path), "--timesteps", str(stopped_at + 1500), "--json")
-    out, err = resumed.communicate(timeout=120)
+    out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines[0]["type"] == "started" and lines[0]["resumed"] and lines[-1]["status"] == "finished"
@@ -200,7 +200,7 @@ def test_kill_9_leaves_every_file_loadable_and_loses_at_most_one_checkpoint_inte
     wait_for_training(run, 3000)
     time.sleep(0.3)  # somewhere mid-interval, perhaps mid-write
     proc.kill()
-    proc.communicate(timeout=30)
+    proc.communicate(timeout=120)
     records = records_of(run)
     last_seen = max(r["timesteps"] for r in records)
     meta = run.meta  # whole JSON
@@ -210,7 +210,7 @@ def test_kill_9_leaves_every_file_loadable_and_loses_at_most_one_checkpoint_inte
     assert last_seen - meta["timesteps_done"] <= 1000 + 8 * 256  # one interval (+ one rollout in flight)
     # and it resumes from there
     resumed = cs_tui("train", "--resume", str(run.path), "--timesteps", str(meta["timesteps_done"] + 1000), "--quiet")
-    _, err = resumed.communicate(timeout=120)
+    _, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err
     assert run.meta["status"] == "finished"
 

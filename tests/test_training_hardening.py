@@ -35,7 +35,7 @@ def hold_lock(path: Path) -> subprocess.Popen[str]:
     """Another process holding the run's lock, as a trainer does; returns once it holds it."""
     child = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from cs_tui.training.runs import RunLock; "
-         f"RunLock({str(path)!r}).acquire(); print('held', flush=True); time.sleep(120)"],
+         f"RunLock({str(path)!r}).acquire(); print('held', flush=True); time.sleep(3600)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert child.stdout is not None and child.stdout.readline().strip() == "held"
@@ -101,11 +101,11 @@ def test_sigterm_during_the_first_seconds_of_cs_tui_train_leaves_a_resumable_run
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     meta = tmp_path / "early" / runs.META_FILE
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 600
     while not meta.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     proc.send_signal(signal.SIGTERM)  # while it imports torch
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err
     run = Run(tmp_path / "early")
     assert run.recorded_status == "interrupted" and run.model_path.is_file()
