@@ -329,6 +329,7 @@ async def test_the_new_run_form_keeps_its_fields_for_the_app_session(tmp_path: P
         assert fields(fresh) == defaults
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Path) -> None:
     """n → form → ctrl+s starts ``cs-tui train`` detached; its records arrive; x stops it with a checkpoint."""
@@ -423,6 +424,7 @@ def test_sparkline_columns_are_means_so_the_curve_uses_the_full_height() -> None
     assert max(columns) - min(columns) < 1.0  # the columns' own range is what the sparkline scales to
 
 
+@pytest.mark.heavy
 async def test_u_resumes_a_died_run_with_cs_tui_train_resume(tmp_path: Path) -> None:
     """u starts ``cs-tui train --resume`` on the followed run; with no checkpoint to go on from, it trains again
     from step 0 (a trainer that died before its first checkpoint left nothing to lose) and finishes."""
@@ -587,6 +589,7 @@ async def test_a_run_started_here_that_fails_shows_its_error_not_a_pointer_to_a_
         assert any("the replay buffer is corrupt" in n.message for n in app._notifications)
 
 
+@pytest.mark.heavy
 async def test_the_run_the_user_opened_stays_and_a_new_live_run_is_announced(tmp_path: Path) -> None:
     """A run started elsewhere leaves the run the user chose on the monitor; l follows it; u acts on the choice."""
     make_run(tmp_path, "picked", status="interrupted", created_at="2026-01-01T10:00:00+00:00")

@@ -24,6 +24,7 @@ def wait(condition: object, timeout: float = 120.0) -> None:
     raise AssertionError("timed out")
 
 
+@pytest.mark.heavy
 def test_a_launched_run_lives_in_its_own_session_logs_to_saves_and_stops_with_a_checkpoint(tmp_path: Path) -> None:
     argv = ["--saves", str(tmp_path), "train", "--name", "r", "--timesteps", "200000", *QUICK]
     launched = launcher.launch(tmp_path, "r", argv)

@@ -63,6 +63,7 @@ def parameters(path: Path) -> dict[str, Any]:
     return {k: v.clone() for k, v in load_model(path).policy.state_dict().items()}
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("algorithm", trainer.ALGORITHMS)
 def test_each_algorithm_trains_a_few_thousand_steps_into_a_complete_run_folder(tmp_path: Path, algorithm: str) -> None:
     from cs_tui.training.safe_load import load_model
@@ -102,6 +103,7 @@ def test_each_algorithm_trains_a_few_thousand_steps_into_a_complete_run_folder(t
     assert (run.replay_buffer_path.is_file()) == (algorithm == "dqn")
 
 
+@pytest.mark.heavy
 def test_the_same_seed_gives_identical_parameters_and_another_seed_does_not(tmp_path: Path) -> None:
     first = trainer.train(quick_options(tmp_path, "ppo", timesteps=2048, name="a", seed=7))
     second = trainer.train(quick_options(tmp_path, "ppo", timesteps=2048, name="b", seed=7))
@@ -112,6 +114,7 @@ def test_the_same_seed_gives_identical_parameters_and_another_seed_does_not(tmp_
     assert not all(bool((a[k] == c[k]).all()) for k in a)
 
 
+@pytest.mark.heavy
 def test_a_signal_in_process_stops_at_the_next_step_with_a_checkpoint(tmp_path: Path) -> None:
     class StopAfterFirstRecord(trainer.NullReporter):
         def record(self, record: dict[str, Any]) -> None:
@@ -148,6 +151,7 @@ def wait_for_training(run: Run, min_steps: int, timeout: float = 600.0) -> int:
     raise AssertionError(f"{run.path} did not reach {min_steps} steps in {timeout} s")
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 @pytest.mark.parametrize(("algorithm", "signum"), [("ppo", signal.SIGTERM), ("dqn", signal.SIGHUP)])
 def test_a_stopped_cs_tui_train_leaves_a_checkpoint_that_resume_continues(
@@ -190,6 +194,7 @@ def test_a_stopped_cs_tui_train_leaves_a_checkpoint_that_resume_continues(
     assert before > 0 and episodes == sorted(episodes)  # and so did the episode count (the monitor shows it)
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 def test_kill_9_leaves_every_file_loadable_and_loses_at_most_one_checkpoint_interval(tmp_path: Path) -> None:
     run = Run(tmp_path / "k")
@@ -243,6 +248,7 @@ def test_resume_of_a_missing_or_broken_folder_is_a_clear_error(
     assert code == 1 and "meta.json: not valid JSON" in err
 
 
+@pytest.mark.heavy
 def test_resume_refuses_clashing_settings_and_a_finished_run_without_more_steps(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -276,6 +282,7 @@ def test_resume_of_a_run_name_that_is_not_there_is_a_usage_error_listing_the_run
     assert "alpha" in err and "beta" in err
 
 
+@pytest.mark.heavy
 def test_the_largest_seed_trains_and_resumes(tmp_path: Path) -> None:
     """SB3 seeds numpy's legacy generator (0 to 2**32 - 1) and torch 64 bits: a seed up to 2**63 - 1 works."""
     top = 2**63 - 1
@@ -296,6 +303,7 @@ def test_a_taken_run_name_is_refused_without_touching_the_run(
     assert code == 2 and "invalid run name" in err
 
 
+@pytest.mark.heavy
 def test_a_run_is_resumed_by_its_name_under_the_saves_folder_and_a_finished_one_needs_more_steps(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -307,6 +315,7 @@ def test_a_run_is_resumed_by_its_name_under_the_saves_folder_and_a_finished_one_
     assert code == 0 and result.run.meta["timesteps_done"] == result.run.meta["total_timesteps"] == 4096
 
 
+@pytest.mark.heavy
 def test_train_says_up_front_that_it_rounds_the_steps_up_to_whole_rollouts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -363,6 +372,7 @@ def test_the_shipped_default_agent_loads_safely_and_reaches_90_percent_of_oracle
     assert score.pct_of_oracle is not None and score.pct_of_oracle >= 90.0
 
 
+@pytest.mark.heavy
 def test_tensorboard_flag_logs_the_run_to_tensorboard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -109,6 +109,7 @@ def test_bad_search_space_is_a_usage_error_on_the_command_line(tmp_path: Path, c
 # -- a study end to end ----------------------------------------------------------------------
 
 
+@pytest.mark.heavy
 def test_a_study_runs_trials_as_run_folders_and_best_writes_a_file_train_takes(
     tmp_path: Path, space: Path, capsys: Any
 ) -> None:
@@ -162,6 +163,7 @@ def test_a_hyperparams_file_with_a_bad_value_is_a_usage_error(tmp_path: Path, ca
     assert code == 2 and "key 'model.gamma'" in err and str(path) in err
 
 
+@pytest.mark.heavy
 def test_a_trial_below_the_median_is_pruned_and_its_run_says_pruned(tmp_path: Path, space: Path) -> None:
     import optuna
 
@@ -263,14 +265,17 @@ def _kill_one_worker_mid_trial(saves: Path, space: Path, storage: str | None) ->
     assert len(study_of(saves, "shared", storage).get_trials()) == len(states)
 
 
+@pytest.mark.heavy
 def test_workers_share_an_embedded_study_and_one_killed_mid_trial_loses_no_trial(tmp_path: Path, space: Path) -> None:
     _kill_one_worker_mid_trial(tmp_path / "saves", space, None)
 
 
+@pytest.mark.heavy
 def test_workers_share_a_study_on_a_real_postgresql_server(tmp_path: Path, space: Path, postgres_url: str) -> None:
     _kill_one_worker_mid_trial(tmp_path / "saves", space, postgres_url)
 
 
+@pytest.mark.heavy
 def test_sigterm_stops_a_worker_with_its_run_interrupted_and_a_rerun_continues(tmp_path: Path, space: Path) -> None:
     saves = tmp_path / "saves"
     # longer trials than the others: the signal must land while the trial still trains, even on a slow machine
@@ -331,6 +336,7 @@ def test_the_shipped_space_file_is_the_default() -> None:
 # -- the app's tuning view -------------------------------------------------------------------
 
 
+@pytest.mark.heavy
 async def test_the_tuning_view_lists_studies_and_their_trials_live(tmp_path: Path, space: Path) -> None:
     from app_helpers import PaneApp, screen_text, wait_for
 
@@ -410,6 +416,7 @@ def test_the_study_form_refuses_bad_fields_naming_them() -> None:
     assert (args.study, args.storage, args.seed) == ("a2c-mixed", "sqlite://", 0)
 
 
+@pytest.mark.heavy
 async def test_a_study_started_from_the_form_runs_as_its_own_process(tmp_path: Path) -> None:
     """``n`` → the form → ``cs-tui tune`` in its own session; its trial shows up in the view when done."""
     from app_helpers import PaneApp, screen_text, wait_for
