@@ -351,6 +351,7 @@ def test_cs_tui_help_does_not_import_torch() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.heavy  # 4,000 episodes through the SB3 model (85 s at load 20)
 def test_the_shipped_default_agent_loads_safely_and_reaches_90_percent_of_oracle() -> None:
     """saves/default is what demo and the play pane use; retrain it (README) if the simulator changes."""
     from cs_env.evaluate import reference_returns
