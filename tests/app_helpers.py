@@ -29,8 +29,11 @@ class PaneApp(App[None]):
         self.push_screen(self.pane())
 
 
-async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 15.0) -> None:
-    """Let the app run (timers, workers) until ``predicate()`` holds."""
+async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 120.0) -> None:
+    """Let the app run (timers, workers) until ``predicate()`` holds.
+
+    ``timeout`` only bounds a hang: a busy machine may take many times longer than a quiet one, so it is
+    never a claim about speed (a test waits for a state, never for a duration)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

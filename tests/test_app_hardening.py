@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -82,7 +81,7 @@ async def test_markup_in_files_and_paths_is_shown_as_text_in_every_pane(hostile_
         for key in ("t", "down", "enter", "down", "enter", "x", "u", "question_mark", "question_mark"):
             await pilot.press(key)
             await pilot.pause(0.2)
-        await wait_for(pilot, lambda: "[/]" in screen_text(app), timeout=10)  # the path, as typed
+        await wait_for(pilot, lambda: "[/]" in screen_text(app))  # the path, as typed
         await pilot.press("s", "o", "escape", "question_mark", "question_mark", "m")
         await pilot.pause(1.0)
         for key in ("down", "down", "e", "down", "e", "a", "down", "b", "c"):
@@ -111,7 +110,16 @@ async def test_the_training_pane_titles_a_saves_path_that_looks_like_markup(host
 
 
 def started_sleeper() -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])  # killed by the test
+
+
+def signalled(process: subprocess.Popen[bytes]) -> bool:
+    """Whether ``process`` has ended or has a signal pending: a kill shows here as soon as it is sent."""
+    if process.poll() is not None:
+        return True
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    pending = [int(line.split()[1], 16) for line in status.splitlines() if line.startswith(("SigPnd:", "ShdPnd:"))]
+    return any(pending)
 
 
 async def test_x_does_not_signal_a_pid_it_cannot_prove_is_the_runs_trainer(tmp_path: Path) -> None:
@@ -137,8 +145,7 @@ async def test_x_does_not_signal_a_pid_it_cannot_prove_is_the_runs_trainer(tmp_p
             await wait_for(pilot, lambda: toasts(app))
             messages = " ".join(toasts(app))
             assert "not ours to stop" in messages or "not running" in messages
-        time.sleep(0.2)
-        assert victim.poll() is None  # still alive: never signalled
+        assert not signalled(victim)  # still alive, nothing pending: never signalled
     finally:
         victim.kill()
         victim.wait()
@@ -151,7 +158,7 @@ async def test_x_stops_the_process_that_holds_the_runs_lock(tmp_path: Path) -> N
     folder.mkdir()
     trainer = subprocess.Popen(
         [sys.executable, "-c", "import time; from cs_tui.training.runs import RunLock; "
-         f"RunLock({str(folder)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
+         f"RunLock({str(folder)!r}).acquire(); print('held', flush=True); time.sleep(3600)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -163,7 +170,7 @@ async def test_x_stops_the_process_that_holds_the_runs_lock(tmp_path: Path) -> N
             await wait_for(pilot, lambda: "real" in screen_text(app))
             await pilot.pause(0.3)
             await pilot.press("x")
-            await wait_for(pilot, lambda: trainer.poll() is not None, timeout=10)
+            await wait_for(pilot, lambda: trainer.poll() is not None)
         assert trainer.returncode == -signal.SIGTERM  # the lock holder, whatever meta.json said
     finally:
         trainer.kill()

@@ -81,7 +81,7 @@ heavy = [m for m in ("torch", "stable_baselines3") if m in sys.modules]
 assert not heavy, heavy
 print("ok")
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ok" in result.stdout
 

@@ -75,7 +75,7 @@ class SlowAgent(FakeDQN):
         self.go = threading.Event()
 
     def __call__(self, obs: object, state: object = None) -> int:
-        self.go.wait(timeout=30)
+        self.go.wait(timeout=600)  # (set by every test, at its end at the latest: only a hang bound)
         return 6
 
 

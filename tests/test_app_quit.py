@@ -21,14 +21,15 @@ ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
 SAVES = Path(__file__).parent.parent / "saves"
 
 #: run before the app, and before the process that loads a model: the network's loader says it started
-#: (its pid in the file MARKER names), then waits as a slow disk or a big model would, ten minutes
+#: (its pid in the file MARKER names), then never ends (a hung disk): only an exit that does not wait for
+#: the load ends the app, however busy the machine
 SLOW_LOAD = """
-import os, time
+import os, threading
 import cs_tui.training.policy_net as policy_net
 def load_policy_net(*args, **kwargs):
     with open(os.environ["CS_TUI_TEST_MARKER"], "w") as marker:
         marker.write(str(os.getpid()))
-    time.sleep(600)
+    threading.Event().wait()
 policy_net.load_policy_net = load_policy_net
 """
 
@@ -45,7 +46,7 @@ class App:
             os.execve(sys.executable, [sys.executable, "-m", "cs_tui"], env)
         self.pid, self.fd, self.raw = pid, fd, b""
 
-    def wait_for(self, marker: bytes, timeout: float = 60) -> None:
+    def wait_for(self, marker: bytes, timeout: float = 120) -> None:
         end = time.monotonic() + timeout
         while marker not in ANSI.sub(b"", self.raw):
             assert time.monotonic() < end, f"no {marker!r} on screen: {ANSI.sub(b'', self.raw)[-500:]!r}"
@@ -108,8 +109,8 @@ def test_q_while_a_model_loads_exits_without_waiting_for_the_load(model_saves: P
         maps = Path(f"/proc/{app.pid}/maps").read_text()
         assert "libtorch" not in maps and "torch/_C" not in maps  # ... and torch never enters the app's
         app.press(b"q")
-        # the load has ten minutes to go: an exit that waited for it is not over in 20 s
-        assert app.exit_status(within=20) == 0
+        # the load never ends: an exit that waited for it would never be over (120 s only bounds a hang)
+        assert app.exit_status(within=120) == 0
         assert b"\x1b[?1049l" in app.raw  # the terminal left the app's screen: restored
     finally:
         app.kill()
@@ -127,7 +128,7 @@ def test_ctrl_q_quits_and_a_finished_conversation_is_recorded_first(tmp_path: Pa
         app.press(b"3")  # escalate: the conversation ends at once
         app.wait_for(b"ESCALATED")
         app.press(b"\x11")  # ctrl+q, Textual's quit key, right away
-        assert app.exit_status(within=20) == 0
+        assert app.exit_status(within=120) == 0
     finally:
         app.kill()
     (record,) = (saves / "episodes").glob("*.json")

@@ -142,7 +142,7 @@ async def test_passed_counts_of_200_trials_are_shown_whole_and_failing_rows_say_
         screen.query_one("#trials").value = "200"  # type: ignore[attr-defined]
         screen.query_one("#scenario-table").focus()
         await pilot.press("r")
-        await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(screen.scenarios), 60)
+        await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(screen.scenarios))
         await pilot.pause()
         text = screen_text(app)
         assert "200/200" in text, text
@@ -155,7 +155,7 @@ async def test_passed_counts_of_200_trials_are_shown_whole_and_failing_rows_say_
         screen.query_one("#policy", Select).value = "baseline:empathetic"
         screen.query_one("#trials").value = "8"  # type: ignore[attr-defined]
         await pilot.press("r")
-        await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(screen.scenarios), 60)
+        await wait_for(pilot, lambda: not screen.running and len(screen.results) == len(screen.scenarios))
         await pilot.pause()
         marks = column(table, 3)
         assert all(marks), marks

@@ -56,6 +56,7 @@ def test_early_conversations_are_rare_cases_and_late_ones_are_not() -> None:
     assert early > 0.19 and late < 0.16 and env.pinned == pinned
 
 
+@pytest.mark.heavy
 def test_a_curriculum_run_records_it_resumes_with_it_and_refuses_it_on_resume(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -187,6 +187,7 @@ def test_info_numbers_are_float64_with_a_flat_key_per_reward_component() -> None
         envs.close()
 
 
+@pytest.mark.heavy
 def test_tianshous_buffer_holds_our_infos_without_nulls() -> None:
     """What Tianshou's trainer checks after every collection (``MalformedBufferError: Encountered NaNs in
     buffer``, which stopped every Tianshou user while ``outcome`` was None on ongoing turns)."""
@@ -340,6 +341,7 @@ def test_the_masks_rule_out_a_second_offer_of_a_kind_in_both_envs() -> None:
     assert envs.action_masks().tolist() == [[True] * 8, [i != UPSELL for i in range(8)], [True] * 8]
 
 
+@pytest.mark.heavy
 def test_maskable_ppo_reads_the_masks_and_never_repeats_an_offer() -> None:
     import torch
     from sb3_contrib import MaskablePPO

@@ -24,6 +24,7 @@ def wait(condition: object, timeout: float = 120.0) -> None:
     raise AssertionError("timed out")
 
 
+@pytest.mark.heavy
 def test_a_launched_run_lives_in_its_own_session_logs_to_saves_and_stops_with_a_checkpoint(tmp_path: Path) -> None:
     argv = ["--saves", str(tmp_path), "train", "--name", "r", "--timesteps", "200000", *QUICK]
     launched = launcher.launch(tmp_path, "r", argv)
@@ -32,7 +33,7 @@ def test_a_launched_run_lives_in_its_own_session_logs_to_saves_and_stops_with_a_
     run = Run(tmp_path / "r")
     wait(lambda: run.trainer_pid() is not None and run.model_path.is_file())
     assert launcher.stop_run(run, launched) == launcher.Stop.SIGNALLED
-    assert launched.process.wait(timeout=60) == 143
+    assert launched.process.wait(timeout=300) == 143
     assert run.recorded_status == RunStatus.INTERRUPTED and run.model_path.is_file()
     assert launcher.exit_failure(launched, run) is None  # a stop is no failure
     assert launcher.stop_run(run, launched) == launcher.Stop.NOT_RUNNING
@@ -40,7 +41,7 @@ def test_a_launched_run_lives_in_its_own_session_logs_to_saves_and_stops_with_a_
 
 def test_a_process_that_fails_before_its_run_exists_is_reported_once_with_its_words(tmp_path: Path) -> None:
     launched = launcher.launch(tmp_path, "doomed", ["--saves", str(tmp_path), "train", "--industry", "nowhere"])
-    launched.process.wait(timeout=60)
+    launched.process.wait(timeout=120)
     code, reason = launcher.exit_failure(launched, Run(tmp_path / "doomed")) or (None, "")
     assert code == 2 and "invalid choice: 'nowhere'" in reason  # argparse's own words, from the log
     assert launcher.exit_failure(launched, Run(tmp_path / "doomed")) is None  # once
@@ -67,5 +68,5 @@ def test_a_failed_runs_recorded_error_is_the_reason_not_the_pointer_to_it(tmp_pa
 @pytest.mark.parametrize("stdout_too", [False, True])
 def test_output_goes_to_the_log_as_asked(tmp_path: Path, stdout_too: bool) -> None:
     launched = launcher.launch(tmp_path, "help", ["--help"], stdout_too=stdout_too)
-    assert launched.process.wait(timeout=60) == 0
+    assert launched.process.wait(timeout=120) == 0
     assert ("usage: cs-tui" in launched.log_path.read_text()) is stdout_too

@@ -52,6 +52,7 @@ def sb3_plays(model: Any, env: CustomerSupportEnv, seed: int, options: dict[str,
     return actions
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("name", ["lstm", "stack3"])
 def test_the_loaded_agent_plays_each_conversation_as_sb3_does(runs: Path, name: str) -> None:
     """The app's agent (a network without SB3) and SB3's own predict with its states agree turn for turn,
@@ -73,6 +74,7 @@ def test_the_loaded_agent_plays_each_conversation_as_sb3_does(runs: Path, name: 
     assert abs(ours.returns.mean() - theirs.returns.mean()) < 0.01
 
 
+@pytest.mark.heavy
 def test_the_memory_is_what_the_agent_acts_on(runs: Path) -> None:
     """The same observation asked about twice (the play pane's bars, then the move) is remembered once;
     a new conversation starts over; an answer depends on the turns before."""
@@ -91,6 +93,7 @@ def test_the_memory_is_what_the_agent_acts_on(runs: Path) -> None:
         agent(np.stack([first, second]))
 
 
+@pytest.mark.heavy
 def test_runs_record_their_memory_and_the_files_describe_it(runs: Path) -> None:
     lstm, stack = read_model_meta(runs / "lstm" / "model.zip"), read_model_meta(runs / "stack3" / "model.zip")
     assert lstm["algorithm"] == "recurrent_ppo" and lstm["model"]["policy"] == "MlpLstmPolicy"
@@ -100,6 +103,7 @@ def test_runs_record_their_memory_and_the_files_describe_it(runs: Path) -> None:
     assert Run(runs / "lstm").meta["best_eval"]["pct_of_oracle"] is not None
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("name", ["lstm", "stack3"])
 def test_a_memory_run_resumes_evaluates_and_is_tested(
     runs: Path, name: str, capsys: pytest.CaptureFixture[str]
@@ -164,6 +168,7 @@ def crafted(src: Path, dst: Path, change: Any) -> Path:
         (lambda m: m["model"].update(memory="forever"), "unknown model entry 'memory'"),
     ],
 )
+@pytest.mark.heavy
 def test_a_crafted_recurrent_description_is_refused_by_both_loaders(
     runs: Path, tmp_path: Path, change: Any, expected: str
 ) -> None:
@@ -185,6 +190,7 @@ def test_a_crafted_recurrent_description_is_refused_by_both_loaders(
         (lambda m: m["model"]["policy_kwargs"].update(lstm_hidden_size=8), "lstm_hidden_size is for recurrent_ppo"),
     ],
 )
+@pytest.mark.heavy
 def test_a_crafted_frame_stack_description_is_refused(runs: Path, tmp_path: Path, change: Any, expected: str) -> None:
     path = crafted(runs / "stack3" / "model.zip", tmp_path / "crafted.zip", change)
     with pytest.raises(ModelLoadError) as caught:
@@ -192,6 +198,7 @@ def test_a_crafted_frame_stack_description_is_refused(runs: Path, tmp_path: Path
     assert expected in str(caught.value)
 
 
+@pytest.mark.heavy
 async def test_a_recurrent_opponent_in_the_play_pane_plays_as_sb3_does(runs: Path) -> None:
     """The play pane's bars follow your conversation through the LSTM; its own replay of the customer starts
     its memory over and moves as SB3 would."""

@@ -59,7 +59,10 @@ def test_kill_9_during_a_stream_of_atomic_writes_never_leaves_a_broken_file(tmp_
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    time.sleep(0.5)
+    deadline = time.monotonic() + 120  # a hang bound: the stream is killed once a few versions are written
+    while not (target.exists() and json.loads(target.read_text())["i"] >= 3):
+        assert time.monotonic() < deadline and proc.poll() is None, "the writer never wrote"
+        time.sleep(0.01)
     proc.kill()
     proc.wait()
     assert json.loads(target.read_text())["i"] >= 0  # whole, whichever version it is

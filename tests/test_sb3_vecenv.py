@@ -170,6 +170,7 @@ def test_attributes_are_shared_by_all_envs() -> None:
         envs.reset()
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["PPO", "A2C"])
 def test_sb3_learns_on_the_batched_env(algorithm: str) -> None:
@@ -189,6 +190,7 @@ def test_sb3_learns_on_the_batched_env(algorithm: str) -> None:
         evaluate_policy(model, make_training_env("mixed", 4, seed=1, kind="batched"), n_eval_episodes=8)
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 def test_seeded_training_is_reproducible() -> None:
     import torch

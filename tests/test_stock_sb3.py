@@ -20,7 +20,7 @@ LIMIT = 10  # the registered time limit: no episode is longer
 # a conversation's return lies in [-0.3, 4.3] (the env's docstring)
 LOW, HIGH = -0.3, 4.3
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 
 @pytest.fixture(autouse=True)

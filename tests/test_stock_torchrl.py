@@ -13,7 +13,7 @@ import pytest
 
 ID = "cs_env:cs_env/CustomerSupport-v1"  # the module form: nothing of ours is imported by hand
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 
 def test_gym_env_specs_check_and_a_rollout_crosses_conversations() -> None:

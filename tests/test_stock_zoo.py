@@ -15,7 +15,7 @@ import yaml
 CONF = Path(__file__).parent.parent / "cs_tui" / "training" / "rl_zoo3_ppo.yml"
 ID = "cs_env/CustomerSupport-v1"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 
 def zoo(args: list[str], cwd: Path, *, prelude: str = "") -> str:

@@ -18,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from campaigns import app_keys, corrupt_files, env_inputs, hostile_runs, kill9, signals, storage
 from campaigns.common import run_trials
 
+pytestmark = pytest.mark.heavy  # campaigns: `./dev test --quick` leaves them out
+
 
 def holds(name: str, trial: Callable[..., str | None], seed: int, count: int, **kwargs: Any) -> None:
     result = run_trials(name, lambda s, w: trial(s, w, **kwargs), seed, count)

@@ -63,6 +63,7 @@ def parameters(path: Path) -> dict[str, Any]:
     return {k: v.clone() for k, v in load_model(path).policy.state_dict().items()}
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("algorithm", trainer.ALGORITHMS)
 def test_each_algorithm_trains_a_few_thousand_steps_into_a_complete_run_folder(tmp_path: Path, algorithm: str) -> None:
     from cs_tui.training.safe_load import load_model
@@ -104,6 +105,7 @@ def test_each_algorithm_trains_a_few_thousand_steps_into_a_complete_run_folder(t
     assert (run.replay_buffer_path.is_file()) == (algorithm == "dqn")
 
 
+@pytest.mark.heavy
 def test_the_same_seed_gives_identical_parameters_and_another_seed_does_not(tmp_path: Path) -> None:
     first = trainer.train(quick_options(tmp_path, "ppo", timesteps=2048, name="a", seed=7))
     second = trainer.train(quick_options(tmp_path, "ppo", timesteps=2048, name="b", seed=7))
@@ -114,6 +116,7 @@ def test_the_same_seed_gives_identical_parameters_and_another_seed_does_not(tmp_
     assert not all(bool((a[k] == c[k]).all()) for k in a)
 
 
+@pytest.mark.heavy
 def test_a_signal_in_process_stops_at_the_next_step_with_a_checkpoint(tmp_path: Path) -> None:
     class StopAfterFirstRecord(trainer.NullReporter):
         def record(self, record: dict[str, Any]) -> None:
@@ -136,7 +139,7 @@ def cs_tui(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_training(run: Run, min_steps: int, timeout: float = 60.0) -> int:
+def wait_for_training(run: Run, min_steps: int, timeout: float = 600.0) -> int:
     """Wait until the run has checkpointed at least ``min_steps`` steps; returns the steps seen."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -150,6 +153,7 @@ def wait_for_training(run: Run, min_steps: int, timeout: float = 60.0) -> int:
     raise AssertionError(f"{run.path} did not reach {min_steps} steps in {timeout} s")
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 @pytest.mark.parametrize(("algorithm", "signum"), [("ppo", signal.SIGTERM), ("dqn", signal.SIGHUP)])
 def test_a_stopped_cs_tui_train_leaves_a_checkpoint_that_resume_continues(
@@ -164,7 +168,7 @@ def test_a_stopped_cs_tui_train_leaves_a_checkpoint_that_resume_continues(
     )  # fmt: skip
     wait_for_training(run, 2000)
     proc.send_signal(signum)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=300)
     assert proc.returncode == 128 + signum
     assert "Traceback" not in err and out == ""  # --quiet: nothing but errors
     meta = run.meta
@@ -177,7 +181,7 @@ def test_a_stopped_cs_tui_train_leaves_a_checkpoint_that_resume_continues(
             assert int(buffer["pos"]) > 0 and buffer["observations"].shape[0] == int(buffer["pos"])
 
     resumed = cs_tui("train", "--resume", str(run.path), "--timesteps", str(stopped_at + 1500), "--json")
-    out, err = resumed.communicate(timeout=120)
+    out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines[0]["type"] == "started" and lines[0]["resumed"] and lines[-1]["status"] == "finished"
@@ -192,6 +196,7 @@ def test_a_stopped_cs_tui_train_leaves_a_checkpoint_that_resume_continues(
     assert before > 0 and episodes == sorted(episodes)  # and so did the episode count (the monitor shows it)
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 def test_kill_9_leaves_every_file_loadable_and_loses_at_most_one_checkpoint_interval(tmp_path: Path) -> None:
     run = Run(tmp_path / "k")
@@ -202,7 +207,7 @@ def test_kill_9_leaves_every_file_loadable_and_loses_at_most_one_checkpoint_inte
     wait_for_training(run, 3000)
     time.sleep(0.3)  # somewhere mid-interval, perhaps mid-write
     proc.kill()
-    proc.communicate(timeout=30)
+    proc.communicate(timeout=120)
     records = records_of(run)
     last_seen = max(r["timesteps"] for r in records)
     meta = run.meta  # whole JSON
@@ -212,7 +217,7 @@ def test_kill_9_leaves_every_file_loadable_and_loses_at_most_one_checkpoint_inte
     assert last_seen - meta["timesteps_done"] <= 1000 + 8 * 256  # one interval (+ one rollout in flight)
     # and it resumes from there
     resumed = cs_tui("train", "--resume", str(run.path), "--timesteps", str(meta["timesteps_done"] + 1000), "--quiet")
-    _, err = resumed.communicate(timeout=120)
+    _, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err
     assert run.meta["status"] == "finished"
 
@@ -245,6 +250,7 @@ def test_resume_of_a_missing_or_broken_folder_is_a_clear_error(
     assert code == 1 and "meta.json: not valid JSON" in err
 
 
+@pytest.mark.heavy
 def test_resume_refuses_clashing_settings_and_a_finished_run_without_more_steps(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -278,6 +284,7 @@ def test_resume_of_a_run_name_that_is_not_there_is_a_usage_error_listing_the_run
     assert "alpha" in err and "beta" in err
 
 
+@pytest.mark.heavy
 def test_the_largest_seed_trains_and_resumes(tmp_path: Path) -> None:
     """SB3 seeds numpy's legacy generator (0 to 2**32 - 1) and torch 64 bits: a seed up to 2**63 - 1 works."""
     top = 2**63 - 1
@@ -298,6 +305,7 @@ def test_a_taken_run_name_is_refused_without_touching_the_run(
     assert code == 2 and "invalid run name" in err
 
 
+@pytest.mark.heavy
 def test_a_run_is_resumed_by_its_name_under_the_saves_folder_and_a_finished_one_needs_more_steps(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -309,6 +317,7 @@ def test_a_run_is_resumed_by_its_name_under_the_saves_folder_and_a_finished_one_
     assert code == 0 and result.run.meta["timesteps_done"] == result.run.meta["total_timesteps"] == 4096
 
 
+@pytest.mark.heavy
 def test_train_says_up_front_that_it_rounds_the_steps_up_to_whole_rollouts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -344,6 +353,7 @@ def test_cs_tui_help_does_not_import_torch() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.heavy  # 4,000 episodes through the SB3 model (85 s at load 20)
 def test_the_shipped_default_agent_loads_safely_and_reaches_90_percent_of_oracle() -> None:
     """saves/default is what demo and the play pane use; retrain it (README) if the simulator changes."""
     from cs_env.evaluate import reference_returns
@@ -365,6 +375,7 @@ def test_the_shipped_default_agent_loads_safely_and_reaches_90_percent_of_oracle
     assert score.pct_of_oracle is not None and score.pct_of_oracle >= 90.0
 
 
+@pytest.mark.heavy
 def test_tensorboard_flag_logs_the_run_to_tensorboard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

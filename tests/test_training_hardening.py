@@ -35,13 +35,14 @@ def hold_lock(path: Path) -> subprocess.Popen[str]:
     """Another process holding the run's lock, as a trainer does; returns once it holds it."""
     child = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from cs_tui.training.runs import RunLock; "
-         f"RunLock({str(path)!r}).acquire(); print('held', flush=True); time.sleep(120)"],
+         f"RunLock({str(path)!r}).acquire(); print('held', flush=True); time.sleep(3600)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert child.stdout is not None and child.stdout.readline().strip() == "held"
     return child
 
 
+@pytest.mark.heavy
 def test_a_second_trainer_of_a_run_is_refused_until_the_first_dies(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -74,6 +75,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_empty_run_folder(
     assert not (tmp_path / "full").exists()  # the name is free for the next try
 
 
+@pytest.mark.heavy
 def test_a_signal_right_after_the_run_is_written_still_leaves_a_resumable_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,6 +95,7 @@ def test_a_signal_right_after_the_run_is_written_still_leaves_a_resumable_run(
     assert result.run.meta["status"] == "interrupted" and result.run.model_path.is_file()
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 def test_sigterm_during_the_first_seconds_of_cs_tui_train_leaves_a_resumable_run(tmp_path: Path) -> None:
     proc = subprocess.Popen(
@@ -101,16 +104,17 @@ def test_sigterm_during_the_first_seconds_of_cs_tui_train_leaves_a_resumable_run
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     meta = tmp_path / "early" / runs.META_FILE
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 600
     while not meta.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     proc.send_signal(signal.SIGTERM)  # while it imports torch
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err
     run = Run(tmp_path / "early")
     assert run.recorded_status == "interrupted" and run.model_path.is_file()
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
 def test_a_signal_after_cs_tui_train_has_finished_leaves_exit_0(tmp_path: Path, signum: int) -> None:
@@ -128,6 +132,7 @@ def test_a_signal_after_cs_tui_train_has_finished_leaves_exit_0(tmp_path: Path, 
     assert Run(tmp_path / "late").recorded_status == "finished"
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("command", [["train", "--name", "done", "--timesteps", "1000", "--quiet", *FAST_FLAGS],
                                      ["evaluate", "baseline:random", "--episodes", "5"]])  # fmt: skip
 def test_a_finished_command_ignores_stops_through_the_interpreters_exit(tmp_path: Path, command: list[str]) -> None:
@@ -146,6 +151,7 @@ def test_a_finished_command_ignores_stops_through_the_interpreters_exit(tmp_path
     assert proc.stdout.strip().splitlines()[-1] == "0 [True, True, True]"
 
 
+@pytest.mark.heavy
 def test_a_run_whose_trainer_died_before_its_first_checkpoint_restarts_on_resume(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -167,6 +173,7 @@ def test_a_run_whose_trainer_died_before_its_first_checkpoint_restarts_on_resume
     assert run.meta["status"] == "finished" and run.meta["timesteps_done"] == 2048 and run.model_path.is_file()
 
 
+@pytest.mark.heavy
 def test_a_run_killed_after_its_last_checkpoint_resumes_to_be_marked_finished(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -180,6 +187,7 @@ def test_a_run_killed_after_its_last_checkpoint_resumes_to_be_marked_finished(
     assert run.meta["status"] == "finished" and run.meta["timesteps_done"] == 2048
 
 
+@pytest.mark.heavy
 def test_a_resume_from_a_mid_rollout_checkpoint_stops_at_the_total(tmp_path: Path) -> None:
     class StopAtFirstEval(trainer.NullReporter):
         def record(self, record: dict[str, Any]) -> None:
@@ -196,6 +204,7 @@ def test_a_resume_from_a_mid_rollout_checkpoint_stops_at_the_total(tmp_path: Pat
     assert result.run.meta["timesteps_done"] == result.timesteps == 4096  # not a rollout past it
 
 
+@pytest.mark.heavy
 def test_a_resumed_run_keeps_its_record(tmp_path: Path) -> None:
     run = trainer.train(quick(tmp_path, timesteps=2048)).run
     before = run.record()

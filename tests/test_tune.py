@@ -109,6 +109,7 @@ def test_bad_search_space_is_a_usage_error_on_the_command_line(tmp_path: Path, c
 # -- a study end to end ----------------------------------------------------------------------
 
 
+@pytest.mark.heavy
 def test_a_study_runs_trials_as_run_folders_and_best_writes_a_file_train_takes(
     tmp_path: Path, space: Path, capsys: Any
 ) -> None:
@@ -162,6 +163,7 @@ def test_a_hyperparams_file_with_a_bad_value_is_a_usage_error(tmp_path: Path, ca
     assert code == 2 and "key 'model.gamma'" in err and str(path) in err
 
 
+@pytest.mark.heavy
 def test_a_trial_below_the_median_is_pruned_and_its_run_says_pruned(tmp_path: Path, space: Path) -> None:
     import optuna
 
@@ -228,10 +230,10 @@ def _kill_one_worker_mid_trial(saves: Path, space: Path, storage: str | None) ->
     longer = ("--timesteps", "8192")
     victim = _worker(saves, space, "shared", trials, storage, *longer)
     survivor = _worker(saves, space, "shared", trials, storage, *longer)
-    killed = _running_trial_of(saves, "shared", victim.pid, time.monotonic() + 180, storage)
+    killed = _running_trial_of(saves, "shared", victim.pid, time.monotonic() + 600, storage)
     victim.kill()  # kill -9: no chance to say anything
     victim.wait()
-    _, err = survivor.communicate(timeout=300)
+    _, err = survivor.communicate(timeout=600)
     assert survivor.returncode == 0, err
 
     study = study_of(saves, "shared", storage)
@@ -258,26 +260,29 @@ def _kill_one_worker_mid_trial(saves: Path, space: Path, storage: str | None) ->
     command = [sys.executable, "-m", "cs_tui", *tune_args(saves, space, "shared", trials, *longer)]
     if storage is not None:
         command += ["--storage", storage]
-    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "0 trials run here" in again.stdout
     assert len(study_of(saves, "shared", storage).get_trials()) == len(states)
 
 
+@pytest.mark.heavy
 def test_workers_share_an_embedded_study_and_one_killed_mid_trial_loses_no_trial(tmp_path: Path, space: Path) -> None:
     _kill_one_worker_mid_trial(tmp_path / "saves", space, None)
 
 
+@pytest.mark.heavy
 def test_workers_share_a_study_on_a_real_postgresql_server(tmp_path: Path, space: Path, postgres_url: str) -> None:
     _kill_one_worker_mid_trial(tmp_path / "saves", space, postgres_url)
 
 
+@pytest.mark.heavy
 def test_sigterm_stops_a_worker_with_its_run_interrupted_and_a_rerun_continues(tmp_path: Path, space: Path) -> None:
     saves = tmp_path / "saves"
     # longer trials than the others: the signal must land while the trial still trains, even on a slow machine
     worker = _worker(saves, space, "stop", 1, None, "--timesteps", "16384")
-    trial = _running_trial_of(saves, "stop", worker.pid, time.monotonic() + 120)
+    trial = _running_trial_of(saves, "stop", worker.pid, time.monotonic() + 600)
     worker.send_signal(signal.SIGTERM)
-    _, err = worker.communicate(timeout=120)
+    _, err = worker.communicate(timeout=300)
     assert worker.returncode == 128 + signal.SIGTERM, err
     assert "Traceback" not in err
     assert runs.Run(saves / trial.user_attrs["run"]).status == "interrupted"
@@ -287,7 +292,7 @@ def test_sigterm_stops_a_worker_with_its_run_interrupted_and_a_rerun_continues(t
     # one trial asked for: the interrupted one does not count, so the rerun must run it again
     longer = tune_args(saves, space, "stop", 1, "--timesteps", "16384")
     rerun = subprocess.run([sys.executable, "-m", "cs_tui", *longer],
-                           capture_output=True, text=True, timeout=240)  # fmt: skip
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr
     trials = study_of(saves, "stop").get_trials()
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 1
@@ -307,7 +312,7 @@ def test_other_settings_for_an_existing_study_are_refused(tmp_path: Path, space:
 def test_an_unreachable_storage_is_a_clear_error_with_exit_status_2(tmp_path: Path) -> None:
     url = "postgresql://tuner:secret@127.0.0.1:9/studies"  # port 9 (discard): nothing listens there
     done = subprocess.run([sys.executable, "-m", "cs_tui", "--saves", str(tmp_path), "tune", "--trials", "1",
-                           "--storage", url], capture_output=True, text=True, timeout=120)  # fmt: skip
+                           "--storage", url], capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 2
     assert "cannot reach the study storage postgresql://tuner:***@127.0.0.1:9/studies" in done.stderr
     assert "secret" not in done.stderr and "Traceback" not in done.stderr
@@ -331,6 +336,7 @@ def test_the_shipped_space_file_is_the_default() -> None:
 # -- the app's tuning view -------------------------------------------------------------------
 
 
+@pytest.mark.heavy
 async def test_the_tuning_view_lists_studies_and_their_trials_live(tmp_path: Path, space: Path) -> None:
     from app_helpers import PaneApp, screen_text, wait_for
 
@@ -342,7 +348,7 @@ async def test_the_tuning_view_lists_studies_and_their_trials_live(tmp_path: Pat
     values = [t.value for t in study.get_trials()]
     app = PaneApp(saves, TuningScreen)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: "view-t0001" in screen_text(app), timeout=60)
+        await wait_for(pilot, lambda: "view-t0001" in screen_text(app))
         text = screen_text(app)
         assert "view" in text and "complete" in text
         assert f"{max(values):.1f}" in text  # the best so far
@@ -353,7 +359,7 @@ async def test_the_tuning_view_lists_studies_and_their_trials_live(tmp_path: Pat
                                     eval_every=256, eval_episodes=30, holdout_episodes=30, reference_episodes=30,
                                     heartbeat=1)  # fmt: skip
         tuner.run_worker(options)
-        await wait_for(pilot, lambda: "view-t0002" in screen_text(app), timeout=60)
+        await wait_for(pilot, lambda: "view-t0002" in screen_text(app))
 
 
 async def test_the_tuning_view_says_why_when_the_storage_cannot_be_read(tmp_path: Path) -> None:
@@ -363,7 +369,7 @@ async def test_the_tuning_view_says_why_when_the_storage_cannot_be_read(tmp_path
 
     app = PaneApp(tmp_path, lambda: TuningScreen(storage="postgresql://u:pw@127.0.0.1:9/none"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: "cannot read the studies" in screen_text(app), timeout=60)
+        await wait_for(pilot, lambda: "cannot read the studies" in screen_text(app))
         assert "pw" not in screen_text(app).replace("postgresql://u:***", "")
 
 
@@ -410,6 +416,7 @@ def test_the_study_form_refuses_bad_fields_naming_them() -> None:
     assert (args.study, args.storage, args.seed) == ("a2c-mixed", "sqlite://", 0)
 
 
+@pytest.mark.heavy
 async def test_a_study_started_from_the_form_runs_as_its_own_process(tmp_path: Path) -> None:
     """``n`` → the form → ``cs-tui tune`` in its own session; its trial shows up in the view when done."""
     from app_helpers import PaneApp, screen_text, wait_for
@@ -441,7 +448,7 @@ async def test_a_study_started_from_the_form_runs_as_its_own_process(tmp_path: P
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, TuningScreen))
         await wait_for(pilot, lambda: "fromform-t0000" in screen_text(app) and "complete" in screen_text(app),
-                       timeout=240)  # fmt: skip
+                       timeout=600)  # fmt: skip
     log = (saves / ".logs" / "tune-fromform.log").read_text()
     assert "Traceback" not in log
     assert study_of(saves, "fromform").user_attrs["settings"]["timesteps"] == 256

@@ -30,6 +30,7 @@ def agreement_with_heuristic(path: Path) -> float:
     return float(np.mean(model.predict(obs, deterministic=True)[0] == HeuristicPolicy()(obs)))
 
 
+@pytest.mark.heavy
 def test_a_warm_started_run_imitates_its_source_and_records_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(warm_start, "WARM_START_EPISODES", 600)
     runs = {}
@@ -79,6 +80,7 @@ def record_conversations(folder: Path, strategy: str, count: int) -> None:
         save_episode(folder.parent, human, agent, folder / f"conversation-{seed:02}.json")
 
 
+@pytest.mark.heavy
 def test_a_persons_twenty_recorded_conversations_warm_start_a_run(tmp_path: Path) -> None:
     from cs_env.domain import STRATEGY_NAMES
 
