@@ -31,8 +31,8 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Header, OptionList, Static
 
+from cs_tui.saves import saves_dir
 from cs_tui.screens.pane import AppSettings, PaneScreen
-from cs_tui.training.runs import saves_dir
 
 #: mode name -> (module, class, title): the four panes.
 PANES: dict[str, tuple[str, str, str]] = {
@@ -63,15 +63,27 @@ def read_saved(path: Path) -> dict[str, str]:
     """The choices saved in ``path`` (each of ``SAVED_KEYS`` that holds text); none when there is no file
     or it cannot be read (the defaults then).
 
-    Read at start-up on the UI thread, so it must never wait: ``cs_env.files`` refuses a FIFO, a device
-    or a socket without blocking and a file over :data:`SETTINGS_LIMIT` before reading it.
+    Read at start-up on the UI thread, so it must never wait: a FIFO, a device or a socket is refused
+    without blocking (opened non-blocking, then checked), a file over :data:`SETTINGS_LIMIT` before it is
+    read. (``cs_env.files`` does the same for data files, but importing ``cs_env`` loads numpy and
+    Gymnasium, which the first frame must not wait for.)
     """
-    from cs_env.files import load_json
+    import json
+    import stat
 
     try:
-        saved = load_json(path, SETTINGS_LIMIT)
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
         return {}
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > SETTINGS_LIMIT:
+            return {}
+        saved = json.loads(os.read(fd, SETTINGS_LIMIT + 1))
+    except (OSError, ValueError, RecursionError):  # (RecursionError: "[" nested past the interpreter's limit)
+        return {}
+    finally:
+        os.close(fd)
     if not isinstance(saved, dict):
         return {}
     return {key: saved[key] for key in SAVED_KEYS if isinstance(saved.get(key), str)}

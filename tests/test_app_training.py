@@ -18,6 +18,7 @@ from textual.app import App
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, ProgressBar, Static
 
+from cs_env import ENV_ID
 from cs_tui.screens.training import TrainingScreen
 from cs_tui.training.runs import Run, atomic_write_json, now_iso
 from cs_tui.widgets.sparkline_rewards import RewardSparkline
@@ -39,6 +40,7 @@ def make_run(saves: Path, name: str, *, status: str = "running", pid: int | None
     meta = {
         "schema": 1,
         "name": name,
+        "env_id": ENV_ID,  # made on this env (a folder without it is a v0 one, refused)
         "algorithm": "ppo",
         "industry": "mixed",
         "max_turns": 10,

@@ -171,7 +171,7 @@ def test_info_numbers_are_float64_with_a_flat_key_per_reward_component() -> None
     env = gym.make(ENV_ID)
     infos = [env.reset(seed=0)[1], *(env.step(action)[4] for action in (0, 3, 1))]
     for info in infos:
-        for key in ("satisfaction", *REWARD_KEYS, *(f"reward_components.{c}" for c in COMPONENTS)):
+        for key in ("hidden_satisfaction", *REWARD_KEYS, *(f"reward_components.{c}" for c in COMPONENTS)):
             head, _, tail = key.partition(".")
             value = info[head][tail] if tail else info[head]
             assert isinstance(value, np.float64), (key, type(value))

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from cli_helpers import run_cli
 
+from cs_env import ENV_ID
 from cs_env.industries import default_catalog
 from cs_tui.training import runs, trainer
 from cs_tui.training.runs import Run
@@ -159,7 +160,8 @@ def test_a_run_whose_trainer_died_before_its_first_checkpoint_restarts_on_resume
     run.path.mkdir()
     runs.RunLock(run.path).acquire().release()  # its trainer took the lock, then died (kill -9)
     meta = {
-        "schema": 1, "name": "died", "algorithm": "ppo", "industry": "mixed", "max_turns": 10, "seed": 0,
+        "schema": 1, "name": "died", "env_id": ENV_ID, "algorithm": "ppo", "industry": "mixed", "max_turns": 10,
+        "seed": 0,
         "n_envs": 16, "total_timesteps": 2048, "timesteps_done": 0, "status": "running", "pid": os.getpid(),
         "pid_token": runs.process_token(), "hyperparameters": trainer.load_defaults()["ppo"].hyperparameters(),
         "reference": {"random_return": 0.4, "oracle_return": 1.8, "episodes": 200, "seed": 0}, "eval_every": 1000,

@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 from cs_env import files
 from cs_env.files import FileReadError, kind_of, read_regular
+from cs_tui.saves import ENV_VAR, saves_dir  # noqa: F401  (re-exported: the saves folder is named there)
 
 if TYPE_CHECKING:
     from cs_tui.training.run_record import RunRecord
 
 SCHEMA = 1
-ENV_VAR = "CS_TUI_SAVES"
 META_FILE = "meta.json"
 METRICS_FILE = "metrics.jsonl"
 MODEL_FILE = "model.zip"
@@ -83,16 +83,6 @@ os.umask(_UMASK)
 
 class RunError(ValueError):
     """A run folder or one of its files cannot be read; the message names the file and the problem."""
-
-
-def saves_dir(cli_value: str | None = None) -> Path:
-    """Where runs are kept: ``--saves`` if given, else ``$CS_TUI_SAVES``, else ``./saves``."""
-    if cli_value:
-        return Path(cli_value).expanduser()
-    env_value = os.environ.get(ENV_VAR)
-    if env_value:
-        return Path(env_value).expanduser()
-    return Path("saves")
 
 
 def now_iso() -> str:
