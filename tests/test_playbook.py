@@ -183,3 +183,29 @@ def test_the_cli_refuses_a_bad_playbook_with_its_line_and_status_2(
     assert code == 2 and "no playbook file 'absent.toml'" in err
     code, _ = run_cli(capsys, "--saves", str(tmp_path), "demo", "--policy", f"playbook:{HEURISTIC}", "--episodes", "1")
     assert code == 0
+
+
+def test_a_playbook_warm_starts_training_and_a_bad_one_is_refused_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cs_tui.cli import main
+    from cs_tui.training import trainer, warm_start
+    from cs_tui.training.runs import Run
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(HEAD + T + 'tier = "gold"\n')
+    saves = tmp_path / "saves"
+    assert main(["--saves", str(saves), "train", "--warm-start", f"playbook:{bad}"]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:5: rule 1 (tier): unknown tier 'gold'; valid: basic, premium, vip" in err
+    assert not saves.exists() or not any(saves.iterdir())
+    team = tmp_path / "team.toml"
+    team.write_text(HEAD + '[[rule]]\nstrategy = "empathetic"\nsentiment = "angry"\n' + T)
+    monkeypatch.setattr(warm_start, "WARM_START_EPISODES", 300)
+    fast = {"eval_episodes": 100, "reference_episodes": 100, "record_seconds": 0.2, "eval_every": 2048}
+    options = trainer.TrainOptions(
+        algorithm="ppo", timesteps=64, saves=saves, name="warm", warm_start=f"playbook:{team}", **fast
+    )
+    assert trainer.train(options).status == "finished"
+    record = Run(saves / "warm").meta["warm_start"]
+    assert record["source"] == f"playbook:{team.resolve()}" and record["agreement"] > 0.95

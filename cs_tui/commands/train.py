@@ -79,7 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--warm-start",
         metavar="SOURCE",
-        help="imitate baseline:NAME (oracle, heuristic, ...) or a FOLDER of recorded conversations "
+        help="imitate baseline:NAME (oracle, heuristic, ...), playbook:FILE or a FOLDER of recorded conversations "
         "(the play pane's saves/episodes) before reinforcement learning (ppo, a2c)",
     )
     parser.add_argument(
