@@ -20,7 +20,7 @@ from typing import NoReturn
 
 from cs_tui import __version__
 
-COMMANDS = ("train", "tune", "demo", "test", "evaluate", "export", "serve", "web")
+COMMANDS = ("train", "tune", "demo", "test", "evaluate", "playbook", "export", "serve", "web")
 
 
 def _command(name: str) -> ModuleType:

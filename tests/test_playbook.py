@@ -209,3 +209,94 @@ def test_a_playbook_warm_starts_training_and_a_bad_one_is_refused_before_any_run
     assert trainer.train(options).status == "finished"
     record = Run(saves / "warm").meta["warm_start"]
     assert record["source"] == f"playbook:{team.resolve()}" and record["agreement"] > 0.95
+
+
+# -- cs-tui playbook distill | show ---------------------------------------------------------------
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``cs-tui ARGV`` in this process: exit status, stdout and stderr."""
+    from cs_tui.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_distilling_a_two_rule_teacher_recovers_its_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    teacher = tmp_path / "teacher.toml"
+    teacher.write_text(HEAD + '[[rule]]\nstrategy = "empathetic"\nsentiment = ["angry", "frustrated"]\n' + T)
+    out = tmp_path / "learned.toml"
+    argv = ("playbook", "distill", f"playbook:{teacher}", "--out", str(out), "--max-rules", "5")
+    code, shown, err = cli(capsys, "--saves", str(tmp_path), *argv, "--sizes", "2", "--episodes", "200", "--json")
+    assert code == 0, err
+    report = json.loads(shown)
+    learned = load(out)
+    assert len(learned.rules) == 2 == report["playbook"]["rules"]
+    assert report["playbook"]["agreement"] == 1.0 and report["tradeoff"][0]["agreement"] == 1.0
+    assert report["playbook"]["pct_of_oracle"] == pytest.approx(report["agent"]["pct_of_oracle"])
+    seen: list[np.ndarray] = []
+
+    def watch(obs: np.ndarray) -> np.ndarray:
+        seen.append(obs)
+        return load(teacher)(obs)
+
+    rollout(watch, episodes=2000, seed=99)  # customers neither distillation nor its report met
+    obs = np.concatenate(seen)
+    np.testing.assert_array_equal(learned(obs), load(teacher)(obs))
+
+
+def test_distill_writes_at_most_the_rules_asked_for_and_reports_side_by_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    out = tmp_path / "h.toml"
+    argv = ("playbook", "distill", "baseline:heuristic", "--out", str(out), "--max-rules", "6", "--sizes", "3")
+    code, shown, err = cli(capsys, "--saves", str(tmp_path), *argv, "--episodes", "200")
+    assert code == 0, err
+    assert len(load(out).rules) <= 6
+    assert "baseline:heuristic" in shown and str(out) in shown and "rules vs. score" in shown
+    assert out.read_text().startswith("# distilled from baseline:heuristic by: cs-tui playbook distill")
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (("--max-rules", "101"), "at most 100"),
+        (("--max-rules", "0"), "at least 1"),
+        (("--sizes", "3,x"), "--sizes: 'x' is not a rule count from 1 to 100"),
+        (("--episodes", "20001"), "at most 20,000"),
+    ],
+)
+def test_distill_refuses_counts_beyond_their_ceilings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], expected: str
+) -> None:
+    from tests.cli_helpers import run_cli
+
+    argv = ("playbook", "distill", "baseline:heuristic", "--out", str(tmp_path / "x.toml"), *extra)
+    code, err = run_cli(capsys, "--saves", str(tmp_path), *argv)
+    assert code == 2 and expected in err and "Traceback" not in err
+    assert not (tmp_path / "x.toml").exists()
+
+
+def test_show_says_how_often_each_rule_fires_and_its_score_where_it_fires(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from tests.cli_helpers import run_cli
+
+    code, shown, err = cli(capsys, "playbook", "show", str(HEURISTIC), "--episodes", "300", "--json")
+    assert code == 0, err
+    rows = json.loads(shown)["rules"]
+    assert [r["number"] for r in rows] == list(range(1, 10))
+    assert sum(r["turn_share"] for r in rows) == pytest.approx(1.0)
+    assert rows[0]["rule"] == "when inquiry_type is fraud_report and urgency ≥ 3: escalate"
+    assert rows[6]["note"] == "a simple issue: the quick fix" and rows[6]["pct_of_oracle"] > 50
+    bad = tmp_path / "bad.toml"
+    bad.write_text("format = 1\n")
+    code, err = run_cli(capsys, "playbook", "show", str(bad))
+    assert code == 2 and "no env" in err
