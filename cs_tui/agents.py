@@ -180,6 +180,17 @@ def baseline_specs() -> tuple[str, ...]:
     return tuple(BASELINE_PREFIX + name for name in BASELINE_NAMES)
 
 
+def playbook_specs(saves: Path | None = None, limit: int = MAX_LISTED * 5) -> list[str]:
+    """``playbook:PATH`` for each ``*.toml`` in the saves folder (at most ``limit``), for the app's pickers;
+    a file that is not a valid playbook is listed too, and refused with its reason when chosen."""
+    folder = _saves(saves)
+    try:
+        files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    except OSError:  # an unreadable folder lists nothing
+        files = []
+    return [PLAYBOOK_PREFIX + str(path) for path in files if path.is_file()][:limit]
+
+
 def load_agent(
     spec: str,
     *,
@@ -321,4 +332,5 @@ __all__ = [
     "baseline_specs",
     "load_agent",
     "load_playbook_agent",
+    "playbook_specs",
 ]

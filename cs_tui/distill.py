@@ -5,8 +5,8 @@ inquiry, one yes/no column per inquiry as well, so a rule can single one out. DA
 imitates the teacher on the teacher's own conversations; each further round plays the current playbook,
 asks the teacher what it would do in every situation the playbook reached, adds those to the data and
 refits; so the playbook learns to recover from its own mistakes, not only the teacher's situations.
-Each leaf becomes a rule; the strategy most leaves share becomes the final catch-all (its leaves go),
-so a tree of N leaves gives at most N rules.
+Each leaf becomes a rule; the strategy most leaves share becomes the final catch-all (its leaves go), so
+a tree of N leaves gives at most N rules; the tree grows as large as still gives at most ``max_rules``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ MIN_LEAF = 20
 #: thresholds are written with this many decimals (the playbook is re-measured as written)
 DECIMALS = 3
 PASS_K = 4
+#: the most leaves tried per rule asked for (the catch-all absorbs the leaves of its own strategy)
+LEAF_FACTOR = 3
 SCENARIO_TRIALS = 8
 
 
@@ -164,8 +166,6 @@ def distill(
     name: str = "playbook",
 ) -> Distilled:
     """A playbook of at most ``max_rules`` rules imitating ``teacher`` (DAgger, see the module docstring)."""
-    from sklearn.tree import DecisionTreeClassifier  # scikit-learn only here
-
     from cs_env.evaluate import rollout
 
     started = time.perf_counter()
@@ -183,11 +183,30 @@ def distill(
             rule = Rule(int(labels[0]), {}, f"the agent always chose {STRATEGY_NAMES[int(labels[0])]}")
             student = Playbook([rule], name=name, max_turns=max_turns)
             continue
-        tree = DecisionTreeClassifier(max_leaf_nodes=max(2, max_rules), min_samples_leaf=MIN_LEAF, random_state=seed)
-        tree.fit(_columns(template.features, obs), labels)
-        student = tree_to_playbook(tree, template, name)
+        student = _largest_tree_within(max_rules, _columns(template.features, obs), labels, template, name, seed)
     assert student is not None
     return Distilled(student, rounds + 1, int(sum(len(y) for y in ys)), time.perf_counter() - started)
+
+
+def _largest_tree_within(
+    max_rules: int, x: np.ndarray, labels: np.ndarray, template: Playbook, name: str, seed: int
+) -> Playbook:
+    """The playbook of the largest tree (best-first, up to ``LEAF_FACTOR`` x ``max_rules`` leaves) whose rules,
+    once the catch-all has absorbed its strategy's leaves, number at most ``max_rules``."""
+    from sklearn.tree import DecisionTreeClassifier  # scikit-learn only here
+
+    best: Playbook | None = None
+    for leaves in range(max(2, max_rules), LEAF_FACTOR * max(2, max_rules) + 1):
+        tree = DecisionTreeClassifier(max_leaf_nodes=leaves, min_samples_leaf=MIN_LEAF, random_state=seed)
+        tree.fit(x, labels)
+        playbook = tree_to_playbook(tree, template, name)
+        if len(playbook.rules) > max_rules and best is not None:
+            break
+        best = playbook
+        if tree.get_n_leaves() < leaves:  # the tree stopped growing: more leaves change nothing
+            break
+    assert best is not None
+    return best
 
 
 def measure(

@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.widgets.data_table import ColumnKey
 
 from cs_env.evaluate import MAX_EPISODES
-from cs_tui.agents import BASELINE_PREFIX, MODEL_FILES
+from cs_tui.agents import BASELINE_PREFIX, MODEL_FILES, playbook_specs
 from cs_tui.evaluation_view import comparison, evaluation
 from cs_tui.labels import FactLines, middle_cut
 from cs_tui.numbers import number, pct_of_oracle, rate
@@ -55,7 +55,7 @@ class ModelEntry:
 
     spec: str  # what load_agent takes
     name: str
-    kind: str  # "model" | "baseline"
+    kind: str  # "model" | "playbook" | "baseline"
     record: RunRecord | None = None  # a model's run's meta.json (None for a baseline, or when it is broken)
     meta_error: str | None = None
     model_file: Path | None = None
@@ -73,6 +73,7 @@ def list_models(saves: Path) -> list[ModelEntry]:
         except RunError as exc:
             record, error = None, str(exc)
         entries.append(ModelEntry(str(run.path), run.name, "model", record, error, model_file))
+    entries += [ModelEntry(spec, Path(spec.split(":", 1)[1]).name, "playbook") for spec in playbook_specs(saves)]
     entries += [ModelEntry(BASELINE_PREFIX + b, b, "baseline") for b in YARDSTICKS]
     return entries
 
@@ -97,6 +98,8 @@ def describe_entry(entry: ModelEntry) -> Text:
     """What a run's meta.json says about its model, and its evaluations during training (one line each)."""
     if entry.kind == "baseline":
         return Text(f"{entry.spec} · a yardstick to compare with · from cs_env.policies")
+    if entry.kind == "playbook":
+        return Text(f"{entry.spec} · a playbook file of rules (cs-tui playbook show to read them)")
     text = Text()
     text.append(entry.name, style="bold")
     if entry.meta_error or entry.record is None:
@@ -309,6 +312,7 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         table.clear()
         for entry in self.entries:
             alg = ("" if entry.record is None else entry.record.algorithm.upper()) if entry.kind == "model" else "base"
+            alg = "rules" if entry.kind == "playbook" else alg
             name = middle_cut(entry.name, NAME_WIDTH[self._width_class])
             table.add_row(Text(name), Text(alg), self._mark_of(entry.spec), key=entry.spec)  # text, not markup
         specs = [e.spec for e in self.entries]

@@ -282,7 +282,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
     # -- the opponent ------------------------------------------------------------------------
     def action_pick_opponent(self) -> None:
         """Choose the opponent: a saved model or a baseline."""
-        from cs_tui.agents import baseline_specs
+        from cs_tui.agents import baseline_specs, playbook_specs
         from cs_tui.screens.play_dialogs import ChoiceDialog
         from cs_tui.training.runs import list_runs
 
@@ -292,6 +292,9 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 choices.append((run.name, f"{run.name}  · saved model{self._run_summary(run)}"))
         if self._has_default() and DEFAULT_AGENT not in [c for c, _ in choices]:
             choices.insert(0, (DEFAULT_AGENT, f"{DEFAULT_AGENT}  · the shipped agent"))
+        choices += [
+            (spec, f"{Path(spec.split(':', 1)[1]).name}  · playbook file") for spec in playbook_specs(self.saves)
+        ]
         choices += [
             (spec, f"{short_name(spec)}  · {BASELINE_NOTES.get(short_name(spec), 'always this strategy')}")
             for spec in baseline_specs()
