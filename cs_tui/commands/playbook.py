@@ -12,6 +12,8 @@ from cs_tui.commands.evaluate import DEFAULT_POLICY, USAGE_ERROR, count_up_to, i
 
 #: the most sizes one distill compares, and the most rules a distilled playbook may have
 MAX_SIZES = 8
+#: the most agents, and the most populations, one compare plays
+MAX_COMPARED = 8
 MAX_DISTILL_RULES = 100
 BAR_WIDTH = 20
 
@@ -26,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Playbooks are TOML files of ordered rules (see playbooks/heuristic.toml); any command "
         "that takes an agent takes playbook:FILE.",
     )
-    actions = parser.add_subparsers(dest="playbook_command", metavar="{distill,show}", required=True)
+    actions = parser.add_subparsers(dest="playbook_command", metavar="{distill,show,compare}", required=True)
     episodes = count_up_to(2, MAX_EPISODES, "the oracle reference keeps every conversation in memory")
 
     distill = actions.add_parser(
@@ -75,9 +77,80 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--industry", choices=industry_choices(), default="mixed", help="default: mixed")
     show.add_argument("--json", action="store_true", help="print the rules and figures as JSON")
 
+    compare = actions.add_parser(
+        "compare",
+        help="several agents or playbooks under shifted customer populations",
+        description="The %% of oracle and resolution rate of each AGENT (playbook:FILE, a run, baseline:NAME) under "
+        "each population file (a TOML of overrides on an industry: see cs_env/population.py), beside the "
+        "industry as shipped, each on the same customers.",
+    )
+    compare.add_argument("agents", nargs="+", metavar="AGENT", help=f"at most {MAX_COMPARED}")
+    compare.add_argument("--populations", nargs="+", required=True, metavar="FILE", help=f"at most {MAX_COMPARED}")
+    compare.add_argument("--episodes", type=episodes, default=2000, metavar="E", help="customers each (default 2,000)")
+    compare.add_argument("--json", action="store_true", help="print the table as JSON")
+
 
 def run(args: argparse.Namespace) -> int:
-    return _distill(args) if args.playbook_command == "distill" else _show(args)
+    commands = {"distill": _distill, "show": _show, "compare": _compare}
+    return commands[args.playbook_command](args)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from cs_env.population import PopulationError, load
+
+    for what, items in (("agents", args.agents), ("--populations", args.populations)):
+        if len(items) > MAX_COMPARED:
+            print(f"cs-tui playbook compare: error: {len(items)} {what}; at most {MAX_COMPARED}", file=sys.stderr)
+            return USAGE_ERROR
+    try:
+        populations = [load(path) for path in args.populations]
+    except PopulationError as exc:
+        print(f"cs-tui playbook compare: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    from cs_env.industries import default_catalog
+
+    shipped = {p.industry for p in populations}
+    settings = [(f"{name} (as shipped)", name, default_catalog()) for name in sorted(shipped)]
+    settings += [(f"{p.title} ({p.industry})", p.industry, p.catalog) for p in populations]
+    rows = []
+    for spec in args.agents:
+        agent = load_agent_or_report("playbook compare", spec, industry="mixed", saves=args.saves, seed=0)
+        if agent is None:
+            return USAGE_ERROR
+        for label, industry, catalog in settings:
+            rows.append(
+                {"agent": agent.name, "population": label, **shifted_score(agent, industry, catalog, args.episodes)}
+            )
+    if args.json:
+        print(json.dumps({"episodes": args.episodes, "rows": rows}, indent=2))
+        return 0
+    from rich.table import Table
+
+    from cs_tui import report as render
+
+    table = Table("agent", "population", "% of oracle", "resolved", title=f"{args.episodes:,} customers each")
+    for row in rows:
+        table.add_row(row["agent"], row["population"], f"{row['pct_of_oracle']:.1f}", f"{row['resolution_rate']:.0%}")
+    render.make_console().print(table)
+    return 0
+
+
+def shifted_score(policy: Any, industry: str, catalog: Any, episodes: int, seed: int = 0) -> dict[str, float]:
+    """``policy``'s % of oracle and resolution rate on ``episodes`` customers of ``industry`` drawn from
+    ``catalog`` (a population's), the random policy and the oracle meeting the same customers."""
+    from cs_env.evaluate import metrics, normalized_score, rollout
+    from cs_env.policies import OraclePolicy, RandomPolicy
+
+    def play(p: Any) -> Any:
+        return metrics(rollout(p, industry=industry, episodes=episodes, seed=seed, catalog=catalog))
+
+    ours = play(policy)
+    low, high = play(RandomPolicy(seed)), play(OraclePolicy(industry, seed=seed, catalog=catalog))
+    return {
+        "pct_of_oracle": 100 * normalized_score(ours.mean_return, low.mean_return, high.mean_return),
+        "resolution_rate": ours.resolution_rate,
+        "mean_return": ours.mean_return,
+    }
 
 
 def _sizes(text: str) -> list[int] | str:
