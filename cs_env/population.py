@@ -97,7 +97,7 @@ def load(path: str | Path, catalog: Catalog | None = None) -> Population:
     shifted = {inq.name: dataclasses.replace(inq, **changes[inq.name]) for inq in industry.inquiries}  # type: ignore[arg-type]
     new_industry = dataclasses.replace(
         industry,
-        tier_shares=tier_shares,  # type: ignore[arg-type]  (three shares: checked by distribution(..., 3))
+        tier_shares=(tier_shares[0], tier_shares[1], tier_shares[2]),  # three: checked by distribution(..., 3)
         inquiries=tuple(shifted[i.name] for i in industry.inquiries),
     )
     new_catalog = dataclasses.replace(
