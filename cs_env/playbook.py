@@ -151,7 +151,8 @@ class Interval:
 Condition = frozenset[int] | Interval
 
 
-def _and(a: Condition, b: Condition) -> Condition:
+def intersect(a: Condition, b: Condition) -> Condition:
+    """Where both conditions hold (both of one feature)."""
     if isinstance(a, Interval):
         assert isinstance(b, Interval)
         return a & b
@@ -168,7 +169,8 @@ def _minus(a: Condition, b: Condition) -> list[Condition]:
     return [rest] if rest else []
 
 
-def _is_empty(c: Condition) -> bool:
+def is_empty(c: Condition) -> bool:
+    """No value satisfies ``c``."""
     return c.empty if isinstance(c, Interval) else not c
 
 
@@ -242,7 +244,7 @@ class Playbook:
         whole = {name: full(f) for name, f in self.features.items()}
         uncovered: list[dict[str, Condition]] | None = [whole]
         for i, rule in enumerate(self.rules):
-            own = [{**whole, **{k: _and(whole[k], c) for k, c in rule.conditions.items()}}]
+            own = [{**whole, **{k: intersect(whole[k], c) for k, c in rule.conditions.items()}}]
             left = own
             try:
                 for earlier in self.rules[:i]:
@@ -367,8 +369,8 @@ def _subtract(regions: list[dict[str, Condition]], rule: Rule) -> list[dict[str,
     """The parts of ``regions`` where ``rule`` does not fire (each region a box: one condition per feature)."""
     out: list[dict[str, Condition]] = []
     for region in regions:
-        inside = {k: _and(region[k], c) for k, c in rule.conditions.items()}
-        if any(_is_empty(c) for c in inside.values()):
+        inside = {k: intersect(region[k], c) for k, c in rule.conditions.items()}
+        if any(is_empty(c) for c in inside.values()):
             out.append(region)
             continue
         current = dict(region)
@@ -494,7 +496,7 @@ def _read_rule(raw: dict[str, Any], i: int, feats: dict[str, Feature], lines: _L
             c = _read_condition(feats[key], value)
         except PlaybookError as exc:
             raise fail(key, str(exc)) from None
-        if _is_empty(c):
+        if is_empty(c):
             raise fail(key, f"the condition {value!r} can never hold (no value of {key} satisfies it)")
         conditions[key] = c
     return Rule(STRATEGY_NAMES.index(strategy), conditions, note, lines.rule(i))
@@ -548,4 +550,18 @@ def _read_condition(f: Feature, value: Any) -> Condition:
     return frozenset(codes)
 
 
-__all__ = ["FORMAT", "PREFIX", "Feature", "Interval", "Playbook", "PlaybookError", "Rule", "features", "load", "loads"]
+__all__ = [
+    "FORMAT",
+    "PREFIX",
+    "Feature",
+    "Interval",
+    "Playbook",
+    "PlaybookError",
+    "Rule",
+    "features",
+    "full",
+    "intersect",
+    "is_empty",
+    "load",
+    "loads",
+]

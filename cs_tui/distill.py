@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from cs_env.domain import STRATEGY_NAMES
-from cs_env.playbook import Condition, Interval, Playbook, Rule, full
+from cs_env.playbook import Condition, Interval, Playbook, Rule, full, intersect, is_empty
 
 #: DAgger rounds after the first (teacher-driven) one, and conversations per round
 DAGGER_ROUNDS = 4
@@ -103,9 +103,9 @@ def tree_to_playbook(tree: Any, template: Playbook, name: str) -> Playbook:
                 left = frozenset(v for v in f.values if v <= threshold)
                 right = frozenset(v for v in f.values if v > threshold)
             current = region[f.name]
-            sides = [(f.name, _and(current, left)), (f.name, _and(current, right))]
+            sides = [(f.name, intersect(current, left)), (f.name, intersect(current, right))]
         for child, (key, condition) in zip((t.children_left[node], t.children_right[node]), sides, strict=True):
-            if not _empty(condition):
+            if not is_empty(condition):
                 walk(int(child), {**region, key: condition})
 
     walk(0, {name_: full(f) for name_, f in feats.items()})
@@ -127,17 +127,6 @@ def tree_to_playbook(tree: Any, template: Playbook, name: str) -> Playbook:
     assert inquiry.name in feats
     rules.append(Rule(default, {}, f"everything else: the agent's most common choice, {STRATEGY_NAMES[default]}"))
     return Playbook(rules, name=name)
-
-
-def _and(a: Condition, b: Condition) -> Condition:
-    if isinstance(a, Interval) and isinstance(b, Interval):
-        return a & b
-    assert isinstance(a, frozenset) and isinstance(b, frozenset)
-    return a & b
-
-
-def _empty(c: Condition) -> bool:
-    return c.empty if isinstance(c, Interval) else not c
 
 
 @dataclass
