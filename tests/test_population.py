@@ -66,3 +66,25 @@ def test_compare_scores_each_agent_under_each_population(tmp_path: Path, capsys:
     bad.write_text("format = 1\nindustry = 'retail'\nsentiment = [1]\n")
     assert main([*argv, "--populations", str(bad)]) == 2
     assert "key 'sentiment': expected 5 non-negative probabilities" in capsys.readouterr().err
+
+
+def test_evaluate_with_a_population_plays_its_shifted_customers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cs_env.evaluate import evaluate
+    from cs_env.policies import HeuristicPolicy
+    from cs_tui.cli import main
+
+    base = ["--saves", str(tmp_path), "evaluate", "baseline:heuristic", "--episodes", "300", "--json"]
+    assert main([*base, "--population", str(ANGRY)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    expected = evaluate(HeuristicPolicy(), industry="retail", episodes=300, catalog=load(ANGRY).catalog)
+    assert report["industry"] == "retail" and report["overall"]["mean_return"] == expected.overall.mean_return
+    shipped = evaluate(HeuristicPolicy(), industry="retail", episodes=300)
+    assert report["by_tier"]["vip"]["episodes"] > shipped.by_tier["vip"].episodes  # more VIPs
+    assert main([*base, "--population", str(ANGRY), "--industry", "bfsi"]) == 2
+    assert "shifts retail, not --industry bfsi" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("format = 1\nindustry = 'retail'\npatience_scale = 0\n")
+    assert main([*base, "--population", str(bad)]) == 2
+    assert "key 'patience_scale': 0 is outside [0.1, 10.0]" in capsys.readouterr().err
