@@ -59,3 +59,21 @@ async def test_a_broken_playbook_is_a_notification_naming_the_line(tmp_path: Pat
         notes = " ".join(n.message for n in app._notifications)
         assert "broken.toml:4: rule 1 (strategy): unknown strategy 'hug'" in notes
         assert not screen.running and app.is_running
+
+
+async def test_the_play_pane_says_which_rule_a_playbook_opponent_applied(tmp_path: Path) -> None:
+    from app_helpers import screen_text
+
+    from cs_tui.app import AppSettings, CsTuiApp
+    from cs_tui.screens.play import PlayScreen
+
+    team = tmp_path / "team.toml"
+    team.write_text(
+        'format = 1\nenv = "cs_env/CustomerSupport-v0"\n[[rule]]\nstrategy = "technical"\nnote = "always technical"\n'
+    )
+    app = CsTuiApp(saves=tmp_path, settings=AppSettings(seed=7, opponent=f"playbook:{team}"))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PlayScreen) and app.screen.agent is not None)
+        await wait_for(pilot, lambda: "rule 1: always technical" in screen_text(app))
+        line = next(row for row in screen_text(app).splitlines() if "rule 1" in row)
+        assert "★ technical · rule 1: always technical" in line, line

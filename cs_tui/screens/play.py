@@ -377,7 +377,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         live = self.state
         if not isinstance(live, Live):
             return
-        live.view, live.no_view = None, ""
+        live.view, live.no_view, live.rule = None, "", ""
         agent = self.agent
         if agent is None:
             live.no_view = "no opponent: press o to choose one"
@@ -392,6 +392,11 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             live.no_view = f"opponent {name}: no hint ({error})"
             return
         live.view = AgentView(values.kind, tuple(float(x) for x in values.values))
+        decide = getattr(agent, "decide", None)  # a playbook says which of its rules chose
+        if decide is not None:
+            _, fired = decide(live.conversation.obs)
+            rule = agent.playbook.rules[fired]  # type: ignore[attr-defined]
+            live.rule = f"rule {fired + 1}: {rule.note or agent.playbook.describe(fired)}"  # type: ignore[attr-defined]
 
     def action_toggle_blind(self) -> None:
         """Hide or show the opponent's suggestion before you answer."""
@@ -554,6 +559,8 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 )
             shown = "Q-values" if view.kind == "q_values" else "probabilities"
             suggests = f"opponent {name} suggests ★ {LABELS[view.recommended]}"
+            if state.rule:  # a playbook: the rule that chose, rather than one-hot "probabilities"
+                return fit(f"{suggests} · {state.rule}", f"★ {LABELS[view.recommended]} · {state.rule}", suggests)
             return fit(f"{suggests} ({shown} beside each key)", suggests)
         if isinstance(state, Waiting):
             if agent is not None:
