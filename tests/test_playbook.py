@@ -27,6 +27,9 @@ def space_sample(n: int, seed: int = 0) -> np.ndarray:
     obs = rng.random((n, len(OBS_NAMES))) * (space.high - space.low) + space.low
     whole = [f.index for f in features().values() if f.kind != "number"]
     obs[:, whole] = np.floor(obs[:, whole] + 0.5 * rng.random((n, len(whole))))
+    # counters such as ctx_offers_made move in quarters: a third of the values sit on that grid (0 included)
+    on_grid = rng.random(obs.shape) < 0.3
+    obs[on_grid] = np.round(obs[on_grid] * 4) / 4
     return np.clip(obs, space.low, space.high).astype(np.float32)
 
 
