@@ -77,3 +77,16 @@ async def test_the_play_pane_says_which_rule_a_playbook_opponent_applied(tmp_pat
         await wait_for(pilot, lambda: "rule 1: always technical" in screen_text(app))
         line = next(row for row in screen_text(app).splitlines() if "rule 1" in row)
         assert "★ technical · rule 1: always technical" in line, line
+
+
+def test_the_models_pane_reads_a_playbooks_rules_or_says_why_it_cannot(tmp_path: Path) -> None:
+    from cs_tui.screens.models import describe_entry
+
+    (tmp_path / "team.toml").write_text(HEURISTIC.read_text())
+    (tmp_path / "broken.toml").write_text("format = 1\n")
+    entries = {e.name: e for e in list_models(tmp_path) if e.kind == "playbook"}
+    shown = describe_entry(entries["team.toml"]).plain
+    assert "a playbook of 9 rules" in shown
+    assert "1. when inquiry_type is fraud_report and urgency ≥ 3: escalate  (urgent fraud goes" in shown
+    assert "9. otherwise: educational" in shown
+    assert "no env" in describe_entry(entries["broken.toml"]).plain

@@ -99,7 +99,7 @@ def describe_entry(entry: ModelEntry) -> Text:
     if entry.kind == "baseline":
         return Text(f"{entry.spec} · a yardstick to compare with · from cs_env.policies")
     if entry.kind == "playbook":
-        return Text(f"{entry.spec} · a playbook file of rules (cs-tui playbook show to read them)")
+        return describe_playbook(entry)
     text = Text()
     text.append(entry.name, style="bold")
     if entry.meta_error or entry.record is None:
@@ -119,6 +119,25 @@ def describe_entry(entry: ModelEntry) -> Text:
         text.append("\n" + _eval_line("last eval", m.last_eval))
     if m.best_eval is not None and m.best_eval != m.last_eval:
         text.append("\n" + _eval_line("best eval", m.best_eval))
+    return text
+
+
+def describe_playbook(entry: ModelEntry) -> Text:
+    """A playbook file's rules in words, first to last (or why the file cannot be read)."""
+    from cs_env.playbook import PlaybookError, load
+
+    text = Text()
+    text.append(entry.name, style="bold")
+    try:
+        playbook = load(entry.spec.split(":", 1)[1])
+    except PlaybookError as exc:
+        text.append(f"\n{exc}", style=tone("red"))
+        return text
+    text.append(f" · a playbook of {len(playbook.rules)} rules, first match decides")
+    for i, rule in enumerate(playbook.rules):
+        text.append(f"\n{i + 1}. {playbook.describe(i)}")
+        if rule.note:
+            text.append(f"  ({rule.note})", style="dim")
     return text
 
 
