@@ -204,7 +204,7 @@ def normalized_score(mean_return: float, random_return: float, oracle_return: fl
 
 @functools.lru_cache(maxsize=32)
 def reference_rollouts(
-    industry: str, episodes: int = 2000, seed: int = 0, max_turns: int = 10
+    industry: str, episodes: int = 2000, seed: int = 0, max_turns: int = 10, catalog: Catalog | None = None
 ) -> tuple[Rollouts, Rollouts]:
     """The random policy's and the oracle's rollouts, computed once per process for each setting.
 
@@ -213,9 +213,10 @@ def reference_rollouts(
     """
     from cs_env.policies import OraclePolicy, RandomPolicy
 
-    random_r = rollout(RandomPolicy(seed), industry=industry, episodes=episodes, seed=seed, max_turns=max_turns)
-    oracle = OraclePolicy(industry, max_turns, seed=seed)
-    oracle_r = rollout(oracle, industry=industry, episodes=episodes, seed=seed, max_turns=max_turns)
+    random_r, oracle_r = (
+        rollout(policy, industry=industry, episodes=episodes, seed=seed, max_turns=max_turns, catalog=catalog)
+        for policy in (RandomPolicy(seed), OraclePolicy(industry, max_turns, seed=seed, catalog=catalog))
+    )
     return random_r, oracle_r
 
 
@@ -300,21 +301,25 @@ def evaluate(
     episodes: int = 2000,
     seed: int = 0,
     max_turns: int = 10,
+    catalog: Catalog | None = None,
 ) -> EvaluationReport:
     """Roll ``policy`` out on ``episodes`` conversations and report the business metrics.
 
     ``policy`` is any callable of :mod:`cs_env.policies`' convention (a batch of observations in, an
     array of actions out; with ``needs_state`` it also gets the hidden state). "% of oracle" comes from
-    :func:`reference_rollouts` on the same setting, computed once per process.
+    :func:`reference_rollouts` on the same setting, computed once per process. ``catalog`` (e.g. a
+    :mod:`cs_env.population`'s) draws the customers from other industry data.
     """
     industry = check_industry(industry)
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 2:
         raise ValueError(
             f"episodes must be an integer of at least 2 (a confidence interval needs two), got {episodes!r}"
         )
-    r = rollout(policy, industry=industry, episodes=episodes, seed=seed, max_turns=max_turns)
-    random_r, oracle_r = reference_rollouts(industry, episodes, seed, max_turns)
-    catalog = default_catalog()
+    r = rollout(policy, industry=industry, episodes=episodes, seed=seed, max_turns=max_turns, catalog=catalog)
+    # the same call as reference_returns' for the shipped catalog: one cache entry per setting
+    extra = () if catalog is None else (catalog,)
+    random_r, oracle_r = reference_rollouts(industry, episodes, seed, max_turns, *extra)
+    catalog = catalog or default_catalog()
 
     def group(mask: np.ndarray) -> Metrics:
         return _with_pct(metrics(r, mask), metrics(random_r, mask), metrics(oracle_r, mask))

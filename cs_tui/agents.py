@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from cs_tui.training.policy_process import PolicyProcess
 
 BASELINE_PREFIX = "baseline:"
+#: ``playbook:FILE``: a playbook file (:mod:`cs_env.playbook`), a path or a file name under the saves folder.
+PLAYBOOK_PREFIX = "playbook:"
 #: What each baseline is, in a few words, where a list offers them (a fixed strategy: ``FIXED_NOTE``).
 BASELINE_NOTES = {
     "random": "picks at random",
@@ -133,6 +135,25 @@ class BaselineAgent(Agent):
         return ActionValues("probabilities", np.eye(N_STRATEGIES)[action])
 
 
+class PlaybookAgent(Agent):
+    """A playbook file (:mod:`cs_env.playbook`) as an :class:`Agent`; :meth:`decide` also names the rule."""
+
+    def __init__(self, playbook: Any, path: Path) -> None:
+        super().__init__(name=PLAYBOOK_PREFIX + str(path), kind="playbook", path=path)
+        self.playbook = playbook
+
+    def __call__(self, obs: np.ndarray, state: CustomerState | None = None) -> Any:
+        return self.playbook(obs)
+
+    def decide(self, obs: np.ndarray) -> tuple[Any, Any]:
+        """The strategy and the 0-based rule that fired (arrays for a batch)."""
+        return self.playbook.decide(obs)
+
+    def action_values(self, obs: np.ndarray, state: CustomerState | None = None) -> ActionValues:
+        action = np.asarray(self(obs), dtype=np.int64)
+        return ActionValues("probabilities", np.eye(N_STRATEGIES)[action])
+
+
 class ModelAgent(Agent):
     """A trained model as an :class:`Agent` (greedy actions, as SB3's deterministic predict).
 
@@ -173,6 +194,17 @@ def baseline_note(name: str) -> str:
     return BASELINE_NOTES.get(name.removeprefix(BASELINE_PREFIX), FIXED_NOTE)
 
 
+def playbook_specs(saves: Path | None = None, limit: int = MAX_LISTED * 5) -> list[str]:
+    """``playbook:PATH`` for each ``*.toml`` in the saves folder (at most ``limit``), for the app's pickers;
+    a file that is not a valid playbook is listed too, and refused with its reason when chosen."""
+    folder = _saves(saves)
+    try:
+        files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    except OSError:  # an unreadable folder lists nothing
+        files = []
+    return [PLAYBOOK_PREFIX + str(path) for path in files if path.is_file()][:limit]
+
+
 def load_agent(
     spec: str,
     *,
@@ -186,7 +218,8 @@ def load_agent(
 
     Args:
         spec: ``baseline:NAME`` (random, script, lookup, lookup_hint, heuristic, oracle or a strategy such as
-            ``quick_resolution``), a run folder, a run name under ``saves``, or a model ``.zip``. A run
+            ``quick_resolution``), ``playbook:FILE`` (a playbook file), a run folder, a run name under
+            ``saves``, or a model ``.zip``. A run
             folder gives its ``best.zip`` if present, else its ``model.zip``.
         industry: the industry the agent will serve (the oracle plans for it).
         max_turns: the conversations' turn limit (the oracle plans for it).
@@ -210,10 +243,34 @@ def load_agent(
         if name not in found:
             raise AgentError(f"unknown baseline {name!r}; valid baselines: {', '.join(baseline_specs())}")
         return BaselineAgent(name, found[name])
+    if spec.startswith(PLAYBOOK_PREFIX):
+        return load_playbook_agent(spec[len(PLAYBOOK_PREFIX) :], max_turns=max_turns, saves=saves)
     if spec in BASELINE_NAMES and not Path(spec).exists() and not (_saves(saves) / spec).exists():
         raise AgentError(f"unknown agent {spec!r}: did you mean {BASELINE_PREFIX}{spec}? {_valid_choices(saves)}")
     model_path, name = _model_file(spec, saves)
     return _load_model_agent(model_path, name, industry, max_turns, apart)
+
+
+def load_playbook_agent(file: str, *, max_turns: int = 10, saves: Path | None = None) -> PlaybookAgent:
+    """The playbook at ``file`` (a path, or a file name under the saves folder) as an agent.
+
+    Raises:
+        AgentError: no such file, or the file is not a valid playbook (the message names the line and the
+            valid choices).
+    """
+    from cs_env.playbook import PlaybookError, load
+
+    path = Path(file.strip()).expanduser()
+    if not file.strip():
+        raise AgentError(f"{PLAYBOOK_PREFIX} needs a file: {PLAYBOOK_PREFIX}FILE.toml (e.g. playbooks/heuristic.toml)")
+    if not path.is_file() and not path.is_absolute() and len(path.parts) == 1 and (_saves(saves) / path).is_file():
+        path = _saves(saves) / path
+    if not path.is_file():
+        raise AgentError(f"no playbook file {file!r} (give a path, or a file name under {_saves(saves)})")
+    try:
+        return PlaybookAgent(load(path, max_turns=max_turns), path)
+    except PlaybookError as exc:
+        raise AgentError(str(exc)) from None
 
 
 def _model_file(spec: str, saves: Path | None) -> tuple[Path, str]:
@@ -283,7 +340,7 @@ def _valid_choices(saves: Path | None) -> str:
     listed = short_list(runs, MAX_LISTED)
     return (
         f"valid agents: {', '.join(baseline_specs())}; a run folder; a run name under {root} (found: {listed}); "
-        "or a model .zip file"
+        f"a model .zip file; or {PLAYBOOK_PREFIX}FILE.toml"
     )
 
 
@@ -296,7 +353,10 @@ __all__ = [
     "BaselineAgent",
     "ModelAgent",
     "ModelRunError",
+    "PlaybookAgent",
     "baseline_note",
     "baseline_specs",
     "load_agent",
+    "load_playbook_agent",
+    "playbook_specs",
 ]

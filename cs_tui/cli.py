@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import argparse
     from types import ModuleType
 
-COMMANDS = ("train", "tune", "demo", "test", "evaluate", "export", "serve", "web")
+COMMANDS = ("train", "tune", "demo", "test", "evaluate", "playbook", "export", "serve", "web")
 
 
 def _command(name: str) -> ModuleType:

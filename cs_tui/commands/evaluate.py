@@ -204,6 +204,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the customers (default 0)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
+    parser.add_argument(
+        "--population", metavar="FILE", help="customers shifted by a population file (cs_env/population.py)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -222,9 +225,25 @@ def run(args: argparse.Namespace) -> int:
         )
     if agent is None:
         return USAGE_ERROR
+    population = None
+    if args.population is not None:
+        from cs_env.population import PopulationError, load
+
+        try:
+            population = load(args.population)
+        except PopulationError as exc:
+            print(f"cs-tui evaluate: error: {exc}", file=sys.stderr)
+            return USAGE_ERROR
+        if args.industry not in (None, population.industry):
+            print(f"cs-tui evaluate: error: --population {args.population} shifts {population.industry}, not "
+                  f"--industry {args.industry}: drop --industry", file=sys.stderr)  # fmt: skip
+            return USAGE_ERROR
     try:
-        industry, max_turns = setting_for(agent, args.industry)
-        report = evaluate(agent, industry=industry, episodes=args.episodes, seed=args.seed, max_turns=max_turns)
+        industry, max_turns = setting_for(agent, population.industry if population else args.industry)
+        catalog = population.catalog if population else None
+        report = evaluate(
+            agent, industry=industry, episodes=args.episodes, seed=args.seed, max_turns=max_turns, catalog=catalog
+        )
     finally:
         if external:
             agent.close()

@@ -121,7 +121,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--warm-start",
         type=path_text("--warm-start"),
         metavar="SOURCE",
-        help="imitate baseline:NAME (oracle, heuristic, ...) or a FOLDER of recorded conversations "
+        help="imitate baseline:NAME (oracle, heuristic, ...), playbook:FILE or a FOLDER of recorded conversations "
         "(the play pane's saves/episodes) before reinforcement learning (ppo, a2c)",
     )
     parser.add_argument(

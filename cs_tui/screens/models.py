@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual.widgets.data_table import ColumnKey
 
 from cs_env.evaluate import MAX_EPISODES
-from cs_tui.agents import BASELINE_PREFIX, MODEL_FILES, baseline_note, baseline_specs
+from cs_tui.agents import BASELINE_PREFIX, MODEL_FILES, baseline_note, baseline_specs, playbook_specs
 from cs_tui.evaluation_view import comparison, evaluation
 from cs_tui.labels import FactLines, middle_cut
 from cs_tui.numbers import number, pct_of_oracle, rate
@@ -53,7 +53,7 @@ class ModelEntry:
 
     spec: str  # what load_agent takes
     name: str
-    kind: str  # "model" | "baseline"
+    kind: str  # "model" | "playbook" | "baseline"
     record: RunRecord | None = None  # a model's run's meta.json (None for a baseline, or when it is broken)
     meta_error: str | None = None
     model_file: Path | None = None
@@ -76,6 +76,7 @@ def list_models(saves: Path) -> list[ModelEntry]:
         except RunError as exc:
             record, error = None, str(exc)
         entries.append(ModelEntry(str(run.path), run.name, "model", record, error, model_file))
+    entries += [ModelEntry(spec, Path(spec.split(":", 1)[1]).name, "playbook") for spec in playbook_specs(saves)]
     return entries + baseline_entries()
 
 
@@ -99,6 +100,8 @@ def describe_entry(entry: ModelEntry) -> Text:
     """What a run's meta.json says about its model, and its evaluations during training (one line each)."""
     if entry.kind == "baseline":
         return Text(f"{entry.spec} · {baseline_note(entry.spec)} · a yardstick to compare with")
+    if entry.kind == "playbook":
+        return describe_playbook(entry)
     text = Text()
     text.append(entry.name, style="bold")
     if entry.meta_error or entry.record is None:
@@ -118,6 +121,25 @@ def describe_entry(entry: ModelEntry) -> Text:
         text.append("\n" + _eval_line("last eval", m.last_eval))
     if m.best_eval is not None and m.best_eval != m.last_eval:
         text.append("\n" + _eval_line("best eval", m.best_eval))
+    return text
+
+
+def describe_playbook(entry: ModelEntry) -> Text:
+    """A playbook file's rules in words, first to last (or why the file cannot be read)."""
+    from cs_env.playbook import PlaybookError, load
+
+    text = Text()
+    text.append(entry.name, style="bold")
+    try:
+        playbook = load(entry.spec.split(":", 1)[1])
+    except PlaybookError as exc:
+        text.append(f"\n{exc}", style=tone("red"))
+        return text
+    text.append(f" · a playbook of {len(playbook.rules)} rules, first match decides")
+    for i, rule in enumerate(playbook.rules):
+        text.append(f"\n{i + 1}. {playbook.describe(i)}")
+        if rule.note:
+            text.append(f"  ({rule.note})", style="dim")
     return text
 
 
@@ -311,6 +333,7 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         table.clear()
         for entry in self.entries:
             alg = ("" if entry.record is None else entry.record.algorithm.upper()) if entry.kind == "model" else "base"
+            alg = "rules" if entry.kind == "playbook" else alg
             name = middle_cut(entry.name, NAME_WIDTH[self._width_class])
             table.add_row(Text(name), Text(alg), self._mark_of(entry.spec), key=entry.spec)  # text, not markup
         specs = [e.spec for e in self.entries]

@@ -327,7 +327,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
     # -- the opponent ------------------------------------------------------------------------
     def action_pick_opponent(self) -> None:
         """Choose the opponent: a saved model or a baseline."""
-        from cs_tui.agents import baseline_note, baseline_specs
+        from cs_tui.agents import baseline_note, baseline_specs, playbook_specs
         from cs_tui.screens.play_dialogs import ChoiceDialog
         from cs_tui.training.runs import list_runs
 
@@ -337,6 +337,9 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 choices.append((run.name, f"{run.name}  · saved model{self._run_summary(run)}"))
         if self._has_default() and DEFAULT_AGENT not in [c for c, _ in choices]:
             choices.insert(0, (DEFAULT_AGENT, f"{DEFAULT_AGENT}  · the shipped agent"))
+        choices += [
+            (spec, f"{Path(spec.split(':', 1)[1]).name}  · playbook file") for spec in playbook_specs(self.saves)
+        ]
         choices += [(spec, f"{short_name(spec)}  · {baseline_note(spec)}") for spec in baseline_specs()]
 
         def chosen(spec: str | None) -> None:
@@ -416,7 +419,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         live = self.state
         if not isinstance(live, Live):
             return
-        live.view, live.no_view = None, ""
+        live.view, live.no_view, live.rule = None, "", ""
         agent = self.agent
         if agent is None:
             live.no_view = "no opponent: press o to choose one"
@@ -431,6 +434,11 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             live.no_view = f"opponent {name}: no hint ({error})"
             return
         live.view = AgentView(values.kind, tuple(float(x) for x in values.values))
+        decide = getattr(agent, "decide", None)  # a playbook says which of its rules chose
+        if decide is not None:
+            _, fired = decide(live.conversation.obs)
+            rule = agent.playbook.rules[fired]  # type: ignore[attr-defined]
+            live.rule = f"rule {fired + 1}: {rule.note or agent.playbook.describe(fired)}"  # type: ignore[attr-defined]
 
     def action_toggle_blind(self) -> None:
         """Hide or show the opponent's suggestion before you answer."""
@@ -626,6 +634,8 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 )
             shown = "Q-values" if view.kind == "q_values" else "probabilities"
             suggests = f"opponent {name} suggests ★ {LABELS[view.recommended]}"
+            if state.rule:  # a playbook: the rule that chose, rather than one-hot "probabilities"
+                return fit(f"{suggests} · {state.rule}", f"★ {LABELS[view.recommended]} · {state.rule}", suggests)
             return fit(f"{suggests} ({shown} beside each key)", suggests)
         if isinstance(state, Waiting):
             if agent is not None:

@@ -59,6 +59,8 @@ class Live:
     conversation: Conversation
     view: AgentView | None = None
     no_view: str = ""
+    #: a playbook opponent's rule for this turn, in words ("" for other opponents)
+    rule: str = ""
     phase: ClassVar[Phase] = Phase.LIVE
 
     @property

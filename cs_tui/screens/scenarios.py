@@ -29,7 +29,7 @@ from cs_env.scenarios import (
     pass_hat_k_interval,
     run_scenario,
 )
-from cs_tui.agents import BASELINE_PREFIX, baseline_specs
+from cs_tui.agents import BASELINE_PREFIX, PLAYBOOK_PREFIX, baseline_specs, playbook_specs
 from cs_tui.commands.test import DEFAULT_TRIALS
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.seeds import parse_seed
@@ -45,13 +45,14 @@ MODEL_FILES = ("best.zip", "model.zip")
 
 
 def policy_choices(saves: Path) -> list[tuple[str, str]]:
-    """(label, spec) for every saved model (newest first), then every baseline."""
+    """(label, spec) for every saved model (newest first), every playbook file, then every baseline."""
     models = [
         (f"model: {run.name}", str(run.path))
         for run in list_runs(saves)
         if any((run.path / name).is_file() for name in MODEL_FILES)
     ]
-    return models + [(spec, spec) for spec in baseline_specs()]
+    playbooks = [(f"playbook: {Path(spec.split(':', 1)[1]).name}", spec) for spec in playbook_specs(saves)]
+    return models + playbooks + [(spec, spec) for spec in baseline_specs()]
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,9 @@ conversation; **f** opens the worst one.
 
         worker = get_current_worker()
         agents: dict[tuple[str, int], Any] = {}
-        is_baseline = settings.policy.startswith(BASELINE_PREFIX)
+        # a baseline or a playbook is built for each scenario's env (the oracle plans for it, a playbook's turn
+        # range is its max_turns); a model loads once
+        is_baseline = settings.policy.startswith((BASELINE_PREFIX, PLAYBOOK_PREFIX))
         try:
             for scenario in scenarios:
                 if worker.is_cancelled:

@@ -6,6 +6,8 @@ are in the policy from the start instead of having to be found by chance. ``SOUR
 
 * ``baseline:NAME`` (``oracle``, ``heuristic``, any baseline but random): ``WARM_START_EPISODES``
   conversations played by the baseline on the run's industry;
+* ``playbook:FILE``: ``WARM_START_EPISODES`` conversations played by the playbook file's rules
+  (:mod:`cs_env.playbook`), so a team's written playbook is where the agent starts;
 * a folder of recorded conversations, such as the play pane's ``saves/episodes/``: each recording's
   human turns, replayed through the env from its seed and env arguments to recover what the player saw
   (a recording holds no observations, only the customer and the actions). A person's 20 conversations
@@ -27,6 +29,7 @@ from cs_tui.training.registry import IMITABLE
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
 
+PLAYBOOK_PREFIX = "playbook:"
 WARM_START_EPISODES = 4000
 WARM_START_EPOCHS = 20
 WARM_START_BATCH = 256
@@ -53,8 +56,17 @@ def check_source(source: str, algorithm: str, frame_stack: int = 1) -> str | Non
     if source in valid:
         return None
     choices = (
-        f"valid sources: {', '.join(valid)}, or a folder of recorded conversations (the play pane's saves/episodes)"
+        f"valid sources: {', '.join(valid)}, playbook:FILE.toml, or a folder of recorded conversations "
+        "(the play pane's saves/episodes)"
     )
+    if source.startswith(PLAYBOOK_PREFIX):
+        from cs_env.playbook import PlaybookError, load
+
+        try:
+            load(source.removeprefix(PLAYBOOK_PREFIX))
+        except PlaybookError as error:
+            return f"--warm-start {source}: {error}"
+        return None
     if source.startswith("baseline:"):
         return f"unknown --warm-start source {source!r}; {choices}"
     if not Path(source).exists():
@@ -68,6 +80,8 @@ def check_source(source: str, algorithm: str, frame_stack: int = 1) -> str | Non
 
 def warm_start_source(source: str) -> str:
     """How ``meta.json`` names ``source``: a baseline as given, a folder by its absolute path."""
+    if source.startswith(PLAYBOOK_PREFIX):
+        return PLAYBOOK_PREFIX + str(Path(source.removeprefix(PLAYBOOK_PREFIX)).resolve())
     return source if source.startswith("baseline:") else str(Path(source).resolve())
 
 
@@ -120,12 +134,16 @@ class _Recorder:
 
 
 def demonstrations(source: str, industry: str, max_turns: int, episodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(observations, actions)`` of ``episodes`` conversations played by the baseline ``source``."""
+    """``(observations, actions)`` of ``episodes`` conversations played by the baseline or playbook ``source``."""
     from cs_env.evaluate import rollout
+    from cs_env.playbook import load
     from cs_env.policies import baselines
 
-    name = source.removeprefix("baseline:")
-    recorder = _Recorder(baselines(industry, max_turns, WARM_START_SEED)[name])
+    if source.startswith(PLAYBOOK_PREFIX):
+        policy = load(source.removeprefix(PLAYBOOK_PREFIX), max_turns=max_turns)
+    else:
+        policy = baselines(industry, max_turns, WARM_START_SEED)[source.removeprefix("baseline:")]
+    recorder = _Recorder(policy)
     rollout(recorder, industry=industry, episodes=episodes, seed=WARM_START_SEED, max_turns=max_turns)
     return np.concatenate(recorder.observations), np.concatenate(recorder.actions)
 
@@ -144,9 +162,9 @@ def behaviour_clone(
     import torch
 
     about: dict[str, Any]
-    if source in _baseline_sources():
+    if source in _baseline_sources() or source.startswith(PLAYBOOK_PREFIX):
         observations, actions = demonstrations(source, industry, max_turns, episodes)
-        about = {"source": source, "episodes": episodes}
+        about = {"source": warm_start_source(source), "episodes": episodes}
     else:
         observations, actions, recordings = recorded_demonstrations(Path(source))
         about = {"source": warm_start_source(source), "recordings": recordings}

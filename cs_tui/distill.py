@@ -1,0 +1,232 @@
+"""Distilling an agent into a playbook: DAgger with the agent as teacher, a decision tree, rules in words.
+
+The tree (scikit-learn's CART, imported here only) reads the observation's named features and, for the
+inquiry, one yes/no column per inquiry as well, so a rule can single one out. DAgger: the first round
+imitates the teacher on the teacher's own conversations; each further round plays the current playbook,
+asks the teacher what it would do in every situation the playbook reached, adds those to the data and
+refits; so the playbook learns to recover from its own mistakes, not only the teacher's situations.
+Each leaf becomes a rule; the strategy most leaves share becomes the final catch-all (its leaves go), so
+a tree of N leaves gives at most N rules; the tree grows as large as still gives at most ``max_rules``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cs_env.domain import STRATEGY_NAMES
+from cs_env.playbook import Condition, Interval, Playbook, Rule, full, intersect, is_empty
+
+#: DAgger rounds after the first (teacher-driven) one, and conversations per round
+DAGGER_ROUNDS = 4
+DAGGER_EPISODES = 2000
+#: seeds apart from evaluations' (0), held-out figures' (1) and warm starts' (7)
+DISTILL_SEED = 11
+HELDOUT_SEED = 1
+HELDOUT_EPISODES = 10_000
+TRADEOFF_SIZES = (3, 5, 10, 20, 40)
+#: the fewest situations a leaf holds: a rule for a handful of situations is noise, not advice
+MIN_LEAF = 20
+#: thresholds are written with this many decimals (the playbook is re-measured as written)
+DECIMALS = 3
+PASS_K = 4
+#: the most leaves tried per rule asked for (the catch-all absorbs the leaves of its own strategy)
+LEAF_FACTOR = 3
+SCENARIO_TRIALS = 8
+
+
+class _Teacher:
+    """Plays the student (or, before there is one, the teacher) and records what the teacher would do."""
+
+    def __init__(self, teacher: Any, student: Any | None) -> None:
+        self.teacher, self.student = teacher, student
+        self.needs_state = bool(getattr(teacher, "needs_state", False))
+        self.needs_episodes = bool(getattr(teacher, "needs_episodes", False))
+        self.observations: list[np.ndarray] = []
+        self.labels: list[np.ndarray] = []
+
+    def __call__(self, obs: np.ndarray, state: Any = None, episodes: Any = None) -> np.ndarray:
+        if self.needs_state:
+            label = self.teacher(obs, state=state)
+        elif self.needs_episodes:
+            label = self.teacher(obs, episodes=episodes)
+        else:
+            label = self.teacher(obs)
+        label = np.asarray(label, dtype=np.int64)
+        self.observations.append(np.asarray(obs, dtype=np.float64))
+        self.labels.append(label)
+        return label if self.student is None else np.asarray(self.student(obs), dtype=np.int64)
+
+
+def _columns(playbook_features: dict[str, Any], obs: np.ndarray) -> np.ndarray:
+    """The tree's inputs: every feature as observed, then a 0/1 column per inquiry."""
+    inquiry = playbook_features["inquiry_type"]
+    codes = np.rint(obs[:, inquiry.index]).astype(np.int64)
+    onehot = (codes[:, None] == np.arange(len(inquiry.choices))[None, :]).astype(np.float64)
+    return np.hstack([obs, onehot])
+
+
+def tree_to_playbook(tree: Any, template: Playbook, name: str) -> Playbook:
+    """The fitted tree's leaves as rules (see the module docstring), checked like any playbook file."""
+    feats = template.features
+    by_index = {f.index: f for f in feats.values()}
+    inquiry = feats["inquiry_type"]
+    n_obs = len(feats)
+    t = tree.tree_
+    leaves: list[tuple[dict[str, Condition], int, float, int]] = []
+
+    def walk(node: int, region: dict[str, Condition]) -> None:
+        if t.children_left[node] == -1:
+            counts = t.value[node][0]
+            klass = int(np.argmax(counts))
+            share = float(counts[klass] / counts.sum())
+            leaves.append((region, int(tree.classes_[klass]), share, int(t.n_node_samples[node])))
+            return
+        column, threshold = int(t.feature[node]), float(t.threshold[node])
+        sides: list[tuple[str, Condition]]
+        if column >= n_obs:  # "inquiry is X": the left branch is "not X"
+            code = column - n_obs
+            base = region["inquiry_type"]
+            assert isinstance(base, frozenset)
+            sides = [("inquiry_type", base - {code}), ("inquiry_type", base & {code})]
+        else:
+            f = by_index[column]
+            cut = round(threshold, DECIMALS)
+            left: Condition
+            right: Condition
+            if f.kind == "number":
+                left, right = Interval(-np.inf, cut), Interval(cut, np.inf, lo_open=True)
+            else:
+                left = frozenset(v for v in f.values if v <= threshold)
+                right = frozenset(v for v in f.values if v > threshold)
+            current = region[f.name]
+            sides = [(f.name, intersect(current, left)), (f.name, intersect(current, right))]
+        for child, (key, condition) in zip((t.children_left[node], t.children_right[node]), sides, strict=True):
+            if not is_empty(condition):
+                walk(int(child), {**region, key: condition})
+
+    walk(0, {name_: full(f) for name_, f in feats.items()})
+    # the catch-all: the strategy most leaves share (ties: the most situations)
+    strategies = [leaf[1] for leaf in leaves]
+    weight = {s: (strategies.count(s), sum(leaf[3] for leaf in leaves if leaf[1] == s)) for s in set(strategies)}
+    default = max(weight, key=lambda s: weight[s])
+    total = sum(leaf[3] for leaf in leaves)
+    rules = []
+    for region, strategy, share, samples in sorted(leaves, key=lambda leaf: -leaf[3]):
+        if strategy == default:
+            continue
+        conditions = {k: c for k, c in region.items() if c != full(feats[k])}
+        note = (
+            f"the agent chose {STRATEGY_NAMES[strategy]} in {share:.0%} of these situations "
+            f"({samples / total:.1%} of those seen)"
+        )
+        rules.append(Rule(strategy, conditions, note))
+    assert inquiry.name in feats
+    rules.append(Rule(default, {}, f"everything else: the agent's most common choice, {STRATEGY_NAMES[default]}"))
+    return Playbook(rules, name=name)
+
+
+@dataclass
+class Distilled:
+    """One distillation: the playbook and what it took."""
+
+    playbook: Playbook
+    rounds: int
+    situations: int
+    seconds: float
+    rules: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rules = len(self.playbook.rules)
+
+
+def distill(
+    teacher: Any,
+    max_rules: int,
+    *,
+    industry: str = "mixed",
+    max_turns: int = 10,
+    rounds: int = DAGGER_ROUNDS,
+    episodes: int = DAGGER_EPISODES,
+    seed: int = DISTILL_SEED,
+    name: str = "playbook",
+) -> Distilled:
+    """A playbook of at most ``max_rules`` rules imitating ``teacher`` (DAgger, see the module docstring)."""
+    from cs_env.evaluate import rollout
+
+    started = time.perf_counter()
+    template = Playbook([Rule(0)], max_turns=max_turns)
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    student: Playbook | None = None
+    for round_ in range(rounds + 1):
+        recorder = _Teacher(teacher, student)
+        rollout(recorder, industry=industry, episodes=episodes, seed=seed + round_, max_turns=max_turns)
+        xs.extend(recorder.observations)
+        ys.extend(recorder.labels)
+        obs, labels = np.concatenate(xs), np.concatenate(ys)
+        if len(np.unique(labels)) == 1:  # the teacher always says the same: one rule says it all
+            rule = Rule(int(labels[0]), {}, f"the agent always chose {STRATEGY_NAMES[int(labels[0])]}")
+            student = Playbook([rule], name=name, max_turns=max_turns)
+            continue
+        student = _largest_tree_within(max_rules, _columns(template.features, obs), labels, template, name, seed)
+    assert student is not None
+    return Distilled(student, rounds + 1, int(sum(len(y) for y in ys)), time.perf_counter() - started)
+
+
+def _largest_tree_within(
+    max_rules: int, x: np.ndarray, labels: np.ndarray, template: Playbook, name: str, seed: int
+) -> Playbook:
+    """The playbook of the largest tree (best-first, up to ``LEAF_FACTOR`` x ``max_rules`` leaves) whose rules,
+    once the catch-all has absorbed its strategy's leaves, number at most ``max_rules``."""
+    from sklearn.tree import DecisionTreeClassifier  # scikit-learn only here
+
+    best: Playbook | None = None
+    for leaves in range(max(2, max_rules), LEAF_FACTOR * max(2, max_rules) + 1):
+        tree = DecisionTreeClassifier(max_leaf_nodes=leaves, min_samples_leaf=MIN_LEAF, random_state=seed)
+        tree.fit(x, labels)
+        playbook = tree_to_playbook(tree, template, name)
+        if len(playbook.rules) > max_rules and best is not None:
+            break
+        best = playbook
+        if tree.get_n_leaves() < leaves:  # the tree stopped growing: more leaves change nothing
+            break
+    assert best is not None
+    return best
+
+
+def measure(
+    policy: Any,
+    teacher: Any,
+    *,
+    industry: str,
+    max_turns: int,
+    episodes: int,
+    trials: int = SCENARIO_TRIALS,
+) -> dict[str, Any]:
+    """% of oracle on ``episodes`` held-out customers, pass rate and pass^4 on the catalog, and agreement
+    with ``teacher`` in the situations the teacher meets on those customers."""
+    from cs_env.evaluate import evaluate, rollout
+    from cs_env.scenarios import load_scenarios, run_scenario
+
+    report = evaluate(policy, industry=industry, episodes=episodes, seed=HELDOUT_SEED, max_turns=max_turns)
+    scenarios = [s for s in load_scenarios() if industry in ("mixed", s.industry)]
+    results = [run_scenario(policy, s, trials, HELDOUT_SEED) for s in scenarios]
+    n = max(1, len(results))
+    out = {
+        "pct_of_oracle": report.pct_of_oracle,
+        "mean_return": report.overall.mean_return,
+        "pass_rate": sum(r.pass_rate for r in results) / n,
+        f"pass^{PASS_K}": sum(r.pass_hat_k(PASS_K) for r in results) / n,
+    }
+    if policy is not teacher:
+        watcher = _Teacher(teacher, None)
+        rollout(watcher, industry=industry, episodes=episodes, seed=HELDOUT_SEED, max_turns=max_turns)
+        obs, labels = np.concatenate(watcher.observations), np.concatenate(watcher.labels)
+        out["agreement"] = float(np.mean(np.asarray(policy(obs)) == labels))
+    else:
+        out["agreement"] = 1.0
+    return out

@@ -1,0 +1,305 @@
+"""Playbook files: read, validated with errors that name the place and the choices, and played as a policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cs_env import ENV_ID
+from cs_env.domain import SENTIMENT_NAMES, STRATEGY_NAMES
+from cs_env.env import OBS_NAMES, CustomerSupportEnv
+from cs_env.evaluate import evaluate, rollout
+from cs_env.industries import default_catalog
+from cs_env.playbook import PlaybookError, features, load, loads
+from cs_env.policies import HeuristicPolicy
+
+HEURISTIC = Path(__file__).resolve().parents[1] / "playbooks" / "heuristic.toml"
+HEAD = f'format = 1\nenv = "{ENV_ID}"\n'
+INQUIRIES = [i.name for i in default_catalog().inquiries]
+
+
+def space_sample(n: int, seed: int = 0) -> np.ndarray:
+    """Observations spread over the whole observation space (every category, every count)."""
+    space = CustomerSupportEnv().observation_space
+    rng = np.random.default_rng(seed)
+    obs = rng.random((n, len(OBS_NAMES))) * (space.high - space.low) + space.low
+    whole = [f.index for f in features().values() if f.kind != "number"]
+    obs[:, whole] = np.floor(obs[:, whole] + 0.5 * rng.random((n, len(whole))))
+    # counters such as ctx_offers_made move in quarters: a third of the values sit on that grid (0 included)
+    on_grid = rng.random(obs.shape) < 0.3
+    obs[on_grid] = np.round(obs[on_grid] * 4) / 4
+    return np.clip(obs, space.low, space.high).astype(np.float32)
+
+
+def test_the_heuristic_written_as_a_playbook_makes_the_heuristics_every_choice() -> None:
+    playbook = load(HEURISTIC)
+    obs = space_sample(50_000)
+    np.testing.assert_array_equal(playbook(obs), HeuristicPolicy()(obs))
+    assert playbook(obs[0]) == HeuristicPolicy()(obs[0]) and isinstance(playbook(obs[0]), int)
+
+
+def test_the_heuristic_playbook_gives_exactly_the_heuristics_evaluation() -> None:
+    ours = evaluate(load(HEURISTIC), episodes=400, seed=7)
+    theirs = evaluate(HeuristicPolicy(), episodes=400, seed=7)
+    assert ours.overall.as_dict() == theirs.overall.as_dict()
+    assert {k: m.as_dict() for k, m in ours.by_inquiry.items()} == {
+        k: m.as_dict() for k, m in theirs.by_inquiry.items()
+    }
+
+
+def test_decide_names_the_rule_that_fired_first() -> None:
+    playbook = loads(
+        HEAD
+        + '[[rule]]\nstrategy = "escalate"\ninquiry_type = "fraud_report"\nurgency = { min = 3 }\n'
+        + '[[rule]]\nstrategy = "empathetic"\nsentiment = ["angry", "frustrated"]\n'
+        + '[[rule]]\nstrategy = "quick_resolution"\n'
+    )
+    obs = np.zeros((3, len(OBS_NAMES)), dtype=np.float32)
+    f = features()
+    obs[:, f["inquiry_type"].index] = INQUIRIES.index("fraud_report")
+    obs[:, f["urgency"].index] = [4, 1, 1]
+    obs[:, f["sentiment"].index] = [0, 0, SENTIMENT_NAMES.index("neutral")]
+    actions, fired = playbook.decide(obs)
+    assert [STRATEGY_NAMES[a] for a in actions] == ["escalate", "empathetic", "quick_resolution"]
+    assert fired.tolist() == [0, 1, 2]
+    assert playbook.describe(0) == "when inquiry_type is fraud_report and urgency ≥ 3: escalate"
+
+
+def test_a_written_playbook_reads_back_to_the_same_choices() -> None:
+    playbook = load(HEURISTIC)
+    again = loads(playbook.dumps())
+    assert [(r.strategy, r.conditions, r.note) for r in again.rules] == [
+        (r.strategy, r.conditions, r.note) for r in playbook.rules
+    ]
+
+
+T = '[[rule]]\nstrategy = "technical"\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            '[[rule]]\nstrategy = "empathetic"\nmood = ["angry"]\n',
+            [":5:", "rule 1 (mood)", "unknown feature 'mood'", "ctx_savvy_hint"],
+        ),
+        ('[[rule]]\nstrategy = "charm"\n', [":4:", "unknown strategy 'charm'", "quick_resolution"]),
+        ("[[rule]]\nnote = 'no strategy'\n", [":3:", "no strategy", "valid strategies"]),
+        (
+            T + 'sentiment = ["furious"]\n',
+            [":5:", "unknown sentiment 'furious'", "angry"],
+        ),
+        (T + "ctx_savvy_hint = { min = 0.8, max = 0.2 }\n", [":5:", "can never hold"]),
+        (
+            T + "ctx_savvy_hint = { min = 1.5 }\n",
+            [":5:", "outside ctx_savvy_hint's range 0 to 1"],
+        ),
+        (T + "urgency = { min = 9 }\n", [":5:", "outside urgency's range 0 to 4"]),
+        (T + "urgency = { least = 1 }\n", [":5:", "unknown bound 'least'", "min, max"]),
+        ("", ["the playbook has no rule"]),
+        (
+            T + 'sentiment = "angry"\n',
+            ["no rule covers some situations", "sentiment = frustrated", "catch-all"],
+        ),
+        (
+            T + '[[rule]]\nstrategy = "escalate"\n',
+            [":5:", "rule 2 can never fire"],
+        ),
+        ("[[rule]\n", ["not valid TOML", "line 3"]),
+    ],
+)
+def test_a_malformed_playbook_is_refused_naming_the_line_and_the_choices(body: str, expected: list[str]) -> None:
+    with pytest.raises(PlaybookError) as caught:
+        loads(HEAD + body, source="team.toml")
+    message = str(caught.value)
+    assert message.startswith("team.toml")
+    for part in expected:
+        assert part in message
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (f'format = 2\nenv = "{ENV_ID}"\n', ["format = 2", "reads format = 1"]),
+        ('format = 1\nenv = "cs_env/CustomerSupport-v9"\n', ["'cs_env/CustomerSupport-v9'", ENV_ID]),
+        ("format = 1\n", ["no env", ENV_ID]),
+    ],
+)
+def test_a_playbook_for_another_format_or_env_version_names_the_difference(head: str, expected: list[str]) -> None:
+    with pytest.raises(PlaybookError) as caught:
+        loads(head + T + "", source="old.toml")
+    for part in expected:
+        assert part in str(caught.value)
+
+
+def test_rules_that_together_cover_everything_need_no_catch_all() -> None:
+    body = "".join(T + f'sentiment = "{name}"\n' for name in SENTIMENT_NAMES)
+    playbook = loads(HEAD + body)
+    r = rollout(playbook, episodes=200, seed=1)
+    assert r.strategy_counts.sum() == r.turns.sum()  # every turn answered, none failed
+    halves = T + "ctx_savvy_hint = { below = 0.5 }\n"
+    with pytest.raises(PlaybookError, match=r"e\.g\. ctx_savvy_hint = 0\.5;"):  # 0.5 uncovered: the example names it
+        loads(HEAD + halves + '[[rule]]\nstrategy = "educational"\nctx_savvy_hint = { above = 0.5 }\n')
+    loads(HEAD + halves + '[[rule]]\nstrategy = "educational"\nctx_savvy_hint = { min = 0.5 }\n')
+
+
+def test_a_file_that_is_not_there_or_not_text_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PlaybookError, match="cannot read"):
+        load(tmp_path / "missing.toml")
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(PlaybookError, match="not UTF-8"):
+        load(tmp_path / "bin.toml")
+
+
+# -- playbook:FILE wherever an agent goes ------------------------------------------------------------
+def test_playbook_file_is_an_agent_that_says_which_rule_fired(tmp_path: Path) -> None:
+    from cs_tui.agents import load_agent
+
+    agent = load_agent(f"playbook:{HEURISTIC}", saves=tmp_path)
+    obs = space_sample(500)
+    np.testing.assert_array_equal(agent(obs), HeuristicPolicy()(obs))
+    _, fired = agent.decide(obs)
+    assert agent.kind == "playbook" and (fired >= 0).all() and fired.max() < len(agent.playbook.rules)
+    assert agent.action_values(obs[0]).best == agent(obs[0])
+    (tmp_path / "team.toml").write_text(HEURISTIC.read_text())  # a file name under the saves folder
+    assert load_agent("playbook:team.toml", saves=tmp_path).path == tmp_path / "team.toml"
+
+
+def test_the_cli_refuses_a_bad_playbook_with_its_line_and_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.cli_helpers import run_cli
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(HEAD + '[[rule]]\nstrategy = "charm"\n')
+    for argv in (
+        ("evaluate", f"playbook:{bad}", "--episodes", "50"),
+        ("test", "--policy", f"playbook:{bad}"),
+        ("demo", "--policy", f"playbook:{bad}"),
+    ):
+        code, err = run_cli(capsys, "--saves", str(tmp_path), *argv)
+        assert code == 2, argv
+        assert f"{bad}:4: rule 1 (strategy): unknown strategy 'charm'" in err and "Traceback" not in err
+    code, err = run_cli(capsys, "--saves", str(tmp_path), "evaluate", "playbook:absent.toml")
+    assert code == 2 and "no playbook file 'absent.toml'" in err
+    code, _ = run_cli(capsys, "--saves", str(tmp_path), "demo", "--policy", f"playbook:{HEURISTIC}", "--episodes", "1")
+    assert code == 0
+
+
+def test_a_playbook_warm_starts_training_and_a_bad_one_is_refused_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cs_tui.cli import main
+    from cs_tui.training import trainer, warm_start
+    from cs_tui.training.runs import Run
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(HEAD + T + 'tier = "gold"\n')
+    saves = tmp_path / "saves"
+    assert main(["--saves", str(saves), "train", "--warm-start", f"playbook:{bad}"]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:5: rule 1 (tier): unknown tier 'gold'; valid: basic, premium, vip" in err
+    assert not saves.exists() or not any(saves.iterdir())
+    team = tmp_path / "team.toml"
+    team.write_text(HEAD + '[[rule]]\nstrategy = "empathetic"\nsentiment = "angry"\n' + T)
+    monkeypatch.setattr(warm_start, "WARM_START_EPISODES", 300)
+    fast = {"eval_episodes": 100, "reference_episodes": 100, "record_seconds": 0.2, "eval_every": 2048}
+    options = trainer.TrainOptions(
+        algorithm="ppo", timesteps=64, saves=saves, name="warm", warm_start=f"playbook:{team}", **fast
+    )
+    assert trainer.train(options).status == "finished"
+    record = Run(saves / "warm").meta["warm_start"]
+    assert record["source"] == f"playbook:{team.resolve()}" and record["agreement"] > 0.95
+
+
+# -- cs-tui playbook distill | show ---------------------------------------------------------------
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``cs-tui ARGV`` in this process: exit status, stdout and stderr."""
+    from cs_tui.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_distilling_a_two_rule_teacher_recovers_its_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    teacher = tmp_path / "teacher.toml"
+    teacher.write_text(HEAD + '[[rule]]\nstrategy = "empathetic"\nsentiment = ["angry", "frustrated"]\n' + T)
+    out = tmp_path / "learned.toml"
+    argv = ("playbook", "distill", f"playbook:{teacher}", "--out", str(out), "--max-rules", "5")
+    code, shown, err = cli(capsys, "--saves", str(tmp_path), *argv, "--sizes", "2", "--episodes", "200", "--json")
+    assert code == 0, err
+    report = json.loads(shown)
+    learned = load(out)
+    assert len(learned.rules) == 2 == report["playbook"]["rules"]
+    assert report["playbook"]["agreement"] == 1.0 and report["tradeoff"][0]["agreement"] == 1.0
+    assert report["playbook"]["pct_of_oracle"] == pytest.approx(report["agent"]["pct_of_oracle"])
+    seen: list[np.ndarray] = []
+
+    def watch(obs: np.ndarray) -> np.ndarray:
+        seen.append(obs)
+        return load(teacher)(obs)
+
+    rollout(watch, episodes=2000, seed=99)  # customers neither distillation nor its report met
+    obs = np.concatenate(seen)
+    np.testing.assert_array_equal(learned(obs), load(teacher)(obs))
+
+
+def test_distill_writes_at_most_the_rules_asked_for_and_reports_side_by_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    out = tmp_path / "h.toml"
+    argv = ("playbook", "distill", "baseline:heuristic", "--out", str(out), "--max-rules", "6", "--sizes", "3")
+    code, shown, err = cli(capsys, "--saves", str(tmp_path), *argv, "--episodes", "200")
+    assert code == 0, err
+    assert len(load(out).rules) <= 6
+    assert "baseline:heuristic" in shown and str(out) in shown and "rules vs. score" in shown
+    assert out.read_text().startswith("# distilled from baseline:heuristic by: cs-tui playbook distill")
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (("--max-rules", "101"), "at most 100"),
+        (("--max-rules", "0"), "at least 1"),
+        (("--sizes", "3,x"), "--sizes: 'x' is not a rule count from 1 to 100"),
+        (("--episodes", "20001"), "at most 20,000"),
+    ],
+)
+def test_distill_refuses_counts_beyond_their_ceilings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], expected: str
+) -> None:
+    from tests.cli_helpers import run_cli
+
+    argv = ("playbook", "distill", "baseline:heuristic", "--out", str(tmp_path / "x.toml"), *extra)
+    code, err = run_cli(capsys, "--saves", str(tmp_path), *argv)
+    assert code == 2 and expected in err and "Traceback" not in err
+    assert not (tmp_path / "x.toml").exists()
+
+
+def test_show_says_how_often_each_rule_fires_and_its_score_where_it_fires(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from tests.cli_helpers import run_cli
+
+    code, shown, err = cli(capsys, "playbook", "show", str(HEURISTIC), "--episodes", "300", "--json")
+    assert code == 0, err
+    rows = json.loads(shown)["rules"]
+    assert [r["number"] for r in rows] == list(range(1, 10))
+    assert sum(r["turn_share"] for r in rows) == pytest.approx(1.0)
+    assert rows[0]["rule"] == "when inquiry_type is fraud_report and urgency ≥ 3: escalate"
+    assert rows[6]["note"] == "a simple issue: the quick fix" and rows[6]["pct_of_oracle"] > 50
+    bad = tmp_path / "bad.toml"
+    bad.write_text("format = 1\n")
+    code, err = run_cli(capsys, "playbook", "show", str(bad))
+    assert code == 2 and "no env" in err
