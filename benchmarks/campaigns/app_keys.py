@@ -70,14 +70,23 @@ def _capped(launch: Any) -> Any:
             argv[i] = str(min(int(argv[i]), 4096))
         if "--resume" not in argv:
             argv += [a for a in TINY if a != "--quiet"]
-        launched = launch(self, name, argv)
-        STARTED.append(launched.process)
-        return launched
+        return launch(self, name, argv)
 
     return launch_small
 
 
+#: every process the app launched in a trial (runs from the training pane, studies from the tuning view):
+#: they run in sessions of their own, so the trial ends them itself before its folder is removed
 STARTED: list[subprocess.Popen[Any]] = []
+
+
+def _recorded(launch: Any) -> Any:
+    def launch_recorded(*args: Any, **kwargs: Any) -> Any:
+        launched = launch(*args, **kwargs)
+        STARTED.append(launched.process)
+        return launched
+
+    return launch_recorded
 
 
 def _kill(proc: subprocess.Popen[Any]) -> None:
@@ -93,8 +102,11 @@ async def drive(seed: int, saves: Path, keys: int, resizes: int) -> list[str]:
     from cs_tui.screens import training
 
     rng = random.Random(seed)
-    original = training.TrainingScreen._launch
+    from cs_tui.training import launcher
+
+    original, original_launch = training.TrainingScreen._launch, launcher.launch
     training.TrainingScreen._launch = _capped(original)  # type: ignore[method-assign]
+    launcher.launch = _recorded(original_launch)
     app = CsTuiApp(saves=saves, settings=AppSettings(seed=seed))
     problems: list[str] = []
     pressed: list[str] = []
@@ -141,6 +153,7 @@ async def drive(seed: int, saves: Path, keys: int, resizes: int) -> list[str]:
         problems.append(f"{type(exc).__name__}: {str(exc)[:300]}")
     finally:
         training.TrainingScreen._launch = original  # type: ignore[method-assign]
+        launcher.launch = original_launch
     if app._exception is not None and not problems:
         problems.append(f"{type(app._exception).__name__}: {app._exception}")
     if problems:
