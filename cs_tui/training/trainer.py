@@ -593,11 +593,6 @@ def _check_timesteps(value: int | None) -> None:
             raise TrainingError(str(exc), exit_code=2) from None
 
 
-def _check_positive(name: str, value: int | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise TrainingError(f"{name} must be a positive integer, got {value!r}", exit_code=2)
-
-
 def _run_guarded(
     run: Run,
     record: RunRecord,
