@@ -55,7 +55,8 @@ def split_fences(text: str) -> tuple[list[tuple[int, str]], list[Block]]:
     prose: list[tuple[int, str]] = []
     blocks: list[Block] = []
     fence: str | None = None
-    lang, start, body = "", 0, []
+    lang, start = "", 0
+    body: list[str] = []
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if fence is None:
@@ -198,7 +199,7 @@ def observation_rows(text: str, title: str) -> list[tuple[int, str, str]]:
     """The (index, name, range) rows of the first table after the heading or line that starts with ``title``."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip().lstrip("#").strip().startswith(title))
-    rows = []
+    rows: list[tuple[int, str, str]] = []
     for line in lines[start + 1 :]:
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if not line.strip().startswith("|"):
