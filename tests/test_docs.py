@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from cs_env import playbook
 from cs_env.env import DEFAULT_MAX_TURNS, OBS_NAMES, CustomerSupportEnv, observation_space
 from cs_env.industries import default_catalog
 from cs_tui import cli
@@ -283,6 +284,23 @@ def test_the_docs_show_every_command() -> None:
 @pytest.mark.parametrize(("path", "line", "name"), _cases(inline_paths, doc_files()))
 def test_every_repository_path_named_exists(path: Path, line: int, name: str) -> None:
     assert (ROOT / name).exists(), f"{path.relative_to(ROOT)}:{line}: {name} does not exist"
+
+
+def playbook_snippets(path: Path) -> Iterator[tuple[int, str]]:
+    """Each ``toml`` block that is a playbook (it has ``[[rule]]`` tables)."""
+    _, blocks = split_fences(path.read_text(encoding="utf-8"))
+    for block in blocks:
+        if block.lang == "toml" and any(line.strip().startswith("[[rule]]") for line in block.lines):
+            yield block.first_line, "\n".join(block.lines)
+
+
+@pytest.mark.parametrize(("path", "line", "text"), _cases(playbook_snippets, doc_files()))
+def test_every_playbook_shown_loads(path: Path, line: int, text: str) -> None:
+    """A playbook the docs show is one this cs-tui accepts (its env id, features, strategies, coverage)."""
+    try:
+        playbook.loads(text, source=f"{path.relative_to(ROOT)}:{line}")
+    except playbook.PlaybookError as exc:
+        pytest.fail(str(exc))
 
 
 def test_the_readme_is_a_front_door() -> None:
