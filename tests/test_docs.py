@@ -25,6 +25,8 @@ import pytest
 from cs_env import playbook
 from cs_env.env import DEFAULT_MAX_TURNS, OBS_NAMES, CustomerSupportEnv, observation_space
 from cs_env.industries import default_catalog
+from cs_env.reward import EPISODE_RETURN_BOUNDS, STEP_REWARD_BOUNDS
+from cs_env.scenarios import Criterion, load_scenarios
 from cs_tui import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -320,6 +322,52 @@ def test_the_env_docstrings_observation_table_is_the_envs() -> None:
     assert range_problems(rows) == []
 
 
+def criterion_words(criterion: Criterion) -> str:
+    """A scenario's pass rule as the docs' table writes it: ``escalated in ≤2 turns, no offers``."""
+    words = " or ".join(criterion.outcomes)
+    if criterion.max_turns is not None:
+        words += f" in ≤{criterion.max_turns} turns"
+    if criterion.min_satisfaction is not None:
+        words += f", sat ≥{criterion.min_satisfaction:.2f}"
+    if criterion.min_return is not None:
+        words += f", return ≥{criterion.min_return:.2f}"
+    if set(criterion.avoid) == {"upsell", "product_recommend"}:
+        words += ", no offers"
+    elif criterion.avoid:
+        words += ", never " + " or ".join(criterion.avoid)
+    return words
+
+
+def scenario_table_problems(text: str) -> list[str]:
+    """How the calibration table's scenarios and pass rules differ from the catalog's (empty when they agree)."""
+    catalog = {scenario.name: scenario for scenario in load_scenarios()}
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and re.fullmatch(r"[a-z_]+", cells[0]) and len(cells) == 5 and cells[-1] != "pass when":
+            rows[cells[0]] = cells[-1]
+    problems = [f"{name}: in the catalog, not in the table" for name in catalog.keys() - rows.keys()]
+    problems += [f"{name}: in the table, not in the catalog" for name in rows.keys() - catalog.keys()]
+    for name in rows.keys() & catalog.keys():
+        want = criterion_words(catalog[name].criterion)
+        if rows[name] != want:
+            problems.append(f"{name}: the table says {rows[name]!r}, the catalog {want!r}")
+    return problems
+
+
+def test_the_scenario_table_is_the_catalogs() -> None:
+    assert scenario_table_problems((ROOT / "docs" / "scenarios.md").read_text(encoding="utf-8")) == []
+
+
+def test_the_reward_bounds_are_the_envs() -> None:
+    """The bounds the environment page gives are cs_env.reward's own."""
+    text = re.sub(r"\s+", " ", (ROOT / "docs" / "environment.md").read_text(encoding="utf-8")).replace("−", "-")
+    found = re.search(r"One step's reward lies in \[(\S+), (\S+)\]; an episode's return in \[(\S+), (\S+)\]", text)
+    assert found, "docs/environment.md no longer states the reward's bounds"
+    step, episode = tuple(map(float, found.groups()[:2])), tuple(map(float, found.groups()[2:]))
+    assert (step, episode) == (STEP_REWARD_BOUNDS, EPISODE_RETURN_BOUNDS)
+
+
 # --- the checks can fail ---------------------------------------------------------------------------------
 
 
@@ -355,6 +403,14 @@ def test_the_observation_check_catches_a_wrong_name_and_a_wrong_range() -> None:
     assert any("index 8" in p and "ctx_complexity_hint" in p for p in problems)
     assert any("index 3" in p for p in problems)
     assert range_problems(rows[:-1])  # a missing row
+
+
+def test_the_scenario_check_catches_a_changed_rule_and_a_missing_row() -> None:
+    table = (ROOT / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    changed = table.replace("| escalated in ≤2 turns, no offers |", "| escalated in ≤3 turns, no offers |", 1)
+    assert any("urgent_fraud" in problem for problem in scenario_table_problems(changed))
+    missing = "\n".join(line for line in table.splitlines() if not line.startswith("| balance_check |"))
+    assert scenario_table_problems(missing) == ["balance_check: in the catalog, not in the table"]
 
 
 def test_github_slugs() -> None:
