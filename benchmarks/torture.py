@@ -1,4 +1,4 @@
-"""Randomized campaigns that hold the README's reliability promises under abuse, with figures.
+"""Randomized campaigns that hold the reliability promises of docs/reliability.md under abuse, with figures.
 
     .venv/bin/python benchmarks/torture.py                      # every campaign, the full counts
     .venv/bin/python benchmarks/torture.py kill9 signals --count 10 --seed 100

@@ -1,4 +1,4 @@
-"""The README's training table: % of oracle reached by each algorithm on each industry, with the defaults.
+"""The training table of docs/results.md: % of oracle reached by each algorithm on each industry, with the defaults.
 
     python benchmarks/training_table.py [--algorithms ppo a2c dqn] [--industries bfsi retail tech mixed]
                                         [--seed 0] [--saves DIR]

@@ -4,7 +4,7 @@ All episodes of a run advance together on the batched kernel (:class:`cs_env.tur
 float64), so thousands of episodes take a fraction of a second; the single env plays the very same rules
 one at a time, to the same numbers.
 
-``python -m cs_env.evaluate`` prints the baseline table of the README.
+``python -m cs_env.evaluate`` prints the baseline table of docs/results.md.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ class ScriptPolicy:
         return _unbatched(self.script[turn], single)
 
 
-#: Conversations and seed the lookup tables are fitted on: a seed no figure of the README evaluates on.
+#: Conversations and seed the lookup tables are fitted on: a seed no figure of docs/results.md evaluates on.
 LOOKUP_FIT_EPISODES = 20_000
 LOOKUP_FIT_SEED = 12_345
 #: What a lookup table's cells read besides the inquiry and the turn, and how many values each takes.
@@ -267,7 +267,7 @@ def trait_policy(s: CustomerState, dynamics: Dynamics = DYNAMICS) -> np.ndarray:
 
 
 #: The oracle's settings: the cheapest within 0.3 % of its return of every deeper or wider setting measured
-#: by ``benchmarks/oracle_convergence.py`` (the README's convergence table).
+#: by ``benchmarks/oracle_convergence.py`` (docs/results.md, the convergence table).
 ORACLE_ROLLOUTS = 512
 ORACLE_DEPTH = 1
 #: Racing: every strategy first gets this many rollouts, the best ``ORACLE_CONTENDERS`` the rest.
@@ -300,7 +300,7 @@ class OraclePolicy:
 
     The defaults (depth 1, 512 rollouts raced from 64 to the best 3) were measured on CustomerSupport-v1
     (``benchmarks/oracle_convergence.py``: the same customers and draws for every setting, differences
-    paired; the README's convergence table): 1,024 raced rollouts add +0.20 % ± 0.13 of the return,
+    paired; docs/results.md, the convergence table): 1,024 raced rollouts add +0.20 % ± 0.13 of the return,
     256 take -0.06 % ± 0.17, while 64 unraced ones fall 0.4-1 % short (a v1 rollout's return varies
     much). Depth 2 costs some 70 times as much: on v1 +1.0 % ± 0.8 on 600 customers (not significant,
     not settled), on v0 -0.5 % ± 0.7.

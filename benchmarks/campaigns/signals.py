@@ -1,7 +1,7 @@
 """Campaign 2, signals: SIGHUP, SIGTERM and SIGINT at a random moment of a tiny ``cs-tui train``.
 
 The moment is drawn over the process's whole life: its start-up (the torch import, before and after the
-run folder is written), training, evaluations and the final save. The promises (README, "Exit status"):
+run folder is written), training, evaluations and the final save. The promises (docs/command-line.md, "Exit status"):
 the process exits 128 + the signal's number with the run marked interrupted and a checkpoint that
 ``--resume`` continues to the end, or, when the signal came after the last save, 0 with the run
 finished; never a traceback; and a run folder it leaves behind is always one that resumes.
