@@ -37,6 +37,7 @@ from cs_tui.screens.play_session import (
     list_recordings,
     load_recording,
     play_agent,
+    reveal_lines,
     save_episode,
 )
 from cs_tui.widgets.action_picker import LABELS, ActionPicker, AgentView, StrategyKey
@@ -291,7 +292,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         def chosen(choice: str | None) -> None:
             if choice != "leave" or self.state is not live:
                 return
-            live.conversation.episode.left = True
+            live.conversation.leave()
             self._finished(live.conversation.episode)
             then()
 
@@ -691,6 +692,8 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 items.append(("note", self.reveals[(id(e), i)], "dim"))
         if e.done:
             items += [("note", line, "bold") for line in self._ending(e).split("\n")]
+            other = self.state.other(e) if isinstance(self.state, Compared) else None
+            items += [("note", line, "italic") for line in reveal_lines(e, other)]
         return items
 
     def _ending(self, e: Episode) -> str:

@@ -42,6 +42,8 @@ class Turn:
     reward: float
     components: dict[str, float]
     outcome: str  # info["outcome"]: "ongoing" while the conversation goes on
+    #: an offer's fate (info["hidden_offer_sold"]): True sold, False not; None on a turn that made no offer
+    sold: bool | None = None
 
 
 @dataclass(eq=False)  # episodes are compared by identity: two players may play the same turns
@@ -65,6 +67,9 @@ class Episode:
     needs_specialist: bool = False
     #: the player left it before it ended (its outcome is then ``left``: see :func:`scored_return`)
     left: bool = False
+    #: the customer's hidden truth (``CustomerSupportEnv.hidden_traits``), once the conversation is over:
+    #: never while it goes on, so the player reads only what the observation shows
+    traits: dict[str, Any] | None = None
 
     @property
     def outcome(self) -> str:
@@ -142,6 +147,7 @@ class Conversation:
             raise RuntimeError("this conversation has ended: start a new one")
         before = self.episode.sentiment
         self.obs, reward, _, _, info = self.env.step(int(strategy))
+        offer = STRATEGY_NAMES[int(strategy)] in OFFER_NAMES
         after = SENTIMENT_NAMES.index(info["sentiment"])
         exchange = self.env.conversation()[1][-1]  # this turn's words, as the env's transcript has them
         turn = Turn(
@@ -154,9 +160,17 @@ class Conversation:
             reward=float(reward),
             components={k: float(v) for k, v in info["reward_components"].items()},
             outcome=info["outcome"],
+            sold=bool(info["hidden_offer_sold"]) if offer else None,
         )
         self.episode.turns.append(turn)
+        if "hidden_traits" in info:  # the conversation ended: the reveal
+            self.episode.traits = dict(info["hidden_traits"])
         return turn
+
+    def leave(self) -> None:
+        """The player leaves the conversation before it ends: it counts as left, and the customer is revealed."""
+        self.episode.left = True
+        self.episode.traits = self.env.hidden_traits()
 
 
 def scored_return(human: Episode, agent: Episode) -> float:
@@ -192,7 +206,53 @@ def replay(
         if conversation.episode.done:
             break
         conversation.play(action)
+    if not conversation.episode.done:  # a conversation left midway: revealed all the same, as it was then
+        conversation.episode.traits = conversation.env.hidden_traits()
     return conversation.episode
+
+
+# -- the reveal --------------------------------------------------------------------------------
+
+#: the strategies that make an offer: the reveal says whether each sold
+OFFER_NAMES = ("product_recommend", "upsell")
+
+
+def offers(e: Episode) -> list[tuple[int, str, bool | None]]:
+    """Each offer ``e`` made: ``(turn, strategy, sold)`` (``sold`` None if not known, e.g. an old record)."""
+    return [(i + 1, STRATEGY_NAMES[t.strategy], t.sold) for i, t in enumerate(e.turns) if t.sold is not None]
+
+
+def offers_words(e: Episode) -> str:
+    """What each of ``e``'s offers did, in words: ``product_recommend (turn 3) sold`` or ``no offer``."""
+    made = offers(e)
+    if not made:
+        return "no offer"
+    return ", ".join(f"{name} (turn {turn}) {'sold' if sold else 'not sold'}" for turn, name, sold in made)
+
+
+def traits_words(traits: dict[str, Any]) -> str:
+    """The hidden traits in one line: complexity, savvy, openness, patience (and what was left), the specialist."""
+    specialist = "only a specialist could solve it" if traits["needs_specialist"] else "no specialist needed"
+    return (
+        f"complexity {traits['complexity']:.2f} · savvy {traits['savvy']:.2f} · openness {traits['openness']:.2f} · "
+        f"patience {traits['patience']:.2f} · {specialist}"
+    )
+
+
+def reveal_lines(e: Episode, other: Episode | None = None) -> list[str]:
+    """The reveal after ``e`` ended: the customer's hidden traits, then what each side's offers did and the
+    patience each left (``other``: the other player's conversation with the same customer). None before the end."""
+    if e.traits is None:
+        return []
+
+    def side(x: Episode) -> str:
+        who = "you" if x.player == "you" else x.player
+        left = "" if x.traits is None else f", patience left {x.traits['patience_left']:.2f}"
+        return f"{who}: {offers_words(x)}{left}"
+
+    lines = [f"the customer, revealed: {traits_words(e.traits)}"]
+    lines += [side(x) for x in (e, other) if x is not None]
+    return lines
 
 
 # -- recordings --------------------------------------------------------------------------------
