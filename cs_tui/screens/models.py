@@ -241,6 +241,9 @@ traits), resolution, escalation and abandonment rates, satisfaction, and the bre
 tier and inquiry. Small samples give wide intervals: use a few hundred episodes or more.
 
 **a** and **b** mark two models; **c** compares them side by side (evaluating them first if needed).
+
+**k** opens the Playbook view: the highlighted playbook's rules (or the default playbook's) in words,
+how often each fires and its % of oracle where it fires.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -249,6 +252,7 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         Binding("b", "mark('b')", "Mark B", tooltip="Mark the highlighted model as B for a comparison"),
         Binding("c", "compare", "Compare", tooltip="Compare A and B side by side (evaluates them if needed)"),
         Binding("r", "refresh_models", "Refresh", tooltip="Read saves/ again"),
+        Binding("k", "open_playbook", "Playbook", tooltip="The Playbook view: a playbook's rules at work"),
     ]
 
     DEFAULT_CSS = """
@@ -518,6 +522,15 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
             return
         names = (by_spec[a].name, by_spec[b].name)
         self.app.push_screen(CompareScreen(self.reports[(a, settings)], self.reports[(b, settings)], names))
+
+    def action_open_playbook(self) -> None:
+        """The Playbook view: the highlighted playbook's rules (else the default playbook's), how often each
+        fires and its % of oracle there."""
+        from cs_tui.screens.playbook import PlaybookScreen  # imported on first use
+
+        entry = self.current
+        path = Path(entry.spec.split(":", 1)[1]) if entry.kind == "playbook" else None
+        self.app.push_screen(PlaybookScreen(path))
 
     def action_refresh_models(self) -> None:
         """Read saves/ again."""

@@ -49,6 +49,7 @@ from cs_tui.widgets.sentiment_gauge import SentimentGauge
 from cs_tui.widgets.transcript import Item, Transcript
 
 if TYPE_CHECKING:
+    from cs_env.playbook import Playbook
     from cs_tui.agents import Agent
     from cs_tui.training.runs import Run
 
@@ -56,6 +57,21 @@ ANSWER = Binding.Group("answer", compact=True)
 DEFAULT_AGENT = "default"
 SHORT, NARROW = 20, 64  # below these rows the title and the score go, below these columns the side panel
 FALLBACK_AGENT = "baseline:heuristic"
+
+
+def nearest_rules(saves: Path) -> tuple[Playbook | None, str]:
+    """The playbook shown beside a neural opponent (:func:`cs_tui.agents.default_playbook`), read and checked;
+    ``(None, why)`` if it cannot be read, ``(None, "")`` if there is none."""
+    from cs_env.playbook import PlaybookError, load
+    from cs_tui.agents import default_playbook
+
+    path = default_playbook(saves)
+    if path is None:
+        return None, ""
+    try:
+        return load(path), ""
+    except PlaybookError as exc:
+        return None, str(exc)
 
 
 def short_name(spec_or_name: str) -> str:
@@ -118,13 +134,23 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
     ]
 
     class OpponentLoaded(Message):
-        """The worker loaded the opponent (or failed: ``error``)."""
+        """The worker loaded the opponent (or failed: ``error``); for a neural agent also the playbook whose
+        nearest rule is shown beside its probabilities (None: there is none, or ``rules_problem`` says why)."""
 
-        def __init__(self, spec: str, agent: Agent | None, error: str | None) -> None:
+        def __init__(
+            self,
+            spec: str,
+            agent: Agent | None,
+            error: str | None,
+            rules: Playbook | None = None,
+            rules_problem: str = "",
+        ) -> None:
             super().__init__()
             self.spec = spec
             self.agent = agent
             self.error = error
+            self.rules = rules
+            self.rules_problem = rules_problem
 
     class OpponentPlayed(Message):
         """The opponent finished its conversation with the customer the human just served."""
@@ -156,6 +182,8 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         #: the phase (live, waiting, reviewing, replaying) and what it shows: only ``_enter`` changes it
         self.state: State = Empty()
         self.agent: Agent | None = None
+        #: the playbook that says what its rules would do beside a neural opponent's values (None: none)
+        self.rules: Playbook | None = None
         self.agent_spec = FALLBACK_AGENT
         #: the spec of the opponent being loaded, None when none is
         self.opponent_loading: str | None = None
@@ -180,6 +208,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 yield RewardBreakdown(id="rewards")
         yield ActionPicker(id="picker")
         yield Static(id="opponent-line")
+        yield Static(id="rule-line")  # beside a neural opponent's values: what the playbook's rule says
         yield Scoreboard(id="scoreboard")
         yield KeyBar()
 
@@ -379,8 +408,9 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         except Exception as error:  # a broken model file must not take the app down
             self.post_message(self.OpponentLoaded(spec, None, str(error) or type(error).__name__))
             return
+        rules, problem = nearest_rules(saves) if agent.kind == "model" else (None, "")
         if not get_current_worker().is_cancelled:
-            self.post_message(self.OpponentLoaded(spec, agent, None))
+            self.post_message(self.OpponentLoaded(spec, agent, None, rules, problem))
 
     @on(OpponentLoaded)
     def opponent_loaded(self, event: OpponentLoaded) -> None:
@@ -401,6 +431,9 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 self._show_phase()
             return
         self.agent, self.agent_spec = agent, event.spec
+        self.rules = event.rules
+        if event.rules_problem:
+            self.notify(event.rules_problem, title="No playbook rule beside the agent", severity="warning", timeout=8)
         name = short_name(agent.name)
         self.pairs = []  # the score is against one opponent
         self.query_one(Scoreboard).opponent = name
@@ -420,7 +453,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         live = self.state
         if not isinstance(live, Live):
             return
-        live.view, live.no_view, live.rule = None, "", ""
+        live.view, live.no_view, live.rule, live.nearest = None, "", "", ""
         agent = self.agent
         if agent is None:
             live.no_view = "no opponent: press o to choose one"
@@ -440,6 +473,10 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             _, fired = decide(live.conversation.obs)
             rule = agent.playbook.rules[fired]  # type: ignore[attr-defined]
             live.rule = f"rule {fired + 1}: {rule.note or agent.playbook.describe(fired)}"  # type: ignore[attr-defined]
+        elif self.rules is not None:  # a neural agent: what the playbook's rule for this situation says
+            strategy, fired = self.rules.decide(live.conversation.obs)
+            words = self.rules.rules[fired].note or self.rules.describe(fired)
+            live.nearest = f"the playbook's nearest rule says {LABELS[strategy]} (rule {fired + 1}: {words})"
 
     def action_toggle_blind(self) -> None:
         """Hide or show the opponent's suggestion before you answer."""
@@ -606,6 +643,10 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         # names a model: text, not markup; the line's width is the screen's but for its padding
         width = self.size.width - 2 if self.size.width else 10**6
         self.query_one("#opponent-line", Static).update(Text(self._opponent_text(width)))
+        nearest = live.nearest if live is not None and live.view is not None and not self.blind else ""
+        rule_line = self.query_one("#rule-line", Static)
+        rule_line.update(Text(nearest))
+        rule_line.display = bool(nearest)
 
     def _opponent_text(self, width: int) -> str:
         """The line under the keys: what the opponent does in this phase, and where the keys go from here;
