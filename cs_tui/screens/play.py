@@ -92,6 +92,14 @@ compares you over the session (from the sixth customer, a paired bootstrap 95 % 
 in return says whether either of you is ahead). *Handled* counts the conversations resolved, and those
 escalated when only a specialist could solve them (a right escalation is the job done).
 
+**The reveal.** When a conversation ends (or you leave it), the customer is revealed under it: their
+hidden traits — complexity, savvy, openness, patience as they arrived, whether only a specialist could
+solve it — then, for you and for the opponent, what each offer did (sold or not) and the patience left.
+
+**The opponent's reasons.** Against a playbook, the line under the keys names the rule that chose.
+Against a trained agent, the line under that says what the playbook's nearest rule — the one that fires
+in this situation — would do: the saves folder's `default-playbook.toml`, else `playbooks/heuristic.toml`.
+
 **The strategies.** 1 *empathetic* and 5 *apologetic* calm an upset customer (less with each repeat;
 a calm one finds it patronizing). 2 *technical* goes deep (experts like it, novices get lost);
 6 *educational* walks a novice through it; 7 *quick resolution* is a canned fix that only suits simple
@@ -111,6 +119,10 @@ leave counts as your loss (it scores the lower of your return so far and the opp
 conversation with the last customer. Every finished conversation is saved in the `episodes` folder of
 the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
 
+**Export.** **e** writes the session — every conversation you finished, both sides' moves turn by turn,
+and the reveal — as a JSON file and a CSV (one row per turn) in the `exports` folder of the saves
+folder; a notice names the files.
+
 **Copying.** Drag the mouse over the conversation to select part of it; **ctrl+c** copies the
 selection. **c** copies the whole conversation shown (or the selection, if there is one), to paste
 into a ticket. Copying goes through the terminal (OSC 52), as most terminals and tmux allow.
@@ -129,6 +141,12 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         Binding("o", "pick_opponent", "Opponent", tooltip="choose the agent you play against"),
         Binding("b", "toggle_blind", "Blind", tooltip="hide the opponent's suggestion until you answer"),
         Binding("r", "recordings", "Replays", tooltip="replay a recorded conversation"),
+        Binding(
+            "e",
+            "export",
+            "Export",
+            tooltip="write this session (every conversation, both sides' moves, the reveal) to JSON and CSV",
+        ),
         # not in the key bar, which has no room left at 80 columns: the help page lists it
         Binding("c", "copy_conversation", "Copy", tooltip="copy the conversation (or the selected text)", show=False),
     ]
@@ -195,6 +213,8 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         self.pairs: list[tuple[Episode, Episode]] = []
         self.reveals: dict[tuple[int, int], str] = {}  # (episode id, turn index) -> what blind mode hid
         self.records: dict[Episode, Path] = {}  # episode -> its recording, once written
+        #: every conversation finished in this app session, with the opponent's (None: it could not play)
+        self.session: list[tuple[Episode, Episode | None]] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -502,6 +522,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
     @on(OpponentPlayed)
     def opponent_played(self, event: OpponentPlayed) -> None:
         human, agent = event.human, event.agent
+        self.session.append((human, agent))
         if event.error is not None or agent is None:
             self.notify(f"the opponent could not play: {event.error}", severity="error")
         else:
@@ -538,6 +559,24 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         self._show()
         self._show_phase()
         self.refresh_bindings()  # the key bar says where v goes now
+
+    # -- export ------------------------------------------------------------------------------
+    def action_export(self) -> None:
+        """Write the session (every finished conversation, both sides' moves, the reveal) as JSON and CSV
+        under the saves folder's ``exports``, in a thread; a toast names the files, or why there are none."""
+        conversations = list(self.session)
+        waiting = self.state
+        if isinstance(waiting, Waiting) and all(h is not waiting.human for h, _ in conversations):
+            conversations.append((waiting.human, None))  # finished; the opponent has not played it yet
+        if not conversations:
+            self.notify("Nothing to export yet: finish a conversation first", title="Export", severity="warning")
+            return
+        from cs_tui.export import exports_dir, stamp
+        from cs_tui.screens.play_session import session_export
+
+        n = len(conversations)
+        what = f"{n} conversation{'s' * (n != 1)}"
+        self.export(exports_dir(self.saves), f"session-{stamp()}", session_export(conversations), what)
 
     # -- recordings ----------------------------------------------------------------------------
     def action_copy_conversation(self) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from cs_env.domain import ONGOING_NAME, SENTIMENT_NAMES, STRATEGY_NAMES
 from cs_env.env import ENV_ID, CustomerSupportEnv, version_problem
+from cs_tui.export import Export
 from cs_tui.training.runs import atomic_write_json, now_iso
 
 RECORD_SCHEMA = 1
@@ -465,4 +466,116 @@ def compare(pairs: list[tuple[Episode, Episode]], *, resamples: int = 4000, seed
         mean_difference=float(diff.mean()),
         ci_low=low,
         ci_high=high,
+    )
+
+
+# -- the session's export ----------------------------------------------------------------------
+
+#: the CSV of a play session: one row per turn, each player's, with the customer and the reveal repeated
+SESSION_COLUMNS = {
+    "conversation": "the conversation's number in the session, from 1",
+    "seed": "the customer's seed: the same seed (and env arguments) gives the same customer",
+    "industry": "the customer's industry",
+    "inquiry": "the customer's inquiry",
+    "tier": "the customer's value tier",
+    "urgency": "the customer's urgency, 0-4",
+    "player": "who answered: you, or the opponent agent",
+    "turn": "the turn's number, from 1",
+    "strategy": "the strategy played on this turn",
+    "reward": "the turn's reward",
+    "sentiment": "the customer's sentiment after the turn, as their words showed it",
+    "turn_outcome": "the conversation's state after the turn (ongoing while it goes on)",
+    "offer_sold": "on an offer's turn: whether the customer took it (hidden while playing)",
+    "outcome": "how this player's conversation ended (left: the player left it)",
+    "return": "this player's return on the customer (the sum of the rewards)",
+    "complexity": "hidden trait, 0-1: how complex the issue was",
+    "savvy": "hidden trait, 0-1: how technical the customer was",
+    "openness": "hidden trait, 0-1: how open to an offer",
+    "patience": "hidden trait, 0-1: the customer's patience as they arrived",
+    "patience_left": "the patience this player left the customer with, 0-1",
+    "needs_specialist": "hidden: only a specialist could solve the case",
+}
+
+TRAIT_COLUMNS = ("complexity", "savvy", "openness", "patience", "needs_specialist")
+
+
+def _player_record(e: Episode) -> dict[str, Any]:
+    return {
+        "player": e.player,
+        "outcome": e.outcome,
+        "left": e.outcome == LEFT_NAME,
+        "return": e.total_return,
+        "handled": e.handled,
+        "patience_left": None if e.traits is None else e.traits["patience_left"],
+        "offers": [{"turn": turn, "strategy": name, "sold": sold} for turn, name, sold in offers(e)],
+        "turns": [
+            {
+                "turn": i + 1,
+                "strategy": STRATEGY_NAMES[t.strategy],
+                "reward": t.reward,
+                "reward_components": t.components,
+                "sentiment": SENTIMENT_NAMES[t.sentiment],
+                "outcome": t.outcome,
+                "offer_sold": t.sold,
+                "agent_line": t.agent_line,
+                "customer_line": t.customer_line,
+            }
+            for i, t in enumerate(e.turns)
+        ],
+    }
+
+
+def session_export(conversations: list[tuple[Episode, Episode | None]]) -> Export:
+    """The play pane's session as an :class:`~cs_tui.export.Export`: every conversation, both sides' moves and
+    the reveal (the JSON), and one CSV row per turn played."""
+    records, rows = [], []
+    for number, (human, agent) in enumerate(conversations, start=1):
+        traits = human.traits or (agent.traits if agent is not None else None)
+        customer = {
+            "industry": human.customer_industry,
+            "inquiry": human.inquiry,
+            "tier": human.tier,
+            "urgency": human.urgency,
+            "opening_sentiment": SENTIMENT_NAMES[human.opening_sentiment],
+            "opening_line": human.opening_line,
+        }
+        reveal = None if traits is None else {k: traits[k] for k in TRAIT_COLUMNS}
+        players = [e for e in (human, agent) if e is not None]
+        records.append(
+            {
+                "conversation": number,
+                "seed": human.seed,
+                "env": {"industry": human.industry, "max_turns": human.max_turns, "options": human.options},
+                "customer": customer,
+                "reveal": reveal,
+                "players": [_player_record(e) for e in players],
+            }
+        )
+        for e in players:
+            for i, t in enumerate(e.turns):
+                rows.append(
+                    {"conversation": number, "seed": human.seed}
+                    | {k: customer[k] for k in ("industry", "inquiry", "tier", "urgency")}
+                    | {
+                        "player": e.player,
+                        "turn": i + 1,
+                        "strategy": STRATEGY_NAMES[t.strategy],
+                        "reward": t.reward,
+                        "sentiment": SENTIMENT_NAMES[t.sentiment],
+                        "turn_outcome": t.outcome,
+                        "offer_sold": t.sold,
+                        "outcome": e.outcome,
+                        "return": e.total_return,
+                        "patience_left": None if e.traits is None else e.traits["patience_left"],
+                    }
+                    | (reveal or {})
+                )
+    n = len(conversations)
+    return Export(
+        "play-session",
+        {"conversations": records},
+        SESSION_COLUMNS,
+        rows,
+        f"{n} conversation{'s' * (n != 1)} of the play pane: each customer as you played it, then as the opponent "
+        "did from the same seed, with the customer's hidden traits revealed after the end",
     )

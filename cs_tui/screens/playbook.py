@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -32,6 +32,8 @@ from cs_tui.widgets.key_bar import KeyBar
 #: rollouts cost about 25 ms a conversation on a busy machine: 200 take seconds, 2,000 most of a minute)
 DEFAULT_EPISODES = 200
 MIN_EPISODES, MAX_EPISODES = 20, 2000
+#: below this width the industry field goes (the measurement keeps the industry last chosen)
+NARROW = 60
 
 
 def parse_episodes(text: str) -> int:
@@ -119,6 +121,7 @@ again with the numbers now in the fields.
     PlaybookScreen #pb-file { width: 1fr; }
     PlaybookScreen #pb-industry { width: 14; }
     PlaybookScreen #pb-episodes { width: 7; }
+    PlaybookScreen.-narrow #pb-industry { display: none; }  /* the file's name keeps the room */
     PlaybookScreen #pb-path { height: 1; margin: 0 1; }
     PlaybookScreen #pb-status { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
     PlaybookScreen #pb-rules { height: 1fr; padding: 0 0 0 1; border-top: hkey $panel; }
@@ -189,10 +192,21 @@ again with the numbers now in the fields.
             self.show_file(first)
 
     def _label(self, path: Path) -> str:
+        """A file as the picker lists it: its name and where it is from (the shipped ones, the saves folder)."""
         from cs_tui.agents import SHIPPED_PLAYBOOKS
 
-        where = "shipped" if path.parent.resolve() == SHIPPED_PLAYBOOKS.resolve() else "saves"
-        return f"{path.name}  · {where}"
+        folder = path.parent.resolve()
+        places = {SHIPPED_PLAYBOOKS.resolve(): "shipped", self.saves.resolve(): "saves"}
+        where = places.get(folder, "")
+        return f"{path.name}  · {where}" if where else str(path)
+
+    @property
+    def shown_name(self) -> str:
+        """The file shown, as the status line names it."""
+        return "" if self.path is None else " ".join(self._label(self.path).split())
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW, "-narrow")
 
     # -- reading and measuring ---------------------------------------------------------------
     def show_file(self, path: Path) -> None:
@@ -205,7 +219,7 @@ again with the numbers now in the fields.
         industry = self.query_one("#pb-industry", Select).value
         self._run += 1
         self.path, self.lines, self.error, self.measuring = path, [], "", True
-        self._status(Text(f"reading {path}…", style="italic"))
+        self._status(Text(f"reading {self.shown_name}…", style="italic"))
         self._show_lines()
         self._work(self._run, path, str(industry), episodes)
 
@@ -254,7 +268,7 @@ again with the numbers now in the fields.
         else:
             self.lines = message.lines
             n = len(message.lines)
-            self._status(Text(f"{message.path}: {n} rule{'s' * (n != 1)}, first match decides · measuring…"))
+            self._status(Text(f"{self.shown_name}: {n} rule{'s' * (n != 1)}, first match decides · measuring…"))
         self._show_lines()
 
     @on(Measured)
@@ -270,9 +284,8 @@ again with the numbers now in the fields.
             n = len(message.lines)
             industry = self.query_one("#pb-industry", Select).value
             episodes = self.query_one("#pb-episodes", Input).value
-            self._status(
-                Text(f"{self.path}: {n} rule{'s' * (n != 1)}, first match decides · on {episodes} {industry} customers")
-            )
+            rules = f"{n} rule{'s' * (n != 1)}, first match decides"
+            self._status(Text(f"{self.shown_name}: {rules} · {episodes} {industry} customers"))
         self._show_lines()
 
     def _status(self, text: Text) -> None:
