@@ -251,8 +251,9 @@ how often each fires and its % of oracle where it fires.
         Binding("a", "mark('a')", "Mark A", tooltip="Mark the highlighted model as A for a comparison"),
         Binding("b", "mark('b')", "Mark B", tooltip="Mark the highlighted model as B for a comparison"),
         Binding("c", "compare", "Compare", tooltip="Compare A and B side by side (evaluates them if needed)"),
-        Binding("r", "refresh_models", "Refresh", tooltip="Read saves/ again"),
+        # before Refresh: where the bar has room for one of them (80 columns), this one (the list refreshes itself)
         Binding("k", "open_playbook", "Playbook", tooltip="The Playbook view: a playbook's rules at work"),
+        Binding("r", "refresh_models", "Refresh", tooltip="Read saves/ again"),
     ]
 
     DEFAULT_CSS = """

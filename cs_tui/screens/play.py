@@ -141,13 +141,14 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         Binding("o", "pick_opponent", "Opponent", tooltip="choose the agent you play against"),
         Binding("b", "toggle_blind", "Blind", tooltip="hide the opponent's suggestion until you answer"),
         Binding("r", "recordings", "Replays", tooltip="replay a recorded conversation"),
+        # not in the key bar, which has no room left at 80 columns: the help page lists them
         Binding(
             "e",
             "export",
             "Export",
             tooltip="write this session (every conversation, both sides' moves, the reveal) to JSON and CSV",
+            show=False,
         ),
-        # not in the key bar, which has no room left at 80 columns: the help page lists it
         Binding("c", "copy_conversation", "Copy", tooltip="copy the conversation (or the selected text)", show=False),
     ]
 

@@ -82,10 +82,12 @@ def rule_body(line: RuleLine, measuring: bool) -> Text:
 
 def rules_table(lines: list[RuleLine], measuring: bool) -> Table:
     """The rules as a readable list: the number, then the rule's words, note and figures, wrapped beside it."""
-    table = Table.grid(padding=(0, 1, 1, 0))
+    table = Table.grid(padding=(0, 1, 0, 0))
     table.add_column(justify="right", no_wrap=True, style="bold")
     table.add_column(ratio=1)
-    for line in lines:
+    for i, line in enumerate(lines):
+        if i:
+            table.add_row("", "")  # a blank line between rules
         table.add_row(f"{line.number}.", rule_body(line, measuring))
     return table
 
