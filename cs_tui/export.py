@@ -185,14 +185,62 @@ def scenario_run_export(results: Iterable[Any], *, policy: str, trials: int, k: 
     )
 
 
+# -- evaluations -------------------------------------------------------------------------------
+
+#: the metrics of a group, in the CSV's order (``cs_env.evaluate.Metrics``), then the usage of each strategy
+METRIC_COLUMNS = {
+    "episodes": "conversations in the group",
+    "mean_return": "mean return per conversation",
+    "ci95": "half-width of the mean return's 95 % confidence interval",
+    "pct_of_oracle": "(return - random's) / (oracle's - random's) x 100 on the same customers (empty: noise)",
+    "resolution_rate": "share resolved",
+    "escalation_rate": "share escalated",
+    "abandonment_rate": "share where the customer left",
+    "timeout_rate": "share that ran out of turns",
+    "satisfaction": "mean satisfaction at the end (0-1)",
+    "mean_turns": "mean turns per conversation",
+}
+#: the groups of an evaluation's report, as its JSON names them, and as the CSV's ``group`` column says
+GROUPS = {"overall": "overall", "by_industry": "industry", "by_tier": "tier", "by_inquiry": "inquiry"}
+
+
+def evaluation_export(report: Mapping[str, Any]) -> Export:
+    """An evaluation (``cs_env.evaluate.evaluate(...).as_dict()``) as an export: the report as it is in the
+    JSON; one CSV row per group (overall, each industry, tier and inquiry), with each strategy's usage."""
+    from cs_env.domain import STRATEGY_NAMES
+
+    columns = {
+        "group": "overall, or the breakdown the row is of (industry, tier, inquiry)",
+        "name": "the industry, tier or inquiry (empty for overall)",
+        **METRIC_COLUMNS,
+        **{f"usage_{s}": f"share of turns answered with {s}" for s in STRATEGY_NAMES},
+    }
+    rows = []
+    for key, group in GROUPS.items():
+        metrics = {"": report["overall"]} if key == "overall" else report.get(key) or {}
+        for name, m in metrics.items():
+            usage = m.get("strategy_usage") or {}
+            rows.append(
+                {"group": group, "name": name}
+                | {k: m.get(k) for k in METRIC_COLUMNS}
+                | {f"usage_{s}": usage.get(s) for s in STRATEGY_NAMES}
+            )
+    customers = f"{report.get('episodes')} {report.get('industry')} customers"
+    description = f"{report.get('policy')} on {customers} (seed {report.get('seed')})"
+    return Export("evaluation", dict(report), columns, rows, description)
+
+
 __all__ = [
     "EXPORTS_DIR",
     "FORMAT",
+    "GROUPS",
+    "METRIC_COLUMNS",
     "SCENARIO_COLUMNS",
     "VERSION",
     "Export",
     "csv_text",
     "document",
+    "evaluation_export",
     "export_and_say",
     "exports_dir",
     "free_stem",

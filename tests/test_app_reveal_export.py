@@ -159,3 +159,33 @@ async def test_e_in_the_scenarios_pane_exports_the_last_run(tmp_path: Path) -> N
     trial = results[row["scenario"]].trials[0]
     assert row["passed"] == ("true" if trial.passed else "false") and int(row["seed"]) == trial.seed
     assert row["strategies"] == ";".join(_names(list(trial.actions)))
+
+
+async def test_w_in_the_models_pane_exports_the_highlighted_evaluation(tmp_path: Path) -> None:
+    from cs_tui.screens.models import EvalSettings, ModelsScreen
+
+    app = PaneApp(tmp_path, ModelsScreen)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        screen.query_one("#episodes", Input).value = "50"
+        table = screen.query_one("#models")
+        table.focus()
+        await wait_for(pilot, lambda: screen.entries[1].name == "heuristic")
+        table.move_cursor(row=1)  # type: ignore[attr-defined]
+        await pilot.press("w")
+        await wait_for_toast(pilot, "Evaluate heuristic first (e)")
+        await pilot.press("e")
+        key = ("baseline:heuristic", EvalSettings("mixed", 50))
+        await wait_for(pilot, lambda: key in screen.reports)
+        await pilot.press("w")
+        await wait_for_toast(pilot, "Exported the evaluation of heuristic to")
+        report = screen.reports[key]
+    document, rows = read_export(tmp_path / EXPORTS_DIR, "evaluation-heuristic")
+    assert document["kind"] == "evaluation" and document["overall"] == report["overall"]
+    overall = rows[0]
+    assert (overall["group"], overall["name"]) == ("overall", "")
+    assert float(overall["mean_return"]) == report["overall"]["mean_return"]
+    assert float(overall["usage_quick_resolution"]) == report["overall"]["strategy_usage"]["quick_resolution"]
+    groups = [r["group"] for r in rows]
+    assert groups.count("tier") == len(report["by_tier"]) and groups.count("inquiry") == len(report["by_inquiry"])
