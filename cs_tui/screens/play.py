@@ -686,7 +686,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         nearest = live.nearest if live is not None and live.view is not None and not self.blind else ""
         rule_line = self.query_one("#rule-line", Static)
         rule_line.update(Text(nearest))
-        rule_line.display = bool(nearest)
+        rule_line.set_class(bool(nearest), "-shown")
 
     def _opponent_text(self, width: int) -> str:
         """The line under the keys: what the opponent does in this phase, and where the keys go from here;
