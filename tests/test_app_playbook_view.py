@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from app_helpers import PaneApp, screen_text, shown, wait_for, wait_for_toast
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 
 from cs_env.playbook import load
 from cs_tui.agents import FALLBACK_PLAYBOOK, default_playbook
@@ -72,6 +72,7 @@ async def test_a_file_that_is_not_a_playbook_shows_why_and_the_view_goes_on(tmp_
         await pilot.press("enter")
         await wait_for(pilot, lambda: not view.measuring and view.path == tmp_path / "team.toml")
         assert "2. otherwise: quick_resolution" in shown(view.query_one("#pb-list", Static))
+        assert view.query_one("#pb-file", Select).is_blank()  # written after the list was read: not listed
         assert app.is_running
 
 

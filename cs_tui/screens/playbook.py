@@ -157,6 +157,8 @@ again with the numbers now in the fields.
         self.lines: list[RuleLine] = []
         self.measuring = False
         self.error = ""
+        #: the files the picker offers
+        self.listed: list[str] = []
         self._run = 0
 
     def compose(self) -> ComposeResult:
@@ -182,6 +184,7 @@ again with the numbers now in the fields.
         first = self.first or default_playbook(self.saves)
         if first is not None and first not in files:
             files.insert(0, first)
+        self.listed = [str(p) for p in files]
         select: Select[str] = self.query_one("#pb-file", Select)
         with select.prevent(Select.Changed):  # filled, not chosen: the file is shown below
             select.set_options((Text(self._label(p)), str(p)) for p in files)  # file names: text, not markup
@@ -314,6 +317,12 @@ again with the numbers now in the fields.
             if not path.is_file():
                 self.notify(f"{typed}: no such file", title="Playbook", severity="error")
                 return
+            select: Select[str] = self.query_one("#pb-file", Select)
+            with select.prevent(Select.Changed):  # the picker names the file shown, or none
+                if str(path) in self.listed:
+                    select.value = str(path)
+                else:
+                    select.clear()
             self.show_file(path)
         else:  # enter in the episodes field: measure with it
             self.action_measure()
