@@ -9,7 +9,8 @@ The JSON says what it is: ``{"format": "cs-tui export", "version": 1, "kind": ..
 "env": ..., "columns": {name: meaning}, ...body}``; the CSV's header row names the same columns, one row per
 record (a turn, a trial), so a spreadsheet reads it without the JSON.
 
-Light: the standard library and :mod:`cs_tui.training.runs`' writers (no numpy needed to write).
+Light to import: the standard library and :mod:`cs_tui.training.runs`' writers; ``cs_env`` (numpy, Gymnasium)
+is imported only when a document is built, by then loaded by whatever made the records.
 """
 
 from __future__ import annotations

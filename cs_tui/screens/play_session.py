@@ -1,4 +1,5 @@
-"""What the play pane plays: conversations through the env's public API, recordings, the session's score.
+"""What the play pane plays: conversations through the env's public API, recordings, the session's score,
+the reveal after a conversation and the session's export.
 
 No widgets here, so the rules of a human-vs-agent session can be tested without a terminal. A human
 sees what the observation and ``info`` say (never ``env.hidden_state``); only an agent that declares
