@@ -127,6 +127,7 @@ class CustomerState:
         "needs_specialist",
         "offered_recommend",
         "offered_upsell",
+        "offers_sold",
         "openness",
         "openness_hint",
         "outcome",
@@ -169,6 +170,7 @@ class CustomerState:
     solution_uses: Any
     offered_recommend: Any
     offered_upsell: Any
+    offers_sold: Any  # offers the customer took so far (hidden: the agent sees only how they took them)
     last_dsat: Any
     last_gain: Any
     complexity_hint: Any
@@ -275,6 +277,7 @@ def new_customers(
     # each field its own array: the kernels update some in place
     s.progress, s.handle_time, s.last_dsat, s.last_gain = (np.zeros(n, u.dtype) for _ in range(4))
     s.offered_recommend, s.offered_upsell = np.zeros(n, u.dtype), np.zeros(n, u.dtype)
+    s.offers_sold = np.zeros(n, u.dtype)
     s.turn, s.empathy_uses, s.solution_uses, s.outcome = (np.zeros(n, np.int64) for _ in range(4))
     return s
 

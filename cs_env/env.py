@@ -257,7 +257,11 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     components, each as a flat key (as Gymnasium's MuJoCo envs give theirs: `reward_satisfaction`,
     `reward_efficiency`, `reward_business_impact`, `reward_escalation_penalty`) and together in the dict
     `reward_components` (0 at reset), and `hidden_satisfaction` (0-1): the hidden truth behind the cue,
-    for analysis; no policy reads it. Numbers are numpy float64 scalars.
+    for analysis; no policy reads it. Numbers are numpy float64 scalars. Each step also says whether an
+    offer made on it sold (`hidden_offer_sold`, a bool), and the step that ends the episode carries
+    `hidden_traits` (`hidden_traits()`: complexity, savvy, openness and patience as the customer arrived,
+    the patience left, `needs_specialist`, `offers_sold`): the reveal after a conversation. Like
+    `hidden_satisfaction`, for analysis; no policy reads them.
 
     ## Arguments
     `industry`: one of `bfsi`, `retail`, `tech`, `mixed` (default) or any added industry file;
@@ -313,6 +317,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self._inquiry_names = tuple(i.name for i in self.catalog.inquiries)
         self._industry_names = self.catalog.industry_names
         self._state: CustomerState | None = None
+        self._arrival_patience = 0.0  # the customer's patience as they arrived (the state's drains)
         self._done = False
         # uniform draws come from np_random in blocks: one call per block instead of one per step
         self._draws: list[float] = []
@@ -343,6 +348,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         # what the customer's words show (the observation's cue), never the hidden satisfaction
         self._sentiment = self.opening_sentiment = sentiment_of(self._state.sat_cue)
         self.opening_satisfaction = self._state.sat_cue
+        self._arrival_patience = float(self._state.patience)  # the trait; the state's patience drains
         self.history = []
         self._rendered_lines = 0
         if self.render_mode == "human":
@@ -357,6 +363,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
             raise RuntimeError("step() called after the conversation ended: call env.reset() to start a new one")
         a = self._check_action(action)
         sentiment_before = self._sentiment
+        sold_before = s.offers_sold
         *components, outcome = play_turn(self.dynamics, s, a, self._uniforms(TURN_DRAWS), self.max_turns)
         reward = components[0] + components[1] + components[2] + components[3]
         terminated = outcome in (RESOLVED, ESCALATED, ABANDONED)
@@ -366,7 +373,11 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self.history.append(TurnRecord(a, sentiment_before, sentiment, s.sat_cue, reward, tuple(components), outcome))
         if self.render_mode == "human":
             self.render()
-        return self._obs(), reward, terminated, truncated, self._info(outcome, components)
+        info = self._info(outcome, components)
+        info["hidden_offer_sold"] = s.offers_sold > sold_before  # the truth, for analysis: no policy reads it
+        if self._done:
+            info["hidden_traits"] = self.hidden_traits()
+        return self._obs(), reward, terminated, truncated, info
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
@@ -408,6 +419,22 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         if self._state is None:
             raise RuntimeError("no conversation yet: call env.reset() first")
         return self._state
+
+    def hidden_traits(self) -> dict[str, Any]:
+        """What the customer hid, for analysis and for the reveal after a conversation (``info["hidden_traits"]``
+        holds it when an episode ends): the traits as they arrived (``complexity``, ``savvy``, ``openness``,
+        ``patience``, each 0-1), the patience left now, whether only a specialist could solve the case, and
+        how many offers they took. No policy reads it."""
+        s = self.hidden_state
+        return {
+            "complexity": float(s.complexity),
+            "savvy": float(s.savvy),
+            "openness": float(s.openness),
+            "patience": self._arrival_patience,
+            "patience_left": min(1.0, max(0.0, float(s.patience))),
+            "needs_specialist": bool(s.needs_specialist),
+            "offers_sold": int(s.offers_sold),
+        }
 
     def conversation(self) -> tuple[Line, list[Exchange]]:
         """The conversation so far in words: the customer's opening line, then each turn's exchange.

@@ -166,6 +166,7 @@ def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> 
             s.offered_recommend = 1.0
         else:
             s.offered_upsell = 1.0
+        s.offers_sold += bought
         s.openness_hint = _clip01(s.openness + d.reveal_noise * (u[4] - 0.5))  # how they took the offer shows
     # what the customer's words show now
     cue = _clip01(new_sat + d.sat_cue_noise * (u[6] - 0.5))
@@ -340,6 +341,7 @@ class BatchTurn:
         s.solution_uses = s.solution_uses + self._is_solution.take(a)
         np.maximum(s.offered_recommend, recommend, out=s.offered_recommend)
         np.maximum(s.offered_upsell, upsell, out=s.offered_upsell)
+        np.add(s.offers_sold, bought, out=s.offers_sold)
         np.putmask(s.openness_hint, sales, self._clip01(s.openness + d.reveal_noise * (u[4] - 0.5)))
         cue = self._clip01(new_sat + d.sat_cue_noise * (u[6] - 0.5))
         s.last_dsat = cue - s.sat_cue

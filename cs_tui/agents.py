@@ -205,6 +205,38 @@ def playbook_specs(saves: Path | None = None, limit: int = MAX_LISTED * 5) -> li
     return [PLAYBOOK_PREFIX + str(path) for path in files if path.is_file()][:limit]
 
 
+#: The playbooks that come with cs-tui (``playbooks/`` of a checkout, beside the package).
+SHIPPED_PLAYBOOKS = Path(__file__).resolve().parents[1] / "playbooks"
+#: The default playbook's file name: distilled from the default agent, kept in the saves folder.
+DEFAULT_PLAYBOOK = "default-playbook.toml"
+#: The playbook used where the default one is missing: ``baseline:heuristic`` written as rules.
+FALLBACK_PLAYBOOK = SHIPPED_PLAYBOOKS / "heuristic.toml"
+
+
+def playbook_files(saves: Path | None = None, limit: int = MAX_LISTED * 5) -> list[Path]:
+    """Playbook files to choose from: the shipped ones (``playbooks/*.toml``), then those of the saves
+    folder (at most ``limit`` in all, each once); a file that is not a valid playbook is listed too, and
+    refused with its reason when chosen."""
+    found: dict[Path, Path] = {}
+    for folder in (SHIPPED_PLAYBOOKS, _saves(saves)):
+        try:
+            files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+        except OSError:  # an unreadable folder lists nothing
+            files = []
+        for path in files:
+            if path.is_file():
+                found.setdefault(path.resolve(), path)
+    return list(found.values())[:limit]
+
+
+def default_playbook(saves: Path | None = None) -> Path | None:
+    """The playbook that speaks for "what would the rules say": the saves folder's ``default-playbook.toml``,
+    else the one shipped in the checkout's ``saves/``, else ``playbooks/heuristic.toml``; None if none is
+    there (an installed package without a checkout)."""
+    candidates = (_saves(saves) / DEFAULT_PLAYBOOK, SHIPPED_PLAYBOOKS.parent / "saves" / DEFAULT_PLAYBOOK)
+    return next((path for path in (*candidates, FALLBACK_PLAYBOOK) if path.is_file()), None)
+
+
 def load_agent(
     spec: str,
     *,
@@ -356,7 +388,9 @@ __all__ = [
     "PlaybookAgent",
     "baseline_note",
     "baseline_specs",
+    "default_playbook",
     "load_agent",
     "load_playbook_agent",
+    "playbook_files",
     "playbook_specs",
 ]

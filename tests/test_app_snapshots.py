@@ -146,3 +146,26 @@ def test_new_run_form_dropdown_open(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "saves").mkdir()
     assert snap_compare(app_for(Path("saves")), terminal_size=(80, 24), run_before=run_form_dropdown_open)
+
+
+async def playbook_view_measured(pilot: Pilot[int]) -> None:
+    """The models pane (a saves folder holding one playbook, first in the list), then k: the Playbook view on
+    that playbook, until its rules are measured."""
+    from cs_tui.screens.playbook import PlaybookScreen
+
+    await opponent_ready(pilot)
+    await pilot.press("m")
+    await pilot.pause()
+    await pilot.press("k")
+    for _ in range(2400):  # the measurement plays 200 customers (and the oracle's) in a thread
+        await pilot.pause(0.05)
+        screen = pilot.app.screen
+        if isinstance(screen, PlaybookScreen) and not screen.measuring and not pilot.app.workers:
+            break
+    await pilot.pause()
+
+
+def test_playbook_view(snap_compare: Callable[..., bool], tmp_path: Path) -> None:
+    heuristic = Path(__file__).resolve().parents[1] / "playbooks" / "heuristic.toml"
+    (tmp_path / "team.toml").write_text(heuristic.read_text())
+    assert snap_compare(app_for(tmp_path), terminal_size=(80, 24), run_before=playbook_view_measured)

@@ -58,7 +58,8 @@ async def test_keys_go_in_one_order_the_pane_s_last_keys_then_the_panes_then_its
     app = make_app(tmp_path)
     async with app.run_test(size=(200, 24)) as pilot:
         await models_pane(pilot)
-        assert await bar_at(pilot, 200) == " e Evaluate a Mark A b Mark B c Compare r Refresh " + APP_KEYS
+        full = " e Evaluate a Mark A b Mark B c Compare k Playbook r Refresh "
+        assert await bar_at(pilot, 200) == full + APP_KEYS
         assert await bar_at(pilot, 60) == " e Evaluate a Mark A b Mark B … " + APP_KEYS
         assert await bar_at(pilot, 40) == " e Evaluate … " + APP_KEYS
         assert await bar_at(pilot, 34) == " e Evaluate … ? Help q Quit"

@@ -241,6 +241,13 @@ traits), resolution, escalation and abandonment rates, satisfaction, and the bre
 tier and inquiry. Small samples give wide intervals: use a few hundred episodes or more.
 
 **a** and **b** mark two models; **c** compares them side by side (evaluating them first if needed).
+
+**w** writes the highlighted model's evaluation (as shown: that industry and number of episodes) as a
+JSON file and a CSV (one row per group: overall, each industry, tier and inquiry) in the `exports`
+folder of the saves folder.
+
+**k** opens the Playbook view: the highlighted playbook's rules (or the default playbook's) in words,
+how often each fires and its % of oracle where it fires.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -248,7 +255,13 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
         Binding("a", "mark('a')", "Mark A", tooltip="Mark the highlighted model as A for a comparison"),
         Binding("b", "mark('b')", "Mark B", tooltip="Mark the highlighted model as B for a comparison"),
         Binding("c", "compare", "Compare", tooltip="Compare A and B side by side (evaluates them if needed)"),
+        # before Refresh: where the bar has room for one of them (80 columns), this one (the list refreshes itself)
+        Binding("k", "open_playbook", "Playbook", tooltip="The Playbook view: a playbook's rules at work"),
         Binding("r", "refresh_models", "Refresh", tooltip="Read saves/ again"),
+        # (e evaluates here; w writes) not in the key bar, which has no room left at 80 columns: help lists it
+        Binding(
+            "w", "export", "Export", tooltip="Write the highlighted model's evaluation to JSON and CSV", show=False
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -518,6 +531,31 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
             return
         names = (by_spec[a].name, by_spec[b].name)
         self.app.push_screen(CompareScreen(self.reports[(a, settings)], self.reports[(b, settings)], names))
+
+    def action_export(self) -> None:
+        """Write the highlighted entry's evaluation (for the industry and episodes shown) as JSON and CSV
+        under the saves folder's ``exports``, in a thread; a toast names the files, or why there are none."""
+        settings = self._settings()
+        if settings is None:
+            return
+        entry = self.current
+        report = self.reports.get((entry.spec, settings))
+        if report is None:
+            self.notify(f"Evaluate {entry.name} first (e), then export it", title="Export", severity="warning")
+            return
+        from cs_tui.export import evaluation_export, exports_dir, stamp
+
+        stem = f"evaluation-{Path(entry.name).stem}-{stamp()}"
+        self.export(exports_dir(self.saves), stem, evaluation_export(report), f"the evaluation of {entry.name}")
+
+    def action_open_playbook(self) -> None:
+        """The Playbook view: the highlighted playbook's rules (else the default playbook's), how often each
+        fires and its % of oracle there."""
+        from cs_tui.screens.playbook import PlaybookScreen  # imported on first use
+
+        entry = self.current
+        path = Path(entry.spec.split(":", 1)[1]) if entry.kind == "playbook" else None
+        self.app.push_screen(PlaybookScreen(path))
 
     def action_refresh_models(self) -> None:
         """Read saves/ again."""

@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from textual import work
 from textual.app import App
 from textual.message import Message
 from textual.screen import Screen
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
+    from cs_tui.export import Export
     from cs_tui.widgets.study_form import StudyFormFields
     from cs_tui.widgets.training_form import RunFormFields
 
@@ -73,6 +77,19 @@ class PaneScreen(Screen[None]):
     @property
     def settings(self) -> AppSettings:
         return host_of(self.app).settings
+
+    def export(self, folder: Path, stem: str, export: Export, what: str) -> None:
+        """Write ``export`` under ``folder`` (:func:`cs_tui.export.write_export`) in a thread; a toast names
+        the files written, or why nothing was (the pane goes on either way)."""
+        self._export(folder, stem, export, what)
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def _export(self, folder: Path, stem: str, export: Export, what: str) -> None:
+        from cs_tui.export import export_and_say
+
+        message, ok = export_and_say(folder, stem, export, what)
+        severity: SeverityLevel = "information" if ok else "error"
+        self.app.call_from_thread(self.notify, message, title="Export" if ok else "Not exported", severity=severity)
 
     def help_text(self) -> str:
         """The pane's help page (Markdown) as it reads now: a pane whose layout follows the terminal's

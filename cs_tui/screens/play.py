@@ -37,6 +37,7 @@ from cs_tui.screens.play_session import (
     list_recordings,
     load_recording,
     play_agent,
+    reveal_lines,
     save_episode,
 )
 from cs_tui.widgets.action_picker import LABELS, ActionPicker, AgentView, StrategyKey
@@ -48,6 +49,7 @@ from cs_tui.widgets.sentiment_gauge import SentimentGauge
 from cs_tui.widgets.transcript import Item, Transcript
 
 if TYPE_CHECKING:
+    from cs_env.playbook import Playbook
     from cs_tui.agents import Agent
     from cs_tui.training.runs import Run
 
@@ -55,6 +57,21 @@ ANSWER = Binding.Group("answer", compact=True)
 DEFAULT_AGENT = "default"
 SHORT, NARROW = 20, 64  # below these rows the title and the score go, below these columns the side panel
 FALLBACK_AGENT = "baseline:heuristic"
+
+
+def nearest_rules(saves: Path) -> tuple[Playbook | None, str]:
+    """The playbook shown beside a neural opponent (:func:`cs_tui.agents.default_playbook`), read and checked;
+    ``(None, why)`` if it cannot be read, ``(None, "")`` if there is none."""
+    from cs_env.playbook import PlaybookError, load
+    from cs_tui.agents import default_playbook
+
+    path = default_playbook(saves)
+    if path is None:
+        return None, ""
+    try:
+        return load(path), ""
+    except PlaybookError as exc:
+        return None, str(exc)
 
 
 def short_name(spec_or_name: str) -> str:
@@ -75,6 +92,14 @@ compares you over the session (from the sixth customer, a paired bootstrap 95 % 
 in return says whether either of you is ahead). *Handled* counts the conversations resolved, and those
 escalated when only a specialist could solve them (a right escalation is the job done).
 
+**The reveal.** When a conversation ends (or you leave it), the customer is revealed under it: their
+hidden traits — complexity, savvy, openness, patience as they arrived, whether only a specialist could
+solve it — then, for you and for the opponent, what each offer did (sold or not) and the patience left.
+
+**The opponent's reasons.** Against a playbook, the line under the keys names the rule that chose.
+Against a trained agent, the line under that says what the playbook's nearest rule — the one that fires
+in this situation — would do: the saves folder's `default-playbook.toml`, else `playbooks/heuristic.toml`.
+
 **The strategies.** 1 *empathetic* and 5 *apologetic* calm an upset customer (less with each repeat;
 a calm one finds it patronizing). 2 *technical* goes deep (experts like it, novices get lost);
 6 *educational* walks a novice through it; 7 *quick resolution* is a canned fix that only suits simple
@@ -94,6 +119,10 @@ leave counts as your loss (it scores the lower of your return so far and the opp
 conversation with the last customer. Every finished conversation is saved in the `episodes` folder of
 the saves folder (`saves/`, or the one given with `--saves`); **r** replays one.
 
+**Export.** **e** writes the session — every conversation you finished, both sides' moves turn by turn,
+and the reveal — as a JSON file and a CSV (one row per turn) in the `exports` folder of the saves
+folder; a notice names the files.
+
 **Copying.** Drag the mouse over the conversation to select part of it; **ctrl+c** copies the
 selection. **c** copies the whole conversation shown (or the selection, if there is one), to paste
 into a ticket. Copying goes through the terminal (OSC 52), as most terminals and tmux allow.
@@ -112,18 +141,35 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         Binding("o", "pick_opponent", "Opponent", tooltip="choose the agent you play against"),
         Binding("b", "toggle_blind", "Blind", tooltip="hide the opponent's suggestion until you answer"),
         Binding("r", "recordings", "Replays", tooltip="replay a recorded conversation"),
-        # not in the key bar, which has no room left at 80 columns: the help page lists it
+        # not in the key bar, which has no room left at 80 columns: the help page lists them
+        Binding(
+            "e",
+            "export",
+            "Export",
+            tooltip="write this session (every conversation, both sides' moves, the reveal) to JSON and CSV",
+            show=False,
+        ),
         Binding("c", "copy_conversation", "Copy", tooltip="copy the conversation (or the selected text)", show=False),
     ]
 
     class OpponentLoaded(Message):
-        """The worker loaded the opponent (or failed: ``error``)."""
+        """The worker loaded the opponent (or failed: ``error``); for a neural agent also the playbook whose
+        nearest rule is shown beside its probabilities (None: there is none, or ``rules_problem`` says why)."""
 
-        def __init__(self, spec: str, agent: Agent | None, error: str | None) -> None:
+        def __init__(
+            self,
+            spec: str,
+            agent: Agent | None,
+            error: str | None,
+            rules: Playbook | None = None,
+            rules_problem: str = "",
+        ) -> None:
             super().__init__()
             self.spec = spec
             self.agent = agent
             self.error = error
+            self.rules = rules
+            self.rules_problem = rules_problem
 
     class OpponentPlayed(Message):
         """The opponent finished its conversation with the customer the human just served."""
@@ -155,6 +201,8 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         #: the phase (live, waiting, reviewing, replaying) and what it shows: only ``_enter`` changes it
         self.state: State = Empty()
         self.agent: Agent | None = None
+        #: the playbook that says what its rules would do beside a neural opponent's values (None: none)
+        self.rules: Playbook | None = None
         self.agent_spec = FALLBACK_AGENT
         #: the spec of the opponent being loaded, None when none is
         self.opponent_loading: str | None = None
@@ -166,6 +214,8 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         self.pairs: list[tuple[Episode, Episode]] = []
         self.reveals: dict[tuple[int, int], str] = {}  # (episode id, turn index) -> what blind mode hid
         self.records: dict[Episode, Path] = {}  # episode -> its recording, once written
+        #: every conversation finished in this app session, with the opponent's (None: it could not play)
+        self.session: list[tuple[Episode, Episode | None]] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -179,6 +229,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 yield RewardBreakdown(id="rewards")
         yield ActionPicker(id="picker")
         yield Static(id="opponent-line")
+        yield Static(id="rule-line")  # beside a neural opponent's values: what the playbook's rule says
         yield Scoreboard(id="scoreboard")
         yield KeyBar()
 
@@ -291,7 +342,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         def chosen(choice: str | None) -> None:
             if choice != "leave" or self.state is not live:
                 return
-            live.conversation.episode.left = True
+            live.conversation.leave()
             self._finished(live.conversation.episode)
             then()
 
@@ -378,8 +429,9 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         except Exception as error:  # a broken model file must not take the app down
             self.post_message(self.OpponentLoaded(spec, None, str(error) or type(error).__name__))
             return
+        rules, problem = nearest_rules(saves) if agent.kind == "model" else (None, "")
         if not get_current_worker().is_cancelled:
-            self.post_message(self.OpponentLoaded(spec, agent, None))
+            self.post_message(self.OpponentLoaded(spec, agent, None, rules, problem))
 
     @on(OpponentLoaded)
     def opponent_loaded(self, event: OpponentLoaded) -> None:
@@ -400,6 +452,9 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 self._show_phase()
             return
         self.agent, self.agent_spec = agent, event.spec
+        self.rules = event.rules
+        if event.rules_problem:
+            self.notify(event.rules_problem, title="No playbook rule beside the agent", severity="warning", timeout=8)
         name = short_name(agent.name)
         self.pairs = []  # the score is against one opponent
         self.query_one(Scoreboard).opponent = name
@@ -419,7 +474,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         live = self.state
         if not isinstance(live, Live):
             return
-        live.view, live.no_view, live.rule = None, "", ""
+        live.view, live.no_view, live.rule, live.nearest = None, "", "", ""
         agent = self.agent
         if agent is None:
             live.no_view = "no opponent: press o to choose one"
@@ -439,6 +494,10 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             _, fired = decide(live.conversation.obs)
             rule = agent.playbook.rules[fired]  # type: ignore[attr-defined]
             live.rule = f"rule {fired + 1}: {rule.note or agent.playbook.describe(fired)}"  # type: ignore[attr-defined]
+        elif self.rules is not None:  # a neural agent: what the playbook's rule for this situation says
+            strategy, fired = self.rules.decide(live.conversation.obs)
+            words = self.rules.rules[fired].note or self.rules.describe(fired)
+            live.nearest = f"the playbook's nearest rule says {LABELS[strategy]} (rule {fired + 1}: {words})"
 
     def action_toggle_blind(self) -> None:
         """Hide or show the opponent's suggestion before you answer."""
@@ -464,6 +523,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
     @on(OpponentPlayed)
     def opponent_played(self, event: OpponentPlayed) -> None:
         human, agent = event.human, event.agent
+        self.session.append((human, agent))
         if event.error is not None or agent is None:
             self.notify(f"the opponent could not play: {event.error}", severity="error")
         else:
@@ -500,6 +560,24 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         self._show()
         self._show_phase()
         self.refresh_bindings()  # the key bar says where v goes now
+
+    # -- export ------------------------------------------------------------------------------
+    def action_export(self) -> None:
+        """Write the session (every finished conversation, both sides' moves, the reveal) as JSON and CSV
+        under the saves folder's ``exports``, in a thread; a toast names the files, or why there are none."""
+        conversations = list(self.session)
+        waiting = self.state
+        if isinstance(waiting, Waiting) and all(h is not waiting.human for h, _ in conversations):
+            conversations.append((waiting.human, None))  # finished; the opponent has not played it yet
+        if not conversations:
+            self.notify("Nothing to export yet: finish a conversation first", title="Export", severity="warning")
+            return
+        from cs_tui.export import exports_dir, stamp
+        from cs_tui.screens.play_session import session_export
+
+        n = len(conversations)
+        what = f"{n} conversation{'s' * (n != 1)}"
+        self.export(exports_dir(self.saves), f"session-{stamp()}", session_export(conversations), what)
 
     # -- recordings ----------------------------------------------------------------------------
     def action_copy_conversation(self) -> None:
@@ -605,6 +683,10 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         # names a model: text, not markup; the line's width is the screen's but for its padding
         width = self.size.width - 2 if self.size.width else 10**6
         self.query_one("#opponent-line", Static).update(Text(self._opponent_text(width)))
+        nearest = live.nearest if live is not None and live.view is not None and not self.blind else ""
+        rule_line = self.query_one("#rule-line", Static)
+        rule_line.update(Text(nearest))
+        rule_line.set_class(bool(nearest), "-shown")
 
     def _opponent_text(self, width: int) -> str:
         """The line under the keys: what the opponent does in this phase, and where the keys go from here;
@@ -691,6 +773,8 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 items.append(("note", self.reveals[(id(e), i)], "dim"))
         if e.done:
             items += [("note", line, "bold") for line in self._ending(e).split("\n")]
+            other = self.state.other(e) if isinstance(self.state, Compared) else None
+            items += [("note", line, "italic") for line in reveal_lines(e, other)]
         return items
 
     def _ending(self, e: Episode) -> str:

@@ -61,6 +61,8 @@ class Live:
     no_view: str = ""
     #: a playbook opponent's rule for this turn, in words ("" for other opponents)
     rule: str = ""
+    #: beside a neural opponent: what the default playbook's rule for this situation says ("" for others)
+    nearest: str = ""
     phase: ClassVar[Phase] = Phase.LIVE
 
     @property

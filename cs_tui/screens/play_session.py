@@ -1,4 +1,5 @@
-"""What the play pane plays: conversations through the env's public API, recordings, the session's score.
+"""What the play pane plays: conversations through the env's public API, recordings, the session's score,
+the reveal after a conversation and the session's export.
 
 No widgets here, so the rules of a human-vs-agent session can be tested without a terminal. A human
 sees what the observation and ``info`` say (never ``env.hidden_state``); only an agent that declares
@@ -17,6 +18,7 @@ import numpy as np
 
 from cs_env.domain import ONGOING_NAME, SENTIMENT_NAMES, STRATEGY_NAMES
 from cs_env.env import ENV_ID, CustomerSupportEnv, version_problem
+from cs_tui.export import Export
 from cs_tui.training.runs import atomic_write_json, now_iso
 
 RECORD_SCHEMA = 1
@@ -42,6 +44,8 @@ class Turn:
     reward: float
     components: dict[str, float]
     outcome: str  # info["outcome"]: "ongoing" while the conversation goes on
+    #: an offer's fate (info["hidden_offer_sold"]): True sold, False not; None on a turn that made no offer
+    sold: bool | None = None
 
 
 @dataclass(eq=False)  # episodes are compared by identity: two players may play the same turns
@@ -65,6 +69,9 @@ class Episode:
     needs_specialist: bool = False
     #: the player left it before it ended (its outcome is then ``left``: see :func:`scored_return`)
     left: bool = False
+    #: the customer's hidden truth (``CustomerSupportEnv.hidden_traits``), once the conversation is over:
+    #: never while it goes on, so the player reads only what the observation shows
+    traits: dict[str, Any] | None = None
 
     @property
     def outcome(self) -> str:
@@ -142,6 +149,7 @@ class Conversation:
             raise RuntimeError("this conversation has ended: start a new one")
         before = self.episode.sentiment
         self.obs, reward, _, _, info = self.env.step(int(strategy))
+        offer = STRATEGY_NAMES[int(strategy)] in OFFER_NAMES
         after = SENTIMENT_NAMES.index(info["sentiment"])
         exchange = self.env.conversation()[1][-1]  # this turn's words, as the env's transcript has them
         turn = Turn(
@@ -154,9 +162,17 @@ class Conversation:
             reward=float(reward),
             components={k: float(v) for k, v in info["reward_components"].items()},
             outcome=info["outcome"],
+            sold=bool(info["hidden_offer_sold"]) if offer else None,
         )
         self.episode.turns.append(turn)
+        if "hidden_traits" in info:  # the conversation ended: the reveal
+            self.episode.traits = dict(info["hidden_traits"])
         return turn
+
+    def leave(self) -> None:
+        """The player leaves the conversation before it ends: it counts as left, and the customer is revealed."""
+        self.episode.left = True
+        self.episode.traits = self.env.hidden_traits()
 
 
 def scored_return(human: Episode, agent: Episode) -> float:
@@ -192,7 +208,53 @@ def replay(
         if conversation.episode.done:
             break
         conversation.play(action)
+    if not conversation.episode.done:  # a conversation left midway: revealed all the same, as it was then
+        conversation.episode.traits = conversation.env.hidden_traits()
     return conversation.episode
+
+
+# -- the reveal --------------------------------------------------------------------------------
+
+#: the strategies that make an offer: the reveal says whether each sold
+OFFER_NAMES = ("product_recommend", "upsell")
+
+
+def offers(e: Episode) -> list[tuple[int, str, bool | None]]:
+    """Each offer ``e`` made: ``(turn, strategy, sold)`` (``sold`` None if not known, e.g. an old record)."""
+    return [(i + 1, STRATEGY_NAMES[t.strategy], t.sold) for i, t in enumerate(e.turns) if t.sold is not None]
+
+
+def offers_words(e: Episode) -> str:
+    """What each of ``e``'s offers did, in words: ``product_recommend (turn 3) sold`` or ``no offer``."""
+    made = offers(e)
+    if not made:
+        return "no offer"
+    return ", ".join(f"{name} (turn {turn}) {'sold' if sold else 'not sold'}" for turn, name, sold in made)
+
+
+def traits_words(traits: dict[str, Any]) -> str:
+    """The hidden traits in one line: complexity, savvy, openness, patience (and what was left), the specialist."""
+    specialist = "only a specialist could solve it" if traits["needs_specialist"] else "no specialist needed"
+    return (
+        f"complexity {traits['complexity']:.2f} · savvy {traits['savvy']:.2f} · openness {traits['openness']:.2f} · "
+        f"patience {traits['patience']:.2f} · {specialist}"
+    )
+
+
+def reveal_lines(e: Episode, other: Episode | None = None) -> list[str]:
+    """The reveal after ``e`` ended: the customer's hidden traits, then what each side's offers did and the
+    patience each left (``other``: the other player's conversation with the same customer). None before the end."""
+    if e.traits is None:
+        return []
+
+    def side(x: Episode) -> str:
+        who = "you" if x.player == "you" else x.player
+        left = "" if x.traits is None else f", patience left {x.traits['patience_left']:.2f}"
+        return f"{who}: {offers_words(x)}{left}"
+
+    lines = [f"the customer, revealed: {traits_words(e.traits)}"]
+    lines += [side(x) for x in (e, other) if x is not None]
+    return lines
 
 
 # -- recordings --------------------------------------------------------------------------------
@@ -405,4 +467,116 @@ def compare(pairs: list[tuple[Episode, Episode]], *, resamples: int = 4000, seed
         mean_difference=float(diff.mean()),
         ci_low=low,
         ci_high=high,
+    )
+
+
+# -- the session's export ----------------------------------------------------------------------
+
+#: the CSV of a play session: one row per turn, each player's, with the customer and the reveal repeated
+SESSION_COLUMNS = {
+    "conversation": "the conversation's number in the session, from 1",
+    "seed": "the customer's seed: the same seed (and env arguments) gives the same customer",
+    "industry": "the customer's industry",
+    "inquiry": "the customer's inquiry",
+    "tier": "the customer's value tier",
+    "urgency": "the customer's urgency, 0-4",
+    "player": "who answered: you, or the opponent agent",
+    "turn": "the turn's number, from 1",
+    "strategy": "the strategy played on this turn",
+    "reward": "the turn's reward",
+    "sentiment": "the customer's sentiment after the turn, as their words showed it",
+    "turn_outcome": "the conversation's state after the turn (ongoing while it goes on)",
+    "offer_sold": "on an offer's turn: whether the customer took it (hidden while playing)",
+    "outcome": "how this player's conversation ended (left: the player left it)",
+    "return": "this player's return on the customer (the sum of the rewards)",
+    "complexity": "hidden trait, 0-1: how complex the issue was",
+    "savvy": "hidden trait, 0-1: how technical the customer was",
+    "openness": "hidden trait, 0-1: how open to an offer",
+    "patience": "hidden trait, 0-1: the customer's patience as they arrived",
+    "patience_left": "the patience this player left the customer with, 0-1",
+    "needs_specialist": "hidden: only a specialist could solve the case",
+}
+
+TRAIT_COLUMNS = ("complexity", "savvy", "openness", "patience", "needs_specialist")
+
+
+def _player_record(e: Episode) -> dict[str, Any]:
+    return {
+        "player": e.player,
+        "outcome": e.outcome,
+        "left": e.outcome == LEFT_NAME,
+        "return": e.total_return,
+        "handled": e.handled,
+        "patience_left": None if e.traits is None else e.traits["patience_left"],
+        "offers": [{"turn": turn, "strategy": name, "sold": sold} for turn, name, sold in offers(e)],
+        "turns": [
+            {
+                "turn": i + 1,
+                "strategy": STRATEGY_NAMES[t.strategy],
+                "reward": t.reward,
+                "reward_components": t.components,
+                "sentiment": SENTIMENT_NAMES[t.sentiment],
+                "outcome": t.outcome,
+                "offer_sold": t.sold,
+                "agent_line": t.agent_line,
+                "customer_line": t.customer_line,
+            }
+            for i, t in enumerate(e.turns)
+        ],
+    }
+
+
+def session_export(conversations: list[tuple[Episode, Episode | None]]) -> Export:
+    """The play pane's session as an :class:`~cs_tui.export.Export`: every conversation, both sides' moves and
+    the reveal (the JSON), and one CSV row per turn played."""
+    records, rows = [], []
+    for number, (human, agent) in enumerate(conversations, start=1):
+        traits = human.traits or (agent.traits if agent is not None else None)
+        customer = {
+            "industry": human.customer_industry,
+            "inquiry": human.inquiry,
+            "tier": human.tier,
+            "urgency": human.urgency,
+            "opening_sentiment": SENTIMENT_NAMES[human.opening_sentiment],
+            "opening_line": human.opening_line,
+        }
+        reveal = None if traits is None else {k: traits[k] for k in TRAIT_COLUMNS}
+        players = [e for e in (human, agent) if e is not None]
+        records.append(
+            {
+                "conversation": number,
+                "seed": human.seed,
+                "env": {"industry": human.industry, "max_turns": human.max_turns, "options": human.options},
+                "customer": customer,
+                "reveal": reveal,
+                "players": [_player_record(e) for e in players],
+            }
+        )
+        for e in players:
+            for i, t in enumerate(e.turns):
+                rows.append(
+                    {"conversation": number, "seed": human.seed}
+                    | {k: customer[k] for k in ("industry", "inquiry", "tier", "urgency")}
+                    | {
+                        "player": e.player,
+                        "turn": i + 1,
+                        "strategy": STRATEGY_NAMES[t.strategy],
+                        "reward": t.reward,
+                        "sentiment": SENTIMENT_NAMES[t.sentiment],
+                        "turn_outcome": t.outcome,
+                        "offer_sold": t.sold,
+                        "outcome": e.outcome,
+                        "return": e.total_return,
+                        "patience_left": None if e.traits is None else e.traits["patience_left"],
+                    }
+                    | (reveal or {})
+                )
+    n = len(conversations)
+    return Export(
+        "play-session",
+        {"conversations": records},
+        SESSION_COLUMNS,
+        rows,
+        f"{n} conversation{'s' * (n != 1)} of the play pane: each customer as you played it, then as the opponent "
+        "did from the same seed, with the customer's hidden traits revealed after the end",
     )

@@ -127,6 +127,10 @@ reliability, not just ability) and a verdict: *ok*, *part* (some passed), *none*
 misses its own threshold. The summary says whether the policy meets the thresholds `cs-tui test`
 applies (set for pass^4 at 16 trials). **enter** opens a scenario's trials, each replayed as a
 conversation; **f** opens the worst one.
+
+**e** writes the last run — the policy, the settings, each scenario's pass rate and pass^k, and every
+trial (seed, strategies, outcome, return, why it passed or failed) — as a JSON file and a CSV (one row
+per trial) in the `exports` folder of the saves folder; a notice names the files.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -134,6 +138,7 @@ conversation; **f** opens the worst one.
         Binding("x", "cancel_run", "Cancel", tooltip="Stop the run after the current scenario"),
         Binding("o", "focus_policy", "Policy", tooltip="Choose the policy"),
         Binding("f", "open_failure", "Worst", tooltip="Open the scenario with the lowest pass rate"),
+        Binding("e", "export", "Export", tooltip="Write the last run (every trial) to JSON and CSV"),
         # an Input takes every printable key as text: escape (and enter, which also runs) gets out of it
         Binding("escape", "focus_table", "Leave field", tooltip="Back to the scenario table"),
     ]
@@ -410,6 +415,23 @@ conversation; **f** opens the worst one.
             return
         worst = min(self.results.values(), key=lambda r: r.pass_rate)
         self.open_scenario(worst.scenario.name)
+
+    def action_export(self) -> None:
+        """Write the last run's results (as far as it got) as JSON and CSV under the saves folder's
+        ``exports``, in a thread; a toast names the files, or why there are none."""
+        settings = self.run_settings
+        if settings is None or not self.results:
+            self.notify("Nothing to export yet: run the catalog first (r)", title="Export", severity="warning")
+            return
+        from cs_tui.export import exports_dir, scenario_run_export, stamp
+
+        order = [s.name for s in self.scenarios]
+        results = sorted(self.results.values(), key=lambda r: order.index(r.scenario.name))
+        export = scenario_run_export(
+            results, policy=policy_label(settings.policy), trials=settings.trials, k=settings.k, seed=settings.seed
+        )
+        what = f"the run of {len(results)} scenario{'s' * (len(results) != 1)}"
+        self.export(exports_dir(self.saves), f"scenarios-{stamp()}", export, what)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter in trials, k or seed: leave the field and run with what it says."""

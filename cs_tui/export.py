@@ -1,0 +1,252 @@
+"""Exports: a session, a scenario run or an evaluation as a self-describing JSON file and a CSV beside it.
+
+One writer for every face (the app's export key, the CLI's ``--json``/``--csv``): an :class:`Export` holds
+what to write — its ``kind``, the JSON body, and the CSV's rows with each column's meaning — and
+:func:`write_export` writes it under a folder as ``<stem>.json`` and ``<stem>.csv``, each to a temp file in
+that folder then ``os.replace``d (a crash leaves the old file or the new, never half of one).
+
+The JSON says what it is: ``{"format": "cs-tui export", "version": 1, "kind": ..., "created_at": ...,
+"env": ..., "columns": {name: meaning}, ...body}``; the CSV's header row names the same columns, one row per
+record (a turn, a trial), so a spreadsheet reads it without the JSON.
+
+Light to import: the standard library and :mod:`cs_tui.training.runs`' writers; ``cs_env`` (numpy, Gymnasium)
+is imported only when a document is built, by then loaded by whatever made the records.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cs_tui.training.runs import atomic_write_text, now_iso, to_json
+
+FORMAT = "cs-tui export"
+VERSION = 1
+#: where the app writes its exports, under the saves folder
+EXPORTS_DIR = "exports"
+#: the most files of one stem the app numbers before it gives up (``-2``, ``-3``, ...)
+MAX_SAME_STEM = 1000
+
+
+@dataclass(frozen=True)
+class Export:
+    """What one export writes: the JSON body and the CSV's rows.
+
+    Attributes:
+        kind: what it is (``play-session``, ``scenario-run``, ``evaluation``).
+        body: the JSON's own fields (besides the header :func:`document` adds).
+        columns: the CSV's columns in order, each with its meaning (written into the JSON too).
+        rows: one mapping per CSV row, keyed by column (a missing key is an empty cell).
+        description: one sentence saying what the records are.
+    """
+
+    kind: str
+    body: dict[str, Any]
+    columns: dict[str, str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    description: str = ""
+
+
+def document(export: Export) -> dict[str, Any]:
+    """The JSON document of ``export``: the self-describing header, then its body."""
+    from cs_env.env import ENV_ID  # (the env module is loaded by whatever made the records)
+
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "kind": export.kind,
+        "description": export.description,
+        "created_at": now_iso(),
+        "env": ENV_ID,
+        "columns": dict(export.columns),
+        **export.body,
+    }
+
+
+def json_text(export: Export) -> str:
+    """The JSON file's text (strict JSON: NaN as null)."""
+    return to_json(document(export), indent=2) + "\n"
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def csv_text(columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """The CSV's text: a header row of ``columns``, then one line per row (lists joined by ``;``)."""
+    names = list(columns)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow([_cell(row.get(name)) for name in names])
+    return out.getvalue()
+
+
+def free_stem(folder: Path, stem: str) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``, ... so that neither ``.json`` nor ``.csv`` of it exists yet."""
+    for n in range(1, MAX_SAME_STEM + 1):
+        candidate = stem if n == 1 else f"{stem}-{n}"
+        if not (folder / f"{candidate}.json").exists() and not (folder / f"{candidate}.csv").exists():
+            return candidate
+    raise FileExistsError(f"{folder}: {MAX_SAME_STEM} exports named {stem}… already; move some away")
+
+
+def write_export(folder: Path, stem: str, export: Export) -> tuple[Path, Path]:
+    """Write ``export`` as ``<folder>/<stem>.json`` and ``.csv`` (a free name: see :func:`free_stem`), each
+    atomically; the two paths. ``OSError`` (naming the path) if the folder cannot be made or written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = free_stem(folder, stem)
+    json_path, csv_path = folder / f"{stem}.json", folder / f"{stem}.csv"
+    atomic_write_text(json_path, json_text(export))
+    atomic_write_text(csv_path, csv_text(export.columns, export.rows))
+    return json_path, csv_path
+
+
+def export_and_say(folder: Path, stem: str, export: Export, what: str) -> tuple[str, bool]:
+    """Write ``export`` (see :func:`write_export`) and say so as a face shows it: ``(message, ok)``, the
+    message naming the files written or why nothing was (never raises ``OSError``)."""
+    try:
+        json_path, csv_path = write_export(folder, stem, export)
+    except OSError as exc:
+        where = exc.filename or folder
+        return f"Could not export {what} to {where}: {exc.strerror or exc}", False
+    return f"Exported {what} to {json_path} and {csv_path.name}", True
+
+
+def stamp() -> str:
+    """A file-name-safe UTC timestamp, ``20261207-061530``."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+
+
+def exports_dir(saves: Path) -> Path:
+    """The folder the app writes its exports into."""
+    return saves / EXPORTS_DIR
+
+
+# -- scenario runs -----------------------------------------------------------------------------
+
+SCENARIO_COLUMNS = {
+    "scenario": "the scenario's name (cs_env/scenarios/*.toml)",
+    "title": "the scenario in words",
+    "industry": "the scenario's industry",
+    "trial": "the trial's number within the scenario, from 1",
+    "seed": "the trial's seed: with the scenario's start and the strategies it replays the conversation",
+    "passed": "whether the trial met the scenario's pass rule",
+    "outcome": "how the conversation ended",
+    "turns": "turns played",
+    "return": "the sum of the rewards",
+    "satisfaction": "the satisfaction cue at the end (0-1)",
+    "strategies": "the strategies played, in order, separated by ;",
+    "reason": "why it failed, or what it achieved when it passed",
+}
+
+
+def scenario_run_export(results: Iterable[Any], *, policy: str, trials: int, k: int, seed: int) -> Export:
+    """A scenario run (``cs_env.scenarios.ScenarioResult`` per scenario) as an export: per scenario its pass
+    rate and pass^k with every trial in the JSON; one CSV row per trial."""
+    done = list(results)
+    rows = []
+    for result in done:
+        s = result.scenario
+        for i, trial in enumerate(result.trials, start=1):
+            record = trial.as_dict()
+            rows.append(
+                {"scenario": s.name, "title": s.title, "industry": s.industry, "trial": i}
+                | {key: record[key] for key in ("seed", "passed", "outcome", "turns", "return", "satisfaction")}
+                | {"strategies": record["strategies"], "reason": record["reason"]}
+            )
+    body = {
+        "policy": policy,
+        "settings": {"trials": trials, "k": k, "seed": seed},
+        "scenarios": [result.as_dict(k) for result in done],
+    }
+    return Export(
+        "scenario-run",
+        body,
+        SCENARIO_COLUMNS,
+        rows,
+        f"{policy} against {len(done)} scenarios of the catalog, {trials} trials each (pass^{k})",
+    )
+
+
+# -- evaluations -------------------------------------------------------------------------------
+
+#: the metrics of a group, in the CSV's order (``cs_env.evaluate.Metrics``), then the usage of each strategy
+METRIC_COLUMNS = {
+    "episodes": "conversations in the group",
+    "mean_return": "mean return per conversation",
+    "ci95": "half-width of the mean return's 95 % confidence interval",
+    "pct_of_oracle": "(return - random's) / (oracle's - random's) x 100 on the same customers (empty: noise)",
+    "resolution_rate": "share resolved",
+    "escalation_rate": "share escalated",
+    "abandonment_rate": "share where the customer left",
+    "timeout_rate": "share that ran out of turns",
+    "satisfaction": "mean satisfaction at the end (0-1)",
+    "mean_turns": "mean turns per conversation",
+}
+#: the groups of an evaluation's report, as its JSON names them, and as the CSV's ``group`` column says
+GROUPS = {"overall": "overall", "by_industry": "industry", "by_tier": "tier", "by_inquiry": "inquiry"}
+
+
+def evaluation_export(report: Mapping[str, Any]) -> Export:
+    """An evaluation (``cs_env.evaluate.evaluate(...).as_dict()``) as an export: the report as it is in the
+    JSON; one CSV row per group (overall, each industry, tier and inquiry), with each strategy's usage."""
+    from cs_env.domain import STRATEGY_NAMES
+
+    columns = {
+        "group": "overall, or the breakdown the row is of (industry, tier, inquiry)",
+        "name": "the industry, tier or inquiry (empty for overall)",
+        **METRIC_COLUMNS,
+        **{f"usage_{s}": f"share of turns answered with {s}" for s in STRATEGY_NAMES},
+    }
+    rows = []
+    for key, group in GROUPS.items():
+        metrics = {"": report["overall"]} if key == "overall" else report.get(key) or {}
+        for name, m in metrics.items():
+            usage = m.get("strategy_usage") or {}
+            rows.append(
+                {"group": group, "name": name}
+                | {k: m.get(k) for k in METRIC_COLUMNS}
+                | {f"usage_{s}": usage.get(s) for s in STRATEGY_NAMES}
+            )
+    customers = f"{report.get('episodes')} {report.get('industry')} customers"
+    description = f"{report.get('policy')} on {customers} (seed {report.get('seed')})"
+    return Export("evaluation", dict(report), columns, rows, description)
+
+
+__all__ = [
+    "EXPORTS_DIR",
+    "FORMAT",
+    "GROUPS",
+    "METRIC_COLUMNS",
+    "SCENARIO_COLUMNS",
+    "VERSION",
+    "Export",
+    "csv_text",
+    "document",
+    "evaluation_export",
+    "export_and_say",
+    "exports_dir",
+    "free_stem",
+    "json_text",
+    "scenario_run_export",
+    "stamp",
+    "write_export",
+]
