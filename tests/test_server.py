@@ -72,6 +72,13 @@ def test_a_session_plays_exactly_the_env_python_plays(client: httpx.Client) -> N
         assert reply["observation"] == [float(x) for x in obs]
         assert (reply["reward"], reply["terminated"], reply["truncated"]) == (reward, terminated, truncated)
         assert reply["info"]["outcome"] == info["outcome"]
+        # a remote agent is scored like ours: it sees the hidden truth only once the conversation is over
+        hidden = {key for key in reply["info"] if key.startswith("hidden_")}
+        if reply["terminated"] or reply["truncated"]:
+            assert "hidden_traits" in hidden and "hidden_satisfaction" in hidden
+        else:
+            assert not hidden, hidden
+    assert reply["terminated"] or reply["truncated"], "the conversation should have ended within six turns"
     state = client.get(f"/sessions/{sid}/state").json()
     assert state["done"] == (reply["terminated"] or reply["truncated"]) and state["steps"] >= 1
     assert client.delete(f"/sessions/{sid}").status_code == 204

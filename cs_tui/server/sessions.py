@@ -48,6 +48,17 @@ def strategy_code(strategy: Any, field_name: str = "strategy") -> int:
     )
 
 
+def shown_info(info: dict[str, Any], done: bool) -> dict[str, Any]:
+    """``info`` as a client sees it: the hidden truth (``hidden_*``) only once the conversation is over.
+
+    A remote agent is scored like any other, so mid-conversation it sees what a human agent could; the
+    reveal at the end is there for its author's analysis, as the play pane shows it.
+    """
+    if done:
+        return info
+    return {key: value for key, value in info.items() if not key.startswith("hidden_")}
+
+
 @dataclass(eq=False)
 class Session:
     """One client's env and what the server knows of it."""
@@ -144,6 +155,7 @@ class SessionStore:
                 raise SessionError(422, "options", str(exc)) from None
             session.obs, session.done, session.episodes = obs, False, session.episodes + 1
             session.messages = []
+            info = shown_info(info, done=False)
             session.last = {"reward": 0.0, "terminated": False, "truncated": False, "info": info}
             return session.turn(view, **session.last)
 
@@ -168,7 +180,7 @@ class SessionStore:
                 "reward": float(reward),
                 "terminated": bool(terminated),
                 "truncated": bool(truncated),
-                "info": info,
+                "info": shown_info(info, done=session.done),
             }
             return session.turn(view, **session.last)
 
