@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from cs_tui.commands.evaluate import USAGE_ERROR
+from cs_tui.commands.arguments import USAGE_ERROR
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cs_tui.commands.evaluate import DEFAULT_POLICY, USAGE_ERROR, count_up_to, industry_choices, load_agent_or_report
+from cs_tui.commands.agent_loading import DEFAULT_POLICY, load_agent_or_report
+from cs_tui.commands.arguments import USAGE_ERROR, count_up_to, industry_choices
 
 #: the most sizes one distill compares, and the most rules a distilled playbook may have
 MAX_SIZES = 8

@@ -15,17 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
-from cs_tui.commands.evaluate import (
+from cs_tui.commands.agent_loading import (
     DEFAULT_POLICY,
-    USAGE_ERROR,
     add_external_agent_flags,
-    at_least,
-    count_up_to,
     external_agent_or_report,
     failures_note,
-    industry_choices,
     load_agent_or_report,
 )
+from cs_tui.commands.arguments import USAGE_ERROR, at_least, count_up_to, industry_choices
 from cs_tui.seeds import seed_arg
 
 if TYPE_CHECKING:

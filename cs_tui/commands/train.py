@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from cs_tui.commands.evaluate import at_least, count_up_to, industry_choices
+from cs_tui.commands.arguments import at_least, count_up_to, industry_choices
 from cs_tui.seeds import seed_arg
 from cs_tui.training.registry import (
     ALGORITHMS,

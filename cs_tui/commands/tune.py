@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cs_tui.commands.evaluate import count_up_to, industry_choices
+from cs_tui.commands.arguments import count_up_to, industry_choices
 from cs_tui.commands.train import timesteps_type
 from cs_tui.seeds import seed_arg
 from cs_tui.training.registry import (
