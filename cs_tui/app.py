@@ -211,7 +211,7 @@ class CsTuiApp(App[int]):
 
     def action_toggle_help(self) -> None:
         """Show the help page of the pane on screen (its own ``?`` closes it)."""
-        from cs_tui.widgets.help_screen import HelpScreen
+        from cs_tui.screens.help import HelpScreen
 
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss()

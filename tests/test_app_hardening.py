@@ -208,7 +208,7 @@ async def test_a_fifo_named_meta_json_does_not_freeze_the_app(tmp_path: Path) ->
         (tmp_path / name).mkdir()
         os.mkfifo(tmp_path / name / "meta.json")
     os.mkfifo(tmp_path / "fifo-model" / "model.zip")
-    from cs_tui.widgets.help_screen import HelpScreen
+    from cs_tui.screens.help import HelpScreen
 
     for pane in (TrainingScreen, ModelsScreen):
         app = PaneApp(tmp_path, pane)

@@ -14,7 +14,7 @@ import pytest
 
 import cs_env
 from cs_env.env import CustomerSupportEnv
-from cs_tui.screens.play_session import RecordError, read_recording
+from cs_tui.play_session import RecordError, read_recording
 from cs_tui.training.model_file import META_MEMBER, read_model_meta
 from tests.cli_helpers import run_cli
 

@@ -389,7 +389,7 @@ def test_optuna_stays_off_the_start_up_path() -> None:
 
 
 def test_the_study_form_refuses_bad_fields_naming_them() -> None:
-    from cs_tui.widgets.study_form import validate_study
+    from cs_tui.screens.study_form import validate_study
 
     good = dict(algorithm="ppo", industry="mixed", trials="20", jobs="1", timesteps="", seed="0", study="")
     request = validate_study(**good)
@@ -422,8 +422,8 @@ async def test_a_study_started_from_the_form_runs_as_its_own_process(tmp_path: P
     from app_helpers import PaneApp, screen_text, wait_for
     from textual.widgets import Input
 
+    from cs_tui.screens.study_form import NewStudyForm
     from cs_tui.screens.tuning import TuningScreen
-    from cs_tui.widgets.study_form import NewStudyForm
 
     saves = tmp_path / "saves"
     app = PaneApp(saves, TuningScreen)
@@ -465,9 +465,9 @@ async def test_the_study_form_keeps_its_fields_for_the_app_session(
     from textual.app import App
     from textual.widgets import Input, Select
 
+    from cs_tui.screens.study_form import NewStudyForm
     from cs_tui.screens.tuning import TuningScreen
     from cs_tui.training import launcher
-    from cs_tui.widgets.study_form import NewStudyForm
 
     def fields(app: App[None]) -> dict[str, object]:
         form = app.screen

@@ -11,11 +11,11 @@ from app_helpers import PaneApp, screen_text, wait_for
 from cli_helpers import run_cli
 from test_app_training import make_run, train_record
 
+from cs_tui.screens.study_form import validate_study
 from cs_tui.screens.training import TrainingScreen
+from cs_tui.screens.training_form import validate
 from cs_tui.training import trainer
 from cs_tui.training.registry import MAX_TIMESTEPS, MAX_TRIALS
-from cs_tui.widgets.study_form import validate_study
-from cs_tui.widgets.training_form import validate
 from cs_tui.widgets.training_monitor import RunMonitor
 
 HUGE = "99999999999999999999"  # what the issue typed

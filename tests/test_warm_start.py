@@ -71,7 +71,7 @@ def record_conversations(folder: Path, strategy: str, count: int) -> None:
     """``count`` conversations (seeds 0, 1, ...) a person played answering every turn with ``strategy``, as the
     play pane records them, each with the opponent's version escalating at once (which must not be imitated)."""
     from cs_env.domain import STRATEGY_NAMES
-    from cs_tui.screens.play_session import play_agent, replay, save_episode
+    from cs_tui.play_session import play_agent, replay, save_episode
 
     action = STRATEGY_NAMES.index(strategy)
     for seed in range(count):

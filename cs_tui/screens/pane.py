@@ -16,8 +16,8 @@ from textual.message import Message
 from textual.screen import Screen
 
 if TYPE_CHECKING:
-    from cs_tui.widgets.study_form import StudyFormFields
-    from cs_tui.widgets.training_form import RunFormFields
+    from cs_tui.screens.study_form import StudyFormFields
+    from cs_tui.screens.training_form import RunFormFields
 
 
 @dataclass

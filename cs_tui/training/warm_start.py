@@ -91,7 +91,7 @@ def recorded_demonstrations(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
     ``ValueError`` naming the problem (not a folder, no recordings, a recording that cannot be replayed).
     """
     from cs_env.env import CustomerSupportEnv
-    from cs_tui.screens.play_session import RecordError, read_recording
+    from cs_tui.play_session import RecordError, read_recording
 
     if not folder.is_dir():
         raise ValueError("not a folder of recorded conversations")

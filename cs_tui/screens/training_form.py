@@ -10,6 +10,7 @@ from textual.containers import Grid, Vertical
 from textual.widgets import Input, Label, Select, Static
 
 from cs_env.env import valid_industries
+from cs_tui.screens.form import FormScreen, algorithm_select, form_buttons, seed_input, seed_shown
 from cs_tui.seeds import parse_seed
 from cs_tui.training.registry import (
     ALGORITHMS,
@@ -20,7 +21,6 @@ from cs_tui.training.registry import (
     TIMESTEPS_CEILING_WHY,
 )
 from cs_tui.training.runs import default_run_name, unique_run_name
-from cs_tui.widgets.form import FormScreen, algorithm_select, form_buttons, seed_input, seed_shown
 from cs_tui.widgets.industry_select import industry_select
 
 FALLBACK_TIMESTEPS = 50_000
@@ -95,7 +95,7 @@ def timesteps_field(text: str) -> int:
 def warm_start_choices(saves: Path) -> list[tuple[str, str]]:
     """``(label, source)`` of the warm starts the form offers: none, the oracle's and the heuristic's
     conversations, and the play pane's recordings when there are some."""
-    from cs_tui.screens.play_session import list_recordings, recordings_dir
+    from cs_tui.play_session import list_recordings, recordings_dir
 
     choices = [
         ("none", ""),
@@ -154,7 +154,7 @@ def validate(
 @dataclass(frozen=True)
 class RunFormFields:
     """The new-run form's fields as the user left them, text as typed: a reopened form shows them again
-    (one per field widget, named after its id: see :class:`~cs_tui.widgets.form.FormScreen`)."""
+    (one per field widget, named after its id: see :class:`~cs_tui.screens.form.FormScreen`)."""
 
     algorithm: str = "ppo"
     industry: str = "mixed"
