@@ -359,7 +359,7 @@ def test_paired_comparison_says_when_a_difference_is_significant() -> None:
 
 
 def test_no_color_keeps_bold_and_dim_but_drops_colours(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cs_tui.widgets import tone
+    from cs_tui.labels import tone
 
     assert tone("bold red") == "bold red"
     monkeypatch.setenv("NO_COLOR", "1")

@@ -20,13 +20,12 @@ from textual.message import Message
 from textual.widgets import DataTable, Header, Label
 from textual.widgets.data_table import ColumnKey
 
-from cs_tui.labels import middle_cut
+from cs_tui.labels import middle_cut, tone
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.screens.training_form import NewRunForm, RunFormFields, TrainRequest
 from cs_tui.training import launcher
 from cs_tui.training.launcher import Launched
 from cs_tui.training.runs import Run, RunError, RunStatus, list_runs, run_locked
-from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.training_monitor import POLL_SECONDS, STATUS_LABEL, STATUS_STYLE, RunMonitor
 
