@@ -168,13 +168,9 @@ def _ignore_stops_while_exiting() -> None:
 
 def industry_data_problem() -> str | None:
     """What is wrong with the industry files (the file and the problem), or None when they load."""
-    from cs_env.industries import IndustryDataError, default_catalog
+    from cs_env.industries import industry_data_problem as problem  # (late: the env is not loaded for --help)
 
-    try:
-        default_catalog()
-    except IndustryDataError as exc:
-        return str(exc)
-    return None
+    return problem()
 
 
 def exit_now(status: int) -> NoReturn:

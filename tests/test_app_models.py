@@ -12,8 +12,8 @@ from app_helpers import PaneApp, screen_text, shown, toasts, wait_for, wait_for_
 from textual.widgets import DataTable, Input, Select, Static
 
 from cs_env.env import CustomerSupportEnv
+from cs_tui.files import atomic_write_json, now_iso
 from cs_tui.screens.models import CompareScreen, ModelsScreen, describe_entry, list_models
-from cs_tui.training.runs import atomic_write_json, now_iso
 from cs_tui.widgets.bars import ShareBars
 
 EPISODES = "200"  # small: the pane's behaviour is under test, not the policy

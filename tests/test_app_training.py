@@ -19,9 +19,10 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, ProgressBar, Static
 
 from cs_env import ENV_ID
+from cs_tui.files import atomic_write_json, now_iso
 from cs_tui.screens.training import TrainingScreen
 from cs_tui.screens.training_form import NewRunForm, TrainRequest, validate
-from cs_tui.training.runs import Run, atomic_write_json, now_iso
+from cs_tui.training.runs import Run
 from cs_tui.widgets.sparkline_rewards import RewardSparkline
 from cs_tui.widgets.training_monitor import RunMonitor, RunView, episode_returns
 

@@ -13,8 +13,12 @@ from typing import Any
 import pytest
 from cli_helpers import run_cli
 
-from cs_tui.training import registry, trainer, tuner
+from cs_tui.training import registry, trainer
 from cs_tui.training.stop import StopFlag
+from cs_tui.tuning.options import TuneError, TuneOptions, check_options
+from cs_tui.tuning.results import load_study
+from cs_tui.tuning.storage import open_storage
+from cs_tui.tuning.worker import run_worker
 
 HUGE = str(10**30)
 LONG = "x" * 10_000
@@ -94,8 +98,8 @@ def test_tune_refuses_huge_counts_before_any_trial(
      {"startup_trials": -1}, {"timeout": 1e30}],
 )  # fmt: skip
 def test_the_tuner_refuses_them_too_for_callers_other_than_the_cli(tmp_path: Path, change: dict[str, Any]) -> None:
-    with pytest.raises(tuner.TuneError) as caught:
-        tuner.check_options(tuner.TuneOptions(trials=1, saves=tmp_path, **change))
+    with pytest.raises(TuneError) as caught:
+        check_options(TuneOptions(trials=1, saves=tmp_path, **change))
     assert caught.value.exit_code == 2
     flag = "--" + next(iter(change)).replace("_", "-")
     assert flag in str(caught.value)
@@ -114,12 +118,12 @@ def test_a_study_whose_trials_all_fail_alike_stops_after_three_with_the_reason(
         raise trainer.TrainingError("cannot create the run folder: No space left on device")
 
     monkeypatch.setattr(trainer, "train", failing_train)
-    options = tuner.TuneOptions(trials=1, saves=tmp_path, study="doomed", timesteps=512, heartbeat=2)
-    result = tuner.run_worker(options, stop=stop)
+    options = TuneOptions(trials=1, saves=tmp_path, study="doomed", timesteps=512, heartbeat=2)
+    result = run_worker(options, stop=stop)
     assert len(calls) == registry.MAX_FAILED_IN_A_ROW == 3
     assert (result.status, result.exit_code) == ("failed", 1)
     assert result.message == "3 trials in a row failed: cannot create the run folder: No space left on device"
-    study = tuner.load(tuner.open_storage(None, tmp_path, 2), "doomed")
+    study = load_study(open_storage(None, tmp_path, 2), "doomed")
     assert [t.state.name for t in study.get_trials()] == ["FAIL"] * 3
 
 

@@ -38,8 +38,8 @@ def saves(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from stable_baselines3 import PPO
 
+    from cs_tui.files import atomic_write_json
     from cs_tui.training.model_file import save_model
-    from cs_tui.training.runs import atomic_write_json
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("saves")

@@ -19,7 +19,9 @@ from cli_helpers import run_cli
 
 from cs_env.evaluate import Metrics
 from cs_tui.cli import main
-from cs_tui.training import runs, trainer
+from cs_tui.files import atomic_write_json
+from cs_tui.training import trainer
+from cs_tui.training.run_record import RunError
 from cs_tui.training.runs import Run
 
 META_KEYS = {
@@ -145,7 +147,7 @@ def wait_for_training(run: Run, min_steps: int, timeout: float = 600.0) -> int:
     while time.monotonic() < deadline:
         try:
             done = int(run.meta.get("timesteps_done", 0))
-        except runs.RunError:
+        except RunError:
             done = 0
         if done >= min_steps and run.model_path.exists():
             return done
@@ -277,7 +279,7 @@ def test_resume_of_a_run_name_that_is_not_there_is_a_usage_error_listing_the_run
 ) -> None:
     for name in ("alpha", "beta"):
         (tmp_path / name).mkdir()
-        runs.atomic_write_json(tmp_path / name / "meta.json", {"name": name, "status": "finished"})
+        atomic_write_json(tmp_path / name / "meta.json", {"name": name, "status": "finished"})
     code, err = run_cli(capsys, "--saves", str(tmp_path), "train", "--resume", "nosuchrun")
     assert code == 2 and err.startswith("usage: cs-tui train")
     assert "nosuchrun: not a run folder" in err and f"runs under {tmp_path}: " in err
@@ -448,7 +450,7 @@ def test_a_reference_cached_by_another_oracle_is_not_reused(tmp_path: Path) -> N
 
     digest = default_catalog().digest[:16]
     stale = {"random_return": 0.3, "oracle_return": 9.0, "episodes": 20, "seed": 0}
-    runs.atomic_write_json(tmp_path / ".cache" / f"reference-tech-10-20-0-{digest}.json", stale)  # the old oracle's
+    atomic_write_json(tmp_path / ".cache" / f"reference-tech-10-20-0-{digest}.json", stale)  # the old oracle's
     fresh = trainer.reference_for("tech", 10, 20, 0, tmp_path)
     assert fresh["oracle_return"] != 9.0
     assert trainer.reference_for("tech", 10, 20, 0, tmp_path) == fresh  # and its own is cached

@@ -266,3 +266,12 @@ def load_catalog(directory: Path = INDUSTRY_DIR) -> Catalog:
 def default_catalog() -> Catalog:
     """The industries shipped in this folder, loaded once per process."""
     return load_catalog()
+
+
+def industry_data_problem() -> str | None:
+    """What is wrong with the industry files (the file and the problem), or None when they load."""
+    try:
+        default_catalog()
+    except IndustryDataError as exc:
+        return str(exc)
+    return None

@@ -44,7 +44,8 @@ def target_problem(target: Path) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from cs_tui.training.named import named_model
-    from cs_tui.training.runs import RunError, saves_dir
+    from cs_tui.training.run_record import RunError
+    from cs_tui.training.runs import saves_dir
 
     target = Path(args.onnx).expanduser()
     try:

@@ -169,7 +169,7 @@ def _sizes(text: str) -> list[int] | str:
 def _distill(args: argparse.Namespace) -> int:
     from cs_env.playbook import loads
     from cs_tui.distill import distill, measure
-    from cs_tui.training.runs import write_report
+    from cs_tui.files import write_report
 
     sizes = _sizes(args.sizes)
     if isinstance(sizes, str):

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cs-tui test: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     if args.junit:  # checked before the trials run, not after minutes of work
-        from cs_tui.training.runs import report_target_problem
+        from cs_tui.files import report_target_problem
 
         problem = report_target_problem(args.junit)
         if problem is not None:
@@ -228,6 +228,6 @@ def junit_xml(results: list[ScenarioResult], thresholds: Thresholds, agent: str)
 def write_junit(path: Path, results: list[ScenarioResult], thresholds: Thresholds, agent: str) -> None:
     """Write the JUnit report: atomically to a file (a CI job never reads half of one), as a stream to a
     FIFO or a device such as ``/dev/stdout``, through a symlink to its target."""
-    from cs_tui.training.runs import write_report
+    from cs_tui.files import write_report
 
     write_report(path, junit_xml(results, thresholds, agent))

@@ -246,7 +246,7 @@ class JsonReporter:
     """One JSON object per line on stdout: a ``started`` line, every record, a ``result`` line."""
 
     def _print(self, obj: dict[str, Any]) -> None:
-        from cs_tui.training.runs import to_json
+        from cs_tui.files import to_json
 
         sys.stdout.write(to_json(obj) + "\n")
         sys.stdout.flush()

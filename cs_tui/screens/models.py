@@ -28,8 +28,8 @@ from cs_tui.evaluation_view import comparison, evaluation
 from cs_tui.labels import FactLines, middle_cut, tone
 from cs_tui.numbers import number, pct_of_oracle, rate
 from cs_tui.screens.pane import PaneScreen
-from cs_tui.training.run_record import EvalRecord, RunRecord
-from cs_tui.training.runs import RunError, list_runs
+from cs_tui.training.run_record import EvalRecord, RunError, RunRecord
+from cs_tui.training.runs import list_runs
 from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.industry_select import industry_select
 from cs_tui.widgets.key_bar import KeyBar

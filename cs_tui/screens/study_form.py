@@ -50,7 +50,7 @@ def validate_study(
     algorithm: object, industry: object, trials: str, jobs: str, timesteps: str, seed: str, study: str
 ) -> StudyRequest:
     """Check the form's fields; ``ValueError`` naming the field and what is allowed."""
-    from cs_tui.training.tuner import MAX_SEED, default_study_name  # light: no optuna at import
+    from cs_tui.tuning.options import MAX_SEED, default_study_name  # light: no optuna at import
 
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm: choose one of {', '.join(ALGORITHMS)}")

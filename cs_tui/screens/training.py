@@ -25,7 +25,9 @@ from cs_tui.screens.pane import PaneScreen
 from cs_tui.screens.training_form import NewRunForm, RunFormFields, TrainRequest
 from cs_tui.training import launcher
 from cs_tui.training.launcher import Launched
-from cs_tui.training.runs import Run, RunError, RunStatus, list_runs, run_locked
+from cs_tui.training.run_lock import run_locked
+from cs_tui.training.run_record import RunError, RunStatus
+from cs_tui.training.runs import Run, list_runs
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.training_monitor import POLL_SECONDS, STATUS_LABEL, STATUS_STYLE, RunMonitor
 

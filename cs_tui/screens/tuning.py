@@ -51,7 +51,7 @@ class StudyLine:
     name: str
     trials: int
     best: float | None
-    #: the settings every worker must share (``tuner.SETTINGS``; None for a study made elsewhere)
+    #: the settings every worker must share (``SETTINGS``; None for a study made elsewhere)
     settings: dict[str, Any] | None = None
     #: the complete or pruned trials it was asked for
     wanted: int | None = None
@@ -77,10 +77,12 @@ class StudiesView:
 
 def read_studies(saves: Path, storage: str | None, shown: str | None) -> StudiesView:
     """Read the storage (imports Optuna): never raises, an unreadable storage is ``error``."""
-    from cs_tui.training import tuner
+    from cs_tui.tuning.options import TuneError
+    from cs_tui.tuning.results import load_study, trial_rows
+    from cs_tui.tuning.storage import open_storage, study_workers
 
     try:
-        opened = tuner.open_storage(storage, saves)
+        opened = open_storage(storage, saves)
         import optuna
 
         summaries = optuna.get_all_study_summaries(opened, include_best_trial=True)
@@ -94,10 +96,10 @@ def read_studies(saves: Path, storage: str | None, shown: str | None) -> Studies
         rows: list[dict[str, Any]] = []
         name = shown if shown in {s.name for s in studies} else (studies[0].name if studies else None)
         if name is not None:
-            rows = tuner.trial_rows(tuner.load(opened, name))
-        workers = len(tuner.study_workers(saves, name)) if name is not None else 0
+            rows = trial_rows(load_study(opened, name))
+        workers = len(study_workers(saves, name)) if name is not None else 0
         return StudiesView(studies, rows, shown=name, workers=workers)
-    except tuner.TuneError as exc:
+    except TuneError as exc:
         return StudiesView(error=str(exc))
     except Exception as exc:  # a storage half-written by a crashed worker, a server gone: say so, keep going
         return StudiesView(error=f"{type(exc).__name__}: {exc}")
@@ -118,7 +120,7 @@ def _text(value: object) -> str | None:
 def continue_argv(saves: Path, line: StudyLine, storage: str | None) -> list[str] | None:
     """``cs-tui tune`` continuing ``line``'s study with one worker and its own settings (None when the
     study does not record them: it was not started by ``cs-tui tune``)."""
-    from cs_tui.training.tuner import SETTINGS  # the settings every worker of a study must share
+    from cs_tui.tuning.options import SETTINGS  # the settings every worker of a study must share
 
     settings = line.settings or {}
     if line.wanted is None or any(key not in settings for key in SETTINGS):
@@ -384,7 +386,7 @@ trial's hyperparameters for `cs-tui train --hyperparams`.
 
     def action_continue_study(self) -> None:
         """``cs-tui tune`` for the highlighted study, with its own settings and one worker."""
-        from cs_tui.training.tuner import study_workers
+        from cs_tui.tuning.storage import study_workers
 
         line = self.view.shown_line if not self.view.error else None
         if line is None:

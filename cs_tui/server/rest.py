@@ -31,7 +31,8 @@ from cs_tui.server.limits import Limits, check_at_most
 from cs_tui.server.sessions import SessionError, SessionStore
 from cs_tui.training.named import named_model, named_run, run_names
 from cs_tui.training.registry import ALGORITHMS, RUN_NAME, RUN_NAME_RULE
-from cs_tui.training.runs import METRICS_FILE, Run, RunError, RunStatus, parse_jsonl
+from cs_tui.training.run_record import RunError, RunStatus
+from cs_tui.training.runs import METRICS_FILE, Run, parse_jsonl
 
 #: The most bytes of metrics one request reads (clients follow with ``offset``).
 METRICS_CHUNK = 256 * 1024

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from cs_env.files import toml_file
-from cs_tui.training import model_file, runs
+from cs_tui.files import atomic_write_text
+from cs_tui.training import model_file
 from cs_tui.training.registry import ALGORITHMS
 
 TOP_KEYS = ("algorithm", "n_envs", "model", "policy")
@@ -99,4 +100,4 @@ def write_hyperparams(
     path: Path | str, algorithm: str, n_envs: int | None, hyperparameters: dict[str, dict[str, Any]], comment: str = ""
 ) -> None:
     """Write the file atomically (temp file in the same folder, then ``os.replace``)."""
-    runs.atomic_write_text(path, hyperparams_text(algorithm, n_envs, hyperparameters, comment))
+    atomic_write_text(path, hyperparams_text(algorithm, n_envs, hyperparameters, comment))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cs_env import files
+from cs_tui.files import atomic_write_bytes
 from cs_tui.numbers import finite
 from cs_tui.training import runs
 from cs_tui.training.registry import ALGORITHMS, RUN_NAME, RUN_NAME_RULE, check_algorithm
@@ -157,7 +158,7 @@ def save_model(model: BaseAlgorithm, path: Path | str, meta: dict[str, Any]) -> 
     model.save(buffer)
     with zipfile.ZipFile(buffer, mode="a", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(META_MEMBER, text)
-    runs.atomic_write_bytes(Path(path), buffer.getvalue())
+    atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 def describe_model(model: BaseAlgorithm, meta: dict[str, Any]) -> dict[str, Any]:
@@ -318,7 +319,7 @@ def save_replay_buffer(model: BaseAlgorithm, path: Path) -> None:
     arrays = {name: getattr(buffer, name)[:n] for name in _buffer_fields(buffer)}
     data = io.BytesIO()
     np.savez(data, pos=np.int64(buffer.pos), full=np.bool_(buffer.full), **arrays)
-    runs.atomic_write_bytes(path, data.getvalue())
+    atomic_write_bytes(path, data.getvalue())
 
 
 def _buffer_fields(buffer: Any) -> list[str]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cs_env.files import toml_file
+from cs_tui.files import FileFormatError, atomic_write_bytes, atomic_write_json, now_iso, read_json
 from cs_tui.training import runs
 from cs_tui.training.registry import (
     ALGORITHMS,
@@ -38,8 +39,9 @@ from cs_tui.training.registry import (
     check_run_name,
     check_timesteps,
 )
-from cs_tui.training.run_record import EvalRecord, RunRecord
-from cs_tui.training.runs import Run, RunError, RunStatus
+from cs_tui.training.run_lock import RunLock, RunLocked, process_token
+from cs_tui.training.run_record import SCHEMA, EvalRecord, RunError, RunRecord, RunStatus
+from cs_tui.training.runs import Run
 from cs_tui.training.stop import StopFlag
 
 if TYPE_CHECKING:
@@ -234,16 +236,16 @@ def reference_for(industry: str, max_turns: int, episodes: int, seed: int, saves
         name = f"reference-{industry}-{max_turns}-{episodes}-{seed}-{digest[:16]}-{ORACLE_ID}.json"
         cache = saves / ".cache" / name
         try:
-            cached = runs.read_json(cache)
+            cached = read_json(cache)
             if {"random_return", "oracle_return"} <= set(cached):
                 return cached
-        except RunError:
+        except FileFormatError:  # none yet, or unreadable: computed afresh
             pass
     random_return, oracle_return = reference_returns(industry, episodes, seed, max_turns)
     reference = {"random_return": random_return, "oracle_return": oracle_return, "episodes": episodes, "seed": seed}
     if cache is not None:
         with contextlib.suppress(OSError):  # a cache only
-            runs.atomic_write_json(cache, reference)
+            atomic_write_json(cache, reference)
     return reference
 
 
@@ -402,7 +404,7 @@ class Session:
             if self.options.checkpoints and self.options.keep_checkpoints > 0:
                 target = self.run.checkpoints_dir / f"step_{steps:010d}.zip"
                 runs.make_run_folder(self.run.checkpoints_dir)  # never a link planted there
-                runs.atomic_write_bytes(target, self.run.model_path.read_bytes())
+                atomic_write_bytes(target, self.run.model_path.read_bytes())
                 for old in self.run.checkpoints()[: -self.options.keep_checkpoints]:
                     old.unlink(missing_ok=True)
             if self.record.algorithm == "dqn":
@@ -600,7 +602,7 @@ def _run_guarded(
     setup: Callable[[Any], tuple[BaseAlgorithm, TrainOptions]],
     resumed: bool,
     stop: StopFlag,
-    lock: runs.RunLock,
+    lock: RunLock,
 ) -> TrainResult:
     """Set up and train with stop signals caught; any failure is recorded in the run before returning.
 
@@ -729,13 +731,13 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         stop.restore()
         raise TrainingError(f"cannot create the run folder {run.path}: {exc.strerror or exc}") from None
     try:
-        lock = runs.RunLock(run.path).acquire()
+        lock = RunLock(run.path).acquire()
     except OSError as exc:
         stop.restore()
         _remove_unborn(run)
         raise TrainingError(f"cannot lock the run folder {run.path}: {exc}", 2) from None
     record = RunRecord(
-        schema=runs.SCHEMA,
+        schema=SCHEMA,
         name=name,
         algorithm=options.algorithm,
         industry=options.industry,
@@ -749,10 +751,10 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
         industry_digest=default_catalog().digest,
         env_id=ENV_ID,
         versions=runs.versions(),
-        created_at=runs.now_iso(),
+        created_at=now_iso(),
         status=RunStatus.RUNNING,
         pid=os.getpid(),
-        pid_token=runs.process_token(),
+        pid_token=process_token(),
         eval_every=options.eval_every,
         eval_episodes=options.eval_episodes,
         keep_checkpoints=options.keep_checkpoints if options.checkpoints else 0,
@@ -858,8 +860,8 @@ def resume(
     stop = stop or StopFlag()
     stop.install()
     try:  # one trainer per run: taken before the run is read, so two resumes cannot both pass the checks
-        lock = runs.RunLock(run.path).acquire()
-    except runs.RunLocked as exc:
+        lock = RunLock(run.path).acquire()
+    except RunLocked as exc:
         stop.restore()
         raise TrainingError(f"cannot resume: {exc}", 2) from None
     except OSError as exc:
@@ -882,7 +884,7 @@ def _resume_locked(
     checkpoints: bool,
     record_seconds: float,
     stop: StopFlag,
-    lock: runs.RunLock,
+    lock: RunLock,
 ) -> TrainResult:
     """:func:`resume` once the run's lock is held."""
     from cs_env.env import version_problem
@@ -948,7 +950,7 @@ def _resume_locked(
         raise TrainingError(f"cannot resume: {exc}", 2) from None
     runs.remove_temp_files(run.path)  # left by a kill -9 mid-write; we hold the lock, so none is being written
     record.status, record.error, record.traceback = RunStatus.RUNNING, None, None
-    record.pid, record.pid_token, record.versions = os.getpid(), runs.process_token(), runs.versions()
+    record.pid, record.pid_token, record.versions = os.getpid(), process_token(), runs.versions()
     record.total_timesteps, record.timesteps_requested, record.tensorboard = total, requested, tensorboard
 
     def setup(stop: Any) -> tuple[BaseAlgorithm, TrainOptions]:
