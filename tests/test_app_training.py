@@ -454,7 +454,7 @@ async def test_u_resumes_a_died_run_with_cs_tui_train_resume(tmp_path: Path) -> 
 
 
 def log_tail_of(path: Path) -> str:
-    from cs_tui.training.launcher import log_tail
+    from cs_tui.launcher import log_tail
 
     return log_tail(path, lines=5)
 
@@ -572,7 +572,7 @@ async def test_a_run_started_here_that_fails_shows_its_error_not_a_pointer_to_a_
     """``cs-tui train`` ends a failure with ``(details in …/meta.json)``: the pane shows the recorded error itself."""
     import sys
 
-    from cs_tui.training.launcher import Launched
+    from cs_tui.launcher import Launched
 
     run = make_run(tmp_path, "doomed", status="failed", error="ValueError: the replay buffer is corrupt")
     app = PaneApp(tmp_path, TrainingScreen)

@@ -15,9 +15,10 @@ from app_helpers import PaneApp, screen_text, shown, wait_for
 from test_tune import TINY_SPACE
 from textual.widgets import Label
 
+from cs_tui import launcher
 from cs_tui.screens.training import TrainingScreen
 from cs_tui.screens.tuning import TuningScreen
-from cs_tui.training import launcher, runs
+from cs_tui.training import runs
 from cs_tui.training.search_space import shown_state
 from cs_tui.training.stop import StopFlag
 from cs_tui.tuning.options import TuneError, TuneOptions, settings_of, trial_run_name

@@ -469,9 +469,9 @@ async def test_the_study_form_keeps_its_fields_for_the_app_session(
     from textual.app import App
     from textual.widgets import Input, Select
 
+    from cs_tui import launcher
     from cs_tui.screens.study_form import NewStudyForm
     from cs_tui.screens.tuning import TuningScreen
-    from cs_tui.training import launcher
 
     def fields(app: App[None]) -> dict[str, object]:
         form = app.screen

@@ -1,6 +1,6 @@
 """The training pane: the runs in ``saves/``, a live monitor of one, and the form that starts a new one.
 
-Training runs in its own process (:mod:`cs_tui.training.launcher` starts and stops it), so closing the
+Training runs in its own process (:mod:`cs_tui.launcher` starts and stops it), so closing the
 app or losing the SSH connection does not stop it; the pane only reads run folders, which is also how it
 re-attaches to a run after a restart and follows runs started with ``cs-tui train`` elsewhere.
 """
@@ -20,11 +20,11 @@ from textual.message import Message
 from textual.widgets import DataTable, Header, Label
 from textual.widgets.data_table import ColumnKey
 
+from cs_tui import launcher
 from cs_tui.labels import middle_cut, tone
+from cs_tui.launcher import Launched
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.screens.training_form import NewRunForm, RunFormFields, TrainRequest
-from cs_tui.training import launcher
-from cs_tui.training.launcher import Launched
 from cs_tui.training.run_lock import run_locked
 from cs_tui.training.run_record import RunError, RunStatus
 from cs_tui.training.runs import Run, list_runs

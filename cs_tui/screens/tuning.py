@@ -25,11 +25,11 @@ from textual.message import Message
 from textual.widgets import DataTable, Header, Label, Static
 from textual.widgets.data_table import ColumnKey
 
+from cs_tui import launcher
 from cs_tui.labels import middle_cut
+from cs_tui.launcher import Launched
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.screens.study_form import NewStudyForm, StudyFormFields, StudyRequest
-from cs_tui.training import launcher
-from cs_tui.training.launcher import Launched
 from cs_tui.training.search_space import STATE_STYLE, format_params, shown_state, shown_value
 from cs_tui.widgets.key_bar import KeyBar
 

@@ -3,7 +3,7 @@
 Models and runs are named, never given as paths (:mod:`cs_tui.training.named`). Evaluations and
 predictions load models through the safe loader and run off the event loop, at most
 ``max_concurrent_evaluations`` at once (more: 429); trainings are ``cs-tui train`` processes started as
-the app starts them (:mod:`cs_tui.training.launcher`), at most ``max_concurrent_trainings`` at once.
+the app starts them (:mod:`cs_tui.launcher`), at most ``max_concurrent_trainings`` at once.
 ``/ws/events`` pushes ``training_update`` (a run's status or progress changed), ``model_update`` (an
 evaluation finished) and ``system_alert`` messages.
 """
@@ -220,7 +220,7 @@ def add_rest_routes(app: FastAPI, saves: Path, limits: Limits, store: SessionSto
     @app.post("/training/start", status_code=202, tags=["training"])
     def start_training(body: TrainStart) -> dict[str, Any]:
         """Start ``cs-tui train`` as its own process (it outlives neither its run folder nor a stop)."""
-        from cs_tui.training import launcher
+        from cs_tui import launcher
 
         if not RUN_NAME.fullmatch(body.name):
             raise SessionError(422, "name", f"{body.name[:40]!r} is not a run name ({RUN_NAME_RULE})")
@@ -249,7 +249,7 @@ def add_rest_routes(app: FastAPI, saves: Path, limits: Limits, store: SessionSto
     @app.post("/training/sessions/{name}/stop", tags=["training"])
     def stop_training(name: str) -> dict[str, Any]:
         """Ask a run's trainer to stop (it checkpoints and is recorded interrupted: resumable)."""
-        from cs_tui.training import launcher
+        from cs_tui import launcher
 
         run = Run(_named("run", name, saves))
         try:
