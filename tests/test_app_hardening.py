@@ -17,7 +17,7 @@ from app_helpers import PaneApp, screen_text, toasts, wait_for, wait_for_toast
 
 from cs_tui.app import CsTuiApp
 from cs_tui.files import atomic_write_json, now_iso
-from cs_tui.training.model_file import META_MEMBER
+from cs_tui.training.model_file.format import META_MEMBER
 from cs_tui.training.run_lock import RunLock
 
 REPO = Path(__file__).resolve().parents[1]

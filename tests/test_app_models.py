@@ -52,7 +52,7 @@ def saves(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saves folder with one briefly trained PPO run, as the trainer lays it out."""
     torch = pytest.importorskip("torch")
     sb3 = pytest.importorskip("stable_baselines3")
-    from cs_tui.training.safe_load import save_model
+    from cs_tui.training.model_file.writer import save_model
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("saves")

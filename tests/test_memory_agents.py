@@ -17,8 +17,10 @@ from cs_env.scenarios import load_scenarios, run_trial
 from cs_tui.agents import load_agent
 from cs_tui.cli import main
 from cs_tui.training import trainer
+from cs_tui.training.model_file import read_model_meta
+from cs_tui.training.model_file.format import ModelLoadError
 from cs_tui.training.runs import Run
-from cs_tui.training.safe_load import ModelLoadError, load_model, read_model_meta
+from cs_tui.training.safe_load import load_model
 
 QUICK = ["--timesteps", "1", "--n-envs", "4", "--eval-every", "512", "--eval-episodes", "100",
          "--reference-episodes", "100", "--quiet"]  # fmt: skip

@@ -25,8 +25,8 @@ def load_agent_or_report(
     to get it or pick a baseline.
     """
     from cs_tui.agents import AgentError, baseline_specs, load_agent
+    from cs_tui.training.model_file.format import ModelLoadError
     from cs_tui.training.runs import saves_dir
-    from cs_tui.training.safe_load import ModelLoadError
 
     root = saves_dir(saves)
     try:

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     problem = target_problem(target)
     if problem is not None:
         return _fail(f"--onnx {problem}")
-    from cs_tui.training.model_file import ModelLoadError
+    from cs_tui.training.model_file.format import ModelLoadError
     from cs_tui.training.onnx_export import ExportError, export_onnx
 
     try:

@@ -429,7 +429,7 @@ tier and inquiry. Small samples give wide intervals: use a few hundred episodes 
     ) -> None:
         from cs_env.evaluate import evaluate
         from cs_tui.agents import AgentError, load_agent  # a model loads in a process of its own (no torch here)
-        from cs_tui.training.safe_load import ModelLoadError
+        from cs_tui.training.model_file.format import ModelLoadError
 
         for entry in entries:
             max_turns = 10 if entry.record is None else entry.record.max_turns

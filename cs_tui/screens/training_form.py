@@ -135,8 +135,8 @@ def validate(
         raise ValueError(f"name: {RUN_NAME_RULE}")
     if (saves / name).exists():
         raise ValueError(f"name: {name!r} already exists in {saves}; pick another or leave it empty")
+    from cs_tui.training.model_file.format import MAX_FRAME_STACK
     from cs_tui.training.registry import IMITABLE
-    from cs_tui.training.safe_load import MAX_FRAME_STACK
 
     stack = whole_number("frame stack", frame_stack, 1)
     if stack > MAX_FRAME_STACK:

@@ -156,7 +156,7 @@ def add_rest_routes(app: FastAPI, saves: Path, limits: Limits, store: SessionSto
 
         def work() -> dict[str, Any]:
             from cs_env.evaluate import evaluate
-            from cs_tui.training.safe_load import ModelLoadError
+            from cs_tui.training.model_file.format import ModelLoadError
 
             try:
                 agent = load(path)
@@ -183,7 +183,7 @@ def add_rest_routes(app: FastAPI, saves: Path, limits: Limits, store: SessionSto
                 raise SessionError(422, f"observations.{i}", f"expected {size} numbers ({', '.join(OBS_NAMES)})")
 
         def work() -> dict[str, Any]:
-            from cs_tui.training.safe_load import ModelLoadError
+            from cs_tui.training.model_file.format import ModelLoadError
 
             try:
                 agent = load(path)

@@ -23,7 +23,7 @@ from typing import Any
 
 from cs_env.files import toml_file
 from cs_tui.files import atomic_write_text
-from cs_tui.training import model_file
+from cs_tui.training.model_file.schema import check_hyperparameters
 from cs_tui.training.registry import ALGORITHMS
 
 TOP_KEYS = ("algorithm", "n_envs", "model", "policy")
@@ -59,7 +59,7 @@ def read_hyperparams(path: Path | str) -> Hyperparams:
             raise ValueError(f"{path}: key {part!r}: must be a table ([{part}])")
         for name, value in values.items():
             try:
-                model_file.check_hyperparameters(algorithm, {part: {name: value}})
+                check_hyperparameters(algorithm, {part: {name: value}})
             except ValueError as exc:
                 raise ValueError(f"{path}: key '{part}.{name}': {exc}") from None
         overrides[part] = dict(values)

@@ -207,7 +207,8 @@ def build_model(
     algorithm: str, env: VecEnv, hyperparameters: dict[str, Any], seed: int, tensorboard: str | None
 ) -> BaseAlgorithm:
     """A fresh SB3 (or sb3-contrib) model with an MLP (or LSTM) policy from the JSON ``hyperparameters``."""
-    from cs_tui.training.safe_load import POLICIES, model_class, policy_kwargs_from_json
+    from cs_tui.training.model_file.format import POLICIES
+    from cs_tui.training.safe_load import model_class, policy_kwargs_from_json
 
     kwargs = dict(hyperparameters.get("model", {}))
     if "train_freq" in kwargs and isinstance(kwargs["train_freq"], list):
@@ -365,7 +366,7 @@ class Session:
 
     def evaluate(self, steps: int) -> EvalRecord:
         """Evaluate, record, keep ``best.zip`` on a new best, then checkpoint."""
-        from cs_tui.training.safe_load import save_model
+        from cs_tui.training.model_file.writer import save_model
 
         reference = self.record.reference
         assert reference is not None  # set up before training starts
@@ -396,7 +397,7 @@ class Session:
 
     def checkpoint(self) -> None:
         """``model.zip`` (and a file under ``checkpoints/``, the last K kept), then ``meta.json``."""
-        from cs_tui.training.safe_load import save_model
+        from cs_tui.training.model_file.writer import save_model
 
         steps = int(self.model.num_timesteps)
         if steps != self.last_checkpoint_steps:
@@ -408,7 +409,7 @@ class Session:
                 for old in self.run.checkpoints()[: -self.options.keep_checkpoints]:
                     old.unlink(missing_ok=True)
             if self.record.algorithm == "dqn":
-                from cs_tui.training.model_file import save_replay_buffer
+                from cs_tui.training.model_file.replay_buffer import save_replay_buffer
 
                 save_replay_buffer(self.model, self.run.replay_buffer_path)
             self.last_checkpoint_steps = steps
@@ -561,7 +562,7 @@ def planned_timesteps(algorithm: str, timesteps: int) -> int:
 
 def check_frame_stack(frame_stack: object, algorithm: str) -> str | None:
     """Why ``frame_stack`` cannot be used with ``algorithm`` (None when it can)."""
-    from cs_tui.training.safe_load import MAX_FRAME_STACK
+    from cs_tui.training.model_file.format import MAX_FRAME_STACK
 
     if isinstance(frame_stack, bool) or not isinstance(frame_stack, int) or not 1 <= frame_stack <= MAX_FRAME_STACK:
         return f"--frame-stack must be a whole number from 1 to {MAX_FRAME_STACK}, got {frame_stack!r}"
@@ -888,7 +889,9 @@ def _resume_locked(
 ) -> TrainResult:
     """:func:`resume` once the run's lock is held."""
     from cs_env.env import version_problem
-    from cs_tui.training.safe_load import ModelLoadError, load_model_with_meta, read_model_meta
+    from cs_tui.training.model_file import read_model_meta
+    from cs_tui.training.model_file.format import ModelLoadError
+    from cs_tui.training.safe_load import load_model_with_meta
 
     try:
         record = run.record()
@@ -980,7 +983,7 @@ def _resume_locked(
         model.tensorboard_log = tensorboard
         if record.algorithm == "dqn":
             if run.replay_buffer_path.is_file():
-                from cs_tui.training.model_file import load_replay_buffer
+                from cs_tui.training.model_file.replay_buffer import load_replay_buffer
 
                 try:
                     load_replay_buffer(model, run.replay_buffer_path)
