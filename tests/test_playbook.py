@@ -303,3 +303,9 @@ def test_show_says_how_often_each_rule_fires_and_its_score_where_it_fires(
     bad.write_text("format = 1\n")
     code, err = run_cli(capsys, "playbook", "show", str(bad))
     assert code == 2 and "no env" in err
+
+
+def test_a_playbook_nested_too_deeply_is_a_clear_error_not_a_recursion_crash() -> None:
+    """Playbooks are read by the one TOML reader every data file goes through (nesting bounded)."""
+    with pytest.raises(PlaybookError, match="not valid TOML: nested more than"):
+        loads("a = " + "[" * 100_000 + "]" * 100_000, source="deep.toml")
