@@ -462,7 +462,7 @@ def log_tail_of(path: Path) -> str:
 async def test_the_form_starts_from_each_algorithms_tuned_budget(tmp_path: Path) -> None:
     from textual.widgets import Input, Select
 
-    from cs_tui.training.trainer import load_defaults
+    from cs_tui.training.options import load_defaults
 
     budgets = {name: str(d.timesteps) for name, d in load_defaults().items()}
     app = PaneApp(tmp_path, TrainingScreen)

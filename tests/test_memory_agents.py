@@ -16,7 +16,7 @@ from cs_env.evaluate import rollout
 from cs_env.scenarios import load_scenarios, run_trial
 from cs_tui.agents import load_agent
 from cs_tui.cli import main
-from cs_tui.training import trainer
+from cs_tui.training.evaluation import _with_episodes, sb3_memory
 from cs_tui.training.model_file import read_model_meta
 from cs_tui.training.model_file.format import ModelLoadError
 from cs_tui.training.runs import Run
@@ -68,7 +68,7 @@ def test_the_loaded_agent_plays_each_conversation_as_sb3_does(runs: Path, name: 
         trial = run_trial(agent, scenario, seed=i)
         assert list(trial.actions) == sb3_plays(model, scenario.make_env(), i, scenario.options), scenario.name
     ours = rollout(agent, episodes=300, seed=5)
-    theirs = rollout(trainer._with_episodes(trainer.sb3_memory(model)), episodes=300, seed=5)
+    theirs = rollout(_with_episodes(sb3_memory(model)), episodes=300, seed=5)
     # the same conversations but where two strategies tie to float rounding (SB3 normalizes the logits
     # before its argmax, the agent takes a softmax): at most 1 % of them
     same = (ours.episode_strategy_counts == theirs.episode_strategy_counts).all(axis=1)

@@ -193,6 +193,7 @@ def test_a_playbook_warm_starts_training_and_a_bad_one_is_refused_before_any_run
 ) -> None:
     from cs_tui.cli import main
     from cs_tui.training import trainer, warm_start
+    from cs_tui.training.options import TrainOptions
     from cs_tui.training.runs import Run
 
     bad = tmp_path / "bad.toml"
@@ -206,7 +207,7 @@ def test_a_playbook_warm_starts_training_and_a_bad_one_is_refused_before_any_run
     team.write_text(HEAD + '[[rule]]\nstrategy = "empathetic"\nsentiment = "angry"\n' + T)
     monkeypatch.setattr(warm_start, "WARM_START_EPISODES", 300)
     fast = {"eval_episodes": 100, "reference_episodes": 100, "record_seconds": 0.2, "eval_every": 2048}
-    options = trainer.TrainOptions(
+    options = TrainOptions(
         algorithm="ppo", timesteps=64, saves=saves, name="warm", warm_start=f"playbook:{team}", **fast
     )
     assert trainer.train(options).status == "finished"

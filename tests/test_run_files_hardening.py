@@ -20,6 +20,7 @@ from test_app_training import make_run, train_record
 
 from cs_env.files import FileReadError
 from cs_tui.training import runs, trainer
+from cs_tui.training.options import TrainOptions
 from cs_tui.training.run_lock import RunLock, run_locked
 from cs_tui.training.run_record import RunError
 
@@ -30,7 +31,7 @@ FAST = {"eval_episodes": 30, "reference_episodes": 30, "record_seconds": 0.2}
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tiny finished run (2,048 steps, a checkpoint), copied by each test that plants something in it."""
     saves = tmp_path_factory.mktemp("source")
-    options = trainer.TrainOptions(timesteps=1000, saves=saves, name="r", eval_every=1000, n_envs=16, **FAST)
+    options = TrainOptions(timesteps=1000, saves=saves, name="r", eval_every=1000, n_envs=16, **FAST)
     result = trainer.train(options)
     assert result.status == "finished"
     return result.run.path

@@ -21,18 +21,20 @@ from cs_env import ENV_ID
 from cs_env.industries import default_catalog
 from cs_tui.files import atomic_write_json
 from cs_tui.training import runs, trainer
+from cs_tui.training.options import TrainOptions, load_defaults
 from cs_tui.training.run_lock import RunLock, process_token
 from cs_tui.training.runs import Run
+from cs_tui.training.session import NullReporter
 
 FAST = {"eval_episodes": 200, "reference_episodes": 200, "record_seconds": 0.2}
 FAST_FLAGS = ["--eval-episodes", "200", "--reference-episodes", "200"]
 
 
-def quick(tmp_path: Path, **changes: Any) -> trainer.TrainOptions:
+def quick(tmp_path: Path, **changes: Any) -> TrainOptions:
     # 16 envs x PPO's 128 steps: rollouts of 2,048 steps
     base: dict[str, Any] = {"timesteps": 1000, "saves": tmp_path, "name": "r", "eval_every": 1000, "n_envs": 16,
                             **FAST}  # fmt: skip
-    return trainer.TrainOptions(**{**base, **changes})
+    return TrainOptions(**{**base, **changes})
 
 
 def hold_lock(path: Path) -> subprocess.Popen[str]:
@@ -166,7 +168,7 @@ def test_a_run_whose_trainer_died_before_its_first_checkpoint_restarts_on_resume
         "schema": 1, "name": "died", "env_id": ENV_ID, "algorithm": "ppo", "industry": "mixed", "max_turns": 10,
         "seed": 0,
         "n_envs": 16, "total_timesteps": 2048, "timesteps_done": 0, "status": "running", "pid": os.getpid(),
-        "pid_token": process_token(), "hyperparameters": trainer.load_defaults()["ppo"].hyperparameters(),
+        "pid_token": process_token(), "hyperparameters": load_defaults()["ppo"].hyperparameters(),
         "reference": {"random_return": 0.4, "oracle_return": 1.8, "episodes": 200, "seed": 0}, "eval_every": 1000,
         "eval_episodes": 200, "keep_checkpoints": 3, "industry_digest": default_catalog().digest,
     }  # fmt: skip
@@ -194,7 +196,7 @@ def test_a_run_killed_after_its_last_checkpoint_resumes_to_be_marked_finished(
 
 @pytest.mark.heavy
 def test_a_resume_from_a_mid_rollout_checkpoint_stops_at_the_total(tmp_path: Path) -> None:
-    class StopAtFirstEval(trainer.NullReporter):
+    class StopAtFirstEval(NullReporter):
         def record(self, record: dict[str, Any]) -> None:
             if record["type"] == "eval":
                 os.kill(os.getpid(), signal.SIGINT)

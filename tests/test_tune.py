@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from cs_tui.cli import main
-from cs_tui.training import runs, trainer
+from cs_tui.training import runs
 from cs_tui.training.hyperparams_file import read_hyperparams
+from cs_tui.training.options import HYPERPARAMS_FILE, load_defaults
 from cs_tui.training.search_space import SEARCH_SPACE_FILE, load_search_space
 from cs_tui.tuning.options import HOLDOUT_SEED, TuneError, TuneOptions
 from cs_tui.tuning.results import load_study, trial_rows
@@ -150,7 +151,7 @@ def test_a_study_runs_trials_as_run_folders_and_best_writes_a_file_train_takes(
     assert chosen.algorithm == "ppo" and chosen.n_envs == 4
     assert chosen.overrides["model"]["learning_rate"] == pytest.approx(best.params["model.learning_rate"])
     # a whole set: the defaults the space does not search are written too
-    assert chosen.overrides["model"]["ent_coef"] == trainer.load_defaults()["ppo"].model["ent_coef"]
+    assert chosen.overrides["model"]["ent_coef"] == load_defaults()["ppo"].model["ent_coef"]
     code = main(["--saves", str(saves), "train", "--hyperparams", str(out), "--timesteps", "256", "--name", "again",
                  "--eval-episodes", "30", "--reference-episodes", "30", "--quiet"])  # fmt: skip
     assert code == 0
@@ -334,7 +335,7 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path, args: list[str], capsys:
 
 def test_the_shipped_space_file_is_the_default() -> None:
     assert SEARCH_SPACE_FILE.name == "search_space.toml" and SEARCH_SPACE_FILE.is_file()
-    assert os.path.dirname(SEARCH_SPACE_FILE) == os.path.dirname(trainer.HYPERPARAMS_FILE)
+    assert os.path.dirname(SEARCH_SPACE_FILE) == os.path.dirname(HYPERPARAMS_FILE)
 
 
 # -- the app's tuning view -------------------------------------------------------------------

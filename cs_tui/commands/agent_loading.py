@@ -102,10 +102,12 @@ def failures_note(agent: Any) -> str | None:
 
 def setting_for(agent: Any, industry: str | None) -> tuple[str, int]:
     """Industry and turn limit to run ``agent`` in: ``industry`` if given; for a model, what it was trained on."""
+    from cs_env.files import is_int  # (late: the env is not loaded for --help)
+
     max_turns = 10
     if agent.kind == "model":
         trained = agent.meta.get("max_turns")
-        max_turns = trained if isinstance(trained, int) and not isinstance(trained, bool) and trained > 0 else 10
+        max_turns = trained if is_int(trained) and trained > 0 else 10
         if industry is None and agent.meta.get("industry") in (industry_choices() or ()):
             industry = str(agent.meta["industry"])
     return industry or "mixed", max_turns

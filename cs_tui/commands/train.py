@@ -32,7 +32,7 @@ from cs_tui.training.registry import (
 if TYPE_CHECKING:
     from cs_tui.training.run_record import RunRecord
     from cs_tui.training.runs import Run
-    from cs_tui.training.trainer import TrainResult
+    from cs_tui.training.session import TrainResult
 
 USAGE_ERROR = 2
 #: ``--timesteps`` here and in ``cs-tui tune``: the registry's floor and ceiling, the ceiling named in the error
@@ -144,15 +144,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cs_tui.training import trainer
+    from cs_tui.training.options import (
+        EVAL_EPISODES,
+        EVAL_EVERY,
+        KEEP_CHECKPOINTS,
+        REFERENCE_EPISODES,
+        TrainingError,
+        TrainingInputError,
+        TrainOptions,
+    )
     from cs_tui.training.runs import saves_dir
+    from cs_tui.training.session import NullReporter, Reporter
     from cs_tui.training.stop import StopFlag
 
     # a whole `cs-tui train` process keeps its stop flag to the end: a signal after the run is recorded
     # finished (while printing, or tearing torch down) leaves exit 0, where the default action would kill it
     stop = StopFlag(kept=getattr(args, "whole_process", False))
-    reporter: trainer.Reporter
+    reporter: Reporter
     if args.quiet:
-        reporter = trainer.NullReporter()
+        reporter = NullReporter()
     elif args.json:
         reporter = JsonReporter()
     else:
@@ -206,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
                     )
                 algorithm, overrides = chosen.algorithm, chosen.overrides
                 n_envs = n_envs if n_envs is not None else chosen.n_envs
-            options = trainer.TrainOptions(
+            options = TrainOptions(
                 algorithm=algorithm,
                 industry=args.industry or "mixed",
                 timesteps=args.timesteps,
@@ -215,21 +225,21 @@ def run(args: argparse.Namespace) -> int:
                 name=args.name,
                 saves=saves_dir(args.saves),
                 tensorboard=args.tensorboard,
-                eval_every=args.eval_every or trainer.EVAL_EVERY,
-                eval_episodes=args.eval_episodes or trainer.EVAL_EPISODES,
-                reference_episodes=args.reference_episodes or trainer.REFERENCE_EPISODES,
-                keep_checkpoints=trainer.KEEP_CHECKPOINTS if args.keep_checkpoints is None else args.keep_checkpoints,
+                eval_every=args.eval_every or EVAL_EVERY,
+                eval_episodes=args.eval_episodes or EVAL_EPISODES,
+                reference_episodes=args.reference_episodes or REFERENCE_EPISODES,
+                keep_checkpoints=KEEP_CHECKPOINTS if args.keep_checkpoints is None else args.keep_checkpoints,
                 overrides=overrides,
                 warm_start=args.warm_start,
                 frame_stack=args.frame_stack or 1,
                 curriculum=bool(args.curriculum),
             )
             result = trainer.train(options, reporter=reporter, stop=stop)
-    except trainer.TrainingError as exc:
-        if exc.exit_code == USAGE_ERROR:
-            return _usage(str(exc))
+    except TrainingInputError as exc:  # (the exit status is chosen by the error's class)
+        return _usage(str(exc))
+    except TrainingError as exc:
         print(f"cs-tui train: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return 1
     if result.status == "failed":
         print(f"cs-tui train: {result.run.name} failed: {result.message}", file=sys.stderr)
         if result.exit_code != USAGE_ERROR:
@@ -303,7 +313,7 @@ class ConsoleReporter:
             f"({total:,} steps, {n_envs} env{'s' * (n_envs != 1)}, seed {record.seed}) → {run.path}"
         )
         if requested != total:  # SB3 trains whole rollouts: say so before the count passes the request
-            from cs_tui.training.trainer import collection_size
+            from cs_tui.training.options import collection_size
 
             size = collection_size(record.algorithm, n_envs, record.hyperparameters)
             rounds = "rollouts" if record.algorithm in ON_POLICY else "collection rounds"

@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from cs_tui.training.stop import StopFlag
     from cs_tui.tuning.options import (
         TuneError,
+        TuneInputError,
         check_options,
     )
     from cs_tui.tuning.worker import run_worker
@@ -145,15 +146,15 @@ def run(args: argparse.Namespace) -> int:
         if args.worker_index == 0:
             _summary(args, options)
         return result.exit_code
+    except TuneInputError as exc:  # (the exit status is chosen by the error's class)
+        return _usage(str(exc))
     except TuneError as exc:
-        if exc.exit_code == USAGE_ERROR:
-            return _usage(str(exc))
         print(f"cs-tui tune: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return 1
 
 
 def _options(args: argparse.Namespace, saves: Path) -> Any:
-    from cs_tui.training import trainer
+    from cs_tui.training.options import EVAL_EPISODES, EVAL_EVERY, REFERENCE_EPISODES
     from cs_tui.tuning.options import (
         HEARTBEAT_SECONDS,
         HOLDOUT_EPISODES,
@@ -171,10 +172,10 @@ def _options(args: argparse.Namespace, saves: Path) -> Any:
         seed=args.seed or 0,
         timeout=args.timeout,
         timesteps=args.timesteps,
-        eval_every=args.eval_every or trainer.EVAL_EVERY,
-        eval_episodes=args.eval_episodes or trainer.EVAL_EPISODES,
+        eval_every=args.eval_every or EVAL_EVERY,
+        eval_episodes=args.eval_episodes or EVAL_EPISODES,
         holdout_episodes=args.holdout_episodes or HOLDOUT_EPISODES,
-        reference_episodes=args.reference_episodes or trainer.REFERENCE_EPISODES,
+        reference_episodes=args.reference_episodes or REFERENCE_EPISODES,
         heartbeat=args.heartbeat or HEARTBEAT_SECONDS,
         startup_trials=STARTUP_TRIALS if args.startup_trials is None else args.startup_trials,
         worker=args.worker_index,

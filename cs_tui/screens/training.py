@@ -330,7 +330,7 @@ and the best % of oracle so far.
         with_extras = "".join(f", {e}" for e in extras)
         started = f"Training {request.name} started ({request.algorithm}, {request.industry}{with_extras})"
         try:
-            from cs_tui.training.trainer import planned_timesteps  # light: a TOML file, no torch
+            from cs_tui.training.options import planned_timesteps  # light: a TOML file, no torch
 
             planned = planned_timesteps(request.algorithm, request.timesteps)
         except (ValueError, OSError, KeyError):  # a broken defaults file: the run itself will say so

@@ -29,7 +29,7 @@ FALLBACK_TIMESTEPS = 50_000
 def default_timesteps() -> dict[str, int]:
     """Each algorithm's tuned training budget (``hyperparams.toml``), so the form starts from what works."""
     try:
-        from cs_tui.training.trainer import load_defaults  # light: reads a TOML file, no torch
+        from cs_tui.training.options import load_defaults  # light: reads a TOML file, no torch
 
         return {name: int(d.timesteps) for name, d in load_defaults().items()}
     except (ImportError, ValueError, OSError):  # a broken data file must not stop the form from opening

@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Header, Label, Static
 from textual.widgets.data_table import ColumnKey
 
+from cs_env.files import is_int
 from cs_tui import launcher
 from cs_tui.labels import middle_cut
 from cs_tui.launcher import Launched
@@ -110,7 +111,7 @@ def _settings(value: object) -> dict[str, Any] | None:
 
 
 def _whole(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if is_int(value) else None
 
 
 def _text(value: object) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from cs_env.evaluate import MAX_EPISODES  # noqa: F401  (re-exported: one ceiling of episodes everywhere)
+from cs_env.files import is_int
 
 #: The learning algorithms cs-tui trains, saves and loads: stable-baselines3's PPO, A2C and DQN, and
 #: sb3-contrib's RecurrentPPO (an LSTM policy that remembers the conversation).
@@ -95,8 +96,8 @@ def check_count(flag: str, value: object, minimum: int, maximum: int, why: str =
     """``value`` if it is a whole number in ``[minimum, maximum]``; ``ValueError`` naming ``flag``, the range
     and what the ceiling protects (``why``) otherwise: the rule for every count the trainer, the tuner and the
     forms take."""
-    shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    shown = f"{value:,}" if is_int(value) else repr(value)
+    if not is_int(value) or value < minimum:
         raise ValueError(f"{flag} must be a whole number from {minimum:,} to {maximum:,}, got {shown:.80}")
     if value > maximum:
         because = f" ({why})" if why else ""

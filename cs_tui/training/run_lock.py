@@ -11,6 +11,7 @@ import os
 import stat
 from pathlib import Path
 
+from cs_env.files import is_int
 from cs_tui.files import open_run_file
 from cs_tui.training.run_record import RunError
 
@@ -140,7 +141,7 @@ def process_token(pid: int | None = None) -> str | None:
 
 def pid_alive(pid: object, token: object = None) -> bool:
     """Whether ``pid`` is a live process (and, when ``token`` is known, the same one that wrote it)."""
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+    if not is_int(pid) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cs_env.files import is_int
 from cs_tui.files import FileFormatError
 from cs_tui.numbers import finite
 
@@ -306,7 +307,7 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
 
 
 def _is_wide(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE
+    return is_int(value) and abs(value) > MAX_MAGNITUDE
 
 
 _EXPECTED = {

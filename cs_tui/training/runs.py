@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cs_env import files
-from cs_env.files import FileReadError, kind_of
+from cs_env.files import FileReadError, is_int, kind_of
 from cs_tui.files import FileFormatError, atomic_write_json, now_iso, open_run_file, read_json, to_json
 from cs_tui.saves import ENV_VAR, saves_dir  # noqa: F401  (re-exported: the saves folder is named there)
 from cs_tui.training.run_lock import LOCK_FILE, lock_holder, pid_alive, run_locked
@@ -193,7 +193,7 @@ def _plain_value(value: Any, kind: str | None) -> bool:
     checks = {
         "word": lambda v: isinstance(v, str) and len(v) <= 64,
         "text": lambda v: v is None or isinstance(v, str),
-        "count": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63,
+        "count": lambda v: is_int(v) and 0 <= v < 2**63,
         "flag": lambda v: isinstance(v, bool),
         "numbers": lambda v: isinstance(v, list) and all(_plain_number(x) for x in v),
         "table": lambda v: isinstance(v, dict) and all(x is None or _plain_number(x) for x in v.values()),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cs_env.files import toml_file
+from cs_env.files import is_int, toml_file
 from cs_tui.training.model_file.format import HYPERPARAMETERS, is_number
 from cs_tui.training.model_file.schema import check_hyperparameters
 from cs_tui.training.registry import ALGORITHMS, MAX_N_ENVS
@@ -209,7 +209,7 @@ def _parameter(algorithm: str, part: str, name: str, spec: Any) -> Parameter:
 def _check_value(algorithm: str, part: str, name: str, value: Any, label: str) -> None:
     """``value`` must be something the trainer and the model loader accept for this parameter."""
     if part == "trainer":
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_N_ENVS:
+        if not is_int(value) or not 1 <= value <= MAX_N_ENVS:
             raise ValueError(f"{label} {value!r} is not allowed: n_envs must be an integer in 1-{MAX_N_ENVS}")
         return
     hyperparameters: dict[str, dict[str, Any]] = {"model": {}, "policy": {}}

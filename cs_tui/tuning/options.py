@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cs_tui.training import runs, trainer
+from cs_env.files import is_int
+from cs_tui.training import runs
+from cs_tui.training.options import EVAL_EPISODES, EVAL_EVERY, REFERENCE_EPISODES, load_defaults
 from cs_tui.training.registry import (
     MAX_EPISODES,
     MAX_EVAL_EVERY,
@@ -57,11 +59,12 @@ SETTINGS = ("algorithm", "industry", "timesteps", "seed", "eval_every", "eval_ep
 
 
 class TuneError(Exception):
-    """A problem the user can fix (bad study name, unreachable storage, ...): one clear message."""
+    """A study could not run or be read (no complete trial yet, a storage that fails): one clear message."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+
+class TuneInputError(TuneError):
+    """What the caller asked for is wrong (a bad option, an unknown study, a storage that cannot be
+    opened as given): the command line calls it a usage error."""
 
 
 @dataclass
@@ -78,10 +81,10 @@ class TuneOptions:
     timeout: float | None = None
     #: steps per trial (None: the algorithm's default from hyperparams.toml)
     timesteps: int | None = None
-    eval_every: int = trainer.EVAL_EVERY
-    eval_episodes: int = trainer.EVAL_EPISODES
+    eval_every: int = EVAL_EVERY
+    eval_episodes: int = EVAL_EPISODES
     holdout_episodes: int = HOLDOUT_EPISODES
-    reference_episodes: int = trainer.REFERENCE_EPISODES
+    reference_episodes: int = REFERENCE_EPISODES
     heartbeat: int = HEARTBEAT_SECONDS
     startup_trials: int = STARTUP_TRIALS
     #: this worker's index among the command's --jobs (seeds the sampler apart)
@@ -100,24 +103,23 @@ def check_options(options: TuneOptions) -> str:
     try:
         check_algorithm(options.algorithm)
     except ValueError as exc:
-        raise TuneError(str(exc), 2) from None
+        raise TuneInputError(str(exc)) from None
     try:
         check_industry(options.industry)
     except ValueError as exc:
-        raise TuneError(str(exc), 2) from None
+        raise TuneInputError(str(exc)) from None
     name = options.study or default_study_name(options.algorithm, options.industry)
     try:
         check_study_name(name)
     except ValueError as exc:
-        raise TuneError(str(exc), 2) from None
+        raise TuneInputError(str(exc)) from None
     if not 0 <= options.seed < MAX_SEED:
-        raise TuneError(
+        raise TuneInputError(
             f"--seed must lie in 0-{MAX_SEED - 1:,} (trials train on seeds from it on; the held-out "
             f"conversations start at {HOLDOUT_SEED:,}), got {options.seed}",
-            2,
         )
-    if isinstance(options.trials, bool) or not isinstance(options.trials, int) or options.trials < 1:
-        raise TuneError(f"--trials must be a positive integer, got {options.trials!r}", 2)
+    if not is_int(options.trials) or options.trials < 1:
+        raise TuneInputError(f"--trials must be a positive integer, got {options.trials!r}")
     # every count within its ceiling before any trial or folder: a study of trials that cannot run is refused
     bounds = [("--eval-every", options.eval_every, 1, MAX_EVAL_EVERY),
                ("--heartbeat", options.heartbeat, 1, MAX_HEARTBEAT),
@@ -129,11 +131,11 @@ def check_options(options: TuneOptions) -> str:
         for flag, value, lowest, highest in bounds:
             check_count(flag, value, lowest, highest)
     except ValueError as exc:
-        raise TuneError(str(exc), 2) from None
+        raise TuneInputError(str(exc)) from None
     timeout = options.timeout
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
                                 or not 0 < timeout <= MAX_TIMEOUT):  # fmt: skip
-        raise TuneError(f"--timeout must be a number of seconds from 1 to {MAX_TIMEOUT:,}, got {timeout!r:.80}", 2)
+        raise TuneInputError(f"--timeout must be a number of seconds from 1 to {MAX_TIMEOUT:,}, got {timeout!r:.80}")
     return name
 
 
@@ -141,7 +143,7 @@ def settings_of(options: TuneOptions) -> dict[str, Any]:
     """What every worker of the study must agree on (kept in the study's user attributes)."""
     timesteps = options.timesteps
     if timesteps is None:
-        timesteps = trainer.load_defaults()[options.algorithm].timesteps
+        timesteps = load_defaults()[options.algorithm].timesteps
     return {
         "algorithm": options.algorithm,
         "industry": options.industry,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cs_tui.training import trainer
+from cs_tui.training.options import load_defaults
 from cs_tui.training.search_space import Parameter, apply
-from cs_tui.tuning.options import TuneError
+from cs_tui.tuning.options import TuneError, TuneInputError
 
 if TYPE_CHECKING:
     import optuna
@@ -29,14 +29,14 @@ def list_studies(storage: Any) -> list[str]:
 
 
 def load_study(storage: Any, name: str) -> optuna.Study:
-    """An existing study; :class:`TuneError` (exit 2) listing the studies there when it is not."""
+    """An existing study; :class:`TuneInputError` listing the studies there when it is not."""
     import optuna
 
     try:
         return optuna.load_study(study_name=name, storage=storage)
     except KeyError:
         names = list_studies(storage)
-        raise TuneError(f"no study {name!r} in this storage; studies: {', '.join(names) or 'none yet'}", 2) from None
+        raise TuneInputError(f"no study {name!r} in this storage; studies: {', '.join(names) or 'none yet'}") from None
 
 
 def trial_rows(study: optuna.Study, space: list[Parameter] | None = None) -> list[dict[str, Any]]:
@@ -88,10 +88,10 @@ def best_hyperparams(study: optuna.Study, space: list[Parameter]) -> tuple[str, 
     defaults filled in: a whole set for ``cs-tui train --hyperparams``."""
     trial = best_trial(study)
     if trial is None:
-        raise TuneError(f"study {study.study_name!r} has no complete trial yet", 1)
+        raise TuneError(f"study {study.study_name!r} has no complete trial yet")
     settings = study.user_attrs.get("settings", {})
     algorithm = str(settings.get("algorithm", "ppo"))
-    defaults = trainer.load_defaults()[algorithm]
+    defaults = load_defaults()[algorithm]
     overrides, n_envs = apply(dict(trial.params), space)
     hyperparameters = defaults.hyperparameters()
     for part, values in overrides.items():

@@ -20,7 +20,7 @@ from cs_tui.tuning.options import (
     MAX_RETRY,
     SETTINGS,
     STUDIES_DIR,
-    TuneError,
+    TuneInputError,
     TuneOptions,
     settings_of,
 )
@@ -58,7 +58,7 @@ def open_storage(url: str | None, saves: Path, heartbeat: int = HEARTBEAT_SECOND
     """Optuna's RDB storage at ``url`` (default: the embedded SQLite file), heartbeats on.
 
     Raises:
-        TuneError: exit status 2 when the URL cannot be used or its server cannot be reached.
+        TuneInputError: the URL cannot be used or its server cannot be reached.
     """
     _quiet_optuna()
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
@@ -74,7 +74,7 @@ def open_storage(url: str | None, saves: Path, heartbeat: int = HEARTBEAT_SECOND
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 _use_wal(Path(path))
             except (OSError, sqlite3.Error) as exc:
-                raise TuneError(f"cannot open the study storage {path}: {exc}", 2) from None
+                raise TuneInputError(f"cannot open the study storage {path}: {exc}") from None
         # writers wait for each other instead of failing with "database is locked"
         engine = {"connect_args": {"timeout": 60}}
     elif scheme.startswith("postgresql"):
@@ -91,13 +91,13 @@ def open_storage(url: str | None, saves: Path, heartbeat: int = HEARTBEAT_SECOND
         )
     except ModuleNotFoundError as exc:
         extra = ' (pip install "cs-tui[postgres]")' if "psycopg" in str(exc) else ""
-        raise TuneError(f"cannot open the study storage {shown_url(given)}: {exc}{extra}", 2) from None
+        raise TuneInputError(f"cannot open the study storage {shown_url(given)}: {exc}{extra}") from None
     except Exception as exc:  # sqlalchemy's errors for a bad URL, a refused connection, a wrong password
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "DB access module" in first and scheme.startswith("postgresql"):
             first += ' (PostgreSQL needs psycopg: pip install "cs-tui[postgres]")'
 
-        raise TuneError(f"cannot reach the study storage {shown_url(given)}: {first}", 2) from None
+        raise TuneInputError(f"cannot reach the study storage {shown_url(given)}: {first}") from None
 
 
 def _use_wal(path: Path) -> None:
@@ -168,7 +168,7 @@ def open_study(options: TuneOptions, storage: Any, name: str) -> optuna.Study:
             study_name=name, storage=storage, direction="maximize", sampler=sampler, pruner=pruner, load_if_exists=True
         )
     except Exception as exc:
-        raise TuneError(f"cannot open study {name!r}: {exc}", 2) from None
+        raise TuneInputError(f"cannot open study {name!r}: {exc}") from None
     wanted = settings_of(options)
     have = study.user_attrs.get("settings")
     if have is None:
@@ -179,10 +179,9 @@ def open_study(options: TuneOptions, storage: Any, name: str) -> optuna.Study:
         study.set_user_attr("search_space", None if space is None else str(Path(space).absolute()))
     elif have != wanted:
         differ = [f"{k} {have.get(k)!r} (not {wanted[k]!r})" for k in SETTINGS if have.get(k) != wanted[k]]
-        raise TuneError(
+        raise TuneInputError(
             f"study {name!r} was started with other settings: {', '.join(differ)}; give the same ones to "
             "continue it, or another --study",
-            2,
         )
     study.set_user_attr("trials_wanted", max(int(study.user_attrs.get("trials_wanted", 0)), options.trials))
     return study

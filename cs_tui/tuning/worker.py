@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cs_tui.training import runs, trainer
+from cs_tui.training.options import TrainingError, TrainOptions
 from cs_tui.training.registry import (
     MAX_FAILED_IN_A_ROW,
 )
 from cs_tui.training.run_record import EvalRecord
 from cs_tui.training.search_space import SEARCH_SPACE_FILE, Parameter, apply, load_search_space
-from cs_tui.tuning.options import HOLDOUT_SEED, TuneError, TuneOptions, check_options, trial_run_name
+from cs_tui.tuning.options import HOLDOUT_SEED, TuneInputError, TuneOptions, check_options, trial_run_name
 from cs_tui.tuning.results import counts
 from cs_tui.tuning.storage import StudyLock, WorkerMark, open_storage, open_study, shown_url, workers_path
 
@@ -85,7 +86,7 @@ def run_worker(options: TuneOptions, on_event: Event | None = None, stop: StopFl
     try:
         space = load_search_space(options.search_space or SEARCH_SPACE_FILE)[options.algorithm]
     except ValueError as exc:
-        raise TuneError(str(exc), 2) from None
+        raise TuneInputError(str(exc)) from None
     storage = open_storage(options.storage, options.saves, options.heartbeat)
     study = open_study(options, storage, name)
     settings = study.user_attrs["settings"]
@@ -95,7 +96,7 @@ def run_worker(options: TuneOptions, on_event: Event | None = None, stop: StopFl
         mark = WorkerMark(options.saves, name)  # after install: a stop signal from the app is caught
     except OSError as exc:
         stop.restore()
-        raise TuneError(f"cannot mark this worker in {workers_path(options.saves, name)}: {exc}", 2) from None
+        raise TuneInputError(f"cannot mark this worker in {workers_path(options.saves, name)}: {exc}") from None
     started = time.monotonic()
     taken = 0
     status, message = "done", ""
@@ -223,7 +224,7 @@ def _objective(
                          evaluation.timesteps)  # fmt: skip
             return trial.should_prune()
 
-        train_options = trainer.TrainOptions(
+        train_options = TrainOptions(
             algorithm=settings["algorithm"],
             industry=settings["industry"],
             timesteps=int(settings["timesteps"]),
@@ -242,7 +243,7 @@ def _objective(
         )  # fmt: skip
         try:  # the worker's stop flag: a signal from now on stops this trial, however early it comes
             result = trainer.train(train_options, stop=stop)
-        except trainer.TrainingError as exc:
+        except TrainingError as exc:
             trial.set_user_attr("error", str(exc))
             emit({"type": "trial", "event": "failed", "study": study_name, "trial": trial.number, "run": run_name,
                   "message": str(exc), "worker": options.worker})  # fmt: skip

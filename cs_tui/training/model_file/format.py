@@ -162,10 +162,6 @@ def is_number(value: Any) -> bool:
     return finite(value) is not None
 
 
-def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def frame_stacked(space: Any, k: int) -> Any:
     """``space`` as SB3's ``VecFrameStack(k)`` describes it: ``k`` observations side by side (its bounds
     are each bound repeated ``k`` times in place, ``np.repeat``, as SB3 builds them)."""

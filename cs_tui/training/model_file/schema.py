@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cs_env.files import is_int
 from cs_tui.training.model_file.format import (
     ACTIVATIONS,
     FORMAT,
@@ -29,7 +30,6 @@ from cs_tui.training.model_file.format import (
     ModelLoadError,
     first_line,
     frame_stacked,
-    is_int,
     is_number,
     space_to_json,
 )
@@ -106,7 +106,7 @@ def _check_meta(meta: Any) -> None:
     _check_hyperparameters(algorithm, model.get("hyperparameters"))
     _check_policy_kwargs(algorithm, model.get("policy_kwargs"))
     steps = model.get("num_timesteps")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+    if not is_int(steps) or steps < 0:
         raise ValueError(f"num_timesteps must be a non-negative integer, got {steps!r}")
     _check_spaces(meta)
     _check_about(meta, algorithm)

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cs_env.files import is_int
 from cs_tui.training.model_file import CheckedFile
-from cs_tui.training.model_file.format import ModelLoadError, first_line, is_int, is_number
+from cs_tui.training.model_file.format import ModelLoadError, first_line, is_number
 
 
 def load_weights(checked: CheckedFile, policy: Any, optimizer: Callable[[], Any]) -> None:
