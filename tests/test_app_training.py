@@ -231,7 +231,7 @@ def test_the_forms_frame_stack_and_warm_start_are_checked_and_passed_on(tmp_path
     for stack, expected in (("0", "frame stack: at least 1"), ("17", "frame stack: at most 16"), ("two", "frame")):
         with pytest.raises(ValueError, match=expected):
             validate("ppo", "mixed", "1000", "0", "", tmp_path, frame_stack=stack)
-    with pytest.raises(ValueError, match="frame stack: must be 1 for recurrent PPO"):
+    with pytest.raises(ValueError, match="frame stack: must be 1 for recurrent_ppo"):
         validate("recurrent_ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="2")
     with pytest.raises(ValueError, match="warm start: for ppo, a2c only"):
         validate("dqn", "mixed", "1000", "0", "", tmp_path, warm_start="baseline:oracle")

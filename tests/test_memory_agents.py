@@ -126,8 +126,8 @@ def test_a_memory_run_resumes_evaluates_and_is_tested(
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--algorithm", "recurrent_ppo", "--frame-stack", "2"], "recurrent_ppo's LSTM already remembers"),
-        (["--frame-stack", "17"], "--frame-stack must be a whole number from 1 to 16"),
+        (["--algorithm", "recurrent_ppo", "--frame-stack", "2"], "--frame-stack must be 1 for recurrent_ppo"),
+        (["--frame-stack", "17"], "argument --frame-stack: must be at most 16"),
         (["--frame-stack", "0"], "argument --frame-stack: must be at least 1"),
         (["--algorithm", "recurrent_ppo", "--warm-start", "baseline:oracle"], "(ppo, a2c), not recurrent_ppo"),
         (["--algorithm", "lstm"], "invalid choice: 'lstm'"),

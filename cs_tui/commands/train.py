@@ -13,13 +13,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from cs_tui.commands.arguments import at_least, count_up_to, industry_choices
+from cs_tui.commands.arguments import count_up_to, industry_choices
 from cs_tui.seeds import seed_arg
 from cs_tui.training.registry import (
     ALGORITHMS,
     MAX_EPISODES,
     MAX_EPISODES_WHY,
     MAX_EVAL_EVERY,
+    MAX_FRAME_STACK,
     MAX_KEEP_CHECKPOINTS,
     MAX_N_ENVS,
     MAX_TIMESTEPS,
@@ -126,9 +127,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--frame-stack",
-        type=at_least(1),
+        type=count_up_to(1, MAX_FRAME_STACK, "a few turns of history"),
         metavar="K",
-        help="show the policy the last K observations side by side (default: 1; not with recurrent_ppo)",
+        help=f"show the policy the last K observations side by side (default: 1, at most {MAX_FRAME_STACK}; "
+        "not with recurrent_ppo)",
     )
     parser.add_argument(
         "--curriculum",

@@ -135,14 +135,12 @@ def validate(
         raise ValueError(f"name: {RUN_NAME_RULE}")
     if (saves / name).exists():
         raise ValueError(f"name: {name!r} already exists in {saves}; pick another or leave it empty")
-    from cs_tui.training.model_file.format import MAX_FRAME_STACK
-    from cs_tui.training.registry import IMITABLE
+    from cs_tui.training.registry import IMITABLE, MAX_FRAME_STACK, frame_stack_problem
 
-    stack = whole_number("frame stack", frame_stack, 1)
-    if stack > MAX_FRAME_STACK:
-        raise ValueError(f"frame stack: at most {MAX_FRAME_STACK}")
-    if stack > 1 and algorithm == "recurrent_ppo":
-        raise ValueError("frame stack: must be 1 for recurrent PPO (its LSTM remembers the conversation)")
+    stack = whole_number("frame stack", frame_stack, 1, MAX_FRAME_STACK)
+    problem = frame_stack_problem(stack, str(algorithm))
+    if problem:
+        raise ValueError(f"frame stack: {problem}")
     source = str(warm_start or "") or None
     if source and algorithm not in IMITABLE:
         raise ValueError(f"warm start: for {', '.join(IMITABLE)} only; choose none for {algorithm}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cs_env.files import is_int, toml_file
+from cs_env.files import toml_file
 from cs_tui.training import runs
 from cs_tui.training.registry import (
     ALGORITHMS,
@@ -20,6 +20,7 @@ from cs_tui.training.registry import (
     ON_POLICY,
     check_count,
     check_timesteps,
+    frame_stack_problem,
 )
 from cs_tui.training.run_record import EvalRecord
 from cs_tui.training.runs import Run
@@ -173,13 +174,8 @@ def planned_timesteps(algorithm: str, timesteps: int) -> int:
 
 def check_frame_stack(frame_stack: object, algorithm: str) -> str | None:
     """Why ``frame_stack`` cannot be used with ``algorithm`` (None when it can)."""
-    from cs_tui.training.model_file.format import MAX_FRAME_STACK
-
-    if not is_int(frame_stack) or not 1 <= frame_stack <= MAX_FRAME_STACK:
-        return f"--frame-stack must be a whole number from 1 to {MAX_FRAME_STACK}, got {frame_stack!r}"
-    if frame_stack > 1 and algorithm == "recurrent_ppo":
-        return "--frame-stack is for ppo, a2c and dqn: recurrent_ppo's LSTM already remembers the conversation"
-    return None
+    problem = frame_stack_problem(frame_stack, algorithm)
+    return None if problem is None else f"--frame-stack {problem}"
 
 
 def check_counts(options: TrainOptions, n_envs: object) -> None:

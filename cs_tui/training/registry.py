@@ -35,6 +35,10 @@ STUDY_NAME_RULE = "letters, digits, '.', '_' and '-' (not first), at most 80 cha
 MIN_TIMESTEPS = 1
 MAX_TIMESTEPS = 1_000_000_000
 TIMESTEPS_CEILING_WHY = "days of training at this env's few thousand steps a second"
+#: Observations a policy sees side by side (``--frame-stack``, the new-run form, a model file's
+#: ``frame_stack``): a few turns of history; more only widens the network's input.
+MAX_FRAME_STACK = 16
+FRAME_STACK_RULE = f"a whole number from 1 to {MAX_FRAME_STACK}"
 #: A study's complete or pruned trials (``tune --trials``, the new-study form): each one trains a run folder.
 MAX_TRIALS = 1_000
 TRIALS_CEILING_WHY = "each trial trains a run folder of its own"
@@ -50,6 +54,16 @@ def check_algorithm(algorithm: object) -> str:
 def check_timesteps(value: object, flag: str = "--timesteps") -> int:
     """A run's total steps, within :data:`MIN_TIMESTEPS` and :data:`MAX_TIMESTEPS`."""
     return check_count(flag, value, MIN_TIMESTEPS, MAX_TIMESTEPS, TIMESTEPS_CEILING_WHY)
+
+
+def frame_stack_problem(value: object, algorithm: str) -> str | None:
+    """Why ``value`` cannot be ``algorithm``'s frame stack, as words that follow the field's name (None when
+    it can): the CLI, the form, the trainer and the model-file check each name the field their way."""
+    if not is_int(value) or not 1 <= value <= MAX_FRAME_STACK:
+        return f"must be {FRAME_STACK_RULE}, got {value!r:.80}"
+    if value > 1 and algorithm == "recurrent_ppo":
+        return "must be 1 for recurrent_ppo (its LSTM remembers the conversation)"
+    return None
 
 
 def check_run_name(name: str) -> str:

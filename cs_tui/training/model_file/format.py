@@ -110,10 +110,6 @@ MAX_LAYERS = 6
 MAX_LSTM_LAYERS = 4
 
 
-#: observations side by side (``--frame-stack``): a conversation is at most a few dozen turns
-MAX_FRAME_STACK = 16
-
-
 #: the policy a model file names, per algorithm (the MLP, or the MLP behind an LSTM)
 POLICIES = {"ppo": "MlpPolicy", "a2c": "MlpPolicy", "dqn": "MlpPolicy", "recurrent_ppo": "MlpLstmPolicy"}
 

@@ -17,7 +17,6 @@ from cs_tui.training.model_file.format import (
     FORMAT,
     HYPERPARAMETERS,
     MAX_BUFFER,
-    MAX_FRAME_STACK,
     MAX_LAYER_WIDTH,
     MAX_LAYERS,
     MAX_LSTM_LAYERS,
@@ -33,7 +32,7 @@ from cs_tui.training.model_file.format import (
     is_number,
     space_to_json,
 )
-from cs_tui.training.registry import RUN_NAME, RUN_NAME_RULE, check_algorithm
+from cs_tui.training.registry import RUN_NAME, RUN_NAME_RULE, check_algorithm, frame_stack_problem
 
 if TYPE_CHECKING:
     pass
@@ -99,10 +98,9 @@ def _check_meta(meta: Any) -> None:
             f"policy {model.get('policy')!r} is not supported for {algorithm} (only {POLICIES[algorithm]})"
         )
     stack = model.get("frame_stack", 1)
-    if not is_int(stack) or not 1 <= stack <= MAX_FRAME_STACK:
-        raise ValueError(f"frame_stack must be a whole number from 1 to {MAX_FRAME_STACK}, got {stack!r:.80}")
-    if stack > 1 and algorithm == "recurrent_ppo":
-        raise ValueError("frame_stack must be 1 for recurrent_ppo (its LSTM remembers the conversation)")
+    problem = frame_stack_problem(stack, algorithm)
+    if problem:
+        raise ValueError(f"frame_stack {problem}")
     _check_hyperparameters(algorithm, model.get("hyperparameters"))
     _check_policy_kwargs(algorithm, model.get("policy_kwargs"))
     steps = model.get("num_timesteps")
