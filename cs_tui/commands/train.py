@@ -53,6 +53,8 @@ def path_text(flag: str) -> Any:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from cs_tui.training.options import EVAL_EPISODES, EVAL_EVERY, KEEP_CHECKPOINTS, REFERENCE_EPISODES
+
     parser = subparsers.add_parser(
         "train",
         help="train an agent (PPO, A2C, DQN or recurrent PPO) into saves/<run>/",
@@ -98,25 +100,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--eval-every",
         type=count_up_to(1, MAX_EVAL_EVERY, "more steps than any run trains"),
         metavar="N",
-        help="steps between evaluations and checkpoints (default: 10000)",
+        help=f"steps between evaluations and checkpoints (default: {EVAL_EVERY})",
     )
     parser.add_argument(
         "--eval-episodes",
         type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY),
         metavar="N",
-        help=f"conversations per evaluation (default: 2000, at most {MAX_EPISODES:,})",
+        help=f"conversations per evaluation (default: {EVAL_EPISODES}, at most {MAX_EPISODES:,})",
     )
     parser.add_argument(
         "--reference-episodes",
         type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY),
         metavar="N",
-        help="conversations behind the random and oracle returns that define %% of oracle (default: 2000)",
+        help="conversations behind the random and oracle returns that define %% of oracle "
+        f"(default: {REFERENCE_EPISODES})",
     )
     parser.add_argument(
         "--keep-checkpoints",
         type=count_up_to(0, MAX_KEEP_CHECKPOINTS, "each is a whole model file"),
         metavar="K",
-        help="checkpoints kept (default: 3)",
+        help=f"checkpoints kept (default: {KEEP_CHECKPOINTS})",
     )
     parser.add_argument(
         "--warm-start",

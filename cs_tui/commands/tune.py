@@ -40,6 +40,9 @@ USAGE_ERROR = 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from cs_tui.training.options import EVAL_EPISODES, EVAL_EVERY
+    from cs_tui.tuning.options import HOLDOUT_EPISODES, STARTUP_TRIALS
+
     parser = subparsers.add_parser(
         "tune",
         help="a hyperparameter study on Optuna (trials are run folders)",
@@ -79,19 +82,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--eval-every",
         type=count_up_to(1, MAX_EVAL_EVERY, "more steps than any run trains"),
         metavar="N",
-        help="steps between evaluations (default: 10000)",
+        help=f"steps between evaluations (default: {EVAL_EVERY})",
     )
     parser.add_argument(
         "--eval-episodes",
         type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY),
         metavar="N",
-        help=f"conversations per evaluation (default: 2000, at most {MAX_EPISODES:,})",
+        help=f"conversations per evaluation (default: {EVAL_EPISODES}, at most {MAX_EPISODES:,})",
     )
     parser.add_argument(
         "--holdout-episodes",
         type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY),
         metavar="N",
-        help="held-out conversations scoring a trial (default: 2000)",
+        help=f"held-out conversations scoring a trial (default: {HOLDOUT_EPISODES})",
     )
     parser.add_argument(
         "--reference-episodes", type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY), metavar="N", help=argparse.SUPPRESS
@@ -105,7 +108,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--startup-trials",
         type=count_up_to(0, MAX_STARTUP_TRIALS, "more trials than a study runs"),
         metavar="N",
-        help="trials completed before pruning starts (default: 5)",
+        help=f"trials completed before pruning starts (default: {STARTUP_TRIALS})",
     )
     parser.add_argument(
         "--search-space", metavar="FILE", help="search space file (default: cs_tui/training/search_space.toml)"
