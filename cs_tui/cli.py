@@ -104,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
 
         exit_now(run_app(saves=args.saves))
     if problem is not None:  # every command plays industries: say which file is wrong
+        from cs_tui.commands.arguments import USAGE_ERROR
+
         print(f"cs-tui: error: the industry data cannot be loaded: {problem}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     from cs_tui.agents import ModelRunError
 
     try:

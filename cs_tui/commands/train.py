@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from cs_tui.commands.arguments import count_up_to, industry_choices
+from cs_tui.commands.arguments import USAGE_ERROR, count_up_to, industry_choices
 from cs_tui.seeds import seed_arg
 from cs_tui.training.registry import (
     ALGORITHMS,
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from cs_tui.training.runs import Run
     from cs_tui.training.session import TrainResult
 
-USAGE_ERROR = 2
 #: ``--timesteps`` here and in ``cs-tui tune``: the registry's floor and ceiling, the ceiling named in the error
 timesteps_type = count_up_to(MIN_TIMESTEPS, MAX_TIMESTEPS, TIMESTEPS_CEILING_WHY)
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cs_tui.commands.arguments import count_up_to, industry_choices
+from cs_tui.commands.arguments import USAGE_ERROR, count_up_to, industry_choices
 from cs_tui.commands.train import timesteps_type
 from cs_tui.seeds import seed_arg
 from cs_tui.training.registry import (
@@ -35,8 +35,6 @@ from cs_tui.training.registry import (
     MAX_TRIALS,
     TRIALS_CEILING_WHY,
 )
-
-USAGE_ERROR = 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
