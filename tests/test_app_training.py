@@ -233,9 +233,9 @@ def test_the_forms_frame_stack_and_warm_start_are_checked_and_passed_on(tmp_path
             validate("ppo", "mixed", "1000", "0", "", tmp_path, frame_stack=stack)
     with pytest.raises(ValueError, match="frame stack: must be 1 for recurrent_ppo"):
         validate("recurrent_ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="2")
-    with pytest.raises(ValueError, match="warm start: for ppo, a2c only"):
+    with pytest.raises(ValueError, match=r"warm start: needs an algorithm with a policy to imitate \(ppo, a2c\)"):
         validate("dqn", "mixed", "1000", "0", "", tmp_path, warm_start="baseline:oracle")
-    with pytest.raises(ValueError, match="warm start: for a frame stack of 1"):
+    with pytest.raises(ValueError, match="warm start: clones a policy that reads one observation"):
         validate("ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="3", warm_start="baseline:oracle")
     request = validate("ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="3", warm_start="")
     parser = argparse.ArgumentParser()

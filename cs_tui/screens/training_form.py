@@ -135,17 +135,16 @@ def validate(
         raise ValueError(f"name: {RUN_NAME_RULE}")
     if (saves / name).exists():
         raise ValueError(f"name: {name!r} already exists in {saves}; pick another or leave it empty")
-    from cs_tui.training.registry import IMITABLE, MAX_FRAME_STACK, frame_stack_problem
+    from cs_tui.training.registry import MAX_FRAME_STACK, frame_stack_problem, imitation_problem
 
     stack = whole_number("frame stack", frame_stack, 1, MAX_FRAME_STACK)
     problem = frame_stack_problem(stack, str(algorithm))
     if problem:
         raise ValueError(f"frame stack: {problem}")
     source = str(warm_start or "") or None
-    if source and algorithm not in IMITABLE:
-        raise ValueError(f"warm start: for {', '.join(IMITABLE)} only; choose none for {algorithm}")
-    if source and stack > 1:
-        raise ValueError("warm start: for a frame stack of 1 (the demonstrations are single observations)")
+    problem = imitation_problem(str(algorithm), stack) if source else None
+    if problem:
+        raise ValueError(f"warm start: {problem}")
     return TrainRequest(str(algorithm), str(industry), steps, seed_value, name, stack, source)
 
 

@@ -66,6 +66,16 @@ def frame_stack_problem(value: object, algorithm: str) -> str | None:
     return None
 
 
+def imitation_problem(algorithm: str, frame_stack: int) -> str | None:
+    """Why a run of ``algorithm`` on ``frame_stack`` observations cannot be warm-started (None when it can), as
+    words that follow the field's name: the CLI's ``--warm-start`` and the new-run form read the same rule."""
+    if algorithm not in IMITABLE:
+        return f"needs an algorithm with a policy to imitate ({', '.join(IMITABLE)}), not {algorithm}"
+    if frame_stack > 1:  # the demonstrations are single observations
+        return "clones a policy that reads one observation: drop the frame stack or the warm start"
+    return None
+
+
 def check_run_name(name: str) -> str:
     """``name`` if it is a valid run folder name; ``ValueError`` saying the rule."""
     if not RUN_NAME.fullmatch(name):

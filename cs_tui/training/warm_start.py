@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cs_tui.training.registry import IMITABLE
+from cs_tui.training.registry import imitation_problem
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -48,10 +48,9 @@ def _baseline_sources() -> list[str]:
 
 def check_source(source: str, algorithm: str, frame_stack: int = 1) -> str | None:
     """Why ``source`` cannot warm-start ``algorithm`` on ``frame_stack`` observations (None when it can)."""
-    if algorithm not in IMITABLE:
-        return f"--warm-start needs an algorithm with a policy to imitate ({', '.join(IMITABLE)}), not {algorithm}"
-    if frame_stack > 1:  # the demonstrations are single observations
-        return "--warm-start clones a policy that reads one observation: drop --frame-stack or --warm-start"
+    problem = imitation_problem(algorithm, frame_stack)
+    if problem:
+        return f"--warm-start {problem}"
     valid = _baseline_sources()
     if source in valid:
         return None
