@@ -25,7 +25,8 @@ DEFAULT = REPO / "saves" / "default" / "best.zip"
 PROBE = """
 import resource, sys, time
 import torch, stable_baselines3  # imported before the baseline memory figure: not the file's cost
-from cs_tui.training.safe_load import ModelLoadError, load_model
+from cs_tui.training.safe_load import load_model
+from cs_tui.training.model_file.format import ModelLoadError
 torch.set_num_threads(1)
 # torch imports its compiler (torch._dynamo) when a process makes its first optimizer, as rebuilding a
 # model does: once per process, whatever the file, so it is timed apart and not charged to the file

@@ -19,11 +19,12 @@ from typing import Any
 def fps(make_env: Any, timesteps: int, seed: int) -> float:
     from stable_baselines3.common.vec_env import VecEnv
 
-    from cs_tui.training import trainer
+    from cs_tui.training.options import load_defaults
+    from cs_tui.training.session import build_model
 
-    defaults = trainer.load_defaults()["ppo"]
+    defaults = load_defaults()["ppo"]
     env: VecEnv = make_env(defaults.n_envs, seed)
-    model = trainer.build_model("ppo", env, defaults.hyperparameters(), seed, None)
+    model = build_model("ppo", env, defaults.hyperparameters(), seed, None)
     model.learn(defaults.model["n_steps"] * defaults.n_envs)  # warm-up: first allocations, torch's lazy init
     start = time.perf_counter()
     model.learn(timesteps, reset_num_timesteps=True)

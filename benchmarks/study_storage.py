@@ -33,7 +33,7 @@ def storage_for(kind: str, folder: Path) -> Any:
         return optuna.storages.JournalStorage(JournalFileBackend(str(folder / "journal.log")))
     if kind == "sqlite-default":
         return optuna.storages.RDBStorage(f"sqlite:///{folder / 'default.db'}")
-    from cs_tui.training.tuner import open_storage
+    from cs_tui.tuning.storage import open_storage
 
     return open_storage(f"sqlite:///{folder / 'wal.db'}", folder, heartbeat=10)
 

@@ -73,6 +73,8 @@ def main() -> None:
     from cs_env.evaluate import escalation_quality, reference_returns, rollout
     from cs_tui.agents import load_agent
     from cs_tui.training import trainer
+    from cs_tui.training.evaluation import evaluate_model, reference_for
+    from cs_tui.training.options import EVAL_SEED, TrainOptions
     from cs_tui.training.safe_load import load_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -90,13 +92,13 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         saves = Path(tmp)
-        trainer.reference_for("mixed", 10, args.eval_episodes, trainer.EVAL_SEED, saves)  # cache it
+        reference_for("mixed", 10, args.eval_episodes, EVAL_SEED, saves)  # cache it
         for variant in args.variants:
             times: dict[float, list[float]] = {t: [] for t in args.targets}
             held_out, recalls = [], []
             for seed in args.seeds:
                 reporter = StopAtTarget(args.targets)
-                options = trainer.TrainOptions(
+                options = TrainOptions(
                     industry="mixed",
                     timesteps=args.max_timesteps,
                     seed=seed,
@@ -120,7 +122,7 @@ def main() -> None:
                         f"{reached['timesteps']:,} steps after {reached['wall']:.1f} s wall"
                     )
                 model = load_model(result.run.path / "best.zip")
-                confirm = trainer.evaluate_model(
+                confirm = evaluate_model(
                     model,
                     industry="mixed",
                     max_turns=10,

@@ -28,6 +28,8 @@ def main() -> None:
     from cs_env.env import valid_industries
     from cs_env.evaluate import reference_returns
     from cs_tui.training import trainer
+    from cs_tui.training.evaluation import evaluate_model
+    from cs_tui.training.options import TrainOptions, load_defaults
     from cs_tui.training.safe_load import load_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -37,7 +39,7 @@ def main() -> None:
     parser.add_argument("--saves", help="keep the runs here (default: a temporary folder)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    defaults = trainer.load_defaults()
+    defaults = load_defaults()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         saves = Path(args.saves) if args.saves else Path(tmp)
@@ -45,7 +47,7 @@ def main() -> None:
             random_return, oracle_return = reference_returns(industry, SCORE_EPISODES, SCORE_SEED)
             reference = {"random_return": random_return, "oracle_return": oracle_return}
             for algorithm in args.algorithms:
-                options = trainer.TrainOptions(
+                options = TrainOptions(
                     algorithm=algorithm,
                     industry=industry,
                     seed=args.seed,
@@ -58,7 +60,7 @@ def main() -> None:
                     print(f"{algorithm} on {industry}: {result.status}: {result.message}")
                     continue
                 model = load_model(result.run.best_path)
-                score = trainer.evaluate_model(
+                score = evaluate_model(
                     model,
                     industry=industry,
                     max_turns=10,

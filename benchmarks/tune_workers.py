@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cs_tui.training import tuner
+from cs_tui.tuning.results import counts, load_study
+from cs_tui.tuning.storage import open_storage
 
 
 def study_rate(jobs: int, seconds: int, timesteps: int) -> tuple[float, int, float]:
@@ -29,8 +30,8 @@ def study_rate(jobs: int, seconds: int, timesteps: int) -> tuple[float, int, flo
             check=True, capture_output=True,
         )  # fmt: skip
         wall = time.perf_counter() - started
-        counts = tuner.counts(tuner.load(tuner.open_storage(None, Path(tmp)), "bench"))
-        done = counts["complete"] + counts["pruned"]
+        tally = counts(load_study(open_storage(None, Path(tmp)), "bench"))
+        done = tally["complete"] + tally["pruned"]
         return done / wall * 600, done, wall
 
 

@@ -23,6 +23,7 @@ from cs_env.customer import CUSTOMER_DRAWS, TURN_DRAWS, Tables, new_customers
 from cs_env.domain import N_STRATEGIES, OUTCOME_NAMES, STRATEGY_NAMES, TIER_NAMES, Outcome
 from cs_env.dynamics import DYNAMICS
 from cs_env.env import ARRIVAL_BLOCK, DRAW_BLOCK, check_industry, check_max_turns, valid_industries
+from cs_env.files import is_int
 from cs_env.industries import Catalog, default_catalog
 from cs_env.policies import NO_ANSWER, baselines
 from cs_env.turn import BatchTurn
@@ -311,7 +312,7 @@ def evaluate(
     :mod:`cs_env.population`'s) draws the customers from other industry data.
     """
     industry = check_industry(industry)
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 2:
+    if not is_int(episodes) or episodes < 2:
         raise ValueError(
             f"episodes must be an integer of at least 2 (a confidence interval needs two), got {episodes!r}"
         )

@@ -18,7 +18,7 @@ import os
 import stat
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 #: The deepest nesting of tables / arrays (TOML) or objects / arrays (JSON) a data file of ours needs,
 #: with room to spare; deeper data is refused (a crafted ``[[[[…]]]]`` would otherwise exhaust the stack).
@@ -146,6 +146,12 @@ def nesting(value: Any, limit: int = MAX_NESTING) -> int:
             return deepest
         stack.extend((child, depth + 1) for child in children)
     return deepest
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is a whole number as JSON and TOML give one: an ``int``, never a ``bool`` (which
+    Python counts as an int: ``True`` is no count of anything)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def parse_toml(text: str, *, max_nesting: int = MAX_NESTING) -> dict[str, Any]:

@@ -40,6 +40,7 @@ import numpy as np
 
 from cs_env.domain import SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
 from cs_env.env import DEFAULT_MAX_TURNS, OBS_NAMES, observation_space
+from cs_env.files import is_int, parse_toml
 from cs_env.industries import Catalog, default_catalog
 
 FORMAT = 1
@@ -441,7 +442,7 @@ def loads(
 ) -> Playbook:
     """Read and validate a playbook from TOML text (``source`` names it in errors)."""
     try:
-        data = tomllib.loads(text)
+        data = parse_toml(text)  # (the one TOML reader: nesting bounded, as every data file's)
     except tomllib.TOMLDecodeError as exc:
         raise PlaybookError(f"{source}: not valid TOML: {exc}") from None
     lines = _Lines(text)
@@ -542,7 +543,7 @@ def _read_condition(f: Feature, value: Any) -> Condition:
                 raise PlaybookError(f"unknown {f.name} {item!r}; valid: {', '.join(f.choices)}")
             codes.add(f.choices.index(item))
         elif f.kind == "integer":
-            if isinstance(item, bool) or not isinstance(item, int) or not f.low <= item <= f.high:
+            if not is_int(item) or not f.low <= item <= f.high:
                 raise PlaybookError(f"{item!r} is not a whole number in {f.name}'s range {f.low:g} to {f.high:g}")
             codes.add(item)
         else:

@@ -27,6 +27,7 @@ import numpy as np
 from cs_env.customer import CUSTOMER_DRAWS, ONGOING, TURN_DRAWS, CustomerState, Tables, new_customers
 from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES, ResponseStrategy
 from cs_env.dynamics import DYNAMICS, Dynamics
+from cs_env.files import is_int
 from cs_env.industries import Catalog, default_catalog
 from cs_env.turn import BatchTurn, receptiveness
 
@@ -334,7 +335,7 @@ class OraclePolicy:
             ("contenders", contenders, 1),
         )
         for label, value, low in counts:
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            if not is_int(value) or value < low:
                 raise ValueError(f"OraclePolicy: {label} must be an integer of at least {low}, got {value!r}")
         self.tables = Tables.build(catalog or default_catalog(), industry)
         self.max_turns = max_turns

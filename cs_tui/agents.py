@@ -326,7 +326,7 @@ def _model_file(spec: str, saves: Path | None) -> tuple[Path, str]:
 
 def _load_model_agent(path: Path, name: str, industry: str, max_turns: int, apart: bool) -> ModelAgent:
     from cs_env.env import CustomerSupportEnv
-    from cs_tui.training.model_file import ModelLoadError
+    from cs_tui.training.model_file.format import ModelLoadError
 
     net: PolicyNet | PolicyProcess
     if apart:

@@ -143,7 +143,7 @@ class CsTuiApp(App[int]):
 
     def _remember(self, key: str, value: str) -> None:
         """Keep ``key`` for the next start, beside the other choices (atomically: a crash never leaves half a file)."""
-        from cs_tui.training.runs import atomic_write_json
+        from cs_tui.files import atomic_write_json
 
         self._saved[key] = value
         try:
@@ -211,7 +211,7 @@ class CsTuiApp(App[int]):
 
     def action_toggle_help(self) -> None:
         """Show the help page of the pane on screen (its own ``?`` closes it)."""
-        from cs_tui.widgets.help_screen import HelpScreen
+        from cs_tui.screens.help import HelpScreen
 
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss()
@@ -274,7 +274,7 @@ class OpeningApp(CsTuiApp):
         self.call_after_refresh(self._open_play)
 
     def _open_play(self) -> None:
-        from cs_tui.cli import industry_data_problem
+        from cs_env.industries import industry_data_problem
 
         self.industry_problem = industry_data_problem()
         if self.industry_problem is not None:

@@ -104,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
 
         exit_now(run_app(saves=args.saves))
     if problem is not None:  # every command plays industries: say which file is wrong
+        from cs_tui.commands.arguments import USAGE_ERROR
+
         print(f"cs-tui: error: the industry data cannot be loaded: {problem}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     from cs_tui.agents import ModelRunError
 
     try:
@@ -168,13 +170,9 @@ def _ignore_stops_while_exiting() -> None:
 
 def industry_data_problem() -> str | None:
     """What is wrong with the industry files (the file and the problem), or None when they load."""
-    from cs_env.industries import IndustryDataError, default_catalog
+    from cs_env.industries import industry_data_problem as problem  # (late: the env is not loaded for --help)
 
-    try:
-        default_catalog()
-    except IndustryDataError as exc:
-        return str(exc)
-    return None
+    return problem()
 
 
 def exit_now(status: int) -> NoReturn:

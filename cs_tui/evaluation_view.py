@@ -18,9 +18,8 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from cs_tui.labels import middle_cut, strategy_label
+from cs_tui.labels import middle_cut, strategy_label, tone
 from cs_tui.numbers import DASH, finite, number, rate, share
-from cs_tui.widgets import tone
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cs_tui.training.runs import atomic_write_text, now_iso, to_json
+from cs_tui.files import atomic_write_text, now_iso, to_json
 
 FORMAT = "cs-tui export"
 VERSION = 1

@@ -41,6 +41,7 @@ import numpy as np
 
 from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
 from cs_env.env import OBS_NAMES
+from cs_env.files import is_int
 from cs_env.policies import NO_ANSWER, PolicyFailure
 from cs_tui.agents import Agent
 
@@ -77,7 +78,7 @@ def parse_answer(data: bytes) -> int:
     strategy = answer["strategy"]
     if isinstance(strategy, str) and strategy in STRATEGY_NAMES:
         return STRATEGY_NAMES.index(strategy)
-    if isinstance(strategy, int) and not isinstance(strategy, bool) and 0 <= strategy < N_STRATEGIES:
+    if is_int(strategy) and 0 <= strategy < N_STRATEGIES:
         return strategy
     whole = isinstance(strategy, float) and math.isfinite(strategy) and strategy.is_integer()
     if whole and 0 <= strategy < N_STRATEGIES:

@@ -1,11 +1,14 @@
 """How cs-tui writes the names a person reads, in one place for the command line's tables and the app's panes,
-and how a line of them fits the width it gets.
+how a line of them fits the width it gets, and the tone (style) a value is drawn in, readable under
+``NO_COLOR``.
 
 cs_env's identifiers (``quick_resolution``, ``business_impact``) stay what files, JSON, agent specs and
 recordings hold; these functions are only for what is shown.
 """
 
 from __future__ import annotations
+
+import os
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
@@ -14,6 +17,22 @@ from cs_env.domain import STRATEGY_NAMES
 
 FACT_SEPARATOR = " · "
 FACT_INDENT = "  "
+
+
+#: style words that are not colours: kept under NO_COLOR
+_PLAIN = frozenset({"bold", "dim", "italic", "underline", "reverse", "strike", "not"})
+
+
+def tone(style: str) -> str:
+    """``style`` as given, or without its colours when ``NO_COLOR`` is set.
+
+    Textual honours ``NO_COLOR`` by turning every colour into a grey of the same luminance, which leaves
+    dark red text nearly invisible on a dark background; the widgets drop their colours instead and keep
+    bold and dim, so every label still reads (the words, not the colours, carry the meaning).
+    """
+    if "NO_COLOR" not in os.environ:
+        return style
+    return " ".join(word for word in style.split() if word in _PLAIN)
 
 
 def middle_cut(name: str, width: int) -> str:

@@ -148,7 +148,7 @@ sb3 = pytest.importorskip("stable_baselines3")
 @pytest.fixture(scope="module")
 def saves(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saves folder with one run per algorithm (``<algo>-run/model.zip``), briefly trained."""
-    from cs_tui.training.safe_load import save_model
+    from cs_tui.training.model_file.writer import save_model
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("saves")
@@ -229,7 +229,7 @@ def test_rollouts_take_model_agents(saves: Path) -> None:
 
 
 def test_an_unsafe_model_file_surfaces_as_a_model_load_error(saves: Path, tmp_path: Path) -> None:
-    from cs_tui.training.safe_load import ModelLoadError
+    from cs_tui.training.model_file.format import ModelLoadError
 
     broken = tmp_path / "broken.zip"
     broken.write_bytes((saves / "ppo-run" / "model.zip").read_bytes()[:500])

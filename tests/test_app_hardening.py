@@ -16,8 +16,9 @@ import pytest
 from app_helpers import PaneApp, screen_text, toasts, wait_for, wait_for_toast
 
 from cs_tui.app import CsTuiApp
-from cs_tui.training.model_file import META_MEMBER
-from cs_tui.training.runs import RunLock, atomic_write_json, now_iso
+from cs_tui.files import atomic_write_json, now_iso
+from cs_tui.training.model_file.format import META_MEMBER
+from cs_tui.training.run_lock import RunLock
 
 REPO = Path(__file__).resolve().parents[1]
 #: A closing tag with nothing to close, an unclosed tag, a link: each once crashed the app (MarkupError).
@@ -125,7 +126,7 @@ def signalled(process: subprocess.Popen[bytes]) -> bool:
 async def test_x_does_not_signal_a_pid_it_cannot_prove_is_the_runs_trainer(tmp_path: Path) -> None:
     """meta.json can name any process, with its start token copied from /proc: x leaves it alone."""
     from cs_tui.screens.training import TrainingScreen
-    from cs_tui.training.runs import process_token
+    from cs_tui.training.run_lock import process_token
 
     victim = started_sleeper()
     try:
@@ -157,7 +158,7 @@ async def test_x_stops_the_process_that_holds_the_runs_lock(tmp_path: Path) -> N
     folder = tmp_path / "real"
     folder.mkdir()
     trainer = subprocess.Popen(
-        [sys.executable, "-c", "import time; from cs_tui.training.runs import RunLock; "
+        [sys.executable, "-c", "import time; from cs_tui.training.run_lock import RunLock; "
          f"RunLock({str(folder)!r}).acquire(); print('held', flush=True); time.sleep(3600)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -208,7 +209,7 @@ async def test_a_fifo_named_meta_json_does_not_freeze_the_app(tmp_path: Path) ->
         (tmp_path / name).mkdir()
         os.mkfifo(tmp_path / name / "meta.json")
     os.mkfifo(tmp_path / "fifo-model" / "model.zip")
-    from cs_tui.widgets.help_screen import HelpScreen
+    from cs_tui.screens.help import HelpScreen
 
     for pane in (TrainingScreen, ModelsScreen):
         app = PaneApp(tmp_path, pane)
@@ -223,10 +224,12 @@ async def test_a_fifo_named_meta_json_does_not_freeze_the_app(tmp_path: Path) ->
 
 def test_scripted_fifos_are_left_unread(tmp_path: Path) -> None:
     """No reader of a run folder opens a FIFO (nothing here would return)."""
-    from cs_tui.training.runs import Run, RunError, read_json
+    from cs_tui.files import FileFormatError, read_json
+    from cs_tui.training.run_record import RunError
+    from cs_tui.training.runs import Run
 
     os.mkfifo(tmp_path / "meta.json")
-    with pytest.raises(RunError, match="not a regular file"):
+    with pytest.raises(FileFormatError, match="not a regular file"):
         read_json(tmp_path / "meta.json")
     with pytest.raises(RunError, match="not a regular file"):
         _ = Run(tmp_path).meta

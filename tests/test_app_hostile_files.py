@@ -14,10 +14,10 @@ from app_helpers import screen_text, wait_for
 from textual.widgets import OptionList
 
 from cs_tui.app import AppSettings, CsTuiApp, read_saved
+from cs_tui.play_session import RECORDING_LIMIT, RecordError, read_recording
 from cs_tui.screens.play import PlayScreen
 from cs_tui.screens.play_dialogs import ChoiceDialog, recording_label
 from cs_tui.screens.play_phase import Phase
-from cs_tui.screens.play_session import RECORDING_LIMIT, RecordError, read_recording
 
 DEEP = b"[" * 100_000
 

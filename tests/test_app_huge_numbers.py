@@ -14,8 +14,7 @@ from app_helpers import PaneApp, screen_text, wait_for
 from textual.widgets import DataTable
 
 from cs_tui import numbers
-from cs_tui.training.run_record import RunRecord
-from cs_tui.training.runs import RunError
+from cs_tui.training.run_record import RunError, RunRecord
 
 REPO = Path(__file__).resolve().parents[1]
 HUGE = 10**400

@@ -12,8 +12,8 @@ from app_helpers import PaneApp, screen_text, shown, toasts, wait_for, wait_for_
 from textual.widgets import DataTable, Input, Select, Static
 
 from cs_env.env import CustomerSupportEnv
+from cs_tui.files import atomic_write_json, now_iso
 from cs_tui.screens.models import CompareScreen, ModelsScreen, describe_entry, list_models
-from cs_tui.training.runs import atomic_write_json, now_iso
 from cs_tui.widgets.bars import ShareBars
 
 EPISODES = "200"  # small: the pane's behaviour is under test, not the policy
@@ -52,7 +52,7 @@ def saves(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saves folder with one briefly trained PPO run, as the trainer lays it out."""
     torch = pytest.importorskip("torch")
     sb3 = pytest.importorskip("stable_baselines3")
-    from cs_tui.training.safe_load import save_model
+    from cs_tui.training.model_file.writer import save_model
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("saves")

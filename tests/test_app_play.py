@@ -16,10 +16,10 @@ from textual.worker import WorkerCancelled
 
 from cs_env import ENV_ID
 from cs_tui.app import AppSettings, CsTuiApp
+from cs_tui.play_session import Conversation, compare, play_agent
 from cs_tui.screens.play import PlayScreen
 from cs_tui.screens.play_dialogs import ChoiceDialog
 from cs_tui.screens.play_phase import Live, Phase
-from cs_tui.screens.play_session import Conversation, compare, play_agent
 from cs_tui.widgets.action_picker import ActionPicker
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.reward_breakdown import RewardBreakdown
@@ -311,7 +311,7 @@ async def test_help_panes_and_palette(tmp_path: Path) -> None:
             assert key in text, key
         from textual.containers import VerticalScroll
 
-        from cs_tui.widgets.help_screen import HelpScreen
+        from cs_tui.screens.help import HelpScreen
 
         await pilot.press("question_mark")
         await pilot.pause()
@@ -359,7 +359,7 @@ def test_paired_comparison_says_when_a_difference_is_significant() -> None:
 
 
 def test_no_color_keeps_bold_and_dim_but_drops_colours(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cs_tui.widgets import tone
+    from cs_tui.labels import tone
 
     assert tone("bold red") == "bold red"
     monkeypatch.setenv("NO_COLOR", "1")
@@ -514,7 +514,7 @@ async def test_the_longest_results_still_fit_80_columns() -> None:
     ("10t") rather than run past the edge; with room to spare they are spelled out."""
     from textual.app import App, ComposeResult
 
-    from cs_tui.screens.play_session import Comparison, Episode, Turn
+    from cs_tui.play_session import Comparison, Episode, Turn
     from cs_tui.widgets.scoreboard import Scoreboard
 
     def episode(player: str, outcome: str) -> Episode:
@@ -559,7 +559,7 @@ async def test_every_pane_has_a_help_page_that_opens_and_closes_at_any_size(
     tmp_path: Path, size: tuple[int, int]
 ) -> None:
     from cs_tui.app import PANES
-    from cs_tui.widgets.help_screen import HelpScreen
+    from cs_tui.screens.help import HelpScreen
 
     app = make_app(tmp_path)
     async with app.run_test(size=size) as pilot:
@@ -586,7 +586,7 @@ async def test_every_pane_has_a_help_page_that_opens_and_closes_at_any_size(
 async def test_the_help_says_where_things_are_in_the_layout_on_screen(tmp_path: Path) -> None:
     """Side by side, the help says left and right; stacked (the training pane under 70 columns), top and
     below; and the play pane's help says where the mood and return went when its side panel is left out."""
-    from cs_tui.widgets.help_screen import HelpScreen
+    from cs_tui.screens.help import HelpScreen
 
     async def help_page(pilot: Pilot[int]) -> str:
         await pilot.press("question_mark")
@@ -622,7 +622,7 @@ async def test_text_keeps_a_blank_cell_before_the_scrollbar(tmp_path: Path) -> N
     from textual.containers import VerticalScroll
     from textual.widget import Widget
 
-    from cs_tui.widgets.help_screen import HelpScreen
+    from cs_tui.screens.help import HelpScreen
 
     def cells_before_scrollbar(widget: Widget) -> str:
         assert widget.show_vertical_scrollbar, "the text should overflow: there is a scrollbar"
@@ -737,8 +737,8 @@ async def test_the_transcript_names_each_strategy_as_the_picker_does(tmp_path: P
 async def test_leaving_a_customer_asks_first_counts_as_a_loss_and_the_opponent_still_plays_it(tmp_path: Path) -> None:
     """n mid-conversation once dropped the customer unasked and the opponent never played it: a player
     could skip every hard customer and look better on the scoreboard."""
+    from cs_tui.play_session import LEAVE_PENALTY, read_recording
     from cs_tui.screens.play_dialogs import ChoiceDialog, NewEpisodeDialog
-    from cs_tui.screens.play_session import LEAVE_PENALTY, read_recording
 
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -14,8 +14,8 @@ from textual.widgets import Input, Select
 
 from cs_env.scenarios import load_scenarios
 from cs_tui.export import EXPORTS_DIR, FORMAT, SCENARIO_COLUMNS
+from cs_tui.play_session import SESSION_COLUMNS, Conversation
 from cs_tui.screens.play_phase import Live, Phase, Reviewing
-from cs_tui.screens.play_session import SESSION_COLUMNS, Conversation
 from cs_tui.screens.scenarios import ScenariosScreen
 from cs_tui.widgets.transcript import Transcript
 

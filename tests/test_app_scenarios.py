@@ -110,7 +110,7 @@ async def test_run_the_catalog_with_a_saved_model(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     sb3 = pytest.importorskip("stable_baselines3")
     from cs_env.env import CustomerSupportEnv
-    from cs_tui.training.safe_load import save_model
+    from cs_tui.training.model_file.writer import save_model
 
     torch.set_num_threads(1)
     run = tmp_path / "ppo-tiny"

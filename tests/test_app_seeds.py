@@ -14,9 +14,9 @@ from textual.widgets import Input, Static
 
 from cs_tui.screens.play_dialogs import NewEpisodeDialog
 from cs_tui.screens.scenarios import ScenariosScreen
+from cs_tui.screens.study_form import NewStudyForm
+from cs_tui.screens.training_form import NewRunForm
 from cs_tui.seeds import DRAWN_BELOW, parse_seed
-from cs_tui.widgets.study_form import NewStudyForm
-from cs_tui.widgets.training_form import NewRunForm
 
 
 @pytest.mark.parametrize("typed", ["3.5", "3,5", "1e3", "-1", "seven", "0x10", "1,00"])

@@ -19,10 +19,11 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, ProgressBar, Static
 
 from cs_env import ENV_ID
+from cs_tui.files import atomic_write_json, now_iso
 from cs_tui.screens.training import TrainingScreen
-from cs_tui.training.runs import Run, atomic_write_json, now_iso
+from cs_tui.screens.training_form import NewRunForm, TrainRequest, validate
+from cs_tui.training.runs import Run
 from cs_tui.widgets.sparkline_rewards import RewardSparkline
-from cs_tui.widgets.training_form import NewRunForm, TrainRequest, validate
 from cs_tui.widgets.training_monitor import RunMonitor, RunView, episode_returns
 
 
@@ -230,11 +231,11 @@ def test_the_forms_frame_stack_and_warm_start_are_checked_and_passed_on(tmp_path
     for stack, expected in (("0", "frame stack: at least 1"), ("17", "frame stack: at most 16"), ("two", "frame")):
         with pytest.raises(ValueError, match=expected):
             validate("ppo", "mixed", "1000", "0", "", tmp_path, frame_stack=stack)
-    with pytest.raises(ValueError, match="frame stack: must be 1 for recurrent PPO"):
+    with pytest.raises(ValueError, match="frame stack: must be 1 for recurrent_ppo"):
         validate("recurrent_ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="2")
-    with pytest.raises(ValueError, match="warm start: for ppo, a2c only"):
+    with pytest.raises(ValueError, match=r"warm start: needs an algorithm with a policy to imitate \(ppo, a2c\)"):
         validate("dqn", "mixed", "1000", "0", "", tmp_path, warm_start="baseline:oracle")
-    with pytest.raises(ValueError, match="warm start: for a frame stack of 1"):
+    with pytest.raises(ValueError, match="warm start: clones a policy that reads one observation"):
         validate("ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="3", warm_start="baseline:oracle")
     request = validate("ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="3", warm_start="")
     parser = argparse.ArgumentParser()
@@ -453,7 +454,7 @@ async def test_u_resumes_a_died_run_with_cs_tui_train_resume(tmp_path: Path) -> 
 
 
 def log_tail_of(path: Path) -> str:
-    from cs_tui.training.launcher import log_tail
+    from cs_tui.launcher import log_tail
 
     return log_tail(path, lines=5)
 
@@ -461,7 +462,7 @@ def log_tail_of(path: Path) -> str:
 async def test_the_form_starts_from_each_algorithms_tuned_budget(tmp_path: Path) -> None:
     from textual.widgets import Input, Select
 
-    from cs_tui.training.trainer import load_defaults
+    from cs_tui.training.options import load_defaults
 
     budgets = {name: str(d.timesteps) for name, d in load_defaults().items()}
     app = PaneApp(tmp_path, TrainingScreen)
@@ -571,7 +572,7 @@ async def test_a_run_started_here_that_fails_shows_its_error_not_a_pointer_to_a_
     """``cs-tui train`` ends a failure with ``(details in …/meta.json)``: the pane shows the recorded error itself."""
     import sys
 
-    from cs_tui.training.launcher import Launched
+    from cs_tui.launcher import Launched
 
     run = make_run(tmp_path, "doomed", status="failed", error="ValueError: the replay buffer is corrupt")
     app = PaneApp(tmp_path, TrainingScreen)

@@ -15,11 +15,16 @@ from app_helpers import PaneApp, screen_text, shown, wait_for
 from test_tune import TINY_SPACE
 from textual.widgets import Label
 
+from cs_tui import launcher
 from cs_tui.screens.training import TrainingScreen
 from cs_tui.screens.tuning import TuningScreen
-from cs_tui.training import launcher, runs, tuner
+from cs_tui.training import runs
 from cs_tui.training.search_space import shown_state
 from cs_tui.training.stop import StopFlag
+from cs_tui.tuning.options import TuneError, TuneOptions, settings_of, trial_run_name
+from cs_tui.tuning.results import load_study, trial_rows
+from cs_tui.tuning.storage import open_storage, open_study, study_workers
+from cs_tui.tuning.worker import _retry_an_interrupted_trial
 
 LONG = "a-study-named-at-length-by-a-careful-person-" + "x" * 30 + "-end"  # 78 characters: allowed
 
@@ -28,8 +33,8 @@ def study_with_trials(saves: Path, name: str, params: list[dict[str, Any]], valu
     """A study in the saves folder's storage holding finished trials (no training: the view is under test)."""
     import optuna
 
-    options = tuner.TuneOptions(study=name, trials=len(params) + 1, saves=saves, timesteps=512)
-    study = tuner.open_study(options, tuner.open_storage(None, saves, 1), name)
+    options = TuneOptions(study=name, trials=len(params) + 1, saves=saves, timesteps=512)
+    study = open_study(options, open_storage(None, saves, 1), name)
     choices: dict[str, list[Any]] = {}
     for chosen in params:
         for key, value in chosen.items():
@@ -41,7 +46,7 @@ def study_with_trials(saves: Path, name: str, params: list[dict[str, Any]], valu
                 params=chosen,
                 distributions=distributions,
                 value=value,
-                user_attrs={"run": tuner.trial_run_name(name, number)},
+                user_attrs={"run": trial_run_name(name, number)},
             )
         )
     return study
@@ -140,7 +145,7 @@ def test_the_stop_flag_nests_so_a_worker_can_hand_its_flag_to_a_trial() -> None:
 def _holder(saves: Path, study: str) -> subprocess.Popen[str]:
     """A process holding study ``study``'s worker mark, as a tune worker does, until it is signalled."""
     code = (
-        "import sys, time\nfrom pathlib import Path\nfrom cs_tui.training.tuner import WorkerMark\n"
+        "import sys, time\nfrom pathlib import Path\nfrom cs_tui.tuning.storage import WorkerMark\n"
         "mark = WorkerMark(Path(sys.argv[1]), sys.argv[2])\nprint('ready', flush=True)\ntime.sleep(120)\n"
     )
     process = subprocess.Popen([sys.executable, "-c", code, str(saves), study], stdout=subprocess.PIPE, text=True)
@@ -152,7 +157,7 @@ def test_stop_study_signals_only_the_processes_holding_that_studys_mark(tmp_path
     ours, theirs = _holder(tmp_path, "ours"), _holder(tmp_path, "theirs")
     bystander = subprocess.Popen(["sleep", "120"])  # no mark: never signalled
     try:
-        assert tuner.study_workers(tmp_path, "ours") == [ours.pid]
+        assert study_workers(tmp_path, "ours") == [ours.pid]
         assert launcher.stop_study(tmp_path, "ours") == 1
         assert ours.wait(timeout=30) == -signal.SIGTERM
         assert theirs.poll() is None and bystander.poll() is None
@@ -194,7 +199,7 @@ async def test_x_stops_a_studys_worker_and_u_continues_it(tmp_path: Path) -> Non
             _, err = worker.communicate(timeout=120)
             assert worker.returncode == 128 + signal.SIGTERM, err
             assert "Traceback" not in err
-            study = tuner.load(tuner.open_storage(None, saves, 2), "stopme")
+            study = load_study(open_storage(None, saves, 2), "stopme")
             states = [t.state.name for t in study.get_trials()]
             assert states == ["FAIL"]  # stopped, and nothing left waiting for a worker that is gone
             assert study.get_trials()[0].user_attrs["interrupted"].startswith("stopped by SIGTERM")
@@ -211,7 +216,7 @@ async def test_x_stops_a_studys_worker_and_u_continues_it(tmp_path: Path) -> Non
             continued = view.launched["stopme"]
             await wait_for(pilot, lambda: continued.process.poll() is not None, timeout=600)
             assert continued.process.returncode == 0, continued.log_path.read_text()
-        trials = tuner.load(tuner.open_storage(None, saves, 2), "stopme").get_trials()
+        trials = load_study(open_storage(None, saves, 2), "stopme").get_trials()
         assert [t.state.name for t in trials] in (["FAIL", "COMPLETE"], ["FAIL", "PRUNED"])
         assert trials[1].params == trials[0].params and trials[1].user_attrs["retry_of"] == 0
     finally:
@@ -223,8 +228,8 @@ async def test_x_stops_a_studys_worker_and_u_continues_it(tmp_path: Path) -> Non
 def _training(saves: Path, pid: int) -> Any:
     """The trial worker ``pid`` is training (its run folder has its first checkpoint), or None."""
     try:
-        study = tuner.load(tuner.open_storage(None, saves, 2), "stopme")
-    except tuner.TuneError:
+        study = load_study(open_storage(None, saves, 2), "stopme")
+    except TuneError:
         return None
     for trial in study.get_trials():
         if trial.state.name == "RUNNING" and trial.user_attrs.get("pid") == pid and "run" in trial.user_attrs:
@@ -245,7 +250,7 @@ def test_the_continue_command_is_one_tune_takes_with_the_studys_own_settings(tmp
     args = build_parser().parse_args(argv)
     assert args.search_space == "/the/space.toml"  # the study's own space: another one's choices clash
     options = __import__("cs_tui.commands.tune", fromlist=["_options"])._options(args, tmp_path)
-    assert tuner.settings_of(options) == settings  # the study accepts it: the same settings
+    assert settings_of(options) == settings  # the study accepts it: the same settings
     assert (args.study, args.trials, args.jobs, args.storage) == ("s", 5, 1, "sqlite:///x.db")
     assert continue_argv(tmp_path, StudyLine("s", 3, None, None, 5), None) is None  # made elsewhere: no guess
 
@@ -254,19 +259,19 @@ def test_a_stopped_trial_is_retried_when_the_study_goes_on_not_queued_now(tmp_pa
     import optuna
 
     saves = tmp_path
-    options = tuner.TuneOptions(study="s", trials=2, saves=saves, timesteps=512)
-    study = tuner.open_study(options, tuner.open_storage(None, saves, 1), "s")
+    options = TuneOptions(study="s", trials=2, saves=saves, timesteps=512)
+    study = open_study(options, open_storage(None, saves, 1), "s")
     dist = {"model.n_steps": optuna.distributions.CategoricalDistribution([32, 64])}
     study.add_trial(optuna.trial.create_trial(params={"model.n_steps": 64}, distributions=dist,
                                               state=optuna.trial.TrialState.FAIL,
                                               user_attrs={"interrupted": "stopped by SIGTERM"}))  # fmt: skip
     assert [t.state.name for t in study.get_trials()] == ["FAIL"]  # nothing waiting while no worker runs
-    tuner._retry_an_interrupted_trial(study)
-    tuner._retry_an_interrupted_trial(study)  # once only
+    _retry_an_interrupted_trial(study)
+    _retry_an_interrupted_trial(study)  # once only
     waiting = [t for t in study.get_trials() if t.state.name == "WAITING"]
     assert len(waiting) == 1 and waiting[0].user_attrs["retry_of"] == 0
     # the next trial a worker takes is that one, with the stopped trial's parameters
     taken = study.ask()
     assert taken.number == waiting[0].number and taken.suggest_categorical("model.n_steps", [32, 64]) == 64
-    rows = tuner.trial_rows(study)
+    rows = trial_rows(study)
     assert rows[0]["interrupted"] == "stopped by SIGTERM"

@@ -204,7 +204,7 @@ def test_a_saved_model_is_evaluated_on_its_own_industry(tmp_path: Path, capsys: 
     from stable_baselines3 import PPO
 
     from cs_env import CustomerSupportEnv
-    from cs_tui.training.safe_load import save_model
+    from cs_tui.training.model_file.writer import save_model
 
     torch.set_num_threads(1)
     model = PPO("MlpPolicy", CustomerSupportEnv("tech"), n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu")

@@ -16,6 +16,7 @@ from cs_env.industries import IndustryDataError, load_catalog
 from cs_env.vector import CustomerSupportVectorEnv
 from cs_tui.cli import main
 from cs_tui.training import trainer
+from cs_tui.training.options import TrainingError, TrainOptions
 
 
 @pytest.mark.parametrize(
@@ -85,8 +86,8 @@ def test_an_industry_file_may_not_take_a_reserved_or_odd_name(tmp_path: Path, na
 
 
 def test_a_run_name_with_a_trailing_newline_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(trainer.TrainingError, match="invalid run name"):
-        trainer.train(trainer.TrainOptions(name="trail\n", saves=tmp_path, timesteps=10))
+    with pytest.raises(TrainingError, match="invalid run name"):
+        trainer.train(TrainOptions(name="trail\n", saves=tmp_path, timesteps=10))
     assert not list(tmp_path.iterdir())
 
 

@@ -187,7 +187,7 @@ def test_a_saved_model_runs_its_own_industrys_scenarios(tmp_path: Path, capsys: 
     import torch
     from stable_baselines3 import PPO
 
-    from cs_tui.training.safe_load import save_model
+    from cs_tui.training.model_file.writer import save_model
 
     torch.set_num_threads(1)
     model = PPO("MlpPolicy", CustomerSupportEnv("retail"), n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu")

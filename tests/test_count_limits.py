@@ -13,8 +13,13 @@ from typing import Any
 import pytest
 from cli_helpers import run_cli
 
-from cs_tui.training import registry, trainer, tuner
+from cs_tui.training import registry, trainer
+from cs_tui.training.options import TrainingError, TrainingInputError, TrainOptions
 from cs_tui.training.stop import StopFlag
+from cs_tui.tuning.options import TuneInputError, TuneOptions, check_options
+from cs_tui.tuning.results import load_study
+from cs_tui.tuning.storage import open_storage
+from cs_tui.tuning.worker import run_worker
 
 HUGE = str(10**30)
 LONG = "x" * 10_000
@@ -54,17 +59,17 @@ def test_train_refuses_huge_counts_and_bad_names_before_any_folder(
 def test_the_trainer_refuses_them_too_for_callers_other_than_the_cli(
     tmp_path: Path, change: dict[str, Any], says: str
 ) -> None:
-    options = trainer.TrainOptions(timesteps=100, saves=tmp_path / "saves", **change)
-    with pytest.raises(trainer.TrainingError) as caught:
+    options = TrainOptions(timesteps=100, saves=tmp_path / "saves", **change)
+    with pytest.raises(TrainingInputError) as caught:  # a usage error, exit status 2 in the CLI
         trainer.train(options)
-    assert caught.value.exit_code == 2 and says in str(caught.value)
+    assert says in str(caught.value)
     assert not (tmp_path / "saves").exists()
 
 
 def test_resume_of_a_name_too_long_for_the_system_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(trainer.TrainingError) as caught:
+    with pytest.raises(TrainingInputError) as caught:
         trainer.resume("y" * 300, saves=tmp_path)  # under our limit, over the file system's 255 per name
-    assert caught.value.exit_code == 2 and "not a run folder (File name too long)" in str(caught.value)
+    assert "not a run folder (File name too long)" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -94,9 +99,8 @@ def test_tune_refuses_huge_counts_before_any_trial(
      {"startup_trials": -1}, {"timeout": 1e30}],
 )  # fmt: skip
 def test_the_tuner_refuses_them_too_for_callers_other_than_the_cli(tmp_path: Path, change: dict[str, Any]) -> None:
-    with pytest.raises(tuner.TuneError) as caught:
-        tuner.check_options(tuner.TuneOptions(trials=1, saves=tmp_path, **change))
-    assert caught.value.exit_code == 2
+    with pytest.raises(TuneInputError) as caught:  # a usage error, exit status 2 in the CLI
+        check_options(TuneOptions(trials=1, saves=tmp_path, **change))
     flag = "--" + next(iter(change)).replace("_", "-")
     assert flag in str(caught.value)
 
@@ -107,19 +111,19 @@ def test_a_study_whose_trials_all_fail_alike_stops_after_three_with_the_reason(
     calls: list[str] = []
     stop = StopFlag()
 
-    def failing_train(options: trainer.TrainOptions, *args: Any, **kwargs: Any) -> Any:
+    def failing_train(options: TrainOptions, *args: Any, **kwargs: Any) -> Any:
         calls.append(str(options.name))
         if len(calls) > 10:  # (before the fix the worker never stopped: end the test instead of hanging)
             stop.request(signal.SIGTERM)
-        raise trainer.TrainingError("cannot create the run folder: No space left on device")
+        raise TrainingError("cannot create the run folder: No space left on device")
 
     monkeypatch.setattr(trainer, "train", failing_train)
-    options = tuner.TuneOptions(trials=1, saves=tmp_path, study="doomed", timesteps=512, heartbeat=2)
-    result = tuner.run_worker(options, stop=stop)
+    options = TuneOptions(trials=1, saves=tmp_path, study="doomed", timesteps=512, heartbeat=2)
+    result = run_worker(options, stop=stop)
     assert len(calls) == registry.MAX_FAILED_IN_A_ROW == 3
     assert (result.status, result.exit_code) == ("failed", 1)
     assert result.message == "3 trials in a row failed: cannot create the run folder: No space left on device"
-    study = tuner.load(tuner.open_storage(None, tmp_path, 2), "doomed")
+    study = load_study(open_storage(None, tmp_path, 2), "doomed")
     assert [t.state.name for t in study.get_trials()] == ["FAIL"] * 3
 
 

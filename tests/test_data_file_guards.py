@@ -19,8 +19,8 @@ import cs_env.scenarios as scenarios
 from cs_env.industries import IndustryDataError, load_catalog
 from cs_env.scenarios import ScenarioDataError, load_scenarios, load_thresholds
 from cs_tui.cli import main
-from cs_tui.training import trainer
 from cs_tui.training.hyperparams_file import read_hyperparams
+from cs_tui.training.options import load_defaults
 from cs_tui.training.search_space import load_search_space
 
 DEEP = 100_000  # past Python's recursion limit: tomllib raised RecursionError
@@ -116,7 +116,7 @@ def test_every_other_toml_reader_names_a_nested_file_and_a_fifo(tmp_path: Path, 
         "thresholds": lambda p: load_thresholds(p),
         "hyperparams": read_hyperparams,
         "search space": load_search_space,
-        "defaults": trainer.load_defaults,
+        "defaults": load_defaults,
     }[reader]
     deep = tmp_path / "deep.toml"
     deep.write_text(NESTED)

@@ -14,8 +14,9 @@ import pytest
 
 import cs_env
 from cs_env.env import CustomerSupportEnv
-from cs_tui.screens.play_session import RecordError, read_recording
-from cs_tui.training.model_file import META_MEMBER, read_model_meta
+from cs_tui.play_session import RecordError, read_recording
+from cs_tui.training.model_file import read_model_meta
+from cs_tui.training.model_file.format import META_MEMBER
 from tests.cli_helpers import run_cli
 
 RETRAIN = "trained on CustomerSupport-v0: retrain"
@@ -38,8 +39,8 @@ def saves(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from stable_baselines3 import PPO
 
-    from cs_tui.training.model_file import save_model
-    from cs_tui.training.runs import atomic_write_json
+    from cs_tui.files import atomic_write_json
+    from cs_tui.training.model_file.writer import save_model
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("saves")

@@ -125,7 +125,7 @@ def test_a_folder_that_cannot_be_written_is_refused(capsys: pytest.CaptureFixtur
 @pytest.fixture(scope="module")
 def every_algorithm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A briefly trained model file per algorithm (the safe loader's tests' own fixture, reused)."""
-    from cs_tui.training.safe_load import save_model
+    from cs_tui.training.model_file.writer import save_model
     from tests.test_safe_load import ALGORITHMS, META, make_model
 
     root = tmp_path_factory.mktemp("algorithms")

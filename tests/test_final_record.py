@@ -19,6 +19,8 @@ from test_app_training import make_run, train_record
 
 from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
 from cs_tui.training import callbacks, trainer
+from cs_tui.training.options import TrainOptions
+from cs_tui.training.session import NullReporter
 from cs_tui.widgets.training_monitor import RunView
 
 STEP_SECONDS = 2**-10  # the fake trainer does 1,024 steps a second (exact in binary: records fall on a step)
@@ -119,7 +121,7 @@ def test_a_stop_signal_leaves_a_final_record_with_the_runs_speed_and_actions(tmp
     stops at that very step and the final record's own period holds no step (it read fps 0 and no
     usage, or a rate of a few steps over a millisecond)."""
 
-    class StopAtFirstRecord(trainer.NullReporter):
+    class StopAtFirstRecord(NullReporter):
         def __init__(self) -> None:
             self.shown: list[dict[str, Any]] = []
 
@@ -129,7 +131,7 @@ def test_a_stop_signal_leaves_a_final_record_with_the_runs_speed_and_actions(tmp
                 os.kill(os.getpid(), signal.SIGINT)
 
     reporter = StopAtFirstRecord()
-    options = trainer.TrainOptions(algorithm="a2c", timesteps=500_000, saves=tmp_path, name="stopped",
+    options = TrainOptions(algorithm="a2c", timesteps=500_000, saves=tmp_path, name="stopped",
                                    eval_every=100_000, eval_episodes=30, reference_episodes=30,
                                    record_seconds=0.2)  # fmt: skip
     result = trainer.train(options, reporter=reporter)

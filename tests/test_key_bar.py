@@ -9,7 +9,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 
 from cs_tui.app import AppSettings, CsTuiApp
-from cs_tui.widgets.help_screen import HelpScreen
+from cs_tui.screens.help import HelpScreen
 from cs_tui.widgets.key_bar import KeyBar
 
 APP_KEYS = "ptsm panes ? Help q Quit"

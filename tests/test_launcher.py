@@ -1,4 +1,4 @@
-"""Starting and stopping training processes without the UI (cs_tui.training.launcher): the app's Training
+"""Starting and stopping training processes without the UI (cs_tui.launcher): the app's Training
 and Tuning screens only show what these functions do."""
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from cs_tui.training import launcher
-from cs_tui.training.runs import Run, RunStatus, atomic_write_json
+from cs_tui import launcher
+from cs_tui.files import atomic_write_json
+from cs_tui.training.run_record import RunStatus
+from cs_tui.training.runs import Run
 
 QUICK = ["--eval-episodes", "100", "--reference-episodes", "100", "--n-envs", "4", "--eval-every", "512", "--quiet"]
 

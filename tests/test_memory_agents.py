@@ -16,9 +16,11 @@ from cs_env.evaluate import rollout
 from cs_env.scenarios import load_scenarios, run_trial
 from cs_tui.agents import load_agent
 from cs_tui.cli import main
-from cs_tui.training import trainer
+from cs_tui.training.evaluation import _with_episodes, sb3_memory
+from cs_tui.training.model_file import read_model_meta
+from cs_tui.training.model_file.format import ModelLoadError
 from cs_tui.training.runs import Run
-from cs_tui.training.safe_load import ModelLoadError, load_model, read_model_meta
+from cs_tui.training.safe_load import load_model
 
 QUICK = ["--timesteps", "1", "--n-envs", "4", "--eval-every", "512", "--eval-episodes", "100",
          "--reference-episodes", "100", "--quiet"]  # fmt: skip
@@ -66,7 +68,7 @@ def test_the_loaded_agent_plays_each_conversation_as_sb3_does(runs: Path, name: 
         trial = run_trial(agent, scenario, seed=i)
         assert list(trial.actions) == sb3_plays(model, scenario.make_env(), i, scenario.options), scenario.name
     ours = rollout(agent, episodes=300, seed=5)
-    theirs = rollout(trainer._with_episodes(trainer.sb3_memory(model)), episodes=300, seed=5)
+    theirs = rollout(_with_episodes(sb3_memory(model)), episodes=300, seed=5)
     # the same conversations but where two strategies tie to float rounding (SB3 normalizes the logits
     # before its argmax, the agent takes a softmax): at most 1 % of them
     same = (ours.episode_strategy_counts == theirs.episode_strategy_counts).all(axis=1)
@@ -124,12 +126,15 @@ def test_a_memory_run_resumes_evaluates_and_is_tested(
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--algorithm", "recurrent_ppo", "--frame-stack", "2"], "recurrent_ppo's LSTM already remembers"),
-        (["--frame-stack", "17"], "--frame-stack must be a whole number from 1 to 16"),
+        (["--algorithm", "recurrent_ppo", "--frame-stack", "2"], "--frame-stack must be 1 for recurrent_ppo"),
+        (["--frame-stack", "17"], "argument --frame-stack: must be at most 16"),
         (["--frame-stack", "0"], "argument --frame-stack: must be at least 1"),
         (["--algorithm", "recurrent_ppo", "--warm-start", "baseline:oracle"], "(ppo, a2c), not recurrent_ppo"),
         (["--algorithm", "lstm"], "invalid choice: 'lstm'"),
-        (["--frame-stack", "2", "--warm-start", "baseline:oracle"], "drop --frame-stack or --warm-start"),
+        (
+            ["--frame-stack", "2", "--warm-start", "baseline:oracle"],
+            "--warm-start clones a policy that reads one observation",
+        ),
     ],
 )
 def test_a_bad_memory_option_is_a_usage_error_naming_the_valid_choices(

@@ -193,6 +193,7 @@ def test_a_playbook_warm_starts_training_and_a_bad_one_is_refused_before_any_run
 ) -> None:
     from cs_tui.cli import main
     from cs_tui.training import trainer, warm_start
+    from cs_tui.training.options import TrainOptions
     from cs_tui.training.runs import Run
 
     bad = tmp_path / "bad.toml"
@@ -206,7 +207,7 @@ def test_a_playbook_warm_starts_training_and_a_bad_one_is_refused_before_any_run
     team.write_text(HEAD + '[[rule]]\nstrategy = "empathetic"\nsentiment = "angry"\n' + T)
     monkeypatch.setattr(warm_start, "WARM_START_EPISODES", 300)
     fast = {"eval_episodes": 100, "reference_episodes": 100, "record_seconds": 0.2, "eval_every": 2048}
-    options = trainer.TrainOptions(
+    options = TrainOptions(
         algorithm="ppo", timesteps=64, saves=saves, name="warm", warm_start=f"playbook:{team}", **fast
     )
     assert trainer.train(options).status == "finished"
@@ -303,3 +304,9 @@ def test_show_says_how_often_each_rule_fires_and_its_score_where_it_fires(
     bad.write_text("format = 1\n")
     code, err = run_cli(capsys, "playbook", "show", str(bad))
     assert code == 2 and "no env" in err
+
+
+def test_a_playbook_nested_too_deeply_is_a_clear_error_not_a_recursion_crash() -> None:
+    """Playbooks are read by the one TOML reader every data file goes through (nesting bounded)."""
+    with pytest.raises(PlaybookError, match="not valid TOML: nested more than"):
+        loads("a = " + "[" * 100_000 + "]" * 100_000, source="deep.toml")

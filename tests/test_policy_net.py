@@ -27,8 +27,10 @@ from test_safe_load import (  # noqa: E402  (the model files and crafting helper
 )
 
 from cs_env.env import OBS_SIZE  # noqa: E402
+from cs_tui.training.model_file.format import ModelLoadError  # noqa: E402
+from cs_tui.training.model_file.writer import save_model  # noqa: E402
 from cs_tui.training.policy_net import load_policy_net  # noqa: E402
-from cs_tui.training.safe_load import ModelLoadError, load_model, save_model  # noqa: E402
+from cs_tui.training.safe_load import load_model  # noqa: E402
 
 __all__ = ["observations", "trained"]  # fixtures, used by name
 
@@ -116,3 +118,32 @@ def test_a_pickled_payload_is_refused_and_never_run(trained: dict[str, tuple[Any
     bad = rewrite(path, tmp_path / "bad.zip", {"cs_tui.json": b'{"format": "cs_tui.model"}'})
     with pytest.raises(ModelLoadError, match=r"cs_tui\.json"):
         load_policy_net(bad)
+
+
+def test_both_loaders_refuse_a_file_for_the_same_reason_in_the_same_words(
+    trained: dict[str, tuple[Any, Path]], tmp_path: Path
+) -> None:
+    """Both open a file through ``open_checked`` and load its tensors through ``load_weights``: a file that
+    breaks several rules at once is refused by each for the same first one, in the same words."""
+    _, path = trained["dqn"]
+    marker = tmp_path / "pwned"
+    state: dict[str, Any] = policy_state(path)
+    state["payload"] = CreatesFile(marker)
+    broken = {
+        "no weights and a bad description": {"policy.pth": None, "cs_tui.json": b'{"format": "cs_tui.model"}'},
+        "no weights": {"policy.pth": None},
+        "a payload in the weights and stray variables": {
+            "policy.pth": torch_bytes(state),
+            "pytorch_variables.pth": torch_bytes({"sneaky": torch.zeros(1)}),
+        },
+        "stray variables": {"pytorch_variables.pth": torch_bytes({"sneaky": torch.zeros(1)})},
+    }
+    for number, (case, members) in enumerate(broken.items()):
+        crafted = rewrite(path, tmp_path / f"crafted-{number}.zip", members)
+        messages = []
+        for load in (load_model, load_policy_net):
+            with pytest.raises(ModelLoadError) as caught:
+                load(crafted)
+            messages.append(str(caught.value))
+        assert messages[0] == messages[1], (case, messages)
+    assert not marker.exists()

@@ -20,7 +20,9 @@ from test_app_training import make_run, train_record
 
 from cs_env.files import FileReadError
 from cs_tui.training import runs, trainer
-from cs_tui.training.runs import RunError
+from cs_tui.training.options import TrainOptions
+from cs_tui.training.run_lock import RunLock, run_locked
+from cs_tui.training.run_record import RunError
 
 FAST = {"eval_episodes": 30, "reference_episodes": 30, "record_seconds": 0.2}
 
@@ -29,7 +31,7 @@ FAST = {"eval_episodes": 30, "reference_episodes": 30, "record_seconds": 0.2}
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tiny finished run (2,048 steps, a checkpoint), copied by each test that plants something in it."""
     saves = tmp_path_factory.mktemp("source")
-    options = trainer.TrainOptions(timesteps=1000, saves=saves, name="r", eval_every=1000, n_envs=16, **FAST)
+    options = TrainOptions(timesteps=1000, saves=saves, name="r", eval_every=1000, n_envs=16, **FAST)
     result = trainer.train(options)
     assert result.status == "finished"
     return result.run.path
@@ -61,7 +63,7 @@ def test_resume_never_writes_through_a_planted_symlink(
     assert code == 2 and "Traceback" not in err, err
     assert f"{run_copy / name} is a symbolic link (to {victim})" in err
     assert (victim.read_bytes(), victim.stat().st_mtime_ns) == before  # untouched: not truncated, not appended to
-    assert runs.run_locked(run_copy) in (False, None)  # the lock is not left held
+    assert run_locked(run_copy) in (False, None)  # the lock is not left held
 
 
 def test_resume_never_writes_into_a_folder_a_planted_checkpoints_link_leads_to(
@@ -86,7 +88,7 @@ def test_the_writers_refuse_links_themselves(tmp_path: Path) -> None:
     for name in (".lock", "metrics.jsonl"):
         (run / name).symlink_to(victim)
     with pytest.raises(FileReadError, match=r"\.lock: is a symbolic link; a run's files are never written through"):
-        runs.RunLock(run).acquire()
+        RunLock(run).acquire()
     with pytest.raises(FileReadError, match=r"metrics\.jsonl: is a symbolic link"):
         runs.append_jsonl(run / "metrics.jsonl", {"type": "status"})
     with pytest.raises(FileReadError, match=r"metrics\.jsonl: is a symbolic link"):
@@ -121,7 +123,7 @@ def test_resume_of_a_run_whose_metrics_is_not_a_file_is_one_line_and_exit_2(run_
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and KINDS[kind] in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("cs-tui train: error: cannot resume:")
-    assert runs.run_locked(run_copy) is False  # the lock was released
+    assert run_locked(run_copy) is False  # the lock was released
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from cs_tui.training import runs
-from cs_tui.training.run_record import REQUIRED, EvalRecord, RunRecord
-from cs_tui.training.runs import Run, RunError
+from cs_tui.files import atomic_write_json, to_json
+from cs_tui.training.run_record import REQUIRED, EvalRecord, RunError, RunRecord
+from cs_tui.training.runs import Run
 
 SHIPPED = Path(__file__).parent.parent / "saves" / "default" / "meta.json"
 
@@ -25,7 +25,7 @@ def test_the_shipped_meta_json_reads_and_writes_back_exactly() -> None:
     data = shipped()
     record = RunRecord.from_json(data, SHIPPED)
     assert record.to_json() == data and list(record.to_json()) == list(data)  # the same keys, in order
-    assert runs.to_json(record.to_json(), indent=2) + "\n" == SHIPPED.read_text()  # byte for byte
+    assert to_json(record.to_json(), indent=2) + "\n" == SHIPPED.read_text()  # byte for byte
     assert record.algorithm == "ppo" and record.status == "finished" and record.extra == {}
     assert (
         record.best_eval is not None
@@ -128,7 +128,7 @@ def test_an_evaluation_record_keeps_the_evaluations_own_figures() -> None:
 def test_the_app_readers_errors_are_run_errors_so_a_bad_field_is_shown_not_raised(tmp_path: Path) -> None:
     run = Run(tmp_path / "r")
     run.path.mkdir()
-    runs.atomic_write_json(run.meta_path, {**shipped(), "max_turns": "ten"})
+    atomic_write_json(run.meta_path, {**shipped(), "max_turns": "ten"})
     with pytest.raises(RunError, match=r"r/meta\.json: max_turns must be a whole number"):
         run.record()
     assert run.recorded_status == "finished"  # the status alone still reads: the run can be stopped, listed

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from cs_tui.files import atomic_write_json
 from cs_tui.training import runs
-from cs_tui.training.runs import Run, RunError, append_jsonl, atomic_write_json, list_runs, saves_dir
+from cs_tui.training.run_lock import process_token
+from cs_tui.training.run_record import RunError
+from cs_tui.training.runs import Run, append_jsonl, list_runs, saves_dir
 
 
 def make_run(root: Path, name: str, **meta: object) -> Run:
@@ -53,7 +56,7 @@ def test_a_failed_atomic_write_keeps_the_old_file(tmp_path: Path) -> None:
 def test_kill_9_during_a_stream_of_atomic_writes_never_leaves_a_broken_file(tmp_path: Path) -> None:
     target = tmp_path / "meta.json"
     code = (
-        "import sys\nfrom cs_tui.training.runs import atomic_write_json\n"
+        "import sys\nfrom cs_tui.files import atomic_write_json\n"
         f"i = 0\nprint('ready', flush=True)\nwhile True:\n"
         f"    atomic_write_json({str(target)!r}, {{'i': i, 'pad': 'x' * 200000}}); i += 1\n"
     )
@@ -145,12 +148,12 @@ def test_status_of_a_run_whose_process_died_reads_interrupted(tmp_path: Path) ->
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     dead = make_run(tmp_path, "dead", status="running", pid=proc.pid)
-    alive = make_run(tmp_path, "alive", status="running", pid=os.getpid(), pid_token=runs.process_token())
+    alive = make_run(tmp_path, "alive", status="running", pid=os.getpid(), pid_token=process_token())
     assert dead.recorded_status == "running"
     assert not dead.is_alive() and dead.status == "died"
     assert alive.is_alive() and alive.status == "running"
     reused = make_run(tmp_path, "reused", status="running", pid=os.getpid(), pid_token="not-this-process")
-    if runs.process_token() is not None:  # where start times are known, a reused pid is not mistaken for the run
+    if process_token() is not None:  # where start times are known, a reused pid is not mistaken for the run
         assert not reused.is_alive()
 
 

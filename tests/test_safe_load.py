@@ -24,15 +24,11 @@ from gymnasium import spaces  # noqa: E402
 from sb3_contrib import RecurrentPPO  # noqa: E402
 
 from cs_env.env import CustomerSupportEnv  # noqa: E402
-from cs_tui.training.model_file import ALLOWED_MEMBERS, META_MEMBER  # noqa: E402
-from cs_tui.training.pickle_scan import DATA_GLOBALS, pickle_globals  # noqa: E402
-from cs_tui.training.safe_load import (  # noqa: E402
-    ModelLoadError,
-    load_model,
-    load_model_with_meta,
-    read_model_meta,
-    save_model,
-)
+from cs_tui.training.model_file import read_model_meta  # noqa: E402
+from cs_tui.training.model_file.format import ALLOWED_MEMBERS, META_MEMBER, ModelLoadError  # noqa: E402
+from cs_tui.training.model_file.pickle_scan import DATA_GLOBALS, pickle_globals  # noqa: E402
+from cs_tui.training.model_file.writer import save_model  # noqa: E402
+from cs_tui.training.safe_load import load_model, load_model_with_meta  # noqa: E402
 
 ALGORITHMS = ("ppo", "a2c", "dqn", "recurrent_ppo")
 CLASSES = {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN, "recurrent_ppo": RecurrentPPO}
@@ -206,7 +202,7 @@ def test_the_file_describes_itself(trained: dict[str, tuple[Any, Path]]) -> None
 def test_reading_a_model_files_description_does_not_import_torch(trained: dict[str, tuple[Any, Path]]) -> None:
     _, path = trained["ppo"]
     code = (
-        "import sys\nfrom cs_tui.training.safe_load import read_model_meta\n"
+        "import sys\nfrom cs_tui.training.model_file import read_model_meta\n"
         f"print(read_model_meta({str(path)!r})['algorithm'], 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -613,7 +609,7 @@ def test_load_model_with_meta_returns_the_description(trained: dict[str, tuple[A
 def test_dqns_replay_buffer_round_trips_as_plain_arrays_and_a_bad_file_is_refused(
     trained: dict[str, tuple[Any, Path]], tmp_path: Path
 ) -> None:
-    from cs_tui.training.model_file import load_replay_buffer, save_replay_buffer
+    from cs_tui.training.model_file.replay_buffer import load_replay_buffer, save_replay_buffer
 
     model, path = trained["dqn"]
     save_replay_buffer(model, tmp_path / "replay_buffer.npz")

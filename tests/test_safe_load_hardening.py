@@ -18,8 +18,10 @@ sb3 = pytest.importorskip("stable_baselines3")
 
 from cs_env.env import CustomerSupportEnv  # noqa: E402
 from cs_tui.agents import ModelAgent, ModelRunError  # noqa: E402
-from cs_tui.training.pickle_scan import pickle_globals  # noqa: E402
-from cs_tui.training.safe_load import ModelLoadError, load_model, save_model  # noqa: E402
+from cs_tui.training.model_file.format import ModelLoadError  # noqa: E402
+from cs_tui.training.model_file.pickle_scan import pickle_globals  # noqa: E402
+from cs_tui.training.model_file.writer import save_model  # noqa: E402
+from cs_tui.training.safe_load import load_model  # noqa: E402
 
 META = {"industry": "mixed", "max_turns": 10, "seed": 0}
 
@@ -247,8 +249,9 @@ def test_a_description_without_its_optional_fields_loads(model_file: Path, tmp_p
 def test_the_data_member_tables_hold_what_sb3_writes(algorithm: str, activation: str) -> None:
     """The data member's rules are tables (no model needed); an SB3 (or sb3-contrib) that writes more than
     they allow fails here."""
-    from cs_tui.training.model_file import POLICIES, torch_classes
-    from cs_tui.training.pickle_scan import DATA_GLOBALS, SB3_DATA_GLOBALS, SB3_DATA_KEYS
+    from cs_tui.training.model_file.format import POLICIES
+    from cs_tui.training.model_file.pickle_scan import DATA_GLOBALS, SB3_DATA_GLOBALS, SB3_DATA_KEYS
+    from cs_tui.training.model_file.writer import torch_classes
     from cs_tui.training.safe_load import model_class
 
     activations, _ = torch_classes()

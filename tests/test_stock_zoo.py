@@ -66,7 +66,7 @@ def test_rl_zoo_trains_enjoys_and_records_with_the_shipped_hyperparameters(tmp_p
 
 
 def test_the_zoo_file_holds_the_same_ppo_defaults_as_hyperparams_toml() -> None:
-    from cs_tui.training.trainer import load_defaults
+    from cs_tui.training.options import load_defaults
 
     shipped = yaml.safe_load(CONF.read_text())[ID]
     ours = load_defaults()["ppo"]

@@ -19,8 +19,13 @@ from cli_helpers import run_cli
 
 from cs_env.evaluate import Metrics
 from cs_tui.cli import main
-from cs_tui.training import runs, trainer
+from cs_tui.files import atomic_write_json
+from cs_tui.training import trainer
+from cs_tui.training.evaluation import evaluate_model, reference_for
+from cs_tui.training.options import TrainOptions, collection_size, load_defaults, whole_collections
+from cs_tui.training.run_record import RunError
 from cs_tui.training.runs import Run
+from cs_tui.training.session import NullReporter
 
 META_KEYS = {
     "schema", "name", "algorithm", "industry", "max_turns", "seed", "n_envs", "total_timesteps", "timesteps_done",
@@ -38,7 +43,7 @@ FAST = {"eval_episodes": 200, "reference_episodes": 200, "record_seconds": 0.2}
 FAST_FLAGS = ["--eval-episodes", "200", "--reference-episodes", "200"]
 
 
-def quick_options(tmp_path: Path, algorithm: str, **changes: Any) -> trainer.TrainOptions:
+def quick_options(tmp_path: Path, algorithm: str, **changes: Any) -> TrainOptions:
     base: dict[str, Any] = {
         "algorithm": algorithm,
         "industry": "mixed",
@@ -50,7 +55,7 @@ def quick_options(tmp_path: Path, algorithm: str, **changes: Any) -> trainer.Tra
         **({"n_envs": 16} if algorithm == "ppo" else {}),  # 16 envs x PPO's 128 steps: rollouts of 2,048
         **FAST,
     }
-    return trainer.TrainOptions(**{**base, **changes})
+    return TrainOptions(**{**base, **changes})
 
 
 def records_of(run: Run) -> list[dict[str, Any]]:
@@ -118,7 +123,7 @@ def test_the_same_seed_gives_identical_parameters_and_another_seed_does_not(tmp_
 
 @pytest.mark.heavy
 def test_a_signal_in_process_stops_at_the_next_step_with_a_checkpoint(tmp_path: Path) -> None:
-    class StopAfterFirstRecord(trainer.NullReporter):
+    class StopAfterFirstRecord(NullReporter):
         def record(self, record: dict[str, Any]) -> None:
             if record["type"] == "train":
                 os.kill(os.getpid(), signal.SIGINT)
@@ -145,7 +150,7 @@ def wait_for_training(run: Run, min_steps: int, timeout: float = 600.0) -> int:
     while time.monotonic() < deadline:
         try:
             done = int(run.meta.get("timesteps_done", 0))
-        except runs.RunError:
+        except RunError:
             done = 0
         if done >= min_steps and run.model_path.exists():
             return done
@@ -277,7 +282,7 @@ def test_resume_of_a_run_name_that_is_not_there_is_a_usage_error_listing_the_run
 ) -> None:
     for name in ("alpha", "beta"):
         (tmp_path / name).mkdir()
-        runs.atomic_write_json(tmp_path / name / "meta.json", {"name": name, "status": "finished"})
+        atomic_write_json(tmp_path / name / "meta.json", {"name": name, "status": "finished"})
     code, err = run_cli(capsys, "--saves", str(tmp_path), "train", "--resume", "nosuchrun")
     assert code == 2 and err.startswith("usage: cs-tui train")
     assert "nosuchrun: not a run folder" in err and f"runs under {tmp_path}: " in err
@@ -322,9 +327,9 @@ def test_train_says_up_front_that_it_rounds_the_steps_up_to_whole_rollouts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # PPO's defaults collect 128 steps in each env: in 16 envs, 3,000 steps are two rollouts of 2,048
-    assert trainer.collection_size("ppo", 16, trainer.load_defaults()["ppo"].hyperparameters()) == 2048
-    assert trainer.whole_collections(3000, 2048) == 4096 and trainer.whole_collections(4096, 2048) == 4096
-    assert trainer.collection_size("dqn", 2, {"model": {"train_freq": [4, "step"]}}) == 8
+    assert collection_size("ppo", 16, load_defaults()["ppo"].hyperparameters()) == 2048
+    assert whole_collections(3000, 2048) == 4096 and whole_collections(4096, 2048) == 4096
+    assert collection_size("dqn", 2, {"model": {"train_freq": [4, "step"]}}) == 8
     argv = ["--saves", str(tmp_path), "train", "--name", "r", "--timesteps", "3000", "--n-envs", "16", *FAST_FLAGS]
     code = main(argv)
     out = capsys.readouterr().out
@@ -334,7 +339,7 @@ def test_train_says_up_front_that_it_rounds_the_steps_up_to_whole_rollouts(
 
 
 def test_the_default_hyperparameters_file_is_valid_for_every_algorithm() -> None:
-    defaults = trainer.load_defaults()
+    defaults = load_defaults()
     assert set(defaults) == set(trainer.ALGORITHMS)
     for d in defaults.values():
         assert d.n_envs >= 1 and d.timesteps >= 1 and d.model and d.policy
@@ -364,7 +369,7 @@ def test_the_shipped_default_agent_loads_safely_and_reaches_90_percent_of_oracle
     assert meta["algorithm"] == "ppo" and meta["industry"] == "mixed" and meta["status"] == "finished"
     assert not run.checkpoints_dir.exists()  # kept small
     random_return, oracle_return = reference_returns("mixed", 4000, 1)
-    score = trainer.evaluate_model(
+    score = evaluate_model(
         load_model(run.best_path),
         industry="mixed",
         max_turns=10,
@@ -448,7 +453,7 @@ def test_a_reference_cached_by_another_oracle_is_not_reused(tmp_path: Path) -> N
 
     digest = default_catalog().digest[:16]
     stale = {"random_return": 0.3, "oracle_return": 9.0, "episodes": 20, "seed": 0}
-    runs.atomic_write_json(tmp_path / ".cache" / f"reference-tech-10-20-0-{digest}.json", stale)  # the old oracle's
-    fresh = trainer.reference_for("tech", 10, 20, 0, tmp_path)
+    atomic_write_json(tmp_path / ".cache" / f"reference-tech-10-20-0-{digest}.json", stale)  # the old oracle's
+    fresh = reference_for("tech", 10, 20, 0, tmp_path)
     assert fresh["oracle_return"] != 9.0
-    assert trainer.reference_for("tech", 10, 20, 0, tmp_path) == fresh  # and its own is cached
+    assert reference_for("tech", 10, 20, 0, tmp_path) == fresh  # and its own is cached

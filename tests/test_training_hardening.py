@@ -16,26 +16,31 @@ from typing import Any
 import pytest
 from cli_helpers import run_cli
 
+import cs_tui.files
 from cs_env import ENV_ID
 from cs_env.industries import default_catalog
+from cs_tui.files import atomic_write_json
 from cs_tui.training import runs, trainer
+from cs_tui.training.options import TrainOptions, load_defaults
+from cs_tui.training.run_lock import RunLock, process_token
 from cs_tui.training.runs import Run
+from cs_tui.training.session import NullReporter
 
 FAST = {"eval_episodes": 200, "reference_episodes": 200, "record_seconds": 0.2}
 FAST_FLAGS = ["--eval-episodes", "200", "--reference-episodes", "200"]
 
 
-def quick(tmp_path: Path, **changes: Any) -> trainer.TrainOptions:
+def quick(tmp_path: Path, **changes: Any) -> TrainOptions:
     # 16 envs x PPO's 128 steps: rollouts of 2,048 steps
     base: dict[str, Any] = {"timesteps": 1000, "saves": tmp_path, "name": "r", "eval_every": 1000, "n_envs": 16,
                             **FAST}  # fmt: skip
-    return trainer.TrainOptions(**{**base, **changes})
+    return TrainOptions(**{**base, **changes})
 
 
 def hold_lock(path: Path) -> subprocess.Popen[str]:
     """Another process holding the run's lock, as a trainer does; returns once it holds it."""
     child = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from cs_tui.training.runs import RunLock; "
+        [sys.executable, "-c", "import sys, time; from cs_tui.training.run_lock import RunLock; "
          f"RunLock({str(path)!r}).acquire(); print('held', flush=True); time.sleep(3600)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -70,7 +75,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_empty_run_folder(
     def full(path: Path | str, data: bytes) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(runs, "atomic_write_bytes", full)
+    monkeypatch.setattr(cs_tui.files, "atomic_write_bytes", full)  # (every whole file is written through it)
     code, err = run_cli(capsys, "--saves", str(tmp_path), "train", "--name", "full", "--timesteps", "100")
     assert code == 1 and "No space left on device" in err and "meta.json" in err and "Traceback" not in err
     assert not (tmp_path / "full").exists()  # the name is free for the next try
@@ -81,7 +86,7 @@ def test_a_signal_right_after_the_run_is_written_still_leaves_a_resumable_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The window of the torch import: the handlers must already be there when meta.json appears."""
-    write = runs.atomic_write_json
+    write = atomic_write_json
     sent: list[bool] = []
 
     def write_then_signal(path: Path | str, obj: Any) -> None:
@@ -158,16 +163,16 @@ def test_a_run_whose_trainer_died_before_its_first_checkpoint_restarts_on_resume
 ) -> None:
     run = Run(tmp_path / "died")
     run.path.mkdir()
-    runs.RunLock(run.path).acquire().release()  # its trainer took the lock, then died (kill -9)
+    RunLock(run.path).acquire().release()  # its trainer took the lock, then died (kill -9)
     meta = {
         "schema": 1, "name": "died", "env_id": ENV_ID, "algorithm": "ppo", "industry": "mixed", "max_turns": 10,
         "seed": 0,
         "n_envs": 16, "total_timesteps": 2048, "timesteps_done": 0, "status": "running", "pid": os.getpid(),
-        "pid_token": runs.process_token(), "hyperparameters": trainer.load_defaults()["ppo"].hyperparameters(),
+        "pid_token": process_token(), "hyperparameters": load_defaults()["ppo"].hyperparameters(),
         "reference": {"random_return": 0.4, "oracle_return": 1.8, "episodes": 200, "seed": 0}, "eval_every": 1000,
         "eval_episodes": 200, "keep_checkpoints": 3, "industry_digest": default_catalog().digest,
     }  # fmt: skip
-    runs.atomic_write_json(run.meta_path, meta)
+    atomic_write_json(run.meta_path, meta)
     # the pid is alive (it is this process) but does not hold the lock: the trainer is gone
     assert not run.is_alive() and run.status == "died"
     code, err = run_cli(capsys, "train", "--resume", str(run.path), "--quiet")
@@ -191,7 +196,7 @@ def test_a_run_killed_after_its_last_checkpoint_resumes_to_be_marked_finished(
 
 @pytest.mark.heavy
 def test_a_resume_from_a_mid_rollout_checkpoint_stops_at_the_total(tmp_path: Path) -> None:
-    class StopAtFirstEval(trainer.NullReporter):
+    class StopAtFirstEval(NullReporter):
         def record(self, record: dict[str, Any]) -> None:
             if record["type"] == "eval":
                 os.kill(os.getpid(), signal.SIGINT)
@@ -211,7 +216,7 @@ def test_a_resumed_run_keeps_its_record(tmp_path: Path) -> None:
     run = trainer.train(quick(tmp_path, timesteps=2048)).run
     before = run.record()
     # a key a later version wrote, and the tuner's own, survive a resume as well
-    runs.atomic_write_json(run.meta_path, {**run.meta, "from_a_later_version": [1], "tune": {"study": "s"}})
+    atomic_write_json(run.meta_path, {**run.meta, "from_a_later_version": [1], "tune": {"study": "s"}})
     result = trainer.resume(run.path, timesteps=4096, record_seconds=0.2)
     assert result.status == "finished", result.message
     after = run.record()

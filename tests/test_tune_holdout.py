@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 from test_tune import TINY_SPACE, tune_args
 
-from cs_tui.training import runs, tuner
+import cs_tui.tuning.worker
+from cs_tui.training import runs
+from cs_tui.tuning.options import TuneOptions
+from cs_tui.tuning.worker import run_worker
 
 
 @pytest.fixture
@@ -59,11 +62,11 @@ def test_a_held_out_scoring_that_fails_leaves_a_failed_run_with_the_reason(
     def unreadable(*args: Any, **kwargs: Any) -> dict[str, Any]:
         raise ValueError("best.zip: the model's outputs are not finite numbers")
 
-    monkeypatch.setattr(tuner, "holdout_eval", unreadable)
+    monkeypatch.setattr(cs_tui.tuning.worker, "holdout_eval", unreadable)
     small = {"eval_every": 256, "eval_episodes": 30, "holdout_episodes": 30, "reference_episodes": 30}
-    options = tuner.TuneOptions(trials=1, saves=tmp_path, study="f", timesteps=512, heartbeat=2, search_space=space,
+    options = TuneOptions(trials=1, saves=tmp_path, study="f", timesteps=512, heartbeat=2, search_space=space,
                                 **small)  # fmt: skip
-    result = tuner.run_worker(options)
+    result = run_worker(options)
     assert result.status == "failed" and "held-out evaluation failed" in result.message
     meta = json.loads((tmp_path / "f-t0000" / "meta.json").read_text())
     assert meta["status"] == "failed"

@@ -11,6 +11,7 @@ from cs_env.evaluate import rollout
 from cs_env.policies import HeuristicPolicy
 from cs_tui.cli import main
 from cs_tui.training import trainer, warm_start
+from cs_tui.training.options import TrainOptions
 from cs_tui.training.runs import Run
 from cs_tui.training.safe_load import load_model
 
@@ -35,9 +36,7 @@ def test_a_warm_started_run_imitates_its_source_and_records_it(tmp_path: Path, m
     monkeypatch.setattr(warm_start, "WARM_START_EPISODES", 600)
     runs = {}
     for name, source in (("warm", "baseline:heuristic"), ("cold", None)):
-        options = trainer.TrainOptions(
-            algorithm="ppo", timesteps=2048, saves=tmp_path, name=name, warm_start=source, **FAST
-        )
+        options = TrainOptions(algorithm="ppo", timesteps=2048, saves=tmp_path, name=name, warm_start=source, **FAST)
         result = trainer.train(options)
         assert result.status == "finished"
         runs[name] = result.run
@@ -71,7 +70,7 @@ def record_conversations(folder: Path, strategy: str, count: int) -> None:
     """``count`` conversations (seeds 0, 1, ...) a person played answering every turn with ``strategy``, as the
     play pane records them, each with the opponent's version escalating at once (which must not be imitated)."""
     from cs_env.domain import STRATEGY_NAMES
-    from cs_tui.screens.play_session import play_agent, replay, save_episode
+    from cs_tui.play_session import play_agent, replay, save_episode
 
     action = STRATEGY_NAMES.index(strategy)
     for seed in range(count):

@@ -102,7 +102,7 @@ async def drive(seed: int, saves: Path, keys: int, resizes: int) -> list[str]:
     from cs_tui.screens import training
 
     rng = random.Random(seed)
-    from cs_tui.training import launcher
+    from cs_tui import launcher
 
     original, original_launch = training.TrainingScreen._launch, launcher.launch
     training.TrainingScreen._launch = _capped(original)  # type: ignore[method-assign]

@@ -78,7 +78,7 @@ def plant(path: Path, kind: str, victim: Path | None = None) -> None:
 
 
 def planted_case(rng: random.Random, workdir: Path, i: int) -> str | None:
-    from cs_tui.training.runs import run_locked
+    from cs_tui.training.run_lock import run_locked
 
     run = _copy_run(workdir, f"planted{i}")
     name, kind = rng.choice(WRITTEN), rng.choice(PLANTS)

@@ -21,7 +21,8 @@ ROLLOUT = {"ppo": 32 * 64, "a2c": 16 * 5, "dqn": 8}
 
 def check_run(run: Path, lost_limit: int) -> str | None:
     """The promises on a run folder whose trainer died: files load, steps lost bounded, resume works."""
-    from cs_tui.training.runs import Run, RunError
+    from cs_tui.training.run_record import RunError
+    from cs_tui.training.runs import Run
 
     problems: list[str] = []
     if not (run / "meta.json").exists():

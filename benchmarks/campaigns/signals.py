@@ -19,7 +19,8 @@ SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 
 
 def trial(seed: int, workdir: Path) -> str | None:
-    from cs_tui.training.runs import Run, RunError
+    from cs_tui.training.run_record import RunError
+    from cs_tui.training.runs import Run
 
     rng = random.Random(seed)
     signum = SIGNALS[seed % 3]  # every signal equally often, whatever the count

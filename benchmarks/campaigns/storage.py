@@ -130,7 +130,8 @@ def full_disk_trial(rng: random.Random, workdir: Path) -> list[str]:
 
 
 def same_name_trial(rng: random.Random, workdir: Path) -> list[str]:
-    from cs_tui.training.runs import Run, RunError
+    from cs_tui.training.run_record import RunError
+    from cs_tui.training.runs import Run
 
     saves = workdir / "saves"
     argv = ["--saves", str(saves), "train", "--name", "twin", "--timesteps", "1000", "--eval-every", "500", *TINY]

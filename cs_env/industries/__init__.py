@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from cs_env.domain import STRATEGY_NAMES, ResponseStrategy
-from cs_env.files import read_regular, toml_file
+from cs_env.files import is_int, read_regular, toml_file
 
 INDUSTRY_DIR = Path(__file__).parent
 #: Strategies that have a per-inquiry row in ``progress`` and ``mood``.
@@ -107,7 +107,7 @@ def _is_real(value: Any) -> bool:
     never converted to float before it is known to be in range: 10**400 has no float)."""
     if isinstance(value, float):
         return math.isfinite(value)
-    return isinstance(value, int) and not isinstance(value, bool)
+    return is_int(value)
 
 
 class _Reader:
@@ -199,7 +199,7 @@ def load_industry(path: Path) -> Industry:
     inquiries = []
     for inq_name, table, prefix in reader.tables(data, "inquiries"):
         inq_id = reader.get(table, "id", prefix)
-        if isinstance(inq_id, bool) or not isinstance(inq_id, int) or inq_id < 0:
+        if not is_int(inq_id) or inq_id < 0:
             raise reader.fail(prefix + "id", f"expected a non-negative integer, got {inq_id!r}")
         traits = {t: reader.number(table, t, prefix, 0.0, 1.0) for t in TRAITS}
         inquiries.append(
@@ -266,3 +266,12 @@ def load_catalog(directory: Path = INDUSTRY_DIR) -> Catalog:
 def default_catalog() -> Catalog:
     """The industries shipped in this folder, loaded once per process."""
     return load_catalog()
+
+
+def industry_data_problem() -> str | None:
+    """What is wrong with the industry files (the file and the problem), or None when they load."""
+    try:
+        default_catalog()
+    except IndustryDataError as exc:
+        return str(exc)
+    return None

@@ -42,6 +42,7 @@ import numpy as np
 
 from cs_env.domain import FINAL_OUTCOME_NAMES, STRATEGY_NAMES
 from cs_env.env import CustomerSupportEnv, valid_industries
+from cs_env.files import is_int
 from cs_env.industries import IndustryDataError, _Reader
 from cs_env.policies import PolicyFailure
 
@@ -62,7 +63,7 @@ class _ScenarioReader(_Reader):
 
     def integer(self, table: dict[str, Any], key: str, prefix: str, lo: int) -> int:
         value = self.get(table, key, prefix)
-        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        if not is_int(value) or value < lo:
             raise self.fail(prefix + key, f"expected an integer of at least {lo}, got {value!r}")
         return value
 
@@ -384,7 +385,7 @@ def trial_seeds(trials: int, seed: int) -> list[int]:
 
 def run_scenario(policy: Any, scenario: Scenario, trials: int = 8, seed: int = 0) -> ScenarioResult:
     """Run ``trials`` conversations of ``scenario`` with ``policy`` (env seeds ``seed``, ``seed + 1``, ...)."""
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+    if not is_int(trials) or trials < 1:
         raise ValueError(f"trials must be a positive integer, got {trials!r}")
     env = scenario.make_env()
     return ScenarioResult(scenario, tuple(run_trial(policy, scenario, s, env) for s in trial_seeds(trials, seed)))

@@ -12,14 +12,8 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from cs_tui.commands.evaluate import (
-    DEFAULT_POLICY,
-    USAGE_ERROR,
-    count_up_to,
-    industry_choices,
-    load_agent_or_report,
-    setting_for,
-)
+from cs_tui.commands.agent_loading import DEFAULT_POLICY, load_agent_or_report, setting_for
+from cs_tui.commands.arguments import USAGE_ERROR, count_up_to, industry_choices
 from cs_tui.seeds import seed_arg
 
 if TYPE_CHECKING:

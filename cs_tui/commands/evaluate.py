@@ -1,173 +1,20 @@
-"""``cs-tui evaluate MODEL|baseline:NAME``: the business metrics of one agent, as tables or JSON.
-
-Also home of what the three read-only commands (evaluate, test, demo) share: turning an agent spec
-into an agent, or into a clear error and exit status 2.
-"""
+"""``cs-tui evaluate MODEL|baseline:NAME``: the business metrics of one agent, as tables or JSON."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import Any
 
+from cs_tui.commands.agent_loading import (
+    add_external_agent_flags,
+    external_agent_or_report,
+    failures_note,
+    load_agent_or_report,
+    setting_for,
+)
+from cs_tui.commands.arguments import USAGE_ERROR, count_up_to, industry_choices
 from cs_tui.seeds import seed_arg
-
-#: The shipped default agent: a run under the saves folder (``saves/default``).
-DEFAULT_POLICY = "default"
-USAGE_ERROR = 2
-
-
-def at_least(minimum: int) -> Any:
-    """An argparse type: an integer ``>= minimum`` (else a usage error, exit status 2)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-def count_up_to(minimum: int, maximum: int, why: str) -> Any:
-    """An argparse type: an integer in ``[minimum, maximum]``; ``why`` says what the maximum protects."""
-    lower = at_least(minimum)
-
-    def parse(text: str) -> int:
-        value = lower(text)
-        if value > maximum:
-            raise argparse.ArgumentTypeError(f"must be at most {maximum:,} ({why}), got {value:,}")
-        return value
-
-    return parse
-
-
-def industry_choices() -> tuple[str, ...] | None:
-    """Valid ``--industry`` values (every industry file, and mixed); None while the industry files
-    cannot be read (``cs-tui`` then names the file and the problem once ``--help`` has had its say)."""
-    from cs_env.env import valid_industries
-    from cs_env.industries import IndustryDataError
-
-    try:
-        return valid_industries()
-    except IndustryDataError:
-        return None
-
-
-def load_agent_or_report(
-    command: str, spec: str, *, industry: str, saves: str | None, seed: int, max_turns: int = 10
-) -> Any:
-    """The agent ``spec`` names, or ``None`` after printing why it cannot be loaded (to stderr).
-
-    An unknown spec or an unreadable model file is bad input: the caller exits with status 2. The
-    message lists the valid choices (from ``load_agent``), and for the missing default agent says how
-    to get it or pick a baseline.
-    """
-    from cs_tui.agents import AgentError, baseline_specs, load_agent
-    from cs_tui.training.runs import saves_dir
-    from cs_tui.training.safe_load import ModelLoadError
-
-    root = saves_dir(saves)
-    try:
-        return load_agent(spec, industry=industry, max_turns=max_turns, saves=Path(root), seed=seed)
-    except AgentError as exc:
-        if spec == DEFAULT_POLICY and not (root / DEFAULT_POLICY).exists():
-            # evaluate names its agent as an argument; demo and test take --policy
-            instead = f"cs-tui {command} " + (
-                "baseline:heuristic" if command == "evaluate" else "--policy baseline:heuristic"
-            )
-            message = (
-                f"the default agent {DEFAULT_POLICY!r} is not in {root}/ (it ships as saves/default in the "
-                "repository: run from the checkout or pass --saves DIR; or train one with "
-                f"`cs-tui train --name {DEFAULT_POLICY}`). To use a baseline instead: {instead} "
-                f"(valid baselines: {', '.join(baseline_specs())})"
-            )
-        else:
-            message = str(exc)
-    except (ModelLoadError, OSError) as exc:
-        message = f"cannot load agent {spec!r}: {exc}"
-    except ValueError as exc:  # e.g. a model for another env layout
-        message = f"cannot use agent {spec!r}: {exc}"
-    print(f"cs-tui {command}: error: {message}", file=sys.stderr)
-    return None
-
-
-def add_external_agent_flags(parser: argparse.ArgumentParser) -> None:
-    """``--agent URL``, ``--agent-cmd CMD`` and ``--agent-timeout S``: an agent outside this process."""
-    from cs_tui.external import DEFAULT_TIMEOUT, MAX_TIMEOUT
-
-    door = parser.add_mutually_exclusive_group()
-    door.add_argument(
-        "--agent",
-        dest="external_url",
-        metavar="URL",
-        default=None,
-        help="an agent that answers a POST of the observation (see examples/http_agent.py)",
-    )
-    door.add_argument(
-        "--agent-cmd",
-        metavar="CMD",
-        default=None,
-        help='an agent process speaking JSON lines, e.g. "python examples/jsonl_agent.py"',
-    )
-    parser.add_argument(
-        "--agent-timeout",
-        type=seconds_up_to(MAX_TIMEOUT),
-        default=DEFAULT_TIMEOUT,
-        metavar="S",
-        help=f"seconds an external agent may take per answer (default {DEFAULT_TIMEOUT:g}, at most {MAX_TIMEOUT:g})",
-    )
-
-
-def seconds_up_to(maximum: float) -> Any:
-    """An argparse type: a number of seconds in ``(0, maximum]``."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-        if not 0 < value <= maximum:
-            raise argparse.ArgumentTypeError(f"must be more than 0 and at most {maximum:g} seconds, got {text}")
-        return value
-
-    return parse
-
-
-def external_agent_or_report(command: str, args: argparse.Namespace) -> Any:
-    """The external agent ``--agent``/``--agent-cmd`` name, or ``None`` after printing why it cannot start."""
-    from cs_tui.external import external_agent
-
-    try:
-        return external_agent(args.external_url, args.agent_cmd, args.agent_timeout)
-    except ValueError as exc:
-        print(f"cs-tui {command}: error: {exc}", file=sys.stderr)
-        return None
-
-
-def failures_note(agent: Any) -> str | None:
-    """For an external agent that failed to answer: how often, and the first reasons; else None."""
-    count = getattr(agent, "failure_count", 0)
-    if not count:
-        return None
-    first = "; ".join(dict.fromkeys(agent.failures))  # each reason once
-    return f"the agent failed to answer {count} time{'s' if count > 1 else ''} (those conversations failed): {first}"
-
-
-def setting_for(agent: Any, industry: str | None) -> tuple[str, int]:
-    """Industry and turn limit to run ``agent`` in: ``industry`` if given; for a model, what it was trained on."""
-    max_turns = 10
-    if agent.kind == "model":
-        trained = agent.meta.get("max_turns")
-        max_turns = trained if isinstance(trained, int) and not isinstance(trained, bool) and trained > 0 else 10
-        if industry is None and agent.meta.get("industry") in (industry_choices() or ()):
-            industry = str(agent.meta["industry"])
-    return industry or "mixed", max_turns
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from cs_tui.commands.evaluate import USAGE_ERROR
+from cs_tui.commands.arguments import USAGE_ERROR
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +44,8 @@ def target_problem(target: Path) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from cs_tui.training.named import named_model
-    from cs_tui.training.runs import RunError, saves_dir
+    from cs_tui.training.run_record import RunError
+    from cs_tui.training.runs import saves_dir
 
     target = Path(args.onnx).expanduser()
     try:
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     problem = target_problem(target)
     if problem is not None:
         return _fail(f"--onnx {problem}")
-    from cs_tui.training.model_file import ModelLoadError
+    from cs_tui.training.model_file.format import ModelLoadError
     from cs_tui.training.onnx_export import ExportError, export_onnx
 
     try:

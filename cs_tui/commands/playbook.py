@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cs_tui.commands.evaluate import DEFAULT_POLICY, USAGE_ERROR, count_up_to, industry_choices, load_agent_or_report
+from cs_tui.commands.agent_loading import DEFAULT_POLICY, load_agent_or_report
+from cs_tui.commands.arguments import USAGE_ERROR, count_up_to, industry_choices
 
 #: the most sizes one distill compares, and the most rules a distilled playbook may have
 MAX_SIZES = 8
@@ -168,7 +169,7 @@ def _sizes(text: str) -> list[int] | str:
 def _distill(args: argparse.Namespace) -> int:
     from cs_env.playbook import loads
     from cs_tui.distill import distill, measure
-    from cs_tui.training.runs import write_report
+    from cs_tui.files import write_report
 
     sizes = _sizes(args.sizes)
     if isinstance(sizes, str):

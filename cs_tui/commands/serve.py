@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cs_tui.commands.evaluate import USAGE_ERROR, count_up_to
+from cs_tui.commands.arguments import USAGE_ERROR, count_up_to
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -15,17 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
-from cs_tui.commands.evaluate import (
+from cs_tui.commands.agent_loading import (
     DEFAULT_POLICY,
-    USAGE_ERROR,
     add_external_agent_flags,
-    at_least,
-    count_up_to,
     external_agent_or_report,
     failures_note,
-    industry_choices,
     load_agent_or_report,
 )
+from cs_tui.commands.arguments import USAGE_ERROR, at_least, count_up_to, industry_choices
 from cs_tui.seeds import seed_arg
 
 if TYPE_CHECKING:
@@ -88,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cs-tui test: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     if args.junit:  # checked before the trials run, not after minutes of work
-        from cs_tui.training.runs import report_target_problem
+        from cs_tui.files import report_target_problem
 
         problem = report_target_problem(args.junit)
         if problem is not None:
@@ -231,6 +228,6 @@ def junit_xml(results: list[ScenarioResult], thresholds: Thresholds, agent: str)
 def write_junit(path: Path, results: list[ScenarioResult], thresholds: Thresholds, agent: str) -> None:
     """Write the JUnit report: atomically to a file (a CI job never reads half of one), as a stream to a
     FIFO or a device such as ``/dev/stdout``, through a symlink to its target."""
-    from cs_tui.training.runs import write_report
+    from cs_tui.files import write_report
 
     write_report(path, junit_xml(results, thresholds, agent))

@@ -13,13 +13,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from cs_tui.commands.evaluate import at_least, count_up_to, industry_choices
+from cs_tui.commands.arguments import USAGE_ERROR, count_up_to, industry_choices
 from cs_tui.seeds import seed_arg
 from cs_tui.training.registry import (
     ALGORITHMS,
     MAX_EPISODES,
     MAX_EPISODES_WHY,
     MAX_EVAL_EVERY,
+    MAX_FRAME_STACK,
     MAX_KEEP_CHECKPOINTS,
     MAX_N_ENVS,
     MAX_TIMESTEPS,
@@ -32,9 +33,8 @@ from cs_tui.training.registry import (
 if TYPE_CHECKING:
     from cs_tui.training.run_record import RunRecord
     from cs_tui.training.runs import Run
-    from cs_tui.training.trainer import TrainResult
+    from cs_tui.training.session import TrainResult
 
-USAGE_ERROR = 2
 #: ``--timesteps`` here and in ``cs-tui tune``: the registry's floor and ceiling, the ceiling named in the error
 timesteps_type = count_up_to(MIN_TIMESTEPS, MAX_TIMESTEPS, TIMESTEPS_CEILING_WHY)
 
@@ -52,6 +52,8 @@ def path_text(flag: str) -> Any:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from cs_tui.training.options import EVAL_EPISODES, EVAL_EVERY, KEEP_CHECKPOINTS, REFERENCE_EPISODES
+
     parser = subparsers.add_parser(
         "train",
         help="train an agent (PPO, A2C, DQN or recurrent PPO) into saves/<run>/",
@@ -97,25 +99,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--eval-every",
         type=count_up_to(1, MAX_EVAL_EVERY, "more steps than any run trains"),
         metavar="N",
-        help="steps between evaluations and checkpoints (default: 10000)",
+        help=f"steps between evaluations and checkpoints (default: {EVAL_EVERY})",
     )
     parser.add_argument(
         "--eval-episodes",
         type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY),
         metavar="N",
-        help=f"conversations per evaluation (default: 2000, at most {MAX_EPISODES:,})",
+        help=f"conversations per evaluation (default: {EVAL_EPISODES}, at most {MAX_EPISODES:,})",
     )
     parser.add_argument(
         "--reference-episodes",
         type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY),
         metavar="N",
-        help="conversations behind the random and oracle returns that define %% of oracle (default: 2000)",
+        help="conversations behind the random and oracle returns that define %% of oracle "
+        f"(default: {REFERENCE_EPISODES})",
     )
     parser.add_argument(
         "--keep-checkpoints",
         type=count_up_to(0, MAX_KEEP_CHECKPOINTS, "each is a whole model file"),
         metavar="K",
-        help="checkpoints kept (default: 3)",
+        help=f"checkpoints kept (default: {KEEP_CHECKPOINTS})",
     )
     parser.add_argument(
         "--warm-start",
@@ -126,9 +129,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--frame-stack",
-        type=at_least(1),
+        type=count_up_to(1, MAX_FRAME_STACK, "a few turns of history"),
         metavar="K",
-        help="show the policy the last K observations side by side (default: 1; not with recurrent_ppo)",
+        help=f"show the policy the last K observations side by side (default: 1, at most {MAX_FRAME_STACK}; "
+        "not with recurrent_ppo)",
     )
     parser.add_argument(
         "--curriculum",
@@ -144,15 +148,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cs_tui.training import trainer
+    from cs_tui.training.options import (
+        EVAL_EPISODES,
+        EVAL_EVERY,
+        KEEP_CHECKPOINTS,
+        REFERENCE_EPISODES,
+        TrainingError,
+        TrainingInputError,
+        TrainOptions,
+    )
     from cs_tui.training.runs import saves_dir
+    from cs_tui.training.session import NullReporter, Reporter
     from cs_tui.training.stop import StopFlag
 
     # a whole `cs-tui train` process keeps its stop flag to the end: a signal after the run is recorded
     # finished (while printing, or tearing torch down) leaves exit 0, where the default action would kill it
     stop = StopFlag(kept=getattr(args, "whole_process", False))
-    reporter: trainer.Reporter
+    reporter: Reporter
     if args.quiet:
-        reporter = trainer.NullReporter()
+        reporter = NullReporter()
     elif args.json:
         reporter = JsonReporter()
     else:
@@ -206,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
                     )
                 algorithm, overrides = chosen.algorithm, chosen.overrides
                 n_envs = n_envs if n_envs is not None else chosen.n_envs
-            options = trainer.TrainOptions(
+            options = TrainOptions(
                 algorithm=algorithm,
                 industry=args.industry or "mixed",
                 timesteps=args.timesteps,
@@ -215,21 +229,21 @@ def run(args: argparse.Namespace) -> int:
                 name=args.name,
                 saves=saves_dir(args.saves),
                 tensorboard=args.tensorboard,
-                eval_every=args.eval_every or trainer.EVAL_EVERY,
-                eval_episodes=args.eval_episodes or trainer.EVAL_EPISODES,
-                reference_episodes=args.reference_episodes or trainer.REFERENCE_EPISODES,
-                keep_checkpoints=trainer.KEEP_CHECKPOINTS if args.keep_checkpoints is None else args.keep_checkpoints,
+                eval_every=args.eval_every or EVAL_EVERY,
+                eval_episodes=args.eval_episodes or EVAL_EPISODES,
+                reference_episodes=args.reference_episodes or REFERENCE_EPISODES,
+                keep_checkpoints=KEEP_CHECKPOINTS if args.keep_checkpoints is None else args.keep_checkpoints,
                 overrides=overrides,
                 warm_start=args.warm_start,
                 frame_stack=args.frame_stack or 1,
                 curriculum=bool(args.curriculum),
             )
             result = trainer.train(options, reporter=reporter, stop=stop)
-    except trainer.TrainingError as exc:
-        if exc.exit_code == USAGE_ERROR:
-            return _usage(str(exc))
+    except TrainingInputError as exc:  # (the exit status is chosen by the error's class)
+        return _usage(str(exc))
+    except TrainingError as exc:
         print(f"cs-tui train: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return 1
     if result.status == "failed":
         print(f"cs-tui train: {result.run.name} failed: {result.message}", file=sys.stderr)
         if result.exit_code != USAGE_ERROR:
@@ -246,7 +260,7 @@ class JsonReporter:
     """One JSON object per line on stdout: a ``started`` line, every record, a ``result`` line."""
 
     def _print(self, obj: dict[str, Any]) -> None:
-        from cs_tui.training.runs import to_json
+        from cs_tui.files import to_json
 
         sys.stdout.write(to_json(obj) + "\n")
         sys.stdout.flush()
@@ -303,7 +317,7 @@ class ConsoleReporter:
             f"({total:,} steps, {n_envs} env{'s' * (n_envs != 1)}, seed {record.seed}) → {run.path}"
         )
         if requested != total:  # SB3 trains whole rollouts: say so before the count passes the request
-            from cs_tui.training.trainer import collection_size
+            from cs_tui.training.options import collection_size
 
             size = collection_size(record.algorithm, n_envs, record.hyperparameters)
             rounds = "rollouts" if record.algorithm in ON_POLICY else "collection rounds"

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cs_tui.commands.evaluate import count_up_to, industry_choices
+from cs_tui.commands.arguments import USAGE_ERROR, count_up_to, industry_choices
 from cs_tui.commands.train import timesteps_type
 from cs_tui.seeds import seed_arg
 from cs_tui.training.registry import (
@@ -36,10 +36,11 @@ from cs_tui.training.registry import (
     TRIALS_CEILING_WHY,
 )
 
-USAGE_ERROR = 2
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from cs_tui.training.options import EVAL_EPISODES, EVAL_EVERY
+    from cs_tui.tuning.options import HOLDOUT_EPISODES, STARTUP_TRIALS
+
     parser = subparsers.add_parser(
         "tune",
         help="a hyperparameter study on Optuna (trials are run folders)",
@@ -79,19 +80,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--eval-every",
         type=count_up_to(1, MAX_EVAL_EVERY, "more steps than any run trains"),
         metavar="N",
-        help="steps between evaluations (default: 10000)",
+        help=f"steps between evaluations (default: {EVAL_EVERY})",
     )
     parser.add_argument(
         "--eval-episodes",
         type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY),
         metavar="N",
-        help=f"conversations per evaluation (default: 2000, at most {MAX_EPISODES:,})",
+        help=f"conversations per evaluation (default: {EVAL_EPISODES}, at most {MAX_EPISODES:,})",
     )
     parser.add_argument(
         "--holdout-episodes",
         type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY),
         metavar="N",
-        help="held-out conversations scoring a trial (default: 2000)",
+        help=f"held-out conversations scoring a trial (default: {HOLDOUT_EPISODES})",
     )
     parser.add_argument(
         "--reference-episodes", type=count_up_to(2, MAX_EPISODES, MAX_EPISODES_WHY), metavar="N", help=argparse.SUPPRESS
@@ -105,7 +106,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--startup-trials",
         type=count_up_to(0, MAX_STARTUP_TRIALS, "more trials than a study runs"),
         metavar="N",
-        help="trials completed before pruning starts (default: 5)",
+        help=f"trials completed before pruning starts (default: {STARTUP_TRIALS})",
     )
     parser.add_argument(
         "--search-space", metavar="FILE", help="search space file (default: cs_tui/training/search_space.toml)"
@@ -118,9 +119,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cs_tui.training import tuner
     from cs_tui.training.runs import saves_dir
     from cs_tui.training.stop import StopFlag
+    from cs_tui.tuning.options import (
+        TuneError,
+        TuneInputError,
+        check_options,
+    )
+    from cs_tui.tuning.worker import run_worker
 
     saves = saves_dir(args.saves)
     try:
@@ -131,27 +137,33 @@ def run(args: argparse.Namespace) -> int:
         if args.trials is None:
             return _usage("--trials N is needed to run a study (or --best, --list to read one)")
         options = _options(args, saves)
-        tuner.check_options(options)
+        check_options(options)
         if args.jobs > 1:
             return _supervise(args, options)
         printer = EventPrinter(json_lines=args.json)
         # a whole `cs-tui tune` process keeps its stop flag to the end (see `cs-tui train`)
         stop = StopFlag(kept=getattr(args, "whole_process", False))
-        result = tuner.run_worker(options, on_event=printer, stop=stop)
+        result = run_worker(options, on_event=printer, stop=stop)
         if args.worker_index == 0:
             _summary(args, options)
         return result.exit_code
-    except tuner.TuneError as exc:
-        if exc.exit_code == USAGE_ERROR:
-            return _usage(str(exc))
+    except TuneInputError as exc:  # (the exit status is chosen by the error's class)
+        return _usage(str(exc))
+    except TuneError as exc:
         print(f"cs-tui tune: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return 1
 
 
 def _options(args: argparse.Namespace, saves: Path) -> Any:
-    from cs_tui.training import trainer, tuner
+    from cs_tui.training.options import EVAL_EPISODES, EVAL_EVERY, REFERENCE_EPISODES
+    from cs_tui.tuning.options import (
+        HEARTBEAT_SECONDS,
+        HOLDOUT_EPISODES,
+        STARTUP_TRIALS,
+        TuneOptions,
+    )
 
-    return tuner.TuneOptions(
+    return TuneOptions(
         algorithm=args.algorithm or "ppo",
         industry=args.industry or "mixed",
         trials=args.trials or 1,
@@ -161,12 +173,12 @@ def _options(args: argparse.Namespace, saves: Path) -> Any:
         seed=args.seed or 0,
         timeout=args.timeout,
         timesteps=args.timesteps,
-        eval_every=args.eval_every or trainer.EVAL_EVERY,
-        eval_episodes=args.eval_episodes or trainer.EVAL_EPISODES,
-        holdout_episodes=args.holdout_episodes or tuner.HOLDOUT_EPISODES,
-        reference_episodes=args.reference_episodes or trainer.REFERENCE_EPISODES,
-        heartbeat=args.heartbeat or tuner.HEARTBEAT_SECONDS,
-        startup_trials=tuner.STARTUP_TRIALS if args.startup_trials is None else args.startup_trials,
+        eval_every=args.eval_every or EVAL_EVERY,
+        eval_episodes=args.eval_episodes or EVAL_EPISODES,
+        holdout_episodes=args.holdout_episodes or HOLDOUT_EPISODES,
+        reference_episodes=args.reference_episodes or REFERENCE_EPISODES,
+        heartbeat=args.heartbeat or HEARTBEAT_SECONDS,
+        startup_trials=STARTUP_TRIALS if args.startup_trials is None else args.startup_trials,
         worker=args.worker_index,
         search_space=Path(args.search_space) if args.search_space else None,
     )
@@ -198,11 +210,14 @@ def worker_command(args: argparse.Namespace, saves: Path, index: int) -> list[st
 
 def _supervise(args: argparse.Namespace, options: Any) -> int:
     """Run ``--jobs`` workers as processes; a stop signal is passed on to each of them."""
-    from cs_tui.training import tuner
+    from cs_tui.tuning.options import (
+        check_options,
+    )
+    from cs_tui.tuning.storage import WorkerMark, open_storage, open_study
 
     # open (and so create) the study once here: the workers then only join it
-    tuner.open_study(options, tuner.open_storage(options.storage, options.saves, options.heartbeat),
-                     tuner.check_options(options))  # fmt: skip
+    open_study(options, open_storage(options.storage, options.saves, options.heartbeat),
+                     check_options(options))  # fmt: skip
     children: list[subprocess.Popen[bytes]] = []
     try:
         for i in range(1, args.jobs + 1):
@@ -224,7 +239,7 @@ def _supervise(args: argparse.Namespace, options: Any) -> int:
                 child.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    mark = tuner.WorkerMark(options.saves, tuner.check_options(options))  # x in the app stops us with the workers
+    mark = WorkerMark(options.saves, check_options(options))  # x in the app stops us with the workers
     try:
         codes = [child.wait() for child in children]
     finally:
@@ -244,7 +259,7 @@ class EventPrinter:
         self.json_lines = json_lines
 
     def __call__(self, event: dict[str, Any]) -> None:
-        from cs_tui.training.runs import to_json
+        from cs_tui.files import to_json
         from cs_tui.training.search_space import format_params
 
         if self.json_lines:
@@ -268,20 +283,29 @@ class EventPrinter:
 
 
 def _open(args: argparse.Namespace, saves: Path) -> tuple[Any, str]:
-    from cs_tui.training import tuner
+    from cs_tui.tuning.options import (
+        HEARTBEAT_SECONDS,
+        default_study_name,
+    )
+    from cs_tui.tuning.results import load_study
+    from cs_tui.tuning.storage import open_storage
 
-    storage = tuner.open_storage(args.storage, saves, args.heartbeat or tuner.HEARTBEAT_SECONDS)
-    name = args.study or tuner.default_study_name(args.algorithm or "ppo", args.industry or "mixed")
-    return tuner.load(storage, name), name
+    storage = open_storage(args.storage, saves, args.heartbeat or HEARTBEAT_SECONDS)
+    name = args.study or default_study_name(args.algorithm or "ppo", args.industry or "mixed")
+    return load_study(storage, name), name
 
 
 def _summary(args: argparse.Namespace, options: Any) -> None:
     """The study's trials as a table (or one JSON object) after a run."""
-    from cs_tui.training import tuner
+    from cs_tui.tuning.options import (
+        check_options,
+    )
+    from cs_tui.tuning.results import load_study, trial_rows
+    from cs_tui.tuning.storage import open_storage
 
-    study = tuner.load(tuner.open_storage(options.storage, options.saves, options.heartbeat),
-                       tuner.check_options(options))  # fmt: skip
-    rows = tuner.trial_rows(study, _space(study))
+    study = load_study(open_storage(options.storage, options.saves, options.heartbeat),
+                       check_options(options))  # fmt: skip
+    rows = trial_rows(study, _space(study))
     if args.json:
         print(json.dumps({"type": "study", "study": study.study_name, "trials": rows}), flush=True)
     else:
@@ -328,9 +352,9 @@ def _print_table(name: str, rows: list[dict[str, Any]]) -> None:
 def _list(args: argparse.Namespace, saves: Path) -> int:
     import optuna
 
-    from cs_tui.training import tuner
+    from cs_tui.tuning.storage import embedded_url, open_storage, shown_url
 
-    storage = tuner.open_storage(args.storage, saves)
+    storage = open_storage(args.storage, saves)
     summaries = optuna.get_all_study_summaries(storage, include_best_trial=True)
     rows: list[dict[str, Any]] = [
         {"study": s.study_name, "trials": s.n_trials,
@@ -342,7 +366,7 @@ def _list(args: argparse.Namespace, saves: Path) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
-        print(f"no studies in {tuner.shown_url(args.storage or tuner.embedded_url(saves))}")
+        print(f"no studies in {shown_url(args.storage or embedded_url(saves))}")
     for row in rows:
         best = "–" if row["best"] is None else f"{row['best']:.1f} % of oracle"
         settings: dict[str, Any] = row["settings"] or {}
@@ -352,13 +376,16 @@ def _list(args: argparse.Namespace, saves: Path) -> int:
 
 
 def _best(args: argparse.Namespace, saves: Path) -> int:
-    from cs_tui.training import tuner
+    from cs_tui.files import to_json
     from cs_tui.training.hyperparams_file import write_hyperparams
-    from cs_tui.training.runs import to_json
+    from cs_tui.tuning.options import (
+        STUDIES_DIR,
+    )
+    from cs_tui.tuning.results import best_hyperparams, best_trial, trial_rows
 
     study, name = _open(args, saves)
-    rows = tuner.trial_rows(study, _space(study))
-    trial = tuner.best_trial(study)
+    rows = trial_rows(study, _space(study))
+    trial = best_trial(study)
     if trial is None:
         if args.json:
             print(json.dumps({"study": name, "best": None, "trials": rows}))
@@ -366,8 +393,8 @@ def _best(args: argparse.Namespace, saves: Path) -> int:
             _print_table(name, rows)
         print(f"cs-tui tune: study {name!r} has no complete trial yet", file=sys.stderr)
         return 1
-    algorithm, n_envs, hyperparameters = tuner.best_hyperparams(study, _space(study))
-    out = Path(args.out) if args.out else saves / tuner.STUDIES_DIR / f"{name}-best.toml"
+    algorithm, n_envs, hyperparameters = best_hyperparams(study, _space(study))
+    out = Path(args.out) if args.out else saves / STUDIES_DIR / f"{name}-best.toml"
     run = trial.user_attrs.get("run")
     holdout = trial.user_attrs.get("holdout", {})
     comment = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cs_tui.commands.evaluate import USAGE_ERROR
+from cs_tui.commands.arguments import USAGE_ERROR
 from cs_tui.commands.serve import add_bind_flags
 
 

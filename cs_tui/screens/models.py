@@ -25,12 +25,11 @@ from textual.widgets.data_table import ColumnKey
 from cs_env.evaluate import MAX_EPISODES
 from cs_tui.agents import BASELINE_PREFIX, MODEL_FILES, baseline_note, baseline_specs, playbook_specs
 from cs_tui.evaluation_view import comparison, evaluation
-from cs_tui.labels import FactLines, middle_cut
+from cs_tui.labels import FactLines, middle_cut, tone
 from cs_tui.numbers import number, pct_of_oracle, rate
 from cs_tui.screens.pane import PaneScreen
-from cs_tui.training.run_record import EvalRecord, RunRecord
-from cs_tui.training.runs import RunError, list_runs
-from cs_tui.widgets import tone
+from cs_tui.training.run_record import EvalRecord, RunError, RunRecord
+from cs_tui.training.runs import list_runs
 from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.industry_select import industry_select
 from cs_tui.widgets.key_bar import KeyBar
@@ -443,7 +442,7 @@ how often each fires and its % of oracle where it fires.
     ) -> None:
         from cs_env.evaluate import evaluate
         from cs_tui.agents import AgentError, load_agent  # a model loads in a process of its own (no torch here)
-        from cs_tui.training.safe_load import ModelLoadError
+        from cs_tui.training.model_file.format import ModelLoadError
 
         for entry in entries:
             max_turns = 10 if entry.record is None else entry.record.max_turns

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
 
     from cs_tui.export import Export
-    from cs_tui.widgets.study_form import StudyFormFields
-    from cs_tui.widgets.training_form import RunFormFields
+    from cs_tui.screens.study_form import StudyFormFields
+    from cs_tui.screens.training_form import RunFormFields
 
 
 @dataclass

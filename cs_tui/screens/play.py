@@ -1,7 +1,7 @@
 """The play pane: you answer a customer turn by turn, then the opponent plays the same customer.
 
 The conversation runs through the env's public API only (``reset``/``step``/``info``; see
-:mod:`cs_tui.screens.play_session`). The opponent is loaded by ``cs_tui.agents.load_agent`` in a thread
+:mod:`cs_tui.play_session`). The opponent is loaded by ``cs_tui.agents.load_agent`` in a thread
 worker, because a model pulls in torch; until it is ready the human can already play. The pane is in
 one phase at a time (:mod:`cs_tui.screens.play_phase`): the keys, the strategy picker and the opponent's
 line are drawn from it.
@@ -26,9 +26,7 @@ from textual.worker import get_current_worker
 from cs_env.domain import STRATEGY_NAMES
 from cs_env.env import valid_industries
 from cs_tui.labels import first_fitting
-from cs_tui.screens.pane import PaneScreen
-from cs_tui.screens.play_phase import Compared, Empty, Live, Phase, Replaying, Reviewing, State, Waiting, allows
-from cs_tui.screens.play_session import (
+from cs_tui.play_session import (
     LEAVE_PENALTY,
     Conversation,
     Episode,
@@ -40,6 +38,8 @@ from cs_tui.screens.play_session import (
     reveal_lines,
     save_episode,
 )
+from cs_tui.screens.pane import PaneScreen
+from cs_tui.screens.play_phase import Compared, Empty, Live, Phase, Replaying, Reviewing, State, Waiting, allows
 from cs_tui.widgets.action_picker import LABELS, ActionPicker, AgentView, StrategyKey
 from cs_tui.widgets.customer_card import CustomerCard, CustomerView, customer_line
 from cs_tui.widgets.key_bar import KeyBar
@@ -573,7 +573,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
             self.notify("Nothing to export yet: finish a conversation first", title="Export", severity="warning")
             return
         from cs_tui.export import exports_dir, stamp
-        from cs_tui.screens.play_session import session_export
+        from cs_tui.play_session import session_export
 
         n = len(conversations)
         what = f"{n} conversation{'s' * (n != 1)}"

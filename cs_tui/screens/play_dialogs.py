@@ -14,8 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
+from cs_tui.screens.form import seed_input, seed_shown
 from cs_tui.seeds import parse_seed
-from cs_tui.widgets.form import seed_input, seed_shown
 
 DIALOG_CSS = """
 {name} {{
@@ -126,7 +126,7 @@ class ChoiceDialog(ModalScreen[str | None]):
 def recording_label(path: Path) -> str:
     """A recorded episode as listed: when, which customer, and how you and the opponent did (a file that
     cannot be read, is not a regular file or holds something else is listed as unreadable)."""
-    from cs_tui.screens.play_session import read_record
+    from cs_tui.play_session import read_record
 
     try:
         record = read_record(path)

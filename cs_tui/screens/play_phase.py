@@ -18,7 +18,7 @@ from enum import Enum
 from pathlib import Path
 from typing import ClassVar
 
-from cs_tui.screens.play_session import Conversation, Episode
+from cs_tui.play_session import Conversation, Episode
 from cs_tui.widgets.action_picker import AgentView
 
 

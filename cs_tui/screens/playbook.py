@@ -24,8 +24,8 @@ from textual.message import Message
 from textual.widgets import Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
+from cs_tui.labels import tone
 from cs_tui.screens.pane import PaneScreen
-from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
 
 #: conversations each measurement plays by default, and the bounds of the field (the oracle's reference

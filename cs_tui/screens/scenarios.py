@@ -31,11 +31,11 @@ from cs_env.scenarios import (
 )
 from cs_tui.agents import BASELINE_PREFIX, PLAYBOOK_PREFIX, baseline_specs, playbook_specs
 from cs_tui.commands.test import DEFAULT_TRIALS
+from cs_tui.labels import tone
+from cs_tui.screens.form import seed_input, seed_shown
 from cs_tui.screens.pane import PaneScreen
 from cs_tui.seeds import parse_seed
 from cs_tui.training.runs import list_runs
-from cs_tui.widgets import tone
-from cs_tui.widgets.form import seed_input, seed_shown
 from cs_tui.widgets.key_bar import KeyBar
 from cs_tui.widgets.scenario_trials import ScenarioTrialsScreen
 

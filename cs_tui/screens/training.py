@@ -1,6 +1,6 @@
 """The training pane: the runs in ``saves/``, a live monitor of one, and the form that starts a new one.
 
-Training runs in its own process (:mod:`cs_tui.training.launcher` starts and stops it), so closing the
+Training runs in its own process (:mod:`cs_tui.launcher` starts and stops it), so closing the
 app or losing the SSH connection does not stop it; the pane only reads run folders, which is also how it
 re-attaches to a run after a restart and follows runs started with ``cs-tui train`` elsewhere.
 """
@@ -20,14 +20,15 @@ from textual.message import Message
 from textual.widgets import DataTable, Header, Label
 from textual.widgets.data_table import ColumnKey
 
-from cs_tui.labels import middle_cut
+from cs_tui import launcher
+from cs_tui.labels import middle_cut, tone
+from cs_tui.launcher import Launched
 from cs_tui.screens.pane import PaneScreen
-from cs_tui.training import launcher
-from cs_tui.training.launcher import Launched
-from cs_tui.training.runs import Run, RunError, RunStatus, list_runs, run_locked
-from cs_tui.widgets import tone
+from cs_tui.screens.training_form import NewRunForm, RunFormFields, TrainRequest
+from cs_tui.training.run_lock import run_locked
+from cs_tui.training.run_record import RunError, RunStatus
+from cs_tui.training.runs import Run, list_runs
 from cs_tui.widgets.key_bar import KeyBar
-from cs_tui.widgets.training_form import NewRunForm, RunFormFields, TrainRequest
 from cs_tui.widgets.training_monitor import POLL_SECONDS, STATUS_LABEL, STATUS_STYLE, RunMonitor
 
 LIST_SECONDS = 2.0
@@ -329,7 +330,7 @@ and the best % of oracle so far.
         with_extras = "".join(f", {e}" for e in extras)
         started = f"Training {request.name} started ({request.algorithm}, {request.industry}{with_extras})"
         try:
-            from cs_tui.training.trainer import planned_timesteps  # light: a TOML file, no torch
+            from cs_tui.training.options import planned_timesteps  # light: a TOML file, no torch
 
             planned = planned_timesteps(request.algorithm, request.timesteps)
         except (ValueError, OSError, KeyError):  # a broken defaults file: the run itself will say so

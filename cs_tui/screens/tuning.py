@@ -25,13 +25,14 @@ from textual.message import Message
 from textual.widgets import DataTable, Header, Label, Static
 from textual.widgets.data_table import ColumnKey
 
+from cs_env.files import is_int
+from cs_tui import launcher
 from cs_tui.labels import middle_cut
+from cs_tui.launcher import Launched
 from cs_tui.screens.pane import PaneScreen
-from cs_tui.training import launcher
-from cs_tui.training.launcher import Launched
+from cs_tui.screens.study_form import NewStudyForm, StudyFormFields, StudyRequest
 from cs_tui.training.search_space import STATE_STYLE, format_params, shown_state, shown_value
 from cs_tui.widgets.key_bar import KeyBar
-from cs_tui.widgets.study_form import NewStudyForm, StudyFormFields, StudyRequest
 
 REFRESH_SECONDS = 2.0
 STORAGE_ENV = "CS_TUI_STORAGE"
@@ -51,7 +52,7 @@ class StudyLine:
     name: str
     trials: int
     best: float | None
-    #: the settings every worker must share (``tuner.SETTINGS``; None for a study made elsewhere)
+    #: the settings every worker must share (``SETTINGS``; None for a study made elsewhere)
     settings: dict[str, Any] | None = None
     #: the complete or pruned trials it was asked for
     wanted: int | None = None
@@ -77,10 +78,12 @@ class StudiesView:
 
 def read_studies(saves: Path, storage: str | None, shown: str | None) -> StudiesView:
     """Read the storage (imports Optuna): never raises, an unreadable storage is ``error``."""
-    from cs_tui.training import tuner
+    from cs_tui.tuning.options import TuneError
+    from cs_tui.tuning.results import load_study, trial_rows
+    from cs_tui.tuning.storage import open_storage, study_workers
 
     try:
-        opened = tuner.open_storage(storage, saves)
+        opened = open_storage(storage, saves)
         import optuna
 
         summaries = optuna.get_all_study_summaries(opened, include_best_trial=True)
@@ -94,10 +97,10 @@ def read_studies(saves: Path, storage: str | None, shown: str | None) -> Studies
         rows: list[dict[str, Any]] = []
         name = shown if shown in {s.name for s in studies} else (studies[0].name if studies else None)
         if name is not None:
-            rows = tuner.trial_rows(tuner.load(opened, name))
-        workers = len(tuner.study_workers(saves, name)) if name is not None else 0
+            rows = trial_rows(load_study(opened, name))
+        workers = len(study_workers(saves, name)) if name is not None else 0
         return StudiesView(studies, rows, shown=name, workers=workers)
-    except tuner.TuneError as exc:
+    except TuneError as exc:
         return StudiesView(error=str(exc))
     except Exception as exc:  # a storage half-written by a crashed worker, a server gone: say so, keep going
         return StudiesView(error=f"{type(exc).__name__}: {exc}")
@@ -108,7 +111,7 @@ def _settings(value: object) -> dict[str, Any] | None:
 
 
 def _whole(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if is_int(value) else None
 
 
 def _text(value: object) -> str | None:
@@ -118,7 +121,7 @@ def _text(value: object) -> str | None:
 def continue_argv(saves: Path, line: StudyLine, storage: str | None) -> list[str] | None:
     """``cs-tui tune`` continuing ``line``'s study with one worker and its own settings (None when the
     study does not record them: it was not started by ``cs-tui tune``)."""
-    from cs_tui.training.tuner import SETTINGS  # the settings every worker of a study must share
+    from cs_tui.tuning.options import SETTINGS  # the settings every worker of a study must share
 
     settings = line.settings or {}
     if line.wanted is None or any(key not in settings for key in SETTINGS):
@@ -384,7 +387,7 @@ trial's hyperparameters for `cs-tui train --hyperparams`.
 
     def action_continue_study(self) -> None:
         """``cs-tui tune`` for the highlighted study, with its own settings and one worker."""
-        from cs_tui.training.tuner import study_workers
+        from cs_tui.tuning.storage import study_workers
 
         line = self.view.shown_line if not self.view.error else None
         if line is None:

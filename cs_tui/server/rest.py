@@ -3,7 +3,7 @@
 Models and runs are named, never given as paths (:mod:`cs_tui.training.named`). Evaluations and
 predictions load models through the safe loader and run off the event loop, at most
 ``max_concurrent_evaluations`` at once (more: 429); trainings are ``cs-tui train`` processes started as
-the app starts them (:mod:`cs_tui.training.launcher`), at most ``max_concurrent_trainings`` at once.
+the app starts them (:mod:`cs_tui.launcher`), at most ``max_concurrent_trainings`` at once.
 ``/ws/events`` pushes ``training_update`` (a run's status or progress changed), ``model_update`` (an
 evaluation finished) and ``system_alert`` messages.
 """
@@ -31,7 +31,8 @@ from cs_tui.server.limits import Limits, check_at_most
 from cs_tui.server.sessions import SessionError, SessionStore
 from cs_tui.training.named import named_model, named_run, run_names
 from cs_tui.training.registry import ALGORITHMS, RUN_NAME, RUN_NAME_RULE
-from cs_tui.training.runs import METRICS_FILE, Run, RunError, RunStatus, parse_jsonl
+from cs_tui.training.run_record import RunError, RunStatus
+from cs_tui.training.runs import METRICS_FILE, Run, parse_jsonl
 
 #: The most bytes of metrics one request reads (clients follow with ``offset``).
 METRICS_CHUNK = 256 * 1024
@@ -155,7 +156,7 @@ def add_rest_routes(app: FastAPI, saves: Path, limits: Limits, store: SessionSto
 
         def work() -> dict[str, Any]:
             from cs_env.evaluate import evaluate
-            from cs_tui.training.safe_load import ModelLoadError
+            from cs_tui.training.model_file.format import ModelLoadError
 
             try:
                 agent = load(path)
@@ -182,7 +183,7 @@ def add_rest_routes(app: FastAPI, saves: Path, limits: Limits, store: SessionSto
                 raise SessionError(422, f"observations.{i}", f"expected {size} numbers ({', '.join(OBS_NAMES)})")
 
         def work() -> dict[str, Any]:
-            from cs_tui.training.safe_load import ModelLoadError
+            from cs_tui.training.model_file.format import ModelLoadError
 
             try:
                 agent = load(path)
@@ -219,7 +220,7 @@ def add_rest_routes(app: FastAPI, saves: Path, limits: Limits, store: SessionSto
     @app.post("/training/start", status_code=202, tags=["training"])
     def start_training(body: TrainStart) -> dict[str, Any]:
         """Start ``cs-tui train`` as its own process (it outlives neither its run folder nor a stop)."""
-        from cs_tui.training import launcher
+        from cs_tui import launcher
 
         if not RUN_NAME.fullmatch(body.name):
             raise SessionError(422, "name", f"{body.name[:40]!r} is not a run name ({RUN_NAME_RULE})")
@@ -248,7 +249,7 @@ def add_rest_routes(app: FastAPI, saves: Path, limits: Limits, store: SessionSto
     @app.post("/training/sessions/{name}/stop", tags=["training"])
     def stop_training(name: str) -> dict[str, Any]:
         """Ask a run's trainer to stop (it checkpoints and is recorded interrupted: resumable)."""
-        from cs_tui.training import launcher
+        from cs_tui import launcher
 
         run = Run(_named("run", name, saves))
         try:

@@ -20,6 +20,7 @@ import numpy as np
 from cs_env import ENV_ID
 from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
 from cs_env.env import CustomerSupportEnv
+from cs_env.files import is_int
 from cs_tui.server.limits import Limits
 from cs_tui.server.views import numbers, text_view
 
@@ -39,7 +40,7 @@ def strategy_code(strategy: Any, field_name: str = "strategy") -> int:
     """A strategy from its name or number; :class:`SessionError` naming the valid ones."""
     if isinstance(strategy, str) and strategy in STRATEGY_NAMES:
         return STRATEGY_NAMES.index(strategy)
-    if isinstance(strategy, int) and not isinstance(strategy, bool) and 0 <= strategy < N_STRATEGIES:
+    if is_int(strategy) and 0 <= strategy < N_STRATEGIES:
         return strategy
     raise SessionError(
         422,

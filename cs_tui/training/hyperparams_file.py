@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cs_env.files import toml_file
-from cs_tui.training import model_file, runs
+from cs_env.files import is_int, toml_file
+from cs_tui.files import atomic_write_text
+from cs_tui.training.model_file.schema import check_hyperparameters
 from cs_tui.training.registry import ALGORITHMS
 
 TOP_KEYS = ("algorithm", "n_envs", "model", "policy")
@@ -49,7 +50,7 @@ def read_hyperparams(path: Path | str) -> Hyperparams:
     if algorithm not in ALGORITHMS:
         raise ValueError(f"{path}: key 'algorithm': {algorithm!r} is not one of {', '.join(ALGORITHMS)}")
     n_envs = data.get("n_envs")
-    if n_envs is not None and (isinstance(n_envs, bool) or not isinstance(n_envs, int) or not 1 <= n_envs <= 1024):
+    if n_envs is not None and (not is_int(n_envs) or not 1 <= n_envs <= 1024):
         raise ValueError(f"{path}: key 'n_envs': must be an integer in 1-1024, got {n_envs!r}")
     overrides: dict[str, dict[str, Any]] = {}
     for part in ("model", "policy"):
@@ -58,7 +59,7 @@ def read_hyperparams(path: Path | str) -> Hyperparams:
             raise ValueError(f"{path}: key {part!r}: must be a table ([{part}])")
         for name, value in values.items():
             try:
-                model_file.check_hyperparameters(algorithm, {part: {name: value}})
+                check_hyperparameters(algorithm, {part: {name: value}})
             except ValueError as exc:
                 raise ValueError(f"{path}: key '{part}.{name}': {exc}") from None
         overrides[part] = dict(values)
@@ -99,4 +100,4 @@ def write_hyperparams(
     path: Path | str, algorithm: str, n_envs: int | None, hyperparameters: dict[str, dict[str, Any]], comment: str = ""
 ) -> None:
     """Write the file atomically (temp file in the same folder, then ``os.replace``)."""
-    runs.atomic_write_text(path, hyperparams_text(algorithm, n_envs, hyperparameters, comment))
+    atomic_write_text(path, hyperparams_text(algorithm, n_envs, hyperparameters, comment))

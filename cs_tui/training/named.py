@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 from cs_tui.training.registry import RUN_NAME, RUN_NAME_RULE
-from cs_tui.training.runs import META_FILE, RunError, short_list
+from cs_tui.training.run_record import RunError
+from cs_tui.training.runs import META_FILE, short_list
 
 #: A run's model files, preferred first (as the agent loader reads them).
 MODEL_FILES = ("best.zip", "model.zip")

@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from cs_tui.training.runs import atomic_write_bytes
+from cs_tui.files import atomic_write_bytes
 
 INPUT = "observation"
 OUTPUTS = ("action", "action_values")

@@ -4,10 +4,12 @@ Rebuilding the whole algorithm (:func:`cs_tui.training.safe_load.load_model`) im
 and makes an env, a rollout buffer (a replay buffer for DQN) and an optimizer: seconds on a loaded
 machine, before an opponent can suggest anything. Acting needs only the MLP from observation to
 action. This module builds that MLP with plain torch from the file's validated ``cs_tui.json``, naming
-its layers as SB3's ``MlpPolicy`` does, so the file's ``policy.pth`` loads into it through
-``safe_load``'s own checks: the zip's allow-list and size caps, the description's validation, a
-``weights_only`` torch load (nothing unpickled), and every tensor's name, shape, dtype and finiteness
-against the network built here. stable-baselines3 is never imported.
+its layers as SB3's ``MlpPolicy`` does, so the file opens through the same
+:func:`~cs_tui.training.model_file.open_checked` as the whole-algorithm loader (the zip's allow-list and
+size caps, the description's validation, the ``data`` member's pickles) and its tensors load through the
+same :func:`~cs_tui.training.model_file.tensors.load_weights` (a ``weights_only`` torch load, nothing
+unpickled, every tensor's name, shape, dtype and finiteness against the network built here).
+stable-baselines3 is never imported.
 
 The net answers as SB3's ``predict(deterministic=True)`` does: observations go in as float32 as they
 are (SB3 does not rescale a ``Box``), PPO and A2C pick the most likely action of the categorical
@@ -16,15 +18,16 @@ distribution over the action logits, DQN the action with the highest Q-value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cs_tui.training import model_file, pickle_scan, safe_load
+from cs_tui.training import model_file, safe_load
 from cs_tui.training.memory import Network
-from cs_tui.training.model_file import META_MEMBER, ModelLoadError
+from cs_tui.training.model_file.format import META_MEMBER, ModelLoadError, first_line
+from cs_tui.training.model_file.tensors import load_weights
+from cs_tui.training.model_file.writer import torch_classes
 
 if TYPE_CHECKING:
     import torch
@@ -35,13 +38,6 @@ if TYPE_CHECKING:
 DEFAULT_ARCH = {"ppo": [64, 64], "a2c": [64, 64], "dqn": [64, 64], "recurrent_ppo": [64, 64]}
 DEFAULT_ACTIVATION = {"ppo": "tanh", "a2c": "tanh", "dqn": "relu", "recurrent_ppo": "tanh"}
 DEFAULT_LSTM = {"lstm_hidden_size": 256, "n_lstm_layers": 1}
-
-
-@dataclass(frozen=True)
-class _Module:
-    """Stands in for an SB3 model where ``safe_load`` checks and loads a ``policy.pth`` (it reads ``.policy``)."""
-
-    policy: Any
 
 
 def _layers(inputs: int, sizes: list[int], activation: Any) -> list[Any]:
@@ -59,7 +55,7 @@ def _build(algorithm: str, obs_size: int, n_actions: int, policy_kwargs: dict[st
     """An MLP with SB3's parameter names (``mlp_extractor.policy_net.0.weight``, ``q_net.q_net.0.weight``, …)."""
     import torch
 
-    activations, _ = model_file.torch_classes()
+    activations, _ = torch_classes()
     activation = activations[policy_kwargs.get("activation_fn", DEFAULT_ACTIVATION[algorithm])]
     arch = policy_kwargs.get("net_arch", DEFAULT_ARCH[algorithm])
     root = torch.nn.Module()
@@ -107,7 +103,7 @@ def _optimizer_like_sb3s(meta: dict[str, Any], network: torch.nn.Module) -> Any:
     file's optimizer state is checked against (its settings' names, its parameters' shapes)."""
     algorithm = meta["algorithm"]
     kwargs = safe_load.policy_kwargs_from_json(meta["model"]["policy_kwargs"])
-    _, optimizers = model_file.torch_classes()
+    _, optimizers = torch_classes()
     optimizer_class = kwargs.get("optimizer_class", optimizers[DEFAULT_OPTIMIZER[algorithm]])
     named = list(network.named_parameters())
     ordered = [p for prefix in OPTIMIZED[algorithm] for name, p in named if name.split(".")[0] == prefix]
@@ -178,32 +174,16 @@ def load_policy_net(path: Path | str) -> tuple[PolicyNet, dict[str, Any]]:
     """
     import torch
 
-    path = Path(path)
-    members = model_file.read_members(path)
-    meta = model_file.parse_meta(path, members)
-    if "policy.pth" not in members:
-        raise ModelLoadError(f"{path}: no policy.pth member: the file holds no weights")
+    checked = model_file.open_checked(path)
+    path, meta = checked.path, checked.meta
     description = meta["model"]
     obs_size = int(np.prod(description["observation_space"]["shape"]))
     n_actions = int(description["action_space"]["n"])
     try:
         network = _build(meta["algorithm"], obs_size, n_actions, description["policy_kwargs"])
     except (ValueError, TypeError, KeyError, RuntimeError, MemoryError, torch.OutOfMemoryError) as e:
-        raise ModelLoadError(
-            f"{path}: cannot build the policy from {META_MEMBER}: {model_file.first_line(e)}"
-        ) from None
-    # the file-level rules of the whole-algorithm loader, for users who later open the file with SB3's load
-    if "data" in members:
-        pickle_scan.check_data(path, meta["algorithm"], members["data"])
-    # load_policy reads only the model's .policy: the stand-in hands it this network
-    safe_load.load_policy(path, _Module(network), members["policy.pth"])  # type: ignore[arg-type]
-    if "policy.optimizer.pth" in members:  # the rules --resume holds it to, though acting never needs it
-        optimizer = _optimizer_like_sb3s(meta, network)
-        safe_load.load_optimizer_state(path, optimizer, members["policy.optimizer.pth"])
-    if "pytorch_variables.pth" in members:
-        variables = safe_load.torch_load(path, "pytorch_variables.pth", members["pytorch_variables.pth"])
-        if variables != {}:  # PPO, A2C and DQN keep none; anything here is not ours
-            raise ModelLoadError(f"{path}: pytorch_variables.pth holds unexpected variables")
+        raise ModelLoadError(f"{path}: cannot build the policy from {META_MEMBER}: {first_line(e)}") from None
+    load_weights(checked, network, lambda: _optimizer_like_sb3s(meta, network))
     return PolicyNet(meta["algorithm"], network, obs_size, int(description.get("frame_stack", 1))), meta
 
 

@@ -27,7 +27,7 @@ from typing import IO, Any
 import numpy as np
 
 from cs_tui.training.memory import Network
-from cs_tui.training.model_file import ModelLoadError
+from cs_tui.training.model_file.format import ModelLoadError
 
 #: the largest message header, and the most numbers one message may carry (a batch of 20,000
 #: observations of an LSTM's states is far below it)

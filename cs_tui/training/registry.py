@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from cs_env.evaluate import MAX_EPISODES  # noqa: F401  (re-exported: one ceiling of episodes everywhere)
+from cs_env.files import is_int
 
 #: The learning algorithms cs-tui trains, saves and loads: stable-baselines3's PPO, A2C and DQN, and
 #: sb3-contrib's RecurrentPPO (an LSTM policy that remembers the conversation).
@@ -34,6 +35,10 @@ STUDY_NAME_RULE = "letters, digits, '.', '_' and '-' (not first), at most 80 cha
 MIN_TIMESTEPS = 1
 MAX_TIMESTEPS = 1_000_000_000
 TIMESTEPS_CEILING_WHY = "days of training at this env's few thousand steps a second"
+#: Observations a policy sees side by side (``--frame-stack``, the new-run form, a model file's
+#: ``frame_stack``): a few turns of history; more only widens the network's input.
+MAX_FRAME_STACK = 16
+FRAME_STACK_RULE = f"a whole number from 1 to {MAX_FRAME_STACK}"
 #: A study's complete or pruned trials (``tune --trials``, the new-study form): each one trains a run folder.
 MAX_TRIALS = 1_000
 TRIALS_CEILING_WHY = "each trial trains a run folder of its own"
@@ -49,6 +54,26 @@ def check_algorithm(algorithm: object) -> str:
 def check_timesteps(value: object, flag: str = "--timesteps") -> int:
     """A run's total steps, within :data:`MIN_TIMESTEPS` and :data:`MAX_TIMESTEPS`."""
     return check_count(flag, value, MIN_TIMESTEPS, MAX_TIMESTEPS, TIMESTEPS_CEILING_WHY)
+
+
+def frame_stack_problem(value: object, algorithm: str) -> str | None:
+    """Why ``value`` cannot be ``algorithm``'s frame stack, as words that follow the field's name (None when
+    it can): the CLI, the form, the trainer and the model-file check each name the field their way."""
+    if not is_int(value) or not 1 <= value <= MAX_FRAME_STACK:
+        return f"must be {FRAME_STACK_RULE}, got {value!r:.80}"
+    if value > 1 and algorithm == "recurrent_ppo":
+        return "must be 1 for recurrent_ppo (its LSTM remembers the conversation)"
+    return None
+
+
+def imitation_problem(algorithm: str, frame_stack: int) -> str | None:
+    """Why a run of ``algorithm`` on ``frame_stack`` observations cannot be warm-started (None when it can), as
+    words that follow the field's name: the CLI's ``--warm-start`` and the new-run form read the same rule."""
+    if algorithm not in IMITABLE:
+        return f"needs an algorithm with a policy to imitate ({', '.join(IMITABLE)}), not {algorithm}"
+    if frame_stack > 1:  # the demonstrations are single observations
+        return "clones a policy that reads one observation: drop the frame stack or the warm start"
+    return None
 
 
 def check_run_name(name: str) -> str:
@@ -95,8 +120,8 @@ def check_count(flag: str, value: object, minimum: int, maximum: int, why: str =
     """``value`` if it is a whole number in ``[minimum, maximum]``; ``ValueError`` naming ``flag``, the range
     and what the ceiling protects (``why``) otherwise: the rule for every count the trainer, the tuner and the
     forms take."""
-    shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    shown = f"{value:,}" if is_int(value) else repr(value)
+    if not is_int(value) or value < minimum:
         raise ValueError(f"{flag} must be a whole number from {minimum:,} to {maximum:,}, got {shown:.80}")
     if value > maximum:
         because = f" ({why})" if why else ""

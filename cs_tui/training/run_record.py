@@ -8,10 +8,12 @@ of earlier versions (and the shipped ``saves/default``) read and write unchanged
 Reading is strict about types and lenient about age:
 
 - a field of the wrong type, or a missing one of the few that say what the run is (:data:`REQUIRED`),
-  is a :class:`~cs_tui.training.runs.RunError` naming the field and the file, which the app shows as it
+  is a :class:`RunError` naming the field and the file, which the app shows as it
   shows an unreadable meta.json;
 - a field an earlier version did not write yet reads as None (or its default: one frame, no curriculum);
 - a key this version does not know is kept in :attr:`RunRecord.extra` and written back.
+
+The run's status words (:class:`RunStatus`) and :class:`RunError` live here, with the record that holds them.
 
 This module is read by the app: it stays light (no torch, no numpy).
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import functools
 import typing
 from collections.abc import Mapping
@@ -27,8 +30,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cs_env.files import is_int
+from cs_tui.files import FileFormatError
 from cs_tui.numbers import finite
-from cs_tui.training.runs import SCHEMA, RunError, RunStatus
+
+#: The version of meta.json's layout.
+SCHEMA = 1
+
+
+class RunStatus(enum.StrEnum):
+    """A run's status: the first five are what ``meta.json`` records; the views add the last three.
+
+    A ``StrEnum``, so a status compares equal to the word meta.json holds (``RunStatus.DIED == "died"``).
+    """
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"  # stopped by a signal (Ctrl-C, SIGTERM, SIGHUP, the app's x): resumable
+    FAILED = "failed"  # an error, recorded in meta.json
+    PRUNED = "pruned"  # a trial of `cs-tui tune` its study's pruner stopped early (checkpointed, resumable)
+    DIED = "died"  # recorded running, but no process trains it (kill -9, a crash, a reboot): resumable
+    STARTING = "starting"  # the app launched a trainer that has not written meta.json yet
+    BROKEN = "broken"  # meta.json cannot be read
+
+
+#: The statuses a trainer records in meta.json.
+STATUSES = tuple(s.value for s in (RunStatus.RUNNING, RunStatus.FINISHED, RunStatus.INTERRUPTED, RunStatus.FAILED,
+                                   RunStatus.PRUNED))  # fmt: skip
+
+
+class RunError(FileFormatError):
+    """A run folder or one of its files cannot be read; the message names the file and the problem."""
 
 
 @dataclass
@@ -146,11 +178,11 @@ class RunRecord:
     versions: dict[str, str] | None = None
     created_at: str | None = None
     updated_at: str | None = None
-    #: one of ``runs.STATUSES`` (a word a later version may add is kept as it is)
+    #: one of :data:`STATUSES` (a word a later version may add is kept as it is)
     status: str
     #: why a failed run failed
     error: str | None = None
-    #: the process that trains (or trained) it and its start token (``runs.process_token``)
+    #: the process that trains (or trained) it and its start token (``run_lock.process_token``)
     pid: int | None = None
     pid_token: str | None = None
     #: random's and the oracle's mean return on the evaluation's customers (0 % and 100 % of oracle)
@@ -275,7 +307,7 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
 
 
 def _is_wide(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE
+    return is_int(value) and abs(value) > MAX_MAGNITUDE
 
 
 _EXPECTED = {

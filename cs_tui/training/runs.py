@@ -1,14 +1,15 @@
-"""Run folders under ``saves/``: where they live, how files in them are written, how they are read back.
+"""Run folders under ``saves/``: what a run holds, reading it back (its record, its metrics stream), listing
+and naming runs.
 
 A run is ``saves/<name>/`` holding ``meta.json`` (what, how, status: a
 :class:`~cs_tui.training.run_record.RunRecord`), ``metrics.jsonl`` (an append-only
 stream of records the app tails), ``model.zip`` (latest), ``best.zip`` (best evaluation so far),
 ``checkpoints/`` (the last few) and, for DQN, ``replay_buffer.npz``.
 
-Every whole file is written atomically (a temp file in the same folder, flushed, fsynced, then
-``os.replace``d), so ``kill -9`` at any moment leaves either the old file or the new one, never half of
-one. The metrics stream is the one exception by design: records are appended one line per ``write``,
-and readers skip a partial last line.
+Every whole file is written atomically through :mod:`cs_tui.files`. The metrics stream is the one
+exception by design: records are appended one line per ``write``, and readers skip a partial last line.
+The run lock (one trainer per run) is :mod:`cs_tui.training.run_lock`; the record's fields and the status
+words, :mod:`cs_tui.training.run_record`.
 
 This module is read by the app: it must stay light (no torch, no stable-baselines3).
 """
@@ -16,37 +17,28 @@ This module is read by the app: it must stay light (no torch, no stable-baseline
 from __future__ import annotations
 
 import contextlib
-import enum
 import errno
-import json
-import math
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cs_env import files
-from cs_env.files import FileReadError, kind_of, read_regular
+from cs_env.files import FileReadError, is_int, kind_of
+from cs_tui.files import FileFormatError, atomic_write_json, now_iso, open_run_file, read_json, to_json
 from cs_tui.saves import ENV_VAR, saves_dir  # noqa: F401  (re-exported: the saves folder is named there)
+from cs_tui.training.run_lock import LOCK_FILE, lock_holder, pid_alive, run_locked
+from cs_tui.training.run_record import RunError, RunRecord, RunStatus
 
-if TYPE_CHECKING:
-    from cs_tui.training.run_record import RunRecord
-
-SCHEMA = 1
 META_FILE = "meta.json"
 METRICS_FILE = "metrics.jsonl"
 MODEL_FILE = "model.zip"
 BEST_FILE = "best.zip"
 CHECKPOINTS_DIR = "checkpoints"
 REPLAY_BUFFER_FILE = "replay_buffer.npz"
-#: Held (``fcntl.flock``) by the one process training the run; the kernel drops it when that process dies.
-LOCK_FILE = ".lock"
-#: The most ``read_json`` reads: a meta.json is a few KB; anything larger is not one of ours.
-MAX_JSON_BYTES = 4 << 20
 #: The most one read of ``metrics.jsonl`` takes; a tail goes on from where the last read stopped.
 MAX_METRICS_CHUNK = 8 << 20
 #: The longest metrics line read (a ``train`` record holds a second's episode returns: a few KB); a
@@ -54,126 +46,6 @@ MAX_METRICS_CHUNK = 8 << 20
 MAX_METRICS_LINE = 1 << 20
 #: The files and folders a trainer writes in its run folder: never through a symlink, never a FIFO.
 WRITTEN = (LOCK_FILE, META_FILE, METRICS_FILE, MODEL_FILE, BEST_FILE, REPLAY_BUFFER_FILE, CHECKPOINTS_DIR)
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
-
-class RunStatus(enum.StrEnum):
-    """A run's status: the first five are what ``meta.json`` records; the views add the last three.
-
-    A ``StrEnum``, so a status compares equal to the word meta.json holds (``RunStatus.DIED == "died"``).
-    """
-
-    RUNNING = "running"
-    FINISHED = "finished"
-    INTERRUPTED = "interrupted"  # stopped by a signal (Ctrl-C, SIGTERM, SIGHUP, the app's x): resumable
-    FAILED = "failed"  # an error, recorded in meta.json
-    PRUNED = "pruned"  # a trial of `cs-tui tune` its study's pruner stopped early (checkpointed, resumable)
-    DIED = "died"  # recorded running, but no process trains it (kill -9, a crash, a reboot): resumable
-    STARTING = "starting"  # the app launched a trainer that has not written meta.json yet
-    BROKEN = "broken"  # meta.json cannot be read
-
-
-#: The statuses a trainer records in meta.json.
-STATUSES = tuple(s.value for s in (RunStatus.RUNNING, RunStatus.FINISHED, RunStatus.INTERRUPTED, RunStatus.FAILED,
-                                   RunStatus.PRUNED))  # fmt: skip
-# read once at import (setting it is the only way to read it, and not thread-safe later)
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-class RunError(ValueError):
-    """A run folder or one of its files cannot be read; the message names the file and the problem."""
-
-
-def now_iso() -> str:
-    """The current time as an ISO 8601 string in UTC (the timestamps of ``meta.json``)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-# -- writing ---------------------------------------------------------------------------------
-
-
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers (and a crash) see the old file or the new one, never a mix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private (0600); a saved file gets the usual permissions instead
-        with contextlib.suppress(OSError):
-            os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # the rename itself is durable only once the folder's entry is on disk (POSIX); best effort elsewhere
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path | str, text: str) -> None:
-    """:func:`atomic_write_bytes` for UTF-8 text."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def write_report(path: Path | str, text: str) -> None:
-    """Write a report to a path the user named, so that it reaches what is there.
-
-    A regular file or a new path is written atomically; a symlink's target is replaced, the link
-    kept; a FIFO, a character device (``/dev/stdout``) or a socket is written to as a stream, since
-    replacing it would swap a regular file in for the device. ``OSError`` for a folder or an unwritable
-    path (its message names the path).
-    """
-    path = Path(path)
-    try:
-        mode: int | None = os.stat(path).st_mode  # follows symlinks: what the user's path reaches
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and stat.S_ISDIR(mode):
-        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
-    if mode is None or stat.S_ISREG(mode):
-        atomic_write_text(Path(os.path.realpath(path)), text)
-        return
-    with open(path, "w", encoding="utf-8") as stream:
-        stream.write(text)
-
-
-def report_target_problem(path: Path | str) -> str | None:
-    """Why a report cannot be written to ``path`` (checked before the work that produces it), or None."""
-    path = Path(path)
-    try:
-        mode: int | None = os.stat(path).st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as exc:
-        return f"{path}: {exc.strerror or exc}"
-    if mode is not None:
-        if stat.S_ISDIR(mode):
-            return f"{path} is a folder; give a file name, e.g. {path / 'report.xml'}"
-        return None if os.access(path, os.W_OK) else f"{path}: not writable"
-    parent = Path(os.path.realpath(path)).parent
-    while not parent.exists() and parent != parent.parent:  # atomic writes create missing folders
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{path}: {parent} is not a folder"
-    return None if os.access(parent, os.W_OK) else f"{path}: the folder {parent} is not writable"
 
 
 def remove_temp_files(folder: Path | str) -> int:
@@ -189,59 +61,6 @@ def remove_temp_files(folder: Path | str) -> int:
                 temp.unlink()
                 removed += 1
     return removed
-
-
-def _json_default(value: Any) -> Any:
-    # numpy scalars and arrays come out of metrics; turn them into plain JSON without importing numpy here
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _clean(value: Any) -> Any:
-    """Replace NaN and infinities (not valid JSON) with None, recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
-def to_json(obj: Any, *, indent: int | None = None) -> str:
-    """Strict JSON (NaN → null; numpy values as plain numbers)."""
-    plain = json.loads(json.dumps(obj, default=_json_default))
-    return json.dumps(_clean(plain), indent=indent, allow_nan=False)
-
-
-def atomic_write_json(path: Path | str, obj: Any) -> None:
-    """Write ``obj`` as indented, strict JSON through :func:`atomic_write_bytes`."""
-    atomic_write_text(path, to_json(obj, indent=2) + "\n")
-
-
-def open_run_file(path: Path | str, flags: int) -> int:
-    """A descriptor of a file a run writes (``.lock``, ``metrics.jsonl``), opened in place.
-
-    Never through a symlink (``O_NOFOLLOW``: a link planted in a copied or shared run folder cannot make
-    us write outside it) and never blocking on a FIFO (``O_NONBLOCK``); anything but a regular file is
-    refused with :class:`~cs_env.files.FileReadError` (an ``OSError`` whose text names the file).
-    """
-    try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | _O_CLOEXEC, 0o666)
-    except OSError as exc:
-        reason = {errno.ELOOP: "is a symbolic link; a run's files are never written through one",
-                  errno.ENXIO: "is a FIFO or a socket, not a regular file"}.get(exc.errno or 0)  # fmt: skip
-        if reason is None:
-            raise
-        raise FileReadError(exc.errno, reason, str(path)) from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise FileReadError(errno.EINVAL, f"is {kind_of(mode)}, not a regular file", str(path))
-    return fd
 
 
 def make_run_folder(path: Path | str) -> None:
@@ -330,27 +149,6 @@ def written_files_problem(run_path: Path | str) -> str | None:
 # -- reading ---------------------------------------------------------------------------------
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    """Read a JSON object, raising :class:`RunError` naming the file for anything wrong with it."""
-    try:
-        text = read_regular(path, MAX_JSON_BYTES).decode("utf-8")
-    except FileNotFoundError:
-        raise RunError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise RunError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise RunError(f"{path}: cannot read: {exc}") from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RunError(f"{path}: not valid JSON: {exc}") from None
-    except RecursionError:
-        raise RunError(f"{path}: not valid JSON: nested too deeply") from None
-    if not isinstance(value, dict):
-        raise RunError(f"{path}: expected a JSON object, found {type(value).__name__}")
-    return value
-
-
 def parse_jsonl(data: bytes) -> tuple[list[dict[str, Any]], int]:
     """Records from the complete lines of ``data`` and the number of bytes they span.
 
@@ -395,7 +193,7 @@ def _plain_value(value: Any, kind: str | None) -> bool:
     checks = {
         "word": lambda v: isinstance(v, str) and len(v) <= 64,
         "text": lambda v: v is None or isinstance(v, str),
-        "count": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63,
+        "count": lambda v: is_int(v) and 0 <= v < 2**63,
         "flag": lambda v: isinstance(v, bool),
         "numbers": lambda v: isinstance(v, list) and all(_plain_number(x) for x in v),
         "table": lambda v: isinstance(v, dict) and all(x is None or _plain_number(x) for x in v.values()),
@@ -409,152 +207,6 @@ def plain_record(record: Any) -> bool:
     if not isinstance(record, dict):
         return False
     return all(_plain_value(value, _RECORD_KINDS.get(key)) for key, value in record.items())
-
-
-class RunLocked(RunError):
-    """The run is being trained by another process (it holds the run's lock)."""
-
-
-class RunLock:
-    """The exclusive right to train a run: ``fcntl.flock`` on ``<run>/.lock``.
-
-    The kernel releases it when the process exits, however it dies (``kill -9`` included), so it can
-    never be left stuck; a second trainer of the same run is refused while the first lives.
-    """
-
-    def __init__(self, run_path: Path) -> None:
-        self.path = Path(run_path) / LOCK_FILE
-        self._fd: int | None = None
-
-    def acquire(self) -> RunLock:
-        """Take the lock without waiting; :class:`RunLocked` naming the holder if another process has it."""
-        import fcntl
-
-        fd = open_run_file(self.path, os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            holder = lock_holder(self.path.parent)
-            by = f"process {holder}" if holder is not None else "another process"
-            raise RunLocked(f"{self.path.parent} is being trained by {by}; one run has one trainer at a time") from None
-        except OSError:
-            os.close(fd)
-            raise
-        with contextlib.suppress(OSError):  # for people reading the folder; the kernel's record is what counts
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-        return self
-
-    def release(self) -> None:
-        """Drop the lock (closing the file is enough)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> RunLock:
-        return self.acquire() if self._fd is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def run_locked(run_path: Path) -> bool | None:
-    """Whether some process holds the run's lock: True, False, or None for a run without a lock file
-    (written before locks existed)."""
-    import fcntl
-
-    try:
-        fd = os.open(Path(run_path) / LOCK_FILE, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def lock_holder(run_path: Path) -> int | None:
-    """The pid holding the run's lock, as the kernel reports it (``/proc/locks``); None if none or unknown.
-
-    This is what proves a process is the run's trainer: a pid written in ``meta.json`` can name any
-    process, but only the trainer holds the lock on this very file.
-    """
-    holders = flock_holders(Path(run_path) / LOCK_FILE)
-    return holders[0] if holders else None
-
-
-def flock_holders(path: Path, mode: str = "WRITE") -> list[int]:
-    """The pids holding a ``flock`` on ``path`` (``WRITE``: exclusive, ``READ``: shared), as the kernel
-    reports them in ``/proc/locks``; [] if none or unknown."""
-    try:
-        info = os.stat(path)
-        table = Path("/proc/locks").read_text()
-    except OSError:
-        return []
-    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
-    pids = []
-    for line in table.splitlines():
-        fields = line.split()
-        # "1: FLOCK  ADVISORY  WRITE 9443 fe:00:2147363 0 EOF"; waiters are marked "->" and skipped
-        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[3] == mode and fields[5] == device:
-            with contextlib.suppress(ValueError):
-                pids.append(int(fields[4]))
-    return pids
-
-
-def _process_start(pid: int) -> str | None:
-    """A token that changes when ``pid`` is reused (Linux: start time in /proc); None where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # the command name (field 2) may hold spaces and parentheses: split after its closing ')'
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 else None
-
-
-def process_token(pid: int | None = None) -> str | None:
-    """This process's (or ``pid``'s) start token, stored in ``meta.json`` beside the pid."""
-    return _process_start(os.getpid() if pid is None else pid)
-
-
-def pid_alive(pid: object, token: object = None) -> bool:
-    """Whether ``pid`` is a live process (and, when ``token`` is known, the same one that wrote it)."""
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    except OSError:
-        return False
-    if isinstance(token, str):
-        current = _process_start(pid)
-        if current is not None and current != token:
-            return False
-    # a zombie (exited, not yet reaped by its parent) has finished its work
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat[stat.rfind(")") + 2 :].startswith("Z"):
-            return False
-    except OSError:
-        pass
-    return True
 
 
 class Run:
@@ -614,15 +266,16 @@ class Run:
             raise RunError(f"{self.meta_path}: cannot read: {exc.strerror or exc}") from None
         key = (st.st_mtime_ns, st.st_size)
         if self._meta_cache is None or self._meta_cache[0] != key:
-            meta = read_json(self.meta_path)
+            try:
+                meta = read_json(self.meta_path)
+            except FileFormatError as exc:
+                raise RunError(str(exc)) from None
             self._meta_cache = (key, meta)
         return dict(self._meta_cache[1])
 
     def record(self) -> RunRecord:
         """``meta.json`` as a typed :class:`~cs_tui.training.run_record.RunRecord`; :class:`RunError`
         naming the file (and the field) if it is missing, unreadable or holds a bad field."""
-        from cs_tui.training.run_record import RunRecord  # (it builds on this module)
-
         return RunRecord.from_json(self.meta, self.meta_path)
 
     def write_record(self, record: RunRecord) -> None:
@@ -787,51 +440,6 @@ def unique_run_name(root: Path, base: str) -> str:
 def default_run_name(algorithm: str, industry: str) -> str:
     """``ppo-mixed-20260101-120000``: readable and sortable."""
     return f"{algorithm}-{industry}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-__all__ = [
-    "BEST_FILE",
-    "CHECKPOINTS_DIR",
-    "LOCK_FILE",
-    "META_FILE",
-    "METRICS_FILE",
-    "MODEL_FILE",
-    "REPLAY_BUFFER_FILE",
-    "SCHEMA",
-    "STATUSES",
-    "WRITTEN",
-    "Run",
-    "RunError",
-    "RunLock",
-    "RunLocked",
-    "RunStatus",
-    "append_jsonl",
-    "atomic_write_bytes",
-    "atomic_write_json",
-    "atomic_write_text",
-    "default_run_name",
-    "list_runs",
-    "lock_holder",
-    "make_run_folder",
-    "now_iso",
-    "open_run_file",
-    "parse_jsonl",
-    "pid_alive",
-    "plain_record",
-    "process_token",
-    "read_json",
-    "read_regular",
-    "remove_temp_files",
-    "repair_jsonl",
-    "report_target_problem",
-    "resolve_run",
-    "run_locked",
-    "saves_dir",
-    "to_json",
-    "unique_run_name",
-    "write_report",
-    "written_files_problem",
-]
 
 
 def versions() -> dict[str, str]:

@@ -18,15 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cs_env.files import toml_file
-from cs_tui.training import model_file
+from cs_env.files import is_int, toml_file
+from cs_tui.training.model_file.format import HYPERPARAMETERS, is_number
+from cs_tui.training.model_file.schema import check_hyperparameters
 from cs_tui.training.registry import ALGORITHMS, MAX_N_ENVS
 
 SEARCH_SPACE_FILE = Path(__file__).with_name("search_space.toml")
 TYPES = ("float", "int", "categorical")
 #: What each part of a parameter's key may name.
 PARTS: dict[str, tuple[str, ...] | None] = {
-    "model": None,  # per algorithm: model_file.HYPERPARAMETERS[algorithm]
+    "model": None,  # per algorithm: HYPERPARAMETERS[algorithm]
     "policy": ("net_arch", "activation_fn"),
     "trainer": ("n_envs",),
 }
@@ -140,7 +141,7 @@ def load_search_space(path: Path = SEARCH_SPACE_FILE) -> dict[str, list[Paramete
         for part, entries in section.items():
             allowed: tuple[str, ...] | None = PARTS.get(part, ())
             if part == "model":
-                allowed = tuple(model_file.HYPERPARAMETERS[algorithm])
+                allowed = tuple(HYPERPARAMETERS[algorithm])
             if part not in PARTS or not isinstance(entries, dict):
                 raise ValueError(
                     f"{path}: key '{algorithm}.{part}': not a part of a search space; valid: {', '.join(PARTS)}"
@@ -181,7 +182,7 @@ def _parameter(algorithm: str, part: str, name: str, spec: Any) -> Parameter:
         return Parameter(part, name, kind, choices=tuple(choices))
     low, high, log, step = spec.get("low"), spec.get("high"), spec.get("log", False), spec.get("step")
     for label, value in (("low", low), ("high", high)):
-        if not model_file.is_number(value):
+        if not is_number(value):
             raise ValueError(f"{label} must be a finite number, got {value!r}")
         if kind == "int" and not isinstance(value, int):
             raise ValueError(f"{label} of an int parameter must be an integer, got {value!r}")
@@ -193,7 +194,7 @@ def _parameter(algorithm: str, part: str, name: str, spec: Any) -> Parameter:
     if log and low <= 0:
         raise ValueError(f"a log range needs low > 0, got {low!r}")
     if step is not None:
-        if not model_file.is_number(step) or step <= 0 or (kind == "int" and not isinstance(step, int)):
+        if not is_number(step) or step <= 0 or (kind == "int" and not isinstance(step, int)):
             raise ValueError(f"step must be a positive {'integer' if kind == 'int' else 'number'}, got {step!r}")
         if log:
             raise ValueError("step cannot be combined with log = true (Optuna refuses it)")
@@ -208,15 +209,15 @@ def _parameter(algorithm: str, part: str, name: str, spec: Any) -> Parameter:
 def _check_value(algorithm: str, part: str, name: str, value: Any, label: str) -> None:
     """``value`` must be something the trainer and the model loader accept for this parameter."""
     if part == "trainer":
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_N_ENVS:
+        if not is_int(value) or not 1 <= value <= MAX_N_ENVS:
             raise ValueError(f"{label} {value!r} is not allowed: n_envs must be an integer in 1-{MAX_N_ENVS}")
         return
     hyperparameters: dict[str, dict[str, Any]] = {"model": {}, "policy": {}}
-    if part == "model" and model_file.HYPERPARAMETERS[algorithm][name] == "float" and model_file.is_number(value):
+    if part == "model" and HYPERPARAMETERS[algorithm][name] == "float" and is_number(value):
         value = float(value)  # 1 in a float's choices means 1.0
     hyperparameters[part][name] = value
     try:
-        model_file.check_hyperparameters(algorithm, hyperparameters)
+        check_hyperparameters(algorithm, hyperparameters)
     except ValueError as exc:
         raise ValueError(f"{label} {value!r} is not allowed: {exc}") from None
     if part == "model" and name == "learning_rate" and value <= 0:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cs_tui.training.registry import IMITABLE
+from cs_tui.training.registry import imitation_problem
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -48,10 +48,9 @@ def _baseline_sources() -> list[str]:
 
 def check_source(source: str, algorithm: str, frame_stack: int = 1) -> str | None:
     """Why ``source`` cannot warm-start ``algorithm`` on ``frame_stack`` observations (None when it can)."""
-    if algorithm not in IMITABLE:
-        return f"--warm-start needs an algorithm with a policy to imitate ({', '.join(IMITABLE)}), not {algorithm}"
-    if frame_stack > 1:  # the demonstrations are single observations
-        return "--warm-start clones a policy that reads one observation: drop --frame-stack or --warm-start"
+    problem = imitation_problem(algorithm, frame_stack)
+    if problem:
+        return f"--warm-start {problem}"
     valid = _baseline_sources()
     if source in valid:
         return None
@@ -91,7 +90,7 @@ def recorded_demonstrations(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
     ``ValueError`` naming the problem (not a folder, no recordings, a recording that cannot be replayed).
     """
     from cs_env.env import CustomerSupportEnv
-    from cs_tui.screens.play_session import RecordError, read_recording
+    from cs_tui.play_session import RecordError, read_recording
 
     if not folder.is_dir():
         raise ValueError("not a folder of recorded conversations")

@@ -13,8 +13,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from cs_env.domain import STRATEGY_NAMES
-from cs_tui.labels import strategy_label
-from cs_tui.widgets import tone
+from cs_tui.labels import strategy_label, tone
 
 #: how each strategy reads on its key, and wherever the play pane names one
 LABELS = tuple(strategy_label(i) for i in range(len(STRATEGY_NAMES)))

@@ -10,7 +10,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from cs_env.domain import ONGOING_NAME, SENTIMENT_NAMES
-from cs_tui.widgets import tone
+from cs_tui.labels import tone
 
 #: the sentiment's colour, angry to delighted (as the side panel's gauge)
 MOOD_STYLES = ("bold red", "red", "yellow", "green", "bold green")

@@ -7,8 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from cs_env.reward import COMPONENTS
-from cs_tui.labels import component_label
-from cs_tui.widgets import tone
+from cs_tui.labels import component_label, tone
 
 
 class RewardBreakdown(Widget):

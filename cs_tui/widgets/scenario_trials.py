@@ -13,9 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from cs_env.scenarios import ScenarioResult, Trial, replay
-from cs_tui.labels import strategy_label
+from cs_tui.labels import strategy_label, tone
 from cs_tui.report import conversation
-from cs_tui.widgets import tone
 from cs_tui.widgets.key_bar import KeyBar
 
 

@@ -12,9 +12,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from cs_tui.labels import first_fitting, middle_cut
-from cs_tui.screens.play_session import MIN_PAIRS, Comparison, Episode, scored_return
-from cs_tui.widgets import tone
+from cs_tui.labels import first_fitting, middle_cut, tone
+from cs_tui.play_session import MIN_PAIRS, Comparison, Episode, scored_return
 
 NAME_WIDTH = 12  # a longer opponent name (a run's, ppo-mixed-20261125-032111) is cut in the middle to fit 80 columns
 

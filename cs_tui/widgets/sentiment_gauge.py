@@ -7,7 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from cs_env.domain import SENTIMENT_NAMES
-from cs_tui.widgets import tone
+from cs_tui.labels import tone
 
 STYLES = ("bold red", "red", "yellow", "green", "bold green")
 

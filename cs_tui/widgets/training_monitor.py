@@ -21,10 +21,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, ProgressBar, Static
 
+from cs_tui.labels import tone
 from cs_tui.numbers import duration, finite, number, rate
-from cs_tui.training.run_record import EvalRecord, RunRecord
-from cs_tui.training.runs import Run, RunError, RunStatus
-from cs_tui.widgets import tone
+from cs_tui.training.run_record import EvalRecord, RunError, RunRecord, RunStatus
+from cs_tui.training.runs import Run
 from cs_tui.widgets.bars import ShareBars
 from cs_tui.widgets.sparkline_rewards import ReturnHistory, RewardSparkline
 

@@ -13,8 +13,7 @@ from textual.strip import Strip
 from textual.widgets import RichLog
 
 from cs_env.domain import SENTIMENT_NAMES
-from cs_tui.labels import strategy_label
-from cs_tui.widgets import tone
+from cs_tui.labels import strategy_label, tone
 
 #: One line of a transcript as data: ("customer", text, sentiment), ("agent", text, strategy, who) or
 #: ("note", text, style). Comparing lists of items tells what is new since the last draw.

@@ -11,11 +11,11 @@ from textual.containers import Grid, Vertical
 from textual.widgets import Input, Label, Select, Static
 
 from cs_env.env import valid_industries
+from cs_tui.screens.form import FormScreen, algorithm_select, form_buttons, seed_input, seed_shown
+from cs_tui.screens.training_form import timesteps_field, whole_number
 from cs_tui.seeds import parse_seed
 from cs_tui.training.registry import ALGORITHMS, MAX_TRIALS, STUDY_NAME_RULE, TRIALS_CEILING_WHY, check_study_name
-from cs_tui.widgets.form import FormScreen, algorithm_select, form_buttons, seed_input, seed_shown
 from cs_tui.widgets.industry_select import industry_select
-from cs_tui.widgets.training_form import timesteps_field, whole_number
 
 DEFAULT_TRIALS = 20
 #: more worker processes than this on one host only queue for its cores (``--jobs`` itself takes any)
@@ -50,7 +50,7 @@ def validate_study(
     algorithm: object, industry: object, trials: str, jobs: str, timesteps: str, seed: str, study: str
 ) -> StudyRequest:
     """Check the form's fields; ``ValueError`` naming the field and what is allowed."""
-    from cs_tui.training.tuner import MAX_SEED, default_study_name  # light: no optuna at import
+    from cs_tui.tuning.options import MAX_SEED, default_study_name  # light: no optuna at import
 
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm: choose one of {', '.join(ALGORITHMS)}")
@@ -79,7 +79,7 @@ def validate_study(
 @dataclass(frozen=True)
 class StudyFormFields:
     """The new-study form's fields as the user left them, text as typed: a reopened form shows them again
-    (one per field widget, named after its id: see :class:`~cs_tui.widgets.form.FormScreen`)."""
+    (one per field widget, named after its id: see :class:`~cs_tui.screens.form.FormScreen`)."""
 
     algorithm: str = "ppo"
     industry: str = "mixed"

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from cs_tui.training.runs import Run, RunError, RunStatus
+from cs_tui.training.run_record import RunError, RunStatus
+from cs_tui.training.runs import Run
 
 LOG_DIR = ".logs"  # under saves/: hidden, so run listings skip it
 
@@ -106,13 +107,13 @@ class Stop(StrEnum):
 def stop_study(saves: Path, study: str, launched: Launched | None = None) -> int:
     """Ask study ``study``'s processes on this host to stop (SIGTERM: each worker checkpoints its trial's
     run, marks it interrupted and exits); how many were signalled. Only the processes the kernel says
-    hold the study's worker mark (:class:`~cs_tui.training.tuner.WorkerMark`), or the app's own
+    hold the study's worker mark (:class:`~cs_tui.tuning.storage.WorkerMark`), or the app's own
     ``cs-tui tune`` child while it is still starting (no mark yet).
 
     Raises:
         OSError: a signal could not be sent (other than to a process that has just exited).
     """
-    from cs_tui.training.tuner import study_workers  # (no Optuna: that module imports it inside functions)
+    from cs_tui.tuning.storage import study_workers  # (no Optuna: that module imports it inside functions)
 
     signalled = 0
     for pid in study_workers(saves, study):

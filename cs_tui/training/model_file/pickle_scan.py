@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cs_tui.training.model_file import ModelLoadError, first_line
+from cs_tui.training.model_file.format import ModelLoadError, first_line
 
 
 def check_data(path: Path, algorithm: str, raw: bytes) -> None:

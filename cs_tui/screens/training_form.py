@@ -10,6 +10,7 @@ from textual.containers import Grid, Vertical
 from textual.widgets import Input, Label, Select, Static
 
 from cs_env.env import valid_industries
+from cs_tui.screens.form import FormScreen, algorithm_select, form_buttons, seed_input, seed_shown
 from cs_tui.seeds import parse_seed
 from cs_tui.training.registry import (
     ALGORITHMS,
@@ -20,7 +21,6 @@ from cs_tui.training.registry import (
     TIMESTEPS_CEILING_WHY,
 )
 from cs_tui.training.runs import default_run_name, unique_run_name
-from cs_tui.widgets.form import FormScreen, algorithm_select, form_buttons, seed_input, seed_shown
 from cs_tui.widgets.industry_select import industry_select
 
 FALLBACK_TIMESTEPS = 50_000
@@ -29,7 +29,7 @@ FALLBACK_TIMESTEPS = 50_000
 def default_timesteps() -> dict[str, int]:
     """Each algorithm's tuned training budget (``hyperparams.toml``), so the form starts from what works."""
     try:
-        from cs_tui.training.trainer import load_defaults  # light: reads a TOML file, no torch
+        from cs_tui.training.options import load_defaults  # light: reads a TOML file, no torch
 
         return {name: int(d.timesteps) for name, d in load_defaults().items()}
     except (ImportError, ValueError, OSError):  # a broken data file must not stop the form from opening
@@ -95,7 +95,7 @@ def timesteps_field(text: str) -> int:
 def warm_start_choices(saves: Path) -> list[tuple[str, str]]:
     """``(label, source)`` of the warm starts the form offers: none, the oracle's and the heuristic's
     conversations, and the play pane's recordings when there are some."""
-    from cs_tui.screens.play_session import list_recordings, recordings_dir
+    from cs_tui.play_session import list_recordings, recordings_dir
 
     choices = [
         ("none", ""),
@@ -135,26 +135,23 @@ def validate(
         raise ValueError(f"name: {RUN_NAME_RULE}")
     if (saves / name).exists():
         raise ValueError(f"name: {name!r} already exists in {saves}; pick another or leave it empty")
-    from cs_tui.training.registry import IMITABLE
-    from cs_tui.training.safe_load import MAX_FRAME_STACK
+    from cs_tui.training.registry import MAX_FRAME_STACK, frame_stack_problem, imitation_problem
 
-    stack = whole_number("frame stack", frame_stack, 1)
-    if stack > MAX_FRAME_STACK:
-        raise ValueError(f"frame stack: at most {MAX_FRAME_STACK}")
-    if stack > 1 and algorithm == "recurrent_ppo":
-        raise ValueError("frame stack: must be 1 for recurrent PPO (its LSTM remembers the conversation)")
+    stack = whole_number("frame stack", frame_stack, 1, MAX_FRAME_STACK)
+    problem = frame_stack_problem(stack, str(algorithm))
+    if problem:
+        raise ValueError(f"frame stack: {problem}")
     source = str(warm_start or "") or None
-    if source and algorithm not in IMITABLE:
-        raise ValueError(f"warm start: for {', '.join(IMITABLE)} only; choose none for {algorithm}")
-    if source and stack > 1:
-        raise ValueError("warm start: for a frame stack of 1 (the demonstrations are single observations)")
+    problem = imitation_problem(str(algorithm), stack) if source else None
+    if problem:
+        raise ValueError(f"warm start: {problem}")
     return TrainRequest(str(algorithm), str(industry), steps, seed_value, name, stack, source)
 
 
 @dataclass(frozen=True)
 class RunFormFields:
     """The new-run form's fields as the user left them, text as typed: a reopened form shows them again
-    (one per field widget, named after its id: see :class:`~cs_tui.widgets.form.FormScreen`)."""
+    (one per field widget, named after its id: see :class:`~cs_tui.screens.form.FormScreen`)."""
 
     algorithm: str = "ppo"
     industry: str = "mixed"

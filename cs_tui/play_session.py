@@ -19,7 +19,7 @@ import numpy as np
 from cs_env.domain import ONGOING_NAME, SENTIMENT_NAMES, STRATEGY_NAMES
 from cs_env.env import ENV_ID, CustomerSupportEnv, version_problem
 from cs_tui.export import Export
-from cs_tui.training.runs import atomic_write_json, now_iso
+from cs_tui.files import atomic_write_json, now_iso
 
 RECORD_SCHEMA = 1
 EPISODES_DIR = "episodes"
