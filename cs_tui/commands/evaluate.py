@@ -159,6 +159,45 @@ def failures_note(agent: Any) -> str | None:
     return f"the agent failed to answer {count} time{'s' if count > 1 else ''} (those conversations failed): {first}"
 
 
+def add_export_flags(parser: argparse.ArgumentParser, rows: str, summary: str) -> None:
+    """``--csv FILE`` (``rows``) and ``--summary-csv FILE`` (``summary``); ``-`` writes to standard output."""
+    parser.add_argument("--csv", metavar="FILE", default=None, help=f"also write {rows} as CSV (- for stdout)")
+    parser.add_argument(
+        "--summary-csv", metavar="FILE", default=None, help=f"also write {summary} as CSV (- for stdout)"
+    )
+
+
+def export_problem(args: argparse.Namespace) -> str | None:
+    """Why the export flags cannot be honoured (checked before any conversation is played), or None."""
+    from cs_tui.export import STDOUT, target_problem
+
+    named = {"--csv": args.csv, "--summary-csv": args.summary_csv}
+    to_stdout = [flag for flag, path in named.items() if path == STDOUT] + (["--json"] if args.json else [])
+    if len(to_stdout) > 1:
+        return f"{' and '.join(to_stdout)} all write to standard output: send all but one to a file"
+    for flag, path in named.items():
+        problem = None if path is None else target_problem(path)
+        if problem is not None:
+            return f"{flag} {problem}"
+    return None
+
+
+def write_exports(command: str, args: argparse.Namespace, rows: Any, summary: Any) -> bool:
+    """Write ``rows()`` to ``--csv`` and ``summary()`` to ``--summary-csv`` (each built only if asked for);
+    False after printing why one could not be written."""
+    from cs_tui.export import write_csv
+
+    for flag, path, build in (("--csv", args.csv, rows), ("--summary-csv", args.summary_csv, summary)):
+        if path is None:
+            continue
+        try:
+            write_csv(path, build())
+        except OSError as exc:
+            print(f"cs-tui {command}: error: cannot write {flag} {path}: {exc.strerror or exc}", file=sys.stderr)
+            return False
+    return True
+
+
 def setting_for(agent: Any, industry: str | None) -> tuple[str, int]:
     """Industry and turn limit to run ``agent`` in: ``industry`` if given; for a model, what it was trained on."""
     max_turns = 10
@@ -203,7 +242,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"conversations to play (default 2000, at most {MAX_EPISODES:,})",
     )
     parser.add_argument("--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the customers (default 0)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the report as JSON, with every conversation (for scripts)"
+    )
+    add_export_flags(parser, "one row per conversation", "one row per group (overall, industry, tier, inquiry) "
+                     "with its metrics and strategy use")  # fmt: skip
     parser.add_argument(
         "--population", metavar="FILE", help="customers shifted by a population file (cs_env/population.py)"
     )
@@ -216,6 +259,10 @@ def run(args: argparse.Namespace) -> int:
     if external == (args.agent is not None):
         print("cs-tui evaluate: error: name one agent: MODEL|baseline:NAME, --agent URL or --agent-cmd CMD",
               file=sys.stderr)  # fmt: skip
+        return USAGE_ERROR
+    problem = export_problem(args)
+    if problem is not None:
+        print(f"cs-tui evaluate: error: {problem}", file=sys.stderr)
         return USAGE_ERROR
     if external:
         agent = external_agent_or_report("evaluate", args)
@@ -248,8 +295,19 @@ def run(args: argparse.Namespace) -> int:
         if external:
             agent.close()
     note = failures_note(agent)
+    from cs_tui import export
+
+    def conversations() -> list[dict[str, Any]]:
+        assert report.rollouts is not None
+        return export.evaluation_episode_rows(report.rollouts, catalog=catalog, seed=args.seed)
+
+    if not write_exports("evaluate", args, conversations, lambda: export.evaluation_summary_rows(report)):
+        return USAGE_ERROR
     if args.json:
-        print(json.dumps({**report.as_dict(), **({"agent_failures": agent.failures} if external else {})}, indent=2))
+        extra = {"agent_failures": agent.failures} if external else {}
+        print(json.dumps({**report.as_dict(), **extra, "conversations": conversations()}, indent=2))
+    elif export.STDOUT in (args.csv, args.summary_csv):
+        pass  # the CSV is the output: a table around it would spoil it
     else:
         from cs_tui.evaluation_view import evaluation
         from cs_tui.report import make_console
