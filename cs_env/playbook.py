@@ -4,6 +4,7 @@ A playbook is a TOML file::
 
     format = 1
     env = "cs_env/CustomerSupport-v1"
+    industries = ["bfsi", "retail", "tech"]   # optional: the industry set it was written for
 
     [[rule]]
     strategy = "escalate"
@@ -19,7 +20,7 @@ space's); ``inquiry_type``, ``sentiment`` and ``tier`` take names (the catalog's
 ``SENTIMENT_NAMES``, ``TIER_NAMES``). A rule fires when all its conditions hold; the first rule that
 fires decides. Loading validates everything and names the file, the line and the valid choices: an
 unknown feature or strategy, a condition that can never hold, a rule earlier rules already cover, an
-empty playbook, another format or env version, and a playbook that leaves some situation uncovered
+empty playbook, another format or env version or industry set, and a playbook that leaves some situation uncovered
 (with an example of one). So a loaded playbook answers every observation: it never fails mid-episode.
 
 Pure: the standard library and numpy.
@@ -213,7 +214,8 @@ class Playbook:
         catalog: Catalog | None = None,
         max_turns: int = DEFAULT_MAX_TURNS,
     ) -> None:
-        self.features = features(catalog, max_turns)
+        self.catalog = catalog or default_catalog()
+        self.features = features(self.catalog, max_turns)
         self.rules = tuple(rules)
         self.name = name
         self.source = source
@@ -337,7 +339,8 @@ class Playbook:
 
     def dumps(self) -> str:
         """The playbook as a TOML file :func:`load` reads back to the same rules."""
-        lines = [f"format = {FORMAT}", f"env = {json.dumps(_env_id())}", ""]
+        lines = [f"format = {FORMAT}", f"env = {json.dumps(_env_id())}"]
+        lines += [f"industries = {json.dumps(list(self.catalog.industry_names))}", ""]
         for rule in self.rules:
             lines.append("[[rule]]")
             lines.append(f"strategy = {json.dumps(STRATEGY_NAMES[rule.strategy])}")
@@ -445,7 +448,7 @@ def loads(
     except tomllib.TOMLDecodeError as exc:
         raise PlaybookError(f"{source}: not valid TOML: {exc}") from None
     lines = _Lines(text)
-    allowed = ("format", "env", "rule")
+    allowed = ("format", "env", "industries", "rule")
     for key in data:
         if key not in allowed:
             raise PlaybookError(
@@ -463,12 +466,32 @@ def loads(
             f"{source}:{lines.top('env') or 1}: {got}, but this is {env_id!r}: the observation and its features "
             f'may differ; check the rules against this env and set env = "{env_id}"'
         )
+    catalog = catalog or default_catalog()
+    if "industries" in data:
+        _check_industries(data["industries"], catalog, f"{source}:{lines.top('industries') or 1}")
     raw_rules = data.get("rule", [])
     if not isinstance(raw_rules, list) or not all(isinstance(r, dict) for r in raw_rules):
         raise PlaybookError(f"{source}: 'rule' must be an array of tables, written [[rule]]")
     feats = features(catalog, max_turns)
     rules = [_read_rule(raw, i, feats, lines, source) for i, raw in enumerate(raw_rules)]
     return Playbook(rules, name=name, source=source, catalog=catalog, max_turns=max_turns)
+
+
+def _check_industries(value: Any, catalog: Catalog, at: str) -> None:
+    """The ``industries`` key: the industry set the playbook was written for must be this catalog's."""
+    ours = catalog.industry_names
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise PlaybookError(f"{at}: industries must be a list of industry names, e.g. {json.dumps(list(ours))}")
+    missing = [name for name in value if name not in ours]
+    extra = [name for name in ours if name not in value]
+    if missing or extra:
+        parts = [f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not here" if missing else ""]
+        parts.append(f"{', '.join(extra)} {'was' if len(extra) == 1 else 'were'} not in its set" if extra else "")
+        raise PlaybookError(
+            f"{at}: written for the industries {', '.join(value)}, but this catalog has {', '.join(ours)} "
+            f"({'; '.join(p for p in parts if p)}): its inquiries and what they mean may differ; check the rules "
+            f"against these industries and set industries = {json.dumps(list(ours))}"
+        )
 
 
 def _read_rule(raw: dict[str, Any], i: int, feats: dict[str, Feature], lines: _Lines, source: str) -> Rule:

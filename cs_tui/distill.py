@@ -12,6 +12,7 @@ a tree of N leaves gives at most N rules; the tree grows as large as still gives
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,15 +27,23 @@ DAGGER_EPISODES = 2000
 #: seeds apart from evaluations' (0), held-out figures' (1) and warm starts' (7)
 DISTILL_SEED = 11
 HELDOUT_SEED = 1
+#: the validation customers that choose among the candidate playbooks: seed + this, and how many
+VALIDATION_OFFSET = 1000
+VALIDATION_EPISODES = 4000
+#: candidate playbooks per DAgger round (the largest trees of as many rule counts within the budget)
+CANDIDATES = 6
 HELDOUT_EPISODES = 10_000
 TRADEOFF_SIZES = (3, 5, 10, 20, 40)
 #: the fewest situations a leaf holds: a rule for a handful of situations is noise, not advice
 MIN_LEAF = 20
+#: weigh each situation by how much the teacher's choice matters there (VIPER), never less than MIN_WEIGHT
+WEIGHTED = True
+MIN_WEIGHT = 0.05
 #: thresholds are written with this many decimals (the playbook is re-measured as written)
 DECIMALS = 3
 PASS_K = 4
-#: the most leaves tried per rule asked for (the catch-all absorbs the leaves of its own strategy)
-LEAF_FACTOR = 3
+#: the most leaves grown per rule asked for (merged splits and the catch-all absorb many of them)
+LEAF_FACTOR = 10
 SCENARIO_TRIALS = 8
 
 
@@ -47,9 +56,18 @@ class _Teacher:
         self.needs_episodes = bool(getattr(teacher, "needs_episodes", False))
         self.observations: list[np.ndarray] = []
         self.labels: list[np.ndarray] = []
+        self.weights: list[np.ndarray] = []
 
     def __call__(self, obs: np.ndarray, state: Any = None, episodes: Any = None) -> np.ndarray:
-        if self.needs_state:
+        weight = np.ones(len(obs))
+        if getattr(self.teacher, "kind", None) == "model":  # a trained agent: how much each choice matters
+            if self.needs_episodes:
+                values = self.teacher.action_values(obs, episodes=episodes)
+            else:
+                values = self.teacher.action_values(obs)
+            label = np.argmax(values.values, axis=-1)
+            weight = _importance(values.kind, values.values)
+        elif self.needs_state:
             label = self.teacher(obs, state=state)
         elif self.needs_episodes:
             label = self.teacher(obs, episodes=episodes)
@@ -58,7 +76,19 @@ class _Teacher:
         label = np.asarray(label, dtype=np.int64)
         self.observations.append(np.asarray(obs, dtype=np.float64))
         self.labels.append(label)
+        self.weights.append(weight)
         return label if self.student is None else np.asarray(self.student(obs), dtype=np.int64)
+
+
+def _importance(kind: str, values: np.ndarray) -> np.ndarray:
+    """How much the teacher's choice matters in each situation, as VIPER weighs it: for Q-values the gap
+    between the best and the worst strategy's estimated return; for probabilities the lead of the first
+    choice over the second (a near tie says either will do). At least ``MIN_WEIGHT``."""
+    ranked = np.sort(values, axis=-1)
+    gap = ranked[:, -1] - (ranked[:, 0] if kind == "q_values" else ranked[:, -2])
+    if kind == "q_values":
+        gap = gap / max(float(gap.max()), 1e-12)
+    return np.maximum(gap, MIN_WEIGHT) if WEIGHTED else np.ones(len(values))
 
 
 def _columns(playbook_features: dict[str, Any], obs: np.ndarray) -> np.ndarray:
@@ -69,19 +99,22 @@ def _columns(playbook_features: dict[str, Any], obs: np.ndarray) -> np.ndarray:
     return np.hstack([obs, onehot])
 
 
-def tree_to_playbook(tree: Any, template: Playbook, name: str) -> Playbook:
-    """The fitted tree's leaves as rules (see the module docstring), checked like any playbook file."""
+def tree_to_playbook(tree: Any, template: Playbook, name: str, splits: int | None = None) -> Playbook:
+    """The fitted tree's leaves as rules (see the module docstring), checked like any playbook file; with
+    ``splits``, the tree as it stood after its first ``splits`` splits (see :func:`_grown`)."""
     feats = template.features
     by_index = {f.index: f for f in feats.values()}
     inquiry = feats["inquiry_type"]
     n_obs = len(feats)
     t = tree.tree_
     leaves: list[tuple[dict[str, Condition], int, float, int]] = []
+    children_left, children_right = _grown(t, splits)
+    uniform = _uniform_subtrees(t, children_left, children_right)
 
     def walk(node: int, region: dict[str, Condition]) -> None:
-        if t.children_left[node] == -1:
+        if uniform[node] >= 0:  # a leaf, or a split whose every leaf says the same: one rule
             counts = t.value[node][0]
-            klass = int(np.argmax(counts))
+            klass = int(uniform[node])
             share = float(counts[klass] / counts.sum())
             leaves.append((region, int(tree.classes_[klass]), share, int(t.n_node_samples[node])))
             return
@@ -104,7 +137,7 @@ def tree_to_playbook(tree: Any, template: Playbook, name: str) -> Playbook:
                 right = frozenset(v for v in f.values if v > threshold)
             current = region[f.name]
             sides = [(f.name, intersect(current, left)), (f.name, intersect(current, right))]
-        for child, (key, condition) in zip((t.children_left[node], t.children_right[node]), sides, strict=True):
+        for child, (key, condition) in zip((children_left[node], children_right[node]), sides, strict=True):
             if not is_empty(condition):
                 walk(int(child), {**region, key: condition})
 
@@ -127,6 +160,34 @@ def tree_to_playbook(tree: Any, template: Playbook, name: str) -> Playbook:
     assert inquiry.name in feats
     rules.append(Rule(default, {}, f"everything else: the agent's most common choice, {STRATEGY_NAMES[default]}"))
     return Playbook(rules, name=name)
+
+
+def _grown(t: Any, splits: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The children of a best-first tree (``tree_``) as it stood after its first ``splits`` splits (all: None).
+
+    scikit-learn's best-first builder expands the node of the largest impurity decrease next and numbers
+    nodes as it creates them, so the order of the left children's numbers is the order of the splits, and
+    the tree grown with ``max_leaf_nodes = k + 1`` is this tree's first ``k`` splits: one fit serves every size.
+    """
+    left, right = t.children_left.copy(), t.children_right.copy()
+    if splits is None:
+        return left, right
+    internal = np.flatnonzero(left != -1)
+    late = internal[np.argsort(left[internal])][max(0, splits) :]
+    left[late] = right[late] = -1
+    return left, right
+
+
+def _uniform_subtrees(t: Any, children_left: np.ndarray, children_right: np.ndarray) -> np.ndarray:
+    """Per node of a fitted tree (``tree_``): the class every leaf under it predicts, or -1 where they differ."""
+    klass = np.full(t.node_count, -1, dtype=np.int64)
+    for node in range(t.node_count - 1, -1, -1):  # children come after their parent in sklearn's arrays
+        left, right = children_left[node], children_right[node]
+        if left == -1:
+            klass[node] = int(np.argmax(t.value[node][0]))
+        elif klass[left] == klass[right]:
+            klass[node] = klass[left]
+    return klass
 
 
 @dataclass
@@ -159,43 +220,90 @@ def distill(
 
     started = time.perf_counter()
     template = Playbook([Rule(0)], max_turns=max_turns)
+
+    def validate(playbook: Playbook) -> float:
+        """Mean return on validation customers: apart from the training rounds' and the held-out figures'."""
+        played = rollout(
+            playbook,
+            industry=industry,
+            episodes=VALIDATION_EPISODES,
+            seed=seed + VALIDATION_OFFSET,
+            max_turns=max_turns,
+        )
+        return float(played.returns.mean())
+
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
+    ws: list[np.ndarray] = []
     student: Playbook | None = None
+    best: tuple[float, Playbook] | None = None
     for round_ in range(rounds + 1):
         recorder = _Teacher(teacher, student)
         rollout(recorder, industry=industry, episodes=episodes, seed=seed + round_, max_turns=max_turns)
         xs.extend(recorder.observations)
         ys.extend(recorder.labels)
+        ws.extend(recorder.weights)
         obs, labels = np.concatenate(xs), np.concatenate(ys)
         if len(np.unique(labels)) == 1:  # the teacher always says the same: one rule says it all
             rule = Rule(int(labels[0]), {}, f"the agent always chose {STRATEGY_NAMES[int(labels[0])]}")
             student = Playbook([rule], name=name, max_turns=max_turns)
             continue
-        student = _largest_tree_within(max_rules, _columns(template.features, obs), labels, template, name, seed)
-    assert student is not None
-    return Distilled(student, rounds + 1, int(sum(len(y) for y in ys)), time.perf_counter() - started)
+        x = _columns(template.features, obs)
+        score, student = _best_tree_within(max_rules, x, labels, np.concatenate(ws), template, name, seed, validate)
+        if best is None or score > best[0]:  # VIPER's choice: the round's playbook that serves customers best
+            best = (score, student)
+    chosen = student if best is None else best[1]
+    assert chosen is not None
+    return Distilled(chosen, rounds + 1, int(sum(len(y) for y in ys)), time.perf_counter() - started)
 
 
-def _largest_tree_within(
-    max_rules: int, x: np.ndarray, labels: np.ndarray, template: Playbook, name: str, seed: int
-) -> Playbook:
-    """The playbook of the largest tree (best-first, up to ``LEAF_FACTOR`` x ``max_rules`` leaves) whose rules,
-    once the catch-all has absorbed its strategy's leaves, number at most ``max_rules``."""
+def _best_tree_within(
+    max_rules: int,
+    x: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray,
+    template: Playbook,
+    name: str,
+    seed: int,
+    validate: Callable[[Playbook], float],
+) -> tuple[float, Playbook]:
+    """The best-scoring (``validate``) of the playbooks of at most ``max_rules`` rules that one tree gives.
+
+    One best-first fit of up to ``LEAF_FACTOR`` x ``max_rules`` leaves; each size is a prefix of its splits
+    (:func:`_grown`), its rules counted once same-strategy splits are merged and the catch-all has absorbed
+    its strategy's leaves. The candidates: for each of the ``CANDIDATES`` largest rule counts within the
+    budget, the largest tree that has it.
+    """
     from sklearn.tree import DecisionTreeClassifier  # scikit-learn only here
 
-    best: Playbook | None = None
-    for leaves in range(max(2, max_rules), LEAF_FACTOR * max(2, max_rules) + 1):
-        tree = DecisionTreeClassifier(max_leaf_nodes=leaves, min_samples_leaf=MIN_LEAF, random_state=seed)
-        tree.fit(x, labels)
-        playbook = tree_to_playbook(tree, template, name)
-        if len(playbook.rules) > max_rules and best is not None:
-            break
-        best = playbook
-        if tree.get_n_leaves() < leaves:  # the tree stopped growing: more leaves change nothing
-            break
-    assert best is not None
-    return best
+    cap = LEAF_FACTOR * max(2, max_rules)
+    tree = DecisionTreeClassifier(max_leaf_nodes=cap, min_samples_leaf=MIN_LEAF, random_state=seed)
+    tree.fit(x, labels, sample_weight=weights)
+    t = tree.tree_
+    largest: dict[int, int] = {}  # rule count -> the most splits that give it
+    for k in range(int(np.sum(t.children_left != -1)) + 1):
+        count = _rule_count(t, *_grown(t, k))
+        if count <= max_rules:
+            largest[count] = k
+    chosen = sorted(largest, reverse=True)[:CANDIDATES]
+    scored = [(validate(p), p) for p in (tree_to_playbook(tree, template, name, largest[c]) for c in chosen)]
+    return max(scored, key=lambda pair: pair[0])
+
+
+def _rule_count(t: Any, children_left: np.ndarray, children_right: np.ndarray) -> int:
+    """The rules :func:`tree_to_playbook` writes at most for this (grown) tree: one per region whose leaves
+    agree, less those of the catch-all's strategy, plus the catch-all."""
+    uniform = _uniform_subtrees(t, children_left, children_right)
+    regions: list[int] = []
+    stack = [0]
+    while stack:
+        node = stack.pop()
+        if uniform[node] >= 0:
+            regions.append(int(uniform[node]))
+        else:
+            stack += [int(children_left[node]), int(children_right[node])]
+    counts = np.bincount(regions)
+    return len(regions) - int(counts.max()) + 1 if counts.max() < len(regions) else 1
 
 
 def measure(

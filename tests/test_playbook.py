@@ -69,7 +69,9 @@ def test_decide_names_the_rule_that_fired_first() -> None:
 
 def test_a_written_playbook_reads_back_to_the_same_choices() -> None:
     playbook = load(HEURISTIC)
-    again = loads(playbook.dumps())
+    text = playbook.dumps()
+    assert f'env = "{ENV_ID}"\nindustries = ["bfsi", "retail", "tech"]\n' in text  # what it was written for
+    again = loads(text)
     assert [(r.strategy, r.conditions, r.note) for r in again.rules] == [
         (r.strategy, r.conditions, r.note) for r in playbook.rules
     ]
@@ -125,9 +127,18 @@ def test_a_malformed_playbook_is_refused_naming_the_line_and_the_choices(body: s
         (f'format = 2\nenv = "{ENV_ID}"\n', ["format = 2", "reads format = 1"]),
         ('format = 1\nenv = "cs_env/CustomerSupport-v9"\n', ["'cs_env/CustomerSupport-v9'", ENV_ID]),
         ("format = 1\n", ["no env", ENV_ID]),
+        (
+            HEAD + 'industries = ["bfsi", "retail", "tech", "insurance"]\n',
+            [":3:", "written for the industries bfsi, retail, tech, insurance", "(insurance is not here)"],
+        ),
+        (
+            HEAD + 'industries = ["bfsi", "retail"]\n',
+            [":3:", "but this catalog has bfsi, retail, tech (tech was not in its set)", 'industries = ["bfsi"'],
+        ),
+        (HEAD + 'industries = "retail"\n', [":3:", "industries must be a list of industry names"]),
     ],
 )
-def test_a_playbook_for_another_format_or_env_version_names_the_difference(head: str, expected: list[str]) -> None:
+def test_a_playbook_for_another_format_env_version_or_industry_set_names_the_difference(head: str, expected: list[str]) -> None:
     with pytest.raises(PlaybookError) as caught:
         loads(head + T + "", source="old.toml")
     for part in expected:
@@ -303,3 +314,38 @@ def test_show_says_how_often_each_rule_fires_and_its_score_where_it_fires(
     bad.write_text("format = 1\n")
     code, err = run_cli(capsys, "playbook", "show", str(bad))
     assert code == 2 and "no env" in err
+
+
+# -- the shipped playbook ---------------------------------------------------------------------------
+SHIPPED = Path(__file__).resolve().parents[1] / "saves" / "default-playbook.toml"
+
+
+def test_the_shipped_playbook_is_for_this_env_and_answers_every_situation() -> None:
+    text = SHIPPED.read_text()
+    first = text.splitlines()[0]
+    assert first.startswith("# distilled from default by: cs-tui playbook distill default --max-rules 15 --seed ")
+    assert f'\nenv = "{ENV_ID}"\n' in text
+    playbook = load(SHIPPED)  # refuses another env version or industry set, and any uncovered situation
+    assert 2 <= len(playbook.rules) <= 15 and not playbook.rules[-1].conditions  # ends with its catch-all
+    obs = space_sample(20_000, seed=3)
+    actions, fired = playbook.decide(obs)
+    assert (fired >= 0).all() and len(set(actions.tolist())) >= 3  # every situation answered, not one strategy
+
+
+def test_distilling_is_deterministic_given_its_seed_and_refuses_the_held_out_seed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.cli_helpers import run_cli
+
+    outs = [tmp_path / "a.toml", tmp_path / "b.toml", tmp_path / "c.toml"]
+    for out, seed in zip(outs, ("5", "5", "6"), strict=True):
+        argv = ("playbook", "distill", "baseline:heuristic", "--out", str(out), "--max-rules", "6", "--seed", seed)
+        code, _, err = cli(capsys, "--saves", str(tmp_path), *argv, "--sizes", "", "--episodes", "100")
+        assert code == 0, err
+    assert outs[0].read_text() == outs[1].read_text()
+    assert "--seed 5\n" in outs[0].read_text().splitlines()[0] + "\n"
+    assert outs[2].read_text() != outs[0].read_text()  # other customers, other thresholds
+    argv = ("playbook", "distill", "baseline:heuristic", "--out", str(tmp_path / "d.toml"), "--seed", "0")
+    code, err = run_cli(capsys, "--saves", str(tmp_path), *argv)
+    assert code == 2 and "--seed 0" in err and "held-out customers' seed 1" in err and "Traceback" not in err
+    assert not (tmp_path / "d.toml").exists()
