@@ -138,7 +138,9 @@ def test_a_malformed_playbook_is_refused_naming_the_line_and_the_choices(body: s
         (HEAD + 'industries = "retail"\n', [":3:", "industries must be a list of industry names"]),
     ],
 )
-def test_a_playbook_for_another_format_env_version_or_industry_set_names_the_difference(head: str, expected: list[str]) -> None:
+def test_a_playbook_for_another_format_env_version_or_industry_set_names_the_difference(
+    head: str, expected: list[str]
+) -> None:
     with pytest.raises(PlaybookError) as caught:
         loads(head + T + "", source="old.toml")
     for part in expected:
