@@ -1,12 +1,18 @@
 """Distilling an agent into a playbook: DAgger with the agent as teacher, a decision tree, rules in words.
 
-The tree (scikit-learn's CART, imported here only) reads the observation's named features and, for the
-inquiry, one yes/no column per inquiry as well, so a rule can single one out. DAgger: the first round
-imitates the teacher on the teacher's own conversations; each further round plays the current playbook,
-asks the teacher what it would do in every situation the playbook reached, adds those to the data and
-refits; so the playbook learns to recover from its own mistakes, not only the teacher's situations.
-Each leaf becomes a rule; the strategy most leaves share becomes the final catch-all (its leaves go), so
-a tree of N leaves gives at most N rules; the tree grows as large as still gives at most ``max_rules``.
+The tree (scikit-learn's CART, imported here only) reads the observation's named features (the noisy cues,
+the hints and what was tried so far; nothing hidden) and, for the inquiry, one yes/no column per inquiry as
+well, so a rule can single one out. DAgger: the first round imitates the teacher on the teacher's own
+conversations; each further round plays the current playbook, asks the teacher what it would do in every
+situation the playbook reached, adds those to the data and refits; so the playbook learns to recover from
+its own mistakes, not only the teacher's situations. As VIPER does, each situation weighs as much as the
+teacher's choice matters there (a trained agent's lead of its first choice over its second).
+
+Each leaf becomes a rule, and a split whose leaves all name the same strategy is one rule; the strategy
+most rules share becomes the final catch-all (its rules go). One best-first tree is grown per round; its
+first k splits are the tree grown to k + 1 leaves, so every size is tried from one fit. Of the largest
+sizes within ``max_rules`` rules, in every round, the playbook kept is the one with the best mean return
+on validation customers (a seed apart from the training rounds' and from the held-out figures').
 """
 
 from __future__ import annotations
@@ -131,7 +137,11 @@ def tree_to_playbook(tree: Any, template: Playbook, name: str, splits: int | Non
             left: Condition
             right: Condition
             if f.kind == "number":
-                left, right = Interval(-np.inf, cut), Interval(cut, np.inf, lo_open=True)
+                # the tree sends x <= threshold left; rounded up, the cut itself goes right (and rounded down,
+                # left), so a value the tree saw stays on its side: 0.4998 written as 0.5 keeps a counter at
+                # exactly 0.5 on the right, where the tree put it
+                up = cut > threshold
+                left, right = Interval(-np.inf, cut, hi_open=up), Interval(cut, np.inf, lo_open=not up)
             else:
                 left = frozenset(v for v in f.values if v <= threshold)
                 right = frozenset(v for v in f.values if v > threshold)
@@ -153,8 +163,8 @@ def tree_to_playbook(tree: Any, template: Playbook, name: str, splits: int | Non
             continue
         conditions = {k: c for k, c in region.items() if c != full(feats[k])}
         note = (
-            f"the agent chose {STRATEGY_NAMES[strategy]} in {share:.0%} of these situations "
-            f"({samples / total:.1%} of those seen)"
+            f"the agent chose {STRATEGY_NAMES[strategy]} in {share:.0%} of these situations, weighing each by how "
+            f"much its choice mattered ({samples / total:.1%} of those seen)"
         )
         rules.append(Rule(strategy, conditions, note))
     assert inquiry.name in feats
@@ -198,6 +208,7 @@ class Distilled:
     rounds: int
     situations: int
     seconds: float
+    max_rules: int = 0
     rules: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -254,7 +265,8 @@ def distill(
             best = (score, student)
     chosen = student if best is None else best[1]
     assert chosen is not None
-    return Distilled(chosen, rounds + 1, int(sum(len(y) for y in ys)), time.perf_counter() - started)
+    situations = int(sum(len(y) for y in ys))
+    return Distilled(chosen, rounds + 1, situations, time.perf_counter() - started, max_rules)
 
 
 def _best_tree_within(
@@ -304,6 +316,30 @@ def _rule_count(t: Any, children_left: np.ndarray, children_right: np.ndarray) -
             stack += [int(children_left[node]), int(children_right[node])]
     counts = np.bincount(regions)
     return len(regions) - int(counts.max()) + 1 if counts.max() < len(regions) else 1
+
+
+def tradeoff(
+    teacher: Any,
+    sizes: Any,
+    *,
+    industry: str,
+    max_turns: int,
+    episodes: int,
+    seed: int = DISTILL_SEED,
+    made: Distilled | None = None,
+) -> list[dict[str, Any]]:
+    """For each rule budget in ``sizes``: the playbook distilled within it, measured as written (:func:`measure`)
+    with its rule count and distillation time; ``made`` is reused for its own budget."""
+    from cs_env.playbook import loads
+
+    rows = []
+    for size in sizes:
+        reuse = made is not None and made.max_rules == size
+        other = made if reuse else distill(teacher, size, industry=industry, max_turns=max_turns, seed=seed)
+        assert other is not None
+        row = measure(loads(other.playbook.dumps()), teacher, industry=industry, max_turns=max_turns, episodes=episodes)
+        rows.append({"max_rules": size, "rules": other.rules, "seconds": other.seconds, **row})
+    return rows
 
 
 def measure(

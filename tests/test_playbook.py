@@ -351,3 +351,27 @@ def test_distilling_is_deterministic_given_its_seed_and_refuses_the_held_out_see
     code, err = run_cli(capsys, "--saves", str(tmp_path), *argv)
     assert code == 2 and "--seed 0" in err and "held-out customers' seed 1" in err and "Traceback" not in err
     assert not (tmp_path / "d.toml").exists()
+
+
+def test_a_tree_cut_after_k_splits_is_the_one_grown_to_k_plus_one_leaves_and_agreeing_splits_are_one_rule() -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    from cs_env.playbook import Playbook, Rule
+    from cs_tui.distill import _columns, tree_to_playbook
+
+    template = Playbook([Rule(0)])
+    obs = space_sample(6000, seed=5)
+    labels = np.asarray(load(HEURISTIC)(obs))
+    x = _columns(template.features, obs)
+    big = DecisionTreeClassifier(max_leaf_nodes=60, min_samples_leaf=20, random_state=0).fit(x, labels)
+    for k in (1, 4, 9, 25):
+        small = DecisionTreeClassifier(max_leaf_nodes=k + 1, min_samples_leaf=20, random_state=0).fit(x, labels)
+        assert tree_to_playbook(big, template, "p", splits=k).dumps() == tree_to_playbook(small, template, "p").dumps()
+    # a split whose two sides both say "technical" is one rule: fewer rules than leaves, the same choices
+    whole = tree_to_playbook(big, template, "p")
+    t = big.tree_
+    leaf_classes = [int(np.argmax(t.value[n][0])) for n in range(t.node_count) if t.children_left[n] == -1]
+    catch_all = max(set(leaf_classes), key=leaf_classes.count)
+    assert len(whole.rules) < len(leaf_classes) - leaf_classes.count(catch_all) + 1
+    # written with 3 decimals, a threshold keeps every value the tree saw on its side (0.4998 as "below 0.5")
+    np.testing.assert_array_equal(whole(obs), big.predict(x))

@@ -190,6 +190,7 @@ def seed_problem(seed: int) -> str | None:
 def _distill(args: argparse.Namespace) -> int:
     from cs_env.playbook import loads
     from cs_tui.distill import distill, measure
+    from cs_tui.distill import tradeoff as distill_tradeoff
     from cs_tui.training.runs import write_report
 
     sizes = _sizes(args.sizes)
@@ -222,11 +223,7 @@ def _distill(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     agent_m = measure(teacher, teacher, episodes=args.episodes, **common)
     playbook_m = measure(playbook, teacher, episodes=args.episodes, **common)
-    tradeoff = []
-    for size in sizes:
-        other = made if size == args.max_rules else distill(teacher, size, seed=args.seed, **common)
-        row = measure(loads(other.playbook.dumps()), teacher, episodes=args.episodes, **common)
-        tradeoff.append({"max_rules": size, "rules": other.rules, "seconds": other.seconds, **row})
+    tradeoff = distill_tradeoff(teacher, sizes, episodes=args.episodes, seed=args.seed, made=made, **common)
     report = {
         "agent": {"name": teacher.name, **agent_m},
         "playbook": {"file": str(out), "rules": len(playbook.rules), "seconds": made.seconds, **playbook_m},
