@@ -37,14 +37,14 @@ def main() -> None:
     rows = tradeoff(teacher, sizes, seed=args.seed, **setting)
     key = f"pass^{PASS_K}"
     print(f"{ENV_ID}, {args.episodes:,} held-out customers (seed 1), the catalog's scenarios x 8 trials")
-    print(f"{'':16}{'rules':>6}{'% of oracle':>12}{'pass rate':>10}{key:>8}{'agrees':>8}{'distill s':>10}")
+    print(f"{'':20}{'rules':>6}{'% of oracle':>12}{'pass rate':>10}{key:>8}{'agrees':>8}{'distill s':>10}")
     print(
-        f"{teacher.name:16}{'-':>6}{agent['pct_of_oracle']:12.1f}{agent['pass_rate']:10.0%}{agent[key]:8.2f}"
+        f"{teacher.name:20}{'-':>6}{agent['pct_of_oracle']:12.1f}{agent['pass_rate']:10.0%}{agent[key]:8.2f}"
         f"{'100%':>8}{'-':>10}"
     )
     for row in rows:
         print(
-            f"{'playbook <= ' + str(row['max_rules']):16}{row['rules']:6}{row['pct_of_oracle']:12.1f}"
+            f"{'playbook <= ' + str(row['max_rules']):20}{row['rules']:6}{row['pct_of_oracle']:12.1f}"
             f"{row['pass_rate']:10.0%}{row[key]:8.2f}{row['agreement']:8.0%}{row['seconds']:10.1f}"
         )
     fits = [r for r in rows if r["rules"] <= GOAL_RULES]

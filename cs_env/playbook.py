@@ -215,6 +215,7 @@ class Playbook:
         max_turns: int = DEFAULT_MAX_TURNS,
     ) -> None:
         self.catalog = catalog or default_catalog()
+        self._max_turns = max_turns
         self.features = features(self.catalog, max_turns)
         self.rules = tuple(rules)
         self.name = name
@@ -316,6 +317,27 @@ class Playbook:
 
     def __call__(self, obs: np.ndarray) -> Any:
         return self.decide(obs)[0]
+
+    def simplified(self) -> Playbook:
+        """The same playbook with every condition dropped that changes no decision: one whose removal only
+        lets the rule see situations that earlier rules already take (e.g. "not angry" after a rule for the
+        angry ones). Exact, by the same region algebra as the coverage check; the choices stay the same."""
+        whole = {name: full(f) for name, f in self.features.items()}
+        rules = list(self.rules)
+        for i, rule in enumerate(rules):
+            for key in list(rule.conditions):
+                looser = {k: c for k, c in rule.conditions.items() if k != key}
+                base = {**whole, **{k: intersect(whole[k], c) for k, c in looser.items()}}
+                added = [{**base, key: part} for part in _minus(whole[key], rule.conditions[key])]
+                try:
+                    for earlier in rules[:i]:
+                        added = _subtract(added, earlier)
+                except OverflowError:
+                    continue
+                if not added:
+                    rule = Rule(rule.strategy, looser, rule.note, rule.line)
+            rules[i] = rule
+        return Playbook(rules, name=self.name, source=self.source, catalog=self.catalog, max_turns=self._max_turns)
 
     def describe(self, i: int) -> str:
         """Rule ``i`` (0-based) in words: "when ... : strategy"."""

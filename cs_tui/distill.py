@@ -265,6 +265,7 @@ def distill(
             best = (score, student)
     chosen = student if best is None else best[1]
     assert chosen is not None
+    chosen = chosen.simplified()  # the same choices in fewer words
     situations = int(sum(len(y) for y in ys))
     return Distilled(chosen, rounds + 1, situations, time.perf_counter() - started, max_rules)
 

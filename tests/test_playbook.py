@@ -375,3 +375,20 @@ def test_a_tree_cut_after_k_splits_is_the_one_grown_to_k_plus_one_leaves_and_agr
     assert len(whole.rules) < len(leaf_classes) - leaf_classes.count(catch_all) + 1
     # written with 3 decimals, a threshold keeps every value the tree saw on its side (0.4998 as "below 0.5")
     np.testing.assert_array_equal(whole(obs), big.predict(x))
+
+
+def test_simplifying_drops_only_conditions_that_change_no_choice() -> None:
+    playbook = loads(
+        HEAD
+        + '[[rule]]\nstrategy = "empathetic"\nsentiment = "angry"\n'
+        + '[[rule]]\nstrategy = "technical"\nsentiment = ["frustrated", "neutral", "satisfied", "delighted"]\n'
+        + "ctx_savvy_hint = { above = 0.5 }\n"
+        + '[[rule]]\nstrategy = "educational"\nsentiment = ["neutral", "satisfied"]\n'
+        + '[[rule]]\nstrategy = "quick_resolution"\n'
+    )
+    simpler = playbook.simplified()
+    # "not angry" says nothing after the rule for the angry; "neutral or satisfied" still does
+    assert simpler.describe(1) == "when ctx_savvy_hint > 0.5: technical"
+    assert simpler.describe(2) == "when sentiment is neutral or satisfied: educational"
+    obs = space_sample(20_000, seed=4)
+    np.testing.assert_array_equal(simpler(obs), playbook(obs))
