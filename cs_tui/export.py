@@ -23,32 +23,23 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cs_env.domain import STRATEGY_NAMES, TIER_NAMES, Outcome
+from cs_env.evaluate import Metrics
 
 if TYPE_CHECKING:
-    from cs_env.evaluate import EvaluationReport, Metrics, Rollouts
+    from cs_env.evaluate import EvaluationReport, Rollouts
     from cs_env.industries import Catalog
     from cs_env.scenarios import ScenarioResult
 
 Row = dict[str, Any]
 #: the path that means standard output
 STDOUT = "-"
-#: the summary's metrics, in column order (``Metrics`` field names)
-SUMMARY_METRICS = (
-    "episodes",
-    "mean_return",
-    "ci95",
-    "pct_of_oracle",
-    "satisfaction",
-    "resolution_rate",
-    "escalation_rate",
-    "abandonment_rate",
-    "timeout_rate",
-    "mean_turns",
-)
+#: the summary's metrics, in column order: every ``Metrics`` field but the usage (its own columns)
+SUMMARY_METRICS = tuple(f.name for f in fields(Metrics) if f.name != "strategy_usage")
 
 
 def _plain(value: Any) -> Any:

@@ -9,19 +9,9 @@ from pathlib import Path
 import pytest
 
 from cs_env.domain import STRATEGY_NAMES
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import run_cli, run_cli_output
 
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """``cs-tui ARGV`` in this process: exit status, stdout and stderr."""
-    from cs_tui.cli import main
-
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+cli = run_cli_output
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

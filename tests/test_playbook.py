@@ -14,6 +14,7 @@ from cs_env.evaluate import evaluate, rollout
 from cs_env.industries import default_catalog
 from cs_env.playbook import PlaybookError, features, load, loads
 from cs_env.policies import HeuristicPolicy
+from tests.cli_helpers import run_cli_output
 
 HEURISTIC = Path(__file__).resolve().parents[1] / "playbooks" / "heuristic.toml"
 HEAD = f'format = 1\nenv = "{ENV_ID}"\n'
@@ -228,16 +229,7 @@ def test_a_playbook_warm_starts_training_and_a_bad_one_is_refused_before_any_run
 
 
 # -- cs-tui playbook distill | show ---------------------------------------------------------------
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """``cs-tui ARGV`` in this process: exit status, stdout and stderr."""
-    from cs_tui.cli import main
-
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+cli = run_cli_output  # exit status, stdout and stderr
 
 
 def test_distilling_a_two_rule_teacher_recovers_its_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
