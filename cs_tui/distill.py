@@ -36,6 +36,9 @@ HELDOUT_SEED = 1
 #: the validation customers that choose among the candidate playbooks: seed + this, and how many
 VALIDATION_OFFSET = 1000
 VALIDATION_EPISODES = 4000
+#: also try an ordered list learned rule by rule (:func:`_decision_list`), from trees of this many leaves
+PART = True
+PART_LEAVES = 32
 #: candidate playbooks per DAgger round (the largest trees of as many rule counts within the budget)
 CANDIDATES = 6
 HELDOUT_EPISODES = 10_000
@@ -124,29 +127,7 @@ def tree_to_playbook(tree: Any, template: Playbook, name: str, splits: int | Non
             share = float(counts[klass] / counts.sum())
             leaves.append((region, int(tree.classes_[klass]), share, int(t.n_node_samples[node])))
             return
-        column, threshold = int(t.feature[node]), float(t.threshold[node])
-        sides: list[tuple[str, Condition]]
-        if column >= n_obs:  # "inquiry is X": the left branch is "not X"
-            code = column - n_obs
-            base = region["inquiry_type"]
-            assert isinstance(base, frozenset)
-            sides = [("inquiry_type", base - {code}), ("inquiry_type", base & {code})]
-        else:
-            f = by_index[column]
-            cut = round(threshold, DECIMALS)
-            left: Condition
-            right: Condition
-            if f.kind == "number":
-                # the tree sends x <= threshold left; rounded up, the cut itself goes right (and rounded down,
-                # left), so a value the tree saw stays on its side: 0.4998 written as 0.5 keeps a counter at
-                # exactly 0.5 on the right, where the tree put it
-                up = cut > threshold
-                left, right = Interval(-np.inf, cut, hi_open=up), Interval(cut, np.inf, lo_open=not up)
-            else:
-                left = frozenset(v for v in f.values if v <= threshold)
-                right = frozenset(v for v in f.values if v > threshold)
-            current = region[f.name]
-            sides = [(f.name, intersect(current, left)), (f.name, intersect(current, right))]
+        sides = _split_sides(t, node, region, by_index, n_obs)
         for child, (key, condition) in zip((children_left[node], children_right[node]), sides, strict=True):
             if not is_empty(condition):
                 walk(int(child), {**region, key: condition})
@@ -170,6 +151,96 @@ def tree_to_playbook(tree: Any, template: Playbook, name: str, splits: int | Non
     assert inquiry.name in feats
     rules.append(Rule(default, {}, f"everything else: the agent's most common choice, {STRATEGY_NAMES[default]}"))
     return Playbook(rules, name=name)
+
+
+def _split_sides(
+    t: Any, node: int, region: dict[str, Condition], by_index: dict[int, Any], n_obs: int
+) -> list[tuple[str, Condition]]:
+    """The feature a split node reads and its left and right conditions, within ``region``."""
+    column, threshold = int(t.feature[node]), float(t.threshold[node])
+    if column >= n_obs:  # "inquiry is X": the left branch is "not X"
+        code = column - n_obs
+        base = region["inquiry_type"]
+        assert isinstance(base, frozenset)
+        return [("inquiry_type", base - {code}), ("inquiry_type", base & {code})]
+    f = by_index[column]
+    cut = round(threshold, DECIMALS)
+    left: Condition
+    right: Condition
+    if f.kind == "number":
+        # the tree sends x <= threshold left; rounded up, the cut itself goes right (and rounded down, left),
+        # so a value the tree saw stays on its side: 0.4998 written as 0.5 keeps a counter at exactly 0.5 on
+        # the right, where the tree put it
+        up = cut > threshold
+        left, right = Interval(-np.inf, cut, hi_open=up), Interval(cut, np.inf, lo_open=not up)
+    else:
+        left = frozenset(v for v in f.values if v <= threshold)
+        right = frozenset(v for v in f.values if v > threshold)
+    current = region[f.name]
+    return [(f.name, intersect(current, left)), (f.name, intersect(current, right))]
+
+
+def _leaf_region(t: Any, leaf: int, template: Playbook) -> dict[str, Condition]:
+    """The conditions on the path from the root to ``leaf`` (only the features it narrows)."""
+    feats = template.features
+    by_index = {f.index: f for f in feats.values()}
+    parent = {
+        int(c): (n, side)
+        for n in range(t.node_count)
+        for side, c in enumerate((t.children_left[n], t.children_right[n]))
+        if c != -1
+    }
+    path = []
+    node = leaf
+    while node in parent:
+        node, side = parent[node]
+        path.append((node, side))
+    region = {name: full(f) for name, f in feats.items()}
+    for node, side in reversed(path):
+        key, condition = _split_sides(t, node, region, by_index, len(feats))[side]
+        region[key] = condition
+    return {k: c for k, c in region.items() if c != full(feats[k])}
+
+
+def _decision_list(
+    max_rules: int, x: np.ndarray, labels: np.ndarray, weights: np.ndarray, template: Playbook, name: str, seed: int
+) -> Playbook | None:
+    """An ordered list learned rule by rule (PART, Frank & Witten 1998): fit a small tree on the situations no
+    rule takes yet, keep its leaf that agrees with the teacher on the most (weighted) situations as the next
+    rule, drop what it takes, repeat; the catch-all takes the teacher's commonest choice among the rest."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    from cs_env.playbook import PlaybookError
+
+    rules: list[Rule] = []
+    remaining = np.ones(len(labels), dtype=bool)
+    total = float(weights.sum())
+    for _ in range(max_rules - 1):
+        idx = np.flatnonzero(remaining)
+        if len(idx) < 2 * MIN_LEAF or len(np.unique(labels[idx])) < 2:
+            break
+        tree = DecisionTreeClassifier(max_leaf_nodes=PART_LEAVES, min_samples_leaf=MIN_LEAF, random_state=seed)
+        tree.fit(x[idx], labels[idx], sample_weight=weights[idx])
+        leaf_of = tree.apply(x[idx])
+        agrees = tree.predict(x[idx]) == labels[idx]
+        correct = np.bincount(leaf_of, weights=weights[idx] * agrees, minlength=tree.tree_.node_count)
+        leaf = int(np.argmax(correct))
+        strategy = int(tree.classes_[int(np.argmax(tree.tree_.value[leaf][0]))])
+        taken = leaf_of == leaf
+        share = float(correct[leaf] / max(weights[idx][taken].sum(), 1e-12))
+        note = (
+            f"the agent chose {STRATEGY_NAMES[strategy]} in {share:.0%} of the situations this rule takes, weighing "
+            f"each by how much its choice mattered ({weights[idx][taken].sum() / total:.1%} of those seen)"
+        )
+        rules.append(Rule(strategy, _leaf_region(tree.tree_, leaf, template), note))
+        remaining[idx[taken]] = False
+    rest = labels[remaining] if remaining.any() else labels
+    default = int(np.argmax(np.bincount(rest, weights=weights[remaining] if remaining.any() else weights)))
+    rules.append(Rule(default, {}, f"everything else: the agent's commonest choice there, {STRATEGY_NAMES[default]}"))
+    try:
+        return Playbook(rules, name=name)
+    except PlaybookError:  # a rule the 3-decimal thresholds left with nothing to take: not a candidate
+        return None
 
 
 def _grown(t: Any, splits: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -299,7 +370,11 @@ def _best_tree_within(
         if count <= max_rules:
             largest[count] = k
     chosen = sorted(largest, reverse=True)[:CANDIDATES]
-    scored = [(validate(p), p) for p in (tree_to_playbook(tree, template, name, largest[c]) for c in chosen)]
+    candidates = [tree_to_playbook(tree, template, name, largest[c]) for c in chosen]
+    if PART:
+        listed = _decision_list(max_rules, x, labels, weights, template, name, seed)
+        candidates += [] if listed is None else [listed]
+    scored = [(validate(p), p) for p in candidates]
     return max(scored, key=lambda pair: pair[0])
 
 
