@@ -8,11 +8,15 @@ situation the playbook reached, adds those to the data and refits; so the playbo
 its own mistakes, not only the teacher's situations. As VIPER does, each situation weighs as much as the
 teacher's choice matters there (a trained agent's lead of its first choice over its second).
 
-Each leaf becomes a rule, and a split whose leaves all name the same strategy is one rule; the strategy
-most rules share becomes the final catch-all (its rules go). One best-first tree is grown per round; its
-first k splits are the tree grown to k + 1 leaves, so every size is tried from one fit. Of the largest
-sizes within ``max_rules`` rules, in every round, the playbook kept is the one with the best mean return
-on validation customers (a seed apart from the training rounds' and from the held-out figures').
+Two kinds of candidate per round. A tree: each leaf becomes a rule, a split whose leaves all name the
+same strategy is one rule, and the strategy most rules share becomes the final catch-all (its rules go);
+one best-first tree is grown, its first k splits being the tree grown to k + 1 leaves, so every size is
+tried from one fit. An ordered list learned rule by rule (PART): a small tree on the situations no rule
+takes yet gives its leaf that agrees with the teacher most as the next rule, which uses the playbook's
+order (a later rule need not repeat what earlier ones took). Of all candidates within ``max_rules`` rules,
+in every round, the playbook kept is the one with the best mean return on validation customers (a seed
+apart from the training rounds' and from the held-out figures'); its conditions are then simplified
+without changing a choice (:meth:`cs_env.playbook.Playbook.simplified`).
 """
 
 from __future__ import annotations
