@@ -51,6 +51,8 @@ MAX_RULES = 200
 MAX_BYTES = 1_000_000
 #: The most regions the coverage check splits the situations into before giving up.
 MAX_REGIONS = 200_000
+#: The most regions :meth:`Playbook.simplified` splits one question into before keeping the condition.
+SIMPLIFY_REGIONS = 2_000
 RULE_KEYS = ("strategy", "note")
 BOUND_KEYS = ("min", "max", "above", "below", "in")
 
@@ -331,8 +333,8 @@ class Playbook:
                 added = [{**base, key: part} for part in _minus(whole[key], rule.conditions[key])]
                 try:
                     for earlier in rules[:i]:
-                        added = _subtract(added, earlier)
-                except OverflowError:
+                        added = _subtract(added, earlier, SIMPLIFY_REGIONS)
+                except OverflowError:  # too intricate to prove quickly: the condition stays
                     continue
                 if not added:
                     rule = Rule(rule.strategy, looser, rule.note, rule.line)
@@ -390,7 +392,7 @@ def _condition_toml(f: Feature, c: Condition) -> str:
     return json.dumps([f.choices[v] for v in values])
 
 
-def _subtract(regions: list[dict[str, Condition]], rule: Rule) -> list[dict[str, Condition]]:
+def _subtract(regions: list[dict[str, Condition]], rule: Rule, limit: int = MAX_REGIONS) -> list[dict[str, Condition]]:
     """The parts of ``regions`` where ``rule`` does not fire (each region a box: one condition per feature)."""
     out: list[dict[str, Condition]] = []
     for region in regions:
@@ -402,7 +404,7 @@ def _subtract(regions: list[dict[str, Condition]], rule: Rule) -> list[dict[str,
         for name, c in rule.conditions.items():
             out.extend({**current, name: part} for part in _minus(current[name], c))
             current[name] = inside[name]
-        if len(out) > MAX_REGIONS:
+        if len(out) > limit:
             raise OverflowError
     return out
 
