@@ -247,6 +247,8 @@ class EvaluationReport:
     by_industry: dict[str, Metrics]
     by_tier: dict[str, Metrics]
     by_inquiry: dict[str, Metrics]
+    #: the conversations themselves, for per-episode export (not part of :meth:`as_dict`)
+    rollouts: Rollouts | None = field(default=None, repr=False, compare=False)
 
     @property
     def pct_of_oracle(self) -> float:
@@ -343,6 +345,7 @@ def evaluate(
         by_industry=by_industry,
         by_tier=by_tier,
         by_inquiry=by_inquiry,
+        rollouts=r,
     )
 
 

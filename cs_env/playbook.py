@@ -4,6 +4,7 @@ A playbook is a TOML file::
 
     format = 1
     env = "cs_env/CustomerSupport-v1"
+    industries = ["bfsi", "retail", "tech"]   # optional: the industry set it was written for
 
     [[rule]]
     strategy = "escalate"
@@ -19,7 +20,7 @@ space's); ``inquiry_type``, ``sentiment`` and ``tier`` take names (the catalog's
 ``SENTIMENT_NAMES``, ``TIER_NAMES``). A rule fires when all its conditions hold; the first rule that
 fires decides. Loading validates everything and names the file, the line and the valid choices: an
 unknown feature or strategy, a condition that can never hold, a rule earlier rules already cover, an
-empty playbook, another format or env version, and a playbook that leaves some situation uncovered
+empty playbook, another format or env version or industry set, and a playbook that leaves some situation uncovered
 (with an example of one). So a loaded playbook answers every observation: it never fails mid-episode.
 
 Pure: the standard library and numpy.
@@ -51,6 +52,8 @@ MAX_RULES = 200
 MAX_BYTES = 1_000_000
 #: The most regions the coverage check splits the situations into before giving up.
 MAX_REGIONS = 200_000
+#: The most regions :meth:`Playbook.simplified` splits one question into before keeping the condition.
+SIMPLIFY_REGIONS = 2_000
 RULE_KEYS = ("strategy", "note")
 BOUND_KEYS = ("min", "max", "above", "below", "in")
 
@@ -214,7 +217,9 @@ class Playbook:
         catalog: Catalog | None = None,
         max_turns: int = DEFAULT_MAX_TURNS,
     ) -> None:
-        self.features = features(catalog, max_turns)
+        self.catalog = catalog or default_catalog()
+        self._max_turns = max_turns
+        self.features = features(self.catalog, max_turns)
         self.rules = tuple(rules)
         self.name = name
         self.source = source
@@ -316,6 +321,27 @@ class Playbook:
     def __call__(self, obs: np.ndarray) -> Any:
         return self.decide(obs)[0]
 
+    def simplified(self) -> Playbook:
+        """The same playbook with every condition dropped that changes no decision: one whose removal only
+        lets the rule see situations that earlier rules already take (e.g. "not angry" after a rule for the
+        angry ones). Exact, by the same region algebra as the coverage check; the choices stay the same."""
+        whole = {name: full(f) for name, f in self.features.items()}
+        rules = list(self.rules)
+        for i, rule in enumerate(rules):
+            for key in list(rule.conditions):
+                looser = {k: c for k, c in rule.conditions.items() if k != key}
+                base = {**whole, **{k: intersect(whole[k], c) for k, c in looser.items()}}
+                added = [{**base, key: part} for part in _minus(whole[key], rule.conditions[key])]
+                try:
+                    for earlier in rules[:i]:
+                        added = _subtract(added, earlier, SIMPLIFY_REGIONS)
+                except OverflowError:  # too intricate to prove quickly: the condition stays
+                    continue
+                if not added:
+                    rule = Rule(rule.strategy, looser, rule.note, rule.line)
+            rules[i] = rule
+        return Playbook(rules, name=self.name, source=self.source, catalog=self.catalog, max_turns=self._max_turns)
+
     def describe(self, i: int) -> str:
         """Rule ``i`` (0-based) in words: "when ... : strategy"."""
         rule = self.rules[i]
@@ -338,7 +364,8 @@ class Playbook:
 
     def dumps(self) -> str:
         """The playbook as a TOML file :func:`load` reads back to the same rules."""
-        lines = [f"format = {FORMAT}", f"env = {json.dumps(_env_id())}", ""]
+        lines = [f"format = {FORMAT}", f"env = {json.dumps(_env_id())}"]
+        lines += [f"industries = {json.dumps(list(self.catalog.industry_names))}", ""]
         for rule in self.rules:
             lines.append("[[rule]]")
             lines.append(f"strategy = {json.dumps(STRATEGY_NAMES[rule.strategy])}")
@@ -366,7 +393,7 @@ def _condition_toml(f: Feature, c: Condition) -> str:
     return json.dumps([f.choices[v] for v in values])
 
 
-def _subtract(regions: list[dict[str, Condition]], rule: Rule) -> list[dict[str, Condition]]:
+def _subtract(regions: list[dict[str, Condition]], rule: Rule, limit: int = MAX_REGIONS) -> list[dict[str, Condition]]:
     """The parts of ``regions`` where ``rule`` does not fire (each region a box: one condition per feature)."""
     out: list[dict[str, Condition]] = []
     for region in regions:
@@ -378,7 +405,7 @@ def _subtract(regions: list[dict[str, Condition]], rule: Rule) -> list[dict[str,
         for name, c in rule.conditions.items():
             out.extend({**current, name: part} for part in _minus(current[name], c))
             current[name] = inside[name]
-        if len(out) > MAX_REGIONS:
+        if len(out) > limit:
             raise OverflowError
     return out
 
@@ -446,7 +473,7 @@ def loads(
     except tomllib.TOMLDecodeError as exc:
         raise PlaybookError(f"{source}: not valid TOML: {exc}") from None
     lines = _Lines(text)
-    allowed = ("format", "env", "rule")
+    allowed = ("format", "env", "industries", "rule")
     for key in data:
         if key not in allowed:
             raise PlaybookError(
@@ -464,12 +491,32 @@ def loads(
             f"{source}:{lines.top('env') or 1}: {got}, but this is {env_id!r}: the observation and its features "
             f'may differ; check the rules against this env and set env = "{env_id}"'
         )
+    catalog = catalog or default_catalog()
+    if "industries" in data:
+        _check_industries(data["industries"], catalog, f"{source}:{lines.top('industries') or 1}")
     raw_rules = data.get("rule", [])
     if not isinstance(raw_rules, list) or not all(isinstance(r, dict) for r in raw_rules):
         raise PlaybookError(f"{source}: 'rule' must be an array of tables, written [[rule]]")
     feats = features(catalog, max_turns)
     rules = [_read_rule(raw, i, feats, lines, source) for i, raw in enumerate(raw_rules)]
     return Playbook(rules, name=name, source=source, catalog=catalog, max_turns=max_turns)
+
+
+def _check_industries(value: Any, catalog: Catalog, at: str) -> None:
+    """The ``industries`` key: the industry set the playbook was written for must be this catalog's."""
+    ours = catalog.industry_names
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise PlaybookError(f"{at}: industries must be a list of industry names, e.g. {json.dumps(list(ours))}")
+    missing = [name for name in value if name not in ours]
+    extra = [name for name in ours if name not in value]
+    if missing or extra:
+        parts = [f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not here" if missing else ""]
+        parts.append(f"{', '.join(extra)} {'was' if len(extra) == 1 else 'were'} not in its set" if extra else "")
+        raise PlaybookError(
+            f"{at}: written for the industries {', '.join(value)}, but this catalog has {', '.join(ours)} "
+            f"({'; '.join(p for p in parts if p)}): its inquiries and what they mean may differ; check the rules "
+            f"against these industries and set industries = {json.dumps(list(ours))}"
+        )
 
 
 def _read_rule(raw: dict[str, Any], i: int, feats: dict[str, Feature], lines: _Lines, source: str) -> Rule:

@@ -1,17 +1,28 @@
 """Distilling an agent into a playbook: DAgger with the agent as teacher, a decision tree, rules in words.
 
-The tree (scikit-learn's CART, imported here only) reads the observation's named features and, for the
-inquiry, one yes/no column per inquiry as well, so a rule can single one out. DAgger: the first round
-imitates the teacher on the teacher's own conversations; each further round plays the current playbook,
-asks the teacher what it would do in every situation the playbook reached, adds those to the data and
-refits; so the playbook learns to recover from its own mistakes, not only the teacher's situations.
-Each leaf becomes a rule; the strategy most leaves share becomes the final catch-all (its leaves go), so
-a tree of N leaves gives at most N rules; the tree grows as large as still gives at most ``max_rules``.
+The tree (scikit-learn's CART, imported here only) reads the observation's named features (the noisy cues,
+the hints and what was tried so far; nothing hidden) and, for the inquiry, one yes/no column per inquiry as
+well, so a rule can single one out. DAgger: the first round imitates the teacher on the teacher's own
+conversations; each further round plays the current playbook, asks the teacher what it would do in every
+situation the playbook reached, adds those to the data and refits; so the playbook learns to recover from
+its own mistakes, not only the teacher's situations. As VIPER does, each situation weighs as much as the
+teacher's choice matters there (a trained agent's lead of its first choice over its second).
+
+Two kinds of candidate per round. A tree: each leaf becomes a rule, a split whose leaves all name the
+same strategy is one rule, and the strategy most rules share becomes the final catch-all (its rules go);
+one best-first tree is grown, its first k splits being the tree grown to k + 1 leaves, so every size is
+tried from one fit. An ordered list learned rule by rule (PART): a small tree on the situations no rule
+takes yet gives its leaf that agrees with the teacher most as the next rule, which uses the playbook's
+order (a later rule need not repeat what earlier ones took). Of all candidates within ``max_rules`` rules,
+in every round, the playbook kept is the one with the best mean return on validation customers (a seed
+apart from the training rounds' and from the held-out figures'); its conditions are then simplified
+without changing a choice (:meth:`cs_env.playbook.Playbook.simplified`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,15 +37,26 @@ DAGGER_EPISODES = 2000
 #: seeds apart from evaluations' (0), held-out figures' (1) and warm starts' (7)
 DISTILL_SEED = 11
 HELDOUT_SEED = 1
+#: the validation customers that choose among the candidate playbooks: seed + this, and how many
+VALIDATION_OFFSET = 1000
+VALIDATION_EPISODES = 4000
+#: also try an ordered list learned rule by rule (:func:`_decision_list`), from trees of this many leaves
+PART = True
+PART_LEAVES = 32
+#: candidate playbooks per DAgger round (the largest trees of as many rule counts within the budget)
+CANDIDATES = 6
 HELDOUT_EPISODES = 10_000
 TRADEOFF_SIZES = (3, 5, 10, 20, 40)
 #: the fewest situations a leaf holds: a rule for a handful of situations is noise, not advice
 MIN_LEAF = 20
+#: weigh each situation by how much the teacher's choice matters there (VIPER), never less than MIN_WEIGHT
+WEIGHTED = True
+MIN_WEIGHT = 0.05
 #: thresholds are written with this many decimals (the playbook is re-measured as written)
 DECIMALS = 3
 PASS_K = 4
-#: the most leaves tried per rule asked for (the catch-all absorbs the leaves of its own strategy)
-LEAF_FACTOR = 3
+#: the most leaves grown per rule asked for (merged splits and the catch-all absorb many of them)
+LEAF_FACTOR = 10
 SCENARIO_TRIALS = 8
 
 
@@ -47,9 +69,18 @@ class _Teacher:
         self.needs_episodes = bool(getattr(teacher, "needs_episodes", False))
         self.observations: list[np.ndarray] = []
         self.labels: list[np.ndarray] = []
+        self.weights: list[np.ndarray] = []
 
     def __call__(self, obs: np.ndarray, state: Any = None, episodes: Any = None) -> np.ndarray:
-        if self.needs_state:
+        weight = np.ones(len(obs))
+        if getattr(self.teacher, "kind", None) == "model":  # a trained agent: how much each choice matters
+            if self.needs_episodes:
+                values = self.teacher.action_values(obs, episodes=episodes)
+            else:
+                values = self.teacher.action_values(obs)
+            label = np.argmax(values.values, axis=-1)
+            weight = _importance(values.kind, values.values)
+        elif self.needs_state:
             label = self.teacher(obs, state=state)
         elif self.needs_episodes:
             label = self.teacher(obs, episodes=episodes)
@@ -58,7 +89,19 @@ class _Teacher:
         label = np.asarray(label, dtype=np.int64)
         self.observations.append(np.asarray(obs, dtype=np.float64))
         self.labels.append(label)
+        self.weights.append(weight)
         return label if self.student is None else np.asarray(self.student(obs), dtype=np.int64)
+
+
+def _importance(kind: str, values: np.ndarray) -> np.ndarray:
+    """How much the teacher's choice matters in each situation, as VIPER weighs it: for Q-values the gap
+    between the best and the worst strategy's estimated return; for probabilities the lead of the first
+    choice over the second (a near tie says either will do). At least ``MIN_WEIGHT``."""
+    ranked = np.sort(values, axis=-1)
+    gap = ranked[:, -1] - (ranked[:, 0] if kind == "q_values" else ranked[:, -2])
+    if kind == "q_values":
+        gap = gap / max(float(gap.max()), 1e-12)
+    return np.maximum(gap, MIN_WEIGHT) if WEIGHTED else np.ones(len(values))
 
 
 def _columns(playbook_features: dict[str, Any], obs: np.ndarray) -> np.ndarray:
@@ -69,42 +112,27 @@ def _columns(playbook_features: dict[str, Any], obs: np.ndarray) -> np.ndarray:
     return np.hstack([obs, onehot])
 
 
-def tree_to_playbook(tree: Any, template: Playbook, name: str) -> Playbook:
-    """The fitted tree's leaves as rules (see the module docstring), checked like any playbook file."""
+def tree_to_playbook(tree: Any, template: Playbook, name: str, splits: int | None = None) -> Playbook:
+    """The fitted tree's leaves as rules (see the module docstring), checked like any playbook file; with
+    ``splits``, the tree as it stood after its first ``splits`` splits (see :func:`_grown`)."""
     feats = template.features
     by_index = {f.index: f for f in feats.values()}
     inquiry = feats["inquiry_type"]
     n_obs = len(feats)
     t = tree.tree_
     leaves: list[tuple[dict[str, Condition], int, float, int]] = []
+    children_left, children_right = _grown(t, splits)
+    uniform = _uniform_subtrees(t, children_left, children_right)
 
     def walk(node: int, region: dict[str, Condition]) -> None:
-        if t.children_left[node] == -1:
+        if uniform[node] >= 0:  # a leaf, or a split whose every leaf says the same: one rule
             counts = t.value[node][0]
-            klass = int(np.argmax(counts))
+            klass = int(uniform[node])
             share = float(counts[klass] / counts.sum())
             leaves.append((region, int(tree.classes_[klass]), share, int(t.n_node_samples[node])))
             return
-        column, threshold = int(t.feature[node]), float(t.threshold[node])
-        sides: list[tuple[str, Condition]]
-        if column >= n_obs:  # "inquiry is X": the left branch is "not X"
-            code = column - n_obs
-            base = region["inquiry_type"]
-            assert isinstance(base, frozenset)
-            sides = [("inquiry_type", base - {code}), ("inquiry_type", base & {code})]
-        else:
-            f = by_index[column]
-            cut = round(threshold, DECIMALS)
-            left: Condition
-            right: Condition
-            if f.kind == "number":
-                left, right = Interval(-np.inf, cut), Interval(cut, np.inf, lo_open=True)
-            else:
-                left = frozenset(v for v in f.values if v <= threshold)
-                right = frozenset(v for v in f.values if v > threshold)
-            current = region[f.name]
-            sides = [(f.name, intersect(current, left)), (f.name, intersect(current, right))]
-        for child, (key, condition) in zip((t.children_left[node], t.children_right[node]), sides, strict=True):
+        sides = _split_sides(t, node, region, by_index, n_obs)
+        for child, (key, condition) in zip((children_left[node], children_right[node]), sides, strict=True):
             if not is_empty(condition):
                 walk(int(child), {**region, key: condition})
 
@@ -120,13 +148,131 @@ def tree_to_playbook(tree: Any, template: Playbook, name: str) -> Playbook:
             continue
         conditions = {k: c for k, c in region.items() if c != full(feats[k])}
         note = (
-            f"the agent chose {STRATEGY_NAMES[strategy]} in {share:.0%} of these situations "
-            f"({samples / total:.1%} of those seen)"
+            f"the agent chose {STRATEGY_NAMES[strategy]} in {share:.0%} of these situations, weighing each by how "
+            f"much its choice mattered ({samples / total:.1%} of those seen)"
         )
         rules.append(Rule(strategy, conditions, note))
     assert inquiry.name in feats
     rules.append(Rule(default, {}, f"everything else: the agent's most common choice, {STRATEGY_NAMES[default]}"))
     return Playbook(rules, name=name)
+
+
+def _split_sides(
+    t: Any, node: int, region: dict[str, Condition], by_index: dict[int, Any], n_obs: int
+) -> list[tuple[str, Condition]]:
+    """The feature a split node reads and its left and right conditions, within ``region``."""
+    column, threshold = int(t.feature[node]), float(t.threshold[node])
+    if column >= n_obs:  # "inquiry is X": the left branch is "not X"
+        code = column - n_obs
+        base = region["inquiry_type"]
+        assert isinstance(base, frozenset)
+        return [("inquiry_type", base - {code}), ("inquiry_type", base & {code})]
+    f = by_index[column]
+    cut = round(threshold, DECIMALS)
+    left: Condition
+    right: Condition
+    if f.kind == "number":
+        # the tree sends x <= threshold left; rounded up, the cut itself goes right (and rounded down, left),
+        # so a value the tree saw stays on its side: 0.4998 written as 0.5 keeps a counter at exactly 0.5 on
+        # the right, where the tree put it
+        up = cut > threshold
+        left, right = Interval(-np.inf, cut, hi_open=up), Interval(cut, np.inf, lo_open=not up)
+    else:
+        left = frozenset(v for v in f.values if v <= threshold)
+        right = frozenset(v for v in f.values if v > threshold)
+    current = region[f.name]
+    return [(f.name, intersect(current, left)), (f.name, intersect(current, right))]
+
+
+def _leaf_region(t: Any, leaf: int, template: Playbook) -> dict[str, Condition]:
+    """The conditions on the path from the root to ``leaf`` (only the features it narrows)."""
+    feats = template.features
+    by_index = {f.index: f for f in feats.values()}
+    parent = {
+        int(c): (n, side)
+        for n in range(t.node_count)
+        for side, c in enumerate((t.children_left[n], t.children_right[n]))
+        if c != -1
+    }
+    path = []
+    node = leaf
+    while node in parent:
+        node, side = parent[node]
+        path.append((node, side))
+    region = {name: full(f) for name, f in feats.items()}
+    for node, side in reversed(path):
+        key, condition = _split_sides(t, node, region, by_index, len(feats))[side]
+        region[key] = condition
+    return {k: c for k, c in region.items() if c != full(feats[k])}
+
+
+def _decision_list(
+    max_rules: int, x: np.ndarray, labels: np.ndarray, weights: np.ndarray, template: Playbook, name: str, seed: int
+) -> Playbook | None:
+    """An ordered list learned rule by rule (PART, Frank & Witten 1998): fit a small tree on the situations no
+    rule takes yet, keep its leaf that agrees with the teacher on the most (weighted) situations as the next
+    rule, drop what it takes, repeat; the catch-all takes the teacher's commonest choice among the rest."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    from cs_env.playbook import PlaybookError
+
+    rules: list[Rule] = []
+    remaining = np.ones(len(labels), dtype=bool)
+    total = float(weights.sum())
+    for _ in range(max_rules - 1):
+        idx = np.flatnonzero(remaining)
+        if len(idx) < 2 * MIN_LEAF or len(np.unique(labels[idx])) < 2:
+            break
+        tree = DecisionTreeClassifier(max_leaf_nodes=PART_LEAVES, min_samples_leaf=MIN_LEAF, random_state=seed)
+        tree.fit(x[idx], labels[idx], sample_weight=weights[idx])
+        leaf_of = tree.apply(x[idx])
+        agrees = tree.predict(x[idx]) == labels[idx]
+        correct = np.bincount(leaf_of, weights=weights[idx] * agrees, minlength=tree.tree_.node_count)
+        leaf = int(np.argmax(correct))
+        strategy = int(tree.classes_[int(np.argmax(tree.tree_.value[leaf][0]))])
+        taken = leaf_of == leaf
+        share = float(correct[leaf] / max(weights[idx][taken].sum(), 1e-12))
+        note = (
+            f"the agent chose {STRATEGY_NAMES[strategy]} in {share:.0%} of the situations this rule takes, weighing "
+            f"each by how much its choice mattered ({weights[idx][taken].sum() / total:.1%} of those seen)"
+        )
+        rules.append(Rule(strategy, _leaf_region(tree.tree_, leaf, template), note))
+        remaining[idx[taken]] = False
+    rest = labels[remaining] if remaining.any() else labels
+    default = int(np.argmax(np.bincount(rest, weights=weights[remaining] if remaining.any() else weights)))
+    rules.append(Rule(default, {}, f"everything else: the agent's commonest choice there, {STRATEGY_NAMES[default]}"))
+    try:
+        return Playbook(rules, name=name)
+    except PlaybookError:  # a rule the 3-decimal thresholds left with nothing to take: not a candidate
+        return None
+
+
+def _grown(t: Any, splits: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The children of a best-first tree (``tree_``) as it stood after its first ``splits`` splits (all: None).
+
+    scikit-learn's best-first builder expands the node of the largest impurity decrease next and numbers
+    nodes as it creates them, so the order of the left children's numbers is the order of the splits, and
+    the tree grown with ``max_leaf_nodes = k + 1`` is this tree's first ``k`` splits: one fit serves every size.
+    """
+    left, right = t.children_left.copy(), t.children_right.copy()
+    if splits is None:
+        return left, right
+    internal = np.flatnonzero(left != -1)
+    late = internal[np.argsort(left[internal])][max(0, splits) :]
+    left[late] = right[late] = -1
+    return left, right
+
+
+def _uniform_subtrees(t: Any, children_left: np.ndarray, children_right: np.ndarray) -> np.ndarray:
+    """Per node of a fitted tree (``tree_``): the class every leaf under it predicts, or -1 where they differ."""
+    klass = np.full(t.node_count, -1, dtype=np.int64)
+    for node in range(t.node_count - 1, -1, -1):  # children come after their parent in sklearn's arrays
+        left, right = children_left[node], children_right[node]
+        if left == -1:
+            klass[node] = int(np.argmax(t.value[node][0]))
+        elif klass[left] == klass[right]:
+            klass[node] = klass[left]
+    return klass
 
 
 @dataclass
@@ -137,6 +283,7 @@ class Distilled:
     rounds: int
     situations: int
     seconds: float
+    max_rules: int = 0
     rules: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -159,43 +306,120 @@ def distill(
 
     started = time.perf_counter()
     template = Playbook([Rule(0)], max_turns=max_turns)
+
+    def validate(playbook: Playbook) -> float:
+        """Mean return on validation customers: apart from the training rounds' and the held-out figures'."""
+        played = rollout(
+            playbook,
+            industry=industry,
+            episodes=VALIDATION_EPISODES,
+            seed=seed + VALIDATION_OFFSET,
+            max_turns=max_turns,
+        )
+        return float(played.returns.mean())
+
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
+    ws: list[np.ndarray] = []
     student: Playbook | None = None
+    best: tuple[float, Playbook] | None = None
     for round_ in range(rounds + 1):
         recorder = _Teacher(teacher, student)
         rollout(recorder, industry=industry, episodes=episodes, seed=seed + round_, max_turns=max_turns)
         xs.extend(recorder.observations)
         ys.extend(recorder.labels)
+        ws.extend(recorder.weights)
         obs, labels = np.concatenate(xs), np.concatenate(ys)
         if len(np.unique(labels)) == 1:  # the teacher always says the same: one rule says it all
             rule = Rule(int(labels[0]), {}, f"the agent always chose {STRATEGY_NAMES[int(labels[0])]}")
             student = Playbook([rule], name=name, max_turns=max_turns)
             continue
-        student = _largest_tree_within(max_rules, _columns(template.features, obs), labels, template, name, seed)
-    assert student is not None
-    return Distilled(student, rounds + 1, int(sum(len(y) for y in ys)), time.perf_counter() - started)
+        x = _columns(template.features, obs)
+        score, student = _best_tree_within(max_rules, x, labels, np.concatenate(ws), template, name, seed, validate)
+        if best is None or score > best[0]:  # VIPER's choice: the round's playbook that serves customers best
+            best = (score, student)
+    chosen = student if best is None else best[1]
+    assert chosen is not None
+    chosen = chosen.simplified()  # the same choices in fewer words
+    situations = int(sum(len(y) for y in ys))
+    return Distilled(chosen, rounds + 1, situations, time.perf_counter() - started, max_rules)
 
 
-def _largest_tree_within(
-    max_rules: int, x: np.ndarray, labels: np.ndarray, template: Playbook, name: str, seed: int
-) -> Playbook:
-    """The playbook of the largest tree (best-first, up to ``LEAF_FACTOR`` x ``max_rules`` leaves) whose rules,
-    once the catch-all has absorbed its strategy's leaves, number at most ``max_rules``."""
+def _best_tree_within(
+    max_rules: int,
+    x: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray,
+    template: Playbook,
+    name: str,
+    seed: int,
+    validate: Callable[[Playbook], float],
+) -> tuple[float, Playbook]:
+    """The best-scoring (``validate``) of the playbooks of at most ``max_rules`` rules that one tree gives.
+
+    One best-first fit of up to ``LEAF_FACTOR`` x ``max_rules`` leaves; each size is a prefix of its splits
+    (:func:`_grown`), its rules counted once same-strategy splits are merged and the catch-all has absorbed
+    its strategy's leaves. The candidates: for each of the ``CANDIDATES`` largest rule counts within the
+    budget, the largest tree that has it.
+    """
     from sklearn.tree import DecisionTreeClassifier  # scikit-learn only here
 
-    best: Playbook | None = None
-    for leaves in range(max(2, max_rules), LEAF_FACTOR * max(2, max_rules) + 1):
-        tree = DecisionTreeClassifier(max_leaf_nodes=leaves, min_samples_leaf=MIN_LEAF, random_state=seed)
-        tree.fit(x, labels)
-        playbook = tree_to_playbook(tree, template, name)
-        if len(playbook.rules) > max_rules and best is not None:
-            break
-        best = playbook
-        if tree.get_n_leaves() < leaves:  # the tree stopped growing: more leaves change nothing
-            break
-    assert best is not None
-    return best
+    cap = LEAF_FACTOR * max(2, max_rules)
+    tree = DecisionTreeClassifier(max_leaf_nodes=cap, min_samples_leaf=MIN_LEAF, random_state=seed)
+    tree.fit(x, labels, sample_weight=weights)
+    t = tree.tree_
+    largest: dict[int, int] = {}  # rule count -> the most splits that give it
+    for k in range(int(np.sum(t.children_left != -1)) + 1):
+        count = _rule_count(t, *_grown(t, k))
+        if count <= max_rules:
+            largest[count] = k
+    chosen = sorted(largest, reverse=True)[:CANDIDATES]
+    candidates = [tree_to_playbook(tree, template, name, largest[c]) for c in chosen]
+    if PART:
+        listed = _decision_list(max_rules, x, labels, weights, template, name, seed)
+        candidates += [] if listed is None else [listed]
+    scored = [(validate(p), p) for p in candidates]
+    return max(scored, key=lambda pair: pair[0])
+
+
+def _rule_count(t: Any, children_left: np.ndarray, children_right: np.ndarray) -> int:
+    """The rules :func:`tree_to_playbook` writes at most for this (grown) tree: one per region whose leaves
+    agree, less those of the catch-all's strategy, plus the catch-all."""
+    uniform = _uniform_subtrees(t, children_left, children_right)
+    regions: list[int] = []
+    stack = [0]
+    while stack:
+        node = stack.pop()
+        if uniform[node] >= 0:
+            regions.append(int(uniform[node]))
+        else:
+            stack += [int(children_left[node]), int(children_right[node])]
+    counts = np.bincount(regions)
+    return len(regions) - int(counts.max()) + 1 if counts.max() < len(regions) else 1
+
+
+def tradeoff(
+    teacher: Any,
+    sizes: Any,
+    *,
+    industry: str,
+    max_turns: int,
+    episodes: int,
+    seed: int = DISTILL_SEED,
+    made: Distilled | None = None,
+) -> list[dict[str, Any]]:
+    """For each rule budget in ``sizes``: the playbook distilled within it, measured as written (:func:`measure`)
+    with its rule count and distillation time; ``made`` is reused for its own budget."""
+    from cs_env.playbook import loads
+
+    rows = []
+    for size in sizes:
+        reuse = made is not None and made.max_rules == size
+        other = made if reuse else distill(teacher, size, industry=industry, max_turns=max_turns, seed=seed)
+        assert other is not None
+        row = measure(loads(other.playbook.dumps()), teacher, industry=industry, max_turns=max_turns, episodes=episodes)
+        rows.append({"max_rules": size, "rules": other.rules, "seconds": other.seconds, **row})
+    return rows
 
 
 def measure(

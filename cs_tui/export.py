@@ -9,8 +9,14 @@ The JSON says what it is: ``{"format": "cs-tui export", "version": 1, "kind": ..
 "env": ..., "columns": {name: meaning}, ...body}``; the CSV's header row names the same columns, one row per
 record (a turn, a trial), so a spreadsheet reads it without the JSON.
 
-Light to import: the standard library and :mod:`cs_tui.training.runs`' writers; ``cs_env`` (numpy, Gymnasium)
-is imported only when a document is built, by then loaded by whatever made the records.
+The command line's ``--csv`` / ``--summary-csv`` / ``--json`` use the row builders at the end
+(:func:`evaluation_episode_rows`, :func:`evaluation_summary_rows`, :func:`scenario_trial_rows`,
+:func:`scenario_summary_rows`) with :func:`write_csv` / :func:`write_json`, which write to a file the
+same way (atomically) or to standard output for ``-``; a CSV cell reads the same from either face
+(lists joined by ``;``, booleans ``true``/``false``, empty for none).
+
+Light to import: the standard library and :mod:`cs_tui.files`' writers; ``cs_env`` (numpy, Gymnasium)
+is imported only when a document or rows are built, by then loaded by whatever made the records.
 """
 
 from __future__ import annotations
@@ -18,13 +24,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cs_tui.files import atomic_write_text, now_iso, to_json
+from cs_tui.files import atomic_write_text, now_iso, report_target_problem, to_json, write_report
+
+if TYPE_CHECKING:
+    from cs_env.evaluate import EvaluationReport, Rollouts
+    from cs_env.industries import Catalog
+    from cs_env.scenarios import ScenarioResult
 
 FORMAT = "cs-tui export"
 VERSION = 1
@@ -231,22 +244,186 @@ def evaluation_export(report: Mapping[str, Any]) -> Export:
     return Export("evaluation", dict(report), columns, rows, description)
 
 
+# -- rows for the command line's --csv / --summary-csv / --json -----------------------------------
+
+Row = dict[str, Any]
+#: the path that means standard output
+STDOUT = "-"
+#: the summary's metrics, in column order: the same as the app's evaluation export
+SUMMARY_METRICS = tuple(METRIC_COLUMNS)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON/CSV-ready value: numpy scalars as Python numbers, NaN and infinities as None."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def evaluation_episode_rows(
+    rollouts: Rollouts, *, catalog: Catalog | None = None, seed: int | None = None
+) -> list[Row]:
+    """One row per conversation of ``rollouts`` (from :func:`cs_env.evaluate.rollout`); ``catalog`` names
+    the inquiries and industries (default: the shipped one); ``seed`` is the evaluation's, repeated per row."""
+    from cs_env.domain import STRATEGY_NAMES, TIER_NAMES, Outcome
+    from cs_env.industries import default_catalog
+
+    catalog = catalog or default_catalog()
+    inquiry_names = {inq.id: inq.name for inq in catalog.inquiries}
+    counts = rollouts.episode_strategy_counts
+    rows = []
+    for i in range(len(rollouts.returns)):
+        row: Row = {
+            "episode": i,
+            "seed": seed,
+            "industry": catalog.industry_names[int(rollouts.industries[i])],
+            "inquiry": inquiry_names[int(rollouts.inquiries[i])],
+            "tier": TIER_NAMES[int(rollouts.tiers[i])],
+            "outcome": Outcome(int(rollouts.outcomes[i])).name.lower(),
+            "turns": int(rollouts.turns[i]),
+            "return": _plain(float(rollouts.returns[i])),
+            "satisfaction": _plain(float(rollouts.satisfaction[i])),
+            "needs_specialist": None if rollouts.needs_specialist is None else bool(rollouts.needs_specialist[i]),
+        }
+        for s, name in enumerate(STRATEGY_NAMES):
+            row[f"turns_{name}"] = None if counts is None else int(counts[i, s])
+        rows.append(row)
+    return rows
+
+
+def _summary_row(report: EvaluationReport, scope: str, group: str, m: Any) -> Row:
+    from cs_env.domain import STRATEGY_NAMES
+
+    row: Row = {"policy": report.policy, "industry": report.industry, "seed": report.seed}
+    row.update(scope=scope, group=group)
+    row.update({key: _plain(getattr(m, key)) for key in SUMMARY_METRICS})
+    row.update({f"use_{name}": _plain(m.strategy_usage.get(name)) for name in STRATEGY_NAMES})
+    return row
+
+
+def evaluation_summary_rows(report: EvaluationReport) -> list[Row]:
+    """One row per group of ``report``: ``scope`` is overall, industry, tier or inquiry and ``group`` its name;
+    the business metrics and ``use_<strategy>`` (the share of the group's turns that used it)."""
+    rows = [_summary_row(report, "overall", "all", report.overall)]
+    for scope, groups in (("industry", report.by_industry), ("tier", report.by_tier), ("inquiry", report.by_inquiry)):
+        rows.extend(_summary_row(report, scope, name, m) for name, m in groups.items())
+    return rows
+
+
+def scenario_trial_rows(results: Sequence[ScenarioResult], *, policy: str) -> list[Row]:
+    """One row per trial of each scenario: the seed that replays it, its outcome, return, whether it passed
+    and why, and the strategies it used in order (a list: joined by ";" in the CSV)."""
+    from cs_env.domain import STRATEGY_NAMES
+
+    rows = []
+    for result in results:
+        for number, trial in enumerate(result.trials, 1):
+            rows.append(
+                {
+                    "policy": policy,
+                    "scenario": result.scenario.name,
+                    "industry": result.scenario.industry,
+                    "trial": number,
+                    "seed": trial.seed,
+                    "passed": trial.passed,
+                    "reason": trial.reason,
+                    "outcome": trial.outcome,
+                    "turns": trial.turns,
+                    "return": _plain(trial.total_return),
+                    "satisfaction": _plain(trial.satisfaction),
+                    "strategies": [STRATEGY_NAMES[a] for a in trial.actions],
+                }
+            )
+    return rows
+
+
+def scenario_summary_rows(results: Sequence[ScenarioResult], *, policy: str, k: int) -> list[Row]:
+    """One row per scenario: its criterion, trials, passes, pass rate and pass^k with its bootstrap 95 % interval."""
+    from cs_env.scenarios import pass_hat_k_interval
+
+    rows = []
+    for result in results:
+        low, high = pass_hat_k_interval([result], k)
+        rows.append(
+            {
+                "policy": policy,
+                "scenario": result.scenario.name,
+                "industry": result.scenario.industry,
+                "criterion": result.scenario.criterion.describe(),
+                "trials": len(result.trials),
+                "passes": result.passes,
+                "pass_rate": result.pass_rate,
+                "k": k,
+                "pass_hat_k": _plain(result.pass_hat_k(k)),
+                "pass_hat_k_ci95_low": _plain(low),
+                "pass_hat_k_ci95_high": _plain(high),
+            }
+        )
+    return rows
+
+
+def rows_csv_text(rows: Sequence[Row]) -> str:
+    """``rows`` as CSV text: a header of the first row's keys (then any later row's new keys), each cell as
+    :func:`csv_text` writes it."""
+    header: dict[str, None] = {}
+    for row in rows:
+        header.update(dict.fromkeys(row))
+    return csv_text(header, rows)
+
+
+def _write(path: str | Path, text: str) -> None:
+    if str(path) == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    write_report(path, text)  # temp file in the same folder + os.replace
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` (``-``: standard output); ``OSError`` naming the path if it cannot."""
+    _write(path, to_json(obj, indent=2) + "\n")
+
+
+def write_csv(path: str | Path, rows: Sequence[Row]) -> None:
+    """Write ``rows`` as CSV to ``path`` (``-``: standard output); ``OSError`` naming the path if it cannot."""
+    _write(path, rows_csv_text(rows))
+
+
+def target_problem(path: str | Path) -> str | None:
+    """Why an export cannot be written to ``path`` (checked before the work that makes it), or None."""
+    if str(path) == STDOUT:
+        return None
+    return report_target_problem(path)
+
+
 __all__ = [
     "EXPORTS_DIR",
     "FORMAT",
     "GROUPS",
     "METRIC_COLUMNS",
     "SCENARIO_COLUMNS",
+    "STDOUT",
+    "SUMMARY_METRICS",
     "VERSION",
     "Export",
     "csv_text",
     "document",
+    "evaluation_episode_rows",
     "evaluation_export",
+    "evaluation_summary_rows",
     "export_and_say",
     "exports_dir",
     "free_stem",
     "json_text",
+    "rows_csv_text",
     "scenario_run_export",
+    "scenario_summary_rows",
+    "scenario_trial_rows",
     "stamp",
+    "target_problem",
+    "write_csv",
     "write_export",
+    "write_json",
 ]

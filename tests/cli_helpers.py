@@ -14,3 +14,13 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     except SystemExit as exc:
         code = int(exc.code or 0)
     return code, capsys.readouterr().err
+
+
+def run_cli_output(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``cs-tui ARGV`` in this process: its exit status, what it wrote to stdout and to stderr."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

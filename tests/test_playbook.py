@@ -14,6 +14,7 @@ from cs_env.evaluate import evaluate, rollout
 from cs_env.industries import default_catalog
 from cs_env.playbook import PlaybookError, features, load, loads
 from cs_env.policies import HeuristicPolicy
+from tests.cli_helpers import run_cli_output
 
 HEURISTIC = Path(__file__).resolve().parents[1] / "playbooks" / "heuristic.toml"
 HEAD = f'format = 1\nenv = "{ENV_ID}"\n'
@@ -69,7 +70,9 @@ def test_decide_names_the_rule_that_fired_first() -> None:
 
 def test_a_written_playbook_reads_back_to_the_same_choices() -> None:
     playbook = load(HEURISTIC)
-    again = loads(playbook.dumps())
+    text = playbook.dumps()
+    assert f'env = "{ENV_ID}"\nindustries = ["bfsi", "retail", "tech"]\n' in text  # what it was written for
+    again = loads(text)
     assert [(r.strategy, r.conditions, r.note) for r in again.rules] == [
         (r.strategy, r.conditions, r.note) for r in playbook.rules
     ]
@@ -125,9 +128,20 @@ def test_a_malformed_playbook_is_refused_naming_the_line_and_the_choices(body: s
         (f'format = 2\nenv = "{ENV_ID}"\n', ["format = 2", "reads format = 1"]),
         ('format = 1\nenv = "cs_env/CustomerSupport-v9"\n', ["'cs_env/CustomerSupport-v9'", ENV_ID]),
         ("format = 1\n", ["no env", ENV_ID]),
+        (
+            HEAD + 'industries = ["bfsi", "retail", "tech", "insurance"]\n',
+            [":3:", "written for the industries bfsi, retail, tech, insurance", "(insurance is not here)"],
+        ),
+        (
+            HEAD + 'industries = ["bfsi", "retail"]\n',
+            [":3:", "but this catalog has bfsi, retail, tech (tech was not in its set)", 'industries = ["bfsi"'],
+        ),
+        (HEAD + 'industries = "retail"\n', [":3:", "industries must be a list of industry names"]),
     ],
 )
-def test_a_playbook_for_another_format_or_env_version_names_the_difference(head: str, expected: list[str]) -> None:
+def test_a_playbook_for_another_format_env_version_or_industry_set_names_the_difference(
+    head: str, expected: list[str]
+) -> None:
     with pytest.raises(PlaybookError) as caught:
         loads(head + T + "", source="old.toml")
     for part in expected:
@@ -216,16 +230,7 @@ def test_a_playbook_warm_starts_training_and_a_bad_one_is_refused_before_any_run
 
 
 # -- cs-tui playbook distill | show ---------------------------------------------------------------
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """``cs-tui ARGV`` in this process: exit status, stdout and stderr."""
-    from cs_tui.cli import main
-
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+cli = run_cli_output  # exit status, stdout and stderr
 
 
 def test_distilling_a_two_rule_teacher_recovers_its_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -310,3 +315,79 @@ def test_a_playbook_nested_too_deeply_is_a_clear_error_not_a_recursion_crash() -
     """Playbooks are read by the one TOML reader every data file goes through (nesting bounded)."""
     with pytest.raises(PlaybookError, match="not valid TOML: nested more than"):
         loads("a = " + "[" * 100_000 + "]" * 100_000, source="deep.toml")
+
+
+# -- the shipped playbook ---------------------------------------------------------------------------
+SHIPPED = Path(__file__).resolve().parents[1] / "saves" / "default-playbook.toml"
+
+
+def test_the_shipped_playbook_is_for_this_env_and_answers_every_situation() -> None:
+    text = SHIPPED.read_text()
+    first = text.splitlines()[0]
+    assert first.startswith("# distilled from default by: cs-tui playbook distill default --max-rules 15 --seed ")
+    assert f'\nenv = "{ENV_ID}"\n' in text
+    playbook = load(SHIPPED)  # refuses another env version or industry set, and any uncovered situation
+    assert 2 <= len(playbook.rules) <= 15 and not playbook.rules[-1].conditions  # ends with its catch-all
+    obs = space_sample(20_000, seed=3)
+    actions, fired = playbook.decide(obs)
+    assert (fired >= 0).all() and len(set(actions.tolist())) >= 3  # every situation answered, not one strategy
+
+
+def test_distilling_is_deterministic_given_its_seed_and_refuses_the_held_out_seed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.cli_helpers import run_cli
+
+    outs = [tmp_path / "a.toml", tmp_path / "b.toml", tmp_path / "c.toml"]
+    for out, seed in zip(outs, ("5", "5", "6"), strict=True):
+        argv = ("playbook", "distill", "baseline:heuristic", "--out", str(out), "--max-rules", "6", "--seed", seed)
+        code, _, err = cli(capsys, "--saves", str(tmp_path), *argv, "--sizes", "", "--episodes", "100")
+        assert code == 0, err
+    assert outs[0].read_text() == outs[1].read_text()
+    assert "--seed 5\n" in outs[0].read_text().splitlines()[0] + "\n"
+    assert outs[2].read_text() != outs[0].read_text()  # other customers, other thresholds
+    argv = ("playbook", "distill", "baseline:heuristic", "--out", str(tmp_path / "d.toml"), "--seed", "0")
+    code, err = run_cli(capsys, "--saves", str(tmp_path), *argv)
+    assert code == 2 and "--seed 0" in err and "held-out customers' seed 1" in err and "Traceback" not in err
+    assert not (tmp_path / "d.toml").exists()
+
+
+def test_a_tree_cut_after_k_splits_is_the_one_grown_to_k_plus_one_leaves_and_agreeing_splits_are_one_rule() -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    from cs_env.playbook import Playbook, Rule
+    from cs_tui.distill import _columns, tree_to_playbook
+
+    template = Playbook([Rule(0)])
+    obs = space_sample(6000, seed=5)
+    labels = np.asarray(load(HEURISTIC)(obs))
+    x = _columns(template.features, obs)
+    big = DecisionTreeClassifier(max_leaf_nodes=60, min_samples_leaf=20, random_state=0).fit(x, labels)
+    for k in (1, 4, 9, 25):
+        small = DecisionTreeClassifier(max_leaf_nodes=k + 1, min_samples_leaf=20, random_state=0).fit(x, labels)
+        assert tree_to_playbook(big, template, "p", splits=k).dumps() == tree_to_playbook(small, template, "p").dumps()
+    # a split whose two sides both say "technical" is one rule: fewer rules than leaves, the same choices
+    whole = tree_to_playbook(big, template, "p")
+    t = big.tree_
+    leaf_classes = [int(np.argmax(t.value[n][0])) for n in range(t.node_count) if t.children_left[n] == -1]
+    catch_all = max(set(leaf_classes), key=leaf_classes.count)
+    assert len(whole.rules) < len(leaf_classes) - leaf_classes.count(catch_all) + 1
+    # written with 3 decimals, a threshold keeps every value the tree saw on its side (0.4998 as "below 0.5")
+    np.testing.assert_array_equal(whole(obs), big.predict(x))
+
+
+def test_simplifying_drops_only_conditions_that_change_no_choice() -> None:
+    playbook = loads(
+        HEAD
+        + '[[rule]]\nstrategy = "empathetic"\nsentiment = "angry"\n'
+        + '[[rule]]\nstrategy = "technical"\nsentiment = ["frustrated", "neutral", "satisfied", "delighted"]\n'
+        + "ctx_savvy_hint = { above = 0.5 }\n"
+        + '[[rule]]\nstrategy = "educational"\nsentiment = ["neutral", "satisfied"]\n'
+        + '[[rule]]\nstrategy = "quick_resolution"\n'
+    )
+    simpler = playbook.simplified()
+    # "not angry" says nothing after the rule for the angry; "neutral or satisfied" still does
+    assert simpler.describe(1) == "when ctx_savvy_hint > 0.5: technical"
+    assert simpler.describe(2) == "when sentiment is neutral or satisfied: educational"
+    obs = space_sample(20_000, seed=4)
+    np.testing.assert_array_equal(simpler(obs), playbook(obs))

@@ -37,6 +37,17 @@ def test_an_angrier_less_patient_population_changes_who_arrives() -> None:
         ("industry = 'retail'\nsentiment = [0.5, 0.5, 0.5, 0, 0]\n", "key 'sentiment': probabilities sum to 1.5000"),
         ("industry = 'retail'\npatience_scale = -1\n", "key 'patience_scale': -1 is outside [0.1, 10.0]"),
         ("industry = 'retail'\ntier_shares = { basic = 1 }\n", "key 'tier_shares': expected a table with exactly"),
+        (
+            "industry = 'retail'\ntier_shares = { basic = -0.2, premium = 0.6, vip = 0.6 }\n",
+            "key 'tier_shares': expected 3 non-negative probabilities",
+        ),
+        (
+            "industry = 'retail'\n[inquiry_shares]\norder_status = 0.5\nproduct_return = 0.5\nshipping_issue = 0.5\n"
+            "discount_inquiry = 0\nproduct_recommendation = 0\n",
+            "key 'inquiry_shares': probabilities sum to 1.5000, not 1",
+        ),
+        ("industry = 'retail'\npatience_scale = 'slow'\n", "key 'patience_scale': expected a number, got 'slow'"),
+        ("", "key 'industry': missing"),
         ("industry = 'retail'\n[inquiry_shares]\norder_status = 1\n", "key 'inquiry_shares': expected a table"),
     ],
 )

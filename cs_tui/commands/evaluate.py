@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from cs_tui.commands.agent_loading import (
     add_external_agent_flags,
@@ -13,7 +14,14 @@ from cs_tui.commands.agent_loading import (
     load_agent_or_report,
     setting_for,
 )
-from cs_tui.commands.arguments import USAGE_ERROR, count_up_to, industry_choices
+from cs_tui.commands.arguments import (
+    USAGE_ERROR,
+    add_export_flags,
+    count_up_to,
+    export_problem,
+    industry_choices,
+    write_exports,
+)
 from cs_tui.seeds import seed_arg
 
 
@@ -50,7 +58,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"conversations to play (default 2000, at most {MAX_EPISODES:,})",
     )
     parser.add_argument("--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the customers (default 0)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the report as JSON, with every conversation (for scripts)"
+    )
+    add_export_flags(parser, "one row per conversation", "one row per group (overall, industry, tier, inquiry) "
+                     "with its metrics and strategy use")  # fmt: skip
     parser.add_argument(
         "--population", metavar="FILE", help="customers shifted by a population file (cs_env/population.py)"
     )
@@ -63,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
     if external == (args.agent is not None):
         print("cs-tui evaluate: error: name one agent: MODEL|baseline:NAME, --agent URL or --agent-cmd CMD",
               file=sys.stderr)  # fmt: skip
+        return USAGE_ERROR
+    problem = export_problem(args)
+    if problem is not None:
+        print(f"cs-tui evaluate: error: {problem}", file=sys.stderr)
         return USAGE_ERROR
     if external:
         agent = external_agent_or_report("evaluate", args)
@@ -95,8 +111,19 @@ def run(args: argparse.Namespace) -> int:
         if external:
             agent.close()
     note = failures_note(agent)
+    from cs_tui import export
+
+    def conversations() -> list[dict[str, Any]]:
+        assert report.rollouts is not None
+        return export.evaluation_episode_rows(report.rollouts, catalog=catalog, seed=args.seed)
+
+    if not write_exports("evaluate", args, conversations, lambda: export.evaluation_summary_rows(report)):
+        return USAGE_ERROR
     if args.json:
-        print(json.dumps({**report.as_dict(), **({"agent_failures": agent.failures} if external else {})}, indent=2))
+        extra = {"agent_failures": agent.failures} if external else {}
+        print(json.dumps({**report.as_dict(), **extra, "conversations": conversations()}, indent=2))
+    elif export.STDOUT in (args.csv, args.summary_csv):
+        pass  # the CSV is the output: a table around it would spoil it
     else:
         from cs_tui.evaluation_view import evaluation
         from cs_tui.report import make_console

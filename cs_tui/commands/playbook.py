@@ -21,7 +21,8 @@ BAR_WIDTH = 20
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from cs_env.evaluate import MAX_EPISODES
-    from cs_tui.distill import HELDOUT_EPISODES, TRADEOFF_SIZES
+    from cs_tui.distill import DISTILL_SEED, HELDOUT_EPISODES, TRADEOFF_SIZES
+    from cs_tui.seeds import seed_arg
 
     parser = subparsers.add_parser(
         "playbook",
@@ -65,6 +66,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"held-out customers every figure is measured on (default {HELDOUT_EPISODES:,})",
     )
     distill.add_argument("--industry", choices=industry_choices(), default="mixed", help="default: mixed")
+    distill.add_argument(
+        "--seed",
+        type=seed_arg(),
+        default=DISTILL_SEED,
+        metavar="SEED",
+        help=f"seed of the customers the playbook learns from (default {DISTILL_SEED}); the same seed and "
+        "teacher write the same file",
+    )
     distill.add_argument("--json", action="store_true", help="print the report as JSON")
 
     show = actions.add_parser(
@@ -166,9 +175,23 @@ def _sizes(text: str) -> list[int] | str:
     return sorted(set(sizes))
 
 
+def seed_problem(seed: int) -> str | None:
+    """Why ``seed`` cannot seed a distillation (its customers would be the held-out ones), or None."""
+    from cs_tui.distill import DAGGER_ROUNDS, HELDOUT_SEED, VALIDATION_OFFSET
+
+    learned = range(seed, seed + DAGGER_ROUNDS + 1)
+    if HELDOUT_SEED in learned or seed + VALIDATION_OFFSET == HELDOUT_SEED:
+        return (
+            f"the playbook would learn from seeds {seed} to {seed + DAGGER_ROUNDS} and {seed + VALIDATION_OFFSET}, "
+            f"which include the held-out customers' seed {HELDOUT_SEED}; pick a seed above {HELDOUT_SEED}"
+        )
+    return None
+
+
 def _distill(args: argparse.Namespace) -> int:
     from cs_env.playbook import loads
     from cs_tui.distill import distill, measure
+    from cs_tui.distill import tradeoff as distill_tradeoff
     from cs_tui.files import write_report
 
     sizes = _sizes(args.sizes)
@@ -179,12 +202,19 @@ def _distill(args: argparse.Namespace) -> int:
     if out.is_dir() or not out.parent.is_dir():
         print(f"cs-tui playbook distill: error: --out {out}: not a file in an existing folder", file=sys.stderr)
         return USAGE_ERROR
+    clash = seed_problem(args.seed)
+    if clash is not None:
+        print(f"cs-tui playbook distill: error: --seed {args.seed}: {clash}", file=sys.stderr)
+        return USAGE_ERROR
     teacher = load_agent_or_report("playbook distill", args.agent, industry=args.industry, saves=args.saves, seed=0)
     if teacher is None:
         return USAGE_ERROR
     common = {"industry": args.industry, "max_turns": 10}
-    made = distill(teacher, args.max_rules, name=f"playbook:{out}", **common)
-    text = f"# distilled from {teacher.name} by: cs-tui playbook distill {args.agent} --max-rules {args.max_rules}\n"
+    made = distill(teacher, args.max_rules, name=f"playbook:{out}", seed=args.seed, **common)
+    text = (
+        f"# distilled from {teacher.name} by: cs-tui playbook distill {args.agent} --max-rules {args.max_rules} "
+        f"--seed {args.seed}" + (f" --industry {args.industry}" if args.industry != "mixed" else "") + "\n"
+    )
     text += made.playbook.dumps()
     playbook = loads(text, source=str(out), name=f"playbook:{out}")  # measured as written
     try:
@@ -194,11 +224,7 @@ def _distill(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     agent_m = measure(teacher, teacher, episodes=args.episodes, **common)
     playbook_m = measure(playbook, teacher, episodes=args.episodes, **common)
-    tradeoff = []
-    for size in sizes:
-        other = made if size == args.max_rules else distill(teacher, size, **common)
-        row = measure(loads(other.playbook.dumps()), teacher, episodes=args.episodes, **common)
-        tradeoff.append({"max_rules": size, "rules": other.rules, "seconds": other.seconds, **row})
+    tradeoff = distill_tradeoff(teacher, sizes, episodes=args.episodes, seed=args.seed, made=made, **common)
     report = {
         "agent": {"name": teacher.name, **agent_m},
         "playbook": {"file": str(out), "rules": len(playbook.rules), "seconds": made.seconds, **playbook_m},

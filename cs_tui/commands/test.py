@@ -22,7 +22,15 @@ from cs_tui.commands.agent_loading import (
     failures_note,
     load_agent_or_report,
 )
-from cs_tui.commands.arguments import USAGE_ERROR, at_least, count_up_to, industry_choices
+from cs_tui.commands.arguments import (
+    USAGE_ERROR,
+    add_export_flags,
+    at_least,
+    count_up_to,
+    export_problem,
+    industry_choices,
+    write_exports,
+)
 from cs_tui.seeds import seed_arg
 
 if TYPE_CHECKING:
@@ -73,6 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--junit", metavar="FILE", default=None, help="also write the results as JUnit XML")
     parser.add_argument("--json", action="store_true", help="print the results as JSON, with every trial's record")
+    add_export_flags(parser, "one row per trial of each scenario", "one row per scenario (pass rate, pass^k)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
         if problem is not None:
             print(f"cs-tui test: error: --junit {problem}", file=sys.stderr)
             return USAGE_ERROR
+    problem = export_problem(args)
+    if problem is not None:
+        print(f"cs-tui test: error: {problem}", file=sys.stderr)
+        return USAGE_ERROR
     k = args.k or thresholds.k
     if k > args.trials:
         print(
@@ -135,9 +148,21 @@ def _run_with(agent: Any, catalog: list[Scenario], thresholds: Thresholds, k: in
         except OSError as exc:
             print(f"cs-tui test: error: cannot write --junit {args.junit}: {exc.strerror or exc}", file=sys.stderr)
             return USAGE_ERROR
+    from cs_tui import export
+
+    def trials() -> list[dict[str, Any]]:
+        return export.scenario_trial_rows(results, policy=agent.name)
+
+    def summary() -> list[dict[str, Any]]:
+        return export.scenario_summary_rows(results, policy=agent.name, k=k)
+
+    if not write_exports("test", args, trials, summary):
+        return USAGE_ERROR
     note = failures_note(agent)
     if args.json:
         print(json.dumps(as_json(results, judged, agent.name, args), indent=2))
+    elif export.STDOUT in (args.csv, args.summary_csv):
+        pass  # the CSV is the output: a table around it would spoil it
     else:
         from cs_tui import report as render
 
