@@ -270,7 +270,7 @@ def test_the_customers_words_say_what_the_observation_shows_not_the_hidden_satis
         obs, info = env.reset(seed=seed)
         cue, hidden = env.opening_satisfaction, info["hidden_satisfaction"]
         assert cue == pytest.approx(float(obs[5]), abs=1e-6)
-        better_lines = {line.format(topic=TOPICS[info["inquiry_type"]][2]) for line in BETTER}
+        better_lines = {line.format(topic=TOPICS[env.named_info(info)["inquiry_type"]][2]) for line in BETTER}
         while True:
             obs, _, terminated, truncated, info = env.step(seed % 8 if seed % 8 != 2 else 0)
             if terminated or truncated:

@@ -71,7 +71,7 @@ def test_a_session_plays_exactly_the_env_python_plays(client: httpx.Client) -> N
         reply = client.post(f"/sessions/{sid}/step", json={"strategy": strategy}).json()
         assert reply["observation"] == [float(x) for x in obs]
         assert (reply["reward"], reply["terminated"], reply["truncated"]) == (reward, terminated, truncated)
-        assert reply["info"]["outcome"] == info["outcome"]
+        assert reply["info"] == json.loads(json.dumps(env.named_info(info)))  # names, as the protocol gives them
     state = client.get(f"/sessions/{sid}/state").json()
     assert state["done"] == (reply["terminated"] or reply["truncated"]) and state["steps"] >= 1
     assert client.delete(f"/sessions/{sid}").status_code == 204
@@ -85,7 +85,7 @@ def test_every_turn_has_a_text_view_and_the_respond_tool(client: httpx.Client) -
     assert tool["parameters"]["properties"]["strategy"]["enum"] == list(STRATEGY_NAMES)
     sid = created["session"]
     env = CustomerSupportEnv("bfsi")
-    _, info = env.reset(seed=5)
+    info = env.named_info(env.reset(seed=5)[1])
     first = client.post(f"/sessions/{sid}/reset", json={"seed": 5, "view": "text"}).json()
     assert "observation" not in first
     assert first["text"]["customer_says"] == env.conversation()[0].text

@@ -115,7 +115,8 @@ class Conversation:
         player: str = "you",
     ) -> None:
         self.env = CustomerSupportEnv(industry=industry, max_turns=max_turns)
-        self.obs, info = self.env.reset(seed=seed, options=options)
+        self.obs, codes = self.env.reset(seed=seed, options=options)
+        info = self.env.named_info(codes)
         sentiment = int(self.obs[1])
         inquiry = str(info["inquiry_type"])
         urgency = int(self.obs[2])
@@ -141,8 +142,9 @@ class Conversation:
         if self.episode.done:
             raise RuntimeError("this conversation has ended: start a new one")
         before = self.episode.sentiment
-        self.obs, reward, _, _, info = self.env.step(int(strategy))
-        after = SENTIMENT_NAMES.index(info["sentiment"])
+        self.obs, reward, _, _, codes = self.env.step(int(strategy))
+        info = self.env.named_info(codes)
+        after = int(codes["sentiment"])
         exchange = self.env.conversation()[1][-1]  # this turn's words, as the env's transcript has them
         turn = Turn(
             strategy=int(strategy),

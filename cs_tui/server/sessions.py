@@ -144,7 +144,13 @@ class SessionStore:
                 raise SessionError(422, "options", str(exc)) from None
             session.obs, session.done, session.episodes = obs, False, session.episodes + 1
             session.messages = []
-            session.last = {"reward": 0.0, "terminated": False, "truncated": False, "info": info}
+            # the protocol's info names its codes (and keeps the components together), as it always did
+            session.last = {
+                "reward": 0.0,
+                "terminated": False,
+                "truncated": False,
+                "info": session.env.named_info(info),
+            }
             return session.turn(view, **session.last)
 
     def step(self, session: Session, strategy: Any, message: str | None = None, view: str = "both") -> dict[str, Any]:
@@ -168,7 +174,7 @@ class SessionStore:
                 "reward": float(reward),
                 "terminated": bool(terminated),
                 "truncated": bool(truncated),
-                "info": info,
+                "info": session.env.named_info(info),
             }
             return session.turn(view, **session.last)
 
