@@ -95,6 +95,17 @@ REWARD_KEYS = tuple(f"reward_{name}" for name in COMPONENTS)
 CODED_INFO_KEYS = ("sentiment", "tier", "industry", "inquiry_type", "outcome")
 
 
+def info_names(catalog: Catalog) -> dict[str, tuple[str, ...]]:
+    """The names each of ``CODED_INFO_KEYS`` indexes, for envs on ``catalog``."""
+    return {
+        "sentiment": SENTIMENT_NAMES,
+        "tier": TIER_NAMES,
+        "industry": tuple(catalog.industry_names),
+        "inquiry_type": tuple(i.name for i in catalog.inquiries),
+        "outcome": OUTCOME_NAMES,
+    }
+
+
 def named_info(info: dict[str, Any], names: dict[str, tuple[str, ...]]) -> dict[str, Any]:
     """``info`` as people read it: each coded key's name (``names[key][code]``), and the reward components
     together in ``reward_components`` too. One env's info gives strings; a vector env's (arrays of codes,
@@ -344,13 +355,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self._inquiry_names = tuple(i.name for i in self.catalog.inquiries)
         self._industry_names = self.catalog.industry_names
         #: the names info's codes index (``CODED_INFO_KEYS``), for this env's catalog
-        self.info_names: dict[str, tuple[str, ...]] = {
-            "sentiment": SENTIMENT_NAMES,
-            "tier": TIER_NAMES,
-            "industry": tuple(self._industry_names),
-            "inquiry_type": self._inquiry_names,
-            "outcome": OUTCOME_NAMES,
-        }
+        self.info_names = info_names(self.catalog)
         self._state: CustomerState | None = None
         self._done = False
         # uniform draws come from np_random in blocks: one call per block instead of one per step

@@ -22,7 +22,7 @@ from cs_env.customer import (
     Tables,
     new_customers,
 )
-from cs_env.domain import N_STRATEGIES, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
+from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
 from cs_env.dynamics import DYNAMICS
 from cs_env.env import (
     ARRIVAL_BLOCK,
@@ -34,6 +34,7 @@ from cs_env.env import (
     check_industry,
     check_max_turns,
     conversation_in_words,
+    info_names,
     named_info,
     observation_space,
 )
@@ -150,13 +151,7 @@ class CustomerSupportVectorEnv(VectorEnv):
         # the long names as object arrays: 8 bytes an env instead of 4 a character (a step's info would
         # otherwise write half a megabyte of inquiry names)
         #: the names info's codes index (``CODED_INFO_KEYS``), as the single env's ``info_names``
-        self.info_names: dict[str, tuple[str, ...]] = {
-            "sentiment": SENTIMENT_NAMES,
-            "tier": TIER_NAMES,
-            "industry": tuple(self.catalog.industry_names),
-            "inquiry_type": tuple(i.name for i in self.catalog.inquiries),
-            "outcome": OUTCOME_NAMES,
-        }
+        self.info_names = info_names(self.catalog)
         self.state: CustomerState | None = None
         self._turn = BatchTurn(self.dynamics, self.max_turns, np.float32)
         # new customers are drawn in blocks and served from them
