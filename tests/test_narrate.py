@@ -221,7 +221,7 @@ def test_the_transcript_names_every_strategy_used_and_the_outcome() -> None:
     text = env.render()
     assert isinstance(text, str)
     assert f"Agent [{STRATEGY_NAMES[0]}]" in text and f"Agent [{STRATEGY_NAMES[6]}]" in text
-    assert f"-- {info['outcome']} after" in text
+    assert f"-- {env.named_info(info)['outcome']} after" in text
     assert TOPICS["account_balance"][0] in text
 
 
