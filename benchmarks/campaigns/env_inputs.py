@@ -25,12 +25,15 @@ import numpy as np
 import cs_env
 from cs_env.domain import SENTIMENT_NAMES, TIER_NAMES
 from cs_env.env import CustomerSupportEnv
+from cs_env.reward import STEP_REWARD_BOUNDS
 from cs_env.vector import CustomerSupportVectorEnv
 
 INVALID = object()  # the classification of a value the contract refuses
 TRAITS = ("complexity", "savvy", "openness", "patience")
 OPTION_KEYS = ("inquiry", "tier", "sentiment", "urgency", "needs_specialist", *TRAITS)
-STEP_REWARD = (-0.3, 3.5)  # README: one step's reward lies in [-0.3, 3.5]
+# the env's own bounds (v1: [-3.0, 3.5]): a copy of v0's [-0.3, 3.5] failed every accepted file whose
+# conversation lost satisfaction
+STEP_REWARD = STEP_REWARD_BOUNDS
 
 
 def candidates(rng: random.Random) -> list[Any]:
