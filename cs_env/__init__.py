@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
-from cs_env.domain import Outcome, ResponseStrategy, Sentiment, Tier
+from cs_env.domain import OUTCOME_NAMES, SENTIMENT_NAMES, TIER_NAMES, Outcome, ResponseStrategy, Sentiment, Tier
 from cs_env.env import DEFAULT_MAX_TURNS, ENV_ID, V0_ID, CustomerSupportEnv, valid_industries
 from cs_env.industries import IndustryDataError
 
@@ -36,6 +36,9 @@ if V0_ID not in registry:
 __all__ = [
     "DEFAULT_MAX_TURNS",
     "ENV_ID",
+    "OUTCOME_NAMES",
+    "SENTIMENT_NAMES",
+    "TIER_NAMES",
     "V0_ID",
     "CustomerSupportEnv",
     "IndustryDataError",

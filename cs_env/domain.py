@@ -52,8 +52,9 @@ class Outcome(IntEnum):
 STRATEGY_NAMES: tuple[str, ...] = tuple(s.name.lower() for s in ResponseStrategy)
 SENTIMENT_NAMES: tuple[str, ...] = tuple(s.name.lower() for s in Sentiment)
 TIER_NAMES: tuple[str, ...] = tuple(t.name.lower() for t in Tier)
-#: ``info["outcome"]`` for each :class:`Outcome`: always a string, ``"ongoing"`` while the conversation goes
-#: on (a None would read as NaN to clients that batch infos into arrays, such as Tianshou's buffer).
+#: the name of each :class:`Outcome`, which ``info["outcome"]`` gives as its code (an int64 on every step,
+#: 0 ``"ongoing"`` while the conversation goes on: never None, which clients that batch infos into arrays,
+#: such as Tianshou's buffer, would read as NaN).
 OUTCOME_NAMES: tuple[str, ...] = tuple(o.name.lower() for o in Outcome)
 ONGOING_NAME = OUTCOME_NAMES[Outcome.ONGOING]
 #: The outcomes that end a conversation.

@@ -86,9 +86,44 @@ OBS_NAMES = (
     "ctx_specialist_hint",
 )
 PIN_TRAITS = ("complexity", "savvy", "openness", "patience")
-#: info's flat key per reward component, beside the dict ``reward_components`` (as Gymnasium's MuJoCo envs
-#: name theirs): what array-minded clients such as TorchRL's info reader can spec
+#: info's key per reward component, flat (as Gymnasium's MuJoCo envs name theirs): what array-minded clients
+#: such as TorchRL's info reader can spec; ``named_info`` gathers them in ``reward_components``
 REWARD_KEYS = tuple(f"reward_{name}" for name in COMPONENTS)
+#: info's keys that carry a code (numpy int64), each an index into the env's ``info_names[key]``
+#: (``SENTIMENT_NAMES``, ``TIER_NAMES``, its catalog's industries and inquiries, ``OUTCOME_NAMES``). Codes, not strings:
+#: a vector env stacks them into int64 arrays, and TorchRL's info reader specs them (it specs no string)
+CODED_INFO_KEYS = ("sentiment", "tier", "industry", "inquiry_type", "outcome")
+
+
+def info_names(catalog: Catalog) -> dict[str, tuple[str, ...]]:
+    """The names each of ``CODED_INFO_KEYS`` indexes, for envs on ``catalog``."""
+    return {
+        "sentiment": SENTIMENT_NAMES,
+        "tier": TIER_NAMES,
+        "industry": tuple(catalog.industry_names),
+        "inquiry_type": tuple(i.name for i in catalog.inquiries),
+        "outcome": OUTCOME_NAMES,
+    }
+
+
+def named_info(info: dict[str, Any], names: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """``info`` as people read it: each coded key's name (``names[key][code]``), and the reward components
+    together in ``reward_components`` too. One env's info gives strings; a vector env's (arrays of codes,
+    ``final_info`` nested) gives object arrays of names."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if key in names and not isinstance(value, dict):
+            table = names[key]
+            out[key] = table[int(value)] if np.ndim(value) == 0 else np.array(table, dtype=object)[value]
+        elif isinstance(value, dict):
+            out[key] = named_info(value, names)
+        else:
+            out[key] = value
+    if all(key in info for key in REWARD_KEYS):
+        out["reward_components"] = {name: info[key] for name, key in zip(COMPONENTS, REWARD_KEYS, strict=True)}
+    return out
+
+
 DRAW_BLOCK = 1024
 ARRIVAL_BLOCK = 256
 
@@ -237,7 +272,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     `needs_specialist` (bool), for scenarios.
 
     ## Rewards
-    The sum of four components, each in `info["reward_components"]` (`cs_env/reward.py`):
+    The sum of four components, each in info's `reward_<component>` (`cs_env/reward.py`):
     satisfaction (2 x its change, up and down: an episode's pay is twice the final change),
     efficiency (0.1 to 0.5 on resolution, more when faster), business_impact (-1.0 to 1.0: sales, the
     customer's value kept at a fix or by the specialist an escalation hands over to, whose outcome is
@@ -252,16 +287,20 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     never both on one step.
 
     ## Information
-    `sentiment` (as observed), `tier`, `industry`, `inquiry_type` (names), `outcome` (`ongoing` /
-    `resolved` / `escalated` / `abandoned` / `timeout`: a string on every step), the step's reward
-    components, each as a flat key (as Gymnasium's MuJoCo envs give theirs: `reward_satisfaction`,
-    `reward_efficiency`, `reward_business_impact`, `reward_escalation_penalty`) and together in the dict
-    `reward_components` (0 at reset), and `hidden_satisfaction` (0-1): the hidden truth behind the cue,
-    for analysis; no policy reads it. Numbers are numpy float64 scalars. Each step also says whether an
-    offer made on it sold (`hidden_offer_sold`, a bool), and the step that ends the episode carries
-    `hidden_traits` (`hidden_traits()`: complexity, savvy, openness and patience as the customer arrived,
-    the patience left, `needs_specialist`, `offers_sold`): the reveal after a conversation. Like
-    `hidden_satisfaction`, for analysis; no policy reads them.
+    Numbers only, numpy scalars of fixed dtypes (what vector envs stack into arrays and TorchRL's
+    `GymEnv` reads), the same keys on every step: codes (int64) for `sentiment` (as observed), `tier`,
+    `industry`, `inquiry_type` and `outcome` (on every step: `ongoing` while the conversation goes on,
+    then `resolved` / `escalated` / `abandoned` / `timeout`), each an index into
+    `env.unwrapped.info_names[key]` (`cs_env.SENTIMENT_NAMES`, `TIER_NAMES`, `OUTCOME_NAMES`, and the
+    industries and inquiries of the env's catalog); the step's reward components (float64, 0 at reset),
+    each a flat key as Gymnasium's MuJoCo envs give theirs: `reward_satisfaction`, `reward_efficiency`,
+    `reward_business_impact`, `reward_escalation_penalty`; `hidden_satisfaction` (float64, 0-1): the
+    hidden truth behind the cue; and `hidden_offer_sold` (int64: 1 if an offer made on this step sold).
+    The `hidden_*` keys are for analysis; no policy reads them. `env.unwrapped.named_info(info)` gives
+    the same info with names for the codes and the components together in `reward_components` (as v1
+    first gave it). After a conversation, `hidden_traits()` reveals the rest (complexity, savvy, openness
+    and patience as the customer arrived, the patience left, `needs_specialist`, `offers_sold`): the play
+    pane's reveal.
 
     ## Arguments
     `industry`: one of `bfsi`, `retail`, `tech`, `mixed` (default) or any added industry file;
@@ -285,6 +324,9 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
     same masks, one row per env.
 
     ## Version History
+    - v1, info in numbers: the five names became int64 codes and the `reward_components` dict left info
+      (`named_info` gives both back): TorchRL's `GymEnv(ID, num_envs=N)` could not read strings or a
+      nested dict. The episodes are unchanged.
     - v1: the customer a support lead would believe (issue 25): satisfaction paid on its change, up and
       down; leaving and timing out cost; offers are not progress; a specialist's case is a property of
       the issue, and the specialist's outcome is paid at the end; leaving is a hazard of anger and lost
@@ -316,6 +358,8 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self.observation_space = observation_space(self.catalog, self.max_turns)
         self._inquiry_names = tuple(i.name for i in self.catalog.inquiries)
         self._industry_names = self.catalog.industry_names
+        #: the names info's codes index (``CODED_INFO_KEYS``), for this env's catalog
+        self.info_names = info_names(self.catalog)
         self._state: CustomerState | None = None
         self._arrival_patience = 0.0  # the customer's patience as they arrived (the state's drains)
         self._done = False
@@ -374,9 +418,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         if self.render_mode == "human":
             self.render()
         info = self._info(outcome, components)
-        info["hidden_offer_sold"] = s.offers_sold > sold_before  # the truth, for analysis: no policy reads it
-        if self._done:
-            info["hidden_traits"] = self.hidden_traits()
+        info["hidden_offer_sold"] = np.int64(s.offers_sold > sold_before)  # 1 sold: the truth, for analysis only
         return self._obs(), reward, terminated, truncated, info
 
     def render(self) -> str | np.ndarray | None:
@@ -421,10 +463,10 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         return self._state
 
     def hidden_traits(self) -> dict[str, Any]:
-        """What the customer hid, for analysis and for the reveal after a conversation (``info["hidden_traits"]``
-        holds it when an episode ends): the traits as they arrived (``complexity``, ``savvy``, ``openness``,
-        ``patience``, each 0-1), the patience left now, whether only a specialist could solve the case, and
-        how many offers they took. No policy reads it."""
+        """What the customer hid, for analysis and for the reveal after a conversation (not in ``info``,
+        which holds numbers only, the same keys on every step): the traits as they arrived (``complexity``,
+        ``savvy``, ``openness``, ``patience``, each 0-1), the patience left now, whether only a specialist
+        could solve the case, and how many offers they took. No policy reads it."""
         s = self.hidden_state
         return {
             "complexity": float(s.complexity),
@@ -486,31 +528,29 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         assert self._state is not None
         return observe_one(self._state)
 
+    def named_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """This env's ``info`` with names for its codes and the reward components in ``reward_components``."""
+        return named_info(info, self.info_names)
+
     def _info(self, outcome: int, components: Any) -> dict[str, Any]:
-        """Numbers as numpy float64 scalars (a fixed dtype: TorchRL's info reader needs one); the reward
-        components flat and in ``reward_components`` (``components`` None: a reset, whose parts are 0)."""
+        """Numbers as numpy scalars of fixed dtypes (float64; int64 codes): what vector envs stack into arrays
+        and TorchRL's info reader specs; the reward components flat (``components`` None: a reset: 0)."""
         s = self._state
         assert s is not None
-        f64 = np.float64  # called directly, the five cost a third of map()'s time (a step pays them)
+        f64, i64 = np.float64, np.int64  # called directly: cheaper than map() (a step pays them)
         a, b, c, d = (0.0, 0.0, 0.0, 0.0) if components is None else components
-        satisfaction, efficiency, business_impact, escalation_penalty = f64(a), f64(b), f64(c), f64(d)
-        return {  # the flat keys are REWARD_KEYS, written out: a step builds this dict
+        return {  # the keys are CODED_INFO_KEYS and REWARD_KEYS, written out: a step builds this dict
             "hidden_satisfaction": f64(s.sat),  # the truth, for analysis: no policy reads it
-            "sentiment": SENTIMENT_NAMES[self._sentiment],
-            "tier": TIER_NAMES[s.tier],
-            "industry": self._industry_names[s.industry],
-            "inquiry_type": self._inquiry_names[s.inquiry],
-            "outcome": OUTCOME_NAMES[outcome],
-            "reward_satisfaction": satisfaction,
-            "reward_efficiency": efficiency,
-            "reward_business_impact": business_impact,
-            "reward_escalation_penalty": escalation_penalty,
-            "reward_components": {
-                "satisfaction": satisfaction,
-                "efficiency": efficiency,
-                "business_impact": business_impact,
-                "escalation_penalty": escalation_penalty,
-            },
+            "sentiment": i64(self._sentiment),
+            "tier": i64(s.tier),
+            "industry": i64(s.industry),
+            "inquiry_type": i64(s.inquiry),
+            "outcome": i64(outcome),
+            "reward_satisfaction": f64(a),
+            "reward_efficiency": f64(b),
+            "reward_business_impact": f64(c),
+            "reward_escalation_penalty": f64(d),
+            "hidden_offer_sold": i64(0),  # set by step: 1 if an offer made on it sold
         }
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""The reward: four components, each reported every step in ``info["reward_components"]``.
+"""The reward: four components, each reported every step in info's ``reward_<component>``.
 
 - **satisfaction** (-2.0 to +2.0 a step): twice the change of the customer's (hidden) satisfaction, up
   and down: a fall costs what a rise paid, so over an episode this component sums to twice the final

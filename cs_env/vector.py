@@ -22,7 +22,7 @@ from cs_env.customer import (
     Tables,
     new_customers,
 )
-from cs_env.domain import N_STRATEGIES, ONGOING_NAME, OUTCOME_NAMES, SENTIMENT_NAMES, STRATEGY_NAMES, TIER_NAMES
+from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
 from cs_env.dynamics import DYNAMICS
 from cs_env.env import (
     ARRIVAL_BLOCK,
@@ -34,18 +34,16 @@ from cs_env.env import (
     check_industry,
     check_max_turns,
     conversation_in_words,
+    info_names,
+    named_info,
     observation_space,
 )
 from cs_env.industries import Catalog, default_catalog
-from cs_env.reward import COMPONENTS
 from cs_env.turn import BatchTurn
 
 if TYPE_CHECKING:
     from cs_env.narrate import Line
 
-_SENTIMENTS = np.array(SENTIMENT_NAMES)
-_TIERS = np.array(TIER_NAMES)
-_OUTCOMES = np.array(OUTCOME_NAMES, dtype=object)
 #: New customers are drawn up to this many at a time (four per env, at least 4,096): enough to spread the
 #: per-call cost of numpy (at 4,096 envs a block of 16,384 makes a step 8% faster than one of 4,096),
 #: few enough that the temporaries stay in cache (32,768 is slower again).
@@ -58,9 +56,8 @@ _ROW = np.dtype((np.void, N_STRATEGIES * 4))
 OBS_SENTIMENT = OBS_NAMES.index("sentiment")
 #: the info's keys (and its reward components'), each handed out with its mask ``_key``
 _INFO_KEYS: tuple[str, ...] = ("hidden_satisfaction", "sentiment", "tier", "industry", "inquiry_type", "outcome")
-_INFO_KEYS += (*REWARD_KEYS, "reward_components")
-_COMPONENT_KEYS = COMPONENTS
-_N_MASKS = len(_INFO_KEYS) + len(_COMPONENT_KEYS)
+_INFO_KEYS += (*REWARD_KEYS, "hidden_offer_sold")
+_N_MASKS = len(_INFO_KEYS)
 
 
 class CustomerSupportVectorEnv(VectorEnv):
@@ -80,8 +77,9 @@ class CustomerSupportVectorEnv(VectorEnv):
 
     Info: Gymnasium's vector convention, as ``SyncVectorEnv`` gives it: every key (also each reward
     component) is an array over the envs paired with a boolean mask ``_key`` of the envs that have it
-    (every env, every step; in ``final_info``, the envs that ended). ``outcome`` is ``"ongoing"`` for
-    a conversation that goes on, never None.
+    (every env, every step; in ``final_info``, the envs that ended). The keys and dtypes are the single
+    env's: int64 codes (``outcome`` is 0, ``ongoing``, for a conversation that goes on), float64 numbers;
+    ``named_info`` names the codes.
 
     Rendering: ``render_mode="rgb_array"`` (``gym.make_vec(ID, n, render_mode="rgb_array")``): ``render()``
     returns one frame per env, each conversation drawn as the single env draws its own, as Gymnasium's
@@ -152,8 +150,8 @@ class CustomerSupportVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         # the long names as object arrays: 8 bytes an env instead of 4 a character (a step's info would
         # otherwise write half a megabyte of inquiry names)
-        self._inquiries = np.array([i.name for i in self.catalog.inquiries], dtype=object)
-        self._industries = np.array(self.catalog.industry_names, dtype=object)
+        #: the names info's codes index (``CODED_INFO_KEYS``), as the single env's ``info_names``
+        self.info_names = info_names(self.catalog)
         self.state: CustomerState | None = None
         self._turn = BatchTurn(self.dynamics, self.max_turns, np.float32)
         # new customers are drawn in blocks and served from them
@@ -163,7 +161,6 @@ class CustomerSupportVectorEnv(VectorEnv):
         self._ended = np.zeros(self.num_envs, dtype=bool)  # the envs whose episode ended last step
         self._ended_rows = np.flatnonzero(self._ended)  # and their indices
         # "ongoing" for every env, copied per step: filling an object array with a string costs 20 times more
-        self._ongoing = np.full(self.num_envs, ONGOING_NAME, dtype=object)
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
@@ -208,7 +205,9 @@ class CustomerSupportVectorEnv(VectorEnv):
         a = self._check_actions(actions)
         next_step = self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
         # next step: the envs that ended last step start anew (advanced like the rest, then overwritten)
+        sold_before = s.offers_sold.copy()
         components, outcome, obs = self._advance(s, a, next_step)
+        sold = s.offers_sold > sold_before  # (a restarted env's new customer has bought nothing)
         # (restarted envs already read as ongoing: their new customers overwrote the outcomes)
         ended = outcome != ONGOING
         rows = ended.nonzero()[0]
@@ -219,9 +218,9 @@ class CustomerSupportVectorEnv(VectorEnv):
             if self._shown is not None:
                 self._shown.play(a, components, reward, outcome, obs, s, restarted=self._ended_rows)
             self._ended, self._ended_rows = ended, rows
-            return obs, reward, terminated, truncated, self._info(s, components, obs, rows)
+            return obs, reward, terminated, truncated, self._info(s, components, obs, rows, sold)
         # same step: report the finished episodes, then start the next ones at once
-        info = self._info(s, components, obs, rows)
+        info = self._info(s, components, obs, rows, sold)
         if self._shown is not None:
             self._shown.play(a, components, reward, outcome, obs, s, restarted=rows[:0])
         if len(rows):
@@ -230,10 +229,16 @@ class CustomerSupportVectorEnv(VectorEnv):
             final_obs, obs = obs, self._turn.observe(s)
             if self._shown is not None:  # (a same-step video misses each conversation's end, as Gymnasium warns)
                 self._shown.start(rows, obs, s)
-            info = self._info(s, components, obs, rows[:0])  # the new customers' conversations go on
+            sold[rows] = False  # the new customers' conversations go on, nothing bought yet
+            info = self._info(s, components, obs, rows[:0], sold)
             info["final_info"], info["final_obs"] = final_info, final_obs
             info["_final_info"], info["_final_obs"] = ended, ended.copy()
         return obs, reward, terminated, truncated, info
+
+    def named_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """This env's ``info`` with object arrays of names for its codes (``final_info`` too), and the reward
+        components in ``reward_components``, as the single env's ``named_info``."""
+        return named_info(info, self.info_names)
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         """With ``render_mode="rgb_array"``, one frame per env (as ``SyncVectorEnv`` and Gymnasium's own
@@ -340,30 +345,30 @@ class CustomerSupportVectorEnv(VectorEnv):
             )
         return a
 
-    def _info(self, s: CustomerState, components: Any, obs: np.ndarray, ended: np.ndarray) -> dict[str, Any]:
-        """The info of a step that left ``s`` observed as ``obs``, with the episodes ``ended`` (indices)."""
+    def _info(
+        self, s: CustomerState, components: Any, obs: np.ndarray, ended: np.ndarray, sold: np.ndarray | None = None
+    ) -> dict[str, Any]:
+        """The info of a step that left ``s`` observed as ``obs``, with the episodes ``ended`` (indices) and
+        the envs whose offer sold this step (``sold``; none at reset)."""
         # the state's fields are views into storage that the next step overwrites: copy what is handed out
-        # outcome: "ongoing", but for the ``ended`` ones (a fifth or so), looked up by their codes
-        outcome = self._ongoing.copy()
-        outcome[ended] = _OUTCOMES.take(s.outcome.take(ended))
+        # outcome: ongoing (0), but for the ``ended`` ones (a fifth or so)
+        outcome = np.zeros(self.num_envs, dtype=np.int64)
+        outcome[ended] = s.outcome.take(ended)
         info = {
             "hidden_satisfaction": s.sat.astype(np.float64),
-            "sentiment": _SENTIMENTS.take(obs[:, OBS_SENTIMENT].astype(np.intp)),  # observed, as a code
-            "tier": _TIERS.take(s.tier.astype(np.intp)),
-            "industry": self._industries.take(s.industry),
-            "inquiry_type": self._inquiries.take(s.inquiry),
+            "sentiment": obs[:, OBS_SENTIMENT].astype(np.int64),  # as observed
+            "tier": s.tier.astype(np.int64),
+            "industry": s.industry.astype(np.int64),
+            "inquiry_type": s.inquiry.astype(np.int64),
             "outcome": outcome,
-            "reward_components": dict(zip(_COMPONENT_KEYS, components, strict=True)),
         }
         # the flat keys own their numbers (one copy of the four rows), as sync mode's arrays are each their own
         info.update(zip(REWARD_KEYS, components.copy(), strict=True))
+        info["hidden_offer_sold"] = np.zeros(self.num_envs, np.int64) if sold is None else sold.astype(np.int64)
         # every env has every key: all masks true, the rows of one allocation (each its own array, as sync's are)
         masks = iter(np.ones((_N_MASKS, self.num_envs), dtype=bool))
         for key in _INFO_KEYS:
             info["_" + key] = next(masks)
-        parts = info["reward_components"]
-        for key in _COMPONENT_KEYS:
-            parts["_" + key] = next(masks)
         return info
 
 

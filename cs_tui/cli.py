@@ -16,6 +16,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import cs_tui
 from cs_tui import __version__
 
 if TYPE_CHECKING:
@@ -78,12 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     if app_only and argv is None:  # the app checks the industry files once its first frame is on screen
         from cs_tui.app import run_app
 
+        _end_quiet_start()
         exit_now(run_app(saves=saves))
-    # the first fraction of a second: the commands' modules and the industry files are loading. A Ctrl-C
-    # then is noted by our own handler, since an extension module's import may turn the KeyboardInterrupt
-    # into an ImportError (numpy's does) or swallow it
+    # the first fraction of a second: the commands' modules and the industry files are loading. The console
+    # script is still stopped quietly by a Ctrl-C (nothing is written yet); otherwise a Ctrl-C is noted by our
+    # own handler, since an extension module's import may turn the KeyboardInterrupt into an ImportError
+    # (numpy's does) or swallow it (a weakref callback's "Exception ignored")
     stopped: list[int] = []
-    previous = _note_stops(stopped)
+    quiet = argv is None and cs_tui.QUIET_START and signal.getsignal(signal.SIGINT) == signal.SIG_DFL
+    previous = None if quiet else _note_stops(stopped)
     try:
         args = parse(build_parser(), argv)
         # the app checks the industry files once its first frame is on screen
@@ -95,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+        _end_quiet_start()
     if stopped:
         return _stopped_while_starting(whole_process=argv is None)
     # the process is this command (not a caller's in-process use): its stop flags may stay installed to the end
@@ -126,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         # interpreter's own complaint when it flushes stdout at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE  # the shell's convention for a reader that left (as `yes | head`)
+
+
+def _end_quiet_start() -> None:
+    """From here on a Ctrl-C is Python's KeyboardInterrupt again, which the commands and the app handle (the
+    console script started with it ending the process quietly: see ``cs_tui/__init__.py``)."""
+    if cs_tui.QUIET_START and signal.getsignal(signal.SIGINT) == signal.SIG_DFL:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    cs_tui.QUIET_START = False
 
 
 def _note_stops(stopped: list[int]) -> Any:

@@ -122,7 +122,8 @@ class Conversation:
         player: str = "you",
     ) -> None:
         self.env = CustomerSupportEnv(industry=industry, max_turns=max_turns)
-        self.obs, info = self.env.reset(seed=seed, options=options)
+        self.obs, codes = self.env.reset(seed=seed, options=options)
+        info = self.env.named_info(codes)
         sentiment = int(self.obs[1])
         inquiry = str(info["inquiry_type"])
         urgency = int(self.obs[2])
@@ -148,9 +149,10 @@ class Conversation:
         if self.episode.done:
             raise RuntimeError("this conversation has ended: start a new one")
         before = self.episode.sentiment
-        self.obs, reward, _, _, info = self.env.step(int(strategy))
+        self.obs, reward, _, _, codes = self.env.step(int(strategy))
+        info = self.env.named_info(codes)
         offer = STRATEGY_NAMES[int(strategy)] in OFFER_NAMES
-        after = SENTIMENT_NAMES.index(info["sentiment"])
+        after = int(codes["sentiment"])
         exchange = self.env.conversation()[1][-1]  # this turn's words, as the env's transcript has them
         turn = Turn(
             strategy=int(strategy),
@@ -165,8 +167,8 @@ class Conversation:
             sold=bool(info["hidden_offer_sold"]) if offer else None,
         )
         self.episode.turns.append(turn)
-        if "hidden_traits" in info:  # the conversation ended: the reveal
-            self.episode.traits = dict(info["hidden_traits"])
+        if self.episode.done:  # the conversation ended: the reveal
+            self.episode.traits = self.env.hidden_traits()
         return turn
 
     def leave(self) -> None:

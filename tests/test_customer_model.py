@@ -95,7 +95,7 @@ def _offer_effect(options: dict, strategy: int, episodes: int = 400) -> tuple[fl
         _, before = env.reset(seed=seed, options=options)
         _, _, _, _, after = env.step(strategy)
         changes.append(after["hidden_satisfaction"] - before["hidden_satisfaction"])
-        business.append(after["reward_components"]["business_impact"])
+        business.append(after["reward_business_impact"])
     return float(np.mean(changes)), float(np.mean(business))
 
 
@@ -150,7 +150,7 @@ def test_an_episodes_satisfaction_pay_is_twice_the_final_change() -> None:
         done = False
         while not done:
             _, _, terminated, truncated, info = env.step(int(seed % 2 == 0) * 4)  # empathy/apology: stalling
-            paid += info["reward_components"]["satisfaction"]
+            paid += info["reward_satisfaction"]
             done = terminated or truncated
         assert paid == pytest.approx(2.0 * (info["hidden_satisfaction"] - start), abs=1e-9)
 

@@ -14,6 +14,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from cs_env import ENV_ID, CustomerSupportEnv
 from cs_env.domain import OUTCOME_NAMES, SENTIMENT_NAMES, TIER_NAMES
 from cs_env.dynamics import DYNAMICS
+from cs_env.env import CODED_INFO_KEYS, REWARD_KEYS
 from cs_env.reward import COMPONENTS, STEP_REWARD_BOUNDS
 from cs_env.turn import sentiment_of
 
@@ -69,25 +70,35 @@ def test_make_vec_sync_and_async(mode: str) -> None:
         for _ in range(15):
             obs, reward, _, _, info = envs.step(envs.action_space.sample())
             assert obs.shape == (3, 18) and reward.shape == (3,)
-        assert set(info["industry"]) == {"retail"}
+        assert info["industry"].dtype == np.int64  # codes, stacked into arrays as for any numeric info
+        assert {CustomerSupportEnv("retail").info_names["industry"][i] for i in info["industry"]} == {"retail"}
     finally:
         envs.close()
 
 
 def test_info_carries_the_documented_fields() -> None:
     env = CustomerSupportEnv("bfsi")
-    obs, info = env.reset(seed=4)
+    obs, codes = env.reset(seed=4)
+    # numbers only, of fixed dtypes (what vector envs stack and TorchRL's info reader specs) ...
+    assert {type(v) for k, v in codes.items() if k in CODED_INFO_KEYS} == {np.int64}
+    assert {type(v) for k, v in codes.items() if k not in (*CODED_INFO_KEYS, "hidden_offer_sold")} == {np.float64}
+    assert type(codes["hidden_offer_sold"]) is np.int64
+    assert set(codes) == {"hidden_satisfaction", "hidden_offer_sold", *CODED_INFO_KEYS, *REWARD_KEYS}
+    # ... which named_info names
+    info = env.named_info(codes)
     assert info["outcome"] == "ongoing" and info["industry"] == "bfsi"
     assert info["sentiment"] in SENTIMENT_NAMES and info["tier"] in TIER_NAMES
-    assert info["sentiment"] == SENTIMENT_NAMES[int(obs[1])]
+    assert info["sentiment"] == SENTIMENT_NAMES[int(obs[1])] and codes["sentiment"] == int(obs[1])
     # index 5 is what the customer's words show: the hidden satisfaction (in info, named so) plus noise
     assert 0.0 <= info["hidden_satisfaction"] <= 1.0
     assert abs(info["hidden_satisfaction"] - obs[5]) <= DYNAMICS.sat_cue_noise / 2 + 1e-6
     done = False
     while not done:
-        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        obs, reward, terminated, truncated, codes = env.step(env.action_space.sample())
+        info = env.named_info(codes)
         done = terminated or truncated
         assert set(info["reward_components"]) == set(COMPONENTS)
+        assert [info["reward_components"][c] for c in COMPONENTS] == [codes[k] for k in REWARD_KEYS]
         assert reward == pytest.approx(sum(info["reward_components"].values()))
         assert STEP_REWARD_BOUNDS[0] <= reward <= STEP_REWARD_BOUNDS[1]
     assert info["outcome"] in OUTCOME_NAMES[1:]
@@ -204,9 +215,10 @@ def test_bad_reset_options_are_refused(options: dict, message: str) -> None:
 def test_reset_options_pin_the_starting_situation() -> None:
     env = CustomerSupportEnv("bfsi")
     for seed in range(20):
-        obs, info = env.reset(
+        obs, codes = env.reset(
             seed=seed, options={"inquiry": "fraud_report", "tier": "vip", "sentiment": "angry", "urgency": 4}
         )
+        info = env.named_info(codes)
         assert info["inquiry_type"] == "fraud_report" and info["tier"] == "vip"
         assert sentiment_of(info["hidden_satisfaction"]) == 0  # the pinned sentiment is the hidden one's ...
         assert info["sentiment"] in ("angry", "frustrated")  # ... and the words show it, or a level nearby

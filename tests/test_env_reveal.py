@@ -15,13 +15,13 @@ PINS = {"complexity": 0.3, "savvy": 0.8, "openness": 0.9, "patience": 0.7, "need
 def test_the_last_step_reveals_the_traits_as_the_customer_arrived() -> None:
     env = CustomerSupportEnv("retail")
     obs, info = env.reset(seed=3, options={**PINS, "sentiment": "satisfied"})
-    assert not any(key.startswith("hidden_") and key != "hidden_satisfaction" for key in info)
+    keys = set(info)
     done, steps = False, 0
     while not done:
         obs, _, terminated, truncated, info = env.step(int(S.EDUCATIONAL))
         done, steps = terminated or truncated, steps + 1
-        assert ("hidden_traits" in info) == done  # the reveal comes with the end, not before
-    traits = info["hidden_traits"]
+        assert set(info) == keys  # numbers only, the same keys on every step (TorchRL specs them at reset)
+    traits = env.hidden_traits()
     assert {k: traits[k] for k in PINS} == PINS  # as pinned: patience as they arrived, not what is left
     assert 0 <= traits["patience_left"] < PINS["patience"]  # every turn costs patience
     assert traits["offers_sold"] == 0 and obs.shape == (18,)
@@ -36,7 +36,7 @@ def test_an_offer_sells_only_to_an_open_customer_and_the_sale_is_paid() -> None:
             env = CustomerSupportEnv("retail")
             env.reset(seed=seed, options={**HAPPY_SHOPPER, "openness": openness})
             _, _, terminated, truncated, info = env.step(int(S.PRODUCT_RECOMMEND))
-            assert isinstance(info["hidden_offer_sold"], bool)
+            assert isinstance(info["hidden_offer_sold"], np.int64) and info["hidden_offer_sold"] in (0, 1)
             sold[openness] += info["hidden_offer_sold"]
             if not (terminated or truncated):  # (a customer who leaves at once costs more than a sale pays)
                 paid = info["reward_business_impact"] > 0
@@ -44,7 +44,7 @@ def test_an_offer_sells_only_to_an_open_customer_and_the_sale_is_paid() -> None:
             assert env.hidden_traits()["offers_sold"] == int(info["hidden_offer_sold"])
             if not (terminated or truncated):
                 _, _, _, _, again = env.step(int(S.PRODUCT_RECOMMEND))  # a repeat never sells
-                assert again["hidden_offer_sold"] is False
+                assert not again["hidden_offer_sold"]
     assert sold[0.0] == 0 and sold[1.0] > 10, sold
 
 

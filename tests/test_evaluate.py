@@ -51,7 +51,7 @@ def single_env_episodes(policy: object, industry: str, seeds: range, max_turns: 
             total += float(reward)
             done = terminated or truncated
         returns.append(total)
-        outcomes.append(info["outcome"])
+        outcomes.append(env.named_info(info)["outcome"])
         turns.append(len(env.history))
     return returns, outcomes, turns
 

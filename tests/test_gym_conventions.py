@@ -14,9 +14,9 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 from cs_env import ENV_ID, CustomerSupportEnv
-from cs_env.domain import FINAL_OUTCOME_NAMES, N_STRATEGIES
+from cs_env.domain import FINAL_OUTCOME_NAMES, N_STRATEGIES, OUTCOME_NAMES, TIER_NAMES
 from cs_env.dynamics import DYNAMICS
-from cs_env.env import REWARD_KEYS
+from cs_env.env import CODED_INFO_KEYS, REWARD_KEYS
 from cs_env.reward import COMPONENTS
 from cs_env.vector import CustomerSupportVectorEnv
 
@@ -37,7 +37,7 @@ def _longest_run(env: gym.Env, episodes: int = 60) -> tuple[int, list[tuple[int,
             _, _, terminated, truncated, info = env.step(APOLOGETIC)
             turns += 1
             if terminated or truncated:
-                ends.append((turns, info["outcome"], truncated))
+                ends.append((turns, OUTCOME_NAMES[info["outcome"]], truncated))
                 break
     return max(t for t, _, _ in ends), ends
 
@@ -116,7 +116,7 @@ def _vector_episodes(envs: gym.vector.VectorEnv, steps: int) -> tuple[list[int],
         ended = terminated | truncated
         both += int((terminated & truncated).sum())
         lengths += turns[ended].tolist()
-        outcomes += [str(o) for o in info["outcome"][ended]]
+        outcomes += [OUTCOME_NAMES[o] for o in info["outcome"][ended]]
         turns[ended] = 0
         restarting = ended
     return lengths, outcomes, both
@@ -162,27 +162,32 @@ def test_no_info_value_is_ever_none() -> None:
         if terminated or truncated:
             infos.append(env.reset()[1])
     assert not any(value is None for info in infos for value in _values(info))
-    assert {"ongoing", *FINAL_OUTCOME_NAMES} >= {str(o) for info in infos for o in np.atleast_1d(info["outcome"])}
+    assert {*range(len(OUTCOME_NAMES))} >= {int(o) for info in infos for o in np.atleast_1d(info["outcome"])}
 
 
-def test_info_numbers_are_float64_with_a_flat_key_per_reward_component() -> None:
-    """What array-minded clients (TorchRL's info reader: ``val.dtype``) need: numbers of one fixed dtype,
-    the reward components also as flat keys, the same in the single env and every vector mode."""
+def test_info_is_numbers_of_fixed_dtypes_with_a_flat_key_per_reward_component() -> None:
+    """What array-minded clients (TorchRL's info reader: ``val.dtype``, no strings, no nested dicts) need:
+    float64 numbers and int64 codes, the reward components as flat keys, the same in the single env and
+    every vector mode; ``named_info`` gives the names and the components together."""
     env = gym.make(ENV_ID)
     infos = [env.reset(seed=0)[1], *(env.step(action)[4] for action in (0, 3, 1))]
     for info in infos:
-        for key in ("hidden_satisfaction", *REWARD_KEYS, *(f"reward_components.{c}" for c in COMPONENTS)):
-            head, _, tail = key.partition(".")
-            value = info[head][tail] if tail else info[head]
-            assert isinstance(value, np.float64), (key, type(value))
-        assert [info[key] for key in REWARD_KEYS] == list(info["reward_components"].values())
+        assert set(info) == {"hidden_satisfaction", "hidden_offer_sold", *CODED_INFO_KEYS, *REWARD_KEYS}
+        for key, value in info.items():
+            dtype = np.int64 if key in (*CODED_INFO_KEYS, "hidden_offer_sold") else np.float64
+            assert isinstance(value, dtype), (key, type(value))
+        named = env.unwrapped.named_info(info)  # type: ignore[attr-defined]
+        assert [named["reward_components"][c] for c in COMPONENTS] == [info[key] for key in REWARD_KEYS]
+        assert named["outcome"] in OUTCOME_NAMES and named["tier"] in TIER_NAMES
     for mode in ("sync", "vector_entry_point"):
         envs = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode=mode)
         envs.reset(seed=0)
         info = envs.step(np.array([0, 3, 2]))[4]
         for key in REWARD_KEYS:
             assert info[key].dtype == np.float64 and info["_" + key].all(), (mode, key)
-            np.testing.assert_array_equal(info[key], info["reward_components"][key.removeprefix("reward_")])
+        for key in CODED_INFO_KEYS:
+            assert info[key].dtype == np.int64 and info["_" + key].all(), (mode, key)
+        assert info["hidden_offer_sold"].dtype == np.int64 and info["_hidden_offer_sold"].all(), mode
         assert info[REWARD_KEYS[3]].tolist() == [0.0, 0.0, -0.3]  # the escalation's penalty, in env 2 only
         envs.close()
 
@@ -208,7 +213,7 @@ def test_tianshous_buffer_holds_our_infos_without_nulls() -> None:
     stats = collector.collect(n_step=100, random=True)
     assert stats.n_collected_episodes > 0
     assert not collector.buffer.hasnull()
-    assert set(collector.buffer.info.outcome) >= {"ongoing"}
+    assert 0 in set(collector.buffer.info.outcome.tolist())  # ongoing's code
 
 
 # -- 3. vector info masks ----------------------------------------------------------------------
@@ -223,8 +228,7 @@ def _consumer(envs: gym.vector.VectorEnv, steps: int = 40) -> tuple[int, set[str
     for _ in range(steps):
         _, _, terminated, truncated, info = envs.step(envs.action_space.sample())
         ended = (terminated | truncated) & info["_outcome"]
-        outcomes.update(info["outcome"][ended])
-        assert (info["reward_components"]["_satisfaction"] == info["_reward_components"]).all()
+        outcomes.update(OUTCOME_NAMES[o] for o in info["outcome"][ended])
         if "_episode" in info:
             episodes += int(info["_episode"].sum())
             turns_ok += int((info["episode"]["l"][info["_episode"]] >= 1).all())

@@ -29,13 +29,14 @@ def test_shipped_catalog_has_the_fifteen_inquiries_in_observation_order() -> Non
 @pytest.mark.parametrize("industry", ["bfsi", "retail", "tech"])
 def test_each_industry_only_brings_its_own_inquiries(industry: str) -> None:
     env = CustomerSupportEnv(industry)
-    seen = {env.reset(seed=seed)[1]["inquiry_type"] for seed in range(400)}
+    seen = {env.named_info(env.reset(seed=seed)[1])["inquiry_type"] for seed in range(400)}
     assert seen == set(EXPECTED[industry])
 
 
 def test_mixed_draws_every_industry_with_consistent_inquiries() -> None:
     env = CustomerSupportEnv("mixed")
-    pairs = {(info["industry"], info["inquiry_type"]) for info in (env.reset(seed=s)[1] for s in range(1500))}
+    infos = (env.named_info(env.reset(seed=s)[1]) for s in range(1500))
+    pairs = {(info["industry"], info["inquiry_type"]) for info in infos}
     assert {industry for industry, _ in pairs} == set(EXPECTED)
     assert all(inquiry in EXPECTED[industry] for industry, inquiry in pairs)
     assert len(pairs) == 15
@@ -90,14 +91,15 @@ def test_adding_an_industry_is_adding_a_file(industry_dir: Path) -> None:
     assert catalog.industry_names == ("bfsi", "health", "retail", "tech")
     env = CustomerSupportEnv("health", catalog=catalog)
     assert env.observation_space.high[0] == 15
-    obs, info = env.reset(seed=0)
+    obs, codes = env.reset(seed=0)
+    info = env.named_info(codes)
     assert info["industry"] == "health" and info["inquiry_type"] == "appointment" and obs[0] == 15
     done = False
     while not done:
         _, _, terminated, truncated, _ = env.step(HeuristicPolicy(catalog)(obs))
         done = terminated or truncated
     mixed = CustomerSupportEnv("mixed", catalog=catalog)
-    assert "health" in {mixed.reset(seed=s)[1]["industry"] for s in range(100)}
+    assert "health" in {mixed.named_info(mixed.reset(seed=s)[1])["industry"] for s in range(100)}
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from cs_env import CustomerSupportEnv
+from cs_env import OUTCOME_NAMES, CustomerSupportEnv
 from cs_env.customer import CUSTOMER_DRAWS, TURN_DRAWS, Tables, new_customers
 from cs_env.dynamics import DYNAMICS
 from cs_env.industries import default_catalog
@@ -29,6 +29,7 @@ def check_step(
     assert type(terminated) is bool and type(truncated) is bool
     assert not (terminated and truncated)
     assert math.isfinite(reward) and STEP_REWARD_BOUNDS[0] - EPS <= reward <= STEP_REWARD_BOUNDS[1] + EPS
+    info = env.named_info(info)
     assert reward == pytest.approx(sum(info["reward_components"].values()), abs=1e-12)
     parts = info["reward_components"]
     assert -2.0 <= parts["satisfaction"] <= 2.0 and -1.0 <= parts["business_impact"] <= 1.0
@@ -57,7 +58,7 @@ class EnvMachine(RuleBasedStateMachine):
     @rule(seed=st.none() | st.integers(0, 2**32 - 1))
     def reset(self, seed: int | None) -> None:
         self.obs, info = self.env.reset(seed=seed)
-        assert info["outcome"] == "ongoing" and self.obs[3] == 0
+        assert OUTCOME_NAMES[info["outcome"]] == "ongoing" and self.obs[3] == 0
         self.done, self.turns, self.episode_return = False, 0, 0.0
 
     @precondition(lambda self: not self.done)
@@ -117,7 +118,8 @@ def test_random_steps_break_no_invariant_of_the_env(industry: str) -> None:
         if terminated or truncated:
             assert turns <= env.max_turns
             assert EPISODE_RETURN_BOUNDS[0] - EPS <= ret <= EPISODE_RETURN_BOUNDS[1] + EPS
-            outcomes[info["outcome"]] = outcomes.get(info["outcome"], 0) + 1
+            outcome = OUTCOME_NAMES[info["outcome"]]
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
             obs, _ = env.reset()
             turns, ret, episodes = 0, 0.0, episodes + 1
     assert episodes > 2_500

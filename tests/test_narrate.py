@@ -221,7 +221,7 @@ def test_the_transcript_names_every_strategy_used_and_the_outcome() -> None:
     text = env.render()
     assert isinstance(text, str)
     assert f"Agent [{STRATEGY_NAMES[0]}]" in text and f"Agent [{STRATEGY_NAMES[6]}]" in text
-    assert f"-- {info['outcome']} after" in text
+    assert f"-- {env.named_info(info)['outcome']} after" in text
     assert TOPICS["account_balance"][0] in text
 
 
@@ -270,7 +270,7 @@ def test_the_customers_words_say_what_the_observation_shows_not_the_hidden_satis
         obs, info = env.reset(seed=seed)
         cue, hidden = env.opening_satisfaction, info["hidden_satisfaction"]
         assert cue == pytest.approx(float(obs[5]), abs=1e-6)
-        better_lines = {line.format(topic=TOPICS[info["inquiry_type"]][2]) for line in BETTER}
+        better_lines = {line.format(topic=TOPICS[env.named_info(info)["inquiry_type"]][2]) for line in BETTER}
         while True:
             obs, _, terminated, truncated, info = env.step(seed % 8 if seed % 8 != 2 else 0)
             if terminated or truncated:

@@ -25,7 +25,7 @@ def test_module_form_of_the_id_works_without_importing_cs_env_first() -> None:
         "assert 'cs_env' not in sys.modules\n"
         "env = gym.make('cs_env:cs_env/CustomerSupport-v1', industry='tech')\n"
         "obs, info = env.reset(seed=3)\n"
-        "print(info['industry'], env.unwrapped.max_turns)\n"
+        "print(env.unwrapped.named_info(info)['industry'], env.unwrapped.max_turns)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["tech", "10"]

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
+from cs_env.domain import OUTCOME_NAMES
 from cs_tui.training.vecenv import make_training_env, pick_kind
 
 sb3 = pytest.importorskip("stable_baselines3")
@@ -54,7 +55,7 @@ def test_an_ended_episode_is_reset_in_the_same_step_with_its_terminal_observatio
         assert info["terminal_observation"][3] == 2  # the finished conversation had two turns
         assert obs[i, 3] == 0  # the returned observation is the next customer's first
         assert info["TimeLimit.truncated"] is False
-        assert info["outcome"] == "escalated"
+        assert OUTCOME_NAMES[info["outcome"]] == "escalated"
         assert info["episode"]["l"] == 2
 
 
@@ -89,9 +90,10 @@ def test_timeouts_are_time_limit_truncations(kind: str) -> None:
         _, _, dones, infos = envs.step(np.full(32, EMPATHETIC))  # empathy alone never resolves
         for i in np.flatnonzero(dones):
             info = infos[i]
-            outcomes.add(info["outcome"])
-            assert info["TimeLimit.truncated"] == (info["outcome"] == "timeout")
-            if info["outcome"] == "timeout":
+            outcome = OUTCOME_NAMES[info["outcome"]]
+            outcomes.add(outcome)
+            assert info["TimeLimit.truncated"] == (outcome == "timeout")
+            if outcome == "timeout":
                 assert info["terminal_observation"][3] == 2
     assert "timeout" in outcomes
 

@@ -42,7 +42,7 @@ def test_catalog_has_at_least_15_scenarios_and_4_per_industry() -> None:
 def test_every_scenario_pins_a_start_the_env_accepts_and_states_a_criterion() -> None:
     for scenario in load_scenarios():
         env = scenario.make_env()
-        _, info = env.reset(seed=1, options=scenario.options)
+        info = env.named_info(env.reset(seed=1, options=scenario.options)[1])
         if "inquiry" in scenario.options:
             assert info["inquiry_type"] == scenario.options["inquiry"]
         if "tier" in scenario.options:
@@ -162,7 +162,10 @@ def test_trial_records_replay_exactly_through_the_public_env_api() -> None:
                     rewards.append(reward)
                 assert terminated or truncated
                 assert tuple(rewards) == trial.rewards  # bit for bit, not approximately
-                assert info["outcome"] == trial.outcome and info["hidden_satisfaction"] == trial.satisfaction
+                assert (
+                    env.named_info(info)["outcome"] == trial.outcome
+                    and info["hidden_satisfaction"] == trial.satisfaction
+                )
                 assert trial.turns == len(trial.actions) and trial.total_return == sum(trial.rewards)
                 checked += 1
     assert checked >= 30

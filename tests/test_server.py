@@ -71,11 +71,14 @@ def test_a_session_plays_exactly_the_env_python_plays(client: httpx.Client) -> N
         reply = client.post(f"/sessions/{sid}/step", json={"strategy": strategy}).json()
         assert reply["observation"] == [float(x) for x in obs]
         assert (reply["reward"], reply["terminated"], reply["truncated"]) == (reward, terminated, truncated)
-        assert reply["info"]["outcome"] == info["outcome"]
+        shown = {key: value for key, value in reply["info"].items() if not key.startswith("hidden_")}
+        public = {key: value for key, value in env.named_info(info).items() if not key.startswith("hidden_")}
+        assert shown == json.loads(json.dumps(public))  # names, as the protocol gives them
         # a remote agent is scored like ours: it sees the hidden truth only once the conversation is over
         hidden = {key for key in reply["info"] if key.startswith("hidden_")}
         if reply["terminated"] or reply["truncated"]:
-            assert "hidden_traits" in hidden and "hidden_satisfaction" in hidden
+            assert {"hidden_traits", "hidden_satisfaction", "hidden_offer_sold"} <= hidden
+            assert reply["info"]["hidden_traits"] == json.loads(json.dumps(env.hidden_traits()))
         else:
             assert not hidden, hidden
     assert reply["terminated"] or reply["truncated"], "the conversation should have ended within six turns"
@@ -92,7 +95,7 @@ def test_every_turn_has_a_text_view_and_the_respond_tool(client: httpx.Client) -
     assert tool["parameters"]["properties"]["strategy"]["enum"] == list(STRATEGY_NAMES)
     sid = created["session"]
     env = CustomerSupportEnv("bfsi")
-    _, info = env.reset(seed=5)
+    info = env.named_info(env.reset(seed=5)[1])
     first = client.post(f"/sessions/{sid}/reset", json={"seed": 5, "view": "text"}).json()
     assert "observation" not in first
     assert first["text"]["customer_says"] == env.conversation()[0].text

@@ -20,7 +20,7 @@ def test_make_vec_vector_entry_point_returns_the_batched_env() -> None:
     obs, info = envs.reset(seed=0)
     assert obs.shape == (8, 18) and obs.dtype == np.float32
     assert envs.single_observation_space == CustomerSupportEnv("tech").observation_space
-    assert set(info["industry"]) == {"tech"}
+    assert set(envs.unwrapped.named_info(info)["industry"]) == {"tech"}  # type: ignore[attr-defined]
 
 
 def test_per_env_seeds_give_the_single_envs_first_customers() -> None:
@@ -81,7 +81,7 @@ def test_next_step_autoreset_ignores_the_action_and_pays_nothing() -> None:
     assert terminated.all() and (reward != 0).all()
     obs, reward, terminated, truncated, info = envs.step(np.full(4, 2))
     assert (reward == 0).all() and not terminated.any() and not truncated.any()
-    assert (obs[:, 3] == 0).all() and all(o == "ongoing" for o in info["outcome"])
+    assert (obs[:, 3] == 0).all() and all(o == "ongoing" for o in envs.named_info(info)["outcome"])
 
 
 def test_same_step_autoreset_reports_the_final_observation() -> None:
@@ -92,7 +92,7 @@ def test_same_step_autoreset_reports_the_final_observation() -> None:
     assert terminated.tolist() == [True, False, True, False]
     assert info["_final_obs"].tolist() == [True, False, True, False]
     assert (info["final_obs"][[0, 2], 3] == 2).all()  # the finished episodes had two turns
-    assert list(info["final_info"]["outcome"][[0, 2]]) == ["escalated", "escalated"]
+    assert list(envs.named_info(info)["final_info"]["outcome"][[0, 2]]) == ["escalated", "escalated"]
     assert (obs[[0, 2], 3] == 0).all() and (obs[[1, 3], 3] == 2).all()
 
 
@@ -154,7 +154,7 @@ def _vector_env_episodes(policy: object, industry: str, episodes: int, seed: int
         ended = terminated | truncated
         keep = ended & (done_count < k)
         if keep.any():
-            outcome = info["final_info"]["outcome"][keep]
+            outcome = envs.named_info(info)["final_info"]["outcome"][keep]
             columns = [totals[keep], outcome == "resolved", outcome == "escalated", outcome == "abandoned"]
             rows.append(np.column_stack([*columns, info["final_obs"][keep, 3]]))
         done_count += ended

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from cs_env.domain import FINAL_OUTCOME_NAMES, STRATEGY_NAMES
+from cs_env.domain import FINAL_OUTCOME_NAMES, OUTCOME_NAMES, STRATEGY_NAMES
 from cs_env.env import CustomerSupportEnv, valid_industries
 from cs_env.files import is_int
 from cs_env.industries import IndustryDataError, _Reader
@@ -368,7 +368,8 @@ def run_trial(policy: Any, scenario: Scenario, seed: int, env: CustomerSupportEn
         actions.append(action)
         rewards.append(float(reward))
         done = terminated or truncated
-    outcome, satisfaction, total = str(info["outcome"]), float(info["hidden_satisfaction"]), float(sum(rewards))
+    outcome, satisfaction = OUTCOME_NAMES[int(info["outcome"])], float(info["hidden_satisfaction"])
+    total = float(sum(rewards))
     reason = scenario.criterion.failure(outcome, len(actions), satisfaction, total, actions)
     if not reason:
         reason = f"{outcome} in {len(actions)} turn{'s' if len(actions) > 1 else ''}, satisfaction {satisfaction:.2f}"

@@ -136,7 +136,7 @@ def _play(
             for _ in range(HOLD_END):  # the outcome stays on screen before the next customer
                 yield last
         returns.append(total)
-        outcomes.append(str(info["outcome"]))
+        outcomes.append(env.named_info(info)["outcome"])
         title = f"{episode + 1}/{args.episodes} · {agent.name} · seed {args.seed + episode}"
         console.print(report.conversation(env, title))
 

@@ -49,15 +49,20 @@ def strategy_code(strategy: Any, field_name: str = "strategy") -> int:
     )
 
 
-def shown_info(info: dict[str, Any], done: bool) -> dict[str, Any]:
-    """``info`` as a client sees it: the hidden truth (``hidden_*``) only once the conversation is over.
+def shown_info(env: CustomerSupportEnv, info: dict[str, Any], done: bool) -> dict[str, Any]:
+    """``info`` as a client sees it: names for the env's codes (the components together in
+    ``reward_components``), and the hidden truth (``hidden_*``) only once the conversation is over, with the
+    customer's traits revealed (``hidden_traits``).
 
     A remote agent is scored like any other, so mid-conversation it sees what a human agent could; the
     reveal at the end is there for its author's analysis, as the play pane shows it.
     """
+    named = {
+        key: value.item() if isinstance(value, np.generic) else value for key, value in env.named_info(info).items()
+    }
     if done:
-        return info
-    return {key: value for key, value in info.items() if not key.startswith("hidden_")}
+        return named | {"hidden_traits": env.hidden_traits()}
+    return {key: value for key, value in named.items() if not key.startswith("hidden_")}
 
 
 @dataclass(eq=False)
@@ -156,7 +161,8 @@ class SessionStore:
                 raise SessionError(422, "options", str(exc)) from None
             session.obs, session.done, session.episodes = obs, False, session.episodes + 1
             session.messages = []
-            info = shown_info(info, done=False)
+            # the protocol's info names its codes (and keeps the components together), as it always did
+            info = shown_info(session.env, info, done=False)
             session.last = {"reward": 0.0, "terminated": False, "truncated": False, "info": info}
             return session.turn(view, **session.last)
 
@@ -181,7 +187,7 @@ class SessionStore:
                 "reward": float(reward),
                 "terminated": bool(terminated),
                 "truncated": bool(truncated),
-                "info": shown_info(info, done=session.done),
+                "info": shown_info(session.env, info, done=session.done),
             }
             return session.turn(view, **session.last)
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from cs_env.domain import FINAL_OUTCOME_NAMES, N_STRATEGIES, STRATEGY_NAMES
+from cs_env.domain import FINAL_OUTCOME_NAMES, N_STRATEGIES, OUTCOME_NAMES, STRATEGY_NAMES
 from cs_tui.training.run_record import EvalRecord
 from cs_tui.training.stop import StopFlag
 
@@ -52,7 +52,7 @@ class EpisodeStats:
             ret = float(episode["r"])
             self.new_returns.append(ret)
             self.returns.append(ret)
-            self.outcomes.append(str(info.get("outcome")))
+            self.outcomes.append(OUTCOME_NAMES[int(info["outcome"])] if "outcome" in info else "None")
             if "hidden_satisfaction" in info:  # (the truth: these statistics are analysis, not the policy's)
                 self.satisfaction.append(float(info["hidden_satisfaction"]))
 

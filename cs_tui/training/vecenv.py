@@ -140,7 +140,7 @@ def batched_vec_env_class() -> type[Any]:
         - ``step`` returns ``(obs, rewards, dones, infos)``; an env whose episode ends is reset in the same
           step, and its info holds ``terminal_observation``, ``TimeLimit.truncated`` and Monitor's
           ``episode`` (``r`` return, ``l`` length, ``t`` seconds since creation) together with the single
-          env's info fields of the last turn (``outcome``, ``hidden_satisfaction``, ``reward_components``, ...).
+          env's info fields of the last turn (``outcome``, ``hidden_satisfaction``, ``reward_satisfaction``, ...).
           Envs that go on get an empty dict: building 16 or 4,096 dicts per step would cost more than the
           step. The full batched info of the last step is in :attr:`last_info`.
         - Seeding: ``seed(s)`` makes the next ``reset()`` start env i as ``CustomerSupportEnv().reset(seed=s + i)``
@@ -201,11 +201,8 @@ def batched_vec_env_class() -> type[Any]:
         ) -> None:
             # one fancy index + tolist per field, then dicts only for the envs that ended
             final = info["final_info"]
-            components = final["reward_components"]
-            names = [k for k in final if k != "reward_components" and not k.startswith("_")]  # not the masks
+            names = [k for k in final if not k.startswith("_")]  # not the masks
             columns = [final[k][ended].tolist() for k in names]
-            parts = [k for k in components if not k.startswith("_")]
-            component_columns = [components[k][ended].tolist() for k in parts]
             returns = np.round(self._returns[ended], 6).tolist()
             lengths = self._lengths[ended].tolist()
             time_limit = (truncated[ended] & ~terminated[ended]).tolist()
@@ -215,7 +212,6 @@ def batched_vec_env_class() -> type[Any]:
                 row = infos[i]
                 for name, column in zip(names, columns, strict=True):
                     row[name] = column[j]
-                row["reward_components"] = {k: c[j] for k, c in zip(parts, component_columns, strict=True)}
                 row["episode"] = {"r": returns[j], "l": lengths[j], "t": elapsed}
                 row["TimeLimit.truncated"] = time_limit[j]
                 row["terminal_observation"] = final_obs[i]
