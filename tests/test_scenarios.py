@@ -268,7 +268,8 @@ def test_oracle_passes_most_random_rarely_and_the_heuristic_in_between() -> None
         ("heuristic", HeuristicPolicy()),
         ("random", RandomPolicy(0)),
     ):
-        rates[name] = float(np.mean([run_scenario(policy, s, trials=10, seed=100).pass_rate for s in catalog]))
+        # 20 trials: at 10 the heuristic's mean reads 81-87 % over seeds, too loose to place a bar against
+        rates[name] = float(np.mean([run_scenario(policy, s, trials=20, seed=100).pass_rate for s in catalog]))
     assert rates["oracle"] >= 0.8, rates
     assert rates["random"] <= 0.25, rates
     assert rates["random"] + 0.2 < rates["heuristic"] < rates["oracle"] - 0.1, rates
@@ -276,3 +277,19 @@ def test_oracle_passes_most_random_rarely_and_the_heuristic_in_between() -> None
     assert thresholds.overall.min_pass_rate is not None
     # the shipped bar sits between the hand-written rules and the ceiling
     assert rates["heuristic"] < thresholds.overall.min_pass_rate < rates["oracle"], rates
+
+
+SOLVABLE_TRIALS = 80
+SOLVABLE_BAR = 0.7  # a scenario the oracle passes 80 % of the time fails this bar on 80 trials well under 1 % of runs
+
+
+@pytest.mark.slow
+def test_every_scenario_is_solvable_by_the_best_play_with_full_information() -> None:
+    """A scenario the oracle (full information) cannot pass is a badly posed test, not a hard one: the
+    catalog is calibrated to oracle >= 80 % per scenario (python -m cs_env.scenarios --trials 100); on
+    other seeds each must stay above a bar that sampling noise alone would not cross."""
+    rates = {
+        s.name: run_scenario(OraclePolicy("mixed", s.max_turns, seed=0), s, SOLVABLE_TRIALS, seed=500).pass_rate
+        for s in load_scenarios()
+    }
+    assert {name: rate for name, rate in rates.items() if rate < SOLVABLE_BAR} == {}, rates
