@@ -44,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--episodes",
         type=count_up_to(1, 10_000, "each is printed in full"),
         default=5,
-        help="conversations to show (default 5)",
+        help="conversations to show (default %(default)s)",
     )
     parser.add_argument(
         "--policy",
@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"the agent (default: the shipped agent {DEFAULT_POLICY!r}; e.g. baseline:heuristic)",
     )
     parser.add_argument(
-        "--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the first conversation (default 0)"
+        "--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the first conversation (default %(default)s)"
     )
     parser.add_argument(
         "--video",

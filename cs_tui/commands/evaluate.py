@@ -55,9 +55,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--episodes",
         type=count_up_to(2, MAX_EPISODES, "the oracle's reference plans every conversation"),
         default=2000,
-        help=f"conversations to play (default 2000, at most {MAX_EPISODES:,})",
+        help=f"conversations to play (default %(default)s, at most {MAX_EPISODES:,})",
     )
-    parser.add_argument("--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the customers (default 0)")
+    parser.add_argument("--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the customers (default %(default)s)")
     parser.add_argument(
         "--json", action="store_true", help="print the report as JSON, with every conversation (for scripts)"
     )

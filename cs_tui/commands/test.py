@@ -68,7 +68,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--k", type=at_least(1), default=None, help="pass^k at this k (default: the thresholds file's)")
     parser.add_argument(
-        "--seed", type=seed_arg(), metavar="SEED", default=0, help="env seed of the first trial (default 0)"
+        "--seed", type=seed_arg(), metavar="SEED", default=0, help="env seed of the first trial (default %(default)s)"
     )
     parser.add_argument(
         "--industry",
