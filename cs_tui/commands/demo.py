@@ -53,7 +53,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"the agent (default: the shipped agent {DEFAULT_POLICY!r}; e.g. baseline:heuristic)",
     )
     parser.add_argument(
-        "--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the first conversation (default %(default)s)"
+        "--seed",
+        type=seed_arg(),
+        metavar="SEED",
+        default=0,
+        help="seed of the first conversation (default %(default)s)",
     )
     parser.add_argument(
         "--video",

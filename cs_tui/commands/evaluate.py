@@ -57,7 +57,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=2000,
         help=f"conversations to play (default %(default)s, at most {MAX_EPISODES:,})",
     )
-    parser.add_argument("--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the customers (default %(default)s)")
+    parser.add_argument(
+        "--seed", type=seed_arg(), metavar="SEED", default=0, help="seed of the customers (default %(default)s)"
+    )
     parser.add_argument(
         "--json", action="store_true", help="print the report as JSON, with every conversation (for scripts)"
     )

@@ -83,7 +83,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "conversations) and the playbook's %% of oracle on the conversations where it fires.",
     )
     show.add_argument("file", metavar="FILE", help="a playbook file (.toml)")
-    show.add_argument("--episodes", type=episodes, default=2000, metavar="E", help="conversations (default %(default)s)")
+    show.add_argument(
+        "--episodes", type=episodes, default=2000, metavar="E", help="conversations (default %(default)s)"
+    )
     show.add_argument("--industry", choices=industry_choices(), default="mixed", help="default: mixed")
     show.add_argument("--json", action="store_true", help="print the rules and figures as JSON")
 
@@ -96,7 +98,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("agents", nargs="+", metavar="AGENT", help=f"at most {MAX_COMPARED}")
     compare.add_argument("--populations", nargs="+", required=True, metavar="FILE", help=f"at most {MAX_COMPARED}")
-    compare.add_argument("--episodes", type=episodes, default=2000, metavar="E", help="customers each (default %(default)s)")
+    compare.add_argument(
+        "--episodes", type=episodes, default=2000, metavar="E", help="customers each (default %(default)s)"
+    )
     compare.add_argument("--json", action="store_true", help="print the table as JSON")
 
 
