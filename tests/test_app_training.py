@@ -370,7 +370,9 @@ async def test_start_a_real_run_from_the_form_watch_it_and_stop_it(tmp_path: Pat
         screen.refresh_runs()
         await wait_for(pilot, lambda: launched.reported)
         assert not app.screen.query("Toast.-error")  # a stop is not a failure
-        text = screen_text(app)  # one word for it in the list and in the monitor
+        # one word for it in the list and in the monitor (the list is re-read in a worker: wait for it)
+        await wait_for(pilot, lambda: screen_text(app).count("stopped") >= 2)
+        text = screen_text(app)
         assert "interrupted" not in text and text.count("stopped") >= 2, text
 
 
