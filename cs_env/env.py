@@ -152,10 +152,16 @@ def _whole(value: object) -> TypeGuard[int | np.integer]:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
+#: The longest conversation an env plays: far past any real one (the shipped envs play 10 turns), and
+#: the turn count stays exact in the float32 observation.
+MAX_TURNS_CEILING = 1_000
+
+
 def check_max_turns(max_turns: object) -> int:
-    """Return ``max_turns`` if it is a positive integer, else raise ``ValueError``."""
-    if not _whole(max_turns) or max_turns < 1:
-        raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
+    """Return ``max_turns`` if it is an integer 1-:data:`MAX_TURNS_CEILING`, else raise ``ValueError``."""
+    if not _whole(max_turns) or not 1 <= max_turns <= MAX_TURNS_CEILING:
+        shown = repr(max_turns) if len(repr(max_turns)) <= 40 else repr(max_turns)[:40] + "..."
+        raise ValueError(f"max_turns must be an integer from 1 to {MAX_TURNS_CEILING:,}, got {shown}")
     return int(max_turns)
 
 

@@ -169,9 +169,10 @@ def test_unknown_industry_lists_the_valid_ones() -> None:
         gym.make(ENV_ID, industry="health")
 
 
-@pytest.mark.parametrize("max_turns", [0, -3, 2.5, "10", True])
+@pytest.mark.parametrize("max_turns", [0, -3, 2.5, "10", True, 1_001, 10**400])
 def test_bad_max_turns_is_refused(max_turns: object) -> None:
-    with pytest.raises(ValueError, match="max_turns must be a positive integer"):
+    """A turn limit has a ceiling: 10**400 turns once overflowed the float32 observation bounds."""
+    with pytest.raises(ValueError, match="max_turns must be an integer from 1 to 1,000"):
         CustomerSupportEnv(max_turns=max_turns)  # type: ignore[arg-type]
 
 

@@ -222,7 +222,8 @@ def test_sb3s_text_members_must_hold_text(model_file: Path, tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("key", "value", "words"),
     [("trained_by", 1e308, "trained_by"), ("trained_by", "[bold", "trained_by"), ("name", "../../etc", "name"),
-     ("n_envs", 0, "n_envs"), ("seed", -1, "seed"), ("versions", {"torch": "[/]"}, "versions"),
+     ("n_envs", 0, "n_envs"), ("seed", -1, "seed"),
+     ("max_turns", 10**400, "max_turns"), ("versions", {"torch": "[/]"}, "versions"),
      ("industry_digest", "ppo", "industry_digest"), ("eval", {"pct_of_oracle": "[/]"}, "eval"),
      ("hyperparameters", {"policy": {"activation_fn": {"a": 1}}}, "activation_fn"), ("extra", 1, "'extra'")],
 )  # fmt: skip
