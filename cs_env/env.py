@@ -310,7 +310,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
 
     ## Arguments
     `industry`: one of `bfsi`, `retail`, `tech`, `mixed` (default) or any added industry file;
-    `max_turns`: the conversation's length in turns, default 10: the one length, on every route
+    `max_turns`: the conversation's length in turns, 1-1,000, default 10: the one length, on every route
     (`gym.make(ID, max_turns=N)`, `gym.make(env.spec)`, `gym.make_vec` in each mode). The id is
     registered without a time limit, so `gymnasium.make` adds no `TimeLimit` and `env.spec` says
     `max_episode_steps=None`. `gymnasium.make`'s own `max_episode_steps=N` is not this env's: Gymnasium
