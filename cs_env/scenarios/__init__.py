@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from cs_env.domain import FINAL_OUTCOME_NAMES, OUTCOME_NAMES, STRATEGY_NAMES
-from cs_env.env import CustomerSupportEnv, valid_industries
+from cs_env.env import MAX_TURNS_CEILING, CustomerSupportEnv, valid_industries
 from cs_env.files import is_int
 from cs_env.industries import IndustryDataError, _Reader
 from cs_env.policies import PolicyFailure
@@ -61,10 +61,11 @@ class _ScenarioReader(_Reader):
 
     error = ScenarioDataError
 
-    def integer(self, table: dict[str, Any], key: str, prefix: str, lo: int) -> int:
+    def integer(self, table: dict[str, Any], key: str, prefix: str, lo: int, hi: int = MAX_TURNS_CEILING) -> int:
         value = self.get(table, key, prefix)
-        if not is_int(value) or value < lo:
-            raise self.fail(prefix + key, f"expected an integer of at least {lo}, got {value!r}")
+        if not is_int(value) or not lo <= value <= hi:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+            raise self.fail(prefix + key, f"expected an integer from {lo} to {hi:,}, got {shown}")
         return value
 
     def text(self, table: dict[str, Any], key: str, prefix: str) -> str:
