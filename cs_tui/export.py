@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING, Any
 from cs_tui.files import atomic_write_text, now_iso, report_target_problem, to_json, write_report
 
 if TYPE_CHECKING:
-    from cs_env.evaluate import EvaluationReport, Rollouts
+    from cs_env.evaluate import Rollouts
     from cs_env.industries import Catalog
     from cs_env.scenarios import ScenarioResult
 
+Row = dict[str, Any]
 FORMAT = "cs-tui export"
 VERSION = 1
 #: where the app writes its exports, under the saves folder
@@ -153,9 +154,19 @@ def exports_dir(saves: Path) -> Path:
     return saves / EXPORTS_DIR
 
 
+def _plain(value: Any) -> Any:
+    """A JSON/CSV-ready value: numpy scalars as Python numbers, NaN and infinities as None."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 # -- scenario runs -----------------------------------------------------------------------------
 
 SCENARIO_COLUMNS = {
+    "policy": "the policy that played",
     "scenario": "the scenario's name (cs_env/scenarios/*.toml)",
     "title": "the scenario in words",
     "industry": "the scenario's industry",
@@ -171,20 +182,27 @@ SCENARIO_COLUMNS = {
 }
 
 
+def scenario_trial_rows(results: Iterable[Any], *, policy: str) -> list[Row]:
+    """One row per trial of each scenario (``cs_env.scenarios.ScenarioResult``), keyed by
+    :data:`SCENARIO_COLUMNS`: the app's scenario export and ``cs-tui test --csv`` write the same rows."""
+    rows = []
+    for result in results:
+        s = result.scenario
+        for number, trial in enumerate(result.trials, start=1):
+            record = trial.as_dict()
+            rows.append(
+                {"policy": policy, "scenario": s.name, "title": s.title, "industry": s.industry, "trial": number}
+                | {key: _plain(record[key]) for key in ("seed", "passed", "outcome", "turns", "return", "satisfaction")}
+                | {"strategies": record["strategies"], "reason": record["reason"]}
+            )
+    return rows
+
+
 def scenario_run_export(results: Iterable[Any], *, policy: str, trials: int, k: int, seed: int) -> Export:
     """A scenario run (``cs_env.scenarios.ScenarioResult`` per scenario) as an export: per scenario its pass
     rate and pass^k with every trial in the JSON; one CSV row per trial."""
     done = list(results)
-    rows = []
-    for result in done:
-        s = result.scenario
-        for i, trial in enumerate(result.trials, start=1):
-            record = trial.as_dict()
-            rows.append(
-                {"scenario": s.name, "title": s.title, "industry": s.industry, "trial": i}
-                | {key: record[key] for key in ("seed", "passed", "outcome", "turns", "return", "satisfaction")}
-                | {"strategies": record["strategies"], "reason": record["reason"]}
-            )
+    rows = scenario_trial_rows(done, policy=policy)
     body = {
         "policy": policy,
         "settings": {"trials": trials, "k": k, "seed": seed},
@@ -214,52 +232,59 @@ METRIC_COLUMNS = {
     "satisfaction": "mean satisfaction at the end (0-1)",
     "mean_turns": "mean turns per conversation",
 }
-#: the groups of an evaluation's report, as its JSON names them, and as the CSV's ``group`` column says
+#: the groups of an evaluation's report, as its JSON names them, and as the CSV's ``scope`` column says
 GROUPS = {"overall": "overall", "by_industry": "industry", "by_tier": "tier", "by_inquiry": "inquiry"}
+
+
+def evaluation_summary_columns() -> dict[str, str]:
+    """The columns of :func:`evaluation_summary_rows`, each with its meaning."""
+    from cs_env.domain import STRATEGY_NAMES
+
+    return {
+        "policy": "the agent evaluated",
+        "industry": "the industry the customers came from",
+        "seed": "the customers' seed",
+        "scope": "overall, or the breakdown the row is of (industry, tier, inquiry)",
+        "group": "the industry, tier or inquiry (all for overall)",
+        **METRIC_COLUMNS,
+        **{f"use_{s}": f"share of the group's turns answered with {s}" for s in STRATEGY_NAMES},
+    }
+
+
+def evaluation_summary_rows(report: Mapping[str, Any]) -> list[Row]:
+    """One row per group of an evaluation's report (``cs_env.evaluate.EvaluationReport.as_dict()``): overall,
+    each industry, tier and inquiry, with the business metrics and ``use_<strategy>`` (the share of the
+    group's turns that used it). The app's evaluation export and ``cs-tui evaluate --summary-csv`` write these."""
+    from cs_env.domain import STRATEGY_NAMES
+
+    head = {"policy": report.get("policy"), "industry": report.get("industry"), "seed": report.get("seed")}
+    rows = []
+    for key, scope in GROUPS.items():
+        groups = {"all": report["overall"]} if key == "overall" else report.get(key) or {}
+        for name, m in groups.items():
+            usage = m.get("strategy_usage") or {}
+            rows.append(
+                head
+                | {"scope": scope, "group": name}
+                | {k: _plain(m.get(k)) for k in METRIC_COLUMNS}
+                | {f"use_{s}": _plain(usage.get(s)) for s in STRATEGY_NAMES}
+            )
+    return rows
 
 
 def evaluation_export(report: Mapping[str, Any]) -> Export:
     """An evaluation (``cs_env.evaluate.evaluate(...).as_dict()``) as an export: the report as it is in the
-    JSON; one CSV row per group (overall, each industry, tier and inquiry), with each strategy's usage."""
-    from cs_env.domain import STRATEGY_NAMES
-
-    columns = {
-        "group": "overall, or the breakdown the row is of (industry, tier, inquiry)",
-        "name": "the industry, tier or inquiry (empty for overall)",
-        **METRIC_COLUMNS,
-        **{f"usage_{s}": f"share of turns answered with {s}" for s in STRATEGY_NAMES},
-    }
-    rows = []
-    for key, group in GROUPS.items():
-        metrics = {"": report["overall"]} if key == "overall" else report.get(key) or {}
-        for name, m in metrics.items():
-            usage = m.get("strategy_usage") or {}
-            rows.append(
-                {"group": group, "name": name}
-                | {k: m.get(k) for k in METRIC_COLUMNS}
-                | {f"usage_{s}": usage.get(s) for s in STRATEGY_NAMES}
-            )
+    JSON; one CSV row per group (:func:`evaluation_summary_rows`)."""
     customers = f"{report.get('episodes')} {report.get('industry')} customers"
     description = f"{report.get('policy')} on {customers} (seed {report.get('seed')})"
-    return Export("evaluation", dict(report), columns, rows, description)
+    rows = evaluation_summary_rows(report)
+    return Export("evaluation", dict(report), evaluation_summary_columns(), rows, description)
 
 
 # -- rows for the command line's --csv / --summary-csv / --json -----------------------------------
 
-Row = dict[str, Any]
 #: the path that means standard output
 STDOUT = "-"
-#: the summary's metrics, in column order: the same as the app's evaluation export
-SUMMARY_METRICS = tuple(METRIC_COLUMNS)
-
-
-def _plain(value: Any) -> Any:
-    """A JSON/CSV-ready value: numpy scalars as Python numbers, NaN and infinities as None."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def evaluation_episode_rows(
@@ -290,52 +315,6 @@ def evaluation_episode_rows(
         for s, name in enumerate(STRATEGY_NAMES):
             row[f"turns_{name}"] = None if counts is None else int(counts[i, s])
         rows.append(row)
-    return rows
-
-
-def _summary_row(report: EvaluationReport, scope: str, group: str, m: Any) -> Row:
-    from cs_env.domain import STRATEGY_NAMES
-
-    row: Row = {"policy": report.policy, "industry": report.industry, "seed": report.seed}
-    row.update(scope=scope, group=group)
-    row.update({key: _plain(getattr(m, key)) for key in SUMMARY_METRICS})
-    row.update({f"use_{name}": _plain(m.strategy_usage.get(name)) for name in STRATEGY_NAMES})
-    return row
-
-
-def evaluation_summary_rows(report: EvaluationReport) -> list[Row]:
-    """One row per group of ``report``: ``scope`` is overall, industry, tier or inquiry and ``group`` its name;
-    the business metrics and ``use_<strategy>`` (the share of the group's turns that used it)."""
-    rows = [_summary_row(report, "overall", "all", report.overall)]
-    for scope, groups in (("industry", report.by_industry), ("tier", report.by_tier), ("inquiry", report.by_inquiry)):
-        rows.extend(_summary_row(report, scope, name, m) for name, m in groups.items())
-    return rows
-
-
-def scenario_trial_rows(results: Sequence[ScenarioResult], *, policy: str) -> list[Row]:
-    """One row per trial of each scenario: the seed that replays it, its outcome, return, whether it passed
-    and why, and the strategies it used in order (a list: joined by ";" in the CSV)."""
-    from cs_env.domain import STRATEGY_NAMES
-
-    rows = []
-    for result in results:
-        for number, trial in enumerate(result.trials, 1):
-            rows.append(
-                {
-                    "policy": policy,
-                    "scenario": result.scenario.name,
-                    "industry": result.scenario.industry,
-                    "trial": number,
-                    "seed": trial.seed,
-                    "passed": trial.passed,
-                    "reason": trial.reason,
-                    "outcome": trial.outcome,
-                    "turns": trial.turns,
-                    "return": _plain(trial.total_return),
-                    "satisfaction": _plain(trial.satisfaction),
-                    "strategies": [STRATEGY_NAMES[a] for a in trial.actions],
-                }
-            )
     return rows
 
 
@@ -405,7 +384,6 @@ __all__ = [
     "METRIC_COLUMNS",
     "SCENARIO_COLUMNS",
     "STDOUT",
-    "SUMMARY_METRICS",
     "VERSION",
     "Export",
     "csv_text",

@@ -184,8 +184,8 @@ async def test_w_in_the_models_pane_exports_the_highlighted_evaluation(tmp_path:
     document, rows = read_export(tmp_path / EXPORTS_DIR, "evaluation-heuristic")
     assert document["kind"] == "evaluation" and document["overall"] == report["overall"]
     overall = rows[0]
-    assert (overall["group"], overall["name"]) == ("overall", "")
+    assert (overall["scope"], overall["group"]) == ("overall", "all")
     assert float(overall["mean_return"]) == report["overall"]["mean_return"]
-    assert float(overall["usage_quick_resolution"]) == report["overall"]["strategy_usage"]["quick_resolution"]
-    groups = [r["group"] for r in rows]
+    assert float(overall["use_quick_resolution"]) == report["overall"]["strategy_usage"]["quick_resolution"]
+    groups = [r["scope"] for r in rows]
     assert groups.count("tier") == len(report["by_tier"]) and groups.count("inquiry") == len(report["by_inquiry"])

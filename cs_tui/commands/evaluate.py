@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         assert report.rollouts is not None
         return export.evaluation_episode_rows(report.rollouts, catalog=catalog, seed=args.seed)
 
-    if not write_exports("evaluate", args, conversations, lambda: export.evaluation_summary_rows(report)):
+    if not write_exports("evaluate", args, conversations, lambda: export.evaluation_summary_rows(report.as_dict())):
         return USAGE_ERROR
     if args.json:
         extra = {"agent_failures": agent.failures} if external else {}
