@@ -423,8 +423,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self.history.append(TurnRecord(a, sentiment_before, sentiment, s.sat_cue, reward, tuple(components), outcome))
         if self.render_mode == "human":
             self.render()
-        info = self._info(outcome, components)
-        info["hidden_offer_sold"] = np.int64(s.offers_sold > sold_before)  # 1 sold: the truth, for analysis only
+        info = self._info(outcome, components, sold=s.offers_sold > sold_before)
         return self._obs(), reward, terminated, truncated, info
 
     def render(self) -> str | np.ndarray | None:
@@ -538,7 +537,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         """This env's ``info`` with names for its codes and the reward components in ``reward_components``."""
         return named_info(info, self.info_names)
 
-    def _info(self, outcome: int, components: Any) -> dict[str, Any]:
+    def _info(self, outcome: int, components: Any, sold: bool = False) -> dict[str, Any]:
         """Numbers as numpy scalars of fixed dtypes (float64; int64 codes): what vector envs stack into arrays
         and TorchRL's info reader specs; the reward components flat (``components`` None: a reset: 0)."""
         s = self._state
@@ -556,7 +555,7 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
             "reward_efficiency": f64(b),
             "reward_business_impact": f64(c),
             "reward_escalation_penalty": f64(d),
-            "hidden_offer_sold": i64(0),  # set by step: 1 if an offer made on it sold
+            "hidden_offer_sold": i64(sold),  # 1 if an offer made on this step sold: the truth, for analysis only
         }
 
     @staticmethod

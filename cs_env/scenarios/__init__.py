@@ -61,11 +61,13 @@ class _ScenarioReader(_Reader):
 
     error = ScenarioDataError
 
-    def integer(self, table: dict[str, Any], key: str, prefix: str, lo: int, hi: int = MAX_TURNS_CEILING) -> int:
+    def integer(self, table: dict[str, Any], key: str, prefix: str, lo: int, hi: int | None) -> int:
+        """``table[key]``: an integer of at least ``lo`` and, unless ``hi`` is None, at most ``hi``."""
         value = self.get(table, key, prefix)
-        if not is_int(value) or not lo <= value <= hi:
+        if not is_int(value) or value < lo or (hi is not None and value > hi):
             shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
-            raise self.fail(prefix + key, f"expected an integer from {lo} to {hi:,}, got {shown}")
+            within = f"of at least {lo}" if hi is None else f"from {lo} to {hi:,}"
+            raise self.fail(prefix + key, f"expected an integer {within}, got {shown}")
         return value
 
     def text(self, table: dict[str, Any], key: str, prefix: str) -> str:
@@ -172,7 +174,7 @@ def _load_file(path: Path) -> list[Scenario]:
             raise reader.fail(
                 prefix + "industry", f"unknown industry {industry!r}; valid: {', '.join(valid_industries())}"
             )
-        max_turns = reader.integer(table, "max_turns", prefix, 1) if "max_turns" in table else 10
+        max_turns = reader.integer(table, "max_turns", prefix, 1, MAX_TURNS_CEILING) if "max_turns" in table else 10
         start = reader.get(table, "start", prefix)
         if not isinstance(start, dict):
             raise reader.fail(prefix + "start", f"expected a table of reset options, got {start!r}")
@@ -202,7 +204,7 @@ def _criterion(reader: _ScenarioReader, rule: dict[str, Any], prefix: str) -> Cr
     reader.only(rule, prefix, CRITERION_KEYS)
     return Criterion(
         outcomes=reader.names(rule, "outcome", prefix, FINAL_OUTCOME_NAMES),
-        max_turns=reader.integer(rule, "max_turns", prefix, 1) if "max_turns" in rule else None,
+        max_turns=reader.integer(rule, "max_turns", prefix, 1, MAX_TURNS_CEILING) if "max_turns" in rule else None,
         min_satisfaction=(
             reader.number(rule, "min_satisfaction", prefix, 0.0, 1.0) if "min_satisfaction" in rule else None
         ),
@@ -466,7 +468,7 @@ def load_thresholds(path: Path | None = None, scenarios: Sequence[Scenario] | No
     reader = _ScenarioReader(path)
     data = reader.read()
     reader.only(data, "", ("k", "overall", "scenarios"))
-    k = reader.integer(data, "k", "", 1) if "k" in data else 1
+    k = reader.integer(data, "k", "", 1, None) if "k" in data else 1
     overall = _threshold(reader, data["overall"], "overall.") if "overall" in data else Threshold()
     raw = data.get("scenarios", {})
     if not isinstance(raw, dict):
