@@ -141,7 +141,7 @@ def test_bad_arguments_name_the_valid_choices() -> None:
         make_training_env("space", 2, seed=0)
     with pytest.raises(ValueError, match="n_envs must be a positive integer, got 0"):
         make_training_env("mixed", 0, seed=0)
-    with pytest.raises(ValueError, match="max_turns must be a positive integer"):
+    with pytest.raises(ValueError, match="max_turns must be an integer from 1 to 1,000"):
         make_training_env("mixed", 2, seed=0, max_turns=0)
 
 
