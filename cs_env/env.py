@@ -108,8 +108,9 @@ def info_names(catalog: Catalog) -> dict[str, tuple[str, ...]]:
 
 def named_info(info: dict[str, Any], names: dict[str, tuple[str, ...]]) -> dict[str, Any]:
     """``info`` as people read it: each coded key's name (``names[key][code]``), and the reward components
-    together in ``reward_components`` too. One env's info gives strings; a vector env's (arrays of codes,
-    ``final_info`` nested) gives object arrays of names."""
+    together in ``reward_components`` too. One env's info gives strings and plain Python numbers (what JSON
+    and a person's code expect); a vector env's (arrays of codes, ``final_info`` nested) gives object arrays
+    of names beside its numeric arrays."""
     out: dict[str, Any] = {}
     for key, value in info.items():
         if key in names and not isinstance(value, dict):
@@ -118,9 +119,9 @@ def named_info(info: dict[str, Any], names: dict[str, tuple[str, ...]]) -> dict[
         elif isinstance(value, dict):
             out[key] = named_info(value, names)
         else:
-            out[key] = value
+            out[key] = value.item() if isinstance(value, np.generic) else value
     if all(key in info for key in REWARD_KEYS):
-        out["reward_components"] = {name: info[key] for name, key in zip(COMPONENTS, REWARD_KEYS, strict=True)}
+        out["reward_components"] = {name: out[key] for name, key in zip(COMPONENTS, REWARD_KEYS, strict=True)}
     return out
 
 

@@ -57,9 +57,7 @@ def shown_info(env: CustomerSupportEnv, info: dict[str, Any], done: bool) -> dic
     A remote agent is scored like any other, so mid-conversation it sees what a human agent could; the
     reveal at the end is there for its author's analysis, as the play pane shows it.
     """
-    named = {
-        key: value.item() if isinstance(value, np.generic) else value for key, value in env.named_info(info).items()
-    }
+    named = env.named_info(info)  # names and plain numbers, ready for JSON
     if done:
         return named | {"hidden_traits": env.hidden_traits()}
     return {key: value for key, value in named.items() if not key.startswith("hidden_")}
