@@ -68,9 +68,21 @@ class App:
         while time.monotonic() < end:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
+                self._drain()  # what it wrote last (the terminal's restore) may still wait in the pty
                 return os.waitstatus_to_exitcode(status)
             self._read(0.05)
         return None
+
+    def _drain(self) -> None:
+        """Read what the ended program left in the terminal, up to its end (EOF, or EIO on Linux)."""
+        while select.select([self.fd], [], [], 0)[0]:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.raw += chunk
 
     def kill(self) -> None:
         try:
