@@ -129,7 +129,7 @@ def main() -> None:
                     episodes=10_000,
                     seed=1,
                     reference={"random_return": confirm_random, "oracle_return": confirm_oracle},
-                )
+                ).metrics
                 recall, _ = escalation_quality(rollout(load_agent(str(result.run.path / "best.zip")),
                                                        episodes=10_000, seed=1))  # fmt: skip
                 held_out.append(confirm["pct_of_oracle"])

@@ -67,7 +67,7 @@ def main() -> None:
                     episodes=SCORE_EPISODES,
                     seed=SCORE_SEED,
                     reference=reference,
-                )
+                ).metrics
                 row = {
                     "algorithm": algorithm,
                     "industry": industry,
