@@ -184,7 +184,7 @@ SCENARIO_COLUMNS = {
 
 
 #: A trial record's values that a row carries as they are, in :data:`SCENARIO_COLUMNS` order.
-_TRIAL_NUMBERS = ("seed", "passed", "outcome", "turns", "return", "satisfaction", "offers_sold")
+_TRIAL_VALUES = ("seed", "passed", "outcome", "turns", "return", "satisfaction", "offers_sold")
 
 
 def scenario_trial_rows(results: Iterable[Any], *, policy: str) -> list[Row]:
@@ -197,7 +197,7 @@ def scenario_trial_rows(results: Iterable[Any], *, policy: str) -> list[Row]:
             record = trial.as_dict()
             rows.append(
                 {"policy": policy, "scenario": s.name, "title": s.title, "industry": s.industry, "trial": number}
-                | {key: _plain(record[key]) for key in _TRIAL_NUMBERS}
+                | {key: _plain(record[key]) for key in _TRIAL_VALUES}
                 | {"strategies": record["strategies"], "reason": record["reason"]}
             )
     return rows

@@ -315,6 +315,9 @@ def test_thresholds_report_each_miss() -> None:
         "overall: pass rate 50% below 60%",
         "overall: pass^2 0.25 below 0.30",
     ]
+    # never "0.55 below 0.55" or "84% below 84%": enough digits to show the difference
+    near = Thresholds(k=2, overall=Threshold(0.5 + 0.004, 0.25 + 0.004), per_scenario={})
+    assert near.misses(results) == ["overall: pass rate 50.0% below 50.4%", "overall: pass^2 0.250 below 0.254"]
 
 
 # -- calibration: the criteria mean something ---------------------------------------------------

@@ -110,12 +110,12 @@ class _ScenarioReader(_Reader):
             raise self.fail(prefix + unknown[0], f"unknown key; valid keys: {', '.join(valid)}")
 
 
-def _below(value: float, limit: float) -> str:
-    """``"0.52 below 0.70"``, with more digits when two decimals would show equal numbers."""
-    digits = 2
-    while f"{value:.{digits}f}" == f"{limit:.{digits}f}" and digits < 6:
+def _below(value: float, limit: float, digits: int = 2, kind: str = "f") -> str:
+    """``"0.52 below 0.70"`` (or ``"75% below 84%"`` with ``kind="%"`` and ``digits=0``), with more digits
+    when the shorter form would show equal numbers."""
+    while f"{value:.{digits}{kind}}" == f"{limit:.{digits}{kind}}" and digits < 6:
         digits += 1
-    return f"{value:.{digits}f} below {limit:.{digits}f}"
+    return f"{value:.{digits}{kind}} below {limit:.{digits}{kind}}"
 
 
 @dataclass(frozen=True)
@@ -409,8 +409,9 @@ def run_trial(policy: Any, scenario: Scenario, seed: int, env: CustomerSupportEn
             turn, total = len(actions) + 1, float(sum(rewards))
             reason = f"the agent failed at turn {turn}: {exc}"
             sat = float(info["hidden_satisfaction"])
-            fail = (AGENT_FAILED, sat, len(actions), total, False, reason, sold)
-            return Trial(seed, tuple(actions), tuple(rewards), *fail)
+            return Trial(
+                seed, tuple(actions), tuple(rewards), AGENT_FAILED, sat, len(actions), total, False, reason, sold
+            )
         obs, reward, terminated, truncated, info = env.step(action)
         actions.append(action)
         rewards.append(float(reward))
@@ -474,9 +475,9 @@ class Thresholds:
 
         def check(what: str, rule: Threshold, rate: float, hat: float) -> None:
             if rule.min_pass_rate is not None and rate < rule.min_pass_rate:
-                missed.append(f"{what}: pass rate {rate:.0%} below {rule.min_pass_rate:.0%}")
+                missed.append(f"{what}: pass rate {_below(rate, rule.min_pass_rate, 0, '%')}")
             if rule.min_pass_hat_k is not None and hat < rule.min_pass_hat_k:
-                missed.append(f"{what}: pass^{k} {hat:.2f} below {rule.min_pass_hat_k:.2f}")
+                missed.append(f"{what}: pass^{k} {_below(hat, rule.min_pass_hat_k)}")
 
         by_name = {r.scenario.name: r for r in results}
         for name, rule in self.per_scenario.items():
