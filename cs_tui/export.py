@@ -177,9 +177,14 @@ SCENARIO_COLUMNS = {
     "turns": "turns played",
     "return": "the sum of the rewards",
     "satisfaction": "the satisfaction cue at the end (0-1)",
+    "offers_sold": "offers the customer bought (what a scenario's sold = true asks for)",
     "strategies": "the strategies played, in order, separated by ;",
     "reason": "why it failed, or what it achieved when it passed",
 }
+
+
+#: A trial record's values that a row carries as they are, in :data:`SCENARIO_COLUMNS` order.
+_TRIAL_VALUES = ("seed", "passed", "outcome", "turns", "return", "satisfaction", "offers_sold")
 
 
 def scenario_trial_rows(results: Iterable[Any], *, policy: str) -> list[Row]:
@@ -192,7 +197,7 @@ def scenario_trial_rows(results: Iterable[Any], *, policy: str) -> list[Row]:
             record = trial.as_dict()
             rows.append(
                 {"policy": policy, "scenario": s.name, "title": s.title, "industry": s.industry, "trial": number}
-                | {key: _plain(record[key]) for key in ("seed", "passed", "outcome", "turns", "return", "satisfaction")}
+                | {key: _plain(record[key]) for key in _TRIAL_VALUES}
                 | {"strategies": record["strategies"], "reason": record["reason"]}
             )
     return rows

@@ -331,6 +331,8 @@ def criterion_words(criterion: Criterion) -> str:
         words += f", sat ≥{criterion.min_satisfaction:.2f}"
     if criterion.min_return is not None:
         words += f", return ≥{criterion.min_return:.2f}"
+    if criterion.sold:
+        words += ", sold"
     if set(criterion.avoid) == {"upsell", "product_recommend"}:
         words += ", no offers"
     elif criterion.avoid:

@@ -77,6 +77,13 @@ def write(folder: Path, text: str, name: str = "probe.toml") -> Path:
     return path
 
 
+def test_a_scenario_can_ask_for_the_sale(tmp_path: Path) -> None:
+    write(tmp_path, GOOD.replace("max_turns = 2", 'sold = true\navoid = "upsell"'))
+    (probe,) = load_scenarios(tmp_path)
+    assert probe.criterion == Criterion(outcomes=("escalated",), sold=True, avoid=("upsell",))
+    assert probe.criterion.describe() == "escalated, sold, no upsell"
+
+
 def test_a_new_file_adds_scenarios(tmp_path: Path) -> None:
     write(tmp_path, GOOD)
     (probe,) = load_scenarios(tmp_path)
@@ -98,6 +105,15 @@ def test_a_new_file_adds_scenarios(tmp_path: Path) -> None:
         ('title = "A probe"', 'title = "A probe"\nmax_turns = 5000', "scenarios.probe.max_turns", "from 1 to 1,000"),
         ("max_turns = 2", "min_satisfaction = 1.5", "scenarios.probe.pass.min_satisfaction", "outside [0.0, 1.0]"),
         ("max_turns = 2", 'avoid = ["shouting"]', "scenarios.probe.pass.avoid", "valid: empathetic"),
+        ("max_turns = 2", "sold = false", "scenarios.probe.pass.sold", "got false; valid: true (leave the key out"),
+        ("max_turns = 2", 'sold = "yes"', "scenarios.probe.pass.sold", "got 'yes'; valid: true"),
+        ("max_turns = 2", "sold = 1", "scenarios.probe.pass.sold", "got 1; valid: true"),
+        (
+            "max_turns = 2",
+            'sold = true\navoid = ["upsell", "product_recommend"]',
+            "scenarios.probe.pass.sold",
+            "can never hold: a sale needs an offer (product_recommend or upsell) and avoid rules out both",
+        ),
         ("max_turns = 2", "within = 2", "scenarios.probe.pass.within", "unknown key"),
         ('title = "A probe"\n', "", "scenarios.probe.title", "missing"),
         ('outcome = "escalated"\n', "", "scenarios.probe.pass.outcome", "missing"),
@@ -197,22 +213,63 @@ def test_run_scenario_refuses_a_bad_trial_count() -> None:
 def test_criterion_checks_each_condition_and_says_which_failed() -> None:
     rule = Criterion(("resolved",), max_turns=5, min_satisfaction=0.7, min_return=1.0, avoid=("upsell",))
     upsell = STRATEGY_NAMES.index("upsell")
-    assert rule.failure("resolved", 5, 0.7, 1.0, [0, 1]) == ""
-    assert rule.failure("escalated", 1, 0.9, 2.0, [2]) == "ended escalated, expected resolved"
-    assert rule.failure("resolved", 6, 0.9, 2.0, [0]) == "took 6 turns, limit 5"
-    assert rule.failure("resolved", 3, 0.69, 2.0, [0]) == "satisfaction 0.69 below 0.70"
+    assert rule.failure("resolved", 5, 0.7, 1.0, [0, 1], 0) == ""
+    assert rule.failure("escalated", 1, 0.9, 2.0, [2], 0) == "ended escalated, expected resolved"
+    assert rule.failure("resolved", 6, 0.9, 2.0, [0], 0) == "took 6 turns, limit 5"
+    assert rule.failure("resolved", 3, 0.69, 2.0, [0], 0) == "satisfaction 0.69 below 0.70"
     # never "0.70 below 0.70": enough digits to show the difference
-    assert rule.failure("resolved", 3, 0.6996, 2.0, [0]) == "satisfaction 0.6996 below 0.7000"
-    assert rule.failure("resolved", 3, 0.9, 0.5, [0]) == "return 0.50 below 1.00"
-    assert rule.failure("resolved", 3, 0.9, 2.0, [0, upsell]) == "used upsell, which this scenario rules out"
+    assert rule.failure("resolved", 3, 0.6996, 2.0, [0], 0) == "satisfaction 0.6996 below 0.7000"
+    assert rule.failure("resolved", 3, 0.9, 0.5, [0], 0) == "return 0.50 below 1.00"
+    assert rule.failure("resolved", 3, 0.9, 2.0, [0, upsell], 1) == "used upsell, which this scenario rules out"
     assert rule.describe() == "resolved in ≤5 turns, sat ≥0.70, return ≥1.00, no upsell"
+
+
+def test_a_sale_criterion_passes_only_a_trial_in_which_the_customer_bought() -> None:
+    rule = Criterion(("resolved",), max_turns=5, sold=True)
+    recommend, upsell = STRATEGY_NAMES.index("product_recommend"), STRATEGY_NAMES.index("upsell")
+    assert rule.failure("resolved", 3, 0.9, 2.0, [recommend, 6, 6], 1) == ""
+    assert rule.failure("resolved", 3, 0.9, 2.0, [6, 6, 6], 0) == "made no offer, and this scenario asks for a sale"
+    assert (
+        rule.failure("resolved", 4, 0.9, 2.0, [upsell, recommend, 6, 6], 0)
+        == "the customer bought nothing (product_recommend and upsell offered), and this scenario asks for a sale"
+    )
+    # the other conditions still hold first: a sale does not excuse a conversation that ran too long
+    assert rule.failure("resolved", 6, 0.9, 2.0, [recommend, 6, 6, 6, 6, 6], 1) == "took 6 turns, limit 5"
+    assert rule.describe() == "resolved in ≤5 turns, sold"
+
+
+class _OnlyQuickAnswers:
+    """Answers every turn with quick_resolution: fast and satisfying, and never an offer."""
+
+    def __call__(self, obs: np.ndarray) -> int:
+        return STRATEGY_NAMES.index("quick_resolution")
+
+
+def test_the_sales_stories_ask_for_a_sale_that_no_offer_cannot_pass() -> None:
+    """On v1 a quick answer with no offer reached the sales stories' old return bars; now they ask for the
+    sale itself (``sold = true``), so a conversation without an offer never passes them, and a trial
+    passes only when the customer bought (what ``info["hidden_offer_sold"]`` says, step by step)."""
+    catalog = {s.name: s for s in load_scenarios()}
+    sales = {"vip_loan_cross_sell", "vip_discount_upsell", "gift_shopper", "vip_feature_upsell"}
+    assert {name for name, s in catalog.items() if s.criterion.sold} == sales
+    for name in sorted(sales):
+        scenario = catalog[name]
+        no_offer = run_scenario(_OnlyQuickAnswers(), scenario, trials=12, seed=0)
+        assert no_offer.passes == 0, [t.reason for t in no_offer.trials]
+        assert any(t.reason == "made no offer, and this scenario asks for a sale" for t in no_offer.trials)
+        for trial in run_scenario(OraclePolicy("mixed", scenario.max_turns, seed=0), scenario, trials=6, seed=0).trials:
+            env = scenario.make_env()
+            env.reset(seed=trial.seed, options=scenario.options)
+            bought = sum(int(env.step(a)[4]["hidden_offer_sold"]) for a in trial.actions)
+            assert trial.offers_sold == bought == env.hidden_traits()["offers_sold"]
+            assert not trial.passed or bought >= 1
 
 
 def test_trial_verdicts_follow_the_criterion() -> None:
     for scenario in load_scenarios():
         for trial in run_scenario(RandomPolicy(0), scenario, trials=4, seed=0).trials:
             reason = scenario.criterion.failure(
-                trial.outcome, trial.turns, trial.satisfaction, trial.total_return, trial.actions
+                trial.outcome, trial.turns, trial.satisfaction, trial.total_return, trial.actions, trial.offers_sold
             )
             assert trial.passed == (reason == "")
             assert trial.reason == (reason or trial.reason) and trial.reason
@@ -242,7 +299,7 @@ def test_pass_hat_k_refuses_k_beyond_the_trials() -> None:
 
 
 def _result(scenario: Scenario, verdicts: list[bool]) -> ScenarioResult:
-    trials = tuple(Trial(i, (0,), (0.0,), "resolved", 1.0, 1, 0.0, ok, "x") for i, ok in enumerate(verdicts))
+    trials = tuple(Trial(i, (0,), (0.0,), "resolved", 1.0, 1, 0.0, ok, "x", 0) for i, ok in enumerate(verdicts))
     return ScenarioResult(scenario, trials)
 
 
@@ -258,6 +315,9 @@ def test_thresholds_report_each_miss() -> None:
         "overall: pass rate 50% below 60%",
         "overall: pass^2 0.25 below 0.30",
     ]
+    # never "0.55 below 0.55" or "84% below 84%": enough digits to show the difference
+    near = Thresholds(k=2, overall=Threshold(0.5 + 0.004, 0.25 + 0.004), per_scenario={})
+    assert near.misses(results) == ["overall: pass rate 50.0% below 50.4%", "overall: pass^2 0.250 below 0.254"]
 
 
 # -- calibration: the criteria mean something ---------------------------------------------------

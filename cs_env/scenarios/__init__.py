@@ -13,7 +13,8 @@ Every ``*.toml`` in this folder except ``thresholds.toml`` holds scenarios, one 
     outcome = ["escalated"]                   # how it may end: resolved, escalated, abandoned, timeout
     max_turns = 2                             # at most this many turns (optional)
     min_satisfaction = 0.7                    # final satisfaction at least (optional)
-    min_return = 1.5                          # episode return at least, e.g. a sale was made (optional)
+    min_return = 1.5                          # episode return at least (optional)
+    sold = true                               # the customer bought an offer made in the trial (optional)
     avoid = ["upsell"]                        # strategies that fail the trial if used (optional)
 
 ``start`` keys are validated by the env itself (the same check as ``reset(options=...)``), so a
@@ -32,6 +33,7 @@ A trial's record replays exactly::
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from cs_env.domain import FINAL_OUTCOME_NAMES, OUTCOME_NAMES, STRATEGY_NAMES
+from cs_env.dynamics import Dynamics
 from cs_env.env import MAX_TURNS_CEILING, CustomerSupportEnv, valid_industries
 from cs_env.files import is_int
 from cs_env.industries import IndustryDataError, _Reader
@@ -48,8 +51,10 @@ from cs_env.policies import PolicyFailure
 
 SCENARIO_DIR = Path(__file__).parent
 THRESHOLDS_FILE = "thresholds.toml"
-CRITERION_KEYS = ("outcome", "max_turns", "min_satisfaction", "min_return", "avoid")
+CRITERION_KEYS = ("outcome", "max_turns", "min_satisfaction", "min_return", "sold", "avoid")
 SCENARIO_KEYS = ("title", "industry", "description", "start", "max_turns", "pass")
+#: The strategies that make an offer the customer may buy (what ``sold = true`` needs one of).
+OFFER_STRATEGIES = tuple(name for name, offer in zip(STRATEGY_NAMES, Dynamics().is_offer, strict=True) if offer)
 
 
 class ScenarioDataError(IndustryDataError):
@@ -86,18 +91,31 @@ class _ScenarioReader(_Reader):
                 raise self.fail(prefix + key, f"unknown value {item!r}; valid: {', '.join(valid)}")
         return tuple(items)
 
+    def sold(self, table: dict[str, Any], key: str, prefix: str) -> bool:
+        """``sold = true``, the only value it takes: leaving the key out asks for no sale."""
+        value = self.get(table, key, prefix)
+        if value is not True:
+            shown = "false" if value is False else f"{value!r:.60}"  # as TOML spells it
+            raise self.fail(
+                prefix + key,
+                f"expected true (the customer must buy an offer), got {shown}; valid: true "
+                "(leave the key out when no sale is asked; rule offers out with avoid = "
+                f"[{', '.join(json.dumps(name) for name in OFFER_STRATEGIES)}])",
+            )
+        return True
+
     def only(self, table: dict[str, Any], prefix: str, valid: Sequence[str]) -> None:
         unknown = sorted(set(table) - set(valid))
         if unknown:
             raise self.fail(prefix + unknown[0], f"unknown key; valid keys: {', '.join(valid)}")
 
 
-def _below(value: float, limit: float) -> str:
-    """``"0.52 below 0.70"``, with more digits when two decimals would show equal numbers."""
-    digits = 2
-    while f"{value:.{digits}f}" == f"{limit:.{digits}f}" and digits < 6:
+def _below(value: float, limit: float, digits: int = 2, kind: str = "f") -> str:
+    """``"0.52 below 0.70"`` (or ``"75% below 84%"`` with ``kind="%"`` and ``digits=0``), with more digits
+    when the shorter form would show equal numbers."""
+    while f"{value:.{digits}{kind}}" == f"{limit:.{digits}{kind}}" and digits < 6:
         digits += 1
-    return f"{value:.{digits}f} below {limit:.{digits}f}"
+    return f"{value:.{digits}{kind}} below {limit:.{digits}{kind}}"
 
 
 @dataclass(frozen=True)
@@ -108,12 +126,20 @@ class Criterion:
     max_turns: int | None = None
     min_satisfaction: float | None = None
     min_return: float | None = None
+    sold: bool = False  # the customer bought at least one offer made in the trial
     avoid: tuple[str, ...] = ()
 
     def failure(
-        self, outcome: str, turns: int, satisfaction: float, total_return: float, actions: Sequence[int]
+        self,
+        outcome: str,
+        turns: int,
+        satisfaction: float,
+        total_return: float,
+        actions: Sequence[int],
+        offers_sold: int,
     ) -> str:
-        """Why a finished trial fails this criterion, or ``""`` if it passes."""
+        """Why a finished trial fails this criterion, or ``""`` if it passes (``offers_sold``: how many
+        offers the customer bought, the sum of the steps' ``info["hidden_offer_sold"]``)."""
         if outcome not in self.outcomes:
             return f"ended {outcome}, expected {' or '.join(self.outcomes)}"
         if self.max_turns is not None and turns > self.max_turns:
@@ -122,6 +148,11 @@ class Criterion:
             return f"satisfaction {_below(satisfaction, self.min_satisfaction)}"
         if self.min_return is not None and total_return < self.min_return:
             return f"return {_below(total_return, self.min_return)}"
+        if self.sold and offers_sold < 1:
+            offered = sorted({STRATEGY_NAMES[a] for a in actions if STRATEGY_NAMES[a] in OFFER_STRATEGIES})
+            if not offered:
+                return "made no offer, and this scenario asks for a sale"
+            return f"the customer bought nothing ({' and '.join(offered)} offered), and this scenario asks for a sale"
         used = [STRATEGY_NAMES[a] for a in actions if STRATEGY_NAMES[a] in self.avoid]
         if used:
             return f"used {used[0]}, which this scenario rules out"
@@ -134,6 +165,8 @@ class Criterion:
             parts.append(f"sat ≥{self.min_satisfaction:.2f}")
         if self.min_return is not None:
             parts.append(f"return ≥{self.min_return:.2f}")
+        if self.sold:
+            parts.append("sold")
         if self.avoid:
             parts.append(f"no {'/'.join(self.avoid)}")
         return ", ".join(parts)
@@ -202,7 +235,7 @@ def _load_file(path: Path) -> list[Scenario]:
 
 def _criterion(reader: _ScenarioReader, rule: dict[str, Any], prefix: str) -> Criterion:
     reader.only(rule, prefix, CRITERION_KEYS)
-    return Criterion(
+    criterion = Criterion(
         outcomes=reader.names(rule, "outcome", prefix, FINAL_OUTCOME_NAMES),
         max_turns=reader.integer(rule, "max_turns", prefix, 1, MAX_TURNS_CEILING) if "max_turns" in rule else None,
         min_satisfaction=(
@@ -210,8 +243,15 @@ def _criterion(reader: _ScenarioReader, rule: dict[str, Any], prefix: str) -> Cr
         ),
         # an episode's return lies in [-0.3, 4.3]
         min_return=reader.number(rule, "min_return", prefix, -0.3, 4.3) if "min_return" in rule else None,
+        sold=reader.sold(rule, "sold", prefix) if "sold" in rule else False,
         avoid=reader.names(rule, "avoid", prefix, STRATEGY_NAMES) if "avoid" in rule else (),
     )
+    if criterion.sold and set(OFFER_STRATEGIES) <= set(criterion.avoid):
+        raise reader.fail(
+            prefix + "sold",
+            f"can never hold: a sale needs an offer ({' or '.join(OFFER_STRATEGIES)}) and avoid rules out both",
+        )
+    return criterion
 
 
 def load_scenarios(directory: Path | None = None) -> list[Scenario]:
@@ -251,6 +291,7 @@ class Trial:
     total_return: float
     passed: bool
     reason: str  # why it failed, or what it achieved when it passed
+    offers_sold: int  # offers the customer bought (the steps' info["hidden_offer_sold"], summed)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -262,6 +303,7 @@ class Trial:
             "satisfaction": self.satisfaction,
             "turns": self.turns,
             "return": self.total_return,
+            "offers_sold": self.offers_sold,
             "passed": self.passed,
             "reason": self.reason,
         }
@@ -358,6 +400,7 @@ def run_trial(policy: Any, scenario: Scenario, seed: int, env: CustomerSupportEn
     obs, info = env.reset(seed=seed, options=scenario.options)
     actions: list[int] = []
     rewards: list[float] = []
+    sold = 0
     done = False
     while not done:
         try:
@@ -366,20 +409,23 @@ def run_trial(policy: Any, scenario: Scenario, seed: int, env: CustomerSupportEn
             turn, total = len(actions) + 1, float(sum(rewards))
             reason = f"the agent failed at turn {turn}: {exc}"
             sat = float(info["hidden_satisfaction"])
-            return Trial(seed, tuple(actions), tuple(rewards), AGENT_FAILED, sat, len(actions), total, False, reason)
+            return Trial(
+                seed, tuple(actions), tuple(rewards), AGENT_FAILED, sat, len(actions), total, False, reason, sold
+            )
         obs, reward, terminated, truncated, info = env.step(action)
         actions.append(action)
         rewards.append(float(reward))
+        sold += int(info["hidden_offer_sold"])
         done = terminated or truncated
     outcome, satisfaction = OUTCOME_NAMES[int(info["outcome"])], float(info["hidden_satisfaction"])
     total = float(sum(rewards))
-    reason = scenario.criterion.failure(outcome, len(actions), satisfaction, total, actions)
-    if not reason:
+    reason = scenario.criterion.failure(outcome, len(actions), satisfaction, total, actions, sold)
+    passed = not reason
+    if passed:
         reason = f"{outcome} in {len(actions)} turn{'s' if len(actions) > 1 else ''}, satisfaction {satisfaction:.2f}"
-        passed = True
-    else:
-        passed = False
-    return Trial(seed, tuple(actions), tuple(rewards), outcome, satisfaction, len(actions), total, passed, reason)
+        if sold:
+            reason += f", sold {sold} offer{'s' if sold > 1 else ''}"
+    return Trial(seed, tuple(actions), tuple(rewards), outcome, satisfaction, len(actions), total, passed, reason, sold)
 
 
 def trial_seeds(trials: int, seed: int) -> list[int]:
@@ -429,9 +475,9 @@ class Thresholds:
 
         def check(what: str, rule: Threshold, rate: float, hat: float) -> None:
             if rule.min_pass_rate is not None and rate < rule.min_pass_rate:
-                missed.append(f"{what}: pass rate {rate:.0%} below {rule.min_pass_rate:.0%}")
+                missed.append(f"{what}: pass rate {_below(rate, rule.min_pass_rate, 0, '%')}")
             if rule.min_pass_hat_k is not None and hat < rule.min_pass_hat_k:
-                missed.append(f"{what}: pass^{k} {hat:.2f} below {rule.min_pass_hat_k:.2f}")
+                missed.append(f"{what}: pass^{k} {_below(hat, rule.min_pass_hat_k)}")
 
         by_name = {r.scenario.name: r for r in results}
         for name, rule in self.per_scenario.items():
@@ -484,6 +530,7 @@ def load_thresholds(path: Path | None = None, scenarios: Sequence[Scenario] | No
 
 __all__ = [
     "AGENT_FAILED",
+    "OFFER_STRATEGIES",
     "SCENARIO_DIR",
     "Criterion",
     "Scenario",
