@@ -5,9 +5,9 @@
 location, count)``) and ``<folder>/data/<key>`` (each storage's raw bytes). :func:`read_torch_file` plays
 the pickle's opcodes on a stack of plain values (dicts, lists, tuples, numbers, strings and
 :class:`TensorRef`), never running it: a global outside torch's tensor rebuilding and the containers is
-refused, in the words the torch loader uses ("a weights-only load refused it"). What it cannot express
-but torch's weights-only load might accept (another opcode, a torch global it does not know, bfloat16,
-a big-endian file) raises :class:`Unsupported`: the caller then loads the file with torch, whose answer
+refused (as torch's weights-only load refuses it), in the torch loader's words ("a weights-only load
+refused it"). What it cannot express but torch's weights-only load might accept (another opcode, a torch
+global it does not know, bfloat16, a big-endian file) raises :class:`Unsupported`: the caller then loads the file with torch, whose answer
 is the authority. numpy only.
 """
 
@@ -41,9 +41,10 @@ STORAGES: dict[str, tuple[str, str]] = {
     "ByteStorage": ("torch.uint8", "u1"),
     "BoolStorage": ("torch.bool", "?"),
 }
-#: the module prefixes whose globals torch's weights-only load may allow: anything of these this reader
-#: does not know is left to torch; a global of any other module would run code, and is refused
-TORCH_OWN = ("torch", "collections", "builtins", "numpy", "copyreg", "_codecs")
+#: the globals beyond torch's own that torch's weights-only load allows (torch 2.x): a global of torch or
+#: of these that this reader does not know is left to torch; any other would run code, and is refused
+WEIGHTS_ONLY_GLOBALS = frozenset([("collections", "OrderedDict"), ("collections", "Counter"), ("_codecs", "encode"),
+                                  ("builtins", "bytearray"), ("builtins", "set"), ("builtins", "complex")])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -167,9 +168,16 @@ def _play(raw: bytes, storage: Callable[[str], bytes], refused: str) -> Any:
         dtype, numpy_dtype, count, location, data = storages[ref[1]]
         return TensorRef(dtype, numpy_dtype, size, stride, offset, count, location, data)
 
+    def rebuild_meta(dtype: Any, size: Any, stride: Any, *rest: Any) -> TensorRef:
+        """A "meta" tensor: a dtype and a shape, no data (refused where a tensor is checked)."""
+        if not (isinstance(dtype, _Global) and dtype[0] == "torch" and isinstance(size, tuple)):
+            raise Unsupported("a meta tensor of another form")
+        return TensorRef(f"torch.{dtype[1]}", "<f4", size, tuple(stride), 0, 0, "meta", b"")
+
     calls: dict[tuple[str, str], Callable[..., Any]] = {
         ("collections", "OrderedDict"): _ordered_dict,
         ("torch._utils", "_rebuild_tensor_v2"): rebuild,
+        ("torch._utils", "_rebuild_meta_tensor_no_storage"): rebuild_meta,
     }
     try:
         for opcode, arg, _ in pickletools.genops(raw):
@@ -215,7 +223,7 @@ def _play(raw: bytes, storage: Callable[[str], bytes], refused: str) -> Any:
                 _target(stack[-1], list).extend(items)
             elif op == "GLOBAL":
                 module, _, name = str(arg).partition(" ")
-                if module.split(".")[0] not in TORCH_OWN:
+                if module.split(".")[0] != "torch" and (module, name) not in WEIGHTS_ONLY_GLOBALS:
                     raise ModelLoadError(refused + f"it would import {module}.{name})")
                 stack.append(_Global((module, name)))
             elif op == "BINPERSID":
