@@ -4,11 +4,11 @@
 ``torch._utils._rebuild_tensor_v2`` over a persistent id ``("storage", torch.FloatStorage, key,
 location, count)``) and ``<folder>/data/<key>`` (each storage's raw bytes). :func:`read_torch_file` plays
 the pickle's opcodes on a stack of plain values (dicts, lists, tuples, numbers, strings and
-:class:`TensorRef`), never running it: a global outside torch's tensor rebuilding and the containers is
-refused (as torch's weights-only load refuses it), in the torch loader's words ("a weights-only load
+:class:`TensorRef`), never running it: a global that is neither torch's nor one of the few others torch's
+weights-only load allows would run code, and is refused in the torch loader's words ("a weights-only load
 refused it"). What it cannot express but torch's weights-only load might accept (another opcode, a torch
-global it does not know, bfloat16, a big-endian file) raises :class:`Unsupported`: the caller then loads the file with torch, whose answer
-is the authority. numpy only.
+global it does not know, bfloat16, a big-endian file) raises :class:`Unsupported`: the caller then loads
+the file with torch, whose answer is the authority. numpy only.
 """
 
 from __future__ import annotations
