@@ -16,13 +16,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("stable_baselines3")
 
 from test_safe_load import (  # noqa: E402  (the model files and crafting helpers of the safe loader's tests)
-    CreatesFile,
     make_model,
     member,
     misfit_weights,
     observations,
     outputs,
-    policy_state,
     rewrite,
     torch_bytes,
     trained,
@@ -128,22 +126,6 @@ def test_weights_that_do_not_fit_are_refused_in_the_torch_loaders_words(
             load(crafted)
         messages.append(str(caught.value))
     assert messages[0] == messages[1] and str(crafted) in messages[1] and "policy.pth" in messages[1]
-
-
-@pytest.mark.parametrize("where", ["policy.pth", "policy.optimizer.pth", "pytorch_variables.pth"])
-def test_a_pickled_payload_is_refused_by_reading_it_never_run(
-    where: str, trained: dict[str, tuple[Any, Path]], tmp_path: Path
-) -> None:
-    _, path = trained["dqn"]
-    marker = tmp_path / "pwned"
-    payload: dict[str, Any] = policy_state(path) if where == "policy.pth" else {}
-    payload["payload"] = CreatesFile(marker)
-    crafted = rewrite(path, tmp_path / "crafted.zip", {where: torch_bytes(payload)})
-    with pytest.raises(ModelLoadError) as caught:
-        load_numpy_policy(crafted)
-    message = str(caught.value)
-    assert message.startswith(f"{crafted}: {where} is not a plain tensor file (a weights-only load refused it")
-    assert "would import io.open" in message and not marker.exists()
 
 
 def test_broken_tensor_files_are_refused_naming_the_file_and_member(
