@@ -128,24 +128,32 @@ def test_weights_that_do_not_fit_are_refused_in_the_torch_loaders_words(
     assert messages[0] == messages[1] and str(crafted) in messages[1] and "policy.pth" in messages[1]
 
 
-def test_broken_tensor_files_are_refused_naming_the_file_and_member(
+def test_a_damaged_tensor_file_is_left_to_torch_which_refuses_it_naming_the_file(
     trained: dict[str, tuple[Any, Path]], tmp_path: Path
 ) -> None:
+    """torch's reader does not check the archive's checksums, nor what lies under the pickle's result: what
+    it makes of a damaged file is its call, so numpy hands such a file over (the app then loads it with torch,
+    in a process of its own) rather than refuse a file torch would read, or read one torch would refuse."""
     _, path = trained["ppo"]
     raw = member(path, "policy.pth")
+    pickle = _member_of(raw, "data.pkl")
     cases = {
         "random bytes": b"not a zip at all",
         "a truncated file": raw[: len(raw) // 2],
-        "no pickle": torch_bytes({})[:0] + _without(raw, "data.pkl"),
+        "no pickle": _without(raw, "data.pkl"),
         "a missing storage": _without(raw, "data/0"),
         "a short storage": _replaced(raw, "data/0", b"\0" * 8),
-        "a truncated pickle": _replaced(raw, "data.pkl", _member_of(raw, "data.pkl")[:-40]),
+        "a truncated pickle": _replaced(raw, "data.pkl", pickle[:-40]),
+        "a format of another version": _replaced(raw, ".format_version", b"2"),
     }
     for number, (case, data) in enumerate(cases.items()):
         crafted = rewrite(path, tmp_path / f"broken-{number}.zip", {"policy.pth": data})
-        with pytest.raises(ModelLoadError) as caught:
+        with pytest.raises(Unsupported):
             load_numpy_policy(crafted)
-        assert str(caught.value).startswith(f"{crafted}: policy.pth"), (case, str(caught.value))
+        if case != "a format of another version":
+            with pytest.raises(ModelLoadError) as caught:
+                load_policy_net(crafted)
+            assert str(caught.value).startswith(f"{crafted}: policy.pth"), (case, str(caught.value))
 
 
 def _member_of(raw: bytes, suffix: str) -> bytes:
