@@ -43,6 +43,8 @@ STORAGES: dict[str, tuple[str, str]] = {
     "ByteStorage": ("torch.uint8", "u1"),
     "BoolStorage": ("torch.bool", "?"),
 }
+#: the largest pickle played here: a model's is a few kB (names and tensor records), whatever its weights
+MAX_PICKLE = 1 << 20
 #: the globals beyond torch's own that torch's weights-only load allows (torch 2.x): a global of torch or
 #: of these that this reader does not know is left to torch; any other would run code, and is refused
 WEIGHTS_ONLY_GLOBALS = frozenset([("collections", "OrderedDict"), ("collections", "Counter"), ("_codecs", "encode"),
@@ -117,6 +119,8 @@ def read_torch_file(path: Path, member: str, raw: bytes) -> Any:
         def storage(key: str) -> bytes:
             return archive.read(f"{folder}/data/{key}")
 
+        if archive.getinfo(pickles[0]).file_size > MAX_PICKLE:
+            raise Unsupported("a pickle larger than any model's")  # not played in the app's process
         refused = f"{path}: {member} is not a plain tensor file (a weights-only load refused it: "
         return _play(archive.read(pickles[0]), storage, refused)
     except (ModelLoadError, Unsupported):
