@@ -158,8 +158,9 @@ class PlaybookAgent(Agent):
 class ModelAgent(Agent):
     """A trained model as an :class:`Agent` (greedy actions, as SB3's deterministic predict).
 
-    It holds only the policy network (:mod:`cs_tui.training.policy_net`), not SB3's algorithm: loading
-    it imports no stable-baselines3, so an opponent answers seconds sooner on a busy machine. A
+    It holds only the policy network (numpy's, :mod:`cs_tui.training.numpy_policy`, in the app; torch's,
+    :mod:`cs_tui.training.policy_net`, elsewhere), not SB3's algorithm: loading it imports no
+    stable-baselines3, so an opponent answers seconds sooner on a busy machine. A
     recurrent or frame-stacking model remembers the conversation (:mod:`cs_tui.training.memory`): call
     it one conversation at a time, or on a batch with ``episodes=`` (``needs_episodes`` says so).
     """
