@@ -114,6 +114,8 @@ def read_torch_file(path: Path, member: str, raw: bytes) -> Any:
             raise Unsupported("a compressed member")  # torch writes its members stored
         folder = pickles[0].rsplit("/", 1)[0]
         names = {info.filename for info in infos}
+        if len(names) != len(infos):
+            raise Unsupported("a record written twice")  # zipfile reads the last; another reader the first
         _check_records(archive, folder, names)
 
         def storage(key: str) -> bytes:
