@@ -25,6 +25,7 @@ from cs_tui.training.runs import short_list
 
 if TYPE_CHECKING:
     from cs_env.customer import CustomerState
+    from cs_tui.training.numpy_policy import NumpyPolicyNet
     from cs_tui.training.policy_net import PolicyNet
     from cs_tui.training.policy_process import PolicyProcess
 
@@ -157,13 +158,16 @@ class PlaybookAgent(Agent):
 class ModelAgent(Agent):
     """A trained model as an :class:`Agent` (greedy actions, as SB3's deterministic predict).
 
-    It holds only the policy network (:mod:`cs_tui.training.policy_net`), not SB3's algorithm: loading
-    it imports no stable-baselines3, so an opponent answers seconds sooner on a busy machine. A
+    It holds only the policy network (numpy's, :mod:`cs_tui.training.numpy_policy`, in the app; torch's,
+    :mod:`cs_tui.training.policy_net`, elsewhere), not SB3's algorithm: loading it imports no
+    stable-baselines3, so an opponent answers seconds sooner on a busy machine. A
     recurrent or frame-stacking model remembers the conversation (:mod:`cs_tui.training.memory`): call
     it one conversation at a time, or on a batch with ``episodes=`` (``needs_episodes`` says so).
     """
 
-    def __init__(self, name: str, net: PolicyNet | PolicyProcess, meta: dict[str, Any], path: Path) -> None:
+    def __init__(
+        self, name: str, net: PolicyNet | PolicyProcess | NumpyPolicyNet, meta: dict[str, Any], path: Path
+    ) -> None:
         super().__init__(name=name, kind="model", needs_state=False, meta=meta, path=path)
         self.net = net
         self.algorithm = net.algorithm
@@ -257,8 +261,9 @@ def load_agent(
         max_turns: the conversations' turn limit (the oracle plans for it).
         saves: the saves folder for run names (default: ``cs_tui.training.runs.saves_dir()``).
         seed: seeds the random baseline and the oracle's rollouts.
-        apart: load a model in a process of its own (:mod:`cs_tui.training.policy_process`), so that
-            torch never enters this one: the app's way, whose keys would wait while torch loads.
+        apart: load a model without torch in this process, the app's way (its keys would wait while
+            torch loads): with numpy (:mod:`cs_tui.training.numpy_policy`), or, for what numpy does not
+            run (a recurrent policy), in a process of its own (:mod:`cs_tui.training.policy_process`).
 
     Raises:
         AgentError: ``spec`` names no baseline, run or file; the message lists the valid choices.
@@ -328,11 +333,16 @@ def _load_model_agent(path: Path, name: str, industry: str, max_turns: int, apar
     from cs_env.env import CustomerSupportEnv
     from cs_tui.training.model_file.format import ModelLoadError
 
-    net: PolicyNet | PolicyProcess
+    net: PolicyNet | PolicyProcess | NumpyPolicyNet
     if apart:
+        from cs_tui.training.model_file.torch_zip import Unsupported
+        from cs_tui.training.numpy_policy import load_numpy_policy
         from cs_tui.training.policy_process import start
 
-        net, meta = start(path)
+        try:  # numpy alone, in a few milliseconds; torch (seconds) only for what numpy does not run
+            net, meta = load_numpy_policy(path)
+        except Unsupported:
+            net, meta = start(path)
     else:
         import torch
 

@@ -20,17 +20,31 @@ import pytest
 ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
 SAVES = Path(__file__).parent.parent / "saves"
 
-#: run before the app, and before the process that loads a model: the network's loader says it started
-#: (its pid in the file MARKER names), then never ends (a hung disk): only an exit that does not wait for
-#: the load ends the app, however busy the machine
+#: run before the app, and before any process that loads a model: the loader says it started (its pid in
+#: the file MARKER names), then never ends (a hung disk): only an exit that does not wait for the load ends
+#: the app, however busy the machine. CS_TUI_TEST_HANG names the loader that hangs: "numpy" (the app's own,
+#: in a thread) or "torch" (the numpy loader leaves the file to torch, whose process then hangs)
 SLOW_LOAD = """
 import os, threading
-import cs_tui.training.policy_net as policy_net
-def load_policy_net(*args, **kwargs):
+
+def hang(*args, **kwargs):
     with open(os.environ["CS_TUI_TEST_MARKER"], "w") as marker:
         marker.write(str(os.getpid()))
     threading.Event().wait()
-policy_net.load_policy_net = load_policy_net
+
+if os.environ.get("CS_TUI_TEST_HANG") == "numpy":
+    import cs_tui.training.numpy_policy as numpy_policy
+    numpy_policy.load_numpy_policy = hang
+else:
+    import cs_tui.training.numpy_policy as numpy_policy
+    import cs_tui.training.policy_net as policy_net
+    from cs_tui.training.model_file.torch_zip import Unsupported
+
+    def only_torch(*args, **kwargs):
+        raise Unsupported("the test leaves every file to torch")
+
+    numpy_policy.load_numpy_policy = only_torch
+    policy_net.load_policy_net = hang
 """
 
 
@@ -100,24 +114,29 @@ def model_saves(tmp_path: Path) -> Path:
     return saves
 
 
-def test_q_while_a_model_loads_exits_without_waiting_for_the_load(model_saves: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("loader", ["numpy", "torch"])
+def test_q_while_a_model_loads_exits_without_waiting_for_the_load(
+    loader: str, model_saves: Path, tmp_path: Path
+) -> None:
     """Importing torch holds the interpreter lock for up to a second at a stretch: in the app's process it
-    kept q waiting (430-955 ms in 4 of 14 tries). A model loads in a process of its own: the app never maps
-    torch, and quits while that load is still in flight."""
+    kept q waiting (430-955 ms in 4 of 14 tries). A model loads with numpy in a thread of the app, or, for
+    what numpy does not run, with torch in a process of its own: the app never maps torch, and quits while
+    either load is still in flight."""
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(SLOW_LOAD)
     marker = tmp_path / "loading"
-    app = App(model_saves, hook, CS_TUI_TEST_MARKER=str(marker))
-    loader = 0
+    app = App(model_saves, hook, CS_TUI_TEST_MARKER=str(marker), CS_TUI_TEST_HANG=loader)
+    pid = 0
     try:
         app.wait_for(b"loading default")
         end = time.monotonic() + 120
         while not marker.is_file() or not marker.read_text():
             assert time.monotonic() < end, "the model's loader never started"
             app._read(0.1)
-        loader = int(marker.read_text())
-        assert loader != app.pid  # the load runs in a process of its own ...
+        pid = int(marker.read_text())
+        # numpy loads in the app's process; torch in a process of its own ...
+        assert (pid == app.pid) == (loader == "numpy")
         maps = Path(f"/proc/{app.pid}/maps").read_text()
         assert "libtorch" not in maps and "torch/_C" not in maps  # ... and torch never enters the app's
         app.press(b"q")
@@ -126,9 +145,9 @@ def test_q_while_a_model_loads_exits_without_waiting_for_the_load(model_saves: P
         assert b"\x1b[?1049l" in app.raw  # the terminal left the app's screen: restored
     finally:
         app.kill()
-        if loader:
+        if pid and pid != app.pid:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(loader, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_ctrl_q_quits_and_a_finished_conversation_is_recorded_first(tmp_path: Path) -> None:

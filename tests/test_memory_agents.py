@@ -222,10 +222,12 @@ async def test_a_recurrent_opponent_in_the_play_pane_plays_as_sb3_does(runs: Pat
 
 @pytest.mark.parametrize("name", ["lstm", "stack3"])
 def test_a_model_loaded_in_its_own_process_acts_as_the_one_loaded_here(runs: Path, name: str) -> None:
-    """The app loads models apart (policy_process: torch never enters its process); the answers, with their
-    memory of the conversation, one at a time and batched, are the in-process network's."""
+    """The app loads models apart from torch (a frame stack with numpy; an LSTM, which numpy does not run, in
+    policy_process: torch never enters its process); the answers, with their memory of the conversation,
+    one at a time and batched, are the in-process torch network's."""
     here, apart = load_agent(str(runs / name)), load_agent(str(runs / name), apart=True)
-    assert apart.needs_episodes and type(apart.net).__name__ == "PolicyProcess"
+    way = {"lstm": "PolicyProcess", "stack3": "NumpyPolicyNet"}[name]
+    assert apart.needs_episodes and type(apart.net).__name__ == way
     for i, scenario in enumerate(load_scenarios()[:4]):
         assert list(run_trial(apart, scenario, seed=i).actions) == list(run_trial(here, scenario, seed=i).actions)
     ours, theirs = rollout(apart, episodes=50, seed=5), rollout(here, episodes=50, seed=5)

@@ -360,6 +360,12 @@ def test_pickled_object_inside_a_tensor_member_is_refused_and_never_run(
 
     refused(crafted, name, "weights-only")
     assert not marker.exists()
+    # the app's numpy loader reads the pickle's opcodes and refuses it in the same words, naming the import
+    from cs_tui.training.numpy_policy import load_numpy_policy
+
+    with pytest.raises(ModelLoadError, match=f"{name} is not a plain tensor file .*weights-only.*io.open"):
+        load_numpy_policy(crafted)
+    assert not marker.exists()
 
     # control: a full unpickle of that member does run the payload
     torch.load(io.BytesIO(member(crafted, name)), weights_only=False)

@@ -167,9 +167,12 @@ def test_pickles_that_build_new_objects_pass() -> None:
 
 
 def both_refuse(path: Path, *words: str) -> None:
+    """The whole-algorithm loader, the network-only one and the app's numpy one refuse ``path`` naming it and
+    ``words`` (the numpy one itself: it does not leave the file to torch)."""
+    from cs_tui.training.numpy_policy import load_numpy_policy
     from cs_tui.training.policy_net import load_policy_net
 
-    for load in (load_model, load_policy_net):
+    for load in (load_model, load_policy_net, load_numpy_policy):
         with pytest.raises(ModelLoadError) as caught:
             load(path)
         message = str(caught.value)

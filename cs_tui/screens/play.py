@@ -153,23 +153,24 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
     ]
 
     class OpponentLoaded(Message):
-        """The worker loaded the opponent (or failed: ``error``); for a neural agent also the playbook whose
-        nearest rule is shown beside its probabilities (None: there is none, or ``rules_problem`` says why)."""
+        """The worker loaded the opponent (or failed: ``error``)."""
 
-        def __init__(
-            self,
-            spec: str,
-            agent: Agent | None,
-            error: str | None,
-            rules: Playbook | None = None,
-            rules_problem: str = "",
-        ) -> None:
+        def __init__(self, spec: str, agent: Agent | None, error: str | None) -> None:
             super().__init__()
             self.spec = spec
             self.agent = agent
             self.error = error
+
+    class RulesLoaded(Message):
+        """For a neural opponent, after it suggests: the playbook whose nearest rule is shown beside its
+        probabilities (None: there is none, or ``problem`` says why). Read after the opponent is posted, as
+        checking a playbook takes longer than loading the model."""
+
+        def __init__(self, spec: str, rules: Playbook | None, problem: str) -> None:
+            super().__init__()
+            self.spec = spec
             self.rules = rules
-            self.rules_problem = rules_problem
+            self.problem = problem
 
     class OpponentPlayed(Message):
         """The opponent finished its conversation with the customer the human just served."""
@@ -429,9 +430,13 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         except Exception as error:  # a broken model file must not take the app down
             self.post_message(self.OpponentLoaded(spec, None, str(error) or type(error).__name__))
             return
-        rules, problem = nearest_rules(saves) if agent.kind == "model" else (None, "")
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.OpponentLoaded(spec, agent, None, rules, problem))
+        if get_current_worker().is_cancelled:
+            return
+        self.post_message(self.OpponentLoaded(spec, agent, None))
+        if agent.kind == "model":
+            rules, problem = nearest_rules(saves)
+            if not get_current_worker().is_cancelled:
+                self.post_message(self.RulesLoaded(spec, rules, problem))
 
     @on(OpponentLoaded)
     def opponent_loaded(self, event: OpponentLoaded) -> None:
@@ -452,9 +457,7 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
                 self._show_phase()
             return
         self.agent, self.agent_spec = agent, event.spec
-        self.rules = event.rules
-        if event.rules_problem:
-            self.notify(event.rules_problem, title="No playbook rule beside the agent", severity="warning", timeout=8)
+        self.rules = None  # a neural agent's come after it (RulesLoaded)
         name = short_name(agent.name)
         self.pairs = []  # the score is against one opponent
         self.query_one(Scoreboard).opponent = name
@@ -466,6 +469,16 @@ into a ticket. Copying goes through the terminal (OSC 52), as most terminals and
         if self.unplayed is not None:
             human, self.unplayed = self.unplayed, None
             self.play_opponent(human)
+        self._hint()
+        self._show_phase()
+
+    @on(RulesLoaded)
+    def rules_loaded(self, event: RulesLoaded) -> None:
+        if self.agent is None or self.agent_spec != event.spec:  # another opponent was chosen since
+            return
+        self.rules = event.rules
+        if event.problem:
+            self.notify(event.problem, title="No playbook rule beside the agent", severity="warning", timeout=8)
         self._hint()
         self._show_phase()
 

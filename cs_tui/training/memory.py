@@ -148,6 +148,10 @@ class Network:
         array = self.values(batch.reshape(-1, self.obs_size))
         return array[0] if batch.ndim == 1 else array
 
+    def predict(self, obs: np.ndarray) -> np.ndarray:
+        """The greedy action of each observation (``int64``; a 0-d array for one observation)."""
+        return np.asarray(np.argmax(self.action_values(obs), axis=-1), dtype=np.int64)
+
     def new_memory(self) -> Memory:
         """A fresh memory to act with: the LSTM's states (recurrent PPO), or the last ``frame_stack`` observations."""
         if self.lstm_shape is None:

@@ -161,10 +161,6 @@ class PolicyNet(Network):
             values = self._head(out[0]).numpy().astype(np.float64)
         return values, h_t.numpy(), c_t.numpy()
 
-    def predict(self, obs: np.ndarray) -> np.ndarray:
-        """The greedy action of each observation (``int64``; a 0-d array for one observation)."""
-        return np.asarray(np.argmax(self.action_values(obs), axis=-1), dtype=np.int64)
-
 
 def load_policy_net(path: Path | str) -> tuple[PolicyNet, dict[str, Any]]:
     """The policy network in ``path`` and the file's validated ``cs_tui.json``; stable-baselines3 is not imported.

@@ -2,7 +2,8 @@
 
 Importing torch holds the interpreter lock for up to a second at a stretch (its C library loading),
 and nothing else in the process runs meanwhile: not the app's keys, not ``q`` (quit took up to 955 ms
-while a model loaded). The app loads a model here instead: a child process
+while a model loaded). The app reads most models with numpy (:mod:`cs_tui.training.numpy_policy`); what
+numpy does not run (a recurrent policy, a file only torch can judge) it loads here instead: a child process
 (``python -m cs_tui.training.policy_process FILE``) loads it with :func:`~cs_tui.training.policy_net.
 load_policy_net`, every check of the network-only loader included, and answers the app's questions
 over its stdin and stdout. Each message is one line of JSON, then the raw bytes of the arrays it

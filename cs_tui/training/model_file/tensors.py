@@ -31,9 +31,7 @@ def load_weights(checked: CheckedFile, policy: Any, optimizer: Callable[[], Any]
     if "policy.optimizer.pth" in members:
         load_optimizer_state(path, optimizer(), members["policy.optimizer.pth"])
     if "pytorch_variables.pth" in members:
-        variables = torch_load(path, "pytorch_variables.pth", members["pytorch_variables.pth"])
-        if variables != {}:  # PPO, A2C and DQN keep none; anything here is not ours
-            raise ModelLoadError(f"{path}: pytorch_variables.pth holds unexpected variables")
+        check_variables(path, torch_load(path, "pytorch_variables.pth", members["pytorch_variables.pth"]))
 
 
 def torch_load(path: Path, member: str, raw: bytes) -> Any:
@@ -56,29 +54,50 @@ def _check_tensor(path: Path, member: str, name: str, value: Any, expected: Any)
     import torch
 
     if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
-        raise ModelLoadError(f"{path}: {member}: {name!r} is a {type(value).__name__}, expected a dense tensor")
-    if value.device.type != "cpu":  # a "meta" tensor has a shape and no data: nothing to load or compute with
-        raise ModelLoadError(
-            f"{path}: {member}: tensor {name!r} is on device {value.device.type!r} and holds no data to read"
-        )
-    if tuple(value.shape) != tuple(expected.shape):
-        raise ModelLoadError(
-            f"{path}: {member}: tensor {name!r} has shape {tuple(value.shape)}, the model needs {tuple(expected.shape)}"
-        )
-    if value.dtype != expected.dtype:
-        raise ModelLoadError(f"{path}: {member}: tensor {name!r} is {value.dtype}, the model needs {expected.dtype}")
+        raise not_dense(path, member, name, value)
+    check_layout(path, member, name, value.device.type, tuple(value.shape), tuple(expected.shape))
+    check_dtype(path, member, name, str(value.dtype), str(expected.dtype))
     try:
         finite = not value.is_floating_point() or bool(torch.isfinite(value).all())
     except (RuntimeError, TypeError, ValueError) as e:  # any other tensor that cannot be read as data
-        raise ModelLoadError(f"{path}: {member}: tensor {name!r} cannot be read: {first_line(e)}") from None
+        raise unreadable(path, member, name, e) from None
     if not finite:
-        raise ModelLoadError(f"{path}: {member}: tensor {name!r} holds non-finite values (NaN or infinity)")
+        raise non_finite(path, member, name)
 
 
-def load_policy(path: Path, policy: Any, raw: bytes) -> None:
-    """Check ``policy.pth`` against ``policy`` (a torch module: SB3's policy, or the network alone) and load it."""
-    state = torch_load(path, "policy.pth", raw)
-    expected = policy.state_dict()
+# -- the words of each refusal, for this loader and the numpy one (cs_tui.training.numpy_policy) alike
+
+
+def not_dense(path: Path, member: str, name: str, value: Any) -> ModelLoadError:
+    return ModelLoadError(f"{path}: {member}: {name!r} is a {type(value).__name__}, expected a dense tensor")
+
+
+def check_layout(
+    path: Path, member: str, name: str, device: str, shape: tuple[int, ...], expected: tuple[int, ...]
+) -> None:
+    """Refuse a tensor on a device that holds no data (``meta``), or of another shape than ``expected``."""
+    if device != "cpu":  # a "meta" tensor has a shape and no data: nothing to load or compute with
+        raise ModelLoadError(f"{path}: {member}: tensor {name!r} is on device {device!r} and holds no data to read")
+    if shape != expected:
+        raise ModelLoadError(f"{path}: {member}: tensor {name!r} has shape {shape}, the model needs {expected}")
+
+
+def check_dtype(path: Path, member: str, name: str, dtype: str, expected: str) -> None:
+    """Refuse a tensor of another dtype than ``expected`` (torch's names: ``torch.float32``)."""
+    if dtype != expected:
+        raise ModelLoadError(f"{path}: {member}: tensor {name!r} is {dtype}, the model needs {expected}")
+
+
+def unreadable(path: Path, member: str, name: str, error: BaseException) -> ModelLoadError:
+    return ModelLoadError(f"{path}: {member}: tensor {name!r} cannot be read: {first_line(error)}")
+
+
+def non_finite(path: Path, member: str, name: str) -> ModelLoadError:
+    return ModelLoadError(f"{path}: {member}: tensor {name!r} holds non-finite values (NaN or infinity)")
+
+
+def check_names(path: Path, state: Any, expected: list[str]) -> None:
+    """Refuse a ``policy.pth`` that is not a dict of exactly the ``expected`` names."""
     if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
         raise ModelLoadError(f"{path}: policy.pth is not a dict of named tensors")
     missing = [k for k in expected if k not in state]
@@ -87,6 +106,18 @@ def load_policy(path: Path, policy: Any, raw: bytes) -> None:
         raise ModelLoadError(f"{path}: policy.pth has tensors the model does not have: {', '.join(unexpected[:5])}")
     if missing:
         raise ModelLoadError(f"{path}: policy.pth lacks tensors the model needs: {', '.join(missing[:5])}")
+
+
+def check_variables(path: Path, variables: Any) -> None:
+    if variables != {}:  # PPO, A2C and DQN keep none; anything here is not ours
+        raise ModelLoadError(f"{path}: pytorch_variables.pth holds unexpected variables")
+
+
+def load_policy(path: Path, policy: Any, raw: bytes) -> None:
+    """Check ``policy.pth`` against ``policy`` (a torch module: SB3's policy, or the network alone) and load it."""
+    state = torch_load(path, "policy.pth", raw)
+    expected = policy.state_dict()
+    check_names(path, state, list(expected))
     for name, reference in expected.items():
         _check_tensor(path, "policy.pth", name, state[name], reference)
     policy.load_state_dict(state, strict=True)
@@ -105,15 +136,35 @@ def load_optimizer_state(path: Path, optimizer: Any, raw: bytes) -> None:
 
     state = torch_load(path, "policy.optimizer.pth", raw)
     fresh = optimizer.state_dict()
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for index, slot, value in optimizer_slots(path, state, fresh["param_groups"], len(params)):
+        # "step" is a scalar count; every other slot (moments, averages) is shaped like its parameter
+        reference = torch.zeros((), dtype=torch.float32) if slot == "step" else params[index].detach()
+        _check_tensor(path, "policy.optimizer.pth", f"state[{index}][{slot!r}]", value, reference)
+    try:
+        optimizer.load_state_dict(state)
+    except (ValueError, KeyError, RuntimeError, TypeError) as e:
+        raise ModelLoadError(f"{path}: policy.optimizer.pth does not fit the optimizer: {first_line(e)}") from None
+
+
+def optimizer_slots(
+    path: Path, state: Any, fresh_groups: list[dict[str, Any]], n_params: int
+) -> list[tuple[int, str, Any]]:
+    """Check an optimizer state's layout against a fresh optimizer's ``param_groups``; its per-parameter
+    slots ``(parameter index, slot name, value)``, each for the caller to check as a tensor.
+
+    Raises:
+        ModelLoadError: the state's keys, groups, settings or parameter indices do not match.
+    """
     member = "policy.optimizer.pth"
     if not isinstance(state, dict) or set(state) != {"state", "param_groups"}:
         raise ModelLoadError(f"{path}: {member} is not an optimizer state (expected keys state and param_groups)")
     groups = state["param_groups"]
-    if not isinstance(groups, list) or len(groups) != len(fresh["param_groups"]):
+    if not isinstance(groups, list) or len(groups) != len(fresh_groups):
         raise ModelLoadError(
-            f"{path}: {member} has {_count(groups)} parameter groups, the optimizer has {len(fresh['param_groups'])}"
+            f"{path}: {member} has {_count(groups)} parameter groups, the optimizer has {len(fresh_groups)}"
         )
-    for group, reference in zip(groups, fresh["param_groups"], strict=True):
+    for group, reference in zip(groups, fresh_groups, strict=True):
         if not isinstance(group, dict) or set(group) != set(reference):
             raise ModelLoadError(f"{path}: {member}: parameter group settings do not match the optimizer's")
         if group["params"] != reference["params"]:
@@ -121,21 +172,15 @@ def load_optimizer_state(path: Path, optimizer: Any, raw: bytes) -> None:
         for key, value in group.items():
             if key != "params" and not _plain_setting(value):
                 raise ModelLoadError(f"{path}: {member}: setting {key!r} has an invalid value {value!r}")
-    params = [p for group in optimizer.param_groups for p in group["params"]]
     per_param = state["state"]
     if not isinstance(per_param, dict):
         raise ModelLoadError(f"{path}: {member}: 'state' is not a mapping")
-    for index, slots in per_param.items():
-        if not is_int(index) or not 0 <= index < len(params) or not isinstance(slots, dict):
+    slots: list[tuple[int, str, Any]] = []
+    for index, values in per_param.items():
+        if not is_int(index) or not 0 <= index < n_params or not isinstance(values, dict):
             raise ModelLoadError(f"{path}: {member}: state for an unknown parameter {index!r}")
-        for slot, value in slots.items():
-            # "step" is a scalar count; every other slot (moments, averages) is shaped like its parameter
-            reference = torch.zeros((), dtype=torch.float32) if slot == "step" else params[index].detach()
-            _check_tensor(path, member, f"state[{index}][{slot!r}]", value, reference)
-    try:
-        optimizer.load_state_dict(state)
-    except (ValueError, KeyError, RuntimeError, TypeError) as e:
-        raise ModelLoadError(f"{path}: {member} does not fit the optimizer: {first_line(e)}") from None
+        slots += [(index, slot, value) for slot, value in values.items()]
+    return slots
 
 
 def _count(value: Any) -> int | str:
