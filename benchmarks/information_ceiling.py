@@ -512,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     label = f"belief QMDP (P{args.particles} m{args.plan_particles} k{args.rollouts})"
     r, seconds = timed(lambda: rollout(planner, industry=industry, episodes=n, seed=args.seed))
     row(label, r, seconds)
+    planner_returns = r.returns
     print(
         f"{'':<34}filter: {planner.replays} refiltered from the opening, {planner.collapses} "
         f"still unexplained, {planner.resamples:,} resamplings"
@@ -531,6 +532,17 @@ def main(argv: list[str] | None = None) -> int:
         agent = load_agent(spec, industry=industry, seed=args.seed)
         r, seconds = timed(lambda agent=agent: rollout(agent, industry=industry, episodes=n, seed=args.seed))
         row(spec, r, seconds)
+        index = rng.integers(0, n, (2000, n))
+        gap = oracle_r.returns[index].mean(-1) - random_r.returns[index].mean(-1)
+        ahead = 100.0 * (planner_returns[index].mean(-1) - r.returns[index].mean(-1)) / gap
+        points = (
+            100.0 * (planner_returns.mean() - r.returns.mean()) / (oracle_r.returns.mean() - random_r.returns.mean())
+        )
+        low, high = np.percentile(ahead, [2.5, 97.5])
+        print(
+            f"{'':<34}the belief planner's lead over {spec}: {points:+.1f} points of % of oracle "
+            f"[{low:+.1f}, {high:+.1f}]"
+        )
     print(f"{'random':<34}{random_r.returns.mean():>10.3f}")
     return 0
 
