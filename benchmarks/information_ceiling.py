@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import resource
 import shlex
 import sys
 import time
@@ -53,6 +54,7 @@ import numpy as np
 from cs_env.customer import CUSTOMER_DRAWS, ONGOING, SPECIALIST_HINT, TURN_DRAWS, CustomerState, Tables, new_customers
 from cs_env.domain import N_STRATEGIES, ResponseStrategy
 from cs_env.dynamics import DYNAMICS, Dynamics
+from cs_env.evaluate import Rollouts
 from cs_env.industries import Catalog, default_catalog
 from cs_env.policies import trait_policy
 from cs_env.turn import BatchTurn
@@ -69,6 +71,8 @@ MAX_ROLLOUTS = 256
 MAX_ROWS = 1 << 18
 #: A conversation no particle explains is filtered again from its opening with this many times the particles.
 REPLAY_FACTOR = 4
+#: At most this many prior candidates are drawn at once (some 400 bytes each).
+START_ROWS = 1 << 20
 #: Prior candidates drawn per particle at a conversation's start, before the opening's readings weigh them.
 OVERSAMPLE = 16
 
@@ -173,8 +177,8 @@ class BeliefPlanner:
         #: per conversation: (strategy played after it, observation) from its opening on, for replays
         self._history: dict[int, list[tuple[int, np.ndarray]]] = {}
         self.resamples = 0
-        #: per turn, the belief's P(needs a specialist) of each conversation (for calibration checks)
-        self.specialist_belief: list[tuple[np.ndarray, np.ndarray]] = []
+        #: per call: the conversations, the belief's P(needs a specialist) of each, and their turns
+        self.specialist_belief: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     # -- the policy ----------------------------------------------------------------------------
     def __call__(self, obs: np.ndarray, episodes: np.ndarray | None = None) -> Any:
@@ -183,7 +187,8 @@ class BeliefPlanner:
         o = o[None, :] if single else o
         ids = np.zeros(1, dtype=np.int64) if episodes is None else np.asarray(episodes, dtype=np.int64).reshape(-1)
         state, weights = self._believe(o, ids)
-        self.specialist_belief.append((ids.copy(), (weights * state.needs_specialist.reshape(weights.shape)).sum(1)))
+        belief = (weights * state.needs_specialist.reshape(weights.shape)).sum(axis=1)
+        self.specialist_belief.append((ids.copy(), belief, o[:, 3].astype(np.int64)))
         action = self._choose(o, state, weights)
         for e, row, a in zip(ids.tolist(), o, action.tolist(), strict=True):
             if row[3] == 0:
@@ -219,6 +224,12 @@ class BeliefPlanner:
         return state, weights
 
     def _start(self, o: np.ndarray) -> tuple[CustomerState, np.ndarray]:
+        """Particles for conversations just begun, drawn a slice of conversations at a time (memory)."""
+        step = max(1, START_ROWS // (self.particles * OVERSAMPLE))
+        parts = [self._start_slice(o[i : i + step]) for i in range(0, len(o), step)]
+        return concat([s for s, _ in parts]), np.concatenate([w for _, w in parts])
+
+    def _start_slice(self, o: np.ndarray) -> tuple[CustomerState, np.ndarray]:
         """Particles for conversations just begun: prior draws with the opening's codes, weighed by its readings.
 
         The prior draws each trait from its own uniforms and each reading depends on one trait, so the
@@ -409,6 +420,45 @@ class BeliefPlanner:
 
 
 # -- the measurement ---------------------------------------------------------------------------
+def play_in_blocks(policy: Any, industry: str, episodes: int, seed: int, block: int, max_turns: int = 10) -> Rollouts:
+    """``rollout(policy, episodes=episodes, seed=seed)``'s customers, exactly, served ``block`` at a time.
+
+    The customers are drawn as ``rollout`` draws them (so they are ``cs-tui evaluate``'s); each block's turns
+    draw from a stream of their own (in ``rollout`` too the draws after the first turn differ from one
+    policy to another, as their conversations end at different turns)."""
+    tables = Tables.build(default_catalog(), industry)
+    everyone = new_customers(tables, np.random.default_rng(seed).random((CUSTOMER_DRAWS, episodes)))
+    start = everyone.copy()
+    kernel = BatchTurn(DYNAMICS, max_turns)
+    returns = np.zeros(episodes)
+    per_episode = np.zeros((episodes, N_STRATEGIES), dtype=np.int64)
+    for first in range(0, episodes, block):
+        ids = np.arange(first, min(episodes, first + block))
+        state, draws = everyone.select(ids), np.random.default_rng([seed, first, 0x0B10C])
+        active = np.arange(len(ids))
+        while len(active):
+            rows = state.select(active)
+            action = np.asarray(policy(kernel.observe(rows), episodes=ids[active]), dtype=np.int64)
+            per_episode[ids[active], action] += 1
+            components, outcome = kernel.play(rows, action, draws.random((TURN_DRAWS, len(active))))
+            returns[ids[active]] += components.sum(axis=0)
+            state.assign(active, rows)
+            active = active[outcome == ONGOING]
+        everyone.assign(ids, state)
+    return Rollouts(
+        returns=returns,
+        outcomes=everyone.outcome,
+        turns=everyone.turn,
+        satisfaction=everyone.sat,
+        tiers=start.tier,
+        inquiries=start.inquiry,
+        industries=start.industry,
+        strategy_counts=per_episode.sum(axis=0),
+        episode_strategy_counts=per_episode,
+        needs_specialist=start.needs_specialist,
+    )
+
+
 def share_of_oracle(
     returns: np.ndarray, oracle: np.ndarray, random: np.ndarray, rng: np.random.Generator, reps: int = 2000
 ) -> tuple[float, float, float]:
@@ -445,6 +495,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--particles", type=_count(8, MAX_PARTICLES, "--particles"), default=512)
     parser.add_argument("--plan-particles", type=_count(1, MAX_PARTICLES, "--plan-particles"), default=32)
     parser.add_argument("--rollouts", type=_count(1, MAX_ROLLOUTS, "--rollouts"), default=8)
+    parser.add_argument(
+        "--block",
+        type=_count(1, MAX_CUSTOMERS, "--block"),
+        default=500,
+        help="customers the planner serves at once (its memory: some 0.4 MB a customer at 512 particles)",
+    )
     parser.add_argument("--planner-seed", type=_count(0, 2**32, "--planner-seed"), default=7)
     parser.add_argument("--noise-floor", action="store_true", help="also the oracle with another planning seed")
     parser.add_argument("--agent", nargs="*", default=[], help="agents to score on the same customers")
@@ -510,21 +566,21 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.planner_seed,
     )
     label = f"belief QMDP (P{args.particles} m{args.plan_particles} k{args.rollouts})"
-    r, seconds = timed(lambda: rollout(planner, industry=industry, episodes=n, seed=args.seed))
+    r, seconds = timed(lambda: play_in_blocks(planner, industry, n, args.seed, args.block))
     row(label, r, seconds)
     planner_returns = r.returns
     print(
         f"{'':<34}filter: {planner.replays} refiltered from the opening, {planner.collapses} "
         f"still unexplained, {planner.resamples:,} resamplings"
     )
-    briers = []
-    for ids, belief in planner.specialist_belief:
-        truth = r.needs_specialist[ids]
-        briers.append(f"{np.mean((belief - truth) ** 2):.3f}")
+    ids, belief, turns = (np.concatenate(part) for part in zip(*planner.specialist_belief, strict=True))
+    truth = r.needs_specialist[ids]
+    briers = [f"{np.mean((belief[turns == k] - truth[turns == k]) ** 2):.3f}" for k in range(6) if (turns == k).any()]
     prior = r.needs_specialist.mean()
     print(
-        f"{'':<34}Brier of P(needs specialist) by turn: {' '.join(briers[:6])} (a constant {prior:.2f}: "
-        f"{np.mean((prior - r.needs_specialist) ** 2):.3f})"
+        f"{'':<34}Brier of P(needs specialist) at turns 0-5: {' '.join(briers)} (a constant {prior:.2f}: "
+        f"{np.mean((prior - r.needs_specialist) ** 2):.3f}); peak memory "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )
     for spec in args.agent:
         from cs_tui.agents import load_agent

@@ -87,7 +87,7 @@ def test_the_belief_learns_who_needs_a_specialist() -> None:
     planner = ic.BeliefPlanner(particles=256, plan_particles=2, rollouts=2, seed=3)
     played = rollout(planner, industry="mixed", episodes=150, seed=21)
     assert played.needs_specialist is not None
-    ids, belief = planner.specialist_belief[0]
+    ids, belief, _ = planner.specialist_belief[0]
     truth = played.needs_specialist[ids]
     constant = truth.mean()
     assert np.mean((belief - truth) ** 2) < 0.5 * np.mean((constant - truth) ** 2)
