@@ -1,14 +1,14 @@
 """What can play that sees only the observation reach? A belief planner's % of oracle on held-out customers.
 
     python benchmarks/information_ceiling.py [--customers 1000] [--seed 1] [--particles 512]
-                                             [--plan-particles 32] [--rollouts 8] [--planner-seed 7]
-                                             [--noise-floor] [--agent SPEC ...] [--save F.npz]
+                                             [--plan-particles 32] [--rollouts 8] [--block 500]
+                                             [--planner-seed 7] [--noise-floor] [--agent SPEC ...] [--save F.npz]
 
 The oracle (``cs_env.policies.OraclePolicy``) reads the customer's hidden traits (complexity, savvy,
 openness, patience, whether only a specialist can help) and the exact satisfaction; every agent is scored
 as a share of it. How much of the gap to 100 % is the price of not seeing them? :class:`BeliefPlanner`
-answers with a policy that receives the observations alone (``rollout`` calls it as it calls a trained
-agent, with no state) and:
+answers with a policy that receives the observations alone (it is called as ``rollout`` calls a trained
+agent with memory: observations and conversation ids, never the state) and:
 
 - keeps a **belief** over the hidden state, a particle filter: customers drawn from the env's own prior
   (``new_customers`` with the observed inquiry, tier and urgency pinned), weighted by the exact likelihood
@@ -16,7 +16,9 @@ agent, with no state) and:
   clipped to [0, 1]); each turn every particle plays the strategy the agent played, its luck solved from
   the progress the customer showed, and is weighted by the likelihood of what the customer showed next (the
   progress made, the satisfaction and patience cues, the complexity and savvy hints, the openness an offer
-  revealed) and of not having left; resampled when the weights grow uneven;
+  revealed) and of not having left; resampled when the weights grow uneven, the copies' fixed traits then
+  spread again by Liu and West's shrinkage kernel; a conversation no particle explains is filtered again
+  from its opening with four times the particles (both counted in the output);
 - chooses each turn's strategy by **QMDP**: the expected return under the belief of each strategy followed
   by the oracle's own rollout rule with full information of the particle (``trait_policy``, what the oracle
   rolls out), averaged over ``--plan-particles`` particles drawn from the belief, ``--rollouts`` rollouts
@@ -29,9 +31,11 @@ the next turn on (so it never pays to gather information, and overrates strategi
 trait it cannot see), while a better planner would also probe on purpose (its belief improves only as a side
 effect of play). The oracle it is scored against is itself a rollout rule, not the exact optimum.
 
-The customers are ``cs-tui evaluate``'s: ``rollout(episodes=N, seed=S)`` (the held-out set is seed 1;
-at 10,000 they are the baselines table's), and % of oracle is ``cs_env.evaluate``'s, against the same
-``reference_rollouts`` (random 0, oracle 100) on those customers, with a 95 % bootstrap interval over
+The customers are ``cs-tui evaluate``'s: those of ``rollout(episodes=N, seed=S)`` (the held-out set is
+seed 1; at 10,000 they are the baselines table's), which the planner serves ``--block`` at a time (its
+memory) with turn draws of its own (in ``rollout`` too the draws after the first turn differ from one
+policy to the next, as their conversations end at different turns); % of oracle is ``cs_env.evaluate``'s,
+against the same ``reference_rollouts`` (random 0, oracle 100) on those customers, with a 95 % bootstrap interval over
 customers (paired: each resample takes the planner's, the oracle's and random's returns of the same
 customers). ``--noise-floor`` also plays the oracle with another planning seed: its % of itself.
 ``--agent`` scores agents (``cs-tui evaluate``'s names, e.g. ``default``) on the same customers.
