@@ -603,6 +603,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{'':<34}the belief planner's lead over {spec}: {points:+.1f} points of % of oracle "
             f"[{low:+.1f}, {high:+.1f}]"
         )
+        # where the lead comes from: each group's share of it (the shares add up to the lead)
+        whole = oracle_r.returns.mean() - random_r.returns.mean()
+        lead = (planner_returns - r.returns) / whole * 100.0 / n
+        assert r.needs_specialist is not None
+        needed = r.needs_specialist > 0
+        names = [i.name for i in default_catalog().inquiries]
+        by_inquiry = sorted(((lead[r.inquiries == k].sum(), names[k]) for k in np.unique(r.inquiries)), reverse=True)
+        print(
+            f"{'':<34}of it: specialists' cases {lead[needed].sum():+.1f}, the frontline's {lead[~needed].sum():+.1f}; "
+            + ", ".join(f"{name} {share:+.1f}" for share, name in by_inquiry[:5])
+        )
     print(f"{'random':<34}{random_r.returns.mean():>10.3f}")
     return 0
 
