@@ -492,9 +492,11 @@ def _count(low: int, high: int, what: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cs_tui.seeds import seed_arg
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=_count(2, MAX_CUSTOMERS, "--customers"), default=1000)
-    parser.add_argument("--seed", type=_count(0, 2**32, "--seed"), default=1, help="the customers' (evaluate's --seed)")
+    parser.add_argument("--seed", type=seed_arg(), default=1, help="the customers' (cs-tui evaluate's --seed)")
     parser.add_argument("--industry", default="mixed")
     parser.add_argument("--particles", type=_count(8, MAX_PARTICLES, "--particles"), default=512)
     parser.add_argument("--plan-particles", type=_count(1, MAX_PARTICLES, "--plan-particles"), default=32)
@@ -505,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         default=500,
         help="customers the planner serves at once (its memory: some 0.4 MB a customer at 512 particles)",
     )
-    parser.add_argument("--planner-seed", type=_count(0, 2**32, "--planner-seed"), default=7)
+    parser.add_argument("--planner-seed", type=seed_arg(), default=7, help="the planner's own draws")
     parser.add_argument("--noise-floor", action="store_true", help="also the oracle with another planning seed")
     parser.add_argument("--agent", nargs="*", default=[], help="agents to score on the same customers")
     parser.add_argument("--save", type=Path, help="write every row's per-customer returns to this .npz")
