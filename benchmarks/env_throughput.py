@@ -3,7 +3,8 @@
     python benchmarks/env_throughput.py [--steps N]
 
 Each env is stepped with pre-drawn random actions, resetting when an episode ends (resets count
-toward the time, as in training). Goal (issue 2): ours at least 0.5x CartPole-v1's steps/s.
+toward the time, as in training). Goal (issue 25): ours at least 0.9x CartPole-v1's steps/s (issue 2
+asked 0.5x of v0).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def main() -> None:
     for kind in ("unwrapped", "gym.make"):
         ours = best[f"cs_env/CustomerSupport-v1 ({kind})"]
         ref = best[f"CartPole-v1 ({kind})"]
-        print(f"ratio ours / CartPole-v1 ({kind}): {ours / ref:.2f}x (goal >= 0.5x)")
+        print(f"ratio ours / CartPole-v1 ({kind}): {ours / ref:.2f}x (goal >= 0.9x)")
 
 
 if __name__ == "__main__":

@@ -108,49 +108,16 @@ class Tables:
         return Tables(**{k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in tables.items()})
 
 
+@dataclass(slots=True, eq=False)
 class CustomerState:
-    """One conversation's full state (Python numbers), or many (numpy arrays of equal length)."""
+    """One conversation's full state (Python numbers), or many (numpy arrays of equal length).
 
-    __slots__ = (
-        "complexity",
-        "complexity_hint",
-        "drain_rate",
-        "empathy_uses",
-        "fix_chance",
-        "handle_time",
-        "industry",
-        "inquiry",
-        "kept_if_escalated",
-        "last_dsat",
-        "last_gain",
-        "lost_if_left",
-        "needs_specialist",
-        "offered_recommend",
-        "offered_upsell",
-        "offers_sold",
-        "openness",
-        "openness_hint",
-        "outcome",
-        "patience",
-        "patience_cue",
-        "potential",
-        "progress",
-        "reaction",
-        "receptive_base",
-        "relief_base",
-        "relief_slope",
-        "sat",
-        "sat_cue",
-        "savvy",
-        "savvy_hint",
-        "solution_uses",
-        "specialist_hint",
-        "tier",
-        "tier_row",
-        "tier_value",
-        "turn",
-        "urgency",
-    )
+    A slotted dataclass for its generated ``__init__``: the single env seats each customer of an arrival
+    block with one call of it (:meth:`unstack`), several times cheaper than setting 38 slots by name.
+    ``__slots__`` lists the fields in the order ``__init__`` takes them. ``eq=False``: states compare by
+    identity (numpy fields have no single truth value).
+    """
+
     inquiry: Any
     industry: Any
     tier: Any
@@ -209,13 +176,7 @@ class CustomerState:
     def unstack(self) -> list[CustomerState]:
         """A batched state as one scalar state per row (Python numbers, lists per strategy)."""
         columns = [getattr(self, name).tolist() for name in self.__slots__]
-        states = []
-        for row in zip(*columns, strict=True):
-            state = CustomerState.__new__(CustomerState)
-            for name, value in zip(self.__slots__, row, strict=True):
-                setattr(state, name, value)
-            states.append(state)
-        return states
+        return [CustomerState(*row) for row in zip(*columns, strict=True)]
 
     def select(self, index: Any) -> CustomerState:
         """Rows ``index`` of a batched state (an int gives a scalar state)."""

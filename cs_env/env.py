@@ -125,6 +125,9 @@ def named_info(info: dict[str, Any], names: dict[str, tuple[str, ...]]) -> dict[
     return out
 
 
+#: (terminated, truncated) by the outcome code after a step: a time limit truncates, any other end terminates
+_ENDS = tuple((code in (RESOLVED, ESCALATED, ABANDONED), code == TIMEOUT) for code in map(int, Outcome))
+_ZERO = np.float64(0.0)  # info's reward components at a reset, and efficiency and penalty on most steps
 DRAW_BLOCK = 1024
 ARRIVAL_BLOCK = 256
 
@@ -183,6 +186,11 @@ class TurnRecord(NamedTuple):
     reward: float
     components: tuple[float, ...]
     outcome: int
+
+
+#: a TurnRecord from its fields in order, as ``TurnRecord._make`` makes one, without the Python-level frame
+#: of a named tuple's ``__new__`` (a step records one)
+_new_record = tuple.__new__
 
 
 class Exchange(NamedTuple):
@@ -367,6 +375,8 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         self._industry_names = self.catalog.industry_names
         #: the names info's codes index (``CODED_INFO_KEYS``), for this env's catalog
         self.info_names = info_names(self.catalog)
+        #: int64 scalars for every code info can give (each key's names, and 0/1 for hidden_offer_sold)
+        self._int64 = tuple(np.int64(k) for k in range(max(2, *map(len, self.info_names.values()))))
         self._state: CustomerState | None = None
         self._arrival_patience = 0.0  # the customer's patience as they arrived (the state's drains)
         self._done = False
@@ -412,20 +422,24 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
             raise RuntimeError("step() called before reset(): call env.reset() to start a conversation")
         if self._done:
             raise RuntimeError("step() called after the conversation ended: call env.reset() to start a new one")
-        a = self._check_action(action)
+        # the common case (a Python int in range) checked inline: a call a step less
+        a = action if type(action) is int and 0 <= action < N_STRATEGIES else self._check_action(action)
         sentiment_before = self._sentiment
         sold_before = s.offers_sold
-        *components, outcome = play_turn(self.dynamics, s, a, self._uniforms(TURN_DRAWS), self.max_turns)
-        reward = components[0] + components[1] + components[2] + components[3]
-        terminated = outcome in (RESOLVED, ESCALATED, ABANDONED)
-        truncated = outcome == TIMEOUT
+        sat, efficiency, business, penalty, outcome = play_turn(
+            self.dynamics, s, a, self._uniforms(TURN_DRAWS), self.max_turns
+        )
+        components = (sat, efficiency, business, penalty)
+        reward = sat + efficiency + business + penalty
+        terminated, truncated = _ENDS[outcome]
         self._done = terminated or truncated
         self._sentiment = sentiment = sentiment_of(s.sat_cue)
-        self.history.append(TurnRecord(a, sentiment_before, sentiment, s.sat_cue, reward, tuple(components), outcome))
+        record = (a, sentiment_before, sentiment, s.sat_cue, reward, components, outcome)
+        self.history.append(_new_record(TurnRecord, record))
         if self.render_mode == "human":
             self.render()
-        info = self._info(outcome, components, sold=s.offers_sold > sold_before)
-        return self._obs(), reward, terminated, truncated, info
+        info = self._info(outcome, components, s.offers_sold > sold_before)
+        return observe_one(s), reward, terminated, truncated, info
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
@@ -543,20 +557,29 @@ class CustomerSupportEnv(gym.Env[np.ndarray, int]):
         and TorchRL's info reader specs; the reward components flat (``components`` None: a reset: 0)."""
         s = self._state
         assert s is not None
-        f64, i64 = np.float64, np.int64  # called directly: cheaper than map() (a step pays them)
-        a, b, c, d = (0.0, 0.0, 0.0, 0.0) if components is None else components
+        # the codes' int64 scalars are made once (numpy scalars are immutable, so steps share them):
+        # np.int64(k) costs several times np.float64(x), and a step gave six of them
+        code, f64 = self._int64, np.float64
+        if components is None:  # a reset: no reward yet
+            a = b = c = d = _ZERO
+        else:
+            a, b, c, d = components
+            a, c = f64(a), f64(c)
+            # efficiency and the escalation penalty are exactly 0.0 on most steps (never -0.0): one scalar
+            b = f64(b) if b else _ZERO
+            d = f64(d) if d else _ZERO
         return {  # the keys are CODED_INFO_KEYS and REWARD_KEYS, written out: a step builds this dict
             "hidden_satisfaction": f64(s.sat),  # the truth, for analysis: no policy reads it
-            "sentiment": i64(self._sentiment),
-            "tier": i64(s.tier),
-            "industry": i64(s.industry),
-            "inquiry_type": i64(s.inquiry),
-            "outcome": i64(outcome),
-            "reward_satisfaction": f64(a),
-            "reward_efficiency": f64(b),
-            "reward_business_impact": f64(c),
-            "reward_escalation_penalty": f64(d),
-            "hidden_offer_sold": i64(sold),  # 1 if an offer made on this step sold: the truth, for analysis only
+            "sentiment": code[self._sentiment],
+            "tier": code[s.tier],
+            "industry": code[s.industry],
+            "inquiry_type": code[s.inquiry],
+            "outcome": code[outcome],
+            "reward_satisfaction": a,
+            "reward_efficiency": b,
+            "reward_business_impact": c,
+            "reward_escalation_penalty": d,
+            "hidden_offer_sold": code[sold],  # 1 if an offer made on this step sold: the truth, for analysis only
         }
 
     @staticmethod

@@ -58,6 +58,8 @@ OBS_SIZE = 18
 #: Past this many uses, empathy and solution attempts read as "many" (1.0) in the observation.
 USES_SEEN = 4
 _SALE_BY_TIER = sale_value_by_tier()
+_FLOAT32 = np.dtype(np.float32)
+_OFFERS = frozenset((PRODUCT_RECOMMEND, UPSELL))  # the strategies that make an offer
 
 
 def sentiment_of(sat: float) -> int:
@@ -66,22 +68,22 @@ def sentiment_of(sat: float) -> int:
     return level if level < 4 else 4
 
 
-def _clip01(x: float) -> float:
-    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
-
-
 def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> tuple[float, float, float, float, int]:
     """Play strategy ``a`` on the one conversation ``s`` in place, using ``TURN_DRAWS`` uniform numbers
-    ``u``. Returns the reward components (:mod:`cs_env.reward`) and the :class:`Outcome` code after it."""
+    ``u``. Returns the reward components (:mod:`cs_env.reward`) and the :class:`Outcome` code after it.
+
+    Written for the single env's step, where this is most of the time: each draw named once, clips and
+    the offer's bookkeeping inline, work only on the branch that needs it. The arithmetic is
+    :class:`BatchTurn`'s, operation for operation (``tests/test_turn.py``).
+    """
+    u_luck, u_mood, u_buy, u_leave, u_reveal, u_fix, u_sat_cue, u_patience_cue, u_complexity, u_savvy = u
     sat = s.sat
-    recommend, upsell, escalate = a == PRODUCT_RECOMMEND, a == UPSELL, a == ESCALATE
-    sales = recommend or upsell
     time_cost = d.time_cost[a]
 
     cooperation = d.cooperation_base + d.cooperation_per_sat * sat
     if cooperation > 1.0:
         cooperation = 1.0
-    gain = s.potential[a] * cooperation * (d.luck_low + d.luck_span * u[0])
+    gain = s.potential[a] * cooperation * (d.luck_low + d.luck_span * u_luck)
     progress = s.progress + gain
     if progress > 1.0:
         progress = 1.0
@@ -89,17 +91,25 @@ def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> 
 
     # an offer is made once; it lands only with a receptive customer and backfires on an upset one
     bought = offer_mood = 0.0
-    if sales:
+    if a in _OFFERS:
+        recommend = a == PRODUCT_RECOMMEND
         already_offered = s.offered_recommend if recommend else s.offered_upsell
         calm_enough = (sat - d.calm_floor) * d.calm_slope
         calm_enough = 0.0 if calm_enough < 0.0 else 1.0 if calm_enough > 1.0 else calm_enough
         receptive = s.receptive_base * calm_enough
         first_offer = 1.0 - already_offered
-        bought = first_offer * (u[2] < receptive * d.buy_chance[a])
+        bought = first_offer * (u_buy < receptive * d.buy_chance[a])
         upset = d.upset_offer if sat < d.upset_below else 0.0
         offer_mood = first_offer * d.offer_warmth * (receptive - d.warmth_threshold) - (
             already_offered * d.repeat_offer + upset
         )
+        if recommend:
+            s.offered_recommend = 1.0
+        else:
+            s.offered_upsell = 1.0
+        s.offers_sold += bought
+        hint = s.openness + d.reveal_noise * (u_reveal - 0.5)  # how they took the offer shows
+        s.openness_hint = 0.0 if hint < 0.0 else 1.0 if hint > 1.0 else hint
 
     calming = d.calming[a]
     if calming:
@@ -108,9 +118,9 @@ def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> 
     brush_off = d.brush_off if a == QUICK_RESOLUTION and gain < d.brush_off_below else 0.0
     patronizing = d.patronizing if empathy and sat > d.patronizing_above else 0.0
     dsat = s.reaction[a] + calming + d.progress_share * gain + offer_mood - brush_off - patronizing
-    dsat = dsat + d.mood_noise * (u[1] - 0.5) + (d.resolved_bonus if resolved else 0.0)
-    handled = u[5] < s.fix_chance  # the specialist's outcome, should the case be handed over
-    if escalate:
+    dsat = dsat + d.mood_noise * (u_mood - 0.5) + (d.resolved_bonus if resolved else 0.0)
+    if a == ESCALATE:  # the specialist's outcome
+        handled = u_fix < s.fix_chance
         if handled:
             early = 1.0 - d.relief_fade * s.turn
             dsat = s.relief_base + s.relief_slope * (early if early > 0.0 else 0.0)
@@ -126,33 +136,33 @@ def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> 
     new_sat = 0.0 if new_sat < 0.0 else ceiling if new_sat > ceiling else new_sat
 
     patience = s.patience - time_cost * s.drain_rate - d.frustration * (-dsat if dsat < 0.0 else 0.0)
-    impatience = 1.0 - _clip01(patience)
+    impatience = 1.0 - (0.0 if patience < 0.0 else 1.0 if patience > 1.0 else patience)
     anger = 1.0 - new_sat
     turn = s.turn + 1
-    if escalate:
-        outcome = ESCALATED
-    elif resolved:
-        outcome = RESOLVED
-    elif u[3] < anger * anger * (d.leave_base + d.leave_per_impatience * impatience * impatience):
-        outcome = ABANDONED
-    else:
-        outcome = TIMEOUT if turn >= max_turns else ONGOING
     handle_time = s.handle_time + time_cost
     if handle_time > 1.0:
         handle_time = 1.0
 
-    # the reward components
+    # the outcome and the reward components
     satisfaction = SATISFACTION_SCALE * (new_sat - sat)
     efficiency = kept = lost = 0.0
-    if outcome == RESOLVED:
+    if a == ESCALATE:
+        outcome = ESCALATED
+        kept = s.kept_if_escalated if handled else 0.0
+    elif resolved:
+        outcome = RESOLVED
         efficiency = 1.0 - handle_time / EFFICIENT_HANDLE_TIME
         efficiency = 0.0 if efficiency < 0.0 else 1.0 if efficiency > 1.0 else efficiency
         efficiency = EFFICIENCY_FLOOR + EFFICIENCY_SPAN * efficiency
         kept = s.tier_value
-    elif escalate:
-        kept = s.kept_if_escalated if handled else 0.0
-    elif outcome != ONGOING:  # left unhelped, or out of time
-        lost = s.lost_if_left
+    elif u_leave < anger * anger * (d.leave_base + d.leave_per_impatience * impatience * impatience):
+        outcome = ABANDONED
+        lost = s.lost_if_left  # left unhelped
+    elif turn >= max_turns:
+        outcome = TIMEOUT
+        lost = s.lost_if_left  # out of time: a failure too
+    else:
+        outcome = ONGOING
     business = bought * _SALE_BY_TIER[s.tier_row + a] + kept * new_sat - lost
     business = business if business < 1.0 else 1.0
 
@@ -161,37 +171,35 @@ def play_turn(d: Dynamics, s: CustomerState, a: int, u: Any, max_turns: int) -> 
         s.empathy_uses += 1
     if d.is_solution[a]:
         s.solution_uses += 1
-    if sales:
-        if recommend:
-            s.offered_recommend = 1.0
-        else:
-            s.offered_upsell = 1.0
-        s.offers_sold += bought
-        s.openness_hint = _clip01(s.openness + d.reveal_noise * (u[4] - 0.5))  # how they took the offer shows
     # what the customer's words show now
-    cue = _clip01(new_sat + d.sat_cue_noise * (u[6] - 0.5))
+    cue = new_sat + d.sat_cue_noise * (u_sat_cue - 0.5)
+    cue = 0.0 if cue < 0.0 else 1.0 if cue > 1.0 else cue
     s.last_dsat = cue - s.sat_cue
     s.sat_cue = cue
-    s.patience_cue = _clip01(patience + d.patience_cue_noise * (u[7] - 0.5))
-    s.complexity_hint = _clip01(s.complexity + d.complexity_hint_noise * (u[8] - 0.5))
-    s.savvy_hint = _clip01(s.savvy + d.savvy_hint_noise * (u[9] - 0.5))
+    hint = patience + d.patience_cue_noise * (u_patience_cue - 0.5)
+    s.patience_cue = 0.0 if hint < 0.0 else 1.0 if hint > 1.0 else hint
+    hint = s.complexity + d.complexity_hint_noise * (u_complexity - 0.5)
+    s.complexity_hint = 0.0 if hint < 0.0 else 1.0 if hint > 1.0 else hint
+    hint = s.savvy + d.savvy_hint_noise * (u_savvy - 0.5)
+    s.savvy_hint = 0.0 if hint < 0.0 else 1.0 if hint > 1.0 else hint
     s.last_gain = gain
     s.outcome = outcome
-    return satisfaction, efficiency, business, ESCALATION_PENALTY if escalate else 0.0, outcome
+    return satisfaction, efficiency, business, ESCALATION_PENALTY if a == ESCALATE else 0.0, outcome
 
 
 def observe_one(s: CustomerState) -> np.ndarray:
     """The observation of one conversation (see ``CustomerSupportEnv``): 18 float32 numbers."""
     change = 0.5 + 2.0 * s.last_dsat
-    gain, empathy, solutions = s.last_gain, s.empathy_uses, s.solution_uses
-    return np.array(
-        [
+    gain, empathy, solutions, cue = s.last_gain, s.empathy_uses, s.solution_uses, s.sat_cue
+    sentiment = int(cue * 5.0)  # sentiment_of(cue), inline: a call less per step
+    return np.fromiter(  # from a tuple of known length: cheaper than np.array, which first probes each item
+        (
             s.inquiry,
-            sentiment_of(s.sat_cue),
+            sentiment if sentiment < 4 else 4,
             s.urgency,
             s.turn,
             s.tier,
-            s.sat_cue,
+            cue,
             s.handle_time,
             s.progress,
             s.complexity_hint,
@@ -204,8 +212,9 @@ def observe_one(s: CustomerState) -> np.ndarray:
             solutions / USES_SEEN if solutions < USES_SEEN else 1.0,
             (s.offered_recommend + s.offered_upsell) / 2.0,
             s.specialist_hint,
-        ],
-        dtype=np.float32,
+        ),
+        _FLOAT32,
+        OBS_SIZE,
     )
 
 
