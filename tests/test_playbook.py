@@ -78,6 +78,36 @@ def test_a_written_playbook_reads_back_to_the_same_choices() -> None:
     ]
 
 
+def test_a_not_condition_takes_every_name_but_those_and_is_written_back_as_not_when_shorter() -> None:
+    playbook = loads(
+        HEAD
+        + '[[rule]]\nstrategy = "technical"\ninquiry_type = { not = ["fraud_report", "loan_application"] }\n'
+        + '[[rule]]\nstrategy = "empathetic"\ninquiry_type = ["fraud_report", "loan_application"]\n'
+        + 'sentiment = { not = ["delighted"] }\nurgency = { not = [0, 4] }\n'
+        + '[[rule]]\nstrategy = "quick_resolution"\n'
+    )
+    assert playbook.rules[0].conditions["inquiry_type"] == frozenset(
+        i for i, name in enumerate(INQUIRIES) if name not in ("fraud_report", "loan_application")
+    )
+    assert playbook.describe(0) == "when inquiry_type is none of fraud_report, loan_application: technical"
+    assert playbook.describe(1) == (
+        "when inquiry_type is fraud_report or loan_application and sentiment is not delighted and urgency ≥ 1 "
+        "and ≤ 3: empathetic"
+    )
+    text = playbook.dumps()
+    assert 'inquiry_type = { not = ["fraud_report", "loan_application"] }' in text
+    assert 'inquiry_type = ["fraud_report", "loan_application"]' in text  # two kept: named as they are
+    assert 'sentiment = { not = ["delighted"] }' in text
+    again = loads(text)
+    assert [(r.strategy, r.conditions) for r in again.rules] == [(r.strategy, r.conditions) for r in playbook.rules]
+    f = features()
+    obs = np.zeros((3, len(OBS_NAMES)), dtype=np.float32)
+    obs[:, f["inquiry_type"].index] = [INQUIRIES.index("bug_report"), INQUIRIES.index("fraud_report"), 0]
+    obs[:, f["inquiry_type"].index][2] = INQUIRIES.index("loan_application")
+    obs[:, f["urgency"].index] = [0, 2, 4]
+    assert [STRATEGY_NAMES[a] for a in playbook(obs)] == ["technical", "empathetic", "quick_resolution"]
+
+
 T = '[[rule]]\nstrategy = "technical"\n'
 
 
@@ -111,6 +141,11 @@ T = '[[rule]]\nstrategy = "technical"\n'
             [":5:", "rule 2 can never fire"],
         ),
         ("[[rule]\n", ["not valid TOML", "line 3"]),
+        (T + f"inquiry_type = {{ not = {INQUIRIES!r} }}\n".replace("'", '"'), [":5:", "can never hold"]),
+        (T + 'inquiry_type = { not = ["parking_fine"] }\n', [":5:", "unknown inquiry_type 'parking_fine'", "fraud_report"]),
+        (T + "inquiry_type = { not = [] }\n", [":5:", "empty 'not' list", "drop the condition"]),
+        (T + 'inquiry_type = { not = ["bug_report"], in = ["bug_report"] }\n', [":5:", "cannot be combined with", "not"]),
+        (T + "ctx_savvy_hint = { not = [0.5] }\n", [":5:", "'not' takes names or whole numbers", "below"]),
     ],
 )
 def test_a_malformed_playbook_is_refused_naming_the_line_and_the_choices(body: str, expected: list[str]) -> None:
