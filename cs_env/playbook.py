@@ -21,11 +21,12 @@ A playbook is a TOML file::
 
 Conditions name the observation's features (``cs_env.env.OBS_NAMES``; the ranges are the observation
 space's); ``inquiry_type``, ``sentiment`` and ``tier`` take names (the catalog's inquiries,
-``SENTIMENT_NAMES``, ``TIER_NAMES``), or ``{ not = [...] }``: every name (or whole number) but those. A rule fires when all its conditions hold; the first rule that
-fires decides. Loading validates everything and names the file, the line and the valid choices: an
-unknown feature or strategy, a condition that can never hold, a rule earlier rules already cover, an
-empty playbook, another format or env version or industry set, and a playbook that leaves some situation uncovered
-(with an example of one). So a loaded playbook answers every observation: it never fails mid-episode.
+``SENTIMENT_NAMES``, ``TIER_NAMES``), or ``{ not = [...] }``: every name (or whole number) but those. A
+rule fires when all its conditions hold; the first rule that fires decides. Loading validates everything
+and names the file, the line and the valid choices: an unknown feature or strategy, a condition that can
+never hold, a rule earlier rules already cover, an empty playbook, another format or env version or
+industry set, and a playbook that leaves some situation uncovered (with an example of one). So a loaded
+playbook answers every observation: it never fails mid-episode.
 
 Pure: the standard library and numpy.
 """

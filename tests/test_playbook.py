@@ -142,9 +142,15 @@ T = '[[rule]]\nstrategy = "technical"\n'
         ),
         ("[[rule]\n", ["not valid TOML", "line 3"]),
         (T + f"inquiry_type = {{ not = {INQUIRIES!r} }}\n".replace("'", '"'), [":5:", "can never hold"]),
-        (T + 'inquiry_type = { not = ["parking_fine"] }\n', [":5:", "unknown inquiry_type 'parking_fine'", "fraud_report"]),
+        (
+            T + 'inquiry_type = { not = ["parking_fine"] }\n',
+            [":5:", "unknown inquiry_type 'parking_fine'", "fraud_report"],
+        ),
         (T + "inquiry_type = { not = [] }\n", [":5:", "empty 'not' list", "drop the condition"]),
-        (T + 'inquiry_type = { not = ["bug_report"], in = ["bug_report"] }\n', [":5:", "cannot be combined with", "not"]),
+        (
+            T + 'inquiry_type = { not = ["bug_report"], in = ["bug_report"] }\n',
+            [":5:", "cannot be combined with", "not"],
+        ),
         (T + "ctx_savvy_hint = { not = [0.5] }\n", [":5:", "'not' takes names or whole numbers", "below"]),
     ],
 )
