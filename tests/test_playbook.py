@@ -432,3 +432,46 @@ def test_simplifying_drops_only_conditions_that_change_no_choice() -> None:
     assert simpler.describe(2) == "when sentiment is neutral or satisfied: educational"
     obs = space_sample(20_000, seed=4)
     np.testing.assert_array_equal(simpler(obs), playbook(obs))
+
+
+def test_an_unchecked_playbook_must_end_with_a_catch_all_and_loses_only_rules_that_never_fire() -> None:
+    from cs_env.playbook import Playbook, Rule
+
+    with pytest.raises(PlaybookError, match="must end with a catch-all"):
+        Playbook([Rule(0, {"sentiment": frozenset({0})})], check=False)
+    rules = [
+        Rule(STRATEGY_NAMES.index("empathetic"), {"sentiment": frozenset({0, 1})}),
+        Rule(STRATEGY_NAMES.index("escalate"), {"sentiment": frozenset({1})}),  # taken by the rule above
+        Rule(STRATEGY_NAMES.index("technical")),
+    ]
+    with pytest.raises(PlaybookError, match="rule 2 can never fire"):
+        Playbook(rules)
+    unchecked = Playbook(rules, check=False)
+    alive = unchecked.without_dead_rules()
+    assert [r.strategy for r in alive.rules] == [rules[0].strategy, rules[2].strategy]
+    obs = space_sample(5000, seed=8)
+    np.testing.assert_array_equal(alive(obs), unchecked(obs))
+
+
+def test_the_search_after_the_tree_raises_the_validation_return_and_says_where_it_overrode_the_agent() -> None:
+    from cs_env.playbook import Playbook, Rule
+    from cs_tui import distill as d
+
+    heuristic = load(HEURISTIC)
+    upsell = STRATEGY_NAMES.index("upsell")  # a catch-all no one would write: offers to everyone left
+    spoiled = Playbook([*heuristic.rules[:-1], Rule(upsell)])
+
+    def validate(playbook: Playbook) -> float:
+        return float(rollout(playbook, episodes=1000, seed=5).returns.mean())
+
+    searched = d._searched(spoiled, validate)
+    assert validate(searched) > validate(spoiled) + 0.05  # a better catch-all (at least) was found
+    again = loads(searched.dumps())  # a playbook file like any other: checked, every situation covered
+    assert again.dumps() == searched.dumps() == d._searched(spoiled, validate).dumps()  # deterministic
+    # the notes say what the teacher chose where each rule fires, and where the search overrode it
+    obs = space_sample(5000, seed=9)
+    teacher = np.asarray(heuristic(obs))
+    noted = d._annotated(spoiled, obs, teacher, np.ones(len(obs)))
+    assert noted.rules[-1].note.startswith("everything else: the agent chose upsell in 0% of the situations")
+    assert "but upsell serves the validation customers better" in noted.rules[-1].note
+    assert "the agent chose escalate in 100%" in noted.rules[0].note and "but" not in noted.rules[0].note
