@@ -22,7 +22,7 @@ without changing a choice (:meth:`cs_env.playbook.Playbook.simplified`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,11 @@ SEARCH_STEP = 0.025
 SEARCH_REACH = 0.15
 #: a change is kept only when it adds more than this to the mean validation return
 SEARCH_MIN_GAIN = 1e-4
+#: the search may also put in, for any rule, a rule of a larger distillation (a tree and a PART list of up
+#: to this many rules over the same situations): a rule the budget left out may serve customers better
+POOL_RULES = 40
+#: and the leaves of a tree of this many leaves per inquiry, on that inquiry's situations alone
+INQUIRY_LEAVES = 4
 
 
 class _Teacher:
@@ -350,7 +355,8 @@ def distill(
     chosen = student if best is None else best[1]
     assert chosen is not None
     if SEARCH and len(chosen.rules) > 1:
-        chosen = _searched(chosen, validate)
+        pool = _pool(x, labels, np.concatenate(ws), template, name, seed)
+        chosen = _searched(chosen, validate, pool, max_rules)
         chosen = _annotated(chosen, obs, labels, np.concatenate(ws))
     chosen = chosen.simplified()  # the same choices in fewer words
     situations = int(sum(len(y) for y in ys))
@@ -394,13 +400,55 @@ def _best_tree_within(
     return max(scored, key=lambda pair: pair[0])
 
 
-def _searched(playbook: Playbook, validate: Callable[[Playbook], float]) -> Playbook:
+def _pool(
+    x: np.ndarray, labels: np.ndarray, weights: np.ndarray, template: Playbook, name: str, seed: int
+) -> list[Rule]:
+    """The rules (catch-alls aside) of the largest tree and PART list of up to ``POOL_RULES`` rules on the
+    distillation's situations, for :func:`_searched` to put in; each once, in a fixed order."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    tree = DecisionTreeClassifier(max_leaf_nodes=LEAF_FACTOR * POOL_RULES, min_samples_leaf=MIN_LEAF, random_state=seed)
+    tree.fit(x, labels, sample_weight=weights)
+    t = tree.tree_
+    splits = max(
+        k for k in range(int(np.sum(t.children_left != -1)) + 1) if _rule_count(t, *_grown(t, k)) <= POOL_RULES
+    )
+    found = list(tree_to_playbook(tree, template, name, splits).rules[:-1])
+    listed = _decision_list(POOL_RULES, x, labels, weights, template, name, seed)
+    found += [] if listed is None else list(listed.rules[:-1])
+    # and per inquiry, the leaves of a small tree on its situations alone: what the agent does differently
+    # for one inquiry (escalating fraud sooner) is a rule the whole tree's budget rarely reaches
+    inquiry = template.features["inquiry_type"]
+    codes = np.rint(x[:, inquiry.index]).astype(np.int64)
+    for code in range(len(inquiry.choices)):
+        mine = codes == code
+        if mine.sum() < 2 * MIN_LEAF or len(np.unique(labels[mine])) < 2:
+            continue
+        small = DecisionTreeClassifier(max_leaf_nodes=INQUIRY_LEAVES, min_samples_leaf=MIN_LEAF, random_state=seed)
+        small.fit(x[mine], labels[mine], sample_weight=weights[mine])
+        st = small.tree_
+        for leaf in np.flatnonzero(st.children_left == -1):
+            strategy = int(small.classes_[int(np.argmax(st.value[leaf][0]))])
+            region = _leaf_region(st, int(leaf), template)
+            found.append(Rule(strategy, {"inquiry_type": frozenset({code}), **region}))
+    pool: list[Rule] = []
+    for rule in found:
+        if all(rule.strategy != r.strategy or rule.conditions != r.conditions for r in pool):
+            pool.append(rule)
+    return pool
+
+
+def _searched(
+    playbook: Playbook, validate: Callable[[Playbook], float], pool: Sequence[Rule] = (), max_rules: int = 0
+) -> Playbook:
     """``playbook`` improved for return rather than agreement: greedy (first improvement) local search over
     each rule's strategy, thresholds (on a grid of ``SEARCH_STEP``, within ``SEARCH_REACH``), listed values
     (one in or out at a time), the dropping of a condition, and the order of neighbouring rules, each change
     kept when ``validate`` (mean return on the validation customers) gains more than ``SEARCH_MIN_GAIN``;
-    until a pass changes nothing or after ``SEARCH_PASSES``. The same seed gives the same changes (a fixed
-    order of changes, seeded customers). Rules the changes leave unable to fire are dropped."""
+    and a rule of ``pool`` in the place of any rule but the catch-all, or before it while the playbook has
+    fewer than ``max_rules``; until a pass changes nothing or after ``SEARCH_PASSES``. The same seed gives
+    the same changes (a fixed order of changes, seeded customers). Rules the changes leave unable to fire
+    are dropped."""
 
     def unchecked(rules: list[Rule]) -> Playbook:
         return Playbook(rules, name=playbook.name, catalog=playbook.catalog, max_turns=playbook.max_turns, check=False)
@@ -426,6 +474,12 @@ def _searched(playbook: Playbook, validate: Callable[[Playbook], float]) -> Play
                     changed |= keep_if_better([*rules[:i], variant, *rules[i + 1 :]])
             if i + 2 < len(rules):  # swap with the next rule (never with the catch-all)
                 changed |= keep_if_better([*rules[:i], rules[i + 1], rules[i], *rules[i + 2 :]])
+        for other in pool:
+            for i in range(len(rules)):
+                if i < len(rules) - 1 and other not in rules:
+                    changed |= keep_if_better([*rules[:i], other, *rules[i + 1 :]])
+                if len(rules) < max_rules and other not in rules:
+                    changed |= keep_if_better([*rules[:i], other, *rules[i:]])
         if not changed:
             break
     return unchecked(rules).without_dead_rules()
