@@ -67,6 +67,9 @@ SEARCH_STEP = 0.025
 SEARCH_REACH = 0.15
 #: a change is kept only when it adds more than this to the mean validation return
 SEARCH_MIN_GAIN = 1e-4
+#: the most playbooks the search plays (each on the validation customers): what bounds its time for
+#: large budgets (at 15 rules about three passes fit; at 100, part of one)
+SEARCH_EVALUATIONS = 10_000
 #: the search may also put in, for any rule, a rule of a larger distillation (a tree and a PART list of up
 #: to this many rules over the same situations): a rule the budget left out may serve customers better
 POOL_RULES = 40
@@ -446,9 +449,9 @@ def _searched(
     (one in or out at a time), the dropping of a condition, and the order of neighbouring rules, each change
     kept when ``validate`` (mean return on the validation customers) gains more than ``SEARCH_MIN_GAIN``;
     and a rule of ``pool`` in the place of any rule but the catch-all, or before it while the playbook has
-    fewer than ``max_rules``; until a pass changes nothing or after ``SEARCH_PASSES``. The same seed gives
-    the same changes (a fixed order of changes, seeded customers). Rules the changes leave unable to fire
-    are dropped."""
+    fewer than ``max_rules``; until a pass changes nothing, after ``SEARCH_PASSES`` or after
+    ``SEARCH_EVALUATIONS`` playbooks played. The same seed gives the same changes (a fixed order of changes,
+    seeded customers). Rules the changes leave unable to fire are dropped."""
 
     def unchecked(rules: list[Rule]) -> Playbook:
         return Playbook(rules, name=playbook.name, catalog=playbook.catalog, max_turns=playbook.max_turns, check=False)
@@ -457,8 +460,13 @@ def _searched(
     rules = list(playbook.rules)
     best = validate(unchecked(rules))
 
+    played = 0
+
     def keep_if_better(trial: list[Rule]) -> bool:
-        nonlocal best, rules
+        nonlocal best, rules, played
+        if played >= SEARCH_EVALUATIONS:
+            return False
+        played += 1
         score = validate(unchecked(trial))
         if score <= best + SEARCH_MIN_GAIN:
             return False
