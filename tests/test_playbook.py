@@ -274,8 +274,26 @@ def test_a_playbook_warm_starts_training_and_a_bad_one_is_refused_before_any_run
 cli = run_cli_output  # exit status, stdout and stderr
 
 
-def test_distilling_a_two_rule_teacher_recovers_its_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def quick_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Distillations whose search for return plays a few hundred playbooks on 1,000 validation customers
+    (the shipped settings play up to 10,000 on 10,000: minutes, for what these tests check)."""
+    from cs_tui import distill as d
+
+    monkeypatch.setattr(d, "SEARCH_EVALUATIONS", 300)
+    monkeypatch.setattr(d, "VALIDATION_EPISODES", 1000)
+
+
+def test_distilling_a_two_rule_teacher_recovers_its_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The imitation: the tree and DAgger alone find the teacher's rules (the search for return, which may
+    serve customers better than a teacher this simple, is tested on its own)."""
     import json
+
+    from cs_tui import distill as d
+
+    monkeypatch.setattr(d, "SEARCH", False)
 
     teacher = tmp_path / "teacher.toml"
     teacher.write_text(HEAD + '[[rule]]\nstrategy = "empathetic"\nsentiment = ["angry", "frustrated"]\n' + T)
@@ -299,6 +317,7 @@ def test_distilling_a_two_rule_teacher_recovers_its_rules(tmp_path: Path, capsys
     np.testing.assert_array_equal(learned(obs), load(teacher)(obs))
 
 
+@pytest.mark.usefixtures("quick_search")
 def test_distill_writes_at_most_the_rules_asked_for_and_reports_side_by_side(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -374,6 +393,7 @@ def test_the_shipped_playbook_is_for_this_env_and_answers_every_situation() -> N
     assert (fired >= 0).all() and len(set(actions.tolist())) >= 3  # every situation answered, not one strategy
 
 
+@pytest.mark.usefixtures("quick_search")
 def test_distilling_is_deterministic_given_its_seed_and_refuses_the_held_out_seed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -453,16 +473,19 @@ def test_an_unchecked_playbook_must_end_with_a_catch_all_and_loses_only_rules_th
     np.testing.assert_array_equal(alive(obs), unchecked(obs))
 
 
-def test_the_search_after_the_tree_raises_the_validation_return_and_says_where_it_overrode_the_agent() -> None:
+def test_the_search_after_the_tree_raises_the_validation_return_and_says_where_it_overrode_the_agent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from cs_env.playbook import Playbook, Rule
     from cs_tui import distill as d
 
+    monkeypatch.setattr(d, "SEARCH_PASSES", 1)
     heuristic = load(HEURISTIC)
     upsell = STRATEGY_NAMES.index("upsell")  # a catch-all no one would write: offers to everyone left
     spoiled = Playbook([*heuristic.rules[:-1], Rule(upsell)])
 
     def validate(playbook: Playbook) -> float:
-        return float(rollout(playbook, episodes=1000, seed=5).returns.mean())
+        return float(rollout(playbook, episodes=500, seed=5).returns.mean())
 
     searched = d._searched(spoiled, validate)
     assert validate(searched) > validate(spoiled) + 0.05  # a better catch-all (at least) was found
