@@ -15,8 +15,11 @@ tried from one fit. An ordered list learned rule by rule (PART): a small tree on
 takes yet gives its leaf that agrees with the teacher most as the next rule, which uses the playbook's
 order (a later rule need not repeat what earlier ones took). Of all candidates within ``max_rules`` rules,
 in every round, the playbook kept is the one with the best mean return on validation customers (a seed
-apart from the training rounds' and from the held-out figures'); its conditions are then simplified
-without changing a choice (:meth:`cs_env.playbook.Playbook.simplified`).
+apart from the training rounds' and from the held-out figures'). Then a search for return rather than
+agreement (:func:`_searched`): greedy local search over each rule's strategy, thresholds, listed values and
+order, and over rules of larger distillations put in its place, scored on the same validation customers;
+the notes then say what the agent chose where each rule fires. Last, its conditions are simplified without
+changing a choice (:meth:`cs_env.playbook.Playbook.simplified`).
 """
 
 from __future__ import annotations
