@@ -15,20 +15,23 @@ tried from one fit. An ordered list learned rule by rule (PART): a small tree on
 takes yet gives its leaf that agrees with the teacher most as the next rule, which uses the playbook's
 order (a later rule need not repeat what earlier ones took). Of all candidates within ``max_rules`` rules,
 in every round, the playbook kept is the one with the best mean return on validation customers (a seed
-apart from the training rounds' and from the held-out figures'); its conditions are then simplified
-without changing a choice (:meth:`cs_env.playbook.Playbook.simplified`).
+apart from the training rounds' and from the held-out figures'). Then a search for return rather than
+agreement (:func:`_searched`): greedy local search over each rule's strategy, thresholds, listed values and
+order, and over rules of larger distillations put in its place, scored on the same validation customers;
+the notes then say what the agent chose where each rule fires. Last, its conditions are simplified without
+changing a choice (:meth:`cs_env.playbook.Playbook.simplified`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from cs_env.domain import STRATEGY_NAMES
+from cs_env.domain import N_STRATEGIES, STRATEGY_NAMES
 from cs_env.playbook import Condition, Interval, Playbook, Rule, full, intersect, is_empty
 
 #: DAgger rounds after the first (teacher-driven) one, and conversations per round
@@ -39,7 +42,7 @@ DISTILL_SEED = 11
 HELDOUT_SEED = 1
 #: the validation customers that choose among the candidate playbooks: seed + this, and how many
 VALIDATION_OFFSET = 1000
-VALIDATION_EPISODES = 4000
+VALIDATION_EPISODES = 10_000
 #: also try an ordered list learned rule by rule (:func:`_decision_list`), from trees of this many leaves
 PART = True
 PART_LEAVES = 32
@@ -58,6 +61,23 @@ PASS_K = 4
 #: the most leaves grown per rule asked for (merged splits and the catch-all absorb many of them)
 LEAF_FACTOR = 10
 SCENARIO_TRIALS = 8
+#: after the tree, greedy local search over the kept playbook scored by its return on the validation
+#: customers (:func:`_searched`): at most this many passes over every change of one rule
+SEARCH = True
+SEARCH_PASSES = 3
+#: the thresholds it tries: multiples of this step, within this reach of the threshold it moves
+SEARCH_STEP = 0.025
+SEARCH_REACH = 0.15
+#: a change is kept only when it adds more than this to the mean validation return
+SEARCH_MIN_GAIN = 1e-4
+#: the most playbooks the search plays (each on the validation customers): what bounds its time for
+#: large budgets (at 15 rules about three passes fit; at 100, part of one)
+SEARCH_EVALUATIONS = 10_000
+#: the search may also put in, for any rule, a rule of a larger distillation (a tree and a PART list of up
+#: to this many rules over the same situations): a rule the budget left out may serve customers better
+POOL_RULES = 40
+#: and the leaves of a tree of this many leaves per inquiry, on that inquiry's situations alone
+INQUIRY_LEAVES = 4
 
 
 class _Teacher:
@@ -340,6 +360,10 @@ def distill(
             best = (score, student)
     chosen = student if best is None else best[1]
     assert chosen is not None
+    if SEARCH and len(chosen.rules) > 1:
+        pool = _pool(x, labels, np.concatenate(ws), template, name, seed)
+        chosen = _searched(chosen, validate, pool, max_rules)
+        chosen = _annotated(chosen, obs, labels, np.concatenate(ws))
     chosen = chosen.simplified()  # the same choices in fewer words
     situations = int(sum(len(y) for y in ys))
     return Distilled(chosen, rounds + 1, situations, time.perf_counter() - started, max_rules)
@@ -380,6 +404,179 @@ def _best_tree_within(
         candidates += [] if listed is None else [listed]
     scored = [(validate(p), p) for p in candidates]
     return max(scored, key=lambda pair: pair[0])
+
+
+def _pool(
+    x: np.ndarray, labels: np.ndarray, weights: np.ndarray, template: Playbook, name: str, seed: int
+) -> list[Rule]:
+    """The rules (catch-alls aside) of the largest tree and PART list of up to ``POOL_RULES`` rules on the
+    distillation's situations, for :func:`_searched` to put in; each once, in a fixed order."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    tree = DecisionTreeClassifier(max_leaf_nodes=LEAF_FACTOR * POOL_RULES, min_samples_leaf=MIN_LEAF, random_state=seed)
+    tree.fit(x, labels, sample_weight=weights)
+    t = tree.tree_
+    splits = max(
+        k for k in range(int(np.sum(t.children_left != -1)) + 1) if _rule_count(t, *_grown(t, k)) <= POOL_RULES
+    )
+    found = list(tree_to_playbook(tree, template, name, splits).rules[:-1])
+    listed = _decision_list(POOL_RULES, x, labels, weights, template, name, seed)
+    found += [] if listed is None else list(listed.rules[:-1])
+    # and per inquiry, the leaves of a small tree on its situations alone: what the agent does differently
+    # for one inquiry (escalating fraud sooner) is a rule the whole tree's budget rarely reaches
+    inquiry = template.features["inquiry_type"]
+    codes = np.rint(x[:, inquiry.index]).astype(np.int64)
+    for code in range(len(inquiry.choices)):
+        mine = codes == code
+        if mine.sum() < 2 * MIN_LEAF or len(np.unique(labels[mine])) < 2:
+            continue
+        small = DecisionTreeClassifier(max_leaf_nodes=INQUIRY_LEAVES, min_samples_leaf=MIN_LEAF, random_state=seed)
+        small.fit(x[mine], labels[mine], sample_weight=weights[mine])
+        st = small.tree_
+        for leaf in np.flatnonzero(st.children_left == -1):
+            strategy = int(small.classes_[int(np.argmax(st.value[leaf][0]))])
+            region = _leaf_region(st, int(leaf), template)
+            found.append(Rule(strategy, {"inquiry_type": frozenset({code}), **region}))
+    pool: list[Rule] = []
+    for rule in found:
+        if all(rule.strategy != r.strategy or rule.conditions != r.conditions for r in pool):
+            pool.append(rule)
+    return pool
+
+
+def _searched(
+    playbook: Playbook, validate: Callable[[Playbook], float], pool: Sequence[Rule] = (), max_rules: int = 0
+) -> Playbook:
+    """``playbook`` improved for return rather than agreement: greedy (first improvement) local search over
+    each rule's strategy, thresholds (on a grid of ``SEARCH_STEP``, within ``SEARCH_REACH``), listed values
+    (one in or out at a time), the dropping of a condition, and the order of neighbouring rules, each change
+    kept when ``validate`` (mean return on the validation customers) gains more than ``SEARCH_MIN_GAIN``;
+    and a rule of ``pool`` in the place of any rule but the catch-all, or before it while the playbook has
+    fewer than ``max_rules``; until a pass changes nothing, after ``SEARCH_PASSES`` or after
+    ``SEARCH_EVALUATIONS`` playbooks played. The same seed gives the same changes (a fixed order of changes,
+    seeded customers). Rules the changes leave unable to fire are dropped."""
+
+    def unchecked(rules: list[Rule]) -> Playbook:
+        return Playbook(rules, name=playbook.name, catalog=playbook.catalog, max_turns=playbook.max_turns, check=False)
+
+    feats = playbook.features
+    rules = list(playbook.rules)
+    best = validate(unchecked(rules))
+
+    played = 0
+
+    def keep_if_better(trial: list[Rule]) -> bool:
+        nonlocal best, rules, played
+        if played >= SEARCH_EVALUATIONS:
+            return False
+        played += 1
+        score = validate(unchecked(trial))
+        if score <= best + SEARCH_MIN_GAIN:
+            return False
+        best, rules = score, trial
+        return True
+
+    for _ in range(SEARCH_PASSES):
+        changed = False
+        for i in range(len(rules)):
+            for edit in _edits(rules[i], feats):  # each applied to the rule as it stands after the kept ones
+                variant = _edited(rules[i], edit, feats)
+                if variant is not None:
+                    changed |= keep_if_better([*rules[:i], variant, *rules[i + 1 :]])
+            if i + 2 < len(rules):  # swap with the next rule (never with the catch-all)
+                changed |= keep_if_better([*rules[:i], rules[i + 1], rules[i], *rules[i + 2 :]])
+        for other in pool:
+            for i in range(len(rules)):
+                if i < len(rules) - 1 and other not in rules:
+                    changed |= keep_if_better([*rules[:i], other, *rules[i + 1 :]])
+                if len(rules) < max_rules and other not in rules:
+                    changed |= keep_if_better([*rules[:i], other, *rules[i:]])
+        if not changed:
+            break
+    return unchecked(rules).without_dead_rules()
+
+
+#: one change to one rule: ("strategy", code), ("drop", feature), ("low" | "high", feature, bound) or
+#: ("toggle", feature, code)
+Edit = tuple[Any, ...]
+
+
+def _edits(rule: Rule, feats: dict[str, Any]) -> list[Edit]:
+    """The changes :func:`_searched` tries on one rule: another strategy, a condition dropped, a bound moved
+    to a grid value near it, a listed value put in or out."""
+    edits: list[Edit] = [("strategy", s) for s in range(N_STRATEGIES) if s != rule.strategy]
+    for name, c in rule.conditions.items():
+        f = feats[name]
+        edits.append(("drop", name))
+        if isinstance(c, Interval):
+            grid = [float(g) for g in np.round(np.arange(f.low + SEARCH_STEP, f.high, SEARCH_STEP), DECIMALS)]
+            sides = (("low", c.lo, c.lo > f.low or c.lo_open), ("high", c.hi, c.hi < f.high or c.hi_open))
+            for side, bound, bounded in sides:
+                edits += [(side, name, g) for g in grid if bounded and g != bound and abs(g - bound) <= SEARCH_REACH]
+        else:
+            edits += [("toggle", name, v) for v in f.values]
+    return edits
+
+
+def _edited(rule: Rule, edit: Edit, feats: dict[str, Any]) -> Rule | None:
+    """``rule`` changed by ``edit``, or None where it no longer applies or leaves a condition that never holds
+    (or a listed feature with every value, which the "drop" edit says better)."""
+    kind, name = edit[0], edit[1]
+    if kind == "strategy":
+        return None if name == rule.strategy else Rule(name, rule.conditions, rule.note)
+    if name not in rule.conditions:
+        return None
+    c = rule.conditions[name]
+    rest = {k: v for k, v in rule.conditions.items() if k != name}
+    if kind == "drop":
+        return Rule(rule.strategy, rest, rule.note)
+    changed: Condition
+    if kind == "toggle":
+        assert isinstance(c, frozenset)
+        changed = c ^ {edit[2]}
+        if not changed or changed == full(feats[name]):
+            return None
+    else:
+        assert isinstance(c, Interval)
+        changed = (
+            Interval(edit[2], c.hi, c.lo_open, c.hi_open)
+            if kind == "low"
+            else Interval(c.lo, edit[2], c.lo_open, c.hi_open)
+        )
+        if changed.empty:
+            return None
+    return Rule(rule.strategy, {**rest, name: changed}, rule.note)
+
+
+def _annotated(playbook: Playbook, obs: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> Playbook:
+    """``playbook`` with each rule's note saying what the agent chose in the situations it takes (of those
+    distillation saw, weighted as the tree weighed them), and, where the search gave the rule another
+    strategy than the agent's commonest there, that it serves the validation customers better."""
+    _, fired = playbook.decide(obs)
+    total = float(weights.sum())
+    rules = []
+    for i, rule in enumerate(playbook.rules):
+        here = fired == i
+        chosen = STRATEGY_NAMES[rule.strategy]
+        if not here.any():
+            note = f"{chosen} serves the validation customers best here (distillation never met these situations)"
+        else:
+            by = np.bincount(labels[here], weights=weights[here], minlength=N_STRATEGIES)
+            seen = float(by.sum())
+            note = (
+                f"the agent chose {chosen} in {by[rule.strategy] / seen:.0%} of the situations this rule takes, "
+                f"weighing each by how much its choice mattered ({seen / total:.1%} of those seen)"
+            )
+            common = int(np.argmax(by))
+            if common != rule.strategy:
+                note += (
+                    f"; its commonest choice here was {STRATEGY_NAMES[common]} ({by[common] / seen:.0%}), but "
+                    f"{chosen} serves the validation customers better"
+                )
+        if not rule.conditions:
+            note = f"everything else: {note}"
+        rules.append(Rule(rule.strategy, rule.conditions, note))
+    return Playbook(rules, name=playbook.name, catalog=playbook.catalog, max_turns=playbook.max_turns)
 
 
 def _rule_count(t: Any, children_left: np.ndarray, children_right: np.ndarray) -> int:

@@ -37,7 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "distill",
         help="a playbook that imitates an agent (DAgger over a decision tree)",
         description="Imitate MODEL (a run, default, baseline:NAME or playbook:FILE) with a decision tree over the "
-        "observation's named features, DAgger over the playbook's own conversations; write the rules to --out "
+        "observation's named features, DAgger over the playbook's own conversations, then a search over the rules "
+        "for return on validation customers; write the rules to --out "
         "and report the agent and the playbook side by side on the same held-out customers, and the trade-off "
         "between the number of rules and the score.",
     )
