@@ -125,14 +125,17 @@ async def test_beside_a_neural_opponent_the_playbooks_nearest_rule_says_what_it_
         screen = app.screen
         assert isinstance(screen, PlayScreen)
         line = screen.query_one("#rule-line", Static)
-        for key in ("1", "2"):  # the line follows the situation, turn by turn
-            await wait_for(pilot, lambda: line.display and "nearest rule" in shown(line))
-            state = screen.state
-            obs = state.conversation.obs  # type: ignore[union-attr]
-            _, fired = load(tmp_path / "default-playbook.toml").decide(obs)
+        team = load(tmp_path / "default-playbook.toml")
+
+        def names_the_rule_for_this_situation() -> bool:
+            # read afresh at each poll: the line arrives in a message of its own after the turn is played
+            _, fired = team.decide(screen.state.conversation.obs)  # type: ignore[union-attr]
             words = ("calm them first", "everyone else: the quick fix")[fired]
             label = ("empathetic", "quick resolution")[fired]
-            assert f"the playbook's nearest rule says {label} (rule {fired + 1}: {words})" in screen_text(app)
+            return f"the playbook's nearest rule says {label} (rule {fired + 1}: {words})" in screen_text(app)
+
+        for key in ("1", "2"):  # the line follows the situation, turn by turn
+            await wait_for(pilot, lambda: line.display and names_the_rule_for_this_situation())
             if screen.state.conversation.episode.done:  # type: ignore[union-attr]
                 break
             await pilot.press(key)
