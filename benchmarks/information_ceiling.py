@@ -590,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.record is not None:
-        return _record(parser, args)
+        return _record(parser, args, sys.argv[1:] if argv is None else argv)
     from cs_env.env import check_industry
     from cs_env.evaluate import escalation_quality, metrics, reference_rollouts, rollout
     from cs_env.policies import OraclePolicy
@@ -643,13 +643,7 @@ def main(argv: list[str] | None = None) -> int:
         other = OraclePolicy(industry, seed=args.seed + 1_000_003)
         r, seconds = timed(lambda: rollout(other, industry=industry, episodes=n, seed=args.seed))
         row("oracle, another planning seed", r, seconds)
-    planner = BeliefPlanner(
-        industry,
-        particles=args.particles,
-        plan_particles=args.plan_particles,
-        rollouts=args.rollouts,
-        seed=args.planner_seed,
-    )
+    planner = _planner(industry, args)
     label = f"belief QMDP (P{args.particles} m{args.plan_particles} k{args.rollouts})"
     r, seconds = timed(lambda: play_in_blocks(planner, industry, n, args.seed, args.block))
     row(label, r, seconds)
@@ -699,7 +693,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _record(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def _planner(industry: str, args: argparse.Namespace) -> BeliefPlanner:
+    """The planner the command line asks for."""
+    return BeliefPlanner(
+        industry,
+        particles=args.particles,
+        plan_particles=args.plan_particles,
+        rollouts=args.rollouts,
+        seed=args.planner_seed,
+    )
+
+
+def _record(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> int:
     """``--record DIR``: the planner's conversations as recordings; a summary line."""
     from cs_env.env import check_industry
     from cs_tui.seeds import MAX_SEED
@@ -714,14 +719,8 @@ def _record(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         )
     if args.record.exists() and not args.record.is_dir():
         parser.error(f"--record {args.record}: not a folder")
-    print("$ python benchmarks/information_ceiling.py " + shlex.join(sys.argv[1:]), flush=True)
-    planner = BeliefPlanner(
-        industry,
-        particles=args.particles,
-        plan_particles=args.plan_particles,
-        rollouts=args.rollouts,
-        seed=args.planner_seed,
-    )
+    print("$ python benchmarks/information_ceiling.py " + shlex.join(argv), flush=True)
+    planner = _planner(industry, args)
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         returns = record_conversations(
