@@ -3,6 +3,7 @@
     python benchmarks/information_ceiling.py [--customers 1000] [--seed 1] [--particles 512]
                                              [--plan-particles 32] [--rollouts 8] [--block 500]
                                              [--planner-seed 7] [--noise-floor] [--agent SPEC ...] [--save F.npz]
+    python benchmarks/information_ceiling.py --record DIR [--customers 4000] [--record-seed 50000] [...]
 
 The oracle (``cs_env.policies.OraclePolicy``) reads the customer's hidden traits (complexity, savvy,
 openness, patience, whether only a specialist can help) and the exact satisfaction; every agent is scored
@@ -39,6 +40,12 @@ against the same ``reference_rollouts`` (random 0, oracle 100) on those customer
 customers (paired: each resample takes the planner's, the oracle's and random's returns of the same
 customers). ``--noise-floor`` also plays the oracle with another planning seed: its % of itself.
 ``--agent`` scores agents (``cs-tui evaluate``'s names, e.g. ``default``) on the same customers.
+
+``--record DIR`` measures nothing: it writes the planner's conversations with ``--customers`` customers as
+the play pane's recordings (``cs-tui train --warm-start DIR`` replays them), one file per customer, the
+customer of ``CustomerSupportEnv.reset(seed=--record-seed + i)`` (seeds apart from the trainer's
+evaluations, 0, and the held-out figures, 1): the env's own conversations, so each file replays to the
+turns the planner saw. The planner serves ``--block`` of them at once, each from its own env.
 """
 
 from __future__ import annotations
@@ -423,6 +430,63 @@ class BeliefPlanner:
         return total.reshape(n, m * N_STRATEGIES * k).reshape(n, m, N_STRATEGIES, k).mean(axis=(1, 3))
 
 
+# -- recordings for a warm start -----------------------------------------------------------------
+#: The customers of ``--record`` are those of ``reset(seed=RECORD_SEED + i)``: apart from the trainer's
+#: evaluation seed (0), the held-out figures' (1) and the oracle warm start's (7).
+RECORD_SEED = 50_000
+
+
+def record_conversations(
+    planner: Any,
+    folder: Path,
+    customers: int,
+    base_seed: int,
+    *,
+    industry: str = "mixed",
+    max_turns: int = 10,
+    block: int = 500,
+) -> list[float]:
+    """Play ``customers`` conversations, customer ``i`` the env's ``reset(seed=base_seed + i)``, and write each
+    as a play-pane recording ``folder/<industry>-seed<seed>.json`` (atomically); the returns, in order.
+
+    Each conversation is served by its own :class:`CustomerSupportEnv` (``block`` at a time, the planner
+    choosing for all of them in one call), so a recording replays through the env to the very observations
+    the planner saw. ``ValueError`` if a replay ends other than the live conversation did."""
+    from cs_env.env import CustomerSupportEnv
+    from cs_tui.files import atomic_write_json
+    from cs_tui.play_session import episode_record, replay
+
+    folder.mkdir(parents=True, exist_ok=True)
+    returns: list[float] = []
+    for first in range(0, customers, block):
+        ids = np.arange(first, min(customers, first + block))
+        envs = [CustomerSupportEnv(industry=industry, max_turns=max_turns) for _ in ids]
+        obs = [env.reset(seed=base_seed + int(i))[0] for env, i in zip(envs, ids, strict=True)]
+        actions: list[list[int]] = [[] for _ in ids]
+        total = np.zeros(len(ids))
+        active = list(range(len(ids)))
+        while active:
+            chosen = np.asarray(planner(np.stack([obs[k] for k in active]), episodes=ids[active]), dtype=np.int64)
+            still = []
+            for k, action in zip(active, chosen.tolist(), strict=True):
+                actions[k].append(action)
+                obs[k], reward, terminated, truncated, _ = envs[k].step(action)
+                total[k] += float(reward)
+                if not (terminated or truncated):
+                    still.append(k)
+            active = still
+        for k, i in enumerate(ids.tolist()):
+            seed = base_seed + i
+            episode = replay(
+                actions[k], industry=industry, max_turns=max_turns, seed=seed, options=None, player=planner.name
+            )
+            if not episode.done or not np.isclose(episode.total_return, total[k]):
+                raise ValueError(f"seed {seed}: the recording does not replay to the conversation played")
+            atomic_write_json(folder / f"{industry}-seed{seed}.json", episode_record(episode, None))
+            returns.append(float(total[k]))
+    return returns
+
+
 # -- the measurement ---------------------------------------------------------------------------
 def play_in_blocks(policy: Any, industry: str, episodes: int, seed: int, block: int, max_turns: int = 10) -> Rollouts:
     """``rollout(policy, episodes=episodes, seed=seed)``'s customers, exactly, served ``block`` at a time.
@@ -511,7 +575,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise-floor", action="store_true", help="also the oracle with another planning seed")
     parser.add_argument("--agent", nargs="*", default=[], help="agents to score on the same customers")
     parser.add_argument("--save", type=Path, help="write every row's per-customer returns to this .npz")
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="measure nothing: write the planner's conversations with --customers customers to DIR as "
+        "play-pane recordings (cs-tui train --warm-start DIR)",
+    )
+    parser.add_argument(
+        "--record-seed",
+        type=seed_arg(),
+        default=RECORD_SEED,
+        help="--record's customers are those of reset(seed=RECORD_SEED + i)",
+    )
     args = parser.parse_args(argv)
+    if args.record is not None:
+        return _record(parser, args, sys.argv[1:] if argv is None else argv)
     from cs_env.env import check_industry
     from cs_env.evaluate import escalation_quality, metrics, reference_rollouts, rollout
     from cs_env.policies import OraclePolicy
@@ -564,13 +643,7 @@ def main(argv: list[str] | None = None) -> int:
         other = OraclePolicy(industry, seed=args.seed + 1_000_003)
         r, seconds = timed(lambda: rollout(other, industry=industry, episodes=n, seed=args.seed))
         row("oracle, another planning seed", r, seconds)
-    planner = BeliefPlanner(
-        industry,
-        particles=args.particles,
-        plan_particles=args.plan_particles,
-        rollouts=args.rollouts,
-        seed=args.planner_seed,
-    )
+    planner = _planner(industry, args)
     label = f"belief QMDP (P{args.particles} m{args.plan_particles} k{args.rollouts})"
     r, seconds = timed(lambda: play_in_blocks(planner, industry, n, args.seed, args.block))
     row(label, r, seconds)
@@ -617,6 +690,51 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(f"{name} {share:+.1f}" for share, name in by_inquiry[:5])
         )
     print(f"{'random':<34}{random_r.returns.mean():>10.3f}")
+    return 0
+
+
+def _planner(industry: str, args: argparse.Namespace) -> BeliefPlanner:
+    """The planner the command line asks for."""
+    return BeliefPlanner(
+        industry,
+        particles=args.particles,
+        plan_particles=args.plan_particles,
+        rollouts=args.rollouts,
+        seed=args.planner_seed,
+    )
+
+
+def _record(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> int:
+    """``--record DIR``: the planner's conversations as recordings; a summary line."""
+    from cs_env.env import check_industry
+    from cs_tui.seeds import MAX_SEED
+
+    try:
+        industry = check_industry(args.industry)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.record_seed + args.customers - 1 > MAX_SEED:
+        parser.error(
+            f"--record-seed: {args.record_seed:,} + --customers {args.customers:,} passes the top seed {MAX_SEED:,}"
+        )
+    if args.record.exists() and not args.record.is_dir():
+        parser.error(f"--record {args.record}: not a folder")
+    print("$ python benchmarks/information_ceiling.py " + shlex.join(argv), flush=True)
+    planner = _planner(industry, args)
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        returns = record_conversations(
+            planner, args.record, args.customers, args.record_seed, industry=industry, block=args.block
+        )
+    except OSError as error:
+        print(f"--record {args.record}: cannot write ({error.strerror or error})", file=sys.stderr)
+        return 1
+    print(
+        f"{len(returns):,} recordings in {args.record} (seeds {args.record_seed:,} to "
+        f"{args.record_seed + args.customers - 1:,}): mean return {np.mean(returns):.3f}; filter: "
+        f"{planner.replays} refiltered, {planner.collapses} unexplained; "
+        f"{time.process_time() - cpu:.0f} CPU s, {time.perf_counter() - wall:.0f} wall s"
+    )
     return 0
 
 

@@ -105,3 +105,53 @@ def test_counts_past_their_ceiling_are_usage_errors(flag: str, value: str, capsy
         ic.main([flag, value])
     assert exit_.value.code == 2
     assert flag in capsys.readouterr().err
+
+
+class _Watched:
+    """The planner, keeping per conversation what it was shown and what it chose."""
+
+    def __init__(self, planner: Any) -> None:
+        self.planner, self.name = planner, planner.name
+        self.seen: dict[int, list[tuple[np.ndarray, int]]] = {}
+
+    def __call__(self, obs: np.ndarray, episodes: np.ndarray) -> np.ndarray:
+        actions = np.asarray(self.planner(obs, episodes=episodes))
+        for row, e, a in zip(obs, episodes.tolist(), actions.tolist(), strict=True):
+            self.seen.setdefault(e, []).append((np.asarray(row, dtype=np.float32), a))
+        return actions
+
+
+def test_recordings_replay_through_the_warm_start_to_what_the_planner_saw_and_chose(tmp_path: Path) -> None:
+    # cs-tui train --warm-start DIR fits the policy to the recordings' (observation, action) pairs: they must
+    # be the planner's own, turn for turn, or the policy would imitate choices made on other readings
+    from cs_tui.training.warm_start import recorded_demonstrations
+
+    watched = _Watched(small_planner())
+    returns = ic.record_conversations(watched, tmp_path, 6, 50_000, block=4)
+    assert len(returns) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"mixed-seed{50_000 + i}.json" for i in range(6)]
+    observations, actions, recordings = recorded_demonstrations(tmp_path)
+    turns = [turn for i in range(6) for turn in watched.seen[i]]  # the files sort in seed order
+    assert recordings == 6
+    assert actions.tolist() == [a for _, a in turns]
+    np.testing.assert_array_equal(observations, np.stack([o for o, _ in turns]))
+
+
+@pytest.mark.parametrize("customers", ["0", "20001", "many"])
+def test_a_bad_record_count_is_a_usage_error(
+    customers: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        ic.main(["--record", str(tmp_path / "out"), "--customers", customers])
+    assert exit_.value.code == 2
+    assert "--customers" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_record_into_a_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    with pytest.raises(SystemExit) as exit_:
+        ic.main(["--record", str(target), "--customers", "2"])
+    assert exit_.value.code == 2
+    assert "not a folder" in capsys.readouterr().err
