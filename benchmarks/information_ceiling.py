@@ -513,18 +513,7 @@ def play_in_blocks(policy: Any, industry: str, episodes: int, seed: int, block: 
             state.assign(active, rows)
             active = active[outcome == ONGOING]
         everyone.assign(ids, state)
-    return Rollouts(
-        returns=returns,
-        outcomes=everyone.outcome,
-        turns=everyone.turn,
-        satisfaction=everyone.sat,
-        tiers=start.tier,
-        inquiries=start.inquiry,
-        industries=start.industry,
-        strategy_counts=per_episode.sum(axis=0),
-        episode_strategy_counts=per_episode,
-        needs_specialist=start.needs_specialist,
-    )
+    return Rollouts.played(start, everyone, returns, per_episode)
 
 
 def share_of_oracle(

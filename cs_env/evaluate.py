@@ -46,6 +46,23 @@ class Rollouts:
     #: the hidden truth: 1 where only a specialist could solve the case
     needs_specialist: np.ndarray | None = None
 
+    @classmethod
+    def played(cls, start: Any, end: Any, returns: np.ndarray, per_episode: np.ndarray) -> Rollouts:
+        """The records of conversations played from the customers ``start`` to the states ``end``, with their
+        ``returns`` and each episode's strategy counts ``per_episode``."""
+        return cls(
+            returns=returns,
+            outcomes=end.outcome,
+            turns=end.turn,
+            satisfaction=end.sat,
+            tiers=start.tier,
+            inquiries=start.inquiry,
+            industries=start.industry,
+            strategy_counts=per_episode.sum(axis=0),
+            episode_strategy_counts=per_episode,
+            needs_specialist=start.needs_specialist,
+        )
+
 
 @dataclass
 class Metrics:
@@ -99,7 +116,6 @@ def rollout(
     start = state.copy()
     kernel = BatchTurn(DYNAMICS, max_turns)
     returns = np.zeros(episodes)
-    counts = np.zeros(N_STRATEGIES, dtype=np.int64)
     per_episode = np.zeros((episodes, N_STRATEGIES), dtype=np.int64)
     active = np.arange(episodes)
     wants_state = getattr(policy, "needs_state", False)
@@ -121,7 +137,6 @@ def rollout(
             if not len(active):
                 break
             rows = state.select(active)
-        counts += np.bincount(action, minlength=N_STRATEGIES)
         per_episode[active, action] += 1  # active holds each episode once: no repeated index
         u = rng.random((TURN_DRAWS, len(active))) if turn_draws is None else turn_draws[turn][:, active]
         components, outcome = kernel.play(rows, action, u)
@@ -129,18 +144,7 @@ def rollout(
         state.assign(active, rows)
         active = active[outcome == Outcome.ONGOING]
         turn += 1
-    return Rollouts(
-        returns=returns,
-        outcomes=state.outcome,
-        turns=state.turn,
-        satisfaction=state.sat,
-        tiers=start.tier,
-        inquiries=start.inquiry,
-        industries=start.industry,
-        strategy_counts=counts,
-        episode_strategy_counts=per_episode,
-        needs_specialist=start.needs_specialist,
-    )
+    return Rollouts.played(start, state, returns, per_episode)
 
 
 def escalation_quality(r: Rollouts) -> tuple[float, float]:
