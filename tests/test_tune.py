@@ -210,20 +210,25 @@ def _worker(
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _running_trial_of(saves: Path, study: str, pid: int, deadline: float, storage: str | None = None) -> Any:
-    """Wait until the worker ``pid`` is training a trial (its run folder has an evaluation, and is not
-    yet recorded finished)."""
+def _running_trial_of(
+    saves: Path, study: str, worker: subprocess.Popen[str], deadline: float, storage: str | None = None
+) -> Any:
+    """Wait until ``worker`` is training a trial (its run folder has an evaluation, and is not yet
+    recorded finished). A worker that ends first fails the test at once, with what it said."""
     while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            out, err = worker.communicate()
+            raise AssertionError(f"worker {worker.pid} ended ({worker.returncode}) before training a trial: {out}{err}")
         try:
             for trial in study_of(saves, study, storage).get_trials():
-                if trial.state.name == "RUNNING" and trial.user_attrs.get("pid") == pid:
+                if trial.state.name == "RUNNING" and trial.user_attrs.get("pid") == worker.pid:
                     run = runs.Run(saves / trial.user_attrs["run"])
                     if run.metrics_path.is_file() and run.model_path.is_file() and run.recorded_status == "running":
                         return trial
         except TuneError:
             pass
         time.sleep(0.1)
-    raise AssertionError(f"worker {pid} never got to training a trial")
+    raise AssertionError(f"worker {worker.pid} never got to training a trial")
 
 
 def _kill_one_worker_mid_trial(saves: Path, space: Path, storage: str | None) -> None:
@@ -235,7 +240,7 @@ def _kill_one_worker_mid_trial(saves: Path, space: Path, storage: str | None) ->
     longer = ("--timesteps", "8192")
     victim = _worker(saves, space, "shared", trials, storage, *longer)
     survivor = _worker(saves, space, "shared", trials, storage, *longer)
-    killed = _running_trial_of(saves, "shared", victim.pid, time.monotonic() + 600, storage)
+    killed = _running_trial_of(saves, "shared", victim, time.monotonic() + 600, storage)
     victim.kill()  # kill -9: no chance to say anything
     victim.wait()
     _, err = survivor.communicate(timeout=600)
@@ -281,11 +286,39 @@ def test_workers_share_a_study_on_a_real_postgresql_server(tmp_path: Path, space
 
 
 @pytest.mark.heavy
+def test_workers_opening_a_fresh_postgresql_database_together_all_get_in(postgres_url: str) -> None:
+    """Workers on several hosts start at once on an empty database: every one of them opens the storage.
+    Optuna creates its tables as it opens, and PostgreSQL's CREATE ... IF NOT EXISTS is not atomic:
+    before the schema lock, 8 of 10 such starts had a worker fail on a duplicate key."""
+    import sqlalchemy
+
+    admin = sqlalchemy.create_engine(
+        "postgresql+psycopg" + postgres_url.removeprefix("postgresql"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        for n in range(3):
+            connection.execute(sqlalchemy.text(f"CREATE DATABASE fresh{n}"))
+    admin.dispose()
+    code = (
+        "import sys; from pathlib import Path; from cs_tui.tuning.storage import open_storage; "
+        "open_storage(sys.argv[1], Path('.'))"
+    )
+    for n in range(3):
+        url = postgres_url.rsplit("/", 1)[0] + f"/fresh{n}"
+        openers = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True)
+                   for _ in range(4)]  # fmt: skip
+        for opener in openers:
+            _, err = opener.communicate(timeout=300)
+            assert opener.returncode == 0, err
+        assert open_storage(url, Path(".")).get_all_studies() == []  # the tables are there, and empty
+
+
+@pytest.mark.heavy
 def test_sigterm_stops_a_worker_with_its_run_interrupted_and_a_rerun_continues(tmp_path: Path, space: Path) -> None:
     saves = tmp_path / "saves"
     # longer trials than the others: the signal must land while the trial still trains, even on a slow machine
     worker = _worker(saves, space, "stop", 1, None, "--timesteps", "16384")
-    trial = _running_trial_of(saves, "stop", worker.pid, time.monotonic() + 600)
+    trial = _running_trial_of(saves, "stop", worker, time.monotonic() + 600)
     worker.send_signal(signal.SIGTERM)
     _, err = worker.communicate(timeout=300)
     assert worker.returncode == 128 + signal.SIGTERM, err

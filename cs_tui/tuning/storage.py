@@ -4,10 +4,12 @@ imported inside functions only."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -82,13 +84,14 @@ def open_storage(url: str | None, saves: Path, heartbeat: int = HEARTBEAT_SECOND
         if scheme == "postgresql":  # the driver we install (psycopg 3), whatever SQLAlchemy's default
             url = "postgresql+psycopg" + url[len("postgresql") :]
     try:
-        return RDBStorage(
-            url,
-            engine_kwargs=engine,
-            heartbeat_interval=heartbeat,
-            grace_period=3 * heartbeat,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-        )
+        with _schema_lock(url, engine, scheme):
+            return RDBStorage(
+                url,
+                engine_kwargs=engine,
+                heartbeat_interval=heartbeat,
+                grace_period=3 * heartbeat,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+            )
     except ModuleNotFoundError as exc:
         extra = ' (pip install "cs-tui[postgres]")' if "psycopg" in str(exc) else ""
         raise TuneInputError(f"cannot open the study storage {shown_url(given)}: {exc}{extra}") from None
@@ -98,6 +101,37 @@ def open_storage(url: str | None, saves: Path, heartbeat: int = HEARTBEAT_SECOND
             first += ' (PostgreSQL needs psycopg: pip install "cs-tui[postgres]")'
 
         raise TuneInputError(f"cannot reach the study storage {shown_url(given)}: {first}") from None
+
+
+# any fixed 64-bit number, the same in every worker: PostgreSQL's advisory locks are named by one
+_SCHEMA_LOCK_KEY = 0x63735F7475690001
+
+
+@contextlib.contextmanager
+def _schema_lock(url: str, engine: dict[str, Any], scheme: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock while Optuna creates its tables on a server storage.
+
+    RDBStorage creates its tables (and its version row) when it opens; PostgreSQL's ``CREATE ... IF NOT
+    EXISTS`` is not atomic, so workers started together on a fresh database failed with "duplicate key
+    value violates unique constraint pg_type_typname_nsp_index". The lock makes them take turns; it is
+    the session's, so PostgreSQL drops it however the holder dies. Other storages need none: the
+    embedded SQLite file takes one writer at a time."""
+    if not scheme.startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    locker = sqlalchemy.create_engine(url, poolclass=NullPool, **engine)
+    try:
+        with locker.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+    finally:
+        locker.dispose()
 
 
 def _use_wal(path: Path) -> None:
