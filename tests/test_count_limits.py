@@ -36,6 +36,16 @@ LONG = "x" * 10_000
         (["--resume", ""], "--resume: needs a value"),
         (["--resume", LONG], "--resume: is 10,000 characters long; a path has at most 4,096"),
         (["--warm-start", LONG], "--warm-start: is 10,000 characters long; a path has at most 4,096"),
+        (
+            ["--warm-start", "baseline:oracle", "--warm-start-epochs", HUGE],
+            "--warm-start-epochs: must be at most 1,000",
+        ),
+        (
+            ["--warm-start", "baseline:oracle", "--warm-start-epochs", "0"],
+            "--warm-start-epochs: must be at least 1",
+        ),
+        (["--warm-start-epochs", "50"], "--warm-start-epochs sets the warm start's imitation: give --warm-start"),
+        (["--resume", "r", "--warm-start-epochs", "50"], "drop --warm-start-epochs"),
     ],
 )
 def test_train_refuses_huge_counts_and_bad_names_before_any_folder(
@@ -54,6 +64,7 @@ def test_train_refuses_huge_counts_and_bad_names_before_any_folder(
         ({"eval_episodes": 10**30}, "--eval-episodes must be at most 20,000"),
         ({"reference_episodes": 10**30}, "--reference-episodes must be at most 20,000"),
         ({"warm_start": LONG}, "--warm-start is 10,000 characters long"),
+        ({"warm_start": "baseline:oracle", "warm_start_epochs": 10**30}, "--warm-start-epochs must be at most 1,000"),
     ],
 )
 def test_the_trainer_refuses_them_too_for_callers_other_than_the_cli(

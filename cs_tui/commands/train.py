@@ -24,9 +24,12 @@ from cs_tui.training.registry import (
     MAX_KEEP_CHECKPOINTS,
     MAX_N_ENVS,
     MAX_TIMESTEPS,
+    MAX_WARM_START_EPOCHS,
+    MAX_WARM_START_EPOCHS_WHY,
     MIN_TIMESTEPS,
     ON_POLICY,
     TIMESTEPS_CEILING_WHY,
+    WARM_START_EPOCHS,
     check_path_text,
 )
 
@@ -128,6 +131,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(the play pane's saves/episodes) before reinforcement learning (ppo, a2c)",
     )
     parser.add_argument(
+        "--warm-start-epochs",
+        type=count_up_to(1, MAX_WARM_START_EPOCHS, MAX_WARM_START_EPOCHS_WHY),
+        metavar="N",
+        help="passes of the warm start's imitation over its demonstrations "
+        f"(default: {WARM_START_EPOCHS}, at most {MAX_WARM_START_EPOCHS:,})",
+    )
+    parser.add_argument(
         "--frame-stack",
         type=count_up_to(1, MAX_FRAME_STACK, "a few turns of history"),
         metavar="K",
@@ -187,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
                     ("--keep-checkpoints", args.keep_checkpoints),
                     ("--reference-episodes", args.reference_episodes),
                     ("--warm-start", args.warm_start),
+                    ("--warm-start-epochs", args.warm_start_epochs),
                     ("--frame-stack", args.frame_stack),
                     ("--curriculum", args.curriculum),
                 )
@@ -206,6 +217,8 @@ def run(args: argparse.Namespace) -> int:
                 stop=stop,
             )
         else:
+            if args.warm_start_epochs is not None and args.warm_start is None:
+                return _usage("--warm-start-epochs sets the warm start's imitation: give --warm-start SOURCE too")
             algorithm, n_envs, overrides = args.algorithm or "ppo", args.n_envs, {}
             if args.hyperparams:
                 from cs_tui.training.hyperparams_file import read_hyperparams
@@ -235,6 +248,7 @@ def run(args: argparse.Namespace) -> int:
                 keep_checkpoints=KEEP_CHECKPOINTS if args.keep_checkpoints is None else args.keep_checkpoints,
                 overrides=overrides,
                 warm_start=args.warm_start,
+                warm_start_epochs=args.warm_start_epochs or WARM_START_EPOCHS,
                 frame_stack=args.frame_stack or 1,
                 curriculum=bool(args.curriculum),
             )

@@ -17,7 +17,9 @@ from cs_tui.training.registry import (
     MAX_EVAL_EVERY,
     MAX_KEEP_CHECKPOINTS,
     MAX_N_ENVS,
+    MAX_WARM_START_EPOCHS,
     ON_POLICY,
+    WARM_START_EPOCHS,
     check_count,
     check_timesteps,
     frame_stack_problem,
@@ -126,6 +128,8 @@ class TrainOptions:
     holdout: Callable[[Run], dict[str, Any]] | None = None
     #: ``baseline:NAME`` or a folder of recordings to imitate before reinforcement learning (cs_tui.training.warm_start)
     warm_start: str | None = None
+    #: passes of the warm start's behaviour cloning over its demonstrations (``--warm-start-epochs``)
+    warm_start_epochs: int = WARM_START_EPOCHS
     #: observations the policy sees side by side (``--frame-stack``; 1: the current one alone)
     frame_stack: int = 1
     #: meet rare cases more often early in training (``--curriculum``; cs_tui.training.curriculum)
@@ -187,6 +191,7 @@ def check_counts(options: TrainOptions, n_envs: object) -> None:
         ("--eval-episodes", options.eval_episodes, 2, MAX_EPISODES),
         ("--reference-episodes", options.reference_episodes, 2, MAX_EPISODES),
         ("--keep-checkpoints", options.keep_checkpoints, 0, MAX_KEEP_CHECKPOINTS),
+        ("--warm-start-epochs", options.warm_start_epochs, 1, MAX_WARM_START_EPOCHS),
     ):
         try:
             check_count(flag, value, lowest, highest)

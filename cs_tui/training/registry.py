@@ -102,6 +102,13 @@ MAX_EPISODES_WHY = "the oracle's reference keeps every conversation in memory"
 MAX_EVAL_EVERY = 1_000_000_000
 #: Checkpoints a run keeps (``--keep-checkpoints``): each is a whole model file.
 MAX_KEEP_CHECKPOINTS = 1000
+#: Passes of a warm start's behaviour cloning over its demonstrations (``--warm-start-epochs``).
+MAX_WARM_START_EPOCHS = 1000
+MAX_WARM_START_EPOCHS_WHY = "each pass goes over every demonstrated turn; 100 fit 4,000 conversations"
+#: The default: 20 underfitted the belief planner's 4,000 conversations (the clone chose the planner's
+#: strategy on 69.7 % of their turns, 78.1 % at 100), and the run it started fell short of the catalog
+#: (benchmarks/default_training_log.md).
+WARM_START_EPOCHS = 100
 #: Worker processes of one ``cs-tui tune`` (``--jobs``): each trains a run of its own.
 MAX_JOBS = 64
 #: Seconds between a tune worker's heartbeats (``--heartbeat``); a trial silent for 3x this is retried.

@@ -171,7 +171,12 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
             from cs_tui.training.warm_start import behaviour_clone
 
             record.warm_start = behaviour_clone(
-                model, options.warm_start, industry=options.industry, max_turns=options.max_turns, seed=options.seed
+                model,
+                options.warm_start,
+                industry=options.industry,
+                max_turns=options.max_turns,
+                seed=options.seed,
+                epochs=options.warm_start_epochs,
             )
             run.write_record(record)
         return model, options

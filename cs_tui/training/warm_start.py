@@ -24,17 +24,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cs_tui.training.registry import imitation_problem
+from cs_tui.training.registry import WARM_START_EPOCHS, imitation_problem
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
 
 PLAYBOOK_PREFIX = "playbook:"
 WARM_START_EPISODES = 4000
-WARM_START_EPOCHS = 20
 WARM_START_BATCH = 256
 WARM_START_LR = 1e-3
-#: the fewest gradient updates a warm start makes: 20 epochs of 20 conversations are 20 updates
+#: the fewest gradient updates a warm start makes: 100 epochs of 20 conversations are 100 updates
 WARM_START_MIN_UPDATES = 500
 #: a demonstration seed apart from the evaluations' (0) and the held-out figures' (1)
 WARM_START_SEED = 7
