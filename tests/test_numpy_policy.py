@@ -41,10 +41,13 @@ DEFAULT = REPO / "saves" / "default" / "best.zip"
 
 
 def same_answers(path: Path, batch: np.ndarray) -> None:
-    """numpy's action values are torch's (the network-only loader's) within 1e-6, and so its greedy actions."""
+    """numpy's action values are torch's (the network-only loader's) within 1e-5, and so its greedy actions.
+
+    Both compute in float32, summing in their own orders: the shipped agent's probabilities differ by up to
+    2e-6 (its softmax is sharp, and a few of 16,000 values meet a rounding of the logits there)."""
     ours, _ = load_numpy_policy(path)
     theirs, _ = load_policy_net(path)
-    np.testing.assert_allclose(ours.values(batch), theirs.values(batch), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ours.values(batch), theirs.values(batch), rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(ours.values(batch).argmax(axis=1), theirs.values(batch).argmax(axis=1))
 
 
