@@ -17,8 +17,9 @@ order (a later rule need not repeat what earlier ones took). Of all candidates w
 in every round, the playbook kept is the one with the best mean return on validation customers (a seed
 apart from the training rounds' and from the held-out figures'). Then a search for return rather than
 agreement (:func:`_searched`): greedy local search over each rule's strategy, thresholds, listed values and
-order, and over rules of larger distillations put in its place, scored on the same validation customers;
-the notes then say what the agent chose where each rule fires. Last, its conditions are simplified without
+order, over rules of larger distillations (and, per strategy, where the agent uses it most) put in its
+place, and over splits of a rule where the agent's choices differ within it, scored on the same validation
+customers; the notes then say what the agent chose where each rule fires. Last, its conditions are simplified without
 changing a choice (:meth:`cs_env.playbook.Playbook.simplified`).
 """
 
@@ -64,15 +65,15 @@ SCENARIO_TRIALS = 8
 #: after the tree, greedy local search over the kept playbook scored by its return on the validation
 #: customers (:func:`_searched`): at most this many passes over every change of one rule
 SEARCH = True
-SEARCH_PASSES = 3
+SEARCH_PASSES = 4
 #: the thresholds it tries: multiples of this step, within this reach of the threshold it moves
 SEARCH_STEP = 0.025
 SEARCH_REACH = 0.15
 #: a change is kept only when it adds more than this to the mean validation return
 SEARCH_MIN_GAIN = 1e-4
 #: the most playbooks the search plays (each on the validation customers): what bounds its time for
-#: large budgets (at 15 rules about three passes fit; at 100, part of one)
-SEARCH_EVALUATIONS = 10_000
+#: large budgets (at 15 rules about three passes fit; at 100, part of one); 15,000 at about 20 a second
+SEARCH_EVALUATIONS = 15_000
 #: the search may also put in, for any rule, a rule of a larger distillation (a tree and a PART list of up
 #: to this many rules over the same situations): a rule the budget left out may serve customers better
 POOL_RULES = 40
@@ -509,7 +510,7 @@ def _searched(
     (one in or out at a time), the dropping of a condition, and the order of neighbouring rules, each change
     kept when ``validate`` (mean return on the validation customers) gains more than ``SEARCH_MIN_GAIN``;
     and a rule of ``pool`` in the place of any rule but the catch-all, or before it while the playbook has
-    fewer than ``max_rules``. Given the distillation's ``situations``, each pass first tries splitting each
+    fewer than ``max_rules``. Given the distillation's ``situations``, each pass then tries splitting each
     rule where the agent's choices differ within it (:func:`_splits`): a rule for part of its situations put
     just before it (at the budget, in the place of the rule whose loss costs least), or the rule narrowed to
     that part. Until a pass changes nothing, after ``SEARCH_PASSES`` or after ``SEARCH_EVALUATIONS``
@@ -539,6 +540,19 @@ def _searched(
     losses: tuple[list[Rule] | None, dict[int, float]] = (None, {})
     for _ in range(SEARCH_PASSES):
         changed = False
+        for i in range(len(rules)):
+            for edit in _edits(rules[i], feats):  # each applied to the rule as it stands after the kept ones
+                variant = _edited(rules[i], edit, feats)
+                if variant is not None:
+                    changed |= keep_if_better([*rules[:i], variant, *rules[i + 1 :]])
+            if i + 2 < len(rules):  # swap with the next rule (never with the catch-all)
+                changed |= keep_if_better([*rules[:i], rules[i + 1], rules[i], *rules[i + 2 :]])
+        for other in pool:
+            for i in range(len(rules)):
+                if i < len(rules) - 1 and other not in rules:
+                    changed |= keep_if_better([*rules[:i], other, *rules[i + 1 :]])
+                if len(rules) < max_rules and other not in rules:
+                    changed |= keep_if_better([*rules[:i], other, *rules[i:]])
         if SPLIT and situations is not None:
             for parent, split, narrows in _splits(unchecked(rules), situations, seed):
                 if played >= SEARCH_EVALUATIONS:
@@ -557,19 +571,6 @@ def _searched(
                     cheapest = max((j for j in losses[1] if j != at), key=lambda j: (losses[1][j], -j))
                     trial = [*rules[:at], split, *rules[at:]]
                     changed |= keep_if_better([r for r in trial if r is not rules[cheapest]])
-        for i in range(len(rules)):
-            for edit in _edits(rules[i], feats):  # each applied to the rule as it stands after the kept ones
-                variant = _edited(rules[i], edit, feats)
-                if variant is not None:
-                    changed |= keep_if_better([*rules[:i], variant, *rules[i + 1 :]])
-            if i + 2 < len(rules):  # swap with the next rule (never with the catch-all)
-                changed |= keep_if_better([*rules[:i], rules[i + 1], rules[i], *rules[i + 2 :]])
-        for other in pool:
-            for i in range(len(rules)):
-                if i < len(rules) - 1 and other not in rules:
-                    changed |= keep_if_better([*rules[:i], other, *rules[i + 1 :]])
-                if len(rules) < max_rules and other not in rules:
-                    changed |= keep_if_better([*rules[:i], other, *rules[i:]])
         if not changed:
             break
     return unchecked(rules).without_dead_rules()
