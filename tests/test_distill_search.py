@@ -1,0 +1,125 @@
+"""The distillation's search for return: splitting a rule where the teacher's choices differ within it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cs_env.domain import STRATEGY_NAMES
+from cs_env.evaluate import rollout
+from cs_env.industries import default_catalog
+from cs_env.playbook import Playbook, Rule, loads
+
+APOLOGETIC, TECHNICAL, QUICK = (STRATEGY_NAMES.index(s) for s in ("apologetic", "technical", "quick_resolution"))
+DISPUTE = [i.name for i in default_catalog().inquiries].index("transaction_dispute")
+ANGRY = 0  # SENTIMENT_NAMES[0]
+
+#: the teacher: apologise to angry customers in disputes, else be quick; a rule no tree-leaf search reaches
+#: from a playbook without a sentiment or an inquiry condition
+TEACHER = Playbook(
+    [Rule(APOLOGETIC, {"inquiry_type": frozenset({DISPUTE}), "sentiment": frozenset({ANGRY})}), Rule(QUICK)]
+)
+
+
+def _situations() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the teacher's conversations go, and what it chose there (each situation weighing the same)."""
+    from cs_tui.distill import _Teacher
+
+    watch = _Teacher(TEACHER, None)
+    rollout(watch, episodes=3000, seed=21)
+    obs, labels = np.concatenate(watch.observations), np.concatenate(watch.labels)
+    assert (labels == APOLOGETIC).sum() >= 40  # enough angry disputes for a rule of their own
+    return obs, labels, np.ones(len(labels))
+
+
+def _agreement(obs: np.ndarray, labels: np.ndarray) -> object:
+    def validate(playbook: Playbook) -> float:
+        return float(np.mean(np.asarray(playbook(obs)) == labels))
+
+    return validate
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_the_search_splits_a_rule_to_find_a_strategy_the_teacher_uses_for_a_few(
+    monkeypatch: pytest.MonkeyPatch, split: bool
+) -> None:
+    from cs_tui import distill as d
+
+    monkeypatch.setattr(d, "SPLIT", split)
+    situations = _situations()
+    validate = _agreement(*situations[:2])
+    start = Playbook([Rule(QUICK)])  # the catch-all alone: right for all but the angry disputes
+    found = d._searched(start, validate, (), 3, situations, seed=4)  # type: ignore[arg-type]
+    if not split:  # without the split the search can only change the catch-all's strategy: nothing better
+        assert found.dumps() == start.dumps()
+        return
+    assert validate(found) == 1.0  # type: ignore[operator]
+    first = found.rules[0]
+    assert first.strategy == APOLOGETIC
+    assert first.conditions["inquiry_type"] == frozenset({DISPUTE})
+    assert first.conditions["sentiment"] == frozenset({ANGRY})
+    again = loads(found.dumps())  # written as a playbook file like any other: checked, every situation covered
+    assert again.dumps() == found.dumps() == d._searched(start, validate, (), 3, situations, seed=4).dumps()  # type: ignore[arg-type]
+
+
+def test_at_the_budget_a_split_takes_the_place_of_the_rule_it_costs_least_to_lose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cs_tui import distill as d
+
+    monkeypatch.setattr(d, "SPLIT", True)
+    monkeypatch.setattr(d, "SEARCH_PASSES", 1)
+    situations = _situations()
+    validate = _agreement(*situations[:2])
+    # a rule that changes nothing (it says what the catch-all says) fills the budget of two rules
+    idle = Rule(QUICK, {"urgency": frozenset({3, 4})})
+    start = Playbook([idle, Rule(QUICK)])
+    found = d._searched(start, validate, (), 2, situations, seed=4)  # type: ignore[arg-type]
+    assert len(found.rules) == 2 and idle not in found.rules
+    assert found.rules[0].strategy == APOLOGETIC and validate(found) == 1.0  # type: ignore[operator]
+
+
+def test_the_splits_keep_the_rules_conditions_and_name_only_strategies_the_teacher_chose_there() -> None:
+    from cs_tui.distill import _splits
+
+    obs, labels, weights = _situations()
+    broad = Rule(APOLOGETIC, {"inquiry_type": frozenset({DISPUTE})})  # apologises to every dispute
+    playbook = Playbook([broad, Rule(QUICK)])
+    found = _splits(playbook, (obs, labels, weights), seed=4)
+    mine = [(split, narrows) for parent, split, narrows in found if parent is broad]
+    assert mine, "the disputes' rule, where the teacher is quick with all but the angry, is split"
+    for split, narrows in mine:
+        assert split.conditions["inquiry_type"] == frozenset({DISPUTE})  # within the rule it splits
+        assert narrows == (split.strategy == APOLOGETIC)
+        assert split.strategy in (APOLOGETIC, QUICK)
+    assert any(s.conditions.get("sentiment") == frozenset({ANGRY}) and n for s, n in mine)
+    assert _splits(playbook, (obs, labels, weights), seed=4) == found  # deterministic
+
+
+def test_the_pool_offers_a_strategy_the_teacher_chooses_often_somewhere_but_nowhere_most_of_the_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cs_tui import distill as d
+
+    monkeypatch.setattr(d, "STRATEGY_LEAVES", 8)  # (off in the shipped settings: unproven there)
+
+    obs, labels, weights = _situations()
+    # a teacher that apologises to two in five angry disputes, at random: no region's majority
+    angry_dispute = labels == APOLOGETIC
+    sometimes = angry_dispute & (np.random.default_rng(3).random(len(labels)) < 0.4)
+    labels = np.where(sometimes, APOLOGETIC, QUICK)
+    template = Playbook([Rule(QUICK)])
+    x = d._columns(template.features, obs)
+    found = d._strategy_rules(x, labels, weights, template, seed=4)
+    assert found and all(r.strategy == APOLOGETIC for r in found)  # quick is everywhere: no leaf twice as rich
+    takes = np.any([_takes(r, obs) for r in found], axis=0)
+    assert takes[angry_dispute].mean() > 0.9  # the angry disputes, and almost nothing else
+    assert takes[~angry_dispute].mean() < 0.01
+    pool = d._pool(x, labels, weights, template, "p", seed=4)
+    assert all(r in pool for r in found)
+    assert found == d._strategy_rules(x, labels, weights, template, seed=4)  # deterministic
+
+
+def _takes(rule: Rule, obs: np.ndarray) -> np.ndarray:
+    """Where ``rule``'s conditions hold."""
+    return np.asarray(Playbook([rule, Rule(QUICK)]).decide(obs)[1]) == 0
