@@ -92,13 +92,6 @@ SPLIT_SHARE = 0.03
 #: mixed into the first search from the tree's playbook they led the greedy search elsewhere, and lower
 #: (89.9-90.0 % of oracle on held-out customers, against 90.3 without and 91.0 after)
 SPLIT_PASSES = 2
-#: and puts in, like a larger distillation's rules, for each strategy the ``STRATEGY_PICKS`` leaves where the
-#: agent chooses it most of a tree of ``STRATEGY_LEAVES`` leaves telling it from the rest (0: none), each leaf
-#: at least ``STRATEGY_MIN_SHARE`` of the situations (:func:`_strategy_rules`). Off: measured only mixed with
-#: the splits in one search (89.96 % of oracle), it is unproven; ``STRATEGY_LEAVES = 8`` turns it on
-STRATEGY_LEAVES = 0
-STRATEGY_PICKS = 2
-STRATEGY_MIN_SHARE = 0.01
 
 
 class _Teacher:
@@ -465,7 +458,6 @@ def _pool(
             strategy = int(small.classes_[int(np.argmax(st.value[leaf][0]))])
             region = _leaf_region(st, int(leaf), template)
             found.append(Rule(strategy, {"inquiry_type": frozenset({code}), **region}))
-    found += _strategy_rules(x, labels, weights, template, seed)
     pool: list[Rule] = []
     for rule in found:
         if all(rule.strategy != r.strategy or rule.conditions != r.conditions for r in pool):
@@ -475,35 +467,6 @@ def _pool(
 
 #: the situations a distillation met: their observations, the teacher's choices and how much each matters
 Situations = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def _strategy_rules(
-    x: np.ndarray, labels: np.ndarray, weights: np.ndarray, template: Playbook, seed: int
-) -> list[Rule]:
-    """Per strategy, the ``STRATEGY_PICKS`` leaves that hold the most of the agent's uses of it among those
-    where it is at least twice as common as overall, of a tree of ``STRATEGY_LEAVES`` leaves telling it from
-    the rest (each at least ``STRATEGY_MIN_SHARE`` of the situations, so chance makes no leaf): a strategy the
-    agent uses in a few situations everywhere (an apology, an offer) is no tree's majority, anywhere."""
-    from sklearn.tree import DecisionTreeClassifier
-
-    found: list[Rule] = []
-    least = max(MIN_LEAF, int(STRATEGY_MIN_SHARE * len(labels)))
-    for strategy in range(N_STRATEGIES) if STRATEGY_LEAVES else ():
-        mine = (labels == strategy).astype(np.int64)
-        if mine.sum() < MIN_LEAF or mine.all():
-            continue
-        overall = float(weights[mine == 1].sum() / weights.sum())
-        one = DecisionTreeClassifier(max_leaf_nodes=STRATEGY_LEAVES, min_samples_leaf=least, random_state=seed)
-        one.fit(x, mine, sample_weight=weights)
-        leaf_of = one.apply(x)
-        uses = np.bincount(leaf_of, weights=weights * mine, minlength=one.tree_.node_count)
-        ends = [int(leaf) for leaf in np.flatnonzero(one.tree_.children_left == -1)]
-        rich = [leaf for leaf in ends if _positive_share(one, leaf) >= 2 * overall]
-        for leaf in sorted(rich, key=lambda leaf: (-uses[leaf], leaf))[:STRATEGY_PICKS]:
-            region = _leaf_region(one.tree_, leaf, template)
-            if region:  # (never a second catch-all)
-                found.append(Rule(strategy, region))
-    return found
 
 
 def _searched(
