@@ -17,7 +17,7 @@ order (a later rule need not repeat what earlier ones took). Of all candidates w
 in every round, the playbook kept is the one with the best mean return on validation customers (a seed
 apart from the training rounds' and from the held-out figures'). Then a search for return rather than
 agreement (:func:`_searched`): greedy local search over each rule's strategy, thresholds, listed values and
-order, over rules of larger distillations (and, per strategy, where the agent uses it most) put in its
+order, over rules of larger distillations put in its
 place, and over splits of a rule where the agent's choices differ within it, scored on the same validation
 customers; the notes then say what the agent chose where each rule fires. Last, its conditions are simplified without
 changing a choice (:meth:`cs_env.playbook.Playbook.simplified`).
