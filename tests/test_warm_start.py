@@ -267,3 +267,50 @@ def test_a_frame_stack_run_warm_starts_records_agreement_by_turn_and_plays_in_th
     agent = load_agent(str(saves / "warm" / "model.zip"), saves=saves)
     played = rollout(agent, episodes=200, seed=11)
     assert played.strategy_counts[STRATEGY_NAMES.index("educational")] > 0.8 * played.strategy_counts.sum()
+
+
+class FallingPatience:
+    """A player who remembers: from the second turn, an apology when the customer's patience cue fell since the
+    turn before, else a technical answer (what one observation alone cannot show: the cue's last reading)."""
+
+    def __init__(self) -> None:
+        from cs_env.env import OBS_NAMES
+
+        self.cue = OBS_NAMES.index("ctx_patience_cue")
+        self.before: np.ndarray | None = None
+
+    def __call__(self, obs: np.ndarray) -> int:
+        from cs_env.domain import STRATEGY_NAMES
+
+        if self.before is None:
+            strategy = "empathetic"
+        else:
+            strategy = "apologetic" if obs[self.cue] < self.before[self.cue] else "technical"
+        self.before = np.asarray(obs)
+        return STRATEGY_NAMES.index(strategy)
+
+
+@pytest.mark.heavy
+def test_a_frame_stack_clone_imitates_a_player_who_remembers_better_than_a_memoryless_one(tmp_path: Path) -> None:
+    # the point of stacking the demonstrations: on conversations it was not fitted on, a clone that sees the
+    # last turn too copies the remembering player's moves far more often than one that sees the turn alone
+    from stable_baselines3 import PPO
+
+    from cs_tui.play_session import play_agent, save_episode
+    from cs_tui.training.vecenv import make_training_env
+
+    for name, seeds in (("fit", range(300)), ("held-out", range(1000, 1150))):
+        (tmp_path / name).mkdir()
+        for seed in seeds:
+            played = play_agent(FallingPatience(), industry="mixed", max_turns=10, seed=seed)
+            save_episode(tmp_path, played, None, tmp_path / name / f"conversation-{seed}.json")
+    held_out = {}
+    for k in (1, 2):
+        model = PPO("MlpPolicy", make_training_env("mixed", 1, 0, kind="dummy", frame_stack=k), n_steps=64, seed=0)
+        about = warm_start.behaviour_clone(
+            model, str(tmp_path / "fit"), industry="mixed", max_turns=10, seed=0, frame_stack=k
+        )
+        assert about["agreement_by_turn"][0] == 1.0  # the opening needs no memory
+        observations, actions, _ = warm_start.recorded_demonstrations(tmp_path / "held-out", k)
+        held_out[k] = float(np.mean(model.predict(observations, deterministic=True)[0] == actions))
+    assert held_out[2] > held_out[1] + 0.05, held_out  # measured: 0.845 against 0.751
