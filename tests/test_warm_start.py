@@ -80,18 +80,25 @@ def record_conversations(folder: Path, strategy: str, count: int) -> None:
         save_episode(folder.parent, human, agent, folder / f"conversation-{seed:02}.json")
 
 
-@pytest.mark.heavy
-def test_a_persons_twenty_recorded_conversations_warm_start_a_run(tmp_path: Path) -> None:
-    from cs_env.domain import STRATEGY_NAMES
-
+def warm_started_on_twenty(tmp_path: Path, *options: str) -> tuple[Path, Path]:
+    """``(recordings folder, saves)`` of a run "warm" warm-started with ``options`` from a person's 20 recorded
+    conversations, each answered "educational" at every turn."""
     folder = tmp_path / "episodes"
     folder.mkdir()
     record_conversations(folder, "educational", 20)
     saves = tmp_path / "saves"
     argv = ["--saves", str(saves), "train", "--timesteps", "1", "--eval-every", "8192", "--eval-episodes", "100",
-            "--reference-episodes", "100", "--name", "warm", "--quiet", "--warm-start", str(folder),
-            "--warm-start-epochs", "700"]  # fmt: skip
+            "--reference-episodes", "100", "--name", "warm", "--quiet", "--warm-start", str(folder)]  # fmt: skip
+    argv.extend(options)
     assert main(argv) == 0
+    return folder, saves
+
+
+@pytest.mark.heavy
+def test_a_persons_twenty_recorded_conversations_warm_start_a_run(tmp_path: Path) -> None:
+    from cs_env.domain import STRATEGY_NAMES
+
+    folder, saves = warm_started_on_twenty(tmp_path, "--warm-start-epochs", "700")
     about = Run(saves / "warm").meta["warm_start"]
     assert about["source"] == str(folder.resolve()) and about["recordings"] == 20
     # one batch of turns: 700 passes, as asked (more than the 500 updates every warm start makes at least)
@@ -250,14 +257,7 @@ def test_a_frame_stack_run_warm_starts_records_agreement_by_turn_and_plays_in_th
     from cs_tui.agents import load_agent
     from cs_tui.training.numpy_policy import load_numpy_policy
 
-    folder = tmp_path / "episodes"
-    folder.mkdir()
-    record_conversations(folder, "educational", 20)
-    saves = tmp_path / "saves"
-    argv = ["--saves", str(saves), "train", "--timesteps", "1", "--eval-every", "8192", "--eval-episodes", "100",
-            "--reference-episodes", "100", "--name", "warm", "--quiet", "--warm-start", str(folder),
-            "--frame-stack", "4"]  # fmt: skip
-    assert main(argv) == 0
+    _, saves = warm_started_on_twenty(tmp_path, "--frame-stack", "4")
     about = Run(saves / "warm").meta["warm_start"]
     assert about["recordings"] == 20 and about["agreement"] == 1.0
     turns = about["agreement_by_turn"]  # one figure a turn, from the first
