@@ -235,14 +235,15 @@ def test_the_forms_frame_stack_and_warm_start_are_checked_and_passed_on(tmp_path
         validate("recurrent_ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="2")
     with pytest.raises(ValueError, match=r"warm start: needs an algorithm with a policy to imitate \(ppo, a2c\)"):
         validate("dqn", "mixed", "1000", "0", "", tmp_path, warm_start="baseline:oracle")
-    with pytest.raises(ValueError, match="warm start: clones a policy that reads one observation"):
-        validate("ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="3", warm_start="baseline:oracle")
     request = validate("ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="3", warm_start="")
     parser = argparse.ArgumentParser()
     parser.add_argument("--saves")
     add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(request.argv(tmp_path))
     assert (args.frame_stack, args.warm_start) == (3, None)
+    both = validate("ppo", "mixed", "1000", "0", "", tmp_path, frame_stack="3", warm_start="baseline:oracle")
+    args = parser.parse_args(both.argv(tmp_path))  # a frame-stack run clones stacked demonstrations
+    assert (args.frame_stack, args.warm_start) == (3, "baseline:oracle")
     warm = validate("a2c", "mixed", "1000", "0", "", tmp_path, warm_start="baseline:oracle")
     assert parser.parse_args(warm.argv(tmp_path)).warm_start == "baseline:oracle"
     plain = parser.parse_args(validate("ppo", "mixed", "1000", "0", "", tmp_path).argv(tmp_path))

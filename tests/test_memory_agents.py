@@ -131,10 +131,6 @@ def test_a_memory_run_resumes_evaluates_and_is_tested(
         (["--frame-stack", "0"], "argument --frame-stack: must be at least 1"),
         (["--algorithm", "recurrent_ppo", "--warm-start", "baseline:oracle"], "(ppo, a2c), not recurrent_ppo"),
         (["--algorithm", "lstm"], "invalid choice: 'lstm'"),
-        (
-            ["--frame-stack", "2", "--warm-start", "baseline:oracle"],
-            "--warm-start clones a policy that reads one observation",
-        ),
     ],
 )
 def test_a_bad_memory_option_is_a_usage_error_naming_the_valid_choices(

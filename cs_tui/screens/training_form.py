@@ -142,7 +142,7 @@ def validate(
     if problem:
         raise ValueError(f"frame stack: {problem}")
     source = str(warm_start or "") or None
-    problem = imitation_problem(str(algorithm), stack) if source else None
+    problem = imitation_problem(str(algorithm)) if source else None
     if problem:
         raise ValueError(f"warm start: {problem}")
     return TrainRequest(str(algorithm), str(industry), steps, seed_value, name, stack, source)

@@ -66,13 +66,12 @@ def frame_stack_problem(value: object, algorithm: str) -> str | None:
     return None
 
 
-def imitation_problem(algorithm: str, frame_stack: int) -> str | None:
-    """Why a run of ``algorithm`` on ``frame_stack`` observations cannot be warm-started (None when it can), as
-    words that follow the field's name: the CLI's ``--warm-start`` and the new-run form read the same rule."""
+def imitation_problem(algorithm: str) -> str | None:
+    """Why a run of ``algorithm`` cannot be warm-started (None when it can), as words that follow the field's
+    name: the CLI's ``--warm-start`` and the new-run form read the same rule. Any frame stack can: the
+    demonstrations are stacked as the training env stacks them (``cs_tui.training.warm_start``)."""
     if algorithm not in IMITABLE:
         return f"needs an algorithm with a policy to imitate ({', '.join(IMITABLE)}), not {algorithm}"
-    if frame_stack > 1:  # the demonstrations are single observations
-        return "clones a policy that reads one observation: drop the frame stack or the warm start"
     return None
 
 

@@ -97,7 +97,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
             check_path_text("--warm-start", options.warm_start)
         except ValueError as exc:
             raise TrainingInputError(str(exc)) from None
-        problem = check_source(options.warm_start, options.algorithm, options.frame_stack)
+        problem = check_source(options.warm_start, options.algorithm)
         if problem:
             raise TrainingInputError(problem)
     hyperparameters = defaults.hyperparameters()
@@ -176,6 +176,7 @@ def train(options: TrainOptions, reporter: Reporter | None = None, stop: StopFla
                 industry=options.industry,
                 max_turns=options.max_turns,
                 seed=options.seed,
+                frame_stack=options.frame_stack,
                 epochs=options.warm_start_epochs,
             )
             run.write_record(record)

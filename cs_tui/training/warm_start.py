@@ -13,7 +13,11 @@ are in the policy from the start instead of having to be found by chance. ``SOUR
   (a recording holds no observations, only the customer and the actions). A person's 20 conversations
   are enough to start from: a small set is fitted for at least ``WARM_START_MIN_UPDATES`` updates.
 
-The run's ``meta.json`` records the source and how well the policy imitates it.
+A run with ``--frame-stack K`` clones the same turns, each shown as the training env shows it: the last K
+observations of its conversation side by side, oldest first, zeros before the first turn (SB3's
+``VecFrameStack``, :func:`stack_conversation`), so the clone can learn what a source's later turns owe to
+the earlier ones. The run's ``meta.json`` records the source and how well the policy imitates it, overall
+and at each turn of the conversations.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cs_tui.training.memory import TURN
 from cs_tui.training.registry import WARM_START_EPOCHS, imitation_problem
 
 if TYPE_CHECKING:
@@ -45,9 +50,9 @@ def _baseline_sources() -> list[str]:
     return [f"baseline:{name}" for name in baselines() if name != "random"]
 
 
-def check_source(source: str, algorithm: str, frame_stack: int = 1) -> str | None:
-    """Why ``source`` cannot warm-start ``algorithm`` on ``frame_stack`` observations (None when it can)."""
-    problem = imitation_problem(algorithm, frame_stack)
+def check_source(source: str, algorithm: str) -> str | None:
+    """Why ``source`` cannot warm-start ``algorithm`` (None when it can)."""
+    problem = imitation_problem(algorithm)
     if problem:
         return f"--warm-start {problem}"
     valid = _baseline_sources()
@@ -83,8 +88,18 @@ def warm_start_source(source: str) -> str:
     return source if source.startswith("baseline:") else str(Path(source).resolve())
 
 
-def recorded_demonstrations(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(observations, actions, recordings)`` of the human turns recorded in ``folder``'s ``*.json`` files.
+def stack_conversation(observations: np.ndarray, k: int) -> np.ndarray:
+    """One conversation's observations ``(turns, n)`` as a policy reading ``k`` of them sees each turn: the last
+    ``k`` side by side, oldest first, zeros before the first turn (what SB3's ``VecFrameStack`` feeds the
+    policy in training, and :func:`cs_tui.training.memory.frame_stack_memory` when it acts), ``(turns, k * n)``."""
+    turns, size = observations.shape
+    padded = np.concatenate([np.zeros((k - 1, size), dtype=np.float32), observations.astype(np.float32)])
+    return np.lib.stride_tricks.sliding_window_view(padded, (k, size))[:, 0].reshape(turns, k * size)
+
+
+def recorded_demonstrations(folder: Path, frame_stack: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(observations, actions, recordings)`` of the human turns recorded in ``folder``'s ``*.json`` files,
+    each observation with the ``frame_stack - 1`` before it in its conversation (:func:`stack_conversation`).
 
     ``ValueError`` naming the problem (not a folder, no recordings, a recording that cannot be replayed).
     """
@@ -104,15 +119,18 @@ def recorded_demonstrations(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
         except (ValueError, TypeError) as error:
             raise RecordError(f"{path.name}: cannot replay this recording ({error})") from error
         _, human = recording.parts[0]
+        seen: list[np.ndarray] = []
         for action in human:
-            observations.append(np.asarray(obs, dtype=np.float32))
+            seen.append(np.asarray(obs, dtype=np.float32))
             actions.append(action)
             obs, _, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
                 break
+        if seen:
+            observations.append(stack_conversation(np.stack(seen), frame_stack))
     if not actions:
         raise ValueError(f"no recorded conversations with a turn in it ({folder}/*.json)")
-    return np.stack(observations), np.asarray(actions, dtype=np.int64), len(paths)
+    return np.concatenate(observations), np.asarray(actions, dtype=np.int64), len(paths)
 
 
 class _Recorder:
@@ -131,8 +149,12 @@ class _Recorder:
         return action
 
 
-def demonstrations(source: str, industry: str, max_turns: int, episodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(observations, actions)`` of ``episodes`` conversations played by the baseline or playbook ``source``."""
+def demonstrations(
+    source: str, industry: str, max_turns: int, episodes: int, frame_stack: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(observations, actions)`` of ``episodes`` conversations played by the baseline or playbook ``source``,
+    in the order played (turn by turn), each observation with the ``frame_stack - 1`` before it in its
+    conversation (:func:`stack_conversation`)."""
     from cs_env.evaluate import rollout
     from cs_env.playbook import load
     from cs_env.policies import baselines
@@ -142,8 +164,19 @@ def demonstrations(source: str, industry: str, max_turns: int, episodes: int) ->
     else:
         policy = baselines(industry, max_turns, WARM_START_SEED)[source.removeprefix("baseline:")]
     recorder = _Recorder(policy)
-    rollout(recorder, industry=industry, episodes=episodes, seed=WARM_START_SEED, max_turns=max_turns)
-    return np.concatenate(recorder.observations), np.concatenate(recorder.actions)
+    played = rollout(recorder, industry=industry, episodes=episodes, seed=WARM_START_SEED, max_turns=max_turns)
+    actions = np.concatenate(recorder.actions)
+    if frame_stack == 1:
+        return np.concatenate(recorder.observations), actions
+    # every conversation still going is at the same turn, in episode order: turn t's rows are the episodes
+    # that played more than t turns
+    lengths = np.asarray(played.episode_strategy_counts).sum(axis=1)
+    size = recorder.observations[0].shape[1]
+    grid = np.zeros((episodes, len(recorder.observations), size), dtype=np.float32)
+    for turn, rows in enumerate(recorder.observations):
+        grid[np.flatnonzero(lengths > turn), turn] = rows
+    stacked = np.stack([stack_conversation(conversation, frame_stack) for conversation in grid])
+    return np.concatenate([stacked[lengths > turn, turn] for turn in range(len(recorder.observations))]), actions
 
 
 def behaviour_clone(
@@ -153,18 +186,20 @@ def behaviour_clone(
     industry: str,
     max_turns: int,
     seed: int,
+    frame_stack: int = 1,
     episodes: int = WARM_START_EPISODES,
     epochs: int = WARM_START_EPOCHS,
 ) -> dict[str, Any]:
-    """Fit ``model``'s policy to ``source``'s strategies; returns what ``meta.json`` records."""
+    """Fit ``model``'s policy (reading ``frame_stack`` observations) to ``source``'s strategies; returns what
+    ``meta.json`` records."""
     import torch
 
     about: dict[str, Any]
     if source in _baseline_sources() or source.startswith(PLAYBOOK_PREFIX):
-        observations, actions = demonstrations(source, industry, max_turns, episodes)
+        observations, actions = demonstrations(source, industry, max_turns, episodes, frame_stack)
         about = {"source": warm_start_source(source), "episodes": episodes}
     else:
-        observations, actions, recordings = recorded_demonstrations(Path(source))
+        observations, actions, recordings = recorded_demonstrations(Path(source), frame_stack)
         about = {"source": warm_start_source(source), "recordings": recordings}
     policy: Any = model.policy
     optimizer = torch.optim.Adam(policy.parameters(), lr=WARM_START_LR)
@@ -185,9 +220,13 @@ def behaviour_clone(
     policy.set_training_mode(False)
     with torch.no_grad():
         chosen = policy.get_distribution(obs_t).distribution.probs.argmax(dim=1)
+    agreed = (chosen == act_t).numpy()
+    turns = observations[:, -observations.shape[1] // frame_stack + TURN].astype(np.int64)  # the latest frame's
     return {
         **about,
         "steps": len(actions),
         "epochs": epochs,
-        "agreement": float((chosen == act_t).float().mean()),
+        "agreement": float(agreed.mean()),
+        #: at each turn of the conversations (0 first): what the later turns owe to memory shows here
+        "agreement_by_turn": [float(agreed[turns == turn].mean()) for turn in range(int(turns.max()) + 1)],
     }
