@@ -367,24 +367,24 @@ def distill(
         xs.extend(recorder.observations)
         ys.extend(recorder.labels)
         ws.extend(recorder.weights)
-        obs, labels = np.concatenate(xs), np.concatenate(ys)
+        obs, labels, weights = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
         if len(np.unique(labels)) == 1:  # the teacher always says the same: one rule says it all
             rule = Rule(int(labels[0]), {}, f"the agent always chose {STRATEGY_NAMES[int(labels[0])]}")
             student = Playbook([rule], name=name, max_turns=max_turns)
             continue
         x = _columns(template.features, obs)
-        score, student = _best_tree_within(max_rules, x, labels, np.concatenate(ws), template, name, seed, validate)
+        score, student = _best_tree_within(max_rules, x, labels, weights, template, name, seed, validate)
         if best is None or score > best[0]:  # VIPER's choice: the round's playbook that serves customers best
             best = (score, student)
     chosen = student if best is None else best[1]
     assert chosen is not None
     if SEARCH and len(chosen.rules) > 1:
-        pool = _pool(x, labels, np.concatenate(ws), template, name, seed)
+        pool = _pool(x, labels, weights, template, name, seed)
         chosen = _searched(chosen, validate, pool, max_rules)
         if SPLIT:  # then from there, with splits (see SPLIT_PASSES), its conditions as they will be written
-            met = (obs, labels, np.concatenate(ws))
+            met = (obs, labels, weights)
             chosen = _searched(chosen.simplified(), validate, pool, max_rules, met, seed, SPLIT_PASSES)
-        chosen = _annotated(chosen, obs, labels, np.concatenate(ws))
+        chosen = _annotated(chosen, obs, labels, weights)
     chosen = chosen.simplified()  # the same choices in fewer words
     situations = int(sum(len(y) for y in ys))
     return Distilled(chosen, rounds + 1, situations, time.perf_counter() - started, max_rules)
