@@ -221,7 +221,8 @@ def behaviour_clone(
     with torch.no_grad():
         chosen = policy.get_distribution(obs_t).distribution.probs.argmax(dim=1)
     agreed = (chosen == act_t).numpy()
-    turns = observations[:, -observations.shape[1] // frame_stack + TURN].astype(np.int64)  # the latest frame's
+    latest = (frame_stack - 1) * (observations.shape[1] // frame_stack)  # where the newest frame starts
+    turns = observations[:, latest + TURN].astype(np.int64)
     return {
         **about,
         "steps": len(actions),
