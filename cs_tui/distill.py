@@ -486,7 +486,9 @@ def _searched(
     fewer than ``max_rules``. Given the distillation's ``situations``, each pass first tries splitting each
     rule where the agent's choices differ within it (:func:`_splits`): a rule for part of its situations put
     just before it (at the budget, in the place of the rule whose loss costs least), or the rule narrowed to
-    that part. Until a pass changes nothing, after ``passes`` (``SEARCH_PASSES``) or ``SEARCH_EVALUATIONS``
+    that part; and, at the budget, a rule of ``pool`` before any rule, in the place of the rule it costs
+    least to lose (what an in-place swap cannot do when the new rule must precede the rule it would
+    replace). Until a pass changes nothing, after ``passes`` (``SEARCH_PASSES``) or ``SEARCH_EVALUATIONS``
     playbooks played. The same seed gives the same changes (a fixed order of changes, seeded trees and
     customers). Rules the changes leave unable to fire are dropped."""
 
@@ -511,6 +513,17 @@ def _searched(
         return True
 
     losses: tuple[list[Rule] | None, dict[int, float]] = (None, {})
+
+    def in_place_of_cheapest(at: int, new: Rule) -> bool:
+        """At the budget: ``new`` put before rule ``at``, the rule (not ``at``) it costs least to lose taken out."""
+        nonlocal losses, played
+        if losses[0] is not rules:  # the playbook without each rule, once per playbook kept
+            losses = (rules, _losses(rules, unchecked, validate))
+            played += len(rules) - 1
+        cheapest = max((j for j in losses[1] if j != at), key=lambda j: (losses[1][j], -j))
+        trial = [*rules[:at], new, *rules[at:]]
+        return keep_if_better([r for r in trial if r is not rules[cheapest]])
+
     for _ in range(SEARCH_PASSES if passes is None else passes):
         changed = False
         if SPLIT and situations is not None:
@@ -525,12 +538,7 @@ def _searched(
                 elif len(rules) < max_rules:
                     changed |= keep_if_better([*rules[:at], split, *rules[at:]])
                 elif len(rules) > 2 or at == 1:  # at the budget: in the place of the rule it costs least to lose
-                    if losses[0] is not rules:  # the playbook without each rule, once per playbook kept
-                        losses = (rules, _losses(rules, unchecked, validate))
-                        played += len(rules) - 1
-                    cheapest = max((j for j in losses[1] if j != at), key=lambda j: (losses[1][j], -j))
-                    trial = [*rules[:at], split, *rules[at:]]
-                    changed |= keep_if_better([r for r in trial if r is not rules[cheapest]])
+                    changed |= in_place_of_cheapest(at, split)
         for i in range(len(rules)):
             for edit in _edits(rules[i], feats):  # each applied to the rule as it stands after the kept ones
                 variant = _edited(rules[i], edit, feats)
@@ -544,6 +552,10 @@ def _searched(
                     changed |= keep_if_better([*rules[:i], other, *rules[i + 1 :]])
                 if len(rules) < max_rules and other not in rules:
                     changed |= keep_if_better([*rules[:i], other, *rules[i:]])
+                elif situations is not None and len(rules) > 2 and i < len(rules) - 1 and other not in rules:
+                    # at the budget, in the second search: before rule i, in the place of the rule cheapest
+                    # to lose (a rule for one inquiry may serve best early, where the rule it drops was not)
+                    changed |= played < SEARCH_EVALUATIONS and in_place_of_cheapest(i, other)
         if not changed:
             break
     return unchecked(rules).without_dead_rules()

@@ -79,6 +79,33 @@ def test_at_the_budget_a_split_takes_the_place_of_the_rule_it_costs_least_to_los
     assert found.rules[0].strategy == APOLOGETIC and validate(found) == 1.0  # type: ignore[operator]
 
 
+def test_at_the_budget_a_rule_of_the_pool_goes_before_the_rule_it_must_precede_in_the_place_of_the_cheapest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cs_tui import distill as d
+
+    monkeypatch.setattr(d, "SPLIT", False)  # the pool's move alone
+    monkeypatch.setattr(d, "SEARCH_PASSES", 1)
+    # the teacher apologises to angry disputes, is technical with the other disputes, quick with the rest
+    apology = Rule(APOLOGETIC, {"inquiry_type": frozenset({DISPUTE}), "sentiment": frozenset({ANGRY})})
+    disputes = Rule(TECHNICAL, {"inquiry_type": frozenset({DISPUTE})})
+    teacher = Playbook([apology, disputes, Rule(QUICK)])
+    watch = d._Teacher(teacher, None)
+    rollout(watch, episodes=3000, seed=21)
+    obs, labels = np.concatenate(watch.observations), np.concatenate(watch.labels)
+    validate = _agreement(obs, labels)
+    # the budget of three is full, with a rule that changes nothing; the apology, in the pool, serves only
+    # before the disputes' rule: in the idle rule's place it would come after it and never fire, and in
+    # the disputes' rule's place it would lose the technical answers
+    idle = Rule(QUICK, {"urgency": frozenset({3, 4})})
+    start = Playbook([disputes, idle, Rule(QUICK)])
+    found = d._searched(start, validate, [apology], 3, (obs, labels, np.ones(len(labels))), seed=4)  # type: ignore[arg-type]
+    assert found.rules == (apology, disputes, Rule(QUICK))
+    assert validate(found) == 1.0  # type: ignore[operator]
+    # the first search (no situations) keeps its moves: in place, or before a rule while under the budget
+    assert d._searched(start, validate, [apology], 3).rules == start.rules  # type: ignore[arg-type]
+
+
 def test_the_splits_keep_the_rules_conditions_and_name_only_strategies_the_teacher_chose_there() -> None:
     from cs_tui.distill import _splits
 
