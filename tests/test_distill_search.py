@@ -21,11 +21,11 @@ TEACHER = Playbook(
 )
 
 
-def _situations() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _situations(teacher: Playbook = TEACHER) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where the teacher's conversations go, and what it chose there (each situation weighing the same)."""
     from cs_tui.distill import _Teacher
 
-    watch = _Teacher(TEACHER, None)
+    watch = _Teacher(teacher, None)
     rollout(watch, episodes=3000, seed=21)
     obs, labels = np.concatenate(watch.observations), np.concatenate(watch.labels)
     assert (labels == APOLOGETIC).sum() >= 40  # enough angry disputes for a rule of their own
@@ -89,17 +89,14 @@ def test_at_the_budget_a_rule_of_the_pool_goes_before_the_rule_it_must_precede_i
     # the teacher apologises to angry disputes, is technical with the other disputes, quick with the rest
     apology = Rule(APOLOGETIC, {"inquiry_type": frozenset({DISPUTE}), "sentiment": frozenset({ANGRY})})
     disputes = Rule(TECHNICAL, {"inquiry_type": frozenset({DISPUTE})})
-    teacher = Playbook([apology, disputes, Rule(QUICK)])
-    watch = d._Teacher(teacher, None)
-    rollout(watch, episodes=3000, seed=21)
-    obs, labels = np.concatenate(watch.observations), np.concatenate(watch.labels)
-    validate = _agreement(obs, labels)
+    situations = _situations(Playbook([apology, disputes, Rule(QUICK)]))
+    validate = _agreement(*situations[:2])
     # the budget of three is full, with a rule that changes nothing; the apology, in the pool, serves only
     # before the disputes' rule: in the idle rule's place it would come after it and never fire, and in
     # the disputes' rule's place it would lose the technical answers
     idle = Rule(QUICK, {"urgency": frozenset({3, 4})})
     start = Playbook([disputes, idle, Rule(QUICK)])
-    found = d._searched(start, validate, [apology], 3, (obs, labels, np.ones(len(labels))), seed=4)  # type: ignore[arg-type]
+    found = d._searched(start, validate, [apology], 3, situations, seed=4)  # type: ignore[arg-type]
     assert found.rules == (apology, disputes, Rule(QUICK))
     assert validate(found) == 1.0  # type: ignore[operator]
     # the first search (no situations) keeps its moves: in place, or before a rule while under the budget
