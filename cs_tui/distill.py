@@ -517,6 +517,8 @@ def _searched(
     def in_place_of_cheapest(at: int, new: Rule) -> bool:
         """At the budget: ``new`` put before rule ``at``, the rule (not ``at``) it costs least to lose taken out."""
         nonlocal losses, played
+        if played >= SEARCH_EVALUATIONS:  # (the losses below would cost a playbook per rule)
+            return False
         if losses[0] is not rules:  # the playbook without each rule, once per playbook kept
             losses = (rules, _losses(rules, unchecked, validate))
             played += len(rules) - 1
@@ -555,7 +557,7 @@ def _searched(
                 elif situations is not None and len(rules) > 2 and i < len(rules) - 1 and other not in rules:
                     # at the budget, in the second search: before rule i, in the place of the rule cheapest
                     # to lose (a rule for one inquiry may serve best early, where the rule it drops was not)
-                    changed |= played < SEARCH_EVALUATIONS and in_place_of_cheapest(i, other)
+                    changed |= in_place_of_cheapest(i, other)
         if not changed:
             break
     return unchecked(rules).without_dead_rules()

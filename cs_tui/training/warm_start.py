@@ -89,12 +89,15 @@ def warm_start_source(source: str) -> str:
 
 
 def stack_conversation(observations: np.ndarray, k: int) -> np.ndarray:
-    """One conversation's observations ``(turns, n)`` as a policy reading ``k`` of them sees each turn: the last
-    ``k`` side by side, oldest first, zeros before the first turn (what SB3's ``VecFrameStack`` feeds the
-    policy in training, and :func:`cs_tui.training.memory.frame_stack_memory` when it acts), ``(turns, k * n)``."""
-    turns, size = observations.shape
-    padded = np.concatenate([np.zeros((k - 1, size), dtype=np.float32), observations.astype(np.float32)])
-    return np.lib.stride_tricks.sliding_window_view(padded, (k, size))[:, 0].reshape(turns, k * size)
+    """Conversations' observations ``(..., turns, n)`` as a policy reading ``k`` of them sees each turn: the
+    last ``k`` side by side, oldest first, zeros before the first turn (what SB3's ``VecFrameStack`` feeds the
+    policy in training, and :func:`cs_tui.training.memory.frame_stack_memory` when it acts), ``(..., turns, k * n)``."""
+    *lead, turns, size = observations.shape
+    padded = np.concatenate(
+        [np.zeros((*lead, k - 1, size), dtype=np.float32), observations.astype(np.float32)], axis=-2
+    )
+    windows = np.lib.stride_tricks.sliding_window_view(padded, k, axis=-2)  # (..., turns, n, k)
+    return np.swapaxes(windows, -1, -2).reshape(*lead, turns, k * size)
 
 
 def recorded_demonstrations(folder: Path, frame_stack: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
@@ -175,7 +178,7 @@ def demonstrations(
     grid = np.zeros((episodes, len(recorder.observations), size), dtype=np.float32)
     for turn, rows in enumerate(recorder.observations):
         grid[np.flatnonzero(lengths > turn), turn] = rows
-    stacked = np.stack([stack_conversation(conversation, frame_stack) for conversation in grid])
+    stacked = stack_conversation(grid, frame_stack)
     return np.concatenate([stacked[lengths > turn, turn] for turn in range(len(recorder.observations))]), actions
 
 
