@@ -21,7 +21,7 @@ figures' customers), with the agent and ``--playbook`` (the shipped one) beside 
     python benchmarks/playbook_ceiling.py [--agent default] [--playbook saves/default-playbook.toml]
         [--leaves 15,40,100,300,1000] [--terms 50] [--rounds 4] [--episodes 4000] [--heldout 10000]
 
-Takes about 10 minutes here (the oracle's rollouts on the held-out customers are a minute of it).
+Takes about 5 minutes here (the oracle's rollouts on the held-out customers are a minute of it).
 """
 
 from __future__ import annotations
