@@ -8,10 +8,7 @@ point to a specialist's case must move it there.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -19,20 +16,9 @@ import pytest
 
 from cs_env.env import CustomerSupportEnv
 from cs_env.evaluate import rollout
+from tests.benchmark_helpers import load_benchmark
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("information_ceiling", ROOT / "benchmarks" / "information_ceiling.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ic = _load()
+ic = load_benchmark("information_ceiling")
 
 
 def small_planner(seed: int = 3) -> Any:

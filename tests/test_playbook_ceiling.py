@@ -8,32 +8,17 @@ can copy exactly, must be copied almost exactly.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import numpy as np
 
 from cs_env.evaluate import rollout
 from cs_env.playbook import Playbook, Rule, load
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("playbook_ceiling", ROOT / "benchmarks" / "playbook_ceiling.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmark_helpers import ROOT, load_benchmark
 
 
 def test_each_kind_of_student_learns_a_rule_list_teacher_on_the_situations_it_reaches() -> None:
     from cs_tui.distill import _Teacher
 
-    ceiling = _load()
+    ceiling = load_benchmark("playbook_ceiling")
     teacher = load(ROOT / "playbooks" / "heuristic.toml")
     features = Playbook([Rule(0)]).features
     kinds = ceiling.makers([200], terms=40)
