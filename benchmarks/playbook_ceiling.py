@@ -33,13 +33,26 @@ from typing import Any
 
 import numpy as np
 
-from cs_env.evaluate import evaluate, rollout
-from cs_env.playbook import Playbook, Rule
-from cs_tui.agents import load_agent
+from cs_env.evaluate import MAX_EPISODES, evaluate, rollout
+from cs_env.playbook import features as playbook_features
+from cs_tui.commands.agent_loading import load_agent_or_report
+from cs_tui.commands.arguments import count_up_to
 from cs_tui.distill import HELDOUT_SEED, _columns, _Teacher
 
 #: the imitation rounds' customers: apart from the held-out ones and from the distillation's (11 onward)
 TRAIN_SEED = 100
+#: the most leaves a tree may have, terms a scorecard and DAgger rounds: each bounds a fit's time and memory
+MAX_LEAVES, MAX_TERMS, MAX_ROUNDS = 20_000, 1_000, 20
+MEMORY = "every conversation is kept in memory"
+
+
+def leaf_counts(text: str) -> list[int]:
+    """``--leaves``: tree sizes, comma-separated, each from 2 to ``MAX_LEAVES``."""
+    one = count_up_to(2, MAX_LEAVES, "a tree's fit grows with its leaves")
+    try:
+        return [one(part) for part in text.split(",") if part.strip()]
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"a tree size (of the comma-separated list): {exc}") from None
 
 
 class Student:
@@ -99,15 +112,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agent", default="default")
     parser.add_argument("--playbook", default="saves/default-playbook.toml")
-    parser.add_argument("--leaves", default="15,40,100,300,1000")
-    parser.add_argument("--terms", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--episodes", type=int, default=4000)
-    parser.add_argument("--heldout", type=int, default=10_000)
+    parser.add_argument("--leaves", type=leaf_counts, default=[15, 40, 100, 300, 1000])
+    parser.add_argument("--terms", type=count_up_to(1, MAX_TERMS, "one boosting round per term"), default=50)
+    parser.add_argument("--rounds", type=count_up_to(1, MAX_ROUNDS, "each round adds its conversations"), default=4)
+    parser.add_argument("--episodes", type=count_up_to(1, MAX_EPISODES, MEMORY), default=4000)
+    parser.add_argument("--heldout", type=count_up_to(2, MAX_EPISODES, MEMORY), default=10_000)
     args = parser.parse_args()
-    leaves = [int(n) for n in args.leaves.split(",") if n]
-    teacher = load_agent(args.agent, industry="mixed", seed=0)
-    features = Playbook([Rule(0)]).features
+    teacher = load_agent_or_report("playbook_ceiling.py", args.agent, industry="mixed", saves=None, seed=0)
+    shipped = load_agent_or_report(
+        "playbook_ceiling.py", f"playbook:{args.playbook}", industry="mixed", saves=None, seed=0
+    )
+    if teacher is None or shipped is None:  # the reason is printed
+        raise SystemExit(2)
+    features = playbook_features()
 
     def score(policy: Any) -> str:
         report = evaluate(policy, industry="mixed", episodes=args.heldout, seed=HELDOUT_SEED)
@@ -118,9 +135,8 @@ def main() -> None:
     print("| policy | mean return | % of oracle | seconds |")
     print("|---|---|---|---|")
     print(f"| the agent ({args.agent}) | {score(teacher)} | - |", flush=True)
-    shipped = load_agent(f"playbook:{args.playbook}")
     print(f"| the shipped playbook ({args.playbook}) | {score(shipped)} | - |", flush=True)
-    for name, make in makers(leaves, args.terms).items():
+    for name, make in makers(args.leaves, args.terms).items():
         started = time.perf_counter()
         student = imitate(teacher, make, features, args.rounds, args.episodes)
         seconds = time.perf_counter() - started

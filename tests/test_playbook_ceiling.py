@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from cs_env.evaluate import rollout
-from cs_env.playbook import Playbook, Rule, load
+from cs_env.playbook import features, load
 from tests.benchmark_helpers import ROOT, load_benchmark
 
 
@@ -20,7 +20,6 @@ def test_each_kind_of_student_learns_a_rule_list_teacher_on_the_situations_it_re
 
     ceiling = load_benchmark("playbook_ceiling")
     teacher = load(ROOT / "playbooks" / "heuristic.toml")
-    features = Playbook([Rule(0)]).features
     kinds = ceiling.makers([200], terms=40)
     assert list(kinds) == [
         "tree, 200 leaves",
@@ -30,7 +29,7 @@ def test_each_kind_of_student_learns_a_rule_list_teacher_on_the_situations_it_re
     ]
     agreement = {}
     for name in ("tree, 200 leaves", "linear score per strategy"):
-        student = ceiling.imitate(teacher, kinds[name], features, rounds=3, episodes=1000)
+        student = ceiling.imitate(teacher, kinds[name], features(), rounds=3, episodes=1000)
         watch = _Teacher(teacher, student)  # the student plays; what would the teacher have done?
         rollout(watch, episodes=400, seed=99)
         obs, labels = np.concatenate(watch.observations), np.concatenate(watch.labels)
