@@ -94,13 +94,15 @@ def rollout(
     max_turns: int = 10,
     catalog: Catalog | None = None,
     env_seeds: Sequence[int] | None = None,
+    draws: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Rollouts:
     """Play ``episodes`` conversations with ``policy``, all at once, from one seed.
 
     With ``env_seeds``, episode i instead meets the customer and the draws of
     ``CustomerSupportEnv(industry).reset(seed=env_seeds[i])`` and its steps: the same conversations
     the single env (and so ``cs-tui demo`` and ``test``) plays, exactly (``episodes`` and
-    ``seed`` are then unused).
+    ``seed`` are then unused). ``draws``, what :func:`single_env_draws` gives for those seeds, spares
+    drawing them again when the same customers are played many times.
     """
     catalog = catalog or default_catalog()
     tables = Tables.build(catalog, check_industry(industry, catalog))
@@ -110,7 +112,7 @@ def rollout(
         state = new_customers(tables, rng.random((CUSTOMER_DRAWS, episodes)))
         turn_draws = None
     else:
-        customer_draws, turn_draws = single_env_draws(env_seeds, max_turns)
+        customer_draws, turn_draws = single_env_draws(env_seeds, max_turns) if draws is None else draws
         episodes = len(env_seeds)
         state = new_customers(tables, customer_draws)
     start = state.copy()

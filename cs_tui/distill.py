@@ -14,8 +14,10 @@ one best-first tree is grown, its first k splits being the tree grown to k + 1 l
 tried from one fit. An ordered list learned rule by rule (PART): a small tree on the situations no rule
 takes yet gives its leaf that agrees with the teacher most as the next rule, which uses the playbook's
 order (a later rule need not repeat what earlier ones took). Of all candidates within ``max_rules`` rules,
-in every round, the playbook kept is the one with the best mean return on validation customers (a seed
-apart from the training rounds' and from the held-out figures'). Then a search for return rather than
+in every round, the playbook kept is the one with the best mean return on validation customers (their own
+env seeds, apart from the training rounds' and from the held-out figures'), each met with the same draws
+every time, so that two playbooks' scores differ only by the conversations they answer differently
+(:class:`_Validation`). Then a search for return rather than
 agreement (:func:`_searched`): greedy local search over each rule's strategy, thresholds, listed values and
 order, over rules of larger distillations put in its
 place, and over splits of a rule where the agent's choices differ within it, scored on the same validation
@@ -41,9 +43,14 @@ DAGGER_EPISODES = 2000
 #: seeds apart from evaluations' (0), held-out figures' (1) and warm starts' (7)
 DISTILL_SEED = 11
 HELDOUT_SEED = 1
-#: the validation customers that choose among the candidate playbooks: seed + this, and how many
-VALIDATION_OFFSET = 1000
+#: the validation customers that choose among the candidate playbooks: how many, and where their env seeds
+#: start (``VALIDATION_SEEDS + seed x VALIDATION_EPISODES`` on, for the distillation's seed): apart from the
+#: training rounds' customers, the held-out figures' and the catalog's
 VALIDATION_EPISODES = 10_000
+VALIDATION_SEEDS = 50_000_000
+#: a playbook that would choose otherwise in more than this share of the reference's conversations is
+#: played in full (see :class:`_Validation`)
+REPLAY_SHARE = 0.25
 #: also try an ordered list learned rule by rule (:func:`_decision_list`), from trees of this many leaves
 PART = True
 PART_LEAVES = 32
@@ -92,6 +99,64 @@ SPLIT_SHARE = 0.03
 #: mixed into the first search from the tree's playbook they led the greedy search elsewhere, and lower
 #: (89.9-90.0 % of oracle on held-out customers, against 90.3 without and 91.0 after)
 SPLIT_PASSES = 2
+
+
+class _Validation:
+    """Mean return on the validation customers, a playbook's score in the distillation.
+
+    Each customer is met with the draws a single env makes after ``reset(seed=s)`` (its env seed), so the
+    same customer answered the same way goes the same way every time: two playbooks' returns differ only
+    through the conversations where they choose differently (common random numbers), and a change to one
+    rule is judged on what it changes, not on chance. So a playbook is played again only where it would
+    choose otherwise than the last one played in full (the reference, whose every turn's observation and
+    choice are kept): the other conversations' returns are the reference's, exactly. A playbook that would
+    change more than ``REPLAY_SHARE`` of the conversations is played in full and becomes the reference.
+    """
+
+    def __init__(self, industry: str, max_turns: int, env_seeds: Sequence[int]) -> None:
+        from cs_env.evaluate import single_env_draws
+
+        self.industry, self.max_turns = industry, max_turns
+        self.seeds = list(env_seeds)  # Python ints: a seed near 2**63 would overflow an int64 array
+        self.customers, self.turns = single_env_draws(self.seeds, max_turns)
+        # the reference: every turn's observation, whose conversation it is, the choice; each one's return
+        self.reference: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def _play(self, policy: Any, rows: np.ndarray | None = None) -> np.ndarray:
+        from cs_env.evaluate import rollout
+
+        seeds = self.seeds if rows is None else [self.seeds[i] for i in rows]
+        draws = (self.customers, self.turns) if rows is None else (self.customers[:, rows], self.turns[:, :, rows])
+        played = rollout(policy, industry=self.industry, max_turns=self.max_turns, env_seeds=seeds, draws=draws)
+        return played.returns
+
+    def __call__(self, playbook: Playbook) -> float:
+        if self.reference is not None:
+            obs, episode, choice, returns = self.reference
+            touched = np.unique(episode[np.asarray(playbook(obs)) != choice])
+            if len(touched) <= REPLAY_SHARE * len(returns):
+                changed = self._play(playbook, touched) if len(touched) else np.zeros(0)
+                return float((returns.sum() - returns[touched].sum() + changed.sum()) / len(returns))
+        recorded = _Recorded(playbook)
+        returns = self._play(recorded)
+        obs, episode, choice = (np.concatenate(part) for part in zip(*recorded.seen, strict=True))
+        self.reference = (obs, episode, choice, returns)
+        return float(returns.mean())
+
+
+class _Recorded:
+    """A playbook that keeps every turn's observations, whose conversations they are and its choices."""
+
+    needs_episodes = True
+
+    def __init__(self, playbook: Playbook) -> None:
+        self.playbook = playbook
+        self.seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def __call__(self, obs: np.ndarray, episodes: np.ndarray) -> np.ndarray:
+        choice = np.asarray(self.playbook(obs), dtype=np.int64)
+        self.seen.append((np.asarray(obs, dtype=np.float64), np.asarray(episodes), choice))
+        return choice
 
 
 class _Teacher:
@@ -345,16 +410,8 @@ def distill(
     started = time.perf_counter()
     template = Playbook([Rule(0)], max_turns=max_turns)
 
-    def validate(playbook: Playbook) -> float:
-        """Mean return on validation customers: apart from the training rounds' and the held-out figures'."""
-        played = rollout(
-            playbook,
-            industry=industry,
-            episodes=VALIDATION_EPISODES,
-            seed=seed + VALIDATION_OFFSET,
-            max_turns=max_turns,
-        )
-        return float(played.returns.mean())
+    first = VALIDATION_SEEDS + seed * VALIDATION_EPISODES  # env seeds of their own, per distillation seed
+    validate = _Validation(industry, max_turns, range(first, first + VALIDATION_EPISODES))
 
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []

@@ -118,3 +118,28 @@ def test_the_splits_keep_the_rules_conditions_and_name_only_strategies_the_teach
         assert split.strategy in (APOLOGETIC, QUICK)
     assert any(s.conditions.get("sentiment") == frozenset({ANGRY}) and n for s, n in mine)
     assert _splits(playbook, (obs, labels, weights), seed=4) == found  # deterministic
+
+
+def test_validation_meets_each_customer_with_the_same_draws_and_replays_only_what_a_change_alters() -> None:
+    """The distillation's score: a playbook's return on its validation customers is the same whether the
+    customers are played in full or only where the playbook chooses otherwise than the last one played in
+    full, and two playbooks' returns differ only on the conversations where their choices differ."""
+    from cs_env.evaluate import single_env_draws
+    from cs_tui.distill import _Validation
+
+    seeds = range(500, 2500)
+    quick = Playbook([Rule(QUICK)])
+    disputes_technical = Playbook([Rule(TECHNICAL, {"inquiry_type": frozenset({DISPUTE})}), Rule(QUICK)])
+    for changed in (TEACHER, disputes_technical):
+        kept = _Validation("mixed", 10, seeds)
+        assert kept(quick) == pytest.approx(rollout(quick, env_seeds=list(seeds)).returns.mean(), abs=1e-12)
+        assert kept.reference is not None  # the full play is kept ...
+        fresh = _Validation("mixed", 10, seeds)
+        assert kept(changed) == pytest.approx(fresh(changed), abs=1e-12)  # ... and a change replays what it alters
+    # the same customers, the same draws: a playbook that answers a dispute otherwise changes disputes only
+    draws = single_env_draws(list(seeds), 10)
+    a = rollout(quick, env_seeds=list(seeds), draws=draws)
+    b = rollout(disputes_technical, env_seeds=list(seeds))
+    others = a.inquiries != DISPUTE
+    assert np.array_equal(a.returns[others], b.returns[others])
+    assert not np.array_equal(a.returns[~others], b.returns[~others])

@@ -182,13 +182,12 @@ def _sizes(text: str) -> list[int] | str:
 
 def seed_problem(seed: int) -> str | None:
     """Why ``seed`` cannot seed a distillation (its customers would be the held-out ones), or None."""
-    from cs_tui.distill import DAGGER_ROUNDS, HELDOUT_SEED, VALIDATION_OFFSET
+    from cs_tui.distill import DAGGER_ROUNDS, HELDOUT_SEED
 
-    learned = range(seed, seed + DAGGER_ROUNDS + 1)
-    if HELDOUT_SEED in learned or seed + VALIDATION_OFFSET == HELDOUT_SEED:
+    if HELDOUT_SEED in range(seed, seed + DAGGER_ROUNDS + 1):
         return (
-            f"the playbook would learn from seeds {seed} to {seed + DAGGER_ROUNDS} and {seed + VALIDATION_OFFSET}, "
-            f"which include the held-out customers' seed {HELDOUT_SEED}; pick a seed above {HELDOUT_SEED}"
+            f"the playbook would learn from seeds {seed} to {seed + DAGGER_ROUNDS}, which include the held-out "
+            f"customers' seed {HELDOUT_SEED}; pick a seed above {HELDOUT_SEED}"
         )
     return None
 
