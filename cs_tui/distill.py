@@ -46,7 +46,7 @@ HELDOUT_SEED = 1
 #: the validation customers that choose among the candidate playbooks: how many, and where their env seeds
 #: start (``VALIDATION_SEEDS + seed x VALIDATION_EPISODES`` on, for the distillation's seed): apart from the
 #: training rounds' customers, the held-out figures' and the catalog's
-VALIDATION_EPISODES = 10_000
+VALIDATION_EPISODES = 30_000
 VALIDATION_SEEDS = 50_000_000
 #: a playbook that would choose otherwise in more than this share of the reference's conversations is
 #: played in full (see :class:`_Validation`)
