@@ -46,7 +46,7 @@ HELDOUT_SEED = 1
 #: the validation customers that choose among the candidate playbooks: how many, and where their env seeds
 #: start (``VALIDATION_SEEDS + seed x VALIDATION_EPISODES`` on, for the distillation's seed): apart from the
 #: training rounds' customers, the held-out figures' and the catalog's
-VALIDATION_EPISODES = 30_000
+VALIDATION_EPISODES = 10_000
 VALIDATION_SEEDS = 50_000_000
 #: a playbook that would choose otherwise in more than this share of the reference's conversations is
 #: played in full (see :class:`_Validation`)
@@ -403,15 +403,18 @@ def distill(
     episodes: int = DAGGER_EPISODES,
     seed: int = DISTILL_SEED,
     name: str = "playbook",
+    validation: int | None = None,
 ) -> Distilled:
-    """A playbook of at most ``max_rules`` rules imitating ``teacher`` (DAgger, see the module docstring)."""
+    """A playbook of at most ``max_rules`` rules imitating ``teacher`` (DAgger, see the module docstring), its
+    search judging changes on ``validation`` customers (``VALIDATION_EPISODES``)."""
     from cs_env.evaluate import rollout
 
     started = time.perf_counter()
     template = Playbook([Rule(0)], max_turns=max_turns)
 
-    first = VALIDATION_SEEDS + seed * VALIDATION_EPISODES  # env seeds of their own, per distillation seed
-    validate = _Validation(industry, max_turns, range(first, first + VALIDATION_EPISODES))
+    count = VALIDATION_EPISODES if validation is None else validation
+    first = VALIDATION_SEEDS + seed * count  # env seeds of their own, per distillation seed
+    validate = _Validation(industry, max_turns, range(first, first + count))
 
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
@@ -802,6 +805,7 @@ def tradeoff(
     episodes: int,
     seed: int = DISTILL_SEED,
     made: Distilled | None = None,
+    validation: int | None = None,
 ) -> list[dict[str, Any]]:
     """For each rule budget in ``sizes``: the playbook distilled within it, measured as written (:func:`measure`)
     with its rule count and distillation time; ``made`` is reused for its own budget."""
@@ -810,7 +814,11 @@ def tradeoff(
     rows = []
     for size in sizes:
         reuse = made is not None and made.max_rules == size
-        other = made if reuse else distill(teacher, size, industry=industry, max_turns=max_turns, seed=seed)
+        other = (
+            made
+            if reuse
+            else distill(teacher, size, industry=industry, max_turns=max_turns, seed=seed, validation=validation)
+        )
         assert other is not None
         row = measure(loads(other.playbook.dumps()), teacher, industry=industry, max_turns=max_turns, episodes=episodes)
         rows.append({"max_rules": size, "rules": other.rules, "seconds": other.seconds, **row})

@@ -338,6 +338,8 @@ def test_distill_writes_at_most_the_rules_asked_for_and_reports_side_by_side(
         (("--max-rules", "0"), "at least 1"),
         (("--sizes", "3,x"), "--sizes: 'x' is not a rule count from 1 to 100"),
         (("--episodes", "20001"), "at most 20,000"),
+        (("--validation", "100001"), "at most 100,000"),
+        (("--validation", "99"), "at least 100"),
     ],
 )
 def test_distill_refuses_counts_beyond_their_ceilings(
@@ -407,6 +409,14 @@ def test_distilling_is_deterministic_given_its_seed_and_refuses_the_held_out_see
     assert outs[0].read_text() == outs[1].read_text()
     assert "--seed 5\n" in outs[0].read_text().splitlines()[0] + "\n"
     assert outs[2].read_text() != outs[0].read_text()  # other customers, other thresholds
+    # the search's validation customers, when not the default, are part of the command the file records
+    argv = ("playbook", "distill", "baseline:heuristic", "--out", str(outs[2]), "--max-rules", "6", "--seed", "5")
+    code, _, err = cli(
+        capsys, "--saves", str(tmp_path), *argv, "--validation", "400", "--sizes", "", "--episodes", "100"
+    )
+    assert code == 0, err
+    assert outs[2].read_text().splitlines()[0].endswith("--seed 5 --validation 400")
+    assert len(load(outs[2]).rules) <= 6
     argv = ("playbook", "distill", "baseline:heuristic", "--out", str(tmp_path / "d.toml"), "--seed", "0")
     code, err = run_cli(capsys, "--saves", str(tmp_path), *argv)
     assert code == 2 and "--seed 0" in err and "held-out customers' seed 1" in err and "Traceback" not in err
