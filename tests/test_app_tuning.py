@@ -101,7 +101,9 @@ async def test_long_study_names_keep_the_studies_list_a_list(tmp_path: Path) -> 
         assert re.match(r" ppo-mixed +1 +72\.2 +▎", studies[1]), studies[1]
     wide = PaneApp(tmp_path, TuningScreen)
     async with wide.run_test(size=(120, 30)) as pilot:  # a wider list shows more of the name
-        await wait_for(pilot, lambda: "61.5 " in screen_text(wide), timeout=60)
+        # both rows as the assertion reads them: waiting for the figure alone ended before they were whole
+        # on a busy machine (IndexError)
+        await wait_for(pilot, lambda: len(studies_rows(wide)) == 2, timeout=60)
         assert re.match(r" a-study-na\S*…\S*-end +1 +61\.5 +▎", studies_rows(wide)[0])
 
 
