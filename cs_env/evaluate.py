@@ -107,13 +107,22 @@ def rollout(
     catalog = catalog or default_catalog()
     tables = Tables.build(catalog, check_industry(industry, catalog))
     max_turns = check_max_turns(max_turns)
+    if draws is not None and env_seeds is None:
+        raise ValueError("draws: given without env_seeds, the customers they were drawn for")
     rng = np.random.default_rng(seed)
     if env_seeds is None:
         state = new_customers(tables, rng.random((CUSTOMER_DRAWS, episodes)))
         turn_draws = None
     else:
-        customer_draws, turn_draws = single_env_draws(env_seeds, max_turns) if draws is None else draws
         episodes = len(env_seeds)
+        if draws is None:
+            draws = single_env_draws(env_seeds, max_turns)
+        elif draws[0].shape != (CUSTOMER_DRAWS, episodes) or draws[1].shape != (max_turns, TURN_DRAWS, episodes):
+            shapes = f"{draws[0].shape} and {draws[1].shape}"
+            raise ValueError(
+                f"draws: {shapes} are not single_env_draws() of {episodes} env seeds and {max_turns} turns"
+            )
+        customer_draws, turn_draws = draws
         state = new_customers(tables, customer_draws)
     start = state.copy()
     kernel = BatchTurn(DYNAMICS, max_turns)

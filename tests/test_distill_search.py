@@ -138,6 +138,10 @@ def test_validation_meets_each_customer_with_the_same_draws_and_replays_only_wha
         assert kept(changed) == pytest.approx(fresh(changed), abs=1e-12)  # ... and a change replays what it alters
     # the same customers, the same draws: a playbook that answers a dispute otherwise changes disputes only
     draws = single_env_draws(list(seeds), 10)
+    with pytest.raises(ValueError, match="draws: given without env_seeds"):
+        rollout(quick, draws=draws)
+    with pytest.raises(ValueError, match="not single_env_draws\\(\\) of 1999 env seeds and 10 turns"):
+        rollout(quick, env_seeds=list(seeds)[1:], draws=draws)  # drawn for other customers
     a = rollout(quick, env_seeds=list(seeds), draws=draws)
     b = rollout(disputes_technical, env_seeds=list(seeds))
     others = a.inquiries != DISPUTE
